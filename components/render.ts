@@ -1,0 +1,304 @@
+import { posix } from 'node:path';
+import { parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput, type RuntimeRole } from '../mail-runtime/config';
+import { intToIpv4, ipv4ToInt } from '../mail-runtime/config/validation';
+import {
+  VM_ADDRESS_BLOCKS,
+  type ClusterSpec,
+  type FailoverPairSpec,
+  type Platform,
+  type Role,
+  type TopologySpec,
+} from './spec';
+
+/**
+ * The single place where topology becomes process configuration: every
+ * member's RuntimeConfig comes from here, and is validated against the
+ * runtime's own schema, so a stack can never deploy a config the runtime
+ * would reject.
+ */
+
+/** Standard ports members listen on when each has its own host, pod or container. */
+export const STANDARD_PORTS = {
+  smtp: 25,
+  submission: 587,
+  smtps: 465,
+  imap: 143,
+  imaps: 993,
+  pop3: 110,
+  pop3s: 995,
+  lmtp: 24,
+  http: 443,
+  management: 9090,
+} as const;
+
+/**
+ * Local embedded default (DESIGN.md): the first hub, gateway and proxy keep
+ * these well-known ports; everything else is allocated upwards from 2600.
+ */
+export const LOCAL_PORTS = {
+  hubHttp: 2580,
+  gatewaySmtp: 2525,
+  proxy: { imap: 2143, imaps: 2993, pop3: 2110, submission: 2587, smtps: 2465 },
+  firstDynamic: 2600,
+} as const;
+
+/** Where secrets and state are mounted inside a container or VM. */
+export const GUEST_PATHS = {
+  storage: '/var/lib/mailfleet',
+  configDir: '/etc/mailfleet',
+  tlsCert: '/etc/mailfleet/tls/tls.crt',
+  tlsKey: '/etc/mailfleet/tls/tls.key',
+  adminToken: '/etc/mailfleet/secrets/admin-token',
+  clusterToken: '/etc/mailfleet/secrets/cluster-token',
+  dkimKey: '/etc/mailfleet/secrets/dkim.key',
+} as const;
+
+export interface RenderedMember {
+  memberId: string;
+  role: RuntimeRole;
+  /** Index within its role (the `<i>` of `${name}-<role>-<i>`). */
+  index: number;
+  site: string;
+  /** Address other members and load balancers reach this member on. */
+  address: string;
+  config: RuntimeConfig;
+}
+
+export function memberId(cluster: string, role: RuntimeRole, index: number): string {
+  return `${cluster}-${role}-${index}`;
+}
+
+export function kubernetesNamespace(spec: { name: string; platform: Platform }): string {
+  return spec.platform.kind === 'kubernetes' && spec.platform.namespace ? spec.platform.namespace : `mailfleet-${spec.name}`;
+}
+
+/** Stable VM address of a member: role blocks, so scaling one role never moves another. */
+export function vmAddress(net: { cidr: string; firstAddress: string }, block: keyof typeof VM_ADDRESS_BLOCKS, index: number): string {
+  return intToIpv4(ipv4ToInt(net.firstAddress) + VM_ADDRESS_BLOCKS[block] + index);
+}
+
+function addressOf(spec: ClusterSpec, role: Role, index: number): string {
+  const p = spec.platform;
+  const id = memberId(spec.name, role, index);
+  switch (p.kind) {
+    case 'local':
+      return p.host;
+    case 'docker':
+      return id; // container name, resolvable on the cluster network
+    case 'kubernetes': {
+      const ns = kubernetesNamespace(spec);
+      // Hubs and nodes are StatefulSet pods behind a headless Service: stable DNS per member.
+      if (role === 'hub' || role === 'node') return `${id}.${spec.name}-${role}.${ns}.svc.cluster.local`;
+      return `${spec.name}-${role}.${ns}.svc.cluster.local`;
+    }
+    case 'proxmox':
+      return vmAddress(p.network, role, index);
+    case 'vsphere':
+      return vmAddress(p.addresses, role, index);
+  }
+}
+
+/**
+ * Allocates local ports upwards from 2600, skipping the fixed ports, never
+ * twice. A fixed port is handed out only where the caller asks for it (the
+ * first member of its role).
+ */
+class PortAllocator {
+  private readonly used: Set<number>;
+  private next: number = LOCAL_PORTS.firstDynamic;
+  constructor(fixed: readonly number[]) {
+    this.used = new Set(fixed);
+  }
+  take(fixed?: number): number {
+    if (fixed !== undefined) return fixed;
+    while (this.used.has(this.next)) this.next++;
+    if (this.next > 65535) throw new Error('local platform ran out of ports');
+    this.used.add(this.next);
+    return this.next;
+  }
+}
+
+/** Renders the RuntimeConfig of every member of a cluster or failover pair. */
+export function renderRuntimeConfigs(spec: TopologySpec): RenderedMember[] {
+  return spec.kind === 'failover-pair' ? renderFailoverPair(spec) : renderCluster(spec);
+}
+
+function renderCluster(spec: ClusterSpec): RenderedMember[] {
+  const local = spec.platform.kind === 'local' ? spec.platform : undefined;
+  const fixed = [LOCAL_PORTS.hubHttp, LOCAL_PORTS.gatewaySmtp, ...Object.values(LOCAL_PORTS.proxy)];
+  const ports = new PortAllocator(local ? fixed : []);
+  const listen = (host: string, standard: number, localPort?: number) =>
+    local ? { host, port: ports.take(localPort) } : { host: '0.0.0.0', port: standard };
+
+  const dir = local ? local.dir : undefined;
+  // Local storage is a folder, relative to the cluster dir unless absolute.
+  const localStorage = spec.storage.kind === 'local-dir' ? spec.storage.path : 'storage';
+  const storagePath = dir ? (posix.isAbsolute(localStorage) ? localStorage : posix.join(dir, localStorage)) : GUEST_PATHS.storage;
+  const secretsDir = local ? posix.join(dir!, 'secrets') : undefined;
+  const tls = local
+    ? { certFile: posix.join(dir!, 'tls', 'cert.pem'), keyFile: posix.join(dir!, 'tls', 'key.pem') }
+    : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey };
+  const clusterTokenFile = secretsDir ? posix.join(secretsDir, 'cluster-token') : GUEST_PATHS.clusterToken;
+  const hubAddress = addressOf(spec, 'hub', 0);
+  const hubHost = spec.platform.kind === 'kubernetes' ? `${spec.name}-hub.${kubernetesNamespace(spec)}.svc.cluster.local` : hubAddress;
+  const hubUrl = local ? `http://${hubAddress}:${LOCAL_PORTS.hubHttp}` : `https://${hubHost}:${STANDARD_PORTS.http}`;
+  const site = spec.sites[0]!.name;
+
+  const common = (role: Role, index: number) => {
+    const host = local ? local.host : '0.0.0.0';
+    return {
+      role,
+      memberId: memberId(spec.name, role, index),
+      cluster: spec.name,
+      site,
+      advertise: addressOf(spec, role, index),
+      management: listen(host, STANDARD_PORTS.management),
+      storage: { path: storagePath },
+      hubUrl,
+      clusterTokenFile,
+      tls,
+      hostname: spec.hostname,
+      plaintextAuth: spec.security.plaintextAuth,
+      limits: { maxMessageBytes: spec.gateway.maxMessageBytes },
+    };
+  };
+  const host = local ? local.host : '0.0.0.0';
+  const members: RenderedMember[] = [];
+  const push = (role: Role, index: number, input: RuntimeConfigInput) => {
+    const config = parseRuntimeConfig(input, `rendered config of ${memberId(spec.name, role, index)}`);
+    members.push({ memberId: config.memberId, role, index, site, address: config.advertise, config });
+  };
+
+  for (let i = 0; i < spec.hubs.count; i++) {
+    push('hub', i, {
+      ...common('hub', i),
+      role: 'hub',
+      listen: { http: listen(host, STANDARD_PORTS.http, i === 0 && local ? LOCAL_PORTS.hubHttp : undefined) },
+      adminTokenFile: secretsDir ? posix.join(secretsDir, 'admin-token') : GUEST_PATHS.adminToken,
+    });
+  }
+  for (let i = 0; i < spec.nodes.count; i++) {
+    push('node', i, {
+      ...common('node', i),
+      role: 'node',
+      listen: {
+        imap: listen(host, STANDARD_PORTS.imap),
+        imaps: listen(host, STANDARD_PORTS.imaps),
+        pop3: listen(host, STANDARD_PORTS.pop3),
+        pop3s: listen(host, STANDARD_PORTS.pop3s),
+        lmtp: listen(host, STANDARD_PORTS.lmtp),
+        submission: listen(host, STANDARD_PORTS.submission),
+      },
+    });
+  }
+  const f = spec.filters;
+  for (let i = 0; i < spec.gateways.count; i++) {
+    push('gateway', i, {
+      ...common('gateway', i),
+      role: 'gateway',
+      listen: { smtp: listen(host, STANDARD_PORTS.smtp, i === 0 && local ? LOCAL_PORTS.gatewaySmtp : undefined) },
+      relayNetworks: spec.gateway.relayNetworks,
+      hostedDomains: spec.domains.map((d) => d.name),
+      smarthost: spec.gateway.smarthost,
+      filters: {
+        clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
+        spam: f.spam ? { kind: f.spam.kind, address: f.spam.address, rejectScore: f.spam.rejectScore, junkScore: f.spam.junkScore, onError: f.spam.onError } : undefined,
+        dkim: f.dkim ? { selector: f.dkim.selector, keyFile: secretsDir ? posix.join(secretsDir, 'dkim.key') : GUEST_PATHS.dkimKey } : undefined,
+      },
+    });
+  }
+  for (let i = 0; i < spec.proxies.count; i++) {
+    const first = i === 0 && local;
+    push('proxy', i, {
+      ...common('proxy', i),
+      role: 'proxy',
+      listen: {
+        imap: listen(host, STANDARD_PORTS.imap, first ? LOCAL_PORTS.proxy.imap : undefined),
+        imaps: listen(host, STANDARD_PORTS.imaps, first ? LOCAL_PORTS.proxy.imaps : undefined),
+        pop3: listen(host, STANDARD_PORTS.pop3, first ? LOCAL_PORTS.proxy.pop3 : undefined),
+        submission: listen(host, STANDARD_PORTS.submission, first ? LOCAL_PORTS.proxy.submission : undefined),
+        smtps: listen(host, STANDARD_PORTS.smtps, first ? LOCAL_PORTS.proxy.smtps : undefined),
+      },
+    });
+  }
+  return members;
+}
+
+function siteAddress(spec: FailoverPairSpec, side: 'primary' | 'standby'): string {
+  const p = spec[side].platform;
+  const id = memberId(spec.name, 'all', side === 'primary' ? 0 : 1);
+  switch (p.kind) {
+    case 'local':
+      return p.host;
+    case 'docker':
+      return id;
+    case 'kubernetes':
+      return `${id}.${p.namespace ?? `mailfleet-${spec.name}`}.svc.cluster.local`;
+    case 'proxmox':
+      return vmAddress(p.network, 'hub', 0);
+    case 'vsphere':
+      return vmAddress(p.addresses, 'hub', 0);
+  }
+}
+
+function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
+  const primaryAddress = siteAddress(spec, 'primary');
+  const f = spec.filters;
+  return (['primary', 'standby'] as const).map((side, index) => {
+    const site = spec[side];
+    const local = site.platform.kind === 'local' ? site.platform : undefined;
+    const ports = new PortAllocator([]);
+    // Two local sites on one machine must not collide: the standby's ports are offset.
+    const l = (standard: number) => (local ? { host: local.host, port: ports.take() + index * 100 } : { host: '0.0.0.0', port: standard });
+    const dir = local ? posix.join(local.dir, site.site.name) : undefined;
+    const id = memberId(spec.name, 'all', index);
+    const input: RuntimeConfigInput = {
+      role: 'all',
+      memberId: id,
+      cluster: spec.name,
+      site: site.site.name,
+      advertise: siteAddress(spec, side),
+      management: l(STANDARD_PORTS.management),
+      storage: { path: dir ? posix.join(dir, 'storage') : GUEST_PATHS.storage },
+      clusterTokenFile: dir ? posix.join(dir, 'secrets', 'cluster-token') : GUEST_PATHS.clusterToken,
+      tls: dir
+        ? { certFile: posix.join(dir, 'tls', 'cert.pem'), keyFile: posix.join(dir, 'tls', 'key.pem') }
+        : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey },
+      hostname: spec.hostname,
+      plaintextAuth: spec.security.plaintextAuth,
+      limits: { maxMessageBytes: spec.gateway.maxMessageBytes },
+      listen: {
+        http: l(STANDARD_PORTS.http),
+        smtp: l(STANDARD_PORTS.smtp),
+        imap: l(STANDARD_PORTS.imap),
+        imaps: l(STANDARD_PORTS.imaps),
+        pop3: l(STANDARD_PORTS.pop3),
+        pop3s: l(STANDARD_PORTS.pop3s),
+        submission: l(STANDARD_PORTS.submission),
+        smtps: l(STANDARD_PORTS.smtps),
+        lmtp: l(STANDARD_PORTS.lmtp),
+      },
+      relayNetworks: spec.gateway.relayNetworks,
+      hostedDomains: spec.domains.map((d) => d.name),
+      smarthost: spec.gateway.smarthost,
+      filters: {
+        clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
+        spam: f.spam ? { kind: f.spam.kind, address: f.spam.address, rejectScore: f.spam.rejectScore, junkScore: f.spam.junkScore, onError: f.spam.onError } : undefined,
+        dkim: f.dkim ? { selector: f.dkim.selector, keyFile: dir ? posix.join(dir, 'secrets', 'dkim.key') : GUEST_PATHS.dkimKey } : undefined,
+      },
+      adminTokenFile: dir ? posix.join(dir, 'secrets', 'admin-token') : GUEST_PATHS.adminToken,
+      failover:
+        side === 'standby'
+          ? {
+              standby: true,
+              peerUrl: `https://${primaryAddress}:${STANDARD_PORTS.http}`,
+              mode: spec.failover.mode,
+              probeIntervalSeconds: spec.failover.probeIntervalSeconds,
+              failureThreshold: spec.failover.failureThreshold,
+            }
+          : undefined,
+    };
+    const config = parseRuntimeConfig(input, `rendered config of ${id}`);
+    return { memberId: id, role: 'all' as const, index, site: site.site.name, address: config.advertise, config };
+  });
+}

@@ -1,0 +1,10 @@
+import type { Command } from 'commander';
+import type { CliIo } from '../io';
+import { registerRender } from './render';
+import { registerUp } from './up';
+import { registerValidate } from './validate';
+
+export type RegisterCommand = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
+
+/** Every subcommand, in the order `mailfleet help` lists them. */
+export const commands: readonly RegisterCommand[] = [registerValidate, registerRender, registerUp];

@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import YAML from 'yaml';
+import { RuntimeConfig } from './schema';
+import { SpecError, type FieldProblem, pathToString, problemsFromZod } from './validation';
+
+/**
+ * Environment variables a container can set instead of (or on top of) a
+ * config file. Each names the config path it fills, so a zod problem at that
+ * path is reported under the variable the operator actually wrote.
+ */
+type EnvKind = 'string' | 'int' | 'bool' | 'list' | 'listen';
+interface EnvVar {
+  name: string;
+  path: readonly string[];
+  kind: EnvKind;
+}
+
+const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'submission', 'smtp', 'smtps', 'http'] as const;
+
+export const ENV_VARS: readonly EnvVar[] = [
+  { name: 'MAILFLEET_ROLE', path: ['role'], kind: 'string' },
+  { name: 'MAILFLEET_MEMBER_ID', path: ['memberId'], kind: 'string' },
+  { name: 'MAILFLEET_CLUSTER', path: ['cluster'], kind: 'string' },
+  { name: 'MAILFLEET_SITE', path: ['site'], kind: 'string' },
+  { name: 'MAILFLEET_ADVERTISE', path: ['advertise'], kind: 'string' },
+  { name: 'MAILFLEET_MANAGEMENT', path: ['management'], kind: 'listen' },
+  { name: 'MAILFLEET_STORAGE_PATH', path: ['storage', 'path'], kind: 'string' },
+  { name: 'MAILFLEET_HUB_URL', path: ['hubUrl'], kind: 'string' },
+  { name: 'MAILFLEET_CLUSTER_TOKEN_FILE', path: ['clusterTokenFile'], kind: 'string' },
+  { name: 'MAILFLEET_TLS_CERT_FILE', path: ['tls', 'certFile'], kind: 'string' },
+  { name: 'MAILFLEET_TLS_KEY_FILE', path: ['tls', 'keyFile'], kind: 'string' },
+  { name: 'MAILFLEET_TLS_CA_FILE', path: ['tls', 'caFile'], kind: 'string' },
+  { name: 'MAILFLEET_HOSTNAME', path: ['hostname'], kind: 'string' },
+  { name: 'MAILFLEET_PLAINTEXT_AUTH', path: ['plaintextAuth'], kind: 'string' },
+  { name: 'MAILFLEET_LOG_LEVEL', path: ['logLevel'], kind: 'string' },
+  { name: 'MAILFLEET_LIMIT_MAX_MESSAGE_BYTES', path: ['limits', 'maxMessageBytes'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS', path: ['limits', 'maxConnections'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_IMAP_LITERAL_BYTES', path: ['limits', 'imapLiteralBytes'], kind: 'int' },
+  ...LISTENERS.map((l) => ({ name: `MAILFLEET_LISTEN_${l.toUpperCase()}`, path: ['listen', l], kind: 'listen' as const })),
+  { name: 'MAILFLEET_DIRECTORY_FILE', path: ['directory', 'file'], kind: 'string' },
+  { name: 'MAILFLEET_RELAY_NETWORKS', path: ['relayNetworks'], kind: 'list' },
+  { name: 'MAILFLEET_HOSTED_DOMAINS', path: ['hostedDomains'], kind: 'list' },
+  { name: 'MAILFLEET_SMARTHOST', path: ['smarthost'], kind: 'string' },
+  { name: 'MAILFLEET_CLAMD_ADDRESS', path: ['filters', 'clamd', 'address'], kind: 'string' },
+  { name: 'MAILFLEET_CLAMD_ON_ERROR', path: ['filters', 'clamd', 'onError'], kind: 'string' },
+  { name: 'MAILFLEET_SPAM_KIND', path: ['filters', 'spam', 'kind'], kind: 'string' },
+  { name: 'MAILFLEET_SPAM_ADDRESS', path: ['filters', 'spam', 'address'], kind: 'string' },
+  { name: 'MAILFLEET_DKIM_SELECTOR', path: ['filters', 'dkim', 'selector'], kind: 'string' },
+  { name: 'MAILFLEET_DKIM_KEY_FILE', path: ['filters', 'dkim', 'keyFile'], kind: 'string' },
+  { name: 'MAILFLEET_ADMIN_TOKEN_FILE', path: ['adminTokenFile'], kind: 'string' },
+  { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LEASE_HEARTBEATS', path: ['leaseHeartbeats'], kind: 'int' },
+  { name: 'MAILFLEET_FAILOVER_STANDBY', path: ['failover', 'standby'], kind: 'bool' },
+  { name: 'MAILFLEET_FAILOVER_PEER_URL', path: ['failover', 'peerUrl'], kind: 'string' },
+  { name: 'MAILFLEET_FAILOVER_MODE', path: ['failover', 'mode'], kind: 'string' },
+  { name: 'MAILFLEET_FAILOVER_PROBE_INTERVAL_SECONDS', path: ['failover', 'probeIntervalSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_FAILOVER_FAILURE_THRESHOLD', path: ['failover', 'failureThreshold'], kind: 'int' },
+];
+
+/** Variables that steer loading itself rather than fill a field. */
+const CONTROL_VARS = new Set(['MAILFLEET_CONFIG']);
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
+  switch (v.kind) {
+    case 'string':
+      return { value: raw };
+    case 'int':
+      return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number (got "${raw}")` };
+    case 'bool':
+      if (/^(true|1|yes)$/i.test(raw)) return { value: true };
+      if (/^(false|0|no)$/i.test(raw)) return { value: false };
+      return { error: `must be true or false (got "${raw}")` };
+    case 'list':
+      return { value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+    case 'listen': {
+      // host:port, [v6]:port or a bare port (all interfaces).
+      const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(raw.trim());
+      if (!m) return { error: `must be host:port or a port number (got "${raw}")` };
+      const host = m[1]?.replace(/^\[|\]$/g, '') ?? '0.0.0.0';
+      return { value: { host, port: Number(m[2]) } };
+    }
+  }
+}
+
+function setPath(target: { [key: string]: Json }, path: readonly string[], value: Json) {
+  let cur = target;
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key];
+    if (!next || typeof next !== 'object' || Array.isArray(next)) cur[key] = {};
+    cur = cur[key] as { [key: string]: Json };
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+export interface LoadOptions {
+  /** Config file (JSON or YAML). Defaults to `$MAILFLEET_CONFIG`. */
+  file?: string;
+  /** Environment to read MAILFLEET_* from; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads a JSON or YAML file into a plain object; errors name the file. */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SpecError(`config file ${file}`, [{ path: '(file)', message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  try {
+    return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
+  } catch (err) {
+    throw new SpecError(`config file ${file}`, [{ path: '(syntax)', message: (err as Error).message.split('\n')[0]! }]);
+  }
+}
+
+/**
+ * Loads a RuntimeConfig from a file and/or MAILFLEET_* variables (variables
+ * win). Throws SpecError naming every bad field, or the variable that set it.
+ */
+export function loadRuntimeConfig(opts: LoadOptions = {}): RuntimeConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.MAILFLEET_CONFIG;
+  const base = file ? readConfigFile(file) : {};
+  if (!base || typeof base !== 'object' || Array.isArray(base)) {
+    throw new SpecError(`config file ${file}`, [{ path: '(top level)', message: 'must be a mapping' }]);
+  }
+  const merged = structuredClone(base) as { [key: string]: Json };
+  const problems: FieldProblem[] = [];
+  const used: EnvVar[] = [];
+  const known = new Map(ENV_VARS.map((v) => [v.name, v]));
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('MAILFLEET_') || raw === undefined || CONTROL_VARS.has(name)) continue;
+    const v = known.get(name);
+    if (!v) {
+      problems.push({ path: name, message: 'unknown MAILFLEET_* variable (a typo?); see mail-runtime/config/load.ts ENV_VARS for the list' });
+      continue;
+    }
+    const converted = convert(v, raw);
+    if ('error' in converted) problems.push({ path: name, message: converted.error });
+    else {
+      setPath(merged, v.path, converted.value);
+      used.push(v);
+    }
+  }
+  const result = RuntimeConfig.safeParse(merged);
+  if (!result.success) {
+    for (const p of problemsFromZod(result.error)) {
+      // Name the variable that set this field (or its parent), else the file field.
+      const v = used.find((u) => {
+        const set = pathToString(u.path);
+        return p.path === set || p.path.startsWith(`${set}.`) || p.path.startsWith(`${set}[`);
+      });
+      problems.push(v ? { path: v.name, message: `${p.message} (sets ${p.path})` } : { path: p.path, message: p.message });
+    }
+  }
+  if (problems.length > 0) {
+    const what = file ? `runtime config (${file}${used.length ? ' + MAILFLEET_* variables' : ''})` : 'runtime config (MAILFLEET_* variables)';
+    throw new SpecError(what, problems);
+  }
+  return result.data!;
+}
+
+/** Validates an in-memory RuntimeConfig (used by render and tests). */
+export function parseRuntimeConfig(input: unknown, what = 'runtime config'): RuntimeConfig {
+  const result = RuntimeConfig.safeParse(input);
+  if (!result.success) throw new SpecError(what, problemsFromZod(result.error));
+  return result.data;
+}

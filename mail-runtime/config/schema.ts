@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
+
+/**
+ * RuntimeConfig: what one role process reads. Components render it from the
+ * ClusterSpec (components/render.ts), the local launcher writes it to files,
+ * containers pass it as MAILFLEET_* variables. Secrets are never inline: they
+ * are files (mounted platform secrets) named here.
+ */
+
+export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all'] as const;
+export type RuntimeRole = (typeof RUNTIME_ROLES)[number];
+
+export const Listen = strict({
+  host: z.string().min(1).default('0.0.0.0'),
+  port,
+});
+export type Listen = z.infer<typeof Listen>;
+
+export const TlsFiles = strict({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  caFile: z.string().min(1).optional(),
+});
+export type TlsFiles = z.infer<typeof TlsFiles>;
+
+/** Per-process limit overrides; unset fields keep mail-runtime/common/limits.ts. */
+export const LimitOverrides = strict({
+  maxMessageBytes: z.number().int().min(1024).optional(),
+  maxConnections: z.number().int().min(1).optional(),
+  imapLiteralBytes: z.number().int().min(1024).optional(),
+}).prefault({});
+
+const common = {
+  /** Unique in the cluster, e.g. `demo-node-0`. Also the heartbeat identity. */
+  memberId: dnsLabel,
+  cluster: dnsLabel,
+  site: dnsLabel.default('main'),
+  /** Host name or address other members reach this member on. */
+  advertise: z.string().min(1).default('127.0.0.1'),
+  /** `GET /healthz`, `/readyz`, `/metrics`. */
+  management: Listen,
+  /** Root of the shared storage (mail, hub state, queues). */
+  storage: strict({ path: z.string().min(1) }),
+  /** Base URL of the hub's API; members keep serving from cache while it is away. */
+  hubUrl: z.url().optional(),
+  /** File holding the cluster token members use to talk to the hub. */
+  clusterTokenFile: z.string().min(1).optional(),
+  /** Certificate for client listeners; a self-signed one is generated when absent. */
+  tls: TlsFiles.optional(),
+  /** Public host name used in greetings and certificates. */
+  hostname: z.string().min(1).default('localhost'),
+  /** Where plaintext LOGIN/AUTH is accepted (RFC 3501 §6.2.3 LOGINDISABLED; RFC 2595). */
+  plaintextAuth: z.enum(['never', 'loopback', 'always']).default('loopback'),
+  limits: LimitOverrides,
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+const nodeListen = strict({
+  imap: Listen,
+  imaps: Listen.optional(),
+  pop3: Listen,
+  pop3s: Listen.optional(),
+  /** RFC 2033 LMTP: gateways deliver here. */
+  lmtp: Listen,
+  /** RFC 6409 message submission (authenticated). */
+  submission: Listen.optional(),
+});
+
+const NodeConfig = strict({
+  role: z.literal('node'),
+  ...common,
+  listen: nodeListen,
+  /** Until the hub serves the directory: a local users file (address, scrypt hash, quota). */
+  directory: strict({ file: z.string().min(1) }).optional(),
+});
+
+const gatewayFields = {
+  /** RFC 1918 networks allowed to relay unauthenticated; empty = only authenticated submission relays. */
+  relayNetworks: z.array(ipv4Cidr).default([]),
+  /** Domains accepted as final destination (the hub pushes updates; this is the boot list). */
+  hostedDomains: z.array(domainName).default([]),
+  smarthost: hostPort.optional(),
+  filters: strict({
+    clamd: strict({ address: hostPort, onError: z.enum(['tempfail', 'accept']).default('tempfail') }).optional(),
+    spam: strict({
+      kind: z.enum(['spamd', 'rspamd']),
+      address: hostPort,
+      rejectScore: z.number().default(15),
+      junkScore: z.number().default(5),
+      onError: z.enum(['tempfail', 'accept']).default('accept'),
+    }).optional(),
+    dkim: strict({ selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
+  }).prefault({}),
+};
+
+const GatewayConfig = strict({
+  role: z.literal('gateway'),
+  ...common,
+  listen: strict({ smtp: Listen }),
+  ...gatewayFields,
+});
+
+const proxyListen = strict({
+  imap: Listen,
+  imaps: Listen.optional(),
+  pop3: Listen,
+  pop3s: Listen.optional(),
+  submission: Listen,
+  smtps: Listen.optional(),
+});
+
+const ProxyConfig = strict({
+  role: z.literal('proxy'),
+  ...common,
+  listen: proxyListen,
+});
+
+const hubFields = {
+  /** File with the admin API bearer token (a mounted secret). */
+  adminTokenFile: z.string().min(1).optional(),
+  /** Seconds between member heartbeats; leases last `leaseHeartbeats` of them. */
+  heartbeatSeconds: z.number().int().min(1).max(300).default(5),
+  leaseHeartbeats: z.number().int().min(2).max(100).default(3),
+};
+
+const HubConfig = strict({
+  role: z.literal('hub'),
+  ...common,
+  listen: strict({ http: Listen }),
+  ...hubFields,
+});
+
+/** A failover-pair site runs every role in one process. */
+const AllConfig = strict({
+  role: z.literal('all'),
+  ...common,
+  listen: strict({
+    http: Listen,
+    smtp: Listen,
+    imap: Listen,
+    imaps: Listen.optional(),
+    pop3: Listen,
+    pop3s: Listen.optional(),
+    submission: Listen,
+    smtps: Listen.optional(),
+    lmtp: Listen,
+  }),
+  ...gatewayFields,
+  ...hubFields,
+  /** Present on the standby: probe the primary and take over. */
+  failover: strict({
+    standby: z.boolean(),
+    peerUrl: z.url(),
+    mode: z.enum(['automatic', 'manual']),
+    probeIntervalSeconds: z.number().int().min(1),
+    failureThreshold: z.number().int().min(1),
+  }).optional(),
+});
+
+export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig]);
+export type RuntimeConfig = z.output<typeof RuntimeConfig>;
+export type RuntimeConfigInput = z.input<typeof RuntimeConfig>;
+export type RuntimeConfigOf<R extends RuntimeRole> = Extract<RuntimeConfig, { role: R }>;

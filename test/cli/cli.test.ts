@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { describe, expect, it } from 'vitest';
+
+const root = join(__dirname, '..', '..');
+const bin = join(root, 'bin', 'mailfleet.js');
+
+/** Runs the real CLI as a subprocess, the way a user does. */
+async function mailfleet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('mailfleet CLI (subprocess)', () => {
+  it('validate: exit 0 and a one-line summary', async () => {
+    const r = await mailfleet('validate', 'examples/specs/kubernetes-ha.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toContain('cluster "mail-prod" (production) on kubernetes: 2 hubs, 3 nodes, 2 gateways, 2 proxies, pvc-rwx storage, 2 domains');
+  });
+
+  it('validate: a failover pair', async () => {
+    const r = await mailfleet('validate', 'examples/specs/proxmox-failover.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('failover pair "mail-geo"');
+  });
+
+  it('validate: exit 1 with every field error', async () => {
+    const r = await mailfleet('validate', 'examples/specs/invalid/bad-values.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    for (const path of ['name:', 'environment:', 'domains[0].name:', 'nodes.count:', 'filters.antivirus.address:']) expect(r.stderr).toContain(path);
+  });
+
+  it('validate: a missing file and a YAML syntax error are clear', async () => {
+    const missing = await mailfleet('validate', 'examples/specs/does-not-exist.yaml');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/does-not-exist\.yaml.*\n.*ENOENT/);
+    const usage = await mailfleet('validate');
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toContain("missing required argument 'spec'");
+  });
+
+  it('render: prints every member config as YAML', async () => {
+    const r = await mailfleet('render', 'examples/specs/local.yaml');
+    expect(r.code).toBe(0);
+    const doc = YAML.parse(r.stdout) as Record<string, { role: string }>;
+    expect(Object.keys(doc)).toEqual(['demo-hub-0', 'demo-node-0', 'demo-node-1', 'demo-gateway-0', 'demo-proxy-0']);
+    expect(doc['demo-node-1']!.role).toBe('node');
+  });
+
+  it('render: one member as JSON; bad format is a usage error', async () => {
+    const r = await mailfleet('render', 'examples/specs/local.yaml', '--format', 'json', '--member', 'demo-gateway-0');
+    expect(r.code).toBe(0);
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['demo-gateway-0']);
+    expect((await mailfleet('render', 'examples/specs/local.yaml', '--format', 'xml')).code).toBe(2);
+    expect((await mailfleet('render', 'examples/specs/local.yaml', '--member', 'nobody')).code).toBe(1);
+  });
+
+  it('--version, help, unknown command', async () => {
+    const v = await mailfleet('--version');
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const h = await mailfleet('help');
+    expect(h.code).toBe(0);
+    for (const c of ['validate', 'render', 'up']) expect(h.stdout).toContain(c);
+    const u = await mailfleet('frobnicate');
+    expect(u.code).toBe(1);
+    expect(u.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('up --local exits cleanly (what npm start runs)', async () => {
+    const r = await mailfleet('up', '--local');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('local');
+  });
+});

@@ -1,0 +1,124 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SpecError, loadRuntimeConfig } from '../../mail-runtime/config';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-config-'));
+const write = (name: string, text: string) => {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+const problems = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SpecError);
+    return (err as SpecError).problems;
+  }
+  throw new Error('expected a SpecError');
+};
+
+const nodeYaml = `
+role: node
+memberId: demo-node-0
+cluster: demo
+management: { host: 127.0.0.1, port: 2601 }
+storage: { path: /tmp/mail }
+listen:
+  imap: { host: 127.0.0.1, port: 2602 }
+  pop3: { host: 127.0.0.1, port: 2603 }
+  lmtp: { host: 127.0.0.1, port: 2604 }
+`;
+
+describe('RuntimeConfig from a file', () => {
+  it('loads YAML and fills defaults', () => {
+    const cfg = loadRuntimeConfig({ file: write('node.yaml', nodeYaml), env: {} });
+    expect(cfg.role).toBe('node');
+    expect(cfg.site).toBe('main');
+    expect(cfg.plaintextAuth).toBe('loopback');
+    expect(cfg.logLevel).toBe('info');
+    if (cfg.role !== 'node') throw new Error('role');
+    expect(cfg.listen.imap).toEqual({ host: '127.0.0.1', port: 2602 });
+  });
+
+  it('loads JSON', () => {
+    const file = write('hub.json', JSON.stringify({ role: 'hub', memberId: 'demo-hub-0', cluster: 'demo', management: { port: 2600 }, storage: { path: '/s' }, listen: { http: { port: 2580 } } }));
+    const cfg = loadRuntimeConfig({ file, env: {} });
+    expect(cfg.role).toBe('hub');
+    expect(cfg.management.host).toBe('0.0.0.0');
+  });
+
+  it('names bad fields with their path', () => {
+    const file = write('bad.yaml', nodeYaml.replace('port: 2602', 'port: 70000').replace('memberId: demo-node-0', 'memberId: Demo Node'));
+    const p = problems(() => loadRuntimeConfig({ file, env: {} }));
+    expect(p.map((x) => x.path).sort()).toEqual(['listen.imap.port', 'memberId']);
+  });
+
+  it('rejects unknown keys and an unknown role', () => {
+    expect(problems(() => loadRuntimeConfig({ file: write('u.yaml', `${nodeYaml}\nimapPort: 143\n`), env: {} })).map((x) => x.path)).toEqual(['imapPort']);
+    expect(problems(() => loadRuntimeConfig({ file: write('r.yaml', nodeYaml.replace('role: node', 'role: mta')), env: {} })).map((x) => x.path)).toEqual(['role']);
+  });
+
+  it('reports a missing file and a syntax error by file', () => {
+    expect(() => loadRuntimeConfig({ file: join(dir, 'nope.yaml'), env: {} })).toThrow(/nope\.yaml[\s\S]*ENOENT/);
+    expect(() => loadRuntimeConfig({ file: write('broken.json', '{ "role": '), env: {} })).toThrow(/broken\.json/);
+  });
+});
+
+describe('RuntimeConfig from the environment', () => {
+  const env = {
+    MAILFLEET_ROLE: 'gateway',
+    MAILFLEET_MEMBER_ID: 'demo-gateway-0',
+    MAILFLEET_CLUSTER: 'demo',
+    MAILFLEET_MANAGEMENT: '9090',
+    MAILFLEET_STORAGE_PATH: '/var/lib/mailfleet',
+    MAILFLEET_LISTEN_SMTP: '0.0.0.0:25',
+    MAILFLEET_RELAY_NETWORKS: '10.0.0.0/8, 192.168.0.0/16',
+    MAILFLEET_HOSTED_DOMAINS: 'example.com,example.org',
+    MAILFLEET_CLAMD_ADDRESS: 'clamav:3310',
+    MAILFLEET_LIMIT_MAX_MESSAGE_BYTES: '1048576',
+  };
+
+  it('builds a complete config', () => {
+    const cfg = loadRuntimeConfig({ env });
+    if (cfg.role !== 'gateway') throw new Error('role');
+    expect(cfg.listen.smtp).toEqual({ host: '0.0.0.0', port: 25 });
+    expect(cfg.management).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(cfg.relayNetworks).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
+    expect(cfg.hostedDomains).toEqual(['example.com', 'example.org']);
+    expect(cfg.filters.clamd).toEqual({ address: 'clamav:3310', onError: 'tempfail' });
+    expect(cfg.limits.maxMessageBytes).toBe(1048576);
+  });
+
+  it('names the variable when a value is bad', () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ MAILFLEET_LISTEN_SMTP: 'localhost:http' }, 'MAILFLEET_LISTEN_SMTP'],
+      [{ MAILFLEET_LISTEN_SMTP: '0.0.0.0:99999' }, 'MAILFLEET_LISTEN_SMTP'],
+      [{ MAILFLEET_LIMIT_MAX_MESSAGE_BYTES: 'lots' }, 'MAILFLEET_LIMIT_MAX_MESSAGE_BYTES'],
+      [{ MAILFLEET_RELAY_NETWORKS: '10.0.0.0/8,everyone' }, 'MAILFLEET_RELAY_NETWORKS'],
+      [{ MAILFLEET_MEMBER_ID: 'UPPER' }, 'MAILFLEET_MEMBER_ID'],
+      [{ MAILFLEET_ROLE: 'relay' }, 'MAILFLEET_ROLE'],
+      [{ MAILFLEET_LISTEN_SMPT: '25' }, 'MAILFLEET_LISTEN_SMPT'],
+    ];
+    for (const [override, variable] of cases) {
+      const p = problems(() => loadRuntimeConfig({ env: { ...env, ...override } }));
+      expect(p.map((x) => x.path), JSON.stringify(override)).toContain(variable);
+    }
+  });
+
+  it('variables override a file', () => {
+    const file = write('base.yaml', nodeYaml);
+    const cfg = loadRuntimeConfig({ env: { MAILFLEET_CONFIG: file, MAILFLEET_LISTEN_IMAP: '127.0.0.1:1143', MAILFLEET_LOG_LEVEL: 'debug' } });
+    if (cfg.role !== 'node') throw new Error('role');
+    expect(cfg.listen.imap.port).toBe(1143);
+    expect(cfg.logLevel).toBe('debug');
+    expect(cfg.listen.pop3.port).toBe(2603);
+  });
+
+  it('a missing required field is named by its path', () => {
+    const { MAILFLEET_STORAGE_PATH: _omit, ...rest } = env;
+    expect(problems(() => loadRuntimeConfig({ env: rest })).map((x) => x.path)).toEqual(['storage']);
+  });
+});

@@ -1,0 +1,111 @@
+import * as pulumi from '@pulumi/pulumi';
+import { ADAPTERS } from './platforms';
+import { CLIENT_PORTS, type ClientPort, type ClusterContext, type PlatformAdapter, type PlatformSession } from './platforms/types';
+import { STANDARD_PORTS, renderRuntimeConfigs, type RenderedMember } from './render';
+import { Gateway, Hub, LoadBalancer, MailNode, Proxy, SharedStorage } from './roles';
+import type { RoleComponent } from './roles/role';
+import { createClusterSecrets, type SecretInputs } from './secrets';
+import { SpecError, parseClusterSpec, type ClusterSpec, type ClusterSpecInput, type PlatformKind, type Role } from './spec';
+
+export interface MailClusterArgs {
+  /**
+   * The topology. Either an already validated ClusterSpec or the raw input a
+   * user wrote (validated here; a bad field throws a ResourceError naming it
+   * before anything is created).
+   */
+  spec: ClusterSpec | ClusterSpecInput;
+  /** Secret material from stack config (TLS key for `provided`, DKIM key, admin token). Generated when absent. */
+  secrets?: SecretInputs;
+}
+
+export interface ClusterMember {
+  memberId: string;
+  role: Role;
+  site: string;
+  address: string;
+}
+
+/**
+ * A highly available mail cluster: hubs, mail nodes, gateways and proxies on
+ * shared storage behind a load balancer, on the platform the spec names.
+ *
+ * Children are named `${name}-<role>` (role components) and
+ * `${name}-<role>-<i>` (members); every child is parented here.
+ */
+export class MailCluster extends pulumi.ComponentResource {
+  static readonly type = 'mailfleet:index:MailCluster';
+
+  /** `host:port` for each client service, as clients reach it through the load balancer. */
+  readonly endpoints: pulumi.Output<Record<ClientPort, string>>;
+  /** The hub's admin API, reachable inside the cluster network (never public unless spec.admin.public). */
+  readonly adminUrl: pulumi.Output<string>;
+  /** Bearer token for the admin API. A Pulumi secret. */
+  readonly adminToken: pulumi.Output<string>;
+  readonly members: pulumi.Output<ClusterMember[]>;
+  readonly storage: pulumi.Output<string>;
+  readonly spec: ClusterSpec;
+
+  constructor(name: string, args: MailClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(MailCluster.type, name, {}, opts);
+    let spec: ClusterSpec;
+    try {
+      spec = parseClusterSpec(args.spec);
+    } catch (err) {
+      throw new pulumi.ResourceError(err instanceof SpecError ? err.message : String(err), this);
+    }
+    if (spec.platform.kind === 'local') {
+      throw new pulumi.ResourceError('platform.kind "local" is run by `mailfleet up --local`, not by Pulumi; choose kubernetes, docker, proxmox or vsphere', this);
+    }
+    this.spec = spec;
+    const members = renderRuntimeConfigs(spec);
+    const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this);
+    const ctx: ClusterContext = { name, spec, members, secrets };
+    const adapter = ADAPTERS[spec.platform.kind] as PlatformAdapter<Exclude<PlatformKind, 'local'>>;
+    const session: PlatformSession = adapter.open(ctx as ClusterContext<Exclude<PlatformKind, 'local'>>, this);
+
+    const child = { parent: this };
+    const secretStore = session.secrets(this);
+    const storage = new SharedStorage(`${name}-storage`, { session }, child);
+    const of = (role: Role) => members.filter((m) => m.role === role);
+    const roleArgs = (role: Role, size: ClusterSpec['hubs']) => ({
+      session,
+      members: of(role),
+      volume: storage.volume,
+      secretStore,
+      size,
+    });
+    const roles: RoleComponent[] = [
+      new Hub(`${name}-hub`, roleArgs('hub', spec.hubs), child),
+      new MailNode(`${name}-node`, roleArgs('node', spec.nodes), child),
+      new Gateway(`${name}-gateway`, roleArgs('gateway', spec.gateways), child),
+      new Proxy(`${name}-proxy`, roleArgs('proxy', spec.proxies), child),
+    ];
+    const lb = new LoadBalancer(
+      `${name}-lb`,
+      { session, proxies: of('proxy'), gateways: of('gateway'), hubs: of('hub'), dependsOn: roles.flatMap((r) => r.workload.resources) },
+      child,
+    );
+
+    this.endpoints = lb.address.apply((address) =>
+      Object.fromEntries(CLIENT_PORTS.map((p) => [p, `${address}:${lb.out.ports[p]}`])) as Record<ClientPort, string>,
+    );
+    const hub = of('hub')[0]!;
+    this.adminUrl = pulumi.output(hub.config.hubUrl ?? `https://${hub.address}:${STANDARD_PORTS.http}`);
+    this.adminToken = secrets.adminToken;
+    this.storage = storage.description;
+    this.members = pulumi
+      .all(roles.map((r) => r.addresses))
+      .apply((lists) => {
+        const addressOf = new Map<string, string>();
+        roles.forEach((r, i) => r.memberIds.forEach((id, j) => addressOf.set(id, lists[i]![j]!)));
+        return members.map((m: RenderedMember) => ({ memberId: m.memberId, role: m.role as Role, site: m.site, address: addressOf.get(m.memberId) ?? m.address }));
+      });
+    this.registerOutputs({
+      endpoints: this.endpoints,
+      adminUrl: this.adminUrl,
+      adminToken: this.adminToken,
+      members: this.members,
+      storage: this.storage,
+    });
+  }
+}

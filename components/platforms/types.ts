@@ -1,0 +1,101 @@
+import type * as pulumi from '@pulumi/pulumi';
+import type { RenderedMember } from '../render';
+import type { ClusterSpec, PlatformKind, PlatformOf, Role } from '../spec';
+
+/**
+ * The contract every platform adapter (components/platforms/<kind>/) fulfils.
+ * Each adapter has the same file set — workload.ts, volume.ts,
+ * load-balancer.ts, secrets.ts, index.ts — and knows nothing of the others.
+ * A new platform is a new folder plus one line in ./index.ts.
+ */
+
+/** Cluster-wide secrets, all Pulumi secrets. */
+export interface ClusterSecrets {
+  adminToken: pulumi.Output<string>;
+  clusterToken: pulumi.Output<string>;
+  /** PEM chain for client listeners (absent with cert-manager: the platform issues it). */
+  tlsCertPem?: pulumi.Output<string>;
+  tlsKeyPem?: pulumi.Output<string>;
+  /** DKIM signing key (PEM) when DKIM is configured. */
+  dkimKeyPem?: pulumi.Output<string>;
+}
+
+/** What an adapter is given for one cluster. */
+export interface ClusterContext<K extends PlatformKind = PlatformKind> {
+  /** Component name: the prefix of every child resource name (`${name}-<role>-<i>`). */
+  name: string;
+  spec: ClusterSpec & { platform: PlatformOf<K> };
+  /** Every member's rendered RuntimeConfig (components/render.ts). */
+  members: readonly RenderedMember[];
+  secrets: ClusterSecrets;
+}
+
+/** Where the shared storage is and how a workload mounts it. */
+export interface SharedVolume {
+  /** Resources that make the storage (PVC, volume, ...), for dependsOn. */
+  resources: pulumi.Resource[];
+  /** Human-readable description for outputs: `nfs 10.0.0.5:/export/mail`, `pvc mail-prod-storage`. */
+  description: pulumi.Output<string>;
+}
+
+/** Platform objects that hold the secrets (Kubernetes Secret, files on a VM, ...). */
+export interface SecretStore {
+  resources: pulumi.Resource[];
+}
+
+export interface WorkloadArgs {
+  role: Role;
+  /** The members of this role, in index order. */
+  members: readonly RenderedMember[];
+  volume: SharedVolume;
+  secretStore: SecretStore;
+  /** Size from the spec for this role. */
+  size: { cpu: number; memoryMiB: number; diskGiB: number };
+}
+
+export interface Workload {
+  resources: pulumi.Resource[];
+  /** Address of each member, in member order (IP, DNS name or container name). */
+  addresses: pulumi.Output<string>[];
+}
+
+export interface LoadBalancerArgs {
+  /** Proxies take IMAP/POP3/submission/SMTPS; gateways take SMTP 25. */
+  proxies: readonly RenderedMember[];
+  gateways: readonly RenderedMember[];
+  hubs: readonly RenderedMember[];
+  dependsOn: pulumi.Resource[];
+}
+
+export interface LoadBalancerOut {
+  resources: pulumi.Resource[];
+  /** Address clients use (IP or host name). */
+  address: pulumi.Output<string>;
+  /** Client ports as clients see them (differ from the standard ones on Docker with publishOffset). */
+  ports: Record<ClientPort, number>;
+}
+
+export const CLIENT_PORTS = ['smtp', 'submission', 'smtps', 'imap', 'imaps', 'pop3', 'pop3s'] as const;
+export type ClientPort = (typeof CLIENT_PORTS)[number];
+
+/** One cluster on one platform: created by `PlatformAdapter.open`, used by the role components. */
+export interface PlatformSession {
+  /** Platform objects that hold ClusterSecrets. */
+  secrets(parent: pulumi.Resource): SecretStore;
+  /** The shared storage every member mounts. */
+  volume(parent: pulumi.Resource): SharedVolume;
+  /** The members of one role (StatefulSet, containers, VMs...). */
+  workload(args: WorkloadArgs, parent: pulumi.Resource): Workload;
+  /** Spreads client connections over proxies and gateways. The admin API is never on it unless spec.admin.public. */
+  loadBalancer(args: LoadBalancerArgs, parent: pulumi.Resource): LoadBalancerOut;
+}
+
+export interface PlatformAdapter<K extends PlatformKind = PlatformKind> {
+  readonly kind: K;
+  /**
+   * Validates platform-specific args (throwing pulumi.ResourceError naming the
+   * field) and creates cluster-wide base objects (namespace, network,
+   * provider, HA group) as children of `parent`.
+   */
+  open(ctx: ClusterContext<K>, parent: pulumi.ComponentResource): PlatformSession;
+}

@@ -1,0 +1,7 @@
+export { Hub } from './hub';
+export { MailNode } from './mail-node';
+export { Gateway } from './gateway';
+export { Proxy } from './proxy';
+export { SharedStorage } from './shared-storage';
+export { LoadBalancer } from './load-balancer';
+export type { RoleArgs } from './role';

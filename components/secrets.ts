@@ -1,0 +1,73 @@
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import * as tls from '@pulumi/tls';
+import type { ClusterSecrets } from './platforms/types';
+import type { ClusterSpec } from './spec';
+
+export interface SecretInputs {
+  /** PEM private key for `tls.mode: provided` (a Pulumi secret config value). */
+  tlsPrivateKey?: pulumi.Input<string>;
+  /** PEM DKIM private key; generated when absent and DKIM is configured. */
+  dkimPrivateKey?: pulumi.Input<string>;
+  /** Admin API token; generated when absent. */
+  adminToken?: pulumi.Input<string>;
+}
+
+/**
+ * Creates (or adopts) every cluster secret. Generated ones come from the
+ * random and tls providers, so they are stable across `pulumi up` runs and
+ * stored encrypted in the state; all are wrapped in pulumi.secret.
+ */
+export function createClusterSecrets(name: string, spec: ClusterSpec, inputs: SecretInputs, parent: pulumi.Resource): ClusterSecrets {
+  const opts = { parent };
+  const token = (suffix: string) =>
+    new random.RandomPassword(`${name}-${suffix}`, { length: 48, special: false }, opts).result;
+
+  const adminToken = pulumi.secret(inputs.adminToken ? pulumi.output(inputs.adminToken) : token('admin-token'));
+  const clusterToken = pulumi.secret(token('cluster-token'));
+
+  let tlsCertPem: pulumi.Output<string> | undefined;
+  let tlsKeyPem: pulumi.Output<string> | undefined;
+  switch (spec.tls.mode) {
+    case 'self-signed': {
+      const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
+      const cert = new tls.SelfSignedCert(
+        `${name}-tls-cert`,
+        {
+          privateKeyPem: key.privateKeyPem,
+          subject: { commonName: spec.hostname, organization: 'mailfleet' },
+          dnsNames: [spec.hostname, ...spec.tls.hostnames],
+          validityPeriodHours: 24 * 365,
+          earlyRenewalHours: 24 * 30,
+          allowedUses: ['key_encipherment', 'digital_signature', 'server_auth'],
+        },
+        opts,
+      );
+      tlsCertPem = cert.certPem;
+      tlsKeyPem = pulumi.secret(key.privateKeyPem);
+      break;
+    }
+    case 'provided':
+      if (!inputs.tlsPrivateKey) {
+        throw new pulumi.ResourceError(
+          `tls.mode is "provided" but no private key was given: set the secret config key mailfleet:${spec.tls.privateKeySecret} (pulumi config set --secret ${spec.tls.privateKeySecret} < key.pem)`,
+          parent,
+        );
+      }
+      tlsCertPem = pulumi.output(spec.tls.certificatePem);
+      tlsKeyPem = pulumi.secret(pulumi.output(inputs.tlsPrivateKey));
+      break;
+    case 'cert-manager':
+      break; // the Kubernetes adapter creates a Certificate; cert-manager writes the Secret.
+  }
+
+  let dkimKeyPem: pulumi.Output<string> | undefined;
+  if (spec.filters.dkim) {
+    dkimKeyPem = pulumi.secret(
+      inputs.dkimPrivateKey
+        ? pulumi.output(inputs.dkimPrivateKey)
+        : new tls.PrivateKey(`${name}-dkim-key`, { algorithm: 'RSA', rsaBits: 2048 }, opts).privateKeyPem,
+    );
+  }
+  return { adminToken, clusterToken, tlsCertPem, tlsKeyPem, dkimKeyPem };
+}

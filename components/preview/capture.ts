@@ -160,6 +160,10 @@ export function installCapture(opts: CaptureOptions = {}) {
   };
 
   return async function run(program: () => unknown): Promise<Capture> {
+    // Each run reports only what it registered (several runs may share a process).
+    resources.length = 0;
+    invokes.length = 0;
+    urns.length = 0;
     const result = await program();
     // Nothing is registered synchronously: wait for every outstanding RPC.
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();

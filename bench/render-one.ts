@@ -1,0 +1,24 @@
+/**
+ * One render benchmark run (one platform, one process: Pulumi mocks are
+ * process-global). Prints a JSON line: platform, resources, ms, rss.
+ */
+import { MailCluster } from '../components/mail-cluster';
+import { installCapture } from '../components/preview/capture';
+import { commonMockOutputs, composeMockOutputs } from '../components/preview/mock-outputs';
+import { platformInvokeResult, platformMockOutputs } from '../components/platforms/mocks';
+import { bigClusterSpec } from './specs';
+
+async function main() {
+  const platform = process.argv[2] as 'kubernetes' | 'docker' | 'proxmox' | 'vsphere';
+  const run = installCapture({ stack: 'bench', outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult });
+  const spec = bigClusterSpec(platform);
+  const t0 = process.hrtime.bigint();
+  const cap = await run(() => new MailCluster('bench', { spec }));
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  process.stdout.write(`${JSON.stringify({ platform, resources: cap.resources.length, ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) })}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

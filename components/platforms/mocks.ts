@@ -1,0 +1,20 @@
+import type { MockOutputs } from '../preview/mock-outputs';
+
+/**
+ * Every platform's fakes for offline runs (preview, tests), composed.
+ * Each adapter folder owns its own mocks.ts.
+ */
+const fakes: MockOutputs[] = [];
+
+export const platformMockOutputs: MockOutputs = (type, name, inputs) => {
+  for (const f of fakes) {
+    const r = f(type, name, inputs);
+    if (r) return r;
+  }
+  return undefined;
+};
+
+/** Results for data-source invokes (vSphere lookups). */
+export function platformInvokeResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
+  return { id: `${token.split(':').pop()}-${String(args.name ?? 'default')}` };
+}

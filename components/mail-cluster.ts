@@ -101,6 +101,9 @@ export class MailCluster extends pulumi.ComponentResource {
         return members.map((m: RenderedMember) => ({ memberId: m.memberId, role: m.role as Role, site: m.site, address: addressOf.get(m.memberId) ?? m.address }));
       });
     this.registerOutputs({
+      // The validated spec, so stack policies (policies/) can read the topology
+      // the operator asked for. It holds no secrets: those come from config.
+      spec,
       endpoints: this.endpoints,
       adminUrl: this.adminUrl,
       adminToken: this.adminToken,

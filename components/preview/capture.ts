@@ -24,6 +24,11 @@ export interface CapturedResource {
   custom: boolean;
   /** Inputs as the engine received them; secrets keep Pulumi's wrapper (see isSecretValue). */
   inputs: Record<string, unknown>;
+  /**
+   * Outputs: for a component, what it passed to registerOutputs; for a custom
+   * resource, the mocked provider state (inputs plus faked computed values).
+   */
+  outputs: Record<string, unknown>;
   /** Resource options that matter to reviewers and policies. */
   options: { provider?: string; dependsOn: string[]; aliases: number; protect: boolean };
 }
@@ -95,8 +100,19 @@ interface RegisterRequest {
   getProtect(): boolean | undefined;
 }
 
+interface RegisterOutputsRequest {
+  getUrn(): string;
+  getOutputs(): Parameters<typeof deserializeProperties>[0] | undefined;
+}
+
+interface RegisterResponse {
+  getUrn(): string;
+  getObject(): Parameters<typeof deserializeProperties>[0] | undefined;
+}
+
 interface MonitorLike {
-  registerResource(req: RegisterRequest, cb: (err: Error | null, resp?: { getUrn(): string }) => void): unknown;
+  registerResource(req: RegisterRequest, cb: (err: Error | null, resp?: RegisterResponse) => void): unknown;
+  registerResourceOutputs(req: RegisterOutputsRequest, cb: (err: Error | null, resp?: unknown) => void): unknown;
 }
 
 /**
@@ -147,6 +163,10 @@ export function installCapture(opts: CaptureOptions = {}) {
           parent: req.getParent() || undefined,
           custom: req.getCustom(),
           inputs,
+          outputs: (() => {
+            const state = resp.getObject();
+            return (state ? deserializeProperties(state) : {}) as Record<string, unknown>;
+          })(),
           options: {
             provider: req.getProvider() || undefined,
             dependsOn: req.getDependenciesList(),
@@ -154,6 +174,20 @@ export function installCapture(opts: CaptureOptions = {}) {
             protect: req.getProtect() ?? false,
           },
         });
+      }
+      cb(err, resp);
+    });
+  };
+
+  const originalOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResourceOutputs = (req, cb) => {
+    const object = req.getOutputs();
+    const outputs = (object ? deserializeProperties(object) : {}) as Record<string, unknown>;
+    const urn = req.getUrn();
+    return originalOutputs(req, (err, resp) => {
+      if (!err) {
+        const r = resources.find((x) => x.urn === urn);
+        if (r) r.outputs = outputs;
       }
       cb(err, resp);
     });

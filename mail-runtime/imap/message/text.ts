@@ -1,0 +1,117 @@
+/**
+ * Decoded text of a message for SEARCH (RFC 3501 §6.4.4 matches on the
+ * decoded text): RFC 2047 encoded words in headers (libmime), and
+ * Content-Transfer-Encoding (RFC 2045 §6) plus charset in bodies.
+ */
+import libmime from 'libmime';
+import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import type { MessageSummary, MimePart } from './analyze';
+import { parseHeaderFields, unfold } from './header';
+
+/** Bytes from a binary string, read as UTF-8 when valid (RFC 6532), else as Latin-1. */
+function headerText(binary: string): string {
+  const buf = Buffer.from(binary, 'latin1');
+  const utf8 = buf.toString('utf8');
+  return utf8.includes('\ufffd') ? binary : utf8;
+}
+
+/** Decoded values of every field named `name` (case-insensitive) in a header block (binary string). */
+export function decodedHeaderValues(block: string, name: string): string[] {
+  const lower = name.toLowerCase();
+  const out: string[] = [];
+  for (const f of parseHeaderFields(block)) {
+    if (f.value !== null && f.name.toLowerCase() === lower) out.push(decodeHeaderValue(f.value));
+  }
+  return out;
+}
+
+/** One header value: unfolded and RFC 2047 decoded. */
+export function decodeHeaderValue(value: string): string {
+  const text = headerText(unfold(value));
+  try {
+    return libmime.decodeWords(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The whole header block decoded field by field (for TEXT), one field per line. */
+export function decodedHeaderBlock(block: string): string {
+  return parseHeaderFields(block)
+    .map((f) => (f.value === null ? headerText(f.name) : `${headerText(f.name)}: ${decodeHeaderValue(f.value)}`))
+    .join('\n');
+}
+
+/** RFC 2045 §6.7 quoted-printable, leniently (bad escapes pass through). */
+export function decodeQuotedPrintable(input: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(input.length);
+  let o = 0;
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i];
+    if (c !== 0x3d) {
+      out[o++] = c;
+      continue;
+    }
+    // Soft line break: "=" CRLF or "=" LF (trailing whitespace before it tolerated).
+    if (input[i + 1] === 0x0d && input[i + 2] === 0x0a) {
+      i += 2;
+      continue;
+    }
+    if (input[i + 1] === 0x0a) {
+      i += 1;
+      continue;
+    }
+    const hex = input.toString('latin1', i + 1, i + 3);
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      out[o++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[o++] = c;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+function charsetOf(part: MimePart): string {
+  const cs = part.params?.find(([k]) => k === 'charset')?.[1];
+  return cs && cs.toLowerCase() !== 'us-ascii' ? cs : 'utf-8';
+}
+
+/** The decoded body of a leaf part as text. */
+export function decodePartBody(raw: Buffer, part: MimePart): string {
+  let bytes = raw.subarray(part.bodyStart, part.bodyEnd);
+  const enc = (part.encoding ?? '').toLowerCase();
+  if (enc === 'base64') bytes = Buffer.from(bytes.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  else if (enc === 'quoted-printable') bytes = decodeQuotedPrintable(bytes);
+  try {
+    return decodeCharset(bytes, charsetOf(part));
+  } catch {
+    return bytes.toString('utf8');
+  }
+}
+
+function isTextual(part: MimePart): boolean {
+  // text/* and the message/* types that are text (delivery-status, disposition-notification, …).
+  return part.mediaType.startsWith('text/') || (part.mediaType.startsWith('message/') && !part.message) || part.mediaType === '';
+}
+
+/**
+ * Decoded text pieces of the body, in order: for BODY the bodies of text
+ * parts; with `withHeaders` (TEXT) also the headers of parts and
+ * encapsulated messages. Non-text parts (images, …) are not searched.
+ */
+export function bodyTexts(raw: Buffer, summary: MessageSummary, withHeaders: boolean): string[] {
+  const out: string[] = [];
+  const walk = (part: MimePart, isRoot: boolean): void => {
+    if (withHeaders && !isRoot) out.push(decodedHeaderBlock(raw.toString('latin1', part.headerStart, part.headerEnd)));
+    if (part.parts) {
+      for (const c of part.parts) walk(c, false);
+    } else if (part.message) {
+      walk(part.message, false);
+    } else if (isTextual(part)) {
+      out.push(decodePartBody(raw, part));
+    }
+  };
+  walk(summary.root, true);
+  return out;
+}

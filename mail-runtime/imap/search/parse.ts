@@ -1,0 +1,249 @@
+/**
+ * SEARCH criteria (RFC 3501 §6.4.4, §9 `search-key`) into an AST.
+ * Also: CHARSET (RFC 3501 §6.4.4, `[BADCHARSET]` §7.1), MODSEQ (RFC 7162
+ * §3.1.5), RETURN options (RFC 4731 ESEARCH) and `$` (RFC 5182).
+ */
+import {
+  asAstring,
+  asAtom,
+  asBigNumber,
+  asNumber,
+  parseDate,
+  parseSequenceSet,
+  type CalendarDate,
+  type ImapValue,
+  type SequenceSet,
+} from '../protocol';
+
+export type DateComparison = 'before' | 'on' | 'since';
+
+export type SearchKey =
+  | { readonly op: 'all' }
+  | { readonly op: 'and'; readonly keys: readonly SearchKey[] }
+  | { readonly op: 'or'; readonly left: SearchKey; readonly right: SearchKey }
+  | { readonly op: 'not'; readonly key: SearchKey }
+  /** ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, KEYWORD and their UN- forms. */
+  | { readonly op: 'flag'; readonly flag: string; readonly set: boolean }
+  | { readonly op: 'recent'; readonly set: boolean }
+  /** FROM, TO, CC, BCC, SUBJECT, HEADER: substring of a decoded top-level header field; '' = field present. */
+  | { readonly op: 'header'; readonly field: string; readonly value: string }
+  | { readonly op: 'body'; readonly value: string }
+  | { readonly op: 'text'; readonly value: string }
+  | { readonly op: 'internaldate'; readonly cmp: DateComparison; readonly date: CalendarDate }
+  | { readonly op: 'sentdate'; readonly cmp: DateComparison; readonly date: CalendarDate }
+  | { readonly op: 'size'; readonly cmp: 'larger' | 'smaller'; readonly n: number }
+  | { readonly op: 'seq'; readonly set: SequenceSet }
+  | { readonly op: 'uid'; readonly set: SequenceSet }
+  | { readonly op: 'modseq'; readonly modseq: bigint };
+
+export interface SearchQuery {
+  /** Upper-cased charset name (UTF-8 when none was given: a superset of the US-ASCII default). */
+  readonly charset: string;
+  readonly key: SearchKey;
+  /** RFC 4731 RETURN options (upper-cased), when the client asked for ESEARCH. */
+  readonly returnOptions?: readonly string[];
+}
+
+/** Charsets we accept, for `NO [BADCHARSET (UTF-8 US-ASCII)]` (RFC 3501 §7.1). */
+export const SEARCH_CHARSETS = ['UTF-8', 'US-ASCII'] as const;
+
+export type SearchParseResult =
+  | { readonly ok: true; readonly value: SearchQuery }
+  /** `badCharset`: answer `NO [BADCHARSET (UTF-8 US-ASCII)]`; otherwise `BAD`. */
+  | { readonly ok: false; readonly error: string; readonly badCharset?: boolean };
+
+class SyntaxError_ extends Error {}
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true],
+  UNANSWERED: ['\\Answered', false],
+  DELETED: ['\\Deleted', true],
+  UNDELETED: ['\\Deleted', false],
+  DRAFT: ['\\Draft', true],
+  UNDRAFT: ['\\Draft', false],
+  FLAGGED: ['\\Flagged', true],
+  UNFLAGGED: ['\\Flagged', false],
+  SEEN: ['\\Seen', true],
+  UNSEEN: ['\\Seen', false],
+};
+
+const HEADER_KEYS: Record<string, string> = { FROM: 'From', TO: 'To', CC: 'Cc', BCC: 'Bcc', SUBJECT: 'Subject' };
+const DATE_KEYS: Record<string, ['internaldate' | 'sentdate', DateComparison]> = {
+  BEFORE: ['internaldate', 'before'],
+  ON: ['internaldate', 'on'],
+  SINCE: ['internaldate', 'since'],
+  SENTBEFORE: ['sentdate', 'before'],
+  SENTON: ['sentdate', 'on'],
+  SENTSINCE: ['sentdate', 'since'],
+};
+
+const MAX_DEPTH = 64;
+
+class Parser {
+  private i = 0;
+  constructor(
+    private readonly args: readonly ImapValue[],
+    private readonly decode: (v: ImapValue | undefined) => string | undefined,
+  ) {}
+
+  get done(): boolean {
+    return this.i >= this.args.length;
+  }
+
+  private next(what: string): ImapValue {
+    const v = this.args[this.i++];
+    if (!v) throw new SyntaxError_(`${what} needs an argument`);
+    return v;
+  }
+
+  private string(what: string): string {
+    const s = this.decode(this.next(what));
+    if (s === undefined) throw new SyntaxError_(`${what} needs a string`);
+    return s;
+  }
+
+  private number(what: string): number {
+    const n = asNumber(this.next(what));
+    // RFC 3501 §9: number is 32-bit unsigned.
+    if (n === undefined || n > 0xffffffff) throw new SyntaxError_(`${what} needs a number`);
+    return n;
+  }
+
+  private date(what: string): CalendarDate {
+    const d = parseDate(this.next(what));
+    if (!d) throw new SyntaxError_(`${what} needs a date like 1-Jan-2024`);
+    return d;
+  }
+
+  keys(depth: number): SearchKey[] {
+    const out: SearchKey[] = [];
+    while (!this.done) out.push(this.key(depth));
+    return out;
+  }
+
+  key(depth: number): SearchKey {
+    if (depth > MAX_DEPTH) throw new SyntaxError_('Search criteria nested too deeply');
+    const v = this.next('SEARCH');
+    if (v.type === 'list') {
+      if (v.items.length === 0) throw new SyntaxError_('Empty parenthesised search key');
+      const sub = new Parser(v.items, this.decode);
+      const keys = sub.keys(depth + 1);
+      return keys.length === 1 ? keys[0] : { op: 'and', keys };
+    }
+    const word = asAtom(v, true);
+    if (word === undefined) throw new SyntaxError_('Invalid search key');
+    const flag = FLAG_KEYS[word];
+    if (flag) return { op: 'flag', flag: flag[0], set: flag[1] };
+    const header = HEADER_KEYS[word];
+    if (header) return { op: 'header', field: header, value: this.string(word) };
+    const dateKey = DATE_KEYS[word];
+    if (dateKey) return { op: dateKey[0], cmp: dateKey[1], date: this.date(word) };
+    switch (word) {
+      case 'ALL':
+        return { op: 'all' };
+      case 'NEW':
+        // RFC 3501 §6.4.4: NEW = RECENT UNSEEN.
+        return { op: 'and', keys: [{ op: 'recent', set: true }, { op: 'flag', flag: '\\Seen', set: false }] };
+      case 'OLD':
+        return { op: 'recent', set: false };
+      case 'RECENT':
+        return { op: 'recent', set: true };
+      case 'KEYWORD':
+      case 'UNKEYWORD': {
+        const kw = asAtom(this.next(word));
+        if (kw === undefined) throw new SyntaxError_(`${word} needs a flag keyword`);
+        return { op: 'flag', flag: kw, set: word === 'KEYWORD' };
+      }
+      case 'HEADER': {
+        const field = this.string(word);
+        if (!/^[\x21-\x39\x3b-\x7e]+$/.test(field)) throw new SyntaxError_('Invalid header field name');
+        return { op: 'header', field, value: this.string(word) };
+      }
+      case 'BODY':
+        return { op: 'body', value: this.string(word) };
+      case 'TEXT':
+        return { op: 'text', value: this.string(word) };
+      case 'LARGER':
+        return { op: 'size', cmp: 'larger', n: this.number(word) };
+      case 'SMALLER':
+        return { op: 'size', cmp: 'smaller', n: this.number(word) };
+      case 'NOT':
+        return { op: 'not', key: this.key(depth + 1) };
+      case 'OR': {
+        const left = this.key(depth + 1);
+        const right = this.key(depth + 1);
+        return { op: 'or', left, right };
+      }
+      case 'UID': {
+        const set = parseSequenceSet(this.next(word));
+        if (!set) throw new SyntaxError_('UID needs a sequence set');
+        return { op: 'uid', set };
+      }
+      case 'MODSEQ': {
+        // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer
+        let n = asBigNumber(this.args[this.i]);
+        if (n === undefined) {
+          const entry = asAstring(this.args[this.i]);
+          const type = asAtom(this.args[this.i + 1], true);
+          if (entry === undefined || (type !== 'PRIV' && type !== 'SHARED' && type !== 'ALL')) throw new SyntaxError_('Invalid MODSEQ');
+          this.i += 2;
+          n = asBigNumber(this.args[this.i]);
+        }
+        if (n === undefined) throw new SyntaxError_('MODSEQ needs a mod-sequence');
+        this.i++;
+        return { op: 'modseq', modseq: n };
+      }
+      default: {
+        const set = parseSequenceSet(v);
+        if (set) return { op: 'seq', set };
+        throw new SyntaxError_(`Unknown search key ${word.slice(0, 40)}`);
+      }
+    }
+  }
+}
+
+function decoderFor(charset: string): (v: ImapValue | undefined) => string | undefined {
+  return (v) => {
+    if (v?.type === 'string') {
+      // US-ASCII is a subset of UTF-8; 8-bit bytes in a US-ASCII search are read as UTF-8 (lenient).
+      return v.bytes.toString('utf8');
+    }
+    return asAstring(v);
+  };
+}
+
+/** Parses everything after SEARCH / UID SEARCH. */
+export function parseSearch(args: readonly ImapValue[]): SearchParseResult {
+  let i = 0;
+  let returnOptions: string[] | undefined;
+  // RFC 4731 §3: SEARCH RETURN (MIN MAX ...) criteria
+  if (asAtom(args[0], true) === 'RETURN' && args[1]?.type === 'list') {
+    returnOptions = [];
+    for (const o of args[1].items) {
+      const name = asAtom(o, true);
+      if (!name || !['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'].includes(name)) return { ok: false, error: 'Unknown RETURN option' };
+      returnOptions.push(name);
+    }
+    i = 2;
+  }
+  let charset = 'UTF-8';
+  if (asAtom(args[i], true) === 'CHARSET') {
+    const cs = asAstring(args[i + 1]);
+    if (cs === undefined) return { ok: false, error: 'CHARSET needs a name' };
+    charset = cs.toUpperCase();
+    if (!(SEARCH_CHARSETS as readonly string[]).includes(charset)) {
+      return { ok: false, error: `Unsupported charset ${cs.slice(0, 40)}`, badCharset: true };
+    }
+    i += 2;
+  }
+  const rest = args.slice(i);
+  if (rest.length === 0) return { ok: false, error: 'SEARCH needs criteria' };
+  try {
+    const keys = new Parser(rest, decoderFor(charset)).keys(0);
+    const key: SearchKey = keys.length === 1 ? keys[0] : { op: 'and', keys };
+    return { ok: true, value: returnOptions ? { charset, key, returnOptions } : { charset, key } };
+  } catch (err) {
+    if (err instanceof SyntaxError_) return { ok: false, error: err.message };
+    throw err;
+  }
+}

@@ -216,6 +216,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
         imap: listen(host, STANDARD_PORTS.imap, first ? LOCAL_PORTS.proxy.imap : undefined),
         imaps: listen(host, STANDARD_PORTS.imaps, first ? LOCAL_PORTS.proxy.imaps : undefined),
         pop3: listen(host, STANDARD_PORTS.pop3, first ? LOCAL_PORTS.proxy.pop3 : undefined),
+        pop3s: listen(host, STANDARD_PORTS.pop3s),
         submission: listen(host, STANDARD_PORTS.submission, first ? LOCAL_PORTS.proxy.submission : undefined),
         smtps: listen(host, STANDARD_PORTS.smtps, first ? LOCAL_PORTS.proxy.smtps : undefined),
       },

@@ -1,10 +1,11 @@
 import type { MockOutputs } from '../preview/mock-outputs';
+import { dockerMockOutputs } from './docker';
 
 /**
  * Every platform's fakes for offline runs (preview, tests), composed.
  * Each adapter folder owns its own mocks.ts.
  */
-const fakes: MockOutputs[] = [];
+const fakes: MockOutputs[] = [dockerMockOutputs];
 
 export const platformMockOutputs: MockOutputs = (type, name, inputs) => {
   for (const f of fakes) {

@@ -1,10 +1,48 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { PlatformAdapter } from '../types';
+import type { ClusterContext, PlatformAdapter, PlatformSession } from '../types';
+import { createLoadBalancer } from './load-balancer';
+import { createHosts, planHosts } from './network';
+import { createSecretStore } from './secrets';
+import { createVolumes, type DockerVolumes } from './volume';
+import { createRuntimeImages, createWorkload } from './workload';
 
-/** Placeholder until the docker adapter lands: fails before creating anything. */
+/**
+ * Docker platform (@pulumi/docker): per host a provider and a bridge network;
+ * a volume on each host (NFS-backed to share it between hosts); the runtime
+ * image built from this repository's Dockerfile or pulled; one container per
+ * member spread round robin over the hosts; HAProxy containers in front.
+ * See network.ts for how members on different hosts reach each other.
+ */
 export const dockerAdapter: PlatformAdapter<'docker'> = {
   kind: 'docker',
-  open(_ctx, parent) {
-    throw new pulumi.ResourceError('the docker platform adapter is not implemented yet', parent);
+  open(ctx: ClusterContext<'docker'>, parent: pulumi.ComponentResource): PlatformSession {
+    const { name, spec } = ctx;
+    // Validate everything before the first resource exists.
+    const plans = planHosts(spec, parent);
+    if (spec.storage.kind !== 'docker-volume' && spec.storage.kind !== 'nfs') {
+      throw new pulumi.ResourceError(`storage.kind: "${spec.storage.kind}" is not available on docker; use docker-volume or nfs`, parent);
+    }
+    const hosts = createHosts(name, spec.platform, plans, parent);
+    const images = createRuntimeImages(name, spec, hosts, parent);
+    let volumes: DockerVolumes | undefined;
+    const volumesOrFail = () => {
+      if (!volumes) throw new pulumi.ResourceError('the docker adapter creates the shared volume before any workload (session.volume first)', parent);
+      return volumes;
+    };
+    return {
+      secrets: () => createSecretStore(),
+      volume: (p) => {
+        volumes ??= createVolumes(name, spec, hosts, p);
+        return volumes;
+      },
+      workload: (args, p) =>
+        createWorkload({ name, members: ctx.members, secrets: ctx.secrets, hosts, plans, images: images.refs, volumes: volumesOrFail }, args, p),
+      loadBalancer: (args, p) => createLoadBalancer({ name, spec, members: ctx.members, hosts, plans }, args, p),
+    };
   },
 };
+
+export { dockerMockOutputs } from './mocks';
+export { HAPROXY_IMAGE, dockerHaproxyConfig, publishedPorts } from './load-balancer';
+export { DOCKER_ADDRESS_BLOCKS, hostAddress, planHosts } from './network';
+export { nfsDriverOptions } from './volume';

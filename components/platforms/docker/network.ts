@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import type { RenderedMember } from '../../render';
+import type { ClusterSpec, PlatformOf } from '../../spec';
+
+/**
+ * Docker hosts, one provider and one bridge network per host, and the
+ * address plan that lets members on different hosts reach each other.
+ *
+ * One host: a plain bridge network; members find each other by container
+ * name through Docker's embedded DNS.
+ *
+ * Several hosts: a bridge network is local to its host, so each host's
+ * network gets its own /24 out of a per-cluster block, every member a fixed
+ * address from role blocks (scaling one role never moves another), and every
+ * container an /etc/hosts entry for each member on another host. The networks
+ * are created in Docker's "routed" gateway mode (no NAT towards the
+ * containers); the operator routes each host's /24 to that host (e.g. `ip
+ * route add <subnet> via <host>` on the others). `hostSubnets` lists them.
+ */
+
+export type DockerPlatform = PlatformOf<'docker'>;
+
+/** Offsets inside a host's /24: .1 is the bridge gateway; .240–.254 stay for Docker's own dynamic allocation. */
+export const DOCKER_ADDRESS_BLOCKS = { loadBalancer: 5, hub: 10, gateway: 20, proxy: 60, node: 100 } as const;
+export const DOCKER_ADDRESS_BLOCK_SIZE = { loadBalancer: 5, hub: 10, gateway: 40, proxy: 40, node: 140 } as const;
+const DYNAMIC_RANGE = { offset: 240, prefix: 28 } as const;
+/** A multi-host cluster's /21 (8 hosts × /24) is picked by hashing its name inside this /13. */
+export const MULTI_HOST_POOL = { firstOctet: 10, secondOctetBase: 200, blocks: 256 } as const;
+export const MAX_HOSTS = 8;
+
+export interface HostPlan {
+  index: number;
+  /** Docker endpoint: unix://, tcp://, ssh:// or npipe://. */
+  url: string;
+  /** Address clients reach this host on (from the URL; 127.0.0.1 for a local socket). */
+  address: string;
+  /** Static /24 of this host's network (multi-host only). */
+  subnet?: string;
+}
+
+export function hostAddress(url: string): string {
+  const m = /^(?:tcp|ssh|http|https):\/\/(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+)/.exec(url);
+  return m ? m[1]! : '127.0.0.1';
+}
+
+function clusterBlock(name: string): { second: number; third: number } {
+  const b = createHash('sha256').update(name).digest().readUInt8(0) % MULTI_HOST_POOL.blocks;
+  return { second: MULTI_HOST_POOL.secondOctetBase + (b >> 5), third: (b & 31) * MAX_HOSTS };
+}
+
+/** Validates the hosts and computes the plan. Throws ResourceError naming the field. */
+export function planHosts(spec: ClusterSpec & { platform: DockerPlatform }, parent: pulumi.Resource): HostPlan[] {
+  const p = spec.platform;
+  const seen = new Set<string>();
+  p.hosts.forEach((url, i) => {
+    if (!/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(url)) {
+      throw new pulumi.ResourceError(`platform.hosts[${i}]: "${url}" must be a Docker endpoint such as unix:///var/run/docker.sock, ssh://deploy@host or tcp://host:2376`, parent);
+    }
+    if (seen.has(url)) throw new pulumi.ResourceError(`platform.hosts[${i}]: "${url}" is listed twice`, parent);
+    seen.add(url);
+  });
+  const multi = p.hosts.length > 1;
+  if (p.hosts.length > MAX_HOSTS) throw new pulumi.ResourceError(`platform.hosts: at most ${MAX_HOSTS} Docker hosts per cluster (got ${p.hosts.length})`, parent);
+  if (multi) {
+    const perHost = (count: number) => Math.ceil(count / p.hosts.length);
+    const checks: [keyof typeof DOCKER_ADDRESS_BLOCK_SIZE, number, string][] = [
+      ['hub', spec.hubs.count, 'hubs.count'],
+      ['node', spec.nodes.count, 'nodes.count'],
+      ['gateway', spec.gateways.count, 'gateways.count'],
+      ['proxy', spec.proxies.count, 'proxies.count'],
+    ];
+    for (const [role, count, field] of checks) {
+      if (perHost(count) > DOCKER_ADDRESS_BLOCK_SIZE[role]) {
+        throw new pulumi.ResourceError(`${field}: at most ${DOCKER_ADDRESS_BLOCK_SIZE[role]} ${role}s per Docker host fit the address plan (${count} over ${p.hosts.length} hosts)`, parent);
+      }
+    }
+    if (spec.storage.kind === 'docker-volume' && !spec.storage.nfs) {
+      throw new pulumi.ResourceError('storage.nfs: required with more than one Docker host; a local volume is not shared between hosts, so no node could take over another host\'s mailboxes', parent);
+    }
+  }
+  const block = clusterBlock(spec.name);
+  return p.hosts.map((url, index) => ({
+    index,
+    url,
+    address: hostAddress(url),
+    subnet: multi ? `${MULTI_HOST_POOL.firstOctet}.${block.second}.${block.third + index}.0/24` : undefined,
+  }));
+}
+
+/** Host of a member: round robin within its role (member i on hosts[i % n]). */
+export function hostOf(member: Pick<RenderedMember, 'index'>, hosts: readonly HostPlan[]): HostPlan {
+  return hosts[member.index % hosts.length]!;
+}
+
+function inSubnet(subnet: string, offset: number): string {
+  const [a, b, c] = subnet.split('.') as [string, string, string];
+  return `${a}.${b}.${c}.${offset}`;
+}
+
+/** Fixed address of a member (multi-host), undefined on one host (Docker assigns it). */
+export function staticAddress(block: keyof typeof DOCKER_ADDRESS_BLOCKS, index: number, hosts: readonly HostPlan[]): string | undefined {
+  const host = hosts[index % hosts.length]!;
+  if (!host.subnet) return undefined;
+  return inSubnet(host.subnet, DOCKER_ADDRESS_BLOCKS[block] + Math.floor(index / hosts.length));
+}
+
+/** /etc/hosts entries for the members that live on other hosts than `host`. */
+export function crossHostEntries(members: readonly RenderedMember[], host: HostPlan, hosts: readonly HostPlan[]): { host: string; ip: string }[] {
+  return members
+    .filter((m) => hostOf(m, hosts).index !== host.index)
+    .map((m) => ({ host: m.memberId, ip: staticAddress(m.role as keyof typeof DOCKER_ADDRESS_BLOCKS, m.index, hosts)! }))
+    .filter((e) => e.ip !== undefined);
+}
+
+export interface HostResources {
+  plan: HostPlan;
+  provider: docker.Provider;
+  network: docker.Network;
+}
+
+export function networkName(name: string, platform: DockerPlatform): string {
+  return platform.network ?? `${name}-net`;
+}
+
+/** One provider and one bridge network per host. */
+export function createHosts(name: string, platform: DockerPlatform, plans: readonly HostPlan[], parent: pulumi.Resource): HostResources[] {
+  return plans.map((plan) => {
+    const provider = new docker.Provider(`${name}-host-${plan.index}`, { host: plan.url }, { parent });
+    const network = new docker.Network(
+      `${name}-net-${plan.index}`,
+      {
+        name: networkName(name, platform),
+        driver: 'bridge',
+        ipamConfigs: plan.subnet
+          ? [{ subnet: plan.subnet, gateway: inSubnet(plan.subnet, 1), ipRange: `${inSubnet(plan.subnet, DYNAMIC_RANGE.offset)}/${DYNAMIC_RANGE.prefix}` }]
+          : undefined,
+        // Routed: other hosts reach the containers' addresses directly (Docker Engine 28+).
+        options: plan.subnet ? { 'com.docker.network.bridge.gateway_mode_ipv4': 'routed' } : undefined,
+        labels: [
+          { label: 'mailfleet.cluster', value: name },
+          { label: 'mailfleet.host', value: String(plan.index) },
+        ],
+      },
+      { parent, provider },
+    );
+    return { plan, provider, network };
+  });
+}

@@ -1,0 +1,841 @@
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LIMITS } from '../common/limits';
+import type { Owner } from './epoch';
+import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
+import { fsyncDir, isErrno, readdirOrEmpty, type StoreContext } from './fsutil';
+import {
+  IndexLog,
+  loadIndex,
+  logPath,
+  removeSuperseded,
+  writeSnapshot,
+  type IndexRecord,
+  type IndexState,
+  type Msg,
+} from './index-log';
+import { SummaryCache } from './summary-cache';
+import {
+  StoreError,
+  type AppendOptions,
+  type CopyResult,
+  type ExpungeOptions,
+  type FlagOperation,
+  type Folder,
+  type FolderEventMap,
+  type MessageMeta,
+  type StoreFlagsOptions,
+  type StoreFlagsResult,
+} from './types';
+
+/** What a folder needs from its user (quota, fencing, registry). */
+export interface FolderHost {
+  readonly ctx: StoreContext;
+  readonly owner: Owner;
+  readonly address: string;
+  /** Throws OVERQUOTA; returns the function that releases the reservation. */
+  reserveQuota(bytes: number, messages: number): Promise<() => void>;
+  usageDelta(bytes: number, messages: number): void;
+  /** Last reference released: the registry forgets the folder and calls shutdown(). */
+  releaseFolder(folder: FolderImpl): void;
+  /** The folder died (fenced, I/O error): the registry forgets it so the next open reloads from disk. */
+  forgetFolder(folder: FolderImpl): void;
+}
+
+/** Meta directory name inside every Maildir folder (no leading dot: Maildir++ would list it as a folder). */
+export const META_DIR = 'mailfleet';
+
+/** Compact the log into a snapshot once it holds this many records (and at least as many as messages). */
+const COMPACT_MIN_RECORDS = 1000;
+
+let lastUidValidity = 0;
+/** Seconds since 1970, strictly increasing within the process (RFC 3501 §2.3.1.1: a recreated name gets a new value). */
+function newUidValidity(): number {
+  const v = Math.max(Math.floor(Date.now() / 1000), lastUidValidity + 1) % 0x1_0000_0000 || 1;
+  lastUidValidity = v;
+  return v;
+}
+
+let fileSeq = 0;
+/** Maildir unique name (cr.yp.to/proto/maildir.html) with Dovecot's `,S=<size>`. */
+export function newBaseName(host: string, size: number): string {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  const usec = (now % 1000) * 1000 + (fileSeq % 1000);
+  fileSeq++;
+  return `${sec}.M${usec}P${process.pid}Q${fileSeq}R${randomBytes(6).toString('hex')}.${host},S=${size}`;
+}
+
+function sizeFromName(name: string): number | undefined {
+  const m = /,S=(\d+)/.exec(baseOfFileName(name));
+  return m ? Number(m[1]) : undefined;
+}
+
+function fileNameOf(m: { base: string; flags: readonly string[] }): string {
+  return m.base + maildirInfo(m.flags);
+}
+
+function bsearch(list: readonly Msg[], uid: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const u = list[mid].uid;
+    if (u === uid) return mid;
+    if (u < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Work of one group commit: a copy-on-write view of the state plus what to persist and announce. */
+class Batch {
+  private list: Msg[];
+  private copied = false;
+  uidNext: number;
+  highestModseq: number;
+  readonly records: IndexRecord[] = [];
+  readonly syncDirs = new Set<string>();
+  readonly existsUids: number[] = [];
+  readonly expunged: number[] = [];
+  readonly flagChanges: Msg[] = [];
+  /** File renames that make Maildir info letters follow the index (best effort, after commit). */
+  readonly renames: [from: string, to: string][] = [];
+  bytes = 0;
+  count = 0;
+
+  constructor(readonly base: IndexState) {
+    this.list = base.messages;
+    this.uidNext = base.uidNext;
+    this.highestModseq = base.highestModseq;
+  }
+  get messages(): readonly Msg[] {
+    return this.list;
+  }
+  get(uid: number): Msg | undefined {
+    const i = bsearch(this.list, uid);
+    return i < 0 ? undefined : this.list[i];
+  }
+  private own(): void {
+    if (!this.copied) {
+      this.list = this.list.slice();
+      this.copied = true;
+    }
+  }
+  add(m: Msg): void {
+    this.own();
+    this.list.push(m); // UIDs only grow, so the list stays sorted
+    this.existsUids.push(m.uid);
+    this.bytes += m.size;
+    this.count++;
+  }
+  replace(m: Msg): void {
+    this.own();
+    this.list[bsearch(this.list, m.uid)] = m;
+  }
+  remove(uids: ReadonlySet<number>): void {
+    this.own();
+    const keep: Msg[] = [];
+    for (const m of this.list) {
+      if (uids.has(m.uid)) {
+        this.bytes -= m.size;
+        this.count--;
+        this.expunged.push(m.uid);
+      } else keep.push(m);
+    }
+    this.list = keep;
+  }
+  toState(): IndexState {
+    return { uidValidity: this.base.uidValidity, uidNext: this.uidNext, highestModseq: this.highestModseq, messages: this.list };
+  }
+}
+
+interface Op {
+  /** Fallible file work first, then mutations of the batch. */
+  stage(b: Batch): Promise<unknown>;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  /** Runs alone, outside a write batch (rename, delete, compaction). */
+  exclusive?: boolean;
+}
+
+interface PreparedAppend {
+  /** The file is `<folder dir>/tmp/<base>`; resolved at commit time so a concurrent folder rename is harmless. */
+  base: string;
+  size: number;
+  flags: string[];
+  internalDate: Date;
+}
+
+export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
+  refs = 0;
+  private state: IndexState;
+  private log: IndexLog | null = null;
+  private gen: number;
+  private queue: Op[] = [];
+  private flushing = false;
+  private dead: StoreError | null = null;
+  private readonly summaries: SummaryCache;
+
+  private constructor(
+    private readonly host: FolderHost,
+    private _name: string,
+    private dir: string,
+    state: IndexState,
+    gen: number,
+  ) {
+    super();
+    this.state = state;
+    this.gen = gen;
+    this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'));
+    // Sessions subscribe per folder; do not warn at the default 10 listeners.
+    this.setMaxListeners(0);
+  }
+
+  get name(): string {
+    return this._name;
+  }
+  get uidValidity(): number {
+    return this.state.uidValidity;
+  }
+  get uidNext(): number {
+    return this.state.uidNext;
+  }
+  get highestModseq(): number {
+    return this.state.highestModseq;
+  }
+  get path(): string {
+    return this.dir;
+  }
+  get alive(): boolean {
+    return this.dead === null;
+  }
+  private get metaDir(): string {
+    return path.join(this.dir, META_DIR);
+  }
+  private get ctx(): StoreContext {
+    return this.host.ctx;
+  }
+  /** Test/metrics view of the log generation in use. */
+  get logGeneration(): number {
+    return this.gen;
+  }
+
+  // -------------------------------------------------------------------------
+  // Opening
+
+  /** Load the index, take over if our epoch is newer, and reconcile with the files. */
+  static async load(host: FolderHost, name: string, dir: string): Promise<FolderImpl> {
+    const ctx = host.ctx;
+    for (const sub of ['cur', 'new', 'tmp', META_DIR]) {
+      await fs.promises.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+    }
+    // Leftovers in tmp/ are writes that were never acknowledged (we are the only writer).
+    for (const e of await readdirOrEmpty(path.join(dir, 'tmp'))) {
+      await fs.promises.rm(path.join(dir, 'tmp', e), { force: true, recursive: true });
+    }
+    const metaDir = path.join(dir, META_DIR);
+    // Half-written snapshots of a crashed process (never renamed into place).
+    for (const e of await readdirOrEmpty(metaDir)) {
+      if (/^\.snapshot\..*\.tmp$/.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
+    }
+    const epoch = host.owner.epoch;
+    const loaded = await loadIndex(metaDir, epoch);
+    const state = loaded.state;
+    let gen: number;
+    if (loaded.snapshotEpoch === epoch && !loaded.torn) {
+      // Continue the newest log, or start the one the snapshot names (a
+      // compaction may have ended before its first record).
+      gen = Math.max(loaded.lastGen, loaded.snapshotGen);
+    } else {
+      // Takeover (or first open, or a torn log): snapshot what we read under
+      // our epoch before writing anything, and read only our own files from now on.
+      if (loaded.snapshotEpoch < 0) state.uidValidity = newUidValidity();
+      await host.owner.checkBeforeWrite();
+      let maxGen = -1;
+      for (const e of await readdirOrEmpty(metaDir)) {
+        const m = /^index\.(\d+)\.(\d+)\.log$/.exec(e);
+        if (m && Number(m[1]) === epoch) maxGen = Math.max(maxGen, Number(m[2]));
+      }
+      gen = Math.max(maxGen, loaded.snapshotEpoch === epoch ? loaded.lastGen : -1) + 1;
+      await writeSnapshot(ctx, metaDir, epoch, gen, state);
+      await host.owner.checkBeforeWrite();
+      await removeSuperseded(metaDir, epoch, gen);
+    }
+    const folder = new FolderImpl(host, name, dir, state, gen);
+    await folder.refresh();
+    return folder;
+  }
+
+  // -------------------------------------------------------------------------
+  // Reading
+
+  messages(): readonly MessageMeta[] {
+    return this.state.messages;
+  }
+
+  get(uid: number): MessageMeta | undefined {
+    const i = bsearch(this.state.messages, uid);
+    return i < 0 ? undefined : this.state.messages[i];
+  }
+
+  private msg(uid: number): Msg {
+    const i = bsearch(this.state.messages, uid);
+    if (i < 0) throw new StoreError('NONEXISTENT', `no message with UID ${uid}`);
+    return this.state.messages[i];
+  }
+
+  /** Path of a message file; falls back to a directory scan if the info suffix lags behind the index. */
+  private async locate(m: Msg): Promise<string> {
+    const expected = path.join(this.dir, 'cur', fileNameOf(m));
+    try {
+      await fs.promises.access(expected);
+      return expected;
+    } catch {
+      for (const sub of ['cur', 'new']) {
+        for (const e of await readdirOrEmpty(path.join(this.dir, sub))) {
+          if (baseOfFileName(e) === m.base) return path.join(this.dir, sub, e);
+        }
+      }
+      throw new StoreError('NONEXISTENT', `message file of UID ${m.uid} is gone`);
+    }
+  }
+
+  async read(uid: number): Promise<Buffer> {
+    this.assertAlive();
+    const m = this.msg(uid);
+    for (let attempt = 0; ; attempt++) {
+      const p = await this.locate(m);
+      try {
+        const buf = await fs.promises.readFile(p);
+        this.ctx.stats.messageReads++;
+        return buf;
+      } catch (e) {
+        // Renamed under us (flags changed) between locate and read: look again.
+        if (!isErrno(e, 'ENOENT') || attempt >= 2) throw e;
+      }
+    }
+  }
+
+  async getSummary(uid: number): Promise<unknown> {
+    this.assertAlive();
+    const analyze = this.ctx.analyze;
+    const m = this.msg(uid);
+    if (!analyze) return undefined;
+    const hit = await this.summaries.get(m.base);
+    if (hit.found) return hit.value;
+    const raw = await this.read(uid);
+    const value = await this.runAnalyzer(raw);
+    if (value !== undefined) await this.summaries.put(m.base, value).catch(() => undefined);
+    return value;
+  }
+
+  /** The analyzer may be sync or async (mailparser is async); failures only cost the cache entry. */
+  private async runAnalyzer(raw: Buffer): Promise<unknown> {
+    const analyze = this.ctx.analyze;
+    if (!analyze) return undefined;
+    this.ctx.stats.analyzerCalls++;
+    try {
+      return await analyze(raw);
+    } catch (e) {
+      this.ctx.logger?.warn({ err: String(e), folder: this._name }, 'message analyzer failed');
+      return undefined;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Writing
+
+  async append(raw: Buffer, opts: AppendOptions = {}): Promise<{ uid: number; uidValidity: number }> {
+    this.assertAlive();
+    if (!Buffer.isBuffer(raw)) throw new StoreError('CANNOT', 'message must be a Buffer');
+    if (raw.length > LIMITS.messageBytes) throw new StoreError('TOOBIG', `message of ${raw.length} bytes exceeds ${LIMITS.messageBytes}`);
+    const flags = normalizeFlags(opts.flags ?? []);
+    const internalDate = opts.internalDate ?? new Date();
+    if (!(internalDate instanceof Date) || !Number.isFinite(internalDate.getTime())) throw new StoreError('CANNOT', 'invalid internal date');
+    if (this.host.owner.fenced) throw this.host.owner.staleError();
+    const release = await this.host.reserveQuota(raw.length, 1);
+    try {
+      const base = newBaseName(this.ctx.host, raw.length);
+      const tmpPath = path.join(this.dir, 'tmp', base);
+      await this.writeTmp(tmpPath, raw, internalDate);
+      const summary = await this.runAnalyzer(raw);
+      if (summary !== undefined) await this.summaries.put(base, summary).catch(() => undefined);
+      const [uid] = await this.commitAppends([{ base, size: raw.length, flags, internalDate }]).catch(async (e: unknown) => {
+        // Refused before it was moved into cur/ (fenced, dead folder): no orphan in tmp/.
+        await fs.promises.rm(path.join(this.dir, 'tmp', base), { force: true });
+        throw e;
+      });
+      return { uid, uidValidity: this.state.uidValidity };
+    } finally {
+      release();
+    }
+  }
+
+  private async writeTmp(tmpPath: string, raw: Buffer, internalDate: Date): Promise<void> {
+    const fh = await fs.promises.open(tmpPath, 'wx', 0o600);
+    try {
+      await fh.writeFile(raw);
+      // Dovecot takes a Maildir message's INTERNALDATE from its mtime.
+      await fh.utimes(internalDate, internalDate);
+      await fh.sync();
+      this.ctx.stats.fileFsyncs++;
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.promises.rm(tmpPath, { force: true });
+      throw e;
+    }
+    await fh.close();
+  }
+
+  /** Move prepared tmp/ files into cur/ and index them, in the next group commit. */
+  private commitAppends(items: PreparedAppend[]): Promise<number[]> {
+    return this.enqueue<number[]>({
+      stage: async (b) => {
+        const moved: string[] = [];
+        try {
+          for (const it of items) {
+            const dest = path.join(this.dir, 'cur', it.base + maildirInfo(it.flags));
+            await fs.promises.rename(path.join(this.dir, 'tmp', it.base), dest);
+            moved.push(dest);
+          }
+        } catch (e) {
+          // All or nothing: a half-moved copy must not surface later through reconcile.
+          for (const p of moved) await fs.promises.rm(p, { force: true });
+          for (const it of items) await fs.promises.rm(path.join(this.dir, 'tmp', it.base), { force: true });
+          throw e;
+        }
+        b.syncDirs.add(path.join(this.dir, 'cur'));
+        const uids: number[] = [];
+        for (const it of items) {
+          const uid = b.uidNext++;
+          const modseq = ++b.highestModseq;
+          b.add({ uid, base: it.base, flags: it.flags, internalDate: it.internalDate, size: it.size, modseq });
+          b.records.push({ t: 'a', u: uid, b: it.base, f: it.flags, d: it.internalDate.getTime(), s: it.size, m: modseq });
+          uids.push(uid);
+        }
+        return uids;
+      },
+    });
+  }
+
+  async store(uids: readonly number[], op: FlagOperation, flags: readonly string[], opts: StoreFlagsOptions = {}): Promise<StoreFlagsResult> {
+    this.assertAlive();
+    if (op !== 'add' && op !== 'remove' && op !== 'replace') throw new StoreError('CANNOT', `unknown flag operation ${String(op)}`);
+    const wanted = normalizeFlags(flags);
+    const since = opts.unchangedSince;
+    if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new StoreError('CANNOT', 'invalid UNCHANGEDSINCE');
+    const list = uniqueSorted(uids);
+    return this.enqueue<StoreFlagsResult>({
+      stage: async (b) => {
+        const changed: Msg[] = [];
+        const failed: number[] = [];
+        let modseq = 0;
+        for (const uid of list) {
+          const m = b.get(uid);
+          if (!m) continue;
+          // RFC 7162 §3.1.3: a message modified since UNCHANGEDSINCE is not stored and is reported.
+          if (since !== undefined && m.modseq > since) {
+            failed.push(uid);
+            continue;
+          }
+          const nf = applyFlags(m.flags, op, wanted);
+          if (sameFlags(nf, m.flags)) continue;
+          if (modseq === 0) modseq = ++b.highestModseq; // one MODSEQ per STORE (RFC 7162 §3.1.1 allows sharing)
+          const nm: Msg = { ...m, flags: nf, modseq };
+          b.replace(nm);
+          b.records.push({ t: 'f', u: uid, f: nf, m: modseq });
+          b.flagChanges.push(nm);
+          const from = fileNameOf(m);
+          const to = fileNameOf(nm);
+          if (from !== to) b.renames.push([from, to]);
+          changed.push(nm);
+        }
+        return { changed, failedUnchangedSince: failed };
+      },
+    });
+  }
+
+  async expunge(uids?: readonly number[], opts: ExpungeOptions = {}): Promise<number[]> {
+    this.assertAlive();
+    const list = uids === undefined ? undefined : uniqueSorted(uids);
+    return this.enqueue<number[]>({
+      stage: async (b) => {
+        const targets = (list === undefined ? b.messages : list.map((u) => b.get(u)).filter((m): m is Msg => m !== undefined)).filter(
+          (m) => opts.force === true || hasFlag(m.flags, '\\Deleted'),
+        );
+        if (targets.length === 0) return [];
+        // Files go first (made durable by this batch's directory fsync): a
+        // crash before the index record leaves an indexed file that vanished,
+        // which reconcile expunges; the other order would resurrect it.
+        let scan: Map<string, string> | null = null;
+        for (const m of targets) {
+          const p = path.join(this.dir, 'cur', fileNameOf(m));
+          try {
+            await fs.promises.unlink(p);
+          } catch (e) {
+            if (!isErrno(e, 'ENOENT')) throw e;
+            scan ??= await this.scanBases();
+            const actual = scan.get(m.base);
+            if (actual) await fs.promises.rm(actual, { force: true });
+          }
+        }
+        b.syncDirs.add(path.join(this.dir, 'cur'));
+        if (scan) b.syncDirs.add(path.join(this.dir, 'new'));
+        const modseq = ++b.highestModseq;
+        const set = new Set(targets.map((m) => m.uid));
+        b.remove(set);
+        const gone = targets.map((m) => m.uid);
+        b.records.push({ t: 'x', u: gone, m: modseq });
+        return gone;
+      },
+    });
+  }
+
+  private async scanBases(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const sub of ['new', 'cur']) {
+      for (const e of await readdirOrEmpty(path.join(this.dir, sub))) {
+        if (!e.startsWith('.')) out.set(baseOfFileName(e), path.join(this.dir, sub, e));
+      }
+    }
+    return out;
+  }
+
+  async copy(uids: readonly number[], target: Folder): Promise<CopyResult> {
+    return this.copyInternal(uids, target, false);
+  }
+
+  async move(uids: readonly number[], target: Folder): Promise<CopyResult> {
+    const res = await this.copyInternal(uids, target, true);
+    // RFC 6851 §3.3: the sources are expunged whatever their flags.
+    await this.expunge(
+      res.pairs.map(([s]) => s),
+      { force: true },
+    );
+    return res;
+  }
+
+  private async copyInternal(uids: readonly number[], target: Folder, moving: boolean): Promise<CopyResult> {
+    this.assertAlive();
+    if (!(target instanceof FolderImpl)) throw new StoreError('CANNOT', 'target folder is not from this store');
+    target.assertAlive();
+    const sources = uniqueSorted(uids)
+      .map((u) => this.get(u) as Msg | undefined)
+      .filter((m): m is Msg => m !== undefined);
+    if (sources.length === 0) return { uidValidity: target.uidValidity, pairs: [] };
+    const bytes = sources.reduce((n, m) => n + m.size, 0);
+    // A move inside one user's mailbox does not change its usage.
+    const release = moving && target.host === this.host ? () => undefined : await target.host.reserveQuota(bytes, sources.length);
+    const prepared: PreparedAppend[] = [];
+    try {
+      for (const m of sources) {
+        const base = newBaseName(this.ctx.host, m.size);
+        const tmpPath = path.join(target.dir, 'tmp', base);
+        await this.cloneInto(m, tmpPath);
+        prepared.push({ base, size: m.size, flags: [...m.flags], internalDate: m.internalDate });
+        const hit = this.ctx.analyze ? await this.summaries.get(m.base) : { found: false as const };
+        if (hit.found) await target.summaries.put(base, hit.value).catch(() => undefined);
+      }
+      const targetUids = await target.commitAppends(prepared);
+      return { uidValidity: target.uidValidity, pairs: sources.map((m, i) => [m.uid, targetUids[i]]) };
+    } catch (e) {
+      for (const p of prepared) await fs.promises.rm(path.join(target.dir, 'tmp', p.base), { force: true });
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  /** Hard link (Dovecot does the same; data is already durable), else a durable copy. */
+  private async cloneInto(m: Msg, tmpPath: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const src = await this.locate(m);
+      try {
+        await fs.promises.link(src, tmpPath);
+        return;
+      } catch (e) {
+        if (isErrno(e, 'ENOENT') && attempt < 2) continue;
+        if (!isErrno(e, 'EXDEV') && !isErrno(e, 'EPERM') && !isErrno(e, 'EMLINK')) throw e;
+      }
+      await fs.promises.copyFile(src, tmpPath, fs.constants.COPYFILE_EXCL);
+      const fh = await fs.promises.open(tmpPath, 'r+');
+      try {
+        await fh.utimes(m.internalDate, m.internalDate);
+        await fh.sync();
+        this.ctx.stats.fileFsyncs++;
+      } finally {
+        await fh.close();
+      }
+      return;
+    }
+  }
+
+  /**
+   * Reconcile the index with the Maildir files: files in new/ move to cur/;
+   * files unknown to the index get UIDs (ordered by mtime, then name);
+   * indexed files that vanished are expunged. Existing UIDs never change.
+   */
+  async refresh(): Promise<void> {
+    this.assertAlive();
+    await this.enqueue<void>({
+      stage: async (b) => {
+        const curDir = path.join(this.dir, 'cur');
+        const newDir = path.join(this.dir, 'new');
+        for (const e of await readdirOrEmpty(newDir)) {
+          if (e.startsWith('.')) continue;
+          const to = e.includes(':2,') ? e : baseOfFileName(e) + ':2,';
+          try {
+            await fs.promises.rename(path.join(newDir, e), path.join(curDir, to));
+            b.syncDirs.add(curDir).add(newDir);
+          } catch (err) {
+            if (!isErrno(err, 'ENOENT')) throw err;
+          }
+        }
+        const byBase = new Map<string, string>();
+        for (const e of await readdirOrEmpty(curDir)) {
+          if (!e.startsWith('.')) byBase.set(baseOfFileName(e), e);
+        }
+        const known = new Set<string>();
+        const vanished = new Set<number>();
+        for (const m of b.messages) {
+          const actual = byBase.get(m.base);
+          if (actual === undefined) vanished.add(m.uid);
+          else {
+            known.add(m.base);
+            const expected = fileNameOf(m);
+            if (actual !== expected) b.renames.push([actual, expected]);
+          }
+        }
+        const found: { name: string; base: string; size: number; mtime: number }[] = [];
+        const unknown = [...byBase].filter(([base]) => !known.has(base));
+        // stat (never read) unknown files, a bounded number at a time
+        for (let i = 0; i < unknown.length; i += 64) {
+          await Promise.all(
+            unknown.slice(i, i + 64).map(async ([base, name]) => {
+              let st: fs.Stats;
+              try {
+                st = await fs.promises.lstat(path.join(curDir, name));
+              } catch (err) {
+                if (isErrno(err, 'ENOENT')) return;
+                throw err;
+              }
+              if (st.isFile()) found.push({ name, base, size: sizeFromName(name) ?? st.size, mtime: st.mtimeMs });
+            }),
+          );
+        }
+        found.sort((x, y) => x.mtime - y.mtime || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+        if (vanished.size > 0) {
+          const modseq = ++b.highestModseq;
+          b.remove(vanished);
+          b.records.push({ t: 'x', u: [...vanished].sort((x, y) => x - y), m: modseq });
+        }
+        for (const f of found) {
+          const uid = b.uidNext++;
+          const modseq = ++b.highestModseq;
+          const flags = flagsFromFileName(f.name);
+          const internalDate = new Date(Math.floor(f.mtime));
+          b.add({ uid, base: f.base, flags, internalDate, size: f.size, modseq });
+          b.records.push({ t: 'a', u: uid, b: f.base, f: flags, d: internalDate.getTime(), s: f.size, m: modseq });
+          const expected = f.base + maildirInfo(flags);
+          if (expected !== f.name) b.renames.push([f.name, expected]);
+        }
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Group commit
+
+  private enqueue<T>(op: Omit<Op, 'resolve' | 'reject'>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ ...op, resolve: resolve as (v: unknown) => void, reject });
+      void this.flushLoop();
+    });
+  }
+
+  /** Run fn alone in the folder's queue (no batch neighbours). */
+  runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.enqueue<T>({ exclusive: true, stage: () => fn() });
+  }
+
+  private async flushLoop(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        // Everything queued while the previous batch was flushing shares this
+        // batch's fsyncs; exclusive operations run on their own.
+        let batch: Op[];
+        if (this.queue[0].exclusive) batch = [this.queue.shift() as Op];
+        else {
+          const i = this.queue.findIndex((o) => o.exclusive);
+          batch = this.queue.splice(0, i < 0 ? this.queue.length : i);
+        }
+        if (batch[0].exclusive) await this.runAlone(batch[0]);
+        else await this.runBatch(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async runAlone(op: Op): Promise<void> {
+    try {
+      op.resolve(await op.stage(new Batch(this.state)));
+    } catch (e) {
+      op.reject(e);
+    }
+  }
+
+  private async runBatch(ops: Op[]): Promise<void> {
+    if (this.dead) {
+      for (const op of ops) op.reject(this.dead);
+      return;
+    }
+    try {
+      await this.host.owner.checkBeforeWrite();
+    } catch (e) {
+      this.kill(e, 'fenced');
+      for (const op of ops) op.reject(e);
+      return;
+    }
+    const b = new Batch(this.state);
+    const staged: { op: Op; value: unknown }[] = [];
+    for (const op of ops) {
+      try {
+        staged.push({ op, value: await op.stage(b) });
+      } catch (e) {
+        op.reject(e);
+      }
+    }
+    if (staged.length === 0) return;
+    try {
+      for (const d of b.syncDirs) await fsyncDir(this.ctx, d);
+      if (b.records.length > 0) {
+        this.log ??= await IndexLog.open(this.ctx, logPath(this.metaDir, this.host.owner.epoch, this.gen));
+        await this.log.append(b.records);
+      }
+      this.ctx.stats.commits++;
+      this.ctx.stats.operations += staged.length;
+    } catch (e) {
+      // The disk may hold part of this batch: nothing in memory can be trusted.
+      const err = new StoreError('CANNOT', `write failed: ${String(e)}`);
+      this.kill(err, 'fenced');
+      for (const s of staged) s.op.reject(err);
+      return;
+    }
+    try {
+      await this.host.owner.checkAfterWrite();
+    } catch (e) {
+      this.kill(e, 'fenced');
+      for (const s of staged) s.op.reject(e);
+      return;
+    }
+    // Durable and still ours: publish, announce, acknowledge.
+    this.state = b.toState();
+    if (b.bytes !== 0 || b.count !== 0) this.host.usageDelta(b.bytes, b.count);
+    if (b.expunged.length > 0) this.emit('expunge', b.expunged.sort((x, y) => x - y));
+    if (b.existsUids.length > 0) this.emit('exists', b.existsUids);
+    for (const m of b.flagChanges) this.emit('flags', { uid: m.uid, flags: m.flags, modseq: m.modseq });
+    for (const s of staged) s.op.resolve(s.value);
+    // Maildir info letters follow the index; the index is the truth, so a failed rename is harmless.
+    for (const [from, to] of b.renames) {
+      await fs.promises.rename(path.join(this.dir, 'cur', from), path.join(this.dir, 'cur', to)).catch(() => undefined);
+    }
+    if (this.log && this.log.records >= Math.max(COMPACT_MIN_RECORDS, this.state.messages.length)) await this.compact();
+  }
+
+  /** Fold the log into a new snapshot and start the next generation. */
+  private async compact(): Promise<void> {
+    try {
+      await this.host.owner.checkBeforeWrite();
+    } catch {
+      return; // a newer owner: leave its files alone
+    }
+    const gen = this.gen + 1;
+    try {
+      await writeSnapshot(this.ctx, this.metaDir, this.host.owner.epoch, gen, this.state);
+    } catch (e) {
+      // We cannot tell whether the snapshot (which names gen+1) landed; reload to be sure.
+      this.kill(new StoreError('CANNOT', `snapshot failed: ${String(e)}`), 'fenced');
+      return;
+    }
+    await this.log?.close();
+    this.log = null;
+    this.gen = gen;
+    try {
+      await this.host.owner.checkBeforeWrite();
+      await removeSuperseded(this.metaDir, this.host.owner.epoch, gen);
+    } catch {
+      // superseded files stay; harmless
+    }
+  }
+
+  private kill(e: unknown, reason: 'fenced' | 'deleted' | 'renamed'): void {
+    if (this.dead) return;
+    this.dead = e instanceof StoreError ? e : new StoreError('CANNOT', String(e));
+    this.ctx.logger?.warn({ folder: this._name, user: this.host.address, reason, err: this.dead.message }, 'folder closed');
+    this.host.forgetFolder(this);
+    const log = this.log;
+    this.log = null;
+    void log?.close();
+    void this.summaries.close();
+    this.emit('gone', reason);
+  }
+
+  assertAlive(): void {
+    if (this.dead) throw this.dead;
+  }
+
+  // -------------------------------------------------------------------------
+  // Lifecycle (driven by the user registry)
+
+  /** Called under runExclusive by the user when the folder was renamed. */
+  relocate(name: string, dir: string): void {
+    this._name = name;
+    this.dir = dir;
+    this.summaries.relocate(this.metaDir);
+    void this.log?.close();
+    this.log = null; // reopened lazily at the new path
+  }
+
+  /** Called under runExclusive by the user when the folder was deleted. */
+  markDeleted(): void {
+    this.kill(new StoreError('NONEXISTENT', `folder ${this._name} was deleted`), 'deleted');
+  }
+
+  /** Ownership moved to a newer epoch in this process. */
+  markFenced(): void {
+    this.kill(this.host.owner.staleError(), 'fenced');
+  }
+
+  async close(): Promise<void> {
+    if (this.refs <= 0) return;
+    this.refs--;
+    if (this.refs === 0) this.host.releaseFolder(this);
+  }
+
+  /** Wait for pending work, fold a long log, release handles. */
+  async shutdown(): Promise<void> {
+    await this.runExclusive(async () => {
+      if (this.dead === null && this.log && this.log.records >= COMPACT_MIN_RECORDS) await this.compact();
+    }).catch(() => undefined);
+    await this.log?.close();
+    this.log = null;
+    await this.summaries.close();
+    this.dead ??= new StoreError('CANNOT', `folder ${this._name} is closed`);
+  }
+}
+
+function uniqueSorted(uids: readonly number[]): number[] {
+  if (!Array.isArray(uids)) throw new StoreError('CANNOT', 'uids must be an array');
+  const set = new Set<number>();
+  for (const u of uids) {
+    if (!Number.isSafeInteger(u) || u <= 0) throw new StoreError('CANNOT', `invalid UID ${String(u)}`);
+    set.add(u);
+  }
+  return [...set].sort((a, b) => a - b);
+}

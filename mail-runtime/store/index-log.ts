@@ -1,0 +1,217 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, type StoreContext } from './fsutil';
+import type { MessageMeta } from './types';
+
+/**
+ * The per-folder index on disk, in `<maildir>/mailfleet/`:
+ *
+ *   snapshot.<epoch>.json        full state, written atomically (tmp+fsync+rename+fsync dir)
+ *   index.<epoch>.<gen>.log      JSON lines appended after that snapshot, fsynced per batch
+ *
+ * A snapshot of epoch E names the log generation that follows it (`gen`).
+ * Readers with epoch O take the highest snapshot epoch S <= O and replay
+ * only logs of epoch S from `gen` on. An owner writes its own snapshot before
+ * its first log record (on takeover it snapshots what it read), so once
+ * `snapshot.O` exists nothing written later under a lower epoch is read
+ * again: a paused zombie's late appends land in files the new owner ignores.
+ */
+
+export interface Msg extends MessageMeta {
+  /** Unique part of the Maildir file name (everything before ":2,"). */
+  readonly base: string;
+}
+
+export interface IndexState {
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** Ascending UIDs. */
+  messages: Msg[];
+}
+
+export type IndexRecord =
+  | { t: 'a'; u: number; b: string; f: string[]; d: number; s: number; m: number }
+  | { t: 'f'; u: number; f: string[]; m: number }
+  | { t: 'x'; u: number[]; m: number };
+
+interface SnapshotFile {
+  v: 1;
+  epoch: number;
+  gen: number;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** [uid, base, flags, internalDate ms, size, modseq] */
+  messages: [number, string, string[], number, number, number][];
+}
+
+export interface LoadedIndex {
+  state: IndexState;
+  /** Epoch of the snapshot read (-1: none, the folder has no index yet). */
+  snapshotEpoch: number;
+  /** Generation the snapshot says follows it: appends must never go to a lower one. */
+  snapshotGen: number;
+  /** Highest log generation of snapshotEpoch present (or snapshot gen - 1 if none). */
+  lastGen: number;
+  /** A log ended with a partial line (crash during write): start a new generation. */
+  torn: boolean;
+  /** Records replayed from logs. */
+  replayed: number;
+}
+
+const SNAP_RE = /^snapshot\.(\d+)\.json$/;
+const LOG_RE = /^index\.(\d+)\.(\d+)\.log$/;
+
+export function snapshotPath(metaDir: string, epoch: number): string {
+  return path.join(metaDir, `snapshot.${epoch}.json`);
+}
+export function logPath(metaDir: string, epoch: number, gen: number): string {
+  return path.join(metaDir, `index.${epoch}.${gen}.log`);
+}
+
+class Retry extends Error {}
+
+export async function loadIndex(metaDir: string, epoch: number): Promise<LoadedIndex> {
+  // A zombie compacting concurrently may delete a log between our readdir and
+  // our read: list again (bounded).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await loadOnce(metaDir, epoch);
+    } catch (e) {
+      if (!(e instanceof Retry) || attempt >= 4) throw e instanceof Retry ? new Error(`index in ${metaDir} keeps changing under us`) : e;
+    }
+  }
+}
+
+async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
+  const entries = await readdirOrEmpty(metaDir);
+  let snapEpoch = -1;
+  for (const e of entries) {
+    const m = SNAP_RE.exec(e);
+    if (m && Number(m[1]) <= epoch) snapEpoch = Math.max(snapEpoch, Number(m[1]));
+  }
+  if (snapEpoch < 0) {
+    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 0, messages: [] }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
+  }
+  let snap: SnapshotFile;
+  try {
+    snap = JSON.parse(await fs.promises.readFile(snapshotPath(metaDir, snapEpoch), 'utf8')) as SnapshotFile;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) throw new Retry();
+    throw e;
+  }
+  const byUid = new Map<number, Msg>();
+  for (const [uid, base, flags, d, size, modseq] of snap.messages) {
+    byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq });
+  }
+  const state: IndexState = { uidValidity: snap.uidValidity, uidNext: snap.uidNext, highestModseq: snap.highestModseq, messages: [] };
+  const gens = entries
+    .map((e) => LOG_RE.exec(e))
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) === snapEpoch && Number(m[2]) >= snap.gen)
+    .map((m) => Number(m[2]))
+    .sort((a, b) => a - b);
+  let torn = false;
+  let replayed = 0;
+  let expectGen = snap.gen;
+  for (const g of gens) {
+    if (g !== expectGen) throw new Retry(); // a gap: listing raced a compaction
+    expectGen++;
+    let text: string;
+    try {
+      text = await fs.promises.readFile(logPath(metaDir, snapEpoch, g), 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) throw new Retry();
+      throw e;
+    }
+    const lines = text.split('\n');
+    const last = lines.pop();
+    if (last !== undefined && last !== '') torn = true; // no newline: never fsynced as a whole, never acknowledged
+    for (const line of lines) {
+      if (line === '') continue;
+      let rec: IndexRecord;
+      try {
+        rec = JSON.parse(line) as IndexRecord;
+      } catch {
+        torn = true; // garbage can only be a torn tail of an unacknowledged batch
+        break;
+      }
+      applyRecord(state, byUid, rec);
+      replayed++;
+    }
+  }
+  state.messages = [...byUid.values()].sort((a, b) => a.uid - b.uid);
+  return { state, snapshotEpoch: snapEpoch, snapshotGen: snap.gen, lastGen: gens.length ? gens[gens.length - 1] : snap.gen - 1, torn, replayed };
+}
+
+function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord): void {
+  state.highestModseq = Math.max(state.highestModseq, rec.m);
+  switch (rec.t) {
+    case 'a':
+      byUid.set(rec.u, { uid: rec.u, base: rec.b, flags: rec.f, internalDate: new Date(rec.d), size: rec.s, modseq: rec.m });
+      state.uidNext = Math.max(state.uidNext, rec.u + 1);
+      break;
+    case 'f': {
+      const m = byUid.get(rec.u);
+      if (m) byUid.set(rec.u, { ...m, flags: rec.f, modseq: rec.m });
+      break;
+    }
+    case 'x':
+      for (const u of rec.u) byUid.delete(u);
+      break;
+  }
+}
+
+export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: number, gen: number, state: IndexState): Promise<void> {
+  const snap: SnapshotFile = {
+    v: 1,
+    epoch,
+    gen,
+    uidValidity: state.uidValidity,
+    uidNext: state.uidNext,
+    highestModseq: state.highestModseq,
+    messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq]),
+  };
+  await writeFileAtomic(ctx, snapshotPath(metaDir, epoch), JSON.stringify(snap));
+}
+
+/** After snapshot.<epoch> (gen) is durable: drop what it supersedes. Only the current owner calls this. */
+export async function removeSuperseded(metaDir: string, epoch: number, gen: number): Promise<void> {
+  for (const e of await readdirOrEmpty(metaDir)) {
+    const s = SNAP_RE.exec(e);
+    const l = LOG_RE.exec(e);
+    const drop = (s && Number(s[1]) < epoch) || (l && (Number(l[1]) < epoch || (Number(l[1]) === epoch && Number(l[2]) < gen)));
+    if (drop) await fs.promises.rm(path.join(metaDir, e), { force: true });
+  }
+}
+
+/** Append-only log of one generation; the caller serialises calls. */
+export class IndexLog {
+  records = 0;
+  private constructor(
+    private readonly ctx: StoreContext,
+    private fh: fs.promises.FileHandle,
+    readonly file: string,
+  ) {}
+
+  static async open(ctx: StoreContext, file: string): Promise<IndexLog> {
+    const fh = await fs.promises.open(file, 'a', 0o600);
+    // The new directory entry must be durable before the first record counts.
+    await fsyncDir(ctx, path.dirname(file));
+    return new IndexLog(ctx, fh, file);
+  }
+
+  /** Write the batch's records and fsync once (group commit). */
+  async append(records: readonly IndexRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const text = records.map((r) => JSON.stringify(r) + '\n').join('');
+    await this.fh.write(text);
+    await this.fh.sync();
+    this.ctx.stats.indexFsyncs++;
+    this.records += records.length;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+}

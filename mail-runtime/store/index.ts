@@ -1,0 +1,46 @@
+/**
+ * Durable mailbox store of the node role (Maildir++ on shared storage).
+ *
+ * Public API:
+ *
+ *   const store = new MailStore({ root, analyze?, logger? });
+ *   const user = await store.openUser('ann@example.org', { epoch, stillOwner?, quota? });
+ *   const inbox = await user.openFolder('INBOX');       // shared live object, emits events
+ *   await inbox.append(raw, { flags: ['\\Seen'] });      // resolves only once durable
+ *   inbox.messages();                                    // metadata, no body reads
+ *   await inbox.close(); await user.close(); await store.close();
+ *
+ * Errors are StoreError with a `code` (OVERQUOTA, NONEXISTENT, ALREADYEXISTS,
+ * STALE_EPOCH, BADNAME, CANNOT, TOOBIG, NOPERM). See README.md in this folder
+ * for the on-disk layout and the durability/fencing protocol.
+ */
+export { MailStore } from './mail-store';
+export {
+  StoreError,
+  isStoreError,
+  HIERARCHY_DELIMITER,
+} from './types';
+export type {
+  Analyzer,
+  AppendOptions,
+  CopyResult,
+  ExpungeOptions,
+  FlagOperation,
+  FlagsChange,
+  Folder,
+  FolderEventMap,
+  FolderInfo,
+  MailStoreOptions,
+  MessageMeta,
+  OpenUserOptions,
+  QuotaInfo,
+  QuotaLimits,
+  SpecialUse,
+  StoreErrorCode,
+  StoreFlagsOptions,
+  StoreFlagsResult,
+  StoreStats,
+  UserMailbox,
+} from './types';
+export { decodeModifiedUtf7, encodeModifiedUtf7 } from './mutf7';
+export { normalizeFolderName } from './names';

@@ -1,0 +1,83 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { newStats, type StoreContext } from './fsutil';
+import { parseAddress, userDirOf } from './names';
+import { StoreError, type MailStoreOptions, type OpenUserOptions, type StoreStats, type UserMailbox } from './types';
+import { UserMailboxImpl, UserState } from './user';
+
+/** Maildir spec: "/" and ":" in the host part are written as \057 and \072. */
+function maildirHost(): string {
+  return os.hostname().replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/[^\x21-\x7e]/g, '_') || 'localhost';
+}
+
+/**
+ * Entry point of the store. One per process (per node): it is the registry
+ * that hands every session the same live UserState and Folder objects, so
+ * sessions see each other's changes as events. Two MailStore instances on
+ * one root behave like two nodes (each with its own epoch).
+ */
+export class MailStore {
+  readonly root: string;
+  private readonly ctx: StoreContext;
+  private readonly users = new Map<string, Promise<UserState>>();
+  private closed = false;
+
+  constructor(opts: MailStoreOptions) {
+    if (typeof opts.root !== 'string' || opts.root === '') throw new StoreError('CANNOT', 'store root must be a non-empty path');
+    this.root = path.resolve(opts.root);
+    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, host: maildirHost() };
+  }
+
+  /** Monotonic counters (fsyncs, commits, body reads) for metrics and tests. */
+  get stats(): Readonly<StoreStats> {
+    return this.ctx.stats;
+  }
+
+  async openUser(address: string, opts: OpenUserOptions): Promise<UserMailbox> {
+    if (this.closed) throw new StoreError('CANNOT', 'store is closed');
+    if (!opts || !Number.isSafeInteger(opts.epoch) || opts.epoch < 0) throw new StoreError('CANNOT', 'openUser needs a non-negative integer epoch');
+    validateQuota(opts.quota);
+    const parsed = parseAddress(address);
+    const key = parsed.address;
+    const existing = this.users.get(key);
+    if (existing) {
+      const user = await existing.catch(() => null);
+      if (user && !user.owner.fenced && user.owner.epoch === opts.epoch) {
+        if (opts.quota) user.quota = opts.quota;
+        return new UserMailboxImpl(user);
+      }
+      if (user && user.owner.epoch > opts.epoch) throw new StoreError('STALE_EPOCH', `epoch ${opts.epoch} is older than ${user.owner.epoch}`);
+      // A newer epoch (or a fenced state being reopened): the old objects die.
+      if (user) user.fenceAll();
+      if (this.users.get(key) === existing) this.users.delete(key);
+    }
+    const user = new UserState(this.ctx, key, userDirOf(this.root, parsed), opts);
+    const loading = user.init().then(() => user);
+    this.users.set(key, loading);
+    user.setIdleCallback(() => {
+      if (this.users.get(key) === loading) this.users.delete(key);
+    });
+    try {
+      await loading;
+    } catch (e) {
+      if (this.users.get(key) === loading) this.users.delete(key);
+      throw e;
+    }
+    return new UserMailboxImpl(user);
+  }
+
+  /** Finish pending writes and release every file handle. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const users = await Promise.all([...this.users.values()].map((p) => p.catch(() => null)));
+    this.users.clear();
+    for (const u of users) if (u) await u.shutdownAll();
+  }
+}
+
+function validateQuota(q: OpenUserOptions['quota']): void {
+  if (q === undefined) return;
+  for (const [k, v] of Object.entries(q)) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0)) throw new StoreError('CANNOT', `quota.${k} must be a non-negative integer`);
+  }
+}

@@ -1,0 +1,220 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../common/log';
+
+/**
+ * Public types of the mailbox store. The IMAP and POP3 servers program
+ * against these; everything else in this folder is internal.
+ *
+ * Folder names in this API are UTF-8 strings with `/` as the hierarchy
+ * delimiter (the IMAP layer decodes modified UTF-7 first, see ./mutf7).
+ * `INBOX` is case-insensitive and always exists.
+ */
+
+/** RFC 6154 special-use attributes the store creates and remembers. */
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+
+/** Hierarchy delimiter of the API (IMAP LIST shows it). */
+export const HIERARCHY_DELIMITER = '/';
+
+export type StoreErrorCode =
+  | 'OVERQUOTA' // RFC 9208 §4.3 / SMTP 552 5.2.2
+  | 'NONEXISTENT' // RFC 5530
+  | 'ALREADYEXISTS' // RFC 5530
+  | 'STALE_EPOCH' // a newer owner holds this mailbox: never acknowledge
+  | 'BADNAME' // invalid folder name or address
+  | 'CANNOT' // operation not possible (e.g. delete INBOX, bad flag)
+  | 'TOOBIG' // message above LIMITS.messageBytes
+  | 'NOPERM'; // not allowed
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError {
+  return e instanceof StoreError && (code === undefined || e.code === code);
+}
+
+export interface FolderInfo {
+  /** UTF-8, `/`-delimited, INBOX spelled `INBOX`. */
+  name: string;
+  specialUse?: SpecialUse;
+  subscribed: boolean;
+  /**
+   * LIST attributes: `\HasChildren` or `\HasNoChildren`, plus `\Noselect`
+   * for a name that exists only because a child exists (RFC 3501 §6.3.8).
+   */
+  flags: readonly string[];
+}
+
+/** One message's metadata; never requires reading the body. Immutable. */
+export interface MessageMeta {
+  readonly uid: number;
+  /** System flags with backslash (`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`), keywords as atoms. Never `\Recent`. */
+  readonly flags: readonly string[];
+  readonly internalDate: Date;
+  /** Size in octets (RFC822.SIZE). */
+  readonly size: number;
+  /** RFC 7162 MODSEQ of the last change. */
+  readonly modseq: number;
+}
+
+export interface QuotaLimits {
+  storageBytes?: number;
+  messages?: number;
+}
+
+/** RFC 9208 usage, in bytes (the IMAP layer converts STORAGE to KiB). */
+export interface QuotaInfo {
+  storageUsed: number;
+  storageLimit?: number;
+  messagesUsed: number;
+  messagesLimit?: number;
+}
+
+export interface OpenUserOptions {
+  /** Owner epoch (fencing token) given by placement. A higher epoch on disk means we are a zombie. */
+  epoch: number;
+  /** Re-checked after every durable write and before it resolves (lease still held?). */
+  stillOwner?: () => boolean | Promise<boolean>;
+  quota?: QuotaLimits;
+}
+
+export interface AppendOptions {
+  flags?: readonly string[];
+  /** Defaults to now. Stored as the file's mtime too (what Dovecot reads). */
+  internalDate?: Date;
+}
+
+export type FlagOperation = 'add' | 'remove' | 'replace';
+
+export interface StoreFlagsOptions {
+  /** RFC 7162 §3.1.3 UNCHANGEDSINCE: messages with a higher modseq are not changed and are reported. */
+  unchangedSince?: number;
+}
+
+export interface StoreFlagsResult {
+  /** Messages whose flags actually changed (new flags and modseq). */
+  changed: MessageMeta[];
+  /** UIDs refused because their modseq was above `unchangedSince`. */
+  failedUnchangedSince: number[];
+}
+
+export interface ExpungeOptions {
+  /**
+   * Without `force`, only messages that carry `\Deleted` are expunged
+   * (RFC 3501 EXPUNGE, RFC 4315 UID EXPUNGE when `uids` is given).
+   * With `force`, the given UIDs are expunged whatever their flags
+   * (MOVE, POP3 DELE+QUIT).
+   */
+  force?: boolean;
+}
+
+export interface CopyResult {
+  /** UIDVALIDITY of the target (RFC 4315 COPYUID). */
+  uidValidity: number;
+  /** [source uid, target uid] in source UID order; missing source UIDs are skipped. */
+  pairs: [number, number][];
+}
+
+export interface FlagsChange {
+  uid: number;
+  flags: readonly string[];
+  modseq: number;
+}
+
+/** Events a live Folder emits after a change is durable (shared by every session on it). */
+export interface FolderEventMap {
+  /** New messages (append, copy in, reconcile), ascending UIDs. */
+  exists: [uids: number[]];
+  flags: [change: FlagsChange];
+  /** Expunged UIDs, ascending. */
+  expunge: [uids: number[]];
+  /** The folder was deleted or renamed away, or ownership was lost; the object is dead. */
+  gone: [reason: 'deleted' | 'renamed' | 'fenced'];
+}
+
+export interface Folder extends EventEmitter<FolderEventMap> {
+  /** Current name (changes if the folder is renamed while open). */
+  readonly name: string;
+  readonly uidValidity: number;
+  readonly uidNext: number;
+  readonly highestModseq: number;
+  /**
+   * Metadata in UID order. The returned array is an immutable snapshot:
+   * later changes publish a new array, so a session may hold it.
+   */
+  messages(): readonly MessageMeta[];
+  /** Metadata of one UID, or undefined (binary search, no copy). */
+  get(uid: number): MessageMeta | undefined;
+  append(raw: Buffer, opts?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;
+  store(uids: readonly number[], op: FlagOperation, flags: readonly string[], opts?: StoreFlagsOptions): Promise<StoreFlagsResult>;
+  /** Returns the expunged UIDs (ascending). `uids` omitted: every `\Deleted` message. */
+  expunge(uids?: readonly number[], opts?: ExpungeOptions): Promise<number[]>;
+  copy(uids: readonly number[], target: Folder): Promise<CopyResult>;
+  /** RFC 6851: copy, then expunge the sources (whatever their flags). */
+  move(uids: readonly number[], target: Folder): Promise<CopyResult>;
+  /** The raw message. NONEXISTENT if the UID is unknown or expunged. */
+  read(uid: number): Promise<Buffer>;
+  /** Cached analyzer result (computed and cached on first use if missing); undefined without an analyzer. */
+  getSummary(uid: number): Promise<unknown>;
+  /** Reconcile with the Maildir files again (picks up files dropped in by hand). */
+  refresh(): Promise<void>;
+  /** Release this reference; the last release closes the folder. */
+  close(): Promise<void>;
+}
+
+export interface UserMailbox {
+  readonly address: string;
+  readonly epoch: number;
+  listFolders(): Promise<FolderInfo[]>;
+  /** Subscribed names, including names that no longer exist (LSUB / LIST (SUBSCRIBED) \NonExistent). */
+  listSubscriptions(): Promise<string[]>;
+  /** Creates missing parents too (RFC 3501 §6.3.3). A trailing `/` is ignored. */
+  createFolder(name: string, opts?: { specialUse?: SpecialUse }): Promise<void>;
+  /** INBOX cannot be deleted; children survive (the parent then shows \Noselect). */
+  deleteFolder(name: string): Promise<void>;
+  /** Renames children too. RFC 3501 §6.3.5: renaming INBOX moves its messages and leaves INBOX empty. */
+  renameFolder(from: string, to: string): Promise<void>;
+  subscribe(name: string): Promise<void>;
+  unsubscribe(name: string): Promise<void>;
+  /** The shared live Folder for (user, name); close() it when done. */
+  openFolder(name: string): Promise<Folder>;
+  getQuota(): Promise<QuotaInfo>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds what FETCH ENVELOPE/BODYSTRUCTURE need from a raw message; may be
+ * async. The result must survive JSON (it is cached on disk as JSON).
+ */
+export type Analyzer = (raw: Buffer) => unknown;
+
+export interface MailStoreOptions {
+  /** Storage root; mail lives under `<root>/mail/<domain>/<local-part>/`. */
+  root: string;
+  analyze?: Analyzer;
+  logger?: Logger;
+}
+
+/** Counters for tests and metrics (monotonic). */
+export interface StoreStats {
+  /** fsyncs of message files. */
+  fileFsyncs: number;
+  /** fsyncs of directories (cur/, meta). */
+  dirFsyncs: number;
+  /** fsyncs of index logs and snapshots. */
+  indexFsyncs: number;
+  /** Group-commit batches written. */
+  commits: number;
+  /** Operations committed (append, copy item, store, expunge...). */
+  operations: number;
+  /** Message bodies read from disk (read(), analysis). */
+  messageReads: number;
+  /** Analyzer invocations. */
+  analyzerCalls: number;
+}

@@ -1,0 +1,510 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Owner } from './epoch';
+import { FolderImpl, META_DIR, type FolderHost } from './folder';
+import { ensureDir, fsyncDir, isDirectory, Mutex, readFileOrNull, readdirOrEmpty, writeFileAtomic, type StoreContext } from './fsutil';
+import { folderNameFromDisk, folderPath, isDescendant, normalizeFolderName, parentOf } from './names';
+import {
+  StoreError,
+  type Folder,
+  type FolderInfo,
+  type OpenUserOptions,
+  type QuotaInfo,
+  type QuotaLimits,
+  type SpecialUse,
+  type UserMailbox,
+} from './types';
+
+/**
+ * One user's mailbox as seen by this process: the ownership token, the
+ * registry of live folders (one shared object per folder, reference
+ * counted), quota accounting and the folder list.
+ *
+ * User-level files live in `<user>/mailfleet/user/`:
+ *   epochs/<n>   ownership markers (see ./epoch)
+ *   user.json    subscriptions and special-use attributes
+ */
+
+const SPECIAL_USES: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged'];
+
+/** Created for every user on first open (RFC 6154). */
+const DEFAULT_FOLDERS: readonly [string, SpecialUse][] = [
+  ['Sent', '\\Sent'],
+  ['Drafts', '\\Drafts'],
+  ['Trash', '\\Trash'],
+  ['Junk', '\\Junk'],
+  ['Archive', '\\Archive'],
+];
+
+interface UserMeta {
+  v: 1;
+  subscriptions: string[];
+  specialUse: Record<string, SpecialUse>;
+}
+
+interface Entry {
+  folder: FolderImpl | null;
+  loading: Promise<FolderImpl>;
+}
+
+export class UserState implements FolderHost {
+  readonly owner: Owner;
+  readonly metaDir: string;
+  quota: QuotaLimits;
+  handles = 0;
+  private meta: UserMeta = { v: 1, subscriptions: [], specialUse: {} };
+  private readonly folders = new Map<string, Entry>();
+  private readonly closing = new Map<string, Promise<void>>();
+  private readonly mutex = new Mutex();
+  private usage: { bytes: number; messages: number } | null = null;
+  private usageLoading: Promise<void> | null = null;
+  private reserved = { bytes: 0, messages: 0 };
+  private onIdle: (() => void) | null = null;
+
+  constructor(
+    readonly ctx: StoreContext,
+    readonly address: string,
+    readonly dir: string,
+    opts: OpenUserOptions,
+  ) {
+    this.metaDir = path.join(dir, META_DIR, 'user');
+    this.owner = new Owner(ctx, path.join(this.metaDir, 'epochs'), opts.epoch, opts.stillOwner);
+    this.quota = opts.quota ?? {};
+  }
+
+  /** Called by the store when handles and folders are all gone. */
+  setIdleCallback(cb: () => void): void {
+    this.onIdle = cb;
+  }
+
+  async init(): Promise<void> {
+    await ensureDir(this.ctx, this.dir);
+    await this.owner.claim();
+    // Leftovers of a crash: staged folder creations, deletions in progress, temp files.
+    for (const e of await readdirOrEmpty(this.metaDir)) {
+      if (/^(new-folder|deleted)\.[0-9a-f]+$/.test(e) || /^\..*\.tmp$/.test(e)) {
+        await fs.promises.rm(path.join(this.metaDir, e), { recursive: true, force: true });
+      }
+    }
+    for (const sub of ['cur', 'new', 'tmp']) await fs.promises.mkdir(path.join(this.dir, sub), { recursive: true, mode: 0o700 });
+    const raw = await readFileOrNull(path.join(this.metaDir, 'user.json'));
+    if (raw) {
+      this.meta = JSON.parse(raw.toString('utf8')) as UserMeta;
+      return;
+    }
+    // First open: the RFC 6154 special-use set, all subscribed.
+    for (const [name, use] of DEFAULT_FOLDERS) {
+      if (!(await isDirectory(folderPath(this.dir, name)))) await this.makeMaildir(name);
+      this.meta.specialUse[name] = use;
+    }
+    this.meta.subscriptions = ['INBOX', ...DEFAULT_FOLDERS.map(([n]) => n)];
+    await this.saveMeta();
+  }
+
+  private async saveMeta(): Promise<void> {
+    await this.owner.checkBeforeWrite();
+    await writeFileAtomic(this.ctx, path.join(this.metaDir, 'user.json'), JSON.stringify(this.meta));
+    await this.owner.checkAfterWrite();
+  }
+
+  /** Create an empty Maildir atomically: build it aside, then rename it into place. */
+  private async makeMaildir(name: string): Promise<void> {
+    const target = folderPath(this.dir, name);
+    const staging = path.join(this.metaDir, `new-folder.${randomBytes(6).toString('hex')}`);
+    for (const sub of ['cur', 'new', 'tmp']) await fs.promises.mkdir(path.join(staging, sub), { recursive: true, mode: 0o700 });
+    // Maildir++: an empty `maildirfolder` file marks a subfolder (MDAs and Dovecot look for it).
+    await fs.promises.writeFile(path.join(staging, 'maildirfolder'), '', { mode: 0o600 });
+    await fsyncDir(this.ctx, staging);
+    try {
+      await fs.promises.rename(staging, target);
+    } catch (e) {
+      await fs.promises.rm(staging, { recursive: true, force: true });
+      throw e;
+    }
+    await fsyncDir(this.ctx, this.dir);
+  }
+
+  // -------------------------------------------------------------------------
+  // Folder registry
+
+  async acquire(name: string): Promise<FolderImpl> {
+    const canonical = normalizeFolderName(name);
+    if (this.owner.fenced) throw this.owner.staleError();
+    let entry = this.folders.get(canonical);
+    if (!entry) {
+      const loading = (async () => {
+        await this.closing.get(canonical);
+        const dir = folderPath(this.dir, canonical);
+        if (canonical !== 'INBOX' && !(await isDirectory(path.join(dir, 'cur'))) && !(await isDirectory(dir))) {
+          throw new StoreError('NONEXISTENT', `folder ${canonical} does not exist`);
+        }
+        return FolderImpl.load(this, canonical, dir);
+      })();
+      entry = { folder: null, loading };
+      this.folders.set(canonical, entry);
+      const e = entry;
+      loading.then(
+        (f) => {
+          e.folder = f;
+        },
+        () => {
+          if (this.folders.get(canonical) === e) this.folders.delete(canonical);
+          this.maybeIdle();
+        },
+      );
+    }
+    const folder = await entry.loading;
+    folder.refs++;
+    return folder;
+  }
+
+  releaseFolder(folder: FolderImpl): void {
+    const entry = this.folders.get(folder.name);
+    if (entry && entry.folder === folder) this.folders.delete(folder.name);
+    const p = folder.shutdown().catch((e: unknown) => this.ctx.logger?.warn({ err: String(e) }, 'folder shutdown failed'));
+    this.closing.set(folder.name, p);
+    void p.then(() => {
+      if (this.closing.get(folder.name) === p) this.closing.delete(folder.name);
+      this.maybeIdle();
+    });
+  }
+
+  forgetFolder(folder: FolderImpl): void {
+    const entry = this.folders.get(folder.name);
+    if (entry && entry.folder === folder) this.folders.delete(folder.name);
+    // The usage may have diverged from disk; recount when next needed.
+    this.usage = null;
+  }
+
+  private maybeIdle(): void {
+    if (this.handles === 0 && this.folders.size === 0 && this.closing.size === 0) this.onIdle?.();
+  }
+
+  handleClosed(): void {
+    this.handles--;
+    this.maybeIdle();
+  }
+
+  /** A newer epoch took over in this process: every live folder dies. */
+  fenceAll(): void {
+    this.owner.fence('a newer epoch opened this mailbox');
+    for (const e of [...this.folders.values()]) e.folder?.markFenced();
+  }
+
+  async shutdownAll(): Promise<void> {
+    const live = [...this.folders.values()].map((e) => e.loading.catch(() => null));
+    this.folders.clear();
+    for (const f of await Promise.all(live)) if (f) await f.shutdown();
+    await Promise.all(this.closing.values());
+  }
+
+  // -------------------------------------------------------------------------
+  // Quota
+
+  private async ensureUsage(): Promise<{ bytes: number; messages: number }> {
+    while (this.usage === null) {
+      this.usageLoading ??= (async () => {
+        const names = (await this.listFolderNames()).filter((n) => n.selectable).map((n) => n.name);
+        const opened: FolderImpl[] = [];
+        try {
+          for (const n of names) {
+            try {
+              opened.push(await this.acquire(n));
+            } catch (e) {
+              if (!(e instanceof StoreError && e.code === 'NONEXISTENT')) throw e;
+            }
+          }
+          let bytes = 0;
+          let messages = 0;
+          for (const f of opened) {
+            for (const m of f.messages()) bytes += m.size;
+            messages += f.messages().length;
+          }
+          this.usage = { bytes, messages };
+        } finally {
+          for (const f of opened) await f.close();
+        }
+      })().finally(() => {
+        this.usageLoading = null;
+      });
+      await this.usageLoading;
+    }
+    return this.usage;
+  }
+
+  async reserveQuota(bytes: number, messages: number): Promise<() => void> {
+    const { storageBytes, messages: maxMessages } = this.quota;
+    if (storageBytes === undefined && maxMessages === undefined) return () => undefined;
+    const usage = await this.ensureUsage();
+    if (storageBytes !== undefined && usage.bytes + this.reserved.bytes + bytes > storageBytes) {
+      throw new StoreError('OVERQUOTA', `storage quota of ${storageBytes} bytes would be exceeded`);
+    }
+    if (maxMessages !== undefined && usage.messages + this.reserved.messages + messages > maxMessages) {
+      throw new StoreError('OVERQUOTA', `message quota of ${maxMessages} would be exceeded`);
+    }
+    this.reserved.bytes += bytes;
+    this.reserved.messages += messages;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved.bytes -= bytes;
+      this.reserved.messages -= messages;
+    };
+  }
+
+  usageDelta(bytes: number, messages: number): void {
+    if (this.usage) {
+      this.usage.bytes += bytes;
+      this.usage.messages += messages;
+    }
+  }
+
+  async getQuota(): Promise<QuotaInfo> {
+    const u = await this.ensureUsage();
+    const q: QuotaInfo = { storageUsed: u.bytes, messagesUsed: u.messages };
+    if (this.quota.storageBytes !== undefined) q.storageLimit = this.quota.storageBytes;
+    if (this.quota.messages !== undefined) q.messagesLimit = this.quota.messages;
+    return q;
+  }
+
+  // -------------------------------------------------------------------------
+  // Folder list and management
+
+  /** Real folders on disk (selectable) plus INBOX. */
+  private async listFolderNames(): Promise<{ name: string; selectable: boolean }[]> {
+    const out = [{ name: 'INBOX', selectable: true }];
+    for (const e of await readdirOrEmpty(this.dir)) {
+      const name = folderNameFromDisk(e);
+      if (name !== null && (await isDirectory(path.join(this.dir, e)))) out.push({ name, selectable: true });
+    }
+    return out;
+  }
+
+  private async exists(canonical: string): Promise<boolean> {
+    return canonical === 'INBOX' || (await isDirectory(folderPath(this.dir, canonical)));
+  }
+
+  async listFolders(): Promise<FolderInfo[]> {
+    const real = new Set((await this.listFolderNames()).map((n) => n.name));
+    const all = new Set(real);
+    for (const n of real) for (let p = parentOf(n); p !== null; p = parentOf(p)) all.add(p);
+    const subs = new Set(this.meta.subscriptions);
+    const names = [...all].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+    return names.map((name) => {
+      const hasChildren = names.some((o) => isDescendant(o, name));
+      const flags = [hasChildren ? '\\HasChildren' : '\\HasNoChildren'];
+      if (!real.has(name)) flags.unshift('\\Noselect');
+      const info: FolderInfo = { name, subscribed: subs.has(name), flags };
+      const use = this.meta.specialUse[name];
+      if (use && real.has(name)) info.specialUse = use;
+      return info;
+    });
+  }
+
+  listSubscriptions(): string[] {
+    return [...this.meta.subscriptions];
+  }
+
+  createFolder(name: string, opts: { specialUse?: SpecialUse } = {}): Promise<void> {
+    const canonical = normalizeFolderName(name);
+    if (opts.specialUse !== undefined && !SPECIAL_USES.includes(opts.specialUse)) {
+      throw new StoreError('CANNOT', `unsupported special-use attribute ${String(opts.specialUse)}`);
+    }
+    return this.mutex.run(async () => {
+      await this.owner.checkBeforeWrite();
+      if (await this.exists(canonical)) throw new StoreError('ALREADYEXISTS', `folder ${canonical} already exists`);
+      // RFC 3501 §6.3.3: create the superior names that are needed.
+      const chain: string[] = [];
+      for (let p = parentOf(canonical); p !== null; p = parentOf(p)) chain.unshift(p);
+      for (const p of chain) if (!(await this.exists(p))) await this.makeMaildir(p);
+      await this.makeMaildir(canonical);
+      if (opts.specialUse) {
+        this.meta.specialUse[canonical] = opts.specialUse;
+        await this.saveMeta();
+      } else await this.owner.checkAfterWrite();
+    });
+  }
+
+  deleteFolder(name: string): Promise<void> {
+    const canonical = normalizeFolderName(name);
+    if (canonical === 'INBOX') throw new StoreError('CANNOT', 'INBOX cannot be deleted');
+    return this.mutex.run(async () => {
+      await this.owner.checkBeforeWrite();
+      if (!(await this.exists(canonical))) throw new StoreError('NONEXISTENT', `folder ${canonical} does not exist`);
+      const dir = folderPath(this.dir, canonical);
+      const trash = path.join(this.metaDir, `deleted.${randomBytes(6).toString('hex')}`);
+      const move = async () => {
+        await fs.promises.rename(dir, trash);
+        await fsyncDir(this.ctx, this.dir);
+      };
+      const open = await this.openEntry(canonical);
+      if (open) {
+        await open.runExclusive(async () => {
+          await move();
+          open.markDeleted();
+        });
+      } else await move();
+      this.usage = null;
+      await fs.promises.rm(trash, { recursive: true, force: true });
+      if (this.meta.specialUse[canonical]) {
+        delete this.meta.specialUse[canonical];
+        await this.saveMeta();
+      } else await this.owner.checkAfterWrite();
+    });
+  }
+
+  private async openEntry(canonical: string): Promise<FolderImpl | null> {
+    const e = this.folders.get(canonical);
+    if (!e) {
+      await this.closing.get(canonical);
+      return null;
+    }
+    try {
+      return await e.loading;
+    } catch {
+      return null;
+    }
+  }
+
+  renameFolder(from: string, to: string): Promise<void> {
+    const src = normalizeFolderName(from);
+    const dst = normalizeFolderName(to);
+    if (dst === 'INBOX') throw new StoreError('ALREADYEXISTS', 'INBOX already exists');
+    if (src === dst) throw new StoreError('ALREADYEXISTS', `folder ${dst} already exists`);
+    if (src !== 'INBOX' && isDescendant(dst, src)) throw new StoreError('CANNOT', 'cannot rename a folder into itself');
+    if (src === 'INBOX') return this.renameInbox(dst);
+    return this.mutex.run(async () => {
+      await this.owner.checkBeforeWrite();
+      if (!(await this.exists(src))) throw new StoreError('NONEXISTENT', `folder ${src} does not exist`);
+      if (await this.exists(dst)) throw new StoreError('ALREADYEXISTS', `folder ${dst} already exists`);
+      const moves = (await this.listFolderNames())
+        .map((n) => n.name)
+        .filter((n) => n === src || isDescendant(n, src))
+        .map((n) => [n, dst + n.slice(src.length)] as const);
+      for (const [, n] of moves) {
+        normalizeFolderName(n); // depth/length limits for the renamed children too
+        if (await this.exists(n)) throw new StoreError('ALREADYEXISTS', `folder ${n} already exists`);
+      }
+      for (let p = parentOf(dst); p !== null; p = parentOf(p)) if (!(await this.exists(p))) await this.makeMaildir(p);
+      for (const [o, n] of moves) {
+        const oldDir = folderPath(this.dir, o);
+        const newDir = folderPath(this.dir, n);
+        const open = await this.openEntry(o);
+        if (open) {
+          await open.runExclusive(async () => {
+            await fs.promises.rename(oldDir, newDir);
+            open.relocate(n, newDir);
+          });
+          const e = this.folders.get(o);
+          this.folders.delete(o);
+          if (e) this.folders.set(n, e);
+        } else await fs.promises.rename(oldDir, newDir);
+      }
+      await fsyncDir(this.ctx, this.dir);
+      const rename = (n: string) => (n === src || isDescendant(n, src) ? dst + n.slice(src.length) : n);
+      this.meta.subscriptions = [...new Set(this.meta.subscriptions.map(rename))];
+      const su: Record<string, SpecialUse> = {};
+      for (const [k, v] of Object.entries(this.meta.specialUse)) su[rename(k)] = v;
+      this.meta.specialUse = su;
+      await this.saveMeta();
+    });
+  }
+
+  /** RFC 3501 §6.3.5: renaming INBOX moves its messages to a new folder; INBOX stays, empty, and its children stay. */
+  private async renameInbox(dst: string): Promise<void> {
+    await this.createFolder(dst);
+    const inbox = await this.acquire('INBOX');
+    try {
+      const target = await this.acquire(dst);
+      try {
+        await inbox.move(
+          inbox.messages().map((m) => m.uid),
+          target,
+        );
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await inbox.close();
+    }
+  }
+
+  subscribe(name: string): Promise<void> {
+    const canonical = normalizeFolderName(name);
+    return this.mutex.run(async () => {
+      if (this.meta.subscriptions.includes(canonical)) return;
+      this.meta.subscriptions.push(canonical);
+      await this.saveMeta();
+    });
+  }
+
+  unsubscribe(name: string): Promise<void> {
+    const canonical = normalizeFolderName(name);
+    return this.mutex.run(async () => {
+      if (!this.meta.subscriptions.includes(canonical)) throw new StoreError('NONEXISTENT', `${canonical} is not subscribed`);
+      this.meta.subscriptions = this.meta.subscriptions.filter((s) => s !== canonical);
+      await this.saveMeta();
+    });
+  }
+}
+
+/** A caller's handle on a UserState (one per session). */
+export class UserMailboxImpl implements UserMailbox {
+  private closed = false;
+  constructor(private readonly user: UserState) {
+    user.handles++;
+  }
+  get address(): string {
+    return this.user.address;
+  }
+  get epoch(): number {
+    return this.user.owner.epoch;
+  }
+  private check(): void {
+    if (this.closed) throw new StoreError('CANNOT', 'mailbox handle is closed');
+    if (this.user.owner.fenced) throw this.user.owner.staleError();
+  }
+  async listFolders(): Promise<FolderInfo[]> {
+    this.check();
+    return this.user.listFolders();
+  }
+  async listSubscriptions(): Promise<string[]> {
+    this.check();
+    return this.user.listSubscriptions();
+  }
+  async createFolder(name: string, opts?: { specialUse?: SpecialUse }): Promise<void> {
+    this.check();
+    return this.user.createFolder(name, opts);
+  }
+  async deleteFolder(name: string): Promise<void> {
+    this.check();
+    return this.user.deleteFolder(name);
+  }
+  async renameFolder(from: string, to: string): Promise<void> {
+    this.check();
+    return this.user.renameFolder(from, to);
+  }
+  async subscribe(name: string): Promise<void> {
+    this.check();
+    return this.user.subscribe(name);
+  }
+  async unsubscribe(name: string): Promise<void> {
+    this.check();
+    return this.user.unsubscribe(name);
+  }
+  async openFolder(name: string): Promise<Folder> {
+    this.check();
+    return this.user.acquire(name);
+  }
+  async getQuota(): Promise<QuotaInfo> {
+    this.check();
+    return this.user.getQuota();
+  }
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.user.handleClosed();
+  }
+}

@@ -86,9 +86,10 @@ export class MailCluster extends pulumi.ComponentResource {
       child,
     );
 
-    this.endpoints = lb.address.apply((address) =>
-      Object.fromEntries(CLIENT_PORTS.map((p) => [p, `${address}:${lb.out.ports[p]}`])) as Record<ClientPort, string>,
-    );
+    const addressOf = (p: ClientPort) => lb.out.addresses?.[p] ?? lb.address;
+    this.endpoints = pulumi
+      .all(CLIENT_PORTS.map((p) => addressOf(p)))
+      .apply((addresses) => Object.fromEntries(CLIENT_PORTS.map((p, i) => [p, `${addresses[i]}:${lb.out.ports[p]}`])) as Record<ClientPort, string>);
     const hub = of('hub')[0]!;
     this.adminUrl = pulumi.output(hub.config.hubUrl ?? `https://${hub.address}:${STANDARD_PORTS.http}`);
     this.adminToken = secrets.adminToken;

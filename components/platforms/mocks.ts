@@ -1,11 +1,12 @@
 import type { MockOutputs } from '../preview/mock-outputs';
 import { dockerMockOutputs } from './docker';
+import { kubernetesMockOutputs } from './kubernetes';
 
 /**
  * Every platform's fakes for offline runs (preview, tests), composed.
  * Each adapter folder owns its own mocks.ts.
  */
-const fakes: MockOutputs[] = [dockerMockOutputs];
+const fakes: MockOutputs[] = [dockerMockOutputs, kubernetesMockOutputs];
 
 export const platformMockOutputs: MockOutputs = (type, name, inputs) => {
   for (const f of fakes) {

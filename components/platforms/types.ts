@@ -71,6 +71,11 @@ export interface LoadBalancerOut {
   resources: pulumi.Resource[];
   /** Address clients use (IP or host name). */
   address: pulumi.Output<string>;
+  /**
+   * Ports served on another address than `address` (Kubernetes gives SMTP its
+   * own Service so the client IP survives for SPF and relay checks).
+   */
+  addresses?: Partial<Record<ClientPort, pulumi.Output<string>>>;
   /** Client ports as clients see them (differ from the standard ones on Docker with publishOffset). */
   ports: Record<ClientPort, number>;
 }

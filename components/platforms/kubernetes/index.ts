@@ -1,10 +1,71 @@
-import * as pulumi from '@pulumi/pulumi';
+import * as k8s from '@pulumi/kubernetes';
+import type * as pulumi from '@pulumi/pulumi';
 import type { PlatformAdapter } from '../types';
+import { createLoadBalancer } from './load-balancer';
+import { namesFor, objectLabels, validateKubernetesSpec, type KubeEnv } from './meta';
+import { createSecrets } from './secrets';
+import { createVolume } from './volume';
+import { createWorkload } from './workload';
 
-/** Placeholder until the kubernetes adapter lands: fails before creating anything. */
+/**
+ * Kubernetes: a Namespace per cluster; Secrets (TLS, tokens, DKIM) or a
+ * cert-manager Certificate; a ReadWriteMany claim (or an NFS volume) for
+ * the shared storage; StatefulSets for hubs and nodes, Deployments for
+ * gateways and proxies, each with its ConfigMap, Service,
+ * PodDisruptionBudget and NetworkPolicy; client-facing Services.
+ * See the file of each part for the reasons behind its settings.
+ */
 export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
   kind: 'kubernetes',
-  open(_ctx, parent) {
-    throw new pulumi.ResourceError('the kubernetes platform adapter is not implemented yet', parent);
+  open(ctx, parent) {
+    validateKubernetesSpec(ctx, parent);
+    const names = namesFor(ctx.spec);
+    const context = ctx.spec.platform.context;
+    // An explicit provider only when a kubeconfig context is named; otherwise
+    // the ambient one (stack config `kubernetes:context`, KUBECONFIG).
+    const provider = context ? new k8s.Provider(`${ctx.name}-k8s`, { context }, { parent }) : undefined;
+    const opts = (p: pulumi.Resource, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions => ({
+      ...extra,
+      parent: p,
+      ...(provider ? { provider } : {}),
+    });
+    const namespace = new k8s.core.v1.Namespace(
+      `${ctx.name}-namespace`,
+      {
+        metadata: {
+          name: names.namespace,
+          labels: {
+            ...objectLabels(ctx),
+            // Every pod mailfleet makes meets the "restricted" Pod Security
+            // Standard (non-root, no privilege escalation, capabilities
+            // dropped but NET_BIND_SERVICE, RuntimeDefault seccomp).
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/warn': 'restricted',
+          },
+        },
+      },
+      opts(parent),
+    );
+    const env: KubeEnv = {
+      ctx,
+      names,
+      namespace: namespace.metadata.name,
+      provider,
+      opts,
+      meta: (name, role, annotations) => ({
+        name,
+        namespace: namespace.metadata.name,
+        labels: objectLabels(ctx, role),
+        ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+      }),
+    };
+    return {
+      secrets: (p) => createSecrets(env, p),
+      volume: (p) => createVolume(env, p),
+      workload: (args, p) => createWorkload(env, args, p),
+      loadBalancer: (args, p) => createLoadBalancer(env, args, p),
+    };
   },
 };
+
+export { kubernetesMockOutputs } from './mocks';

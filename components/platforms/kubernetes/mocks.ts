@@ -1,0 +1,15 @@
+import { createHash } from 'node:crypto';
+import type { MockOutputs } from '../../preview/mock-outputs';
+
+/**
+ * Provider-computed outputs of Kubernetes objects, faked deterministically
+ * for offline runs: the external address a LoadBalancer Service gets (from
+ * TEST-NET-3, RFC 5737, so it can never be mistaken for a real one).
+ */
+export const kubernetesMockOutputs: MockOutputs = (type, name, inputs) => {
+  if (type !== 'kubernetes:core/v1:Service') return undefined;
+  const spec = inputs.spec as { type?: unknown } | undefined;
+  if (spec?.type !== 'LoadBalancer') return undefined;
+  const n = createHash('sha256').update(name).digest()[0]! % 250;
+  return { status: { loadBalancer: { ingress: [{ ip: `203.0.113.${n + 1}` }] } } };
+};

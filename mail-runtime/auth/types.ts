@@ -1,0 +1,50 @@
+/**
+ * The directory interface every login goes through. The local users file
+ * implements it today; the hub client implements the same interface later,
+ * so IMAP/POP3/submission never know where users come from.
+ */
+
+/** Per-user storage limits. Absent fields mean "no limit". */
+export interface Quota {
+  /** Total bytes of all messages in all folders. */
+  bytes?: number;
+  /** Total number of messages in all folders. */
+  messages?: number;
+}
+
+/** What a successful lookup or login yields. */
+export interface DirectoryUser {
+  /** Canonical address (lower-case), the mailbox owner's name in the store. */
+  address: string;
+  quota?: Quota;
+}
+
+/** Facts about the login attempt that a directory may use (rate limits, audit). */
+export interface AuthContext {
+  /** Remote IP address of the client. */
+  ip: string;
+  /** Which protocol asks ("imap", "pop3", "submission"). */
+  protocol?: string;
+}
+
+export interface Directory {
+  /**
+   * Checks a password. Resolves to the user on success and `null` on any
+   * failure (unknown user, wrong password, disabled account): callers must
+   * not be able to tell which, so neither can an attacker.
+   */
+  authenticate(user: string, password: string, ctx: AuthContext): Promise<DirectoryUser | null>;
+  /** Finds a user (or alias target) by address; `null` when unknown. */
+  lookup(address: string): Promise<DirectoryUser | null>;
+  /** Releases watchers/timers. */
+  close?(): Promise<void>;
+}
+
+/**
+ * Canonical form of an address for lookups: trimmed and lower-cased. The
+ * local part is case-insensitive here by policy (RFC 5321 §2.4 allows a
+ * server to treat it so, and every mainstream provider does).
+ */
+export function normalizeAddress(address: string): string {
+  return address.trim().toLowerCase();
+}

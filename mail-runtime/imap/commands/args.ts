@@ -1,0 +1,47 @@
+import { decodeModifiedUtf7, encodeModifiedUtf7, isStoreError } from '../../store';
+import { parseMailboxName, type ImapValue, type ParseResult } from '../protocol';
+
+export function ok<T>(value: T): ParseResult<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(error: string): ParseResult<T> {
+  return { ok: false, error };
+}
+
+/** For commands without arguments. */
+export function noArgs(args: readonly ImapValue[]): ParseResult<undefined> {
+  return args.length ? fail('No arguments expected') : ok(undefined);
+}
+
+export interface FolderName {
+  /** As sent by the client (modified UTF-7, RFC 3501 §5.1.3), INBOX upper-cased. */
+  imap: string;
+  /** Decoded UTF-8 name for the store. */
+  store: string;
+}
+
+/**
+ * A mailbox-name argument: astring, modified UTF-7 decoded (RFC 3501 §5.1.3).
+ * Validation of the path itself (.., NUL, depth) belongs to the store, which
+ * refuses with BADNAME; here only the encoding is checked.
+ */
+export function folderArg(v: ImapValue | undefined): ParseResult<FolderName> {
+  const m = parseMailboxName(v);
+  if (!m) return fail('Missing or invalid mailbox name');
+  if (m.isInbox) return ok({ imap: 'INBOX', store: 'INBOX' });
+  try {
+    const store = decodeModifiedUtf7(m.name);
+    // INBOX is case-insensitive also as the first hierarchy level (RFC 3501 §5.1).
+    const fixed = /^inbox\//i.test(store) ? `INBOX${store.slice(5)}` : store;
+    return ok({ imap: m.name, store: fixed });
+  } catch (err) {
+    if (isStoreError(err)) return fail('Mailbox name is not valid modified UTF-7');
+    throw err;
+  }
+}
+
+/** A store name as the client must see it. */
+export function imapName(storeName: string): string {
+  return storeName === 'INBOX' ? 'INBOX' : encodeModifiedUtf7(storeName);
+}

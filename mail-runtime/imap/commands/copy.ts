@@ -1,0 +1,73 @@
+import { formatSequenceSet, untagged, type ResponseCode } from '../protocol';
+import { fail, folderArg, ok, type FolderName } from './args';
+import { storeErrorResult } from './errors';
+import { resolveUids, setArg, type SetArg } from './sets';
+import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import type { CopyResult } from '../../store';
+
+function copyuid(res: CopyResult): ResponseCode {
+  return {
+    name: 'COPYUID',
+    args: [
+      { t: 'number', v: res.uidValidity },
+      { t: 'atom', v: formatSequenceSet(res.pairs.map((p) => p[0])) },
+      { t: 'atom', v: formatSequenceSet(res.pairs.map((p) => p[1])) },
+    ],
+  };
+}
+
+/**
+ * RFC 3501 §6.4.7 COPY with COPYUID (RFC 4315 §3) and RFC 6851 MOVE: for
+ * MOVE the COPYUID goes in an untagged OK before the EXPUNGE responses
+ * (RFC 6851 §4.3).
+ */
+function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set: SetArg; target: FolderName }> {
+  return defineCommand({
+    name: `${uid ? 'UID ' : ''}${kind}`,
+    states: SELECTED,
+    parse(args) {
+      if (args.length !== 2) return fail(`${kind} needs a set and a mailbox name`);
+      const set = setArg(args[0]);
+      if (!set.ok) return set;
+      const target = folderArg(args[1]);
+      if (!target.ok) return target;
+      return ok({ set: set.value, target: target.value });
+    },
+    async handle(ctx, { set, target }) {
+      const view = ctx.selected!;
+      if (kind === 'MOVE' && view.readOnly) return noResult('Mailbox is read-only', { name: 'READ-ONLY' });
+      const uids = resolveUids(view, set, uid);
+      let dest;
+      try {
+        dest = await ctx.mailbox!.openFolder(target.store);
+      } catch (err) {
+        const mapped = storeErrorResult(err, { NONEXISTENT: 'TRYCREATE' });
+        if (mapped) return mapped;
+        throw err;
+      }
+      try {
+        if (!uids.length) return okResult(`${kind} completed`);
+        if (kind === 'COPY') {
+          const res = await view.folder.copy(uids, dest);
+          return res.pairs.length ? okResult('COPY completed', copyuid(res)) : okResult('COPY completed');
+        }
+        if (dest === view.folder) return noResult('Source and target are the same mailbox', { name: 'CANNOT' });
+        const res = await view.folder.move(uids, dest);
+        if (res.pairs.length) ctx.send(untagged('OK', 'Moved', copyuid(res)));
+        for (const r of view.expungeNow()) ctx.send(r);
+        return okResult('MOVE completed');
+      } catch (err) {
+        const mapped = storeErrorResult(err);
+        if (mapped) return mapped;
+        throw err;
+      } finally {
+        await dest.close();
+      }
+    },
+  });
+}
+
+export const COPY = transferCommand('COPY', false);
+export const UID_COPY = transferCommand('COPY', true);
+export const MOVE = transferCommand('MOVE', false);
+export const UID_MOVE = transferCommand('MOVE', true);

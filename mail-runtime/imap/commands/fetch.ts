@@ -1,0 +1,150 @@
+import { isStoreError, type Folder, type MessageMeta } from '../../store';
+import { analyzeMessage, needsRawMessage, renderFetchItem, type MessageSummary } from '../message';
+import {
+  atom,
+  data,
+  fetchSetsSeen,
+  formatDateTime,
+  list,
+  num,
+  parseFetchArgs,
+  str,
+  type FetchAttribute,
+  type FetchRequest,
+  type ResponseValue,
+} from '../protocol';
+import { fail, ok } from './args';
+import { resolveUids, setArg, type SetArg } from './sets';
+import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+
+/** Flush to the socket (and wait for room) after this many bytes of FETCH output. */
+const DRAIN_EVERY_BYTES = 1024 * 1024;
+
+async function summaryOf(folder: Folder, uid: number, raw: Buffer | undefined): Promise<MessageSummary> {
+  const cached = (await folder.getSummary(uid)) as MessageSummary | undefined;
+  if (cached && typeof cached === 'object' && 'root' in cached) return cached;
+  // No analyzer configured on the store: analyse now (not cached).
+  return analyzeMessage(raw ?? (await folder.read(uid)));
+}
+
+/**
+ * RFC 3501 §6.4.5 FETCH / §6.4.8 UID FETCH (which always returns UID), with
+ * CHANGEDSINCE and MODSEQ (RFC 7162 §3.1.4). Body sections without .PEEK set
+ * \Seen in a read-write mailbox, and then FLAGS is reported too.
+ */
+function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchRequest }> {
+  return defineCommand({
+    name: uid ? 'UID FETCH' : 'FETCH',
+    states: SELECTED,
+    holdExpunges: !uid,
+    parse(args) {
+      if (args.length < 2) return fail('FETCH needs a set and data items');
+      const set = setArg(args[0]);
+      if (!set.ok) return set;
+      const req = parseFetchArgs(args.slice(1));
+      if (!req.ok) return req;
+      if (req.value.attributes.some((a) => a.kind === 'binary' || a.kind === 'binary-size')) {
+        return fail('BINARY is not supported');
+      }
+      if (req.value.vanished) return fail('VANISHED needs QRESYNC, which is not enabled');
+      return ok({ set: set.value, req: req.value });
+    },
+    async handle(ctx, { set, req }) {
+      const view = ctx.selected!;
+      const folder = view.folder;
+      const attrs: FetchAttribute[] = [...req.attributes];
+      const has = (name: string): boolean => attrs.some((a) => a.kind === 'simple' && a.name === name);
+      if (req.changedSince !== undefined || has('MODSEQ')) ctx.enabled.add('CONDSTORE');
+      const condstore = ctx.enabled.has('CONDSTORE');
+      if (uid && !has('UID')) attrs.unshift({ kind: 'simple', name: 'UID' });
+      if (req.changedSince !== undefined && !has('MODSEQ')) attrs.push({ kind: 'simple', name: 'MODSEQ' });
+
+      let targets = view.metas(resolveUids(view, set, uid));
+      if (req.changedSince !== undefined) {
+        const since = req.changedSince;
+        targets = targets.filter((t) => BigInt(t.meta.modseq) > since);
+      }
+      if (!targets.length) return okResult('FETCH completed');
+
+      // \Seen first (RFC 3501 §6.4.5 BODY[section]), so FLAGS below shows it.
+      const seenSet = new Set<number>();
+      if (!view.readOnly && attrs.some(fetchSetsSeen)) {
+        const unseen = targets.filter((t) => !t.meta.flags.includes('\\Seen')).map((t) => t.meta.uid);
+        if (unseen.length) {
+          const res = await folder.store(unseen, 'add', ['\\Seen']);
+          for (const m of res.changed) seenSet.add(m.uid);
+          view.ackFlags(unseen);
+        }
+      }
+      const wantsContent = attrs.some((a) => renderable(a));
+      const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
+      let sinceDrain = 0;
+      let missing = 0;
+      for (const t of targets) {
+        const meta: MessageMeta = folder.get(t.meta.uid) ?? t.meta;
+        let raw: Buffer | undefined;
+        let summary: MessageSummary | undefined;
+        try {
+          if (wantsRaw) raw = await folder.read(meta.uid);
+          if (wantsContent) summary = await summaryOf(folder, meta.uid, raw);
+        } catch (err) {
+          // Expunged by another session since our view was last updated (RFC 2180 §4.1).
+          if (isStoreError(err, 'NONEXISTENT')) {
+            missing++;
+            continue;
+          }
+          throw err;
+        }
+        const items: ResponseValue[] = [];
+        let flagsShown = false;
+        for (const a of attrs) {
+          if (a.kind === 'simple') {
+            switch (a.name) {
+              case 'UID':
+                items.push(atom('UID'), num(meta.uid));
+                continue;
+              case 'FLAGS':
+                items.push(atom('FLAGS'), list(meta.flags.map(atom)));
+                flagsShown = true;
+                continue;
+              case 'INTERNALDATE':
+                items.push(atom('INTERNALDATE'), str(formatDateTime(meta.internalDate)));
+                continue;
+              case 'RFC822.SIZE':
+                items.push(atom('RFC822.SIZE'), num(meta.size));
+                continue;
+              case 'MODSEQ':
+                items.push(atom('MODSEQ'), list([num(meta.modseq)]));
+                continue;
+              default:
+                break;
+            }
+          }
+          const pair = summary ? renderFetchItem(a, summary, raw) : null;
+          if (pair) items.push(pair[0], pair[1]);
+        }
+        if (seenSet.has(meta.uid) && !flagsShown) items.push(atom('FLAGS'), list(meta.flags.map(atom)));
+        if (condstore && (flagsShown || seenSet.has(meta.uid)) && !has('MODSEQ') && req.changedSince === undefined) {
+          items.push(atom('MODSEQ'), list([num(meta.modseq)]));
+        }
+        ctx.send(data(num(t.seq), atom('FETCH'), list(items)));
+        sinceDrain += raw?.length ?? 256;
+        if (sinceDrain >= DRAIN_EVERY_BYTES) {
+          sinceDrain = 0;
+          await ctx.drain();
+        }
+      }
+      if (missing) return noResult('Some messages were expunged meanwhile', { name: 'EXPUNGEISSUED' });
+      return okResult('FETCH completed');
+    },
+  });
+}
+
+/** Attributes rendered from the message (not from the index metadata). */
+function renderable(a: FetchAttribute): boolean {
+  if (a.kind !== 'simple') return true;
+  return !['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'].includes(a.name);
+}
+
+export const FETCH = fetchCommand(false);
+export const UID_FETCH = fetchCommand(true);

@@ -1,0 +1,77 @@
+import type { ImapValue } from '../protocol';
+import { fail, folderArg, ok, type FolderName } from './args';
+import { storeErrorResult } from './errors';
+import { AUTH_OR_SELECTED, defineCommand, noResult, okResult, type CommandResult } from './types';
+
+function oneFolder(args: readonly ImapValue[]) {
+  if (args.length !== 1) return fail<FolderName>('Needs exactly one mailbox name');
+  return folderArg(args[0]);
+}
+
+/** Maps a store failure to its reply; rethrows anything else (the dispatcher logs it as SERVERBUG). */
+async function attempt(fn: () => Promise<void>, done: string): Promise<CommandResult> {
+  try {
+    await fn();
+    return okResult(done);
+  } catch (err) {
+    const mapped = storeErrorResult(err);
+    if (mapped) return mapped;
+    throw err;
+  }
+}
+
+/** RFC 3501 §6.3.3 CREATE (parents are created too; a trailing delimiter is accepted). */
+export const CREATE = defineCommand({
+  name: 'CREATE',
+  states: AUTH_OR_SELECTED,
+  parse: oneFolder,
+  async handle(ctx, f) {
+    if (f.store === 'INBOX') return noResult('INBOX always exists', { name: 'ALREADYEXISTS' });
+    return attempt(() => ctx.mailbox!.createFolder(f.store), 'CREATE completed');
+  },
+});
+
+/** RFC 3501 §6.3.4 DELETE (INBOX cannot be deleted; children survive). */
+export const DELETE = defineCommand({
+  name: 'DELETE',
+  states: AUTH_OR_SELECTED,
+  parse: oneFolder,
+  async handle(ctx, f) {
+    if (f.store === 'INBOX') return noResult('INBOX cannot be deleted', { name: 'CANNOT' });
+    return attempt(() => ctx.mailbox!.deleteFolder(f.store), 'DELETE completed');
+  },
+});
+
+/** RFC 3501 §6.3.5 RENAME (children move too; renaming INBOX moves its messages). */
+export const RENAME = defineCommand({
+  name: 'RENAME',
+  states: AUTH_OR_SELECTED,
+  parse(args) {
+    if (args.length !== 2) return fail<{ from: FolderName; to: FolderName }>('RENAME needs two mailbox names');
+    const from = folderArg(args[0]);
+    if (!from.ok) return from;
+    const to = folderArg(args[1]);
+    if (!to.ok) return to;
+    return ok({ from: from.value, to: to.value });
+  },
+  async handle(ctx, { from, to }) {
+    if (to.store === 'INBOX') return noResult('INBOX already exists', { name: 'ALREADYEXISTS' });
+    return attempt(() => ctx.mailbox!.renameFolder(from.store, to.store), 'RENAME completed');
+  },
+});
+
+/** RFC 3501 §6.3.6 SUBSCRIBE. */
+export const SUBSCRIBE = defineCommand({
+  name: 'SUBSCRIBE',
+  states: AUTH_OR_SELECTED,
+  parse: oneFolder,
+  handle: (ctx, f) => attempt(() => ctx.mailbox!.subscribe(f.store), 'SUBSCRIBE completed'),
+});
+
+/** RFC 3501 §6.3.7 UNSUBSCRIBE. */
+export const UNSUBSCRIBE = defineCommand({
+  name: 'UNSUBSCRIBE',
+  states: AUTH_OR_SELECTED,
+  parse: oneFolder,
+  handle: (ctx, f) => attempt(() => ctx.mailbox!.unsubscribe(f.store), 'UNSUBSCRIBE completed'),
+});

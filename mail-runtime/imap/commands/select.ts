@@ -1,0 +1,91 @@
+import { SYSTEM_FLAGS, asAtom, atom, data, list, num, untagged, type ResponseValue } from '../protocol';
+import { storeErrorResult } from './errors';
+import { fail, folderArg, ok, type FolderName } from './args';
+import { AUTH_OR_SELECTED, defineCommand, type CommandResult, type SessionContext } from './types';
+import { MailboxView } from './view';
+
+interface SelectArgs {
+  folder: FolderName;
+  condstore: boolean;
+}
+
+function parseSelect(args: readonly import('../protocol').ImapValue[]) {
+  if (args.length < 1 || args.length > 2) return fail<SelectArgs>('Needs a mailbox name and optional parameters');
+  const folder = folderArg(args[0]);
+  if (!folder.ok) return folder;
+  let condstore = false;
+  if (args.length === 2) {
+    // RFC 4466 select-params; RFC 7162 §3.1.8 (CONDSTORE).
+    const p = args[1];
+    if (p.type !== 'list') return fail<SelectArgs>('Invalid SELECT parameters');
+    for (const item of p.items) {
+      if (asAtom(item, true) !== 'CONDSTORE') return fail<SelectArgs>('Unsupported SELECT parameter');
+      condstore = true;
+    }
+  }
+  return ok<SelectArgs>({ folder: folder.value, condstore });
+}
+
+/**
+ * RFC 3501 §6.3.1 SELECT / §6.3.2 EXAMINE. A failed SELECT leaves the
+ * session in AUTHENTICATED with nothing selected (§6.3.1).
+ */
+async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolean): Promise<CommandResult> {
+  await ctx.unselect();
+  const mb = ctx.mailbox;
+  if (!mb) return { status: 'NO', text: 'No mailbox' };
+  if (a.condstore) ctx.enabled.add('CONDSTORE');
+  let folder;
+  try {
+    folder = await mb.openFolder(a.folder.store);
+  } catch (err) {
+    const mapped = storeErrorResult(err);
+    if (mapped) return mapped;
+    throw err;
+  }
+  const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged());
+  const msgs = folder.messages();
+  const keywords = new Set<string>();
+  let firstUnseen = 0;
+  msgs.forEach((m, i) => {
+    for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+    if (!firstUnseen && !m.flags.includes('\\Seen')) firstUnseen = i + 1;
+  });
+  const flags: ResponseValue[] = [...SYSTEM_FLAGS, ...[...keywords].sort()].map(atom);
+  ctx.send(data(atom('FLAGS'), list(flags)));
+  // \* : clients may create new keywords (RFC 3501 §7.1 PERMANENTFLAGS).
+  ctx.send(
+    untagged('OK', readOnly ? 'Read-only mailbox' : 'Flags permitted', {
+      name: 'PERMANENTFLAGS',
+      args: [list(readOnly ? [] : [...flags, atom('\\*')])],
+    }),
+  );
+  ctx.send(data(num(view.count), atom('EXISTS')));
+  // \Recent is not tracked across sessions (the store keeps no per-session state); 0 is always valid.
+  ctx.send(data(num(0), atom('RECENT')));
+  if (firstUnseen) ctx.send(untagged('OK', 'First unseen', { name: 'UNSEEN', args: [num(firstUnseen)] }));
+  ctx.send(untagged('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [num(folder.uidValidity)] }));
+  ctx.send(untagged('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [num(folder.uidNext)] }));
+  // RFC 7162 §3.1.2.1: a CONDSTORE server sends HIGHESTMODSEQ on every SELECT/EXAMINE.
+  ctx.send(untagged('OK', 'Highest', { name: 'HIGHESTMODSEQ', args: [num(folder.highestModseq)] }));
+  ctx.select(view);
+  return {
+    status: 'OK',
+    code: { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' },
+    text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed`,
+  };
+}
+
+export const SELECT = defineCommand({
+  name: 'SELECT',
+  states: AUTH_OR_SELECTED,
+  parse: parseSelect,
+  handle: (ctx, a) => selectFolder(ctx, a, false),
+});
+
+export const EXAMINE = defineCommand({
+  name: 'EXAMINE',
+  states: AUTH_OR_SELECTED,
+  parse: parseSelect,
+  handle: (ctx, a) => selectFolder(ctx, a, true),
+});

@@ -1,0 +1,58 @@
+import type { FlagOperation } from '../../store';
+import { formatSequenceSet, parseStoreArgs, type StoreRequest } from '../protocol';
+import { fail, ok } from './args';
+import { resolveUids, setArg, type SetArg } from './sets';
+import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { flagsFetch } from './view';
+
+const OPS: Record<StoreRequest['op'], FlagOperation> = { set: 'replace', add: 'add', remove: 'remove' };
+
+/**
+ * RFC 3501 §6.4.6 STORE, with UNCHANGEDSINCE and MODIFIED (RFC 7162 §3.1.3).
+ * The untagged FETCH shows the flags after the change (unless .SILENT); it
+ * carries UID for UID STORE and MODSEQ once CONDSTORE is enabled.
+ */
+function storeCommand(uid: boolean): CommandSpec<{ set: SetArg; req: StoreRequest }> {
+  return defineCommand({
+    name: uid ? 'UID STORE' : 'STORE',
+    states: SELECTED,
+    holdExpunges: !uid,
+    parse(args) {
+      if (args.length < 3) return fail('STORE needs a set, an item and flags');
+      const set = setArg(args[0]);
+      if (!set.ok) return set;
+      const req = parseStoreArgs(args.slice(1));
+      if (!req.ok) return req;
+      return ok({ set: set.value, req: req.value });
+    },
+    async handle(ctx, { set, req }) {
+      const view = ctx.selected!;
+      if (view.readOnly) return noResult('Mailbox is read-only', { name: 'READ-ONLY' });
+      if (req.unchangedSince !== undefined) ctx.enabled.add('CONDSTORE');
+      const uids = resolveUids(view, set, uid);
+      if (!uids.length) return okResult('STORE completed');
+      const unchangedSince = req.unchangedSince === undefined ? undefined : Number(req.unchangedSince);
+      const res = await view.folder.store(uids, OPS[req.op], req.flags, unchangedSince === undefined ? {} : { unchangedSince });
+      const failed = new Set(res.failedUnchangedSince);
+      const condstore = ctx.enabled.has('CONDSTORE');
+      if (!req.silent || condstore) {
+        const changed = new Set(res.changed.map((m) => m.uid));
+        for (const { seq, meta } of view.metas(uids)) {
+          if (failed.has(meta.uid)) continue;
+          // RFC 7162 §3.1.3: with .SILENT, still report MODSEQ of changed messages.
+          if (req.silent && !changed.has(meta.uid)) continue;
+          ctx.send(flagsFetch(seq, meta, { uid, modseq: condstore }));
+        }
+      }
+      view.ackFlags(uids.filter((u) => !failed.has(u)));
+      if (failed.size) {
+        const nums = uid ? [...failed].sort((a, b) => a - b) : [...failed].map((u) => view.seqOf(u)).filter(Boolean).sort((a, b) => a - b);
+        return okResult('Conditional STORE failed for some messages', { name: 'MODIFIED', args: [{ t: 'atom', v: formatSequenceSet(nums) }] });
+      }
+      return okResult('STORE completed');
+    },
+  });
+}
+
+export const STORE = storeCommand(false);
+export const UID_STORE = storeCommand(true);

@@ -1,0 +1,190 @@
+import type { Folder, MessageMeta } from '../../store';
+import { atom, data, list, num, type ImapResponse, type ResponseValue } from '../protocol';
+
+/**
+ * One session's view of its selected mailbox (RFC 3501 §2.3.1.2): the
+ * message sequence numbers it has been told about, and the changes other
+ * sessions made that it still has to announce.
+ *
+ * The store's Folder is shared by every session on the mailbox and emits
+ * events once a change is durable. A view only marks itself dirty on an
+ * event; at the next notification point it compares its sequence list with
+ * the folder's current snapshot (a merge of two sorted lists) and produces
+ * EXPUNGE / EXISTS / FETCH responses. So a view never announces something
+ * that is not durable, and never announces anything twice.
+ */
+export class MailboxView {
+  /** Sequence number n ↔ uids[n - 1]. Ascending. */
+  private uids: number[];
+  /** Highest UID announced to the client (new mail is anything above). */
+  private maxUid: number;
+  private dirty = false;
+  private readonly flagDirty = new Set<number>();
+  private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: string) => void };
+  goneReason: string | undefined;
+
+  constructor(
+    readonly folder: Folder,
+    /** IMAP name as the client sent it (modified UTF-7), for responses. */
+    readonly imapName: string,
+    readonly readOnly: boolean,
+    private readonly onChange: () => void,
+  ) {
+    const msgs = folder.messages();
+    this.uids = msgs.map((m) => m.uid);
+    this.maxUid = Math.max(this.uids.length ? this.uids[this.uids.length - 1] : 0, folder.uidNext - 1);
+    this.listeners = {
+      exists: () => this.mark(),
+      expunge: () => this.mark(),
+      flags: (c) => {
+        this.flagDirty.add(c.uid);
+        this.onChange();
+      },
+      gone: (r) => {
+        this.goneReason = r;
+        this.onChange();
+      },
+    };
+    folder.on('exists', this.listeners.exists);
+    folder.on('expunge', this.listeners.expunge);
+    folder.on('flags', this.listeners.flags);
+    folder.on('gone', this.listeners.gone);
+  }
+
+  private mark(): void {
+    this.dirty = true;
+    this.onChange();
+  }
+
+  get count(): number {
+    return this.uids.length;
+  }
+
+  /** UID at a sequence number (1-based). */
+  uidAt(seq: number): number | undefined {
+    return this.uids[seq - 1];
+  }
+
+  /** Sequence number of a UID, 0 when not in the view. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.uids[mid];
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** The view's UIDs (ascending, read-only snapshot). */
+  allUids(): readonly number[] {
+    return this.uids;
+  }
+
+  /** Largest UID in the view, for `*` in UID sets (RFC 3501 §9: `*` is the largest UID in use). */
+  get lastUid(): number {
+    return this.uids.length ? this.uids[this.uids.length - 1] : 0;
+  }
+
+  /** Metadata for the view's messages still present in the folder, with their sequence numbers. */
+  metas(uids: readonly number[]): { seq: number; meta: MessageMeta }[] {
+    const out: { seq: number; meta: MessageMeta }[] = [];
+    for (const uid of uids) {
+      const seq = this.seqOf(uid);
+      const meta = this.folder.get(uid);
+      if (seq && meta) out.push({ seq, meta });
+    }
+    return out;
+  }
+
+  /** Our own STORE already reported these; do not announce them again. */
+  ackFlags(uids: readonly number[]): void {
+    for (const u of uids) this.flagDirty.delete(u);
+  }
+
+  /** Pending changes to announce? */
+  get hasPending(): boolean {
+    return this.dirty || this.flagDirty.size > 0;
+  }
+
+  /**
+   * The untagged responses that bring the client up to date.
+   * `allowExpunge` false (during FETCH/STORE/SEARCH, RFC 3501 §7.4.1): expunged
+   * messages keep their sequence numbers for now and only EXISTS/FETCH are sent.
+   */
+  notifications(opts: { allowExpunge: boolean; condstore: boolean }): ImapResponse[] {
+    const out: ImapResponse[] = [];
+    if (this.dirty) {
+      const current = this.folder.messages();
+      if (opts.allowExpunge) {
+        out.push(...this.expungeMissing(current));
+        this.dirty = false;
+      }
+      const fresh: number[] = [];
+      // New UIDs are above maxUid; walk from the end of the sorted snapshot.
+      let i = current.length - 1;
+      while (i >= 0 && current[i].uid > this.maxUid) i--;
+      for (let j = i + 1; j < current.length; j++) fresh.push(current[j].uid);
+      if (fresh.length) {
+        this.uids = this.uids.concat(fresh);
+        this.maxUid = fresh[fresh.length - 1];
+        out.push(data(num(this.uids.length), atom('EXISTS')));
+      }
+    }
+    if (this.flagDirty.size) {
+      const uids = [...this.flagDirty].sort((a, b) => a - b);
+      this.flagDirty.clear();
+      for (const { seq, meta } of this.metas(uids)) {
+        out.push(flagsFetch(seq, meta, { uid: true, modseq: opts.condstore }));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes UIDs that are gone from the folder and returns the EXPUNGE
+   * responses, each numbered against the view as it is at that moment.
+   */
+  private expungeMissing(current: readonly MessageMeta[]): ImapResponse[] {
+    const out: ImapResponse[] = [];
+    const kept: number[] = [];
+    let j = 0;
+    for (let i = 0; i < this.uids.length; i++) {
+      const uid = this.uids[i];
+      while (j < current.length && current[j].uid < uid) j++;
+      if (j < current.length && current[j].uid === uid) kept.push(uid);
+      else out.push(data(num(kept.length + 1), atom('EXPUNGE')));
+    }
+    this.uids = kept;
+    return out;
+  }
+
+  /** Announces our own expunge at once (EXPUNGE, CLOSE, MOVE reply before the tagged OK). */
+  expungeNow(): ImapResponse[] {
+    const out = this.expungeMissing(this.folder.messages());
+    return out;
+  }
+
+  detach(): void {
+    this.folder.off('exists', this.listeners.exists);
+    this.folder.off('expunge', this.listeners.expunge);
+    this.folder.off('flags', this.listeners.flags);
+    this.folder.off('gone', this.listeners.gone);
+  }
+
+  async close(): Promise<void> {
+    this.detach();
+    await this.folder.close();
+  }
+}
+
+/** `* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])`, the unsolicited flag update. */
+export function flagsFetch(seq: number, meta: MessageMeta, opts: { uid: boolean; modseq: boolean }): ImapResponse {
+  const items: ResponseValue[] = [atom('FLAGS'), list(meta.flags.map(atom))];
+  if (opts.uid) items.push(atom('UID'), num(meta.uid));
+  if (opts.modseq) items.push(atom('MODSEQ'), list([num(meta.modseq)]));
+  return data(num(seq), atom('FETCH'), list(items));
+}

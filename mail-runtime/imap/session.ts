@@ -1,0 +1,366 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { DirectoryUser } from '../auth';
+import { LIMITS } from '../common/limits';
+import type { Logger } from '../common/log';
+import { plaintextAuthAllowed, upgradeToTls } from '../net';
+import { isStoreError, type UserMailbox } from '../store';
+import { capabilities } from './commands/capabilities';
+import { dispatch } from './commands/dispatch';
+import type { ImapServices, SessionContext, SessionState } from './commands/types';
+import type { MailboxView } from './commands/view';
+import { CommandReader, compileResponse, continuation, untagged, tagged, type ImapResponse, type LiteralDecision, type LiteralRequest } from './protocol';
+
+export interface ImapSessionOptions {
+  id: string;
+  socket: Socket | TLSSocket;
+  secure: boolean;
+  remoteIp: string;
+  services: ImapServices;
+  onClose?: () => void;
+  /** Test hook-free overrides of the LIMITS timers (used by the node for configured limits). */
+  idleTimeoutMs?: number;
+  preAuthTimeoutMs?: number;
+}
+
+/** Literals before login only carry user names and passwords (RFC 3501 §6.2.3); cap them small. */
+const PRE_AUTH_LITERAL_BYTES = 8 * 1024;
+/** Stop reading from the socket while this much is queued and unprocessed (back-pressure). */
+const PAUSE_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * One IMAP connection: bytes in → CommandReader → dispatcher → handlers;
+ * typed responses → compiler → bytes out. Commands run strictly one at a
+ * time; while one runs the reader is not pulled, so a pipelined command
+ * cannot overtake (RFC 3501 §5.5 allows us to serialise).
+ */
+export class ImapSession implements SessionContext {
+  readonly id: string;
+  readonly remoteIp: string;
+  readonly services: ImapServices;
+  readonly enabled = new Set<string>();
+  log: Logger;
+  state: SessionState = 'NOT_AUTHENTICATED';
+  secure: boolean;
+  user: DirectoryUser | undefined;
+  mailbox: UserMailbox | undefined;
+  selected: MailboxView | undefined;
+
+  private socket: Socket | TLSSocket;
+  private reader: CommandReader;
+  private busy = false;
+  private closed = false;
+  private cleanedUp = false;
+  private idle = false;
+  private idleFlushScheduled = false;
+  private badCommands = 0;
+  private lineWaiter: ((line: Buffer | null) => void) | undefined;
+  private releaseMailbox: (() => Promise<void>) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: ImapSessionOptions) {
+    this.id = opts.id;
+    this.remoteIp = opts.remoteIp;
+    this.services = opts.services;
+    this.secure = opts.secure;
+    this.socket = opts.socket;
+    this.log = opts.services.log.child({ cid: opts.id, proto: 'imap', ip: opts.remoteIp });
+    this.reader = this.newReader();
+  }
+
+  private newReader(): CommandReader {
+    return new CommandReader({
+      // LITERAL+ (RFC 7888) is advertised: accept non-synchronising literals up to the normal cap.
+      maxNonSyncLiteralBytes: LIMITS.imapLiteralBytes,
+      onLiteral: (req) => this.checkLiteral(req),
+    });
+  }
+
+  /** Decides on a synchronising literal before `+ Ready` is sent (RFC 7889 APPENDLIMIT, RFC 4469 TOOBIG). */
+  private checkLiteral(req: LiteralRequest): LiteralDecision {
+    if (this.state === 'NOT_AUTHENTICATED') {
+      if (req.size + req.receivedLiteralBytes > PRE_AUTH_LITERAL_BYTES) {
+        return { accept: false, code: 'TOOBIG', text: 'Literal too big before authentication' };
+      }
+      return { accept: true };
+    }
+    if (req.command === 'APPEND' && req.size > LIMITS.messageBytes) {
+      return { accept: false, code: 'TOOBIG', text: `Message too big (max ${LIMITS.messageBytes} octets)` };
+    }
+    return { accept: true };
+  }
+
+  start(): void {
+    this.attach(this.socket);
+    this.log.info({ secure: this.secure }, 'connect');
+    this.send(untagged('OK', `${this.services.hostname} IMAP4rev1 ready`, { name: 'CAPABILITY', args: this.capabilities().map(atomValue) }));
+    this.touch();
+  }
+
+  private attach(socket: Socket | TLSSocket): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk);
+      this.pump();
+    });
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.once('close', () => void this.cleanup());
+  }
+
+  // ---------------------------------------------------------------- SessionContext
+
+  capabilities(): string[] {
+    return capabilities({
+      state: this.state,
+      secure: this.secure,
+      tls: Boolean(this.services.tls),
+      plaintextAllowed: this.plaintextAuthAllowed(),
+    });
+  }
+
+  plaintextAuthAllowed(): boolean {
+    return plaintextAuthAllowed(this.services.plaintextAuth, this.secure, this.remoteIp);
+  }
+
+  send(response: ImapResponse): void {
+    if (this.closed || this.socket.destroyed) return;
+    for (const chunk of compileResponse(response)) this.socket.write(chunk);
+  }
+
+  drain(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  readLine(): Promise<Buffer | null> {
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.lineWaiter = resolve;
+      this.reader.readRawLine();
+      // The line may already be buffered (pipelined).
+      queueMicrotask(() => this.pump());
+    });
+  }
+
+  async loggedIn(user: DirectoryUser): Promise<void> {
+    const { mailbox, release } = await this.services.mailboxes.open(user);
+    if (this.closed) {
+      await release();
+      return;
+    }
+    this.user = user;
+    this.mailbox = mailbox;
+    this.releaseMailbox = release;
+    this.state = 'AUTHENTICATED';
+    this.log = this.log.child({ user: user.address });
+    this.touch();
+  }
+
+  select(view: MailboxView): void {
+    this.selected = view;
+    this.state = 'SELECTED';
+  }
+
+  async unselect(): Promise<void> {
+    const view = this.selected;
+    this.selected = undefined;
+    if (this.state === 'SELECTED') this.state = 'AUTHENTICATED';
+    if (view) await view.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'folder close failed'));
+  }
+
+  async startTls(): Promise<void> {
+    const tls = this.services.tls;
+    if (!tls) return;
+    // RFC 3501 §6.2.1 and CVE-2011-0411: anything pipelined after STARTTLS
+    // arrived in the clear; a fresh reader drops it.
+    this.reader = this.newReader();
+    const raw = this.socket as Socket;
+    raw.removeAllListeners('close');
+    try {
+      this.socket = await upgradeToTls(raw, tls.context);
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
+      raw.destroy();
+      await this.cleanup();
+      return;
+    }
+    this.secure = true;
+    this.attach(this.socket);
+    this.log.info('starttls');
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.end();
+  }
+
+  setIdle(on: boolean): void {
+    this.idle = on;
+    if (on && this.selected?.hasPending) this.scheduleIdleFlush();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Server shutdown: RFC 3501 §7.1.5 BYE, then close. */
+  shutdown(): void {
+    this.send(untagged('BYE', 'Server shutting down'));
+    this.close();
+  }
+
+  /** The folder changed: during IDLE, tell the client now (RFC 2177). */
+  mailboxChanged(): void {
+    if (this.idle) this.scheduleIdleFlush();
+  }
+
+  private scheduleIdleFlush(): void {
+    if (this.idleFlushScheduled) return;
+    this.idleFlushScheduled = true;
+    setImmediate(() => {
+      this.idleFlushScheduled = false;
+      if (!this.idle || this.closed) return;
+      this.flushNotifications(true);
+    });
+  }
+
+  /** Untagged updates for the selected mailbox; false if the session had to end. */
+  flushNotifications(allowExpunge: boolean): boolean {
+    const view = this.selected;
+    if (!view) return true;
+    if (view.goneReason) {
+      const why = view.goneReason === 'fenced' ? 'Mailbox moved to another node' : 'Selected mailbox was deleted or renamed';
+      this.send(untagged('BYE', why, { name: 'UNAVAILABLE' }));
+      this.close();
+      return false;
+    }
+    if (!view.hasPending) return true;
+    for (const r of view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') })) this.send(r);
+    return true;
+  }
+
+  private touch(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const ms =
+      this.state === 'NOT_AUTHENTICATED'
+        ? (this.opts.preAuthTimeoutMs ?? LIMITS.imapPreAuthTimeoutMs)
+        : (this.opts.idleTimeoutMs ?? LIMITS.imapIdleTimeoutMs);
+    this.timer = setTimeout(() => {
+      this.log.info('autologout');
+      this.send(untagged('BYE', 'Autologout; idle for too long'));
+      this.close();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private pump(): void {
+    while (!this.closed) {
+      if (this.busy && !this.lineWaiter) break;
+      const ev = this.reader.next();
+      if (!ev) break;
+      if (this.lineWaiter) {
+        if (ev.type !== 'line') {
+          // readRawLine() was requested; the reader only yields 'line' then, but stay safe.
+          continue;
+        }
+        const w = this.lineWaiter;
+        this.lineWaiter = undefined;
+        this.touch();
+        w(ev.line);
+        continue;
+      }
+      switch (ev.type) {
+        case 'continue':
+          this.send(continuation('Ready for literal data'));
+          break;
+        case 'line':
+          break; // a raw line nobody asked for any more
+        case 'error': {
+          const e = ev.error;
+          this.touch();
+          if (e.code === 'TOOBIG' && e.tag) this.send(tagged(e.tag, 'NO', e.text, { name: 'TOOBIG' }));
+          else if (e.tag) this.send(tagged(e.tag, 'BAD', e.text));
+          else this.send(untagged('BAD', e.text));
+          if (e.fatal) {
+            this.send(untagged('BYE', 'Connection cannot continue'));
+            this.close();
+            return;
+          }
+          this.countBad();
+          break;
+        }
+        case 'command':
+          this.busy = true;
+          this.touch();
+          void this.run(ev.command).finally(() => {
+            this.busy = false;
+            this.touch();
+            this.pump();
+          });
+          break;
+      }
+    }
+    this.backpressure();
+  }
+
+  private backpressure(): void {
+    if (this.closed) return;
+    // Unparsed bytes pile up only while a command runs (pipelining, big LITERAL+ streams):
+    // stop reading the socket until the command is done.
+    const shouldPause = this.busy && this.reader.bufferedBytes > PAUSE_BUFFERED_BYTES;
+    if (shouldPause && !this.socket.isPaused()) this.socket.pause();
+    else if (!shouldPause && this.socket.isPaused()) this.socket.resume();
+  }
+
+  countBad(): void {
+    this.badCommands++;
+    if (this.badCommands >= LIMITS.imapBadCommandsBeforeBye) {
+      this.send(untagged('BYE', 'Too many invalid commands'));
+      this.close();
+    }
+  }
+
+  resetBad(): void {
+    this.badCommands = 0;
+  }
+
+  private async run(cmd: Parameters<typeof dispatch>[1]): Promise<void> {
+    try {
+      await dispatch(this, cmd);
+    } catch (err) {
+      // dispatch() already turns handler errors into replies; this is the last guard.
+      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'dispatch failed');
+      this.send(tagged(cmd.tag, 'NO', 'Internal server error', { name: 'SERVERBUG' }));
+      if (isStoreError(err, 'STALE_EPOCH')) this.close();
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    this.closed = true;
+    this.state = 'LOGOUT';
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const w = this.lineWaiter;
+    this.lineWaiter = undefined;
+    w?.(null);
+    await this.unselect();
+    const release = this.releaseMailbox;
+    this.releaseMailbox = undefined;
+    this.mailbox = undefined;
+    if (release) await release().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'mailbox release failed'));
+    this.log.info('disconnect');
+    this.opts.onClose?.();
+  }
+}
+
+function atomValue(s: string): { t: 'atom'; v: string } {
+  return { t: 'atom', v: s };
+}

@@ -1,0 +1,6 @@
+export { connectionId } from './conn-id';
+export { normalizeIp, isLoopback, plaintextAuthAllowed, type PlaintextAuthPolicy } from './address';
+export { loadTls, upgradeToTls, type TlsFiles, type TlsMaterial } from './tls';
+export { listen, type Listener, type ListenerKind, type ListenOptions } from './listener';
+export { startHealthServer, createRegistry, type HealthServer, type HealthServerOptions } from './health';
+export { LineSplitter } from './line-reader';

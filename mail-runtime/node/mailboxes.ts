@@ -1,0 +1,60 @@
+import type { DirectoryUser } from '../auth';
+import type { MailStore, QuotaLimits, UserMailbox } from '../store';
+import type { MailboxProvider } from '../imap';
+import type { Pop3Backend, Pop3Maildrop } from '../pop3';
+
+/** Which owner epoch this node holds for a mailbox (placement supplies it once the hub lands). */
+export type EpochSource = (address: string) => number | Promise<number>;
+
+function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
+  if (!user.quota) return undefined;
+  const q: QuotaLimits = {};
+  if (user.quota.bytes !== undefined) q.storageBytes = user.quota.bytes;
+  if (user.quota.messages !== undefined) q.messages = user.quota.messages;
+  return q;
+}
+
+async function openUser(store: MailStore, epochOf: EpochSource, user: DirectoryUser): Promise<UserMailbox> {
+  const quota = quotaOf(user);
+  return store.openUser(user.address, { epoch: await epochOf(user.address), ...(quota ? { quota } : {}) });
+}
+
+/** IMAP sessions get a handle on the user's mailbox (the store shares the state between handles). */
+export function storeMailboxProvider(store: MailStore, epochOf: EpochSource): MailboxProvider {
+  return {
+    async open(user) {
+      const mailbox = await openUser(store, epochOf, user);
+      return { mailbox, release: () => mailbox.close() };
+    },
+  };
+}
+
+/**
+ * POP3 sees INBOX only (RFC 1939 has one maildrop). The unique id joins
+ * UIDVALIDITY and UID, so it never repeats even if the folder is recreated.
+ */
+export function storePop3Backend(store: MailStore, epochOf: EpochSource): Pop3Backend {
+  return {
+    async openMaildrop(user): Promise<Pop3Maildrop> {
+      const mailbox = await openUser(store, epochOf, user);
+      let folder;
+      try {
+        folder = await mailbox.openFolder('INBOX');
+      } catch (err) {
+        await mailbox.close();
+        throw err;
+      }
+      const inbox = folder;
+      return {
+        list: async () => inbox.messages().map((m) => ({ uid: m.uid, size: m.size, uniqueId: `${inbox.uidValidity}.${m.uid}` })),
+        read: (uid) => inbox.read(uid),
+        // DELE marks, QUIT removes: whatever the flags (RFC 1939 §6 UPDATE).
+        expunge: (uids) => inbox.expunge(uids, { force: true }),
+        close: async () => {
+          await inbox.close();
+          await mailbox.close();
+        },
+      };
+    },
+  };
+}

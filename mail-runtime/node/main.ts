@@ -1,0 +1,45 @@
+/**
+ * `mailfleet node --config <file>` / `mailfleet run --role node`: the CLI
+ * calls `runNode`; `npx tsx mail-runtime/node/main.ts --config <file>` runs it
+ * directly. Prints one JSON line with the bound ports on stdout once ready
+ * (the launcher and tests read it), stops cleanly on SIGTERM/SIGINT.
+ */
+import { loadRuntimeConfig, type RuntimeConfigOf } from '../config';
+import { createLogger } from '../common/log';
+import { nodeOptionsFromConfig } from './from-config';
+import { startNode, type RunningNode } from './start';
+
+export async function runNode(cfg: RuntimeConfigOf<'node'>): Promise<RunningNode> {
+  const log = createLogger({ role: 'node', member: cfg.memberId }, cfg.logLevel);
+  const node = await startNode({ ...nodeOptionsFromConfig(cfg), log });
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'stopping');
+    node.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return node;
+}
+
+function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cfg = loadRuntimeConfig({ file: argValue(argv, '--config'), env: process.env });
+  if (cfg.role !== 'node') throw new Error(`config role is ${cfg.role}, expected node`);
+  const node = await runNode(cfg);
+  const { imapPort, imapsPort, pop3Port, pop3sPort, healthPort } = node;
+  process.stdout.write(`${JSON.stringify({ ready: true, imapPort, imapsPort, pop3Port, pop3sPort, healthPort })}\n`);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`mailfleet node: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

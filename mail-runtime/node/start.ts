@@ -1,0 +1,162 @@
+import { Gauge } from 'prom-client';
+import { Authenticator, FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
+import { createLogger, type Logger } from '../common/log';
+import { startImapServer, type ImapServer, type ImapServices } from '../imap';
+import { analyzeMessage } from '../imap/message';
+import { createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { startPop3Server, type Pop3Server } from '../pop3';
+import { MailStore } from '../store';
+import { storeMailboxProvider, storePop3Backend, type EpochSource } from './mailboxes';
+
+export interface HostPort {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+}
+
+/** Everything a node needs, already validated (the config layer builds it from RuntimeConfig). */
+export interface NodeOptions {
+  memberId: string;
+  /** Greeting and certificate name. */
+  hostname?: string;
+  /** Storage root; mail under `<path>/mail/`. */
+  storagePath: string;
+  listen: {
+    imap: HostPort;
+    /** Implicit TLS (RFC 8314). */
+    imaps?: HostPort;
+    pop3: HostPort;
+    pop3s?: HostPort;
+    /** `/healthz`, `/readyz`, `/metrics`. */
+    health: HostPort;
+  };
+  /** Certificate files; a self-signed certificate is generated when absent. */
+  tls?: TlsFiles;
+  /** Where LOGIN / USER+PASS / AUTH PLAIN are allowed without TLS. Default: loopback only. */
+  plaintextAuth?: PlaintextAuthPolicy;
+  /** Users: a directory object (hub client later) or a local users file. None: nobody can log in. */
+  directory?: Directory | { file: string };
+  /** Owner epoch per mailbox; default 1 until placement supplies real epochs. */
+  epochFor?: EpochSource;
+  maxConnections?: number;
+  /** Autologout overrides (default LIMITS). */
+  imapIdleTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface RunningNode {
+  imapPort: number;
+  imapsPort?: number;
+  pop3Port: number;
+  pop3sPort?: number;
+  healthPort: number;
+  store: MailStore;
+  /** BYE to every session, stop listeners, flush the store. */
+  close(): Promise<void>;
+}
+
+const VERSION = '0.1.0';
+
+function isDirectory(d: NodeOptions['directory']): d is Directory {
+  return typeof d === 'object' && d !== null && 'authenticate' in d;
+}
+
+/** Starts the node role: IMAP(+IMAPS), POP3(+POP3S) and the health endpoint on one store. */
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const log = (opts.log ?? createLogger({ role: 'node', member: opts.memberId })).child({ role: 'node', member: opts.memberId });
+  const hostname = opts.hostname ?? 'localhost';
+  const plaintextAuth = opts.plaintextAuth ?? 'loopback';
+  let ready = false;
+  const registry = createRegistry({ role: 'node', member: opts.memberId });
+  const health: HealthServer = await startHealthServer({
+    host: opts.listen.health.host,
+    port: opts.listen.health.port,
+    ready: () => ready,
+    registry,
+    info: { role: 'node', member: opts.memberId },
+  });
+  const closers: (() => Promise<void>)[] = [() => health.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'close failed'));
+  };
+  try {
+    const tls = await loadTls(opts.tls, hostname);
+    if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
+    let directory: Directory;
+    if (isDirectory(opts.directory)) directory = opts.directory;
+    else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
+    else {
+      log.warn('no directory configured: nobody can log in');
+      directory = StaticDirectory.fromText('users: []');
+    }
+    const auth = new Authenticator(directory, new LoginLimiter(), log);
+    const store = new MailStore({ root: opts.storagePath, analyze: analyzeMessage, logger: log });
+    closers.push(() => store.close());
+    const epochOf = opts.epochFor ?? (() => 1);
+    const services: ImapServices = {
+      auth,
+      mailboxes: storeMailboxProvider(store, epochOf),
+      tls,
+      plaintextAuth,
+      hostname,
+      log,
+      version: VERSION,
+    };
+    const imapCommon = { services, maxConnections: opts.maxConnections, idleTimeoutMs: opts.imapIdleTimeoutMs };
+    const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
+    closers.push(() => imap.close());
+    let imaps: ImapServer | undefined;
+    if (opts.listen.imaps) {
+      imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
+      closers.push(() => (imaps as ImapServer).close());
+    }
+    const pop3Common = { auth, backend: storePop3Backend(store, epochOf), tls, plaintextAuth, log, hostname, maxConnections: opts.maxConnections };
+    const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
+    closers.push(() => pop3.close());
+    let pop3s: Pop3Server | undefined;
+    if (opts.listen.pop3s) {
+      pop3s = await startPop3Server({ ...pop3Common, kind: 'tls', ...opts.listen.pop3s });
+      closers.push(() => (pop3s as Pop3Server).close());
+    }
+    const imapServers = [imap, imaps].filter((s): s is ImapServer => s !== undefined);
+    const pop3Servers = [pop3, pop3s].filter((s): s is Pop3Server => s !== undefined);
+    new Gauge({
+      name: 'mailfleet_imap_sessions',
+      help: 'Open IMAP sessions',
+      registers: [registry],
+      collect() {
+        this.set(imapServers.reduce((n, s) => n + s.sessions(), 0));
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_pop3_sessions',
+      help: 'Open POP3 sessions',
+      registers: [registry],
+      collect() {
+        this.set(pop3Servers.reduce((n, s) => n + s.sessions(), 0));
+      },
+    });
+    ready = true;
+    const ports = {
+      imapPort: imap.port,
+      ...(imaps ? { imapsPort: imaps.port } : {}),
+      pop3Port: pop3.port,
+      ...(pop3s ? { pop3sPort: pop3s.port } : {}),
+      healthPort: health.port,
+    };
+    log.info(ports, 'node ready');
+    let closing: Promise<void> | undefined;
+    return {
+      ...ports,
+      store,
+      close: () => {
+        ready = false;
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

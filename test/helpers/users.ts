@@ -1,0 +1,24 @@
+import { writeFile } from 'node:fs/promises';
+import { hashPassword } from '../../mail-runtime/auth';
+
+/** Cheap scrypt parameters for tests (the hash records them, so verification uses the same). */
+export const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
+
+export interface TestUser {
+  address: string;
+  password: string;
+  quota?: { bytes?: number; messages?: number };
+}
+
+export const ALICE: TestUser = { address: 'alice@example.com', password: 'alice secret' };
+export const BOB: TestUser = { address: 'bob@example.com', password: 'bob-pw' };
+
+/** Writes a users file (YAML) for the given users. */
+export async function writeUsersFile(file: string, users: readonly TestUser[]): Promise<void> {
+  const lines = ['users:'];
+  for (const u of users) {
+    lines.push(`  - address: ${u.address}`, `    password: "${await hashPassword(u.password, FAST_SCRYPT)}"`);
+    if (u.quota) lines.push(`    quota: ${JSON.stringify(u.quota)}`);
+  }
+  await writeFile(file, `${lines.join('\n')}\n`);
+}

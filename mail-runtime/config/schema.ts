@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
+import { dnsLabel, domainName, hostPort, ipv4Cidr, strict } from './validation';
 
 /**
  * RuntimeConfig: what one role process reads. Components render it from the
@@ -13,7 +13,8 @@ export type RuntimeRole = (typeof RUNTIME_ROLES)[number];
 
 export const Listen = strict({
   host: z.string().min(1).default('0.0.0.0'),
-  port,
+  /** 0 lets the OS choose (tests, ad-hoc runs); the ready line reports the bound port. */
+  port: z.number().int().min(0, 'a port is 0–65535 (0: any free port)').max(65535, 'a port is 0–65535 (0: any free port)'),
 });
 export type Listen = z.infer<typeof Listen>;
 

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io';
 import { registerRender } from './render';
+import { registerRun } from './run';
 import { registerUp } from './up';
 import { registerValidate } from './validate';
 
 export type RegisterCommand = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
 
 /** Every subcommand, in the order `mailfleet help` lists them. */
-export const commands: readonly RegisterCommand[] = [registerValidate, registerRender, registerUp];
+export const commands: readonly RegisterCommand[] = [registerValidate, registerRender, registerRun, registerUp];

@@ -1,0 +1,29 @@
+import type { RuntimeConfig } from './config';
+
+/**
+ * Role dispatch: one program, one role per process (DESIGN.md). Returns a
+ * description of what was started, for the ready line the launcher reads.
+ */
+export type RoleStart = (cfg: RuntimeConfig) => Promise<Record<string, unknown>>;
+
+export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
+  node: async (cfg) => {
+    if (cfg.role !== 'node') throw new Error('unreachable');
+    // Loaded on demand: a gateway process has no business loading IMAP.
+    const { runNode } = require('./node/main') as typeof import('./node/main');
+    const n = await runNode(cfg);
+    return { imapPort: n.imapPort, imapsPort: n.imapsPort, pop3Port: n.pop3Port, pop3sPort: n.pop3sPort, healthPort: n.healthPort };
+  },
+};
+
+export class RoleNotAvailableError extends Error {}
+
+export async function startRole(cfg: RuntimeConfig): Promise<Record<string, unknown>> {
+  const entry = ROLE_ENTRIES[cfg.role];
+  if (!entry) {
+    throw new RoleNotAvailableError(
+      `role "${cfg.role}" is not available yet (roles that run today: ${Object.keys(ROLE_ENTRIES).join(', ')})`,
+    );
+  }
+  return entry(cfg);
+}

@@ -92,7 +92,10 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     if (m && Number(m[1]) <= epoch) snapEpoch = Math.max(snapEpoch, Number(m[1]));
   }
   if (snapEpoch < 0) {
-    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 0, messages: [] }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
+    // A new folder starts at HIGHESTMODSEQ 1: RFC 7162 §3.1.2.1 wants a
+    // non-zero value even for an empty mailbox, and the first change must
+    // then be above what a client may already have seen.
+    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [] }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
   let snap: SnapshotFile;
   try {

@@ -1,12 +1,13 @@
 import type { MockOutputs } from '../preview/mock-outputs';
 import { dockerMockOutputs } from './docker';
 import { kubernetesMockOutputs } from './kubernetes';
+import { proxmoxMockOutputs } from './proxmox';
 
 /**
  * Every platform's fakes for offline runs (preview, tests), composed.
  * Each adapter folder owns its own mocks.ts.
  */
-const fakes: MockOutputs[] = [dockerMockOutputs, kubernetesMockOutputs];
+const fakes: MockOutputs[] = [dockerMockOutputs, kubernetesMockOutputs, proxmoxMockOutputs];
 
 export const platformMockOutputs: MockOutputs = (type, name, inputs) => {
   for (const f of fakes) {

@@ -1,0 +1,39 @@
+import { renderRuntimeConfigs, type RenderedMember } from '../../../components/render';
+import { parseClusterSpec, type ClusterSpec, type ClusterSpecInput } from '../../../components/spec';
+import type { SecretMaterial } from '../../../components/cloud-init';
+
+/** A production-like Proxmox cluster spec (only VM platforms use cloud-init). */
+export const vmSpecInput: ClusterSpecInput = {
+  name: 'mail-ci',
+  environment: 'production',
+  hostname: 'mail.example.net',
+  platform: {
+    kind: 'proxmox',
+    endpoint: 'https://pve1.example.net:8006/',
+    nodes: ['pve1', 'pve2', 'pve3'],
+    templateVmId: 9000,
+    network: { cidr: '10.50.0.0/24', gateway: '10.50.0.1', firstAddress: '10.50.0.10', dns: ['10.50.0.2'], searchDomain: 'example.net' },
+  },
+  domains: [{ name: 'example.net' }],
+  hubs: { count: 2 },
+  nodes: { count: 3 },
+  gateways: { count: 2 },
+  proxies: { count: 2 },
+  filters: { dkim: { selector: 'mf1' } },
+  storage: { kind: 'nfs', server: '10.50.0.5', path: '/export/mail', sizeGiB: 500 },
+  loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.50.0.8' },
+};
+
+export function vmCluster(): { spec: ClusterSpec; members: RenderedMember[] } {
+  const spec = parseClusterSpec(vmSpecInput);
+  return { spec, members: renderRuntimeConfigs(spec) };
+}
+
+/** Deterministic fake secrets, with characters that would break naive YAML. */
+export const fakeSecrets: Required<SecretMaterial> = {
+  adminToken: 'admin-token: "quoted" # not a comment',
+  clusterToken: 'cluster-token-0123456789',
+  tlsCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeCERT\n-----END CERTIFICATE-----\n',
+  tlsKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeKEY: {x}\n-----END PRIVATE KEY-----\n',
+  dkimKeyPem: '-----BEGIN PRIVATE KEY-----\nMIIEfakeDKIM\n-----END PRIVATE KEY-----\n',
+};

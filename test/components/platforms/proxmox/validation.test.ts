@@ -1,0 +1,80 @@
+import * as pulumi from '@pulumi/pulumi';
+import { describe, expect, it } from 'vitest';
+import { installCapture, isSecretValue, unwrapSecrets } from '../../../../components/preview/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../../../components/preview/mock-outputs';
+// MailCluster creates nothing on import, so a static import after installCapture's module is safe.
+import { MailCluster } from '../../../../components/mail-cluster';
+import { proxmoxMockOutputs } from '../../../../components/platforms/proxmox/mocks';
+import type { ClusterSpecInput } from '../../../../components/spec';
+import { FAKE_TOKEN, proxmoxSpec } from './fixtures';
+
+const run = installCapture({ stack: 'ha-proxmox', outputsFor: composeMockOutputs(commonMockOutputs, proxmoxMockOutputs) });
+
+
+const withToken = (key = 'proxmoxve:apiToken', value = FAKE_TOKEN, secret = true) =>
+  pulumi.runtime.setAllConfig({ [key]: value }, secret ? [key] : []);
+
+const platform = (over: Record<string, unknown>) => {
+  const s = proxmoxSpec(3);
+  return { ...s, platform: { ...(s.platform as object), ...over } } as ClusterSpecInput;
+};
+
+describe('proxmox adapter: credentials', () => {
+  it('refuses to run without an API token in stack config', () => {
+    pulumi.runtime.setAllConfig({}, []);
+    expect(() => new MailCluster('a', { spec: proxmoxSpec(3) })).toThrow(/pulumi config set --secret proxmoxve:apiToken/);
+  });
+
+  it('refuses a token stored in clear', () => {
+    withToken('proxmoxve:apiToken', FAKE_TOKEN, false);
+    expect(() => new MailCluster('b', { spec: proxmoxSpec(3) })).toThrow(/proxmoxve:apiToken must be a secret/);
+  });
+
+  it('accepts mailfleet:proxmoxApiToken as the alternative key', async () => {
+    withToken('mailfleet:proxmoxApiToken');
+    const cap = await run(() => new MailCluster('d', { spec: proxmoxSpec(3) }));
+    const provider = cap.resources.find((r) => r.type === 'pulumi:providers:proxmoxve')!;
+    expect(isSecretValue(provider.inputs.apiToken)).toBe(true);
+    expect(unwrapSecrets(provider.inputs.apiToken)).toBe(FAKE_TOKEN);
+  });
+});
+
+describe('proxmox adapter: platform checks name the field', () => {
+  const cases: [string, ClusterSpecInput, RegExp][] = [
+    ['duplicate Proxmox node', platform({ nodes: ['pve1', 'pve2', 'pve1'] }), /platform\.nodes\[2\]/],
+    ['VIP outside the subnet', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.99.0.8' } }, /loadBalancer\.vip: 10\.99\.0\.8 is outside/],
+    ['VIP on a member address', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.40.0.10' } }, /loadBalancer\.vip: .*mail-px-hub-0/],
+    ['VIP with one replica', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 1, vip: '10.40.0.8' } }, /loadBalancer\.replicas/],
+    ['too many load balancers', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 6, vip: '10.40.0.8' } }, /loadBalancer\.replicas: at most 5/],
+    ['bad HA group id', platform({ haGroup: '9 bad' }), /platform\.haGroup/],
+  ];
+  it.each(cases)('%s', (_label, spec, error) => {
+    withToken();
+    expect(() => new MailCluster('e', { spec })).toThrow(error);
+  });
+});
+
+describe('proxmox adapter: variants', () => {
+  it('a shared snippets datastore gets one snippet per VM; an external LB creates no VMs', async () => {
+    withToken();
+    const spec: ClusterSpecInput = { ...platform({ snippetsDatastore: 'cephfs' }), loadBalancer: { kind: 'external', address: 'mx.example.net' } };
+    let cluster: MailCluster | undefined;
+    const cap = await run(() => {
+      cluster = new MailCluster('f', { spec });
+      return { endpoints: cluster.endpoints };
+    });
+    const vms = cap.resources.filter((r) => r.type === 'proxmoxve:index/vmLegacy:VmLegacy');
+    const files = cap.resources.filter((r) => r.type === 'proxmoxve:index/fileLegacy:FileLegacy');
+    expect(vms).toHaveLength(9);
+    expect(files).toHaveLength(9);
+    for (const f of files) expect(f.inputs.datastoreId).toBe('cephfs');
+    expect(vms.some((v) => v.name.includes('-lb-'))).toBe(false);
+    expect((cap.outputs.endpoints as Record<string, string>).imaps).toBe('mx.example.net:993');
+  });
+
+  it('the cluster endpoints use the keepalived VIP', async () => {
+    withToken();
+    const cap = await run(() => ({ endpoints: new MailCluster('g', { spec: proxmoxSpec(3) }).endpoints }));
+    expect(cap.outputs.endpoints).toMatchObject({ smtp: '10.40.0.8:25', imaps: '10.40.0.8:993', submission: '10.40.0.8:587' });
+  });
+});

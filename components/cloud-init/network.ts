@@ -41,7 +41,8 @@ export function networkConfigV2(a: StaticNetworkArgs): NetworkConfigV2 {
         match: { name: a.interfaceMatch ?? 'e*' },
         dhcp4: false,
         addresses: [`${a.address}/${a.prefix}`],
-        routes: [{ to: 'default', via: a.gateway }],
+        // cloud-init 22.4 (Debian 12) rejects the netplan alias `default` as a route target.
+        routes: [{ to: '0.0.0.0/0', via: a.gateway }],
         nameservers: { addresses: [...a.dns], ...(a.searchDomain ? { search: [a.searchDomain] } : {}) },
       },
     },

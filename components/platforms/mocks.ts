@@ -2,12 +2,13 @@ import type { MockOutputs } from '../preview/mock-outputs';
 import { dockerMockOutputs } from './docker';
 import { kubernetesMockOutputs } from './kubernetes';
 import { proxmoxMockOutputs } from './proxmox';
+import { vsphereMockInvokes, vsphereMockOutputs } from './vsphere';
 
 /**
  * Every platform's fakes for offline runs (preview, tests), composed.
  * Each adapter folder owns its own mocks.ts.
  */
-const fakes: MockOutputs[] = [dockerMockOutputs, kubernetesMockOutputs, proxmoxMockOutputs];
+const fakes: MockOutputs[] = [dockerMockOutputs, kubernetesMockOutputs, proxmoxMockOutputs, vsphereMockOutputs];
 
 export const platformMockOutputs: MockOutputs = (type, name, inputs) => {
   for (const f of fakes) {
@@ -19,5 +20,5 @@ export const platformMockOutputs: MockOutputs = (type, name, inputs) => {
 
 /** Results for data-source invokes (vSphere lookups). */
 export function platformInvokeResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
-  return { id: `${token.split(':').pop()}-${String(args.name ?? 'default')}` };
+  return vsphereMockInvokes(token, args) ?? { id: `${token.split(':').pop()}-${String(args.name ?? 'default')}` };
 }

@@ -1,10 +1,38 @@
-import * as pulumi from '@pulumi/pulumi';
 import type { PlatformAdapter } from '../types';
+import { openInventory } from './inventory';
+import { createLoadBalancer, validateLoadBalancer } from './load-balancer';
+import { vsphereSecrets } from './secrets';
+import { nfsMountOf, nfsVolume } from './volume';
+import { createWorkload } from './workload';
 
-/** Placeholder until the vsphere adapter lands: fails before creating anything. */
+/**
+ * VMware vSphere: VMs cloned from a cloud-init template, configured through
+ * guestinfo, on NFS shared storage mounted in the guests, kept on separate
+ * ESXi hosts by DRS anti-affinity rules, behind an HAProxy + keepalived pair.
+ * Credentials come from the stack config keys `vsphere:user` and
+ * `vsphere:password` (secret).
+ */
 export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
   kind: 'vsphere',
-  open(_ctx, parent) {
-    throw new pulumi.ResourceError('the vsphere platform adapter is not implemented yet', parent);
+  open(ctx, parent) {
+    // Everything that can be wrong is checked before the first resource exists.
+    nfsMountOf(ctx.spec.storage, parent);
+    validateLoadBalancer(
+      ctx,
+      ctx.members.map((m) => m.address),
+      parent,
+    );
+    const inv = openInventory(ctx, parent);
+    return {
+      secrets: (p) => vsphereSecrets(p),
+      volume: (p) => nfsVolume(ctx.spec.storage, p),
+      workload: (args, p) => createWorkload(inv, ctx, args, p),
+      loadBalancer: (args, p) => createLoadBalancer(inv, ctx, args, p),
+    };
   },
 };
+
+export { vsphereMockInvokes, vsphereMockOutputs } from './mocks';
+export { GUESTINFO, GUEST_INTERFACE, decodeGuestinfo, staticMacAddress } from './guestinfo';
+export type { GuestMetadata } from './guestinfo';
+export { CREDENTIAL_KEYS } from './inventory';

@@ -1,3 +1,4 @@
+import { MailCluster } from '../../../../components/mail-cluster';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -12,7 +13,6 @@ import { haproxyCheck, haproxyWarnings } from '../../haproxy/validators';
 
 // Once per file, before anything that registers resources is imported.
 const run = installCapture({ outputsFor: composeMockOutputs(commonMockOutputs, dockerMockOutputs) });
-let MailCluster: typeof import('../../../../components/mail-cluster').MailCluster;
 
 const root = join(__dirname, '..', '..', '..', '..');
 const stackSpec = (): ClusterSpecInput =>
@@ -57,7 +57,6 @@ const spec3 = () => parseClusterSpec(stackSpec());
 const MEMBERS = ['mail-dock-hub-0', 'mail-dock-hub-1', 'mail-dock-node-0', 'mail-dock-node-1', 'mail-dock-node-2', 'mail-dock-gateway-0', 'mail-dock-gateway-1', 'mail-dock-proxy-0', 'mail-dock-proxy-1'];
 
 beforeAll(async () => {
-  ({ MailCluster } = await import('../../../../components/mail-cluster'));
   cap3 = await run(() => new MailCluster('mail-dock', { spec: stackSpec() }));
 });
 

@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { vsphereMockInvokes } from '../../../../components/platforms/vsphere/mocks';
+import { isSecretValue, unwrapSecrets } from '../../../../components/preview/capture';
+import { SECRET_PLACEHOLDER, readStackConfig } from '../../../../components/preview/stack-config';
+// stacks/program only defines the program (stacks/index.ts is the one that runs it on import).
+import { stackProgram } from '../../../../stacks/program';
+import { installVsphereCapture } from './harness';
+import { checkInvoke, checkResource, loadSchema } from './schema-check';
+
+/** The shipped stack file runs end to end under mocks (what `npm run preview -- --stack ha-vsphere` does). */
+const stackConfig = readStackConfig(join(__dirname, '../../../../stacks'), 'ha-vsphere');
+// Switchable so one run can use only the generic `{ id }` invoke results the preview falls back to.
+let invokeResult: (token: string, args: Record<string, unknown>) => Record<string, unknown> = (t, a) => vsphereMockInvokes(t, a) ?? {};
+const harness = installVsphereCapture(stackConfig.config, { stack: 'ha-vsphere', secretKeys: stackConfig.secretKeys, invokeResult: (t, a) => invokeResult(t, a) });
+
+let cap: Awaited<ReturnType<typeof harness.run>>;
+beforeAll(async () => {
+  cap = await harness.run(() => stackProgram());
+});
+
+const VM = 'vsphere:index/virtualMachine:VirtualMachine';
+
+describe('stacks/Pulumi.ha-vsphere.yaml', () => {
+  it('keeps the vCenter password a secret and the user plain', () => {
+    expect(stackConfig.secretKeys).toEqual(['vsphere:password']);
+    expect(stackConfig.config['vsphere:user']).toBe('svc-mailfleet@vsphere.local');
+    const provider = cap.resources.find((r) => r.type === 'pulumi:providers:vsphere')!;
+    expect(isSecretValue(provider.inputs.password)).toBe(true);
+    expect(unwrapSecrets(provider.inputs)).toMatchObject({ password: SECRET_PLACEHOLDER, user: 'svc-mailfleet@vsphere.local', vsphereServer: 'vcenter.example.com', allowUnverifiedSsl: 'false' });
+  });
+
+  it('deploys a production HA cluster: >= 2 of every role, a DRS rule per role, VIP endpoints', () => {
+    expect(cap.duplicates).toEqual([]);
+    const vms = cap.resources.filter((r) => r.type === VM);
+    for (const role of ['hub', 'node', 'gateway', 'proxy', 'lb']) {
+      expect(vms.filter((v) => v.name.startsWith(`mail-vs-${role}-`)).length, role).toBeGreaterThanOrEqual(2);
+      const rule = cap.resources.find((r) => r.name === `mail-vs-${role}-anti-affinity`);
+      expect((unwrapSecrets(rule?.inputs.virtualMachineIds) as string[]).length, role).toBe(vms.filter((v) => v.name.startsWith(`mail-vs-${role}-`)).length);
+    }
+    expect(cap.outputs.endpoints).toMatchObject({ imaps: '10.60.0.8:993', smtp: '10.60.0.8:25' });
+    expect(String(cap.outputs.storage)).toMatch(/^nfs 10\.60\.0\.5:\/export\/mail/);
+  });
+
+  it('conforms to the provider schema', () => {
+    const schema = loadSchema();
+    const problems = [
+      ...cap.resources.filter((r) => r.type.includes('vsphere')).flatMap((r) => checkResource(schema, r.type, r.inputs, r.name)),
+      ...cap.invokes.flatMap((i) => checkInvoke(schema, i.token, i.args)),
+    ];
+    expect(problems).toEqual([]);
+  });
+
+  it('still builds when data sources return only an id (the generic preview fallback)', async () => {
+    invokeResult = (token, args) => ({ id: `${token.split(':').pop()}-${String(args.name ?? 'default')}` });
+    try {
+      const bare = await harness.run(() => stackProgram());
+      expect(bare.duplicates).toEqual([]);
+      expect(bare.resources.filter((r) => r.type === VM)).toHaveLength(11);
+      expect(bare.outputs.endpoints).toMatchObject({ imaps: '10.60.0.8:993' });
+    } finally {
+      invokeResult = (t, a) => vsphereMockInvokes(t, a) ?? {};
+    }
+  });
+});

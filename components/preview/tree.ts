@@ -37,6 +37,8 @@ function leaves(value: unknown, path: string, out: Array<[string, string]>, dept
   out.push([path, text.length > 48 ? `${text.slice(0, 45)}...` : text]);
 }
 
+const depthOf = (p: string) => (p.match(/[.[]/g) ?? []).length;
+
 export function keyInputs(inputs: Record<string, unknown>): string {
   const all: Array<[string, string]> = [];
   leaves(inputs, '', all, 0);
@@ -44,7 +46,9 @@ export function keyInputs(inputs: Record<string, unknown>): string {
   const ranked = all
     .map(([p, v]) => ({ p, v, rank: KEY_INPUTS.indexOf(last(p)) }))
     .filter((x) => x.rank >= 0)
-    .sort((a, b) => a.rank - b.rank);
+    // Same key at several depths (a VM's nodeName vs its clone.nodeName):
+    // the shallower one describes the resource itself.
+    .sort((a, b) => a.rank - b.rank || depthOf(a.p) - depthOf(b.p));
   const seen = new Set<string>();
   const shown: string[] = [];
   for (const x of ranked) {

@@ -12,7 +12,7 @@ describe('Dockerfile lints clean with dockerfile-utils', () => {
   });
 
   it('the linter does catch a broken Dockerfile', () => {
-    const diagnostics = validate('FROM node:20\nHEALTHCHECK CMD\nEXPOSE 99999\n');
-    expect(diagnostics.length).toBeGreaterThanOrEqual(2);
+    const diagnostics = validate('FROM node:20\nHEALTHCHECK CMD\n');
+    expect(diagnostics.map((d) => d.message)).toEqual(['Missing command after HEALTHCHECK CMD']);
   });
 });

@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { listStacks, readStackConfig, SECRET_PLACEHOLDER } from '../../components/preview/stack-config';
+
+const root = join(__dirname, '..', '..');
+const stacksDir = join(root, 'stacks');
+
+async function preview(...args: string[]) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(root, 'bin', 'mailfleet-preview.js'), ...args], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const stacks = listStacks(stacksDir);
+const PLATFORM_OF: Record<string, string> = { 'ha-kubernetes': 'kubernetes', 'ha-docker': 'docker', 'ha-proxmox': 'proxmox', 'ha-vsphere': 'vsphere' };
+
+describe('shipped stack configs', () => {
+  it('one HA stack per platform', () => {
+    expect(stacks).toEqual(expect.arrayContaining(Object.keys(PLATFORM_OF)));
+  });
+
+  it.each(stacks)('%s: npm run preview --json builds it offline (subprocess)', async (stack) => {
+    const r = await preview('--stack', stack, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; resources: Array<{ type: string; name: string; parent?: string }>; outputs: Record<string, unknown> };
+    expect(report.ok).toBe(true);
+    const cluster = report.resources.find((x) => x.type === 'mailfleet:index:MailCluster');
+    expect(cluster).toBeDefined();
+    // Every role component sits under the cluster; every platform resource has a parent.
+    for (const t of ['Hub', 'MailNode', 'Gateway', 'Proxy', 'SharedStorage', 'LoadBalancer']) {
+      expect(report.resources.filter((x) => x.type === `mailfleet:index:${t}`)).toHaveLength(1);
+    }
+    expect(report.resources.filter((x) => x.type !== 'mailfleet:index:MailCluster' && !x.parent)).toEqual([]);
+    const platform = PLATFORM_OF[stack];
+    if (platform) expect(report.resources.some((x) => x.type.startsWith(platform === 'kubernetes' ? 'kubernetes:' : platform === 'proxmox' ? 'proxmoxve:' : `${platform}:`))).toBe(true);
+    // Secrets are redacted in the report, never printed.
+    expect(r.stdout).not.toMatch(/BEGIN (EC |RSA )?PRIVATE KEY/);
+    expect(r.stdout).not.toContain(SECRET_PLACEHOLDER);
+    expect(report.outputs.adminToken).toBe('[secret]');
+  });
+
+  it('the tree view is readable: type, name, key inputs, indentation', async () => {
+    const r = await preview('--stack', 'ha-kubernetes');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('mailfleet:index:MailCluster  mail-prod');
+    expect(r.stdout).toMatch(/├─ mailfleet:index:MailNode {2}mail-prod-node/);
+    expect(r.stdout).toMatch(/│ {2}[├└]─ kubernetes:apps\/v1:StatefulSet {2}mail-prod-node-statefulset {2}\(replicas=3 image=/);
+  });
+
+  it('an invalid stack config exits 1 naming the config key', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'mf-stack-'));
+    writeFileSync(join(dir, 'Pulumi.bad.yaml'), 'config:\n  mailfleet:cluster:\n    name: demo\n    platform: { kind: kubernetes }\n    domains: [{ name: example.com }]\n    nodes: { count: two }\n');
+    const r = await preview('--stack', 'bad', '--stacks-dir', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('mailfleet:cluster.nodes.count');
+    const missing = await preview('--stack', 'nope', '--stacks-dir', dir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('stacks there: bad');
+  });
+
+  it('stack configs keep credentials encrypted (secure:)', () => {
+    for (const stack of stacks) {
+      const c = readStackConfig(stacksDir, stack);
+      for (const key of Object.keys(c.config)) {
+        if (/password|apiToken|privateKey|token/i.test(key)) expect(c.secretKeys, `${stack}: ${key}`).toContain(key);
+      }
+    }
+  });
+});

@@ -6,11 +6,11 @@ import { MailCluster } from '../components/mail-cluster';
 import { installCapture } from '../components/preview/capture';
 import { commonMockOutputs, composeMockOutputs } from '../components/preview/mock-outputs';
 import { platformInvokeResult, platformMockOutputs } from '../components/platforms/mocks';
-import { bigClusterSpec } from './specs';
+import { BENCH_CONFIG, bigClusterSpec } from './specs';
 
 async function main() {
   const platform = process.argv[2] as 'kubernetes' | 'docker' | 'proxmox' | 'vsphere';
-  const run = installCapture({ stack: 'bench', outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult });
+  const run = installCapture({ stack: 'bench', ...BENCH_CONFIG, outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult });
   const spec = bigClusterSpec(platform);
   const t0 = process.hrtime.bigint();
   const cap = await run(() => new MailCluster('bench', { spec }));

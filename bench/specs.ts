@@ -10,10 +10,12 @@ export function bigClusterSpec(platform: 'kubernetes' | 'docker' | 'proxmox' | '
     proxmox: {
       platform: { kind: 'proxmox' as const, endpoint: 'https://pve:8006/', nodes: ['pve1', 'pve2', 'pve3'], templateVmId: 9000, network: net },
       storage: { kind: 'nfs' as const, server: '10.50.0.5', path: '/mail', sizeGiB: 60000 },
+      loadBalancer: { kind: 'haproxy' as const, replicas: 2, vip: '10.50.0.8' },
     },
     vsphere: {
       platform: { kind: 'vsphere' as const, server: 'vc', datacenter: 'dc', cluster: 'c', datastore: 'ds', network: 'pg', template: 'tpl', addresses: net },
       storage: { kind: 'nfs' as const, server: '10.50.0.5', path: '/mail', sizeGiB: 60000 },
+      loadBalancer: { kind: 'haproxy' as const, replicas: 2, vip: '10.50.0.8' },
     },
   };
   return {
@@ -27,3 +29,9 @@ export function bigClusterSpec(platform: 'kubernetes' | 'docker' | 'proxmox' | '
     ...platforms[platform],
   };
 }
+
+/** Provider credentials the adapters require (placeholders: nothing is contacted under mocks). */
+export const BENCH_CONFIG = {
+  config: { 'proxmoxve:apiToken': 'bench@pve!bench=00000000-0000-0000-0000-000000000000', 'vsphere:user': 'bench@vsphere.local', 'vsphere:password': 'bench' },
+  secretKeys: ['proxmoxve:apiToken', 'vsphere:password'],
+};

@@ -4,14 +4,27 @@ import { stackProgram } from '../../stacks/program';
 import { platformInvokeResult, platformMockOutputs } from '../platforms/mocks';
 import { installCapture, redactSecrets, type Capture, type CapturedResource } from './capture';
 import { commonMockOutputs, composeMockOutputs } from './mock-outputs';
+import { POLICY_PACK_NAME, POLICY_PACK_VERSION } from '../../policies/policies';
+import {
+  PolicyConfigError,
+  hasMandatoryViolation,
+  loadPolicyConfig,
+  renderPolicyResults,
+  runPolicyPack,
+  type PolicyPackConfig,
+  type PolicyResult,
+  type PolicyRun,
+} from './policy-gate';
 import { StackConfigFileError, readStackConfig } from './stack-config';
 import { renderTree } from './tree';
 
 /**
- * `npm run preview -- --stack NAME [--json]`: runs a stack program offline
- * (under Pulumi mocks, with the stack's config file) and prints the resource
- * tree, or a JSON report for pipelines. Exit 1 when the config is invalid or
- * the program fails; 2 for a usage error.
+ * `npm run preview -- --stack NAME [--json] [--policy-config FILE]`: runs a
+ * stack program offline (under Pulumi mocks, with the stack's config file),
+ * prints the resource tree, then runs the policy pack (policies/) on what the
+ * program registered and prints every finding; `--json` prints one
+ * machine-readable report instead. Exit 1 when the config is invalid, the
+ * program fails or a mandatory policy is violated; 2 for a usage error.
  */
 
 export const REPORT_FORMAT = 'mailfleet-preview/1';
@@ -26,6 +39,24 @@ export interface PreviewReport {
   resources: Array<Pick<CapturedResource, 'urn' | 'type' | 'name' | 'parent' | 'custom'> & { inputs: unknown }>;
   counts: Record<string, number>;
   outputs: unknown;
+  /** Every policy finding (empty when the program did not run to the end). */
+  policies: Array<Pick<PolicyResult, 'policyName' | 'enforcementLevel' | 'urn' | 'message'>>;
+  policySummary: PolicySummary;
+}
+
+export interface PolicySummary {
+  pack: string;
+  version: string;
+  /** False when the program failed before the policies could run. */
+  ran: boolean;
+  /** Policy config file given with --policy-config. */
+  configFile?: string;
+  evaluated: string[];
+  disabled: string[];
+  mandatory: number;
+  advisory: number;
+  /** True when no mandatory policy is violated (and the policies ran). */
+  passed: boolean;
 }
 
 export interface PreviewIo {
@@ -37,6 +68,8 @@ export interface PreviewOptions {
   stack: string;
   json?: boolean;
   stacksDir?: string;
+  /** Pulumi policy config file (JSON): per-policy enforcement levels and settings. */
+  policyConfig?: string;
 }
 
 const repoRoot = join(__dirname, '..', '..');
@@ -53,6 +86,18 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
       return 1;
     }
     throw err;
+  }
+  let policyConfig: PolicyPackConfig = {};
+  if (opts.policyConfig) {
+    try {
+      policyConfig = loadPolicyConfig(opts.policyConfig);
+    } catch (err) {
+      if (err instanceof PolicyConfigError) {
+        io.err(`preview: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
   }
   const mocks = { outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult };
   const run = installCapture({
@@ -81,6 +126,28 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
     failure = `duplicate resource URNs (the engine would reject this program):\n${capture.duplicates.map((u) => `  - ${u}`).join('\n')}`;
   }
 
+  let policyRun: PolicyRun | undefined;
+  if (!failure && capture) {
+    try {
+      policyRun = await runPolicyPack(capture, policyConfig, { project: 'mailfleet', stack: opts.stack });
+    } catch (err) {
+      failure = `policy pack ${POLICY_PACK_NAME} failed to run: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  const results = policyRun?.results ?? [];
+  const mandatory = results.filter((r) => r.enforcementLevel === 'mandatory').length;
+  const policySummary: PolicySummary = {
+    pack: POLICY_PACK_NAME,
+    version: POLICY_PACK_VERSION,
+    ran: policyRun !== undefined,
+    ...(opts.policyConfig ? { configFile: opts.policyConfig } : {}),
+    evaluated: policyRun?.evaluated ?? [],
+    disabled: policyRun?.disabled ?? [],
+    mandatory,
+    advisory: results.length - mandatory,
+    passed: policyRun !== undefined && !hasMandatoryViolation(results),
+  };
+
   const resources = capture?.resources ?? [];
   const counts: Record<string, number> = {};
   for (const r of resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
@@ -94,6 +161,8 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
     resources: resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent, custom: r.custom, inputs: redactSecrets(r.inputs) })),
     counts,
     outputs: redactSecrets(capture?.outputs ?? {}),
+    policies: results.map((r) => ({ policyName: r.policyName, enforcementLevel: r.enforcementLevel, urn: r.urn, message: r.message })),
+    policySummary,
   };
 
   if (opts.json) {
@@ -104,16 +173,18 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
     io.out(`Previewing stack "${opts.stack}" offline (${stackConfig.file}, mocked providers)\n\n`);
     io.out(renderTree(resources));
     io.out(`\n${resources.length} resources: ${Object.entries(counts).map(([t, n]) => `${n} × ${t}`).join(', ')}\n`);
+    if (policyRun) io.out(`\n${renderPolicyResults(policyRun)}`);
   }
-  return failure ? 1 : 0;
+  return failure || !policySummary.passed ? 1 : 0;
 }
 
 export async function main(argv: readonly string[], io: PreviewIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
   const program = new Command('preview')
-    .description('run a stack program offline and print its resource tree')
+    .description('run a stack program offline, print its resource tree and run the policy pack on it')
     .requiredOption('-s, --stack <name>', 'stack name: reads stacks/Pulumi.<name>.yaml')
     .option('--json', 'print a machine-readable report')
     .option('--stacks-dir <dir>', 'folder with the Pulumi.<stack>.yaml files')
+    .option('--policy-config <file>', 'policy config JSON: per-policy enforcementLevel (mandatory, advisory, disabled) and settings')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride();
   try {
@@ -122,6 +193,6 @@ export async function main(argv: readonly string[], io: PreviewIo = { out: (s) =
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     throw err;
   }
-  const o = program.opts<{ stack: string; json?: boolean; stacksDir?: string }>();
-  return runPreview({ stack: o.stack, json: o.json, stacksDir: o.stacksDir }, io);
+  const o = program.opts<{ stack: string; json?: boolean; stacksDir?: string; policyConfig?: string }>();
+  return runPreview({ stack: o.stack, json: o.json, stacksDir: o.stacksDir, policyConfig: o.policyConfig }, io);
 }

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { parseFailoverPairSpec, type FailoverPairSpecInput } from '../../components/spec';
+import { COMPONENT, DOCKER, K8S, PROXMOX } from '../../policies/lib/tokens';
+import { check, resource, violated } from './helpers';
+
+/**
+ * Policy 4 against the FailoverPair contract (`mailfleet:index:FailoverPair`
+ * registers its FailoverPairSpec as the `spec` output; the standby member's
+ * resources are named `${pair}-all-1...`). The component does not exist yet,
+ * so the graphs are built by hand.
+ */
+
+const site = (kind: 'proxmox' | 'vsphere' | 'kubernetes' | 'docker', name: string, endpoint: string): FailoverPairSpecInput['primary'] => {
+  const net = { cidr: '10.10.0.0/24', gateway: '10.10.0.1', firstAddress: '10.10.0.20' };
+  const storage = { kind: 'nfs' as const, server: '10.10.0.5', path: '/export/mail', sizeGiB: 2000, backup: { schedule: '0 3 * * *' } };
+  switch (kind) {
+    case 'proxmox':
+      return { site: { name }, platform: { kind, endpoint, nodes: ['pve-a', 'pve-b'], templateVmId: 9000, network: net }, storage, member: { cpu: 4, memoryMiB: 8192 } };
+    case 'vsphere':
+      return { site: { name }, platform: { kind, server: endpoint, datacenter: 'dc', cluster: 'c', datastore: 'ds', network: 'pg', template: 't', addresses: net }, storage, member: { cpu: 4, memoryMiB: 8192 } };
+    case 'kubernetes':
+      return { site: { name }, platform: { kind, context: endpoint }, storage: { kind: 'pvc-rwx', storageClass: 'cephfs', sizeGiB: 2000, backup: { schedule: '0 3 * * *' } }, member: { cpu: 4, memoryMiB: 8192 } };
+    case 'docker':
+      return { site: { name }, platform: { kind, hosts: [endpoint] }, storage: { kind: 'docker-volume', nfs: { server: '10.10.0.5', path: '/export/mail' }, sizeGiB: 2000, backup: { schedule: '0 3 * * *' } }, member: { cpu: 4, memoryMiB: 8192 } };
+  }
+};
+
+const ENDPOINTS = {
+  proxmox: ['https://pve-ams.example.net:8006/', 'https://pve-fra.example.net:8006/'],
+  vsphere: ['vcenter-ams.example.net', 'vcenter-fra.example.net'],
+  kubernetes: ['ams-prod', 'fra-prod'],
+  docker: ['ssh://deploy@ams.example.net', 'ssh://deploy@fra.example.net'],
+} as const;
+
+function pairSpec(kind: keyof typeof ENDPOINTS): Record<string, any> {
+  // Validated once, like the component would, then turned back into plain data.
+  const input: FailoverPairSpecInput = {
+    kind: 'failover-pair',
+    name: 'mail-geo',
+    environment: 'production',
+    hostname: 'mail.example.net',
+    domains: [{ name: 'example.net', quota: { mailboxMiB: 2048, maxUsers: 500 } }],
+    runtime: { image: 'ghcr.io/mailfleet/mailfleet:0.1.0' },
+    primary: site(kind, 'ams1', ENDPOINTS[kind][0]),
+    standby: site(kind, 'fra1', ENDPOINTS[kind][1]),
+    failover: { mode: 'automatic', fencing: { storageLease: true, powerOff: true } },
+  };
+  return JSON.parse(JSON.stringify(parseFailoverPairSpec(input)));
+}
+
+const pairUrn = 'urn:pulumi:test::mailfleet::mailfleet:index:FailoverPair::mail-geo';
+
+/** A FailoverPair component with its spec output and the standby member's platform resources. */
+function graph(spec: Record<string, any>, standby: Array<{ type: string; props: Record<string, unknown>; name?: string }> = []) {
+  return {
+    resources: [
+      resource({ type: COMPONENT.failoverPair, name: 'mail-geo', props: { spec } }),
+      ...standby.map((s, i) => resource({ type: s.type, name: s.name ?? `mail-geo-all-1${i ? `-${i}` : ''}`, parent: pairUrn, parentType: COMPONENT.failoverPair, props: s.props })),
+    ],
+  };
+}
+
+/** A stopped standby on each platform, as the FailoverPair contract asks. */
+const STOPPED: Record<keyof typeof ENDPOINTS, Array<{ type: string; props: Record<string, unknown>; name?: string }>> = {
+  proxmox: [
+    { type: PROXMOX.vmLegacy, props: { name: 'mail-geo-all-1', nodeName: 'pve-a', started: false, onBoot: false, cpu: { cores: 4 }, memory: { dedicated: 8192 } } },
+    { type: PROXMOX.haResource, name: 'mail-geo-all-1-ha', props: { resourceId: 'vm:4001', state: 'stopped' } },
+  ],
+  docker: [{ type: DOCKER.container, props: { name: 'mail-geo-all-1', image: 'ghcr.io/mailfleet/mailfleet:0.1.0', start: false, mustRun: false } }],
+  kubernetes: [
+    {
+      type: K8S.statefulSet,
+      name: 'mail-geo-all-1-statefulset',
+      props: { spec: { replicas: 0, template: { spec: { containers: [{ name: 'mailfleet', image: 'ghcr.io/mailfleet/mailfleet:0.1.0', resources: { requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } } }] } } } },
+    },
+  ],
+  vsphere: [],
+};
+
+describe('failover-pairs (policy 4)', () => {
+  for (const kind of Object.keys(ENDPOINTS) as Array<keyof typeof ENDPOINTS>) {
+    describe(`on ${kind}`, () => {
+      it('a pair in two sites on two endpoints, fenced, with a stopped standby passes every policy', async () => {
+        expect(await check(graph(pairSpec(kind), STOPPED[kind]))).toEqual([]);
+      });
+
+      it('the same site name for both sides reports failover-pairs', async () => {
+        const spec = pairSpec(kind);
+        spec.standby.site.name = 'ams1';
+        const results = await check(graph(spec, STOPPED[kind]));
+        expect(violated(results)).toEqual(['failover-pairs']);
+        expect(results[0]!.message).toContain('same site');
+      });
+
+      it('both sides on the same platform endpoint reports failover-pairs', async () => {
+        const spec = pairSpec(kind);
+        spec.standby.platform = spec.primary.platform;
+        const results = await check(graph(spec, STOPPED[kind]));
+        expect(violated(results)).toEqual(['failover-pairs']);
+        expect(results.map((r) => r.message).join('\n')).toContain('same platform endpoint');
+      });
+
+      it('automatic failover without fencing reports failover-pairs', async () => {
+        const spec = pairSpec(kind);
+        delete spec.failover.fencing;
+        const results = await check(graph(spec, STOPPED[kind]));
+        expect(violated(results)).toEqual(['failover-pairs']);
+        expect(results[0]!.message).toContain('failover.fencing');
+      });
+
+      it('automatic failover with both fencing methods off reports failover-pairs', async () => {
+        const spec = pairSpec(kind);
+        spec.failover.fencing = { storageLease: false, powerOff: false };
+        expect(violated(await check(graph(spec, STOPPED[kind])))).toEqual(['failover-pairs']);
+      });
+
+      it('a standby kept running (standbyState) reports failover-pairs', async () => {
+        const spec = pairSpec(kind);
+        spec.failover.standbyState = 'running';
+        expect(violated(await check(graph(spec, STOPPED[kind])))).toEqual(['failover-pairs']);
+      });
+    });
+  }
+
+  it('a manual pair needs no fencing', async () => {
+    const spec = pairSpec('proxmox');
+    spec.failover = { ...spec.failover, mode: 'manual' };
+    delete spec.failover.fencing;
+    expect(await check(graph(spec, STOPPED.proxmox))).toEqual([]);
+  });
+
+  it.each([
+    ['proxmox VM started', PROXMOX.vmLegacy, { started: true, cpu: { cores: 4 }, memory: { dedicated: 8192 } }],
+    ['proxmox HA resource started', PROXMOX.haResource, { resourceId: 'vm:4001', state: 'started' }],
+    ['docker container started', DOCKER.container, { image: 'ghcr.io/mailfleet/mailfleet:0.1.0', start: true }],
+  ])('a standby resource that would run (%s) reports failover-pairs on that resource', async (_what, type, props) => {
+    const results = await check(graph(pairSpec(type === DOCKER.container ? 'docker' : 'proxmox'), [{ type, props }]));
+    expect(violated(results)).toEqual(['failover-pairs']);
+    expect(results[0]!.urn).toContain('mail-geo-all-1');
+  });
+
+  it('a FailoverPair without a readable spec output is reported, not silently passed', async () => {
+    const results = await check({ resources: [resource({ type: COMPONENT.failoverPair, name: 'mail-geo', props: {} })] });
+    expect(violated(results)).toContain('failover-pairs');
+    expect(results.find((r) => r.policyName === 'failover-pairs')!.message).toContain('no readable "spec" output');
+  });
+});

@@ -48,7 +48,7 @@ describe('network config v2', () => {
           match: { name: 'e*' },
           dhcp4: false,
           addresses: ['10.0.0.40/24'],
-          routes: [{ to: 'default', via: '10.0.0.1' }],
+          routes: [{ to: '0.0.0.0/0', via: '10.0.0.1' }],
           nameservers: { addresses: ['10.0.0.2', '1.1.1.1'], search: ['example.net'] },
         },
       },

@@ -5,6 +5,7 @@ import {
   VM_ADDRESS_BLOCKS,
   type ClusterSpec,
   type FailoverPairSpec,
+  type Filters,
   type Platform,
   type Role,
   type TopologySpec,
@@ -118,6 +119,15 @@ class PortAllocator {
   }
 }
 
+/** The filter part of a gateway's config: addresses from the spec, the DKIM key as a file. */
+function gatewayFilters(f: Filters, dkimKeyFile: string) {
+  return {
+    clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
+    spam: f.spam ? { kind: f.spam.kind, address: f.spam.address, rejectScore: f.spam.rejectScore, junkScore: f.spam.junkScore, onError: f.spam.onError } : undefined,
+    dkim: f.dkim ? { selector: f.dkim.selector, keyFile: dkimKeyFile } : undefined,
+  };
+}
+
 /** Renders the RuntimeConfig of every member of a cluster or failover pair. */
 export function renderRuntimeConfigs(spec: TopologySpec): RenderedMember[] {
   return spec.kind === 'failover-pair' ? renderFailoverPair(spec) : renderCluster(spec);
@@ -191,7 +201,6 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       },
     });
   }
-  const f = spec.filters;
   for (let i = 0; i < spec.gateways.count; i++) {
     push('gateway', i, {
       ...common('gateway', i),
@@ -200,11 +209,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       relayNetworks: spec.gateway.relayNetworks,
       hostedDomains: spec.domains.map((d) => d.name),
       smarthost: spec.gateway.smarthost,
-      filters: {
-        clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
-        spam: f.spam ? { kind: f.spam.kind, address: f.spam.address, rejectScore: f.spam.rejectScore, junkScore: f.spam.junkScore, onError: f.spam.onError } : undefined,
-        dkim: f.dkim ? { selector: f.dkim.selector, keyFile: secretsDir ? posix.join(secretsDir, 'dkim.key') : GUEST_PATHS.dkimKey } : undefined,
-      },
+      filters: gatewayFilters(spec.filters, secretsDir ? posix.join(secretsDir, 'dkim.key') : GUEST_PATHS.dkimKey),
     });
   }
   for (let i = 0; i < spec.proxies.count; i++) {
@@ -244,7 +249,6 @@ function siteAddress(spec: FailoverPairSpec, side: 'primary' | 'standby'): strin
 
 function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
   const primaryAddress = siteAddress(spec, 'primary');
-  const f = spec.filters;
   return (['primary', 'standby'] as const).map((side, index) => {
     const site = spec[side];
     const local = site.platform.kind === 'local' ? site.platform : undefined;
@@ -282,11 +286,7 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
       relayNetworks: spec.gateway.relayNetworks,
       hostedDomains: spec.domains.map((d) => d.name),
       smarthost: spec.gateway.smarthost,
-      filters: {
-        clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
-        spam: f.spam ? { kind: f.spam.kind, address: f.spam.address, rejectScore: f.spam.rejectScore, junkScore: f.spam.junkScore, onError: f.spam.onError } : undefined,
-        dkim: f.dkim ? { selector: f.dkim.selector, keyFile: dir ? posix.join(dir, 'secrets', 'dkim.key') : GUEST_PATHS.dkimKey } : undefined,
-      },
+      filters: gatewayFilters(spec.filters, dir ? posix.join(dir, 'secrets', 'dkim.key') : GUEST_PATHS.dkimKey),
       adminTokenFile: dir ? posix.join(dir, 'secrets', 'admin-token') : GUEST_PATHS.adminToken,
       failover:
         side === 'standby'

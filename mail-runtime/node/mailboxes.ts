@@ -1,7 +1,7 @@
 import type { DirectoryUser } from '../auth';
 import type { MailStore, QuotaLimits, UserMailbox } from '../store';
 import type { MailboxProvider } from '../imap';
-import type { Pop3Backend, Pop3Maildrop } from '../pop3';
+import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop } from '../pop3';
 
 /** Which owner epoch this node holds for a mailbox (placement supplies it once the hub lands). */
 export type EpochSource = (address: string) => number | Promise<number>;
@@ -34,16 +34,25 @@ export function storeMailboxProvider(store: MailStore, epochOf: EpochSource): Ma
  * UIDVALIDITY and UID, so it never repeats even if the folder is recreated.
  */
 export function storePop3Backend(store: MailStore, epochOf: EpochSource): Pop3Backend {
+  // The maildrop lock (RFC 1939 §4). Per process is enough: a mailbox is
+  // served by exactly one node at a time (DESIGN.md), and that node is us.
+  const locked = new Set<string>();
   return {
     async openMaildrop(user): Promise<Pop3Maildrop> {
-      const mailbox = await openUser(store, epochOf, user);
+      const key = user.address.toLowerCase();
+      if (locked.has(key)) throw new MaildropInUseError(user.address);
+      locked.add(key);
+      let mailbox;
       let folder;
       try {
+        mailbox = await openUser(store, epochOf, user);
         folder = await mailbox.openFolder('INBOX');
       } catch (err) {
-        await mailbox.close();
+        await mailbox?.close();
+        locked.delete(key);
         throw err;
       }
+      const opened = mailbox;
       const inbox = folder;
       return {
         list: async () => inbox.messages().map((m) => ({ uid: m.uid, size: m.size, uniqueId: `${inbox.uidValidity}.${m.uid}` })),
@@ -51,8 +60,12 @@ export function storePop3Backend(store: MailStore, epochOf: EpochSource): Pop3Ba
         // DELE marks, QUIT removes: whatever the flags (RFC 1939 §6 UPDATE).
         expunge: (uids) => inbox.expunge(uids, { force: true }),
         close: async () => {
-          await inbox.close();
-          await mailbox.close();
+          try {
+            await inbox.close();
+            await opened.close();
+          } finally {
+            locked.delete(key);
+          }
         },
       };
     },

@@ -24,5 +24,18 @@ export interface Pop3Maildrop {
 }
 
 export interface Pop3Backend {
+  /** Opens and locks the maildrop; throws MaildropInUseError while another session holds it. */
   openMaildrop(user: DirectoryUser): Promise<Pop3Maildrop>;
+}
+
+/**
+ * RFC 1939 §4: after authentication the server "acquires an exclusive-access
+ * lock on the maildrop"; a second POP3 session for the same maildrop is
+ * refused (RFC 2449 §8.1.2 `[IN-USE]`) until the first one ends.
+ */
+export class MaildropInUseError extends Error {
+  constructor(address: string) {
+    super(`maildrop of ${address} is locked by another POP3 session`);
+    this.name = 'MaildropInUseError';
+  }
 }

@@ -4,7 +4,7 @@ import { decodeSaslPlain, type Authenticator, type DirectoryUser } from '../auth
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
 import { LineSplitter, plaintextAuthAllowed, upgradeToTls, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
-import type { Pop3Backend, Pop3Maildrop, Pop3Message } from './maildrop';
+import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop, type Pop3Message } from './maildrop';
 
 export interface Pop3SessionOptions {
   id: string;
@@ -329,8 +329,13 @@ export class Pop3Session {
       const list = await maildrop.list();
       this.messages = list.map((m) => ({ ...m, deleted: false }));
     } catch (err) {
-      this.log.error({ err: (err as Error).message, user: res.user.address }, 'cannot open maildrop');
       await maildrop?.close().catch(() => undefined);
+      if (err instanceof MaildropInUseError) {
+        this.log.info({ user: res.user.address }, 'maildrop in use');
+        this.send('-ERR [IN-USE] Mailbox is in use by another POP3 session');
+        return;
+      }
+      this.log.error({ err: (err as Error).message, user: res.user.address }, 'cannot open maildrop');
       this.send('-ERR [SYS/TEMP] Unable to open maildrop');
       return;
     }

@@ -22,6 +22,7 @@ export function registerUp(program: Command, io: CliIo, setExit: (code: number) 
           'What works today:',
           '  npx mailfleet validate examples/specs/local.yaml   check a topology spec',
           '  npx mailfleet render examples/specs/local.yaml     print every member\'s config',
+          '  npx mailfleet run --config <node.json>             run a mail node (IMAP, POP3)',
           '',
         ].join('\n'),
       );

@@ -58,7 +58,9 @@ export class MailCluster extends pulumi.ComponentResource {
     }
     this.spec = spec;
     const members = renderRuntimeConfigs(spec);
-    const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this);
+    // Names members reach the hub by, for the self-signed certificate.
+    const internalNames = members.flatMap((m) => (m.role === 'hub' ? [m.address, new URL(m.config.hubUrl ?? `https://${m.address}`).hostname] : []));
+    const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this, internalNames);
     const ctx: ClusterContext = { name, spec, members, secrets };
     const adapter = ADAPTERS[spec.platform.kind] as PlatformAdapter<Exclude<PlatformKind, 'local'>>;
     const session: PlatformSession = adapter.open(ctx as ClusterContext<Exclude<PlatformKind, 'local'>>, this);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as tls from '@pulumi/tls';
@@ -18,7 +19,18 @@ export interface SecretInputs {
  * random and tls providers, so they are stable across `pulumi up` runs and
  * stored encrypted in the state; all are wrapped in pulumi.secret.
  */
-export function createClusterSecrets(name: string, spec: ClusterSpec, inputs: SecretInputs, parent: pulumi.Resource): ClusterSecrets {
+/**
+ * @param internalNames host names and addresses members use to reach each
+ *   other (the hub URL's host, hub addresses): a self-signed certificate
+ *   names them too, so members can verify the hub's TLS.
+ */
+export function createClusterSecrets(
+  name: string,
+  spec: ClusterSpec,
+  inputs: SecretInputs,
+  parent: pulumi.Resource,
+  internalNames: readonly string[] = [],
+): ClusterSecrets {
   const opts = { parent };
   const token = (suffix: string) =>
     new random.RandomPassword(`${name}-${suffix}`, { length: 48, special: false }, opts).result;
@@ -36,7 +48,8 @@ export function createClusterSecrets(name: string, spec: ClusterSpec, inputs: Se
         {
           privateKeyPem: key.privateKeyPem,
           subject: { commonName: spec.hostname, organization: 'mailfleet' },
-          dnsNames: [spec.hostname, ...spec.tls.hostnames],
+          dnsNames: unique([spec.hostname, ...spec.tls.hostnames, ...internalNames.filter((n) => !isIP(n))]),
+          ipAddresses: unique(internalNames.filter((n) => isIP(n))),
           validityPeriodHours: 24 * 365,
           earlyRenewalHours: 24 * 30,
           allowedUses: ['key_encipherment', 'digital_signature', 'server_auth'],
@@ -70,4 +83,8 @@ export function createClusterSecrets(name: string, spec: ClusterSpec, inputs: Se
     );
   }
   return { adminToken, clusterToken, tlsCertPem, tlsKeyPem, dkimKeyPem };
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
 }

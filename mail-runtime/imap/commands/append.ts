@@ -2,6 +2,7 @@ import { LIMITS } from '../../common/limits';
 import { parseDateTime, parseFlagList, type ImapValue } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
+import { recentClaims } from './recent';
 import { AUTH_OR_SELECTED, defineCommand, noResult } from './types';
 
 interface AppendArgs {
@@ -57,6 +58,7 @@ export const APPEND = defineCommand({
       throw err;
     }
     try {
+      recentClaims(ctx, folder); // first look before the message arrives: it is recent for the next SELECT (RFC 3501 §2.3.2)
       const res = await folder.append(a.message, { flags: a.flags, ...(a.date ? { internalDate: a.date } : {}) });
       return {
         status: 'OK' as const,

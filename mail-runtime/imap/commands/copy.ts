@@ -1,6 +1,7 @@
 import { formatSequenceSet, untagged, type ResponseCode } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
+import { recentClaims } from './recent';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 import type { CopyResult } from '../../store';
@@ -47,6 +48,7 @@ function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set
       }
       try {
         if (!uids.length) return okResult(`${kind} completed`);
+        recentClaims(ctx, dest); // copies are new arrivals in the target: recent for its next SELECT (RFC 3501 §2.3.2)
         if (kind === 'COPY') {
           const res = await view.folder.copy(uids, dest);
           return res.pairs.length ? okResult('COPY completed', copyuid(res)) : okResult('COPY completed');

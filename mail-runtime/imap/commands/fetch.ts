@@ -104,7 +104,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
                 items.push(atom('UID'), num(meta.uid));
                 continue;
               case 'FLAGS':
-                items.push(atom('FLAGS'), list(meta.flags.map(atom)));
+                items.push(atom('FLAGS'), view.flagsOf(meta));
                 flagsShown = true;
                 continue;
               case 'INTERNALDATE':
@@ -123,7 +123,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           const pair = summary ? renderFetchItem(a, summary, raw) : null;
           if (pair) items.push(pair[0], pair[1]);
         }
-        if (seenSet.has(meta.uid) && !flagsShown) items.push(atom('FLAGS'), list(meta.flags.map(atom)));
+        if (seenSet.has(meta.uid) && !flagsShown) items.push(atom('FLAGS'), view.flagsOf(meta));
         if (condstore && (flagsShown || seenSet.has(meta.uid)) && !has('MODSEQ') && req.changedSince === undefined) {
           items.push(atom('MODSEQ'), list([num(meta.modseq)]));
         }

@@ -1,81 +1,11 @@
-import { HIERARCHY_DELIMITER, decodeModifiedUtf7, type FolderInfo } from '../../store';
-import { asAstring, asAtom, atom, data, list, str, type ImapValue, type ParseResult } from '../protocol';
+import { HIERARCHY_DELIMITER, decodeModifiedUtf7, isStoreError, type FolderInfo } from '../../store';
+import { asAstring, atom, data, list, str, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { fail, imapName, ok } from './args';
+import { parseList, type ListArgs } from './list-args';
+import { statusResponse } from './status';
 import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
 
-interface ListArgs {
-  reference: string;
-  patterns: string[];
-  selectSubscribed: boolean;
-  selectSpecialUse: boolean;
-  returnSubscribed: boolean;
-  /** Extended syntax used (RFC 5258): then children info etc. follow its rules. */
-  extended: boolean;
-}
-
-const SELECT_OPTS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
-const RETURN_OPTS = new Set(['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE']);
-
-/**
- * RFC 3501 §6.3.8 `LIST reference pattern`, plus the RFC 5258 extended form
- * `LIST (selection) reference (patterns) RETURN (options)` for the options
- * RFC 6154 needs (SPECIAL-USE) and SUBSCRIBED.
- */
-function parseList(args: readonly ImapValue[]): ParseResult<ListArgs> {
-  let i = 0;
-  const a: ListArgs = {
-    reference: '',
-    patterns: [],
-    selectSubscribed: false,
-    selectSpecialUse: false,
-    returnSubscribed: false,
-    extended: false,
-  };
-  const first = args[0];
-  if (first?.type === 'list') {
-    a.extended = true;
-    for (const o of first.items) {
-      const name = asAtom(o, true);
-      if (!name || !SELECT_OPTS.has(name)) return fail('Unsupported LIST selection option');
-      if (name === 'SUBSCRIBED') a.selectSubscribed = true;
-      if (name === 'SPECIAL-USE') a.selectSpecialUse = true;
-    }
-    i = 1;
-  }
-  const ref = asAstring(args[i]);
-  if (ref === undefined) return fail('LIST needs a reference and a mailbox pattern');
-  a.reference = ref;
-  const pat = args[i + 1];
-  if (pat?.type === 'list') {
-    a.extended = true;
-    for (const p of pat.items) {
-      const s = asAstring(p);
-      if (s === undefined) return fail('Invalid mailbox pattern');
-      a.patterns.push(s);
-    }
-    if (!a.patterns.length) return fail('Empty pattern list');
-  } else {
-    const s = asAstring(pat);
-    if (s === undefined) return fail('LIST needs a mailbox pattern');
-    a.patterns.push(s);
-  }
-  let j = i + 2;
-  if (j < args.length) {
-    if (asAtom(args[j], true) !== 'RETURN' || args[j + 1]?.type !== 'list' || j + 2 !== args.length) {
-      return fail('Invalid LIST return options');
-    }
-    a.extended = true;
-    for (const o of (args[j + 1] as { items: readonly ImapValue[] }).items) {
-      const name = asAtom(o, true);
-      if (!name || !RETURN_OPTS.has(name)) return fail('Unsupported LIST return option');
-      if (name === 'SUBSCRIBED') a.returnSubscribed = true;
-    }
-    j += 2;
-  }
-  return ok(a);
-}
-
-/** `*` matches anything, `%` anything but the delimiter (RFC 3501 §6.3.8). INBOX matches case-insensitively. */
+/** `*` matches anything, `%` anything but the delimiter (RFC 3501 §6.3.8). */
 export function patternToRegExp(pattern: string): RegExp {
   let src = '';
   for (const ch of pattern) {
@@ -86,61 +16,139 @@ export function patternToRegExp(pattern: string): RegExp {
   return new RegExp(`^${src}$`, 's');
 }
 
+/** The canonical pattern (reference + pattern, RFC 3501 §6.3.8) as a predicate; INBOX matches case-insensitively. Null if undecodable. */
 function matcher(reference: string, pattern: string): ((name: string) => boolean) | null {
   let full: string;
   try {
     full = decodeModifiedUtf7(reference + pattern);
   } catch {
-    return null; // undecodable pattern matches nothing
+    return null; // RFC 5258 §3: a pattern the server does not accept is silently ignored
   }
   const re = patternToRegExp(full);
   const inboxRe = /^inbox/i.test(full) ? patternToRegExp(`INBOX${full.slice(5)}`) : undefined;
   return (name) => re.test(name) || (name.startsWith('INBOX') && inboxRe !== undefined && inboxRe.test(name));
 }
 
-async function runList(ctx: SessionContext, a: ListArgs, kind: 'LIST' | 'LSUB'): Promise<void> {
+/** A name matches the pattern list if it matches any pattern (RFC 5258 §3). */
+function patternsMatcher(a: ListArgs): (name: string) => boolean {
+  // RFC 5258 §3: in the extended syntax an empty pattern is ignored for matching.
+  const pats = a.extended ? a.patterns.filter((p) => p !== '') : a.patterns;
+  const ms = pats.map((p) => matcher(a.reference, p)).filter((m): m is (n: string) => boolean => m !== null);
+  return (name) => ms.some((m) => m(name));
+}
+
+/** Same order as the store's listFolders(): INBOX first, then by name. */
+function byName(a: string, b: string): number {
+  return a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isDescendant(name: string, of: string): boolean {
+  return name.startsWith(of + HIERARCHY_DELIMITER);
+}
+
+function ancestors(name: string): string[] {
+  const out: string[] = [];
+  for (let i = name.lastIndexOf(HIERARCHY_DELIMITER); i > 0; i = name.lastIndexOf(HIERARCHY_DELIMITER, i - 1)) out.push(name.slice(0, i));
+  return out;
+}
+
+/** One LIST answer line: the name's attributes and optional extended data (RFC 5258 §6 mailbox-list). */
+interface Entry {
+  name: string;
+  info: FolderInfo | undefined;
+  childInfo: boolean;
+}
+
+/**
+ * RFC 3501 §6.3.8 LIST with the RFC 5258 extensions: selection options
+ * SUBSCRIBED, REMOTE, RECURSIVEMATCH and SPECIAL-USE (RFC 6154 §5.1), several
+ * patterns, return options SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS
+ * (RFC 5819). `\HasChildren`/`\HasNoChildren` and special-use attributes are
+ * always sent (RFC 5258 §4 and RFC 6154 §5.1 allow that without the return
+ * option).
+ */
+async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
   const mb = ctx.mailbox!;
-  // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root.
-  if (kind === 'LIST' && a.patterns.length === 1 && a.patterns[0] === '') {
+  // RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root (basic syntax only, RFC 5258 §3).
+  if (!a.extended && a.patterns.length === 1 && a.patterns[0] === '') {
     ctx.send(data(atom('LIST'), list([atom('\\Noselect')]), str(HIERARCHY_DELIMITER), str('')));
     return;
   }
-  const matchers = a.patterns.map((p) => matcher(a.reference, p)).filter((m): m is (n: string) => boolean => m !== null);
-  const matches = (name: string): boolean => matchers.some((m) => m(name));
+  const matches = patternsMatcher(a);
   const folders = await mb.listFolders();
-  const needSubs = kind === 'LSUB' || a.selectSubscribed || a.returnSubscribed;
-  const subscribed = new Set(needSubs ? await mb.listSubscriptions() : []);
-  const byName = new Map<string, FolderInfo>(folders.map((f) => [f.name, f]));
+  const infos = new Map<string, FolderInfo>(folders.map((f) => [f.name, f]));
+  const subscribed = new Set(a.ret.subscribed ? await mb.listSubscriptions() : []);
+  const criteria: string[] = [];
+  if (a.select.subscribed) criteria.push('SUBSCRIBED');
+  if (a.select.specialUse) criteria.push('SPECIAL-USE');
 
-  if (kind === 'LSUB') {
-    for (const name of subscribed) {
+  const entries: Entry[] = [];
+  if (!criteria.length) {
+    for (const f of folders) if (matches(f.name)) entries.push({ name: f.name, info: f, childInfo: false });
+  } else {
+    // RFC 5258 §3: every selection option must hold ("selection criteria").
+    const meets = (name: string): boolean => {
+      const f = infos.get(name);
+      if (a.select.subscribed && !subscribed.has(name)) return false;
+      if (a.select.specialUse && !f?.specialUse) return false;
+      return true;
+    };
+    const selected = [...new Set([...folders.map((f) => f.name), ...subscribed])].filter(meets);
+    const names = new Set(selected);
+    if (a.select.recursiveMatch) for (const n of selected) for (const p of ancestors(n)) names.add(p);
+    for (const name of [...names].sort(byName)) {
       if (!matches(name)) continue;
-      const f = byName.get(name);
-      const attrs = f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect'];
-      ctx.send(data(atom('LSUB'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));
+      const below = a.select.recursiveMatch ? selected.filter((d) => isDescendant(d, name)) : [];
+      if (!meets(name)) {
+        // RFC 5258 §3.3 rule 2B, §3.5: a parent that does not meet the criteria is listed only for a
+        // matching descendant the pattern does not reach (otherwise CHILDINFO would be redundant).
+        if (!below.some((d) => !matches(d))) continue;
+      }
+      entries.push({ name, info: infos.get(name), childInfo: below.length > 0 });
     }
-    return;
   }
 
-  const emit = (name: string, f: FolderInfo | undefined): void => {
-    const attrs: string[] = f ? [...f.flags] : ['\\NonExistent'];
-    if (f?.specialUse) attrs.push(f.specialUse);
-    if ((a.selectSubscribed || a.returnSubscribed) && subscribed.has(name)) attrs.push('\\Subscribed');
-    ctx.send(data(atom('LIST'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));
-  };
-
-  if (a.selectSubscribed) {
-    // RFC 5258 §3.1: subscribed names, existing or not.
-    for (const name of subscribed) {
-      const f = byName.get(name);
-      if (a.selectSpecialUse && !f?.specialUse) continue;
-      if (matches(name)) emit(name, f);
-    }
-    return;
+  for (const e of entries) {
+    ctx.send(listResponse(e, a, subscribed, criteria));
+    if (a.ret.status && e.info && !e.info.flags.includes('\\Noselect')) await sendStatus(ctx, e.name, a.ret.status);
   }
-  for (const f of folders) {
-    if (a.selectSpecialUse && !f.specialUse) continue;
-    if (matches(f.name)) emit(f.name, f);
+}
+
+function listResponse(e: Entry, a: ListArgs, subscribed: ReadonlySet<string>, criteria: readonly string[]) {
+  const attrs: string[] = [];
+  if (e.info) {
+    attrs.push(...e.info.flags);
+    if (e.info.specialUse) attrs.push(e.info.specialUse);
+  } else {
+    // RFC 5258 §3: \NonExistent (implies \Noselect); such a name has no existing children
+    // (the store lists every parent of an existing folder).
+    attrs.push('\\NonExistent');
+    if (a.ret.children) attrs.push('\\HasNoChildren');
+  }
+  if (a.ret.subscribed && subscribed.has(e.name)) attrs.push('\\Subscribed');
+  const items: ResponseValue[] = [atom('LIST'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(e.name))];
+  // RFC 5258 §3.5 / §6 childinfo-extended-item: the criteria, always quoted.
+  if (e.childInfo) items.push(list([str('CHILDINFO'), list(criteria.map((c) => str(c)))]));
+  return data(...items);
+}
+
+/**
+ * RFC 5819 §2: the STATUS of each listed selectable mailbox follows its LIST
+ * response. A mailbox that vanished or cannot be opened meanwhile gets no
+ * STATUS (the RFC lets the server drop it); LIST still completes OK.
+ */
+async function sendStatus(ctx: SessionContext, name: string, items: readonly string[]): Promise<void> {
+  let folder;
+  try {
+    folder = await ctx.mailbox!.openFolder(name);
+  } catch (err) {
+    if (isStoreError(err) && !isStoreError(err, 'STALE_EPOCH')) return;
+    throw err;
+  }
+  try {
+    ctx.send(statusResponse(ctx, folder, imapName(name), items));
+  } finally {
+    await folder.close();
   }
 }
 
@@ -149,23 +157,39 @@ export const LIST = defineCommand({
   states: AUTH_OR_SELECTED,
   parse: parseList,
   async handle(ctx, a) {
-    await runList(ctx, a, 'LIST');
+    await runList(ctx, a);
     return okResult('LIST completed');
   },
 });
 
-/** RFC 3501 §6.3.9 LSUB (basic syntax only). */
+interface LsubArgs {
+  reference: string;
+  pattern: string;
+}
+
+/**
+ * RFC 3501 §6.3.9 LSUB: subscribed names matching the pattern; a name that
+ * does not exist is `\Noselect`. RFC 5258 leaves LSUB as it was.
+ */
 export const LSUB = defineCommand({
   name: 'LSUB',
   states: AUTH_OR_SELECTED,
-  parse(args) {
-    if (args.length !== 2) return fail<ListArgs>('LSUB needs a reference and a mailbox pattern');
-    const r = parseList(args);
-    if (r.ok && r.value.extended) return fail<ListArgs>('LSUB takes no options');
-    return r;
+  parse(args: readonly ImapValue[]): ParseResult<LsubArgs> {
+    const reference = asAstring(args[0]);
+    const pattern = asAstring(args[1]);
+    if (args.length !== 2 || reference === undefined || pattern === undefined) return fail('LSUB needs a reference and a mailbox pattern');
+    return ok({ reference, pattern });
   },
   async handle(ctx, a) {
-    await runList(ctx, a, 'LSUB');
+    const mb = ctx.mailbox!;
+    const m = matcher(a.reference, a.pattern);
+    const infos = new Map<string, FolderInfo>((await mb.listFolders()).map((f) => [f.name, f]));
+    for (const name of await mb.listSubscriptions()) {
+      if (!m?.(name)) continue;
+      const f = infos.get(name);
+      const attrs = f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect'];
+      ctx.send(data(atom('LSUB'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));
+    }
     return okResult('LSUB completed');
   },
 });

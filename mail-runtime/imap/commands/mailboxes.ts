@@ -1,6 +1,8 @@
+import { normalizeFolderName } from '../../store';
 import type { ImapValue } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
+import { recentRegistry } from './recent';
 import { AUTH_OR_SELECTED, defineCommand, noResult, okResult, type CommandResult } from './types';
 
 function oneFolder(args: readonly ImapValue[]) {
@@ -38,7 +40,10 @@ export const DELETE = defineCommand({
   parse: oneFolder,
   async handle(ctx, f) {
     if (f.store === 'INBOX') return noResult('INBOX cannot be deleted', { name: 'CANNOT' });
-    return attempt(() => ctx.mailbox!.deleteFolder(f.store), 'DELETE completed');
+    return attempt(async () => {
+      await ctx.mailbox!.deleteFolder(f.store);
+      recentRegistry(ctx).deleted(ctx.mailbox!.address, normalizeFolderName(f.store));
+    }, 'DELETE completed');
   },
 });
 
@@ -56,7 +61,12 @@ export const RENAME = defineCommand({
   },
   async handle(ctx, { from, to }) {
     if (to.store === 'INBOX') return noResult('INBOX already exists', { name: 'ALREADYEXISTS' });
-    return attempt(() => ctx.mailbox!.renameFolder(from.store, to.store), 'RENAME completed');
+    return attempt(async () => {
+      await ctx.mailbox!.renameFolder(from.store, to.store);
+      // The folder keeps its UIDVALIDITY, so its \Recent claims move with it. Renaming INBOX
+      // moves its messages into a new folder instead (RFC 3501 §6.3.5): nothing to carry over.
+      if (from.store !== 'INBOX') recentRegistry(ctx).renamed(ctx.mailbox!.address, normalizeFolderName(from.store), normalizeFolderName(to.store));
+    }, 'RENAME completed');
   },
 });
 

@@ -96,7 +96,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
           internalDate: meta.internalDate,
           size: meta.size,
           modseq: BigInt(meta.modseq),
-          recent: false,
+          recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
           summary: () => summary ?? analyzeMessage(Buffer.alloc(0)),
           raw: () => folder.read(meta.uid),
         };

@@ -1,6 +1,7 @@
 import { SYSTEM_FLAGS, asAtom, atom, data, list, num, untagged, type ResponseValue } from '../protocol';
 import { storeErrorResult } from './errors';
 import { fail, folderArg, ok, type FolderName } from './args';
+import { recentClaims } from './recent';
 import { AUTH_OR_SELECTED, defineCommand, type CommandResult, type SessionContext } from './types';
 import { MailboxView } from './view';
 
@@ -43,7 +44,8 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
     if (mapped) return mapped;
     throw err;
   }
-  const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged());
+  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks (RFC 3501 §2.3.2, §6.3.2).
+  const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged(), recentClaims(ctx, folder));
   const msgs = folder.messages();
   const keywords = new Set<string>();
   let firstUnseen = 0;
@@ -61,8 +63,7 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
     }),
   );
   ctx.send(data(num(view.count), atom('EXISTS')));
-  // \Recent is not tracked across sessions (the store keeps no per-session state); 0 is always valid.
-  ctx.send(data(num(0), atom('RECENT')));
+  ctx.send(data(num(view.recentCount), atom('RECENT')));
   if (firstUnseen) ctx.send(untagged('OK', 'First unseen', { name: 'UNSEEN', args: [num(firstUnseen)] }));
   ctx.send(untagged('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [num(folder.uidValidity)] }));
   ctx.send(untagged('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [num(folder.uidNext)] }));

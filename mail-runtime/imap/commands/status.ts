@@ -1,9 +1,56 @@
-import { asAtom, atom, data, list, num, str, type ResponseValue } from '../protocol';
+import type { Folder } from '../../store';
+import { asAtom, atom, data, list, num, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
-import { AUTH_OR_SELECTED, defineCommand, okResult } from './types';
+import { recentClaims } from './recent';
+import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
 
 const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ']);
+
+/** A parenthesised list of STATUS data items (RFC 3501 §6.3.10, RFC 7162 §3.1.6); also LIST RETURN (STATUS (...)) (RFC 5819). */
+export function parseStatusItems(v: ImapValue | undefined): ParseResult<string[]> {
+  if (v?.type !== 'list') return fail('STATUS needs a list of items');
+  const items: string[] = [];
+  for (const item of v.items) {
+    const n = asAtom(item, true);
+    if (!n || !ITEMS.has(n)) return fail('Unknown STATUS item');
+    if (!items.includes(n)) items.push(n);
+  }
+  if (!items.length) return fail('STATUS needs at least one item');
+  return ok(items);
+}
+
+/** `* STATUS name (item value ...)` for an open folder. */
+export function statusResponse(ctx: SessionContext, folder: Folder, imapName: string, items: readonly string[]): ImapResponse {
+  const msgs = folder.messages();
+  const out: ResponseValue[] = [];
+  for (const item of items) {
+    let value: number;
+    switch (item) {
+      case 'MESSAGES':
+        value = msgs.length;
+        break;
+      case 'RECENT':
+        // RFC 3501 §2.3.2: messages no session has been told about yet (see ../recent.ts).
+        value = recentClaims(ctx, folder).countUnclaimed(folder);
+        break;
+      case 'UIDNEXT':
+        value = folder.uidNext;
+        break;
+      case 'UIDVALIDITY':
+        value = folder.uidValidity;
+        break;
+      case 'UNSEEN':
+        value = msgs.reduce((n, m) => (m.flags.includes('\\Seen') ? n : n + 1), 0);
+        break;
+      default:
+        value = folder.highestModseq;
+        if (item === 'HIGHESTMODSEQ') ctx.enabled.add('CONDSTORE'); // RFC 7162 §3.1: a CONDSTORE-enabling command
+    }
+    out.push(atom(item), num(value));
+  }
+  return data(atom('STATUS'), str(imapName), list(out));
+}
 
 /** RFC 3501 §6.3.10 STATUS, plus HIGHESTMODSEQ (RFC 7162 §3.1.6). */
 export const STATUS = defineCommand({
@@ -13,14 +60,9 @@ export const STATUS = defineCommand({
     if (args.length !== 2 || args[1].type !== 'list') return fail<{ folder: FolderName; items: string[] }>('STATUS needs a mailbox and a list of items');
     const folder = folderArg(args[0]);
     if (!folder.ok) return folder;
-    const items: string[] = [];
-    for (const v of args[1].items) {
-      const n = asAtom(v, true);
-      if (!n || !ITEMS.has(n)) return fail('Unknown STATUS item');
-      if (!items.includes(n)) items.push(n);
-    }
-    if (!items.length) return fail('STATUS needs at least one item');
-    return ok({ folder: folder.value, items });
+    const items = parseStatusItems(args[1]);
+    if (!items.ok) return items;
+    return ok({ folder: folder.value, items: items.value });
   },
   async handle(ctx, { folder, items }) {
     let f;
@@ -32,33 +74,7 @@ export const STATUS = defineCommand({
       throw err;
     }
     try {
-      const msgs = f.messages();
-      const out: ResponseValue[] = [];
-      for (const item of items) {
-        let value: number;
-        switch (item) {
-          case 'MESSAGES':
-            value = msgs.length;
-            break;
-          case 'RECENT':
-            value = 0;
-            break;
-          case 'UIDNEXT':
-            value = f.uidNext;
-            break;
-          case 'UIDVALIDITY':
-            value = f.uidValidity;
-            break;
-          case 'UNSEEN':
-            value = msgs.reduce((n, m) => (m.flags.includes('\\Seen') ? n : n + 1), 0);
-            break;
-          default:
-            value = f.highestModseq;
-            if (item === 'HIGHESTMODSEQ') ctx.enabled.add('CONDSTORE'); // RFC 7162 §3.1: a CONDSTORE-enabling command
-        }
-        out.push(atom(item), num(value));
-      }
-      ctx.send(data(atom('STATUS'), str(folder.imap), list(out)));
+      ctx.send(statusResponse(ctx, f, folder.imap, items));
     } finally {
       await f.close();
     }

@@ -41,7 +41,7 @@ function storeCommand(uid: boolean): CommandSpec<{ set: SetArg; req: StoreReques
           if (failed.has(meta.uid)) continue;
           // RFC 7162 §3.1.3: with .SILENT, still report MODSEQ of changed messages.
           if (req.silent && !changed.has(meta.uid)) continue;
-          ctx.send(flagsFetch(seq, meta, { uid, modseq: condstore }));
+          ctx.send(flagsFetch(seq, view.flagsOf(meta), meta, { uid, modseq: condstore }));
         }
       }
       view.ackFlags(uids.filter((u) => !failed.has(u)));

@@ -1,5 +1,6 @@
 import type { Folder, MessageMeta } from '../../store';
 import { atom, data, list, num, type ImapResponse, type ResponseValue } from '../protocol';
+import type { RecentClaims } from '../recent';
 
 /**
  * One session's view of its selected mailbox (RFC 3501 §2.3.1.2): the
@@ -12,6 +13,10 @@ import { atom, data, list, num, type ImapResponse, type ResponseValue } from '..
  * the folder's current snapshot (a merge of two sorted lists) and produces
  * EXPUNGE / EXISTS / FETCH responses. So a view never announces something
  * that is not durable, and never announces anything twice.
+ *
+ * `\Recent` (RFC 3501 §2.3.2, see ../recent.ts): a read-write view claims
+ * the unclaimed messages it sees at SELECT and each batch of new mail it is
+ * the first to be told about; those are recent in this session only.
  */
 export class MailboxView {
   /** Sequence number n ↔ uids[n - 1]. Ascending. */
@@ -20,6 +25,10 @@ export class MailboxView {
   private maxUid: number;
   private dirty = false;
   private readonly flagDirty = new Set<number>();
+  /** UIDs that are `\Recent` in this session (always a subset of `uids`). */
+  private readonly recent = new Set<number>();
+  /** The RECENT count the client was last told. */
+  private announcedRecent: number;
   private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: string) => void };
   goneReason: string | undefined;
 
@@ -29,10 +38,14 @@ export class MailboxView {
     readonly imapName: string,
     readonly readOnly: boolean,
     private readonly onChange: () => void,
+    /** The folder's \Recent claims; a read-only view never claims (RFC 3501 §6.3.2). */
+    private readonly claims?: RecentClaims,
   ) {
     const msgs = folder.messages();
     this.uids = msgs.map((m) => m.uid);
     this.maxUid = Math.max(this.uids.length ? this.uids[this.uids.length - 1] : 0, folder.uidNext - 1);
+    if (claims && !readOnly) for (const uid of claims.claim(folder, this.uids)) this.recent.add(uid);
+    this.announcedRecent = this.recent.size;
     this.listeners = {
       exists: () => this.mark(),
       expunge: () => this.mark(),
@@ -84,6 +97,22 @@ export class MailboxView {
     return this.uids;
   }
 
+  /** Messages that are `\Recent` in this session (the SELECT `* n RECENT`). */
+  get recentCount(): number {
+    return this.recent.size;
+  }
+
+  isRecent(uid: number): boolean {
+    return this.recent.has(uid);
+  }
+
+  /** FLAGS as this session sees them: the stored flags plus `\Recent` (never stored, RFC 3501 §2.3.2). */
+  flagsOf(meta: MessageMeta): ResponseValue {
+    const flags = meta.flags.map(atom);
+    if (this.recent.has(meta.uid)) flags.push(atom('\\Recent'));
+    return list(flags);
+  }
+
   /** Largest UID in the view, for `*` in UID sets (RFC 3501 §9: `*` is the largest UID in use). */
   get lastUid(): number {
     return this.uids.length ? this.uids[this.uids.length - 1] : 0;
@@ -132,13 +161,19 @@ export class MailboxView {
         this.uids = this.uids.concat(fresh);
         this.maxUid = fresh[fresh.length - 1];
         out.push(data(num(this.uids.length), atom('EXISTS')));
+        if (this.claims && !this.readOnly) for (const uid of this.claims.claim(this.folder, fresh)) this.recent.add(uid);
+        // RFC 3501 §7.3.2: RECENT follows a change of the mailbox size; sent when the count changed.
+        if (this.recent.size !== this.announcedRecent) {
+          this.announcedRecent = this.recent.size;
+          out.push(data(num(this.recent.size), atom('RECENT')));
+        }
       }
     }
     if (this.flagDirty.size) {
       const uids = [...this.flagDirty].sort((a, b) => a - b);
       this.flagDirty.clear();
       for (const { seq, meta } of this.metas(uids)) {
-        out.push(flagsFetch(seq, meta, { uid: true, modseq: opts.condstore }));
+        out.push(flagsFetch(seq, this.flagsOf(meta), meta, { uid: true, modseq: opts.condstore }));
       }
     }
     return out;
@@ -156,7 +191,10 @@ export class MailboxView {
       const uid = this.uids[i];
       while (j < current.length && current[j].uid < uid) j++;
       if (j < current.length && current[j].uid === uid) kept.push(uid);
-      else out.push(data(num(kept.length + 1), atom('EXPUNGE')));
+      else {
+        out.push(data(num(kept.length + 1), atom('EXPUNGE')));
+        this.recent.delete(uid);
+      }
     }
     this.uids = kept;
     return out;
@@ -181,9 +219,9 @@ export class MailboxView {
   }
 }
 
-/** `* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])`, the unsolicited flag update. */
-export function flagsFetch(seq: number, meta: MessageMeta, opts: { uid: boolean; modseq: boolean }): ImapResponse {
-  const items: ResponseValue[] = [atom('FLAGS'), list(meta.flags.map(atom))];
+/** `* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])`, the unsolicited flag update; `flags` from MailboxView.flagsOf. */
+export function flagsFetch(seq: number, flags: ResponseValue, meta: MessageMeta, opts: { uid: boolean; modseq: boolean }): ImapResponse {
+  const items: ResponseValue[] = [atom('FLAGS'), flags];
   if (opts.uid) items.push(atom('UID'), num(meta.uid));
   if (opts.modseq) items.push(atom('MODSEQ'), list([num(meta.modseq)]));
   return data(num(seq), atom('FETCH'), list(items));

@@ -67,7 +67,8 @@ describe('imapflow', () => {
       expect(one.uid).toBe(1);
       expect(one.envelope?.subject).toBe('flow one');
       expect(one.envelope?.from?.[0]).toMatchObject({ name: 'Ann', address: 'ann@example.org' });
-      expect([...(one.flags ?? [])]).toEqual(['\\Seen']);
+      // mailboxOpen (SELECT) is the first session to see both appends: \Recent for it (RFC 3501 §2.3.2).
+      expect([...(one.flags ?? [])]).toEqual(['\\Seen', '\\Recent']);
       expect(one.size).toBe(Buffer.byteLength(raw1));
       expect(one.source?.toString()).toBe(raw1);
       expect(one.bodyStructure?.type).toBe('text/plain');
@@ -87,7 +88,8 @@ describe('imapflow', () => {
       expect(await c.messageFlagsAdd('2', ['\\Flagged', '$Label1'])).toBe(true);
       const f = await c.fetchOne('2', { flags: true });
       if (!f) throw new Error('no message 2');
-      expect([...(f.flags ?? [])].sort()).toEqual(['$Label1', '\\Flagged']);
+      expect([...(f.flags ?? [])].sort()).toEqual(['$Label1', '\\Flagged', '\\Recent']);
+      expect(await c.search({ recent: true })).toEqual([1, 2]);
       await c.messageFlagsRemove('2', ['$Label1']);
 
       const copied = await c.messageCopy('1:2', 'Archive');

@@ -91,12 +91,14 @@ describe('node-imap', () => {
       const box = await call<Imap.Box>((cb) => imap.openBox('INBOX', false, cb));
       expect(box.messages.total).toBe(2);
       expect(box.uidnext).toBe(3);
+      expect(box.messages.new).toBe(2);
 
       const msgs = await fetchAll(imap.seq.fetch('1:*', { bodies: ['HEADER.FIELDS (SUBJECT FROM)', 'TEXT'], struct: true, envelope: true }));
       expect(msgs.map((m) => m.seqno)).toEqual([1, 2]);
       expect(Imap.parseHeader(msgs[0].bodies['HEADER.FIELDS (SUBJECT FROM)'])).toEqual({ from: ['Ann <ann@example.org>'], subject: ['node one'] });
       expect(msgs[1].bodies.TEXT).toBe('beta body\r\n');
-      expect(msgs[0].attrs.flags).toEqual(['\\Seen']);
+      // openBox(readOnly=false) is a SELECT, the first to see both appends: \Recent for this session (RFC 3501 §2.3.2).
+      expect(msgs[0].attrs.flags).toEqual(['\\Seen', '\\Recent']);
       // @types/imap omits `envelope` from the attributes type; node-imap fills it when asked.
       expect((msgs[0].attrs as unknown as { envelope: { subject: string } }).envelope.subject).toBe('node one');
       expect(msgs[0].attrs.struct?.[0]).toMatchObject({ type: 'text', subtype: 'plain' });
@@ -111,7 +113,7 @@ describe('node-imap', () => {
       await call<void>((cb) => imap.addFlags(2, ['\\Flagged'], (err) => cb(err, undefined)));
       await call<void>((cb) => imap.addKeywords(2, ['Work'], (err) => cb(err, undefined)));
       const flagged = await fetchAll(imap.fetch('2', {}));
-      expect([...flagged[0].attrs.flags].sort()).toEqual(['Work', '\\Flagged']);
+      expect([...flagged[0].attrs.flags].sort()).toEqual(['Work', '\\Flagged', '\\Recent']);
       await call<void>((cb) => imap.delKeywords(2, ['Work'], (err) => cb(err, undefined)));
 
       await call<void>((cb) => imap.copy([1, 2], 'Archive', (err) => cb(err, undefined)));

@@ -43,7 +43,8 @@ describe('two sessions on one mailbox', () => {
 
     // B changes flags: A sees an unsolicited FETCH with UID.
     expect(await b.command('b2', 'STORE 1 +FLAGS (\\Flagged)')).toEqual(['* 1 FETCH (FLAGS (\\Flagged))', 'b2 OK STORE completed']);
-    expect(await a.command('a3', 'NOOP')).toEqual(['* 1 FETCH (FLAGS (\\Flagged) UID 1)', 'a3 OK NOOP completed']);
+    // A selected first, so "first" is \Recent for A only (RFC 3501 §2.3.2); B's own reply has no \Recent.
+    expect(await a.command('a3', 'NOOP')).toEqual(['* 1 FETCH (FLAGS (\\Flagged \\Recent) UID 1)', 'a3 OK NOOP completed']);
 
     // B expunges message 1: A must not get EXPUNGE during FETCH (§7.4.1), only afterwards.
     await b.command('b3', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
@@ -102,6 +103,12 @@ describe('two sessions on one mailbox', () => {
     const before = await a.command('f', 'FETCH 1:* (UID)');
     const count = before.length - 1;
     const lines = await imapAppend(a, 'ap', 'INBOX', message('own append'));
-    expect(lines).toEqual(['+ Ready for literal data', `* ${count + 1} EXISTS`, expect.stringMatching(/^ap OK \[APPENDUID \d+ \d+\] APPEND completed$/)]);
+    // A is the first session told about its own message, so it is \Recent here: RECENT follows EXISTS (RFC 3501 §7.3.2).
+    expect(lines).toEqual([
+      '+ Ready for literal data',
+      `* ${count + 1} EXISTS`,
+      expect.stringMatching(/^\* [1-9]\d* RECENT$/),
+      expect.stringMatching(/^ap OK \[APPENDUID \d+ \d+\] APPEND completed$/),
+    ]);
   });
 });

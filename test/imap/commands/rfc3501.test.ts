@@ -49,9 +49,9 @@ async function script(c: LineClient, rows: Row[]): Promise<void> {
 }
 
 const PRE_CAPS =
-  'IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CONDSTORE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE';
+  'IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE';
 const POST_CAPS =
-  'IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CONDSTORE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE';
+  'IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE';
 
 describe('RFC 3501 §7.1.1 greeting', () => {
   it('is an untagged OK carrying the capabilities', async () => {
@@ -251,7 +251,8 @@ describe('RFC 3501 §6.3 authenticated state', () => {
         ],
       ],
       ['LIST "" "Sent" RETURN (SPECIAL-USE)', ['* LIST (\\HasNoChildren \\Sent) "/" "Sent"', 'TAG OK LIST completed']],
-      ['LIST "" "Sent" RETURN (STATUS (MESSAGES))', ['TAG BAD LIST: Unsupported LIST return option']],
+      // RFC 5819 LIST-STATUS (more in list-extended.test.ts).
+      ['LIST "" "Sent" RETURN (STATUS (MESSAGES))', ['* LIST (\\HasNoChildren \\Sent) "/" "Sent"', '* STATUS "Sent" (MESSAGES 0)', 'TAG OK LIST completed']],
     ]);
   });
 
@@ -268,7 +269,8 @@ describe('RFC 3501 §6.3 authenticated state', () => {
     ]);
     expect(await imapAppend(c, 'a4', 'Drafts', message('x'), '(\\Recent)')).toEqual(['+ Ready for literal data', 'a4 BAD APPEND: Invalid flag \\Recent']);
     await script(c, [
-      ['STATUS Drafts (MESSAGES RECENT UIDNEXT UNSEEN)', ['* STATUS "Drafts" (MESSAGES 2 RECENT 0 UIDNEXT 3 UNSEEN 2)', 'TAG OK STATUS completed']],
+      // Both appends are recent until a session SELECTs Drafts (RFC 3501 §2.3.2; EXAMINE below does not claim them).
+      ['STATUS Drafts (MESSAGES RECENT UIDNEXT UNSEEN)', ['* STATUS "Drafts" (MESSAGES 2 RECENT 2 UIDNEXT 3 UNSEEN 2)', 'TAG OK STATUS completed']],
       ['STATUS Drafts (UIDVALIDITY)', ['* STATUS "Drafts" (UIDVALIDITY <v>)', 'TAG OK STATUS completed']],
       ['STATUS Drafts (BOGUS)', ['TAG BAD STATUS: Unknown STATUS item']],
       ['STATUS Nope (MESSAGES)', [expect.stringMatching(/^TAG NO \[NONEXISTENT\] /) as unknown as string]],
@@ -288,27 +290,29 @@ describe('RFC 3501 §6.4 selected state', () => {
     const size = Buffer.byteLength(message('one'));
     await script(c, [
       ['SELECT INBOX', expect.arrayContaining(['* 3 EXISTS', '* OK [UNSEEN 1] First unseen', 'TAG OK [READ-WRITE] SELECT completed']) as unknown as string[]],
-      ['FETCH 1 (UID RFC822.SIZE FLAGS)', [`* 1 FETCH (UID 1 RFC822.SIZE ${size} FLAGS ())`, 'TAG OK FETCH completed']],
+      // The SELECT claimed the three new messages: \Recent in this session only (RFC 3501 §2.3.2, recent.test.ts).
+      ['FETCH 1 (UID RFC822.SIZE FLAGS)', [`* 1 FETCH (UID 1 RFC822.SIZE ${size} FLAGS (\\Recent))`, 'TAG OK FETCH completed']],
       ['FETCH 2 BODY.PEEK[HEADER.FIELDS (Subject)]', ['* 2 FETCH (BODY[HEADER.FIELDS (Subject)] {16}', 'Subject: two', '', ')', 'TAG OK FETCH completed']],
       // Without .PEEK the \Seen flag is set and reported (§6.4.5).
-      ['FETCH 2 BODY[TEXT]', ['* 2 FETCH (BODY[TEXT] {7}', 'hello', ' FLAGS (\\Seen))', 'TAG OK FETCH completed']],
-      ['FETCH 3 BODY[]<0.4>', ['* 3 FETCH (BODY[]<0> {4}', 'From FLAGS (\\Seen))', 'TAG OK FETCH completed']],
+      ['FETCH 2 BODY[TEXT]', ['* 2 FETCH (BODY[TEXT] {7}', 'hello', ' FLAGS (\\Seen \\Recent))', 'TAG OK FETCH completed']],
+      ['FETCH 3 BODY[]<0.4>', ['* 3 FETCH (BODY[]<0> {4}', 'From FLAGS (\\Seen \\Recent))', 'TAG OK FETCH completed']],
       ['FETCH 1 ENVELOPE', ['* 1 FETCH (ENVELOPE ("Mon, 1 Jan 2024 10:00:00 +0000" "one" (("Sender" NIL "sender" "example.org")) (("Sender" NIL "sender" "example.org")) (("Sender" NIL "sender" "example.org")) ((NIL NIL "alice" "example.com")) NIL NIL NIL "<one@example.org>"))', 'TAG OK FETCH completed']],
       ['FETCH 1 BODYSTRUCTURE', ['* 1 FETCH (BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 7 1 NIL NIL NIL NIL))', 'TAG OK FETCH completed']],
       ['FETCH 1:* FAST', [
-        `* 1 FETCH (FLAGS () INTERNALDATE <d> RFC822.SIZE ${size})`,
-        `* 2 FETCH (FLAGS (\\Seen) INTERNALDATE <d> RFC822.SIZE ${size})`,
-        `* 3 FETCH (FLAGS (\\Seen) INTERNALDATE <d> RFC822.SIZE ${Buffer.byteLength(message('three'))})`,
+        `* 1 FETCH (FLAGS (\\Recent) INTERNALDATE <d> RFC822.SIZE ${size})`,
+        `* 2 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE <d> RFC822.SIZE ${size})`,
+        `* 3 FETCH (FLAGS (\\Seen \\Recent) INTERNALDATE <d> RFC822.SIZE ${Buffer.byteLength(message('three'))})`,
         'TAG OK FETCH completed',
       ]],
       ['FETCH 9 FLAGS', ['TAG OK FETCH completed']],
       ['FETCH x FLAGS', ['TAG BAD FETCH: Invalid sequence set']],
       ['FETCH 1 (FLAGS', [expect.stringMatching(/^TAG BAD /) as unknown as string]],
-      ['UID FETCH 2:3 FLAGS', ['* 2 FETCH (UID 2 FLAGS (\\Seen))', '* 3 FETCH (UID 3 FLAGS (\\Seen))', 'TAG OK FETCH completed']],
-      ['STORE 1 +FLAGS (\\Flagged $Important)', ['* 1 FETCH (FLAGS (\\Flagged $Important))', 'TAG OK STORE completed']],
+      ['UID FETCH 2:3 FLAGS', ['* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))', '* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))', 'TAG OK FETCH completed']],
+      ['STORE 1 +FLAGS (\\Flagged $Important)', ['* 1 FETCH (FLAGS (\\Flagged $Important \\Recent))', 'TAG OK STORE completed']],
       ['STORE 1 -FLAGS.SILENT ($Important)', ['TAG OK STORE completed']],
       ['STORE 1 FLAGS (\\Recent)', ['TAG BAD STORE: Invalid flag \\Recent']],
-      ['UID STORE 1 FLAGS (\\Seen)', ['* 1 FETCH (FLAGS (\\Seen) UID 1)', 'TAG OK STORE completed']],
+      // FLAGS replaces the stored flags; \Recent is not one of them and stays (RFC 3501 §2.3.2).
+      ['UID STORE 1 FLAGS (\\Seen)', ['* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1)', 'TAG OK STORE completed']],
       ['COPY 1:2 Trash', ['TAG OK [COPYUID <v> 1:2 1:2] COPY completed']],
       ['UID COPY 3 Trash', ['TAG OK [COPYUID <v> 3 3] COPY completed']],
       ['COPY 1 Nowhere', [expect.stringMatching(/^TAG NO \[TRYCREATE\] /) as unknown as string]],
@@ -419,16 +423,17 @@ describe('extensions', () => {
     const m1 = Number(/^\* 1 FETCH \(MODSEQ \((\d+)\)\)$/.exec(f[0])?.[1]);
     expect(m1).toBeGreaterThan(0);
     const st = await c.command('g', `STORE 1 (UNCHANGEDSINCE ${hms}) +FLAGS (\\Seen)`);
-    const m1b = Number(/^\* 1 FETCH \(FLAGS \(\\Seen\) MODSEQ \((\d+)\)\)$/.exec(st[0])?.[1]);
+    // Both messages are \Recent in this session (its SELECT claimed them, RFC 3501 §2.3.2).
+    const m1b = Number(/^\* 1 FETCH \(FLAGS \(\\Seen \\Recent\) MODSEQ \((\d+)\)\)$/.exec(st[0])?.[1]);
     expect(m1b).toBeGreaterThan(hms);
     expect(st[1]).toBe('g OK STORE completed');
     // Message 1 changed after `hms`: a conditional store with the old value must fail for it.
     expect(await c.command('h', `STORE 1:2 (UNCHANGEDSINCE ${hms}) +FLAGS (\\Flagged)`)).toEqual([
-      expect.stringMatching(/^\* 2 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/),
+      expect.stringMatching(/^\* 2 FETCH \(FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/),
       'h OK [MODIFIED 1] Conditional STORE failed for some messages',
     ]);
     const changed = await c.command('i', `FETCH 1:* (FLAGS) (CHANGEDSINCE ${m1b})`);
-    expect(changed).toEqual([expect.stringMatching(/^\* 2 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/), 'i OK FETCH completed']);
+    expect(changed).toEqual([expect.stringMatching(/^\* 2 FETCH \(FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/), 'i OK FETCH completed']);
   });
 
   it('QUOTA (RFC 9208)', async () => {

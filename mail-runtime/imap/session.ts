@@ -69,21 +69,33 @@ export class ImapSession implements SessionContext {
   }
 
   private newReader(): CommandReader {
-    return new CommandReader({
-      // LITERAL+ (RFC 7888) is advertised: accept non-synchronising literals up to the normal cap.
-      maxNonSyncLiteralBytes: LIMITS.imapLiteralBytes,
-      onLiteral: (req) => this.checkLiteral(req),
-    });
+    const reader = new CommandReader({ onLiteral: (req) => this.checkLiteral(req) });
+    reader.setLiteralLimits(this.literalLimits());
+    return reader;
   }
 
-  /** Decides on a synchronising literal before `+ Ready` is sent (RFC 7889 APPENDLIMIT, RFC 4469 TOOBIG). */
-  private checkLiteral(req: LiteralRequest): LiteralDecision {
+  /**
+   * Literal caps for the current state, for both kinds of literal. Before
+   * authentication only credentials are expected (RFC 3501 §6.2.3), so a
+   * `{n+}` literal above PRE_AUTH_LITERAL_BYTES ends the connection unread
+   * (RFC 7888 §4 lets the server close) instead of being buffered. After
+   * login LITERAL+ (RFC 7888) is advertised: non-synchronising literals are
+   * accepted up to the normal cap.
+   */
+  private literalLimits(): { maxLiteralBytes: number; maxNonSyncLiteralBytes: number; reason?: string } {
     if (this.state === 'NOT_AUTHENTICATED') {
-      if (req.size + req.receivedLiteralBytes > PRE_AUTH_LITERAL_BYTES) {
-        return { accept: false, code: 'TOOBIG', text: 'Literal too big before authentication' };
-      }
-      return { accept: true };
+      return { maxLiteralBytes: PRE_AUTH_LITERAL_BYTES, maxNonSyncLiteralBytes: PRE_AUTH_LITERAL_BYTES, reason: 'before authentication' };
     }
+    return { maxLiteralBytes: LIMITS.imapLiteralBytes, maxNonSyncLiteralBytes: LIMITS.imapLiteralBytes };
+  }
+
+  /**
+   * Decides on a synchronising literal before `+ Ready` is sent (RFC 7889
+   * APPENDLIMIT, RFC 4469 TOOBIG). The per-state size caps (including the
+   * small one before login) are already applied by the reader, see
+   * literalLimits().
+   */
+  private checkLiteral(req: LiteralRequest): LiteralDecision {
     if (req.command === 'APPEND' && req.size > LIMITS.messageBytes) {
       return { accept: false, code: 'TOOBIG', text: `Message too big (max ${LIMITS.messageBytes} octets)` };
     }
@@ -159,6 +171,9 @@ export class ImapSession implements SessionContext {
     this.mailbox = mailbox;
     this.releaseMailbox = release;
     this.state = 'AUTHENTICATED';
+    // Commands run one at a time and the reader is not pulled meanwhile, so
+    // the next literal (even one pipelined behind LOGIN) gets the new caps.
+    this.reader.setLiteralLimits(this.literalLimits());
     this.log = this.log.child({ user: user.address });
     this.touch();
   }

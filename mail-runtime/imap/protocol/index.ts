@@ -4,7 +4,7 @@
  */
 export type { AtomValue, ImapCommand, ImapParseError, ImapValue, ListValue, NilValue, NumberValue, StringValue } from './values';
 export { asAstring, asAstringBytes, asAtom, asBigNumber, asNString, asNumber, asString } from './values';
-export type { CommandReaderOptions, LiteralDecision, LiteralRequest, ReaderEvent } from './reader';
+export type { CommandReaderOptions, LiteralDecision, LiteralLimits, LiteralRequest, ReaderEvent } from './reader';
 export { CommandReader } from './reader';
 export type { ParseResult } from './result';
 export type { SeqNumber, SequenceRange, SequenceSet } from './sequence';

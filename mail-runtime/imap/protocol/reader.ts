@@ -24,6 +24,13 @@
  *   refused with `[TOOBIG]`; the bytes are on their way anyway, so the reader
  *   reads and discards them and the rest of that command; if the size is above
  *   `maxLiteralBytes` the error is `fatal` (send BYE and close, RFC 7888 §4).
+ * - The literal caps are per session state: `setLiteralLimits()` changes
+ *   them between commands (the session caps both kinds at a few KiB before
+ *   authentication and raises them at login). Before login a `{n+}` literal
+ *   over the small cap is therefore fatal and its bytes are never buffered or
+ *   even read — an unauthenticated client cannot make us hold or drain 64 MiB.
+ *   (A literal within the cap that only pushes its command's sum over it is
+ *   skipped, which costs at most the cap.)
  * - A line longer than `maxLineBytes` (text only, literals excluded) yields a
  *   `LINE` error; the reader discards up to the next line end and resyncs.
  * - Nothing thrown from here reaches the socket handler: every malformed input
@@ -48,6 +55,19 @@ export interface LiteralRequest {
 export type LiteralDecision =
   | { readonly accept: true }
   | { readonly accept: false; readonly code: 'TOOBIG' | 'PARSE'; readonly text: string };
+
+/** Literal caps that can change with the session state (see `setLiteralLimits`). */
+export interface LiteralLimits {
+  /** Largest literal, and largest sum of literals in one command. */
+  readonly maxLiteralBytes: number;
+  /** Largest `{n+}` literal accepted without a continuation. */
+  readonly maxNonSyncLiteralBytes: number;
+  /**
+   * Says why the caps are what they are, in refusals (e.g. "before
+   * authentication"); without it the text names the byte limit.
+   */
+  readonly reason?: string;
+}
 
 export interface CommandReaderOptions {
   /** Longest command text (all lines of one command, literals excluded). Default LIMITS.imapLineBytes. */
@@ -83,8 +103,9 @@ const NAME_RE = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 
 export class CommandReader {
   private readonly maxLine: number;
-  private readonly maxLiteral: number;
-  private readonly maxNonSync: number;
+  private maxLiteral: number;
+  private maxNonSync: number;
+  private limitReason: string | undefined;
   private readonly onLiteral?: (req: LiteralRequest) => LiteralDecision;
 
   private queue: Buffer[] = [];
@@ -107,6 +128,26 @@ export class CommandReader {
     this.maxLiteral = options.maxLiteralBytes ?? LIMITS.imapLiteralBytes;
     this.maxNonSync = options.maxNonSyncLiteralBytes ?? LIMITS.imapNonSyncLiteralBytes;
     this.onLiteral = options.onLiteral;
+  }
+
+  /**
+   * Changes the literal caps for literals announced from now on (a literal
+   * already being received keeps the cap it was accepted under). The session
+   * calls this when its state changes, e.g. at login. Throws RangeError for a
+   * negative or non-integer size (a programming error, not client input).
+   */
+  setLiteralLimits(limits: LiteralLimits): void {
+    for (const [name, v] of [['maxLiteralBytes', limits.maxLiteralBytes], ['maxNonSyncLiteralBytes', limits.maxNonSyncLiteralBytes]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
+    }
+    this.maxLiteral = limits.maxLiteralBytes;
+    this.maxNonSync = limits.maxNonSyncLiteralBytes;
+    this.limitReason = limits.reason;
+  }
+
+  /** The caps in force now. */
+  get literalLimits(): LiteralLimits {
+    return { maxLiteralBytes: this.maxLiteral, maxNonSyncLiteralBytes: this.maxNonSync, ...(this.limitReason ? { reason: this.limitReason } : {}) };
   }
 
   /** Queue received bytes. Never throws. */
@@ -231,14 +272,15 @@ export class CommandReader {
         } else {
           this.state = { kind: 'skip-line' };
         }
-        return this.error(tag, `Non-synchronizing literal too big (max ${this.maxNonSync} octets)`, 'TOOBIG', fatal);
+        const why = this.limitReason ?? `(max ${Math.min(this.maxNonSync, this.maxLiteral)} octets)`;
+        return this.error(tag, `Non-synchronizing literal too big ${why}`, 'TOOBIG', fatal);
       }
       this.startLiteral(marker.size, marker.form);
       return null;
     }
     if (total > this.maxLiteral) {
       this.resetCommand();
-      return this.error(tag, `Literal too big (max ${this.maxLiteral} octets)`, 'TOOBIG', false);
+      return this.error(tag, `Literal too big ${this.limitReason ?? `(max ${this.maxLiteral} octets)`}`, 'TOOBIG', false);
     }
     const decision = this.onLiteral?.({
       tag,

@@ -266,6 +266,11 @@ export class Pop3Session {
       }
     }
     const live = this.live().length;
+    // Release the maildrop lock before answering, so a client that reconnects
+    // right after +OK does not meet its own lock ([IN-USE]).
+    const md = this.maildrop;
+    this.maildrop = undefined;
+    if (md) await md.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'closing maildrop failed'));
     this.send(ok ? `+OK ${this.opts.hostname} POP3 signing off (${live} messages left)` : '-ERR [SYS/TEMP] Some deleted messages not removed');
     this.end();
   }

@@ -1,7 +1,7 @@
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
-import { SEARCH_CHARSETS, matchesSearch, parseSearch, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { SEARCH_CHARSETS, decideOnMetadata, matchesSearch, parseSearch, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok } from './args';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 
@@ -80,15 +80,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       for (let i = 0; i < uids.length; i++) {
         const meta: MessageMeta | undefined = folder.get(uids[i]);
         if (!meta) continue; // expunged by another session, not yet announced
-        let summary: MessageSummary | undefined;
-        if (withSummary) {
-          try {
-            summary = await loadSummary(folder, meta.uid);
-          } catch (err) {
-            if (isStoreError(err, 'NONEXISTENT')) continue;
-            throw err;
-          }
-        }
+        let summary: MessageSummary | null = null;
         const msg: SearchMessage = {
           seq: i + 1,
           uid: meta.uid,
@@ -97,12 +89,19 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
           size: meta.size,
           modseq: BigInt(meta.modseq),
           recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
-          summary: () => summary ?? analyzeMessage(Buffer.alloc(0)),
+          summary: () => summary,
           raw: () => folder.read(meta.uid),
         };
         let match: boolean;
         try {
-          match = await matchesSearch(key, msg, sctx);
+          // Load the cached summary only for messages metadata cannot rule
+          // in or out (a sequence set or flag often decides alone).
+          const decided = withSummary ? decideOnMetadata(key, msg, sctx) : null;
+          if (decided !== null) match = decided;
+          else {
+            if (withSummary) summary = await loadSummary(folder, meta.uid);
+            match = await matchesSearch(key, msg, sctx);
+          }
         } catch (err) {
           if (isStoreError(err, 'NONEXISTENT')) continue;
           throw err;

@@ -19,7 +19,8 @@ export interface SearchMessage {
   readonly size: number;
   readonly modseq: bigint;
   readonly recent: boolean;
-  summary(): MessageSummary;
+  /** The cached summary; `null` when not loaded (keys that need it are then undecided). */
+  summary(): MessageSummary | null;
   raw(): Promise<Buffer>;
 }
 
@@ -110,7 +111,9 @@ function evalKey(key: SearchKey, msg: SearchMessage, ctx: SearchContext, raw: Bu
     case 'recent':
       return msg.recent === key.set;
     case 'header': {
-      const values = decodedHeaderValues(msg.summary().header, key.field);
+      const summary = msg.summary();
+      if (!summary) return null;
+      const values = decodedHeaderValues(summary.header, key.field);
       // RFC 3501 §6.4.4: HEADER with an empty string matches every message that has the field.
       if (key.value === '') return values.length > 0;
       return values.some((v) => contains(v, key.value));
@@ -120,7 +123,9 @@ function evalKey(key: SearchKey, msg: SearchMessage, ctx: SearchContext, raw: Bu
     case 'sentdate': {
       // RFC 3501 leaves a missing or unreadable Date open; like Dovecot we take it as
       // the earliest date: it is SENTBEFORE any date and never SENTON/SENTSINCE.
-      const day = sentDay(msg.summary().envelope.date);
+      const summary = msg.summary();
+      if (!summary) return null;
+      const day = sentDay(summary.envelope.date);
       if (day === null) return key.cmp === 'before';
       return compareDay(day, key.cmp, key.date);
     }
@@ -134,8 +139,8 @@ function evalKey(key: SearchKey, msg: SearchMessage, ctx: SearchContext, raw: Bu
       return msg.modseq >= key.modseq;
     case 'body':
     case 'text': {
-      if (!raw) return null;
       const summary = msg.summary();
+      if (!raw || !summary) return null;
       const texts = bodyTexts(raw, summary, key.op === 'text');
       if (key.op === 'text') texts.unshift(decodedHeaderBlock(summary.header));
       return texts.some((t) => contains(t, key.value));
@@ -158,6 +163,15 @@ export function searchNeedsBody(key: SearchKey): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * Decides from index metadata alone (flags, dates, sizes, numbers) when it
+ * can: `null` means header or body keys must be looked at. Lets a server
+ * skip loading summaries of messages a sequence set or flag already rules out.
+ */
+export function decideOnMetadata(key: SearchKey, msg: SearchMessage, ctx: SearchContext): boolean | null {
+  return evalKey(key, { ...msg, summary: () => null }, ctx, null);
 }
 
 /** Whether one message matches; reads the body only if metadata cannot decide. */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { runImapBench } from './imap';
 
 /**
  * `npm run bench -- <suite...>`. Suites print their figures; nothing here is
@@ -19,6 +20,7 @@ const SUITES: Record<string, () => Promise<void> | void> = {
       }
     }
   },
+  imap: () => runImapBench(),
 };
 
 async function main() {

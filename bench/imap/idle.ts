@@ -1,0 +1,81 @@
+import { BenchClient } from './client';
+import type { BenchUser } from './corpus';
+import type { NodeChild } from './child';
+import { pooled } from './build-folder';
+
+export interface IdleFigures {
+  sessions: number;
+  users: number;
+  rssBefore: number;
+  rssAfter: number;
+  openMs: number;
+  /** IDLE sessions of one user that saw `* n EXISTS` after an APPEND by another session. */
+  notified: number;
+  notifiable: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function idleSession(port: number, user: BenchUser): Promise<BenchClient> {
+  const c = await BenchClient.connect(port);
+  await c.login(user.address, user.password);
+  await c.ok('SELECT INBOX');
+  c.write(`${c.nextTag()} IDLE\r\n`);
+  const cont = await c.readLine(30_000);
+  if (!cont.startsWith('+')) throw new Error(`IDLE refused: ${cont}`);
+  return c;
+}
+
+/**
+ * Opens `sessions` authenticated IDLE sessions (RFC 2177), spread
+ * round-robin over `users`, and reads the server's VmRSS before and after.
+ * The server is a separate process, so the bench's own sockets do not
+ * count. A short warm-up first loads the code paths, so the delta is the
+ * sessions' cost, not first-use compilation.
+ */
+export async function idleBench(node: NodeChild, users: readonly BenchUser[], sessions: number): Promise<IdleFigures> {
+  const port = node.imapPort;
+  const warm = await Promise.all(users.slice(0, 10).map((u) => idleSession(port, u)));
+  for (const c of warm) c.close();
+  await sleep(1500);
+  const rssBefore = await node.rss();
+
+  const clients: BenchClient[] = [];
+  const t0 = performance.now();
+  try {
+    await pooled(sessions, 50, async (i) => {
+      clients[i] = await idleSession(port, users[i % users.length]);
+    });
+    const openMs = performance.now() - t0;
+    await sleep(2000);
+    const rssAfter = await node.rss();
+
+    // Sanity: the sessions are live. An APPEND for users[0] must reach its IDLE sessions (RFC 2177).
+    const target = users[0];
+    const mine = clients.filter((_, i) => i % users.length === 0);
+    const notifiedBy = mine.map((c) => waitExists(c, 5000));
+    const writer = await BenchClient.connect(port);
+    await writer.login(target.address, target.password);
+    const msg = 'Subject: wake up\r\n\r\nhello\r\n';
+    await writer.ok(`APPEND INBOX {${msg.length}+}\r\n${msg}`);
+    await writer.logout();
+    const notified = (await Promise.all(notifiedBy)).filter(Boolean).length;
+    return { sessions, users: users.length, rssBefore, rssAfter, openMs, notified, notifiable: mine.length };
+  } finally {
+    for (const c of clients) c?.close();
+  }
+}
+
+async function waitExists(c: BenchClient, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 100; i++) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    try {
+      if (/^\* \d+ EXISTS$/.test(await c.readLine(left))) return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}

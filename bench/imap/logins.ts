@@ -1,0 +1,52 @@
+import { hashPassword, verifyPassword, type ScryptParams } from '../../mail-runtime/auth';
+import { BenchClient } from './client';
+import type { BenchUser } from './corpus';
+
+export interface LoginFigures {
+  label: string;
+  logins: number;
+  ms: number;
+  perSecond: number;
+}
+
+/** One full login: connect, greeting, LOGIN, LOGOUT, close. */
+async function oneLogin(port: number, user: BenchUser): Promise<void> {
+  const c = await BenchClient.connect(port);
+  try {
+    await c.login(user.address, user.password);
+    await c.logout();
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * `workers` clients each loop LOGIN/LOGOUT on fresh connections until
+ * `maxLogins` are done in total or `maxMs` has passed (both bounds hold).
+ */
+export async function loginLoop(port: number, user: BenchUser, workers: number, maxLogins: number, maxMs: number, label: string): Promise<LoginFigures> {
+  let started = 0;
+  let done = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (started < maxLogins && performance.now() - t0 < maxMs) {
+      started++;
+      await oneLogin(port, user);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  const ms = performance.now() - t0;
+  return { label, logins: done, ms, perSecond: (done * 1000) / ms };
+}
+
+/** Milliseconds of one password verification with these scrypt parameters, measured in this process (sequentially). */
+export async function scryptCost(params: ScryptParams, rounds: number): Promise<number> {
+  const password = 'bench password';
+  const hash = await hashPassword(password, params);
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    if (!(await verifyPassword(password, hash))) throw new Error('scrypt check failed');
+  }
+  return (performance.now() - t0) / rounds;
+}

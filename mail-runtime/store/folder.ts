@@ -332,6 +332,29 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
     return value;
   }
 
+  async getSummaries(uids: readonly number[]): Promise<Map<number, unknown>> {
+    this.assertAlive();
+    const out = new Map<number, unknown>();
+    if (!this.ctx.analyze) return out;
+    const byBase = new Map<string, number>();
+    for (const uid of uids) {
+      const i = bsearch(this.state.messages, uid);
+      if (i >= 0) byBase.set(this.state.messages[i]!.base, uid);
+    }
+    const cached = await this.summaries.getMany([...byBase.keys()]);
+    for (const [base, uid] of byBase) {
+      if (cached.has(base)) out.set(uid, cached.get(base));
+      else {
+        try {
+          out.set(uid, await this.getSummary(uid));
+        } catch (e) {
+          if (!(e instanceof StoreError && e.code === 'NONEXISTENT')) throw e; // expunged meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
   /** The analyzer may be sync or async (mailparser is async); failures only cost the cache entry. */
   private async runAnalyzer(raw: Buffer): Promise<unknown> {
     const analyze = this.ctx.analyze;

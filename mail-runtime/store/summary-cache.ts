@@ -12,6 +12,9 @@ import { isErrno } from './fsutil';
  * and the summary recomputed. Only positions are kept in memory, so a
  * 100,000-message folder does not hold every summary.
  */
+/** Largest single read when fetching many cache entries at once. */
+const MANY_READ_BYTES = 1024 * 1024;
+
 export class SummaryCache {
   private positions: Map<string, { offset: number; length: number }> | null = null;
   private loading: Promise<void> | null = null;
@@ -71,6 +74,51 @@ export class SummaryCache {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * Many entries with few reads: entries are sorted by file position and
+   * neighbours are fetched together, up to MANY_READ_BYTES per read.
+   * Unreadable entries are simply absent (the caller recomputes them).
+   */
+  async getMany(bases: readonly string[]): Promise<Map<string, unknown>> {
+    await this.load();
+    const out = new Map<string, unknown>();
+    const wanted: Array<{ base: string; offset: number; length: number }> = [];
+    for (const base of bases) {
+      const pos = this.positions?.get(base);
+      if (pos) wanted.push({ base, ...pos });
+    }
+    if (wanted.length === 0) return out;
+    wanted.sort((a, b) => a.offset - b.offset);
+    const fh = await fs.promises.open(this.file, 'r');
+    try {
+      for (let i = 0; i < wanted.length; ) {
+        const start = wanted[i]!.offset;
+        let end = start + wanted[i]!.length;
+        let j = i + 1;
+        while (j < wanted.length && wanted[j]!.offset + wanted[j]!.length - start <= MANY_READ_BYTES) {
+          end = Math.max(end, wanted[j]!.offset + wanted[j]!.length);
+          j++;
+        }
+        const buf = Buffer.alloc(end - start);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+        for (let k = i; k < j; k++) {
+          const w = wanted[k]!;
+          const from = w.offset - start;
+          if (from + w.length > bytesRead) continue;
+          try {
+            out.set(w.base, JSON.parse(buf.toString('utf8', from, from + w.length)) as unknown);
+          } catch {
+            // a damaged line: the caller recomputes this one
+          }
+        }
+        i = j;
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
   }
 
   async has(base: string): Promise<boolean> {

@@ -162,6 +162,12 @@ export interface Folder extends EventEmitter<FolderEventMap> {
   read(uid: number): Promise<Buffer>;
   /** Cached analyzer result (computed and cached on first use if missing); undefined without an analyzer. */
   getSummary(uid: number): Promise<unknown>;
+  /**
+   * Summaries of many messages with few reads (SEARCH over a large folder).
+   * UIDs that no longer exist are left out; missing cache entries are
+   * computed as by getSummary.
+   */
+  getSummaries(uids: readonly number[]): Promise<Map<number, unknown>>;
   /** Reconcile with the Maildir files again (picks up files dropped in by hand). */
   refresh(): Promise<void>;
   /** Release this reference; the last release closes the folder. */

@@ -226,6 +226,32 @@ describe('analysis cache', () => {
   });
 });
 
+describe('getSummaries (bulk, for SEARCH)', () => {
+  it('returns cached summaries for many UIDs without reading bodies, computes missing ones, skips expunged UIDs', async () => {
+    await store.close();
+    let calls = 0;
+    store = new MailStore({ root, analyze: (raw) => ({ n: ++calls, subject: /Subject: (.*)\r\n/.exec(raw.toString())?.[1] }) });
+    user = await store.openUser(ADDR, { epoch: 1 });
+    const inbox = await user.openFolder('INBOX');
+    for (let i = 1; i <= 40; i++) await inbox.append(msg(i));
+    // One message arrives by hand (no cache entry yet).
+    await fs.promises.writeFile(path.join(userDir(root, ADDR), 'new', '999.hand.host'), msg('hand'));
+    await inbox.refresh();
+    await inbox.store([5], 'add', ['\\Deleted']);
+    await inbox.expunge();
+    const reads = store.stats.messageReads;
+    const all = inbox.messages().map((m) => m.uid);
+    const got = await inbox.getSummaries([...all, 5, 12345]);
+    expect([...got.keys()].sort((a, b) => a - b)).toEqual(all);
+    expect(got.get(1)).toEqual({ n: 1, subject: 'test 1' });
+    expect(got.get(40)).toEqual({ n: 40, subject: 'test 40' });
+    expect(got.get(all[all.length - 1]!)).toEqual({ n: 41, subject: 'test hand' });
+    // Only the hand-delivered message needed its body.
+    expect(store.stats.messageReads - reads).toBe(1);
+    expect(calls).toBe(41);
+  });
+});
+
 describe('log compaction', () => {
   it('folds a long log into a snapshot of the next generation; reopen sees the same state', async () => {
     const inbox = await user.openFolder('INBOX');

@@ -41,10 +41,30 @@ function usesModseq(key: SearchKey): boolean {
   }
 }
 
-async function loadSummary(folder: Folder, uid: number): Promise<MessageSummary> {
-  const cached = (await folder.getSummary(uid)) as MessageSummary | undefined;
-  if (cached && typeof cached === 'object' && 'root' in cached) return cached;
-  return analyzeMessage(await folder.read(uid));
+/** Messages per SEARCH batch: bounds memory while letting summary reads coalesce. */
+const SEARCH_BATCH = 512;
+
+const isSummary = (v: unknown): v is MessageSummary => Boolean(v) && typeof v === 'object' && 'root' in (v as object);
+
+/** Cached summaries (few reads); a message without a usable one is analyzed from its file. */
+async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<Map<number, MessageSummary>> {
+  const out = new Map<number, MessageSummary>();
+  if (uids.length === 0) return out;
+  const cached = await folder.getSummaries(uids);
+  for (const uid of uids) {
+    const c = cached.get(uid);
+    if (isSummary(c)) {
+      out.set(uid, c);
+      continue;
+    }
+    if (!cached.has(uid) && !folder.get(uid)) continue; // expunged meanwhile
+    try {
+      out.set(uid, analyzeMessage(await folder.read(uid)));
+    } catch (err) {
+      if (!isStoreError(err, 'NONEXISTENT')) throw err;
+    }
+  }
+  return out;
 }
 
 /**
@@ -77,38 +97,52 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const hits: number[] = [];
       let highest = 0;
       const uids = view.allUids();
-      for (let i = 0; i < uids.length; i++) {
-        const meta: MessageMeta | undefined = folder.get(uids[i]);
-        if (!meta) continue; // expunged by another session, not yet announced
-        let summary: MessageSummary | null = null;
-        const msg: SearchMessage = {
-          seq: i + 1,
-          uid: meta.uid,
-          flags: meta.flags,
-          internalDate: meta.internalDate,
-          size: meta.size,
-          modseq: BigInt(meta.modseq),
-          recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
-          summary: () => summary,
-          raw: () => folder.read(meta.uid),
-        };
-        let match: boolean;
-        try {
-          // Load the cached summary only for messages metadata cannot rule
-          // in or out (a sequence set or flag often decides alone).
-          const decided = withSummary ? decideOnMetadata(key, msg, sctx) : null;
-          if (decided !== null) match = decided;
-          else {
-            if (withSummary) summary = await loadSummary(folder, meta.uid);
-            match = await matchesSearch(key, msg, sctx);
-          }
-        } catch (err) {
-          if (isStoreError(err, 'NONEXISTENT')) continue;
-          throw err;
+      // Batches: decide what index metadata can, then fetch the cached
+      // summaries of the rest with few reads (a 100k folder stays fast).
+      for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
+        const batch: SearchMessage[] = [];
+        const summaries = new Map<number, MessageSummary | null>();
+        for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
+          const meta: MessageMeta | undefined = folder.get(uids[i]!);
+          if (!meta) continue; // expunged by another session, not yet announced
+          batch.push({
+            seq: i + 1,
+            uid: meta.uid,
+            flags: meta.flags,
+            internalDate: meta.internalDate,
+            size: meta.size,
+            modseq: BigInt(meta.modseq),
+            recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
+            summary: () => summaries.get(meta.uid) ?? null,
+            raw: () => folder.read(meta.uid),
+          });
         }
-        if (match) {
-          hits.push(uid ? meta.uid : i + 1);
-          if (meta.modseq > highest) highest = meta.modseq;
+        const decided = new Map<number, boolean>();
+        if (withSummary) {
+          const undecided: number[] = [];
+          for (const msg of batch) {
+            const d = decideOnMetadata(key, msg, sctx);
+            if (d === null) undecided.push(msg.uid);
+            else decided.set(msg.uid, d);
+          }
+          for (const [u, v] of await loadSummaries(folder, undecided)) summaries.set(u, v);
+        }
+        for (const msg of batch) {
+          let match = decided.get(msg.uid);
+          if (match === undefined) {
+            if (withSummary && !summaries.has(msg.uid)) continue; // expunged meanwhile
+            try {
+              match = await matchesSearch(key, msg, sctx);
+            } catch (err) {
+              if (isStoreError(err, 'NONEXISTENT')) continue;
+              throw err;
+            }
+          }
+          if (match) {
+            hits.push(uid ? msg.uid : msg.seq);
+            const modseq = Number(msg.modseq);
+            if (modseq > highest) highest = modseq;
+          }
         }
       }
       const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((n) => num(n))];

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
@@ -15,18 +14,6 @@ export interface NodeChild {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
-
 /** Resident set size of a process, from /proc (Linux). */
 export async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -35,44 +22,52 @@ export async function rssOf(pid: number): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
+export interface SpawnedNodeProcess {
+  child: ChildProcess;
+  imapPort: number;
+  pop3Port: number;
+  healthPort: number;
+  /** Resolves with the exit code once the process is gone. */
+  exited: Promise<number | null>;
+}
+
 /**
  * Runs the node role as a child process (`mail-runtime/node/main.ts`, the
- * same entry `mailfleet node` uses) on loopback with free ports, storage and
- * users file in `dir`, so its memory can be read apart from the bench's own
- * client sockets. Waits for the ready line (bounded).
+ * same entry `mailfleet node` uses) on loopback, storage in `dir`. Ports are
+ * 0 (the OS picks them, no race with other processes); the ready line says
+ * which. Waits for it, bounded by `timeoutMs`. Shared by the benchmarks and
+ * the tests that kill and restart a node.
  */
-export async function startNodeChild(dir: string, usersFile: string, timeoutMs = 60_000): Promise<NodeChild> {
-  const [imap, pop3, lmtp, mgmt] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const config = join(dir, 'node.json');
+export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number }): Promise<SpawnedNodeProcess> {
+  const any = { host: '127.0.0.1', port: 0 };
+  const config = join(opts.dir, 'node.json');
   await writeFile(
     config,
     JSON.stringify({
       role: 'node',
-      memberId: 'bench-node',
-      cluster: 'bench',
-      management: { host: '127.0.0.1', port: mgmt },
-      storage: { path: join(dir, 'storage') },
-      listen: {
-        imap: { host: '127.0.0.1', port: imap },
-        pop3: { host: '127.0.0.1', port: pop3 },
-        lmtp: { host: '127.0.0.1', port: lmtp },
-      },
-      directory: { file: usersFile },
+      memberId: opts.memberId,
+      cluster: 'local',
+      management: any,
+      storage: { path: join(opts.dir, 'storage') },
+      listen: { imap: any, pop3: any, lmtp: any },
+      directory: { file: opts.usersFile },
       logLevel: 'warn',
     }),
   );
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    // The config file says everything; MAILFLEET_* variables of the caller would override it.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_'))),
+    // The config file says everything; MAILFLEET_* variables of the caller
+    // would override it, and VITEST would silence the logger's default.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
-  const ready = await new Promise<{ imapPort: number; pop3Port: number }>((resolveReady, reject) => {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const ready = await new Promise<{ imapPort: number; pop3Port: number; healthPort: number }>((resolveReady, reject) => {
     let out = '';
     const t = setTimeout(() => {
       child.kill('SIGKILL');
@@ -84,7 +79,7 @@ export async function startNodeChild(dir: string, usersFile: string, timeoutMs =
       if (line) {
         clearTimeout(t);
         child.stdout?.off('data', onData);
-        resolveReady(JSON.parse(line) as { imapPort: number; pop3Port: number });
+        resolveReady(JSON.parse(line) as { imapPort: number; pop3Port: number; healthPort: number });
       }
     };
     child.stdout?.on('data', onData);
@@ -93,11 +88,17 @@ export async function startNodeChild(dir: string, usersFile: string, timeoutMs =
       reject(new Error(`node exited with ${code}: ${stderr}`));
     });
   });
+  return { child, ...ready, exited };
+}
+
+/** The benchmark's view of a node process: ports, RSS, stop. */
+export async function startNodeChild(dir: string, usersFile: string, timeoutMs = 60_000): Promise<NodeChild> {
+  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs });
   const pid = child.pid as number;
   return {
     pid,
-    imapPort: ready.imapPort,
-    pop3Port: ready.pop3Port,
+    imapPort,
+    pop3Port,
     rss: () => rssOf(pid),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -123,7 +123,7 @@ class PortAllocator {
 function gatewayFilters(f: Filters, dkimKeyFile: string) {
   return {
     clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
-    spam: f.spam ? { kind: f.spam.kind, address: f.spam.address, rejectScore: f.spam.rejectScore, junkScore: f.spam.junkScore, onError: f.spam.onError } : undefined,
+    spam: f.spam,
     dkim: f.dkim ? { selector: f.dkim.selector, keyFile: dkimKeyFile } : undefined,
   };
 }

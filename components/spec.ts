@@ -10,6 +10,7 @@ import {
   problemsFromZod,
   strict,
 } from '../mail-runtime/config/validation';
+import { SpamFilter } from '../mail-runtime/config/schema';
 
 /**
  * The topology vocabulary: what an operator writes (a YAML spec file, or Pulumi
@@ -253,15 +254,7 @@ export const Filters = strict({
     /** What to do when clamd cannot be reached: temp-fail keeps mail safe (the sender retries). */
     onError: z.enum(['tempfail', 'accept']).default('tempfail'),
   }).optional(),
-  spam: strict({
-    kind: z.enum(['spamd', 'rspamd']),
-    address: hostPort,
-    /** Score at or above which inbound mail is rejected at DATA. */
-    rejectScore: z.number().default(15),
-    /** Score at or above which mail is delivered to Junk. */
-    junkScore: z.number().default(5),
-    onError: z.enum(['tempfail', 'accept']).default('accept'),
-  }).optional(),
+  spam: SpamFilter.optional(),
   dkim: strict({
     selector: dnsLabel,
     /** Name of the Pulumi secret config key holding the PEM private key; generated when absent. */

@@ -76,6 +76,18 @@ const NodeConfig = strict({
   directory: strict({ file: z.string().min(1) }).optional(),
 });
 
+/** A spam scanner. The topology spec uses the same shape, so its values pass through unchanged. */
+export const SpamFilter = strict({
+  kind: z.enum(['spamd', 'rspamd']),
+  address: hostPort,
+  /** Score at or above which inbound mail is rejected at DATA. */
+  rejectScore: z.number().default(15),
+  /** Score at or above which mail is delivered to Junk. */
+  junkScore: z.number().default(5),
+  /** Scanner unreachable: accept unscanned (default) or temp-fail so the sender retries. */
+  onError: z.enum(['tempfail', 'accept']).default('accept'),
+});
+
 const gatewayFields = {
   /** RFC 1918 networks allowed to relay unauthenticated; empty = only authenticated submission relays. */
   relayNetworks: z.array(ipv4Cidr).default([]),
@@ -84,13 +96,7 @@ const gatewayFields = {
   smarthost: hostPort.optional(),
   filters: strict({
     clamd: strict({ address: hostPort, onError: z.enum(['tempfail', 'accept']).default('tempfail') }).optional(),
-    spam: strict({
-      kind: z.enum(['spamd', 'rspamd']),
-      address: hostPort,
-      rejectScore: z.number().default(15),
-      junkScore: z.number().default(5),
-      onError: z.enum(['tempfail', 'accept']).default('accept'),
-    }).optional(),
+    spam: SpamFilter.optional(),
     dkim: strict({ selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
   }).prefault({}),
 };

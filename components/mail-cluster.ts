@@ -16,6 +16,30 @@ export interface MailClusterArgs {
   spec: ClusterSpec | ClusterSpecInput;
   /** Secret material from stack config (TLS key for `provided`, DKIM key, admin token). Generated when absent. */
   secrets?: SecretInputs;
+  /**
+   * The component's previous name after a rename: the component and every
+   * child get an alias from their old name (`${renamedFrom}-<role>-<i>`), so
+   * `pulumi up` moves them instead of replacing the cluster.
+   */
+  renamedFrom?: string;
+}
+
+/**
+ * Aliases for a renamed cluster. Legacy `transformations` run in the SDK, so
+ * they reach every child whatever the engine supports (and under mocks).
+ */
+function withRenameAliases(name: string, from: string | undefined, opts: pulumi.ComponentResourceOptions | undefined): pulumi.ComponentResourceOptions | undefined {
+  if (!from || from === name) return opts;
+  const prefix = `${name}-`;
+  return pulumi.mergeOptions(opts, {
+    aliases: [{ name: from }],
+    transformations: [
+      (a) =>
+        a.name.startsWith(prefix)
+          ? { props: a.props, opts: pulumi.mergeOptions(a.opts, { aliases: [{ name: `${from}-${a.name.slice(prefix.length)}` }] }) }
+          : undefined,
+    ],
+  });
 }
 
 export interface ClusterMember {
@@ -46,7 +70,7 @@ export class MailCluster extends pulumi.ComponentResource {
   readonly spec: ClusterSpec;
 
   constructor(name: string, args: MailClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(MailCluster.type, name, {}, opts);
+    super(MailCluster.type, name, {}, withRenameAliases(name, args.renamedFrom, opts));
     let spec: ClusterSpec;
     try {
       spec = parseClusterSpec(args.spec);

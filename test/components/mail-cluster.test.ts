@@ -44,6 +44,18 @@ describe('MailCluster', () => {
     expect(inputs.dnsNames).toEqual(['mail.example.test', 'mc-hub-0']);
   });
 
+  it('renamedFrom gives the component and every child an alias from its old name', async () => {
+    const cap = await run(() => new MailCluster('mail-new', { spec: dockerSpec, renamedFrom: 'mc' }));
+    expect(cap.resources.length).toBeGreaterThan(10);
+    // A URN holds the parent's type but not its name: children named after the
+    // spec (the Docker containers) keep their URN; all others need the alias.
+    const unaliased = cap.resources.filter((r) => r.options.aliases === 0).map((r) => r.name);
+    expect(unaliased.filter((n) => n.startsWith('mail-new'))).toEqual([]);
+    expect(cap.resources.filter((r) => r.options.aliases > 0).length).toBeGreaterThan(10);
+    const plain = await run(() => new MailCluster('mail-plain', { spec: dockerSpec }));
+    expect(plain.resources.filter((r) => r.options.aliases > 0)).toEqual([]);
+  });
+
   it('fails before creating anything: invalid spec names the field; local is not a Pulumi platform', async () => {
     expect(() => new MailCluster('bad', { spec: { ...dockerSpec, nodes: { count: 0 } } })).toThrow(/nodes\.count: at least 1/);
     expect(() => new MailCluster('loc', { spec: { ...dockerSpec, platform: { kind: 'local' } } })).toThrow(/mailfleet up --local/);

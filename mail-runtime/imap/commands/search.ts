@@ -1,7 +1,7 @@
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
-import { SEARCH_CHARSETS, decideOnMetadata, matchesSearch, parseSearch, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { SEARCH_CHARSETS, decideOnMetadata, decideWithoutBody, matchesSearch, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok } from './args';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 
@@ -38,6 +38,40 @@ function usesModseq(key: SearchKey): boolean {
       return usesModseq(key.key);
     default:
       return false;
+  }
+}
+
+/** How many message files SEARCH reads ahead of the one it evaluates (BODY/TEXT keys). */
+const BODY_READ_AHEAD = 8;
+
+/**
+ * Reads message files a few ahead of the evaluation, in the order the
+ * messages will be evaluated: file reads wait on the thread pool, so
+ * overlapping them pays, and at most BODY_READ_AHEAD + 1 bodies are held.
+ */
+class BodyReadAhead {
+  private readonly started = new Map<number, Promise<Buffer>>();
+  private readonly index = new Map<number, number>();
+  private next = 0;
+  constructor(
+    private readonly folder: Folder,
+    private readonly order: readonly number[],
+  ) {
+    order.forEach((uid, i) => this.index.set(uid, i));
+  }
+
+  read(uid: number): Promise<Buffer> {
+    const i = this.index.get(uid);
+    if (i === undefined) return this.folder.read(uid);
+    while (this.next < this.order.length && this.next <= i + BODY_READ_AHEAD) {
+      const u = this.order[this.next++]!;
+      const p = this.folder.read(u);
+      p.catch(() => undefined); // a skipped message's failure is nobody's business
+      this.started.set(u, p);
+    }
+    const p = this.started.get(uid) ?? this.folder.read(uid);
+    this.started.delete(uid);
+    return p;
   }
 }
 
@@ -91,6 +125,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const folder = view.folder;
       const key = a.query.key;
       const withSummary = needsSummary(key);
+      const withBody = searchNeedsBody(key);
       const modseqQuery = usesModseq(key);
       if (modseqQuery) ctx.enabled.add('CONDSTORE');
       const sctx = { messageCount: view.count, maxUid: view.lastUid };
@@ -102,6 +137,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
         const batch: SearchMessage[] = [];
         const summaries = new Map<number, MessageSummary | null>();
+        let bodies: BodyReadAhead | undefined;
         for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
           const meta: MessageMeta | undefined = folder.get(uids[i]!);
           if (!meta) continue; // expunged by another session, not yet announced
@@ -114,7 +150,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
             modseq: BigInt(meta.modseq),
             recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
             summary: () => summaries.get(meta.uid) ?? null,
-            raw: () => folder.read(meta.uid),
+            raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
           });
         }
         const decided = new Map<number, boolean>();
@@ -126,6 +162,11 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
             else decided.set(msg.uid, d);
           }
           for (const [u, v] of await loadSummaries(folder, undecided)) summaries.set(u, v);
+        }
+        if (withBody) {
+          // Bodies of the messages nothing else decides, read ahead in order.
+          const need = batch.filter((m) => !decided.has(m.uid) && (!withSummary || summaries.has(m.uid)) && decideWithoutBody(key, m, sctx) === null);
+          bodies = new BodyReadAhead(folder, need.map((m) => m.uid));
         }
         for (const msg of batch) {
           let match = decided.get(msg.uid);

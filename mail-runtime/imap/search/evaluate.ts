@@ -174,6 +174,11 @@ export function decideOnMetadata(key: SearchKey, msg: SearchMessage, ctx: Search
   return evalKey(key, { ...msg, summary: () => null }, ctx, null);
 }
 
+/** Decides without the message body (metadata and summary): `null` means BODY/TEXT must look at it. */
+export function decideWithoutBody(key: SearchKey, msg: SearchMessage, ctx: SearchContext): boolean | null {
+  return evalKey(key, msg, ctx, null);
+}
+
 /** Whether one message matches; reads the body only if metadata cannot decide. */
 export async function matchesSearch(key: SearchKey, msg: SearchMessage, ctx: SearchContext): Promise<boolean> {
   const quick = evalKey(key, msg, ctx, null);

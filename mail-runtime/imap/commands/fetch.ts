@@ -14,14 +14,18 @@ import {
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
+import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 
 /** Flush to the socket (and wait for room) after this many bytes of FETCH output. */
 const DRAIN_EVERY_BYTES = 1024 * 1024;
 
-async function summaryOf(folder: Folder, uid: number, raw: Buffer | undefined): Promise<MessageSummary> {
-  const cached = (await folder.getSummary(uid)) as MessageSummary | undefined;
+/** Messages whose cached summaries are fetched together (few reads on large folders). */
+const SUMMARY_CHUNK = 512;
+
+async function summaryOf(folder: Folder, uid: number, raw: Buffer | undefined, prefetched: Map<number, unknown>): Promise<MessageSummary> {
+  const cached = (prefetched.has(uid) ? prefetched.get(uid) : await folder.getSummary(uid)) as MessageSummary | undefined;
   if (cached && typeof cached === 'object' && 'root' in cached) return cached;
   // No analyzer configured on the store: analyse now (not cached).
   return analyzeMessage(raw ?? (await folder.read(uid)));
@@ -80,13 +84,18 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
       let missing = 0;
-      for (const t of targets) {
+      const bodies = wantsRaw ? new BodyReadAhead(folder, targets.map((t) => ({ uid: t.meta.uid, size: t.meta.size }))) : undefined;
+      let prefetched = new Map<number, unknown>();
+      for (const [i, t] of targets.entries()) {
+        if (wantsContent && i % SUMMARY_CHUNK === 0) {
+          prefetched = await folder.getSummaries(targets.slice(i, i + SUMMARY_CHUNK).map((x) => x.meta.uid));
+        }
         const meta: MessageMeta = folder.get(t.meta.uid) ?? t.meta;
         let raw: Buffer | undefined;
         let summary: MessageSummary | undefined;
         try {
-          if (wantsRaw) raw = await folder.read(meta.uid);
-          if (wantsContent) summary = await summaryOf(folder, meta.uid, raw);
+          if (bodies) raw = await bodies.read(meta.uid);
+          if (wantsContent) summary = await summaryOf(folder, meta.uid, raw, prefetched);
         } catch (err) {
           // Expunged by another session since our view was last updated (RFC 2180 §4.1).
           if (isStoreError(err, 'NONEXISTENT')) {

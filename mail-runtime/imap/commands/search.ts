@@ -3,6 +3,7 @@ import { analyzeMessage, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, decideOnMetadata, decideWithoutBody, matchesSearch, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok } from './args';
+import { BodyReadAhead } from './read-ahead';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 
 type SearchArgs = { badCharset: true } | { badCharset: false; query: SearchQuery };
@@ -38,40 +39,6 @@ function usesModseq(key: SearchKey): boolean {
       return usesModseq(key.key);
     default:
       return false;
-  }
-}
-
-/** How many message files SEARCH reads ahead of the one it evaluates (BODY/TEXT keys). */
-const BODY_READ_AHEAD = 8;
-
-/**
- * Reads message files a few ahead of the evaluation, in the order the
- * messages will be evaluated: file reads wait on the thread pool, so
- * overlapping them pays, and at most BODY_READ_AHEAD + 1 bodies are held.
- */
-class BodyReadAhead {
-  private readonly started = new Map<number, Promise<Buffer>>();
-  private readonly index = new Map<number, number>();
-  private next = 0;
-  constructor(
-    private readonly folder: Folder,
-    private readonly order: readonly number[],
-  ) {
-    order.forEach((uid, i) => this.index.set(uid, i));
-  }
-
-  read(uid: number): Promise<Buffer> {
-    const i = this.index.get(uid);
-    if (i === undefined) return this.folder.read(uid);
-    while (this.next < this.order.length && this.next <= i + BODY_READ_AHEAD) {
-      const u = this.order[this.next++]!;
-      const p = this.folder.read(u);
-      p.catch(() => undefined); // a skipped message's failure is nobody's business
-      this.started.set(u, p);
-    }
-    const p = this.started.get(uid) ?? this.folder.read(uid);
-    this.started.delete(uid);
-    return p;
   }
 }
 
@@ -166,7 +133,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         if (withBody) {
           // Bodies of the messages nothing else decides, read ahead in order.
           const need = batch.filter((m) => !decided.has(m.uid) && (!withSummary || summaries.has(m.uid)) && decideWithoutBody(key, m, sctx) === null);
-          bodies = new BodyReadAhead(folder, need.map((m) => m.uid));
+          bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
         }
         for (const msg of batch) {
           let match = decided.get(msg.uid);

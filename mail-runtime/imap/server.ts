@@ -1,4 +1,4 @@
-import { connectionId, listen, normalizeIp, type Listener, type ListenerKind } from '../net';
+import { serveSessions, type SessionServer, type ListenerKind } from '../net';
 import type { ImapServices } from './commands/types';
 import { ImapSession } from './session';
 
@@ -14,40 +14,17 @@ export interface ImapServerOptions {
   preAuthTimeoutMs?: number;
 }
 
-export interface ImapServer {
-  readonly port: number;
-  readonly listener: Listener;
-  sessions(): number;
-  /** BYE to every session, stop listening, wait for sockets to close. */
-  close(): Promise<void>;
-}
+export type ImapServer = SessionServer;
 
 export async function startImapServer(opts: ImapServerOptions): Promise<ImapServer> {
-  const sessions = new Set<ImapSession>();
-  const listener = await listen(
+  return serveSessions(
     { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.services.tls, maxConnections: opts.maxConnections },
-    (socket, secure) => {
-      const session: ImapSession = new ImapSession({
-        id: connectionId(),
-        socket,
-        secure,
-        remoteIp: normalizeIp(socket.remoteAddress),
+    (conn) =>
+      new ImapSession({
+        ...conn,
         services: opts.services,
         idleTimeoutMs: opts.idleTimeoutMs,
         preAuthTimeoutMs: opts.preAuthTimeoutMs,
-        onClose: () => sessions.delete(session),
-      });
-      sessions.add(session);
-      session.start();
-    },
+      }),
   );
-  return {
-    port: listener.port,
-    listener,
-    sessions: () => sessions.size,
-    close: async () => {
-      for (const s of sessions) s.shutdown();
-      await listener.close();
-    },
-  };
 }

@@ -1,6 +1,6 @@
 import type { Authenticator } from '../auth';
 import type { Logger } from '../common/log';
-import { connectionId, listen, normalizeIp, type Listener, type ListenerKind, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
+import { serveSessions, type SessionServer, type ListenerKind, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
 import type { Pop3Backend } from './maildrop';
 import { Pop3Session } from './session';
 
@@ -19,24 +19,14 @@ export interface Pop3ServerOptions {
   maxConnections?: number;
 }
 
-export interface Pop3Server {
-  readonly port: number;
-  readonly listener: Listener;
-  /** Open sessions. */
-  sessions(): number;
-  close(): Promise<void>;
-}
+export type Pop3Server = SessionServer;
 
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Server> {
-  const sessions = new Set<Pop3Session>();
-  const listener = await listen(
+  return serveSessions(
     { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, maxConnections: opts.maxConnections },
-    (socket, secure) => {
-      const session: Pop3Session = new Pop3Session({
-        id: connectionId(),
-        socket,
-        secure,
-        remoteIp: normalizeIp(socket.remoteAddress),
+    (conn) =>
+      new Pop3Session({
+        ...conn,
         auth: opts.auth,
         backend: opts.backend,
         tls: opts.tls,
@@ -44,19 +34,6 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
         log: opts.log,
         hostname: opts.hostname ?? 'mailfleet',
         idleTimeoutMs: opts.idleTimeoutMs,
-        onClose: () => sessions.delete(session),
-      });
-      sessions.add(session);
-      session.start();
-    },
+      }),
   );
-  return {
-    port: listener.port,
-    listener,
-    sessions: () => sessions.size,
-    close: async () => {
-      for (const s of sessions) s.shutdown();
-      await listener.close();
-    },
-  };
 }

@@ -2,10 +2,8 @@
  * One render benchmark run (one platform, one process: Pulumi mocks are
  * process-global). Prints a JSON line: platform, resources, ms, rss.
  */
-import { MailCluster } from '../components/mail-cluster';
-import { installCapture } from '../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../components/preview/mock-outputs';
-import { platformInvokeResult, platformMockOutputs } from '../components/platforms/mocks';
+import { MailCluster } from '../components';
+import { installCapture, commonMockOutputs, composeMockOutputs, platformInvokeResult, platformMockOutputs } from '../components';
 import { BENCH_CONFIG, bigClusterSpec } from './specs';
 
 async function main() {

@@ -3,7 +3,7 @@
 // load so `npx mailfleet` works straight after `npm install`, with no build step.
 'use strict';
 require('tsx/cjs');
-require('../mail-runtime/cli/main.ts').main(process.argv).then(
+require('../cli/main.ts').main(process.argv).then(
   (code) => { process.exitCode = code; },
   (err) => {
     process.stderr.write(`mailfleet: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,7 +1,9 @@
 /** What stacks and policies may use from components/. */
 export { MailCluster } from './mail-cluster';
 export type { MailClusterArgs, ClusterMember } from './mail-cluster';
+export type { ClientPort } from './platforms/types';
 export { Hub, MailNode, Gateway, Proxy, SharedStorage, LoadBalancer } from './roles';
 export { renderRuntimeConfigs, STANDARD_PORTS, LOCAL_PORTS, GUEST_PATHS } from './render';
 export type { RenderedMember } from './render';
 export * from './spec';
+export * from './offline';

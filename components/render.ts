@@ -1,6 +1,5 @@
 import { posix } from 'node:path';
-import { parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput, type RuntimeRole } from '../mail-runtime/config';
-import { intToIpv4, ipv4ToInt } from '../mail-runtime/config/validation';
+import { intToIpv4, ipv4ToInt, parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput, type RuntimeRole } from '../mail-runtime/config';
 import {
   VM_ADDRESS_BLOCKS,
   type ClusterSpec,

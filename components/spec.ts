@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
-  SpecError,
+  FieldProblemsError,
+  SpamFilter,
   dnsLabel,
   domainName,
   hostPort,
@@ -9,8 +10,7 @@ import {
   ipv4ToInt,
   problemsFromZod,
   strict,
-} from '../mail-runtime/config/validation';
-import { SpamFilter } from '../mail-runtime/config/schema';
+} from '../mail-runtime/config';
 
 /**
  * The topology vocabulary: what an operator writes (a YAML spec file, or Pulumi
@@ -21,6 +21,9 @@ import { SpamFilter } from '../mail-runtime/config/schema';
  * Policies (policies/) hold `environment: production` to the HA minimums; the
  * schema itself only rejects what can never work.
  */
+
+/** A topology spec (or a renderer's input derived from it) that cannot be deployed; names every bad field. */
+export class SpecError extends FieldProblemsError {}
 
 export const ENVIRONMENTS = ['production', 'staging', 'development'] as const;
 export const PLATFORM_KINDS = ['kubernetes', 'docker', 'proxmox', 'vsphere', 'local'] as const;
@@ -554,4 +557,3 @@ export function plannedMailGiB(domains: readonly Domain[]): number {
   return domains.reduce((sum, d) => sum + (d.quota.maxUsers * d.quota.mailboxMiB) / 1024, 0);
 }
 
-export { SpecError };

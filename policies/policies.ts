@@ -20,7 +20,7 @@ import { tlsEverywhere } from './rules/tls-everywhere';
  *
  * This module only lists them; policies/index.ts is the one place that serves
  * them as a PolicyPack (a second PolicyPack in one process exits), and the
- * offline gate (components/preview/policy-gate.ts) runs them directly.
+ * offline gate (cli/preview/policy-gate.ts) runs them directly.
  */
 export const policies: readonly StackValidationPolicy[] = [
   haMinimums,

@@ -1,7 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { MailCluster } from '../components/mail-cluster';
-import type { ClientPort } from '../components/platforms/types';
-import { SpecError, parseClusterSpec } from '../components/spec';
+import { MailCluster, SpecError, parseClusterSpec, type ClientPort } from '../components';
 
 /**
  * The stack program: Pulumi config → validated spec → component.

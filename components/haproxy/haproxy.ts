@@ -1,4 +1,5 @@
-import { SpecError, problemsFromZod } from '../../mail-runtime/config/validation';
+import { problemsFromZod } from '../../mail-runtime/config';
+import { SpecError } from '../spec';
 import { HaproxyConfig, type Backend, type HaproxyConfigInput } from './schema';
 
 /** First line of every generated file: operators must not hand-edit it. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { SpecError, dnsLabel, ipv4, problemsFromZod, strict } from '../../mail-runtime/config/validation';
+import { dnsLabel, ipv4, problemsFromZod, strict } from '../../mail-runtime/config';
+import { SpecError } from '../spec';
 import { absolutePath } from './schema';
 import { GENERATED_HEADER } from './haproxy';
 

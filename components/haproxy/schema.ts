@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ipv4, port, strict } from '../../mail-runtime/config/validation';
+import { ipv4, port, strict } from '../../mail-runtime/config';
 
 /**
  * Typed, validated input of the HAProxy renderer. Everything that reaches the

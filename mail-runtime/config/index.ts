@@ -1,6 +1,29 @@
-export { RuntimeConfig, RUNTIME_ROLES, Listen, TlsFiles } from './schema';
+/**
+ * RuntimeConfig: what one member process reads, and the validation vocabulary
+ * the topology spec shares with it. This index is the only part of
+ * mail-runtime that components/ may import (DESIGN.md: the runtime never
+ * imports Pulumi; components render RuntimeConfig so a stack can never deploy
+ * a config the runtime would reject).
+ */
+export { RuntimeConfig, RUNTIME_ROLES, Listen, TlsFiles, SpamFilter } from './schema';
 export type { RuntimeRole, RuntimeConfigInput, RuntimeConfigOf } from './schema';
 export { loadRuntimeConfig, parseRuntimeConfig, readConfigFile, ENV_VARS } from './load';
 export type { LoadOptions } from './load';
-export { SpecError } from './validation';
+export {
+  ConfigFileError,
+  FieldProblemsError,
+  RuntimeConfigError,
+  cidrContains,
+  dnsLabel,
+  domainName,
+  hostPort,
+  intToIpv4,
+  ipv4,
+  ipv4Cidr,
+  ipv4ToInt,
+  isPrivateCidr,
+  port,
+  problemsFromZod,
+  strict,
+} from './validation';
 export type { FieldProblem } from './validation';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
 import { RuntimeConfig } from './schema';
-import { SpecError, type FieldProblem, pathToString, problemsFromZod } from './validation';
+import { ConfigFileError, RuntimeConfigError, type FieldProblem, pathToString, problemsFromZod } from './validation';
 
 /**
  * Environment variables a container can set instead of (or on top of) a
@@ -108,25 +108,25 @@ export function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new SpecError(`config file ${file}`, [{ path: '(file)', message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    throw new ConfigFileError(`config file ${file}`, [{ path: '(file)', message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
   try {
     return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
   } catch (err) {
-    throw new SpecError(`config file ${file}`, [{ path: '(syntax)', message: (err as Error).message.split('\n')[0]! }]);
+    throw new ConfigFileError(`config file ${file}`, [{ path: '(syntax)', message: (err as Error).message.split('\n')[0]! }]);
   }
 }
 
 /**
  * Loads a RuntimeConfig from a file and/or MAILFLEET_* variables (variables
- * win). Throws SpecError naming every bad field, or the variable that set it.
+ * win). Throws RuntimeConfigError naming every bad field, or the variable that set it.
  */
 export function loadRuntimeConfig(opts: LoadOptions = {}): RuntimeConfig {
   const env = opts.env ?? process.env;
   const file = opts.file ?? env.MAILFLEET_CONFIG;
   const base = file ? readConfigFile(file) : {};
   if (!base || typeof base !== 'object' || Array.isArray(base)) {
-    throw new SpecError(`config file ${file}`, [{ path: '(top level)', message: 'must be a mapping' }]);
+    throw new RuntimeConfigError(`config file ${file}`, [{ path: '(top level)', message: 'must be a mapping' }]);
   }
   const merged = structuredClone(base) as { [key: string]: Json };
   const problems: FieldProblem[] = [];
@@ -159,7 +159,7 @@ export function loadRuntimeConfig(opts: LoadOptions = {}): RuntimeConfig {
   }
   if (problems.length > 0) {
     const what = file ? `runtime config (${file}${used.length ? ' + MAILFLEET_* variables' : ''})` : 'runtime config (MAILFLEET_* variables)';
-    throw new SpecError(what, problems);
+    throw new RuntimeConfigError(what, problems);
   }
   return result.data!;
 }
@@ -167,6 +167,6 @@ export function loadRuntimeConfig(opts: LoadOptions = {}): RuntimeConfig {
 /** Validates an in-memory RuntimeConfig (used by render and tests). */
 export function parseRuntimeConfig(input: unknown, what = 'runtime config'): RuntimeConfig {
   const result = RuntimeConfig.safeParse(input);
-  if (!result.success) throw new SpecError(what, problemsFromZod(result.error));
+  if (!result.success) throw new RuntimeConfigError(what, problemsFromZod(result.error));
   return result.data;
 }

@@ -61,17 +61,24 @@ export function problemsFromZod(error: z.ZodError): FieldProblem[] {
 }
 
 /**
- * Thrown by every parse* function at a configuration boundary. `problems`
- * holds every bad field; `message` lists them one per line.
+ * Input with one or more bad fields. `problems` holds every bad field;
+ * `message` lists them one per line. Each boundary has its own subclass
+ * (topology spec, runtime config, config file) so callers can tell them apart.
  */
-export class SpecError extends Error {
+export class FieldProblemsError extends Error {
   readonly problems: readonly FieldProblem[];
   constructor(what: string, problems: readonly FieldProblem[]) {
     super(`${what} is invalid:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`);
-    this.name = 'SpecError';
+    this.name = new.target.name;
     this.problems = problems;
   }
 }
+
+/** A config file (runtime config or topology spec) that cannot be read or parsed. */
+export class ConfigFileError extends FieldProblemsError {}
+
+/** A RuntimeConfig (file, MAILFLEET_* variables, or rendered) that the runtime would reject. */
+export class RuntimeConfigError extends FieldProblemsError {}
 
 /** DNS label (RFC 1123 §2.1): used for names that become host and resource names. */
 export const dnsLabel = z

@@ -1,5 +1,5 @@
 import type { PolicyResource } from '@pulumi/policy';
-import type { Role } from '../../components/spec';
+import type { Role } from './spec';
 import { K8S_POD_TEMPLATE_PATHS } from './tokens';
 import { memberOf } from './topology';
 import { at, entries, isRecord, items, str } from './walk';

@@ -3,7 +3,7 @@
  *
  * CrossGuard hands policies plain values: the engine unwraps secrets before
  * a policy sees them, and there is no API to ask whether a value was secret
- * (pulumi/pulumi-policy#241). The offline gate (components/preview/policy-gate.ts)
+ * (pulumi/pulumi-policy#241). The offline gate (cli/preview/policy-gate.ts)
  * does know, from the captured registrations, and provides it here for the
  * duration of a run. Rules that need secretness check it when it is known and
  * otherwise fall back to what the values themselves show.

@@ -1,5 +1,5 @@
 import type { PolicyResource, ReportViolation, StackValidationArgs } from '@pulumi/policy';
-import type { ClusterSpec, FailoverPairSpec, Role } from '../../components/spec';
+import type { ClusterSpec, FailoverPairSpec, Role, RoleSize } from './spec';
 import { COMPONENT } from './tokens';
 import { isRecord, read } from './walk';
 
@@ -116,7 +116,7 @@ export function roleCount(spec: ClusterSpec, role: Role): number {
 }
 
 /** Sizes by role as the spec asks for them. */
-export function roleSize(spec: ClusterSpec, role: Role): { cpu: number; memoryMiB: number; diskGiB: number } | undefined {
+export function roleSize(spec: ClusterSpec, role: Role): RoleSize | undefined {
   const key = ({ hub: 'hubs', node: 'nodes', gateway: 'gateways', proxy: 'proxies' } as const)[role];
   return spec[key];
 }

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from '@pulumi/policy';
-import { isPrivateCidr } from '../../mail-runtime/config/validation';
+import { isPrivateCidr } from '../lib/cidr';
 import { exposuresOf } from '../lib/exposure';
 import { clustersOf, label, pairsOf, reportUnreadable, type TopologyView } from '../lib/topology';
 

@@ -1,5 +1,5 @@
 import type { PolicyResource, StackValidationPolicy } from '@pulumi/policy';
-import type { FailoverPairSpec, Platform } from '../../components/spec';
+import type { FailoverPairSpec, Platform } from '../lib/spec';
 import { podSpecOf } from '../lib/platform';
 import { DOCKER, K8S, PROXMOX } from '../lib/tokens';
 import { label, memberOf, pairsOf, reportUnreadable, type PairView } from '../lib/topology';
@@ -19,7 +19,7 @@ export function platformEndpoint(p: Platform | undefined): string[] {
   switch (p.kind) {
     case 'proxmox': {
       try {
-        const u = new URL(p.endpoint);
+        const u = new URL(p.endpoint ?? '');
         return [`proxmox ${u.hostname.toLowerCase()}:${u.port || '443'}`];
       } catch {
         return [`proxmox ${String(p.endpoint).toLowerCase()}`];

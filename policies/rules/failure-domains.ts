@@ -1,5 +1,5 @@
 import type { PolicyResource, ReportViolation, StackValidationPolicy } from '@pulumi/policy';
-import type { Role } from '../../components/spec';
+import type { Role } from '../lib/spec';
 import { configOf } from '../lib/config';
 import { podSpecOf, providerKey, roleOf } from '../lib/platform';
 import { DOCKER, K8S, PROXMOX, VSPHERE } from '../lib/tokens';

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from '@pulumi/policy';
-import type { Role } from '../../components/spec';
+import type { Role } from '../lib/spec';
 import { configOf } from '../lib/config';
 import { podSpecOf, roleOf } from '../lib/platform';
 import { K8S } from '../lib/tokens';

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from '@pulumi/policy';
-import { isPrivateCidr } from '../../mail-runtime/config/validation';
+import { isPrivateCidr } from '../lib/cidr';
 import { runtimeConfigsOf } from '../lib/text';
 import { clustersOf, label, pairsOf, reportUnreadable, type TopologyView } from '../lib/topology';
 import { items, str } from '../lib/walk';

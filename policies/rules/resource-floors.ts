@@ -97,7 +97,7 @@ export const resourceFloors: StackValidationPolicy = {
       const specOk = new Map<VmRole, boolean>();
       for (const role of ['hub', 'node', 'gateway', 'proxy'] as const) {
         const size = roleSize(c.spec, role);
-        if (!isRecord(size)) continue;
+        if (!size || typeof size !== 'object') continue;
         const floor = floors[role];
         const ok = !below({ cpu: size.cpu, memoryMiB: size.memoryMiB }, floor);
         specOk.set(role, ok);
@@ -127,7 +127,7 @@ export const resourceFloors: StackValidationPolicy = {
         const site = p.spec[side];
         if (!site || !VM_PLATFORMS.has(str(site.platform?.kind) ?? '')) continue;
         const size = site.member;
-        if (isRecord(size) && below({ cpu: size.cpu, memoryMiB: size.memoryMiB }, floors.all)) {
+        if (size && typeof size === 'object' && below({ cpu: size.cpu, memoryMiB: size.memoryMiB }, floors.all)) {
           reportViolation(`failover pair ${label(p)}: the ${side} member is sized ${fmt(size)}, below the all-roles floor of ${fmt(floors.all)}; raise ${side}.member.cpu / memoryMiB.`, p.resource.urn);
         }
       }

@@ -34,9 +34,9 @@ export const sharedStorage: StackValidationPolicy = {
       const platform = c.spec.platform;
       if (kind === 'local-dir') {
         reportViolation(`cluster ${label(c)} has ${roleCount(c.spec, 'node')} nodes on a local directory (storage.kind local-dir): use nfs or pvc-rwx so every node reaches every mailbox.`, c.resource.urn);
-      } else if (kind === 'docker-volume' && !storage.nfs && platform.kind === 'docker' && new Set(platform.hosts ?? []).size > 1) {
+      } else if (storage?.kind === 'docker-volume' && !storage.nfs && platform.kind === 'docker' && new Set(platform.hosts ?? []).size > 1) {
         reportViolation(
-          `cluster ${label(c)} spreads ${roleCount(c.spec, 'node')} nodes over ${platform.hosts.length} Docker hosts but its docker-volume is local to each host: set storage.nfs (server, path) so all hosts mount the same export.`,
+          `cluster ${label(c)} spreads ${roleCount(c.spec, 'node')} nodes over ${platform.hosts?.length ?? 0} Docker hosts but its docker-volume is local to each host: set storage.nfs (server, path) so all hosts mount the same export.`,
           c.resource.urn,
         );
       }
@@ -53,7 +53,7 @@ export const sharedStorage: StackValidationPolicy = {
             reportViolation(`PersistentVolume "${r.name}" is ${modes.filter(Boolean).join(', ') || 'without access modes'}: declare it ReadWriteMany.`, r.urn);
           }
         } else if (r.type === DOCKER.volume && platform.kind === 'docker' && new Set(platform.hosts ?? []).size > 1 && !dockerVolumeIsNfs(r.props)) {
-          reportViolation(`Docker volume "${r.name}" is local to its host while the cluster spans ${platform.hosts.length} hosts: use the local driver with NFS options (type=nfs, o=addr=...).`, r.urn);
+          reportViolation(`Docker volume "${r.name}" is local to its host while the cluster spans ${platform.hosts?.length ?? 0} hosts: use the local driver with NFS options (type=nfs, o=addr=...).`, r.urn);
         }
       }
     }

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from '@pulumi/policy';
-import type { Storage } from '../../components/spec';
+import type { Storage } from '../lib/spec';
 import { configOf } from '../lib/config';
 import { clustersOf, label, pairsOf, reportUnreadable, type TopologyView } from '../lib/topology';
 import { isRecord } from '../lib/walk';
@@ -29,9 +29,9 @@ export const storageBackups: StackValidationPolicy = {
     const pairs = pairsOf(args);
     reportUnreadable([...clusters.unreadable, ...pairs.unreadable], reportViolation);
     const check = (v: TopologyView<unknown>, where: string, storage: Storage | undefined) => {
-      if (!isRecord(storage)) return;
+      if (!storage || typeof storage !== 'object') return;
       const who = label(v);
-      if (!isRecord(storage.backup)) {
+      if (!storage.backup || typeof storage.backup !== 'object') {
         reportViolation(`${who}: ${where} has no backup configured; add ${where}.backup (schedule, retain, target) so a deleted mailbox or a bad upgrade can be undone.`, v.resource.urn);
       } else if ((storage.backup.retain ?? 0) < cfg.minRetain) {
         reportViolation(`${who}: ${where}.backup keeps ${storage.backup.retain} backup(s); keep at least ${cfg.minRetain}.`, v.resource.urn);

@@ -1,5 +1,5 @@
 import type { StackValidationPolicy } from '@pulumi/policy';
-import { plannedMailGiB, type Domain, type Storage } from '../../components/spec';
+import { plannedMailGiB, type Domain, type Storage } from '../lib/spec';
 import { configOf } from '../lib/config';
 import { clustersOf, label, pairsOf, reportUnreadable, type TopologyView } from '../lib/topology';
 import { isRecord } from '../lib/walk';

@@ -1,9 +1,9 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
 import { MailCluster } from '../../components/mail-cluster';
-import { platformInvokeResult, platformMockOutputs } from '../../components/platforms/mocks';
-import { installCapture, isSecretValue, unwrapSecrets } from '../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../components/preview/mock-outputs';
+import { platformInvokeResult, platformMockOutputs } from '../../components/offline/platform-mocks';
+import { installCapture, isSecretValue, unwrapSecrets } from '../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../components/offline/mock-outputs';
 
 const run = installCapture({ stack: 'unit', outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpecError, loadRuntimeConfig } from '../../mail-runtime/config';
+import { FieldProblemsError, loadRuntimeConfig } from '../../mail-runtime/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-config-'));
 const write = (name: string, text: string) => {
@@ -14,10 +14,10 @@ const problems = (fn: () => unknown) => {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(SpecError);
-    return (err as SpecError).problems;
+    expect(err).toBeInstanceOf(FieldProblemsError);
+    return (err as FieldProblemsError).problems;
   }
-  throw new Error('expected a SpecError');
+  throw new Error('expected a FieldProblemsError');
 };
 
 const nodeYaml = `

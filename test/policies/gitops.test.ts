@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadPolicyConfig } from '../../components/preview/policy-gate';
+import { loadPolicyConfig } from '../../cli/preview/policy-gate';
 
 /** The GitOps examples parse and wire the gates in the documented order. */
 

@@ -1,9 +1,9 @@
 import { MailCluster } from '../../components/mail-cluster';
 import type { ClusterSpecInput, PlatformKind } from '../../components/spec';
-import { installCapture, unwrapSecrets, type Capture, type CapturedResource } from '../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../components/preview/mock-outputs';
-import { platformInvokeResult, platformMockOutputs } from '../../components/platforms/mocks';
-import { runPolicies, type PolicyPackConfig, type PolicyResult } from '../../components/preview/policy-gate';
+import { installCapture, unwrapSecrets, type Capture, type CapturedResource } from '../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../components/offline/mock-outputs';
+import { platformInvokeResult, platformMockOutputs } from '../../components/offline/platform-mocks';
+import { runPolicies, type PolicyPackConfig, type PolicyResult } from '../../cli/preview/policy-gate';
 
 /**
  * Fixtures for the policy tests: a compliant production spec per platform,

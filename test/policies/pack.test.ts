@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { MailCluster } from '../../components/mail-cluster';
 import { Gateway, Hub, LoadBalancer, MailNode, Proxy, SharedStorage } from '../../components/roles';
-import { PolicyConfigError, effectiveLevel, loadPolicyConfig, runPolicyPack, validatePolicyConfig } from '../../components/preview/policy-gate';
+import { PolicyConfigError, effectiveLevel, loadPolicyConfig, runPolicyPack, validatePolicyConfig } from '../../cli/preview/policy-gate';
 import { parseClusterSpec } from '../../components/spec';
 import { policies } from '../../policies/policies';
 import { COMPONENT } from '../../policies/lib/tokens';

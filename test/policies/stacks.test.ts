@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runPreview, type PreviewReport } from '../../components/preview/main';
-import { listStacks } from '../../components/preview/stack-config';
+import { runPreview, type PreviewReport } from '../../cli/preview/main';
+import { listStacks } from '../../cli/preview/stack-config';
 
 /**
  * Every stack config shipped in stacks/ is an example users copy: each passes

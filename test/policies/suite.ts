@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Capture } from '../../components/preview/capture';
-import type { PolicyResult } from '../../components/preview/policy-gate';
+import type { Capture } from '../../components/offline/capture';
+import type { PolicyResult } from '../../cli/preview/policy-gate';
 import { check, clusterHarness, compliantSpec, modify, specCases, violated, type DeployKind } from './helpers';
 
 export interface ResourceCase {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { listStacks, readStackConfig, SECRET_PLACEHOLDER } from '../../components/preview/stack-config';
+import { listStacks, readStackConfig, SECRET_PLACEHOLDER } from '../../cli/preview/stack-config';
 
 const root = join(__dirname, '..', '..');
 const stacksDir = join(root, 'stacks');

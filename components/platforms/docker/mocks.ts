@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MockOutputs } from '../../preview/mock-outputs';
+import type { MockOutputs } from '../../offline/mock-outputs';
 
 /**
  * What the Docker daemon would report, faked deterministically for offline

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MockOutputs } from '../../preview/mock-outputs';
+import type { MockOutputs } from '../../offline/mock-outputs';
 
 /**
  * Provider-computed outputs of Kubernetes objects, faked deterministically

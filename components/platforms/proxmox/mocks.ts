@@ -1,5 +1,5 @@
-import type { MockOutputs } from '../../preview/mock-outputs';
-import { unwrapSecrets } from '../../preview/capture';
+import type { MockOutputs } from '../../offline/mock-outputs';
+import { unwrapSecrets } from '../../offline/capture';
 
 /**
  * Offline fakes for what Proxmox computes: a VM's id, node, guest-agent

@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { cidrContains, ipv4ToInt } from '../../../mail-runtime/config/validation';
+import { cidrContains, ipv4ToInt } from '../../../mail-runtime/config';
 import { vmAddress } from '../../render';
 import { VM_ADDRESS_BLOCKS, VM_ADDRESS_BLOCK_SIZE, type ClusterSpec, type PlatformOf } from '../../spec';
 import type { ClusterContext } from '../types';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { networkConfigV2, type NetworkConfigV2 } from '../../cloud-init';
-import { ipv4ToInt } from '../../../mail-runtime/config/validation';
+import { ipv4ToInt } from '../../../mail-runtime/config';
 
 /**
  * cloud-init on vSphere without guest customization: cloud-init's VMware

@@ -4,7 +4,7 @@ import { renderLoadBalancerUserData } from '../../cloud-init';
 import { KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, mailHaproxyConfig, renderHaproxyConfig, renderKeepalivedAuthFile, renderKeepalivedConfig } from '../../haproxy';
 import { STANDARD_PORTS, vmAddress } from '../../render';
 import { SpecError, VM_ADDRESS_BLOCK_SIZE } from '../../spec';
-import { ipv4ToInt } from '../../../mail-runtime/config/validation';
+import { ipv4ToInt } from '../../../mail-runtime/config';
 import { CLIENT_PORTS, type ClientPort, type ClusterContext, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
 import { GUEST_INTERFACE, prefixOf } from './guestinfo';
 import type { Inventory } from './inventory';

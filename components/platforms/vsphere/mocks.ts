@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { unwrapSecrets } from '../../preview/capture';
-import type { MockOutputs } from '../../preview/mock-outputs';
+import { unwrapSecrets } from '../../offline/capture';
+import type { MockOutputs } from '../../offline/mock-outputs';
 import { FUNCTION_TOKENS, VirtualMachine } from './binding';
 import { decodeGuestinfo } from './guestinfo';
 

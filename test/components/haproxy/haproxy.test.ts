@@ -12,7 +12,7 @@ import {
 } from '../../../components/haproxy';
 import { renderRuntimeConfigs, type RenderedMember } from '../../../components/render';
 import { parseClusterSpec, parseTopologySpec, type ClusterSpec } from '../../../components/spec';
-import { SpecError } from '../../../mail-runtime/config';
+import { SpecError } from '../../../components/spec';
 import { haproxyCheck, haproxyWarnings } from './validators';
 
 const example = (name: string) =>

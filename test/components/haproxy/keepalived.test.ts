@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderKeepalivedAuthFile, renderKeepalivedConfig, type KeepalivedArgsInput } from '../../../components/haproxy';
-import { SpecError } from '../../../mail-runtime/config';
+import { SpecError } from '../../../components/spec';
 import { keepalivedCheck, localInterface } from './validators';
 
 const args = (over: Partial<KeepalivedArgsInput> = {}): KeepalivedArgsInput => ({

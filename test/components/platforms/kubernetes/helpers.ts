@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { expect } from 'vitest';
-import type { Capture, CapturedResource } from '../../../../components/preview/capture';
-import { unwrapSecrets } from '../../../../components/preview/capture';
+import type { Capture, CapturedResource } from '../../../../components/offline/capture';
+import { unwrapSecrets } from '../../../../components/offline/capture';
 import type { ClusterSpecInput } from '../../../../components/spec';
 import { CERTIFICATE_TYPE, MODELS, manifestOf, validateManifest } from './schema';
 

@@ -2,8 +2,8 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
-import type { CapturedResource } from '../../../../components/preview/capture';
-import { unwrapSecrets } from '../../../../components/preview/capture';
+import type { CapturedResource } from '../../../../components/offline/capture';
+import { unwrapSecrets } from '../../../../components/offline/capture';
 
 /**
  * Checks captured Kubernetes inputs against the Kubernetes OpenAPI schemas

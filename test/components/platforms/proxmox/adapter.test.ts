@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { installCapture, isSecretValue, redactSecrets, unwrapSecrets, type Capture, type CapturedResource } from '../../../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../../../components/preview/mock-outputs';
+import { installCapture, isSecretValue, redactSecrets, unwrapSecrets, type Capture, type CapturedResource } from '../../../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../../../components/offline/mock-outputs';
 // MailCluster creates nothing on import, so a static import after installCapture's module is safe.
 import { MailCluster } from '../../../../components/mail-cluster';
 import { proxmoxMockOutputs } from '../../../../components/platforms/proxmox/mocks';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installCapture, isSecretValue, type Capture } from '../../../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../../../components/preview/mock-outputs';
-import { readStackConfig } from '../../../../components/preview/stack-config';
+import { installCapture, isSecretValue, type Capture } from '../../../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../../../components/offline/mock-outputs';
+import { readStackConfig } from '../../../../cli/preview/stack-config';
 import { proxmoxMockOutputs } from '../../../../components/platforms/proxmox/mocks';
 // stacks/program only defines the program (stacks/index.ts is the one that runs it on import).
 import { stackProgram } from '../../../../stacks/program';

@@ -1,7 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
-import { installCapture, isSecretValue, unwrapSecrets } from '../../../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../../../components/preview/mock-outputs';
+import { installCapture, isSecretValue, unwrapSecrets } from '../../../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../../../components/offline/mock-outputs';
 // MailCluster creates nothing on import, so a static import after installCapture's module is safe.
 import { MailCluster } from '../../../../components/mail-cluster';
 import { proxmoxMockOutputs } from '../../../../components/platforms/proxmox/mocks';

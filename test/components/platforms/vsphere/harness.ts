@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import YAML from 'yaml';
 import { vsphereMockInvokes, vsphereMockOutputs } from '../../../../components/platforms/vsphere/mocks';
-import { installCapture, type Capture, type CaptureOptions } from '../../../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../../../components/preview/mock-outputs';
+import { installCapture, type Capture, type CaptureOptions } from '../../../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../../../components/offline/mock-outputs';
 import type { ClusterSpecInput } from '../../../../components/spec';
 
 export const EXAMPLE = join(__dirname, '..', '..', '..', '..', 'examples', 'specs', 'vsphere-ha.yaml');

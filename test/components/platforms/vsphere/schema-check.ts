@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isSecretValue } from '../../../../components/preview/capture';
+import { isSecretValue } from '../../../../components/offline/capture';
 
 /**
  * Checks values sent to the vSphere provider against the schema facts in

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as binding from '../../../../components/platforms/vsphere/binding';
 import { MailCluster } from '../../../../components/mail-cluster';
-import { unwrapSecrets } from '../../../../components/preview/capture';
+import { unwrapSecrets } from '../../../../components/offline/capture';
 import { exampleSpec, installVsphereCapture } from './harness';
 import { checkInvoke, checkProperties, checkResource, loadSchema, type VsphereSchema } from './schema-check';
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { vsphereMockInvokes } from '../../../../components/platforms/vsphere/mocks';
-import { isSecretValue, unwrapSecrets } from '../../../../components/preview/capture';
-import { SECRET_PLACEHOLDER, readStackConfig } from '../../../../components/preview/stack-config';
+import { isSecretValue, unwrapSecrets } from '../../../../components/offline/capture';
+import { SECRET_PLACEHOLDER, readStackConfig } from '../../../../cli/preview/stack-config';
 // stacks/program only defines the program (stacks/index.ts is the one that runs it on import).
 import { stackProgram } from '../../../../stacks/program';
 import { installVsphereCapture } from './harness';

@@ -1,5 +1,4 @@
-import { isSecretValue } from './capture';
-import type { CapturedResource } from './capture';
+import { isSecretValue, type CapturedResource } from '../../components';
 
 /**
  * The human-readable resource tree: type, name and a few key inputs per

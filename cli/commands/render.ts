@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { renderRuntimeConfigs } from '../../../components/render';
+import { renderRuntimeConfigs } from '../../components';
 import type { CliIo } from '../io';
 import { loadSpecFile } from '../spec-file';
 

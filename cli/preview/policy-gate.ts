@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { POLICY_PACK_NAME, POLICY_PACK_VERSION, policies as mailfleetPolicies } from '../../policies/policies';
 import { provideSecretness } from '../../policies/lib/secretness';
-import { SPECIAL_SIG_KEY, secretPaths, type CapturedResource } from './capture';
+import { SPECIAL_SIG_KEY, secretPaths, type CapturedResource } from '../../components';
 
 /**
  * Runs the policy pack on a captured program, offline: the same analyzer

@@ -1,8 +1,8 @@
-import type { MockOutputs } from '../preview/mock-outputs';
-import { dockerMockOutputs } from './docker';
-import { kubernetesMockOutputs } from './kubernetes';
-import { proxmoxMockOutputs } from './proxmox';
-import { vsphereMockInvokes, vsphereMockOutputs } from './vsphere';
+import type { MockOutputs } from './mock-outputs';
+import { dockerMockOutputs } from '../platforms/docker';
+import { kubernetesMockOutputs } from '../platforms/kubernetes';
+import { proxmoxMockOutputs } from '../platforms/proxmox';
+import { vsphereMockInvokes, vsphereMockOutputs } from '../platforms/vsphere';
 
 /**
  * Every platform's fakes for offline runs (preview, tests), composed.

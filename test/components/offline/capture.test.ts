@@ -1,8 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { describe, expect, it } from 'vitest';
-import { installCapture, isSecretValue, secretPaths, unwrapSecrets } from '../../../components/preview/capture';
-import { commonMockOutputs, composeMockOutputs } from '../../../components/preview/mock-outputs';
+import { installCapture, isSecretValue, secretPaths, unwrapSecrets } from '../../../components/offline/capture';
+import { commonMockOutputs, composeMockOutputs } from '../../../components/offline/mock-outputs';
 
 const run = installCapture({ stack: 'unit', outputsFor: composeMockOutputs(commonMockOutputs) });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SECRET_PLACEHOLDER, StackConfigFileError, listStacks, readStackConfig } from '../../../components/preview/stack-config';
+import { SECRET_PLACEHOLDER, StackConfigFileError, listStacks, readStackConfig } from '../../../cli/preview/stack-config';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-stacks-'));
 writeFileSync(

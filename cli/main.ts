@@ -11,7 +11,7 @@ import type { CliIo } from './io';
  */
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 

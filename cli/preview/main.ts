@@ -1,9 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { join } from 'node:path';
 import { stackProgram } from '../../stacks/program';
-import { platformInvokeResult, platformMockOutputs } from '../platforms/mocks';
-import { installCapture, redactSecrets, type Capture, type CapturedResource } from './capture';
-import { commonMockOutputs, composeMockOutputs } from './mock-outputs';
+import { platformInvokeResult, platformMockOutputs, installCapture, redactSecrets, type Capture, type CapturedResource, commonMockOutputs, composeMockOutputs } from '../../components';
 import { POLICY_PACK_NAME, POLICY_PACK_VERSION } from '../../policies/policies';
 import {
   PolicyConfigError,

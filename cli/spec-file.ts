@@ -1,5 +1,5 @@
-import { readConfigFile } from '../config/load';
-import { parseTopologySpec, type TopologySpec } from '../../components/spec';
+import { readConfigFile } from '../mail-runtime/config';
+import { parseTopologySpec, type TopologySpec } from '../components';
 
 /**
  * Reads and validates a topology spec file. The CLI is the one runtime module

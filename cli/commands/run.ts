@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { loadRuntimeConfig } from '../../config';
-import { RUNTIME_ROLES } from '../../config/schema';
-import { SpecError } from '../../config/validation';
-import { RoleNotAvailableError, startRole } from '../../main';
+import { FieldProblemsError, RUNTIME_ROLES, loadRuntimeConfig } from '../../mail-runtime/config';
+import { RoleNotAvailableError, startRole } from '../../mail-runtime/main';
 import type { CliIo } from '../io';
 
 /**
@@ -28,7 +26,7 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
       io.out(`${JSON.stringify({ ready: true, role: cfg.role, memberId: cfg.memberId, ...started })}\n`);
       setExit(0);
     } catch (err) {
-      if (err instanceof SpecError || err instanceof RoleNotAvailableError) {
+      if (err instanceof FieldProblemsError || err instanceof RoleNotAvailableError) {
         io.err(`mailfleet run: ${err.message}\n`);
         setExit(err instanceof RoleNotAvailableError ? 2 : 1);
         return;

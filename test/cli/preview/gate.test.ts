@@ -31,7 +31,7 @@ function preview(args: string[]): Promise<Run> {
   });
 }
 
-/** The JSON report pipelines read (components/preview/main.ts PreviewReport). */
+/** The JSON report pipelines read (cli/preview/main.ts PreviewReport). */
 const Report = z.strictObject({
   format: z.literal('mailfleet-preview/1'),
   project: z.literal('mailfleet'),

@@ -2,8 +2,7 @@
  * One render benchmark run (one platform, one process: Pulumi mocks are
  * process-global). Prints a JSON line: platform, resources, ms, rss.
  */
-import { MailCluster } from '../components';
-import { installCapture, commonMockOutputs, composeMockOutputs, platformInvokeResult, platformMockOutputs } from '../components';
+import { MailCluster, installCapture, commonMockOutputs, composeMockOutputs, platformInvokeResult, platformMockOutputs } from '../components';
 import { BENCH_CONFIG, bigClusterSpec } from './specs';
 
 async function main() {

@@ -10,6 +10,7 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
   node: async (cfg) => {
     if (cfg.role !== 'node') throw new Error('unreachable');
     // Loaded on demand: a gateway process has no business loading IMAP.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load (a dynamic import would need a .js path under nodenext)
     const { runNode } = require('./node/main') as typeof import('./node/main');
     const n = await runNode(cfg);
     return { imapPort: n.imapPort, imapsPort: n.imapsPort, pop3Port: n.pop3Port, pop3sPort: n.pop3sPort, healthPort: n.healthPort };

@@ -40,7 +40,7 @@ export async function buildLargeFolder(storageRoot: string, address: string, cou
   const store = new MailStore({ root: storageRoot, analyze: analyzeMessage });
   try {
     const user = await store.openUser(address, { epoch: 1 });
-    (await user.openFolder('INBOX')).close();
+    await (await user.openFolder('INBOX')).close();
     const cur = join(storageRoot, 'mail', domain, local, 'cur');
     await mkdir(cur, { recursive: true });
 

@@ -259,6 +259,7 @@ interface PolicyServerInternals {
 // Internal module of @pulumi/policy (no typings): loaded once, on first use.
 let serverModule: PolicyServerInternals | undefined;
 function server(): PolicyServerInternals {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped internal module, loaded lazily
   serverModule ??= require('@pulumi/policy/server') as PolicyServerInternals;
   return serverModule;
 }

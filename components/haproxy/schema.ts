@@ -42,7 +42,7 @@ export const HealthCheck = z.discriminatedUnion('kind', [
     kind: z.literal('http'),
     /** Port of the check when a server does not name its own `checkPort`. */
     port: port.default(9090),
-    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, 'must be an absolute URL path such as /readyz').default('/readyz'),
+    path: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, 'must be an absolute URL path such as /readyz').default('/readyz'),
     expectStatus: z.number().int().min(100).max(599).default(200),
   }),
   strict({

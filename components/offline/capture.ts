@@ -126,7 +126,7 @@ export function installCapture(opts: CaptureOptions = {}) {
   const invokes: CapturedInvoke[] = [];
   let counter = 0;
 
-  pulumi.runtime.setMocks(
+  void pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = args.inputs as Record<string, unknown>;

@@ -73,7 +73,7 @@ export function parseUsersFile(text: string, fileName = 'users file'): Map<strin
   try {
     raw = fileName.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Error(`${fileName}: not valid ${fileName.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new Error(`${fileName}: not valid ${fileName.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
   }
   const res = usersFileSchema.safeParse(raw ?? { users: [] });
   if (!res.success) {

@@ -46,7 +46,7 @@ export function startHealthServer(opts: HealthServerOptions): Promise<HealthServ
     }
     if (path === '/healthz') return json(res, 200, { status: 'ok', ...opts.info });
     if (path === '/readyz') {
-      let ready = false;
+      let ready: boolean;
       try {
         ready = await opts.ready();
       } catch {

@@ -26,7 +26,7 @@ const LETTER: Record<string, string> = {
 const FROM_LETTER: Record<string, string> = Object.fromEntries(Object.entries(LETTER).map(([f, l]) => [l, f]));
 
 /** RFC 3501 atom: no atom-specials "(){ %*"\]" nor CTL, and not too long. */
-// eslint-disable-next-line no-control-regex
+ 
 const ATOM = /^[^(){ %*"\\\]\u0000-\u001f\u007f-\uffff]{1,128}$/;
 
 export const MAX_FLAGS_PER_MESSAGE = 64;

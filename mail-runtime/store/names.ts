@@ -23,7 +23,7 @@ function badName(name: string, why: string): StoreError {
 }
 
 /** Control characters C0, DEL and C1 are never allowed (RFC 3501 §5.1 discourages them, RFC 5198 bans them). */
-// eslint-disable-next-line no-control-regex
+ 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** With the u flag, \p{Cs} matches only unpaired surrogates. */
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -3,7 +3,7 @@ import { configOf } from '../lib/config';
 import { containersOf, podSpecOf, roleOf } from '../lib/platform';
 import { PROXMOX, VSPHERE } from '../lib/tokens';
 import { clustersOf, label, pairsOf, reportUnreadable, roleSize } from '../lib/topology';
-import { at, isRecord, num, str } from '../lib/walk';
+import { at, num, str } from '../lib/walk';
 
 /**
  * 9. Resource floors. A container without requests is scheduled anywhere and

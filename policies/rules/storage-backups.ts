@@ -2,7 +2,6 @@ import type { StackValidationPolicy } from '@pulumi/policy';
 import type { Storage } from '../lib/spec';
 import { configOf } from '../lib/config';
 import { clustersOf, label, pairsOf, reportUnreadable, type TopologyView } from '../lib/topology';
-import { isRecord } from '../lib/walk';
 
 /**
  * 12. Backups (advisory). HA protects against a failed machine, not against

@@ -2,9 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LineSplitter, isLoopback, loadTls, normalizeIp, plaintextAuthAllowed, startHealthServer } from '../../mail-runtime/net';
+import { LineSplitter, isLoopback, listen, loadTls, normalizeIp, plaintextAuthAllowed, startHealthServer } from '../../mail-runtime/net';
 import { LineClient } from '../helpers/line-client';
-import { listen } from '../../mail-runtime/net';
 
 describe('net helpers', () => {
   it.each([

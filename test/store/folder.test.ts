@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MailStore, StoreError, type Folder, type UserMailbox } from '../../mail-runtime/store';
+import { MailStore, StoreError, type UserMailbox } from '../../mail-runtime/store';
 import { msg, tempRoot, userDir } from './helpers';
 
 const ADDR = 'ann@example.org';

@@ -68,7 +68,7 @@ export function createLoadBalancer(ctx: LoadBalancerContext, args: LoadBalancerA
   }
   const replicas = haproxyReplicas(spec, ctx.hosts.length);
   if (replicas < lb.replicas) {
-    pulumi.log.warn(`loadBalancer.replicas is ${lb.replicas} but there are ${ctx.hosts.length} Docker host(s): running ${replicas} HAProxy container(s), one per host`, parent);
+    void pulumi.log.warn(`loadBalancer.replicas is ${lb.replicas} but there are ${ctx.hosts.length} Docker host(s): running ${replicas} HAProxy container(s), one per host`, parent);
   }
   const plan = dockerHaproxyConfig(ctx, args);
   let text: string;

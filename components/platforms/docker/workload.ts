@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as docker from '@pulumi/docker';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import { GUEST_PATHS, type RenderedMember } from '../../render';
 import type { ClusterSpec } from '../../spec';
 import type { ClusterSecrets, Workload, WorkloadArgs } from '../types';

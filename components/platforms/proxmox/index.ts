@@ -1,5 +1,4 @@
 import * as proxmox from '@muhlba91/pulumi-proxmoxve';
-import * as pulumi from '@pulumi/pulumi';
 import type { PlatformAdapter, PlatformSession } from '../types';
 import { readCredentials } from './credentials';
 import { proxmoxLoadBalancer } from './load-balancer';

@@ -35,7 +35,7 @@ export function parseHeaderFields(block: string): HeaderField[] {
     cur = null;
   };
   while (pos < n) {
-    let lf = block.indexOf('\n', pos);
+    const lf = block.indexOf('\n', pos);
     const lineEnd = lf < 0 ? n : lf + 1;
     const lineText = block.slice(pos, lf < 0 ? n : lf).replace(/\r$/, '');
     if (lineText === '') {
@@ -50,7 +50,6 @@ export function parseHeaderFields(block: string): HeaderField[] {
       cur = { start: pos, firstLineEnd: lf < 0 ? n : lf };
     }
     pos = lineEnd;
-    lf = -1;
   }
   flush(Math.min(pos, n));
   return fields;

@@ -110,7 +110,7 @@ function toBytes(v: string | Buffer): Buffer {
 /** Atoms and text are written as UTF-8; the writer works in latin1 so bytes pass through unchanged. */
 function utf8ToLatin1(s: string): string {
   // Fast path for ASCII.
-  // eslint-disable-next-line no-control-regex
+   
   return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
 }
 

@@ -202,7 +202,7 @@ class Parser {
   }
 }
 
-function decoderFor(charset: string): (v: ImapValue | undefined) => string | undefined {
+function decoderFor(_charset: string): (v: ImapValue | undefined) => string | undefined {
   return (v) => {
     if (v?.type === 'string') {
       // US-ASCII is a subset of UTF-8; 8-bit bytes in a US-ASCII search are read as UTF-8 (lenient).

@@ -132,7 +132,7 @@ describe('member user data', () => {
   });
 
   it('the schema check rejects a broken document (the check can fail)', () => {
-    const broken = render(first('node')).replace(/^packages:\n(  - .*\n)+/m, 'packages: nfs-common\n').replace('permissions: "0640"', 'permissions: 640');
+    const broken = render(first('node')).replace(/^packages:\n( {2}- .*\n)+/m, 'packages: nfs-common\n').replace('permissions: "0640"', 'permissions: 640');
     expect(broken).toContain('packages: nfs-common');
     const r = cloudInitSchema(broken);
     expect(r.code).not.toBe(0);

@@ -9,7 +9,7 @@ const storage = spec.storage as Extract<typeof spec.storage, { kind: 'nfs' }>;
 const valueOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply((v) => resolve(v)));
 
 beforeAll(() => {
-  pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, 'mailfleet', 'test', false);
+  void pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, 'mailfleet', 'test', false);
 });
 
 describe('Pulumi wrappers', () => {

@@ -11,8 +11,7 @@ import {
   type HaproxyConfigInput,
 } from '../../../components/haproxy';
 import { renderRuntimeConfigs, type RenderedMember } from '../../../components/render';
-import { parseClusterSpec, parseTopologySpec, type ClusterSpec } from '../../../components/spec';
-import { SpecError } from '../../../components/spec';
+import { SpecError, parseTopologySpec, type ClusterSpec } from '../../../components/spec';
 import { haproxyCheck, haproxyWarnings } from './validators';
 
 const example = (name: string) =>

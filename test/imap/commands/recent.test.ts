@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RecentRegistry } from '../../../mail-runtime/imap/recent';
 import { MailStore } from '../../../mail-runtime/store';
 import { imapAppend, imapLogin, message, norm } from '../../helpers/imap';
-import { LineClient } from '../../helpers/line-client';
+import { type LineClient } from '../../helpers/line-client';
 import { spawnNode, startTestNode, type SpawnedNode, type TestNode } from '../../helpers/node';
 import { ALICE, writeUsersFile } from '../../helpers/users';
 

@@ -43,7 +43,7 @@ export function expectSchemaValid(cap: Capture): number {
     try {
       validateManifest(r.type, manifestOf(r));
     } catch (err) {
-      throw new Error(`${r.type} ${r.name}: ${(err as Error).message}`);
+      throw new Error(`${r.type} ${r.name}: ${(err as Error).message}`, { cause: err });
     }
   }
   return objects.length;

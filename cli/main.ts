@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commands } from './commands';
 import type { CliIo } from './io';
+import { firstLine, promptSecretTwice } from './secret-input';
 
 /**
  * `mailfleet` — one entry, subcommands. Each subcommand lives in
@@ -49,5 +50,6 @@ function processIo(): CliIo {
   return {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
+    readSecret: (prompt) => (process.stdin.isTTY ? promptSecretTwice(process.stdin, process.stderr, prompt) : firstLine(process.stdin)),
   };
 }

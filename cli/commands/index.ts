@@ -3,9 +3,10 @@ import type { CliIo } from '../io';
 import { registerRender } from './render';
 import { registerRun } from './run';
 import { registerUp } from './up';
+import { registerUser } from './user';
 import { registerValidate } from './validate';
 
 export type RegisterCommand = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
 
 /** Every subcommand, in the order `mailfleet help` lists them. */
-export const commands: readonly RegisterCommand[] = [registerValidate, registerRender, registerRun, registerUp];
+export const commands: readonly RegisterCommand[] = [registerValidate, registerRender, registerRun, registerUp, registerUser];

@@ -59,9 +59,16 @@ describe('mailfleet CLI (subprocess)', () => {
   it('render: one member as JSON; bad format is a usage error', async () => {
     const r = await mailfleet('render', 'examples/specs/local.yaml', '--format', 'json', '--member', 'demo-gateway-0');
     expect(r.code).toBe(0);
-    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['demo-gateway-0']);
+    // One member prints as a config file of its own (ready for `mailfleet run --config`).
+    const one = JSON.parse(r.stdout) as { role: string; memberId: string };
+    expect([one.role, one.memberId]).toEqual(['gateway', 'demo-gateway-0']);
     expect((await mailfleet('render', 'examples/specs/local.yaml', '--format', 'xml')).code).toBe(2);
-    expect((await mailfleet('render', 'examples/specs/local.yaml', '--member', 'nobody')).code).toBe(1);
+    const nobody = await mailfleet('render', 'examples/specs/local.yaml', '--member', 'nobody');
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toContain('members: demo-hub-0, demo-node-0');
+    const usersOnGateway = await mailfleet('render', 'examples/specs/local.yaml', '--member', 'demo-gateway-0', '--users', 'u.yaml');
+    expect(usersOnGateway.code).toBe(2);
+    expect(usersOnGateway.stderr).toContain('--users applies to a node');
   });
 
   it('--version, help, unknown command', async () => {

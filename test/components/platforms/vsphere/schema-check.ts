@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isSecretValue } from '../../../../components/offline/capture';
 
 /**
  * Checks values sent to the vSphere provider against the schema facts in
- * shared/schemas/vsphere-provider.json: token known, every property name
+ * test/fixtures/schemas/vsphere-provider.json (see its PROVENANCE.md): token known, every property name
  * known (recursively through `ref` object types), every required property
  * present, scalar types right. Returns the problems as readable strings.
  */
 
-export const SCHEMA_PATH = '/work/shared/schemas/vsphere-provider.json';
+export const SCHEMA_PATH = join(__dirname, '..', '..', '..', 'fixtures', 'schemas', 'vsphere-provider.json');
 
 export interface PropSchema {
   type: string;

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { decodeSaslPlain, type Authenticator, type DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
-import { LineSplitter, plaintextAuthAllowed, upgradeToTls, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
+import { LineSplitter, plaintextAuthAllowed, startTls, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
 import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop, type Pop3Message } from './maildrop';
 
 export interface Pop3SessionOptions {
@@ -52,6 +52,8 @@ export class Pop3Session {
   private messages: Entry[] = [];
   private timer: NodeJS.Timeout | undefined;
   private log: Logger;
+  /** Stops listening on the current socket (set by attach()). */
+  private detach: () => void = () => undefined;
 
   constructor(private readonly opts: Pop3SessionOptions) {
     this.socket = opts.socket;
@@ -75,9 +77,17 @@ export class Pop3Session {
   }
 
   private attach(socket: Socket | TLSSocket): void {
-    socket.on('data', (d: Buffer) => this.splitter.push(d));
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    socket.once('close', () => void this.cleanup());
+    const onData = (d: Buffer): void => this.splitter.push(d);
+    const onError = (err: Error): void => this.log.debug({ err: err.message }, 'socket error');
+    const onClose = (): void => void this.cleanup();
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    this.detach = () => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
   }
 
   private touch(): void {
@@ -361,22 +371,27 @@ export class Pop3Session {
     if (!this.opts.tls) return this.bad('TLS not available');
     if (this.secure) return this.bad('Already using TLS');
     this.send('+OK Begin TLS negotiation');
-    // RFC 2595 §4 and CVE-2011-0411: forget anything pipelined after STLS.
-    this.queue = [];
-    this.splitter.reset();
-    this.pendingUser = undefined;
-    const raw = this.socket as Socket;
-    raw.removeAllListeners('close');
+    if (this.timer) clearTimeout(this.timer);
     try {
-      this.socket = await upgradeToTls(raw, this.opts.tls.context);
+      this.socket = await startTls({
+        socket: this.socket as Socket,
+        context: this.opts.tls.context,
+        detach: this.detach,
+        // RFC 2595 §4 and CVE-2011-0411: forget anything pipelined after STLS.
+        discard: () => {
+          this.queue = [];
+          this.splitter.reset();
+          this.pendingUser = undefined;
+        },
+      });
     } catch (err) {
       this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
-      raw.destroy();
       void this.cleanup();
       return;
     }
     this.secure = true;
     this.attach(this.socket);
+    this.touch();
   }
 
   private isClosed(): boolean {

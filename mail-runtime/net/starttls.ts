@@ -7,7 +7,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
  * `handshakeTimeout`), so both ways into TLS get the same bound; the
  * session's idle timer is stopped meanwhile.
  */
-export const STARTTLS_HANDSHAKE_TIMEOUT_MS = 120_000;
+const STARTTLS_HANDSHAKE_TIMEOUT_MS = 120_000;
 
 /** What a session hands over to have its plaintext socket upgraded. */
 export interface StartTlsRequest {

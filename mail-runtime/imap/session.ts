@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
-import { plaintextAuthAllowed, upgradeToTls } from '../net';
+import { plaintextAuthAllowed, startTls } from '../net';
 import { isStoreError, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
@@ -57,6 +57,8 @@ export class ImapSession implements SessionContext {
   private lineWaiter: ((line: Buffer | null) => void) | undefined;
   private releaseMailbox: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Stops listening on the current socket (set by attach()). */
+  private detach: () => void = () => undefined;
 
   constructor(private readonly opts: ImapSessionOptions) {
     this.id = opts.id;
@@ -109,13 +111,22 @@ export class ImapSession implements SessionContext {
     this.touch();
   }
 
+  /** Listens on `socket`; keeps how to stop listening for STARTTLS. */
   private attach(socket: Socket | TLSSocket): void {
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       this.reader.push(chunk);
       this.pump();
-    });
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    socket.once('close', () => void this.cleanup());
+    };
+    const onError = (err: Error): void => this.log.debug({ err: err.message }, 'socket error');
+    const onClose = (): void => void this.cleanup();
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    this.detach = () => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
   }
 
   // ---------------------------------------------------------------- SessionContext
@@ -193,21 +204,27 @@ export class ImapSession implements SessionContext {
   async startTls(): Promise<void> {
     const tls = this.services.tls;
     if (!tls) return;
-    // RFC 3501 §6.2.1 and CVE-2011-0411: anything pipelined after STARTTLS
-    // arrived in the clear; a fresh reader drops it.
-    this.reader = this.newReader();
-    const raw = this.socket as Socket;
-    raw.removeAllListeners('close');
+    // The handshake has its own time limit (net/starttls.ts).
+    this.stopTimer();
     try {
-      this.socket = await upgradeToTls(raw, tls.context);
+      this.socket = await startTls({
+        socket: this.socket as Socket,
+        context: tls.context,
+        detach: this.detach,
+        // RFC 3501 §6.2.1 and CVE-2011-0411: anything pipelined after
+        // STARTTLS arrived in the clear; a fresh reader drops it.
+        discard: () => {
+          this.reader = this.newReader();
+        },
+      });
     } catch (err) {
       this.log.info({ err: (err as Error).message }, 'TLS handshake failed');
-      raw.destroy();
       await this.cleanup();
       return;
     }
     this.secure = true;
     this.attach(this.socket);
+    this.touch();
     this.log.info('starttls');
   }
 
@@ -260,8 +277,14 @@ export class ImapSession implements SessionContext {
     return true;
   }
 
-  private touch(): void {
+  private stopTimer(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private touch(): void {
+    this.stopTimer();
+    if (this.closed) return;
     const ms =
       this.state === 'NOT_AUTHENTICATED'
         ? (this.opts.preAuthTimeoutMs ?? LIMITS.imapPreAuthTimeoutMs)

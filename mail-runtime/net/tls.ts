@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
 
 export interface TlsFiles {
@@ -68,28 +67,4 @@ async function generateSelfSigned(hostname: string): Promise<TlsMaterial> {
     selfSigned: true,
     context: createSecureContext({ cert: pems.cert, key: pems.private, minVersion: 'TLSv1.2' }),
   };
-}
-
-/**
- * Turns an accepted plaintext socket into a server-side TLS socket
- * (STARTTLS, RFC 3501 §6.2.1 / RFC 2595 §4). The caller must have discarded
- * anything the client pipelined after the STARTTLS command: those bytes were
- * sent in the clear and must not be read as if they came over TLS
- * (the STARTTLS command-injection class of bugs, CVE-2011-0411).
- */
-export function upgradeToTls(socket: Socket, context: SecureContext): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('end');
-    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: context });
-    const onError = (err: Error): void => {
-      tlsSocket.destroy();
-      reject(err);
-    };
-    tlsSocket.once('error', onError);
-    tlsSocket.once('secure', () => {
-      tlsSocket.removeListener('error', onError);
-      resolve(tlsSocket);
-    });
-  });
 }

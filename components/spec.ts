@@ -560,6 +560,8 @@ interface Placement {
   countPath?: (role: Role) => Path;
   storage: Storage | undefined;
   loadBalancer: LoadBalancer | undefined;
+  /** True when `loadBalancer` is the platform's default, not something the user wrote. */
+  defaultLoadBalancer?: boolean;
   tls: Tls;
   /** Paths of the platform, storage and load balancer this placement reads. */
   at: { platform: Path; storage: Path; loadBalancer: Path };
@@ -679,13 +681,14 @@ function checkDocker(p: PlatformOf<'docker'>, place: Placement, report: Report) 
   if (place.loadBalancer?.kind === 'haproxy' && place.loadBalancer.vip !== undefined) {
     report([...place.at.loadBalancer, 'vip'], 'is only used on proxmox and vsphere (keepalived on the HAProxy VMs); on docker clients reach HAProxy on the Docker host\'s address: remove vip');
   }
-  if (p.hosts.length < 2) return;
+  const hosts = new Set(p.hosts).size;
+  if (hosts < 2) return;
   // Several hosts: fixed addresses from per-host role blocks (platforms/docker/network.ts).
   for (const role of ROLES) {
-    const perHost = Math.ceil(place.counts[role] / p.hosts.length);
+    const perHost = Math.ceil(place.counts[role] / hosts);
     const countPath = place.countPath?.(role);
     if (countPath && perHost > DOCKER_ADDRESS_BLOCK_SIZE[role]) {
-      report(countPath, `at most ${DOCKER_ADDRESS_BLOCK_SIZE[role] * p.hosts.length} ${plural(role)} on ${p.hosts.length} Docker hosts (${DOCKER_ADDRESS_BLOCK_SIZE[role]} per host fit the address plan)`);
+      report(countPath, `at most ${DOCKER_ADDRESS_BLOCK_SIZE[role] * hosts} ${plural(role)} on ${hosts} Docker hosts (${DOCKER_ADDRESS_BLOCK_SIZE[role]} per host fit the address plan)`);
     }
   }
   if (place.storage?.kind === 'docker-volume' && !place.storage.nfs) {
@@ -748,7 +751,7 @@ function checkVmNetwork(
       report([...place.at.loadBalancer, 'replicas'], `at most ${VM_ADDRESS_BLOCK_SIZE.loadBalancer} HAProxy VMs fit the VM address plan`);
     } else {
       const countPath = place.countPath?.(block);
-      if (countPath) report(countPath, `at most ${VM_ADDRESS_BLOCK_SIZE[block]} ${plural(block)} fit the VM address plan (${block}s take firstAddress + ${VM_ADDRESS_BLOCKS[block]}…${VM_ADDRESS_BLOCKS[block] + VM_ADDRESS_BLOCK_SIZE[block] - 1})`);
+      if (countPath) report(countPath, `at most ${VM_ADDRESS_BLOCK_SIZE[block]} ${plural(block)} fit the VM address plan (${plural(block)} take firstAddress + ${VM_ADDRESS_BLOCKS[block]}…${VM_ADDRESS_BLOCKS[block] + VM_ADDRESS_BLOCK_SIZE[block] - 1})`);
     }
   }
   const { size } = parseCidr(net.cidr);
@@ -772,7 +775,12 @@ function checkVmNetwork(
   const vipPath = [...place.at.loadBalancer, 'vip'];
   if (lb.vip === undefined) {
     if (kind === 'vsphere' && lb.replicas >= 2) {
-      report(vipPath, `required with ${lb.replicas} HAProxy replicas on vsphere: keepalived moves it between them and clients use it`);
+      report(
+        vipPath,
+        place.defaultLoadBalancer
+          ? `required on vsphere, whose default load balancer is ${lb.replicas} HAProxy VMs: keepalived moves the VIP between them and clients use it (or set loadBalancer.kind: external)`
+          : `required with ${lb.replicas} HAProxy replicas on vsphere: keepalived moves it between them and clients use it`,
+      );
     }
     return;
   }
@@ -802,6 +810,7 @@ export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
     countPath: (role) => [plural(role), 'count'],
     storage,
     loadBalancer: spec.loadBalancer ?? defaultLoadBalancer(kind),
+    defaultLoadBalancer: spec.loadBalancer === undefined,
     tls: spec.tls,
     at: { platform: ['platform'], storage: ['storage'], loadBalancer: ['loadBalancer'] },
   };

@@ -76,7 +76,14 @@ const gateway = fc.option(
 
 const admin = fc.option(fc.record({ public: fc.boolean(), allowedCidrs: mostly(fc.constantFrom([], ['10.0.0.0/8']), ['10.1.2.3/16']) }), { nil: undefined });
 
-const runtime = fc.option(fc.record({ image: mostly(fc.constant('ghcr.io/acme/mailfleet:0.1.0'), 'ghcr.io/acme/mail fleet') }, { requiredKeys: [] }), { nil: undefined });
+const runtime = fc.option(
+  fc.record({ image: mostly(fc.constant('ghcr.io/acme/mailfleet:0.1.0'), 'ghcr.io/acme/mail fleet'), build: fc.boolean(), nodeMajor: fc.constantFrom(20, 22, 24) }, { requiredKeys: [] }),
+  { nil: undefined },
+);
+
+const security = fc.option(fc.record({ plaintextAuth: fc.constantFrom('never', 'loopback', 'always') }), { nil: undefined });
+
+const sites = fc.option(mostly(fc.constantFrom([{ name: 'main' }], [{ name: 'ams1', location: 'Amsterdam' }, { name: 'ams2' }]), [{ name: 'a' }, { name: 'a' }]), { nil: undefined });
 
 // Platforms ------------------------------------------------------------------
 
@@ -84,6 +91,7 @@ const kubernetes = fc.record(
   {
     kind: fc.constant('kubernetes'),
     namespace: fc.option(mostly(fc.constantFrom('mail', 'mail-prod')), { nil: undefined }),
+    context: fc.option(fc.constant('prod-cluster'), { nil: undefined }),
     serviceType: fc.option(fc.constantFrom('LoadBalancer', 'NodePort'), { nil: undefined }),
     spreadKeys: fc.option(
       mostly(
@@ -106,7 +114,12 @@ const dockerHosts = mostly(
 );
 
 const docker = fc.record(
-  { kind: fc.constant('docker'), hosts: fc.option(dockerHosts, { nil: undefined }), publishOffset: fc.option(fc.constantFrom(0, 10000), { nil: undefined }) },
+  {
+    kind: fc.constant('docker'),
+    hosts: fc.option(dockerHosts, { nil: undefined }),
+    network: fc.option(fc.constant('mailnet'), { nil: undefined }),
+    publishOffset: fc.option(fc.constantFrom(0, 10000), { nil: undefined }),
+  },
   { requiredKeys: ['kind'] },
 );
 
@@ -265,6 +278,7 @@ const common = {
   gateway,
   admin,
   runtime,
+  security,
 };
 
 /** A cluster spec input on any platform. */
@@ -273,6 +287,7 @@ export function clusterInput(shape: SpecShape, platforms: fc.Arbitrary<Placed> =
     .record({
       ...common,
       placed: platforms,
+      sites,
       hubs: roleSize(shape),
       nodes: roleSize(shape),
       gateways: roleSize(shape),

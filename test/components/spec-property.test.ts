@@ -130,3 +130,39 @@ describe('the two entry points agree', () => {
     );
   });
 });
+
+describe('the fullest VM address plan previews', () => {
+  it('vsphere with every block full (5 hubs, 5 HAProxy VMs, 20 gateways, 20 proxies) and its edges', async () => {
+    const input = {
+      name: 'full',
+      domains: [{ name: 'example.com' }],
+      platform: {
+        kind: 'vsphere',
+        server: 'vcenter.example.net',
+        datacenter: 'dc1',
+        cluster: 'compute',
+        datastore: 'vsan',
+        network: 'mail-pg',
+        template: 'debian-12',
+        // Hubs .2–.6, HAProxy .7–.11, gateways .12–.31, proxies .32–.51, nodes from .52.
+        addresses: { cidr: '10.40.0.0/25', gateway: '10.40.0.1', firstAddress: '10.40.0.2' },
+      },
+      storage: { kind: 'nfs', server: 'nfs.example.net', path: '/export/mail', sizeGiB: 100 },
+      hubs: { count: 5 },
+      gateways: { count: 20 },
+      proxies: { count: 20 },
+      nodes: { count: 4 },
+      loadBalancer: { kind: 'haproxy', replicas: 5, vip: '10.40.0.100' },
+    };
+    // The edges, each on its field: the broadcast address as VIP, a 21st gateway, nodes past the subnet's end.
+    expect(() => parseClusterSpec({ ...input, loadBalancer: { ...input.loadBalancer, vip: '10.40.0.127' } })).toThrow(
+      'loadBalancer.vip: 10.40.0.127 is not a host address in 10.40.0.0/25 (platform.addresses.cidr)',
+    );
+    expect(() => parseClusterSpec({ ...input, gateways: { count: 21 } })).toThrow('gateways.count: at most 20 gateways fit the VM address plan (gateways take firstAddress + 10…29)');
+    expect(() => parseClusterSpec({ ...input, nodes: { count: 76 } })).toThrow('platform.addresses.cidr: 10.40.0.0/25 from 10.40.0.2 has no room for 76 nodes (nodes start at firstAddress + 50)');
+    const spec = parseClusterSpec(input);
+    const cap = await run(() => new MailCluster(spec.name, { spec, secrets: SECRETS }));
+    expect(cap.duplicates).toEqual([]);
+    expect(cap.resources.filter((r) => r.type === 'vsphere:index/virtualMachine:VirtualMachine')).toHaveLength(5 + 5 + 20 + 20 + 4);
+  }, 60_000);
+});

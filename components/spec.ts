@@ -63,9 +63,9 @@ const clusterName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS label: a-z, 0-9 and "-", not starting or ending with "-"')
   .max(
-  MAX_NAME_LENGTH,
-  `at most ${MAX_NAME_LENGTH} characters: member ids (<name>-gateway-${MAX_ROLE_COUNT - 1}), host names and Kubernetes names are made from it`,
-);
+    MAX_NAME_LENGTH,
+    `at most ${MAX_NAME_LENGTH} characters: member ids (<name>-gateway-${MAX_ROLE_COUNT - 1}), host names and Kubernetes names are made from it`,
+  );
 
 /**
  * A host name or an IPv4 address, as it goes into URLs and fstab lines. The
@@ -180,7 +180,7 @@ const dockerPlatform = strict({
   publishOffset: z.number().int().min(0).max(60000).default(0),
 });
 
-/** VM subnets: keepalived needs a prefix of at least 1, and a /31 or /32 has no room for a gateway and a VM. */
+/** VM subnets: a /31 or /32 has no room for a gateway and a VM; nothing larger than a /8 is one VM segment (keepalived's VIP prefix must be at least 1). */
 const MIN_VM_PREFIX = 8;
 const MAX_VM_PREFIX = 30;
 
@@ -213,7 +213,7 @@ export const VM_ADDRESS_BLOCKS = { hub: 0, loadBalancer: 5, gateway: 10, proxy: 
 export const VM_ADDRESS_BLOCK_SIZE = { hub: 5, loadBalancer: 5, gateway: 20, proxy: 20, node: Infinity } as const;
 const MAX_FIRST_VM_ID = MAX_PROXMOX_VM_ID - VM_ADDRESS_BLOCKS.node - MAX_ROLE_COUNT + 1;
 /** Proxmox HA group ids are "pve-configid": a letter, then letters, digits, - and _. */
-export const PROXMOX_HA_GROUP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const PROXMOX_HA_GROUP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const proxmoxPlatform = strict({
   kind: z.literal('proxmox'),

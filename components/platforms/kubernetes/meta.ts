@@ -13,7 +13,10 @@ import type { ClusterContext } from '../types';
  * members reach each other on (`${id}.${cluster}-node.${ns}.svc.cluster.local`,
  * `${cluster}-hub.${ns}.svc...`), so the Services and StatefulSets must carry
  * exactly those names. They live in the cluster's own namespace
- * (`mailfleet-<cluster>` by default), so two stacks do not collide.
+ * (`mailfleet-<cluster>` by default), so two stacks do not collide. The spec
+ * bounds the cluster name (MAX_NAME_LENGTH in components/spec.ts) so every
+ * one of these names, and the StatefulSet pods' revision-hash label, stays
+ * within Kubernetes' limits.
  */
 
 /** uid/gid the runtime runs as: the Dockerfile's `USER 1000:1000`, so files the image owns stay readable. */

@@ -5,6 +5,7 @@ import {
   dnsLabel,
   domainName,
   hostPort,
+  intToIpv4,
   ipv4,
   ipv4Cidr,
   ipv4ToInt,
@@ -26,10 +27,85 @@ import {
 export class SpecError extends FieldProblemsError {}
 
 export const ENVIRONMENTS = ['production', 'staging', 'development'] as const;
+type Environment = (typeof ENVIRONMENTS)[number];
 export const PLATFORM_KINDS = ['kubernetes', 'docker', 'proxmox', 'vsphere', 'local'] as const;
 export type PlatformKind = (typeof PLATFORM_KINDS)[number];
 export const ROLES = ['hub', 'node', 'gateway', 'proxy'] as const;
 export type Role = (typeof ROLES)[number];
+
+// ---------------------------------------------------------------------------
+// Names and limits everything else derives from
+
+/** Most members one role may have (`hubs.count` … `proxies.count`). */
+export const MAX_ROLE_COUNT = 1000;
+
+/**
+ * Longest cluster `name`. Every name mailfleet derives from it must stay
+ * within its own limit for any count the spec allows, so a cluster can
+ * always scale without a rename:
+ * - member ids `<name>-gateway-999` are RuntimeConfig memberIds, host names
+ *   and container names: DNS labels of at most 63 (RFC 1123 §2.1);
+ * - the default Kubernetes namespace `mailfleet-<name>` is a DNS label;
+ * - StatefulSet pods carry `controller-revision-hash: <name>-node-<10 chars>`,
+ *   a label value of at most 63, so `<name>-<role>` is at most 52;
+ * - the default Proxmox HA group `mailfleet-<name>` is at most 64.
+ * 40 leaves room for all of them (the longest, a member id, is 52).
+ */
+export const MAX_NAME_LENGTH = 40;
+
+/** Longest member id: the longest role name with the highest index. */
+export const MAX_MEMBER_ID_LENGTH = MAX_NAME_LENGTH + `-gateway-${MAX_ROLE_COUNT - 1}`.length;
+
+/** A domain name is at most 253 characters (RFC 1035 §2.3.4, as written without the final dot). */
+const MAX_DOMAIN_NAME = 253;
+
+const clusterName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be a lowercase DNS label: a-z, 0-9 and "-", not starting or ending with "-"')
+  .max(
+    MAX_NAME_LENGTH,
+    `at most ${MAX_NAME_LENGTH} characters: member ids (<name>-gateway-${MAX_ROLE_COUNT - 1}), host names and Kubernetes names are made from it`,
+  );
+
+/**
+ * A host name or an IPv4 address, as it goes into URLs and fstab lines. The
+ * last label of a name must not be numeric: URL parsers (WHATWG URL §3.5)
+ * read `host.123` as a malformed IPv4 address.
+ */
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const hostOrIpv4 = z
+  .string()
+  .refine((s) => HOST_NAME.test(s) || IPV4.test(s), 'must be a host name or an IPv4 address, for example nfs.example.net or 10.0.0.5');
+
+/** An IPv4 network in CIDR notation with no host bits set (`10.0.0.0/24`, not `10.0.0.200/24`). */
+const networkCidr = ipv4Cidr.superRefine((cidr, ctx) => {
+  const network = networkOf(cidr);
+  if (network !== cidr) ctx.addIssue({ code: 'custom', message: `has host bits set; the network is ${network}` });
+});
+
+/** `10.0.0.200/24` → `10.0.0.0/24`. */
+function networkOf(cidr: string): string {
+  const { base, bits } = parseCidr(cidr);
+  return `${intToIpv4(base)}/${bits}`;
+}
+
+function parseCidr(cidr: string): { base: number; bits: number; size: number } {
+  const [ip, bitsText] = cidr.split('/') as [string, string];
+  const bits = Number(bitsText);
+  const size = 2 ** (32 - bits);
+  return { base: ipv4ToInt(ip) - (ipv4ToInt(ip) % size), bits, size };
+}
+
+/** Offset of `ip` in `cidr`, or undefined when it is not a usable host address there (network, broadcast or outside). */
+function hostOffset(cidr: string, ip: string): number | undefined {
+  const { base, size } = parseCidr(cidr);
+  const offset = ipv4ToInt(ip) - base;
+  return offset > 0 && offset < size - 1 ? offset : undefined;
+}
+
+/** No whitespace: image references, mount paths and options are written unquoted (fstab, docker run). */
+const noSpaces = (what: string) => z.string().regex(/^\S+$/, `must be ${what} without spaces`);
 
 // ---------------------------------------------------------------------------
 // Sizes
@@ -38,7 +114,7 @@ export type Role = (typeof ROLES)[number];
 function roleSize(defaults: { count: number; cpu: number; memoryMiB: number; diskGiB: number }, minCount = 1) {
   return strict({
     /** How many members of this role. */
-    count: z.number().int().min(minCount, `at least ${minCount}`).max(1000).default(defaults.count),
+    count: z.number().int().min(minCount, `at least ${minCount}`).max(MAX_ROLE_COUNT).default(defaults.count),
     /** vCPUs (VMs) or CPU request/limit in cores (containers). */
     cpu: z.number().positive().max(256).default(defaults.cpu),
     /** Memory in MiB. */
@@ -71,30 +147,73 @@ const kubernetesPlatform = strict({
   labels: z.record(z.string(), z.string()).default({}),
 });
 
+/** unix://, tcp://, ssh:// or npipe:// — what the Docker provider's `host` accepts. */
+const DOCKER_ENDPOINT = /^(unix|tcp|ssh|npipe):\/\/\S+$/;
+
+/**
+ * Docker address plan with several hosts (components/platforms/docker/network.ts):
+ * each host's network is a /24 of one per-cluster /21, members get fixed
+ * addresses from role blocks inside it (.1 is the bridge, .240–.254 Docker's own).
+ */
+export const MAX_DOCKER_HOSTS = 8;
+export const DOCKER_ADDRESS_BLOCKS = { loadBalancer: 5, hub: 10, gateway: 20, proxy: 60, node: 100 } as const;
+export const DOCKER_ADDRESS_BLOCK_SIZE = { loadBalancer: 5, hub: 10, gateway: 40, proxy: 40, node: 140 } as const;
+
 const dockerPlatform = strict({
   kind: z.literal('docker'),
   /**
    * Docker hosts (`unix:///var/run/docker.sock`, `ssh://user@host`). Members are
    * spread round-robin over them; production wants more than one.
    */
-  hosts: z.array(z.string().min(1)).min(1).default(['unix:///var/run/docker.sock']),
+  hosts: z
+    .array(
+      z.string().regex(DOCKER_ENDPOINT, {
+        error: (issue) => `${JSON.stringify(issue.input)} must be a Docker endpoint such as unix:///var/run/docker.sock, ssh://deploy@host or tcp://host:2376`,
+      }),
+    )
+    .min(1)
+    .max(MAX_DOCKER_HOSTS, `at most ${MAX_DOCKER_HOSTS} Docker hosts per cluster (their networks share one /21, see DOCKER_ADDRESS_BLOCKS)`)
+    .default(['unix:///var/run/docker.sock']),
   /** Name of the bridge network to create (per host). */
   network: dnsLabel.optional(),
   /** Host port the load balancer publishes each client port on; 0 keeps the container port. */
   publishOffset: z.number().int().min(0).max(60000).default(0),
 });
 
+/** VM subnets: a /31 or /32 has no room for a gateway and a VM; nothing larger than a /8 is one VM segment (keepalived's VIP prefix must be at least 1). */
+const MIN_VM_PREFIX = 8;
+const MAX_VM_PREFIX = 30;
+
 /** Static addressing for VM platforms: role blocks keep addresses stable when a role scales. */
 const vmNetwork = strict({
-  /** Subnet the VMs live in. */
-  cidr: ipv4Cidr,
+  /** Subnet the VMs live in: its network address (no host bits), /8 to /30. */
+  cidr: networkCidr.refine((c) => {
+    const { bits } = parseCidr(c);
+    return bits >= MIN_VM_PREFIX && bits <= MAX_VM_PREFIX;
+  }, `a VM subnet is /${MIN_VM_PREFIX} to /${MAX_VM_PREFIX}`),
+  /** Default gateway of the VMs: a host address inside `cidr` that no VM gets. */
   gateway: ipv4,
-  /** First address of the block mailfleet allocates from (see render.ts for the role offsets). */
+  /** First address of the block mailfleet allocates from (see VM_ADDRESS_BLOCKS for the role offsets). */
   firstAddress: ipv4,
   dns: z.array(ipv4).min(1).default(['1.1.1.1']),
-  /** Search domain written into the guests. */
-  searchDomain: domainName.optional(),
+  /** Search domain written into the guests; their FQDN is `<member id>.<searchDomain>`. */
+  searchDomain: domainName
+    .refine((d) => MAX_MEMBER_ID_LENGTH + 1 + d.length <= MAX_DOMAIN_NAME, `at most ${MAX_DOMAIN_NAME - MAX_MEMBER_ID_LENGTH - 1} characters: guests are named <member id>.<searchDomain>, at most ${MAX_DOMAIN_NAME} (RFC 1035 §2.3.4)`)
+    .optional(),
 });
+
+/** Proxmox VM ids are 100–999999999 (pve `pve-vmid`). */
+const MAX_PROXMOX_VM_ID = 999_999_999;
+const PROXMOX_VM_ID_RANGE = `a Proxmox VM id is 100–${MAX_PROXMOX_VM_ID}`;
+/**
+ * Role blocks of the address plan, also used for VM ids (firstVmId + block + i).
+ * The node block is open-ended: nodes take every address after its start.
+ */
+export const VM_ADDRESS_BLOCKS = { hub: 0, loadBalancer: 5, gateway: 10, proxy: 30, node: 50 } as const;
+export const VM_ADDRESS_BLOCK_SIZE = { hub: 5, loadBalancer: 5, gateway: 20, proxy: 20, node: Infinity } as const;
+const MAX_FIRST_VM_ID = MAX_PROXMOX_VM_ID - VM_ADDRESS_BLOCKS.node - MAX_ROLE_COUNT + 1;
+/** Proxmox HA group ids are "pve-configid": a letter, then letters, digits, - and _. */
+const PROXMOX_HA_GROUP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const proxmoxPlatform = strict({
   kind: z.literal('proxmox'),
@@ -105,7 +224,7 @@ const proxmoxPlatform = strict({
   /** Proxmox nodes to spread VMs over (round robin). */
   nodes: z.array(z.string().min(1)).min(1, 'name at least one Proxmox node'),
   /** VM id of the cloud-init capable template to clone. */
-  templateVmId: z.number().int().min(100),
+  templateVmId: z.number().int().min(100, PROXMOX_VM_ID_RANGE).max(MAX_PROXMOX_VM_ID, PROXMOX_VM_ID_RANGE),
   /** Node that holds the template (defaults to the first of `nodes`). */
   templateNode: z.string().min(1).optional(),
   /** Datastore for VM disks. */
@@ -114,11 +233,16 @@ const proxmoxPlatform = strict({
   snippetsDatastore: z.string().min(1).default('local'),
   bridge: z.string().min(1).default('vmbr0'),
   vlan: z.number().int().min(1).max(4094).optional(),
-  /** First VM id; role blocks are allocated from here like addresses. */
-  firstVmId: z.number().int().min(100).default(4000),
+  /** First VM id; role blocks are allocated from here like addresses, so the ids of the largest cluster must fit too. */
+  firstVmId: z
+    .number()
+    .int()
+    .min(100, PROXMOX_VM_ID_RANGE)
+    .max(MAX_FIRST_VM_ID, `at most ${MAX_FIRST_VM_ID}: VM ids run up to firstVmId + ${VM_ADDRESS_BLOCKS.node} + nodes.count - 1 and Proxmox stops at ${MAX_PROXMOX_VM_ID}`)
+    .default(4000),
   network: vmNetwork,
-  /** Name of the HA group to create for the cluster's VMs. */
-  haGroup: z.string().min(1).optional(),
+  /** Name of the HA group to create for the cluster's VMs (default `mailfleet-<name>`). */
+  haGroup: z.string().regex(PROXMOX_HA_GROUP_ID, 'must start with a letter and hold only letters, digits, "-" and "_" (at most 64)').optional(),
 });
 
 const vspherePlatform = strict({
@@ -143,8 +267,8 @@ const localPlatform = strict({
   kind: z.literal('local'),
   /** Folder for the cluster: shared storage, configs, logs, cluster.json. */
   dir: z.string().min(1).default('.mailfleet'),
-  /** Bind address. Loopback by default: the embedded default is for this machine only. */
-  host: z.string().min(1).default('127.0.0.1'),
+  /** Bind address. Loopback by default: the embedded default is for this machine only. Goes into the hub URL, so a host name or IPv4. */
+  host: hostOrIpv4.default('127.0.0.1'),
 });
 
 export const Platform = z.discriminatedUnion('kind', [
@@ -171,13 +295,17 @@ const backup = strict({
 
 const sizeGiB = z.number().int().min(1).max(1024 * 1024);
 
+/** An NFS export and its mount options go into fstab lines and mount commands: no spaces. */
+const nfsPath = z.string().regex(/^\/\S*$/, 'must be the export path: it starts with / and has no spaces');
+const nfsOptions = z.string().regex(/^[^\s,]+(,[^\s,]+)*$/, 'must be mount options separated by commas, without spaces (e.g. nfs4,hard)');
+
 export const Storage = z.discriminatedUnion('kind', [
   strict({
     kind: z.literal('nfs'),
-    server: z.string().min(1),
-    path: z.string().startsWith('/', 'an NFS export path starts with /'),
+    server: hostOrIpv4,
+    path: nfsPath,
     /** Mount options; `hard` keeps writes from being silently dropped on a flaky server. */
-    options: z.string().default('nfs4,hard,timeo=600,retrans=2,noatime'),
+    options: nfsOptions.default('nfs4,hard,timeo=600,retrans=2,noatime'),
     sizeGiB,
     backup: backup.optional(),
   }),
@@ -191,7 +319,7 @@ export const Storage = z.discriminatedUnion('kind', [
   strict({
     kind: z.literal('docker-volume'),
     /** Back the volume by NFS (local driver NFS options) so several Docker hosts share it. */
-    nfs: strict({ server: z.string().min(1), path: z.string().startsWith('/'), options: z.string().default('nfsvers=4,hard') }).optional(),
+    nfs: strict({ server: hostOrIpv4, path: nfsPath, options: nfsOptions.default('nfsvers=4,hard') }).optional(),
     sizeGiB,
     backup: backup.optional(),
   }),
@@ -212,8 +340,8 @@ export const LoadBalancer = z.discriminatedUnion('kind', [
     replicas: z.number().int().min(1).max(8).default(2),
     /** Virtual IP held by keepalived on VM platforms. */
     vip: ipv4.optional(),
-    cpu: z.number().positive().default(1),
-    memoryMiB: z.number().int().min(128).default(512),
+    cpu: z.number().positive().max(256).default(1),
+    memoryMiB: z.number().int().min(128, 'at least 128 MiB').max(4 * 1024 * 1024).default(512),
   }),
   strict({
     kind: z.literal('kubernetes-service'),
@@ -224,7 +352,7 @@ export const LoadBalancer = z.discriminatedUnion('kind', [
   strict({
     kind: z.literal('external'),
     /** Address clients use; the operator's own load balancer forwards to the proxies and gateways. */
-    address: z.string().min(1),
+    address: hostOrIpv4,
   }),
 ]);
 export type LoadBalancer = z.infer<typeof LoadBalancer>;
@@ -283,7 +411,7 @@ export type Domain = z.infer<typeof Domain>;
 
 export const Runtime = strict({
   /** Container image for kubernetes/docker, e.g. ghcr.io/acme/mailfleet:0.1.0 or …@sha256:… */
-  image: z.string().min(1).default('ghcr.io/mailfleet/mailfleet:0.1.0'),
+  image: noSpaces('an image reference').default('ghcr.io/mailfleet/mailfleet:0.1.0'),
   /** Build the image from the repository's Dockerfile (docker platform) instead of pulling `image`. */
   build: z.boolean().default(false),
   /** Tarball of the runtime for VM platforms (npm pack output or a registry tarball URL). */
@@ -298,7 +426,7 @@ const Gateway = strict({
    * Networks allowed to relay without authentication (RFC 1918 only; an empty
    * list is the safe default: only authenticated submission relays).
    */
-  relayNetworks: z.array(ipv4Cidr).default([]),
+  relayNetworks: z.array(networkCidr).default([]),
   /** Send outbound mail through this relay instead of direct MX delivery. */
   smarthost: hostPort.optional(),
   /** Largest message accepted (bytes). */
@@ -309,7 +437,7 @@ const Admin = strict({
   /** Expose the hub's admin API through the public load balancer. Off by default and rejected by policy. */
   public: z.boolean().default(false),
   /** Networks allowed to reach the admin API when it is exposed internally. */
-  allowedCidrs: z.array(ipv4Cidr).default([]),
+  allowedCidrs: z.array(networkCidr).default([]),
 }).prefault({});
 
 const Security = strict({
@@ -331,7 +459,7 @@ export const Site = strict({
 // The two topologies
 
 const commonFields = {
-  name: dnsLabel,
+  name: clusterName,
   environment: z.enum(ENVIRONMENTS).default('development'),
   /** Public host name of the service (MX target, IMAP/SMTP host, certificate subject). */
   hostname: domainName.default('mail.example.test'),
@@ -398,25 +526,302 @@ function defaultLoadBalancer(kind: PlatformKind): LoadBalancer {
 
 const ClusterObject = strict(clusterShape);
 
+// ---------------------------------------------------------------------------
+// Rules across fields: everything rendering (render.ts) and the platform
+// adapters (platforms/<kind>/) need, checked here so that a spec `validate`
+// accepts also renders and previews. Each problem is reported on the field
+// the user wrote and says what is allowed.
+
+type Path = readonly (string | number)[];
+/** Records one problem on the field at `path`. */
+type Report = (path: Path, message: string) => void;
+
+const reporter =
+  (ctx: z.RefinementCtx): Report =>
+  (path, message) =>
+    ctx.addIssue({ code: 'custom', path: [...path], message });
+
+/** A field's path as messages print it (`platform.network.cidr`), to point at another field. */
+const fieldName = (path: Path) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+
+const oneOf = (values: readonly string[]) => (values.length === 1 ? values[0]! : `one of ${values.join(', ')}`);
+
+const plural = (role: Role) => (role === 'proxy' ? 'proxies' : (`${role}s` as const));
+
+/** What a platform hosts: a cluster's roles, or a failover site's single all-roles member. */
+interface Placement {
+  /** The cluster (or pair) name. */
+  name: string;
+  /** Members per role; a failover site's all-roles member counts as the hub (it takes the hub's address block). */
+  counts: Record<Role, number>;
+  /** Member id of member i of a role, as render.ts names it. */
+  memberId(role: Role, index: number): string;
+  /** Where each role's count was written (a failover site has no counts to change). */
+  countPath?: (role: Role) => Path;
+  storage: Storage | undefined;
+  loadBalancer: LoadBalancer | undefined;
+  /** True when `loadBalancer` is the platform's default, not something the user wrote. */
+  defaultLoadBalancer?: boolean;
+  tls: Tls;
+  /** Paths of the platform, storage and load balancer this placement reads. */
+  at: { platform: Path; storage: Path; loadBalancer: Path };
+}
+
+function checkStorageAndLoadBalancer(kind: PlatformKind, place: Placement, report: Report) {
+  const storage = place.storage;
+  if (storage && !PLATFORM_STORAGE[kind].includes(storage.kind)) {
+    report([...place.at.storage, 'kind'], `"${storage.kind}" is not available on ${kind}; use ${oneOf(PLATFORM_STORAGE[kind])}`);
+  }
+  const lb = place.loadBalancer;
+  if (lb && !PLATFORM_LOAD_BALANCERS[kind].includes(lb.kind)) {
+    report([...place.at.loadBalancer, 'kind'], `"${lb.kind}" is not available on ${kind}; use ${oneOf(PLATFORM_LOAD_BALANCERS[kind])}`);
+  }
+}
+
+function checkProductionPlatform(environment: Environment, kind: PlatformKind, path: Path, report: Report) {
+  if (environment === 'production' && kind === 'local') {
+    report(path, 'local runs every member as a child process on this one machine, which is not for production; use kubernetes, docker, proxmox or vsphere (or environment: development)');
+  }
+}
+
+function checkUnique(values: readonly string[], path: Path, what: string, report: Report) {
+  const seen = new Set<string>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) report([...path, i], `${what} "${v}" is listed twice`);
+    seen.add(v);
+  });
+}
+
+function checkPlatform(platform: Platform, place: Placement, report: Report) {
+  switch (platform.kind) {
+    case 'kubernetes':
+      return checkKubernetes(platform, place, report);
+    case 'docker':
+      return checkDocker(platform, place, report);
+    case 'proxmox':
+      checkProxmox(platform, place, report);
+      return checkVmNetwork(platform.network, [...place.at.platform, 'network'], 'proxmox', place, report);
+    case 'vsphere':
+      return checkVmNetwork(platform.addresses, [...place.at.platform, 'addresses'], 'vsphere', place, report);
+    case 'local':
+      return;
+  }
+}
+
+// Kubernetes -----------------------------------------------------------------
+
+/** Labels the Kubernetes adapter sets and selects pods by; the operator's labels may not set them. */
+export const KUBERNETES_LABELS = {
+  name: 'app.kubernetes.io/name',
+  instance: 'app.kubernetes.io/instance',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+const RESERVED_LABELS: readonly string[] = Object.values(KUBERNETES_LABELS);
+
+/** Kubernetes name syntax (k8s.io/apimachinery validation: DNS-1123 subdomain, qualified name, label value). */
+const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** A label or annotation key: `[prefix/]name` (Kubernetes "qualified name"). Returns what is wrong, or undefined. */
+function keyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && !DNS1123_SUBDOMAIN.test(prefix)) return `prefix "${prefix}" must be a lowercase DNS subdomain`;
+  if (name.length === 0 || name.length > 63 || !QUALIFIED_NAME.test(name)) {
+    return `name part "${name}" must be 1–63 characters of A–Z, a–z, 0–9, "-", "_", "." starting and ending alphanumeric`;
+  }
+  return undefined;
+}
+
+function checkKubernetes(p: PlatformOf<'kubernetes'>, place: Placement, report: Report) {
+  // Services are DNS-1035 labels (RFC 1035 §2.3.1: a letter first); theirs are `<name>-<role>`.
+  if (dnsLabel.safeParse(place.name).success && !/^[a-z]/.test(place.name)) {
+    report(['name'], 'must start with a letter on kubernetes: the Service names made from it are DNS-1035 labels');
+  }
+  for (const [key, value] of Object.entries(p.labels)) {
+    const path = [...place.at.platform, 'labels', key];
+    const kp = keyProblem(key);
+    if (kp) report(path, `is not a label key: ${kp}`);
+    else if (RESERVED_LABELS.includes(key)) report(path, `is set by mailfleet (it selects pods); reserved keys: ${RESERVED_LABELS.join(', ')}`);
+    if (value.length > 63 || !LABEL_VALUE.test(value)) {
+      report(path, 'must be a label value: at most 63 characters of A–Z, a–z, 0–9, "-", "_", "." starting and ending alphanumeric (or empty)');
+    }
+  }
+  p.spreadKeys.forEach((key, i) => {
+    const kp = keyProblem(key);
+    if (kp) report([...place.at.platform, 'spreadKeys', i], `is not a node label key: ${kp}`);
+  });
+  checkUnique(p.spreadKeys, [...place.at.platform, 'spreadKeys'], 'spread key', report);
+  const lb = place.loadBalancer;
+  if (lb?.kind === 'kubernetes-service') {
+    for (const key of Object.keys(lb.annotations)) {
+      const kp = keyProblem(key);
+      if (kp) report([...place.at.loadBalancer, 'annotations', key], `is not an annotation key: ${kp}`);
+    }
+    if (lb.loadBalancerIP && p.serviceType !== 'LoadBalancer') {
+      report([...place.at.loadBalancer, 'loadBalancerIP'], `only applies to platform.serviceType LoadBalancer (got ${p.serviceType})`);
+    }
+  }
+  if (place.storage?.kind === 'pvc-rwx' && !DNS1123_SUBDOMAIN.test(place.storage.storageClass)) {
+    report([...place.at.storage, 'storageClass'], 'must be a StorageClass name: a lowercase DNS subdomain such as cephfs or nfs-client');
+  }
+  if (place.tls.mode === 'cert-manager' && !DNS1123_SUBDOMAIN.test(place.tls.issuer)) {
+    report(['tls', 'issuer'], `must be a cert-manager ${place.tls.issuerKind} name: a lowercase DNS subdomain such as letsencrypt-prod`);
+  }
+}
+
+// Docker ---------------------------------------------------------------------
+
+function checkDocker(p: PlatformOf<'docker'>, place: Placement, report: Report) {
+  checkUnique(p.hosts, [...place.at.platform, 'hosts'], 'Docker host', report);
+  if (place.loadBalancer?.kind === 'haproxy' && place.loadBalancer.vip !== undefined) {
+    report([...place.at.loadBalancer, 'vip'], 'is only used on proxmox and vsphere (keepalived on the HAProxy VMs); on docker clients reach HAProxy on the Docker host\'s address: remove vip');
+  }
+  const hosts = new Set(p.hosts).size;
+  if (hosts < 2) return;
+  // Several hosts: fixed addresses from per-host role blocks (platforms/docker/network.ts).
+  for (const role of ROLES) {
+    const perHost = Math.ceil(place.counts[role] / hosts);
+    const countPath = place.countPath?.(role);
+    if (countPath && perHost > DOCKER_ADDRESS_BLOCK_SIZE[role]) {
+      report(countPath, `at most ${DOCKER_ADDRESS_BLOCK_SIZE[role] * hosts} ${plural(role)} on ${hosts} Docker hosts (${DOCKER_ADDRESS_BLOCK_SIZE[role]} per host fit the address plan)`);
+    }
+  }
+  if (place.storage?.kind === 'docker-volume' && !place.storage.nfs) {
+    report([...place.at.storage, 'nfs'], 'required with more than one Docker host: a local volume is not shared between hosts, so no node could take over another host\'s mailboxes');
+  }
+}
+
+// Proxmox --------------------------------------------------------------------
+
+function checkProxmox(p: PlatformOf<'proxmox'>, place: Placement, report: Report) {
+  checkUnique(p.nodes, [...place.at.platform, 'nodes'], 'Proxmox node', report);
+  // The template must not be one of the VM ids the cluster allocates (firstVmId + block + i).
+  for (const [block, owner] of vmBlocks(place)) {
+    const index = p.templateVmId - p.firstVmId - VM_ADDRESS_BLOCKS[block];
+    if (index >= 0 && index < owner.count) {
+      report([...place.at.platform, 'templateVmId'], `${p.templateVmId} is also the VM id of ${owner.name(index)} (firstVmId ${p.firstVmId} + ${VM_ADDRESS_BLOCKS[block]} + ${index}); move firstVmId or name another template`);
+    }
+  }
+}
+
+// VM address plan (proxmox, vsphere) ------------------------------------------
+
+/** Blocks of the VM plan this placement uses, with how many VMs each holds and their names. */
+function vmBlocks(place: Placement): [keyof typeof VM_ADDRESS_BLOCKS, { count: number; name: (i: number) => string }][] {
+  const lb = place.loadBalancer;
+  return [
+    ['hub', { count: place.counts.hub, name: (i) => place.memberId('hub', i) }],
+    ['loadBalancer', { count: lb?.kind === 'haproxy' ? lb.replicas : 0, name: (i) => `${place.name}-lb-${i}` }],
+    ['gateway', { count: place.counts.gateway, name: (i) => place.memberId('gateway', i) }],
+    ['proxy', { count: place.counts.proxy, name: (i) => place.memberId('proxy', i) }],
+    ['node', { count: place.counts.node, name: (i) => place.memberId('node', i) }],
+  ];
+}
+
+function checkVmNetwork(
+  net: { cidr: string; gateway: string; firstAddress: string },
+  at: Path,
+  kind: 'proxmox' | 'vsphere',
+  place: Placement,
+  report: Report,
+) {
+  // Field syntax is the schema's; plan only what it accepted.
+  if (![net.gateway, net.firstAddress].every((ip) => IPV4.test(ip))) return;
+  const { bits } = parseCidr(net.cidr);
+  if (networkOf(net.cidr) !== net.cidr || bits < MIN_VM_PREFIX || bits > MAX_VM_PREFIX) return;
+  const cidrField = fieldName([...at, 'cidr']);
+  if (hostOffset(net.cidr, net.gateway) === undefined) {
+    report([...at, 'gateway'], `${net.gateway} is not a host address in ${net.cidr} (${cidrField}): the VMs could not reach it`);
+  }
+  const first = hostOffset(net.cidr, net.firstAddress);
+  if (first === undefined) {
+    report([...at, 'firstAddress'], `${net.firstAddress} is not a host address in ${net.cidr} (${cidrField})`);
+    return;
+  }
+
+  const blocks = vmBlocks(place);
+  for (const [block, owner] of blocks) {
+    if (owner.count <= VM_ADDRESS_BLOCK_SIZE[block]) continue;
+    if (block === 'loadBalancer') {
+      report([...place.at.loadBalancer, 'replicas'], `at most ${VM_ADDRESS_BLOCK_SIZE.loadBalancer} HAProxy VMs fit the VM address plan`);
+    } else {
+      const countPath = place.countPath?.(block);
+      if (countPath) report(countPath, `at most ${VM_ADDRESS_BLOCK_SIZE[block]} ${plural(block)} fit the VM address plan (${plural(block)} take firstAddress + ${VM_ADDRESS_BLOCKS[block]}…${VM_ADDRESS_BLOCKS[block] + VM_ADDRESS_BLOCK_SIZE[block] - 1})`);
+    }
+  }
+  const { size } = parseCidr(net.cidr);
+  const last = first + VM_ADDRESS_BLOCKS.node + place.counts.node - 1;
+  if (place.counts.node > 0 && last >= size - 1) {
+    report([...at, 'cidr'], `${net.cidr} from ${net.firstAddress} has no room for ${place.counts.node} nodes (nodes start at firstAddress + ${VM_ADDRESS_BLOCKS.node})`);
+  }
+
+  // Every address a VM gets, so the gateway and the VIP can be checked against them.
+  const owners = new Map<string, string>();
+  for (const [block, owner] of blocks) {
+    for (let i = 0; i < Math.min(owner.count, VM_ADDRESS_BLOCK_SIZE[block]); i++) {
+      owners.set(intToIpv4(ipv4ToInt(net.firstAddress) + VM_ADDRESS_BLOCKS[block] + i), owner.name(i));
+    }
+  }
+  const gatewayOwner = owners.get(net.gateway);
+  if (gatewayOwner) report([...at, 'gateway'], `${net.gateway} is also the address of ${gatewayOwner}; move firstAddress (${net.firstAddress}) so the VM blocks do not cover the gateway`);
+
+  const lb = place.loadBalancer;
+  if (lb?.kind !== 'haproxy') return;
+  const vipPath = [...place.at.loadBalancer, 'vip'];
+  if (lb.vip === undefined) {
+    if (kind === 'vsphere' && lb.replicas >= 2) {
+      report(
+        vipPath,
+        place.defaultLoadBalancer
+          ? `required on vsphere, whose default load balancer is ${lb.replicas} HAProxy VMs: keepalived moves the VIP between them and clients use it (or set loadBalancer.kind: external)`
+          : `required with ${lb.replicas} HAProxy replicas on vsphere: keepalived moves it between them and clients use it`,
+      );
+    }
+    return;
+  }
+  if (!IPV4.test(lb.vip)) return;
+  if (lb.replicas < 2) {
+    report(vipPath, 'needs loadBalancer.replicas of at least 2: keepalived moves the VIP between HAProxy VMs (with one replica, remove vip and clients use its address)');
+  } else if (hostOffset(net.cidr, lb.vip) === undefined) {
+    report(vipPath, `${lb.vip} is not a host address in ${net.cidr} (${cidrField})`);
+  } else if (lb.vip === net.gateway) {
+    report(vipPath, `${lb.vip} is the gateway (${fieldName([...at, 'gateway'])})`);
+  } else if (owners.has(lb.vip)) {
+    report(vipPath, `${lb.vip} is already the address of ${owners.get(lb.vip)}`);
+  }
+}
+
+// The two topologies -----------------------------------------------------------
+
 export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
+  const report = reporter(ctx);
   const kind = spec.platform.kind;
   const storage = spec.storage ?? defaultStorage(kind);
-  if (!storage) {
-    ctx.addIssue({ code: 'custom', path: ['storage'], message: `required on ${kind}: one of ${PLATFORM_STORAGE[kind].join(', ')}` });
-  } else if (!PLATFORM_STORAGE[kind].includes(storage.kind)) {
-    ctx.addIssue({ code: 'custom', path: ['storage', 'kind'], message: `"${storage.kind}" is not available on ${kind}; use one of ${PLATFORM_STORAGE[kind].join(', ')}` });
-  }
-  if (spec.loadBalancer && !PLATFORM_LOAD_BALANCERS[kind].includes(spec.loadBalancer.kind)) {
-    ctx.addIssue({ code: 'custom', path: ['loadBalancer', 'kind'], message: `"${spec.loadBalancer.kind}" is not available on ${kind}; use one of ${PLATFORM_LOAD_BALANCERS[kind].join(', ')}` });
-  }
-  checkUniqueDomains(spec.domains, ctx);
+  if (!storage) report(['storage'], `required on ${kind}: ${oneOf(PLATFORM_STORAGE[kind])}`);
+  const place: Placement = {
+    name: spec.name,
+    counts: { hub: spec.hubs.count, node: spec.nodes.count, gateway: spec.gateways.count, proxy: spec.proxies.count },
+    memberId: (role, i) => `${spec.name}-${role}-${i}`,
+    countPath: (role) => [plural(role), 'count'],
+    storage,
+    loadBalancer: spec.loadBalancer ?? defaultLoadBalancer(kind),
+    defaultLoadBalancer: spec.loadBalancer === undefined,
+    tls: spec.tls,
+    at: { platform: ['platform'], storage: ['storage'], loadBalancer: ['loadBalancer'] },
+  };
+  checkStorageAndLoadBalancer(kind, place, report);
+  checkProductionPlatform(spec.environment, kind, ['platform', 'kind'], report);
+  checkUniqueDomains(spec.domains, report);
+  checkUnique(spec.sites.map((s) => s.name), ['sites'], 'site', report);
   if (spec.tls.mode === 'cert-manager' && kind !== 'kubernetes') {
-    ctx.addIssue({ code: 'custom', path: ['tls', 'mode'], message: 'cert-manager is only available on kubernetes; use self-signed or provided' });
+    report(['tls', 'mode'], 'cert-manager is only available on kubernetes; use self-signed or provided');
   }
-  if (kind === 'proxmox' || kind === 'vsphere') {
-    const net = kind === 'proxmox' ? spec.platform.network : spec.platform.addresses;
-    checkAddressPlan(net, spec, ctx, kind === 'proxmox' ? ['platform', 'network'] : ['platform', 'addresses']);
-  }
+  checkPlatform(spec.platform, place, report);
 }).transform((spec) => ({
   ...spec,
   storage: (spec.storage ?? defaultStorage(spec.platform.kind)) as Storage,
@@ -428,41 +833,12 @@ export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
 export type ClusterSpec = z.output<typeof ClusterSpec>;
 export type ClusterSpecInput = z.input<typeof ClusterSpec>;
 
-function checkUniqueDomains(domains: readonly { name: string }[], ctx: z.RefinementCtx) {
+function checkUniqueDomains(domains: readonly { name: string }[], report: Report) {
   const seen = new Set<string>();
   domains.forEach((d, i) => {
-    if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: ['domains', i, 'name'], message: `domain "${d.name}" is listed twice` });
+    if (seen.has(d.name)) report(['domains', i, 'name'], `domain "${d.name}" is listed twice`);
     seen.add(d.name);
   });
-}
-
-/** Role blocks inside a VM subnet; see render.ts. Exported so render and the check agree. */
-export const VM_ADDRESS_BLOCKS = { hub: 0, loadBalancer: 5, gateway: 10, proxy: 30, node: 50 } as const;
-export const VM_ADDRESS_BLOCK_SIZE = { hub: 5, loadBalancer: 5, gateway: 20, proxy: 20, node: Infinity } as const;
-
-function checkAddressPlan(
-  net: { cidr: string; firstAddress: string },
-  spec: { hubs: { count: number }; nodes: { count: number }; gateways: { count: number }; proxies: { count: number } },
-  ctx: z.RefinementCtx,
-  path: (string | number)[],
-) {
-  const [base, bitsText] = net.cidr.split('/') as [string, string];
-  const size = 2 ** (32 - Number(bitsText));
-  const first = ipv4ToInt(net.firstAddress) - ipv4ToInt(base);
-  if (first <= 0 || first >= size - 1) {
-    ctx.addIssue({ code: 'custom', path: [...path, 'firstAddress'], message: `must be a host address inside ${net.cidr}` });
-    return;
-  }
-  for (const role of ['hub', 'gateway', 'proxy'] as const) {
-    const count = spec[`${role === 'proxy' ? 'proxies' : `${role}s`}` as 'hubs' | 'gateways' | 'proxies'].count;
-    if (count > VM_ADDRESS_BLOCK_SIZE[role]) {
-      ctx.addIssue({ code: 'custom', path: [role === 'proxy' ? 'proxies' : `${role}s`, 'count'], message: `at most ${VM_ADDRESS_BLOCK_SIZE[role]} ${role}s fit the VM address plan` });
-    }
-  }
-  const last = first + VM_ADDRESS_BLOCKS.node + spec.nodes.count - 1;
-  if (last >= size - 1) {
-    ctx.addIssue({ code: 'custom', path: [...path, 'cidr'], message: `${net.cidr} from ${net.firstAddress} has no room for ${spec.nodes.count} nodes (nodes start at firstAddress + ${VM_ADDRESS_BLOCKS.node})` });
-  }
 }
 
 const failoverSite = strict({
@@ -480,6 +856,9 @@ export const Fencing = strict({
   /** Power the primary off through its platform API before starting the standby (STONITH). */
   powerOff: z.boolean().default(true),
 });
+
+/** Member index of each failover site: the primary is `<name>-all-0`, the standby `<name>-all-1` (render.ts). */
+const SITE_INDEX = { primary: 0, standby: 1 } as const;
 
 export const FailoverPairSpec = strict({
   kind: z.literal('failover-pair'),
@@ -499,21 +878,33 @@ export const FailoverPairSpec = strict({
     standbyState: z.enum(['stopped', 'running']).default('stopped'),
   }).prefault({}),
 }).superRefine((spec, ctx) => {
-  checkUniqueDomains(spec.domains, ctx);
+  const report = reporter(ctx);
+  checkUniqueDomains(spec.domains, report);
   if (spec.primary.site.name === spec.standby.site.name) {
-    ctx.addIssue({ code: 'custom', path: ['standby', 'site', 'name'], message: 'the standby must be in another site than the primary' });
+    report(['standby', 'site', 'name'], 'the standby must be in another site than the primary');
   }
   for (const side of ['primary', 'standby'] as const) {
-    const kind = spec[side].platform.kind;
-    if (!PLATFORM_STORAGE[kind].includes(spec[side].storage.kind)) {
-      ctx.addIssue({ code: 'custom', path: [side, 'storage', 'kind'], message: `"${spec[side].storage.kind}" is not available on ${kind}; use one of ${PLATFORM_STORAGE[kind].join(', ')}` });
+    const site = spec[side];
+    const kind = site.platform.kind;
+    if (site.member.count !== 1) report([side, 'member', 'count'], 'a failover site runs exactly 1 all-roles member');
+    checkProductionPlatform(spec.environment, kind, [side, 'platform', 'kind'], report);
+    if (spec.tls.mode === 'cert-manager' && kind !== 'kubernetes') {
+      report(['tls', 'mode'], `cert-manager is only available on kubernetes (${side} is on ${kind}); use self-signed or provided`);
     }
-    if (spec[side].member.count !== 1) {
-      ctx.addIssue({ code: 'custom', path: [side, 'member', 'count'], message: 'a failover site runs exactly 1 all-roles member' });
-    }
+    const place: Placement = {
+      name: spec.name,
+      counts: { hub: 1, node: 0, gateway: 0, proxy: 0 },
+      memberId: () => `${spec.name}-all-${SITE_INDEX[side]}`,
+      storage: site.storage,
+      loadBalancer: site.loadBalancer,
+      tls: spec.tls,
+      at: { platform: [side, 'platform'], storage: [side, 'storage'], loadBalancer: [side, 'loadBalancer'] },
+    };
+    checkStorageAndLoadBalancer(kind, place, report);
+    checkPlatform(site.platform, place, report);
   }
   if (spec.failover.mode === 'automatic' && !spec.failover.fencing) {
-    ctx.addIssue({ code: 'custom', path: ['failover', 'fencing'], message: 'automatic failover needs fencing configured (storageLease and/or powerOff) so the old primary cannot keep writing' });
+    report(['failover', 'fencing'], 'automatic failover needs fencing configured (storageLease and/or powerOff) so the old primary cannot keep writing');
   }
 }).transform((spec) => ({ ...spec, security: { plaintextAuth: spec.security.plaintextAuth ?? 'never' } }));
 export type FailoverPairSpec = z.output<typeof FailoverPairSpec>;
@@ -523,7 +914,8 @@ export type FailoverPairSpecInput = z.input<typeof FailoverPairSpec>;
 export type TopologySpec = ClusterSpec | FailoverPairSpec;
 
 function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input);
+  // reportInput: messages can quote what the user wrote ("must be a whole number (got 1.5)").
+  const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) throw new SpecError(what, problemsFromZod(result.error));
   return result.data;
 }

@@ -18,10 +18,8 @@ export const dockerAdapter: PlatformAdapter<'docker'> = {
   open(ctx: ClusterContext<'docker'>, parent: pulumi.ComponentResource): PlatformSession {
     const { name, spec } = ctx;
     // Validate everything before the first resource exists.
-    const plans = planHosts(spec, parent);
-    if (spec.storage.kind !== 'docker-volume' && spec.storage.kind !== 'nfs') {
-      throw new pulumi.ResourceError(`storage.kind: "${spec.storage.kind}" is not available on docker; use docker-volume or nfs`, parent);
-    }
+    // Hosts, storage and the address plan were checked by the spec's validation.
+    const plans = planHosts(spec);
     const hosts = createHosts(name, spec.platform, plans, parent);
     const images = createRuntimeImages(name, spec, hosts, parent);
     let volumes: DockerVolumes | undefined;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as docker from '@pulumi/docker';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import type { RenderedMember } from '../../render';
-import type { ClusterSpec, PlatformOf } from '../../spec';
+import { DOCKER_ADDRESS_BLOCKS, MAX_DOCKER_HOSTS, type ClusterSpec, type PlatformOf } from '../../spec';
 
 /**
  * Docker hosts, one provider and one bridge network per host, and the
@@ -22,13 +22,11 @@ import type { ClusterSpec, PlatformOf } from '../../spec';
 
 export type DockerPlatform = PlatformOf<'docker'>;
 
-/** Offsets inside a host's /24: .1 is the bridge gateway; .240–.254 stay for Docker's own dynamic allocation. */
-export const DOCKER_ADDRESS_BLOCKS = { loadBalancer: 5, hub: 10, gateway: 20, proxy: 60, node: 100 } as const;
-export const DOCKER_ADDRESS_BLOCK_SIZE = { loadBalancer: 5, hub: 10, gateway: 40, proxy: 40, node: 140 } as const;
+/** Offsets inside a host's /24 (components/spec.ts, whose validation keeps every role inside its block): .1 is the bridge gateway; .240–.254 stay for Docker's own dynamic allocation. */
+export { DOCKER_ADDRESS_BLOCKS };
 const DYNAMIC_RANGE = { offset: 240, prefix: 28 } as const;
-/** A multi-host cluster's /21 (8 hosts × /24) is picked by hashing its name inside this /13. */
+/** A multi-host cluster's /21 (MAX_DOCKER_HOSTS × /24) is picked by hashing its name inside this /13. */
 export const MULTI_HOST_POOL = { firstOctet: 10, secondOctetBase: 200, blocks: 256 } as const;
-export const MAX_HOSTS = 8;
 
 export interface HostPlan {
   index: number;
@@ -47,39 +45,17 @@ export function hostAddress(url: string): string {
 
 function clusterBlock(name: string): { second: number; third: number } {
   const b = createHash('sha256').update(name).digest().readUInt8(0) % MULTI_HOST_POOL.blocks;
-  return { second: MULTI_HOST_POOL.secondOctetBase + (b >> 5), third: (b & 31) * MAX_HOSTS };
+  return { second: MULTI_HOST_POOL.secondOctetBase + (b >> 5), third: (b & 31) * MAX_DOCKER_HOSTS };
 }
 
-/** Validates the hosts and computes the plan. Throws ResourceError naming the field. */
-export function planHosts(spec: ClusterSpec & { platform: DockerPlatform }, parent: pulumi.Resource): HostPlan[] {
+/**
+ * The host plan. The spec's validation has checked the hosts (syntax, each
+ * once, at most MAX_DOCKER_HOSTS), the per-host role blocks and shared
+ * storage for several hosts.
+ */
+export function planHosts(spec: ClusterSpec & { platform: DockerPlatform }): HostPlan[] {
   const p = spec.platform;
-  const seen = new Set<string>();
-  p.hosts.forEach((url, i) => {
-    if (!/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(url)) {
-      throw new pulumi.ResourceError(`platform.hosts[${i}]: "${url}" must be a Docker endpoint such as unix:///var/run/docker.sock, ssh://deploy@host or tcp://host:2376`, parent);
-    }
-    if (seen.has(url)) throw new pulumi.ResourceError(`platform.hosts[${i}]: "${url}" is listed twice`, parent);
-    seen.add(url);
-  });
   const multi = p.hosts.length > 1;
-  if (p.hosts.length > MAX_HOSTS) throw new pulumi.ResourceError(`platform.hosts: at most ${MAX_HOSTS} Docker hosts per cluster (got ${p.hosts.length})`, parent);
-  if (multi) {
-    const perHost = (count: number) => Math.ceil(count / p.hosts.length);
-    const checks: [keyof typeof DOCKER_ADDRESS_BLOCK_SIZE, number, string][] = [
-      ['hub', spec.hubs.count, 'hubs.count'],
-      ['node', spec.nodes.count, 'nodes.count'],
-      ['gateway', spec.gateways.count, 'gateways.count'],
-      ['proxy', spec.proxies.count, 'proxies.count'],
-    ];
-    for (const [role, count, field] of checks) {
-      if (perHost(count) > DOCKER_ADDRESS_BLOCK_SIZE[role]) {
-        throw new pulumi.ResourceError(`${field}: at most ${DOCKER_ADDRESS_BLOCK_SIZE[role]} ${role}s per Docker host fit the address plan (${count} over ${p.hosts.length} hosts)`, parent);
-      }
-    }
-    if (spec.storage.kind === 'docker-volume' && !spec.storage.nfs) {
-      throw new pulumi.ResourceError('storage.nfs: required with more than one Docker host; a local volume is not shared between hosts, so no node could take over another host\'s mailboxes', parent);
-    }
-  }
   const block = clusterBlock(spec.name);
   return p.hosts.map((url, index) => ({
     index,

@@ -2,7 +2,7 @@ import * as k8s from '@pulumi/kubernetes';
 import type * as pulumi from '@pulumi/pulumi';
 import type { PlatformAdapter } from '../types';
 import { createLoadBalancer } from './load-balancer';
-import { namesFor, objectLabels, validateKubernetesSpec, type KubeEnv } from './meta';
+import { namesFor, objectLabels, requireSecrets, type KubeEnv } from './meta';
 import { createSecrets } from './secrets';
 import { createVolume } from './volume';
 import { createWorkload } from './workload';
@@ -18,7 +18,7 @@ import { createWorkload } from './workload';
 export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
   kind: 'kubernetes',
   open(ctx, parent) {
-    validateKubernetesSpec(ctx, parent);
+    requireSecrets(ctx, parent);
     const names = namesFor(ctx.spec);
     const context = ctx.spec.platform.context;
     // An explicit provider only when a kubeconfig context is named; otherwise

@@ -3,7 +3,7 @@ import type { PlatformAdapter, PlatformSession } from '../types';
 import { readCredentials } from './credentials';
 import { proxmoxLoadBalancer } from './load-balancer';
 import { proxmoxSecretStore } from './secrets';
-import { haGroupName, validateProxmox } from './validate';
+import { haGroupName } from './validate';
 import type { ProxmoxBase } from './vm';
 import { proxmoxVolume } from './volume';
 import { proxmoxWorkload } from './workload';
@@ -23,7 +23,6 @@ import { proxmoxWorkload } from './workload';
 export const proxmoxAdapter: PlatformAdapter<'proxmox'> = {
   kind: 'proxmox',
   open(ctx, parent): PlatformSession {
-    validateProxmox(ctx, parent);
     const p = ctx.spec.platform;
     const creds = readCredentials(parent);
     const provider = new proxmox.Provider(

@@ -1,8 +1,8 @@
 import type { PlatformAdapter } from '../types';
 import { openInventory } from './inventory';
-import { createLoadBalancer, validateLoadBalancer } from './load-balancer';
+import { createLoadBalancer } from './load-balancer';
 import { vsphereSecrets } from './secrets';
-import { nfsMountOf, nfsVolume } from './volume';
+import { nfsVolume } from './volume';
 import { createWorkload } from './workload';
 
 /**
@@ -15,13 +15,8 @@ import { createWorkload } from './workload';
 export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
   kind: 'vsphere',
   open(ctx, parent) {
-    // Everything that can be wrong is checked before the first resource exists.
-    nfsMountOf(ctx.spec.storage, parent);
-    validateLoadBalancer(
-      ctx,
-      ctx.members.map((m) => m.address),
-      parent,
-    );
+    // The spec's validation has checked storage, the address plan and the
+    // load balancer; credentials are checked before the first resource exists.
     const inv = openInventory(ctx, parent);
     return {
       secrets: (p) => vsphereSecrets(p),

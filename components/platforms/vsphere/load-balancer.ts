@@ -3,7 +3,7 @@ import * as random from '@pulumi/random';
 import { renderLoadBalancerUserData } from '../../cloud-init';
 import { KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, mailHaproxyConfig, renderHaproxyConfig, renderKeepalivedAuthFile, renderKeepalivedConfig } from '../../haproxy';
 import { STANDARD_PORTS, vmAddress } from '../../render';
-import { SpecError, VM_ADDRESS_BLOCK_SIZE } from '../../spec';
+import { SpecError } from '../../spec';
 import { ipv4ToInt } from '../../../mail-runtime/config';
 import { CLIENT_PORTS, type ClientPort, type ClusterContext, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
 import { GUEST_INTERFACE, prefixOf } from './guestinfo';
@@ -130,39 +130,4 @@ export function createLoadBalancer(inv: Inventory, ctx: ClusterContext<'vsphere'
     address: pulumi.all(vms.map((vm) => vm.id)).apply(() => address),
     ports,
   };
-}
-
-/** Checks the load-balancer args against the address plan; throws ResourceError naming the field. */
-export function validateLoadBalancer(ctx: ClusterContext<'vsphere'>, memberAddresses: readonly string[], parent: pulumi.Resource): void {
-  const lb = ctx.spec.loadBalancer;
-  if (lb.kind === 'external') return;
-  if (lb.kind !== 'haproxy') {
-    throw new pulumi.ResourceError(`loadBalancer.kind: "${lb.kind}" is not available on vsphere; use haproxy or external`, parent);
-  }
-  const block = VM_ADDRESS_BLOCK_SIZE.loadBalancer;
-  if (lb.replicas > block) {
-    throw new pulumi.ResourceError(`loadBalancer.replicas: at most ${block} HAProxy VMs fit the VM address plan (got ${lb.replicas})`, parent);
-  }
-  const net = ctx.spec.platform.addresses;
-  if (lb.replicas >= 2 && !lb.vip) {
-    throw new pulumi.ResourceError(
-      `loadBalancer.vip: required with ${lb.replicas} HAProxy replicas on vsphere — keepalived moves it between them and clients use it`,
-      parent,
-    );
-  }
-  if (lb.vip) {
-    if (lb.replicas < 2) {
-      throw new pulumi.ResourceError('loadBalancer.vip: needs replicas >= 2 (keepalived moves the VIP between HAProxy VMs); with one replica clients use its own address', parent);
-    }
-    const [base, bits] = net.cidr.split('/') as [string, string];
-    const size = 2 ** (32 - Number(bits));
-    const offset = ipv4ToInt(lb.vip) - ipv4ToInt(base);
-    if (offset <= 0 || offset >= size - 1) {
-      throw new pulumi.ResourceError(`loadBalancer.vip: ${lb.vip} is not a host address in ${net.cidr} (platform.addresses.cidr)`, parent);
-    }
-    const taken = [net.gateway, ...memberAddresses, ...lbAddresses(ctx, lb.replicas)];
-    if (taken.includes(lb.vip)) {
-      throw new pulumi.ResourceError(`loadBalancer.vip: ${lb.vip} is already the address of the gateway or a VM of this cluster`, parent);
-    }
-  }
 }

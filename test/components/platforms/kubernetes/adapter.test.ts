@@ -538,15 +538,15 @@ const platform = (s: Record<string, unknown>) => s.platform as Record<string, un
 
 describe('kubernetes adapter: bad platform args fail before any Kubernetes object exists', () => {
   it.each([
-    ['a cluster name too long for StatefulSet names', (s: Record<string, unknown>) => { s.name = `m${'a'.repeat(40)}`; platform(s).namespace = 'mail'; }, /kubernetes: name must be at most 40 characters/],
-    ['a cluster name that is not a DNS-1035 label', (s: Record<string, unknown>) => { s.name = '1mail'; }, /kubernetes: name must start with a letter/],
-    ['a label key that Kubernetes rejects', (s: Record<string, unknown>) => { platform(s).labels = { 'bad key!': 'x' }; }, /platform\.labels\."bad key!"/],
-    ['a label value that Kubernetes rejects', (s: Record<string, unknown>) => { platform(s).labels = { team: 'has spaces' }; }, /platform\.labels\."team" must be at most 63/],
-    ['a label mailfleet selects pods by', (s: Record<string, unknown>) => { platform(s).labels = { 'app.kubernetes.io/instance': 'other' }; }, /platform\.labels\."app\.kubernetes\.io\/instance" is set by mailfleet/],
+    ['a cluster name too long for StatefulSet names', (s: Record<string, unknown>) => { s.name = `m${'a'.repeat(40)}`; platform(s).namespace = 'mail'; }, /name: at most 40 characters/],
+    ['a cluster name that is not a DNS-1035 label', (s: Record<string, unknown>) => { s.name = '1mail'; }, /name: must start with a letter on kubernetes/],
+    ['a label key that Kubernetes rejects', (s: Record<string, unknown>) => { platform(s).labels = { 'bad key!': 'x' }; }, /platform\.labels\["bad key!"\]: is not a label key/],
+    ['a label value that Kubernetes rejects', (s: Record<string, unknown>) => { platform(s).labels = { team: 'has spaces' }; }, /platform\.labels\.team: must be a label value: at most 63/],
+    ['a label mailfleet selects pods by', (s: Record<string, unknown>) => { platform(s).labels = { 'app.kubernetes.io/instance': 'other' }; }, /platform\.labels\["app\.kubernetes\.io\/instance"\]: is set by mailfleet/],
     ['a spread key that is no label key', (s: Record<string, unknown>) => { platform(s).spreadKeys = ['kubernetes.io/hostname', 'not a key']; }, /platform\.spreadKeys\[1\]/],
-    ['a spread key listed twice', (s: Record<string, unknown>) => { platform(s).spreadKeys = ['kubernetes.io/hostname', 'kubernetes.io/hostname']; }, /platform\.spreadKeys lists a key twice/],
-    ['loadBalancerIP with NodePort', (s: Record<string, unknown>) => { platform(s).serviceType = 'NodePort'; (s.loadBalancer as Record<string, unknown>).loadBalancerIP = '192.0.2.1'; }, /loadBalancer\.loadBalancerIP only applies to platform\.serviceType LoadBalancer/],
-    ['an annotation key that Kubernetes rejects', (s: Record<string, unknown>) => { (s.loadBalancer as Record<string, unknown>).annotations = { '/nope': 'x' }; }, /loadBalancer\.annotations\."\/nope"/],
+    ['a spread key listed twice', (s: Record<string, unknown>) => { platform(s).spreadKeys = ['kubernetes.io/hostname', 'kubernetes.io/hostname']; }, /platform\.spreadKeys\[1\]: spread key "kubernetes\.io\/hostname" is listed twice/],
+    ['loadBalancerIP with NodePort', (s: Record<string, unknown>) => { platform(s).serviceType = 'NodePort'; (s.loadBalancer as Record<string, unknown>).loadBalancerIP = '192.0.2.1'; }, /loadBalancer\.loadBalancerIP: only applies to platform\.serviceType LoadBalancer/],
+    ['an annotation key that Kubernetes rejects', (s: Record<string, unknown>) => { (s.loadBalancer as Record<string, unknown>).annotations = { '/nope': 'x' }; }, /loadBalancer\.annotations\["\/nope"\]: is not an annotation key/],
   ])('rejects %s', async (_what, patch, message) => {
     const { error, cap } = await attempt(patch);
     expect(error).toBeInstanceOf(Error);

@@ -42,7 +42,7 @@ describe('proxmox adapter: credentials', () => {
 describe('proxmox adapter: platform checks name the field', () => {
   const cases: [string, ClusterSpecInput, RegExp][] = [
     ['duplicate Proxmox node', platform({ nodes: ['pve1', 'pve2', 'pve1'] }), /platform\.nodes\[2\]/],
-    ['VIP outside the subnet', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.99.0.8' } }, /loadBalancer\.vip: 10\.99\.0\.8 is outside/],
+    ['VIP outside the subnet', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.99.0.8' } }, /loadBalancer\.vip: 10\.99\.0\.8 is not a host address in 10\.40\.0\.0\/24/],
     ['VIP on a member address', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.40.0.10' } }, /loadBalancer\.vip: .*mail-px-hub-0/],
     ['VIP with one replica', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 1, vip: '10.40.0.8' } }, /loadBalancer\.replicas/],
     ['too many load balancers', { ...proxmoxSpec(3), loadBalancer: { kind: 'haproxy', replicas: 6, vip: '10.40.0.8' } }, /loadBalancer\.replicas: at most 5/],

@@ -47,7 +47,7 @@ describe('vSphere adapter validation', () => {
     ['a VIP outside the subnet', (s: Record<string, unknown>) => ({ ...s, loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.41.0.8' } }), /loadBalancer\.vip: 10\.41\.0\.8 is not a host address in 10\.40\.0\.0\/23/],
     ['a VIP that is an HAProxy VM address', (s: Record<string, unknown>) => ({ ...s, loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.40.0.16' } }), /loadBalancer\.vip: 10\.40\.0\.16 is already the address/],
     ['a VIP that is a node address', (s: Record<string, unknown>) => ({ ...s, loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.40.0.61' } }), /loadBalancer\.vip: 10\.40\.0\.61 is already the address/],
-    ['a VIP with a single replica', (s: Record<string, unknown>) => ({ ...s, loadBalancer: { kind: 'haproxy', replicas: 1, vip: '10.40.0.8' } }), /loadBalancer\.vip: needs replicas >= 2/],
+    ['a VIP with a single replica', (s: Record<string, unknown>) => ({ ...s, loadBalancer: { kind: 'haproxy', replicas: 1, vip: '10.40.0.8' } }), /loadBalancer\.vip: needs loadBalancer\.replicas of at least 2/],
   ])('rejects %s', async (_what, patch, error) => {
     const r = await attempt(spec(patch), CREDENTIALS);
     expect(r.message).toMatch(error);

@@ -4,7 +4,7 @@ import type { DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
 import { plaintextAuthAllowed, upgradeToTls } from '../net';
-import { isStoreError, type UserMailbox } from '../store';
+import { isStoreError, type FolderGoneReason, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
 import type { ImapServices, SessionContext, SessionState } from './commands/types';
@@ -25,6 +25,12 @@ export interface ImapSessionOptions {
 
 /** Literals before login only carry user names and passwords (RFC 3501 §6.2.3); cap them small. */
 const PRE_AUTH_LITERAL_BYTES = 8 * 1024;
+/** RFC 3501 §7.1.5 BYE text when the selected folder object dies (sent with [UNAVAILABLE], RFC 5530). */
+const GONE_TEXT: Record<FolderGoneReason, string> = {
+  fenced: 'Mailbox moved to another node',
+  deleted: 'Selected mailbox was deleted',
+  'io-error': 'Mail storage failed, reconnect',
+};
 /** Stop reading from the socket while this much is queued and unprocessed (back-pressure). */
 const PAUSE_BUFFERED_BYTES = 1024 * 1024;
 
@@ -250,7 +256,7 @@ export class ImapSession implements SessionContext {
     const view = this.selected;
     if (!view) return true;
     if (view.goneReason) {
-      const why = view.goneReason === 'fenced' ? 'Mailbox moved to another node' : 'Selected mailbox was deleted or renamed';
+      const why = GONE_TEXT[view.goneReason];
       this.send(untagged('BYE', why, { name: 'UNAVAILABLE' }));
       this.close();
       return false;

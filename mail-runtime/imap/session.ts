@@ -9,7 +9,17 @@ import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
 import type { ImapServices, SessionContext, SessionState } from './commands/types';
 import type { MailboxView } from './commands/view';
-import { CommandReader, compileResponse, continuation, untagged, tagged, type ImapResponse, type LiteralDecision, type LiteralRequest } from './protocol';
+import {
+  CommandReader,
+  compileResponse,
+  continuation,
+  untagged,
+  tagged,
+  type ImapResponse,
+  type LiteralDecision,
+  type LiteralLimits,
+  type LiteralRequest,
+} from './protocol';
 
 export interface ImapSessionOptions {
   id: string;
@@ -75,8 +85,9 @@ export class ImapSession implements SessionContext {
   }
 
   private newReader(): CommandReader {
-    const reader = new CommandReader({ onLiteral: (req) => this.checkLiteral(req) });
-    reader.setLiteralLimits(this.literalLimits());
+    const limits = this.literalLimits();
+    const reader = new CommandReader({ maxLiteralBytes: limits.maxLiteralBytes, onLiteral: (req) => this.checkLiteral(req) });
+    reader.setLiteralLimits(limits);
     return reader;
   }
 
@@ -88,11 +99,13 @@ export class ImapSession implements SessionContext {
    * login LITERAL+ (RFC 7888) is advertised: non-synchronising literals are
    * accepted up to the normal cap.
    */
-  private literalLimits(): { maxLiteralBytes: number; maxNonSyncLiteralBytes: number; reason?: string } {
+  private literalLimits(): LiteralLimits {
+    const configured = this.services.limits.imapLiteralBytes;
     if (this.state === 'NOT_AUTHENTICATED') {
-      return { maxLiteralBytes: PRE_AUTH_LITERAL_BYTES, maxNonSyncLiteralBytes: PRE_AUTH_LITERAL_BYTES, reason: 'before authentication' };
+      const pre = Math.min(PRE_AUTH_LITERAL_BYTES, configured);
+      return { maxLiteralBytes: pre, maxNonSyncLiteralBytes: pre, reason: 'before authentication' };
     }
-    return { maxLiteralBytes: LIMITS.imapLiteralBytes, maxNonSyncLiteralBytes: LIMITS.imapLiteralBytes };
+    return { maxLiteralBytes: configured, maxNonSyncLiteralBytes: configured };
   }
 
   /**
@@ -102,8 +115,9 @@ export class ImapSession implements SessionContext {
    * literalLimits().
    */
   private checkLiteral(req: LiteralRequest): LiteralDecision {
-    if (req.command === 'APPEND' && req.size > LIMITS.messageBytes) {
-      return { accept: false, code: 'TOOBIG', text: `Message too big (max ${LIMITS.messageBytes} octets)` };
+    const max = this.services.limits.maxMessageBytes;
+    if (req.command === 'APPEND' && req.size > max) {
+      return { accept: false, code: 'TOOBIG', text: `Message too big (max ${max} octets)` };
     }
     return { accept: true };
   }

@@ -6,17 +6,23 @@
  */
 import { loadRuntimeConfig, type RuntimeConfigOf } from '../config';
 import { createLogger } from '../common/log';
-import { nodeOptionsFromConfig } from './from-config';
+import { nodeOptionsFromConfig, unservedNodeFields } from './from-config';
 import { startNode, type RunningNode } from './start';
 
 export async function runNode(cfg: RuntimeConfigOf<'node'>): Promise<RunningNode> {
-  const log = createLogger({ role: 'node', member: cfg.memberId }, cfg.logLevel);
+  // Every line names the cluster and site too: logs of many members (and of
+  // both sites of a failover pair) are read side by side.
+  const log = createLogger({ role: 'node', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
+  log.warn({ fields: unservedNodeFields(cfg) }, 'configured but not served by this version yet');
   const node = await startNode({ ...nodeOptionsFromConfig(cfg), log });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     node.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));

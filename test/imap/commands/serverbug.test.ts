@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, LoginLimiter, type Directory } from '../../../mail-runtime/auth';
 import { createLogger } from '../../../mail-runtime/common/log';
+import { ConnectionLimit } from '../../../mail-runtime/net';
 import { startImapServer, type ImapServer, type MailboxProvider } from '../../../mail-runtime/imap';
 import type { UserMailbox } from '../../../mail-runtime/store';
 import { imapConnect } from '../../helpers/imap';
@@ -40,7 +41,9 @@ beforeAll(async () => {
       hostname: 'bug.test',
       log: createLogger({}, 'silent'),
       version: 'test',
+      limits: { maxMessageBytes: 1024 * 1024, imapLiteralBytes: 1024 * 1024 },
     },
+    connections: new ConnectionLimit(10),
   });
 });
 afterAll(() => server.close());

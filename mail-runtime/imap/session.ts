@@ -207,7 +207,7 @@ export class ImapSession implements SessionContext {
     const view = this.selected;
     this.selected = undefined;
     if (this.state === 'SELECTED') this.state = 'AUTHENTICATED';
-    if (view) await view.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'folder close failed'));
+    if (view) await view.close().catch((err: unknown) => this.log.warn({ err }, 'folder close failed'));
   }
 
   async startTls(): Promise<void> {
@@ -370,7 +370,7 @@ export class ImapSession implements SessionContext {
       await dispatch(this, cmd);
     } catch (err) {
       // dispatch() already turns handler errors into replies; this is the last guard.
-      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'dispatch failed');
+      this.log.error({ err }, 'dispatch failed');
       this.send(tagged(cmd.tag, 'NO', 'Internal server error', { name: 'SERVERBUG' }));
       if (isStoreError(err, 'STALE_EPOCH')) this.close();
     }
@@ -390,7 +390,7 @@ export class ImapSession implements SessionContext {
     const release = this.releaseMailbox;
     this.releaseMailbox = undefined;
     this.mailbox = undefined;
-    if (release) await release().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'mailbox release failed'));
+    if (release) await release().catch((err: unknown) => this.log.warn({ err }, 'mailbox release failed'));
     this.log.info('disconnect');
     this.opts.onClose?.();
   }

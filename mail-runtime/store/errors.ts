@@ -15,7 +15,8 @@ export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
 export function ioError(ctx: StoreContext, e: unknown, what: string, fields: Record<string, unknown> = {}): StoreError {
   const code = isSystemError(e) ? `${e.code} ` : '';
   const err = new StoreError('IO', `${what} failed: ${code}${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  ctx.logger?.error({ ...fields, err: e }, `storage I/O error: ${what}`);
+  // The StoreError's stack says where the store was; pino's err serializer adds the system error as "caused by".
+  ctx.logger?.error({ ...fields, err }, `storage I/O error: ${what}`);
   return err;
 }
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, type StoreContext } from './fsutil';
 import { checkStored, IndexRecord, parseStored, SnapshotFile } from './on-disk';
-import type { MessageMeta } from './types';
+import { StoreError, type MessageMeta } from './types';
 
 export type { IndexRecord } from './on-disk';
 
@@ -66,7 +66,8 @@ export async function loadIndex(metaDir: string, epoch: number): Promise<LoadedI
     try {
       return await loadOnce(metaDir, epoch);
     } catch (e) {
-      if (!(e instanceof Retry) || attempt >= 4) throw e instanceof Retry ? new Error(`index in ${metaDir} keeps changing under us`) : e;
+      // Still racing after a few tries: a temporary condition, answered like an I/O error (try again later).
+      if (!(e instanceof Retry) || attempt >= 4) throw e instanceof Retry ? new StoreError('IO', `index in ${metaDir} keeps changing under us`) : e;
     }
   }
 }

@@ -61,8 +61,9 @@ describe('I/O errors are I/O errors', () => {
 
     const logged = logLines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { stack?: string; code?: string } });
     const ioLine = logged.find((l) => l.msg.startsWith('storage I/O error'));
-    expect(ioLine).toMatchObject({ level: 50, err: { code: 'ENOTDIR' } });
-    expect(ioLine?.err?.stack).toMatch(/ENOTDIR[\s\S]*\n\s+at /);
+    expect(ioLine).toMatchObject({ level: 50, err: { type: 'StoreError', code: 'IO' } });
+    // The stack, not just a message: where the store was, and the system error that caused it.
+    expect(ioLine?.err?.stack).toMatch(/^StoreError: index write failed: ENOTDIR[^\n]*\n\s+at [\s\S]*caused by: Error: ENOTDIR/);
     expect(logged.find((l) => l.msg === 'folder closed')).toMatchObject({ reason: 'io-error' });
 
     // Ownership was never in question: the mailbox itself still works.

@@ -210,12 +210,6 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   get highestModseq(): number {
     return this.state.highestModseq;
   }
-  get path(): string {
-    return this.dir;
-  }
-  get alive(): boolean {
-    return this.dead === null;
-  }
   private get metaDir(): string {
     return path.join(this.dir, META_DIR);
   }
@@ -225,10 +219,6 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   /** Address of the mailbox this folder belongs to (log fields). */
   get user(): string {
     return this.host.address;
-  }
-  /** Test/metrics view of the log generation in use. */
-  get logGeneration(): number {
-    return this.gen;
   }
 
   // -------------------------------------------------------------------------

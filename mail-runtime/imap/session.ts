@@ -28,7 +28,7 @@ export interface ImapSessionOptions {
   remoteIp: string;
   services: ImapServices;
   onClose?: () => void;
-  /** Test hook-free overrides of the LIMITS timers (used by the node for configured limits). */
+  /** Shorter autologout timers than LIMITS (tests only; no config field sets them). */
   idleTimeoutMs?: number;
   preAuthTimeoutMs?: number;
 }

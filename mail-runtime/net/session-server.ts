@@ -37,7 +37,14 @@ export interface SessionServer {
  */
 export class ConnectionLimit {
   private open = 0;
-  constructor(readonly max: number) {
+  /**
+   * @param onRefused called for each connection refused because all slots
+   *   were taken (metrics, logs)
+   */
+  constructor(
+    readonly max: number,
+    private readonly onRefused: () => void = () => undefined,
+  ) {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
   }
   /** Open sessions counted against the limit. */
@@ -46,7 +53,10 @@ export class ConnectionLimit {
   }
   /** Takes a slot; false when all are taken. */
   tryTake(): boolean {
-    if (this.open >= this.max) return false;
+    if (this.open >= this.max) {
+      this.onRefused();
+      return false;
+    }
     this.open++;
     return true;
   }

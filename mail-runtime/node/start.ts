@@ -1,4 +1,4 @@
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { Authenticator, FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
@@ -63,6 +63,8 @@ export interface RunningNode {
 }
 
 const VERSION = '0.1.0';
+/** At most one "connection limit reached" line per this interval. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 function isDirectory(d: NodeOptions['directory']): d is Directory {
   return typeof d === 'object' && d !== null && 'authenticate' in d;
@@ -110,7 +112,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       limits: { maxMessageBytes: limits.maxMessageBytes, imapLiteralBytes: limits.imapLiteralBytes },
     };
     // One limit for every client listener: the bound is the process's.
-    const connections = new ConnectionLimit(limits.maxConnections);
+    const refused = new Counter({
+      name: 'mailfleet_connections_refused_total',
+      help: 'Client connections refused because limits.maxConnections sessions were open',
+      registers: [registry],
+    });
+    let lastRefusalLog = 0;
+    const connections = new ConnectionLimit(limits.maxConnections, () => {
+      refused.inc();
+      // One line a minute at most: a connection flood must not become a log flood.
+      const now = Date.now();
+      if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+        lastRefusalLog = now;
+        log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
+      }
+    });
     const imapCommon = { services, connections, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
     closers.push(() => imap.close());

@@ -103,6 +103,8 @@ describe('limits.maxConnections', () => {
     clients.push(pop);
     expect(await pop.readLine()).toBe('-ERR [SYS/TEMP] Too many connections, try again later');
     await pop.waitClosed();
+    const metrics = await (await fetch(`http://127.0.0.1:${m.healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/^mailfleet_connections_refused_total\{[^}]*\} 2$/m);
 
     expect(await first.command('l', 'LOGOUT')).toEqual(['* BYE Logging out', 'l OK LOGOUT completed']);
     await first.waitClosed();

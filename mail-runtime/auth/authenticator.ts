@@ -30,7 +30,7 @@ export class Authenticator {
     try {
       user = await this.directory.authenticate(username, password, ctx);
     } catch (err) {
-      this.log?.error({ ip: ctx.ip, user: username, protocol: ctx.protocol, err: (err as Error).message }, 'directory error');
+      this.log?.error({ ip: ctx.ip, user: username, protocol: ctx.protocol, err }, 'directory error');
       return { ok: false, reason: 'unavailable' };
     }
     if (!user) {

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Logger } from '../common/log';
+import { ConfigFileError, problemsFromZod } from '../config';
 import { burnPasswordCheck, isPasswordHash, verifyPassword } from './password';
 import { normalizeAddress, type AuthContext, type Directory, type DirectoryUser } from './types';
 
@@ -67,19 +68,20 @@ interface Entry {
   disabled: boolean;
 }
 
-/** Parses and validates users-file text; throws an Error naming the field on bad input. */
+/**
+ * Parses and validates users-file text. Bad input throws ConfigFileError (the
+ * operator's file, like the runtime config), naming the file and every bad field.
+ */
 export function parseUsersFile(text: string, fileName = 'users file'): Map<string, Entry> {
+  const what = `users file ${fileName}`;
   let raw: unknown;
   try {
     raw = fileName.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Error(`${fileName}: not valid ${fileName.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigFileError(what, [{ path: '(syntax)', message: `not valid ${fileName.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]!}` }]);
   }
   const res = usersFileSchema.safeParse(raw ?? { users: [] });
-  if (!res.success) {
-    const msg = res.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${fileName}: ${msg}`);
-  }
+  if (!res.success) throw new ConfigFileError(what, problemsFromZod(res.error));
   const byAddress = new Map<string, Entry>();
   for (const u of res.data.users) {
     const entry: Entry = {
@@ -136,13 +138,13 @@ export class FileDirectory implements Directory {
     } catch (err) {
       if (strict) throw err;
       this.signature = sig; // do not re-parse the same broken file on every login
-      this.opts.log?.error({ file: this.opts.file, err: (err as Error).message }, 'users file invalid; keeping previous users');
+      this.opts.log?.error({ file: this.opts.file, err }, 'users file invalid; keeping previous users');
     }
   }
 
   private async fresh(): Promise<void> {
     this.loading ??= this.reload().catch((err: unknown) => {
-      this.opts.log?.error({ file: this.opts.file, err: (err as Error).message }, 'users file unreadable; keeping previous users');
+      this.opts.log?.error({ file: this.opts.file, err }, 'users file unreadable; keeping previous users');
     });
     try {
       await this.loading;

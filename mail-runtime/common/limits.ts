@@ -2,7 +2,9 @@
  * Protocol limits, in one place, each with the reason it exists.
  *
  * Change a number here, not at its use: tests and the proxy import the same
- * constants so every role agrees on them.
+ * constants so every role agrees on them. Limits an operator may change
+ * (message size, literal size, connections) are RuntimeConfig `limits`
+ * instead, with their defaults in mail-runtime/config/schema.ts.
  */
 export const LIMITS = {
   /**
@@ -10,8 +12,6 @@ export const LIMITS = {
    * to keep lines under 8192 octets and servers to accept at least that.
    */
   imapLineBytes: 65_536,
-  /** Largest literal we accept (APPEND, LOGIN strings). Above it: `NO [TOOBIG]` (RFC 7889 / RFC 4469). */
-  imapLiteralBytes: 64 * 1024 * 1024,
   /** Largest literal a client may send as LITERAL+ / LITERAL- without waiting (RFC 7888 §4: LITERAL- caps at 4096). */
   imapNonSyncLiteralBytes: 4096,
   /** Bad commands in a row before we say BYE (keeps a confused or hostile client from spinning). */
@@ -28,8 +28,6 @@ export const LIMITS = {
   smtpCommandLineBytes: 512,
   /** RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF (we are lenient up to this). */
   smtpTextLineBytes: 64 * 1024,
-  /** Largest message accepted anywhere (SMTP SIZE, IMAP APPEND). */
-  messageBytes: 50 * 1024 * 1024,
   /** Failed logins per source IP in `loginWindowMs` before we slow down and then refuse. */
   loginFailuresPerIp: 10,
   /** Failed logins per user in `loginWindowMs` before we slow down and then refuse. */

@@ -30,7 +30,6 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_CLUSTER_TOKEN_FILE', path: ['clusterTokenFile'], kind: 'string' },
   { name: 'MAILFLEET_TLS_CERT_FILE', path: ['tls', 'certFile'], kind: 'string' },
   { name: 'MAILFLEET_TLS_KEY_FILE', path: ['tls', 'keyFile'], kind: 'string' },
-  { name: 'MAILFLEET_TLS_CA_FILE', path: ['tls', 'caFile'], kind: 'string' },
   { name: 'MAILFLEET_HOSTNAME', path: ['hostname'], kind: 'string' },
   { name: 'MAILFLEET_PLAINTEXT_AUTH', path: ['plaintextAuth'], kind: 'string' },
   { name: 'MAILFLEET_LOG_LEVEL', path: ['logLevel'], kind: 'string' },

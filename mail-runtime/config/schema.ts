@@ -21,16 +21,56 @@ export type Listen = z.infer<typeof Listen>;
 export const TlsFiles = strict({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
-  caFile: z.string().min(1).optional(),
 });
 export type TlsFiles = z.infer<typeof TlsFiles>;
 
-/** Per-process limit overrides; unset fields keep mail-runtime/common/limits.ts. */
-export const LimitOverrides = strict({
-  maxMessageBytes: z.number().int().min(1024).optional(),
-  maxConnections: z.number().int().min(1).optional(),
+const MiB = 1024 * 1024;
+/** Above this an IMAP literal is refused unless maxMessageBytes is larger (see imapLiteralBytes). */
+const IMAP_LITERAL_FLOOR = 64 * MiB;
+
+/**
+ * Limits of one member process. Each default is decided here and nowhere
+ * else; the runtime receives the parsed values (node: IMAP and POP3 servers,
+ * the store). Protocol constants that are not configurable live in
+ * mail-runtime/common/limits.ts.
+ */
+const Limits = strict({
+  /**
+   * Largest message accepted anywhere: IMAP APPEND (above it `NO [TOOBIG]`,
+   * RFC 4469 §4 / RFC 7889), the store, later SMTP SIZE (RFC 1870). 50 MiB
+   * holds the attachments mail providers accept (their caps are 25–50 MiB
+   * before transfer encoding).
+   */
+  maxMessageBytes: z.number().int().min(1024).default(50 * MiB),
+  /**
+   * Client connections this member serves at once, over all its client
+   * listeners (IMAP, IMAPS, POP3, POP3S). One more is greeted with a refusal
+   * and closed: IMAP `* BYE [UNAVAILABLE]` (RFC 3501 §7.1.5, RFC 5530), POP3
+   * `-ERR [SYS/TEMP]` (RFC 3206 §4), so a connection flood cannot exhaust
+   * file descriptors or memory. 5000 leaves about 400 KiB per session in a
+   * node's 2 GiB memory floor (policies/rules/resource-floors.ts).
+   */
+  maxConnections: z.number().int().min(1).default(5000),
+  /**
+   * Largest IMAP literal, and largest sum of literals in one command, after
+   * login (before login the session allows a few KiB of credentials at most).
+   * Above it `NO [TOOBIG]` (RFC 4469 §4), or BYE for a non-synchronising
+   * literal (RFC 7888 §4). Default: 64 MiB, or maxMessageBytes when that is
+   * larger, because an APPEND carries the whole message as one literal.
+   */
   imapLiteralBytes: z.number().int().min(1024).optional(),
-}).prefault({});
+})
+  .prefault({})
+  .superRefine((l, ctx) => {
+    if (l.imapLiteralBytes !== undefined && l.imapLiteralBytes < l.maxMessageBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['imapLiteralBytes'],
+        message: `must be at least limits.maxMessageBytes (${l.maxMessageBytes}): an IMAP APPEND carries the whole message as one literal`,
+      });
+    }
+  })
+  .transform((l) => ({ ...l, imapLiteralBytes: l.imapLiteralBytes ?? Math.max(IMAP_LITERAL_FLOOR, l.maxMessageBytes) }));
 
 const common = {
   /** Unique in the cluster, e.g. `demo-node-0`. Also the heartbeat identity. */
@@ -53,7 +93,7 @@ const common = {
   hostname: z.string().min(1).default('localhost'),
   /** Where plaintext LOGIN/AUTH is accepted (RFC 3501 §6.2.3 LOGINDISABLED; RFC 2595). */
   plaintextAuth: z.enum(['never', 'loopback', 'always']).default('loopback'),
-  limits: LimitOverrides,
+  limits: Limits,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 

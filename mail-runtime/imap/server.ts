@@ -1,5 +1,6 @@
-import { serveSessions, type SessionServer, type ListenerKind } from '../net';
+import { serveSessions, type ConnectionLimit, type SessionServer, type ListenerKind } from '../net';
 import type { ImapServices } from './commands/types';
+import { compileResponseBuffer, untagged } from './protocol';
 import { ImapSession } from './session';
 
 export interface ImapServerOptions {
@@ -8,17 +9,24 @@ export interface ImapServerOptions {
   /** `plain` (143-style, STARTTLS when services.tls is set) or `tls` (993-style implicit TLS, RFC 8314 §3.3). */
   kind: ListenerKind;
   services: ImapServices;
-  maxConnections?: number;
-  /** Overrides of LIMITS.imapIdleTimeoutMs / imapPreAuthTimeoutMs (config `limits`). */
+  /** The member's connection limit (config `limits.maxConnections`), shared with its other listeners. */
+  connections: ConnectionLimit;
+  /** Overrides of LIMITS.imapIdleTimeoutMs / imapPreAuthTimeoutMs (tests). */
   idleTimeoutMs?: number;
   preAuthTimeoutMs?: number;
 }
 
 export type ImapServer = SessionServer;
 
+/**
+ * RFC 3501 §7.1.5: BYE as the greeting when the server will not accept the
+ * connection; RFC 5530 UNAVAILABLE says it is temporary.
+ */
+const TOO_MANY = compileResponseBuffer(untagged('BYE', 'Too many connections, try again later', { name: 'UNAVAILABLE' }));
+
 export async function startImapServer(opts: ImapServerOptions): Promise<ImapServer> {
   return serveSessions(
-    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.services.tls, maxConnections: opts.maxConnections },
+    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.services.tls, limit: opts.connections, refusal: TOO_MANY },
     (conn) =>
       new ImapSession({
         ...conn,

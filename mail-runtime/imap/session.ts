@@ -4,12 +4,22 @@ import type { DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
 import { plaintextAuthAllowed, startTls } from '../net';
-import { isStoreError, type UserMailbox } from '../store';
+import { isStoreError, type FolderGoneReason, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
 import type { ImapServices, SessionContext, SessionState } from './commands/types';
 import type { MailboxView } from './commands/view';
-import { CommandReader, compileResponse, continuation, untagged, tagged, type ImapResponse, type LiteralDecision, type LiteralRequest } from './protocol';
+import {
+  CommandReader,
+  compileResponse,
+  continuation,
+  untagged,
+  tagged,
+  type ImapResponse,
+  type LiteralDecision,
+  type LiteralLimits,
+  type LiteralRequest,
+} from './protocol';
 
 export interface ImapSessionOptions {
   id: string;
@@ -18,13 +28,19 @@ export interface ImapSessionOptions {
   remoteIp: string;
   services: ImapServices;
   onClose?: () => void;
-  /** Test hook-free overrides of the LIMITS timers (used by the node for configured limits). */
+  /** Shorter autologout timers than LIMITS (tests only; no config field sets them). */
   idleTimeoutMs?: number;
   preAuthTimeoutMs?: number;
 }
 
 /** Literals before login only carry user names and passwords (RFC 3501 §6.2.3); cap them small. */
 const PRE_AUTH_LITERAL_BYTES = 8 * 1024;
+/** RFC 3501 §7.1.5 BYE text when the selected folder object dies (sent with [UNAVAILABLE], RFC 5530). */
+const GONE_TEXT: Record<FolderGoneReason, string> = {
+  fenced: 'Mailbox moved to another node',
+  deleted: 'Selected mailbox was deleted',
+  'io-error': 'Mail storage failed, reconnect',
+};
 /** Stop reading from the socket while this much is queued and unprocessed (back-pressure). */
 const PAUSE_BUFFERED_BYTES = 1024 * 1024;
 
@@ -71,8 +87,9 @@ export class ImapSession implements SessionContext {
   }
 
   private newReader(): CommandReader {
-    const reader = new CommandReader({ onLiteral: (req) => this.checkLiteral(req) });
-    reader.setLiteralLimits(this.literalLimits());
+    const limits = this.literalLimits();
+    const reader = new CommandReader({ maxLiteralBytes: limits.maxLiteralBytes, onLiteral: (req) => this.checkLiteral(req) });
+    reader.setLiteralLimits(limits);
     return reader;
   }
 
@@ -84,11 +101,13 @@ export class ImapSession implements SessionContext {
    * login LITERAL+ (RFC 7888) is advertised: non-synchronising literals are
    * accepted up to the normal cap.
    */
-  private literalLimits(): { maxLiteralBytes: number; maxNonSyncLiteralBytes: number; reason?: string } {
+  private literalLimits(): LiteralLimits {
+    const configured = this.services.limits.imapLiteralBytes;
     if (this.state === 'NOT_AUTHENTICATED') {
-      return { maxLiteralBytes: PRE_AUTH_LITERAL_BYTES, maxNonSyncLiteralBytes: PRE_AUTH_LITERAL_BYTES, reason: 'before authentication' };
+      const pre = Math.min(PRE_AUTH_LITERAL_BYTES, configured);
+      return { maxLiteralBytes: pre, maxNonSyncLiteralBytes: pre, reason: 'before authentication' };
     }
-    return { maxLiteralBytes: LIMITS.imapLiteralBytes, maxNonSyncLiteralBytes: LIMITS.imapLiteralBytes };
+    return { maxLiteralBytes: configured, maxNonSyncLiteralBytes: configured };
   }
 
   /**
@@ -98,8 +117,9 @@ export class ImapSession implements SessionContext {
    * literalLimits().
    */
   private checkLiteral(req: LiteralRequest): LiteralDecision {
-    if (req.command === 'APPEND' && req.size > LIMITS.messageBytes) {
-      return { accept: false, code: 'TOOBIG', text: `Message too big (max ${LIMITS.messageBytes} octets)` };
+    const max = this.services.limits.maxMessageBytes;
+    if (req.command === 'APPEND' && req.size > max) {
+      return { accept: false, code: 'TOOBIG', text: `Message too big (max ${max} octets)` };
     }
     return { accept: true };
   }
@@ -198,7 +218,7 @@ export class ImapSession implements SessionContext {
     const view = this.selected;
     this.selected = undefined;
     if (this.state === 'SELECTED') this.state = 'AUTHENTICATED';
-    if (view) await view.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'folder close failed'));
+    if (view) await view.close().catch((err: unknown) => this.log.warn({ err }, 'folder close failed'));
   }
 
   async startTls(): Promise<void> {
@@ -267,7 +287,7 @@ export class ImapSession implements SessionContext {
     const view = this.selected;
     if (!view) return true;
     if (view.goneReason) {
-      const why = view.goneReason === 'fenced' ? 'Mailbox moved to another node' : 'Selected mailbox was deleted or renamed';
+      const why = GONE_TEXT[view.goneReason];
       this.send(untagged('BYE', why, { name: 'UNAVAILABLE' }));
       this.close();
       return false;
@@ -373,7 +393,7 @@ export class ImapSession implements SessionContext {
       await dispatch(this, cmd);
     } catch (err) {
       // dispatch() already turns handler errors into replies; this is the last guard.
-      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'dispatch failed');
+      this.log.error({ err }, 'dispatch failed');
       this.send(tagged(cmd.tag, 'NO', 'Internal server error', { name: 'SERVERBUG' }));
       if (isStoreError(err, 'STALE_EPOCH')) this.close();
     }
@@ -393,7 +413,7 @@ export class ImapSession implements SessionContext {
     const release = this.releaseMailbox;
     this.releaseMailbox = undefined;
     this.mailbox = undefined;
-    if (release) await release().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'mailbox release failed'));
+    if (release) await release().catch((err: unknown) => this.log.warn({ err }, 'mailbox release failed'));
     this.log.info('disconnect');
     this.opts.onClose?.();
   }

@@ -5,4 +5,4 @@ export { startTls } from './starttls';
 export { listen, type Listener, type ListenerKind, type ListenOptions } from './listener';
 export { startHealthServer, createRegistry, type HealthServer, type HealthServerOptions } from './health';
 export { LineSplitter } from './line-reader';
-export { serveSessions, type AcceptedConnection, type ServedSession, type SessionServer } from './session-server';
+export { ConnectionLimit, serveSessions, type AcceptedConnection, type ServedSession, type SessionServer } from './session-server';

@@ -11,8 +11,6 @@ export interface ListenOptions {
   /** 0 picks a free port. */
   port: number;
   tls?: TlsMaterial;
-  /** Refuse new connections beyond this many (answering is up to the caller). */
-  maxConnections?: number;
 }
 
 export interface Listener {
@@ -53,7 +51,6 @@ export function listen(opts: ListenOptions, onConnection: (socket: Socket | TLSS
       onConnection(socket, false);
     });
   }
-  if (opts.maxConnections) server.maxConnections = opts.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

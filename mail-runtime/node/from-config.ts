@@ -1,8 +1,14 @@
 import type { RuntimeConfigOf } from '../config';
 import type { NodeOptions } from './start';
 
-/** RuntimeConfig (role node) → NodeOptions. The health port is the member's management port. */
-export function nodeOptionsFromConfig(cfg: RuntimeConfigOf<'node'>): NodeOptions {
+type NodeConfig = RuntimeConfigOf<'node'>;
+
+/**
+ * RuntimeConfig (role node) → NodeOptions. The health port is the member's
+ * management port. Every default was already applied by the schema; this
+ * only moves values, it decides none.
+ */
+export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
   const l = cfg.listen;
   return {
     memberId: cfg.memberId,
@@ -18,6 +24,20 @@ export function nodeOptionsFromConfig(cfg: RuntimeConfigOf<'node'>): NodeOptions
     ...(cfg.tls ? { tls: { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile } } : {}),
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
-    ...(cfg.limits.maxConnections ? { maxConnections: cfg.limits.maxConnections } : {}),
+    limits: cfg.limits,
   };
+}
+
+/**
+ * Fields of a node config whose feature this runtime does not have yet; the
+ * node says so in one warning at start instead of ignoring them silently.
+ * (components/ renders them for every node so a deployment stays the same
+ * once LMTP, submission and the hub client land.)
+ */
+export function unservedNodeFields(cfg: NodeConfig): string[] {
+  const out = ['listen.lmtp (LMTP delivery, RFC 2033)', `advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
+  if (cfg.listen.submission) out.push('listen.submission (message submission, RFC 6409)');
+  if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
+  if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
+  return out;
 }

@@ -4,19 +4,25 @@
  * directly. Prints one JSON line with the bound ports on stdout once ready
  * (the launcher and tests read it), stops cleanly on SIGTERM/SIGINT.
  */
-import { loadRuntimeConfig, type RuntimeConfigOf } from '../config';
+import { FieldProblemsError, loadRuntimeConfig, RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { createLogger } from '../common/log';
-import { nodeOptionsFromConfig } from './from-config';
+import { nodeOptionsFromConfig, unservedNodeFields } from './from-config';
 import { startNode, type RunningNode } from './start';
 
 export async function runNode(cfg: RuntimeConfigOf<'node'>): Promise<RunningNode> {
-  const log = createLogger({ role: 'node', member: cfg.memberId }, cfg.logLevel);
+  // Every line names the cluster and site too: logs of many members (and of
+  // both sites of a failover pair) are read side by side.
+  const log = createLogger({ role: 'node', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
+  log.warn({ fields: unservedNodeFields(cfg) }, 'configured but not served by this version yet');
   const node = await startNode({ ...nodeOptionsFromConfig(cfg), log });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     node.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
@@ -31,7 +37,9 @@ function argValue(argv: string[], name: string): string | undefined {
 
 async function main(argv: string[]): Promise<void> {
   const cfg = loadRuntimeConfig({ file: argValue(argv, '--config'), env: process.env });
-  if (cfg.role !== 'node') throw new Error(`config role is ${cfg.role}, expected node`);
+  if (cfg.role !== 'node') {
+    throw new RuntimeConfigError('runtime config', [{ path: 'role', message: `is "${cfg.role}"; this entry point runs the node role only (use \`mailfleet run\`)` }]);
+  }
   const node = await runNode(cfg);
   const { imapPort, imapsPort, pop3Port, pop3sPort, healthPort } = node;
   process.stdout.write(`${JSON.stringify({ ready: true, imapPort, imapsPort, pop3Port, pop3sPort, healthPort })}\n`);
@@ -39,7 +47,9 @@ async function main(argv: string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`mailfleet node: ${(err as Error).message}\n`);
+    // A bad config is the operator's to fix (the message names the field); anything else is ours: keep the stack.
+    const text = err instanceof FieldProblemsError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`mailfleet node: ${text}\n`);
     process.exit(1);
   });
 }

@@ -1,9 +1,10 @@
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { Authenticator, FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
+import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { MailStore } from '../store';
 import { storeMailboxProvider, storePop3Backend, type EpochSource } from './mailboxes';
@@ -14,11 +15,15 @@ export interface HostPort {
   port: number;
 }
 
-/** Everything a node needs, already validated (the config layer builds it from RuntimeConfig). */
+/**
+ * Everything a node needs, already validated: nodeOptionsFromConfig() builds
+ * it from RuntimeConfig, whose schema decides every default, so nothing here
+ * has a default of its own.
+ */
 export interface NodeOptions {
   memberId: string;
   /** Greeting and certificate name. */
-  hostname?: string;
+  hostname: string;
   /** Storage root; mail under `<path>/mail/`. */
   storagePath: string;
   listen: {
@@ -32,15 +37,17 @@ export interface NodeOptions {
   };
   /** Certificate files; a self-signed certificate is generated when absent. */
   tls?: TlsFiles;
-  /** Where LOGIN / USER+PASS / AUTH PLAIN are allowed without TLS. Default: loopback only. */
-  plaintextAuth?: PlaintextAuthPolicy;
+  /** Where LOGIN / USER+PASS / AUTH PLAIN are allowed without TLS. */
+  plaintextAuth: PlaintextAuthPolicy;
   /** Users: a directory object (hub client later) or a local users file. None: nobody can log in. */
   directory?: Directory | { file: string };
   /** Owner epoch per mailbox; default 1 until placement supplies real epochs. */
   epochFor?: EpochSource;
-  maxConnections?: number;
-  /** Autologout overrides (default LIMITS). */
+  /** Config `limits`: message and literal sizes, connections (over all client listeners). */
+  limits: RuntimeConfigOf<'node'>['limits'];
+  /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
   imapIdleTimeoutMs?: number;
+  /** Its lines should carry role and member (runNode adds cluster and site); default: a new process logger. */
   log?: Logger;
 }
 
@@ -56,6 +63,8 @@ export interface RunningNode {
 }
 
 const VERSION = '0.1.0';
+/** At most one "connection limit reached" line per this interval. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 function isDirectory(d: NodeOptions['directory']): d is Directory {
   return typeof d === 'object' && d !== null && 'authenticate' in d;
@@ -63,9 +72,8 @@ function isDirectory(d: NodeOptions['directory']): d is Directory {
 
 /** Starts the node role: IMAP(+IMAPS), POP3(+POP3S) and the health endpoint on one store. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
-  const log = (opts.log ?? createLogger({ role: 'node', member: opts.memberId })).child({ role: 'node', member: opts.memberId });
-  const hostname = opts.hostname ?? 'localhost';
-  const plaintextAuth = opts.plaintextAuth ?? 'loopback';
+  const log = opts.log ?? createLogger({ role: 'node', member: opts.memberId });
+  const { hostname, plaintextAuth, limits } = opts;
   let ready = false;
   const registry = createRegistry({ role: 'node', member: opts.memberId });
   const health: HealthServer = await startHealthServer({
@@ -77,7 +85,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const closers: (() => Promise<void>)[] = [() => health.close()];
   const closeAll = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'close failed'));
+    for (const c of closers.reverse()) await c().catch((err: unknown) => log.warn({ err }, 'close failed'));
   };
   try {
     const tls = await loadTls(opts.tls, hostname);
@@ -90,7 +98,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       directory = StaticDirectory.fromText('users: []');
     }
     const auth = new Authenticator(directory, new LoginLimiter(), log);
-    const store = new MailStore({ root: opts.storagePath, analyze: analyzeMessage, logger: log });
+    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes, analyze: analyzeMessage, logger: log });
     closers.push(() => store.close());
     const epochOf = opts.epochFor ?? (() => 1);
     const services: ImapServices = {
@@ -101,8 +109,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       hostname,
       log,
       version: VERSION,
+      limits: { maxMessageBytes: limits.maxMessageBytes, imapLiteralBytes: limits.imapLiteralBytes },
     };
-    const imapCommon = { services, maxConnections: opts.maxConnections, idleTimeoutMs: opts.imapIdleTimeoutMs };
+    // One limit for every client listener: the bound is the process's.
+    const refused = new Counter({
+      name: 'mailfleet_connections_refused_total',
+      help: 'Client connections refused because limits.maxConnections sessions were open',
+      registers: [registry],
+    });
+    let lastRefusalLog = 0;
+    const connections = new ConnectionLimit(limits.maxConnections, () => {
+      refused.inc();
+      // One line a minute at most: a connection flood must not become a log flood.
+      const now = Date.now();
+      if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+        lastRefusalLog = now;
+        log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
+      }
+    });
+    const imapCommon = { services, connections, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
     closers.push(() => imap.close());
     let imaps: ImapServer | undefined;
@@ -110,7 +135,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
       closers.push(() => (imaps as ImapServer).close());
     }
-    const pop3Common = { auth, backend: storePop3Backend(store, epochOf), tls, plaintextAuth, log, hostname, maxConnections: opts.maxConnections };
+    const pop3Common = { auth, backend: storePop3Backend(store, epochOf), tls, plaintextAuth, log, hostname, connections };
     const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
     closers.push(() => pop3.close());
     let pop3s: Pop3Server | undefined;

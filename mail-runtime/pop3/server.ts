@@ -1,6 +1,6 @@
 import type { Authenticator } from '../auth';
 import type { Logger } from '../common/log';
-import { serveSessions, type SessionServer, type ListenerKind, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
+import { serveSessions, type ConnectionLimit, type SessionServer, type ListenerKind, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
 import type { Pop3Backend } from './maildrop';
 import { Pop3Session } from './session';
 
@@ -14,16 +14,25 @@ export interface Pop3ServerOptions {
   backend: Pop3Backend;
   plaintextAuth: PlaintextAuthPolicy;
   log: Logger;
-  hostname?: string;
+  /** Named in the greeting (config `hostname`). */
+  hostname: string;
+  /** The member's connection limit (config `limits.maxConnections`), shared with its other listeners. */
+  connections: ConnectionLimit;
   idleTimeoutMs?: number;
-  maxConnections?: number;
 }
 
 export type Pop3Server = SessionServer;
 
+/**
+ * A connection over the limit gets a negative greeting and is closed.
+ * RFC 3206 §4: SYS/TEMP is a temporary system problem the client may retry
+ * (RFC 2449 §8 RESP-CODES, which we advertise).
+ */
+const TOO_MANY = Buffer.from('-ERR [SYS/TEMP] Too many connections, try again later\r\n');
+
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Server> {
   return serveSessions(
-    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, maxConnections: opts.maxConnections },
+    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, limit: opts.connections, refusal: TOO_MANY },
     (conn) =>
       new Pop3Session({
         ...conn,
@@ -32,7 +41,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
         tls: opts.tls,
         plaintextAuth: opts.plaintextAuth,
         log: opts.log,
-        hostname: opts.hostname ?? 'mailfleet',
+        hostname: opts.hostname,
         idleTimeoutMs: opts.idleTimeoutMs,
       }),
   );

@@ -19,7 +19,7 @@ export class Owner {
 
   constructor(
     private readonly ctx: StoreContext,
-    readonly epochsDir: string,
+    private readonly epochsDir: string,
     readonly epoch: number,
     private readonly stillOwner?: () => boolean | Promise<boolean>,
   ) {}
@@ -55,7 +55,7 @@ export class Owner {
   }
 
   /** Highest epoch marker on disk. */
-  async highestOnDisk(): Promise<number> {
+  private async highestOnDisk(): Promise<number> {
     let max = -1;
     for (const m of await readdirOrEmpty(this.epochsDir)) {
       if (/^\d+$/.test(m)) max = Math.max(max, Number(m));

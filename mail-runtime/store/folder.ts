@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { LIMITS } from '../common/limits';
 import type { Owner } from './epoch';
+import { ioError } from './errors';
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
 import { fsyncDir, isErrno, readdirOrEmpty, type StoreContext } from './fsutil';
 import {
@@ -19,12 +19,13 @@ import {
 import { SummaryCache } from './summary-cache';
 import {
   StoreError,
+  isStoreError,
   type AppendOptions,
   type CopyResult,
   type ExpungeOptions,
   type FlagOperation,
-  type Folder,
   type FolderEventMap,
+  type FolderGoneReason,
   type MessageMeta,
   type StoreFlagsOptions,
   type StoreFlagsResult,
@@ -38,8 +39,6 @@ export interface FolderHost {
   /** Throws OVERQUOTA; returns the function that releases the reservation. */
   reserveQuota(bytes: number, messages: number): Promise<() => void>;
   usageDelta(bytes: number, messages: number): void;
-  /** Last reference released: the registry forgets the folder and calls shutdown(). */
-  releaseFolder(folder: FolderImpl): void;
   /** The folder died (fenced, I/O error): the registry forgets it so the next open reloads from disk. */
   forgetFolder(folder: FolderImpl): void;
 }
@@ -169,8 +168,13 @@ interface PreparedAppend {
   internalDate: Date;
 }
 
-export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
-  refs = 0;
+/**
+ * The one live object of a folder in this process, shared by every session
+ * that has it open. Sessions never hold it directly: the user registry
+ * (./user.ts) counts openers and hands each one a FolderHandle
+ * (./folder-handle.ts), so the lifetime has a single owner.
+ */
+export class FolderImpl extends EventEmitter<FolderEventMap> {
   private state: IndexState;
   private log: IndexLog | null = null;
   private gen: number;
@@ -206,21 +210,15 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
   get highestModseq(): number {
     return this.state.highestModseq;
   }
-  get path(): string {
-    return this.dir;
-  }
-  get alive(): boolean {
-    return this.dead === null;
-  }
   private get metaDir(): string {
     return path.join(this.dir, META_DIR);
   }
-  private get ctx(): StoreContext {
+  get ctx(): StoreContext {
     return this.host.ctx;
   }
-  /** Test/metrics view of the log generation in use. */
-  get logGeneration(): number {
-    return this.gen;
+  /** Address of the mailbox this folder belongs to (log fields). */
+  get user(): string {
+    return this.host.address;
   }
 
   // -------------------------------------------------------------------------
@@ -363,7 +361,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
     try {
       return await analyze(raw);
     } catch (e) {
-      this.ctx.logger?.warn({ err: String(e), folder: this._name }, 'message analyzer failed');
+      this.ctx.logger?.warn({ err: e, folder: this._name, user: this.host.address }, 'message analyzer failed');
       return undefined;
     }
   }
@@ -374,7 +372,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
   async append(raw: Buffer, opts: AppendOptions = {}): Promise<{ uid: number; uidValidity: number }> {
     this.assertAlive();
     if (!Buffer.isBuffer(raw)) throw new StoreError('CANNOT', 'message must be a Buffer');
-    if (raw.length > LIMITS.messageBytes) throw new StoreError('TOOBIG', `message of ${raw.length} bytes exceeds ${LIMITS.messageBytes}`);
+    const max = this.ctx.maxMessageBytes;
+    if (max !== undefined && raw.length > max) throw new StoreError('TOOBIG', `message of ${raw.length} bytes exceeds ${max}`);
     const flags = normalizeFlags(opts.flags ?? []);
     const internalDate = opts.internalDate ?? new Date();
     if (!(internalDate instanceof Date) || !Number.isFinite(internalDate.getTime())) throw new StoreError('CANNOT', 'invalid internal date');
@@ -527,11 +526,11 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
     return out;
   }
 
-  async copy(uids: readonly number[], target: Folder): Promise<CopyResult> {
+  async copy(uids: readonly number[], target: FolderImpl): Promise<CopyResult> {
     return this.copyInternal(uids, target, false);
   }
 
-  async move(uids: readonly number[], target: Folder): Promise<CopyResult> {
+  async move(uids: readonly number[], target: FolderImpl): Promise<CopyResult> {
     const res = await this.copyInternal(uids, target, true);
     // RFC 6851 §3.3: the sources are expunged whatever their flags.
     await this.expunge(
@@ -541,9 +540,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
     return res;
   }
 
-  private async copyInternal(uids: readonly number[], target: Folder, moving: boolean): Promise<CopyResult> {
+  private async copyInternal(uids: readonly number[], target: FolderImpl, moving: boolean): Promise<CopyResult> {
     this.assertAlive();
-    if (!(target instanceof FolderImpl)) throw new StoreError('CANNOT', 'target folder is not from this store');
     target.assertAlive();
     const sources = uniqueSorted(uids)
       .map((u) => this.get(u) as Msg | undefined)
@@ -721,8 +719,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
     try {
       await this.host.owner.checkBeforeWrite();
     } catch (e) {
-      this.kill(e, 'fenced');
-      for (const op of ops) op.reject(e);
+      const err = this.ownershipFailure(e, 'epoch check before write');
+      for (const op of ops) op.reject(err);
       return;
     }
     const b = new Batch(this.state);
@@ -744,17 +742,18 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
       this.ctx.stats.commits++;
       this.ctx.stats.operations += staged.length;
     } catch (e) {
-      // The disk may hold part of this batch: nothing in memory can be trusted.
-      const err = new StoreError('CANNOT', `write failed: ${String(e)}`);
-      this.kill(err, 'fenced');
+      // The disk may hold part of this batch: nothing in memory can be
+      // trusted; the next open reloads from disk. An I/O error, not fencing.
+      const err = ioError(this.ctx, e, 'index write', { folder: this._name, user: this.host.address });
+      this.kill(err, 'io-error');
       for (const s of staged) s.op.reject(err);
       return;
     }
     try {
       await this.host.owner.checkAfterWrite();
     } catch (e) {
-      this.kill(e, 'fenced');
-      for (const s of staged) s.op.reject(e);
+      const err = this.ownershipFailure(e, 'epoch check after write');
+      for (const s of staged) s.op.reject(err);
       return;
     }
     // Durable and still ours: publish, announce, acknowledge.
@@ -783,7 +782,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
       await writeSnapshot(this.ctx, this.metaDir, this.host.owner.epoch, gen, this.state);
     } catch (e) {
       // We cannot tell whether the snapshot (which names gen+1) landed; reload to be sure.
-      this.kill(new StoreError('CANNOT', `snapshot failed: ${String(e)}`), 'fenced');
+      this.kill(ioError(this.ctx, e, 'index snapshot', { folder: this._name, user: this.host.address }), 'io-error');
       return;
     }
     await this.log?.close();
@@ -797,10 +796,24 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
     }
   }
 
-  private kill(e: unknown, reason: 'fenced' | 'deleted' | 'renamed'): void {
+  /**
+   * The ownership check failed: a higher epoch exists (fenced), or the check
+   * itself could not read the markers (an I/O error). Either way the folder dies.
+   */
+  private ownershipFailure(e: unknown, what: string): StoreError {
+    if (isStoreError(e, 'STALE_EPOCH')) {
+      this.kill(e, 'fenced');
+      return e;
+    }
+    const err = isStoreError(e) ? e : ioError(this.ctx, e, what, { folder: this._name, user: this.host.address });
+    this.kill(err, 'io-error');
+    return err;
+  }
+
+  private kill(err: StoreError, reason: FolderGoneReason): void {
     if (this.dead) return;
-    this.dead = e instanceof StoreError ? e : new StoreError('CANNOT', String(e));
-    this.ctx.logger?.warn({ folder: this._name, user: this.host.address, reason, err: this.dead.message }, 'folder closed');
+    this.dead = err;
+    this.ctx.logger?.warn({ folder: this._name, user: this.host.address, reason, err }, 'folder closed');
     this.host.forgetFolder(this);
     const log = this.log;
     this.log = null;
@@ -833,12 +846,6 @@ export class FolderImpl extends EventEmitter<FolderEventMap> implements Folder {
   /** Ownership moved to a newer epoch in this process. */
   markFenced(): void {
     this.kill(this.host.owner.staleError(), 'fenced');
-  }
-
-  async close(): Promise<void> {
-    if (this.refs <= 0) return;
-    this.refs--;
-    if (this.refs === 0) this.host.releaseFolder(this);
   }
 
   /** Wait for pending work, fold a long log, release handles. */

@@ -11,6 +11,8 @@ export interface StoreContext {
   analyze?: Analyzer;
   /** Host part of Maildir file names (slashes and colons escaped, Maildir spec). */
   host: string;
+  /** append() refuses larger messages (TOOBIG); undefined: no cap of the store's own. */
+  maxMessageBytes?: number;
 }
 
 export function newStats(): StoreStats {

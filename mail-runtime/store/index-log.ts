@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, type StoreContext } from './fsutil';
-import type { MessageMeta } from './types';
+import { checkStored, IndexRecord, parseStored, SnapshotFile } from './on-disk';
+import { StoreError, type MessageMeta } from './types';
+
+export type { IndexRecord } from './on-disk';
 
 /**
  * The per-folder index on disk, in `<maildir>/mailfleet/`:
@@ -28,22 +31,6 @@ export interface IndexState {
   highestModseq: number;
   /** Ascending UIDs. */
   messages: Msg[];
-}
-
-export type IndexRecord =
-  | { t: 'a'; u: number; b: string; f: string[]; d: number; s: number; m: number }
-  | { t: 'f'; u: number; f: string[]; m: number }
-  | { t: 'x'; u: number[]; m: number };
-
-interface SnapshotFile {
-  v: 1;
-  epoch: number;
-  gen: number;
-  uidValidity: number;
-  uidNext: number;
-  highestModseq: number;
-  /** [uid, base, flags, internalDate ms, size, modseq] */
-  messages: [number, string, string[], number, number, number][];
 }
 
 export interface LoadedIndex {
@@ -79,7 +66,8 @@ export async function loadIndex(metaDir: string, epoch: number): Promise<LoadedI
     try {
       return await loadOnce(metaDir, epoch);
     } catch (e) {
-      if (!(e instanceof Retry) || attempt >= 4) throw e instanceof Retry ? new Error(`index in ${metaDir} keeps changing under us`) : e;
+      // Still racing after a few tries: a temporary condition, answered like an I/O error (try again later).
+      if (!(e instanceof Retry) || attempt >= 4) throw e instanceof Retry ? new StoreError('IO', `index in ${metaDir} keeps changing under us`) : e;
     }
   }
 }
@@ -97,13 +85,16 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     // then be above what a client may already have seen.
     return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [] }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
-  let snap: SnapshotFile;
+  const snapFile = snapshotPath(metaDir, snapEpoch);
+  let snapText: string;
   try {
-    snap = JSON.parse(await fs.promises.readFile(snapshotPath(metaDir, snapEpoch), 'utf8')) as SnapshotFile;
+    snapText = await fs.promises.readFile(snapFile, 'utf8');
   } catch (e) {
     if (isErrno(e, 'ENOENT')) throw new Retry();
     throw e;
   }
+  // Written whole (tmp + fsync + rename): anything but a valid snapshot is damage, not a torn write.
+  const snap = parseStored(SnapshotFile, snapText, snapFile);
   const byUid = new Map<number, Msg>();
   for (const [uid, base, flags, d, size, modseq] of snap.messages) {
     byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq });
@@ -120,9 +111,10 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
   for (const g of gens) {
     if (g !== expectGen) throw new Retry(); // a gap: listing raced a compaction
     expectGen++;
+    const file = logPath(metaDir, snapEpoch, g);
     let text: string;
     try {
-      text = await fs.promises.readFile(logPath(metaDir, snapEpoch, g), 'utf8');
+      text = await fs.promises.readFile(file, 'utf8');
     } catch (e) {
       if (isErrno(e, 'ENOENT')) throw new Retry();
       throw e;
@@ -130,16 +122,21 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     const lines = text.split('\n');
     const last = lines.pop();
     if (last !== undefined && last !== '') torn = true; // no newline: never fsynced as a whole, never acknowledged
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
       if (line === '') continue;
-      let rec: IndexRecord;
+      let value: unknown;
       try {
-        rec = JSON.parse(line) as IndexRecord;
+        value = JSON.parse(line);
       } catch {
-        torn = true; // garbage can only be a torn tail of an unacknowledged batch
+        // Unparseable bytes are the torn tail of the last, unacknowledged
+        // batch (a crash can persist its pages out of order, so the tear
+        // may sit before a newline); the next open starts a new generation.
+        torn = true;
         break;
       }
-      applyRecord(state, byUid, rec);
+      // A tear never yields valid JSON of the wrong shape: that is damage.
+      applyRecord(state, byUid, checkStored(IndexRecord, value, file, `line ${i + 1}`));
       replayed++;
     }
   }

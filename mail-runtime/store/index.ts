@@ -5,14 +5,16 @@
  *
  *   const store = new MailStore({ root, analyze?, logger? });
  *   const user = await store.openUser('ann@example.org', { epoch, stillOwner?, quota? });
- *   const inbox = await user.openFolder('INBOX');       // shared live object, emits events
+ *   const inbox = await user.openFolder('INBOX');       // this opener's handle on the shared folder, emits events
  *   await inbox.append(raw, { flags: ['\\Seen'] });      // resolves only once durable
  *   inbox.messages();                                    // metadata, no body reads
  *   await inbox.close(); await user.close(); await store.close();
  *
  * Errors are StoreError with a `code` (OVERQUOTA, NONEXISTENT, ALREADYEXISTS,
- * STALE_EPOCH, BADNAME, CANNOT, TOOBIG, NOPERM). See README.md in this folder
- * for the on-disk layout and the durability/fencing protocol.
+ * STALE_EPOCH, BADNAME, CANNOT, TOOBIG, IO, CORRUPT): STALE_EPOCH only when a
+ * higher epoch owns the mailbox, IO for a failed syscall (the cause kept),
+ * CORRUPT for a file of ours that fails its schema. See README.md in this
+ * folder for the on-disk layout and the durability/fencing protocol.
  */
 export { MailStore } from './mail-store';
 export {
@@ -29,6 +31,7 @@ export type {
   FlagsChange,
   Folder,
   FolderEventMap,
+  FolderGoneReason,
   FolderInfo,
   MailStoreOptions,
   MessageMeta,

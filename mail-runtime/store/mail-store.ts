@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { guard } from './errors';
 import { newStats, type StoreContext } from './fsutil';
 import { parseAddress, userDirOf } from './names';
 import { StoreError, type MailStoreOptions, type OpenUserOptions, type StoreStats, type UserMailbox } from './types';
@@ -24,8 +25,10 @@ export class MailStore {
 
   constructor(opts: MailStoreOptions) {
     if (typeof opts.root !== 'string' || opts.root === '') throw new StoreError('CANNOT', 'store root must be a non-empty path');
+    const max = opts.maxMessageBytes;
+    if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new StoreError('CANNOT', 'maxMessageBytes must be a positive integer');
     this.root = path.resolve(opts.root);
-    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, host: maildirHost() };
+    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, host: maildirHost(), maxMessageBytes: max };
   }
 
   /** Monotonic counters (fsyncs, commits, body reads) for metrics and tests. */
@@ -33,7 +36,11 @@ export class MailStore {
     return this.ctx.stats;
   }
 
-  async openUser(address: string, opts: OpenUserOptions): Promise<UserMailbox> {
+  openUser(address: string, opts: OpenUserOptions): Promise<UserMailbox> {
+    return guard(this.ctx, 'open mailbox', { user: address }, () => this.open(address, opts));
+  }
+
+  private async open(address: string, opts: OpenUserOptions): Promise<UserMailbox> {
     if (this.closed) throw new StoreError('CANNOT', 'store is closed');
     if (!opts || !Number.isSafeInteger(opts.epoch) || opts.epoch < 0) throw new StoreError('CANNOT', 'openUser needs a non-negative integer epoch');
     validateQuota(opts.quota);

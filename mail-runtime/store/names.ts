@@ -56,10 +56,6 @@ export function normalizeFolderName(name: unknown): string {
   return canonical;
 }
 
-export function isInbox(canonical: string): boolean {
-  return canonical === INBOX;
-}
-
 function escapeSegment(seg: string): string {
   const m = encodeModifiedUtf7(seg);
   let out = '';

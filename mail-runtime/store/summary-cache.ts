@@ -121,11 +121,6 @@ export class SummaryCache {
     return out;
   }
 
-  async has(base: string): Promise<boolean> {
-    await this.load();
-    return this.positions?.has(base) ?? false;
-  }
-
   /** Append (serialised); errors are swallowed by callers: it is a cache. */
   put(base: string, value: unknown): Promise<void> {
     let json: string | undefined;

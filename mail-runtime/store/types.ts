@@ -20,16 +20,17 @@ export type StoreErrorCode =
   | 'OVERQUOTA' // RFC 9208 §4.3 / SMTP 552 5.2.2
   | 'NONEXISTENT' // RFC 5530
   | 'ALREADYEXISTS' // RFC 5530
-  | 'STALE_EPOCH' // a newer owner holds this mailbox: never acknowledge
+  | 'STALE_EPOCH' // a newer epoch owns this mailbox (fencing): never acknowledge
   | 'BADNAME' // invalid folder name or address
   | 'CANNOT' // operation not possible (e.g. delete INBOX, bad flag)
-  | 'TOOBIG' // message above LIMITS.messageBytes
-  | 'NOPERM'; // not allowed
+  | 'TOOBIG' // message above the store's maxMessageBytes
+  | 'IO' // the file system failed (EIO, ENOSPC, EROFS, EACCES...): temporary, the cause is kept
+  | 'CORRUPT'; // a file of ours on disk does not hold what we wrote (the message names file and field)
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
-  constructor(code: StoreErrorCode, message: string) {
-    super(message);
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StoreError';
     this.code = code;
   }
@@ -127,6 +128,8 @@ export interface FlagsChange {
   modseq: number;
 }
 
+export type FolderGoneReason = 'deleted' | 'fenced' | 'io-error';
+
 /** Events a live Folder emits after a change is durable (shared by every session on it). */
 export interface FolderEventMap {
   /** New messages (append, copy in, reconcile), ascending UIDs. */
@@ -134,8 +137,12 @@ export interface FolderEventMap {
   flags: [change: FlagsChange];
   /** Expunged UIDs, ascending. */
   expunge: [uids: number[]];
-  /** The folder was deleted or renamed away, or ownership was lost; the object is dead. */
-  gone: [reason: 'deleted' | 'renamed' | 'fenced'];
+  /**
+   * The folder object is dead: deleted, ownership lost to a higher epoch
+   * (`fenced`), or a write failed so memory can no longer be trusted
+   * (`io-error`; the next open reloads from disk).
+   */
+  gone: [reason: FolderGoneReason];
 }
 
 export interface Folder extends EventEmitter<FolderEventMap> {
@@ -170,7 +177,10 @@ export interface Folder extends EventEmitter<FolderEventMap> {
   getSummaries(uids: readonly number[]): Promise<Map<number, unknown>>;
   /** Reconcile with the Maildir files again (picks up files dropped in by hand). */
   refresh(): Promise<void>;
-  /** Release this reference; the last release closes the folder. */
+  /**
+   * Release this handle. Each openFolder() returns its own handle, so closing
+   * one twice releases it once; the shared folder closes with its last handle.
+   */
   close(): Promise<void>;
 }
 
@@ -203,6 +213,11 @@ export type Analyzer = (raw: Buffer) => unknown;
 export interface MailStoreOptions {
   /** Storage root; mail lives under `<root>/mail/<domain>/<local-part>/`. */
   root: string;
+  /**
+   * Largest message append() accepts; above it: TOOBIG. The node passes
+   * config `limits.maxMessageBytes`; absent, the store sets no cap of its own.
+   */
+  maxMessageBytes?: number;
   analyze?: Analyzer;
   logger?: Logger;
 }

@@ -2,9 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Owner } from './epoch';
+import { guard } from './errors';
 import { FolderImpl, META_DIR, type FolderHost } from './folder';
+import { FolderHandle } from './folder-handle';
 import { ensureDir, fsyncDir, isDirectory, Mutex, readFileOrNull, readdirOrEmpty, writeFileAtomic, type StoreContext } from './fsutil';
 import { folderNameFromDisk, folderPath, isDescendant, normalizeFolderName, parentOf } from './names';
+import { parseStored, SPECIAL_USES, UserMetaFile } from './on-disk';
 import {
   StoreError,
   type Folder,
@@ -26,8 +29,6 @@ import {
  *   user.json    subscriptions and special-use attributes
  */
 
-const SPECIAL_USES: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged'];
-
 /** Created for every user on first open (RFC 6154). */
 const DEFAULT_FOLDERS: readonly [string, SpecialUse][] = [
   ['Sent', '\\Sent'],
@@ -37,15 +38,18 @@ const DEFAULT_FOLDERS: readonly [string, SpecialUse][] = [
   ['Archive', '\\Archive'],
 ];
 
-interface UserMeta {
-  v: 1;
-  subscriptions: string[];
-  specialUse: Record<string, SpecialUse>;
-}
+type UserMeta = UserMetaFile;
 
+/**
+ * One live folder in the registry. `refs` counts the open FolderHandles and
+ * is changed only here (acquire / release): the single owner of the count.
+ */
 interface Entry {
   folder: FolderImpl | null;
   loading: Promise<FolderImpl>;
+  refs: number;
+  /** The last handle went: the folder is shutting down (or has). */
+  released: boolean;
 }
 
 export class UserState implements FolderHost {
@@ -88,9 +92,12 @@ export class UserState implements FolderHost {
       }
     }
     for (const sub of ['cur', 'new', 'tmp']) await fs.promises.mkdir(path.join(this.dir, sub), { recursive: true, mode: 0o700 });
-    const raw = await readFileOrNull(path.join(this.metaDir, 'user.json'));
+    const metaFile = path.join(this.metaDir, 'user.json');
+    const raw = await readFileOrNull(metaFile);
     if (raw) {
-      this.meta = JSON.parse(raw.toString('utf8')) as UserMeta;
+      // Refused when damaged (CORRUPT names the file and field): a default
+      // would silently drop the user's subscriptions and special-use folders.
+      this.meta = parseStored(UserMetaFile, raw.toString('utf8'), metaFile);
       return;
     }
     // First open: the RFC 6154 special-use set, all subscribed.
@@ -128,7 +135,8 @@ export class UserState implements FolderHost {
   // -------------------------------------------------------------------------
   // Folder registry
 
-  async acquire(name: string): Promise<FolderImpl> {
+  /** A new handle on the shared folder; the folder stays live until every handle is closed. */
+  async acquire(name: string): Promise<FolderHandle> {
     const canonical = normalizeFolderName(name);
     if (this.owner.fenced) throw this.owner.staleError();
     let entry = this.folders.get(canonical);
@@ -141,7 +149,7 @@ export class UserState implements FolderHost {
         }
         return FolderImpl.load(this, canonical, dir);
       })();
-      entry = { folder: null, loading };
+      entry = { folder: null, loading, refs: 0, released: false };
       this.folders.set(canonical, entry);
       const e = entry;
       loading.then(
@@ -154,18 +162,31 @@ export class UserState implements FolderHost {
         },
       );
     }
-    const folder = await entry.loading;
-    folder.refs++;
-    return folder;
+    // Counted before waiting: a handle closed meanwhile must not shut the
+    // folder down under this opener.
+    const e = entry;
+    e.refs++;
+    let folder: FolderImpl;
+    try {
+      folder = await e.loading;
+    } catch (err) {
+      e.refs--;
+      throw err;
+    }
+    return new FolderHandle(folder, () => this.release(e, folder));
   }
 
-  releaseFolder(folder: FolderImpl): void {
-    const entry = this.folders.get(folder.name);
-    if (entry && entry.folder === folder) this.folders.delete(folder.name);
-    const p = folder.shutdown().catch((e: unknown) => this.ctx.logger?.warn({ err: String(e) }, 'folder shutdown failed'));
-    this.closing.set(folder.name, p);
+  /** A handle was closed (each handle calls this once). The last one shuts the folder down. */
+  private release(entry: Entry, folder: FolderImpl): void {
+    entry.refs--;
+    if (entry.refs > 0 || entry.released) return;
+    entry.released = true;
+    const name = folder.name;
+    if (this.folders.get(name) === entry) this.folders.delete(name);
+    const p = folder.shutdown().catch((err: unknown) => this.ctx.logger?.warn({ err, folder: name, user: this.address }, 'folder shutdown failed'));
+    this.closing.set(name, p);
     void p.then(() => {
-      if (this.closing.get(folder.name) === p) this.closing.delete(folder.name);
+      if (this.closing.get(name) === p) this.closing.delete(name);
       this.maybeIdle();
     });
   }
@@ -193,7 +214,9 @@ export class UserState implements FolderHost {
   }
 
   async shutdownAll(): Promise<void> {
-    const live = [...this.folders.values()].map((e) => e.loading.catch(() => null));
+    const entries = [...this.folders.values()];
+    for (const e of entries) e.released = true; // handles closed later release nothing more
+    const live = entries.map((e) => e.loading.catch(() => null));
     this.folders.clear();
     for (const f of await Promise.all(live)) if (f) await f.shutdown();
     await Promise.all(this.closing.values());
@@ -206,7 +229,7 @@ export class UserState implements FolderHost {
     while (this.usage === null) {
       this.usageLoading ??= (async () => {
         const names = (await this.listFolderNames()).filter((n) => n.selectable).map((n) => n.name);
-        const opened: FolderImpl[] = [];
+        const opened: FolderHandle[] = [];
         try {
           for (const n of names) {
             try {
@@ -450,7 +473,11 @@ export class UserState implements FolderHost {
   }
 }
 
-/** A caller's handle on a UserState (one per session). */
+/**
+ * A caller's handle on a UserState (one per session), and the store's public
+ * boundary for mailbox operations: a failed syscall leaves it as an `IO`
+ * StoreError (./errors.ts).
+ */
 export class UserMailboxImpl implements UserMailbox {
   private closed = false;
   constructor(private readonly user: UserState) {
@@ -462,45 +489,37 @@ export class UserMailboxImpl implements UserMailbox {
   get epoch(): number {
     return this.user.owner.epoch;
   }
-  private check(): void {
-    if (this.closed) throw new StoreError('CANNOT', 'mailbox handle is closed');
-    if (this.user.owner.fenced) throw this.user.owner.staleError();
+  private run<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('CANNOT', 'mailbox handle is closed'));
+    if (this.user.owner.fenced) return Promise.reject(this.user.owner.staleError());
+    return guard(this.user.ctx, what, { user: this.user.address }, async () => fn());
   }
-  async listFolders(): Promise<FolderInfo[]> {
-    this.check();
-    return this.user.listFolders();
+  listFolders(): Promise<FolderInfo[]> {
+    return this.run('list folders', () => this.user.listFolders());
   }
-  async listSubscriptions(): Promise<string[]> {
-    this.check();
-    return this.user.listSubscriptions();
+  listSubscriptions(): Promise<string[]> {
+    return this.run('list subscriptions', () => this.user.listSubscriptions());
   }
-  async createFolder(name: string, opts?: { specialUse?: SpecialUse }): Promise<void> {
-    this.check();
-    return this.user.createFolder(name, opts);
+  createFolder(name: string, opts?: { specialUse?: SpecialUse }): Promise<void> {
+    return this.run('create folder', () => this.user.createFolder(name, opts));
   }
-  async deleteFolder(name: string): Promise<void> {
-    this.check();
-    return this.user.deleteFolder(name);
+  deleteFolder(name: string): Promise<void> {
+    return this.run('delete folder', () => this.user.deleteFolder(name));
   }
-  async renameFolder(from: string, to: string): Promise<void> {
-    this.check();
-    return this.user.renameFolder(from, to);
+  renameFolder(from: string, to: string): Promise<void> {
+    return this.run('rename folder', () => this.user.renameFolder(from, to));
   }
-  async subscribe(name: string): Promise<void> {
-    this.check();
-    return this.user.subscribe(name);
+  subscribe(name: string): Promise<void> {
+    return this.run('subscribe', () => this.user.subscribe(name));
   }
-  async unsubscribe(name: string): Promise<void> {
-    this.check();
-    return this.user.unsubscribe(name);
+  unsubscribe(name: string): Promise<void> {
+    return this.run('unsubscribe', () => this.user.unsubscribe(name));
   }
-  async openFolder(name: string): Promise<Folder> {
-    this.check();
-    return this.user.acquire(name);
+  openFolder(name: string): Promise<Folder> {
+    return this.run('open folder', () => this.user.acquire(name));
   }
-  async getQuota(): Promise<QuotaInfo> {
-    this.check();
-    return this.user.getQuota();
+  getQuota(): Promise<QuotaInfo> {
+    return this.run('read quota', () => this.user.getQuota());
   }
   async close(): Promise<void> {
     if (this.closed) return;

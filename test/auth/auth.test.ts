@@ -99,8 +99,8 @@ describe('users file', () => {
   });
 
   it.each([
-    ['plain password', `users:\n  - address: a@b.c\n    password: hunter2\n`, /users\.0\.password: must be a scrypt hash/],
-    ['bad address', `users:\n  - address: nobody\n    password: "$H"\n`, /users\.0\.address/],
+    ['plain password', `users:\n  - address: a@b.c\n    password: hunter2\n`, /users\[0\]\.password: must be a scrypt hash/],
+    ['bad address', `users:\n  - address: nobody\n    password: "$H"\n`, /users\[0\]\.address/],
     ['unknown field', `users:\n  - address: a@b.c\n    password: "$H"\n    admin: true\n`, /admin/],
     ['duplicate address', `users:\n  - address: a@b.c\n    password: "$H"\n  - address: A@b.c\n    password: "$H"\n`, /already used/],
     ['negative quota', `users:\n  - address: a@b.c\n    password: "$H"\n    quota: { bytes: -1 }\n`, /quota\.bytes/],

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { FieldProblemsError, loadRuntimeConfig } from '../../mail-runtime/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-config-'));
@@ -120,5 +121,40 @@ describe('RuntimeConfig from the environment', () => {
   it('a missing required field is named by its path', () => {
     const { MAILFLEET_STORAGE_PATH: _omit, ...rest } = env;
     expect(problems(() => loadRuntimeConfig({ env: rest })).map((x) => x.path)).toEqual(['storage']);
+  });
+});
+
+describe('limits: one default each, in the schema', () => {
+  const MiB = 1024 * 1024;
+  const node = (limits?: Record<string, number>) => {
+    const cfg = loadRuntimeConfig({ file: write('limits.json', JSON.stringify({ ...YAML.parse(nodeYaml), ...(limits ? { limits } : {}) })), env: {} });
+    if (cfg.role !== 'node') throw new Error('role');
+    return cfg.limits;
+  };
+
+  it('fills every limit when none is given', () => {
+    expect(node()).toEqual({ maxMessageBytes: 50 * MiB, maxConnections: 5000, imapLiteralBytes: 64 * MiB });
+  });
+
+  it('the IMAP literal cap follows a larger message size (an APPEND is one literal)', () => {
+    expect(node({ maxMessageBytes: 100 * MiB })).toEqual({ maxMessageBytes: 100 * MiB, maxConnections: 5000, imapLiteralBytes: 100 * MiB });
+    expect(node({ maxMessageBytes: 2048, imapLiteralBytes: 4096 }).imapLiteralBytes).toBe(4096);
+  });
+
+  it('refuses a literal cap below the message size, and limits below their floors, by path', () => {
+    const p = problems(() => node({ maxMessageBytes: 8192, imapLiteralBytes: 4096 }));
+    expect(p).toEqual([{ path: 'limits.imapLiteralBytes', message: expect.stringMatching(/at least limits\.maxMessageBytes \(8192\)/) }]);
+    expect(problems(() => node({ maxConnections: 0 })).map((x) => x.path)).toEqual(['limits.maxConnections']);
+    expect(problems(() => node({ maxMessageBytes: 10 })).map((x) => x.path)).toEqual(['limits.maxMessageBytes']);
+  });
+
+  it('MAILFLEET_LIMIT_* variables set them', () => {
+    const cfg = loadRuntimeConfig({ env: { MAILFLEET_CONFIG: write('base2.yaml', nodeYaml), MAILFLEET_LIMIT_MAX_CONNECTIONS: '7', MAILFLEET_LIMIT_IMAP_LITERAL_BYTES: '99999999' } });
+    expect(cfg.limits).toEqual({ maxMessageBytes: 50 * MiB, maxConnections: 7, imapLiteralBytes: 99999999 });
+  });
+
+  it('tls has no caFile (nothing would read it)', () => {
+    const file = write('ca.yaml', `${nodeYaml}tls: { certFile: /c.pem, keyFile: /k.pem, caFile: /ca.pem }\n`);
+    expect(problems(() => loadRuntimeConfig({ file, env: {} })).map((x) => x.path)).toEqual(['tls.caFile']);
   });
 });

@@ -47,3 +47,9 @@ export function norm(lines: string[]): string[] {
 export function message(subject: string, body = 'hello\r\n', from = 'Sender <sender@example.org>'): string {
   return `From: ${from}\r\nTo: alice@example.com\r\nSubject: ${subject}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n\r\n${body}`;
 }
+
+/**
+ * Literal cap for tests that only parse with a CommandReader (a session gets
+ * its cap from config `limits.imapLiteralBytes`).
+ */
+export const TEST_LITERAL_BYTES = 64 * 1024 * 1024;

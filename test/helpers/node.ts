@@ -1,46 +1,76 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { spawnNodeProcess, type SpawnedNodeProcess } from '../../bench/imap/child';
 import { createLogger } from '../../mail-runtime/common/log';
-import { startNode, type NodeOptions, type RunningNode } from '../../mail-runtime/node';
+import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } from '../../mail-runtime/config';
+import { nodeOptionsFromConfig, startNode, type NodeOptions, type RunningNode } from '../../mail-runtime/node';
 import { ALICE, BOB, writeUsersFile, type TestUser } from './users';
+
+const ROOT = resolve(__dirname, '../..');
 
 export interface TestNode extends RunningNode {
   dir: string;
   usersFile: string;
   users: TestUser[];
+  /** The limits in force (schema defaults unless the test set some). */
+  limits: RuntimeConfigOf<'node'>['limits'];
   /** Closes the node and removes its storage. */
   dispose(): Promise<void>;
 }
 
+/** `limits` as a config file would write them (the schema fills in the rest). */
+export type TestLimits = NonNullable<RuntimeConfigInput['limits']>;
+
 /**
  * A node in this process on ephemeral loopback ports with a fresh storage
- * folder and users file (alice and bob unless `users` is given).
+ * folder and users file (alice and bob unless `users` is given). Its options
+ * go through the RuntimeConfig schema, as a real member's do, so every
+ * default is the schema's; `limits` holds the parsed values.
  */
 export async function startTestNode(
-  opts: { users?: TestUser[]; imaps?: boolean; pop3s?: boolean; dir?: string } & Partial<Pick<NodeOptions, 'plaintextAuth' | 'imapIdleTimeoutMs'>> = {},
+  opts: {
+    users?: TestUser[];
+    imaps?: boolean;
+    pop3s?: boolean;
+    dir?: string;
+    plaintextAuth?: 'never' | 'loopback' | 'always';
+    limits?: TestLimits;
+  } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs'>> = {},
 ): Promise<TestNode> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mf-node-')));
   const usersFile = join(dir, 'users.yaml');
   const users = opts.users ?? [ALICE, BOB];
   await writeUsersFile(usersFile, users);
   const lo = { host: '127.0.0.1', port: 0 };
+  const cfg = parseRuntimeConfig(
+    {
+      role: 'node',
+      memberId: 'test-node',
+      cluster: 'test',
+      hostname: 'imap.test',
+      management: lo,
+      storage: { path: join(dir, 'storage') },
+      listen: { imap: lo, pop3: lo, lmtp: lo, ...(opts.imaps ? { imaps: lo } : {}), ...(opts.pop3s ? { pop3s: lo } : {}) },
+      directory: { file: usersFile },
+      ...(opts.plaintextAuth ? { plaintextAuth: opts.plaintextAuth } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
+    },
+    'test node config',
+  );
+  if (cfg.role !== 'node') throw new Error('unreachable');
   const node = await startNode({
-    memberId: 'test-node',
-    hostname: 'imap.test',
-    storagePath: join(dir, 'storage'),
-    listen: { imap: lo, pop3: lo, health: lo, ...(opts.imaps ? { imaps: lo } : {}), ...(opts.pop3s ? { pop3s: lo } : {}) },
-    directory: { file: usersFile },
-    plaintextAuth: opts.plaintextAuth ?? 'loopback',
+    ...nodeOptionsFromConfig(cfg),
     ...(opts.imapIdleTimeoutMs ? { imapIdleTimeoutMs: opts.imapIdleTimeoutMs } : {}),
-    log: createLogger({}, process.env.MAILFLEET_TEST_LOG ?? 'silent'),
+    log: createLogger({ role: 'node', member: cfg.memberId }, process.env.MAILFLEET_TEST_LOG ?? 'silent'),
   });
   return {
     ...node,
     dir,
     usersFile,
     users,
+    limits: cfg.limits,
     dispose: async () => {
       await node.close();
       if (!opts.dir) await rm(dir, { recursive: true, force: true });
@@ -56,4 +86,68 @@ export type SpawnedNode = SpawnedNodeProcess;
  */
 export async function spawnNode(dir: string, timeoutMs = 30_000): Promise<SpawnedNode> {
   return spawnNodeProcess({ dir, usersFile: join(dir, 'users.yaml'), memberId: 'spawned-node', timeoutMs });
+}
+
+export interface SpawnedMember {
+  child: ChildProcess;
+  imapPort: number;
+  pop3Port: number;
+  healthPort: number;
+  /** SIGTERM (SIGKILL after a grace period); resolves when the process is gone. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A member as an operator runs it: writes `config` (a RuntimeConfig of role
+ * node, storage and users inside `dir`) to `<dir>/member.json` and starts
+ * `node bin/mailfleet.js run --config <file>` on loopback, waiting (bounded)
+ * for its ready line. Nothing else configures it: MAILFLEET_* variables of
+ * the test process are not passed on.
+ */
+export async function spawnMember(dir: string, config: Record<string, unknown>, timeoutMs = 30_000): Promise<SpawnedMember> {
+  const file = join(dir, 'member.json');
+  await writeFile(file, JSON.stringify(config));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const ready = await new Promise<{ imapPort: number; pop3Port: number; healthPort: number }>((resolveReady, reject) => {
+    let out = '';
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`member did not start within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
+      if (line) {
+        clearTimeout(t);
+        child.stdout?.off('data', onData);
+        child.stdout?.resume(); // keep draining its log lines
+        resolveReady(JSON.parse(line) as { imapPort: number; pop3Port: number; healthPort: number });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`member exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    child,
+    ...ready,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, StaticDirectory } from '../../mail-runtime/auth';
 import { createLogger } from '../../mail-runtime/common/log';
 import { startImapServer, type ImapServer } from '../../mail-runtime/imap';
-import { loadTls, type TlsMaterial } from '../../mail-runtime/net';
+import { ConnectionLimit, loadTls, type TlsMaterial } from '../../mail-runtime/net';
 import { startPop3Server, type Pop3Server } from '../../mail-runtime/pop3';
 import { LineClient } from '../helpers/line-client';
 import { startTestNode, type TestNode } from '../helpers/node';
@@ -116,13 +116,16 @@ describe('after STARTTLS the listener still tracks the connection', () => {
               hostname: 'imap.test',
               log,
               version: 'test',
+              limits: { maxMessageBytes: 1024 * 1024, imapLiteralBytes: 1024 * 1024 },
             },
+            connections: new ConnectionLimit(100),
           })
         : await startPop3Server({
             host: '127.0.0.1',
             port: 0,
             kind: 'plain',
             tls,
+            connections: new ConnectionLimit(100),
             auth,
             backend: { openMaildrop: () => Promise.reject(new Error('no maildrops in this test')) },
             plaintextAuth: 'never',

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, LoginLimiter, StaticDirectory, hashPassword } from '../../mail-runtime/auth';
 import { LIMITS } from '../../mail-runtime/common/limits';
 import { createLogger, type Logger } from '../../mail-runtime/common/log';
-import { loadTls, type TlsMaterial } from '../../mail-runtime/net';
+import { ConnectionLimit, loadTls, type TlsMaterial } from '../../mail-runtime/net';
 import { MaildropInUseError, startPop3Server, type Pop3Backend, type Pop3Server } from '../../mail-runtime/pop3';
 import { LineClient } from '../helpers/line-client';
 
@@ -67,6 +67,7 @@ async function startServer(opts: { auth?: Authenticator; backend?: Pop3Backend; 
     port: 0,
     kind: 'plain',
     tls,
+    connections: new ConnectionLimit(100),
     auth: opts.auth ?? new Authenticator(directory, new LoginLimiter({ perUser: 1000, perIp: 1000, baseDelayMs: 1 })),
     backend: opts.backend ?? mem.backend,
     plaintextAuth: 'loopback',

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, LoginLimiter, StaticDirectory, encodeSaslPlain, hashPassword } from '../../mail-runtime/auth';
 import { createLogger } from '../../mail-runtime/common/log';
-import { loadTls, type TlsMaterial } from '../../mail-runtime/net';
+import { ConnectionLimit, loadTls, type TlsMaterial } from '../../mail-runtime/net';
 import { startPop3Server, type Pop3Backend, type Pop3Server } from '../../mail-runtime/pop3';
 import { LineClient } from '../helpers/line-client';
 
@@ -69,6 +69,7 @@ async function setup(opts: { plaintext?: 'loopback' | 'always' | 'never'; kind?:
     plaintextAuth: opts.plaintext ?? 'loopback',
     log: createLogger({}, 'silent'),
     hostname: 'pop.test',
+    connections: new ConnectionLimit(100),
   });
   servers.push(server);
   const c = await LineClient.connect(server.port, { tls: opts.kind === 'tls' });

@@ -1,4 +1,3 @@
-import { LIMITS } from '../../common/limits';
 import { parseDateTime, parseFlagList, type ImapValue } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
@@ -47,7 +46,10 @@ export const APPEND = defineCommand({
   },
   async handle(ctx, a) {
     if (a.message.length === 0) return noResult('Empty message', { name: 'CANNOT' });
-    if (a.message.length > LIMITS.messageBytes) return noResult('Message too big', { name: 'TOOBIG' });
+    // The literal check refuses a synchronising literal before it is sent;
+    // a LITERAL+ one (RFC 7888) is only refused here, once it has arrived.
+    const max = ctx.services.limits.maxMessageBytes;
+    if (a.message.length > max) return noResult(`Message too big (max ${max} octets)`, { name: 'TOOBIG' });
     let folder;
     try {
       folder = await ctx.mailbox!.openFolder(a.folder.store);

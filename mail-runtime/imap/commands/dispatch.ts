@@ -41,7 +41,7 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
         result.after = () => ctx.close();
       }
     } else {
-      ctx.log.error({ command: key, err: (err as Error).message, stack: (err as Error).stack }, 'command failed');
+      ctx.log.error({ command: key, err }, 'command failed');
       result = { status: 'NO', code: { name: 'SERVERBUG' }, text: `${key} failed: internal error` };
     }
   }

@@ -37,6 +37,15 @@ export interface ImapServices {
   log: Logger;
   /** Reported by ID (RFC 2971). */
   version: string;
+  /** Config `limits` (mail-runtime/config/schema.ts decides their defaults). */
+  limits: ImapLimits;
+}
+
+export interface ImapLimits {
+  /** Largest APPEND message; above it `NO [TOOBIG]` (RFC 4469 §4). */
+  maxMessageBytes: number;
+  /** Largest literal (and sum of literals per command) after login. */
+  imapLiteralBytes: number;
 }
 
 /**

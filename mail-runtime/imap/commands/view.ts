@@ -1,4 +1,4 @@
-import type { Folder, MessageMeta } from '../../store';
+import type { Folder, FolderGoneReason, MessageMeta } from '../../store';
 import { atom, data, list, num, type ImapResponse, type ResponseValue } from '../protocol';
 import type { RecentClaims } from '../recent';
 
@@ -29,8 +29,8 @@ export class MailboxView {
   private readonly recent = new Set<number>();
   /** The RECENT count the client was last told. */
   private announcedRecent: number;
-  private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: string) => void };
-  goneReason: string | undefined;
+  private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: FolderGoneReason) => void };
+  goneReason: FolderGoneReason | undefined;
 
   constructor(
     readonly folder: Folder,

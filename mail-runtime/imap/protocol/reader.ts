@@ -72,8 +72,12 @@ export interface LiteralLimits {
 export interface CommandReaderOptions {
   /** Longest command text (all lines of one command, literals excluded). Default LIMITS.imapLineBytes. */
   maxLineBytes?: number;
-  /** Largest literal, and largest sum of literals in one command. Default LIMITS.imapLiteralBytes. */
-  maxLiteralBytes?: number;
+  /**
+   * Largest literal, and largest sum of literals in one command. No default:
+   * the session passes config `limits.imapLiteralBytes` (or its smaller
+   * pre-login cap).
+   */
+  maxLiteralBytes: number;
   /** Largest `{n+}` literal accepted without a continuation. Default LIMITS.imapNonSyncLiteralBytes. */
   maxNonSyncLiteralBytes?: number;
   /**
@@ -123,9 +127,9 @@ export class CommandReader {
   private discarding = false;
   private rawLineRequested = false;
 
-  constructor(options: CommandReaderOptions = {}) {
+  constructor(options: CommandReaderOptions) {
     this.maxLine = options.maxLineBytes ?? LIMITS.imapLineBytes;
-    this.maxLiteral = options.maxLiteralBytes ?? LIMITS.imapLiteralBytes;
+    this.maxLiteral = options.maxLiteralBytes;
     this.maxNonSync = options.maxNonSyncLiteralBytes ?? LIMITS.imapNonSyncLiteralBytes;
     this.onLiteral = options.onLiteral;
   }

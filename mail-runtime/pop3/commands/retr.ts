@@ -11,7 +11,7 @@ async function send(ctx: CommandContext, number: number, bodyLines: number, text
     message = await txn.read(found.message);
   } catch (e) {
     // Expunged by IMAP since login, or the storage is away: RFC 3206 §5, trying later may work.
-    ctx.log.info({ uid: found.message.uid, err: (e as Error).message }, 'message unreadable');
+    ctx.log.warn({ uid: found.message.uid, err: e }, 'message unreadable');
     return err('Message no longer available', 'SYS/TEMP');
   }
   return ok(text(found.message.size), { body: { kind: 'message', message, bodyLines } });

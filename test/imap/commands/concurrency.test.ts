@@ -94,7 +94,7 @@ describe('two sessions on one mailbox', () => {
     const a = await session('Doomed');
     expect(await setup.command('d', 'DELETE Doomed')).toEqual(['d OK DELETE completed']);
     a.send('a1 NOOP');
-    expect(await a.readLine()).toBe('* BYE [UNAVAILABLE] Selected mailbox was deleted or renamed');
+    expect(await a.readLine()).toBe('* BYE [UNAVAILABLE] Selected mailbox was deleted');
     await a.waitClosed();
   });
 

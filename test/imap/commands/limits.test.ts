@@ -35,16 +35,16 @@ async function stillServing(): Promise<void> {
 describe('literal and line limits (RFC 7888, RFC 4469 TOOBIG)', () => {
   it('refuses an APPEND literal above the message limit before reading it, and the session goes on', async () => {
     const c = await login();
-    c.send(`a APPEND INBOX {${LIMITS.messageBytes + 1}}`);
-    expect(await c.readLine()).toBe(`a NO [TOOBIG] Message too big (max ${LIMITS.messageBytes} octets)`);
-    c.send(`b APPEND INBOX {${LIMITS.imapLiteralBytes + 1}}`);
+    c.send(`a APPEND INBOX {${node.limits.maxMessageBytes + 1}}`);
+    expect(await c.readLine()).toBe(`a NO [TOOBIG] Message too big (max ${node.limits.maxMessageBytes} octets)`);
+    c.send(`b APPEND INBOX {${node.limits.imapLiteralBytes + 1}}`);
     expect(await c.readLine()).toMatch(/^b NO \[TOOBIG\] Literal too big/);
     expect(await c.command('c', 'NOOP')).toEqual(['c OK NOOP completed']);
   });
 
   it('a non-synchronising literal above the cap ends the connection with BYE (RFC 7888 §4)', async () => {
     const c = await login();
-    c.send(`a APPEND INBOX {${LIMITS.imapLiteralBytes + 1}+}`);
+    c.send(`a APPEND INBOX {${node.limits.imapLiteralBytes + 1}+}`);
     expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([expect.stringMatching(/^a NO \[TOOBIG\] /), '* BYE Connection cannot continue']);
     await c.waitClosed();
     await stillServing();

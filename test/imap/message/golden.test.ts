@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeMessage, renderFetchItem } from '../../../mail-runtime/imap/message';
 import { CommandReader, compileValue, parseFetchArgs, type FetchAttribute, type ImapValue } from '../../../mail-runtime/imap/protocol';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 // In the repository (see its PROVENANCE.md); a missing fixture fails the file, never skips it.
 const GOLDEN_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'imap-golden');
@@ -31,7 +32,7 @@ interface GoldenFile {
 const ALLOWED_DIFFERENCES: ReadonlyArray<{ message: string; item: string; rfc: string; why: string }> = [];
 
 function parseItem(item: string): FetchAttribute {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.from(`t FETCH 1 (${item})\r\n`));
   const ev = r.next();
   if (ev?.type !== 'command') throw new Error(`cannot parse ${item}`);
@@ -57,7 +58,7 @@ function toPlain(v: ImapValue): unknown {
 }
 
 function ourValue(bytes: Buffer): unknown {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.concat([Buffer.from('t X '), bytes, Buffer.from('\r\n')]));
   const events = r.drain().filter((e) => e.type !== 'continue');
   const ev = events[0];

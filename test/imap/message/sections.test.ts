@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeMessage, renderFetchItem } from '../../../mail-runtime/imap/message';
 import { CommandReader, compileValue, parseFetchArgs, type FetchAttribute } from '../../../mail-runtime/imap/protocol';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 function attr(item: string): FetchAttribute {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.from(`t FETCH 1 (${item})\r\n`));
   const ev = r.next();
   if (ev?.type !== 'command') throw new Error(item);

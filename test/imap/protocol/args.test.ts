@@ -18,9 +18,10 @@ import {
   type ImapValue,
   type SequenceSet,
 } from '../../../mail-runtime/imap/protocol';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 function args(line: string): readonly ImapValue[] {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.from(`t X ${line}\r\n`));
   const ev = r.next();
   if (ev?.type !== 'command') throw new Error(`not a command: ${JSON.stringify(ev)}`);

@@ -20,6 +20,7 @@ import {
   type ImapValue,
   type ResponseValue,
 } from '../../../mail-runtime/imap/protocol';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 const bytes = (r: Parameters<typeof compileResponseBuffer>[0]): string => compileResponseBuffer(r).toString('latin1');
 
@@ -111,7 +112,7 @@ describe('property: compile → parse round trip', () => {
     fc.assert(
       fc.property(fc.array(imapValue, { minLength: 1, maxLength: 5 }), (values) => {
         const text = Buffer.concat([Buffer.from('t X '), ...values.flatMap((v, i) => (i ? [Buffer.from(' '), compileValue(v)] : [compileValue(v)])), Buffer.from('\r\n')]);
-        const r = new CommandReader();
+        const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
         r.push(text);
         const events = r.drain().filter((e) => e.type !== 'continue');
         expect(events).toHaveLength(1);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CommandReader, type ReaderEvent } from '../../../mail-runtime/imap/protocol';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 /** Events as comparable JSON (Buffers become latin1 text). */
 function norm(events: ReaderEvent[]): string {
@@ -11,7 +12,7 @@ function norm(events: ReaderEvent[]): string {
 }
 
 function feed(chunks: Buffer[], opts?: ConstructorParameters<typeof CommandReader>[0]): ReaderEvent[] {
-  const r = new CommandReader(opts);
+  const r = new CommandReader(opts ?? { maxLiteralBytes: TEST_LITERAL_BYTES });
   const out: ReaderEvent[] = [];
   for (const c of chunks) {
     r.push(c);

@@ -7,22 +7,21 @@
  * goes on). A non-synchronising one is already on its way: over the cap it
  * gets a tagged TOOBIG refusal and BYE, and its bytes are never buffered or
  * even waited for (RFC 7888 §4 lets the server close). After login the caps
- * rise to LIMITS.imapLiteralBytes.
+ * rise to config `limits.imapLiteralBytes`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS } from '../../../mail-runtime/common/limits';
 import { CommandReader, type ReaderEvent } from '../../../mail-runtime/imap/protocol';
-import { imapConnect, imapLogin, message } from '../../helpers/imap';
+import { imapConnect, imapLogin, message, TEST_LITERAL_BYTES } from '../../helpers/imap';
 import type { LineClient } from '../../helpers/line-client';
 import { startTestNode, type TestNode } from '../../helpers/node';
 import { ALICE } from '../../helpers/users';
 
 const PRE_AUTH = 8 * 1024;
 const PRE = { maxLiteralBytes: PRE_AUTH, maxNonSyncLiteralBytes: PRE_AUTH, reason: 'before authentication' };
-const POST = { maxLiteralBytes: LIMITS.imapLiteralBytes, maxNonSyncLiteralBytes: LIMITS.imapLiteralBytes };
+const POST = { maxLiteralBytes: TEST_LITERAL_BYTES, maxNonSyncLiteralBytes: TEST_LITERAL_BYTES };
 
 function reader(limits: Parameters<CommandReader['setLiteralLimits']>[0] = PRE): CommandReader {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.setLiteralLimits(limits);
   return r;
 }
@@ -95,12 +94,12 @@ describe('CommandReader.setLiteralLimits', () => {
 
   it('after login: a {n+} literal above the overall cap is still fatal, with the byte limit in the text', () => {
     const r = reader(POST);
-    r.push(Buffer.from(`a APPEND INBOX {${LIMITS.imapLiteralBytes + 1}+}\r\n`));
+    r.push(Buffer.from(`a APPEND INBOX {${TEST_LITERAL_BYTES + 1}+}\r\n`));
     expect(brief(r.next())).toEqual({
       error: 'TOOBIG',
       tag: 'a',
       fatal: true,
-      text: `Non-synchronizing literal too big (max ${LIMITS.imapLiteralBytes} octets)`,
+      text: `Non-synchronizing literal too big (max ${TEST_LITERAL_BYTES} octets)`,
     });
   });
 
@@ -143,7 +142,7 @@ describe('the session switches the caps at login (real node)', () => {
 
   it('unauthenticated {64 MiB+}: TOOBIG and BYE right after the marker line, without waiting for the bytes', async () => {
     const c = await fresh();
-    c.send(`a LOGIN {${LIMITS.imapLiteralBytes}+}`);
+    c.send(`a LOGIN {${node.limits.imapLiteralBytes}+}`);
     expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([
       'a NO [TOOBIG] Non-synchronizing literal too big before authentication',
       '* BYE Connection cannot continue',

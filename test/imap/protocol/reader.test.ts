@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandReader, type ImapValue, type ReaderEvent } from '../../../mail-runtime/imap/protocol';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 /** Compact, comparable form of a value. */
 function show(v: ImapValue): unknown {
@@ -30,8 +31,8 @@ function showEvent(e: ReaderEvent): unknown {
   }
 }
 
-function run(input: string | Buffer, opts: ConstructorParameters<typeof CommandReader>[0] = {}): unknown[] {
-  const r = new CommandReader(opts);
+function run(input: string | Buffer, opts: Partial<ConstructorParameters<typeof CommandReader>[0]> = {}): unknown[] {
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES, ...opts });
   r.push(typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
   return r.drain().map(showEvent);
 }
@@ -89,7 +90,7 @@ describe('CommandReader: RFC 3501 §9 command syntax', () => {
 
 describe('CommandReader: literals and limits (RFC 3501 §7.5, RFC 7888)', () => {
   it('waits for the whole literal across chunks', () => {
-    const r = new CommandReader();
+    const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
     r.push(Buffer.from('a APPEND INBOX {10}\r\n'));
     expect(r.drain().map(showEvent)).toEqual([{ continue: 10 }]);
     expect(r.inCommand).toBe(true);
@@ -147,7 +148,7 @@ describe('CommandReader: literals and limits (RFC 3501 §7.5, RFC 7888)', () => 
   });
 
   it('rejects an over-long line that arrives in small chunks without buffering it all', () => {
-    const r = new CommandReader({ maxLineBytes: 100 });
+    const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES, maxLineBytes: 100 });
     const events: ReaderEvent[] = [];
     for (let i = 0; i < 50; i++) {
       r.push(Buffer.from('z'.repeat(20)));
@@ -170,7 +171,7 @@ describe('CommandReader: literals and limits (RFC 3501 §7.5, RFC 7888)', () => 
 
 describe('CommandReader: raw lines (AUTHENTICATE RFC 3501 §6.2.2, IDLE RFC 2177)', () => {
   it('returns the line after IDLE raw even when pipelined', () => {
-    const r = new CommandReader();
+    const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
     r.push(Buffer.from('a IDLE\r\nDONE\r\nb NOOP\r\n'));
     const first = r.next();
     expect(first && showEvent(first)).toEqual({ cmd: 'a IDLE', args: [] });
@@ -179,7 +180,7 @@ describe('CommandReader: raw lines (AUTHENTICATE RFC 3501 §6.2.2, IDLE RFC 2177
   });
 
   it('returns a SASL response line unparsed', () => {
-    const r = new CommandReader();
+    const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
     r.push(Buffer.from('a AUTHENTICATE PLAIN\r\n'));
     r.next();
     r.readRawLine();

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeMessage, type MessageSummary } from '../../../mail-runtime/imap/message';
 import { CommandReader, parseDateTime, type ImapCommand } from '../../../mail-runtime/imap/protocol';
 import { parseSearch, searchMessages, type SearchMessage } from '../../../mail-runtime/imap/search';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 // In the repository (see its PROVENANCE.md); a missing fixture fails the file, never skips it.
 const GOLDEN_DIR = path.resolve(__dirname, '..', '..', 'fixtures', 'imap-golden');
@@ -28,7 +29,7 @@ interface Fixture {
 }
 
 function parseCommand(bytes: Buffer): ImapCommand {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.concat([Buffer.from('t '), bytes, Buffer.from('\r\n')]));
   const ev = r.drain().find((e) => e.type !== 'continue');
   if (ev?.type !== 'command') throw new Error(`does not parse: ${JSON.stringify(ev)}`);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CommandReader, type ImapValue } from '../../../mail-runtime/imap/protocol';
 import { decideOnMetadata, parseSearch, type SearchKey, type SearchMessage } from '../../../mail-runtime/imap/search';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 function key(line: string): SearchKey {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.from(`t SEARCH ${line}\r\n`));
   const ev = r.drain().find((e) => e.type !== 'continue');
   if (ev?.type !== 'command') throw new Error(JSON.stringify(ev));

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { analyzeMessage } from '../../../mail-runtime/imap/message';
 import { CommandReader, type ImapValue } from '../../../mail-runtime/imap/protocol';
 import { matchesSearch, parseSearch, type SearchMessage } from '../../../mail-runtime/imap/search';
+import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
 function args(line: string): readonly ImapValue[] {
-  const r = new CommandReader();
+  const r = new CommandReader({ maxLiteralBytes: TEST_LITERAL_BYTES });
   r.push(Buffer.from(`t SEARCH ${line}\r\n`));
   const ev = r.drain().find((e) => e.type !== 'continue');
   if (ev?.type !== 'command') throw new Error(JSON.stringify(ev));

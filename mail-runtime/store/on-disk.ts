@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { problemsFromZod } from '../config';
+import { StoreError, type SpecialUse } from './types';
+
+/**
+ * Shapes of the JSON files the store writes, checked when read back. A file
+ * that does not match was not written by us as it is now (a bug, another
+ * program, a damaged disk): it is refused as CORRUPT with the file and the
+ * field named, never replaced by a default (which would silently drop
+ * subscriptions, flags or whole messages).
+ */
+
+export const SPECIAL_USES = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged'] as const satisfies readonly SpecialUse[];
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const uid = z.number().int().min(1).max(0xffff_ffff); // RFC 3501 §2.3.1.1: UIDs are 32-bit
+const flags = z.array(z.string().min(1));
+
+/** `<user>/mailfleet/user/user.json`: subscriptions and special-use attributes. */
+export const UserMetaFile = z.strictObject({
+  v: z.literal(1),
+  subscriptions: z.array(z.string().min(1)),
+  specialUse: z.record(z.string().min(1), z.enum(SPECIAL_USES)),
+});
+export type UserMetaFile = z.infer<typeof UserMetaFile>;
+
+/** `<maildir>/mailfleet/snapshot.<epoch>.json` (see index-log.ts). */
+export const SnapshotFile = z.strictObject({
+  v: z.literal(1),
+  epoch: count,
+  gen: count,
+  uidValidity: z.number().int().min(1).max(0xffff_ffff),
+  uidNext: z.number().int().min(1).max(0x1_0000_0000),
+  highestModseq: count,
+  /** [uid, base, flags, internalDate ms, size, modseq] */
+  messages: z.array(z.tuple([uid, z.string().min(1), flags, z.number().finite(), count, count])),
+});
+export type SnapshotFile = z.infer<typeof SnapshotFile>;
+
+/** One line of `<maildir>/mailfleet/index.<epoch>.<gen>.log`: a(ppend), f(lags), x (expunge). */
+export const IndexRecord = z.discriminatedUnion('t', [
+  z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count }),
+  z.strictObject({ t: z.literal('f'), u: uid, f: flags, m: count }),
+  z.strictObject({ t: z.literal('x'), u: z.array(uid), m: count }),
+]);
+export type IndexRecord = z.infer<typeof IndexRecord>;
+
+/** `where`: the part of the file, e.g. "line 12". */
+function corrupt(file: string, where: string | undefined, what: string): StoreError {
+  return new StoreError('CORRUPT', `${file}${where ? ` ${where}` : ''} is damaged: ${what}`);
+}
+
+/** Checks already-parsed JSON against `schema`; CORRUPT names the file and the bad fields. */
+export function checkStored<T>(schema: z.ZodType<T>, value: unknown, file: string, where?: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const problems = problemsFromZod(r.error);
+  const listed = problems
+    .slice(0, 3)
+    .map((p) => `${p.path}: ${p.message}`)
+    .join('; ');
+  throw corrupt(file, where, problems.length > 3 ? `${listed}; and ${problems.length - 3} more` : listed);
+}
+
+/** Parses and checks one of our JSON files (or one line of a log). */
+export function parseStored<T>(schema: z.ZodType<T>, text: string, file: string, where?: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(file, where, `not JSON (${(e as Error).message})`);
+  }
+  return checkStored(schema, value, file, where);
+}

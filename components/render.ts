@@ -145,7 +145,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
   const storagePath = dir ? (posix.isAbsolute(localStorage) ? localStorage : posix.join(dir, localStorage)) : GUEST_PATHS.storage;
   const secretsDir = local ? posix.join(dir!, 'secrets') : undefined;
   const tls = local
-    ? { certFile: posix.join(dir!, 'tls', 'cert.pem'), keyFile: posix.join(dir!, 'tls', 'key.pem') }
+    ? { certFile: posix.join(dir!, 'tls', 'cert.pem'), keyFile: posix.join(dir!, 'tls', 'key.pem'), generateIfMissing: true }
     : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey };
   const clusterTokenFile = secretsDir ? posix.join(secretsDir, 'cluster-token') : GUEST_PATHS.clusterToken;
   const hubAddress = addressOf(spec, 'hub', 0);
@@ -266,7 +266,7 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
       storage: { path: dir ? posix.join(dir, 'storage') : GUEST_PATHS.storage },
       clusterTokenFile: dir ? posix.join(dir, 'secrets', 'cluster-token') : GUEST_PATHS.clusterToken,
       tls: dir
-        ? { certFile: posix.join(dir, 'tls', 'cert.pem'), keyFile: posix.join(dir, 'tls', 'key.pem') }
+        ? { certFile: posix.join(dir, 'tls', 'cert.pem'), keyFile: posix.join(dir, 'tls', 'key.pem'), generateIfMissing: true }
         : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey },
       hostname: spec.hostname,
       plaintextAuth: spec.security.plaintextAuth,

@@ -21,6 +21,13 @@ export type Listen = z.infer<typeof Listen>;
 export const TlsFiles = strict({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
+  /**
+   * When both files are absent, generate a self-signed certificate and write
+   * it there (the embedded local cluster, a member run by hand). Off by
+   * default: on a deployed platform a missing certificate is a broken secret
+   * mount, which must stop the member rather than be papered over.
+   */
+  generateIfMissing: z.boolean().default(false),
 });
 export type TlsFiles = z.infer<typeof TlsFiles>;
 

@@ -1,10 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
 
 export interface TlsFiles {
   certFile: string;
   keyFile: string;
+  /** Both files absent: generate a self-signed pair and write it there (config `tls.generateIfMissing`). */
+  generateIfMissing?: boolean;
 }
 
 export interface TlsMaterial {
@@ -32,8 +35,62 @@ export async function loadTls(files: TlsFiles | undefined, hostname = 'localhost
     }
     return cached;
   }
+  if (files.generateIfMissing && (await bothMissing(files))) {
+    const made = await generateSelfSigned(hostname);
+    if (await publishPair(files, made)) return made;
+    // Another member published its pair first: use that one, so every member shares a certificate.
+  }
   const [cert, key] = await Promise.all([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
   return { cert, key, selfSigned: false, context: createSecureContext({ cert, key, minVersion: 'TLSv1.2' }) };
+}
+
+async function bothMissing(files: TlsFiles): Promise<boolean> {
+  const exists = async (f: string) =>
+    readFile(f).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+  const [cert, key] = await Promise.all([exists(files.certFile), exists(files.keyFile)]);
+  return !cert && !key;
+}
+
+/**
+ * Writes a generated pair where the config says, without ever leaving a
+ * half-written or mismatched pair: each file is written in full under a
+ * temporary name and then hard-linked into place, which fails if the name
+ * exists. The key goes first; whoever places it also places the certificate.
+ * Returns false when another process won the race.
+ */
+async function publishPair(files: TlsFiles, made: TlsMaterial): Promise<boolean> {
+  const place = async (target: string, text: string, mode: number): Promise<boolean> => {
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(tmp, text, { mode, flag: 'wx' });
+    try {
+      await link(tmp, target);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  };
+  if (!(await place(files.keyFile, made.key, 0o600))) return waitForPair(files);
+  await place(files.certFile, made.cert, 0o644);
+  return true;
+}
+
+/** The key exists, so its writer is about to place the certificate: wait for it (bounded). */
+async function waitForPair(files: TlsFiles): Promise<false> {
+  for (let i = 0; i < 50; i++) {
+    if (await readFile(files.certFile).then(() => true, () => false)) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${files.keyFile} exists but ${files.certFile} never appeared; remove both to generate a new pair`);
 }
 
 const generated = new Map<string, Promise<TlsMaterial>>();

@@ -21,7 +21,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
       ...(l.pop3s ? { pop3s: l.pop3s } : {}),
       health: cfg.management,
     },
-    ...(cfg.tls ? { tls: { certFile: cfg.tls.certFile, keyFile: cfg.tls.keyFile } } : {}),
+    ...(cfg.tls ? { tls: cfg.tls } : {}),
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,

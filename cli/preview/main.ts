@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { join } from 'node:path';
-import { stackProgram } from '../../stacks/program';
+import { stackProgram } from '../../stacks';
 import { platformInvokeResult, platformMockOutputs, installCapture, redactSecrets, type Capture, type CapturedResource, commonMockOutputs, composeMockOutputs } from '../../components';
 import { POLICY_PACK_NAME, POLICY_PACK_VERSION } from '../../policies/policies';
 import {

@@ -1,4 +1,6 @@
 import type { StackValidationPolicy } from '@pulumi/policy';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { adminApiPrivate } from './rules/admin-api-private';
 import { failoverPairs } from './rules/failover-pairs';
 import { failureDomains } from './rules/failure-domains';
@@ -38,7 +40,24 @@ export const policies: readonly StackValidationPolicy[] = [
 ];
 
 export const POLICY_PACK_NAME = 'mailfleet';
-export const POLICY_PACK_VERSION = '0.1.0';
+/**
+ * The pack's version, from policies/package.json: the one source. `new
+ * PolicyPack` reports the package.json in its working directory (the pack's
+ * folder under the CLI), the offline gate reports this, and
+ * PulumiPolicy.yaml's `version` must agree (checked by
+ * test/policies/analyzer.test.ts).
+ */
+export const POLICY_PACK_VERSION = readPackVersion(join(__dirname, 'package.json'));
+
+function readPackVersion(file: string): string {
+  const pkg: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const version = typeof pkg === 'object' && pkg !== null ? (pkg as { version?: unknown }).version : undefined;
+  if (typeof version !== 'string' || !/^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/.test(version)) {
+    throw new Error(`${file}: "version" must be a semantic version such as 1.2.3 (got ${JSON.stringify(version)})`);
+  }
+  return version;
+}
+
 export const POLICY_PACK_DESCRIPTION =
   'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity and backups.';
 

@@ -1,5 +1,4 @@
-// Pulumi entry point (Pulumi.yaml `main`). The stack's outputs are the
-// cluster's endpoints, admin URL, admin token (secret), members and storage.
-import { stackProgram } from './program';
-
-export = stackProgram();
+// stacks/: the stack program as a library (Pulumi config → validated spec →
+// component). The Pulumi entry point that runs it is program.ts at the
+// project root; the offline preview (cli/preview) runs it under mocks.
+export { stackProgram } from './program';

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { join } from 'node:path';
-import { stackProgram } from '../../stacks/program';
+import { stackProgram } from '../../stacks';
 import { platformInvokeResult, platformMockOutputs, installCapture, redactSecrets, type Capture, type CapturedResource, commonMockOutputs, composeMockOutputs } from '../../components';
 import { POLICY_PACK_NAME, POLICY_PACK_VERSION } from '../../policies/policies';
 import {
@@ -13,7 +13,7 @@ import {
   type PolicyResult,
   type PolicyRun,
 } from './policy-gate';
-import { StackConfigFileError, readStackConfig } from './stack-config';
+import { StackConfigFileError, readStackConfig, withOfflineCredentials } from './stack-config';
 import { renderTree } from './tree';
 
 /**
@@ -97,12 +97,14 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
       throw err;
     }
   }
+  // Offline: mocked providers never authenticate, so missing credentials get placeholders.
+  const offline = withOfflineCredentials(stackConfig);
   const mocks = { outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult };
   const run = installCapture({
     project: 'mailfleet',
     stack: opts.stack,
-    config: stackConfig.config,
-    secretKeys: stackConfig.secretKeys,
+    config: offline.config,
+    secretKeys: offline.secretKeys,
     ...mocks,
   });
 

@@ -20,6 +20,25 @@ export interface StackConfig {
 
 export class StackConfigFileError extends Error {}
 
+/**
+ * Provider credentials the platform adapters read from stack config. Stack
+ * files do not hold them (they come from `pulumi config set --secret` or a
+ * Pulumi ESC environment, see docs/gitops.md), and the offline preview never
+ * talks to a provider: it fills in a placeholder secret for each one the
+ * stack does not set, so `npm run preview` works with no credentials.
+ */
+export const OFFLINE_PROVIDER_CREDENTIALS: readonly string[] = ['proxmoxve:apiToken', 'vsphere:password'];
+
+/** The stack's config plus a placeholder secret for every provider credential it does not set. */
+export function withOfflineCredentials(c: StackConfig): StackConfig {
+  const missing = OFFLINE_PROVIDER_CREDENTIALS.filter((k) => !(k in c.config));
+  return {
+    ...c,
+    config: { ...c.config, ...Object.fromEntries(missing.map((k) => [k, SECRET_PLACEHOLDER])) },
+    secretKeys: [...c.secretKeys, ...missing],
+  };
+}
+
 export function listStacks(stacksDir: string): string[] {
   if (!existsSync(stacksDir)) return [];
   return readdirSync(stacksDir)

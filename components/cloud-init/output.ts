@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { notYetComputed } from '../computed';
 import { renderLoadBalancerUserData, type LoadBalancerUserDataArgs } from './load-balancer';
 import { renderMemberUserData, type MemberUserDataArgs } from './member';
 import { requiredSecrets, type SecretName } from './secret-files';
@@ -29,7 +30,12 @@ export function memberUserData(args: MemberUserDataInputs, parent?: pulumi.Resou
   }
   const inputs = Object.fromEntries(needed.map((n) => [n, pulumi.output(args.secrets[n]!)]));
   return pulumi.secret(
-    pulumi.all(inputs).apply((plain) => renderMemberUserData({ ...args, secrets: plain as Partial<Record<SecretName, string>> })),
+    pulumi
+      .all(inputs)
+      .apply((plain) =>
+        // Generated secrets (the cluster token) are provider-computed: render once they exist (see notYetComputed).
+        needed.some((n) => plain[n] === undefined) ? notYetComputed<string>() : renderMemberUserData({ ...args, secrets: plain as Partial<Record<SecretName, string>> }),
+      ),
   );
 }
 

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -73,19 +72,13 @@ describe('the mailfleet policy pack', () => {
     }
   });
 
-  it('PulumiPolicy.yaml declares a TypeScript nodejs pack with index.ts as entry', () => {
+  it('PulumiPolicy.yaml declares a nodejs pack (its entry is the folder: index.ts here, index.js in the tarball)', () => {
     const doc = YAML.parse(readFileSync(join(root, 'policies', 'PulumiPolicy.yaml'), 'utf8'));
-    expect(doc.runtime).toEqual({ name: 'nodejs', options: { typescript: true } });
-    expect(doc.main).toBe('index.ts');
+    expect(doc.runtime).toBe('nodejs');
+    expect(doc.main).toBeUndefined();
     expect(doc.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(doc.description.length).toBeGreaterThan(20);
-  });
-
-  it('the pack entry serves all 12 policies as a CrossGuard analyzer (own process: PolicyPack starts a gRPC server)', () => {
-    // Loading index.ts prints the analyzer's port, like under `pulumi preview --policy-pack`.
-    const script = "require('tsx/cjs'); const log = console.log; console.log = (...a) => { log(...a); process.exit(0); }; require('./policies/index.ts');";
-    const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
-    expect(out.trim()).toMatch(/^\d+$/);
+    // Started the way the CLI starts it: test/policies/analyzer.test.ts.
   });
 });
 

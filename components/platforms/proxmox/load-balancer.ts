@@ -5,6 +5,7 @@ import { loadBalancerUserData } from '../../cloud-init';
 import { KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, mailHaproxyConfig, renderHaproxyConfig, renderKeepalivedAuthFile, renderKeepalivedConfig } from '../../haproxy';
 import { STANDARD_PORTS, vmAddress } from '../../render';
 import { SpecError } from '../../spec';
+import { whenComputed } from '../../computed';
 import { CLIENT_PORTS, type ClientPort, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
 import { createVm, nodeFor, prefixLength, type ProxmoxBase } from './vm';
 import { PROXMOX_GUEST_PACKAGES, vmIdFor } from './workload';
@@ -51,11 +52,16 @@ export function proxmoxLoadBalancer(base: ProxmoxBase, args: LoadBalancerArgs, p
   }
 
   const addresses = Array.from({ length: lb.replicas }, (_, i) => vmAddress(p.network, 'loadBalancer', i));
-  const vrrpPassword =
+  // keepalived's VRRP auth file. The password is provider-computed: rendered
+  // only once the provider has filled it in (see whenComputed). Alphanumeric
+  // and at most VRRP_PASS_MAX long (the slice also holds for fakes that ignore
+  // `length`), so always a valid auth_pass and the render cannot throw.
+  const vrrpAuthFile =
     lb.vip !== undefined
       ? pulumi.secret(
-          // Alphanumeric, VRRP_PASS_MAX long: always a valid auth_pass, so the render below cannot throw inside apply.
-          new random.RandomPassword(`${name}-lb-vrrp`, { length: VRRP_PASS_MAX, special: false }, { parent }).result.apply((r) => r.slice(0, VRRP_PASS_MAX)),
+          whenComputed(new random.RandomPassword(`${name}-lb-vrrp`, { length: VRRP_PASS_MAX, special: false }, { parent }).result, (p) =>
+            renderKeepalivedAuthFile(p.slice(0, VRRP_PASS_MAX)),
+          ),
         )
       : undefined;
 
@@ -85,7 +91,7 @@ export function proxmoxLoadBalancer(base: ProxmoxBase, args: LoadBalancerArgs, p
       domain: p.network.searchDomain,
       haproxyConfig,
       keepalivedConfig,
-      extraFiles: vrrpPassword ? [{ path: KEEPALIVED_AUTH_FILE, content: vrrpPassword.apply(renderKeepalivedAuthFile) }] : [],
+      extraFiles: vrrpAuthFile ? [{ path: KEEPALIVED_AUTH_FILE, content: vrrpAuthFile }] : [],
       extraPackages: [...PROXMOX_GUEST_PACKAGES],
     });
     return createVm(

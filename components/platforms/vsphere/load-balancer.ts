@@ -5,6 +5,7 @@ import { KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, mailHaproxyConfig, renderHaproxyCo
 import { STANDARD_PORTS, vmAddress } from '../../render';
 import { SpecError } from '../../spec';
 import { ipv4ToInt } from '../../../mail-runtime/config';
+import { whenComputed } from '../../computed';
 import { CLIENT_PORTS, type ClientPort, type ClusterContext, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
 import { GUEST_INTERFACE, prefixOf } from './guestinfo';
 import type { Inventory } from './inventory';
@@ -69,8 +70,9 @@ export function createLoadBalancer(inv: Inventory, ctx: ClusterContext<'vsphere'
 
   // VRRP authentication keeps a neighbour pair with the same router id out; a
   // secret like any other. Letters and digits only, at most 8 (RFC 3768
-  // §5.3.6.1); the slice below keeps that true whatever a mock returns, so
-  // the apply cannot throw.
+  // §5.3.6.1); the slice below keeps that true whatever a fake provider
+  // returns, so the render cannot throw. Provider-computed: rendered only once
+  // the provider has filled it in (see whenComputed).
   const vrrpPassword = lb.vip
     ? new random.RandomPassword(`${ctx.name}-lb-vrrp-password`, { length: VRRP_PASS_MAX, special: false }, { parent }).result
     : undefined;
@@ -95,14 +97,15 @@ export function createLoadBalancer(inv: Inventory, ctx: ClusterContext<'vsphere'
         throw new pulumi.ResourceError(`loadBalancer: ${err instanceof SpecError ? err.message : String(err)}`, parent);
       }
     }
+    const authFile = keepalivedConfig !== undefined && vrrpPassword ? whenComputed(vrrpPassword, (p) => renderKeepalivedAuthFile(p.slice(0, VRRP_PASS_MAX))) : pulumi.output('');
     const userData = pulumi.secret(
-      pulumi.output(vrrpPassword ?? '').apply((password) =>
+      authFile.apply((auth) =>
         renderLoadBalancerUserData({
           hostname,
           domain: net.searchDomain,
           haproxyConfig,
           keepalivedConfig,
-          extraFiles: keepalivedConfig ? [{ path: KEEPALIVED_AUTH_FILE, content: renderKeepalivedAuthFile(password.slice(0, VRRP_PASS_MAX)) }] : [],
+          extraFiles: auth ? [{ path: KEEPALIVED_AUTH_FILE, content: auth }] : [],
         }),
       ),
     );

@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installCapture, isSecretValue, type Capture } from '../../../../components/offline/capture';
 import { commonMockOutputs, composeMockOutputs } from '../../../../components/offline/mock-outputs';
-import { readStackConfig } from '../../../../cli/preview/stack-config';
+import { readStackConfig, withOfflineCredentials } from '../../../../cli/preview/stack-config';
 import { proxmoxMockOutputs } from '../../../../components/platforms/proxmox/mocks';
-// stacks/program only defines the program (stacks/index.ts is the one that runs it on import).
 import { stackProgram } from '../../../../stacks/program';
 
 /** The shipped stack file runs end to end under mocks (what `npm run preview -- --stack ha-proxmox` does). */
-const stackConfig = readStackConfig(join(__dirname, '../../../../stacks'), 'ha-proxmox');
+// Credentials are not in the stack file (config set --secret / ESC): the preview's offline placeholders stand in.
+const stackConfig = withOfflineCredentials(readStackConfig(join(__dirname, '../../../../stacks'), 'ha-proxmox'));
 const run = installCapture({
   stack: 'ha-proxmox',
   config: stackConfig.config,

@@ -40,7 +40,18 @@ export async function loadTls(files: TlsFiles | undefined, hostname = 'localhost
     if (await publishPair(files, made)) return made;
     // Another member published its pair first: use that one, so every member shares a certificate.
   }
-  const [cert, key] = await Promise.all([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
+  const [certRead, keyRead] = await Promise.allSettled([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
+  if (certRead.status === 'rejected' || keyRead.status === 'rejected') {
+    const problems = [
+      ['certificate', 'certFile', files.certFile, certRead],
+      ['key', 'keyFile', files.keyFile, keyRead],
+    ] as const;
+    const why = problems
+      .filter(([, , , r]) => r.status === 'rejected')
+      .map(([what, field, file, r]) => `TLS ${what} file ${file} cannot be read (${((r as PromiseRejectedResult).reason as NodeJS.ErrnoException).code ?? 'error'}; tls.${field})`);
+    throw new Error(`${why.join('; ')}: check the member's config`, { cause: certRead.status === 'rejected' ? certRead.reason : (keyRead as PromiseRejectedResult).reason });
+  }
+  const [cert, key] = [certRead.value, keyRead.value];
   return { cert, key, selfSigned: false, context: createSecureContext({ cert, key, minVersion: 'TLSv1.2' }) };
 }
 

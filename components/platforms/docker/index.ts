@@ -1,13 +1,14 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { ClusterContext, PlatformAdapter, PlatformSession } from '../types';
+import type { ClusterContext, PlatformAdapter, PlatformSession, ProviderSources } from '../types';
 import { createLoadBalancer } from './load-balancer';
-import { createHosts, planHosts } from './network';
+import { chooseHostProviders, createHosts, planHosts } from './network';
 import { createSecretStore } from './secrets';
 import { createVolumes, type DockerVolumes } from './volume';
-import { createRuntimeImages, createWorkload } from './workload';
+import { checkRuntimeBuild, createRuntimeImages, createWorkload } from './workload';
 
 /**
- * Docker platform (@pulumi/docker): per host a provider and a bridge network;
+ * Docker platform (@pulumi/docker): per host a provider (the caller's, see
+ * MailClusterArgs.dockerHosts, or one built from the host URL) and a bridge network;
  * a volume on each host (NFS-backed to share it between hosts); the runtime
  * image built from this repository's Dockerfile or pulled; one container per
  * member spread round robin over the hosts; HAProxy containers in front.
@@ -15,14 +16,16 @@ import { createRuntimeImages, createWorkload } from './workload';
  */
 export const dockerAdapter: PlatformAdapter<'docker'> = {
   kind: 'docker',
-  open(ctx: ClusterContext<'docker'>, parent: pulumi.ComponentResource): PlatformSession {
+  open(ctx: ClusterContext<'docker'>, parent: pulumi.ComponentResource, providers: ProviderSources<never>): PlatformSession {
     const { name, spec } = ctx;
     // Validate everything before the first resource exists.
     const plans = planHosts(spec, parent);
     if (spec.storage.kind !== 'docker-volume' && spec.storage.kind !== 'nfs') {
       throw new pulumi.ResourceError(`storage.kind: "${spec.storage.kind}" is not available on docker; use docker-volume or nfs`, parent);
     }
-    const hosts = createHosts(name, spec.platform, plans, parent);
+    const given = chooseHostProviders(plans, providers, parent);
+    checkRuntimeBuild(spec, parent);
+    const hosts = createHosts(name, spec.platform, plans, given, parent);
     const images = createRuntimeImages(name, spec, hosts, parent);
     let volumes: DockerVolumes | undefined;
     const volumesOrFail = () => {
@@ -44,5 +47,5 @@ export const dockerAdapter: PlatformAdapter<'docker'> = {
 
 export { dockerMockOutputs } from './mocks';
 export { HAPROXY_IMAGE, dockerHaproxyConfig, publishedPorts } from './load-balancer';
-export { DOCKER_ADDRESS_BLOCKS, hostAddress, planHosts } from './network';
+export { DOCKER_ADDRESS_BLOCKS, DOCKER_PACKAGE, hostAddress, planHosts } from './network';
 export { nfsDriverOptions } from './volume';

@@ -1,4 +1,5 @@
 import type { PlatformAdapter } from '../types';
+import type { VsphereCredentials } from './credentials';
 import { openInventory } from './inventory';
 import { createLoadBalancer, validateLoadBalancer } from './load-balancer';
 import { vsphereSecrets } from './secrets';
@@ -9,12 +10,12 @@ import { createWorkload } from './workload';
  * VMware vSphere: VMs cloned from a cloud-init template, configured through
  * guestinfo, on NFS shared storage mounted in the guests, kept on separate
  * ESXi hosts by DRS anti-affinity rules, behind an HAProxy + keepalived pair.
- * Credentials come from the stack config keys `vsphere:user` and
- * `vsphere:password` (secret).
+ * The provider is the caller's, or one built for the spec's vCenter with the
+ * credentials the caller passes (./credentials.ts).
  */
-export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
+export const vsphereAdapter: PlatformAdapter<'vsphere', VsphereCredentials> = {
   kind: 'vsphere',
-  open(ctx, parent) {
+  open(ctx, parent, providers) {
     // Everything that can be wrong is checked before the first resource exists.
     nfsMountOf(ctx.spec.storage, parent);
     validateLoadBalancer(
@@ -22,7 +23,7 @@ export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
       ctx.members.map((m) => m.address),
       parent,
     );
-    const inv = openInventory(ctx, parent);
+    const inv = openInventory(ctx, parent, providers);
     return {
       secrets: (p) => vsphereSecrets(p),
       volume: (p) => nfsVolume(ctx.spec.storage, p),
@@ -35,4 +36,6 @@ export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
 export { vsphereMockInvokes, vsphereMockOutputs } from './mocks';
 export { GUESTINFO, GUEST_INTERFACE, decodeGuestinfo, staticMacAddress } from './guestinfo';
 export type { GuestMetadata } from './guestinfo';
-export { CREDENTIAL_KEYS } from './inventory';
+export { CREDENTIAL_KEYS, vsphereCredentialsFromStackConfig } from './credentials';
+export type { VsphereCredentials } from './credentials';
+export { VSPHERE_PACKAGE } from './binding';

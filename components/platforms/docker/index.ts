@@ -47,5 +47,5 @@ export const dockerAdapter: PlatformAdapter<'docker'> = {
 
 export { dockerMockOutputs } from './mocks';
 export { HAPROXY_IMAGE, dockerHaproxyConfig, publishedPorts } from './load-balancer';
-export { DOCKER_ADDRESS_BLOCKS, DOCKER_PACKAGE, hostAddress, planHosts } from './network';
+export { DOCKER_ADDRESS_BLOCKS, hostAddress, planHosts } from './network';
 export { nfsDriverOptions } from './volume';

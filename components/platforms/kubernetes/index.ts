@@ -16,7 +16,7 @@ import { createWorkload } from './workload';
  * See the file of each part for the reasons behind its settings.
  */
 /** The Pulumi package (and provider type `pulumi:providers:kubernetes`) of @pulumi/kubernetes. */
-export const KUBERNETES_PACKAGE = 'kubernetes';
+const KUBERNETES_PACKAGE = 'kubernetes';
 
 export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
   kind: 'kubernetes',

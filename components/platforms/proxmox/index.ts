@@ -55,7 +55,7 @@ export const proxmoxAdapter: PlatformAdapter<'proxmox', ProxmoxCredentials> = {
 export { proxmoxMockOutputs } from './mocks';
 export { vmIdFor } from './workload';
 export { nodeFor } from './vm';
-export { API_TOKEN_KEYS, PROXMOX_PACKAGE, proxmoxCredentialsFromStackConfig } from './credentials';
+export { API_TOKEN_KEYS, proxmoxCredentialsFromStackConfig } from './credentials';
 export type { ProxmoxCredentials } from './credentials';
 
 /** The fallback provider: the spec's endpoint with the caller's credentials. */

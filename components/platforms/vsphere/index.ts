@@ -38,4 +38,3 @@ export { GUESTINFO, GUEST_INTERFACE, decodeGuestinfo, staticMacAddress } from '.
 export type { GuestMetadata } from './guestinfo';
 export { CREDENTIAL_KEYS, vsphereCredentialsFromStackConfig } from './credentials';
 export type { VsphereCredentials } from './credentials';
-export { VSPHERE_PACKAGE } from './binding';

@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { packageInfo } from '../components';
 import { commands } from './commands';
 import type { CliIo } from './io';
 import { firstLine, promptSecretTwice } from './secret-input';
@@ -12,8 +11,8 @@ import { firstLine, promptSecretTwice } from './secret-input';
  */
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  // Found by walking up, so it is right from cli/ and from the compiled dist/cli/ alike.
+  return packageInfo().version;
 }
 
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {

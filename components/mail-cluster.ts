@@ -1,6 +1,7 @@
+import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { ADAPTERS } from './platforms';
-import { CLIENT_PORTS, type ClientPort, type ClusterContext, type PlatformAdapter, type PlatformSession } from './platforms/types';
+import { ADAPTERS, type PlatformCredentials } from './platforms';
+import { CLIENT_PORTS, type ClientPort, type ClusterContext, type PlatformAdapter, type PlatformSession, type ProviderSources } from './platforms/types';
 import { STANDARD_PORTS, renderRuntimeConfigs, type RenderedMember } from './render';
 import { Gateway, Hub, LoadBalancer, MailNode, Proxy, SharedStorage } from './roles';
 import type { RoleComponent } from './roles/role';
@@ -17,29 +18,28 @@ export interface MailClusterArgs {
   /** Secret material from stack config (TLS key for `provided`, DKIM key, admin token). Generated when absent. */
   secrets?: SecretInputs;
   /**
-   * The component's previous name after a rename: the component and every
-   * child get an alias from their old name (`${renamedFrom}-<role>-<i>`), so
-   * `pulumi up` moves them instead of replacing the cluster.
+   * The component's previous name after a rename: the component gets an
+   * alias from its old name, and the engine derives every child's alias from
+   * it (a child named `${name}-…` under a renamed parent is looked up as
+   * `${renamedFrom}-…`, level by level), so `pulumi up` moves the cluster
+   * instead of replacing it.
    */
   renamedFrom?: string;
-}
-
-/**
- * Aliases for a renamed cluster. Legacy `transformations` run in the SDK, so
- * they reach every child whatever the engine supports (and under mocks).
- */
-function withRenameAliases(name: string, from: string | undefined, opts: pulumi.ComponentResourceOptions | undefined): pulumi.ComponentResourceOptions | undefined {
-  if (!from || from === name) return opts;
-  const prefix = `${name}-`;
-  return pulumi.mergeOptions(opts, {
-    aliases: [{ name: from }],
-    transformations: [
-      (a) =>
-        a.name.startsWith(prefix)
-          ? { props: a.props, opts: pulumi.mergeOptions(a.opts, { aliases: [{ name: `${from}-${a.name.slice(prefix.length)}` }] }) }
-          : undefined,
-    ],
-  });
+  /**
+   * Credentials for the platform provider the component builds when it is
+   * given none (Proxmox API token, vCenter user and password). Never read
+   * from stack config here: a stack program passes them, e.g. from
+   * `credentialsFromStackConfig(spec.platform.kind)`. A provider in
+   * `opts.providers` (or inherited from a parent) wins over these.
+   */
+  credentials?: PlatformCredentials;
+  /**
+   * Docker: your own provider for each Docker host, keyed by the host URL as
+   * written in spec.platform.hosts. A single-host cluster may pass its
+   * provider in `opts.providers` instead. A host without one gets a provider
+   * built from its URL.
+   */
+  dockerHosts?: Readonly<Record<string, docker.Provider>>;
 }
 
 export interface ClusterMember {
@@ -70,7 +70,7 @@ export class MailCluster extends pulumi.ComponentResource {
   readonly spec: ClusterSpec;
 
   constructor(name: string, args: MailClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(MailCluster.type, name, {}, withRenameAliases(name, args.renamedFrom, opts));
+    super(MailCluster.type, name, {}, args.renamedFrom && args.renamedFrom !== name ? pulumi.mergeOptions(opts, { aliases: [{ name: args.renamedFrom }] }) : opts);
     let spec: ClusterSpec;
     try {
       spec = parseClusterSpec(args.spec);
@@ -86,8 +86,14 @@ export class MailCluster extends pulumi.ComponentResource {
     const internalNames = members.flatMap((m) => (m.role === 'hub' ? [m.address, new URL(m.config.hubUrl ?? `https://${m.address}`).hostname] : []));
     const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this, internalNames);
     const ctx: ClusterContext = { name, spec, members, secrets };
-    const adapter = ADAPTERS[spec.platform.kind] as PlatformAdapter<Exclude<PlatformKind, 'local'>>;
-    const session: PlatformSession = adapter.open(ctx as ClusterContext<Exclude<PlatformKind, 'local'>>, this);
+    const adapter = ADAPTERS[spec.platform.kind] as PlatformAdapter<Exclude<PlatformKind, 'local'>, unknown>;
+    const providers: ProviderSources<unknown> = {
+      // getProvider wants a `pkg:module:member` token; only the package part counts.
+      explicit: (pkg) => this.getProvider(`${pkg}:index:provider`),
+      perHost: args.dockerHosts ?? {},
+      credentials: (args.credentials as Record<string, unknown> | undefined)?.[spec.platform.kind],
+    };
+    const session: PlatformSession = adapter.open(ctx as ClusterContext<Exclude<PlatformKind, 'local'>>, this, providers);
 
     const child = { parent: this };
     const secretStore = session.secrets(this);

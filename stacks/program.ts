@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { MailCluster, SpecError, parseClusterSpec, type ClientPort } from '../components';
+import { MailCluster, SpecError, credentialsFromStackConfig, parseClusterSpec, type ClientPort } from '../components';
 
 /**
  * The stack program: Pulumi config → validated spec → component.
@@ -59,6 +59,8 @@ export function stackProgram(config: pulumi.Config = new pulumi.Config('mailflee
       tlsPrivateKey: config.getSecret('tlsPrivateKey'),
       dkimPrivateKey: config.getSecret('dkimPrivateKey'),
     },
+    // The platform provider's credentials, from its own config keys (components never read config).
+    credentials: credentialsFromStackConfig(spec.platform.kind),
   });
   return {
     endpoints: cluster.endpoints,

@@ -95,12 +95,31 @@ export interface PlatformSession {
   loadBalancer(args: LoadBalancerArgs, parent: pulumi.Resource): LoadBalancerOut;
 }
 
-export interface PlatformAdapter<K extends PlatformKind = PlatformKind> {
+/**
+ * Where an adapter's providers come from. A provider the caller gave wins;
+ * otherwise the adapter builds one from the spec plus `credentials`. An
+ * adapter never reads stack config (another package's or ours): whatever the
+ * spec does not hold arrives here, passed by the stack program.
+ */
+export interface ProviderSources<C> {
+  /**
+   * The provider the caller gave for a package (`opts.provider`/`opts.providers`
+   * of the component or of an ancestor, or the engine's for a multi-language
+   * program), or undefined.
+   */
+  explicit(pkg: string): pulumi.ProviderResource | undefined;
+  /** Docker: a provider per host, keyed by the host URL as written in spec.platform.hosts. */
+  perHost: Readonly<Record<string, pulumi.ProviderResource>>;
+  /** Settings the spec does not hold for a provider the adapter builds (credentials). */
+  credentials: C | undefined;
+}
+
+export interface PlatformAdapter<K extends PlatformKind = PlatformKind, C = never> {
   readonly kind: K;
   /**
    * Validates platform-specific args (throwing pulumi.ResourceError naming the
    * field) and creates cluster-wide base objects (namespace, network,
-   * provider, HA group) as children of `parent`.
+   * provider when none was given, HA group) as children of `parent`.
    */
-  open(ctx: ClusterContext<K>, parent: pulumi.ComponentResource): PlatformSession;
+  open(ctx: ClusterContext<K>, parent: pulumi.ComponentResource, providers: ProviderSources<C>): PlatformSession;
 }

@@ -88,7 +88,7 @@ describe('running one node by hand (README)', () => {
       const client = new ImapFlow({ host: '127.0.0.1', port: node.ports.imapPort, secure: false, auth: { user: 'alice@example.test', pass: 's3cret-by-hand' }, tls: { rejectUnauthorized: false }, logger: false });
       await client.connect();
       await client.append('INBOX', 'Subject: by hand\r\n\r\nhello\r\n');
-      expect((await client.status('INBOX', { messages: true })).messages).toBe(1);
+      expect(await client.status('INBOX', { messages: true })).toMatchObject({ messages: 1 });
       await client.logout();
       // IMAPS serves the certificate the node generated into .mailfleet/tls/.
       const pem = await readFile(join(dir, '.mailfleet/tls/cert.pem'), 'utf8');

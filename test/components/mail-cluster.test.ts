@@ -1,11 +1,19 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
-import { MailCluster } from '../../components/mail-cluster';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { MailCluster, type MailClusterArgs } from '../../components/mail-cluster';
+import type { ClusterSpecInput } from '../../components/spec';
+import { recordAliases, resolveAgainst } from './engine-aliases';
+import { PROXMOX_CREDENTIALS, proxmoxSpec } from './platforms/proxmox/fixtures';
+import { VSPHERE_CREDENTIALS, exampleSpec } from './platforms/vsphere/harness';
 import { platformInvokeResult, platformMockOutputs } from '../../components/offline/platform-mocks';
 import { installCapture, isSecretValue, unwrapSecrets } from '../../components/offline/capture';
 import { commonMockOutputs, composeMockOutputs } from '../../components/offline/mock-outputs';
 
 const run = installCapture({ stack: 'unit', outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult });
+const aliases = recordAliases();
 
 const dockerSpec = {
   name: 'mc',
@@ -44,16 +52,35 @@ describe('MailCluster', () => {
     expect(inputs.dnsNames).toEqual(['mail.example.test', 'mc-hub-0']);
   });
 
-  it('renamedFrom gives the component and every child an alias from its old name', async () => {
-    const cap = await run(() => new MailCluster('mail-new', { spec: dockerSpec, renamedFrom: 'mc' }));
-    expect(cap.resources.length).toBeGreaterThan(10);
-    // A URN holds the parent's type but not its name: children named after the
-    // spec (the Docker containers) keep their URN; all others need the alias.
-    const unaliased = cap.resources.filter((r) => r.options.aliases === 0).map((r) => r.name);
-    expect(unaliased.filter((n) => n.startsWith('mail-new'))).toEqual([]);
-    expect(cap.resources.filter((r) => r.options.aliases > 0).length).toBeGreaterThan(10);
-    const plain = await run(() => new MailCluster('mail-plain', { spec: dockerSpec }));
-    expect(plain.resources.filter((r) => r.options.aliases > 0)).toEqual([]);
+  describe('renamedFrom: the engine moves every resource, nothing is replaced', () => {
+    const specFile = (f: string) => parse(readFileSync(join(__dirname, '..', '..', 'examples', 'specs', f), 'utf8')) as ClusterSpecInput;
+    const platforms: [string, ClusterSpecInput, MailClusterArgs['credentials']][] = [
+      ['docker (2 hosts)', specFile('docker-ha.yaml'), undefined],
+      ['kubernetes', specFile('kubernetes-ha.yaml'), undefined],
+      ['proxmox', proxmoxSpec(3), PROXMOX_CREDENTIALS],
+      ['vsphere', exampleSpec(), VSPHERE_CREDENTIALS],
+    ];
+    it.each(platforms)('%s', async (_platform, spec, credentials) => {
+      const old = (spec as { name: string }).name;
+      const before = { cap: await run(() => new MailCluster(old, { spec, credentials })), aliases: new Map(aliases) };
+      aliases.clear();
+      const after = { cap: await run(() => new MailCluster('renamed', { spec, credentials, renamedFrom: old })), aliases: new Map(aliases) };
+      aliases.clear();
+      // Only the component says it had another name; the engine derives the rest.
+      expect([...after.aliases].filter(([, a]) => a.some((x) => x.name)).map(([urn]) => urn)).toEqual([after.cap.resources.find((r) => r.type === MailCluster.type)!.urn]);
+      const outcome = resolveAgainst(before, after, 'unit', 'mailfleet');
+      expect(outcome.created).toEqual([]);
+      expect(outcome.deleted).toEqual([]);
+      expect(outcome.moved.size).toBe(before.cap.resources.length);
+      expect([...outcome.moved].filter(([now, was]) => now !== was).length).toBeGreaterThan(10);
+
+      // The same rename without renamedFrom replaces the cluster: the check can fail.
+      const blind = { cap: await run(() => new MailCluster('renamed', { spec, credentials })), aliases: new Map(aliases) };
+      aliases.clear();
+      const replaced = resolveAgainst(before, blind, 'unit', 'mailfleet');
+      expect(replaced.created.length).toBeGreaterThan(10);
+      expect(replaced.deleted.length).toBe(replaced.created.length);
+    });
   });
 
   it('fails before creating anything: invalid spec names the field; local is not a Pulumi platform', async () => {

@@ -1,4 +1,5 @@
 import { MailCluster } from '../../components/mail-cluster';
+import { credentialsFromStackConfig } from '../../components/platforms';
 import type { ClusterSpecInput, PlatformKind } from '../../components/spec';
 import { installCapture, unwrapSecrets, type Capture, type CapturedResource } from '../../components/offline/capture';
 import { commonMockOutputs, composeMockOutputs } from '../../components/offline/mock-outputs';
@@ -100,7 +101,8 @@ export function clusterHarness(kind: DeployKind) {
     invokeResult: platformInvokeResult,
   });
   return async function capture(spec: ClusterSpecInput): Promise<Capture> {
-    const cap = await run(() => new MailCluster(spec.name as string, { spec }));
+    // As a stack program does: the provider credentials come from stack config (components read none).
+    const cap = await run(() => new MailCluster(spec.name as string, { spec, credentials: credentialsFromStackConfig(kind) }));
     if (cap.resources.length < 10) throw new Error(`capture recorded only ${cap.resources.length} resources: mocks not installed?`);
     return cap;
   };

@@ -1,13 +1,14 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { ClusterContext, PlatformAdapter, PlatformSession } from '../types';
+import type { ClusterContext, PlatformAdapter, PlatformSession, ProviderSources } from '../types';
 import { createLoadBalancer } from './load-balancer';
-import { createHosts, planHosts } from './network';
+import { chooseHostProviders, createHosts, planHosts } from './network';
 import { createSecretStore } from './secrets';
 import { createVolumes, type DockerVolumes } from './volume';
-import { createRuntimeImages, createWorkload } from './workload';
+import { checkRuntimeBuild, createRuntimeImages, createWorkload } from './workload';
 
 /**
- * Docker platform (@pulumi/docker): per host a provider and a bridge network;
+ * Docker platform (@pulumi/docker): per host a provider (the caller's, see
+ * MailClusterArgs.dockerHosts, or one built from the host URL) and a bridge network;
  * a volume on each host (NFS-backed to share it between hosts); the runtime
  * image built from this repository's Dockerfile or pulled; one container per
  * member spread round robin over the hosts; HAProxy containers in front.
@@ -15,12 +16,14 @@ import { createRuntimeImages, createWorkload } from './workload';
  */
 export const dockerAdapter: PlatformAdapter<'docker'> = {
   kind: 'docker',
-  open(ctx: ClusterContext<'docker'>, parent: pulumi.ComponentResource): PlatformSession {
+  open(ctx: ClusterContext<'docker'>, parent: pulumi.ComponentResource, providers: ProviderSources<never>): PlatformSession {
     const { name, spec } = ctx;
     // Validate everything before the first resource exists.
     // Hosts, storage and the address plan were checked by the spec's validation.
     const plans = planHosts(spec);
-    const hosts = createHosts(name, spec.platform, plans, parent);
+    const given = chooseHostProviders(plans, providers, parent);
+    checkRuntimeBuild(spec, parent);
+    const hosts = createHosts(name, spec.platform, plans, given, parent);
     const images = createRuntimeImages(name, spec, hosts, parent);
     let volumes: DockerVolumes | undefined;
     const volumesOrFail = () => {

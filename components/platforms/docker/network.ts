@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as docker from '@pulumi/docker';
-import type * as pulumi from '@pulumi/pulumi';
+import * as pulumi from '@pulumi/pulumi';
 import type { RenderedMember } from '../../render';
 import { DOCKER_ADDRESS_BLOCKS, MAX_DOCKER_HOSTS, type ClusterSpec, type PlatformOf } from '../../spec';
+import type { ProviderSources } from '../types';
 
 /**
  * Docker hosts, one provider and one bridge network per host, and the
@@ -92,18 +93,58 @@ export function crossHostEntries(members: readonly RenderedMember[], host: HostP
 
 export interface HostResources {
   plan: HostPlan;
-  provider: docker.Provider;
+  provider: pulumi.ProviderResource;
   network: docker.Network;
+}
+
+/** The Pulumi package (and provider type `pulumi:providers:docker`) of @pulumi/docker. */
+export const DOCKER_PACKAGE = 'docker';
+
+/**
+ * The provider each host uses: the caller's for that host (`perHost`, keyed
+ * by the URL in platform.hosts), else, on a single-host cluster, the
+ * caller's docker provider, else undefined (createHosts builds one from the
+ * URL). Validated before anything is created.
+ */
+export function chooseHostProviders(
+  plans: readonly HostPlan[],
+  providers: ProviderSources<never>,
+  parent: pulumi.Resource,
+): (pulumi.ProviderResource | undefined)[] {
+  const urls = new Set(plans.map((p) => p.url));
+  for (const key of Object.keys(providers.perHost)) {
+    if (!urls.has(key)) {
+      throw new pulumi.ResourceError(`dockerHosts: "${key}" is not one of platform.hosts (${[...urls].join(', ')})`, parent);
+    }
+  }
+  const shared = providers.explicit(DOCKER_PACKAGE);
+  const chosen = plans.map((p) => providers.perHost[p.url] ?? (plans.length === 1 ? shared : undefined));
+  if (shared && plans.length > 1 && chosen.some((c) => c === undefined)) {
+    // One provider talks to one daemon: using it for every host would put all
+    // members on one machine, and building the rest would ignore the caller.
+    const missing = plans.filter((_, i) => chosen[i] === undefined).map((p) => p.url);
+    throw new pulumi.ResourceError(
+      `the component was given one docker provider but the cluster has ${plans.length} Docker hosts: pass one per host in dockerHosts (missing: ${missing.join(', ')})`,
+      parent,
+    );
+  }
+  return chosen;
 }
 
 export function networkName(name: string, platform: DockerPlatform): string {
   return platform.network ?? `${name}-net`;
 }
 
-/** One provider and one bridge network per host. */
-export function createHosts(name: string, platform: DockerPlatform, plans: readonly HostPlan[], parent: pulumi.Resource): HostResources[] {
+/** One provider (the caller's, or one built from the host URL) and one bridge network per host. */
+export function createHosts(
+  name: string,
+  platform: DockerPlatform,
+  plans: readonly HostPlan[],
+  given: readonly (pulumi.ProviderResource | undefined)[],
+  parent: pulumi.Resource,
+): HostResources[] {
   return plans.map((plan) => {
-    const provider = new docker.Provider(`${name}-host-${plan.index}`, { host: plan.url }, { parent });
+    const provider = given[plan.index] ?? new docker.Provider(`${name}-host-${plan.index}`, { host: plan.url }, { parent });
     const network = new docker.Network(
       `${name}-net-${plan.index}`,
       {

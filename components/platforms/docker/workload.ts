@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as docker from '@pulumi/docker';
-import type * as pulumi from '@pulumi/pulumi';
+import * as pulumi from '@pulumi/pulumi';
+import { packageInfo } from '../../package-root';
 import { GUEST_PATHS, type RenderedMember } from '../../render';
 import type { ClusterSpec } from '../../spec';
 import type { ClusterSecrets, Workload, WorkloadArgs } from '../types';
@@ -9,12 +10,26 @@ import { crossHostEntries, hostOf, staticAddress, type HostPlan, type HostResour
 import { CONFIG_FILE, configUpload, secretUploads } from './secrets';
 import type { DockerVolumes } from './volume';
 
-/** Repository root: the build context of the runtime image. */
-export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+/**
+ * What `runtime.build` builds from: the mailfleet repository checkout this
+ * code runs from (its Dockerfile and sources). An installed package ships
+ * compiled code only, so there is nothing to build from there.
+ */
+export function buildContext(): { context: string; dockerfile: string } {
+  const { root } = packageInfo();
+  return { context: root, dockerfile: join(root, 'Dockerfile') };
+}
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+/** runtime.build needs a checkout: fail before anything is created when the Dockerfile is not there. */
+export function checkRuntimeBuild(spec: ClusterSpec, parent: pulumi.Resource): void {
+  if (!spec.runtime.build) return;
+  const { context, dockerfile } = buildContext();
+  if (!existsSync(dockerfile)) {
+    throw new pulumi.ResourceError(
+      `runtime.build: the runtime image is built from the mailfleet repository's Dockerfile, and ${context} has none (an installed package holds compiled code only); build and push the image from a checkout and set runtime.image instead`,
+      parent,
+    );
+  }
 }
 
 /**
@@ -29,8 +44,8 @@ export function createRuntimeImages(name: string, spec: ClusterSpec, hosts: read
         new docker.Image(
           `${name}-image-${h.plan.index}`,
           {
-            imageName: `mailfleet-${name}:${packageVersion()}`,
-            build: { context: REPO_ROOT, dockerfile: join(REPO_ROOT, 'Dockerfile'), target: 'runtime' },
+            imageName: `mailfleet-${name}:${packageInfo().version}`,
+            build: { ...buildContext(), target: 'runtime' },
             skipPush: true,
           },
           { parent, provider: h.provider },

@@ -15,15 +15,19 @@ import { createWorkload } from './workload';
  * PodDisruptionBudget and NetworkPolicy; client-facing Services.
  * See the file of each part for the reasons behind its settings.
  */
+/** The Pulumi package (and provider type `pulumi:providers:kubernetes`) of @pulumi/kubernetes. */
+const KUBERNETES_PACKAGE = 'kubernetes';
+
 export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
   kind: 'kubernetes',
-  open(ctx, parent) {
+  open(ctx, parent, providers) {
     requireSecrets(ctx, parent);
     const names = namesFor(ctx.spec);
     const context = ctx.spec.platform.context;
-    // An explicit provider only when a kubeconfig context is named; otherwise
-    // the ambient one (stack config `kubernetes:context`, KUBECONFIG).
-    const provider = context ? new k8s.Provider(`${ctx.name}-k8s`, { context }, { parent }) : undefined;
+    // The caller's kubernetes provider wins; else one for the kubeconfig
+    // context the spec names; else none, and the engine's default provider
+    // (KUBECONFIG, the provider's own `kubernetes:` config) applies.
+    const provider = providers.explicit(KUBERNETES_PACKAGE) ?? (context ? new k8s.Provider(`${ctx.name}-k8s`, { context }, { parent }) : undefined);
     const opts = (p: pulumi.Resource, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions => ({
       ...extra,
       parent: p,

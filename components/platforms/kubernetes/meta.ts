@@ -1,5 +1,4 @@
 import * as pulumi from '@pulumi/pulumi';
-import type * as k8s from '@pulumi/kubernetes';
 import { kubernetesNamespace } from '../../render';
 import { KUBERNETES_LABELS, type Role } from '../../spec';
 import type { ClusterContext } from '../types';
@@ -102,8 +101,8 @@ export interface KubeEnv {
   names: Names;
   /** The Namespace's name as an Output, so every namespaced object depends on the Namespace. */
   namespace: pulumi.Output<string>;
-  provider?: k8s.Provider;
-  /** Resource options for a child of `parent` (explicit provider when spec.platform.context is set). */
+  provider?: pulumi.ProviderResource;
+  /** Resource options for a child of `parent` (with the caller's provider, or the one for spec.platform.context). */
   opts(parent: pulumi.Resource, extra?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions;
   meta(name: string, role?: Role, annotations?: Record<string, string>): ObjectMeta;
 }

@@ -1,6 +1,7 @@
 import * as proxmox from '@muhlba91/pulumi-proxmoxve';
-import type { PlatformAdapter, PlatformSession } from '../types';
-import { readCredentials } from './credentials';
+import * as pulumi from '@pulumi/pulumi';
+import type { ClusterContext, PlatformAdapter, PlatformSession } from '../types';
+import { PROXMOX_PACKAGE, type ProxmoxCredentials } from './credentials';
 import { proxmoxLoadBalancer } from './load-balancer';
 import { proxmoxSecretStore } from './secrets';
 import { haGroupName } from './validate';
@@ -17,25 +18,15 @@ import { proxmoxWorkload } from './workload';
  * operator's NFS export; the load balancer is HAProxy VMs with a keepalived
  * VIP (or the operator's own).
  *
- * `open` creates the provider (endpoint from the spec, API token from stack
- * config, see ./credentials.ts) and the HA group.
+ * `open` uses the caller's proxmoxve provider when there is one, otherwise
+ * builds one (endpoint from the spec, credentials from the caller, see
+ * ./credentials.ts), and creates the HA group.
  */
-export const proxmoxAdapter: PlatformAdapter<'proxmox'> = {
+export const proxmoxAdapter: PlatformAdapter<'proxmox', ProxmoxCredentials> = {
   kind: 'proxmox',
-  open(ctx, parent): PlatformSession {
+  open(ctx, parent, providers): PlatformSession {
     const p = ctx.spec.platform;
-    const creds = readCredentials(parent);
-    const provider = new proxmox.Provider(
-      `${ctx.name}-proxmox`,
-      {
-        endpoint: p.endpoint,
-        insecure: p.insecure,
-        apiToken: creds.apiToken,
-        // Snippet uploads go over SSH (the Proxmox API cannot write snippets).
-        ssh: { username: creds.ssh.username, agent: creds.ssh.agent, ...(creds.ssh.privateKey ? { privateKey: creds.ssh.privateKey } : {}) },
-      },
-      { parent },
-    );
+    const provider = providers.explicit(PROXMOX_PACKAGE) ?? createProvider(ctx, providers.credentials, parent);
     const haGroup = new proxmox.Hagroup(
       `${ctx.name}-ha-group`,
       {
@@ -63,4 +54,28 @@ export const proxmoxAdapter: PlatformAdapter<'proxmox'> = {
 export { proxmoxMockOutputs } from './mocks';
 export { vmIdFor } from './workload';
 export { nodeFor } from './vm';
-export { API_TOKEN_KEYS } from './credentials';
+export { API_TOKEN_KEYS, proxmoxCredentialsFromStackConfig } from './credentials';
+export type { ProxmoxCredentials } from './credentials';
+
+/** The fallback provider: the spec's endpoint with the caller's credentials. */
+function createProvider(ctx: ClusterContext<'proxmox'>, creds: ProxmoxCredentials | undefined, parent: pulumi.Resource): proxmox.Provider {
+  const p = ctx.spec.platform;
+  if (!creds) {
+    throw new pulumi.ResourceError(
+      `no Proxmox provider for ${p.endpoint}: give the component one (opts.providers with a ${PROXMOX_PACKAGE} provider) or pass credentials.proxmox.apiToken so it builds one`,
+      parent,
+    );
+  }
+  const privateKey = creds.ssh?.privateKey;
+  return new proxmox.Provider(
+    `${ctx.name}-proxmox`,
+    {
+      endpoint: p.endpoint,
+      insecure: p.insecure,
+      apiToken: pulumi.secret(creds.apiToken),
+      // Snippet uploads go over SSH (the Proxmox API cannot write snippets).
+      ssh: { username: creds.ssh?.username ?? 'root', agent: privateKey === undefined, ...(privateKey !== undefined ? { privateKey: pulumi.secret(privateKey) } : {}) },
+    },
+    { parent },
+  );
+}

@@ -14,7 +14,7 @@ export type ProxmoxSpec = ClusterSpec & { platform: PlatformOf<'proxmox'> };
 export interface ProxmoxBase {
   name: string;
   spec: ProxmoxSpec;
-  provider: proxmox.Provider;
+  provider: pulumi.ProviderResource;
   haGroup: proxmox.Hagroup;
 }
 

@@ -1,4 +1,5 @@
 import type { PlatformAdapter } from '../types';
+import type { VsphereCredentials } from './credentials';
 import { openInventory } from './inventory';
 import { createLoadBalancer } from './load-balancer';
 import { vsphereSecrets } from './secrets';
@@ -9,15 +10,15 @@ import { createWorkload } from './workload';
  * VMware vSphere: VMs cloned from a cloud-init template, configured through
  * guestinfo, on NFS shared storage mounted in the guests, kept on separate
  * ESXi hosts by DRS anti-affinity rules, behind an HAProxy + keepalived pair.
- * Credentials come from the stack config keys `vsphere:user` and
- * `vsphere:password` (secret).
+ * The provider is the caller's, or one built for the spec's vCenter with the
+ * credentials the caller passes (./credentials.ts).
  */
-export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
+export const vsphereAdapter: PlatformAdapter<'vsphere', VsphereCredentials> = {
   kind: 'vsphere',
-  open(ctx, parent) {
+  open(ctx, parent, providers) {
     // The spec's validation has checked storage, the address plan and the
     // load balancer; credentials are checked before the first resource exists.
-    const inv = openInventory(ctx, parent);
+    const inv = openInventory(ctx, parent, providers);
     return {
       secrets: (p) => vsphereSecrets(p),
       volume: (p) => nfsVolume(ctx.spec.storage, p),
@@ -30,4 +31,5 @@ export const vsphereAdapter: PlatformAdapter<'vsphere'> = {
 export { vsphereMockInvokes, vsphereMockOutputs } from './mocks';
 export { GUESTINFO, GUEST_INTERFACE, decodeGuestinfo, staticMacAddress } from './guestinfo';
 export type { GuestMetadata } from './guestinfo';
-export { CREDENTIAL_KEYS } from './inventory';
+export { CREDENTIAL_KEYS, vsphereCredentialsFromStackConfig } from './credentials';
+export type { VsphereCredentials } from './credentials';

@@ -1,7 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { ClusterContext } from '../types';
+import type { ClusterContext, ProviderSources } from '../types';
 import {
   Provider,
+  VSPHERE_PACKAGE,
   getComputeCluster,
   getDatacenter,
   getDatastore,
@@ -10,15 +11,17 @@ import {
   type GetComputeClusterResult,
   type GetVirtualMachineResult,
 } from './binding';
+import type { VsphereCredentials } from './credentials';
 
 /**
- * The cluster-wide vSphere objects every VM needs: an explicit provider for
- * the spec's vCenter, and look-ups of the existing inventory the spec names
+ * The cluster-wide vSphere objects every VM needs: the caller's vsphere
+ * provider (or one built for the spec's vCenter with the caller's
+ * credentials), and look-ups of the existing inventory the spec names
  * (datacenter, compute cluster, datastore, port group, template). mailfleet
  * creates none of these: they belong to the vSphere administrators.
  */
 export interface Inventory {
-  provider: Provider;
+  provider: pulumi.ProviderResource;
   datacenterId: pulumi.Output<string>;
   cluster: pulumi.Output<GetComputeClusterResult>;
   datastoreId: pulumi.Output<string>;
@@ -28,38 +31,9 @@ export interface Inventory {
   folder?: string;
 }
 
-/** Stack config keys of the vSphere provider that carry the credentials. */
-export const CREDENTIAL_KEYS = { user: 'vsphere:user', password: 'vsphere:password' } as const;
-
-/**
- * Reads the credentials synchronously so a missing one fails before anything
- * is created, naming the config key. The password is always a secret, even
- * when someone set it without --secret.
- */
-export function readCredentials(parent: pulumi.Resource): { user: string; password: pulumi.Output<string> } {
-  const config = new pulumi.Config('vsphere');
-  const user = config.get('user');
-  if (!user) {
-    throw new pulumi.ResourceError(`stack config ${CREDENTIAL_KEYS.user} is not set: pulumi config set ${CREDENTIAL_KEYS.user} <vCenter user>`, parent);
-  }
-  const password = config.getSecret('password');
-  if (password === undefined) {
-    throw new pulumi.ResourceError(
-      `stack config ${CREDENTIAL_KEYS.password} is not set: pulumi config set --secret ${CREDENTIAL_KEYS.password} <password>`,
-      parent,
-    );
-  }
-  return { user, password: pulumi.secret(password) };
-}
-
-export function openInventory(ctx: ClusterContext<'vsphere'>, parent: pulumi.Resource): Inventory {
+export function openInventory(ctx: ClusterContext<'vsphere'>, parent: pulumi.Resource, providers: ProviderSources<VsphereCredentials>): Inventory {
   const p = ctx.spec.platform;
-  const credentials = readCredentials(parent);
-  const provider = new Provider(
-    `${ctx.name}-vsphere`,
-    { vsphereServer: p.server, user: credentials.user, password: credentials.password, allowUnverifiedSsl: p.allowUnverifiedSsl },
-    { parent },
-  );
+  const provider = providers.explicit(VSPHERE_PACKAGE) ?? createProvider(ctx, providers.credentials, parent);
   const opts = { provider, parent };
   const datacenterId = getDatacenter({ name: p.datacenter }, opts).apply((dc) => dc.id);
   return {
@@ -71,4 +45,20 @@ export function openInventory(ctx: ClusterContext<'vsphere'>, parent: pulumi.Res
     template: getVirtualMachine({ name: p.template, datacenterId }, opts),
     folder: p.folder,
   };
+}
+
+/** The fallback provider: the spec's vCenter with the caller's credentials. */
+function createProvider(ctx: ClusterContext<'vsphere'>, creds: VsphereCredentials | undefined, parent: pulumi.Resource): Provider {
+  const p = ctx.spec.platform;
+  if (!creds) {
+    throw new pulumi.ResourceError(
+      `no vSphere provider for ${p.server}: give the component one (opts.providers with a ${VSPHERE_PACKAGE} provider) or pass credentials.vsphere (user, password) so it builds one`,
+      parent,
+    );
+  }
+  return new Provider(
+    `${ctx.name}-vsphere`,
+    { vsphereServer: p.server, user: creds.user, password: creds.password, allowUnverifiedSsl: p.allowUnverifiedSsl },
+    { parent },
+  );
 }

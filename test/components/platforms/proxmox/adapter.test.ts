@@ -9,12 +9,10 @@ import { parseRuntimeConfig } from '../../../../mail-runtime/config';
 import { renderRuntimeConfigs } from '../../../../components/render';
 import { parseClusterSpec } from '../../../../components/spec';
 import { cloudInitSchemaAll, isValidCloudConfig } from '../../cloud-init/validate';
-import { FAKE_TOKEN, proxmoxSpec } from './fixtures';
+import { FAKE_TOKEN, PROXMOX_CREDENTIALS, proxmoxSpec } from './fixtures';
 
 const run = installCapture({
   stack: 'ha-proxmox',
-  config: { 'proxmoxve:apiToken': FAKE_TOKEN },
-  secretKeys: ['proxmoxve:apiToken'],
   outputsFor: composeMockOutputs(commonMockOutputs, proxmoxMockOutputs),
 });
 
@@ -45,8 +43,8 @@ function userDataOf(c: Capture, vm: CapturedResource): string {
 }
 
 beforeAll(async () => {
-  cap = await run(() => new MailCluster('mail', { spec: proxmoxSpec(3) }));
-  cap4 = await run(() => new MailCluster('mail', { spec: proxmoxSpec(4) }));
+  cap = await run(() => new MailCluster('mail', { spec: proxmoxSpec(3), credentials: PROXMOX_CREDENTIALS }));
+  cap4 = await run(() => new MailCluster('mail', { spec: proxmoxSpec(4), credentials: PROXMOX_CREDENTIALS }));
 });
 
 describe('proxmox adapter, 3-node cluster on 3 Proxmox hosts', () => {

@@ -3,6 +3,9 @@ import type { ClusterSpecInput } from '../../../../components/spec';
 /** Proxmox API token in the format Proxmox issues (fake secret part). */
 export const FAKE_TOKEN = 'mailfleet@pve!deploy=0b6c3a4e-1f2d-4c5b-9a8e-7d6c5b4a3f21';
 
+/** MailClusterArgs.credentials as a stack program passes them (components read no config). */
+export const PROXMOX_CREDENTIALS = { proxmox: { apiToken: FAKE_TOKEN } };
+
 /** Production HA cluster on a 3-host Proxmox cluster. */
 export function proxmoxSpec(nodeCount = 3, overrides: Partial<ClusterSpecInput> = {}): ClusterSpecInput {
   return {

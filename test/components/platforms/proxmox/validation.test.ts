@@ -5,14 +5,12 @@ import { commonMockOutputs, composeMockOutputs } from '../../../../components/of
 // MailCluster creates nothing on import, so a static import after installCapture's module is safe.
 import { MailCluster } from '../../../../components/mail-cluster';
 import { proxmoxMockOutputs } from '../../../../components/platforms/proxmox/mocks';
+import { proxmoxCredentialsFromStackConfig } from '../../../../components/platforms/proxmox';
 import type { ClusterSpecInput } from '../../../../components/spec';
-import { FAKE_TOKEN, proxmoxSpec } from './fixtures';
+import { FAKE_TOKEN, PROXMOX_CREDENTIALS, proxmoxSpec } from './fixtures';
 
 const run = installCapture({ stack: 'ha-proxmox', outputsFor: composeMockOutputs(commonMockOutputs, proxmoxMockOutputs) });
 
-
-const withToken = (key = 'proxmoxve:apiToken', value = FAKE_TOKEN, secret = true) =>
-  pulumi.runtime.setAllConfig({ [key]: value }, secret ? [key] : []);
 
 const platform = (over: Record<string, unknown>) => {
   const s = proxmoxSpec(3);
@@ -20,22 +18,43 @@ const platform = (over: Record<string, unknown>) => {
 };
 
 describe('proxmox adapter: credentials', () => {
+  it('without a provider or credentials, says how to give either', () => {
+    expect(() => new MailCluster('a', { spec: proxmoxSpec(3) })).toThrow(
+      /no Proxmox provider for https:\/\/.*: give the component one \(opts\.providers with a proxmoxve provider\) or pass credentials\.proxmox\.apiToken/,
+    );
+  });
+
+  it('sends the token and an SSH key as secrets, even when passed in clear', async () => {
+    const cap = await run(() => new MailCluster('c', { spec: proxmoxSpec(3), credentials: { proxmox: { apiToken: FAKE_TOKEN, ssh: { username: 'deploy', privateKey: 'PEM' } } } }));
+    const provider = cap.resources.find((r) => r.type === 'pulumi:providers:proxmoxve')!;
+    expect(isSecretValue(provider.inputs.apiToken)).toBe(true);
+    expect(unwrapSecrets(provider.inputs.apiToken)).toBe(FAKE_TOKEN);
+    expect(JSON.parse(String(unwrapSecrets(provider.inputs.ssh)))).toEqual({ username: 'deploy', agent: false, privateKey: 'PEM' });
+  });
+});
+
+describe('proxmox credentials from stack config (for stack programs)', () => {
+  const withToken = (key = 'proxmoxve:apiToken', value = FAKE_TOKEN, secret = true) => pulumi.runtime.setAllConfig({ [key]: value }, secret ? [key] : []);
+
   it('refuses to run without an API token in stack config', () => {
     pulumi.runtime.setAllConfig({}, []);
-    expect(() => new MailCluster('a', { spec: proxmoxSpec(3) })).toThrow(/pulumi config set --secret proxmoxve:apiToken/);
+    expect(() => proxmoxCredentialsFromStackConfig()).toThrow(/pulumi config set --secret proxmoxve:apiToken/);
   });
 
   it('refuses a token stored in clear', () => {
     withToken('proxmoxve:apiToken', FAKE_TOKEN, false);
-    expect(() => new MailCluster('b', { spec: proxmoxSpec(3) })).toThrow(/proxmoxve:apiToken must be a secret/);
+    expect(() => proxmoxCredentialsFromStackConfig()).toThrow(/proxmoxve:apiToken must be a secret/);
   });
 
-  it('accepts mailfleet:proxmoxApiToken as the alternative key', async () => {
+  it('accepts mailfleet:proxmoxApiToken as the alternative key; the SSH agent by default', async () => {
     withToken('mailfleet:proxmoxApiToken');
-    const cap = await run(() => new MailCluster('d', { spec: proxmoxSpec(3) }));
+    const creds = proxmoxCredentialsFromStackConfig();
+    expect(await pulumi.isSecret(pulumi.output(creds.apiToken))).toBe(true);
+    expect(creds.ssh).toEqual({});
+    const cap = await run(() => new MailCluster('d', { spec: proxmoxSpec(3), credentials: { proxmox: creds } }));
     const provider = cap.resources.find((r) => r.type === 'pulumi:providers:proxmoxve')!;
-    expect(isSecretValue(provider.inputs.apiToken)).toBe(true);
     expect(unwrapSecrets(provider.inputs.apiToken)).toBe(FAKE_TOKEN);
+    expect(JSON.parse(String(unwrapSecrets(provider.inputs.ssh)))).toEqual({ username: 'root', agent: true });
   });
 });
 
@@ -49,18 +68,16 @@ describe('proxmox adapter: platform checks name the field', () => {
     ['bad HA group id', platform({ haGroup: '9 bad' }), /platform\.haGroup/],
   ];
   it.each(cases)('%s', (_label, spec, error) => {
-    withToken();
-    expect(() => new MailCluster('e', { spec })).toThrow(error);
+    expect(() => new MailCluster('e', { spec, credentials: PROXMOX_CREDENTIALS })).toThrow(error);
   });
 });
 
 describe('proxmox adapter: variants', () => {
   it('a shared snippets datastore gets one snippet per VM; an external LB creates no VMs', async () => {
-    withToken();
     const spec: ClusterSpecInput = { ...platform({ snippetsDatastore: 'cephfs' }), loadBalancer: { kind: 'external', address: 'mx.example.net' } };
     let cluster: MailCluster | undefined;
     const cap = await run(() => {
-      cluster = new MailCluster('f', { spec });
+      cluster = new MailCluster('f', { spec, credentials: PROXMOX_CREDENTIALS });
       return { endpoints: cluster.endpoints };
     });
     const vms = cap.resources.filter((r) => r.type === 'proxmoxve:index/vmLegacy:VmLegacy');
@@ -73,8 +90,7 @@ describe('proxmox adapter: variants', () => {
   });
 
   it('the cluster endpoints use the keepalived VIP', async () => {
-    withToken();
-    const cap = await run(() => ({ endpoints: new MailCluster('g', { spec: proxmoxSpec(3) }).endpoints }));
+    const cap = await run(() => ({ endpoints: new MailCluster('g', { spec: proxmoxSpec(3), credentials: PROXMOX_CREDENTIALS }).endpoints }));
     expect(cap.outputs.endpoints).toMatchObject({ smtp: '10.40.0.8:25', imaps: '10.40.0.8:993', submission: '10.40.0.8:587' });
   });
 });

@@ -17,7 +17,7 @@ import { parseClusterSpec, type ClusterSpecInput } from '../../../../components/
 import { parseRuntimeConfig } from '../../../../mail-runtime/config';
 import { cloudInitSchema, isValidCloudConfig } from '../../cloud-init/validate';
 import { renderWithCloudInit } from './cloud-init-network';
-import { CREDENTIALS, exampleSpec, installVsphereCapture } from './harness';
+import { CREDENTIALS, VSPHERE_CREDENTIALS, exampleSpec, installVsphereCapture } from './harness';
 
 const harness = installVsphereCapture();
 type Cap = Awaited<ReturnType<typeof harness.run>>;
@@ -51,7 +51,7 @@ function withNodes(count: number): ClusterSpecInput {
 beforeAll(async () => {
   members = renderRuntimeConfigs(parseClusterSpec(exampleSpec()));
   cap = await harness.run(() => {
-    const c = new MailCluster('mail', { spec: exampleSpec() });
+    const c = new MailCluster('mail', { spec: exampleSpec(), credentials: VSPHERE_CREDENTIALS });
     return { endpoints: c.endpoints, adminToken: c.adminToken, members: c.members };
   });
 });
@@ -262,7 +262,7 @@ describe('HAProxy + keepalived load balancer', () => {
 describe('scaling nodes 3 → 4', () => {
   let scaled: Cap;
   beforeAll(async () => {
-    scaled = await harness.run(() => new MailCluster('mail', { spec: withNodes(4) }));
+    scaled = await harness.run(() => new MailCluster('mail', { spec: withNodes(4), credentials: VSPHERE_CREDENTIALS }));
   });
 
   it('adds one VM and keeps every existing URN', () => {

@@ -13,10 +13,14 @@ export function exampleSpec(): ClusterSpecInput {
   return YAML.parse(readFileSync(EXAMPLE, 'utf8')) as ClusterSpecInput;
 }
 
+/** The stack config keys a stack program reads the vCenter credentials from. */
 export const CREDENTIALS = {
   'vsphere:user': 'svc-mailfleet@vsphere.local',
   'vsphere:password': 'vc-password-do-not-leak',
 };
+
+/** The same credentials as MailClusterArgs.credentials (what the stack program passes; components read no config). */
+export const VSPHERE_CREDENTIALS = { vsphere: { user: CREDENTIALS['vsphere:user'], password: CREDENTIALS['vsphere:password'] } };
 
 interface VersionedRequest {
   getVersion(): string;
@@ -32,7 +36,7 @@ interface Monitor {
  * registration and invoke (the plugin the engine would load). Call once per
  * test file, before importing modules that create resources.
  */
-export function installVsphereCapture(config: Record<string, string> | undefined = CREDENTIALS, extra: Partial<CaptureOptions> = {}) {
+export function installVsphereCapture(config: Record<string, string> | undefined = undefined, extra: Partial<CaptureOptions> = {}) {
   const run = installCapture({
     config,
     secretKeys: config && 'vsphere:password' in config ? ['vsphere:password'] : [],

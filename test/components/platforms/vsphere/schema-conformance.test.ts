@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as binding from '../../../../components/platforms/vsphere/binding';
 import { MailCluster } from '../../../../components/mail-cluster';
 import { unwrapSecrets } from '../../../../components/offline/capture';
-import { exampleSpec, installVsphereCapture } from './harness';
+import { VSPHERE_CREDENTIALS, exampleSpec, installVsphereCapture } from './harness';
 import { checkInvoke, checkProperties, checkResource, loadSchema, type VsphereSchema } from './schema-check';
 
 /**
@@ -18,7 +18,7 @@ let cap: Awaited<ReturnType<typeof harness.run>>;
 const isVsphere = (type: string) => type.startsWith('vsphere:') || type === 'pulumi:providers:vsphere';
 
 beforeAll(async () => {
-  cap = await harness.run(() => new MailCluster('mail', { spec: exampleSpec() }));
+  cap = await harness.run(() => new MailCluster('mail', { spec: exampleSpec(), credentials: VSPHERE_CREDENTIALS }));
 });
 
 describe('binding declarations match the schema', () => {

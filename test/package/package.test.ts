@@ -1,0 +1,332 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import * as provrpc from '@pulumi/pulumi/proto/provider_grpc_pb';
+import * as provproto from '@pulumi/pulumi/proto/provider_pb';
+import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { SECRET_SIG, SPECIAL_SIG_KEY, isSecretValue } from '../../components/offline/capture';
+import { parseClusterSpec } from '../../components/spec';
+import { startFakeEngine, type FakeEngine } from './fake-engine';
+
+/**
+ * mailfleet as other people's Pulumi programs get it, each path started the
+ * way Pulumi starts it:
+ *
+ * - npm: `npm pack` (which runs `prepare`, the build), the tarball installed
+ *   into an empty project, and a program there run by the Node.js language
+ *   host's own entry point (`@pulumi/pulumi/cmd/run`, TypeScript through
+ *   its ts-node registration, and plain JavaScript) against a stand-in
+ *   engine (./fake-engine.ts);
+ * - every other language: this repository started as a component plugin
+ *   by `@pulumi/pulumi/cmd/run-plugin` (what `pulumi package add` and every
+ *   later run do), asked for its schema (the component analyzer) and to
+ *   construct the façade, as a YAML or Python program's engine would.
+ */
+
+const root = join(__dirname, '..', '..');
+const run = promisify(execFile);
+const SDK = '3.248.0';
+
+let work: string;
+let tarball: string;
+let packed: string[];
+/** The installed consumer project (TypeScript program) and a second one sharing its node_modules (JavaScript). */
+let consumerTs: string;
+let consumerJs: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'mailfleet-package-'));
+  // `npm pack` runs `prepare` (npm run build → dist/), exactly as `npm publish` does.
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  tarball = join(work, info!.filename);
+  packed = info!.files.map((f) => f.path);
+
+  consumerTs = join(work, 'consumer-ts');
+  mkdirSync(consumerTs);
+  writeFileSync(join(consumerTs, 'package.json'), JSON.stringify({ name: 'consumer-ts', version: '1.0.0', private: true }));
+  await run('npm', ['install', tarball, `@pulumi/pulumi@${SDK}`, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: consumerTs, maxBuffer: 64 * 1024 * 1024 });
+  consumerJs = join(work, 'consumer-js');
+  mkdirSync(consumerJs);
+  writeFileSync(join(consumerJs, 'package.json'), JSON.stringify({ name: 'consumer-js', version: '1.0.0', private: true, main: 'index.js' }));
+  symlinkSync(join(consumerTs, 'node_modules'), join(consumerJs, 'node_modules'), 'dir');
+}, 600_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the npm tarball', () => {
+  it('holds compiled JavaScript with declarations and the CLI; no sources, tests, fixtures or stack files', () => {
+    expect(packed).toEqual(expect.arrayContaining(['package.json', 'bin/mailfleet.js', 'dist/index.js', 'dist/index.d.ts', 'dist/plugin.js', 'dist/cli/main.js', 'dist/components/mail-cluster.js', 'dist/components/mail-cluster.d.ts']));
+    const unexpected = packed.filter((p) => !(p === 'package.json' || p === 'README.md' || p === 'bin/mailfleet.js' || (p.startsWith('dist/') && (p.endsWith('.js') || p.endsWith('.d.ts')))));
+    expect(unexpected).toEqual([]);
+    expect(packed.filter((p) => /(^|\/)(test|fixtures|stacks|policies|bench)\//.test(p))).toEqual([]);
+    // What package.json points at is in the tarball.
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string; types: string; exports: Record<string, { types: string; default: string }> };
+    for (const f of [pkg.main, pkg.types, pkg.exports['.']!.types, pkg.exports['.']!.default]) expect(packed).toContain(f.replace(/^\.\//, ''));
+  });
+});
+
+/** Runs a program with the language host's entry point, as `pulumi up` does, against a stand-in engine. */
+async function pulumiUp(dir: string, env: Record<string, string>) {
+  const fake = await startFakeEngine('consumer', 'dev');
+  try {
+    const sdk = join(dir, 'node_modules', '@pulumi', 'pulumi', 'cmd', 'run');
+    const result = await run(process.execPath, [sdk, `--monitor=${fake.address}`, `--engine=${fake.address}`, '--project=consumer', '--stack=dev', `--pwd=${dir}`, '.'], {
+      cwd: dir,
+      env: { ...process.env, PULUMI_CONFIG: '{}', ...env },
+    }).then(
+      () => ({ ok: true as const }),
+      (err: Error) => ({ ok: false as const, message: err.message }),
+    );
+    const stack = fake.registrations.find((r) => r.type === 'pulumi:pulumi:Stack');
+    return { ...result, fake, stackOutputs: stack ? (fake.outputs.get(stack.urn) ?? {}) : {}, errors: fake.logs.filter((l) => l.severity >= 3).map((l) => l.message) };
+  } finally {
+    await fake.close();
+  }
+}
+
+function expectCluster(r: Awaited<ReturnType<typeof pulumiUp>>) {
+  expect(r.errors).toEqual([]);
+  expect(r.ok).toBe(true);
+  const types = r.fake.registrations.map((x) => x.type);
+  expect(types).toContain('mailfleet:index:MailCluster');
+  expect(types.filter((t) => t === 'docker:index/container:Container')).toHaveLength(6); // 1 hub, 2 nodes, 1 gateway, 1 proxy, 1 HAProxy
+  const outputs = r.stackOutputs as { endpoints?: Record<string, string>; adminToken?: unknown };
+  expect(outputs.endpoints?.imaps).toMatch(/:993$/);
+  expect(isSecretValue(outputs.adminToken)).toBe(true);
+}
+
+const SPEC = { name: 'mail', platform: { kind: 'docker' }, domains: [{ name: 'example.com' }] };
+
+describe('a program that installed the tarball', () => {
+  it('TypeScript: cmd/run registers ts-node (type-checking against dist/*.d.ts) and the MailCluster is created', async () => {
+    writeFileSync(
+      join(consumerTs, 'tsconfig.json'),
+      // Pulumi's TypeScript template, with nodenext: TypeScript 6 rejects `moduleResolution: node`.
+      JSON.stringify({ compilerOptions: { strict: true, outDir: 'bin', target: 'es2020', module: 'nodenext', moduleResolution: 'nodenext', sourceMap: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true }, files: ['index.ts'] }),
+    );
+    writeFileSync(
+      join(consumerTs, 'index.ts'),
+      [
+        "import { MailCluster, type MailClusterArgs } from 'mailfleet';",
+        `const args: MailClusterArgs = { spec: ${JSON.stringify(SPEC)} };`,
+        "const cluster = new MailCluster('mail', args);",
+        'export const endpoints = cluster.endpoints;',
+        'export const adminToken = cluster.adminToken;',
+        '',
+      ].join('\n'),
+    );
+    expectCluster(await pulumiUp(consumerTs, { PULUMI_NODEJS_TYPESCRIPT: 'true' }));
+  }, 180_000);
+
+  it('TypeScript: a type error against the shipped declarations fails the run (the types are really checked)', async () => {
+    writeFileSync(join(consumerTs, 'index.ts'), "import { MailCluster } from 'mailfleet';\nnew MailCluster('mail', { spec: 42 });\n");
+    const r = await pulumiUp(consumerTs, { PULUMI_NODEJS_TYPESCRIPT: 'true' });
+    expect(r.ok).toBe(false);
+    expect(r.errors.join('\n')).toMatch(/TS2322|not assignable/);
+  }, 180_000);
+
+  it('JavaScript: require("mailfleet") creates the MailCluster', async () => {
+    writeFileSync(
+      join(consumerJs, 'index.js'),
+      ["const { MailCluster } = require('mailfleet');", `const cluster = new MailCluster('mail', { spec: ${JSON.stringify(SPEC)} });`, 'exports.endpoints = cluster.endpoints;', 'exports.adminToken = cluster.adminToken;', ''].join('\n'),
+    );
+    expectCluster(await pulumiUp(consumerJs, {}));
+  }, 120_000);
+
+  it('runtime.build is refused before anything is created: an installed package has no Dockerfile to build from', async () => {
+    writeFileSync(join(consumerJs, 'index.js'), `const { MailCluster } = require('mailfleet');\nnew MailCluster('mail', { spec: ${JSON.stringify({ ...SPEC, runtime: { build: true } })} });\n`);
+    const r = await pulumiUp(consumerJs, {});
+    expect(r.ok).toBe(false);
+    expect(r.errors.join('\n')).toMatch(/runtime\.build: the runtime image is built from the mailfleet repository's Dockerfile, and .*node_modules\/mailfleet has none/);
+    expect(r.fake.registrations.filter((x) => x.type.startsWith('docker:'))).toEqual([]);
+  }, 120_000);
+});
+
+describe('the mailfleet command', () => {
+  it('installed: runs the compiled CLI (the package has no TypeScript sources)', async () => {
+    const pkg = join(consumerTs, 'node_modules', 'mailfleet');
+    expect(existsSync(join(pkg, 'cli', 'main.ts'))).toBe(false);
+    const bin = join(consumerTs, 'node_modules', '.bin', 'mailfleet');
+    expect((await run(bin, ['--version'], { cwd: consumerTs })).stdout.trim()).toBe('0.1.0');
+    const { stdout } = await run(bin, ['validate', join(root, 'examples', 'specs', 'docker-ha.yaml')], { cwd: consumerTs });
+    expect(stdout).toMatch(/^ok: .*cluster "mail-stage"/);
+  }, 60_000);
+
+  it('chooses the TypeScript sources when they are there (a checkout: never a stale dist/), the compiled dist/ otherwise', async () => {
+    // bin/mailfleet.js in a layout of its own: cli/main.ts and dist/cli/main.js that say which one ran.
+    const dir = join(work, 'bin-choice');
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'cli'));
+    mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
+    writeFileSync(join(dir, 'bin', 'mailfleet.js'), readFileSync(join(root, 'bin', 'mailfleet.js')));
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    const says = (what: string) => `exports.main = async () => { process.stdout.write(${JSON.stringify(what)}); return 0; };\n`;
+    writeFileSync(join(dir, 'cli', 'main.ts'), says('sources'));
+    writeFileSync(join(dir, 'dist', 'cli', 'main.js'), says('compiled'));
+    const runBin = async () => (await run(process.execPath, [join(dir, 'bin', 'mailfleet.js')], { cwd: dir })).stdout;
+    expect(await runBin()).toBe('sources');
+    rmSync(join(dir, 'cli'), { recursive: true });
+    expect(await runBin()).toBe('compiled');
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------
+// The component plugin (pulumi package add)
+
+interface SchemaProperty {
+  type?: string;
+  $ref?: string;
+  plain?: boolean;
+  optional?: boolean;
+  items?: SchemaProperty;
+  secret?: boolean;
+}
+interface Schema {
+  name: string;
+  version: string;
+  resources: Record<string, { isComponent: boolean; inputProperties: Record<string, SchemaProperty>; requiredInputs: string[]; properties: Record<string, SchemaProperty>; required: string[] }>;
+  types: Record<string, { type: string; properties?: Record<string, SchemaProperty>; enum?: { name: string; value: string }[] }>;
+}
+
+const FACADE = 'mailfleet:index:MailClusterFromSpec';
+const yamlExample = join(root, 'examples', 'pulumi-yaml');
+
+describe('the component plugin, started as `pulumi package add` starts it', () => {
+  let plugin: ChildProcess;
+  let client: provrpc.ResourceProviderClient;
+  let engine: FakeEngine;
+  let schema: Schema;
+
+  beforeAll(async () => {
+    engine = await startFakeEngine('mailfleet-yaml', 'dev');
+    // The Node.js language host's RunPlugin: `node <sdk>/cmd/run-plugin <plugin dir> <engine>`, in the program's folder.
+    plugin = spawn(process.execPath, [join(root, 'node_modules', '@pulumi', 'pulumi', 'cmd', 'run-plugin'), root, engine.address], { cwd: yamlExample, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    plugin.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const port = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: plugin.stdout! }).once('line', resolve);
+      plugin.once('exit', (code) => reject(new Error(`run-plugin exited (${code}) before printing its port:\n${stderr}`)));
+    });
+    client = new provrpc.ResourceProviderClient(`127.0.0.1:${port.trim()}`, grpc.credentials.createInsecure());
+    const resp = await new Promise<provproto.GetSchemaResponse>((resolve, reject) => client.getSchema(new provproto.GetSchemaRequest(), (err, r) => (err ? reject(err) : resolve(r))));
+    schema = JSON.parse(resp.getSchema()) as Schema;
+  }, 180_000);
+
+  afterAll(async () => {
+    client?.close();
+    if (plugin && plugin.exitCode === null) plugin.kill();
+    await engine?.close();
+  });
+
+  it('serves exactly the façade: MailCluster and its roles (union-typed args) stay TypeScript-only', () => {
+    expect(schema.name).toBe('mailfleet');
+    expect(Object.keys(schema.resources)).toEqual([FACADE]);
+    expect(schema.resources[FACADE]!.isComponent).toBe(true);
+  });
+
+  it('inputs: the spec as plain text (required), secrets and credentials as inputs', () => {
+    const r = schema.resources[FACADE]!;
+    expect(r.requiredInputs).toEqual(['spec']);
+    expect(r.inputProperties.spec).toMatchObject({ type: 'string', plain: true });
+    expect(Object.keys(r.inputProperties).sort()).toEqual(
+      ['adminToken', 'dkimPrivateKey', 'proxmoxApiToken', 'proxmoxSshPrivateKey', 'proxmoxSshUsername', 'renamedFrom', 'spec', 'tlsPrivateKey', 'vspherePassword', 'vsphereUser'].sort(),
+    );
+    for (const k of ['adminToken', 'tlsPrivateKey', 'dkimPrivateKey', 'proxmoxApiToken', 'vspherePassword']) {
+      // Inputs (Input<string>), so a program can pass a secret config value or another resource's secret output.
+      expect(r.inputProperties[k], k).toMatchObject({ type: 'string', optional: true });
+      expect(r.inputProperties[k]!.plain, k).toBeUndefined();
+    }
+  });
+
+  it("outputs: MailCluster's, typed (endpoints and members as object types, the role as an enum)", () => {
+    const r = schema.resources[FACADE]!;
+    expect(r.required).toEqual(['adminToken', 'adminUrl', 'endpoints', 'members', 'storage']);
+    expect(r.properties.endpoints).toMatchObject({ $ref: '#/types/mailfleet:index:ClusterEndpoints' });
+    expect(r.properties.members).toMatchObject({ type: 'array', items: { $ref: '#/types/mailfleet:index:ClusterMemberInfo' } });
+    expect(Object.keys(schema.types['mailfleet:index:ClusterEndpoints']!.properties!).sort()).toEqual(['imap', 'imaps', 'pop3', 'pop3s', 'smtp', 'smtps', 'submission']);
+    expect(schema.types['mailfleet:index:ClusterMemberInfo']!.properties!.role).toMatchObject({ $ref: '#/types/mailfleet:index:MemberRole' });
+    expect(schema.types['mailfleet:index:MemberRole']!.enum!.map((m) => m.value)).toEqual(['hub', 'node', 'gateway', 'proxy']);
+    // The analyzer (SDK 3.248) has no way to mark a property secret in the schema; secrecy travels
+    // with the values instead, which the Construct test below checks for adminToken.
+    expect(JSON.stringify(schema)).not.toContain('"secret"');
+  });
+
+  it('examples/pulumi-yaml uses the façade as the schema says: token, inputs, required inputs, outputs, a valid spec', () => {
+    const program = parse(readFileSync(join(yamlExample, 'Pulumi.yaml'), 'utf8')) as {
+      runtime: string;
+      packages: Record<string, string>;
+      variables: { clusterSpec: { 'fn::toJSON': unknown } };
+      resources: Record<string, { type: string; properties?: Record<string, unknown>; options?: { providers?: string[] } }>;
+      outputs: Record<string, string>;
+    };
+    expect(program.runtime).toBe('yaml');
+    // `packages` points at this repository, the folder with PulumiPlugin.yaml.
+    expect(existsSync(join(yamlExample, program.packages.mailfleet!, 'PulumiPlugin.yaml'))).toBe(true);
+    const uses = Object.entries(program.resources).filter(([, r]) => r.type === FACADE);
+    expect(uses).toHaveLength(1);
+    const [name, mail] = uses[0]!;
+    const r = schema.resources[FACADE]!;
+    expect(Object.keys(mail.properties ?? {}).filter((k) => !(k in r.inputProperties))).toEqual([]);
+    expect(r.requiredInputs.filter((k) => !(k in (mail.properties ?? {})))).toEqual([]);
+    const referenced = Object.values(program.outputs).flatMap((v) => [...v.matchAll(new RegExp(`\\$\\{${name}\\.(\\w+)\\}`, 'g'))].map((m) => m[1]!));
+    expect(referenced.length).toBeGreaterThan(3);
+    expect(referenced.filter((o) => !(o in r.properties))).toEqual([]);
+    expect(parseClusterSpec(program.variables.clusterSpec['fn::toJSON']).platform.kind).toBe('docker');
+    // The explicit provider it passes is a docker provider declared in the same program.
+    const providerRef = mail.options?.providers?.[0]?.match(/^\$\{(.+)\}$/)?.[1];
+    expect(program.resources[providerRef!]?.type).toBe('pulumi:providers:docker');
+  });
+
+  it("Construct (what a YAML or Python program's engine calls): the cluster is built on the program's provider, the admin token comes back secret", async () => {
+    const program = parse(readFileSync(join(yamlExample, 'Pulumi.yaml'), 'utf8')) as { variables: { clusterSpec: { 'fn::toJSON': unknown } } };
+    // The program's own docker provider, as the engine would have created it before the component.
+    const providerUrn = 'urn:pulumi:dev::mailfleet-yaml::pulumi:providers:docker::docker-local';
+    engine.seed(providerUrn, 'docker-local-id', { host: 'unix:///var/run/docker.sock' });
+    const req = new provproto.ConstructRequest();
+    req.setProject('mailfleet-yaml');
+    req.setStack('dev');
+    req.setDryrun(false);
+    req.setParallel(4);
+    req.setMonitorendpoint(engine.address);
+    req.setType(FACADE);
+    req.setName('mail');
+    req.setInputs(Struct.fromJavaScript({ spec: JSON.stringify(program.variables.clusterSpec['fn::toJSON']), adminToken: { [SPECIAL_SIG_KEY]: SECRET_SIG, value: 'a-token-from-config' } }));
+    req.getProvidersMap().set('docker', `${providerUrn}::docker-local-id`);
+    req.setAcceptsOutputValues(false);
+    const resp = await new Promise<provproto.ConstructResponse>((resolve, reject) => client.construct(req, (err, r) => (err ? reject(err) : resolve(r))));
+    expect(resp.getUrn()).toBe('urn:pulumi:dev::mailfleet-yaml::mailfleet:index:MailClusterFromSpec::mail');
+    const state = resp.getState()!.toJavaScript() as Record<string, unknown>;
+    expect(state.adminToken).toEqual({ [SPECIAL_SIG_KEY]: SECRET_SIG, value: 'a-token-from-config' });
+    expect((state.endpoints as Record<string, string>).imaps).toMatch(/:993$/);
+    expect((state.members as { role: string }[]).map((m) => m.role).sort()).toEqual(['gateway', 'hub', 'node', 'node', 'proxy']);
+
+    const dockerResources = engine.registrations.filter((r) => r.custom && r.type.startsWith('docker:'));
+    expect(dockerResources.length).toBeGreaterThan(5);
+    expect(dockerResources.filter((r) => r.provider !== `${providerUrn}::docker-local-id`).map((r) => r.name)).toEqual([]);
+    expect(engine.registrations.filter((r) => r.type === 'pulumi:providers:docker')).toEqual([]);
+    expect(engine.logs.filter((l) => l.severity >= 3)).toEqual([]);
+  }, 120_000);
+
+  it('Construct with a bad spec fails with the field named, before any resource exists', async () => {
+    const before = engine.registrations.length;
+    const req = new provproto.ConstructRequest();
+    req.setProject('mailfleet-yaml');
+    req.setStack('dev');
+    req.setMonitorendpoint(engine.address);
+    req.setType(FACADE);
+    req.setName('bad');
+    req.setInputs(Struct.fromJavaScript({ spec: 'name: bad\nplatform: { kind: docker }\ndomains: []\n' }));
+    const err = await new Promise<Error>((resolve) => client.construct(req, (e) => resolve(e as Error)));
+    expect(err?.message).toMatch(/domains: host at least one domain/);
+    expect(engine.registrations.slice(before).filter((r) => r.custom)).toEqual([]);
+  }, 60_000);
+});

@@ -50,6 +50,20 @@ module.exports = {
       to: { path: '^(components/(?!index\\.ts$)|mail-runtime/|policies/|cli/)' },
     },
     {
+      name: 'program-runs-stacks',
+      comment: 'program.ts (Pulumi.yaml main) only runs the stack program in stacks/.',
+      severity: 'error',
+      from: { path: '^program\\.ts$' },
+      to: { path: '^(components|mail-runtime|policies|cli)/' },
+    },
+    {
+      name: 'library-entry-is-components',
+      comment: 'index.ts and plugin.ts (the npm library and Pulumi plugin entries) expose components/ and nothing else.',
+      severity: 'error',
+      from: { path: '^(index|plugin)\\.ts$' },
+      to: { path: '^(mail-runtime|stacks|policies|cli)/' },
+    },
+    {
       name: 'nothing-imports-cli',
       comment: 'cli/ is the top layer: only its own files (and the bin/ launchers) import it.',
       severity: 'error',

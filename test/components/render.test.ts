@@ -56,7 +56,7 @@ describe('renderRuntimeConfigs', () => {
     expect(node1.config.plaintextAuth).toBe('never');
     if (node1.config.role !== 'node') throw new Error('role');
     expect(node1.config.listen.imap).toEqual({ host: '0.0.0.0', port: 143 });
-    expect(node1.config.tls).toEqual({ certFile: '/etc/mailfleet/tls/tls.crt', keyFile: '/etc/mailfleet/tls/tls.key' });
+    expect(node1.config.tls).toEqual({ certFile: '/etc/mailfleet/tls/tls.crt', keyFile: '/etc/mailfleet/tls/tls.key', generateIfMissing: false });
   });
 
   it('gateways carry hosted domains and filters; secrets are files, never values', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MailCluster } from '../../components/mail-cluster';
+import { credentialsFromStackConfig } from '../../components/platforms';
 import { commonMockOutputs, composeMockOutputs, installCapture, platformInvokeResult, platformMockOutputs } from '../../components/offline';
 import { kubernetesNamespace, renderRuntimeConfigs } from '../../components/render';
 import { MAX_MEMBER_ID_LENGTH, SpecError, parseClusterSpec, parseTopologySpec, type ClusterSpec, type TopologySpec } from '../../components/spec';
@@ -98,7 +99,7 @@ describe('what validate accepts, previews (property, Pulumi mocks)', () => {
         let error: unknown;
         const cap = await run(() => {
           try {
-            new MailCluster(spec.name, { spec, secrets: SECRETS });
+            new MailCluster(spec.name, { spec, secrets: SECRETS, credentials: credentialsFromStackConfig(spec.platform.kind) });
           } catch (err) {
             error = err;
           }
@@ -161,7 +162,7 @@ describe('the fullest VM address plan previews', () => {
     expect(() => parseClusterSpec({ ...input, gateways: { count: 21 } })).toThrow('gateways.count: at most 20 gateways fit the VM address plan (gateways take firstAddress + 10…29)');
     expect(() => parseClusterSpec({ ...input, nodes: { count: 76 } })).toThrow('platform.addresses.cidr: 10.40.0.0/25 from 10.40.0.2 has no room for 76 nodes (nodes start at firstAddress + 50)');
     const spec = parseClusterSpec(input);
-    const cap = await run(() => new MailCluster(spec.name, { spec, secrets: SECRETS }));
+    const cap = await run(() => new MailCluster(spec.name, { spec, secrets: SECRETS, credentials: credentialsFromStackConfig(spec.platform.kind) }));
     expect(cap.duplicates).toEqual([]);
     expect(cap.resources.filter((r) => r.type === 'vsphere:index/virtualMachine:VirtualMachine')).toHaveLength(5 + 5 + 20 + 20 + 4);
   }, 60_000);

@@ -5,23 +5,7 @@
  * Pure functions: text in, text out; validation errors are SpecErrors naming
  * the field (wrap them in pulumi.ResourceError at the component boundary).
  */
-export { renderHaproxyConfig, parseHaproxyConfig, formatSeconds, GENERATED_HEADER } from './haproxy';
-export {
-  HaproxyConfig,
-  HealthCheck,
-  MIN_IDLE_TIMEOUT_SECONDS,
-  type HaproxyConfigInput,
-  type Backend,
-  type Frontend,
-  type Server,
-} from './schema';
-export { mailHaproxyConfig, renderMailHaproxyConfig, MAIL_SERVICES, type MailHaproxyArgs, type MailHaproxyPlan, type MailService } from './mail';
-export {
-  renderKeepalivedConfig,
-  renderKeepalivedAuthFile,
-  parseKeepalivedArgs,
-  KeepalivedArgs,
-  KEEPALIVED_AUTH_FILE,
-  VRRP_PASS_MAX,
-  type KeepalivedArgsInput,
-} from './keepalived';
+export { renderHaproxyConfig } from './haproxy';
+export { type HaproxyConfigInput } from './schema';
+export { mailHaproxyConfig, renderMailHaproxyConfig, MAIL_SERVICES, type MailService } from './mail';
+export { renderKeepalivedConfig, renderKeepalivedAuthFile, KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, type KeepalivedArgsInput } from './keepalived';

@@ -43,5 +43,4 @@ export function credentialsFromStackConfig(kind: PlatformKind): PlatformCredenti
 }
 
 export type * from './types';
-export { CLIENT_PORTS } from './types';
 export type { ProxmoxCredentials, VsphereCredentials };

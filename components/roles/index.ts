@@ -4,4 +4,3 @@ export { Gateway } from './gateway';
 export { Proxy } from './proxy';
 export { SharedStorage } from './shared-storage';
 export { LoadBalancer } from './load-balancer';
-export type { RoleArgs } from './role';

@@ -44,6 +44,3 @@ export const dockerAdapter: PlatformAdapter<'docker'> = {
 };
 
 export { dockerMockOutputs } from './mocks';
-export { HAPROXY_IMAGE, dockerHaproxyConfig, publishedPorts } from './load-balancer';
-export { DOCKER_ADDRESS_BLOCKS, hostAddress, planHosts } from './network';
-export { nfsDriverOptions } from './volume';

@@ -52,9 +52,7 @@ export const proxmoxAdapter: PlatformAdapter<'proxmox', ProxmoxCredentials> = {
 };
 
 export { proxmoxMockOutputs } from './mocks';
-export { vmIdFor } from './workload';
-export { nodeFor } from './vm';
-export { API_TOKEN_KEYS, proxmoxCredentialsFromStackConfig } from './credentials';
+export { proxmoxCredentialsFromStackConfig } from './credentials';
 export type { ProxmoxCredentials } from './credentials';
 
 /** The fallback provider: the spec's endpoint with the caller's credentials. */

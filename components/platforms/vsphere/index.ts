@@ -29,7 +29,7 @@ export const vsphereAdapter: PlatformAdapter<'vsphere', VsphereCredentials> = {
 };
 
 export { vsphereMockInvokes, vsphereMockOutputs } from './mocks';
-export { GUESTINFO, GUEST_INTERFACE, decodeGuestinfo, staticMacAddress } from './guestinfo';
+export { GUESTINFO, decodeGuestinfo } from './guestinfo';
 export type { GuestMetadata } from './guestinfo';
-export { CREDENTIAL_KEYS, vsphereCredentialsFromStackConfig } from './credentials';
+export { vsphereCredentialsFromStackConfig } from './credentials';
 export type { VsphereCredentials } from './credentials';

@@ -7,39 +7,8 @@
  */
 export { VSPHERE_PACKAGE, VSPHERE_PLUGIN_VERSION } from './plugin';
 export { Provider, PROVIDER_INPUTS, PROVIDER_JSON_INPUTS } from './provider';
-export type { ProviderArgs } from './provider';
 export { VirtualMachine, VIRTUAL_MACHINE_INPUTS, VIRTUAL_MACHINE_OUTPUTS, VIRTUAL_MACHINE_TYPES } from './virtual-machine';
-export type {
-  VirtualMachineArgs,
-  VirtualMachineClone,
-  VirtualMachineCloneCustomize,
-  VirtualMachineCloneCustomizeLinuxOptions,
-  VirtualMachineCloneCustomizeNetworkInterface,
-  VirtualMachineDisk,
-  VirtualMachineNetworkInterface,
-} from './virtual-machine';
+export type { VirtualMachineDisk } from './virtual-machine';
 export { ComputeClusterVmAntiAffinityRule, ANTI_AFFINITY_RULE_INPUTS } from './compute-cluster-vm-anti-affinity-rule';
-export type { ComputeClusterVmAntiAffinityRuleArgs } from './compute-cluster-vm-anti-affinity-rule';
-export {
-  FUNCTION_NAMES,
-  FUNCTION_TOKENS,
-  FUNCTION_TYPES,
-  getComputeCluster,
-  getDatacenter,
-  getDatastore,
-  getNetwork,
-  getVirtualMachine,
-} from './data-sources';
-export type {
-  GetComputeClusterArgs,
-  GetComputeClusterResult,
-  GetDatacenterArgs,
-  GetDatacenterResult,
-  GetDatastoreArgs,
-  GetDatastoreResult,
-  GetNetworkArgs,
-  GetNetworkResult,
-  GetVirtualMachineArgs,
-  GetVirtualMachineDisk,
-  GetVirtualMachineResult,
-} from './data-sources';
+export { FUNCTION_NAMES, FUNCTION_TOKENS, FUNCTION_TYPES, getComputeCluster, getDatacenter, getDatastore, getNetwork, getVirtualMachine } from './data-sources';
+export type { GetComputeClusterResult, GetVirtualMachineResult } from './data-sources';

@@ -57,3 +57,13 @@ export type DeliveryResult =
   | { status: 'deferred'; reply: string }
   /** 5xx: failed for good; a DSN goes to the sender (unless mailFrom is ''). */
   | { status: 'failed'; reply: string };
+
+/** What a listener needs from the queue: durable hand-over before it answers 250. */
+export interface QueueWriter {
+  /**
+   * Stores the message and its entry durably (file, directory and entry
+   * fsynced) and resolves with the entry id; only then may the caller send
+   * 250. Rejects when the queue cannot take it (disk full, fenced): answer 451.
+   */
+  enqueue(entry: Omit<QueueEntry, 'id' | 'receivedAt' | 'owner' | 'size'>, message: Buffer): Promise<string>;
+}

@@ -416,6 +416,17 @@ export const Runtime = strict({
   build: z.boolean().default(false),
   /** Tarball of the runtime for VM platforms (npm pack output or a registry tarball URL). */
   packageUrl: z.url().default('https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz'),
+  /**
+   * SHA-256 of that tarball, as the release publishes it (SHA256SUMS, docs/release.md).
+   * VMs check the download against it before installing and stop the boot on
+   * a mismatch; without it they install whatever the URL serves. Optional
+   * here, required in production by the `verified-runtime-package` policy.
+   */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of runtime.packageUrl: 64 hexadecimal characters, as `sha256sum mailfleet-x.y.z.tgz` prints it')
+    .transform((h) => h.toLowerCase())
+    .optional(),
   /** Node.js major version installed in VMs. */
   nodeMajor: z.number().int().min(20).default(20),
 }).prefault({});

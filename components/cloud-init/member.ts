@@ -1,6 +1,7 @@
 import type { RuntimeConfig, RuntimeRole } from '../../mail-runtime/config';
 import { GUEST_PATHS } from '../render';
 import { shellQuote, toCloudConfigYaml, type CloudConfig, type WriteFile } from './document';
+import { runtimeInstallLines } from './runtime-install';
 import { secretFilesFor, type SecretMaterial } from './secret-files';
 import { renderSystemdUnit, unitName } from './systemd';
 
@@ -18,7 +19,8 @@ import { renderSystemdUnit, unitName } from './systemd';
  * - final: packages (nfs-common, curl, gpg), deferred write_files (config,
  *   secrets, unit, bootstrap script: after the user exists so `owner` works),
  *   then runcmd runs the bootstrap script: mount the share, install Node.js,
- *   install the runtime, enable and start the unit.
+ *   download the runtime, check it against `runtime.sha256` and install it
+ *   (./runtime-install.ts), enable and start the unit.
  *
  * Node.js comes from the NodeSource apt repository for `nodeMajor`: Debian 12
  * ships Node.js 18, below the runtime's floor (20), and NodeSource publishes
@@ -50,7 +52,11 @@ export interface NfsMount {
 export interface MemberUserDataArgs {
   member: { memberId: string; role: RuntimeRole; config: RuntimeConfig };
   storage: NfsMount;
-  runtime: { packageUrl: string; nodeMajor: number };
+  /**
+   * The runtime tarball and its SHA-256 (`undefined` installs it unverified,
+   * with a warning: required rather than optional so no caller forgets it).
+   */
+  runtime: { packageUrl: string; sha256: string | undefined; nodeMajor: number };
   /** Plain secret values; every file the config references must be present. */
   secrets: SecretMaterial;
   /** Domain for the guest's FQDN (`<memberId>.<domain>`). */
@@ -106,7 +112,13 @@ export function renderMemberUserData(args: MemberUserDataArgs): string {
       owner: 'root:root',
       defer: true,
     },
-    { path: BOOTSTRAP_PATH, content: renderBootstrapScript({ unit, packageUrl: runtime.packageUrl, nodeMajor: runtime.nodeMajor, secretDirs: secretDirsOf(secretFiles) }), permissions: '0750', owner: 'root:root', defer: true },
+    {
+      path: BOOTSTRAP_PATH,
+      content: renderBootstrapScript({ unit, runtime, secretDirs: secretDirsOf(secretFiles) }),
+      permissions: '0750',
+      owner: 'root:root',
+      defer: true,
+    },
   ];
 
   const doc: CloudConfig = {
@@ -150,7 +162,7 @@ function secretDirsOf(files: readonly WriteFile[]): string[] {
  * step stops the boot loudly (cloud-init reports the error) instead of
  * starting a half-installed member.
  */
-function renderBootstrapScript(a: { unit: string; packageUrl: string; nodeMajor: number; secretDirs: string[] }): string {
+function renderBootstrapScript(a: { unit: string; runtime: MemberUserDataArgs['runtime']; secretDirs: string[] }): string {
   const q = shellQuote;
   const storage = GUEST_PATHS.storage;
   const lines = [
@@ -164,20 +176,15 @@ function renderBootstrapScript(a: { unit: string; packageUrl: string; nodeMajor:
     `# Fails harmlessly on a root-squashed export; export it owned by ${MAILFLEET_UID}:${MAILFLEET_UID}.`,
     `chown ${MAILFLEET_USER}:${MAILFLEET_USER} ${q(storage)} || true`,
     '',
-    `# 2. Node.js ${a.nodeMajor} from NodeSource (Debian 12 ships 18, below the runtime's floor).`,
+    `# 2. Node.js ${a.runtime.nodeMajor} from NodeSource (Debian 12 ships 18, below the runtime's floor).`,
     'install -d -m 0755 /etc/apt/keyrings',
     'curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg',
-    `echo ${q(`deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_${a.nodeMajor}.x nodistro main`)} > /etc/apt/sources.list.d/nodesource.list`,
+    `echo ${q(`deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_${a.runtime.nodeMajor}.x nodistro main`)} > /etc/apt/sources.list.d/nodesource.list`,
     'apt-get update',
     'DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs',
     '',
-    '# 3. The runtime package (npm pack layout: package/...) into the install dir.',
-    `tmp=$(mktemp -d)`,
-    `curl -fsSL --retry 5 -o "$tmp/mailfleet.tgz" ${q(a.packageUrl)}`,
-    `install -d -m 0755 ${q(INSTALL_DIR)}`,
-    `tar -xzf "$tmp/mailfleet.tgz" -C ${q(INSTALL_DIR)} --strip-components=1 --no-same-owner`,
-    `rm -rf "$tmp"`,
-    `cd ${q(INSTALL_DIR)} && npm install --omit=dev --ignore-scripts --no-audit --no-fund`,
+    `# 3. The runtime package (npm pack layout: package/...) into the install dir, ${a.runtime.sha256 ? 'only if its SHA-256 is runtime.sha256' : 'unverified: runtime.sha256 is not set'}.`,
+    ...runtimeInstallLines({ packageUrl: a.runtime.packageUrl, sha256: a.runtime.sha256, installDir: INSTALL_DIR }),
     '',
     '# 4. Config and secrets readable by the service only.',
     `chown root:${MAILFLEET_USER} ${q(GUEST_PATHS.configDir)}`,

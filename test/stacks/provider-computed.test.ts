@@ -99,7 +99,7 @@ describe('whenComputed', () => {
     const out = memberUserData({
       member,
       storage: { server: '10.0.0.5', path: '/export/mail', options: 'nfs4,hard' },
-      runtime: { packageUrl: 'https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz', nodeMajor: 20 },
+      runtime: { packageUrl: 'https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz', sha256: undefined, nodeMajor: 20 },
       secrets: {
         tlsCertPem: '-----BEGIN CERTIFICATE-----\n...',
         tlsKeyPem: pulumi.secret('-----BEGIN PRIVATE KEY-----\n...'),

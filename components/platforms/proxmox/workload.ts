@@ -27,7 +27,7 @@ export function proxmoxWorkload(base: ProxmoxBase, secrets: ClusterSecrets, args
       {
         member: m,
         storage,
-        runtime: { packageUrl: spec.runtime.packageUrl, nodeMajor: spec.runtime.nodeMajor },
+        runtime: { packageUrl: spec.runtime.packageUrl, sha256: spec.runtime.sha256, nodeMajor: spec.runtime.nodeMajor },
         secrets: cloudInitSecrets(secrets),
         domain: p.network.searchDomain,
         extraPackages: [...PROXMOX_GUEST_PACKAGES],

@@ -34,7 +34,7 @@ export function createWorkload(inv: Inventory, ctx: ClusterContext<'vsphere'>, a
       {
         member,
         storage,
-        runtime: { packageUrl: spec.runtime.packageUrl, nodeMajor: spec.runtime.nodeMajor },
+        runtime: { packageUrl: spec.runtime.packageUrl, sha256: spec.runtime.sha256, nodeMajor: spec.runtime.nodeMajor },
         secrets,
         domain: net.searchDomain,
       },

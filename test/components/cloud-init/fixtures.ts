@@ -2,6 +2,14 @@ import { renderRuntimeConfigs, type RenderedMember } from '../../../components/r
 import { parseClusterSpec, type ClusterSpec, type ClusterSpecInput } from '../../../components/spec';
 import type { SecretMaterial } from '../../../components/cloud-init';
 
+/** A SHA-256 in the form a release publishes it (not the hash of any real tarball). */
+export const RUNTIME_SHA256 = '3f1c9a0b7d2e4f6a8c0e1b3d5f7a9c1e2b4d6f8a0c2e4b6d8f0a1c3e5b7d9f1a';
+
+/** What the VM workloads hand the cloud-init renderer from spec.runtime. */
+export function runtimeOf(spec: ClusterSpec): { packageUrl: string; sha256: string | undefined; nodeMajor: number } {
+  return { packageUrl: spec.runtime.packageUrl, sha256: spec.runtime.sha256, nodeMajor: spec.runtime.nodeMajor };
+}
+
 /** A production-like Proxmox cluster spec (only VM platforms use cloud-init). */
 export const vmSpecInput: ClusterSpecInput = {
   name: 'mail-ci',
@@ -22,6 +30,7 @@ export const vmSpecInput: ClusterSpecInput = {
   filters: { dkim: { selector: 'mf1' } },
   storage: { kind: 'nfs', server: '10.50.0.5', path: '/export/mail', sizeGiB: 500 },
   loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.50.0.8' },
+  runtime: { packageUrl: 'https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz', sha256: RUNTIME_SHA256 },
 };
 
 export function vmCluster(): { spec: ClusterSpec; members: RenderedMember[] } {

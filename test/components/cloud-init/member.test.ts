@@ -10,13 +10,13 @@ import {
   requiredSecrets,
   type WriteFile,
 } from '../../../components/cloud-init';
-import { fakeSecrets, vmCluster } from './fixtures';
+import { fakeSecrets, runtimeOf, vmCluster } from './fixtures';
 import { cloudInitSchema, cloudInitSchemaAll, isValidCloudConfig } from './validate';
 
 const { spec, members } = vmCluster();
 const storage = spec.storage as Extract<typeof spec.storage, { kind: 'nfs' }>;
 const render = (m: (typeof members)[number], secrets = fakeSecrets) =>
-  renderMemberUserData({ member: m, storage, runtime: spec.runtime, secrets, domain: 'example.net' });
+  renderMemberUserData({ member: m, storage, runtime: runtimeOf(spec), secrets, domain: 'example.net' });
 const first = (role: string) => members.find((m) => m.role === role && m.index === 0)!;
 
 interface Doc {

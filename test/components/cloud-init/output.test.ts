@@ -2,7 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadBalancerUserData, memberUserData } from '../../../components/cloud-init';
-import { fakeSecrets, vmCluster } from './fixtures';
+import { fakeSecrets, runtimeOf, vmCluster } from './fixtures';
 
 const { spec, members } = vmCluster();
 const storage = spec.storage as Extract<typeof spec.storage, { kind: 'nfs' }>;
@@ -17,7 +17,7 @@ describe('Pulumi wrappers', () => {
 
   it('member user data is a secret output holding the rendered document', async () => {
     const hub = members.find((m) => m.role === 'hub')!;
-    const out = memberUserData({ member: hub, storage, runtime: spec.runtime, secrets });
+    const out = memberUserData({ member: hub, storage, runtime: runtimeOf(spec), secrets });
     expect(await pulumi.isSecret(out)).toBe(true);
     const doc = parse(await valueOf(out)) as { write_files: { path: string; content: string }[] };
     expect(doc.write_files.find((f) => f.path === '/etc/mailfleet/secrets/admin-token')?.content).toBe(fakeSecrets.adminToken);
@@ -25,14 +25,14 @@ describe('Pulumi wrappers', () => {
 
   it('stays secret even when the secret inputs are plain strings', async () => {
     const node = members.find((m) => m.role === 'node')!;
-    const out = memberUserData({ member: node, storage, runtime: spec.runtime, secrets: { ...fakeSecrets } });
+    const out = memberUserData({ member: node, storage, runtime: runtimeOf(spec), secrets: { ...fakeSecrets } });
     expect(await pulumi.isSecret(out)).toBe(true);
   });
 
   it('throws synchronously (before any apply) when a needed secret is missing', () => {
     const hub = members.find((m) => m.role === 'hub')!;
     const { adminToken: _a, ...rest } = secrets;
-    expect(() => memberUserData({ member: hub, storage, runtime: spec.runtime, secrets: rest })).toThrow(/adminToken/);
+    expect(() => memberUserData({ member: hub, storage, runtime: runtimeOf(spec), secrets: rest })).toThrow(/adminToken/);
   });
 
   it('load-balancer user data is secret when it carries extra (secret) files, plain otherwise', async () => {

@@ -212,8 +212,15 @@ const PROXMOX_VM_ID_RANGE = `a Proxmox VM id is 100–${MAX_PROXMOX_VM_ID}`;
 export const VM_ADDRESS_BLOCKS = { hub: 0, loadBalancer: 5, gateway: 10, proxy: 30, node: 50 } as const;
 export const VM_ADDRESS_BLOCK_SIZE = { hub: 5, loadBalancer: 5, gateway: 20, proxy: 20, node: Infinity } as const;
 const MAX_FIRST_VM_ID = MAX_PROXMOX_VM_ID - VM_ADDRESS_BLOCKS.node - MAX_ROLE_COUNT + 1;
-/** Proxmox HA group ids are "pve-configid": a letter, then letters, digits, - and _. */
+/** Proxmox HA group and rule ids are "pve-configid": a letter, then letters, digits, - and _. */
 const PROXMOX_HA_GROUP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+/**
+ * Proxmox VE major versions the adapter deploys to. They differ in how HA is
+ * configured: 8 has HA groups; 9 replaced them with HA rules (node affinity,
+ * resource affinity) and refuses to create a group ("ha groups have been
+ * migrated to rules").
+ */
+export const PROXMOX_VERSIONS = [8, 9] as const;
 
 const proxmoxPlatform = strict({
   kind: z.literal('proxmox'),
@@ -241,7 +248,28 @@ const proxmoxPlatform = strict({
     .max(MAX_FIRST_VM_ID, `at most ${MAX_FIRST_VM_ID}: VM ids run up to firstVmId + ${VM_ADDRESS_BLOCKS.node} + nodes.count - 1 and Proxmox stops at ${MAX_PROXMOX_VM_ID}`)
     .default(4000),
   network: vmNetwork,
-  /** Name of the HA group to create for the cluster's VMs (default `mailfleet-<name>`). */
+  /**
+   * Major version of the Proxmox VE cluster, which decides how the VMs are
+   * kept running (components/platforms/proxmox/ha.ts): 8 puts them in one HA
+   * group over `nodes`; 9 gives each role a strict node-affinity rule over
+   * `nodes` and negative resource-affinity rules that keep the role's members
+   * on different hosts.
+   *
+   * Default 8. It cannot be detected offline (a preview talks to no
+   * cluster), and asking the API during `pulumi up` would make the resource
+   * set depend on a value only the provider knows. 8 keeps every stack
+   * deployed before this field existed exactly as it is; a wrong value fails
+   * loudly on the first HA object (Proxmox VE 9 refuses to create HA groups,
+   * 8 has no HA rules API), never half-configured.
+   */
+  proxmoxVersion: z
+    .literal(PROXMOX_VERSIONS, { error: (issue) => `must be ${PROXMOX_VERSIONS.join(' or ')}, the Proxmox VE major version (got ${JSON.stringify(issue.input)}): 8 uses an HA group, 9 HA rules` })
+    .default(8),
+  /**
+   * Name of the HA group (proxmoxVersion 8), or the prefix of the HA rules
+   * (`<haGroup>-<role>-nodes`, `<haGroup>-<role>-apart-<k>` on 9). Default
+   * `mailfleet-<name>`.
+   */
   haGroup: z.string().regex(PROXMOX_HA_GROUP_ID, 'must start with a letter and hold only letters, digits, "-" and "_" (at most 64)').optional(),
 });
 

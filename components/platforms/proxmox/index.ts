@@ -2,9 +2,9 @@ import * as proxmox from '@muhlba91/pulumi-proxmoxve';
 import * as pulumi from '@pulumi/pulumi';
 import type { ClusterContext, PlatformAdapter, PlatformSession } from '../types';
 import { PROXMOX_PACKAGE, type ProxmoxCredentials } from './credentials';
+import { haSetup } from './ha';
 import { proxmoxLoadBalancer } from './load-balancer';
 import { proxmoxSecretStore } from './secrets';
-import { haGroupName } from './validate';
 import type { ProxmoxBase } from './vm';
 import { proxmoxVolume } from './volume';
 import { proxmoxWorkload } from './workload';
@@ -13,35 +13,22 @@ import { proxmoxWorkload } from './workload';
  * Proxmox VE adapter (@muhlba91/pulumi-proxmoxve, v8 `VmLegacy`): every
  * member is a VM fully cloned from a cloud-init template, spread round-robin
  * over the Proxmox nodes, configured by a cloud-init snippet (NFS mount,
- * Node.js, the runtime, a systemd unit) and kept running by Proxmox HA (one
- * HA group over the nodes, one HA resource per VM). Shared storage is the
- * operator's NFS export; the load balancer is HAProxy VMs with a keepalived
- * VIP (or the operator's own).
+ * Node.js, the runtime, a systemd unit) and kept running by Proxmox HA: an
+ * HA group on Proxmox VE 8, HA rules per role on 9 (`platform.proxmoxVersion`,
+ * see ./ha.ts), one HA resource per VM. Shared storage is the operator's NFS
+ * export; the load balancer is HAProxy VMs with a keepalived VIP (or the
+ * operator's own).
  *
  * `open` uses the caller's proxmoxve provider when there is one, otherwise
  * builds one (endpoint from the spec, credentials from the caller, see
- * ./credentials.ts), and creates the HA group.
+ * ./credentials.ts), and on Proxmox VE 8 creates the HA group.
  */
 export const proxmoxAdapter: PlatformAdapter<'proxmox', ProxmoxCredentials> = {
   kind: 'proxmox',
   open(ctx, parent, providers): PlatformSession {
-    const p = ctx.spec.platform;
     const provider = providers.explicit(PROXMOX_PACKAGE) ?? createProvider(ctx, providers.credentials, parent);
-    const haGroup = new proxmox.Hagroup(
-      `${ctx.name}-ha-group`,
-      {
-        group: haGroupName(ctx.spec),
-        comment: `mailfleet cluster ${ctx.spec.name}`,
-        // Equal priority on every node: HA restarts a VM on any surviving node.
-        nodes: Object.fromEntries(p.nodes.map((n) => [n, 1])),
-        // Never run the mail VMs outside the listed nodes.
-        restricted: true,
-        // Do not move a VM back when its node returns: a migration is a needless interruption.
-        noFailback: true,
-      },
-      { parent, provider },
-    );
-    const base: ProxmoxBase = { name: ctx.name, spec: ctx.spec, provider, haGroup };
+    const ha = haSetup(ctx.name, ctx.spec, { parent, provider });
+    const base: ProxmoxBase = { name: ctx.name, spec: ctx.spec, provider, ha };
     return {
       secrets: () => proxmoxSecretStore(),
       volume: (volumeParent) => proxmoxVolume(ctx.spec, volumeParent),

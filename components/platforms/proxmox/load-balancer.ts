@@ -7,7 +7,7 @@ import { STANDARD_PORTS, vmAddress } from '../../render';
 import { SpecError } from '../../spec';
 import { whenComputed } from '../../computed';
 import { CLIENT_PORTS, type ClientPort, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
-import { createVm, nodeFor, prefixLength, type ProxmoxBase } from './vm';
+import { createVm, nodeFor, prefixLength, roleResources, type ProxmoxBase } from './vm';
 import { PROXMOX_GUEST_PACKAGES, vmIdFor } from './workload';
 
 /**
@@ -112,7 +112,7 @@ export function proxmoxLoadBalancer(base: ProxmoxBase, args: LoadBalancerArgs, p
     );
   });
 
-  const resources = vms.flatMap((v) => v.resources);
+  const resources = roleResources(base, 'lb', vms, parent);
   const address = lb.vip !== undefined ? pulumi.all(vms.map((v) => v.address)).apply(() => lb.vip!) : vms[0]!.address;
   return { resources, address, ports: standardPorts(plan.services) };
 }

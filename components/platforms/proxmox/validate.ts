@@ -8,6 +8,7 @@ import type { ClusterSpec, PlatformOf } from '../../spec';
  * accepts also previews. Only derived values live here.
  */
 
+/** The HA group (Proxmox VE 8) or the prefix of the HA rules (9): `platform.haGroup`, default `mailfleet-<name>`. */
 export function haGroupName(spec: ClusterSpec & { platform: PlatformOf<'proxmox'> }): string {
   return spec.platform.haGroup ?? `mailfleet-${spec.name}`;
 }

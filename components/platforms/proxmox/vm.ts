@@ -1,6 +1,7 @@
 import * as proxmox from '@muhlba91/pulumi-proxmoxve';
 import * as pulumi from '@pulumi/pulumi';
 import type { ClusterSpec, PlatformOf } from '../../spec';
+import { haResource, haRules, type HaSetup } from './ha';
 
 /**
  * One mailfleet VM on Proxmox: its cloud-init snippet(s), the VM cloned from
@@ -15,7 +16,8 @@ export interface ProxmoxBase {
   name: string;
   spec: ProxmoxSpec;
   provider: pulumi.ProviderResource;
-  haGroup: proxmox.Hagroup;
+  /** The HA group (Proxmox VE 8), or the marker that HA rules are made per role (9). */
+  ha: HaSetup;
 }
 
 export interface VmArgs {
@@ -35,6 +37,7 @@ export interface VmArgs {
 }
 
 export interface ProxmoxVm {
+  vmId: number;
   vm: proxmox.VmLegacy;
   snippets: proxmox.FileLegacy[];
   ha: proxmox.Haresource;
@@ -117,18 +120,13 @@ export function createVm(base: ProxmoxBase, a: VmArgs, parent: pulumi.Resource):
     { ...opts, dependsOn: snippets },
   );
 
-  const ha = new proxmox.Haresource(
-    `${a.resourceName}-ha`,
-    {
-      resourceId: `vm:${a.vmId}`,
-      group: base.haGroup.group,
-      state: 'started',
-      comment: `mailfleet ${a.hostname}`,
-      maxRestart: 3,
-      maxRelocate: 1,
-    },
-    { ...opts, dependsOn: [vm] },
-  );
+  const ha = haResource(base.ha, a, { ...opts, dependsOn: [vm] });
 
-  return { vm, snippets, ha, resources: [...snippets, vm, ha], address: vm.id.apply(() => a.address) };
+  return { vmId: a.vmId, vm, snippets, ha, resources: [...snippets, vm, ha], address: vm.id.apply(() => a.address) };
+}
+
+/** The VMs of one role (`lb` for the HAProxy VMs) with their HA rules on Proxmox VE 9 (./ha.ts). */
+export function roleResources(base: ProxmoxBase, role: string, vms: readonly ProxmoxVm[], parent: pulumi.Resource): pulumi.Resource[] {
+  const rules = haRules(base.ha, base, role, vms, { parent, provider: base.provider });
+  return [...vms.flatMap((v) => v.resources), ...rules];
 }

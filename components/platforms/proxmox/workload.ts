@@ -3,7 +3,7 @@ import { memberUserData } from '../../cloud-init';
 import { VM_ADDRESS_BLOCKS } from '../../spec';
 import type { ClusterSecrets, Workload, WorkloadArgs } from '../types';
 import { cloudInitSecrets } from './secrets';
-import { createVm, nodeFor, type ProxmoxBase } from './vm';
+import { createVm, nodeFor, roleResources, type ProxmoxBase } from './vm';
 import { nfsMountOf } from './volume';
 
 /** Extra guest packages on Proxmox: the QEMU guest agent reports the VM's addresses and enables clean shutdowns. */
@@ -17,7 +17,7 @@ export function vmIdFor(firstVmId: number, block: keyof typeof VM_ADDRESS_BLOCKS
   return firstVmId + VM_ADDRESS_BLOCKS[block] + index;
 }
 
-/** One VM per member of the role, each with its own cloud-init snippet and HA resource. */
+/** One VM per member of the role, each with its own cloud-init snippet and HA resource, and the role's HA rules on Proxmox VE 9. */
 export function proxmoxWorkload(base: ProxmoxBase, secrets: ClusterSecrets, args: WorkloadArgs, parent: pulumi.Resource): Workload {
   const { spec, name } = base;
   const p = spec.platform;
@@ -50,5 +50,5 @@ export function proxmoxWorkload(base: ProxmoxBase, secrets: ClusterSecrets, args
       parent,
     );
   });
-  return { resources: vms.flatMap((v) => v.resources), addresses: vms.map((v) => v.address) };
+  return { resources: roleResources(base, args.role, vms, parent), addresses: vms.map((v) => v.address) };
 }

@@ -23,7 +23,7 @@ export interface RoleSize {
 export type Platform =
   | { kind: 'kubernetes'; namespace?: string; context?: string; spreadKeys?: readonly string[] }
   | { kind: 'docker'; hosts?: readonly string[] }
-  | { kind: 'proxmox'; endpoint?: string; nodes?: readonly string[] }
+  | { kind: 'proxmox'; endpoint?: string; nodes?: readonly string[]; proxmoxVersion?: 8 | 9 }
   | { kind: 'vsphere'; server?: string; datacenter?: string; cluster?: string }
   | { kind: 'local'; dir?: string; host?: string };
 
@@ -53,6 +53,8 @@ export interface Runtime {
   image?: string;
   build?: boolean;
   packageUrl?: string;
+  /** SHA-256 of the packageUrl tarball, which VMs check before installing it. */
+  sha256?: string;
 }
 
 interface CommonSpec {

@@ -59,6 +59,8 @@ export const PROXMOX = {
   fileLegacy: 'proxmoxve:index/fileLegacy:FileLegacy',
   haGroup: 'proxmoxve:index/hagroup:Hagroup',
   haResource: 'proxmoxve:index/haresource:Haresource',
+  /** Proxmox VE 9 HA rules (node affinity, resource affinity), which replaced HA groups. */
+  haRule: 'proxmoxve:index/harule:Harule',
   provider: 'pulumi:providers:proxmoxve',
 } as const;
 

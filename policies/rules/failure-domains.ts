@@ -10,8 +10,10 @@ import { at, isRecord, items, num, str } from '../lib/walk';
  * 2. Failure domains. Two members on one host fail together; the count rule
  * (ha-minimums) is worth nothing if they do. Each platform has its own way to
  * keep a role's members apart: Kubernetes pod anti-affinity or topology
- * spread, a vSphere DRS anti-affinity rule, distinct Proxmox nodes, more than
- * one Docker host.
+ * spread, a vSphere DRS anti-affinity rule, distinct Proxmox nodes (and on
+ * Proxmox VE 9 a negative resource-affinity HA rule, so HA does not restart a
+ * failed host's VM next to its peer; VE 8's HA groups cannot say that), more
+ * than one Docker host.
  */
 
 const DEFAULTS = {
@@ -94,13 +96,34 @@ function checkProxmox(c: ClusterView, report: ReportViolation): void {
     report(`Proxmox cluster ${label(c)} places every VM on ${pveNodes[0] ? `the single Proxmox node ${pveNodes[0]}` : 'one Proxmox node'}: list at least 2 distinct nodes in platform.nodes so a host failure does not take a whole role down.`, c.resource.urn);
     return;
   }
+  const version = c.spec.platform.kind === 'proxmox' ? (c.spec.platform.proxmoxVersion ?? 8) : 8;
+  const apart = version === 9 ? negativeHaRules(c) : [];
   for (const [role, vms] of vmsByRole(c, PROXMOX.vmLegacy)) {
     if (vms.length < 2) continue;
     const hosts = new Set(vms.map((v) => str(at(v.props, 'nodeName'))).filter((n): n is string => Boolean(n)));
     if (hosts.size < 2) {
       report(`Proxmox cluster ${label(c)}: all ${vms.length} ${role} VMs are placed on ${[...hosts].join(', ') || 'one node'}; place them on distinct Proxmox nodes (nodeName).`, c.resource.urn);
+      continue;
+    }
+    if (version !== 9) continue;
+    // As many of the role's VMs as there are hosts must be kept apart by one rule (Proxmox ignores a negative rule with more VMs than nodes).
+    const ids = new Set(vms.map((v) => num(at(v.props, 'vmId'))).filter((n): n is number => n !== undefined).map((n) => `vm:${n}`));
+    const needed = Math.min(ids.size, new Set(pveNodes).size);
+    if (needed >= 2 && !apart.some((rule) => rule.filter((sid) => ids.has(sid)).length >= needed)) {
+      report(
+        `Proxmox cluster ${label(c)} (Proxmox VE 9): no enabled negative resource-affinity HA rule keeps ${needed} of the ${ids.size} ${role} VMs on different hosts, so HA may restart a failed host's ${role} VM next to another one; keep the mailfleet HA rules or add a Harule (type resource-affinity, affinity negative) over them.`,
+        c.resource.urn,
+      );
     }
   }
+}
+
+/** Resource ids (`vm:<id>`) of each enabled negative resource-affinity HA rule under the cluster (Proxmox VE 9). */
+function negativeHaRules(c: ClusterView): string[][] {
+  return c.descendants
+    .filter((r) => r.type === PROXMOX.haRule)
+    .filter((r) => str(at(r.props, 'type')) === 'resource-affinity' && str(at(r.props, 'affinity')) === 'negative' && at(r.props, 'disable') !== true)
+    .map((r) => items(at(r.props, 'resources')).map(str).filter((s): s is string => s !== undefined));
 }
 
 function checkDocker(c: ClusterView, report: ReportViolation): void {
@@ -126,10 +149,10 @@ function checkDocker(c: ClusterView, report: ReportViolation): void {
 
 export const failureDomains: StackValidationPolicy = {
   name: 'failure-domains',
-  description: 'Members of a production cluster are spread over failure domains: Kubernetes anti-affinity or topology spread, a vSphere DRS anti-affinity rule per role, distinct Proxmox nodes, more than one Docker host.',
+  description: 'Members of a production cluster are spread over failure domains: Kubernetes anti-affinity or topology spread, a vSphere DRS anti-affinity rule per role, distinct Proxmox nodes (kept apart by HA rules on Proxmox VE 9), more than one Docker host.',
   enforcementLevel: 'mandatory',
   tags: ['ha', 'kubernetes', 'docker', 'proxmox', 'vsphere'],
-  remediationSteps: 'kubernetes: keep kubernetes.io/hostname in platform.spreadKeys; vsphere: keep the per-role anti-affinity rules; proxmox: list 2+ platform.nodes; docker: list 2+ platform.hosts.',
+  remediationSteps: 'kubernetes: keep kubernetes.io/hostname in platform.spreadKeys; vsphere: keep the per-role anti-affinity rules; proxmox: list 2+ platform.nodes (on Proxmox VE 9 keep the negative resource-affinity HA rules); docker: list 2+ platform.hosts.',
   configSchema: {
     properties: {
       environments: { type: 'array', items: { type: 'string' }, default: DEFAULTS.environments },

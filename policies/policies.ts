@@ -13,9 +13,11 @@ import { sharedStorage } from './rules/shared-storage';
 import { storageBackups } from './rules/storage-backups';
 import { storageCapacity } from './rules/storage-capacity';
 import { tlsEverywhere } from './rules/tls-everywhere';
+import { verifiedRuntimePackage } from './rules/verified-runtime-package';
 
 /**
- * The mailfleet policies, in the order of issue 4. Every one is a stack
+ * The mailfleet policies, in the order of issue 4, then the ones added since
+ * (issue 10: verified-runtime-package). Every one is a stack
  * policy: it reads the topology a component registered (the `spec` output of
  * MailCluster / FailoverPair, only known once the graph is built) together
  * with the platform resources underneath it.
@@ -37,6 +39,7 @@ export const policies: readonly StackValidationPolicy[] = [
   pinnedRuntimeImage,
   storageCapacity,
   storageBackups,
+  verifiedRuntimePackage,
 ];
 
 export const POLICY_PACK_NAME = 'mailfleet';
@@ -59,6 +62,6 @@ function readPackVersion(file: string): string {
 }
 
 export const POLICY_PACK_DESCRIPTION =
-  'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity and backups.';
+  'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity and backups, verified runtime packages.';
 
-export { haMinimums, failureDomains, sharedStorage, failoverPairs, tlsEverywhere, noOpenRelay, adminApiPrivate, secretsStaySecret, resourceFloors, pinnedRuntimeImage, storageCapacity, storageBackups };
+export { haMinimums, failureDomains, sharedStorage, failoverPairs, tlsEverywhere, noOpenRelay, adminApiPrivate, secretsStaySecret, resourceFloors, pinnedRuntimeImage, storageCapacity, storageBackups, verifiedRuntimePackage };

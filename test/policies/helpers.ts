@@ -26,7 +26,12 @@ const common = {
   nodes: { count: 2 },
   gateways: { count: 2 },
   proxies: { count: 2 },
-  runtime: { image: 'ghcr.io/mailfleet/mailfleet:0.1.0', packageUrl: 'https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz' },
+  runtime: {
+    image: 'ghcr.io/mailfleet/mailfleet:0.1.0',
+    packageUrl: 'https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz',
+    // What a release's SHA256SUMS lists (a made-up value: nothing is downloaded here).
+    sha256: '9d4e1f2a3b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f50',
+  },
 };
 
 /** A production cluster spec on `kind` that every policy accepts. */
@@ -199,6 +204,7 @@ export function specCases(kind: DeployKind): SpecCase[] {
       cases.push(
         { policy: 'failure-domains', what: 'one Proxmox node', change: (s) => (s.platform.nodes = ['pve1']) },
         { policy: 'pinned-runtime-image', what: 'runtime package "latest"', change: (s) => (s.runtime.packageUrl = 'https://downloads.example.com/mailfleet-latest.tgz') },
+        { policy: 'verified-runtime-package', what: 'runtime package without runtime.sha256', change: (s) => delete s.runtime.sha256 },
         { policy: 'resource-floors', what: 'node VMs with 1 GiB', change: (s) => (s.nodes.memoryMiB = 1024) },
         { policy: 'ha-minimums', what: 'one HAProxy VM', change: (s) => (s.loadBalancer = { kind: 'haproxy', replicas: 1 }) },
       );
@@ -206,6 +212,7 @@ export function specCases(kind: DeployKind): SpecCase[] {
     case 'vsphere':
       cases.push(
         { policy: 'pinned-runtime-image', what: 'runtime package without a version', change: (s) => (s.runtime.packageUrl = 'https://downloads.example.com/mailfleet.tgz') },
+        { policy: 'verified-runtime-package', what: 'runtime package without runtime.sha256', change: (s) => delete s.runtime.sha256 },
         { policy: 'resource-floors', what: 'hub VMs with 512 MiB', change: (s) => (s.hubs.memoryMiB = 512) },
         { policy: 'ha-minimums', what: 'one HAProxy VM', change: (s) => (s.loadBalancer = { kind: 'haproxy', replicas: 1 }) },
       );

@@ -1,7 +1,9 @@
 import * as proxmox from '@muhlba91/pulumi-proxmoxve';
 import type * as pulumi from '@pulumi/pulumi';
+import type { ClusterSpec, PlatformOf } from '../../spec';
 import { haGroupName } from './validate';
-import type { ProxmoxSpec } from './vm';
+
+type ProxmoxSpec = ClusterSpec & { platform: PlatformOf<'proxmox'> };
 
 /**
  * Proxmox HA for the cluster's VMs: every VM is an HA resource (restarted on

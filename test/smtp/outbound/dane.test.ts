@@ -81,6 +81,21 @@ describe('DANE (RFC 7672)', () => {
     expect(sink.messages[0]!.secure).toBe(true);
   });
 
+  it('a signed MX RRset pointing into an unsigned zone: its TLSA records lack AD and are ignored', async () => {
+    const tls = await makeLeaf(['mx.unsigned-host.example']);
+    const sink = await startSink({ tls });
+    sinks.push(sink);
+    dns
+      .add('signed-mx.example', { type: 'MX', data: { preference: 10, exchange: 'mx.unsigned-host.example' } })
+      .secure('signed-mx.example')
+      .add('mx.unsigned-host.example', { type: 'A', data: '127.0.0.1' })
+      .add(`_${sink.port}._tcp.mx.unsigned-host.example`, { type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.alloc(32, 7) } });
+    const t = await SmtpOutbound.create(gatewaySettings({ resolvers: [dns.address], mxPort: sink.port, tls: { mtaSts: false, dane: true } }));
+    const res = await t.deliver(entry(), ['bob@signed-mx.example'], message());
+    expect(res[0]!.status).toBe('delivered');
+    expect(dns.queries.some((q) => q.type === 'TLSA' && q.name === `_${sink.port}._tcp.mx.unsigned-host.example`)).toBe(true);
+  });
+
   it('validated TLSA records make TLS mandatory: an MX without STARTTLS is deferred', async () => {
     const tls = await makeLeaf(['mx.notls.example']);
     const { sink, t } = await destination('notls.example', { secure: true, tlsa: () => [{ usage: 3, selector: 1, matchingType: 1, certificate: spkiSha256(tls.cert) }] });

@@ -77,7 +77,13 @@ export function parseStsTxt(records: readonly string[]): string | undefined {
 /** Fetches the policy text of a domain (`https://mta-sts.<domain>/.well-known/mta-sts.txt`). */
 export type PolicyFetcher = (domain: string) => Promise<string>;
 
-export class StsFetchError extends Error {}
+export class StsFetchError extends Error {
+  /** The policy host's certificate failed PKIX validation (RFC 8460 sts-webpki-invalid). */
+  webpki = false;
+}
+
+/** OpenSSL/Node codes of a certificate that does not validate. */
+const WEBPKI_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE)|ERR_TLS_CERT_ALTNAME_INVALID)/;
 
 export interface HttpsFetcherOptions {
   /** Addresses of a host name (the outbound resolver's A/AAAA lookups). */
@@ -140,7 +146,12 @@ export function httpsPolicyFetcher(opts: HttpsFetcherOptions): PolicyFetcher {
         },
       );
       req.on('timeout', () => req.destroy(new StsFetchError(`no policy from ${host} within ${OUTBOUND_LIMITS.mtaStsFetchTimeoutMs / 1000} s`)));
-      req.on('error', (err) => reject(err instanceof StsFetchError ? err : new StsFetchError(`fetching the policy from ${host}: ${err.message}`)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err instanceof StsFetchError) return reject(err);
+        const e = new StsFetchError(`fetching the policy from ${host}: ${err.message}`);
+        e.webpki = WEBPKI_CODES.test(err.code ?? '');
+        reject(e);
+      });
       req.end();
     });
   };
@@ -189,7 +200,7 @@ export class MtaStsCache {
     try {
       policy = parseStsPolicy(await this.fetch(domain));
     } catch (err) {
-      const resultType = err instanceof StsPolicyError ? 'sts-policy-invalid' : 'sts-policy-fetch-error';
+      const resultType = err instanceof StsPolicyError ? 'sts-policy-invalid' : err instanceof StsFetchError && err.webpki ? 'sts-webpki-invalid' : 'sts-policy-fetch-error';
       return { ...this.result(cached), failure: { resultType, detail: (err as Error).message } };
     }
     this.cache.delete(domain);

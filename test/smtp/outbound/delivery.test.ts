@@ -129,6 +129,16 @@ describe('delivery to a sink MX', () => {
     expect(s.maxConcurrent).toBe(1);
   });
 
+  it('holds all outbound connections at maxConnections, whatever the destination', async () => {
+    const s = await sink();
+    const routes = Object.fromEntries(['a', 'b', 'c', 'd'].map((d) => [`${d}.example`, `127.0.0.1:${s.port}`]));
+    const t = await transport(routes, { maxConnections: 1 });
+    const res = await t.deliver(entry(), ['x@a.example', 'x@b.example', 'x@c.example', 'x@d.example'], message());
+    expect(res.every((r) => r.status === 'delivered')).toBe(true);
+    expect(s.connections).toBe(4);
+    expect(s.maxConcurrent).toBe(1);
+  });
+
   it('passes RET and ENVID to a server that offers DSN (RFC 3461), and SIZE (RFC 1870)', async () => {
     const s = await sink({ size: 1_000_000 });
     const t = await transport({ 'example.net': `127.0.0.1:${s.port}` });

@@ -142,6 +142,18 @@ describe('MTA-STS (RFC 8461)', () => {
     expect(sink.messages[0]!.secure).toBe(true);
     expect(t.tlsReports()[0]!.policies[0]).toMatchObject({ summary: { 'total-failure-session-count': 1 }, 'failure-details': [{ 'result-type': 'certificate-not-trusted' }] });
   });
+
+  it('a policy host whose certificate does not validate gives no policy (delivered opportunistically) and is reported', async () => {
+    const sink = await mx({ tls: await makeLeaf(['mx.good.example']) });
+    const t = await SmtpOutbound.create(gatewaySettings({ resolvers: [dns.address], mxPort: sink.port, tls: { mtaSts: true, dane: false } }), {
+      // No private CA: the local policy server's certificate is not trusted.
+      fetchPolicy: httpsPolicyFetcher({ resolve: async () => ['127.0.0.1'], port: httpsPort }),
+    });
+    const res = await t.deliver(entry(), ['bob@good.example'], message());
+    expect(res[0]!.status).toBe('delivered');
+    const failures = t.tlsReports().flatMap((r) => r.policies.flatMap((p) => p['failure-details'] ?? []));
+    expect(failures.map((f) => f['result-type'])).toContain('sts-webpki-invalid');
+  });
 });
 
 describe('MTA-STS policy text and MX patterns', () => {

@@ -37,6 +37,8 @@ type Resolver = ReturnType<typeof createResolver>;
 interface Candidate {
   host: string;
   port: number;
+  /** The domain itself, for lack of MX records (RFC 5321 §5.1): no address then means no mail service at all. */
+  implicit?: boolean;
   /** MX path: DANE and MTA-STS apply; routes and the smarthost get opportunistic TLS. */
   policyScope?: { domain: string; dane: boolean; sts?: StsPolicy & { id: string } };
 }
@@ -206,6 +208,11 @@ export class SmtpOutbound implements OutboundTransport {
       let tried = 0;
       hosts: for (const c of plan.candidates) {
         const addrs = await resolveAddresses(this.parts.dns, c.host);
+        if (addrs.kind === 'none' && c.implicit) {
+          // RFC 5321 §5.1: no MX and no address records — the domain receives no mail.
+          for (const i of pending()) out[i] = failed(`550 5.1.2 ${domain} has neither MX nor address records`);
+          break;
+        }
         if (addrs.kind !== 'addresses') {
           last = addrs.kind === 'none' ? `451 4.4.4 ${c.host} has no address (A/AAAA)` : `451 4.4.3 ${addrs.detail}`;
           continue;
@@ -367,7 +374,7 @@ export class SmtpOutbound implements OutboundTransport {
         hosts = matching;
       }
     }
-    return { kind: 'deliver', candidates: hosts.map((h) => ({ host: h.name, port: this.cfg.mxPort, policyScope: { domain, dane, sts: sts.policy } })) };
+    return { kind: 'deliver', candidates: hosts.map((h) => ({ host: h.name, port: this.cfg.mxPort, implicit: mx.implicit, policyScope: { domain, dane, sts: sts.policy } })) };
   }
 
   /** DANE when the host has validated TLSA records, else the domain's MTA-STS policy, else opportunistic TLS. */

@@ -22,6 +22,8 @@ beforeAll(async () => {
     .add('implicit.example', { type: 'A', data: '127.0.0.1' })
     .add('broken.example', { type: 'MX', data: { preference: 10, exchange: 'mx.broken.example' } })
     .servfail('broken.example')
+    // The name exists (a TXT record) but has neither MX nor A/AAAA.
+    .add('nomail.example', { type: 'TXT', data: 'v=spf1 -all' })
     .add('loop.example', { type: 'MX', data: { preference: 10, exchange: 'gw.mailfleet.test' } });
 });
 afterAll(async () => {
@@ -59,13 +61,14 @@ describe('MX lookup and delivery (RFC 5321 §5.1)', () => {
 
   it('a domain that does not exist fails; a DNS failure defers; a loop back to us fails', async () => {
     const t = await transport();
-    const res = await t.deliver(entry(), ['a@nxdomain.example', 'b@broken.example', 'c@loop.example'], message());
+    const res = await t.deliver(entry(), ['a@nxdomain.example', 'b@broken.example', 'c@loop.example', 'd@nomail.example'], message());
     expect(res[0]!.status).toBe('failed');
     expect(res[0]!.reply).toMatch(/^550 5\.1\.2 /);
     expect(res[1]!.status).toBe('deferred');
     expect(res[1]!.reply).toMatch(/^451 4\.4\.3 .*ESERVFAIL/);
     expect(res[2]!.status).toBe('failed');
     expect(res[2]!.reply).toMatch(/^554 5\.4\.6 /);
+    expect(res[3]).toEqual({ status: 'failed', reply: '550 5.1.2 nomail.example has neither MX nor address records' });
   });
 
   it('orders MX records by preference, equal preferences shuffled by the random source', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { dnsLabel, domainName, hostPort, ipv4Cidr, strict } from './validation';
+import { isIP } from 'node:net';
+import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
 
 /**
  * RuntimeConfig: what one role process reads. Components render it from the
@@ -135,6 +136,83 @@ export const SpamFilter = strict({
   onError: z.enum(['tempfail', 'accept']).default('accept'),
 });
 
+/** A DNS server: an IP address, optionally with a port (`127.0.0.1:5353`, `[::1]:53`), as node:dns setServers takes it. */
+const dnsServer = z
+  .string()
+  .refine((s) => isIP(s) !== 0 || /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d{1,5}$/.test(s), 'must be an IP address, optionally with :port (for example 127.0.0.1:53 or [::1]:53)');
+
+/** A DKIM key: the selector published in DNS (`<selector>._domainkey.<domain>`) and the PEM private key file (a mounted secret). */
+const DkimKey = strict({ selector: dnsLabel, keyFile: z.string().min(1) });
+
+/**
+ * Mail leaving the cluster (mail-runtime/smtp/outbound): next hops, TLS
+ * policy, retries, signing. Every field has its one default here.
+ */
+const Outbound = strict({
+  /**
+   * Static next hop per recipient domain (`example.net: 127.0.0.1:2526`),
+   * ahead of `smarthost` and MX lookup, like Postfix's transport map. An
+   * operator-chosen hop gets opportunistic TLS only: MTA-STS and DANE bind to
+   * the MX host names DNS publishes (RFC 8461 §4.1, RFC 7672 §2.2).
+   */
+  routes: z.record(domainName, hostPort).default({}),
+  /** Port MX hosts are reached on: 25, the SMTP port; a lab whose port 25 is blocked, or a test, changes it. */
+  mxPort: port.default(25),
+  /**
+   * DNS servers for outbound lookups (MX, A/AAAA, MTA-STS TXT, TLSA); empty:
+   * the system's (/etc/resolv.conf). DANE believes the AD bit only from these,
+   * so point them at a validating resolver you trust (RFC 7672 §2.1: a local one).
+   */
+  resolvers: z.array(dnsServer).default([]),
+  /** Connections to one destination (a recipient domain, a route or the smarthost) at once; Postfix's default_destination_concurrency_limit is 20. */
+  maxConnectionsPerDestination: z.number().int().min(1).default(20),
+  /** Outbound connections of this gateway in total. */
+  maxConnections: z.number().int().min(1).default(100),
+  /** RCPTs per transaction; RFC 5321 §4.5.3.1.8 makes servers take at least 100, more go in further transactions on the same connection. */
+  maxRecipientsPerTransaction: z.number().int().min(1).max(1000).default(100),
+  /**
+   * Retries of deferred recipients: exponential from `firstDelaySeconds`
+   * (×`factor` per attempt) up to `maxDelaySeconds`; after
+   * `expireAfterSeconds` the entry bounces. RFC 5321 §4.5.4.1: retry at least
+   * 30 minutes apart once settled, give up after at least 4–5 days.
+   */
+  retry: strict({
+    firstDelaySeconds: z.number().int().min(1).default(60),
+    maxDelaySeconds: z.number().int().min(1).default(4 * 3600),
+    factor: z.number().min(1).max(10).default(2),
+    expireAfterSeconds: z.number().int().min(60).default(5 * 86400),
+  })
+    .prefault({})
+    .refine((r) => r.maxDelaySeconds >= r.firstDelaySeconds, { path: ['maxDelaySeconds'], message: 'must be at least firstDelaySeconds' }),
+  tls: strict({
+    /** Honour the recipient domain's MTA-STS policy (RFC 8461). */
+    mtaSts: z.boolean().default(true),
+    /** Honour DNSSEC-validated TLSA records of the MX hosts (RFC 7672); needs a validating resolver in `resolvers`. */
+    dane: z.boolean().default(true),
+    /** Extra trust anchors (PEM) for certificate checks under MTA-STS and for fetching its policies, beside the public roots: a private CA. */
+    caFile: z.string().min(1).optional(),
+  }).prefault({}),
+  /**
+   * DKIM keys per sending domain (RFC 6376), used for mail our users submit
+   * and for our DSNs; `filters.dkim` signs every hosted domain not listed
+   * here. Keys come from the hub later.
+   */
+  dkim: z.record(domainName, DkimKey).default({}),
+  /**
+   * Sender Rewriting Scheme for forwarded mail, so SPF keeps passing at the
+   * next hop: the envelope sender becomes `SRS0=hash=tt=domain=local@<domain>`.
+   * `secretFile` holds one secret per line: the first signs, all verify (rotation).
+   */
+  srs: strict({
+    domain: domainName,
+    secretFile: z.string().min(1),
+    /** Days a rewritten address stays valid for bounces (libsrs2 and postsrsd use 21). */
+    maxAgeDays: z.number().int().min(1).max(1000).default(21),
+  }).optional(),
+  /** ARC sealing of forwarded mail (RFC 8617): the sealing domain, selector and PEM key file. */
+  arc: strict({ domain: domainName, selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
+}).prefault({});
+
 const gatewayFields = {
   /** RFC 1918 networks allowed to relay unauthenticated; empty = only authenticated submission relays. */
   relayNetworks: z.array(ipv4Cidr).default([]),
@@ -146,6 +224,7 @@ const gatewayFields = {
     spam: SpamFilter.optional(),
     dkim: strict({ selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
   }).prefault({}),
+  outbound: Outbound,
 };
 
 const GatewayConfig = strict({

@@ -1,0 +1,27 @@
+import type { RuntimeConfigOf } from '../../config';
+import type { DeliveryResult, QueueEntry } from '../queue/types';
+
+/**
+ * The transport for mail leaving the cluster. The gateway's delivery workers
+ * call it with the recipients of an entry that are not hosted here; it looks
+ * up the next hop, applies the destination's TLS policy, signs or seals the
+ * message and answers one result per recipient, in the order given.
+ *
+ * It never throws for a delivery problem: a network failure, a timeout or an
+ * abort is a `deferred` result (retried by the worker), a 5xx or a domain that
+ * accepts no mail is `failed` (the worker queues the DSN).
+ */
+export interface OutboundTransport {
+  deliver(entry: QueueEntry, recipients: string[], message: Buffer, signal?: AbortSignal): Promise<DeliveryResult[]>;
+}
+
+/** The parsed `outbound` block of a gateway's RuntimeConfig (its defaults live in mail-runtime/config/schema.ts). */
+export type OutboundConfig = RuntimeConfigOf<'gateway'>['outbound'];
+
+/** A DKIM key as the config names it (`outbound.dkim[domain]`, `filters.dkim`). */
+export type DkimKeyFile = OutboundConfig['dkim'][string];
+
+/** `outbound.retry`: see nextAttempt in retry.ts. */
+export type RetrySchedule = OutboundConfig['retry'];
+
+export type { DeliveryResult, QueueEntry };

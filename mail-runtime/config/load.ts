@@ -9,7 +9,7 @@ import { ConfigFileError, RuntimeConfigError, type FieldProblem, pathToString, p
  * config file. Each names the config path it fills, so a zod problem at that
  * path is reported under the variable the operator actually wrote.
  */
-type EnvKind = 'string' | 'int' | 'bool' | 'list' | 'listen';
+type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'listen';
 interface EnvVar {
   name: string;
   path: readonly string[];
@@ -27,6 +27,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_MANAGEMENT', path: ['management'], kind: 'listen' },
   { name: 'MAILFLEET_STORAGE_PATH', path: ['storage', 'path'], kind: 'string' },
   { name: 'MAILFLEET_HUB_URL', path: ['hubUrl'], kind: 'string' },
+  { name: 'MAILFLEET_HUB_URLS', path: ['hubUrls'], kind: 'list' },
+  { name: 'MAILFLEET_CLUSTER_CA_FILE', path: ['clusterTls', 'caFile'], kind: 'string' },
+  { name: 'MAILFLEET_CLUSTER_CERT_FILE', path: ['clusterTls', 'certFile'], kind: 'string' },
+  { name: 'MAILFLEET_CLUSTER_KEY_FILE', path: ['clusterTls', 'keyFile'], kind: 'string' },
   { name: 'MAILFLEET_CLUSTER_TOKEN_FILE', path: ['clusterTokenFile'], kind: 'string' },
   { name: 'MAILFLEET_TLS_CERT_FILE', path: ['tls', 'certFile'], kind: 'string' },
   { name: 'MAILFLEET_TLS_KEY_FILE', path: ['tls', 'keyFile'], kind: 'string' },
@@ -48,8 +52,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_DKIM_SELECTOR', path: ['filters', 'dkim', 'selector'], kind: 'string' },
   { name: 'MAILFLEET_DKIM_KEY_FILE', path: ['filters', 'dkim', 'keyFile'], kind: 'string' },
   { name: 'MAILFLEET_ADMIN_TOKEN_FILE', path: ['adminTokenFile'], kind: 'string' },
-  { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'int' },
-  { name: 'MAILFLEET_LEASE_HEARTBEATS', path: ['leaseHeartbeats'], kind: 'int' },
+  { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'number' },
+  { name: 'MAILFLEET_DEAD_AFTER_SECONDS', path: ['deadAfterSeconds'], kind: 'number' },
+  { name: 'MAILFLEET_LEASE_MARGIN_SECONDS', path: ['leaseMarginSeconds'], kind: 'number' },
+  { name: 'MAILFLEET_CLUSTER_CA_KEY_FILE', path: ['clusterCaKeyFile'], kind: 'string' },
   { name: 'MAILFLEET_FAILOVER_STANDBY', path: ['failover', 'standby'], kind: 'bool' },
   { name: 'MAILFLEET_FAILOVER_PEER_URL', path: ['failover', 'peerUrl'], kind: 'string' },
   { name: 'MAILFLEET_FAILOVER_MODE', path: ['failover', 'mode'], kind: 'string' },
@@ -68,6 +74,8 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
       return { value: raw };
     case 'int':
       return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number (got "${raw}")` };
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a number such as 1 or 0.5 (got "${raw}")` };
     case 'bool':
       if (/^(true|1|yes)$/i.test(raw)) return { value: true };
       if (/^(false|0|no)$/i.test(raw)) return { value: false };

@@ -208,14 +208,42 @@ export const MemberDomain = z.strictObject({
 export const DomainsAnswer = z.strictObject({ domains: z.array(MemberDomain), seq: z.number().int().nonnegative() });
 export type DomainsAnswer = z.output<typeof DomainsAnswer>;
 
-/** A member asks the hub's cluster CA for a certificate naming its internal names (hub/ca). */
+/**
+ * A member asks the hub's cluster CA for a certificate naming its internal
+ * names (hub/ca). The hub makes the key pair too and answers over the
+ * channel the member already verifies with the CA certificate.
+ */
 export const CertificateRequest = z.strictObject({
   memberId,
   /** DNS names besides the member id (its advertise host when a name, service names). */
   names: z.array(z.string().min(1).max(253)).max(32).default([]),
-  ips: z.array(z.ipv4().or(z.ipv6())).max(32).default([]),
-  publicKeyPem: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be an SPKI PEM public key (-----BEGIN PUBLIC KEY-----)' }),
+  ips: z.array(z.union([z.ipv4(), z.ipv6()])).max(32).default([]),
 });
 export type CertificateRequest = z.output<typeof CertificateRequest>;
-export const CertificateAnswer = z.strictObject({ certPem: z.string(), caPem: z.string() });
+export const CertificateAnswer = z.strictObject({ certPem: z.string(), keyPem: z.string(), caPem: z.string() });
 export type CertificateAnswer = z.output<typeof CertificateAnswer>;
+
+/**
+ * The storage heartbeat (membership without the hub's network): a member
+ * rewrites `<storage>/hub/members/<id>.heartbeat` (rename, atomic) every
+ * heartbeat interval with its incarnation and counter, and renews its lease
+ * from a successful write as from an answered heartbeat. The hub reads the
+ * file only for members whose HTTP heartbeats are overdue, and counts a
+ * higher counter of the current incarnation as a sign of life observed when
+ * its read completes. So a member cut off from the hub but not from the
+ * storage keeps serving (the hub is not on the data path), and one that can
+ * reach neither stops before the hub reassigns its mailboxes.
+ *
+ * To end a member's lease the hub writes `<id>.fence` with the member's new
+ * incarnation; a member reads it before each storage heartbeat and stops
+ * renewing (and serving) when it names a higher incarnation than its own.
+ */
+export const StorageHeartbeat = z.strictObject({ incarnation: z.number().int().nonnegative(), counter: z.number().int().nonnegative() });
+export type StorageHeartbeat = z.infer<typeof StorageHeartbeat>;
+export const StorageFence = z.strictObject({ incarnation: z.number().int().nonnegative(), reason: z.string() });
+export type StorageFence = z.infer<typeof StorageFence>;
+
+/** Paths relative to the storage root. */
+export function storageHeartbeatFiles(id: string): { heartbeat: string; fence: string } {
+  return { heartbeat: `hub/members/${id}.heartbeat`, fence: `hub/members/${id}.fence` };
+}

@@ -1,0 +1,2 @@
+export { startHubApi, hubRoutes, type HubApi, type HubApiOptions } from './server';
+export { openApiDocument } from './openapi';

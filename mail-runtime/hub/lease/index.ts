@@ -1,0 +1,1 @@
+export { HubLease, LeaseRecord, type HubLeaseOptions } from './lease';

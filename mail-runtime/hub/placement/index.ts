@@ -1,0 +1,1 @@
+export { PlacementManager, needsProposal, type PlacementMembers } from './manager';

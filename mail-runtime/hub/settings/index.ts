@@ -1,0 +1,1 @@
+export { SettingsStore, type SettingsChange } from './store';

@@ -37,15 +37,30 @@ export interface SessionServer {
  */
 export class ConnectionLimit {
   private open = 0;
+  private limit: number;
   /**
    * @param onRefused called for each connection refused because all slots
    *   were taken (metrics, logs)
    */
   constructor(
-    readonly max: number,
+    max: number,
     private readonly onRefused: () => void = () => undefined,
   ) {
+    this.limit = ConnectionLimit.check(max);
+  }
+
+  private static check(max: number): number {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
+    return max;
+  }
+
+  get max(): number {
+    return this.limit;
+  }
+
+  /** A new limit applied live (cluster settings); sessions already open above it are not closed, new ones wait for room. */
+  set max(max: number) {
+    this.limit = ConnectionLimit.check(max);
   }
   /** Open sessions counted against the limit. */
   get inUse(): number {
@@ -53,7 +68,7 @@ export class ConnectionLimit {
   }
   /** Takes a slot; false when all are taken. */
   tryTake(): boolean {
-    if (this.open >= this.max) {
+    if (this.open >= this.limit) {
       this.onRefused();
       return false;
     }

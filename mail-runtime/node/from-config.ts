@@ -35,9 +35,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
  * once LMTP, submission and the hub client land.)
  */
 export function unservedNodeFields(cfg: NodeConfig): string[] {
-  const out = ['listen.lmtp (LMTP delivery, RFC 2033)', `advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
+  const out = ['listen.lmtp (LMTP delivery, RFC 2033)'];
   if (cfg.listen.submission) out.push('listen.submission (message submission, RFC 6409)');
-  if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
-  if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
   return out;
 }

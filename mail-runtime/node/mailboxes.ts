@@ -3,8 +3,17 @@ import type { MailStore, QuotaLimits, UserMailbox } from '../store';
 import type { MailboxProvider } from '../imap';
 import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop } from '../pop3';
 
-/** Which owner epoch this node holds for a mailbox (placement supplies it once the hub lands). */
-export type EpochSource = (address: string) => number | Promise<number>;
+/**
+ * Which owner epoch this node holds for a mailbox, and optionally the lease
+ * checks the store runs around each write (node/cluster.ts supplies both
+ * from the placement; a lone node uses a constant).
+ */
+export type EpochSource = (address: string) => number | OwnedEpoch | Promise<number | OwnedEpoch>;
+export interface OwnedEpoch {
+  epoch: number;
+  stillOwner?: () => boolean | Promise<boolean>;
+  canWrite?: () => boolean;
+}
 
 function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
   if (!user.quota) return undefined;
@@ -16,7 +25,9 @@ function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
 
 async function openUser(store: MailStore, epochOf: EpochSource, user: DirectoryUser): Promise<UserMailbox> {
   const quota = quotaOf(user);
-  return store.openUser(user.address, { epoch: await epochOf(user.address), ...(quota ? { quota } : {}) });
+  const e = await epochOf(user.address);
+  const owned: OwnedEpoch = typeof e === 'number' ? { epoch: e } : e;
+  return store.openUser(user.address, { ...owned, ...(quota ? { quota } : {}) });
 }
 
 /** IMAP sessions get a handle on the user's mailbox (the store shares the state between handles). */

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createLogger } from '../../mail-runtime/common/log';
 import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } from '../../mail-runtime/config';
 import { runHub, type RunningHub } from '../../mail-runtime/hub';
@@ -105,21 +106,32 @@ export async function spawnMember(file: string, config: Record<string, unknown>,
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')), ...(process.env.MAILFLEET_TEST_LOG ? { MAILFLEET_LOG_LEVEL: process.env.MAILFLEET_TEST_LOG } : {}) },
   });
   let stderr = '';
+  // MAILFLEET_TEST_LOG_DIR: keep each member's log in `<dir>/<config file name>.log` (vitest does not show a child's stderr).
+  const logDir = process.env.MAILFLEET_TEST_LOG_DIR;
+  const logFile = logDir ? join(logDir, `${basename(file)}.log`) : undefined;
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-20_000);
-    if (process.env.MAILFLEET_TEST_LOG) process.stderr.write(d);
+    if (logFile) appendFileSync(logFile, d);
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = await new Promise<Record<string, unknown>>((resolveReady, reject) => {
     let out = '';
+    let found = false;
     const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms; stderr:\n${stderr}`)), timeoutMs);
+    // Kept attached after the ready line: the pipe must be drained or a chatty member blocks on its logs.
     child.stdout?.on('data', (d: Buffer) => {
+      if (logFile) appendFileSync(logFile, d);
+      if (found) return;
       out += d.toString();
-      for (const line of out.split('\n')) {
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
         if (!line.startsWith('{')) continue;
         try {
           const j = JSON.parse(line) as Record<string, unknown>;
           if (j.ready) {
+            found = true;
             clearTimeout(timer);
             resolveReady(j);
             return;

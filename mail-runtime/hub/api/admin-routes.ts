@@ -465,7 +465,7 @@ function memberList(hub: import('../hub').Hub): z.output<typeof Member>[] {
   const nodes = new Map(a.placement.snapshot.nodes.map((n) => [n.id, n.state]));
   return a.members
     .all()
-    .map(({ record: r, heartbeatAgeMs, applied, stats }) => ({
+    .map(({ record: r, heartbeatAgeMs, applied, stats, deathReason }) => ({
       id: r.id,
       role: r.role,
       site: r.site,
@@ -473,6 +473,7 @@ function memberList(hub: import('../hub').Hub): z.output<typeof Member>[] {
       advertise: r.advertise,
       ports: r.ports,
       state: r.dead ? ('dead' as const) : ('live' as const),
+      deathReason,
       nodeState: r.role === 'node' ? (nodes.get(r.id) ?? null) : null,
       incarnation: r.incarnation,
       heartbeatAgeMs,

@@ -96,6 +96,8 @@ export class MemberRegistry {
   failovers = 0;
   /** Deaths being declared (fence written, final read pending). */
   private readonly dying = new Set<string>();
+  /** Why each member was last declared dead (while this hub was active). */
+  private readonly deaths = new Map<string, string>();
 
   constructor(private readonly o: RegistryOptions) {
     for (const r of o.db.prepare<[], MemberRow>('SELECT * FROM members').all()) {
@@ -125,11 +127,17 @@ export class MemberRegistry {
     return this.members.get(id);
   }
 
-  all(): { record: MemberRecord; heartbeatAgeMs: number | null; applied: Live['applied']; stats: Live['stats'] }[] {
+  all(): { record: MemberRecord; heartbeatAgeMs: number | null; applied: Live['applied']; stats: Live['stats']; deathReason: string | null }[] {
     const now = monotonicMs();
     return [...this.members.values()].map((m) => {
       const l = this.live.get(m.id);
-      return { record: m, heartbeatAgeMs: l?.heartbeatAt != null ? Math.round(now - l.heartbeatAt) : null, applied: l?.applied ?? null, stats: l?.stats ?? null };
+      return {
+        record: m,
+        heartbeatAgeMs: l?.heartbeatAt != null ? Math.round(now - l.heartbeatAt) : null,
+        applied: l?.applied ?? null,
+        stats: l?.stats ?? null,
+        deathReason: this.deaths.get(m.id) ?? null,
+      };
     });
   }
 
@@ -289,6 +297,7 @@ export class MemberRegistry {
     this.persist(m);
     this.live.delete(m.id);
     this.failovers++;
+    this.deaths.set(m.id, reason);
     this.o.log.warn({ member: m.id, role: m.role, reason, movesInMs: Math.max(0, Math.round(safeAt - monotonicMs())) }, 'member declared dead');
     // A registration that declares its predecessor dead has not written the fence yet.
     void this.writeFence(m.id, m.incarnation, reason);

@@ -219,6 +219,8 @@ export const Member = z.strictObject({
   advertise: z.string(),
   ports: z.record(z.string(), z.number().int()),
   state: z.enum(['live', 'dead']),
+  /** Why the hub last declared it dead (null: never, while this hub was active). */
+  deathReason: z.string().nullable(),
   /** For nodes: their placement state. */
   nodeState: nodeState.nullable(),
   incarnation: z.number().int(),

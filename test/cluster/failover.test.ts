@@ -1,0 +1,158 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
+import { waitFor } from '../helpers/hub';
+import { imapAppend, imapConnect, imapLogin, message, quote } from '../helpers/imap';
+import type { LineClient } from '../helpers/line-client';
+
+/**
+ * Hub + 2 nodes as processes on loopback. Owners are computed from the
+ * placement the hub publishes (as the proxy will); clients talk IMAP to the
+ * nodes directly (the proxy is not written yet).
+ */
+let cluster: TestCluster;
+let users: TestUserSpec[];
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('mf-failover-');
+  await cluster.planHubs(1);
+  await cluster.startHub(0);
+  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
+  users = await cluster.addUsers('example.test', 12);
+  await Promise.all([cluster.startNode('node-a'), cluster.startNode('node-b')]);
+  await cluster.waitPlacement((p) => p.ring.length === 2, 'both nodes on the ring');
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function node(id: string): RunningMember {
+  return cluster.nodes.get(id)!;
+}
+
+async function loginResult(port: number, u: TestUserSpec): Promise<string> {
+  const { c } = await imapConnect(port);
+  const res = await c.command('L', `LOGIN ${quote(u.address)} ${quote(u.password)}`);
+  c.socket.destroy();
+  return res[res.length - 1]!;
+}
+
+async function appendTo(port: number, u: TestUserSpec, subject: string): Promise<string> {
+  const c = await imapLogin(port, u.address, u.password);
+  const res = await imapAppend(c, 'A', 'INBOX', message(subject));
+  c.socket.destroy();
+  return res[res.length - 1]!;
+}
+
+/** Message-IDs in a user's INBOX, through IMAP on `port`. */
+async function messageIds(port: number, u: TestUserSpec): Promise<string[]> {
+  const c = await imapLogin(port, u.address, u.password);
+  await c.command('S', 'SELECT INBOX');
+  const lines = await c.command('F', 'FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])');
+  c.socket.destroy();
+  return lines.filter((l) => /^message-id:/i.test(l)).map((l) => l.replace(/^message-id:\s*/i, '').trim());
+}
+
+/** Epoch markers of a mailbox on the shared storage. */
+async function epochMarkers(address: string): Promise<number[]> {
+  const [local, domain] = address.split('@') as [string, string];
+  const dir = join(cluster.storage, 'mail', domain, local, 'mailfleet', 'user', 'epochs');
+  return (await readdir(dir)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+}
+
+describe('cluster: placement split across two nodes', () => {
+  it('each node owns some users; the owner serves them, the other answers NO [UNAVAILABLE]', async () => {
+    const p = await cluster.placement();
+    const owners = new Map(users.map((u) => [u.address, p.ownerOf(u.address)]));
+    expect(new Set(owners.values())).toEqual(new Set(['node-a', 'node-b']));
+    for (const u of users.slice(0, 4)) {
+      const owner = owners.get(u.address)!;
+      const other = owner === 'node-a' ? 'node-b' : 'node-a';
+      expect(await loginResult(node(owner).port('imap'), u)).toMatch(/^L OK/);
+      expect(await loginResult(node(other).port('imap'), u)).toMatch(/^L NO \[UNAVAILABLE\]/);
+    }
+  });
+});
+
+describe('cluster: a node process that dies (kill -9)', () => {
+  it('has its users reassigned at once (its stream dropped and its ports refuse), and the new owner sees all their mail', async () => {
+    const p = await cluster.placement();
+    const victim = 'node-a';
+    const survivor = 'node-b';
+    const theirs = users.filter((u) => p.ownerOf(u.address) === victim);
+    expect(theirs.length).toBeGreaterThan(0);
+    const u = theirs[0]!;
+    for (let i = 0; i < 3; i++) expect(await appendTo(node(victim).port('imap'), u, `before-kill-${i}`)).toMatch(/^A OK/);
+    const epochBefore = p.ownerWithEpoch(u.address)!.epoch;
+
+    node(victim).child.kill('SIGKILL');
+    const after = await cluster.waitPlacement((q) => q.ownerOf(u.address) === survivor, `${u.address} moved to ${survivor}`);
+    const dead = (await cluster.members()).find((m) => m.id === victim)!;
+    expect(dead.state).toBe('dead');
+    expect(dead.deathReason).toMatch(/process gone/);
+
+    const ids = await messageIds(node(survivor).port('imap'), u);
+    expect(ids.sort()).toEqual(['<beforekill0@example.org>', '<beforekill1@example.org>', '<beforekill2@example.org>']);
+    const epochAfter = after.ownerWithEpoch(u.address)!.epoch;
+    expect(epochAfter).toBeGreaterThan(epochBefore);
+    expect((await epochMarkers(u.address)).at(-1)).toBe(epochAfter);
+
+    // The killed node comes back: it registers as a new incarnation and gets its share again.
+    await cluster.startNode(victim);
+    await cluster.waitPlacement((q) => q.ring.includes(victim) && q.node(victim)!.incarnation > p.node(victim)!.incarnation, `${victim} back on the ring`);
+  });
+});
+
+describe('cluster: a silent node (SIGSTOP), then the zombie wakes up (SIGCONT)', () => {
+  it('is declared dead after dead-after; once awake it writes nothing to the mailboxes it lost and stops serving them', async () => {
+    const p = await cluster.waitPlacement((q) => q.ring.length === 2, 'two nodes on the ring');
+    const zombieId = 'node-b';
+    const otherId = 'node-a';
+    const u = users.find((x) => p.ownerOf(x.address) === zombieId)!;
+    const zombie = node(zombieId);
+
+    // A session on the soon-to-be zombie, with a mailbox selected.
+    const z: LineClient = await imapLogin(zombie.port('imap'), u.address, u.password);
+    expect((await z.command('S', 'SELECT INBOX')).at(-1)).toMatch(/^S OK/);
+
+    let newEpoch: number | undefined;
+    zombie.child.kill('SIGSTOP');
+    try {
+      await cluster.waitPlacement((q) => q.ownerOf(u.address) === otherId, `${u.address} moved away from the silent node`);
+      const dead = (await cluster.members()).find((m) => m.id === zombieId)!;
+      expect(dead.deathReason).toMatch(/silent for/);
+      // The new owner opens the mailbox and takes a message.
+      expect(await appendTo(node(otherId).port('imap'), u, 'on-new-owner')).toMatch(/^A OK/);
+      newEpoch = (await epochMarkers(u.address)).at(-1)!;
+
+      // The zombie's client sends an APPEND while the zombie is still stopped; the bytes wait in the socket.
+      const msg = Buffer.from(message('from-zombie'));
+      z.send(`Z APPEND INBOX {${msg.length}+}`);
+      z.write(msg);
+      z.write('\r\n');
+    } finally {
+      zombie.child.kill('SIGCONT');
+    }
+    const reply = await z.readUntil((l) => l.startsWith('Z ') || l.startsWith('* BYE'));
+    expect(reply.at(-1)).not.toMatch(/^Z OK/);
+
+    // The zombie found its lease lapsed and its incarnation over: it registers again and, being
+    // alive, gets its share back — through a proposal, at a new epoch above the one in between.
+    await cluster.waitPlacement((q) => q.ring.length === 2 && q.node(zombieId)!.incarnation > p.node(zombieId)!.incarnation, 'the zombie back as a new incarnation');
+    const owner = (await cluster.settled()).ownerWithEpoch(u.address)!;
+
+    // Nothing from the zombie landed in the mailbox: whoever owns it now sees exactly the new owner's message.
+    const ids = await messageIds(node(owner.node).port('imap'), u);
+    expect(ids).toEqual(['<onnewowner@example.org>']);
+    const [local, domain] = u.address.split('@') as [string, string];
+    const files = await readdir(join(cluster.storage, 'mail', domain, local, 'cur'));
+    expect(files).toHaveLength(1);
+
+    // The zombie's old session is gone; if the mailbox came back to it, it is at a newer epoch.
+    await waitFor(() => z.closed, 'zombie session closed', 10_000);
+    if (owner.node === zombieId) expect(owner.epoch).toBeGreaterThan(newEpoch!);
+    expect((await epochMarkers(u.address)).at(-1)).toBe(owner.epoch);
+  });
+});

@@ -1,0 +1,173 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashPassword } from '../../mail-runtime/auth';
+import { PlacementRules, PlacementSnapshot } from '../../mail-runtime/hub/protocol';
+import { api, CLUSTER_TOKEN, spawnMember, waitFor, writeTokens, type SpawnedProcess } from './hub';
+import { FAST_SCRYPT } from './users';
+
+/**
+ * A cluster of real processes on loopback for tests: hubs and nodes started
+ * with `mailfleet run --config`, one storage folder shared by all, the admin
+ * API to set things up and to watch the placement.
+ */
+export interface RunningMember extends SpawnedProcess {
+  id: string;
+  port(name: string): number;
+}
+
+export interface TestUserSpec {
+  address: string;
+  password: string;
+}
+
+/** A free loopback port (bound and released; good enough for tests that need to know a port before a process binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class TestCluster {
+  readonly hubs = new Map<string, RunningMember>();
+  readonly nodes = new Map<string, RunningMember>();
+  hubUrls: string[] = [];
+  private tokens!: { adminTokenFile: string; clusterTokenFile: string };
+
+  private constructor(readonly dir: string) {}
+
+  get storage(): string {
+    return join(this.dir, 'storage');
+  }
+
+  static async create(prefix = 'mf-cluster-'): Promise<TestCluster> {
+    const c = new TestCluster(await mkdtemp(join(tmpdir(), prefix)));
+    c.tokens = await writeTokens(c.dir);
+    await mkdir(c.storage, { recursive: true });
+    return c;
+  }
+
+  /** Fixes the hub URLs (ports chosen now) before any member starts. */
+  async planHubs(count: number): Promise<void> {
+    this.hubUrls = [];
+    for (let i = 0; i < count; i++) this.hubUrls.push(`http://127.0.0.1:${await freePort()}`);
+  }
+
+  /** The active hub's URL (asks each hub). */
+  async activeHub(): Promise<string> {
+    for (const url of this.hubUrls) {
+      try {
+        const r = await api<{ active: boolean }>(url, 'GET', '/v1/hub', { token: null });
+        if (r.body.active) return url;
+      } catch {
+        /* down */
+      }
+    }
+    throw new Error('no active hub');
+  }
+
+  async startHub(index: number, extra: Record<string, unknown> = {}): Promise<RunningMember> {
+    const id = `hub-${index}`;
+    const url = new URL(this.hubUrls[index]!);
+    const p = await spawnMember(join(this.dir, `${id}.json`), {
+      role: 'hub',
+      memberId: id,
+      cluster: 'test',
+      advertise: '127.0.0.1',
+      management: { host: '127.0.0.1', port: 0 },
+      storage: { path: this.storage },
+      listen: { http: { host: '127.0.0.1', port: Number(url.port) } },
+      ...this.tokens,
+      logLevel: process.env.MAILFLEET_TEST_LOG ?? 'warn',
+      ...extra,
+    });
+    const m: RunningMember = { ...p, id, port: (name) => Number(p.ready[`${name}Port`]) };
+    this.hubs.set(id, m);
+    return m;
+  }
+
+  async startNode(id: string, extra: Record<string, unknown> = {}): Promise<RunningMember> {
+    const lo = { host: '127.0.0.1', port: 0 };
+    const p = await spawnMember(join(this.dir, `${id}.json`), {
+      role: 'node',
+      memberId: id,
+      cluster: 'test',
+      advertise: '127.0.0.1',
+      management: lo,
+      storage: { path: this.storage },
+      listen: { imap: lo, pop3: lo, lmtp: lo },
+      hubUrls: this.hubUrls,
+      clusterTokenFile: this.tokens.clusterTokenFile,
+      logLevel: process.env.MAILFLEET_TEST_LOG ?? 'warn',
+      ...extra,
+    });
+    const m: RunningMember = { ...p, id, port: (name) => Number(p.ready[`${name}Port`]) };
+    this.nodes.set(id, m);
+    return m;
+  }
+
+  async admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = await this.activeHub();
+    const r = await api<T>(url, method, path, body === undefined ? {} : { body });
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  /** A domain and users with known passwords (cheap scrypt parameters). */
+  async addUsers(domain: string, count: number): Promise<TestUserSpec[]> {
+    await this.admin('POST', '/v1/domains', { name: domain });
+    const users: TestUserSpec[] = [];
+    for (let i = 0; i < count; i++) {
+      const u = { address: `user${i}@${domain}`, password: `password-${i}` };
+      await this.admin('POST', '/v1/users', { address: u.address, passwordHash: await hashPassword(u.password, FAST_SCRYPT) });
+      users.push(u);
+    }
+    return users;
+  }
+
+  /** The committed placement, as members get it. */
+  async placement(): Promise<PlacementRules> {
+    const url = await this.activeHub();
+    const r = await api(url, 'GET', '/v1/cluster/placement', { token: CLUSTER_TOKEN });
+    return new PlacementRules(PlacementSnapshot.parse(r.body));
+  }
+
+  /** Waits (bounded) until the placement satisfies `pred`. */
+  async waitPlacement(pred: (p: PlacementRules) => boolean, what: string, timeoutMs = 30_000): Promise<PlacementRules> {
+    let last: PlacementRules | undefined;
+    await waitFor(
+      async () => {
+        try {
+          last = await this.placement();
+          return pred(last);
+        } catch {
+          return false;
+        }
+      },
+      what,
+      timeoutMs,
+    );
+    return last!;
+  }
+
+  /** Waits (bounded) until no placement change is in progress, and returns the placement then. */
+  async settled(timeoutMs = 30_000): Promise<PlacementRules> {
+    await waitFor(async () => (await this.admin<{ pending: unknown }>('GET', '/v1/placement').catch(() => ({ pending: 'unknown' }))).pending === null, 'placement settled', timeoutMs);
+    return this.placement();
+  }
+
+  async members(): Promise<{ id: string; state: string; nodeState: string | null; deathReason: string | null; applied: { settings: number } | null }[]> {
+    return (await this.admin<{ members: { id: string; state: string; nodeState: string | null; deathReason: string | null; applied: { settings: number } | null }[] }>('GET', '/v1/members')).members;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.nodes.values(), ...this.hubs.values()].map((m) => m.stop()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

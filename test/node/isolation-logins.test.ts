@@ -199,4 +199,18 @@ describe('wrong passwords slow down the guesser, never lock the user out (issue 
     expect(await login(m.imapPort, shared, ALICE)).toMatch(/^a OK /);
     expect(await login(m.imapPort, addr(115, 2), CAROL)).toMatch(/^a OK /);
   });
+
+  it('the failure limits come from config limits', async () => {
+    const m = await member('configured', { loginFailuresPerConnection: 1, loginFailuresPerAddress: 2, loginFailuresPerUserAddress: 1 });
+    const c = await open(m.imapPort, addr(116, 1));
+    expect(await c.command('a', `LOGIN "${ALICE.address}" wrong`)).toEqual([FAILED]);
+    expect(await c.readLine()).toBe('* BYE Too many failed logins');
+    await c.waitClosed();
+    // One failure for the pair: its next try is refused unchecked; another address is not affected.
+    expect(await login(m.imapPort, addr(116, 1), ALICE)).toBe(THROTTLED);
+    expect(await login(m.imapPort, addr(116, 2), ALICE)).toMatch(/^a OK /);
+    // Two failures from the address: anyone new from it is refused.
+    expect(await login(m.imapPort, addr(116, 1), { address: 'nobody@example.com', password: 'x' })).toBe(FAILED);
+    expect(await login(m.imapPort, addr(116, 1), CAROL)).toBe(THROTTLED);
+  });
 });

@@ -78,7 +78,7 @@ export class Authenticator {
       user = await this.directory.authenticate(username, password, { ...ctx, passwords: this.passwords.verifier(verdict.priority) });
     } catch (err) {
       if (err instanceof PasswordChecksBusy) {
-        this.log?.warn({ ...base, priority: verdict.priority }, 'login refused: password checks busy');
+        this.log?.info({ ...base, priority: verdict.priority }, 'login refused: password checks busy');
         return this.unavailable('busy');
       }
       this.log?.error({ ...base, err }, 'directory error');

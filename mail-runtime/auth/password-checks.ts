@@ -56,8 +56,8 @@ export interface PasswordCheckStats {
 
 /**
  * The node's password checks: a fixed number of scrypt hashes at once
- * (each is ~32 MiB and tens of ms of CPU), a queue ordered by
- * CheckPriority, and a deadline. A check that would wait longer than
+ * (each is ~32 MiB and tens of ms of CPU), one of them kept for `known`
+ * logins, a queue ordered by CheckPriority, and a deadline. A check that would wait longer than
  * `queueMs` fails at once with PasswordChecksBusy (the protocol answers
  * "try again later"): under a flood, queued work cannot grow, and a user
  * logging in from their usual address goes ahead of the flood.
@@ -148,15 +148,24 @@ export class PasswordCheckPool {
   }
 
   /** Resolves with the release of a worker slot; rejects with PasswordChecksBusy past the deadline. */
+  /**
+   * Workers a check at `level` may use: all for `known`, one fewer for the
+   * others (when there are two or more), so that a user logging in from
+   * their usual address never waits for a check of the flood to finish.
+   */
+  private limitFor(level: number): number {
+    return level === 0 ? this.workers : Math.max(1, this.workers - 1);
+  }
+
   private acquire(priority: CheckPriority): Promise<() => void> {
-    if (this.running < this.workers && this.queued() === 0) {
+    const level = ORDER[priority];
+    const waitingAhead = this.queues.slice(0, level + 1).reduce((n, q) => n + q.length, 0);
+    if (this.running < this.limitFor(level) && waitingAhead === 0) {
       this.running++;
       return Promise.resolve(this.releaser());
     }
-    const level = ORDER[priority];
     // Fail fast: when the checks queued at this priority or before it cannot be done within the deadline, do not wait for it.
-    const ahead = this.queues.slice(0, level + 1).reduce((n, q) => n + q.length, 0);
-    if (Math.ceil((ahead + 1) / this.workers) * this.averageMs() > this.queueMs) {
+    if (Math.ceil((waitingAhead + 1) / this.limitFor(level)) * this.averageMs() > this.queueMs) {
       this.onBusy(priority);
       return Promise.reject(new PasswordChecksBusy());
     }
@@ -180,14 +189,23 @@ export class PasswordCheckPool {
     });
   }
 
+  /** Starts queued checks, highest priority first, while their levels have workers free. */
+  private dispatch(): void {
+    for (let level = 0; level < this.queues.length; level++) {
+      const q = this.queues[level];
+      while (q.length && this.running < this.limitFor(level)) q.shift()!.start();
+      // Lower levels wait while this one still has checks queued.
+      if (q.length) return;
+    }
+  }
+
   private releaser(): () => void {
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.running--;
-      const next = this.queues.find((q) => q.length)?.shift();
-      next?.start();
+      this.dispatch();
     };
   }
 }

@@ -176,8 +176,9 @@ export const RuntimeLimits = strict({
    * Longest wait for a free password-check worker; a login that would wait
    * longer fails at once with IMAP `NO [UNAVAILABLE]` / POP3 `-ERR
    * [SYS/TEMP]` (try again) instead of queueing. Logins from an address the
-   * user logged in from recently go first, then those of users and
-   * addresses without recent failures.
+   * user logged in from recently go first (and, with two workers or more,
+   * have one to themselves), then those of users and addresses without
+   * recent failures.
    */
   passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.default(2000),
 })

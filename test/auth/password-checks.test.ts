@@ -28,6 +28,16 @@ describe('PasswordCheckPool', () => {
     expect(pool.stats()).toMatchObject({ running: 0, queued: 0, hashes: 4 });
   });
 
+  it('keeps one of several workers for logins from a known address', async () => {
+    const pool = new PasswordCheckPool({ workers: 2, queueMs: 60_000 });
+    const slow = await hashPassword('pw', SLOW);
+    const flood = [pool.verifier('clean').verify('x', slow), pool.verifier('suspect').verify('x', slow)];
+    expect(pool.stats()).toMatchObject({ running: 1, queued: 1 });
+    const known = pool.verifier('known').verify('pw', slow);
+    expect(pool.stats()).toMatchObject({ running: 2, queued: 1 });
+    expect(await Promise.all([known, ...flood])).toEqual([true, false, false]);
+  });
+
   it('a check that cannot start within queueMs fails with PasswordChecksBusy, and the pool goes on', async () => {
     const busy: CheckPriority[] = [];
     const pool = new PasswordCheckPool({ workers: 1, queueMs: 100 }, (p) => busy.push(p));

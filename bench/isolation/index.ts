@@ -34,8 +34,10 @@ import {
 import { addr } from './wire';
 
 /**
- * The attacks, in order. Each gets the same context (node, bystander,
- * users); the IMAP per-command work attacks join as one more entry.
+ * The attacks, in order. Each is an IsolationScenario: it gets the same
+ * context (node, bystander, users) and returns its rows. The IMAP
+ * per-command work attacks (bench/isolation/imap-work.ts,
+ * `imapWorkIsolation`) join as one more entry here.
  */
 const SCENARIOS: IsolationScenario[] = [unknownUserFlood, wrongPasswordFlood, lockout, connectionFlood, tlsStall];
 

@@ -168,7 +168,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       tls,
       hostname: spec.hostname,
       plaintextAuth: spec.security.plaintextAuth,
-      limits: { maxMessageBytes: spec.gateway.maxMessageBytes },
+      limits: { ...spec.limits, maxMessageBytes: spec.gateway.maxMessageBytes },
     };
   };
   const host = local ? local.host : '0.0.0.0';
@@ -270,7 +270,7 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
         : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey },
       hostname: spec.hostname,
       plaintextAuth: spec.security.plaintextAuth,
-      limits: { maxMessageBytes: spec.gateway.maxMessageBytes },
+      limits: { ...spec.limits, maxMessageBytes: spec.gateway.maxMessageBytes },
       listen: {
         http: l(STANDARD_PORTS.http),
         smtp: l(STANDARD_PORTS.smtp),

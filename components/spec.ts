@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ClusterLimits,
   FieldProblemsError,
   SpamFilter,
   dnsLabel,
@@ -509,6 +510,15 @@ const commonFields = {
   gateway: Gateway,
   admin: Admin,
   security: Security,
+  /**
+   * Client limits of every member, as in RuntimeConfig `limits` and with
+   * the same names: connections (total, per address, exempt networks),
+   * the login deadline, the TLS handshake time, failed-login limits and
+   * password checks. Each is optional: absent, the runtime's default
+   * applies (mail-runtime/config/schema.ts decides each, README "Limits"
+   * lists them). `maxMessageBytes` is `gateway.maxMessageBytes`.
+   */
+  limits: ClusterLimits.prefault({}),
 };
 
 const clusterShape = {

@@ -3,7 +3,8 @@
  *
  * Change a number here, not at its use: tests and the proxy import the same
  * constants so every role agrees on them. Limits an operator may change
- * (message size, literal size, connections) are RuntimeConfig `limits`
+ * (message size, literal size, connections, login timeout and failures,
+ * password checks) are RuntimeConfig `limits`
  * instead, with their defaults in mail-runtime/config/schema.ts.
  */
 export const LIMITS = {
@@ -18,8 +19,6 @@ export const LIMITS = {
   imapBadCommandsBeforeBye: 10,
   /** RFC 3501 §5.4: an inactivity autologout timer must be at least 30 minutes. */
   imapIdleTimeoutMs: 30 * 60 * 1000,
-  /** Before authentication we give less time: nothing is at stake for an honest client. */
-  imapPreAuthTimeoutMs: 60 * 1000,
   /** RFC 1939 §3: a POP3 inactivity autologout timer must be at least 10 minutes. */
   pop3IdleTimeoutMs: 10 * 60 * 1000,
   /** RFC 2449 §4: POP3 command lines are at most 255 octets; we allow SASL blobs up to this. */
@@ -28,11 +27,6 @@ export const LIMITS = {
   smtpCommandLineBytes: 512,
   /** RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF (we are lenient up to this). */
   smtpTextLineBytes: 64 * 1024,
-  /** Failed logins per source IP in `loginWindowMs` before we slow down and then refuse. */
-  loginFailuresPerIp: 10,
-  /** Failed logins per user in `loginWindowMs` before we slow down and then refuse. */
-  loginFailuresPerUser: 5,
-  loginWindowMs: 15 * 60 * 1000,
   /** Folder names: depth and length bounds keep paths inside PATH_MAX on every filesystem. */
   folderNameBytes: 255,
   folderDepth: 16,

@@ -9,7 +9,7 @@ import { ConfigFileError, RuntimeConfigError, type FieldProblem, pathToString, p
  * config file. Each names the config path it fills, so a zod problem at that
  * path is reported under the variable the operator actually wrote.
  */
-type EnvKind = 'string' | 'int' | 'bool' | 'list' | 'listen';
+type EnvKind = 'string' | 'int' | 'int-or-auto' | 'bool' | 'list' | 'listen';
 interface EnvVar {
   name: string;
   path: readonly string[];
@@ -36,6 +36,18 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_LIMIT_MAX_MESSAGE_BYTES', path: ['limits', 'maxMessageBytes'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS', path: ['limits', 'maxConnections'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_IMAP_LITERAL_BYTES', path: ['limits', 'imapLiteralBytes'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS_PER_ADDRESS', path: ['limits', 'maxConnectionsPerAddress'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_PER_ADDRESS_EXEMPT', path: ['limits', 'perAddressExempt'], kind: 'list' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_TIMEOUT_SECONDS', path: ['limits', 'loginTimeoutSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_TLS_HANDSHAKE_SECONDS', path: ['limits', 'tlsHandshakeSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_CONNECTION', path: ['limits', 'loginFailuresPerConnection'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_ADDRESS', path: ['limits', 'loginFailuresPerAddress'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER_ADDRESS', path: ['limits', 'loginFailuresPerUserAddress'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER', path: ['limits', 'loginFailuresPerUser'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURE_WINDOW_SECONDS', path: ['limits', 'loginFailureWindowSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_USER_DELAY_MAX_MS', path: ['limits', 'loginUserDelayMaxMs'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS', path: ['limits', 'passwordCheckWorkers'], kind: 'int-or-auto' },
+  { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS', path: ['limits', 'passwordCheckQueueMs'], kind: 'int' },
   ...LISTENERS.map((l) => ({ name: `MAILFLEET_LISTEN_${l.toUpperCase()}`, path: ['listen', l], kind: 'listen' as const })),
   { name: 'MAILFLEET_DIRECTORY_FILE', path: ['directory', 'file'], kind: 'string' },
   { name: 'MAILFLEET_RELAY_NETWORKS', path: ['relayNetworks'], kind: 'list' },
@@ -68,6 +80,9 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
       return { value: raw };
     case 'int':
       return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number (got "${raw}")` };
+    case 'int-or-auto':
+      if (raw.trim() === 'auto') return { value: 'auto' };
+      return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number or auto (got "${raw}")` };
     case 'bool':
       if (/^(true|1|yes)$/i.test(raw)) return { value: true };
       if (/^(false|0|no)$/i.test(raw)) return { value: false };

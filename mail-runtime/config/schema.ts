@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
@@ -36,13 +37,49 @@ const MiB = 1024 * 1024;
 /** Above this an IMAP literal is refused unless maxMessageBytes is larger (see imapLiteralBytes). */
 const IMAP_LITERAL_FLOOR = 64 * MiB;
 
+/** An IPv4 or IPv6 network in CIDR notation (`10.0.0.0/8`, `fd00::/8`); a single address is `/32` or `/128`. */
+const ipCidr = z.string().refine((s) => {
+  const [ip, bits, ...rest] = s.split('/');
+  const family = isIP(ip ?? '');
+  if (!family || bits === undefined || rest.length || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}, 'must be a network in CIDR notation, e.g. 127.0.0.0/8 or ::1/128');
+
+/**
+ * The limits an operator may set for a whole cluster in the topology spec
+ * (components/spec.ts `limits`), as validators without defaults: the spec
+ * and RuntimeConfig check them alike, and RuntimeLimits below gives each
+ * its one default (and says what it is for).
+ */
+const CLIENT_LIMITS = {
+  maxConnections: z.number().int().min(1),
+  maxConnectionsPerAddress: z.number().int().min(1),
+  perAddressExempt: z.array(ipCidr),
+  loginTimeoutSeconds: z.number().int().min(1).max(3600),
+  tlsHandshakeSeconds: z.number().int().min(1).max(600),
+  loginFailuresPerConnection: z.number().int().min(1).max(100),
+  loginFailuresPerAddress: z.number().int().min(1).max(1000),
+  loginFailuresPerUserAddress: z.number().int().min(1).max(1000),
+  loginFailuresPerUser: z.number().int().min(1).max(1000),
+  loginFailureWindowSeconds: z.number().int().min(60).max(86_400),
+  loginUserDelayMaxMs: z.number().int().min(0).max(30_000),
+  // One message for both forms (a union would be reported as one of its branches).
+  passwordCheckWorkers: z.custom<'auto' | number>(
+    (v) => v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64),
+    'must be auto or a whole number of workers, 1–64',
+  ),
+  passwordCheckQueueMs: z.number().int().min(100).max(60_000),
+};
+
 /**
  * Limits of one member process. Each default is decided here and nowhere
  * else; the runtime receives the parsed values (node: IMAP and POP3 servers,
- * the store). Protocol constants that are not configurable live in
- * mail-runtime/common/limits.ts.
+ * the store, the connection limits in net/, the authenticator in auth/).
+ * Protocol constants that are not configurable live in
+ * mail-runtime/common/limits.ts. README.md "Limits" explains them for
+ * operators.
  */
-const Limits = strict({
+export const RuntimeLimits = strict({
   /**
    * Largest message accepted anywhere: IMAP APPEND (above it `NO [TOOBIG]`,
    * RFC 4469 §4 / RFC 7889), the store, later SMTP SIZE (RFC 1870). 50 MiB
@@ -58,7 +95,7 @@ const Limits = strict({
    * file descriptors or memory. 5000 leaves about 400 KiB per session in a
    * node's 2 GiB memory floor (policies/rules/resource-floors.ts).
    */
-  maxConnections: z.number().int().min(1).default(5000),
+  maxConnections: CLIENT_LIMITS.maxConnections.default(5000),
   /**
    * Largest IMAP literal, and largest sum of literals in one command, after
    * login (before login the session allows a few KiB of credentials at most).
@@ -67,6 +104,91 @@ const Limits = strict({
    * larger, because an APPEND carries the whole message as one literal.
    */
   imapLiteralBytes: z.number().int().min(1024).optional(),
+  /**
+   * Connections from one client address at once (an IPv6 client counts by
+   * its /64: one subscriber gets at least that much), logged in or not,
+   * over all client listeners; one more gets the same refusal as above. 100
+   * serves a household or an office behind one NAT address (mail clients
+   * open up to 5 connections per account) while one address can hold at
+   * most 2 % of maxConnections: it takes 50 addresses to fill them.
+   */
+  maxConnectionsPerAddress: CLIENT_LIMITS.maxConnectionsPerAddress.default(100),
+  /**
+   * Networks whose connections are not counted per address (they still
+   * count towards maxConnections). Loopback by default: those peers are
+   * this host's own processes (the local cluster's proxy and gateway, an
+   * operator's tools, tests), which are as trusted as the member itself,
+   * and a loopback source address cannot arrive from the network (Linux
+   * drops it as martian). Put the proxies' networks here once nodes sit
+   * behind them, or a NAT you know; `[]` counts everyone.
+   */
+  perAddressExempt: CLIENT_LIMITS.perAddressExempt.default(['127.0.0.0/8', '::1/128']),
+  /**
+   * Seconds from accepting a connection until it must have logged in; then
+   * IMAP `* BYE` / POP3 `-ERR` and close. Nothing a client sends extends it
+   * (NOOP, CAPABILITY, ID, STARTTLS, failed logins): a connection that
+   * never logs in holds its slot this long at most. After login the
+   * protocol's own autologout applies (IMAP 30 minutes, RFC 3501 §5.4;
+   * POP3 10 minutes, RFC 1939 §3). 30 s covers a TLS handshake, a few
+   * round trips and a slowed-down login on a poor mobile link.
+   */
+  loginTimeoutSeconds: CLIENT_LIMITS.loginTimeoutSeconds.default(30),
+  /**
+   * Seconds an implicit-TLS connection (IMAPS, POP3S; RFC 8314 §3.3) has to
+   * finish its handshake. Counted against the connection limits from the
+   * moment the TCP connection is accepted, so stalled handshakes cannot
+   * pile up. A handshake is a few round trips: 15 s covers the slowest links.
+   */
+  tlsHandshakeSeconds: CLIENT_LIMITS.tlsHandshakeSeconds.default(15),
+  /**
+   * Failed logins on one connection before it is closed (after the failure
+   * reply: IMAP `* BYE`, POP3 `-ERR`). A client that knows the password
+   * needs one try, one that mistyped two or three; more is guessing.
+   */
+  loginFailuresPerConnection: CLIENT_LIMITS.loginFailuresPerConnection.default(3),
+  /**
+   * Failed logins from one client address (IPv6: its /64), any users, in
+   * loginFailureWindowSeconds, before logins from it are refused without
+   * checking the password (IMAP `NO [UNAVAILABLE]`, POP3 `-ERR [LOGIN-DELAY]`,
+   * RFC 2449 §8.1.1). A user with a recent successful login from that
+   * address is not refused (a NAT shared with an attacker).
+   */
+  loginFailuresPerAddress: CLIENT_LIMITS.loginFailuresPerAddress.default(10),
+  /**
+   * Failed logins for one user from one address before that pair is slowed
+   * down: each further failure doubles the time the pair must wait (from
+   * 1 s up to a minute) before its next password check; earlier tries are
+   * refused as above. Other addresses of the user are not affected.
+   */
+  loginFailuresPerUserAddress: CLIENT_LIMITS.loginFailuresPerUserAddress.default(3),
+  /**
+   * Failed logins for one user from all addresses before logins for that
+   * user are slowed down from addresses it has not logged in from
+   * recently: a wait before the password check, doubling from 250 ms up to
+   * loginUserDelayMaxMs. Never a refusal: guesses spread over many
+   * addresses must not lock the user out (NIST SP 800-63B §5.2.2 asks for
+   * rate limiting that does not deny the legitimate user).
+   */
+  loginFailuresPerUser: CLIENT_LIMITS.loginFailuresPerUser.default(5),
+  /** Failures older than this are forgotten by the three limits above (15 minutes). */
+  loginFailureWindowSeconds: CLIENT_LIMITS.loginFailureWindowSeconds.default(900),
+  /** Longest per-user slow-down (above): a few seconds on the right password, at worst. */
+  loginUserDelayMaxMs: CLIENT_LIMITS.loginUserDelayMaxMs.default(4000),
+  /**
+   * Password hashes (scrypt, ~32 MiB and tens of ms each) computed at once.
+   * `auto`: the machine's cores, at most two fewer than libuv's thread pool
+   * (UV_THREADPOOL_SIZE, 4 by default) so file I/O always has threads.
+   */
+  passwordCheckWorkers: CLIENT_LIMITS.passwordCheckWorkers.default('auto'),
+  /**
+   * Longest wait for a free password-check worker; a login that would wait
+   * longer fails at once with IMAP `NO [UNAVAILABLE]` / POP3 `-ERR
+   * [SYS/TEMP]` (try again) instead of queueing. Logins from an address the
+   * user logged in from recently go first (and, with two workers or more,
+   * have one to themselves), then those of users and addresses without
+   * recent failures.
+   */
+  passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.default(2000),
 })
   .prefault({})
   .superRefine((l, ctx) => {
@@ -79,6 +201,29 @@ const Limits = strict({
     }
   })
   .transform((l) => ({ ...l, imapLiteralBytes: l.imapLiteralBytes ?? Math.max(IMAP_LITERAL_FLOOR, l.maxMessageBytes) }));
+export type RuntimeLimits = z.output<typeof RuntimeLimits>;
+
+/**
+ * `limits` of the topology spec: the client limits of every member, each
+ * optional (absent: RuntimeLimits' default). components/render.ts copies
+ * them into every member's RuntimeConfig.
+ */
+export const ClusterLimits = strict({
+  maxConnections: CLIENT_LIMITS.maxConnections.optional(),
+  maxConnectionsPerAddress: CLIENT_LIMITS.maxConnectionsPerAddress.optional(),
+  perAddressExempt: CLIENT_LIMITS.perAddressExempt.optional(),
+  loginTimeoutSeconds: CLIENT_LIMITS.loginTimeoutSeconds.optional(),
+  tlsHandshakeSeconds: CLIENT_LIMITS.tlsHandshakeSeconds.optional(),
+  loginFailuresPerConnection: CLIENT_LIMITS.loginFailuresPerConnection.optional(),
+  loginFailuresPerAddress: CLIENT_LIMITS.loginFailuresPerAddress.optional(),
+  loginFailuresPerUserAddress: CLIENT_LIMITS.loginFailuresPerUserAddress.optional(),
+  loginFailuresPerUser: CLIENT_LIMITS.loginFailuresPerUser.optional(),
+  loginFailureWindowSeconds: CLIENT_LIMITS.loginFailureWindowSeconds.optional(),
+  loginUserDelayMaxMs: CLIENT_LIMITS.loginUserDelayMaxMs.optional(),
+  passwordCheckWorkers: CLIENT_LIMITS.passwordCheckWorkers.optional(),
+  passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.optional(),
+});
+export type ClusterLimits = z.infer<typeof ClusterLimits>;
 
 const common = {
   /** Unique in the cluster, e.g. `demo-node-0`. Also the heartbeat identity. */
@@ -101,7 +246,7 @@ const common = {
   hostname: z.string().min(1).default('localhost'),
   /** Where plaintext LOGIN/AUTH is accepted (RFC 3501 §6.2.3 LOGINDISABLED; RFC 2595). */
   plaintextAuth: z.enum(['never', 'loopback', 'always']).default('loopback'),
-  limits: Limits,
+  limits: RuntimeLimits,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 

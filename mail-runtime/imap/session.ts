@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
-import { plaintextAuthAllowed, startTls } from '../net';
+import { plaintextAuthAllowed, startTls, type ShutdownReason } from '../net';
 import { isStoreError, type FolderGoneReason, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
@@ -28,9 +28,10 @@ export interface ImapSessionOptions {
   remoteIp: string;
   services: ImapServices;
   onClose?: () => void;
-  /** Shorter autologout timers than LIMITS (tests only; no config field sets them). */
+  /** Called once logged in: the connection's login deadline (serveSessions) no longer applies. */
+  onLogin?: () => void;
+  /** A shorter autologout timer than LIMITS (tests only; no config field sets it). */
   idleTimeoutMs?: number;
-  preAuthTimeoutMs?: number;
 }
 
 /** Literals before login only carry user names and passwords (RFC 3501 §6.2.3); cap them small. */
@@ -202,6 +203,7 @@ export class ImapSession implements SessionContext {
     this.mailbox = mailbox;
     this.releaseMailbox = release;
     this.state = 'AUTHENTICATED';
+    this.opts.onLogin?.();
     // Commands run one at a time and the reader is not pulled meanwhile, so
     // the next literal (even one pipelined behind LOGIN) gets the new caps.
     this.reader.setLiteralLimits(this.literalLimits());
@@ -261,9 +263,9 @@ export class ImapSession implements SessionContext {
 
   // ---------------------------------------------------------------- internals
 
-  /** Server shutdown: RFC 3501 §7.1.5 BYE, then close. */
-  shutdown(): void {
-    this.send(untagged('BYE', 'Server shutting down'));
+  /** Server shutdown, or no login before the deadline: RFC 3501 §7.1.5 BYE, then close. */
+  shutdown(reason: ShutdownReason): void {
+    this.send(untagged('BYE', reason === 'login-timeout' ? 'Autologout; no login in time' : 'Server shutting down'));
     this.close();
   }
 
@@ -302,13 +304,16 @@ export class ImapSession implements SessionContext {
     this.timer = undefined;
   }
 
+  /**
+   * RFC 3501 §5.4 autologout after login, restarted by every command.
+   * Before login the connection's login deadline applies instead
+   * (serveSessions, config `limits.loginTimeoutSeconds`), and nothing the
+   * client sends moves it.
+   */
   private touch(): void {
     this.stopTimer();
-    if (this.closed) return;
-    const ms =
-      this.state === 'NOT_AUTHENTICATED'
-        ? (this.opts.preAuthTimeoutMs ?? LIMITS.imapPreAuthTimeoutMs)
-        : (this.opts.idleTimeoutMs ?? LIMITS.imapIdleTimeoutMs);
+    if (this.closed || this.state === 'NOT_AUTHENTICATED') return;
+    const ms = this.opts.idleTimeoutMs ?? LIMITS.imapIdleTimeoutMs;
     this.timer = setTimeout(() => {
       this.log.info('autologout');
       this.send(untagged('BYE', 'Autologout; idle for too long'));

@@ -1,10 +1,10 @@
 import { Counter, Gauge } from 'prom-client';
-import { Authenticator, FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
+import { Authenticator, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type RefusalReason, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { MailStore } from '../store';
 import { storeMailboxProvider, storePop3Backend, type EpochSource } from './mailboxes';
@@ -43,7 +43,7 @@ export interface NodeOptions {
   directory?: Directory | { file: string };
   /** Owner epoch per mailbox; default 1 until placement supplies real epochs. */
   epochFor?: EpochSource;
-  /** Config `limits`: message and literal sizes, connections (over all client listeners). */
+  /** Config `limits`: message and literal sizes, connections (over all client listeners), login failures and timeout, password checks. */
   limits: RuntimeConfigOf<'node'>['limits'];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
   imapIdleTimeoutMs?: number;
@@ -97,7 +97,45 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       log.warn('no directory configured: nobody can log in');
       directory = StaticDirectory.fromText('users: []');
     }
-    const auth = new Authenticator(directory, new LoginLimiter(), log);
+    const logins = new Counter({
+      name: 'mailfleet_logins_total',
+      help: 'Login attempts by result: ok, failed (wrong credentials), throttled (failure limits), busy (no password check within limits.passwordCheckQueueMs), unavailable',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    const busy = new Counter({
+      name: 'mailfleet_password_checks_refused_total',
+      help: 'Logins refused because no password-check worker would be free within limits.passwordCheckQueueMs, by queue priority',
+      labelNames: ['priority'],
+      registers: [registry],
+    });
+    const passwords = new PasswordCheckPool(passwordCheckOptions(limits), (priority) => busy.inc({ priority }));
+    new Counter({
+      name: 'mailfleet_password_hashes_total',
+      help: 'Password hashes computed (logins of unknown users compute none)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(passwords.stats().hashes);
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_password_checks',
+      help: 'Password checks running and queued, and the pool size (limits.passwordCheckWorkers)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const st = passwords.stats();
+        this.set({ state: 'running' }, st.running);
+        this.set({ state: 'queued' }, st.queued);
+        this.set({ state: 'workers' }, st.workers);
+      },
+    });
+    const auth = new Authenticator(directory, new LoginLimiter(loginLimiterOptions(limits)), log, {
+      failuresPerConnection: limits.loginFailuresPerConnection,
+      passwords,
+      onOutcome: (result) => logins.inc({ result }),
+    });
     const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes, analyze: analyzeMessage, logger: log });
     closers.push(() => store.close());
     const epochOf = opts.epochFor ?? (() => 1);
@@ -111,22 +149,32 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       version: VERSION,
       limits: { maxMessageBytes: limits.maxMessageBytes, imapLiteralBytes: limits.imapLiteralBytes },
     };
-    // One limit for every client listener: the bound is the process's.
+    // One set of limits for every client listener: the bounds are the process's.
     const refused = new Counter({
       name: 'mailfleet_connections_refused_total',
-      help: 'Client connections refused because limits.maxConnections sessions were open',
+      help: 'Client connections refused at accept: reason "total" (limits.maxConnections open) or "address" (limits.maxConnectionsPerAddress from its address)',
+      labelNames: ['reason'],
       registers: [registry],
     });
-    let lastRefusalLog = 0;
-    const connections = new ConnectionLimit(limits.maxConnections, () => {
-      refused.inc();
-      // One line a minute at most: a connection flood must not become a log flood.
-      const now = Date.now();
-      if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
-        lastRefusalLog = now;
-        log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
-      }
-    });
+    const lastRefusalLog: Record<RefusalReason, number> = { total: 0, address: 0 };
+    const connections = new ConnectionLimit(
+      limits.maxConnections,
+      {
+        maxPerAddress: limits.maxConnectionsPerAddress,
+        perAddressExempt: limits.perAddressExempt,
+        loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
+        tlsHandshakeMs: limits.tlsHandshakeSeconds * 1000,
+      },
+      (reason, ip) => {
+        refused.inc({ reason });
+        // One line a minute per reason at most: a connection flood must not become a log flood.
+        const now = Date.now();
+        if (now - lastRefusalLog[reason] < REFUSAL_LOG_INTERVAL_MS) return;
+        lastRefusalLog[reason] = now;
+        if (reason === 'total') log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
+        else log.warn({ ip, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'per-address connection limit reached: refusing connections from this address');
+      },
+    );
     const imapCommon = { services, connections, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
     closers.push(() => imap.close());

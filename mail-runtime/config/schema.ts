@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isIP } from 'node:net';
 import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
 
 /**

@@ -1,0 +1,8 @@
+/**
+ * Content filters for the SMTP listeners: the chain runner, the built-in
+ * filters (SPF/DKIM/DMARC/ARC, clamd, spamd/rspamd, milters) and
+ * buildFilters, which turns a gateway's RuntimeConfig into its Filter list.
+ */
+export type { Envelope, Filter, FilterContext, FilterResult, HeaderEdit, MessageView, Phase, Reply, SessionInfo, Verdict } from './types';
+export { runFilters } from './chain';
+export type { ChainResult, RunOptions } from './chain';

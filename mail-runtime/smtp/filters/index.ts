@@ -6,3 +6,7 @@
 export type { Envelope, Filter, FilterContext, FilterResult, HeaderEdit, MessageView, Phase, Reply, SessionInfo, Verdict } from './types';
 export { runFilters } from './chain';
 export type { ChainResult, RunOptions } from './chain';
+export { clamdFilter } from './data.antivirus.clamd';
+export type { ClamdFilterOptions } from './data.antivirus.clamd';
+export { spamFilter } from './data.spam';
+export type { SpamFilterOptions } from './data.spam';

@@ -1,0 +1,81 @@
+import type { HeaderEdit } from './types';
+
+/** One header field as it stands in the message (RFC 5322 §2.2). */
+export interface HeaderField {
+  name: string;
+  /** Everything after the colon up to the field's end, folding (CRLF + WSP) kept, leading whitespace kept. */
+  raw: string;
+}
+
+/**
+ * The header fields of a message: the lines before the first empty line
+ * (RFC 5322 §2.1), a line starting with a space or tab continuing the one
+ * before (§2.2.3). A line without a colon is not a field (it is kept out,
+ * as most parsers do). CRLF or bare LF both end a line here: the scanners
+ * see what we received, and a listener has already refused bare LF.
+ */
+export function parseHeaderFields(message: Buffer): HeaderField[] {
+  const end = headerEnd(message);
+  const lines = message.subarray(0, end).toString('latin1').split(/\r?\n/);
+  const fields: HeaderField[] = [];
+  for (const line of lines) {
+    if (/^[ \t]/.test(line) && fields.length > 0) {
+      fields[fields.length - 1]!.raw += `\r\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    fields.push({ name: line.slice(0, colon).trim(), raw: line.slice(colon + 1) });
+  }
+  return fields;
+}
+
+/** Offset of the empty line that ends the header (or the message length when there is none). */
+export function headerEnd(message: Buffer): number {
+  for (let i = 0; i < message.length; i++) {
+    if (message[i] !== 0x0a) continue;
+    if (message[i + 1] === 0x0a) return i + 1;
+    if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) return i + 1;
+  }
+  return message.length;
+}
+
+/** The field's value without its leading whitespace and with folding undone (RFC 5322 §2.2.3). */
+export function unfold(raw: string): string {
+  return raw.replace(/\r?\n(?=[ \t])/g, '').replace(/^[ \t]+/, '');
+}
+
+/**
+ * Edits that delete every field called `name` (case-insensitive, RFC 5322
+ * §1.2.2): a sender must not be able to plant a verdict header of ours
+ * (`X-Spam-Status: No`, an `Authentication-Results` claiming our host)
+ * that a mail client or a Sieve rule would trust. Highest occurrence first,
+ * so each deletion leaves the numbering of the next one intact.
+ */
+export function deleteAll(fields: readonly HeaderField[], name: string, keep: (f: HeaderField) => boolean = () => false): HeaderEdit[] {
+  const same = fields.filter((f) => f.name.toLowerCase() === name.toLowerCase());
+  const edits: HeaderEdit[] = [];
+  for (let i = same.length; i >= 1; i--) {
+    if (!keep(same[i - 1]!)) edits.push({ op: 'change', name, occurrence: i, value: null });
+  }
+  return edits;
+}
+
+/**
+ * Folds a list into a header value of lines under 78 characters (RFC 5322
+ * §2.1.1 SHOULD; 998 is the MUST), breaking only after a separator.
+ */
+export function foldList(head: string, items: readonly string[], sep: string, firstLineUsed: number): string {
+  let out = head;
+  let line = firstLineUsed + head.length;
+  items.forEach((item, i) => {
+    const piece = `${item}${i < items.length - 1 ? sep : ''}`;
+    if (line + piece.length > 76 && line > 0 && out.length > 0) {
+      out += '\r\n\t';
+      line = 8;
+    }
+    out += piece;
+    line += piece.length;
+  });
+  return out;
+}

@@ -10,3 +10,5 @@ export { clamdFilter } from './data.antivirus.clamd';
 export type { ClamdFilterOptions } from './data.antivirus.clamd';
 export { spamFilter } from './data.spam';
 export type { SpamFilterOptions } from './data.spam';
+export { authenticationFilter } from './data.authentication';
+export type { AuthenticationFilterOptions, DNSResolver } from './data.authentication';

@@ -14,7 +14,7 @@ export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-' + 'UBE-T
 export interface TestRspamd {
   /** The normal worker, rspamd's HTTP protocol (`/checkv2`). */
   http: string;
-  /** The proxy worker in milter mode, scanning itself (self_scan). */
+  /** The proxy worker in milter mode, scanning through the normal worker. */
   milter: string;
   rejectScore: number;
   output(): string;
@@ -58,7 +58,8 @@ worker "rspamd_proxy" {
   bind_socket = "127.0.0.1:${milterPort}";
   count = 1;
   milter = yes;
-  self_scan = yes;
+  # Scans through the normal worker above, as Debian's packaged config does.
+  upstream "local" { default = yes; hosts = "127.0.0.1:${httpPort}"; }
   timeout = 60s;
   reject_message = "Spam message rejected";
 }

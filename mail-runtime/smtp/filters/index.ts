@@ -12,3 +12,5 @@ export { spamFilter } from './data.spam';
 export type { SpamFilterOptions } from './data.spam';
 export { authenticationFilter } from './data.authentication';
 export type { AuthenticationFilterOptions, DNSResolver } from './data.authentication';
+export { milterFilter } from './data.milter';
+export type { MilterFilterOptions } from './data.milter';

@@ -15,7 +15,7 @@ export function dataContext(raw: string | Buffer, over: Partial<Omit<FilterConte
     session: { id: 'test-conn', listener: 'mx', remoteIp: '192.0.2.10', remotePort: 40000, helo: 'mail.example.net', secure: false },
     envelope: { mailFrom: 'sender@example.net', rcptTo: ['alice@example.test'] },
     message: messageView(raw),
-    log: createLogger({}, 'silent'),
+    log: createLogger({}, process.env.MAILFLEET_TEST_LOG ?? 'silent'),
     ...over,
   };
 }

@@ -1,16 +1,20 @@
 /**
- * Content filters for the SMTP listeners: the chain runner, the built-in
- * filters (SPF/DKIM/DMARC/ARC, clamd, spamd/rspamd, milters) and
- * buildFilters, which turns a gateway's RuntimeConfig into its Filter list.
+ * Content filters for the SMTP listeners. A listener needs two calls:
+ * `buildFilters(config)` once (the gateway's RuntimeConfig → its Filter
+ * list) and `runFilters(filters, ctx)` per phase, answering the client
+ * from the verdict and, at DATA, applying the header edits and the Junk
+ * hint to the message it queues.
  */
 export type { Envelope, Filter, FilterContext, FilterResult, HeaderEdit, MessageView, Phase, Reply, SessionInfo, Verdict } from './types';
 export { runFilters } from './chain';
 export type { ChainResult, RunOptions } from './chain';
+export { buildFilters } from './build';
+export type { BuildOptions, FilterConfig } from './build';
+export { authenticationFilter } from './data.authentication';
+export type { AuthenticationFilterOptions, DNSResolver } from './data.authentication';
 export { clamdFilter } from './data.antivirus.clamd';
 export type { ClamdFilterOptions } from './data.antivirus.clamd';
 export { spamFilter } from './data.spam';
 export type { SpamFilterOptions } from './data.spam';
-export { authenticationFilter } from './data.authentication';
-export type { AuthenticationFilterOptions, DNSResolver } from './data.authentication';
 export { milterFilter } from './data.milter';
 export type { MilterFilterOptions } from './data.milter';

@@ -32,6 +32,8 @@ export function parseHeaderFields(message: Buffer): HeaderField[] {
 
 /** Offset of the empty line that ends the header (or the message length when there is none). */
 export function headerEnd(message: Buffer): number {
+  // A message that starts with the empty line has no header at all.
+  if (message[0] === 0x0a || (message[0] === 0x0d && message[1] === 0x0a)) return 0;
   for (let i = 0; i < message.length; i++) {
     if (message[i] !== 0x0a) continue;
     if (message[i + 1] === 0x0a) return i + 1;

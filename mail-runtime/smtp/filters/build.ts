@@ -1,5 +1,6 @@
 import type { RuntimeConfigOf } from '../../config';
-import { authenticationFilter, type DNSResolver } from './data.authentication';
+import type { DNSResolver } from 'mailauth';
+import { authenticationFilter } from './data.authentication';
 import { clamdFilter } from './data.antivirus.clamd';
 import { milterFilter } from './data.milter';
 import { spamFilter } from './data.spam';

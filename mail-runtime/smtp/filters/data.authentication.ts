@@ -4,7 +4,6 @@ import { deleteAll, parseHeaderFields, unfold } from './headers';
 import { reject } from './reply';
 import type { Filter, FilterResult, HeaderEdit } from './types';
 
-export type { DNSResolver } from 'mailauth';
 
 export interface AuthenticationFilterOptions {
   /** Our host name: the authserv-id of the Authentication-Results header (RFC 8601 §2.5). */

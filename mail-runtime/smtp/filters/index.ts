@@ -7,13 +7,11 @@
  */
 export type { Envelope, Filter, FilterContext, FilterResult, HeaderEdit, MessageView, Phase, Reply, SessionInfo, Verdict } from './types';
 export { runFilters } from './chain';
-export type { ChainResult, RunOptions } from './chain';
+export type { ChainResult } from './chain';
 export { buildFilters } from './build';
-export type { BuildOptions, FilterConfig } from './build';
 export { authenticationFilter } from './data.authentication';
-export type { AuthenticationFilterOptions, DNSResolver } from './data.authentication';
+export type { AuthenticationFilterOptions } from './data.authentication';
 export { clamdFilter } from './data.antivirus.clamd';
-export type { ClamdFilterOptions } from './data.antivirus.clamd';
 export { spamFilter } from './data.spam';
 export type { SpamFilterOptions } from './data.spam';
 export { milterFilter } from './data.milter';

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clamdFilter, runFilters } from '../../../mail-runtime/smtp/filters';
 import { EICAR, EICAR_SIGNATURE, startClamd, type TestClamd } from '../../helpers/clamd';
-import { freePort } from '../../helpers/daemon';
+import { findProgram, freePort } from '../../helpers/daemon';
 import { dataContext } from './fakes';
 
 /**
@@ -120,5 +120,13 @@ describe('clamd unreachable or silent', () => {
   it('unix socket that does not exist: 451', async () => {
     const r = await runFilters([filter('unix:/nonexistent/clamd.sock')], dataContext(clean));
     expect(r.verdict).toMatchObject({ kind: 'tempfail', reply: { code: 451 } });
+  });
+});
+
+describe('a machine without clamd', () => {
+  it('fails the suite naming the package to install (the real-clamd tests are never skipped)', () => {
+    expect(() => findProgram(['/nonexistent/sbin/clamd', 'mailfleet-no-such-clamd'], 'clamav-daemon')).toThrow(
+      /install the Debian package clamav-daemon \(listed in test\/setup\/debian-packages\.ts/,
+    );
   });
 });

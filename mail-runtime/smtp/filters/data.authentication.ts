@@ -98,7 +98,8 @@ export function authenticationFilter(opts: AuthenticationFilterOptions): Filter 
 
 /** mailauth's header block → add edits at the top, keeping Authentication-Results first. */
 function ourHeaders(block: string): HeaderEdit[] {
-  const fields = parseHeaderFields(Buffer.from(`${block}\r\n`, 'utf8'));
+  // The parser works on octets (latin1 keeps them one to one); the values go back to text as the UTF-8 they are.
+  const fields = parseHeaderFields(Buffer.from(`${block}\r\n`, 'utf8')).map((f) => ({ ...f, raw: Buffer.from(f.raw, 'latin1').toString('utf8') }));
   const ar = fields.filter((f) => f.name.toLowerCase() === 'authentication-results');
   const rest = fields.filter((f) => f.name.toLowerCase() !== 'authentication-results');
   // Each add at index 0 lands above the previous one: add in reverse of the wanted order.

@@ -159,6 +159,12 @@ describe('modifications at end of body', () => {
     expect(r.notes['data.milter.fake.quarantine']).toBe('looks like phishing');
   });
 
+  it('a UTF-8 header value (RFC 6532) arrives as its text', async () => {
+    const value = Buffer.concat([Buffer.from('X-Note\0', 'latin1'), Buffer.from('Grüße aus Köln\0', 'utf8')]);
+    const r = await run(politeMilter(0x31, 0, (cmd) => (cmd === 'E' ? [packet('h', value), packet('a')] : undefined)));
+    expect(r.headers).toEqual([{ op: 'add', name: 'X-Note', value: 'Grüße aus Köln' }]);
+  });
+
   it('a milter refusing after asking for changes: the changes are dropped with the message', async () => {
     const r = await run(politeMilter(0x31, 0, (cmd) => (cmd === 'E' ? [packet('h', nul('X-A', '1')), packet('r')] : undefined)));
     expect(r.verdict.kind).toBe('reject');

@@ -293,8 +293,10 @@ function headerEdit(p: Packet, actions: number, leadspc: boolean): HeaderEdit {
   const index = indexed ? p.data.readUInt32BE(0) : 0;
   const [name, raw] = splitCstrings(indexed ? p.data.subarray(4) : p.data, 2, describe(p));
   if (!HEADER_NAME.test(name!)) throw new MilterProtocolError(`header name ${JSON.stringify(name!.slice(0, 40))} is not a field name (RFC 5322 §2.2)`);
-  // Our values carry no leading space (the gateway writes "Name: value"); line breaks become CRLF folding (RFC 5322 §2.2.3).
-  const value = (leadspc ? raw!.replace(/^[ \t]+/, '') : raw!)
+  // Our values carry no leading space (the gateway writes "Name: value"); line breaks become CRLF folding
+  // (RFC 5322 §2.2.3); the octets are read as UTF-8 (RFC 6532), as the value's text.
+  const value = Buffer.from(leadspc ? raw!.replace(/^[ \t]+/, '') : raw!, 'latin1')
+    .toString('utf8')
     .replace(/\r(?!\n)/g, '')
     .replace(/\r?\n/g, '\r\n')
     .replace(/\r\n(?![ \t])/g, '\r\n\t')

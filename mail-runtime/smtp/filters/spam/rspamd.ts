@@ -34,9 +34,13 @@ export type RspamdAnswer = z.infer<typeof Reply>;
 
 export class RspamdError extends Error {}
 
-/** Envelope values go into HTTP header values: nothing that could end the header line. */
+/**
+ * Envelope values go into HTTP header values: no control characters (nothing
+ * that could end the header line); an internationalised address (RFC 6531)
+ * travels as its UTF-8 octets, which rspamd reads as UTF-8.
+ */
 function headerSafe(v: string): string {
-  return v.replace(/[^\x20-\x7e]/g, '');
+  return Buffer.from(v.replace(/[\0-\x1f\x7f]/g, ''), 'utf8').toString('latin1');
 }
 
 export function checkv2(endpoint: Endpoint, env: RspamdEnvelope, size: number, body: Readable, signal: AbortSignal): Promise<RspamdAnswer> {

@@ -81,3 +81,47 @@ export function foldList(head: string, items: readonly string[], sep: string, fi
   });
   return out;
 }
+
+/**
+ * Applies the header edits of a chain result to a message, in order, the
+ * way the filters mean them: `add` with `index` n inserts before the n-th
+ * field (0: at the very top, RFC 8601 §4 / RFC 5321 §4.4 for trace and
+ * result fields), without an index after the last one; `change` replaces
+ * or (value null) removes the `occurrence`-th field of that name as the
+ * message stands after the edits before it, and adds the field when there
+ * is no such occurrence (libmilter's smfi_chgheader). Lines that are not
+ * fields stay where they are; the body is not touched. Values are written
+ * as UTF-8 after `Name: `.
+ */
+export function applyHeaderEdits(message: Buffer, edits: readonly HeaderEdit[]): Buffer {
+  if (edits.length === 0) return message;
+  const end = headerEnd(message);
+  // Each entry is one field with its continuation lines, as octets (latin1 keeps them one to one).
+  const entries: { name: string | null; text: string }[] = [];
+  for (const line of message.subarray(0, end).toString('latin1').split(/(?<=\n)/)) {
+    if (line === '') continue;
+    const last = entries[entries.length - 1];
+    if (/^[ \t]/.test(line) && last) last.text += line;
+    else {
+      const colon = line.indexOf(':');
+      entries.push({ name: colon > 0 ? line.slice(0, colon).trim().toLowerCase() : null, text: line });
+    }
+  }
+  // A header that ended without a line break (a message that is all header) gets one before new fields follow it.
+  const tail = entries[entries.length - 1];
+  if (tail && !tail.text.endsWith('\n')) tail.text += '\r\n';
+  const field = (name: string, value: string) => ({ name: name.toLowerCase(), text: `${name}: ${Buffer.from(value, 'utf8').toString('latin1')}\r\n` });
+  for (const e of edits) {
+    if (e.op === 'add') {
+      const at = e.index === undefined ? entries.length : Math.min(e.index, entries.length);
+      entries.splice(at, 0, field(e.name, e.value));
+      continue;
+    }
+    let seen = 0;
+    const at = entries.findIndex((x) => x.name === e.name.toLowerCase() && ++seen === e.occurrence);
+    if (at >= 0 && e.value === null) entries.splice(at, 1);
+    else if (at >= 0) entries[at] = field(e.name, e.value!);
+    else if (e.value !== null) entries.push(field(e.name, e.value));
+  }
+  return Buffer.concat([Buffer.from(entries.map((x) => x.text).join(''), 'latin1'), message.subarray(end)]);
+}

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign, sealMessage } from 'mailauth';
 import { describe, expect, it } from 'vitest';
-import { authenticationFilter, runFilters, type AuthenticationFilterOptions, type HeaderEdit } from '../../../mail-runtime/smtp/filters';
+import { applyHeaderEdits, authenticationFilter, runFilters, type AuthenticationFilterOptions, type HeaderEdit } from '../../../mail-runtime/smtp/filters';
 import { dnsStub, silentResolver, type DnsRecords } from '../../helpers/dns-stub';
 import { dataContext } from './fakes';
 
@@ -82,6 +82,13 @@ describe('DKIM (RFC 6376) and SPF (RFC 7208)', () => {
     expect(r.headers[0]).toMatchObject({ op: 'add', name: 'Received-SPF', index: 0 });
     expect(r.headers.at(-1)).toMatchObject({ op: 'add', name: 'Authentication-Results', index: 0 });
     expect(r.notes).toMatchObject({ 'data.authentication.spf': 'pass', 'data.authentication.dkim': 'pass', 'data.authentication.dmarc': 'pass' });
+  });
+
+  it('with our headers applied the signature still verifies (they go above it, outside what it signs)', async () => {
+    const original = await signed(raw('sender@example.net'));
+    const stored = applyHeaderEdits(original, (await check(original)).headers);
+    expect(stored.toString().startsWith('Authentication-Results: mx.example.test;')).toBe(true);
+    expect((await check(stored)).notes['data.authentication.dkim']).toBe('pass');
   });
 
   it('a tampered body fails DKIM (SPF still passes, so DMARC passes on SPF alignment)', async () => {

@@ -268,6 +268,24 @@ const NodeConfig = strict({
   directory: strict({ file: z.string().min(1) }).optional(),
 });
 
+/**
+ * How long one content filter may take at DATA before the chain answers for
+ * it. At most 10 minutes: RFC 5321 §4.5.3.2.6 has the client wait that long
+ * for the reply to the end of data, and all filters together must answer
+ * within it.
+ */
+function filterTimeoutMs(byDefault: number) {
+  return z.number().int().min(100, 'at least 100 ms').max(600_000, 'at most 600000 ms (RFC 5321 §4.5.3.2.6: the client waits 10 minutes for the reply to DATA)').default(byDefault);
+}
+
+/** Where a filter appliance listens: `host:port`, `[v6]:port`, or a unix socket `unix:/absolute/path`. */
+const filterAddress = z
+  .string()
+  .refine(
+    (s) => /^unix:\/\S+$/.test(s) || hostPort.safeParse(s).success,
+    'must be host:port with a port 1–65535 (e.g. 10.0.0.5:3310), [v6]:port, or unix:/path/to/socket',
+  );
+
 /** A spam scanner. The topology spec uses the same shape, so its values pass through unchanged. */
 export const SpamFilter = strict({
   kind: z.enum(['spamd', 'rspamd']),
@@ -278,6 +296,8 @@ export const SpamFilter = strict({
   junkScore: z.number().default(5),
   /** Scanner unreachable: accept unscanned (default) or temp-fail so the sender retries. */
   onError: z.enum(['tempfail', 'accept']).default('accept'),
+  /** How long a scan may take before onError decides (rspamd's own task_timeout is 8 s). */
+  timeoutMs: filterTimeoutMs(30_000),
 });
 
 /** A DNS server: an IP address, optionally with a port (`127.0.0.1:5353`, `[::1]:53`), as node:dns setServers takes it. */
@@ -364,9 +384,45 @@ const gatewayFields = {
   hostedDomains: z.array(domainName).default([]),
   smarthost: hostPort.optional(),
   filters: strict({
-    clamd: strict({ address: hostPort, onError: z.enum(['tempfail', 'accept']).default('tempfail') }).optional(),
+    clamd: strict({
+      address: filterAddress,
+      onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+      timeoutMs: filterTimeoutMs(60_000),
+      /** clamd's StreamMaxLength (its default is 25M): larger messages are passed unscanned instead of cut off. */
+      streamMaxBytes: z.number().int().min(1024).default(25 * MiB),
+    }).optional(),
     spam: SpamFilter.optional(),
     dkim: strict({ selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
+    /** SPF, DKIM, DMARC and ARC verification of inbound mail, with an Authentication-Results header. */
+    authentication: strict({
+      /** On by default: an MX that does not check DMARC delivers every spoof of a p=reject domain. */
+      enabled: z.boolean().default(true),
+      /** Author domains (and their subdomains) whose DMARC p=reject/quarantine is not enforced (mailing lists that break DKIM). */
+      allowlist: z.array(domainName).default([]),
+      /** DNS trouble past the timeout: temp-fail (the sender retries) or deliver unverified. */
+      onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+      timeoutMs: filterTimeoutMs(30_000),
+    }).prefault({}),
+    /** Milters (Sendmail milter protocol v6), run after the built-in filters in this order. */
+    milters: z
+      .array(
+        strict({
+          /** Names the milter in logs and replies. */
+          name: dnsLabel,
+          address: filterAddress,
+          /** Milter down, late or broken: temp-fail (fail-closed, Postfix's default) or accept (fail-open). */
+          onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+          timeoutMs: filterTimeoutMs(60_000),
+        }),
+      )
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((m, i) => {
+          if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `milter name "${m.name}" is used twice` });
+          seen.add(m.name);
+        });
+      }),
   }).prefault({}),
   outbound: Outbound,
 };

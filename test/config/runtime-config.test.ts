@@ -89,7 +89,7 @@ describe('RuntimeConfig from the environment', () => {
     expect(cfg.management).toEqual({ host: '0.0.0.0', port: 9090 });
     expect(cfg.relayNetworks).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
     expect(cfg.hostedDomains).toEqual(['example.com', 'example.org']);
-    expect(cfg.filters.clamd).toEqual({ address: 'clamav:3310', onError: 'tempfail' });
+    expect(cfg.filters.clamd).toEqual({ address: 'clamav:3310', onError: 'tempfail', timeoutMs: 60_000, streamMaxBytes: 25 * 1024 * 1024 });
     expect(cfg.limits.maxMessageBytes).toBe(1048576);
   });
 

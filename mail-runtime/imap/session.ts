@@ -70,7 +70,7 @@ export class ImapSession implements SessionContext {
   private idle = false;
   private idleFlushScheduled = false;
   private badCommands = 0;
-  private lineWaiter: ((line: Buffer | null) => void) | undefined;
+  private lineWaiter: ((line: Buffer | 'too-long' | null) => void) | undefined;
   private releaseMailbox: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Stops listening on the current socket (set by attach()). */
@@ -118,7 +118,7 @@ export class ImapSession implements SessionContext {
    */
   private checkLiteral(req: LiteralRequest): LiteralDecision {
     const max = this.services.limits.maxMessageBytes;
-    if (req.command === 'APPEND' && req.size > max) {
+    if (req.kind === 'message' && req.size > max) {
       return { accept: false, code: 'TOOBIG', text: `Message too big (max ${max} octets)` };
     }
     return { accept: true };
@@ -134,6 +134,8 @@ export class ImapSession implements SessionContext {
   /** Listens on `socket`; keeps how to stop listening for STARTTLS. */
   private attach(socket: Socket | TLSSocket): void {
     const onData = (chunk: Buffer): void => {
+      // After BYE nothing more is read: what a client still sends (the rest of a refused literal) is dropped, not queued.
+      if (this.closed) return;
       this.reader.push(chunk);
       this.pump();
     };
@@ -182,11 +184,11 @@ export class ImapSession implements SessionContext {
     });
   }
 
-  readLine(): Promise<Buffer | null> {
+  readLine(maxBytes?: number): Promise<Buffer | 'too-long' | null> {
     if (this.closed) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.lineWaiter = resolve;
-      this.reader.readRawLine();
+      this.reader.readRawLine(maxBytes);
       // The line may already be buffered (pipelined).
       queueMicrotask(() => this.pump());
     });
@@ -323,14 +325,14 @@ export class ImapSession implements SessionContext {
       const ev = this.reader.next();
       if (!ev) break;
       if (this.lineWaiter) {
-        if (ev.type !== 'line') {
-          // readRawLine() was requested; the reader only yields 'line' then, but stay safe.
+        if (ev.type !== 'line' && ev.type !== 'line-too-long') {
+          // readRawLine() was requested; the reader only yields 'line' or 'line-too-long' then, but stay safe.
           continue;
         }
         const w = this.lineWaiter;
         this.lineWaiter = undefined;
         this.touch();
-        w(ev.line);
+        w(ev.type === 'line' ? ev.line : 'too-long');
         continue;
       }
       switch (ev.type) {
@@ -338,6 +340,7 @@ export class ImapSession implements SessionContext {
           this.send(continuation('Ready for literal data'));
           break;
         case 'line':
+        case 'line-too-long':
           break; // a raw line nobody asked for any more
         case 'error': {
           const e = ev.error;

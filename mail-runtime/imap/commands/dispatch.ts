@@ -25,6 +25,11 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
   }
   const parsed = spec.parse(cmd.args, cmd);
   if (!parsed.ok) {
+    // Over an implementation limit is not a syntax error (RFC 5530 §3 LIMIT): NO, and not counted as bad.
+    if (parsed.limit) {
+      ctx.send(tagged(cmd.tag, 'NO', `${key}: ${parsed.error}`, { name: 'LIMIT' }));
+      return;
+    }
     ctx.send(tagged(cmd.tag, 'BAD', `${key}: ${parsed.error}`));
     ctx.countBad();
     return;

@@ -70,8 +70,13 @@ export interface SessionContext {
   drain(): Promise<void>;
   capabilities(): string[];
   plaintextAuthAllowed(): boolean;
-  /** Reads the client's next line raw (AUTHENTICATE responses, IDLE's DONE); null if the connection closed. */
-  readLine(): Promise<Buffer | null>;
+  /**
+   * Reads the client's next line raw (AUTHENTICATE responses, IDLE's DONE);
+   * null if the connection closed, `too-long` if the line was longer than
+   * `maxBytes` (default: the command line cap) — it was skipped, and the
+   * next line is read as a command again.
+   */
+  readLine(maxBytes?: number): Promise<Buffer | 'too-long' | null>;
   /** Finishes a successful login: opens the mailbox, moves to AUTHENTICATED. */
   loggedIn(user: DirectoryUser): Promise<void>;
   /** Makes `view` the selected mailbox (closing any previous one). */

@@ -7,6 +7,7 @@ import { plaintextAuthAllowed, startTls } from '../net';
 import { isStoreError, type FolderGoneReason, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
+import { sendPaced } from './commands/work';
 import type { ImapServices, SessionContext, SessionState } from './commands/types';
 import type { MailboxView } from './commands/view';
 import {
@@ -69,6 +70,8 @@ export class ImapSession implements SessionContext {
   private cleanedUp = false;
   private idle = false;
   private idleFlushScheduled = false;
+  /** The notification flush in progress (flushes run one after the other). */
+  private flushing: Promise<void> = Promise.resolve();
   private badCommands = 0;
   private lineWaiter: ((line: Buffer | 'too-long' | null) => void) | undefined;
   private releaseMailbox: (() => Promise<void>) | undefined;
@@ -280,12 +283,27 @@ export class ImapSession implements SessionContext {
     setImmediate(() => {
       this.idleFlushScheduled = false;
       if (!this.idle || this.closed) return;
-      this.flushNotifications(true);
+      void this.flushNotifications(true);
     });
   }
 
-  /** Untagged updates for the selected mailbox; false if the session had to end. */
-  flushNotifications(allowExpunge: boolean): boolean {
+  /**
+   * Untagged updates for the selected mailbox; false if the session had to
+   * end. A big change elsewhere (STORE 1:* on 100,000 messages) means as
+   * many FETCH responses here: they are sent a slice at a time (issue 9),
+   * and one flush finishes before the next starts so numbering stays in order.
+   */
+  flushNotifications(allowExpunge: boolean): Promise<boolean> {
+    const run = (): Promise<boolean> => this.sendNotifications(allowExpunge);
+    const done = this.flushing.then(run, run);
+    this.flushing = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  private async sendNotifications(allowExpunge: boolean): Promise<boolean> {
     const view = this.selected;
     if (!view) return true;
     if (view.goneReason) {
@@ -295,7 +313,7 @@ export class ImapSession implements SessionContext {
       return false;
     }
     if (!view.hasPending) return true;
-    for (const r of view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') })) this.send(r);
+    await sendPaced((r) => this.send(r), view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') }));
     return true;
   }
 

@@ -12,7 +12,7 @@ export const IDLE = defineCommand({
   states: AUTH_OR_SELECTED,
   parse: noArgs,
   async handle(ctx) {
-    ctx.flushNotifications(true);
+    await ctx.flushNotifications(true);
     ctx.send(continuation('idling'));
     ctx.setIdle(true);
     let line: Buffer | 'too-long' | null;

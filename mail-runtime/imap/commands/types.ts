@@ -89,8 +89,12 @@ export interface SessionContext {
   close(): void;
   /** The selected folder changed (a MailboxView calls this). */
   mailboxChanged(): void;
-  /** Untagged updates for the selected mailbox (the dispatcher calls it before each tagged reply); false if the session ended. */
-  flushNotifications(allowExpunge: boolean): boolean;
+  /**
+   * Untagged updates for the selected mailbox (the dispatcher calls it
+   * before each tagged reply), sent a slice at a time and in order across
+   * calls; false if the session ended.
+   */
+  flushNotifications(allowExpunge: boolean): Promise<boolean>;
   /** Bad-command accounting (BYE after LIMITS.imapBadCommandsBeforeBye in a row). */
   countBad(): void;
   resetBad(): void;

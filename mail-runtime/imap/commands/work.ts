@@ -1,4 +1,5 @@
 import { LIMITS } from '../../common/limits';
+import type { ImapResponse } from '../protocol';
 
 /** Units counted between two looks at the clock (reading it costs more than a cheap unit of work). */
 const CHECK_EVERY = 16;
@@ -32,5 +33,17 @@ export class CommandWork {
   async pause(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.sliceStart = performance.now();
+  }
+}
+
+/**
+ * Sends many responses a slice at a time (compiling and writing 100,000
+ * EXPUNGE or FETCH responses is CPU work too), in order.
+ */
+export async function sendPaced(send: (r: ImapResponse) => void, responses: Iterable<ImapResponse>): Promise<void> {
+  const work = new CommandWork();
+  for (const r of responses) {
+    send(r);
+    if (work.due()) await work.pause();
   }
 }

@@ -4,5 +4,5 @@
  */
 export type { DateComparison, SearchKey, SearchParseResult, SearchQuery } from './parse';
 export { parseSearch, SEARCH_CHARSETS } from './parse';
-export type { SearchContext, SearchEvaluatorOptions, SearchMessage, SearchPacer } from './evaluate';
+export type { SearchContext, SearchMessage } from './evaluate';
 export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded, sentDay } from './evaluate';

@@ -32,6 +32,18 @@ import {
   type IsolationScenario,
 } from './scenarios';
 import { addr } from './wire';
+import { imapWorkIsolation } from './imap-work';
+
+/** The IMAP per-command work attacks run against their own node (a 3,000-message folder); one row each. */
+const imapWork: IsolationScenario = async (ctx) => {
+  const r = await imapWorkIsolation({ log: ctx.log });
+  return r.scenarios.map((f) => ({
+    section: `imap work: ${f.scenario}`,
+    metric: 'bystander NOOP p50 / max',
+    value: `${fmtMs(f.bystanderP50Ms)} / ${fmtMs(f.bystanderMaxMs)}`,
+    note: `${f.attackerReply.replace(/\s+/g, ' ').slice(0, 48)}; RSS ${f.rssBeforeMiB} → ${f.rssPeakMiB} MiB; load ${f.loadAvg.toFixed(1)}`,
+  }));
+};
 
 /**
  * The attacks, in order. Each is an IsolationScenario: it gets the same
@@ -39,7 +51,7 @@ import { addr } from './wire';
  * per-command work attacks (bench/isolation/imap-work.ts,
  * `imapWorkIsolation`) join as one more entry here.
  */
-const SCENARIOS: IsolationScenario[] = [unknownUserFlood, wrongPasswordFlood, lockout, connectionFlood, tlsStall];
+const SCENARIOS: IsolationScenario[] = [unknownUserFlood, wrongPasswordFlood, lockout, connectionFlood, tlsStall, imapWork];
 
 const CHEAP_SCRYPT: ScryptParams = { N: 1024, r: 8, p: 1 };
 /** Long enough for the pre-login deadline to have passed whatever the other attacks took. */

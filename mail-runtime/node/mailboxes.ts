@@ -14,7 +14,8 @@ function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
   return q;
 }
 
-async function openUser(store: MailStore, epochOf: EpochSource, user: DirectoryUser): Promise<UserMailbox> {
+/** The user's mailbox with the directory's quota and the epoch this node holds for it (IMAP, POP3, delivery). */
+export async function openUserMailbox(store: MailStore, epochOf: EpochSource, user: DirectoryUser): Promise<UserMailbox> {
   const quota = quotaOf(user);
   return store.openUser(user.address, { epoch: await epochOf(user.address), ...(quota ? { quota } : {}) });
 }
@@ -23,7 +24,7 @@ async function openUser(store: MailStore, epochOf: EpochSource, user: DirectoryU
 export function storeMailboxProvider(store: MailStore, epochOf: EpochSource): MailboxProvider {
   return {
     async open(user) {
-      const mailbox = await openUser(store, epochOf, user);
+      const mailbox = await openUserMailbox(store, epochOf, user);
       return { mailbox, release: () => mailbox.close() };
     },
   };
@@ -45,7 +46,7 @@ export function storePop3Backend(store: MailStore, epochOf: EpochSource): Pop3Ba
       let mailbox;
       let folder;
       try {
-        mailbox = await openUser(store, epochOf, user);
+        mailbox = await openUserMailbox(store, epochOf, user);
         folder = await mailbox.openFolder('INBOX');
       } catch (err) {
         await mailbox?.close();

@@ -1,0 +1,2 @@
+export { startSubmissionServer, type SubmissionServerOptions } from './server';
+export { nodemailerPeers, type PeerDelivery } from './peer';

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { expect } from 'vitest';
+import { spawnNodeProcess, type SpawnedNodeProcess } from '../../bench/imap/child';
 import { hashPassword } from '../../mail-runtime/auth';
 import { createLogger } from '../../mail-runtime/common/log';
 import { parseRuntimeConfig, type RuntimeConfigInput } from '../../mail-runtime/config';
@@ -158,4 +160,44 @@ export async function imapMessages(port: number, user: MailUser, folder = 'INBOX
   } finally {
     await flow.logout();
   }
+}
+
+/**
+ * One step of a protocol table: a command line and its reply, or a message
+ * after 354 and the replies that follow it (LMTP: one per recipient).
+ */
+export type Step = { send: string; expect: string | RegExp } | { data: string; expect: (string | RegExp)[] };
+
+/**
+ * Plays the steps on one connection and returns what came back, shaped like
+ * the expectations (so a table compares with one toEqual and a failure
+ * shows every row).
+ */
+export async function play(c: LineClient, steps: readonly Step[]): Promise<(string | string[])[]> {
+  const out: (string | string[])[] = [];
+  for (const step of steps) {
+    if ('send' in step) {
+      out.push(await smtp(c, step.send));
+    } else {
+      c.write(dataBlock(step.data));
+      const lines: string[] = [];
+      for (let i = 0; i < step.expect.length; i++) lines.push((await smtpReply(c)).join('\n'));
+      out.push(lines);
+    }
+  }
+  return out;
+}
+
+/** The expectations of a table, in the shape play() returns (regular expressions as matchers). */
+export function expected(steps: readonly Step[]): unknown[] {
+  const m = (e: string | RegExp): unknown => (typeof e === 'string' ? e : expect.stringMatching(e));
+  return steps.map((s) => ('send' in s ? m(s.expect) : s.expect.map(m)));
+}
+
+/** A node as its own process (`mail-runtime/node/main.ts`), storage and users in `dir`, for kill -9 tests. */
+export async function spawnSmtpNode(dir: string): Promise<SpawnedNodeProcess & { lmtpPort: number }> {
+  const spawned = await spawnNodeProcess({ dir, usersFile: join(dir, 'users.yaml'), memberId: 'smtp-crash-node', timeoutMs: 60_000 });
+  const lmtpPort = (spawned as unknown as { lmtpPort?: unknown }).lmtpPort;
+  if (typeof lmtpPort !== 'number') throw new Error(`the ready line has no lmtpPort: ${JSON.stringify(spawned)}`);
+  return { ...spawned, lmtpPort };
 }

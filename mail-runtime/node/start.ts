@@ -195,7 +195,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       router: opts.router ?? directoryRouter(directory, { memberId: opts.memberId, host: opts.listen.lmtp.host, port: lmtp.port }),
       owns,
       delivery,
-      peers: opts.peers ?? nodemailerPeers,
+      peers: opts.peers ?? nodemailerPeers(hostname),
       ...(opts.queue ? { queue: opts.queue } : {}),
       memberId: opts.memberId,
       hostname,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -52,6 +52,8 @@ export class MemoryQueue implements QueueWriter {
 
 export interface SmtpTestNode extends RunningNode {
   dir: string;
+  /** The node's generated self-signed certificate (PEM), for clients that verify it. */
+  certPem: string;
   lmtpPort: number;
   submissionPort: number;
   smtpsPort: number;
@@ -86,6 +88,7 @@ export async function startSmtpTestNode(
       storage: { path: join(dir, 'storage') },
       listen: { imap: lo, pop3: lo, lmtp: lo, submission: lo, smtps: lo },
       directory: { file: usersFile },
+      tls: { certFile: join(dir, 'tls', 'cert.pem'), keyFile: join(dir, 'tls', 'key.pem'), generateIfMissing: true },
       ...(opts.plaintextAuth ? { plaintextAuth: opts.plaintextAuth } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
     },
@@ -103,6 +106,7 @@ export async function startSmtpTestNode(
   return {
     ...node,
     dir,
+    certPem: await readFile(join(dir, 'tls', 'cert.pem'), 'utf8'),
     submissionPort: node.submissionPort as number,
     smtpsPort: node.smtpsPort as number,
     dispose: async () => {

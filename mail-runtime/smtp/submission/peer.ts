@@ -21,14 +21,16 @@ const UNREACHABLE = (why: string): Reply => reply(451, '4.4.1', `Owner node unre
 /**
  * nodemailer's SMTP client in LMTP mode (RFC 2033): one connection per
  * delivery (submission to another node's mailbox is the exception; the
- * gateways carry the bulk), every timeout bounded.
+ * gateways carry the bulk), every timeout bounded. `hostname` is our LHLO
+ * name, so the owner's Received names us.
  */
-export const nodemailerPeers: PeerDelivery = {
+export const nodemailerPeers = (hostname: string): PeerDelivery => ({
   async deliver(target, mailFrom, recipients, message) {
     const transport = createTransport({
       host: target.host,
       port: target.port,
       lmtp: true,
+      name: hostname,
       // Cluster-internal: the owner's LMTP offers no TLS (mail-runtime/smtp/lmtp/server.ts).
       ignoreTLS: true,
       connectionTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
@@ -56,4 +58,4 @@ export const nodemailerPeers: PeerDelivery = {
     for (const r of recipients) if (!out.has(r)) out.set(r, UNREACHABLE('no reply for this recipient'));
     return out;
   },
-};
+});

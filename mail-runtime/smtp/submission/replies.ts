@@ -16,7 +16,7 @@ export const SUBMISSION_REPLIES = {
   /** RFC 6409 §6.3: the From field must name the user's own addresses. */
   fromNotOwned: (from: string, user: string) => reply(550, '5.7.1', `From: address <${from}> is not owned by user ${user}`),
   /** RFC 5322 §3.6: exactly one From field, with at least one address. */
-  badFrom: reply(550, '5.6.0', 'The message needs exactly one From: header field with an address (RFC 5322 §3.6)'),
+  badFrom: reply(550, '5.6.0', 'The message needs exactly one From: header field with an address (RFC 5322 section 3.6)'),
   unknownUser: reply(550, '5.1.1', 'No such user here'),
   /** RFC 3463 X.3.5 system incorrectly configured: this node has no queue to hand outside mail to. */
   noQueue: reply(451, '4.3.5', 'Outbound queue not available on this node, try again later'),

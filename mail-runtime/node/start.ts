@@ -75,6 +75,8 @@ export interface NodeOptions {
   limits: RuntimeConfigOf<'node'>['limits'];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
   imapIdleTimeoutMs?: number;
+  /** Submission login deadline override for tests (otherwise SMTP_LIMITS.submissionLoginTimeoutMs). */
+  submissionLoginTimeoutMs?: number;
   /** Its lines should carry role and member (runNode adds cluster and site); default: a new process logger. */
   log?: Logger;
 }
@@ -203,6 +205,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       tls,
       limit: connections,
       maxMessageBytes: limits.maxMessageBytes,
+      ...(opts.submissionLoginTimeoutMs ? { loginTimeoutMs: opts.submissionLoginTimeoutMs } : {}),
       log,
     };
     const submissionServers: SmtpListener[] = [];

@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { expect } from 'vitest';
 import { spawnNodeProcess, type SpawnedNodeProcess } from '../../bench/imap/child';
 import { hashPassword } from '../../mail-runtime/auth';
 import { createLogger } from '../../mail-runtime/common/log';
@@ -72,7 +71,7 @@ export async function startSmtpTestNode(
     memberId?: string;
     plaintextAuth?: 'never' | 'loopback' | 'always';
     limits?: NonNullable<RuntimeConfigInput['limits']>;
-  } & Partial<Pick<NodeOptions, 'owns' | 'router' | 'queue' | 'peers'>> = {},
+  } & Partial<Pick<NodeOptions, 'owns' | 'router' | 'queue' | 'peers' | 'submissionLoginTimeoutMs'>> = {},
 ): Promise<SmtpTestNode> {
   const dir = await mkdtemp(join(tmpdir(), 'mf-smtp-'));
   const usersFile = join(dir, 'users.yaml');
@@ -101,6 +100,7 @@ export async function startSmtpTestNode(
     ...(opts.router ? { router: opts.router } : {}),
     ...(opts.queue ? { queue: opts.queue } : {}),
     ...(opts.peers ? { peers: opts.peers } : {}),
+    ...(opts.submissionLoginTimeoutMs ? { submissionLoginTimeoutMs: opts.submissionLoginTimeoutMs } : {}),
     log: createLogger({ role: 'node', member: cfg.memberId }, process.env.MAILFLEET_TEST_LOG ?? 'silent'),
   });
   return {
@@ -192,16 +192,26 @@ export async function play(c: LineClient, steps: readonly Step[]): Promise<(stri
   return out;
 }
 
-/** The expectations of a table, in the shape play() returns (regular expressions as matchers). */
-export function expected(steps: readonly Step[]): unknown[] {
-  const m = (e: string | RegExp): unknown => (typeof e === 'string' ? e : expect.stringMatching(e));
-  return steps.map((s) => ('send' in s ? m(s.expect) : s.expect.map(m)));
-}
-
 /** A node as its own process (`mail-runtime/node/main.ts`), storage and users in `dir`, for kill -9 tests. */
 export async function spawnSmtpNode(dir: string): Promise<SpawnedNodeProcess & { lmtpPort: number }> {
   const spawned = await spawnNodeProcess({ dir, usersFile: join(dir, 'users.yaml'), memberId: 'smtp-crash-node', timeoutMs: 60_000 });
   const lmtpPort = (spawned as unknown as { lmtpPort?: unknown }).lmtpPort;
   if (typeof lmtpPort !== 'number') throw new Error(`the ready line has no lmtpPort: ${JSON.stringify(spawned)}`);
   return { ...spawned, lmtpPort };
+}
+
+/**
+ * Waits (bounded) until the node's /metrics shows no open client session:
+ * a connection the test closed is gone on the server side too, so the next
+ * test's connection count starts from zero.
+ */
+export async function waitForNoSessions(healthPort: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    const open = [...text.matchAll(/^mailfleet_(?:imap|pop3|lmtp|submission)_sessions\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    if (open === 0) return;
+    if (Date.now() > deadline) throw new Error(`sessions still open after ${timeoutMs} ms: ${open}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -1,2 +1,2 @@
-export { startSubmissionServer, type SubmissionServerOptions } from './server';
+export { startSubmissionServer } from './server';
 export { nodemailerPeers, type PeerDelivery } from './peer';

@@ -2,7 +2,8 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JUNK_HINT } from '../../../mail-runtime/smtp/common';
 import type { LineClient } from '../../helpers/line-client';
-import { ANN, BEN, CAL, expected, imapMessages, mail, play, smtp, smtpConnect, smtpReply, startSmtpTestNode, type MailUser, type SmtpTestNode, type Step } from '../../helpers/smtp';
+import { ANN, BEN, CAL, imapMessages, mail, play, smtp, smtpConnect, smtpReply, startSmtpTestNode, type MailUser, type SmtpTestNode, type Step } from '../../helpers/smtp';
+import { expected } from '../../helpers/smtp-table';
 
 /**
  * The node's LMTP listener over raw sockets, exact replies, grouped by the
@@ -43,6 +44,19 @@ async function table(steps: Step[], c?: LineClient): Promise<void> {
 }
 
 const LHLO: Step = { send: 'LHLO gw.test', expect: /^250-mx\.test / };
+
+// First in the file: no earlier connection may still be closing on the server side.
+describe('metrics', () => {
+  it('counts open LMTP and submission sessions like IMAP’s', async () => {
+    const c = await lmtp();
+    const s = await smtpConnect(node.smtpsPort, { tls: true });
+    const text = await (await fetch(`http://127.0.0.1:${node.healthPort}/metrics`)).text();
+    c.close();
+    s.c.close();
+    expect(text).toMatch(/^mailfleet_lmtp_sessions\{role="node",member="smtp-node"\} 1$/m);
+    expect(text).toMatch(/^mailfleet_submission_sessions\{role="node",member="smtp-node"\} 1$/m);
+  });
+});
 
 describe('RFC 2033 §4.1 LHLO', () => {
   it('greets as LMTP, refuses HELO/EHLO, wants LHLO first, offers no STARTTLS or AUTH', async () => {

@@ -7,7 +7,6 @@ import {
   BEN,
   CAL,
   MemoryQueue,
-  expected,
   imapMessages,
   mail,
   play,
@@ -15,9 +14,11 @@ import {
   smtpConnect,
   smtpReply,
   startSmtpTestNode,
+  waitForNoSessions,
   type SmtpTestNode,
   type Step,
 } from '../../helpers/smtp';
+import { expected } from '../../helpers/smtp-table';
 
 /**
  * Submission (RFC 6409) on the node over raw sockets, exact replies,
@@ -74,6 +75,30 @@ describe('RFC 4954 / RFC 6409 §4.3: authentication is required', () => {
       { send: plain(BEN.address, 'nope-3'), expect: '535 5.7.8 Authentication credentials invalid' },
     ]);
     expect((await smtpReply(c)).join('\n')).toBe('421 4.7.0 Too many failed logins, closing connection');
+    await c.waitClosed();
+  });
+});
+
+describe('bounded work before login', () => {
+  let quick: SmtpTestNode;
+  beforeAll(async () => {
+    quick = await startSmtpTestNode({ submissionLoginTimeoutMs: 2000 });
+  });
+  afterAll(() => quick.dispose());
+
+  it('a connection that has not logged in by the deadline is told 421 4.7.0 and closed', async () => {
+    const { c, greeting } = await smtpConnect(quick.submissionPort);
+    expect(greeting).toBe('220 mx.test ESMTP mailfleet');
+    expect((await smtpReply(c)).join('\n')).toBe('421 4.7.0 Authentication timeout, closing connection');
+    await c.waitClosed();
+  });
+
+  it('unauthenticated commands are bounded too: the tenth goes with 421', async () => {
+    const { c } = await smtpConnect(node.submissionPort);
+    const replies: string[] = [];
+    for (let i = 0; i < 10; i++) replies.push(await smtp(c, 'NOOP'));
+    expect(replies.slice(0, 9).every((r) => r === '250 2.0.0 OK')).toBe(true);
+    expect(replies[9]).toBe('421 4.4.2 Error: too many unauthenticated commands');
     await c.waitClosed();
   });
 });
@@ -284,12 +309,14 @@ describe('RFC 1870 SIZE and the member’s connection limit', () => {
   });
 
   it('submission shares limits.maxConnections with IMAP: one more connection is greeted 421 4.7.0 and closed', async () => {
+    await waitForNoSessions(small.healthPort);
     const imap = [await LineClient.connect(small.imapPort), await LineClient.connect(small.imapPort)];
     for (const c of imap) expect(await c.readLine()).toMatch(/^\* OK /);
     const { c, greeting } = await smtpConnect(small.submissionPort);
     expect(greeting).toBe('421 4.7.0 mx.test too many connections, try again later');
     await c.waitClosed();
     for (const i of imap) i.close();
+    await waitForNoSessions(small.healthPort);
   });
 
   it('a session open when the node stops is told 421 4.3.2', async () => {

@@ -6,7 +6,7 @@ import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
 import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
-import type { SmtpListener } from '../smtp/common';
+import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
 import type { QueueWriter } from '../smtp/queue/types';
 import type { Router } from '../smtp/routing/types';
@@ -131,7 +131,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       directory = StaticDirectory.fromText('users: []');
     }
     const auth = new Authenticator(directory, new LoginLimiter(), log);
-    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes, analyze: analyzeMessage, logger: log });
+    // Two hops' header fields above the client limit: a message accepted at the edge at the limit still fits once the gateway and LMTP have added theirs (SMTP_LIMITS.hopHeaderBytes).
+    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes + 2 * SMTP_LIMITS.hopHeaderBytes, analyze: analyzeMessage, logger: log });
     closers.push(() => store.close());
     const epochOf = opts.epochFor ?? (() => 1);
     const services: ImapServices = {
@@ -187,7 +188,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       owns,
       delivery,
       hostname,
-      maxMessageBytes: limits.maxMessageBytes,
+      // The gateway accepted up to maxMessageBytes and added its header fields.
+      maxMessageBytes: limits.maxMessageBytes + SMTP_LIMITS.hopHeaderBytes,
       log,
     });
     closers.push(() => lmtp.close());

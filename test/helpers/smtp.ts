@@ -151,6 +151,14 @@ export function mail(opts: { from?: string; to?: string; subject: string; messag
   return `${headers.join('\r\n')}\r\n\r\n${opts.body ?? 'hello\r\n'}`;
 }
 
+/** A message of exactly `bytes` octets as it arrives after DATA (one long body line of x). */
+export function sizedMail(bytes: number, opts: { from?: string; subject: string; extra?: string[] }): string {
+  const head = mail({ ...opts, body: '' });
+  const pad = bytes - Buffer.byteLength(head) - 2;
+  if (pad < 0) throw new Error(`headers alone exceed ${bytes} octets`);
+  return `${head}${'x'.repeat(pad)}\r\n`;
+}
+
 /** Every message of a folder as raw text, through a real IMAP client (imapflow). */
 export async function imapMessages(port: number, user: MailUser, folder = 'INBOX'): Promise<string[]> {
   const flow = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: user.address, pass: user.password }, logger: false, tls: { rejectUnauthorized: false } });

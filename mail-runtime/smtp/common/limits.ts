@@ -26,6 +26,17 @@ export const SMTP_LIMITS = {
    * add up to 500; SIZE, BODY, SMTPUTF8).
    */
   lmtpCommandBytes: 2048,
+  /**
+   * Header fields one hop may add to a message on its way: the gateway's
+   * Received, Authentication-Results, spam scores, ARC set and DKIM
+   * signature; our Received, Return-Path, Date and Message-ID. Config
+   * `limits.maxMessageBytes` is what a client may send (MX and submission
+   * SIZE, IMAP APPEND); LMTP takes that plus one hop's additions, and the
+   * store that plus two (the gateway's and LMTP's own), so a message
+   * accepted at the edge at exactly the limit is never refused later as
+   * too big.
+   */
+  hopHeaderBytes: 32 * 1024,
   /** RFC 5321 §4.5.3.1.8: a server must take at least 100 recipients per message; more get 452 4.5.3. */
   maxRecipients: 100,
   /**

@@ -2,7 +2,7 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JUNK_HINT } from '../../../mail-runtime/smtp/common';
 import type { LineClient } from '../../helpers/line-client';
-import { ANN, BEN, CAL, imapMessages, mail, play, smtp, smtpConnect, smtpReply, startSmtpTestNode, type MailUser, type SmtpTestNode, type Step } from '../../helpers/smtp';
+import { ANN, BEN, CAL, imapMessages, mail, play, sizedMail, smtp, smtpConnect, smtpReply, startSmtpTestNode, type MailUser, type SmtpTestNode, type Step } from '../../helpers/smtp';
 import { expected } from '../../helpers/smtp-table';
 
 /**
@@ -38,6 +38,9 @@ async function table(steps: Step[], c?: LineClient): Promise<void> {
   const conn = c ?? (await lmtp());
   try {
     expect(await play(conn, steps)).toEqual(expected(steps));
+  } catch (err) {
+    conn.close();
+    throw err;
   } finally {
     if (!c) conn.close();
   }
@@ -66,7 +69,7 @@ describe('RFC 2033 §4.1 LHLO', () => {
         { send: 'EHLO gw.test', expect: '500 Error: EHLO not allowed in LMTP server' },
         { send: 'HELO gw.test', expect: '500 Error: HELO not allowed in LMTP server' },
         { send: 'MAIL FROM:<sender@example.net>', expect: '503 5.5.1 Error: send LHLO first' },
-        { send: 'LHLO gw.test', expect: ['250-mx.test Nice to meet you, [127.0.0.1]', '250-PIPELINING', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250 SIZE 52428800'].join('\n') },
+        { send: 'LHLO gw.test', expect: ['250-mx.test Nice to meet you, [127.0.0.1]', '250-PIPELINING', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250 SIZE 52461568'].join('\n') },
         { send: 'STARTTLS', expect: '500 5.5.2 Error: command not recognized' },
         { send: 'AUTH PLAIN AGFubkBleGFtcGxlLmNvbQBhbm4gc2VjcmV0', expect: '500 5.5.2 Error: command not recognized' },
         { send: 'XCLIENT ADDR=192.0.2.1', expect: '500 5.5.2 Error: command not recognized' },
@@ -228,24 +231,28 @@ describe('RFC 1870 SIZE and RFC 5321 §3.8 stop', () => {
   });
   afterAll(() => small.dispose());
 
-  it('advertises the limit, refuses a declared SIZE over it, and answers 552 5.3.4 per recipient for a longer message', async () => {
+  it('takes the client limit plus one hop’s header fields (SMTP_LIMITS.hopHeaderBytes); beyond, 552 5.3.4 per recipient', async () => {
     const { c } = await smtpConnect(small.lmtpPort);
     const steps: Step[] = [
-      { send: 'LHLO gw.test', expect: /\n250 SIZE 4096$/ },
-      { send: 'MAIL FROM:<sender@example.net> SIZE=5000', expect: '552 5.3.4 Error: message exceeds fixed maximum message size 4096' },
+      { send: 'LHLO gw.test', expect: /\n250 SIZE 36864$/ },
+      { send: 'MAIL FROM:<sender@example.net> SIZE=36865', expect: '552 5.3.4 Error: message exceeds fixed maximum message size 36864' },
       { send: 'MAIL FROM:<sender@example.net> SIZE=4000', expect: '250 2.1.0 Accepted' },
       { send: 'RCPT TO:<ann@example.com>', expect: '250 2.1.5 Accepted' },
       { send: 'RCPT TO:<ben@example.com>', expect: '250 2.1.5 Accepted' },
       { send: 'DATA', expect: /^354 / },
       {
-        data: mail({ subject: 'too big', body: `${'y'.repeat(70)}\r\n`.repeat(80) }),
-        expect: ['552 5.3.4 Error: message exceeds fixed maximum message size 4096', '552 5.3.4 Error: message exceeds fixed maximum message size 4096'],
+        data: sizedMail(36865, { subject: 'too big' }),
+        expect: ['552 5.3.4 Error: message exceeds fixed maximum message size 36864', '552 5.3.4 Error: message exceeds fixed maximum message size 36864'],
       },
-      { send: 'NOOP', expect: '250 2.0.0 OK' },
+      // A message the gateway accepted at the client limit, with its own header fields added: it fits, with ours too.
+      { send: 'MAIL FROM:<sender@example.net>', expect: '250 2.1.0 Accepted' },
+      { send: 'RCPT TO:<ann@example.com>', expect: '250 2.1.5 Accepted' },
+      { send: 'DATA', expect: /^354 / },
+      { data: sizedMail(4096 + 2000, { subject: 'at the limit', extra: [`X-Gateway-Scores: ${'s'.repeat(1500)}`] }), expect: ['250 2.0.0 <ann@example.com> delivered'] },
     ];
     expect(await play(c, steps)).toEqual(expected(steps));
     c.close();
-    expect(await imapMessages(small.imapPort, ANN)).toEqual([]);
+    expect((await imapMessages(small.imapPort, ANN)).map((m) => /Subject: (.*)/.exec(m)?.[1])).toEqual(['at the limit']);
   });
 
   it('a session open when the node stops is told 421 4.3.2', async () => {

@@ -2,7 +2,7 @@ import type { DirectoryUser } from '../auth';
 import type { Logger } from '../common/log';
 import type { DeliveryFolder, LocalDelivery } from '../smtp/lmtp';
 import { isStoreError, type Folder, type MailStore, type UserMailbox } from '../store';
-import { openUserMailbox, type EpochSource } from './mailboxes';
+import { openUserMailbox, type MailboxPlacement } from './mailboxes';
 
 /**
  * Final delivery into the store (LMTP, and submission to a mailbox this
@@ -44,7 +44,7 @@ async function junkFolderName(mailbox: UserMailbox): Promise<string> {
   return 'Junk';
 }
 
-export function storeDelivery(store: MailStore, epochOf: EpochSource, log: Logger): StoreDelivery {
+export function storeDelivery(store: MailStore, placement: MailboxPlacement, log: Logger): StoreDelivery {
   const cache = new Map<string, Promise<Cached>>();
   let closed = false;
 
@@ -95,7 +95,7 @@ export function storeDelivery(store: MailStore, epochOf: EpochSource, log: Logge
       // Opened for every delivery: cheap while the mailbox is live, and it
       // applies the directory's current quota and placement's current epoch
       // (a newer epoch fences the folders cached under the old one).
-      const mailbox = await openUserMailbox(store, epochOf, user);
+      const mailbox = await openUserMailbox(store, placement, user);
       try {
         const { key, entry } = folderFor(mailbox, which);
         const c = await entry;

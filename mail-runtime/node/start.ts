@@ -61,8 +61,9 @@ export interface NodeOptions {
   epochFor?: EpochSource;
   /**
    * Does this node serve a mailbox now (LMTP answers 450 4.2.0 when not,
-   * submission hands it on)? Default: every local user, until the hub's
-   * placement (issue 12) supplies it.
+   * submission hands it on)? Also the store's lease check after every
+   * durable write (IMAP, POP3, delivery). Default: every local user, until
+   * the hub's placement (issue 12) supplies it.
    */
   owns?: OwnsMailbox;
   /** Where submitted mail goes; default: the directory's users are hosted here, the rest is outside. */
@@ -134,10 +135,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     // Two hops' header fields above the client limit: a message accepted at the edge at the limit still fits once the gateway and LMTP have added theirs (SMTP_LIMITS.hopHeaderBytes).
     const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes + 2 * SMTP_LIMITS.hopHeaderBytes, analyze: analyzeMessage, logger: log });
     closers.push(() => store.close());
-    const epochOf = opts.epochFor ?? (() => 1);
+    const owns = opts.owns ?? (() => true);
+    const placement = { epochOf: opts.epochFor ?? (() => 1), owns };
     const services: ImapServices = {
       auth,
-      mailboxes: storeMailboxProvider(store, epochOf),
+      mailboxes: storeMailboxProvider(store, placement),
       tls,
       plaintextAuth,
       hostname,
@@ -169,7 +171,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
       closers.push(() => (imaps as ImapServer).close());
     }
-    const pop3Common = { auth, backend: storePop3Backend(store, epochOf), tls, plaintextAuth, log, hostname, connections };
+    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections };
     const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
     closers.push(() => pop3.close());
     let pop3s: Pop3Server | undefined;
@@ -178,9 +180,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       closers.push(() => (pop3s as Pop3Server).close());
     }
     // Mail in: LMTP from the gateways and submission from clients, delivering through the store like APPEND.
-    const delivery = storeDelivery(store, epochOf, log);
+    const delivery = storeDelivery(store, placement, log);
     closers.push(() => delivery.close());
-    const owns = opts.owns ?? (() => true);
     const lmtp = await startLmtpServer({
       ...opts.listen.lmtp,
       tls,

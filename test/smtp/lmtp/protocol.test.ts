@@ -12,6 +12,9 @@ import { expected } from '../../helpers/smtp-table';
 const DEE: MailUser = { address: 'dee@example.com', password: 'dee-pw' };
 /** Its ownership check throws: the listener must answer 451 and keep serving. */
 const EVE: MailUser = { address: 'eve@example.com', password: 'eve-pw' };
+/** Placement answers "yours" this many more times for her, then "not yours". */
+const FAY: MailUser = { address: 'fay@example.com', password: 'fay-pw' };
+let fayAnswers = Infinity;
 
 let node: SmtpTestNode;
 /** Mailboxes this node does not serve right now (the placement seam). */
@@ -19,9 +22,10 @@ const away = new Set<string>(['dee@example.com']);
 
 beforeAll(async () => {
   node = await startSmtpTestNode({
-    users: [ANN, BEN, CAL, DEE, EVE],
+    users: [ANN, BEN, CAL, DEE, EVE, FAY],
     owns: (address) => {
       if (address === EVE.address) throw new Error('placement lookup failed (test)');
+      if (address === FAY.address) return fayAnswers-- > 0;
       return !away.has(address);
     },
   });
@@ -165,6 +169,27 @@ describe('ownership (DESIGN.md: one node per mailbox): 450 4.2.0 so the sender r
       c.close();
     }
     expect((await imapMessages(node.imapPort, BEN)).some((m) => m.includes('Subject: moved away'))).toBe(false);
+  });
+});
+
+describe('ownership lost during the write (DESIGN.md: re-check after the durable write, before the ack)', () => {
+  it('the lease check after the fsync says no: 450 4.2.0, never 250', async () => {
+    const deliver = (subject: string, reply: string) =>
+      table([
+        LHLO,
+        { send: 'MAIL FROM:<sender@example.net>', expect: '250 2.1.0 Accepted' },
+        { send: 'RCPT TO:<fay@example.com>', expect: '250 2.1.5 Accepted' },
+        { send: 'DATA', expect: /^354 / },
+        { data: mail({ subject, to: FAY.address }), expect: [reply] },
+      ]);
+    await deliver('while owned', '250 2.0.0 <fay@example.com> delivered');
+    // Her mailbox is open now; asked at RCPT and before the write: yes; asked by the store after its fsync: no.
+    fayAnswers = 2;
+    try {
+      await deliver('lost meanwhile', '450 4.2.0 Mailbox not served by this node, try again later');
+    } finally {
+      fayAnswers = Infinity;
+    }
   });
 });
 

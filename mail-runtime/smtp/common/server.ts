@@ -218,6 +218,10 @@ export async function serveSmtp(opts: SmtpListenerOptions): Promise<SmtpListener
     }
   };
   const toError = (r: Reply | undefined): SmtpReplyError | null => (r ? new SmtpReplyError(r) : null);
+  /** Hands a phase's outcome to smtp-server; should the library throw there, it is logged, never an unhandled rejection. */
+  const answer = <T>(phase: Promise<T>, reply: (v: T) => void): void => {
+    phase.then(reply).catch((err: unknown) => opts.log.error({ err, protocol }, `${protocol}: answering a phase failed`));
+  };
 
   const options: SMTPServerOptions = {
     name: opts.hostname,
@@ -249,7 +253,7 @@ export async function serveSmtp(opts: SmtpListenerOptions): Promise<SmtpListener
         return;
       }
       const creds: Credentials = { method: auth.method, username: auth.username ?? '', password: auth.password ?? '', authzid: auth.authzid ?? '' };
-      void run(session, 'auth', (ctx) => auther(ctx, creds)).then((v) => {
+      answer(run(session, 'auth', (ctx) => auther(ctx, creds)), (v) => {
         if (v instanceof SmtpReplyError) return callback(v);
         const conn = states.get(session.id);
         if (v.ok) {
@@ -264,18 +268,19 @@ export async function serveSmtp(opts: SmtpListenerOptions): Promise<SmtpListener
       });
     },
     onMailFrom(address, session, callback) {
-      void run(session, 'mail-from', (ctx) => phases.mailFrom(ctx, address)).then((v) => callback(v instanceof SmtpReplyError ? v : toError(v)));
+      answer(run(session, 'mail-from', (ctx) => phases.mailFrom(ctx, address)), (v) => callback(v instanceof SmtpReplyError ? v : toError(v)));
     },
     onRcptTo(address, session, callback) {
-      void run(session, 'rcpt-to', (ctx) => phases.rcptTo(ctx, address)).then((v) => callback(v instanceof SmtpReplyError ? v : toError(v)));
+      answer(run(session, 'rcpt-to', (ctx) => phases.rcptTo(ctx, address)), (v) => callback(v instanceof SmtpReplyError ? v : toError(v)));
     },
     onData(stream: SMTPServerDataStream, session, callback) {
-      void run(session, 'data', async (ctx) => {
+      const phase = run(session, 'data', async (ctx) => {
         const message = await readMessage(stream, opts.maxMessageBytes);
         // Oversized (smtp-server answers 552 5.3.4, once per recipient on LMTP) or the client left.
         if (!message || stream.sizeExceeded) return undefined;
         return phases.data(ctx, message);
-      }).then((v) => {
+      });
+      answer(phase, (v) => {
         if (v === undefined) return callback();
         if (v instanceof SmtpReplyError) return callback(v);
         if (Array.isArray(v)) return callback(null, v.map((r) => (r.code < 300 ? `${r.enhanced} ${r.text}` : new SmtpReplyError(r))));

@@ -195,8 +195,11 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
         imaps: listen(host, STANDARD_PORTS.imaps),
         pop3: listen(host, STANDARD_PORTS.pop3),
         pop3s: listen(host, STANDARD_PORTS.pop3s),
+        // Cluster-internal (gateways deliver here; no authentication): network policy keeps it off the public side.
         lmtp: listen(host, STANDARD_PORTS.lmtp),
+        // Submission 587 (STARTTLS) and 465 (implicit TLS): the proxies front them for clients (issue 12).
         submission: listen(host, STANDARD_PORTS.submission),
+        smtps: listen(host, STANDARD_PORTS.smtps),
       },
     });
   }

@@ -254,10 +254,16 @@ const nodeListen = strict({
   imaps: Listen.optional(),
   pop3: Listen,
   pop3s: Listen.optional(),
-  /** RFC 2033 LMTP: gateways deliver here. */
+  /**
+   * RFC 2033 LMTP: gateways deliver here. Cluster-internal: LMTP has no
+   * authentication, so this address must never be reachable from outside
+   * the cluster (network policy admits only the gateways).
+   */
   lmtp: Listen,
-  /** RFC 6409 message submission (authenticated). */
+  /** RFC 6409 message submission (authenticated), with STARTTLS (RFC 3207). */
   submission: Listen.optional(),
+  /** RFC 8314 §3.3 submission over implicit TLS (port 465). */
+  smtps: Listen.optional(),
 });
 
 const NodeConfig = strict({

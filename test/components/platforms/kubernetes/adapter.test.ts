@@ -389,7 +389,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     const fromGateways = node.ingress.filter((r: { from?: unknown[] }) => r.from?.some((f) => comp(f as never) === 'gateway'));
     expect(portsOf(fromGateways)).toEqual([24]);
     const fromProxies = node.ingress.filter((r: { from?: unknown[] }) => r.from?.some((f) => comp(f as never) === 'proxy'));
-    expect(portsOf(fromProxies)).toEqual([110, 143, 587, 993, 995]);
+    expect(portsOf(fromProxies)).toEqual([110, 143, 465, 587, 993, 995]);
     // Nothing reaches a node from outside the cluster's roles.
     expect(node.ingress.every((r: { from?: unknown[] }) => r.from && r.from.length > 0)).toBe(true);
 

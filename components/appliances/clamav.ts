@@ -37,6 +37,8 @@ export const CLAMD_SELF_CHECK_SECONDS = 600;
 
 /** ClamAV 1.4's defaults for the limits below (clamd.conf(5)); mailfleet only ever raises them. */
 const CLAMD_DEFAULT_MIB = { streamMaxLength: 100, maxFileSize: 100, maxScanSize: 400 } as const;
+/** clamd.conf(5): these limits stop just under 4 GiB. */
+const CLAMD_MAX_MIB = 4095;
 
 const MIB = 1024 * 1024;
 
@@ -61,10 +63,12 @@ export interface ClamdConfArgs {
 export function clamdLimits(maxMessageBytes: number): { streamMaxLength: string; maxFileSize: string; maxScanSize: string } {
   // One MiB over the message: the gateway's own trace headers ride along.
   const message = Math.ceil(maxMessageBytes / MIB) + 1;
+  const mib = (floor: number, wanted: number) => `${Math.min(CLAMD_MAX_MIB, Math.max(floor, wanted))}M`;
   return {
-    streamMaxLength: `${Math.max(CLAMD_DEFAULT_MIB.streamMaxLength, message)}M`,
-    maxFileSize: `${Math.max(CLAMD_DEFAULT_MIB.maxFileSize, message)}M`,
-    maxScanSize: `${Math.max(CLAMD_DEFAULT_MIB.maxScanSize, 4 * message)}M`,
+    streamMaxLength: mib(CLAMD_DEFAULT_MIB.streamMaxLength, message),
+    maxFileSize: mib(CLAMD_DEFAULT_MIB.maxFileSize, message),
+    // Archives inside a message unpack to more than the message itself.
+    maxScanSize: mib(CLAMD_DEFAULT_MIB.maxScanSize, 4 * message),
   };
 }
 

@@ -47,8 +47,18 @@ function capture(): { out: string[]; err: string[]; sinks: { out: (l: string) =>
 }
 
 describe('Debian validators needed by the suite', () => {
-  it('one list: haproxy, keepalived, cloud-init', () => {
-    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init']);
+  it('one list: haproxy, keepalived, cloud-init, clamav-daemon, rspamd', () => {
+    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'clamav-daemon', 'rspamd']);
+  });
+
+  it('root installing clamav-daemon and rspamd: their services are stopped again (freshclam would go to the internet)', () => {
+    const c = capture();
+    const { run, calls } = recorder();
+    let checks = 0;
+    const missing = (list: readonly DebianValidator[]): DebianValidator[] => (checks++ === 0 ? [...list] : []);
+    const list = DEBIAN_VALIDATORS.filter((v) => v.package === 'clamav-daemon' || v.package === 'rspamd');
+    expect(ensureDebianValidators({ list, host: { isRoot: true, hasAptGet: true }, run, missing, ...c.sinks })).toBe(0);
+    expect(calls.map((x) => x.line).filter((l) => l.startsWith('service '))).toEqual(['service clamav-freshclam stop', 'service clamav-daemon stop', 'service rspamd stop']);
   });
 
   it('dpkg tells installed from absent', () => {

@@ -35,6 +35,8 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     command: 'cloud-init',
     usedFor: "`cloud-init schema` and cloud-init's network renderer check the VMs' user data",
   },
+  { package: 'clamav-daemon', command: 'clamconf', usedFor: "`clamconf` checks the clamd.conf / freshclam.conf of the appliances beside the gateways" },
+  { package: 'rspamd', command: 'rspamadm', usedFor: "`rspamadm configtest` / `configdump` check the appliances' rspamd settings (offline: no network modules)" },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */
@@ -148,8 +150,12 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
       return 1;
     }
   }
-  // The haproxy package starts its service; the tests only run `haproxy -c`.
-  if (packages.includes('haproxy')) run('service', ['haproxy', 'stop'], env);
+  // These packages start their services; the tests only run their checkers
+  // (and freshclam would download signatures from the internet).
+  for (const service of ['haproxy', 'clamav-freshclam', 'clamav-daemon', 'rspamd']) {
+    const pkg = service.startsWith('clamav-') ? 'clamav-daemon' : service;
+    if (packages.includes(pkg)) run('service', [service, 'stop'], env);
+  }
 
   const still = check(list);
   if (still.length > 0) {

@@ -5,6 +5,7 @@ import { adminApiPrivate } from './rules/admin-api-private';
 import { failoverPairs } from './rules/failover-pairs';
 import { failureDomains } from './rules/failure-domains';
 import { haMinimums } from './rules/ha-minimums';
+import { inboundAntivirus } from './rules/inbound-antivirus';
 import { noOpenRelay } from './rules/no-open-relay';
 import { pinnedRuntimeImage } from './rules/pinned-runtime-image';
 import { resourceFloors } from './rules/resource-floors';
@@ -15,7 +16,8 @@ import { storageCapacity } from './rules/storage-capacity';
 import { tlsEverywhere } from './rules/tls-everywhere';
 
 /**
- * The mailfleet policies, in the order of issue 4. Every one is a stack
+ * The mailfleet policies, in the order of issue 4, then issue 11's
+ * (inbound-antivirus). Every one is a stack
  * policy: it reads the topology a component registered (the `spec` output of
  * MailCluster / FailoverPair, only known once the graph is built) together
  * with the platform resources underneath it.
@@ -37,6 +39,7 @@ export const policies: readonly StackValidationPolicy[] = [
   pinnedRuntimeImage,
   storageCapacity,
   storageBackups,
+  inboundAntivirus,
 ];
 
 export const POLICY_PACK_NAME = 'mailfleet';
@@ -59,6 +62,6 @@ function readPackVersion(file: string): string {
 }
 
 export const POLICY_PACK_DESCRIPTION =
-  'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity and backups.';
+  'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity, backups and antivirus on inbound mail.';
 
-export { haMinimums, failureDomains, sharedStorage, failoverPairs, tlsEverywhere, noOpenRelay, adminApiPrivate, secretsStaySecret, resourceFloors, pinnedRuntimeImage, storageCapacity, storageBackups };
+export { haMinimums, failureDomains, sharedStorage, failoverPairs, tlsEverywhere, noOpenRelay, adminApiPrivate, secretsStaySecret, resourceFloors, pinnedRuntimeImage, storageCapacity, storageBackups, inboundAntivirus };

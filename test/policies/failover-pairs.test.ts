@@ -41,6 +41,8 @@ function pairSpec(kind: keyof typeof ENDPOINTS): Record<string, any> {
     hostname: 'mail.example.net',
     domains: [{ name: 'example.net', quota: { mailboxMiB: 2048, maxUsers: 500 } }],
     runtime: { image: 'ghcr.io/mailfleet/mailfleet:0.1.0' },
+    // Each site's own clamd (a failover pair deploys no appliances).
+    filters: { antivirus: { kind: 'clamd', address: 'clamav.mail.internal:3310' } },
     primary: site(kind, 'ams1', ENDPOINTS[kind][0]),
     standby: site(kind, 'fra1', ENDPOINTS[kind][1]),
     failover: { mode: 'automatic', fencing: { storageLease: true, powerOff: true } },

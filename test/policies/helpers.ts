@@ -27,6 +27,8 @@ const common = {
   gateways: { count: 2 },
   proxies: { count: 2 },
   runtime: { image: 'ghcr.io/mailfleet/mailfleet:0.1.0', packageUrl: 'https://registry.npmjs.org/mailfleet/-/mailfleet-0.1.0.tgz' },
+  // clamd and rspamd beside the gateways: every policy must accept what they deploy, too.
+  filters: { antivirus: { kind: 'clamd' as const, deploy: true }, spam: { kind: 'rspamd' as const, deploy: true } },
 };
 
 /** A production cluster spec on `kind` that every policy accepts. */
@@ -39,7 +41,7 @@ export function compliantSpec(kind: DeployKind): ClusterSpecInput {
         platform: { kind: 'kubernetes', namespace: 'mail-k8s' },
         storage: { kind: 'pvc-rwx', storageClass: 'cephfs', sizeGiB: 2000, backup },
         tls: { mode: 'cert-manager', issuer: 'letsencrypt-prod' },
-        filters: { dkim: { selector: 'mail2026' } },
+        filters: { ...common.filters, dkim: { selector: 'mail2026' } },
       };
     case 'docker':
       return {
@@ -180,6 +182,7 @@ export function specCases(kind: DeployKind): SpecCase[] {
     { policy: 'admin-api-private', what: 'admin API on the public load balancer', change: (s) => (s.admin = { public: true }) },
     { policy: 'storage-capacity', what: 'storage smaller than users × quota', change: (s) => (s.storage.sizeGiB = 100) },
     { policy: 'storage-backups', what: 'no backups', change: (s) => delete s.storage.backup },
+    { policy: 'inbound-antivirus', what: 'inbound mail in production with no antivirus', change: (s) => delete s.filters.antivirus },
   ];
   switch (kind) {
     case 'kubernetes':

@@ -19,7 +19,7 @@ function clusterOnly(change: (s: Record<string, any>) => void = () => {}) {
 }
 
 describe('the mailfleet policy pack', () => {
-  it('has the 12 policies of issue 4, each named, described, with a level and remediation', () => {
+  it('has the 12 policies of issue 4 and issue 11\'s inbound-antivirus, each named, described, with a level and remediation', () => {
     expect(policies.map((p) => p.name)).toEqual([
       'ha-minimums',
       'failure-domains',
@@ -33,6 +33,7 @@ describe('the mailfleet policy pack', () => {
       'pinned-runtime-image',
       'storage-capacity',
       'storage-backups',
+      'inbound-antivirus',
     ]);
     for (const p of policies) {
       expect(p.name).toMatch(/^[a-z0-9-]+$/);
@@ -45,6 +46,7 @@ describe('the mailfleet policy pack', () => {
     const levels = Object.fromEntries(policies.map((p) => [p.name, p.enforcementLevel]));
     expect(levels['storage-capacity']).toBe('advisory');
     expect(levels['storage-backups']).toBe('advisory');
+    expect(levels['inbound-antivirus']).toBe('advisory');
     expect(Object.values(levels).filter((l) => l === 'mandatory')).toHaveLength(10);
   });
 
@@ -89,7 +91,7 @@ describe('per-stack policy configuration (Pulumi policy config file format)', ()
     const run = await runPolicyPack(base);
     expect(violated(run.results)).toEqual(['ha-minimums']);
     expect(run.results.every((r) => r.enforcementLevel === 'mandatory')).toBe(true);
-    expect(run.evaluated).toHaveLength(12);
+    expect(run.evaluated).toHaveLength(13);
   });
 
   it('"advisory" downgrades a policy, "disabled" turns it off, "all" sets every level', async () => {

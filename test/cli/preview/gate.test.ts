@@ -84,6 +84,8 @@ const unsafeCluster = {
   proxies: { count: 2 },
   storage: { kind: 'pvc-rwx', storageClass: 'cephfs', sizeGiB: 100, backup: { schedule: '0 2 * * *' } },
   admin: { public: true },
+  // Scanned (the operator's own clamd), so the advisory inbound-antivirus stays quiet and the two findings are the point.
+  filters: { antivirus: { kind: 'clamd', address: 'clamav.mail-filters.svc:3310' } },
 };
 
 let dir: string;

@@ -7,8 +7,7 @@
  * platforms/<kind>/appliances.ts.
  */
 export { appliancePlan, applianceVms, APPLIANCE_SIZES, SIGNATURE_VOLUME_GIB } from './plan';
-export type { AppliancePlan, ApplianceVm, ClamdPlan, RspamdPlan } from './plan';
+export type { ClamdPlan, RspamdPlan } from './plan';
 export { CLAMD_IMAGE, RSPAMD_IMAGE, CLAMAV_UID, RSPAMD_UID } from './images';
-export { CLAMAV_PATHS, FRESHCLAM_CHECKS_PER_DAY, clamdLimits } from './clamav';
-export type { ApplianceHost, SignatureSource } from './clamav';
+export { CLAMAV_PATHS, clamdLimits } from './clamav';
 export { RSPAMD_NETWORK_MODULES } from './rspamd';

@@ -4,6 +4,7 @@ import { credentialsFromStackConfig } from '../../../components/platforms';
 import { commonMockOutputs, composeMockOutputs, installCapture, platformInvokeResult, platformMockOutputs, unwrapSecrets, type Capture } from '../../../components/offline';
 import { renderRuntimeConfigs } from '../../../components/render';
 import { parseClusterSpec, parseTopologySpec, type ClusterSpecInput } from '../../../components/spec';
+import { recordAliases, resolveAgainst } from '../engine-aliases';
 
 /**
  * The same promise on every platform: with `deploy: true` each gateway's
@@ -19,6 +20,7 @@ const run = installCapture({
   outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs),
   invokeResult: platformInvokeResult,
 });
+const aliases = recordAliases();
 
 const vmNet = { cidr: '10.70.0.0/24', gateway: '10.70.0.1', firstAddress: '10.70.0.10' };
 const nfs = { kind: 'nfs' as const, server: '10.70.0.5', path: '/export/mail', sizeGiB: 100 };
@@ -102,6 +104,21 @@ describe('appliances beside the gateways, on every platform', () => {
     if (gw.config.role !== 'gateway') throw new Error('role');
     expect(gw.config.filters.clamd?.address).toBe('10.80.0.5:3310');
     expect(gw.config.filters.spam).toEqual({ kind: 'spamd', address: '10.80.0.6:783', rejectScore: 15, junkScore: 5, onError: 'accept' });
+  });
+
+  it.each(Object.keys(PLATFORMS) as (keyof typeof PLATFORMS)[])('%s: renaming the cluster (renamedFrom) moves the appliances too, nothing is replaced', async (kind) => {
+    const input = spec(kind, DEPLOYED);
+    const credentials = credentialsFromStackConfig(parseClusterSpec(input).platform.kind);
+    aliases.clear();
+    const before = { cap: await run(() => new MailCluster('av', { spec: input, credentials })), aliases: new Map(aliases) };
+    aliases.clear();
+    const after = { cap: await run(() => new MailCluster('renamed', { spec: input, credentials, renamedFrom: 'av' })), aliases: new Map(aliases) };
+    aliases.clear();
+    const outcome = resolveAgainst(before, after, 'appliances', 'mailfleet');
+    expect(outcome.created).toEqual([]);
+    expect(outcome.deleted).toEqual([]);
+    expect(outcome.moved.size).toBe(before.cap.resources.length);
+    expect(before.cap.resources.filter((r) => /clamd|rspamd|freshclam|appliance/.test(r.name)).length).toBeGreaterThan(0);
   });
 
   it('the local platform and failover pairs deploy no appliances: the spec says so on the field', () => {

@@ -959,6 +959,14 @@ export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
       report(path, `local runs no appliances: start ${daemon} on this machine yourself and give its address (deploy: false); mailfleet deploys ${daemon} on kubernetes, docker, proxmox and vsphere`),
     );
   }
+  if (kind === 'proxmox' || kind === 'vsphere') {
+    // Appliance VMs install Debian's packages; an image would be read by nobody.
+    for (const [filter, pkg] of [['antivirus', 'clamav-daemon'], ['spam', 'rspamd']] as const) {
+      if (spec.filters[filter]?.image !== undefined) {
+        report(['filters', filter, 'image'], `is for kubernetes and docker; on ${kind} the appliance VM installs ${pkg} from Debian: remove it`);
+      }
+    }
+  }
   checkUniqueDomains(spec.domains, report);
   checkUnique(spec.sites.map((s) => s.name), ['sites'], 'site', report);
   if (spec.tls.mode === 'cert-manager' && kind !== 'kubernetes') {

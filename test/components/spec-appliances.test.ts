@@ -103,6 +103,11 @@ const REJECTED: [string, unknown, Problems][] = [
     ],
   ],
   [
+    'an image on a VM platform, where Debian\'s packages run',
+    proxmox({ filters: { antivirus: { kind: 'clamd', deploy: true, image: 'registry.example.net/clamav:1.4.3' } } }),
+    [{ path: 'filters.antivirus.image', message: 'is for kubernetes and docker; on proxmox the appliance VM installs clamav-daemon from Debian: remove it' }],
+  ],
+  [
     'the VIP on the appliance VM\'s address',
     proxmox({ loadBalancer: { kind: 'haproxy', replicas: 2, vip: '10.40.0.35' } }),
     [{ path: 'loadBalancer.vip', message: '10.40.0.35 is already the address of px-appliance-0' }],

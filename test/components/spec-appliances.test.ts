@@ -122,7 +122,7 @@ describe('filters with deploy: the spec', () => {
   it('accepts each way of writing a filter, with the defaults spelled out once', () => {
     const deployed = parseClusterSpec(docker({ antivirus: { kind: 'clamd', deploy: true }, spam: { kind: 'rspamd', deploy: true } })).filters;
     expect(deployed.antivirus).toEqual({ kind: 'clamd', deploy: true, onError: 'tempfail' });
-    expect(deployed.spam).toEqual({ kind: 'rspamd', deploy: true, rejectScore: 15, junkScore: 5, onError: 'accept' });
+    expect(deployed.spam).toEqual({ kind: 'rspamd', deploy: true, rejectScore: 15, junkScore: 5, onError: 'accept', timeoutMs: 30000 });
     const own = parseClusterSpec(docker({ antivirus: { kind: 'clamd', address: '10.0.0.5:3310' } })).filters;
     expect(own.antivirus).toEqual({ kind: 'clamd', deploy: false, address: '10.0.0.5:3310', onError: 'tempfail' });
     const airGapped = parseClusterSpec(

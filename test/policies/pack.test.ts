@@ -93,7 +93,7 @@ describe('per-stack policy configuration (Pulumi policy config file format)', ()
     const run = await runPolicyPack(base);
     expect(violated(run.results)).toEqual(['ha-minimums']);
     expect(run.results.every((r) => r.enforcementLevel === 'mandatory')).toBe(true);
-    expect(run.evaluated).toHaveLength(13);
+    expect(run.evaluated).toHaveLength(14);
   });
 
   it('"advisory" downgrades a policy, "disabled" turns it off, "all" sets every level', async () => {

@@ -103,7 +103,7 @@ describe('appliances beside the gateways, on every platform', () => {
     const gw = renderRuntimeConfigs(parseClusterSpec(spec(kind, { antivirus: { kind: 'clamd', address: '10.80.0.5:3310' }, spam: { kind: 'spamd', address: '10.80.0.6:783' } }, 2))).find((m) => m.role === 'gateway')!;
     if (gw.config.role !== 'gateway') throw new Error('role');
     expect(gw.config.filters.clamd?.address).toBe('10.80.0.5:3310');
-    expect(gw.config.filters.spam).toEqual({ kind: 'spamd', address: '10.80.0.6:783', rejectScore: 15, junkScore: 5, onError: 'accept' });
+    expect(gw.config.filters.spam).toEqual({ kind: 'spamd', address: '10.80.0.6:783', rejectScore: 15, junkScore: 5, onError: 'accept', timeoutMs: 30000 });
   });
 
   it.each(Object.keys(PLATFORMS) as (keyof typeof PLATFORMS)[])('%s: renaming the cluster (renamedFrom) moves the appliances too, nothing is replaced', async (kind) => {

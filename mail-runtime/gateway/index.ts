@@ -1,0 +1,3 @@
+export { startGateway, type GatewayOptions, type RunningGateway } from './start';
+export { gatewayOptionsFromConfig } from './from-config';
+export { runGateway } from './main';

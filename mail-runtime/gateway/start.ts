@@ -213,7 +213,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       runner,
       takeOver: async (folder, epoch) => {
         const taken = await QueueFolder.claim({ storagePath: opts.storagePath, folder, memberId: opts.memberId, ...(epoch !== undefined ? { epoch } : {}), log });
-        return runner.adopt(taken);
+        return runner.adopt(taken, { now: true });
       },
       close: () => {
         ready = false;

@@ -41,8 +41,8 @@ const keyOf = (t: LmtpTarget): string => `${t.host}:${t.port}`;
 
 /** `451 4.4.1 …` for a failure without an SMTP reply (RFC 3463 4.4.1: no answer from host; 4.4.2: bad connection). */
 function networkReply(target: LmtpTarget, err: NodemailerError): string {
-  const what = err.code === 'ETIMEDOUT' ? '4.4.2 timed out' : `4.4.1 ${err.code ?? 'error'}`;
-  return `451 ${what} talking to ${target.memberId} (${keyOf(target)}): ${err.message}`.replace(/[\r\n]+/g, ' ');
+  const what = err.code === 'ETIMEDOUT' ? '4.4.2 timed out' : '4.4.1 no answer';
+  return `451 ${what} from ${target.memberId} (${keyOf(target)}): ${err.message}`.replace(/[\r\n]+/g, ' ');
 }
 
 /** An SMTP reply as a result: 2xx delivered, 4xx deferred, 5xx failed (RFC 5321 §4.2.1). */

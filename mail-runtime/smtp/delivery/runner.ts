@@ -155,12 +155,16 @@ export class QueueRunner {
     this.controlTimer.unref();
   }
 
-  /** Delivers a folder's entries too: this gateway's own at start, a dead gateway's after a takeover. */
-  async adopt(folder: QueueFolder): Promise<number> {
+  /**
+   * Delivers a folder's entries too: this gateway's own at start (on their
+   * schedule), a dead gateway's after a takeover (`now`: its schedule was
+   * made against its own view of the nodes, so everything is tried at once).
+   */
+  async adopt(folder: QueueFolder, opts: { now?: boolean } = {}): Promise<number> {
     this.folders.set(folder.name, folder);
     const { entries, problems } = await folder.scan();
     for (const p of problems) this.opts.log.error({ folder: folder.name, queueId: p.id, problem: p.error }, 'queue entry unreadable: left in place, not delivered');
-    for (const e of entries) this.add(folder, e);
+    for (const e of entries) this.add(folder, opts.now ? { ...e, nextAttemptAt: undefined } : e);
     this.opts.log.info({ folder: folder.name, entries: entries.length, epoch: folder.epoch }, 'queue folder adopted');
     return entries.length;
   }
@@ -275,7 +279,8 @@ export class QueueRunner {
   }
 
   private async attempt(t: Tracked): Promise<void> {
-    t.folder.owner.assertOwner();
+    // Before delivering, not only before recording: a gateway whose folder was taken over must not deliver what the new owner will.
+    await t.folder.owner.check();
     const now = Date.now();
     const entry: QueueEntry = structuredClone(t.entry);
     const pending = entry.recipients.filter((r) => r.status === 'pending');
@@ -431,7 +436,14 @@ export class QueueRunner {
       let controls: PendingControl[];
       try {
         controls = await folder.controls();
+        // A taken-over folder's requests are its new owner's to apply.
+        if (controls.length > 0) await folder.owner.check();
       } catch (err) {
+        if (err instanceof QueueError && err.code === 'FENCED') {
+          this.opts.log.warn({ folder: folder.name, err: err.message }, 'queue folder taken over: delivering nothing more from it');
+          this.forget(folder);
+          continue;
+        }
         this.opts.log.warn({ err, folder: folder.name }, 'cannot read queue control requests');
         continue;
       }

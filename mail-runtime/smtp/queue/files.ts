@@ -59,22 +59,53 @@ async function readHeader(paths: FolderPaths, id: string): Promise<string> {
   }
 }
 
-/**
- * The entry of message `id`: `entries/<id>.json` once delivery has changed
- * it, else the line it was queued with. Validated (entry.ts); the id inside
- * must be the file's.
- */
-export async function readEntry(paths: FolderPaths, id: string): Promise<QueueEntry> {
-  if (!QUEUE_ID.test(id)) throw new QueueError('NOT_FOUND', `"${id}" is not a queue id`);
-  const entryFile = join(paths.entries, `${id}.json`);
-  let entry: QueueEntry;
+/** The entry files of every message: `entries/<id>.<epoch>.json`, highest epoch first per id. */
+export async function entryFiles(paths: FolderPaths): Promise<Map<string, { epoch: number; file: string }[]>> {
+  let names: string[];
   try {
-    entry = parseEntry(await readFile(entryFile, 'utf8'), entryFile);
+    names = await readdir(paths.entries);
   } catch (e) {
-    if (!isErrno(e, 'ENOENT')) throw e;
-    entry = parseEntry(await readHeader(paths, id), join(paths.msg, id));
+    if (isErrno(e, 'ENOENT')) return new Map();
+    throw e;
   }
-  if (entry.id !== id) throw new QueueError('CORRUPT', `${entryFile}: holds entry ${entry.id}, not ${id}`);
+  const out = new Map<string, { epoch: number; file: string }[]>();
+  for (const name of names) {
+    const m = ENTRY_FILE.exec(name);
+    if (!m || !QUEUE_ID.test(m[1]!)) continue;
+    const list = out.get(m[1]!) ?? [];
+    list.push({ epoch: Number(m[2]), file: join(paths.entries, name) });
+    out.set(m[1]!, list);
+  }
+  for (const list of out.values()) list.sort((a, b) => b.epoch - a.epoch);
+  return out;
+}
+
+/** `<id>.<epoch>.json`: each owner writes its own file, so a late write of a fenced owner never replaces the new owner's. */
+const ENTRY_FILE = /^([0-9a-z]+)\.(\d+)\.json$/;
+
+export function entryFileName(id: string, epoch: number): string {
+  return `${id}.${epoch}.json`;
+}
+
+/**
+ * The entry of message `id`: the entry file of the highest epoch once
+ * delivery has changed it, else the line it was queued with. Validated
+ * (entry.ts); the id inside must be the file's. `files` is entryFiles()
+ * when the caller reads many (a scan); without it the folder is listed.
+ */
+export async function readEntry(paths: FolderPaths, id: string, files?: Map<string, { epoch: number; file: string }[]>): Promise<QueueEntry> {
+  if (!QUEUE_ID.test(id)) throw new QueueError('NOT_FOUND', `"${id}" is not a queue id`);
+  const newest = (files ?? (await entryFiles(paths))).get(id)?.[0];
+  let entry: QueueEntry | undefined;
+  if (newest) {
+    try {
+      entry = parseEntry(await readFile(newest.file, 'utf8'), newest.file);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e; // removed meanwhile: the message file decides below
+    }
+  }
+  entry ??= parseEntry(await readHeader(paths, id), join(paths.msg, id));
+  if (entry.id !== id) throw new QueueError('CORRUPT', `${newest?.file ?? join(paths.msg, id)}: holds entry ${entry.id}, not ${id}`);
   return entry;
 }
 

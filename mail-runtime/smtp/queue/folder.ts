@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import type { Logger } from '../../common/log';
 import { QueueEntrySchema, serializeEntry } from './entry';
 import { QueueError, isErrno } from './errors';
-import { readEntry, readMessage, listIds } from './files';
+import { entryFileName, entryFiles, readEntry, readMessage, listIds } from './files';
 import { fsyncDir, newFsyncStats, writeDurable, type FsyncStats } from './fsync';
 import { GroupCommit } from './group-commit';
-import { folderPaths, newQueueId, QUEUE_ID, tmpName, type FolderPaths } from './layout';
+import { folderPaths, newQueueId, tmpName, type FolderPaths } from './layout';
 import { claimFolder, type FolderOwner } from './owner';
 import { readControls, removeControl, type PendingControl } from './control';
 import type { QueueEntry, QueueWriter } from './types';
@@ -37,6 +37,8 @@ export class QueueFolder implements QueueWriter {
   /** Told about each message right after it is durably queued (the delivery runner starts on it at once). */
   onEnqueued: ((entry: QueueEntry) => void) | undefined;
   private readonly commits: GroupCommit;
+  /** Entry files of other (older) epochs seen at the last scan, removed once ours supersedes them. */
+  private readonly olderEntryFiles = new Map<string, string[]>();
 
   private constructor(
     readonly name: string,
@@ -101,23 +103,33 @@ export class QueueFolder implements QueueWriter {
     return readMessage(this.paths, entry.id, entry.size);
   }
 
-  /** Records a changed entry durably (file, directory, ownership) before resolving. */
+  /**
+   * Records a changed entry durably (file, directory, ownership) before
+   * resolving, in this epoch's own entry file (`<id>.<epoch>.json`).
+   */
   async save(entry: QueueEntry): Promise<void> {
     this.owner.assertOwner();
     const next = QueueEntrySchema.parse({ ...entry, owner: { memberId: this.owner.memberId, epoch: this.owner.epoch } });
-    await writeDurable(tmpName(this.paths, `${entry.id}.json`), join(this.paths.entries, `${entry.id}.json`), [serializeEntry(next)], this.stats);
+    const name = entryFileName(entry.id, this.owner.epoch);
+    await writeDurable(tmpName(this.paths, name), join(this.paths.entries, name), [serializeEntry(next)], this.stats);
     await this.commits.request([this.paths.entries]);
+    const older = this.olderEntryFiles.get(entry.id);
+    if (older) {
+      this.olderEntryFiles.delete(entry.id);
+      for (const f of older) await rm(f, { force: true });
+    }
   }
 
   /**
    * Removes a finished message. The message file goes first: without it the
-   * entry file is an orphan that the next scan drops, whereas an entry file
+   * entry files are orphans that the next scan drops, whereas an entry file
    * removed first would bring back the queued line with every recipient pending.
    */
   async remove(id: string): Promise<void> {
     this.owner.assertOwner();
     await rm(join(this.paths.msg, id), { force: true });
-    await rm(join(this.paths.entries, `${id}.json`), { force: true });
+    for (const f of [join(this.paths.entries, entryFileName(id, this.owner.epoch)), ...(this.olderEntryFiles.get(id) ?? [])]) await rm(f, { force: true });
+    this.olderEntryFiles.delete(id);
     await this.commits.request([this.paths.msg, this.paths.entries]);
   }
 
@@ -129,25 +141,26 @@ export class QueueFolder implements QueueWriter {
   async scan(): Promise<{ entries: QueueEntry[]; problems: { id: string; error: string }[] }> {
     await this.owner.check();
     const ids = await this.ids();
+    const files = await entryFiles(this.paths);
     const entries: QueueEntry[] = [];
     const problems: { id: string; error: string }[] = [];
     for (const id of ids) {
       try {
-        entries.push(await this.read(id));
+        entries.push(await readEntry(this.paths, id, files));
       } catch (e) {
         if (e instanceof QueueError && e.code === 'NOT_FOUND') continue; // removed meanwhile
         if (!(e instanceof QueueError)) throw e;
         problems.push({ id, error: e.message });
       }
+      const others = (files.get(id) ?? []).filter((f) => f.epoch !== this.owner.epoch).map((f) => f.file);
+      if (others.length) this.olderEntryFiles.set(id, others);
     }
     const live = new Set(ids);
     let orphans = 0;
-    for (const name of await readdir(this.paths.entries).catch(() => [] as string[])) {
-      const id = name.replace(/\.json$/, '');
-      if (QUEUE_ID.test(id) && !live.has(id)) {
-        await rm(join(this.paths.entries, name), { force: true });
-        orphans++;
-      }
+    for (const [id, list] of files) {
+      if (live.has(id)) continue;
+      for (const f of list) await rm(f.file, { force: true });
+      orphans++;
     }
     if (orphans) await this.commits.request([this.paths.entries]);
     return { entries, problems };

@@ -10,7 +10,9 @@ import { join } from 'node:path';
  * <storage>/queue/<folder>/
  *   epochs/<n>          who owns the folder: the highest marker wins (owner.ts)
  *   msg/<id>            one message: its first entry as a JSON line, then the message octets
- *   entries/<id>.json   the entry once delivery has changed it (supersedes the line in msg/)
+ *   entries/<id>.<epoch>.json  the entry once delivery has changed it (supersedes the line in
+ *                       msg/); one file per owner epoch, the highest wins, so a fenced owner's
+ *                       late write never replaces the new owner's
  *   control/<id>.<n>.json  operator requests (`mailfleet queue retry|delete`), applied by the owner
  *   tmp/                files being written; renamed into place only once complete and fsynced
  * ```

@@ -5,14 +5,15 @@ import { FieldProblemsError, loadRuntimeConfig } from '../../mail-runtime/config
 import {
   FOLDER_NAME,
   QueueError,
+  findEntry,
   folderPaths,
-  listIds,
+  loadFolder,
   newestMarker,
   queueRoot,
-  readEntry,
-  readMessage,
+  readMessageAt,
   writeControl,
   type FolderPaths,
+  type Location,
   type QueueEntry,
 } from '../../mail-runtime/smtp/queue';
 import type { CliIo } from '../io';
@@ -58,30 +59,23 @@ async function folders(storage: string): Promise<string[]> {
   }
 }
 
-/** Every readable entry of every folder; unreadable ones are reported on stderr, not hidden. */
+/** Every readable entry of every folder; unreadable records are reported on stderr, not hidden. */
 async function allRows(storage: string, io: CliIo): Promise<Row[]> {
   const rows: Row[] = [];
   for (const folder of await folders(storage)) {
-    const paths = folderPaths(storage, folder);
-    for (const id of await listIds(paths)) {
-      try {
-        rows.push({ folder, entry: await readEntry(paths, id) });
-      } catch (e) {
-        if (e instanceof QueueError && e.code === 'NOT_FOUND') continue; // delivered while we looked
-        if (!(e instanceof QueueError)) throw e;
-        io.err(`${folder}/${id}: ${e.message}\n`);
-      }
-    }
+    const state = await loadFolder(folderPaths(storage, folder));
+    for (const p of state.problems) io.err(`${folder}: ${p.where}: ${p.error}\n`);
+    for (const id of [...state.entries.keys()].sort()) rows.push({ folder, entry: state.entries.get(id)!.entry });
   }
   return rows;
 }
 
 /** The folder holding message `id`. */
-async function find(storage: string, id: string): Promise<{ folder: string; paths: FolderPaths; entry: QueueEntry } | undefined> {
+async function find(storage: string, id: string): Promise<{ folder: string; paths: FolderPaths; entry: QueueEntry; loc: Location } | undefined> {
   for (const folder of await folders(storage)) {
     const paths = folderPaths(storage, folder);
     try {
-      return { folder, paths, entry: await readEntry(paths, id) };
+      return { folder, paths, ...(await findEntry(paths, id)) };
     } catch (e) {
       if (e instanceof QueueError && e.code === 'NOT_FOUND') continue;
       throw e;
@@ -173,7 +167,7 @@ export function registerQueue(program: Command, io: CliIo, setExit: (code: numbe
           return;
         }
         const owner = await newestMarker(found.paths);
-        const header = headerSection(await readMessage(found.paths, id, found.entry.size));
+        const header = headerSection(await readMessageAt(found.loc));
         if (opts.json) io.out(`${JSON.stringify({ folder: found.folder, owner, entry: found.entry, header }, null, 2)}\n`);
         else {
           const e = found.entry;

@@ -113,6 +113,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
     queue = await QueueFolder.claim({ storagePath: opts.storagePath, folder: opts.memberId, memberId: opts.memberId, log });
     const own = queue;
+    const folders: QueueFolder[] = [own];
+    closers.push(async () => {
+      for (const f of folders) await f.close();
+    });
     const expireMs = Math.round(opts.queue.expireHours * 3600 * 1000);
 
     const deliveries = new Counter({
@@ -213,6 +217,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       runner,
       takeOver: async (folder, epoch) => {
         const taken = await QueueFolder.claim({ storagePath: opts.storagePath, folder, memberId: opts.memberId, ...(epoch !== undefined ? { epoch } : {}), log });
+        folders.push(taken);
         return runner.adopt(taken, { now: true });
       },
       close: () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 
 /**
@@ -15,6 +16,8 @@ export interface SinkDelivery {
   rcpt: string;
   messageId: string | undefined;
   message: Buffer;
+  /** When the sink answered it (ms since the epoch, sub-millisecond: performance.timeOrigin + now()). */
+  at: number;
 }
 
 export interface LmtpSinkOptions {
@@ -87,7 +90,7 @@ export async function startLmtpSink(opts: LmtpSinkOptions = {}): Promise<LmtpSin
           () => {
             const out = answers.map((a, i) => {
               if (typeof a === 'string') {
-                deliveries.push({ mailFrom, rcpt: session.envelope.rcptTo[i]!.address, messageId: messageIdOf(message), message });
+                deliveries.push({ mailFrom, rcpt: session.envelope.rcptTo[i]!.address, messageId: messageIdOf(message), message, at: performance.timeOrigin + performance.now() });
                 return a;
               }
               return Object.assign(new Error(a.text), { responseCode: a.code });

@@ -1,127 +1,197 @@
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseEntry } from './entry';
+import { z } from 'zod';
+import { problemsFromZod } from '../../config';
+import { QueueEntrySchema, parseEntry } from './entry';
 import { QueueError, isErrno } from './errors';
-import { QUEUE_ID, type FolderPaths } from './layout';
+import { JOURNAL_FILE, QUEUE_ID, type FolderPaths } from './layout';
 import type { QueueEntry } from './types';
 
 /**
- * Reading a queue folder, for its owner and for the operator CLI alike. The
- * CLI only reads (it asks the owner for changes through control files), so
- * these functions never write.
+ * Reading a queue folder (layout.ts), for its owner and for the operator
+ * CLI alike. Nothing here writes: segments are immutable once renamed into
+ * place, journals are only appended to, so a reader never sees half a
+ * record except a journal's unfinished last line, which it ignores (its
+ * writer has not fsynced it, so nobody was told it happened).
  */
 
-/** A message file's first line (its entry) is at most this long: 100,000 recipients of 512 octets fit. */
-const MAX_HEADER_BYTES = 64 * 1024 * 1024;
-const READ_CHUNK = 64 * 1024;
+/** First line of every segment: the format, so a future one is recognised rather than misread. */
+export const SEGMENT_MAGIC = 'MFQSEG1\n';
 
-/** Ids of the messages in a folder, oldest first (ids sort by arrival). */
-export async function listIds(paths: FolderPaths): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(paths.msg);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return [];
-    throw e;
-  }
-  return names.filter((n) => QUEUE_ID.test(n)).sort();
+/** A message inside a segment. */
+export interface Location {
+  file: string;
+  /** Where the message octets start. */
+  offset: number;
+  size: number;
 }
 
-/** The first line of `msg/<id>`: the entry as it was queued. */
-async function readHeader(paths: FolderPaths, id: string): Promise<string> {
-  const file = join(paths.msg, id);
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) throw new QueueError('NOT_FOUND', `no queued message ${id}`);
-    throw e;
-  }
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
-      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, total);
-      if (bytesRead === 0) throw new QueueError('CORRUPT', `${file}: no entry line`);
-      const chunk = buf.subarray(0, bytesRead);
-      const nl = chunk.indexOf(0x0a);
-      if (nl >= 0) {
-        chunks.push(chunk.subarray(0, nl));
-        return Buffer.concat(chunks).toString('utf8');
-      }
-      chunks.push(chunk);
-      total += bytesRead;
-      if (total > MAX_HEADER_BYTES) throw new QueueError('CORRUPT', `${file}: entry line longer than ${MAX_HEADER_BYTES} octets`);
+export interface FolderState {
+  /** Messages not finished, with their current state, oldest first. */
+  entries: Map<string, { entry: QueueEntry; loc: Location }>;
+  /** Every segment on disk and the ids it holds (finished or not). */
+  segments: Map<string, string[]>;
+  /** Finished ids whose segment is still on disk (a compaction must keep saying they are finished). */
+  finished: Set<string>;
+  /** Journal files, in replay order. */
+  journals: { file: string; epoch: number; seq: number }[];
+  /** What could not be read: reported, never delivered. */
+  problems: { where: string; error: string }[];
+}
+
+/** An entry line can be long (100,000 recipients); a longer one is damage, not mail. */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+const READ_CHUNK = 64 * 1024;
+
+/** Reads the line starting at `pos` (without its LF); undefined at end of file. */
+async function lineAt(fh: FileHandle, pos: number, where: string): Promise<{ text: string; next: number } | undefined> {
+  const chunks: Buffer[] = [];
+  let at = pos;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, at);
+    if (bytesRead === 0) {
+      if (chunks.length === 0) return undefined;
+      throw new QueueError('CORRUPT', `${where}: record at ${pos} is cut short`);
     }
+    const chunk = buf.subarray(0, bytesRead);
+    const nl = chunk.indexOf(0x0a);
+    if (nl >= 0) {
+      chunks.push(chunk.subarray(0, nl));
+      return { text: Buffer.concat(chunks).toString('utf8'), next: at + nl + 1 };
+    }
+    chunks.push(chunk);
+    at += bytesRead;
+    if (at - pos > MAX_LINE_BYTES) throw new QueueError('CORRUPT', `${where}: record at ${pos} is longer than ${MAX_LINE_BYTES} octets`);
+  }
+}
+
+/** The records of one segment: each an entry line, then exactly `entry.size` message octets. */
+export async function readSegment(file: string): Promise<{ entry: QueueEntry; loc: Location }[]> {
+  const fh = await open(file, 'r');
+  try {
+    const { size: fileSize } = await fh.stat();
+    const magic = await lineAt(fh, 0, file);
+    if (magic?.text !== SEGMENT_MAGIC.trimEnd()) throw new QueueError('CORRUPT', `${file}: not a queue segment (first line ${JSON.stringify(magic?.text.slice(0, 20))})`);
+    const out: { entry: QueueEntry; loc: Location }[] = [];
+    for (let pos = magic.next; pos < fileSize; ) {
+      const line = await lineAt(fh, pos, file);
+      if (!line) break;
+      const entry = parseEntry(line.text, `${file} at ${pos}`);
+      const loc = { file, offset: line.next, size: entry.size };
+      if (loc.offset + loc.size > fileSize) throw new QueueError('CORRUPT', `${file}: message ${entry.id} is cut short`);
+      out.push({ entry, loc });
+      pos = loc.offset + loc.size;
+    }
+    return out;
   } finally {
     await fh.close();
   }
 }
 
-/** The entry files of every message: `entries/<id>.<epoch>.json`, highest epoch first per id. */
-export async function entryFiles(paths: FolderPaths): Promise<Map<string, { epoch: number; file: string }[]>> {
-  let names: string[];
+export async function readMessageAt(loc: Location): Promise<Buffer> {
+  let fh: FileHandle;
   try {
-    names = await readdir(paths.entries);
+    fh = await open(loc.file, 'r');
   } catch (e) {
-    if (isErrno(e, 'ENOENT')) return new Map();
+    if (isErrno(e, 'ENOENT')) throw new QueueError('NOT_FOUND', `segment ${loc.file} is gone`);
     throw e;
   }
-  const out = new Map<string, { epoch: number; file: string }[]>();
-  for (const name of names) {
-    const m = ENTRY_FILE.exec(name);
-    if (!m || !QUEUE_ID.test(m[1]!)) continue;
-    const list = out.get(m[1]!) ?? [];
-    list.push({ epoch: Number(m[2]), file: join(paths.entries, name) });
-    out.set(m[1]!, list);
+  try {
+    const buf = Buffer.allocUnsafe(loc.size);
+    let got = 0;
+    while (got < loc.size) {
+      const { bytesRead } = await fh.read(buf, got, loc.size - got, loc.offset + got);
+      if (bytesRead === 0) throw new QueueError('CORRUPT', `${loc.file}: message at ${loc.offset} is cut short`);
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
   }
-  for (const list of out.values()) list.sort((a, b) => b.epoch - a.epoch);
-  return out;
 }
 
-/** `<id>.<epoch>.json`: each owner writes its own file, so a late write of a fenced owner never replaces the new owner's. */
-const ENTRY_FILE = /^([0-9a-z]+)\.(\d+)\.json$/;
+const QueueId = z.string().regex(QUEUE_ID);
+/** A journal line: an entry's whole new state, or its removal once finished. */
+export const JournalRecord = z.union([QueueEntrySchema, z.strictObject({ removed: QueueId })]);
+export type JournalRecord = z.infer<typeof JournalRecord>;
 
-export function entryFileName(id: string, epoch: number): string {
-  return `${id}.${epoch}.json`;
+async function listSorted(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+}
+
+export async function journalFiles(paths: FolderPaths): Promise<{ file: string; epoch: number; seq: number }[]> {
+  return (await listSorted(paths.journal))
+    .map((name) => ({ name, m: JOURNAL_FILE.exec(name) }))
+    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
+    .map(({ name, m }) => ({ file: join(paths.journal, name), epoch: Number(m[1]), seq: Number(m[2]) }))
+    .sort((a, b) => a.epoch - b.epoch || a.seq - b.seq);
 }
 
 /**
- * The entry of message `id`: the entry file of the highest epoch once
- * delivery has changed it, else the line it was queued with. Validated
- * (entry.ts); the id inside must be the file's. `files` is entryFiles()
- * when the caller reads many (a scan); without it the folder is listed.
+ * The whole folder: segments, then journals replayed in order (a lower
+ * epoch first, so a newer owner's lines always win). Damaged records are
+ * listed in `problems`; the rest is usable.
  */
-export async function readEntry(paths: FolderPaths, id: string, files?: Map<string, { epoch: number; file: string }[]>): Promise<QueueEntry> {
-  if (!QUEUE_ID.test(id)) throw new QueueError('NOT_FOUND', `"${id}" is not a queue id`);
-  const newest = (files ?? (await entryFiles(paths))).get(id)?.[0];
-  let entry: QueueEntry | undefined;
-  if (newest) {
+export async function loadFolder(paths: FolderPaths): Promise<FolderState> {
+  const state: FolderState = { entries: new Map(), segments: new Map(), finished: new Set(), journals: [], problems: [] };
+  for (const name of await listSorted(paths.seg)) {
+    if (!QUEUE_ID.test(name)) continue;
+    const file = join(paths.seg, name);
     try {
-      entry = parseEntry(await readFile(newest.file, 'utf8'), newest.file);
+      const records = await readSegment(file);
+      state.segments.set(file, records.map((r) => r.entry.id));
+      for (const r of records) state.entries.set(r.entry.id, r);
     } catch (e) {
-      if (!isErrno(e, 'ENOENT')) throw e; // removed meanwhile: the message file decides below
+      if (isErrno(e, 'ENOENT')) continue; // finished and removed while we looked
+      if (!(e instanceof QueueError)) throw e;
+      state.problems.push({ where: file, error: e.message });
     }
   }
-  entry ??= parseEntry(await readHeader(paths, id), join(paths.msg, id));
-  if (entry.id !== id) throw new QueueError('CORRUPT', `${newest?.file ?? join(paths.msg, id)}: holds entry ${entry.id}, not ${id}`);
-  return entry;
+  state.journals = await journalFiles(paths);
+  for (const j of state.journals) {
+    let text: string;
+    try {
+      text = await readFile(j.file, 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) continue; // compacted away meanwhile; its successor holds the same
+      throw e;
+    }
+    const lines = text.split('\n');
+    lines.pop(); // after the last LF: empty, or a line whose writer never finished (and never acknowledged) it
+    lines.forEach((line, i) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        state.problems.push({ where: `${j.file}:${i + 1}`, error: 'not JSON' });
+        return;
+      }
+      const rec = JournalRecord.safeParse(raw);
+      if (!rec.success) {
+        state.problems.push({ where: `${j.file}:${i + 1}`, error: problemsFromZod(rec.error).map((p) => `${p.path}: ${p.message}`).join('; ') });
+        return;
+      }
+      if ('removed' in rec.data) {
+        if (state.entries.delete(rec.data.removed)) state.finished.add(rec.data.removed);
+        return;
+      }
+      const live = state.entries.get(rec.data.id);
+      // A state for a message whose segment is gone (finished, or never acknowledged) is history.
+      if (live) live.entry = rec.data;
+    });
+  }
+  return state;
 }
 
-/** The message octets of `id` (after its entry line), checked against the size the entry records. */
-export async function readMessage(paths: FolderPaths, id: string, size: number): Promise<Buffer> {
-  const file = join(paths.msg, id);
-  let data: Buffer;
-  try {
-    data = await readFile(file);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) throw new QueueError('NOT_FOUND', `no queued message ${id}`);
-    throw e;
-  }
-  const nl = data.indexOf(0x0a);
-  if (nl < 0) throw new QueueError('CORRUPT', `${file}: no entry line`);
-  const message = data.subarray(nl + 1);
-  if (message.length !== size) throw new QueueError('CORRUPT', `${file}: ${message.length} message octets, the entry says ${size}`);
-  return message;
+/** One message by id (CLI): its current state and where its octets are. */
+export async function findEntry(paths: FolderPaths, id: string): Promise<{ entry: QueueEntry; loc: Location }> {
+  const found = (await loadFolder(paths)).entries.get(id);
+  if (!found) throw new QueueError('NOT_FOUND', `no queued message ${id}`);
+  return found;
 }

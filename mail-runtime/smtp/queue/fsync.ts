@@ -2,13 +2,13 @@ import { open, rename, rm } from 'node:fs/promises';
 
 /** fsync counters, for /metrics, the bench and tests that prove batching (never for decisions). */
 export interface FsyncStats {
-  /** File fsyncs (a message or entry file before it is renamed into place). */
+  /** File fsyncs (a segment of queued messages, a batch of journal lines). */
   files: number;
-  /** Directory fsyncs (making names durable: new files, renames, removals). */
+  /** Directory fsyncs (making names durable: new segments and journals, removals before a compaction). */
   dirs: number;
   /** Group commits run (each covers every write that asked before it started). */
   commits: number;
-  /** Writes those commits covered. */
+  /** Writes those commits covered (messages queued, entry states and removals recorded). */
   committedWrites: number;
 }
 

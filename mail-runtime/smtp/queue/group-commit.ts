@@ -1,57 +1,52 @@
 import type { FsyncStats } from './fsync';
 
-interface Waiter {
+interface Waiter<T> {
+  item: T;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
 /**
- * Group commit (DESIGN.md: batch fsyncs for speed, never skip them). Each
- * writer has fsynced its own file and renamed it into place; what makes the
- * new names durable is an fsync of their directories, and what makes it safe
- * to acknowledge is the ownership check after it. Both are done once per
- * batch for every writer that asked before the batch started: while one
- * commit runs, new requests gather and go together in the next, so under
- * load one directory fsync covers many concurrent SMTP sessions, and a lone
- * writer waits for no timer.
+ * Group commit (DESIGN.md: batch fsyncs for speed, never skip them). Writers
+ * hand in their item and wait; one commit at a time writes every item that
+ * was waiting when it started — one file, one fsync, one directory fsync,
+ * one ownership check for all of them — and only then are they told. While
+ * a commit runs, new items gather for the next, so under load one fsync
+ * covers many concurrent SMTP sessions, and a lone writer waits for no timer.
  */
-export class GroupCommit {
-  private waiters: Waiter[] = [];
-  private dirs = new Set<string>();
+export class GroupCommit<T> {
+  private waiting: Waiter<T>[] = [];
   private running = false;
 
   /**
-   * @param commit fsyncs the directories (and checks ownership); a rejection fails every writer of the batch
+   * @param commit makes the items durable (and checks ownership); a rejection fails every writer of the batch
    */
   constructor(
-    private readonly commit: (dirs: ReadonlySet<string>) => Promise<void>,
+    private readonly commit: (items: readonly T[]) => Promise<void>,
     private readonly stats: FsyncStats,
   ) {}
 
-  /** Resolves once a commit that started after this call has covered `dirs`. */
-  request(dirs: readonly string[]): Promise<void> {
+  /** Resolves once a commit that started after this call has made `item` durable. */
+  request(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      for (const d of dirs) this.dirs.add(d);
+      this.waiting.push({ item, resolve, reject });
       if (!this.running) this.run();
     });
   }
 
   private run(): void {
-    const waiters = this.waiters;
-    const dirs = this.dirs;
-    this.waiters = [];
-    this.dirs = new Set();
+    const batch = this.waiting;
+    this.waiting = [];
     this.running = true;
-    this.commit(dirs).then(
+    this.commit(batch.map((w) => w.item)).then(
       () => {
         this.stats.commits++;
-        this.stats.committedWrites += waiters.length;
-        for (const w of waiters) w.resolve();
+        this.stats.committedWrites += batch.length;
+        for (const w of batch) w.resolve();
         this.next();
       },
       (err: unknown) => {
-        for (const w of waiters) w.reject(err);
+        for (const w of batch) w.reject(err);
         this.next();
       },
     );
@@ -59,6 +54,6 @@ export class GroupCommit {
 
   private next(): void {
     this.running = false;
-    if (this.waiters.length > 0) this.run();
+    if (this.waiting.length > 0) this.run();
   }
 }

@@ -85,7 +85,7 @@ async function readMarker(paths: FolderPaths, epoch: number): Promise<Marker | u
  * must be newer than what is there, or already be this member's.
  */
 export async function claimFolder(paths: FolderPaths, memberId: string, epoch?: number): Promise<FolderOwner> {
-  for (const dir of [paths.root, paths.epochs, paths.msg, paths.entries, paths.control, paths.tmp]) await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const dir of [paths.root, paths.epochs, paths.seg, paths.journal, paths.control, paths.tmp]) await mkdir(dir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const newest = await newestMarker(paths);
     const want = epoch ?? (newest ? newest.epoch + 1 : 1);

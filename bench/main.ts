@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runImapBench } from './imap';
+import { runSmtpBench } from './smtp';
 
 /**
  * `npm run bench -- <suite...>`. Suites print their figures; nothing here is
@@ -21,6 +22,7 @@ const SUITES: Record<string, () => Promise<void> | void> = {
     }
   },
   imap: () => runImapBench(),
+  smtp: () => runSmtpBench(),
 };
 
 async function main() {

@@ -1,3 +1,2 @@
 export { startGateway, type GatewayOptions, type RunningGateway } from './start';
 export { gatewayOptionsFromConfig } from './from-config';
-export { runGateway } from './main';

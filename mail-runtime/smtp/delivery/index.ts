@@ -1,3 +1,2 @@
-export { QueueRunner, DELETED_REPLY, type RunnerOptions, type DsnBuilder, type DeliveryMetrics } from './runner';
-export { LmtpPool, type LmtpDelivery, type LmtpPoolOptions } from './lmtp';
-export { retryDelay, type RetrySchedule } from './backoff';
+export { QueueRunner, DELETED_REPLY, type DsnBuilder } from './runner';
+export { LmtpPool } from './lmtp';

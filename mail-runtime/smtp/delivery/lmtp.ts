@@ -1,8 +1,8 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import type { Logger } from '../../common/log';
-import type { DeliveryResult } from '../queue/types';
-import type { LmtpTarget } from '../routing/types';
+import type { DeliveryResult } from '../queue';
+import type { LmtpTarget } from '../routing';
 
 /**
  * LMTP (RFC 2033) to the nodes, on nodemailer's SMTP client with

@@ -1,12 +1,7 @@
 import type { Logger } from '../../common/log';
 import type { OutboundTransport } from '../outbound/types';
-import { isComplete } from '../queue/entry';
-import { QueueError } from '../queue/errors';
-import type { QueueFolder } from '../queue/folder';
-import type { PendingControl } from '../queue/control';
-import type { DeliveryResult, QueueEntry, QueuedRecipient } from '../queue/types';
-import { NoPlacementError } from '../routing/static-router';
-import type { LmtpTarget, Router } from '../routing/types';
+import { QueueError, isComplete, type DeliveryResult, type PendingControl, type QueueEntry, type QueueFolder, type QueuedRecipient } from '../queue';
+import { NoPlacementError, type LmtpTarget, type Router } from '../routing';
 import { retryDelay, type RetrySchedule } from './backoff';
 import type { LmtpDelivery } from './lmtp';
 

@@ -1,8 +1,8 @@
 import type { SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../../common/log';
 import type { Filter, HeaderEdit, SessionInfo, Verdict } from '../filters/types';
-import type { QueueWriter } from '../queue/types';
-import type { Router } from '../routing/types';
+import type { QueueWriter } from '../queue';
+import type { Router } from '../routing';
 import type { ConnectionAdmission, MessageRate } from './admission';
 import { SmtpReply } from './reply';
 

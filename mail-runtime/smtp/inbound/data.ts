@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { MessageView } from '../filters/types';
-import { newQueueId } from '../queue/layout';
-import type { QueuedRecipient } from '../queue/types';
+import { newQueueId, type QueuedRecipient } from '../queue';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { DataGuard } from './data-guard';
 import { applyHeaderEdits, receivedHeader } from './headers';

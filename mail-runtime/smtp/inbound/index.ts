@@ -1,4 +1,3 @@
-export { startMxListener, type MxListener, type MxListenerOptions } from './server';
-export { LocalConnectionLimit, MessageRate, type ConnectionAdmission, type Admission, type RefusalReason } from './admission';
+export { startMxListener, type MxListener } from './server';
+export { LocalConnectionLimit, MessageRate, type ConnectionAdmission } from './admission';
 export { INBOUND_LIMITS } from './limits';
-export type { InboundMetrics } from './context';

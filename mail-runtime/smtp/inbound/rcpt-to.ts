@@ -1,7 +1,6 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { cidrContains } from '../../config';
-import { NoPlacementError } from '../routing';
-import type { Route } from '../routing/types';
+import { NoPlacementError, type Route } from '../routing';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES, SmtpReply } from './reply';
 import { runFilters } from './run-phase';

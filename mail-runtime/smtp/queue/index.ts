@@ -1,9 +1,8 @@
-export type { QueueEntry, QueuedRecipient, RecipientStatus, DeliveryResult, QueueWriter } from './types';
-export { QueueFolder, type ClaimOptions } from './folder';
-export { QueueError, type QueueErrorCode } from './errors';
+export type { QueueEntry, QueuedRecipient, DeliveryResult, QueueWriter } from './types';
+export { QueueFolder } from './folder';
+export { QueueError } from './errors';
 export { isComplete } from './entry';
-export { newQueueId, folderPaths, queueRoot, FOLDER_NAME, QUEUE_ID, type FolderPaths } from './layout';
-export { loadFolder, findEntry, readMessageAt, type FolderState, type Location } from './files';
+export { newQueueId, folderPaths, queueRoot, FOLDER_NAME, type FolderPaths } from './layout';
+export { loadFolder, findEntry, readMessageAt, type Location } from './files';
 export { newestMarker } from './owner';
-export { writeControl, ControlRequest, type PendingControl } from './control';
-export type { FsyncStats } from './fsync';
+export { writeControl, type PendingControl } from './control';

@@ -123,6 +123,8 @@ class Fifo<T> {
 }
 
 const CONTROL_POLL_MS = 2000;
+/** How recent a passed ownership check may be to stand for the one before a delivery (owner.ts checkRecent). */
+const OWNER_LOOK_MS = 250;
 /** A deferral because the node did not answer (lmtp.ts networkReply): retried at once when that node answers again. */
 const UNREACHABLE = /^451 4\.4\.[12] /;
 
@@ -296,7 +298,7 @@ export class QueueRunner {
 
   private async attempt(t: Tracked): Promise<void> {
     // Before delivering, not only before recording: a gateway whose folder was taken over must not deliver what the new owner will.
-    await t.folder.owner.check();
+    await t.folder.owner.checkRecent(OWNER_LOOK_MS);
     const now = Date.now();
     const entry: QueueEntry = structuredClone(t.entry);
     const pending = entry.recipients.filter((r) => r.status === 'pending');

@@ -18,6 +18,12 @@ const STALE_TMP_MS = 10 * 60 * 1000;
  * message: replay at start stays short however long the gateway has run.
  */
 const JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024;
+/**
+ * Messages just queued are kept in memory, up to this much, for their first
+ * delivery attempt: the common case (delivered at once) never reads the
+ * segment back. Beyond it, or after the first attempt, they come from disk.
+ */
+const FRESH_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface ClaimOptions {
   /** RuntimeConfig `storage.path`. */
@@ -64,6 +70,8 @@ export class QueueFolder implements QueueWriter {
   /** Finished messages whose segment is still on disk: a compaction must keep saying so. */
   private readonly finished = new Map<string, string>();
   private journal: { fh: FileHandle; file: string; seq: number; size: number } | undefined;
+  private readonly fresh = new Map<string, Buffer>();
+  private freshBytes = 0;
   private nextJournalSeq = 1;
 
   private constructor(
@@ -103,6 +111,10 @@ export class QueueFolder implements QueueWriter {
     const pending: Pending = { entry, message };
     await this.segments.request(pending);
     this.live.set(entry.id, { entry, loc: pending.loc! });
+    if (this.freshBytes + message.length <= FRESH_CACHE_BYTES) {
+      this.fresh.set(entry.id, message);
+      this.freshBytes += message.length;
+    }
     this.onEnqueued?.(entry);
     return entry.id;
   }
@@ -145,7 +157,14 @@ export class QueueFolder implements QueueWriter {
     return found.entry;
   }
 
+  /** The message octets: from memory on the first attempt after queueing (FRESH_CACHE_BYTES), else from its segment. */
   readMessage(entry: QueueEntry): Promise<Buffer> {
+    const cached = this.fresh.get(entry.id);
+    if (cached) {
+      this.fresh.delete(entry.id);
+      this.freshBytes -= cached.length;
+      return Promise.resolve(cached);
+    }
     const found = this.live.get(entry.id);
     if (!found) return Promise.reject(new QueueError('NOT_FOUND', `no queued message ${entry.id}`));
     return readMessageAt(found.loc);
@@ -178,6 +197,11 @@ export class QueueFolder implements QueueWriter {
       line: JSON.stringify({ removed: id }),
       apply: () => {
         this.live.delete(id);
+        const cached = this.fresh.get(id);
+        if (cached) {
+          this.fresh.delete(id);
+          this.freshBytes -= cached.length;
+        }
         const seg = found.loc.file;
         const rest = this.segmentLive.get(seg);
         rest?.delete(id);
@@ -256,6 +280,8 @@ export class QueueFolder implements QueueWriter {
     this.live.clear();
     this.segmentLive.clear();
     this.finished.clear();
+    this.fresh.clear();
+    this.freshBytes = 0;
     for (const [id, v] of state.entries) this.live.set(id, v);
     for (const [seg, ids] of state.segments) {
       const unfinished = new Set(ids.filter((id) => this.live.has(id)));

@@ -42,19 +42,39 @@ export class FolderOwner {
     if (this.fencedReason !== null) throw new QueueError('FENCED', `queue folder ${this.paths.root}: ${this.fencedReason}`);
   }
 
-  /** Reads the markers: throws FENCED (and stays fenced) when one is newer than ours. */
+  /**
+   * Reads the markers (one readdir: it runs after every group commit and
+   * before every delivery): throws FENCED, and stays fenced, when one is
+   * newer than ours.
+   */
   async check(): Promise<void> {
     this.assertOwner();
-    const newest = await newestMarker(this.paths);
-    if (newest && newest.epoch > this.epoch) {
-      this.fencedReason = `taken over by ${newest.memberId ?? 'another member'} at epoch ${newest.epoch} (ours: ${this.epoch})`;
+    const started = Date.now();
+    const epoch = await highestEpoch(this.paths);
+    if (epoch !== undefined && epoch > this.epoch) {
+      const holder = await readMarker(this.paths, epoch);
+      this.fencedReason = `taken over by ${holder?.memberId ?? 'another member'} at epoch ${epoch} (ours: ${this.epoch})`;
       this.assertOwner();
     }
+    this.checkedAt = Math.max(this.checkedAt, started);
   }
+
+  /**
+   * check(), unless one that started less than `maxAgeMs` ago passed. For
+   * the look before a delivery (the check that guards acknowledgements runs
+   * after every group commit regardless): a takeover waits for a lapsed
+   * lease, seconds, so a look this recent is as good as a new one.
+   */
+  async checkRecent(maxAgeMs: number): Promise<void> {
+    this.assertOwner();
+    if (Date.now() - this.checkedAt < maxAgeMs) return;
+    await this.check();
+  }
+
+  private checkedAt = 0;
 }
 
-/** The highest epoch on disk and who holds it (undefined: never claimed). */
-export async function newestMarker(paths: FolderPaths): Promise<{ epoch: number; memberId?: string } | undefined> {
+async function highestEpoch(paths: FolderPaths): Promise<number | undefined> {
   let names: string[];
   try {
     names = await readdir(paths.epochs);
@@ -64,7 +84,13 @@ export async function newestMarker(paths: FolderPaths): Promise<{ epoch: number;
   }
   let epoch = -1;
   for (const n of names) if (/^\d+$/.test(n)) epoch = Math.max(epoch, Number(n));
-  if (epoch < 0) return undefined;
+  return epoch < 0 ? undefined : epoch;
+}
+
+/** The highest epoch on disk and who holds it (undefined: never claimed). */
+export async function newestMarker(paths: FolderPaths): Promise<{ epoch: number; memberId?: string } | undefined> {
+  const epoch = await highestEpoch(paths);
+  if (epoch === undefined) return undefined;
   const marker = await readMarker(paths, epoch);
   return { epoch, ...(marker ? { memberId: marker.memberId } : {}) };
 }

@@ -289,22 +289,24 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       adminTokenFile: secretsDir ? posix.join(secretsDir, 'admin-token') : GUEST_PATHS.adminToken,
     });
   }
+  /** The first node's LMTP endpoint: until the hub's placement map (issue 12), the gateways deliver every hosted mailbox there. */
+  let firstNodeLmtp: { memberId: string; host: string; port: number } | undefined;
   for (let i = 0; i < spec.nodes.count; i++) {
-    push('node', i, {
-      ...common('node', i),
-      role: 'node',
-      listen: {
-        imap: listen(host, STANDARD_PORTS.imap),
-        imaps: listen(host, STANDARD_PORTS.imaps),
-        pop3: listen(host, STANDARD_PORTS.pop3),
-        pop3s: listen(host, STANDARD_PORTS.pop3s),
-        // Cluster-internal (gateways deliver here; no authentication): network policy keeps it off the public side.
-        lmtp: listen(host, STANDARD_PORTS.lmtp),
-        // Submission 587 (STARTTLS) and 465 (implicit TLS): the proxies front them for clients (issue 12).
-        submission: listen(host, STANDARD_PORTS.submission),
-        smtps: listen(host, STANDARD_PORTS.smtps),
-      },
-    });
+    const nodeListen = {
+      imap: listen(host, STANDARD_PORTS.imap),
+      imaps: listen(host, STANDARD_PORTS.imaps),
+      pop3: listen(host, STANDARD_PORTS.pop3),
+      pop3s: listen(host, STANDARD_PORTS.pop3s),
+      // Cluster-internal (gateways deliver here; no authentication): network policy keeps it off the public side.
+      lmtp: listen(host, STANDARD_PORTS.lmtp),
+      // Submission 587 (STARTTLS) and 465 (implicit TLS): the proxies front them for clients (issue 12).
+      submission: listen(host, STANDARD_PORTS.submission),
+      smtps: listen(host, STANDARD_PORTS.smtps),
+    };
+    if (i === 0) {
+      firstNodeLmtp = { memberId: memberId(spec.name, 'node', 0), host: local ? nodeListen.lmtp.host : addressOf(spec, 'node', 0), port: nodeListen.lmtp.port };
+    }
+    push('node', i, { ...common('node', i), role: 'node', listen: nodeListen });
   }
   for (let i = 0; i < spec.gateways.count; i++) {
     push('gateway', i, {
@@ -318,6 +320,8 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
         const { host } = placeAppliance(spec, kind, applianceSlot(spec, i, site));
         return `${host}:${APPLIANCE_PORTS[kind]}`;
       }),
+      // One node takes all inbound mail until the hub places mailboxes; the others serve the same shared storage.
+      placement: firstNodeLmtp ? { default: firstNodeLmtp } : {},
     });
   }
   for (let i = 0; i < spec.proxies.count; i++) {
@@ -410,6 +414,9 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
             }
           : undefined,
     };
+    // Its gateway part delivers to its own node part's LMTP listener.
+    const lmtp = (input.listen as { lmtp: { port: number } }).lmtp;
+    input.placement = { default: { memberId: id, host: local ? local.host : '127.0.0.1', port: lmtp.port } };
     const config = parseRuntimeConfig(input, `rendered config of ${id}`);
     return { memberId: id, role: 'all' as const, index, site: site.site.name, address: config.advertise, config };
   });

@@ -16,6 +16,13 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const { imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort } = n;
     return { imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort };
   },
+  gateway: async (cfg) => {
+    if (cfg.role !== 'gateway') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load, as for the node
+    const { runGateway } = require('./gateway/main') as typeof import('./gateway/main');
+    const g = await runGateway(cfg);
+    return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
+  },
 };
 
 export class RoleNotAvailableError extends Error {}

@@ -65,7 +65,9 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
     return { epoch: v.epoch, stillOwner: () => ownership.stillHolds(address, v.epoch), canWrite: () => ownership.canWrite(address) };
   };
 
-  const node = await startNode({ ...nodeOptionsFromConfig(cfg), directory, epochFor, log });
+  // LMTP answers 450 4.2.0 for a mailbox not served here now (the gateway retries, after the move at its new owner).
+  const owns = (address: string): boolean => ownership.check(address).owned;
+  const node = await startNode({ ...nodeOptionsFromConfig(cfg), directory, epochFor, owns, log });
   made.node = node;
 
   const released = new Counter({ name: 'mailfleet_cluster_mailboxes_released_total', help: 'Mailboxes this node handed over or dropped (moves, failovers, lease lapses)', labelNames: ['why'], registers: [node.registry] });
@@ -145,9 +147,11 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
     },
   });
 
-  const ports: Record<string, number> = { imap: node.imapPort, pop3: node.pop3Port, management: node.healthPort };
+  const ports: Record<string, number> = { imap: node.imapPort, pop3: node.pop3Port, lmtp: node.lmtpPort, management: node.healthPort };
   if (node.imapsPort) ports.imaps = node.imapsPort;
   if (node.pop3sPort) ports.pop3s = node.pop3sPort;
+  if (node.submissionPort) ports.submission = node.submissionPort;
+  if (node.smtpsPort) ports.smtps = node.smtpsPort;
   await member.start(ports);
 
   return {

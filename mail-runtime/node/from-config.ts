@@ -19,6 +19,9 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
       ...(l.imaps ? { imaps: l.imaps } : {}),
       pop3: l.pop3,
       ...(l.pop3s ? { pop3s: l.pop3s } : {}),
+      lmtp: l.lmtp,
+      ...(l.submission ? { submission: l.submission } : {}),
+      ...(l.smtps ? { smtps: l.smtps } : {}),
       health: cfg.management,
     },
     ...(cfg.tls ? { tls: cfg.tls } : {}),
@@ -26,16 +29,4 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
   };
-}
-
-/**
- * Fields of a node config whose feature this runtime does not have yet; the
- * node says so in one warning at start instead of ignoring them silently.
- * (components/ renders them for every node so a deployment stays the same
- * once LMTP, submission and the hub client land.)
- */
-export function unservedNodeFields(cfg: NodeConfig): string[] {
-  const out = ['listen.lmtp (LMTP delivery, RFC 2033)'];
-  if (cfg.listen.submission) out.push('listen.submission (message submission, RFC 6409)');
-  return out;
 }

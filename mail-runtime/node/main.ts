@@ -7,14 +7,13 @@
 import { FieldProblemsError, loadRuntimeConfig, RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { createLogger } from '../common/log';
 import { isClusterNode, startClusterNode } from './cluster';
-import { nodeOptionsFromConfig, unservedNodeFields } from './from-config';
+import { nodeOptionsFromConfig } from './from-config';
 import { startNode, type RunningNode } from './start';
 
 export async function runNode(cfg: RuntimeConfigOf<'node'>): Promise<RunningNode> {
   // Every line names the cluster and site too: logs of many members (and of
   // both sites of a failover pair) are read side by side.
   const log = createLogger({ role: 'node', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
-  log.warn({ fields: unservedNodeFields(cfg) }, 'configured but not served by this version yet');
   // With a hub configured the node is a cluster member (users, placement, lease: node/cluster.ts).
   const node = isClusterNode(cfg) ? await startClusterNode(cfg, log) : await startNode({ ...nodeOptionsFromConfig(cfg), log });
   const stop = (signal: string): void => {
@@ -43,8 +42,8 @@ async function main(argv: string[]): Promise<void> {
     throw new RuntimeConfigError('runtime config', [{ path: 'role', message: `is "${cfg.role}"; this entry point runs the node role only (use \`mailfleet run\`)` }]);
   }
   const node = await runNode(cfg);
-  const { imapPort, imapsPort, pop3Port, pop3sPort, healthPort } = node;
-  process.stdout.write(`${JSON.stringify({ ready: true, imapPort, imapsPort, pop3Port, pop3sPort, healthPort })}\n`);
+  const { imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort } = node;
+  process.stdout.write(`${JSON.stringify({ ready: true, imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort })}\n`);
 }
 
 if (require.main === module) {

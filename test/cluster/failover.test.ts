@@ -1,9 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
+import { appendTo, epochMarkers, loginResult, messageIds, TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
 import { waitFor } from '../helpers/hub';
-import { imapAppend, imapConnect, imapLogin, message, quote } from '../helpers/imap';
+import { imapLogin, message } from '../helpers/imap';
 import type { LineClient } from '../helpers/line-client';
 
 /**
@@ -30,36 +30,6 @@ afterAll(async () => {
 
 function node(id: string): RunningMember {
   return cluster.nodes.get(id)!;
-}
-
-async function loginResult(port: number, u: TestUserSpec): Promise<string> {
-  const { c } = await imapConnect(port);
-  const res = await c.command('L', `LOGIN ${quote(u.address)} ${quote(u.password)}`);
-  c.socket.destroy();
-  return res[res.length - 1]!;
-}
-
-async function appendTo(port: number, u: TestUserSpec, subject: string): Promise<string> {
-  const c = await imapLogin(port, u.address, u.password);
-  const res = await imapAppend(c, 'A', 'INBOX', message(subject));
-  c.socket.destroy();
-  return res[res.length - 1]!;
-}
-
-/** Message-IDs in a user's INBOX, through IMAP on `port`. */
-async function messageIds(port: number, u: TestUserSpec): Promise<string[]> {
-  const c = await imapLogin(port, u.address, u.password);
-  await c.command('S', 'SELECT INBOX');
-  const lines = await c.command('F', 'FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])');
-  c.socket.destroy();
-  return lines.filter((l) => /^message-id:/i.test(l)).map((l) => l.replace(/^message-id:\s*/i, '').trim());
-}
-
-/** Epoch markers of a mailbox on the shared storage. */
-async function epochMarkers(address: string): Promise<number[]> {
-  const [local, domain] = address.split('@') as [string, string];
-  const dir = join(cluster.storage, 'mail', domain, local, 'mailfleet', 'user', 'epochs');
-  return (await readdir(dir)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
 }
 
 describe('cluster: placement split across two nodes', () => {
@@ -97,7 +67,7 @@ describe('cluster: a node process that dies (kill -9)', () => {
     expect(ids.sort()).toEqual(['<beforekill0@example.org>', '<beforekill1@example.org>', '<beforekill2@example.org>']);
     const epochAfter = after.ownerWithEpoch(u.address)!.epoch;
     expect(epochAfter).toBeGreaterThan(epochBefore);
-    expect((await epochMarkers(u.address)).at(-1)).toBe(epochAfter);
+    expect((await epochMarkers(cluster.storage, u.address)).at(-1)).toBe(epochAfter);
 
     // The killed node comes back: it registers as a new incarnation and gets its share again.
     await cluster.startNode(victim);
@@ -125,7 +95,7 @@ describe('cluster: a silent node (SIGSTOP), then the zombie wakes up (SIGCONT)',
       expect(dead.deathReason).toMatch(/silent for/);
       // The new owner opens the mailbox and takes a message.
       expect(await appendTo(node(otherId).port('imap'), u, 'on-new-owner')).toMatch(/^A OK/);
-      newEpoch = (await epochMarkers(u.address)).at(-1)!;
+      newEpoch = (await epochMarkers(cluster.storage, u.address)).at(-1)!;
 
       // The zombie's client sends an APPEND while the zombie is still stopped; the bytes wait in the socket.
       const msg = Buffer.from(message('from-zombie'));
@@ -153,6 +123,6 @@ describe('cluster: a silent node (SIGSTOP), then the zombie wakes up (SIGCONT)',
     // The zombie's old session is gone; if the mailbox came back to it, it is at a newer epoch.
     await waitFor(() => z.closed, 'zombie session closed', 10_000);
     if (owner.node === zombieId) expect(owner.epoch).toBeGreaterThan(newEpoch!);
-    expect((await epochMarkers(u.address)).at(-1)).toBe(owner.epoch);
+    expect((await epochMarkers(cluster.storage, u.address)).at(-1)).toBe(owner.epoch);
   });
 });

@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword } from '../../mail-runtime/auth';
 import { PlacementRules, PlacementSnapshot } from '../../mail-runtime/hub/protocol';
 import { api, CLUSTER_TOKEN, spawnMember, waitFor, writeTokens, type SpawnedProcess } from './hub';
+import { imapAppend, imapConnect, imapLogin, message, quote } from './imap';
 import { FAST_SCRYPT } from './users';
 
 /**
@@ -170,4 +171,42 @@ export class TestCluster {
     await Promise.all([...this.nodes.values(), ...this.hubs.values()].map((m) => m.stop()));
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The tagged reply to LOGIN at a node's IMAP port. */
+export async function loginResult(port: number, u: TestUserSpec): Promise<string> {
+  const { c } = await imapConnect(port);
+  const res = await c.command('L', `LOGIN ${quote(u.address)} ${quote(u.password)}`);
+  c.socket.destroy();
+  return res[res.length - 1]!;
+}
+
+/** APPENDs one message (Message-ID from `subject`, see helpers/imap message()); returns the tagged reply. */
+export async function appendTo(port: number, u: TestUserSpec, subject: string): Promise<string> {
+  const c = await imapLogin(port, u.address, u.password);
+  try {
+    const res = await imapAppend(c, 'A', 'INBOX', message(subject));
+    return res[res.length - 1]!;
+  } finally {
+    c.socket.destroy();
+  }
+}
+
+/** Message-IDs in a user's INBOX, through IMAP on `port`. */
+export async function messageIds(port: number, u: TestUserSpec): Promise<string[]> {
+  const c = await imapLogin(port, u.address, u.password);
+  try {
+    await c.command('S', 'SELECT INBOX');
+    const lines = await c.command('F', 'FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])');
+    return lines.filter((l) => /^message-id:/i.test(l)).map((l) => l.replace(/^message-id:\s*/i, '').trim());
+  } finally {
+    c.socket.destroy();
+  }
+}
+
+/** Epoch markers of a mailbox on the shared storage (mail-runtime/store/epoch.ts). */
+export async function epochMarkers(storage: string, address: string): Promise<number[]> {
+  const [local, domain] = address.split('@') as [string, string];
+  const dir = join(storage, 'mail', domain, local, 'mailfleet', 'user', 'epochs');
+  return (await readdir(dir)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
 }

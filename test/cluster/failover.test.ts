@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendTo, epochMarkers, loginResult, messageIds, TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
+import { appendLoad, appendTo, checkLoad, epochMarkers, loginResult, messageIds, TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
 import { waitFor } from '../helpers/hub';
 import { imapLogin, message } from '../helpers/imap';
 import type { LineClient } from '../helpers/line-client';
@@ -125,4 +125,49 @@ describe('cluster: a silent node (SIGSTOP), then the zombie wakes up (SIGCONT)',
     if (owner.node === zombieId) expect(owner.epoch).toBeGreaterThan(newEpoch!);
     expect((await epochMarkers(cluster.storage, u.address)).at(-1)).toBe(owner.epoch);
   });
+});
+
+describe('cluster: failover under a steady append load (Message-IDs counted)', () => {
+  it('kill -9, then SIGSTOP/SIGCONT of an owner: every acknowledged message is there once, nothing is there twice', async () => {
+    const loadUsers = await cluster.addUsers('load.test', 4);
+    const p = await cluster.settled();
+    const owners = new Set(loadUsers.map((u) => p.ownerOf(u.address)));
+    expect(owners.size).toBeGreaterThan(0);
+    const ids = () => [...cluster.nodes.keys()];
+
+    // Crash: kill -9 one owner after some messages were acknowledged.
+    const crashed = p.ownerOf(loadUsers[0]!.address)!;
+    let killed = false;
+    const crashLoad = await appendLoad(cluster, 'crash', loadUsers, 6, (n) => {
+      if (n === 8 && !killed) {
+        killed = true;
+        node(crashed).child.kill('SIGKILL');
+      }
+    });
+    expect(killed).toBe(true);
+    const c1 = await checkLoad(cluster, loadUsers, crashLoad);
+    expect(c1.acked).toBe(4 * 6);
+
+    // The crashed node comes back and takes its share again; then a silent loss of an owner.
+    await cluster.startNode(crashed);
+    const q = await cluster.waitPlacement((x) => x.ring.length === ids().length, 'the crashed node back on the ring');
+    await cluster.settled();
+    const silent = q.ownerOf(loadUsers[1]!.address)!;
+    let stopped = false;
+    const silentLoad = await appendLoad(cluster, 'silent', loadUsers, 6, (n) => {
+      if (n === 8 && !stopped) {
+        stopped = true;
+        node(silent).child.kill('SIGSTOP');
+        // Woken once its mailboxes have moved: a zombie with sessions and queued bytes.
+        void cluster.waitPlacement((x) => !loadUsers.some((u) => x.ownerOf(u.address) === silent), 'the silent node lost its mailboxes', 60_000).finally(() => node(silent).child.kill('SIGCONT'));
+      }
+    });
+    expect(stopped).toBe(true);
+    node(silent).child.kill('SIGCONT');
+    await cluster.settled();
+    // The mailboxes now hold both loads: every message acknowledged in either is there exactly once, and nothing else.
+    const both = { acked: new Map(loadUsers.map((u) => [u.address, [...crashLoad.acked.get(u.address)!, ...silentLoad.acked.get(u.address)!]])), sent: new Map(loadUsers.map((u) => [u.address, new Set([...crashLoad.sent.get(u.address)!, ...silentLoad.sent.get(u.address)!])])), failures: 0 };
+    const all = await checkLoad(cluster, loadUsers, both);
+    expect(all.acked).toBe(4 * 12);
+  }, 240_000);
 });

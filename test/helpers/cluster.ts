@@ -169,7 +169,7 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     await Promise.all([...this.nodes.values(), ...this.hubs.values()].map((m) => m.stop()));
-    await rm(this.dir, { recursive: true, force: true });
+    if (!process.env.MAILFLEET_TEST_KEEP) await rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -209,4 +209,77 @@ export async function epochMarkers(storage: string, address: string): Promise<nu
   const [local, domain] = address.split('@') as [string, string];
   const dir = join(storage, 'mail', domain, local, 'mailfleet', 'user', 'epochs');
   return (await readdir(dir)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+}
+
+/** What a steady append load did: per user, the Message-IDs acknowledged (APPEND OK) and every one ever sent. */
+export interface LoadResult {
+  acked: Map<string, string[]>;
+  sent: Map<string, Set<string>>;
+  failures: number;
+}
+
+/**
+ * A steady, bounded append load: `rounds` rounds, each one APPEND per user
+ * to the node the committed placement names as owner now. A refused or
+ * failed APPEND is tried again (a new Message-ID per try, so a write that
+ * landed without its OK shows up as itself) at most `maxTries` times.
+ * `tag` starts every Message-ID (one per load). `onAcked` runs after every acknowledged APPEND (the test pulls its
+ * trigger there).
+ */
+export async function appendLoad(cluster: TestCluster, tag: string, users: readonly TestUserSpec[], rounds: number, onAcked: (total: number) => void = () => undefined, maxTries = 40): Promise<LoadResult> {
+  const res: LoadResult = { acked: new Map(users.map((u) => [u.address, []])), sent: new Map(users.map((u) => [u.address, new Set()])), failures: 0 };
+  let total = 0;
+  await Promise.all(
+    users.map(async (u, ui) => {
+      for (let r = 0; r < rounds; r++) {
+        let done = false;
+        for (let t = 0; t < maxTries && !done; t++) {
+          const subject = `${tag}-u${ui}-r${r}-t${t}`;
+          const id = `<${subject.replace(/\W/g, '')}@example.org>`;
+          try {
+            const owner = (await cluster.placement()).ownerOf(u.address);
+            const m = owner ? cluster.nodes.get(owner) : undefined;
+            if (!m) throw new Error(`no running owner for ${u.address}`);
+            res.sent.get(u.address)!.add(id);
+            const reply = await appendTo(m.port('imap'), u, subject);
+            if (/^A OK/.test(reply)) {
+              res.acked.get(u.address)!.push(id);
+              done = true;
+              onAcked(++total);
+            } else res.failures++;
+          } catch {
+            res.failures++;
+          }
+          if (!done) await new Promise((r2) => setTimeout(r2, 250));
+        }
+        if (!done) throw new Error(`${u.address}: round ${r} not acknowledged after ${maxTries} tries`);
+      }
+    }),
+  );
+  return res;
+}
+
+/**
+ * Nothing acknowledged is lost, nothing is there twice, nothing is there
+ * that was not sent: checked against the mailbox as its owner serves it now.
+ */
+export async function checkLoad(cluster: TestCluster, users: readonly TestUserSpec[], load: LoadResult): Promise<{ acked: number; found: number }> {
+  const p = await cluster.placement();
+  let acked = 0;
+  let found = 0;
+  for (const u of users) {
+    const owner = p.ownerOf(u.address)!;
+    const ids = await messageIds(cluster.nodes.get(owner)!.port('imap'), u);
+    const a = load.acked.get(u.address)!;
+    const sent = load.sent.get(u.address)!;
+    const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (dupes.length) throw new Error(`${u.address}: served twice: ${dupes.join(' ')}`);
+    const lost = a.filter((id) => !ids.includes(id));
+    if (lost.length) throw new Error(`${u.address}: acknowledged but lost: ${lost.join(' ')}`);
+    const stray = ids.filter((id) => !sent.has(id));
+    if (stray.length) throw new Error(`${u.address}: never sent: ${stray.join(' ')}`);
+    acked += a.length;
+    found += ids.length;
+  }
+  return { acked, found };
 }

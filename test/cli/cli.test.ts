@@ -83,9 +83,12 @@ describe('mailfleet CLI (subprocess)', () => {
     expect(u.stderr).toContain("unknown command 'frobnicate'");
   });
 
-  it('up --local exits cleanly (what npm start runs)', async () => {
-    const r = await mailfleet('up', '--local');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('local');
+  it('up: only --local, and bad launcher options are refused by name (the launch itself: up.test.ts)', async () => {
+    const r = await mailfleet('up');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--local');
+    const n = await mailfleet('up', '--local', '--nodes', '0');
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain('--nodes');
   });
 });

@@ -4,9 +4,9 @@
  * (register, heartbeats, stream, lease), a node's ownership view, the
  * hub-backed auth Directory with its cache, and live settings.
  */
-export { HubClient, HubCallError, HubUnreachableError, type HubClientOptions } from './hub-client';
-export { ClusterMember, type ClusterMemberOptions, type MemberHooks } from './member';
-export { Ownership, type OwnershipVerdict, type OwnershipOptions } from './ownership';
-export { HubDirectory, DirectoryUnavailableError, NotServedHereError, type HubDirectoryOptions } from './directory';
+export { HubClient } from './hub-client';
+export { ClusterMember } from './member';
+export { Ownership } from './ownership';
+export { HubDirectory } from './directory';
 export { SettingsAppliers, ipMatcher } from './settings';
 export { hubUrlsOf, readClusterSecrets } from './config';

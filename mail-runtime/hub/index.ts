@@ -4,8 +4,5 @@
  * storage. Members talk to it through mail-runtime/cluster; the wire
  * contract is ./protocol.
  */
-export { runHub, timingOf, readSecretFile, RUNTIME_VERSION, type RunningHub } from './main';
-export { Hub, type HubOptions, type ActiveHub } from './hub';
-export { HubError } from './errors';
-export { hubRoutes, openApiDocument } from './api';
-export { createClusterCa, issueMemberCertificate, certificateNames, type Pem } from './ca';
+export { runHub, type RunningHub } from './main';
+export { hubRoutes } from './api';

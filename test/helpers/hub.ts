@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { createLogger } from '../../mail-runtime/common/log';
 import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } from '../../mail-runtime/config';
 import { runHub, type RunningHub } from '../../mail-runtime/hub';
 
@@ -162,4 +161,3 @@ export async function spawnMember(file: string, config: Record<string, unknown>,
   };
 }
 
-export const testLog = createLogger({ role: 'test' }, 'silent');

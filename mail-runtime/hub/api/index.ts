@@ -1,2 +1,1 @@
-export { startHubApi, hubRoutes, type HubApi, type HubApiOptions } from './server';
-export { openApiDocument } from './openapi';
+export { startHubApi, hubRoutes } from './server';

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
@@ -16,29 +16,12 @@ export interface Pem {
 }
 
 const DAY_MS = 86_400_000;
-/** The CA outlives many member certificates; members renew theirs on restart. */
-export const CA_VALIDITY_DAYS = 3650;
-export const MEMBER_VALIDITY_DAYS = 397;
+/** Members renew their certificates on restart; 397 days is the CA/Browser Forum ceiling for a leaf. */
+const MEMBER_VALIDITY_DAYS = 397;
 
 function rsaKeyPair(): { privateKey: string; publicKey: string } {
   // RSA: selfsigned signs with RSA keys; 2048 bits is the CA/Browser Forum minimum.
   return generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-}
-
-export async function createClusterCa(cluster: string): Promise<Pem> {
-  const keyPair = rsaKeyPair();
-  const now = Date.now();
-  const p = await generate([{ name: 'commonName', value: `mailfleet ${cluster} cluster CA` }], {
-    keyPair,
-    algorithm: 'sha256',
-    notBeforeDate: new Date(now - DAY_MS),
-    notAfterDate: new Date(now + CA_VALIDITY_DAYS * DAY_MS),
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    ],
-  });
-  return { certPem: p.cert, keyPem: keyPair.privateKey };
 }
 
 /**
@@ -64,13 +47,4 @@ export async function issueMemberCertificate(ca: Pem, subject: { memberId: strin
     ],
   });
   return { certPem: p.cert, keyPem: keyPair.privateKey };
-}
-
-/** The names a certificate is valid for (tests, `mailfleet status`). */
-export function certificateNames(certPem: string): string[] {
-  const san = new X509Certificate(certPem).subjectAltName ?? '';
-  return san
-    .split(',')
-    .map((s) => s.trim().replace(/^(DNS|IP Address):/, ''))
-    .filter(Boolean);
 }

@@ -1,1 +1,1 @@
-export { createClusterCa, issueMemberCertificate, certificateNames, CA_VALIDITY_DAYS, MEMBER_VALIDITY_DAYS, type Pem } from './ca';
+export { issueMemberCertificate, type Pem } from './ca';

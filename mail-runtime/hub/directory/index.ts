@@ -1,2 +1,2 @@
-export { DirectoryStore, type DirectoryChange, type DirectoryOptions, type ImportSession, type StoredUser } from './store';
-export { importUsers, csvFields, IMPORT_BATCH_ROWS, type ImportFormat, type ImportOutcome } from './import';
+export { DirectoryStore, type DirectoryChange } from './store';
+export { importUsers, csvFields, type ImportFormat } from './import';

@@ -1,1 +1,1 @@
-export { HubLease, LeaseRecord, type HubLeaseOptions } from './lease';
+export { HubLease } from './lease';

@@ -99,11 +99,21 @@ export class HubLease {
     this.schedule();
   }
 
-  private schedule(): void {
+  /**
+   * Rounds start every renewMs, counted from the start of the previous
+   * round: a renewal whose durable write is slow (a busy disk) must not push
+   * the next one out, or the lease (leaseMs from the start of a renewal)
+   * lapses between two successful renewals.
+   */
+  private schedule(lastStart = monotonicMs()): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => this.schedule());
-    }, this.o.renewMs);
+    this.timer = setTimeout(
+      () => {
+        const start = monotonicMs();
+        this.running = this.tick().finally(() => this.schedule(start));
+      },
+      Math.max(0, this.o.renewMs - (monotonicMs() - lastStart)),
+    );
   }
 
   /** True while this hub may write: active, and the last renewal is younger than the lease. */
@@ -229,7 +239,12 @@ export class HubLease {
     } catch (err) {
       this.o.log.error({ err }, 'hub lease: taking over failed; stepping down');
       await this.stepDown('takeover failed');
+      return;
     }
+    // Taking over (opening the databases) ran on the claim's renewal; the next
+    // round is a renewal interval away. Renew now, so the lease does not lapse
+    // (every call answered not_active) in the first second of being active.
+    await this.renew().catch((err: unknown) => this.o.log.warn({ err }, 'hub lease: storage error'));
   }
 
   private async trimEpochs(newest: number): Promise<void> {

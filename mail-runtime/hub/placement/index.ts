@@ -1,1 +1,1 @@
-export { PlacementManager, needsProposal, type PlacementMembers } from './manager';
+export { PlacementManager } from './manager';

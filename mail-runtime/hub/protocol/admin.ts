@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isPasswordHash } from '../../auth';
-import { address, domain, forwardAddress, memberId, memberRole, quota, version } from './common';
+import { address, domain, memberId, memberRole, quota, version } from './common';
 import { nodeState, PlacementNode } from './placement';
 import { ClusterSettings } from './settings';
 
@@ -108,7 +108,8 @@ export const UserCreate = z
     passwordHash: passwordHash.optional(),
     quota: quota.nullable().optional(),
     enabled: z.boolean().default(true),
-    forwardTo: z.array(forwardAddress).max(100).default([]),
+    // A forwarding target may be outside the cluster: any syntactically valid address.
+    forwardTo: z.array(address).max(100).default([]),
     keepCopy: z.boolean().default(true),
   })
   .superRefine((u, ctx) => {
@@ -121,7 +122,7 @@ export type UserCreate = z.output<typeof UserCreate>;
 export const UserUpdate = z.strictObject({
   quota: quota.nullable().optional(),
   enabled: z.boolean().optional(),
-  forwardTo: z.array(forwardAddress).max(100).optional(),
+  forwardTo: z.array(address).max(100).optional(),
   keepCopy: z.boolean().optional(),
 });
 export type UserUpdate = z.output<typeof UserUpdate>;
@@ -141,7 +142,7 @@ export const User = z.strictObject({
   /** Own quota, or null when the domain default applies. */
   quota: quota.nullable(),
   enabled: z.boolean(),
-  forwardTo: z.array(forwardAddress),
+  forwardTo: z.array(address),
   keepCopy: z.boolean(),
 });
 export type User = z.output<typeof User>;
@@ -173,9 +174,10 @@ export const ImportResult = z.strictObject({ imported: z.number().int().nonnegat
 
 // ---- aliases ---------------------------------------------------------------
 
-export const AliasCreate = z.strictObject({ address, targets: z.array(forwardAddress).min(1).max(1000) });
+export const AliasCreate = z.strictObject({ address, targets: z.array(address).min(1).max(1000) });
 export type AliasCreate = z.output<typeof AliasCreate>;
-export const Alias = AliasCreate;
+/** An alias as the API answers it (the same fields as when it is made). */
+export const Alias = AliasCreate.extend({});
 export const AliasPage = z.strictObject({ aliases: z.array(Alias), next: z.string().nullable() });
 
 // ---- placement ---------------------------------------------------------------

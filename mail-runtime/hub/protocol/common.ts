@@ -34,9 +34,6 @@ export const address = z
   .refine((a) => a.indexOf('@') <= MAX_LOCAL_PART_LENGTH, `the local part is at most ${MAX_LOCAL_PART_LENGTH} characters (RFC 5321 §4.5.3.1.1)`)
   .refine((a) => domainName.safeParse(a.slice(a.indexOf('@') + 1)).success, 'the domain part must be a host name such as example.net');
 
-/** A forwarding target may be outside the cluster: any syntactically valid address. */
-export const forwardAddress = address;
-
 /** A domain name, lower-cased. */
 export const domain = z.string().trim().toLowerCase().pipe(domainName);
 

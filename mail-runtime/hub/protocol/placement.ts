@@ -35,7 +35,6 @@ export const NODE_STATES = ['active', 'drained', 'dead'] as const;
  * hub (missed heartbeats, or its process is gone); it must re-register.
  */
 export const nodeState = z.enum(NODE_STATES);
-export type NodeState = z.infer<typeof nodeState>;
 
 /** A member port: 1–65535. */
 const memberPort = z.number().int().min(1).max(65535);
@@ -95,7 +94,6 @@ export const PlacementSnapshot = z
     });
   });
 export type PlacementSnapshot = z.output<typeof PlacementSnapshot>;
-export type PlacementSnapshotInput = z.input<typeof PlacementSnapshot>;
 
 /** The rules at one version, as far as owner() needs them. */
 interface RuleView {

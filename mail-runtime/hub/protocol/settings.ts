@@ -68,9 +68,7 @@ export const ClusterSettings = z.strictObject({
   dkim: z.record(domain, SettingsDkimKey).optional(),
 });
 export type ClusterSettings = z.output<typeof ClusterSettings>;
-export type ClusterSettingsInput = z.input<typeof ClusterSettings>;
 export type SettingsSection = keyof ClusterSettings;
-export const SETTINGS_SECTIONS: readonly SettingsSection[] = ['limits', 'blocklist', 'filters', 'tls', 'dkim'];
 
 /** Version 0 is the empty document every cluster starts with. */
 export const SettingsSnapshot = z.strictObject({ version, settings: ClusterSettings });

@@ -1,1 +1,1 @@
-export { SettingsStore, type SettingsChange } from './store';
+export { SettingsStore } from './store';

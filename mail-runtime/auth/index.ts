@@ -1,4 +1,4 @@
-export type { Directory, DirectoryUser, PasswordVerifier } from './types';
+export type { AuthContext, Directory, DirectoryUser, PasswordVerifier } from './types';
 export { normalizeAddress } from './types';
 export { hashPassword, verifyPassword, isPasswordHash, DEFAULT_SCRYPT, type ScryptParams } from './password';
 export { FileDirectory, StaticDirectory, parseUsersFile } from './file-directory';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { chown, mkdir, mkdtemp, readdir, rm, writeFile, lstat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { findProgram, freePort, startDaemon, waitReady, type Daemon } from './daemon';
 import { connect } from 'node:net';
 
@@ -50,7 +50,11 @@ export function mailOwner(): { uid: number; gid: number; user: string; group: st
   return { uid, gid, user: 'nobody', group };
 }
 
-/** Gives every file under `dir` to Dovecot's mail user (root only; otherwise they are ours already). */
+/**
+ * Gives every file under `dir` to Dovecot's mail user, and lets it through
+ * the test's own directories above (mkdtemp and the store make them 0700).
+ * Root only: otherwise everything is ours already.
+ */
 export async function chownMail(dir: string): Promise<void> {
   const { uid, gid } = mailOwner();
   if (userInfo().uid !== 0) return;
@@ -59,6 +63,8 @@ export async function chownMail(dir: string): Promise<void> {
     if ((await lstat(p)).isDirectory()) for (const e of await readdir(p)) await walk(join(p, e));
   };
   await walk(dir);
+  const top = resolve(tmpdir());
+  for (let p = dirname(resolve(dir)); p.startsWith(`${top}/`); p = dirname(p)) await chmod(p, (await stat(p)).mode | 0o011);
 }
 
 export async function startDovecot(opts: { mailRoot: string; users: readonly { address: string; password: string }[] }): Promise<TestDovecot> {
@@ -68,6 +74,8 @@ export async function startDovecot(opts: { mailRoot: string; users: readonly { a
   const root = userInfo().uid === 0;
   // Dovecot's own processes: its packaged users when we are root, otherwise ourselves.
   const internal = root ? { user: 'dovecot', group: 'dovecot', login: 'dovenull' } : { user: owner.user, group: owner.group, login: owner.user };
+  // Dovecot's auth process (user dovecot) reads the passwd file in here.
+  await chmod(dir, 0o755);
   await mkdir(join(dir, 'run'));
   await mkdir(join(dir, 'state'));
   await mkdir(opts.mailRoot, { recursive: true });

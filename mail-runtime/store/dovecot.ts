@@ -185,15 +185,15 @@ function recordLine(uid: number, base: string, ext = ''): string {
   return `${uid}${ext ? ` ${ext}` : ''} :${base}\n`;
 }
 
-/** Bytes of a record line without extension fields (the size estimate below). */
+/** Bytes of a record line without extension fields, `<uid> :<base>\n` (the size estimate below). */
 function lineBytes(m: Msg): number {
-  return String(m.uid).length + 3 + Buffer.byteLength(m.base) + 1;
+  return String(m.uid).length + 2 + Buffer.byteLength(m.base) + 1;
 }
 
 /** Rewrite once this much of the file is lines of expunged messages (Dovecot: UIDLIST_COMPRESS_PERCENTAGE 75). */
 const DEAD_FRACTION = 0.25;
 /** ...and at least this many bytes: a small file is cheaper to append to than to rewrite. */
-const DEAD_MIN_BYTES = 16 * 1024;
+const DEAD_MIN_BYTES = 8 * 1024;
 /** Head and tail read at load to check the file without reading it all. */
 const PEEK_BYTES = 4096;
 

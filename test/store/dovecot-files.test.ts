@@ -137,19 +137,55 @@ describe('dovecot-uidlist (format 3)', () => {
     expect(u.nextUid).toBe(4);
   });
 
-  it('is rewritten once expunged lines make up a quarter of it', async () => {
+  it('a small file is appended to, never rewritten, however much of it is dead (under 8 KiB of dead lines)', async () => {
     await withInbox(async (inbox) => {
-      for (let i = 1; i <= 400; i++) await inbox.append(msg(i));
-      const before = fs.statSync(path.join(inboxDir(), 'dovecot-uidlist')).size;
+      const count = 250;
+      for (let i = 1; i <= count; i++) await inbox.append(msg(i));
+      const lines = uidlistText().split('\n').slice(1, -1);
+      let n = 0;
+      for (let dead = 0; n < lines.length && dead + Buffer.byteLength(lines[n]) + 1 < 8 * 1024; n++) dead += Buffer.byteLength(lines[n]) + 1;
+      expect(n).toBeGreaterThan(count / 2); // more than half of the file is dead, far over the quarter
+      expect(n).toBeLessThan(count);
       await inbox.expunge(
-        inbox.messages().slice(0, 300).map((m) => m.uid),
+        inbox.messages().slice(0, n).map((m) => m.uid),
         { force: true },
       );
-      // Dovecot's files follow the acknowledgement: the next operation in the folder's queue runs after them.
       await inbox.refresh();
-      expect(uidlist().records).toHaveLength(100);
-      expect(fs.statSync(path.join(inboxDir(), 'dovecot-uidlist')).size).toBeLessThan(before / 3);
-      expect(uidlist().nextUid).toBe(401);
+      expect(uidlist().records).toHaveLength(count);
+    });
+  });
+
+  it('is rewritten once expunged lines are at least 8 KiB and more than a quarter of it, not before', async () => {
+    // The thresholds of UidlistSync (DEAD_MIN_BYTES, DEAD_FRACTION): each step below lands on one side of one of them.
+    const MIN_DEAD = 8 * 1024;
+    await withInbox(async (inbox) => {
+      for (let i = 1; i <= 800; i++) await inbox.append(msg(i));
+      const size = fs.statSync(path.join(inboxDir(), 'dovecot-uidlist')).size;
+      const lineBytes = new Map(uidlistText().split('\n').slice(1, -1).map((l) => [Number(l.split(' ')[0]), Buffer.byteLength(l) + 1]));
+      const deadOf = (n: number): number => [...lineBytes.values()].slice(0, n).reduce((a, b) => a + b, 0);
+      const uids = inbox.messages().map((m) => m.uid);
+
+      // 1. Dead lines under 8 KiB: appends only (Dovecot skips lines whose files are gone).
+      let n = 0;
+      while (deadOf(n + 1) < MIN_DEAD) n++;
+      await inbox.expunge(uids.slice(0, n), { force: true });
+      await inbox.refresh(); // Dovecot's files follow the acknowledgement: the next queued operation runs after them
+      expect(uidlist().records).toHaveLength(800);
+
+      // 2. Over 8 KiB but at most a quarter of the file: still not rewritten.
+      let m = n;
+      while (deadOf(m + 1) <= size / 4) m++;
+      expect(deadOf(m)).toBeGreaterThanOrEqual(MIN_DEAD);
+      await inbox.expunge(uids.slice(n, m), { force: true });
+      await inbox.refresh();
+      expect(uidlist().records).toHaveLength(800);
+
+      // 3. One more line and the dead ones are over a quarter: rewritten with the live lines only, N kept.
+      await inbox.expunge([uids[m]], { force: true });
+      await inbox.refresh();
+      expect(uidlist().records.map((r) => r.uid)).toEqual(uids.slice(m + 1));
+      expect(fs.statSync(path.join(inboxDir(), 'dovecot-uidlist')).size).toBeLessThan(size * 0.76);
+      expect(uidlist().nextUid).toBe(801);
     });
   });
 });
@@ -191,11 +227,12 @@ describe('bare LF (how Dovecot stores mail)', () => {
   it('toCrlf turns every bare LF into CRLF and leaves CRLF alone; crlfLength predicts its length', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom('a', '\n', '\r', '\r\n', 'é'), { maxLength: 60 }), (parts) => {
-        const buf = Buffer.from(parts.join(''));
+        const text = parts.join('');
+        const buf = Buffer.from(text);
         const out = toCrlf(buf);
-        expect(out.length).toBe(crlfLength(buf));
-        // Every LF in the result follows a CR, and removing the added CRs gives back the input.
-        for (let i = out.indexOf(0x0a); i >= 0; i = out.indexOf(0x0a, i + 1)) expect(out[i - 1]).toBe(0x0d);
+        // An independent statement of the rule: every line end becomes CRLF, a CRLF stays one.
+        expect(out.toString()).toBe(text.replace(/\r?\n/g, '\r\n'));
+        expect(crlfLength(buf)).toBe(out.length);
         expect(toCrlf(out).equals(out)).toBe(true);
       }),
     );

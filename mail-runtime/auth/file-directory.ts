@@ -63,7 +63,6 @@ export const usersFileSchema = z
     });
   });
 
-export type UsersFile = z.infer<typeof usersFileSchema>;
 
 interface Entry {
   user: DirectoryUser;

@@ -16,9 +16,16 @@ import { ConfigFileError } from '../../mail-runtime/config';
 import { doveadmPw } from '../helpers/dovecot';
 import { findProgram } from '../helpers/daemon';
 
+/**
+ * Per-test budget: real Argon2 (64 MiB, t=3) and bcrypt hashes, and doveadm
+ * runs, take seconds each and many times that on a busy machine (the default
+ * 30 s is not a statement about speed; nothing here asserts a duration).
+ */
+const SLOW_HASHES_MS = 300_000;
+
 const PASSWORDS = ['correct horse', 'pässwörd ünïcode', 'x', 'a'.repeat(100), 'with $dollar and {braces}'];
 
-describe('SHA-crypt ($5$, $6$) implemented from the published algorithm', () => {
+describe('SHA-crypt ($5$, $6$) implemented from the published algorithm', { timeout: SLOW_HASHES_MS }, () => {
   it('matches glibc crypt(3) through openssl for password lengths 1..130 (every branch of the length loops)', () => {
     const openssl = findProgram(['openssl'], 'openssl');
     for (let len = 1; len <= 130; len += 7) {
@@ -43,7 +50,7 @@ describe('SHA-crypt ($5$, $6$) implemented from the published algorithm', () => 
   });
 });
 
-describe('hashes from doveadm pw', () => {
+describe('hashes from doveadm pw', { timeout: SLOW_HASHES_MS }, () => {
   const schemes: [scheme: string, rounds?: number][] = [
     ['SHA512-CRYPT'],
     ['SHA512-CRYPT', 12_000],
@@ -86,7 +93,7 @@ describe('hashes from doveadm pw', () => {
   });
 });
 
-describe('the users file and the login path', () => {
+describe('the users file and the login path', { timeout: SLOW_HASHES_MS }, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mf-schemes-'));
@@ -125,7 +132,7 @@ describe('the users file and the login path', () => {
   });
 });
 
-describe('foreign checks run off the event loop', () => {
+describe('foreign checks run off the event loop', { timeout: SLOW_HASHES_MS }, () => {
   it('an Argon2id check runs in a worker thread: the event loop keeps turning meanwhile', async () => {
     const hash = doveadmPw('ARGON2ID', 'pw');
     // Warm up first (thread start, WebAssembly compile): what is measured below is the hash itself.

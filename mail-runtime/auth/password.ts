@@ -1,5 +1,5 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { parseForeignHash, type ForeignScheme } from './password-schemes';
+import { parseForeignHash } from './password-schemes';
 import { sharedHashThreads } from './password-threads';
 import type { PasswordVerifier } from './types';
 
@@ -68,13 +68,6 @@ export function parsePasswordHash(stored: string): ParsedHash | null {
   const key = Buffer.from(parts[5], 'base64');
   if (salt.length < 8 || key.length < 16) return null;
   return { N, r, p, salt, key };
-}
-
-/** Which scheme a stored hash uses (`undefined`: none we can verify). */
-export function hashScheme(stored: string): 'SCRYPT' | ForeignScheme | undefined {
-  if (parsePasswordHash(stored)) return 'SCRYPT';
-  const f = parseForeignHash(stored);
-  return f?.ok ? f.value.scheme : undefined;
 }
 
 /** Why a stored hash cannot be used (`undefined`: it can), for the users file's error message. */

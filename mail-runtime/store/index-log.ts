@@ -29,6 +29,12 @@ export interface IndexState {
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
+  /**
+   * RFC 3501 §2.3.2: every UID up to this one has been announced as
+   * `\Recent` to some session (claimed). Undefined: not known (an index
+   * written before this was kept, or a folder adopted from Dovecot).
+   */
+  recentUid?: number;
   /** Ascending UIDs. */
   messages: Msg[];
 }
@@ -99,7 +105,13 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
   for (const [uid, base, flags, d, size, modseq] of snap.messages) {
     byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq });
   }
-  const state: IndexState = { uidValidity: snap.uidValidity, uidNext: snap.uidNext, highestModseq: snap.highestModseq, messages: [] };
+  const state: IndexState = {
+    uidValidity: snap.uidValidity,
+    uidNext: snap.uidNext,
+    highestModseq: snap.highestModseq,
+    messages: [],
+    ...(snap.recent === undefined ? {} : { recentUid: snap.recent }),
+  };
   const gens = entries
     .map((e) => LOG_RE.exec(e))
     .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) === snapEpoch && Number(m[2]) >= snap.gen)
@@ -145,6 +157,11 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
 }
 
 function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord): void {
+  if (rec.t === 'r') {
+    // Claims of \Recent change no message, so they carry no MODSEQ.
+    state.recentUid = Math.max(state.recentUid ?? 0, rec.u);
+    return;
+  }
   state.highestModseq = Math.max(state.highestModseq, rec.m);
   switch (rec.t) {
     case 'a':
@@ -170,6 +187,7 @@ export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: n
     uidValidity: state.uidValidity,
     uidNext: state.uidNext,
     highestModseq: state.highestModseq,
+    ...(state.recentUid === undefined ? {} : { recent: state.recentUid }),
     messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq]),
   };
   await writeFileAtomic(ctx, snapshotPath(metaDir, epoch), JSON.stringify(snap));

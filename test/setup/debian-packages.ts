@@ -50,6 +50,12 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     command: 'spamd',
     usedFor: "SpamAssassin's spamd (local tests only) for the spam filter's SPAMC client (test/smtp/filters/spam.test.ts)",
   },
+  {
+    package: 'dovecot-imapd',
+    command: 'dovecot',
+    usedFor:
+      'a real Dovecot (own config on a loopback port, never the system service) whose Maildir++ trees a node adopts and reads back (test/migration), and `doveadm pw` for the operator password hashes the users file accepts (test/auth/password-schemes.test.ts)',
+  },
 ];
 
 /** Debian packages whose install starts a system service the tests do not use (they run their own, on loopback). */
@@ -60,6 +66,7 @@ const STARTED_SERVICES: readonly { package: string; service: string }[] = [
   { package: 'clamav-daemon', service: 'clamav-freshclam' },
   { package: 'rspamd', service: 'rspamd' },
   { package: 'spamd', service: 'spamd' },
+  { package: 'dovecot-imapd', service: 'dovecot' },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */

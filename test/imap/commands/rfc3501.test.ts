@@ -201,7 +201,7 @@ describe('RFC 3501 §6.3 authenticated state', () => {
       ['CREATE Projects', [expect.stringMatching(/^TAG NO \[ALREADYEXISTS\] /) as unknown as string]],
       ['CREATE INBOX', ['TAG NO [ALREADYEXISTS] INBOX always exists']],
       ['CREATE "K&AOQ-se"', ['TAG OK CREATE completed']],
-      ['CREATE "bad&name"', ['TAG BAD CREATE: Mailbox name is not valid modified UTF-7']],
+      ['CREATE "bad&name"', ['TAG NO [CANNOT] CREATE: Mailbox name is not valid modified UTF-7']],
       [
         'LIST "" "*"',
         [

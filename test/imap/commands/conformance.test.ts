@@ -110,6 +110,9 @@ describe('RFC 3501 §6.3.9 LSUB with "%": \\Noselect parents of subscribed child
     ['LSUB "" "x/%"', ['* LSUB (\\Noselect) "/" "x/y"', 'TAG OK LSUB completed']],
     ['LSUB "" "%/%"', ['* LSUB (\\Noselect) "/" "a/b"', '* LSUB (\\Noselect) "/" "x/y"', 'TAG OK LSUB completed']],
     ['LSUB "" "nothing/%"', ['TAG OK LSUB completed']],
+    // Only a trailing "%" stops short of a subscribed name; other patterns that miss it answer nothing.
+    ['LSUB "" "a"', ['TAG OK LSUB completed']],
+    ['LSUB "" "%/b"', ['TAG OK LSUB completed']],
   ])('%s', async (command, reply) => {
     const c = await login('lsub');
     if (!(await c.command('p', 'LIST "" "a/b/c"')).some((l) => l.includes('"a/b/c"'))) {

@@ -32,10 +32,21 @@ async function summaryOf(folder: Folder, uid: number, raw: Buffer | undefined, p
   return analyzeMessage(raw ?? (await folder.read(uid)));
 }
 
+/** RFC 5530 §3 EXPUNGEISSUED: the tagged NO of a FETCH that named messages another session expunged. */
+const EXPUNGE_ISSUED = noResult('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+
 /**
  * RFC 3501 §6.4.5 FETCH / §6.4.8 UID FETCH (which always returns UID), with
  * CHANGEDSINCE and MODSEQ (RFC 7162 §3.1.4). Body sections without .PEEK set
  * \Seen in a read-write mailbox, and then FLAGS is reported too.
+ *
+ * A message another session expunged keeps its sequence number here until
+ * this session is told (RFC 3501 §7.4.1: no EXPUNGE during FETCH). FETCH
+ * answers the messages that still exist and then `NO [EXPUNGEISSUED]`
+ * (RFC 2180 §4.1.2, RFC 5530), never a silent OK. UID FETCH may announce
+ * expunges (§7.4.1): its EXPUNGE responses, sent before the tagged OK, tell
+ * the client why a UID got no answer (§6.4.8: UIDs that do not exist are
+ * not an error).
  */
 function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchRequest }> {
   return defineCommand({
@@ -64,12 +75,16 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (uid && !has('UID')) attrs.unshift({ kind: 'simple', name: 'UID' });
       if (req.changedSince !== undefined && !has('MODSEQ')) attrs.push({ kind: 'simple', name: 'MODSEQ' });
 
-      let targets = view.metas(resolveUids(view, set, uid));
+      const uids = resolveUids(view, set, uid);
+      let targets = view.metas(uids);
+      // Named messages gone from the folder since this session was last told.
+      let missing = uids.length - targets.length;
       if (req.changedSince !== undefined) {
         const since = req.changedSince;
         targets = targets.filter((t) => BigInt(t.meta.modseq) > since);
       }
-      if (!targets.length) return okResult('FETCH completed');
+      const done = (): ReturnType<typeof okResult> => (missing && !uid ? EXPUNGE_ISSUED : okResult('FETCH completed'));
+      if (!targets.length) return done();
 
       // \Seen first (RFC 3501 §6.4.5 BODY[section]), so FLAGS below shows it.
       const seenSet = new Set<number>();
@@ -84,7 +99,6 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
-      let missing = 0;
       const bodies = wantsRaw ? new BodyReadAhead(folder, targets.map((t) => ({ uid: t.meta.uid, size: t.meta.size }))) : undefined;
       // Rendering many items for many messages is CPU work: give other sessions their turn (issue 9).
       const work = new CommandWork();
@@ -147,8 +161,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         }
         if (work.due(attrs.length)) await work.pause();
       }
-      if (missing) return noResult('Some messages were expunged meanwhile', { name: 'EXPUNGEISSUED' });
-      return okResult('FETCH completed');
+      return done();
     },
   });
 }

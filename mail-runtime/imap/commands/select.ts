@@ -44,7 +44,8 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
     if (mapped) return mapped;
     throw err;
   }
-  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks (RFC 3501 §2.3.2, §6.3.2).
+  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks,
+  // and reports them as recent without claiming them (RFC 3501 §2.3.2, §6.3.2).
   const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged(), recentClaims(ctx, folder));
   const msgs = folder.messages();
   const keywords = new Set<string>();

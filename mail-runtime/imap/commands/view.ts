@@ -16,7 +16,10 @@ import type { RecentClaims } from '../recent';
  *
  * `\Recent` (RFC 3501 §2.3.2, see ../recent.ts): a read-write view claims
  * the unclaimed messages it sees at SELECT and each batch of new mail it is
- * the first to be told about; those are recent in this session only.
+ * the first to be told about; those are recent in this session only. A
+ * read-only view (EXAMINE) claims nothing but reports the messages nobody
+ * has claimed yet as recent (RFC 3501 §6.3.2: EXAMINE leaves `\Recent` as
+ * it is, and the RECENT response still counts them).
  */
 export class MailboxView {
   /** Sequence number n ↔ uids[n - 1]. Ascending. */
@@ -38,13 +41,13 @@ export class MailboxView {
     readonly imapName: string,
     readonly readOnly: boolean,
     private readonly onChange: () => void,
-    /** The folder's \Recent claims; a read-only view never claims (RFC 3501 §6.3.2). */
+    /** The folder's \Recent claims; a read-only view only looks at them (RFC 3501 §6.3.2). */
     private readonly claims?: RecentClaims,
   ) {
     const msgs = folder.messages();
     this.uids = msgs.map((m) => m.uid);
     this.maxUid = Math.max(this.uids.length ? this.uids[this.uids.length - 1] : 0, folder.uidNext - 1);
-    if (claims && !readOnly) for (const uid of claims.claim(folder, this.uids)) this.recent.add(uid);
+    for (const uid of this.takeRecent(this.uids)) this.recent.add(uid);
     this.announcedRecent = this.recent.size;
     this.listeners = {
       exists: () => this.mark(),
@@ -62,6 +65,13 @@ export class MailboxView {
     folder.on('expunge', this.listeners.expunge);
     folder.on('flags', this.listeners.flags);
     folder.on('gone', this.listeners.gone);
+  }
+
+  /** The new messages that are recent in this view: claimed (read-write), or still unclaimed (read-only). */
+  private takeRecent(uids: readonly number[]): readonly number[] {
+    const claims = this.claims;
+    if (!claims) return [];
+    return this.readOnly ? uids.filter((uid) => claims.isUnclaimed(uid)) : claims.claim(this.folder, uids);
   }
 
   private mark(): void {
@@ -167,7 +177,7 @@ export class MailboxView {
         this.uids = this.uids.concat(fresh);
         this.maxUid = fresh[fresh.length - 1];
         out.push(data(num(this.uids.length), atom('EXISTS')));
-        if (this.claims && !this.readOnly) for (const uid of this.claims.claim(this.folder, fresh)) this.recent.add(uid);
+        for (const uid of this.takeRecent(fresh)) this.recent.add(uid);
         // RFC 3501 §7.3.2: RECENT follows a change of the mailbox size; sent when the count changed.
         if (this.recent.size !== this.announcedRecent) {
           this.announcedRecent = this.recent.size;

@@ -275,8 +275,9 @@ describe('RFC 3501 §6.3 authenticated state', () => {
       ['STATUS Drafts (BOGUS)', ['TAG BAD STATUS: Unknown STATUS item']],
       ['STATUS Nope (MESSAGES)', [expect.stringMatching(/^TAG NO \[NONEXISTENT\] /) as unknown as string]],
       ['APPEND Drafts "not a literal"', ['TAG BAD APPEND: The message must be a literal']],
-      ['EXAMINE Drafts', expect.arrayContaining(['* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)', '* 2 EXISTS', '* OK [UNSEEN 1] First unseen']) as unknown as string[]],
-      ['FETCH 1 (FLAGS INTERNALDATE)', ['* 1 FETCH (FLAGS (\\Draft $Work) INTERNALDATE <d>)', 'TAG OK FETCH completed']],
+      // EXAMINE reports them as recent without claiming them (§6.3.2).
+      ['EXAMINE Drafts', expect.arrayContaining(['* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)', '* 2 EXISTS', '* 2 RECENT', '* OK [UNSEEN 1] First unseen']) as unknown as string[]],
+      ['FETCH 1 (FLAGS INTERNALDATE)', ['* 1 FETCH (FLAGS (\\Draft $Work \\Recent) INTERNALDATE <d>)', 'TAG OK FETCH completed']],
     ]);
     // The date given to APPEND is the INTERNALDATE (shown in UTC).
     expect(await c.command('x', 'FETCH 1 INTERNALDATE')).toEqual(['* 1 FETCH (INTERNALDATE "01-Feb-2024 09:00:00 +0000")', 'x OK FETCH completed']);
@@ -338,7 +339,7 @@ describe('RFC 3501 §6.4 selected state', () => {
       ['STORE 1 +FLAGS (\\Seen)', ['TAG NO [READ-ONLY] Mailbox is read-only']],
       ['EXPUNGE', ['TAG NO [READ-ONLY] Mailbox is read-only']],
       ['MOVE 1 INBOX', ['TAG NO [READ-ONLY] Mailbox is read-only']],
-      ['FETCH 1 (FLAGS BODY[TEXT])', ['* 1 FETCH (FLAGS () BODY[TEXT] {7}', 'hello', ')', 'TAG OK FETCH completed']],
+      ['FETCH 1 (FLAGS BODY[TEXT])', ['* 1 FETCH (FLAGS (\\Recent) BODY[TEXT] {7}', 'hello', ')', 'TAG OK FETCH completed']],
       ['UNSELECT', ['TAG OK UNSELECT completed']],
     ]);
   });

@@ -149,8 +149,13 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           const pair = summary ? renderFetchItem(a, summary, raw) : null;
           if (pair) items.push(pair[0], pair[1]);
         }
-        if (seenSet.has(meta.uid) && !flagsShown) items.push(atom('FLAGS'), view.flagsOf(meta));
-        if (condstore && (flagsShown || seenSet.has(meta.uid)) && !has('MODSEQ') && req.changedSince === undefined) {
+        if (seenSet.has(meta.uid) && !flagsShown) {
+          items.push(atom('FLAGS'), view.flagsOf(meta));
+          flagsShown = true;
+        }
+        // A keyword set elsewhere and not announced yet: the new FLAGS list first (RFC 3501 §7.2.6).
+        if (flagsShown) for (const r of view.keywordUpdate([meta.flags])) ctx.send(r);
+        if (condstore && flagsShown && !has('MODSEQ') && req.changedSince === undefined) {
           items.push(atom('MODSEQ'), list([num(meta.modseq)]));
         }
         ctx.send(data(num(t.seq), atom('FETCH'), list(items)));

@@ -154,15 +154,19 @@ describe('RFC 3501 §7.2.6 FLAGS (and §7.1 PERMANENTFLAGS) when a new keyword a
       ['STORE 2 +FLAGS.SILENT ($Quiet)', [flagsLine('$Quiet $Work'), permanent('$Quiet $Work'), 'TAG OK STORE completed']],
     ]);
     await script(b, [
-      ['STORE 1 +FLAGS.SILENT (Todo)', [flagsLine('$Quiet $Work Todo'), permanent('$Quiet $Work Todo'), '* 1 FETCH (FLAGS ($Work Todo))', '* 2 FETCH (FLAGS ($Work $Quiet))', 'TAG OK STORE completed']],
+      // One FLAGS with every keyword of the mailbox; .SILENT does not hide what a's STOREs changed (RFC 3501 §6.4.6 hides only our own).
+      [
+        'STORE 1 +FLAGS.SILENT (Todo)',
+        [flagsLine('$Quiet $Work Todo'), permanent('$Quiet $Work Todo'), '* 1 FETCH (FLAGS ($Work Todo) UID 1)', '* 2 FETCH (FLAGS ($Work $Quiet) UID 2)', 'TAG OK STORE completed'],
+      ],
     ]);
-    await script(a, [['NOOP', [flagsLine('$Quiet $Work Todo'), permanent('$Quiet $Work Todo'), '* 1 FETCH (FLAGS ($Work Todo \\Recent))', 'TAG OK NOOP completed']]]);
+    await script(a, [['NOOP', [flagsLine('$Quiet $Work Todo'), permanent('$Quiet $Work Todo'), '* 1 FETCH (FLAGS ($Work Todo \\Recent) UID 1)', 'TAG OK NOOP completed']]]);
     // FETCH FLAGS of a message whose keyword was added elsewhere: FLAGS comes before the FETCH that shows it.
     await script(b, [['STORE 2 +FLAGS.SILENT (Later)', [flagsLine('$Quiet $Work Later Todo'), permanent('$Quiet $Work Later Todo'), 'TAG OK STORE completed']]]);
     await script(a, [
       [
         'FETCH 2 FLAGS',
-        [flagsLine('$Quiet $Work Later Todo'), permanent('$Quiet $Work Later Todo'), '* 2 FETCH (FLAGS ($Work $Quiet Later \\Recent))', '* 2 FETCH (FLAGS ($Work $Quiet Later \\Recent))', 'TAG OK FETCH completed'],
+        [flagsLine('$Quiet $Work Later Todo'), permanent('$Quiet $Work Later Todo'), '* 2 FETCH (FLAGS ($Work $Quiet Later \\Recent))', '* 2 FETCH (FLAGS ($Work $Quiet Later \\Recent) UID 2)', 'TAG OK FETCH completed'],
       ],
     ]);
     const w = await login('keywords');
@@ -176,8 +180,8 @@ describe('RFC 3501 §7.2.6 FLAGS (and §7.1 PERMANENTFLAGS) when a new keyword a
           flagsLine('$Fresh $Quiet $Work Later Todo'),
           '* OK [PERMANENTFLAGS ()] Read-only mailbox',
           '* 3 EXISTS',
-          '* 1 FETCH (FLAGS ($Work Todo))',
-          '* 2 FETCH (FLAGS ($Work $Quiet Later))',
+          '* 1 FETCH (FLAGS ($Work Todo) UID 1)',
+          '* 2 FETCH (FLAGS ($Work $Quiet Later) UID 2)',
           'TAG OK NOOP completed',
         ],
       ],

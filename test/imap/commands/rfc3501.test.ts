@@ -309,7 +309,16 @@ describe('RFC 3501 §6.4 selected state', () => {
       ['FETCH x FLAGS', ['TAG BAD FETCH: Invalid sequence set']],
       ['FETCH 1 (FLAGS', [expect.stringMatching(/^TAG BAD /) as unknown as string]],
       ['UID FETCH 2:3 FLAGS', ['* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))', '* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))', 'TAG OK FETCH completed']],
-      ['STORE 1 +FLAGS (\\Flagged $Important)', ['* 1 FETCH (FLAGS (\\Flagged $Important \\Recent))', 'TAG OK STORE completed']],
+      // A new keyword: FLAGS and PERMANENTFLAGS come first (§7.2.6).
+      [
+        'STORE 1 +FLAGS (\\Flagged $Important)',
+        [
+          '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)',
+          '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] Flags permitted',
+          '* 1 FETCH (FLAGS (\\Flagged $Important \\Recent))',
+          'TAG OK STORE completed',
+        ],
+      ],
       ['STORE 1 -FLAGS.SILENT ($Important)', ['TAG OK STORE completed']],
       ['STORE 1 FLAGS (\\Recent)', ['TAG BAD STORE: Invalid flag \\Recent']],
       // FLAGS replaces the stored flags; \Recent is not one of them and stays (RFC 3501 §2.3.2).

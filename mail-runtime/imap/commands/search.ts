@@ -14,6 +14,7 @@ type SearchArgs = { badCharset: true } | { badCharset: false; query: SearchQuery
 function needsSummary(key: SearchKey): boolean {
   switch (key.op) {
     case 'header':
+    case 'address':
     case 'sentdate':
     case 'body':
     case 'text':

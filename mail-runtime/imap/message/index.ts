@@ -20,4 +20,4 @@ export {
   renderFetchItem,
   sectionBytes,
 } from './render';
-export { bodyTexts, decodedHeaderBlock, decodedHeaderValues, decodeHeaderValue, decodePartBody, decodeQuotedPrintable } from './text';
+export { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, decodeHeaderValue, decodePartBody, decodeQuotedPrintable } from './text';

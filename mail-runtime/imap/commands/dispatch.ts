@@ -51,7 +51,7 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
       result = { status: 'NO', code: { name: 'SERVERBUG' }, text: `${key} failed: internal error` };
     }
   }
-  if (ctx.state === 'SELECTED' && !(await ctx.flushNotifications(!spec.holdExpunges))) return;
+  if (ctx.state === 'SELECTED' && !spec.noUpdates && !(await ctx.flushNotifications(!spec.holdExpunges))) return;
   ctx.send(tagged(cmd.tag, result.status, result.text, result.code));
   if (result.status === 'BAD') ctx.countBad();
   else ctx.resetBad();

@@ -1,5 +1,5 @@
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, needsRawMessage, renderFetchItem, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, needsRawMessage, renderFetchItem, type MessageSummary } from '../message';
 import {
   atom,
   data,
@@ -26,9 +26,9 @@ const DRAIN_EVERY_BYTES = 1024 * 1024;
 const SUMMARY_CHUNK = 512;
 
 async function summaryOf(folder: Folder, uid: number, raw: Buffer | undefined, prefetched: Map<number, unknown>): Promise<MessageSummary> {
-  const cached = (prefetched.has(uid) ? prefetched.get(uid) : await folder.getSummary(uid)) as MessageSummary | undefined;
-  if (cached && typeof cached === 'object' && 'root' in cached) return cached;
-  // No analyzer configured on the store: analyse now (not cached).
+  const cached = prefetched.has(uid) ? prefetched.get(uid) : await folder.getSummary(uid);
+  if (isCurrentSummary(cached)) return cached;
+  // No analyzer configured on the store, or a summary cached by an older analyzer: analyse now (not cached).
   return analyzeMessage(raw ?? (await folder.read(uid)));
 }
 

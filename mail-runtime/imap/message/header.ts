@@ -138,15 +138,17 @@ export interface ContentType {
 }
 
 /**
- * `;`-separated parameters from token position `i`. Names are lower-cased
- * (RFC 2045 §5.1: case-insensitive). RFC 2231 §3 continuations `name*0`,
- * `name*1*` … are joined into one parameter named `name` (or `name*` when the
- * first piece is extended); the value is not percent-decoded, which keeps
- * BODYSTRUCTURE an exact report of the header (as Dovecot does).
+ * `;`-separated parameters from token position `i`. Names keep the case
+ * they were written in, as BODYSTRUCTURE reports them (Dovecot does the
+ * same); they are case-insensitive (RFC 2045 §5.1), so look them up with
+ * `paramValue`. RFC 2231 §3 continuations `name*0`, `name*1*` … are joined
+ * into one parameter named `name` (or `name*` when the first piece is
+ * extended), spelled as in its first piece; the value is not
+ * percent-decoded, which keeps BODYSTRUCTURE an exact report of the header.
  */
 function parseParams(toks: Tok[], i: number): Array<[string, string]> {
   const params: Array<[string, string]> = [];
-  const continued = new Map<string, { pieces: Map<number, string>; extended: boolean; index: number }>();
+  const continued = new Map<string, { base: string; pieces: Map<number, string>; extended: boolean; index: number }>();
   while (i < toks.length) {
     if (toks[i].kind === 'special' && toks[i].text === ';') {
       i++;
@@ -166,14 +168,14 @@ function parseParams(toks: Tok[], i: number): Array<[string, string]> {
       // Lenient: an unquoted value with tspecials (`boundary=----=_Part_1`) runs to the next space or ';'.
       while (i < toks.length && toks[i].adjacent && toks[i].text !== ';' && toks[i].kind !== 'quoted') text += toks[i++].text;
     }
-    const key = name.text.toLowerCase();
+    const key = name.text;
     const m = /^(.+?)\*([0-9]+)(\*?)$/.exec(key);
     if (m) {
       const base = m[1];
-      let entry = continued.get(base);
+      let entry = continued.get(base.toLowerCase());
       if (!entry) {
-        entry = { pieces: new Map(), extended: false, index: params.length };
-        continued.set(base, entry);
+        entry = { base, pieces: new Map(), extended: false, index: params.length };
+        continued.set(base.toLowerCase(), entry);
         params.push([base, '']); // placeholder keeps the order
       }
       const idx = Number(m[2]);
@@ -183,12 +185,18 @@ function parseParams(toks: Tok[], i: number): Array<[string, string]> {
     }
     params.push([key, text]);
   }
-  for (const [base, entry] of continued) {
+  for (const entry of continued.values()) {
     let value = '';
     for (let k = 0; entry.pieces.has(k); k++) value += entry.pieces.get(k);
-    params[entry.index] = [entry.extended ? `${base}*` : base, value];
+    params[entry.index] = [entry.extended ? `${entry.base}*` : entry.base, value];
   }
   return params;
+}
+
+/** A parameter's value by name, case-insensitively (RFC 2045 §5.1); undefined when absent. */
+export function paramValue(params: ReadonlyArray<readonly [string, string]> | null | undefined, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return params?.find(([k]) => k.toLowerCase() === lower)?.[1];
 }
 
 /** RFC 2045 §5.1 Content-Type. */

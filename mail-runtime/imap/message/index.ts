@@ -7,7 +7,7 @@
 export type { EnvelopeAddress } from './address';
 export { MISSING_DOMAIN, parseAddressList } from './address';
 export type { Envelope, MessageSummary, MimePart } from './analyze';
-export { analyzeMessage, SUMMARY_VERSION } from './analyze';
+export { analyzeMessage, isCurrentSummary, SUMMARY_VERSION } from './analyze';
 export type { HeaderField } from './header';
 export { parseHeaderFields } from './header';
 export {

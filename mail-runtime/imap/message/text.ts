@@ -7,7 +7,7 @@ import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import { MISSING_DOMAIN, type EnvelopeAddress } from './address';
 import type { MessageSummary, MimePart } from './analyze';
-import { parseHeaderFields, unfold } from './header';
+import { paramValue, parseHeaderFields, unfold } from './header';
 
 /** Bytes from a binary string, read as UTF-8 when valid (RFC 6532), else as Latin-1. */
 function headerText(binary: string): string {
@@ -121,7 +121,7 @@ const HEX = Int8Array.from({ length: 256 }, (_, b) => {
 });
 
 function charsetOf(part: MimePart): string {
-  const cs = part.params?.find(([k]) => k === 'charset')?.[1];
+  const cs = paramValue(part.params, 'charset');
   return cs && cs.toLowerCase() !== 'us-ascii' ? cs : 'utf-8';
 }
 

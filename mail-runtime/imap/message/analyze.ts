@@ -235,6 +235,14 @@ class Analyzer {
         params = [...(params ?? []), ['charset', 'us-ascii']];
       }
       mediaType = ct.valid ? `${ct.type}/${ct.subtype}`.toLowerCase() : '';
+      if (mediaType === 'multipart/') {
+        // A multipart without a subtype cannot be split (RFC 2046 §5.1.1 needs multipart/<subtype> and a
+        // boundary): report it as opaque data, as Dovecot does.
+        type = 'application';
+        subtype = 'octet-stream';
+        params = null;
+        mediaType = 'application/octet-stream';
+      }
     } else if (defaultType === 'message/rfc822') {
       // RFC 2046 §5.1.5: parts of multipart/digest default to message/rfc822.
       type = 'message';

@@ -6,7 +6,7 @@
  * folder's PROVENANCE.md); the tests never run it.
  *
  *   npx tsx test/imap/golden-e2e/record-golden.ts --port 14399 --user alice --password alice-pw \
- *     [--dir test/fixtures/imap-golden-extra] [--software Dovecot --version "2.3.19.1 (9b53102964)"] [--dry-run]
+ *     [--dir test/fixtures/imap-golden-extra] [--only x01_a,x02_b] [--software Dovecot --version "2.3.19.1 (9b53102964)"] [--dry-run]
  *
  * For each `messages/<name>.eml`: CREATE `golden-extra-<name>` (DELETE first
  * if it exists), APPEND with INTERNALDATE 01-Jan-2024 00:00:00 +0000 and no
@@ -178,9 +178,11 @@ async function main(): Promise<void> {
   const login = await run(`LOGIN "${option('user')}" "${option('password')}"`);
   if (login.status !== 'OK') throw new Error(`login: ${login.tagged}`);
 
+  const only = process.argv.includes('--only') ? new Set(option('only').split(',')) : undefined;
   const names = readdirSync(path.join(dir, 'messages'))
     .filter((f) => f.endsWith('.eml'))
     .map((f) => f.slice(0, -4))
+    .filter((n) => !only || only.has(n))
     .sort();
   for (const name of names) {
     const emlPath = `messages/${name}.eml`;

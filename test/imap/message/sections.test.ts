@@ -113,6 +113,15 @@ describe('RFC 2045 §5.1, §5.2 Content-Type parameters in BODYSTRUCTURE', () =>
     ['text/plain; Name*0="lo"; name*1="ng"', 'BODY ("text" "plain" ("Name" "long" "charset" "us-ascii"))'],
     // Not text: no default.
     ['application/pdf; Name=c.pdf', 'BODY ("application" "pdf" ("Name" "c.pdf") NIL NIL "7bit" 3)'],
+    // Broken values, read as Dovecot reads them: the parameter list ends at the first one that is not `; name=value`,
+    ['text/plain;;name=b', 'BODY ("text" "plain" ("charset" "us-ascii"))'],
+    ['image/png; name=a b.png; x=y', 'BODY ("image" "png" ("name" "a") NIL NIL "7bit" 3)'],
+    // a lone type has an empty subtype, anything else after type/subtype spoils the whole value,
+    ['text', 'BODY ("text" "" ("charset" "us-ascii"))'],
+    ['text/plain junk; name=x', 'BODY ("" "" NIL NIL NIL "7bit" 3)'],
+    ['text; charset=utf-8', 'BODY ("" "" NIL NIL NIL "7bit" 3)'],
+    // and a multipart without a subtype cannot be split: opaque data.
+    ['multipart', 'BODY ("application" "octet-stream" NIL NIL NIL "7bit" 3)'],
   ])('%s', (ct, expected) => expect(part(ct)).toBe(expected));
 
   it('finds the boundary whatever the case of its name', () => {

@@ -101,6 +101,39 @@ describe('RFC 2046 §5.1.1 part extents next to boundaries (as Dovecot 2.3 repor
   ])('%s', (item, expected) => expect(fetchOf(nested, item)).toBe(expected));
 });
 
+const edges =
+  'Content-Type: multipart/mixed; boundary=e\r\n\r\npreamble\r\n\r\n--e\r\nContent-Type: text/plain\r\n\r\ntwo blank lines follow\r\n\r\n\r\n--e\r\n\r\n\r\n' +
+  '--e\r\nContent-Type: multipart/mixed; boundary=u\r\n\r\n--u\r\n\r\nnever closed\r\n--e\r\nContent-Type: text/plain\r\n\r\nlast\r\n--e--\r\nepilogue\r\n';
+
+describe('RFC 2046 §5.1.1 part extents: preamble, epilogue, blank lines, header-only parts, an inner multipart never closed (as Dovecot 2.3.19.1 answers them)', () => {
+  it.each<[string, string]>([
+    // The preamble and the epilogue belong to the multipart's body (TEXT), to none of its parts.
+    ['BODY[TEXT]', lit('BODY[TEXT]', edges.slice(edges.indexOf('preamble')))],
+    // Only the last line break before a boundary is the boundary's: blank lines before it stay in the part.
+    ['BODY[1]', lit('BODY[1]', 'two blank lines follow\r\n\r\n')],
+    ['BODY[1.MIME]', lit('BODY[1.MIME]', 'Content-Type: text/plain\r\n\r\n')],
+    // No header fields: MIME is the blank line alone; the body's one line break is the next boundary's.
+    ['BODY[2.MIME]', lit('BODY[2.MIME]', '\r\n')],
+    ['BODY[2]', lit('BODY[2]', '')],
+    // An inner multipart never closed ends where the outer boundary begins, before its line break.
+    ['BODY[3]', lit('BODY[3]', '--u\r\n\r\nnever closed')],
+    ['BODY[3.MIME]', lit('BODY[3.MIME]', 'Content-Type: multipart/mixed; boundary=u\r\n\r\n')],
+    ['BODY[3.1]', lit('BODY[3.1]', 'never closed')],
+    ['BODY[3.1.MIME]', lit('BODY[3.1.MIME]', '\r\n')],
+    // The last part ends before the close delimiter's line break; the epilogue is not in it.
+    ['BODY[4]', lit('BODY[4]', 'last')],
+    ['BODY[4.MIME]', lit('BODY[4.MIME]', 'Content-Type: text/plain\r\n\r\n')],
+  ])('%s', (item, expected) => expect(fetchOf(edges, item)).toBe(expected));
+
+  it('BODYSTRUCTURE sizes and line counts follow the same extents', () => {
+    expect(fetchOf(edges, 'BODYSTRUCTURE')).toBe(
+      'BODYSTRUCTURE (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 26 2 NIL NIL NIL NIL)("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)' +
+        '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 12 0 NIL NIL NIL NIL) "mixed" ("boundary" "u") NIL NIL NIL)' +
+        '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 4 0 NIL NIL NIL NIL) "mixed" ("boundary" "e") NIL NIL NIL)',
+    );
+  });
+});
+
 describe('RFC 2045 §5.1, §5.2 Content-Type parameters in BODYSTRUCTURE', () => {
   const part = (ct: string): string => fetchOf(`Content-Type: ${ct}\r\n\r\nx\r\n`, 'BODY').replace(/ NIL NIL "7bit" 3 1\)$/, ')');
   it.each<[string, string]>([

@@ -9,7 +9,7 @@ import { ConfigFileError, RuntimeConfigError, type FieldProblem, pathToString, p
  * config file. Each names the config path it fills, so a zod problem at that
  * path is reported under the variable the operator actually wrote.
  */
-type EnvKind = 'string' | 'int' | 'int-or-auto' | 'bool' | 'list' | 'listen';
+type EnvKind = 'string' | 'int' | 'int-or-auto' | 'number' | 'bool' | 'list' | 'listen' | 'lmtp';
 interface EnvVar {
   name: string;
   path: readonly string[];
@@ -66,6 +66,15 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_AUTHENTICATION_TIMEOUT_MS', path: ['filters', 'authentication', 'timeoutMs'], kind: 'int' },
   { name: 'MAILFLEET_DKIM_SELECTOR', path: ['filters', 'dkim', 'selector'], kind: 'string' },
   { name: 'MAILFLEET_DKIM_KEY_FILE', path: ['filters', 'dkim', 'keyFile'], kind: 'string' },
+  // Gateway: static placement (one node for everything; `routes` only in a file), inbound bounds, queue.
+  { name: 'MAILFLEET_PLACEMENT_DEFAULT', path: ['placement', 'default'], kind: 'lmtp' },
+  { name: 'MAILFLEET_INBOUND_MAX_RECIPIENTS', path: ['inbound', 'maxRecipients'], kind: 'int' },
+  { name: 'MAILFLEET_INBOUND_MESSAGES_PER_ADDRESS_PER_MINUTE', path: ['inbound', 'messagesPerAddressPerMinute'], kind: 'int' },
+  { name: 'MAILFLEET_INBOUND_IDLE_TIMEOUT_SECONDS', path: ['inbound', 'idleTimeoutSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_QUEUE_RETRY_FIRST_SECONDS', path: ['queue', 'retryFirstSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_QUEUE_RETRY_MAX_SECONDS', path: ['queue', 'retryMaxSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_QUEUE_EXPIRE_HOURS', path: ['queue', 'expireHours'], kind: 'number' },
+  { name: 'MAILFLEET_QUEUE_DELIVERY_CONCURRENCY', path: ['queue', 'deliveryConcurrency'], kind: 'int' },
   { name: 'MAILFLEET_ADMIN_TOKEN_FILE', path: ['adminTokenFile'], kind: 'string' },
   { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'int' },
   { name: 'MAILFLEET_LEASE_HEARTBEATS', path: ['leaseHeartbeats'], kind: 'int' },
@@ -90,6 +99,8 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
     case 'int-or-auto':
       if (raw.trim() === 'auto') return { value: 'auto' };
       return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number or auto (got "${raw}")` };
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a number (got "${raw}")` };
     case 'bool':
       if (/^(true|1|yes)$/i.test(raw)) return { value: true };
       if (/^(false|0|no)$/i.test(raw)) return { value: false };
@@ -102,6 +113,12 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
       if (!m) return { error: `must be host:port or a port number (got "${raw}")` };
       const host = m[1]?.replace(/^\[|\]$/g, '') ?? '0.0.0.0';
       return { value: { host, port: Number(m[2]) } };
+    }
+    case 'lmtp': {
+      // memberId@host:port, e.g. demo-node-0@10.0.0.5:24 (the node's LMTP endpoint).
+      const m = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(raw.trim());
+      if (!m) return { error: `must be memberId@host:port, e.g. demo-node-0@10.0.0.5:24 (got "${raw}")` };
+      return { value: { memberId: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) } };
     }
   }
 }

@@ -254,10 +254,16 @@ const nodeListen = strict({
   imaps: Listen.optional(),
   pop3: Listen,
   pop3s: Listen.optional(),
-  /** RFC 2033 LMTP: gateways deliver here. */
+  /**
+   * RFC 2033 LMTP: gateways deliver here. Cluster-internal: LMTP has no
+   * authentication, so this address must never be reachable from outside
+   * the cluster (network policy admits only the gateways).
+   */
   lmtp: Listen,
-  /** RFC 6409 message submission (authenticated). */
+  /** RFC 6409 message submission (authenticated), with STARTTLS (RFC 3207). */
   submission: Listen.optional(),
+  /** RFC 8314 §3.3 submission over implicit TLS (port 465). */
+  smtps: Listen.optional(),
 });
 
 const NodeConfig = strict({
@@ -377,6 +383,74 @@ const Outbound = strict({
   arc: strict({ domain: domainName, selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
 }).prefault({});
 
+/** A node's LMTP endpoint (RFC 2033), where a gateway delivers a hosted mailbox's mail. */
+export const LmtpEndpoint = strict({
+  /** The node's member id: log lines and metrics name the node by it, as the hub's placement map will. */
+  memberId: dnsLabel,
+  host: z.string().min(1),
+  port,
+});
+
+/**
+ * Which node's LMTP gets a hosted mailbox's mail, until the hub serves its
+ * placement map (issue 12 replaces this with the hub's answer; the gateway
+ * asks through one seam, mail-runtime/smtp/routing/). Looked up again at
+ * every delivery attempt, so a changed placement takes effect on retries.
+ */
+const Placement = strict({
+  /**
+   * The node for every mailbox `routes` does not name. Absent (and no route
+   * matches): a hosted recipient is answered 451 4.3.0 at RCPT, so senders
+   * retry until a node is configured; nothing is accepted that has nowhere to go.
+   */
+  default: LmtpEndpoint.optional(),
+  /**
+   * A domain (`example.com`) or one address (`alice@example.com`) → node;
+   * the address entry wins over its domain's. Keys are compared lower-cased.
+   */
+  routes: z.record(z.string().min(1), LmtpEndpoint).default({}),
+}).prefault({});
+
+/** The inbound MX's own bounds (connections in total: limits.maxConnections; message size: limits.maxMessageBytes). */
+const Inbound = strict({
+  /**
+   * Recipients of one message; one more is answered 452 4.5.3 and the
+   * client sends the rest in another transaction (RFC 5321 §4.5.3.1.10).
+   * RFC 5321 §4.5.3.1.8 requires accepting at least 100, hence the floor.
+   */
+  maxRecipients: z.number().int().min(100).max(100_000).default(100),
+  /**
+   * Messages accepted from one client address (an IPv6 client: its /64) per
+   * minute; beyond it MAIL FROM is answered 450 4.7.1 until the minute has
+   * passed, so one host cannot fill the queue. 600 (10 a second, sustained)
+   * is far above what a legitimate MTA sends one domain from one address.
+   */
+  messagesPerAddressPerMinute: z.number().int().min(1).default(600),
+  /**
+   * Seconds a client may stay silent while we wait for its next command or
+   * data; then 421 4.4.2 and the connection is closed. RFC 5321 §4.5.3.2.7
+   * asks a server to wait at least 5 minutes.
+   */
+  idleTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+}).prefault({});
+
+/** The gateway's durable queue (`<storage.path>/queue/<memberId>/`) and its delivery workers. */
+const Queue = strict({
+  /**
+   * First retry this long after a temporary failure (a 4xx, a node that does
+   * not answer); each later retry waits twice as long as the one before, up
+   * to retryMaxSeconds. Mail for a node that comes back is retried as soon
+   * as a delivery to that node succeeds again.
+   */
+  retryFirstSeconds: z.number().int().min(1).default(60),
+  /** Longest wait between two attempts. RFC 5321 §4.5.4.1 suggests at least 30 minutes between retries to a remote host; an hour keeps the five days to about a hundred attempts. */
+  retryMaxSeconds: z.number().int().min(1).default(3600),
+  /** Give up and bounce (DSN) the recipients still pending this long after the message was accepted. RFC 5321 §4.5.4.1: at least 4–5 days. */
+  expireHours: z.number().min(0.001).max(24 * 30).default(120),
+  /** Queue entries in delivery at once (each holds one LMTP or outbound transaction). */
+  deliveryConcurrency: z.number().int().min(1).max(1024).default(16),
+}).prefault({});
+
 const gatewayFields = {
   /** RFC 1918 networks allowed to relay unauthenticated; empty = only authenticated submission relays. */
   relayNetworks: z.array(ipv4Cidr).default([]),
@@ -425,6 +499,15 @@ const gatewayFields = {
       }),
   }).prefault({}),
   outbound: Outbound,
+  /**
+   * Until the hub serves the directory: the users file (the node's format:
+   * addresses, aliases) recipients in hosted domains are checked against.
+   * Absent: no hosted user exists, so every hosted recipient gets 550 5.1.1.
+   */
+  directory: strict({ file: z.string().min(1) }).optional(),
+  placement: Placement,
+  inbound: Inbound,
+  queue: Queue,
 };
 
 const GatewayConfig = strict({

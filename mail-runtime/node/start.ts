@@ -6,8 +6,15 @@ import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
 import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type RefusalReason, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
+import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
+import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
+import type { QueueWriter } from '../smtp/queue/types';
+import type { Router } from '../smtp/routing/types';
+import { nodemailerPeers, startSubmissionServer, type PeerDelivery } from '../smtp/submission';
 import { MailStore } from '../store';
+import { storeDelivery } from './delivery';
 import { storeMailboxProvider, storePop3Backend, type EpochSource } from './mailboxes';
+import { directoryRouter } from './routing';
 
 export interface HostPort {
   host: string;
@@ -32,6 +39,15 @@ export interface NodeOptions {
     imaps?: HostPort;
     pop3: HostPort;
     pop3s?: HostPort;
+    /**
+     * RFC 2033 LMTP, where gateways deliver. Cluster-internal: no
+     * authentication, never reachable from outside (network policy).
+     */
+    lmtp: HostPort;
+    /** RFC 6409 submission with STARTTLS (587). */
+    submission?: HostPort;
+    /** RFC 8314 submission over implicit TLS (465). */
+    smtps?: HostPort;
     /** `/healthz`, `/readyz`, `/metrics`. */
     health: HostPort;
   };
@@ -43,6 +59,19 @@ export interface NodeOptions {
   directory?: Directory | { file: string };
   /** Owner epoch per mailbox; default 1 until placement supplies real epochs. */
   epochFor?: EpochSource;
+  /**
+   * Does this node serve a mailbox now (LMTP answers 450 4.2.0 when not,
+   * submission hands it on)? Also the store's lease check after every
+   * durable write (IMAP, POP3, delivery). Default: every local user, until
+   * the hub's placement (issue 12) supplies it.
+   */
+  owns?: OwnsMailbox;
+  /** Where submitted mail goes; default: the directory's users are hosted here, the rest is outside. */
+  router?: Router;
+  /** The outbound queue submission hands outside mail to; without one, outside recipients are refused (451 4.3.5). */
+  queue?: QueueWriter;
+  /** LMTP to another node for a hosted mailbox it owns; default nodemailer's LMTP client. */
+  peers?: PeerDelivery;
   /** Config `limits`: message and literal sizes, connections (over all client listeners), login failures and timeout, password checks. */
   limits: RuntimeConfigOf<'node'>['limits'];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
@@ -56,6 +85,9 @@ export interface RunningNode {
   imapsPort?: number;
   pop3Port: number;
   pop3sPort?: number;
+  lmtpPort: number;
+  submissionPort?: number;
+  smtpsPort?: number;
   healthPort: number;
   store: MailStore;
   /** BYE to every session, stop listeners, flush the store. */
@@ -70,7 +102,7 @@ function isDirectory(d: NodeOptions['directory']): d is Directory {
   return typeof d === 'object' && d !== null && 'authenticate' in d;
 }
 
-/** Starts the node role: IMAP(+IMAPS), POP3(+POP3S) and the health endpoint on one store. */
+/** Starts the node role: IMAP(+IMAPS), POP3(+POP3S), LMTP, submission (587/465) and the health endpoint on one store. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const log = opts.log ?? createLogger({ role: 'node', member: opts.memberId });
   const { hostname, plaintextAuth, limits } = opts;
@@ -136,12 +168,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       passwords,
       onOutcome: (result) => logins.inc({ result }),
     });
-    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes, analyze: analyzeMessage, logger: log });
+    // Two hops' header fields above the client limit: a message accepted at the edge at the limit still fits once the gateway and LMTP have added theirs (SMTP_LIMITS.hopHeaderBytes).
+    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes + 2 * SMTP_LIMITS.hopHeaderBytes, analyze: analyzeMessage, logger: log });
     closers.push(() => store.close());
-    const epochOf = opts.epochFor ?? (() => 1);
+    const owns = opts.owns ?? (() => true);
+    const placement = { epochOf: opts.epochFor ?? (() => 1), owns };
     const services: ImapServices = {
       auth,
-      mailboxes: storeMailboxProvider(store, epochOf),
+      mailboxes: storeMailboxProvider(store, placement),
       tls,
       plaintextAuth,
       hostname,
@@ -183,7 +217,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
       closers.push(() => (imaps as ImapServer).close());
     }
-    const pop3Common = { auth, backend: storePop3Backend(store, epochOf), tls, plaintextAuth, log, hostname, connections };
+    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections };
     const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
     closers.push(() => pop3.close());
     let pop3s: Pop3Server | undefined;
@@ -191,6 +225,66 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       pop3s = await startPop3Server({ ...pop3Common, kind: 'tls', ...opts.listen.pop3s });
       closers.push(() => (pop3s as Pop3Server).close());
     }
+    // Mail in: LMTP from the gateways and submission from clients, delivering through the store like APPEND.
+    const delivery = storeDelivery(store, placement, log);
+    closers.push(() => delivery.close());
+    const lmtp = await startLmtpServer({
+      ...opts.listen.lmtp,
+      tls,
+      directory,
+      owns,
+      delivery,
+      hostname,
+      // The gateway accepted up to maxMessageBytes and added its header fields.
+      maxMessageBytes: limits.maxMessageBytes + SMTP_LIMITS.hopHeaderBytes,
+      log,
+    });
+    closers.push(() => lmtp.close());
+    const submissionCommon = {
+      auth,
+      directory,
+      router: opts.router ?? directoryRouter(directory, { memberId: opts.memberId, host: opts.listen.lmtp.host, port: lmtp.port }),
+      owns,
+      delivery,
+      peers: opts.peers ?? nodemailerPeers(hostname),
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      memberId: opts.memberId,
+      hostname,
+      plaintextAuth,
+      tls,
+      limit: connections,
+      maxMessageBytes: limits.maxMessageBytes,
+      log,
+    };
+    const submissionServers: SmtpListener[] = [];
+    let submission: SmtpListener | undefined;
+    if (opts.listen.submission) {
+      submission = await startSubmissionServer({ ...submissionCommon, kind: 'plain', ...opts.listen.submission });
+      submissionServers.push(submission);
+      closers.push(() => (submission as SmtpListener).close());
+    }
+    let smtps: SmtpListener | undefined;
+    if (opts.listen.smtps) {
+      smtps = await startSubmissionServer({ ...submissionCommon, kind: 'tls', ...opts.listen.smtps });
+      submissionServers.push(smtps);
+      closers.push(() => (smtps as SmtpListener).close());
+    }
+    new Gauge({
+      name: 'mailfleet_lmtp_sessions',
+      help: 'Open LMTP sessions (gateways delivering)',
+      registers: [registry],
+      collect() {
+        this.set(lmtp.sessions());
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_submission_sessions',
+      help: 'Open submission sessions (587 and 465)',
+      registers: [registry],
+      collect() {
+        this.set(submissionServers.reduce((n, s) => n + s.sessions(), 0));
+      },
+    });
     const imapServers = [imap, imaps].filter((s): s is ImapServer => s !== undefined);
     const pop3Servers = [pop3, pop3s].filter((s): s is Pop3Server => s !== undefined);
     new Gauge({
@@ -215,6 +309,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ...(imaps ? { imapsPort: imaps.port } : {}),
       pop3Port: pop3.port,
       ...(pop3s ? { pop3sPort: pop3s.port } : {}),
+      lmtpPort: lmtp.port,
+      ...(submission ? { submissionPort: submission.port } : {}),
+      ...(smtps ? { smtpsPort: smtps.port } : {}),
       healthPort: health.port,
     };
     log.info(ports, 'node ready');

@@ -63,7 +63,9 @@ describe('renderRuntimeConfigs', () => {
     const gw = renderRuntimeConfigs(example('kubernetes-ha.yaml')).find((m) => m.role === 'gateway')!.config;
     if (gw.role !== 'gateway') throw new Error('role');
     expect(gw.hostedDomains).toEqual(['example.com', 'example.org']);
-    expect(gw.filters.clamd?.address).toBe('clamav.mail-filters.svc:3310');
+    // The example deploys clamd and rspamd beside the gateways: their Services (appliances.test.ts covers the rest).
+    expect(gw.filters.clamd).toEqual({ address: 'mail-prod-clamd-0.mail-prod.svc.cluster.local:3310', onError: 'tempfail', timeoutMs: 60000, streamMaxBytes: 26214400 });
+    expect(gw.filters.spam?.address).toBe('mail-prod-rspamd-0.mail-prod.svc.cluster.local:11333');
     expect(gw.filters.dkim).toEqual({ selector: 'mail2026', keyFile: '/etc/mailfleet/secrets/dkim.key' });
     // Values, not field names: `limits.passwordCheckWorkers` is a number.
     const values = (v: unknown): string[] => (typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(values) : []);

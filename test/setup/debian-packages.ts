@@ -38,12 +38,12 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
   {
     package: 'clamav-daemon',
     command: 'clamd',
-    usedFor: 'a real clamd (own config and EICAR signature, no freshclam) for the antivirus filter (test/smtp/filters/clamd.test.ts)',
+    usedFor: "a real clamd (own config and EICAR signature, no freshclam) for the antivirus filter (test/smtp/filters/clamd.test.ts); its `clamconf` checks the appliances' clamd.conf / freshclam.conf",
   },
   {
     package: 'rspamd',
     command: 'rspamd',
-    usedFor: "a real rspamd (own local config, no DNS, no Bayes) for the spam filter's HTTP client and, in milter mode, the milter client",
+    usedFor: "a real rspamd (own local config, no DNS, no Bayes) for the spam filter's HTTP client and, in milter mode, the milter client; `rspamadm configtest` / `configdump` check the appliances' settings",
   },
   {
     package: 'spamd',

@@ -7,8 +7,8 @@ import { HIERARCHY_DELIMITER, type Folder } from '../store';
  * mailbox read-write after the message arrived, or the read-write session
  * that already had it selected when it arrived and is notified first.
  * EXAMINE never claims (RFC 3501 §6.3.2: it must not make messages lose
- * `\Recent`), so a read-only session sees no recent messages; STATUS RECENT
- * counts the messages nobody has claimed yet.
+ * `\Recent`); a read-only session reports the messages nobody has claimed
+ * yet as recent, and STATUS RECENT counts them.
  *
  * Claims live in a registry per node (one per store), keyed by user,
  * folder and UIDVALIDITY, and are persisted in the folder's index as the

@@ -1,5 +1,5 @@
 import { normalizeFolderName } from '../../store';
-import type { ImapValue } from '../protocol';
+import { untagged, type ImapValue } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
 import { recentRegistry } from './recent';
@@ -33,17 +33,33 @@ export const CREATE = defineCommand({
   },
 });
 
-/** RFC 3501 §6.3.4 DELETE (INBOX cannot be deleted; children survive). */
+/**
+ * RFC 3501 §6.3.4 DELETE (INBOX cannot be deleted; children survive).
+ * Deleting the selected mailbox: the tagged OK, then BYE [UNAVAILABLE] and
+ * the connection ends (RFC 3501 §7.1.5), as other sessions on that mailbox
+ * are told; the session never goes on in a selected state without a mailbox.
+ */
 export const DELETE = defineCommand({
   name: 'DELETE',
   states: AUTH_OR_SELECTED,
   parse: oneFolder,
   async handle(ctx, f) {
     if (f.store === 'INBOX') return noResult('INBOX cannot be deleted', { name: 'CANNOT' });
-    return attempt(async () => {
+    const name = normalizeFolderName(f.store);
+    const result = await attempt(async () => {
       await ctx.mailbox!.deleteFolder(f.store);
-      recentRegistry(ctx).deleted(ctx.mailbox!.address, normalizeFolderName(f.store));
+      recentRegistry(ctx).deleted(ctx.mailbox!.address, name);
     }, 'DELETE completed');
+    if (result.status !== 'OK' || ctx.selected?.folder.name !== name) return result;
+    // Leave the mailbox first, so no BYE for it goes out before the tagged reply.
+    await ctx.unselect();
+    return {
+      ...result,
+      after: () => {
+        ctx.send(untagged('BYE', 'Selected mailbox was deleted', { name: 'UNAVAILABLE' }));
+        ctx.close();
+      },
+    };
   },
 });
 

@@ -1,6 +1,6 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
@@ -14,6 +14,7 @@ type SearchArgs = { badCharset: true } | { badCharset: false; query: SearchQuery
 function needsSummary(key: SearchKey): boolean {
   switch (key.op) {
     case 'header':
+    case 'address':
     case 'sentdate':
     case 'body':
     case 'text':
@@ -47,16 +48,14 @@ function usesModseq(key: SearchKey): boolean {
 /** Messages per SEARCH batch: bounds memory while letting summary reads coalesce. */
 const SEARCH_BATCH = 512;
 
-const isSummary = (v: unknown): v is MessageSummary => Boolean(v) && typeof v === 'object' && 'root' in (v as object);
-
-/** Cached summaries (few reads); a message without a usable one is analyzed from its file. */
+/** Cached summaries (few reads); a message without a usable one (none, or from an older analyzer) is analyzed from its file. */
 async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<Map<number, MessageSummary>> {
   const out = new Map<number, MessageSummary>();
   if (uids.length === 0) return out;
   const cached = await folder.getSummaries(uids);
   for (const uid of uids) {
     const c = cached.get(uid);
-    if (isSummary(c)) {
+    if (isCurrentSummary(c)) {
       out.set(uid, c);
       continue;
     }

@@ -1,4 +1,4 @@
-import { SYSTEM_FLAGS, asAtom, atom, data, list, num, untagged, type ResponseValue } from '../protocol';
+import { asAtom, atom, data, num, untagged } from '../protocol';
 import { storeErrorResult } from './errors';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { recentClaims } from './recent';
@@ -44,24 +44,14 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
     if (mapped) return mapped;
     throw err;
   }
-  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks (RFC 3501 §2.3.2, §6.3.2).
+  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks,
+  // and reports them as recent without claiming them (RFC 3501 §2.3.2, §6.3.2).
   const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged(), recentClaims(ctx, folder));
   const msgs = folder.messages();
-  const keywords = new Set<string>();
   let firstUnseen = 0;
-  msgs.forEach((m, i) => {
-    for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-    if (!firstUnseen && !m.flags.includes('\\Seen')) firstUnseen = i + 1;
-  });
-  const flags: ResponseValue[] = [...SYSTEM_FLAGS, ...[...keywords].sort()].map(atom);
-  ctx.send(data(atom('FLAGS'), list(flags)));
-  // \* : clients may create new keywords (RFC 3501 §7.1 PERMANENTFLAGS).
-  ctx.send(
-    untagged('OK', readOnly ? 'Read-only mailbox' : 'Flags permitted', {
-      name: 'PERMANENTFLAGS',
-      args: [list(readOnly ? [] : [...flags, atom('\\*')])],
-    }),
-  );
+  for (let i = 0; i < msgs.length && !firstUnseen; i++) if (!msgs[i].flags.includes('\\Seen')) firstUnseen = i + 1;
+  // FLAGS, then PERMANENTFLAGS: \* when clients may create new keywords (RFC 3501 §7.1, §7.2.6).
+  for (const r of view.flagsAnnouncement()) ctx.send(r);
   ctx.send(data(num(view.count), atom('EXISTS')));
   ctx.send(data(num(view.recentCount), atom('RECENT')));
   if (firstUnseen) ctx.send(untagged('OK', 'First unseen', { name: 'UNSEEN', args: [num(firstUnseen)] }));

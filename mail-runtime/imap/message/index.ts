@@ -5,6 +5,6 @@
  * Knows nothing about mailboxes.
  */
 export type { MessageSummary, MimePart } from './analyze';
-export { analyzeMessage } from './analyze';
+export { analyzeMessage, isCurrentSummary, SUMMARY_VERSION } from './analyze';
 export { bodyStructureValue, envelopeValue, needsRawMessage, renderFetchItem } from './render';
-export { bodyTexts, decodedHeaderBlock, decodedHeaderValues, decodeQuotedPrintable } from './text';
+export { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, decodeQuotedPrintable } from './text';

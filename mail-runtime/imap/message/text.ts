@@ -5,8 +5,9 @@
  */
 import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { MISSING_DOMAIN, type EnvelopeAddress } from './address';
 import type { MessageSummary, MimePart } from './analyze';
-import { parseHeaderFields, unfold } from './header';
+import { paramValue, parseHeaderFields, unfold } from './header';
 
 /** Bytes from a binary string, read as UTF-8 when valid (RFC 6532), else as Latin-1. */
 function headerText(binary: string): string {
@@ -33,6 +34,40 @@ export function decodeHeaderValue(value: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * An ENVELOPE address list as text for SEARCH FROM/TO/CC/BCC (RFC 3501
+ * §6.4.4 looks at "the envelope structure's FROM field", not the raw
+ * header): each address as `Name <mailbox@host>` or `mailbox@host`, display
+ * names RFC 2047 decoded, without the quotes, quoted-pairs, comments and
+ * folding of the header; groups as `name: member, member;`. The
+ * MISSING_DOMAIN placeholder is not text of the message and is left out.
+ */
+export function decodedAddressText(list: readonly EnvelopeAddress[] | null): string {
+  if (!list) return '';
+  let text = '';
+  let sep = '';
+  for (const a of list) {
+    if (a.host === null) {
+      // RFC 3501 §7.4.2 group syntax: start (mailbox = group name) and end (mailbox NIL).
+      if (a.mailbox !== null) {
+        text += `${sep}${decodeHeaderValue(a.mailbox)}:`;
+        sep = ' ';
+      } else {
+        text += ';';
+        sep = ', ';
+      }
+      continue;
+    }
+    const local = headerText(a.mailbox ?? '');
+    const spec = a.host === MISSING_DOMAIN ? local : `${local}@${headerText(a.host)}`;
+    const route = a.adl === null ? '' : `${headerText(a.adl)}:`;
+    if (a.name !== null) text += `${sep}${decodeHeaderValue(a.name)} <${route}${spec}>`;
+    else text += sep + (route ? `<${route}${spec}>` : spec);
+    sep = ', ';
+  }
+  return text;
 }
 
 /** The whole header block decoded field by field (for TEXT), one field per line. */
@@ -86,7 +121,7 @@ const HEX = Int8Array.from({ length: 256 }, (_, b) => {
 });
 
 function charsetOf(part: MimePart): string {
-  const cs = part.params?.find(([k]) => k === 'charset')?.[1];
+  const cs = paramValue(part.params, 'charset');
   return cs && cs.toLowerCase() !== 'us-ascii' ? cs : 'utf-8';
 }
 

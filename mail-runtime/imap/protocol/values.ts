@@ -37,6 +37,11 @@ export interface StringValue {
 /** NIL (RFC 3501 §4.5). Note: an astring `NIL` arrives as this; use `asAstring` to get "NIL" back. */
 export interface NilValue {
   readonly type: 'nil';
+  /**
+   * The atom as sent (`NIL`, `nil`, ...): where the grammar wants an atom,
+   * not nil, it is that atom (RFC 3501 §9 `flag-keyword = atom`).
+   */
+  readonly raw?: string;
 }
 
 /** Parenthesised list (RFC 3501 §4.4). */

@@ -83,10 +83,10 @@ describe('RFC 3501 §2.3.2, §6.3.1, §6.3.2: the first SELECT claims, EXAMINE o
     const second = await login();
     await script(reader, [
       ['STATUS Claim (MESSAGES RECENT)', ['* STATUS "Claim" (MESSAGES 2 RECENT 2)', 'TAG OK STATUS completed']],
-      // EXAMINE must not make messages lose \Recent (§6.3.2): it sees none and claims none.
-      ['EXAMINE Claim', opened('EXAMINE', 2, 0, 3)],
-      ['FETCH 1:* FLAGS', ['* 1 FETCH (FLAGS ())', '* 2 FETCH (FLAGS ())', 'TAG OK FETCH completed']],
-      ['SEARCH RECENT', ['* SEARCH', 'TAG OK SEARCH completed']],
+      // EXAMINE must not make messages lose \Recent (§6.3.2): it reports them and claims none.
+      ['EXAMINE Claim', opened('EXAMINE', 2, 2, 3)],
+      ['FETCH 1:* FLAGS', ['* 1 FETCH (FLAGS (\\Recent))', '* 2 FETCH (FLAGS (\\Recent))', 'TAG OK FETCH completed']],
+      ['SEARCH RECENT', ['* SEARCH 1 2', 'TAG OK SEARCH completed']],
       ['STATUS Claim (RECENT)', ['* STATUS "Claim" (RECENT 2)', 'TAG OK STATUS completed']],
     ]);
     await script(first, [

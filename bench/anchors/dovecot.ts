@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { dovecotConfig, passwdFile, type PasswdEntry } from './dovecot-config';
 import { ANCHOR_PROGRAMS, ANCHOR_USERS, runCommand } from './install';
 import { freePorts } from './ports';
@@ -21,6 +21,8 @@ export interface DovecotInstance {
   mailOwner: { uid: number; gid: number };
   /** RSS and PSS of the master and all its children (login, imap, auth, ... processes). */
   memory(): Promise<TreeMemory>;
+  /** A setting as this instance's config has it (`doveconf -h`), defaults included. */
+  setting(name: string): string;
   /** Runs doveadm against this instance; throws with its output on failure. */
   doveadm(args: readonly string[], timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
@@ -67,6 +69,19 @@ export async function waitForPort(port: number, timeoutMs: number, what: string)
   }
 }
 
+/**
+ * Dovecot's and Postfix's unprivileged processes (dovecot, postfix,
+ * nobody) must reach their files: every folder above `dir` needs the
+ * world-execute bit. mkdtemp makes 0700 folders, a classic way to lose an
+ * afternoon to "Temporary authentication failure", so this says so.
+ */
+export async function assertTraversable(dir: string): Promise<void> {
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) throw new Error(`${d} is not traversable by other users (mode ${(st.mode & 0o777).toString(8)}): the anchors' unprivileged processes cannot reach ${dir}; chmod o+x it`);
+  }
+}
+
 export interface DovecotOptions {
   /** An empty folder for the instance (made traversable for the mail user). */
   dir: string;
@@ -88,6 +103,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotInstanc
   const gid = idOf('group', ANCHOR_USERS.mailGroup);
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
+  await assertTraversable(dir);
   for (const sub of ['run', 'state', 'mail']) await mkdir(join(dir, sub), { recursive: true });
   await chown(join(dir, 'mail'), uid, gid);
   const passwd = join(dir, 'passwd');
@@ -149,6 +165,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotInstanc
       },
       mailOwner: { uid, gid },
       memory: () => treeMemory(pid),
+      setting: (name) => runCommand(ANCHOR_PROGRAMS.doveconf, ['-c', config, '-h', name]).output.trim(),
       doveadm: (args, t = 600_000) =>
         new Promise<string>((resolve, reject) => {
           const p = spawn(ANCHOR_PROGRAMS.doveadm, ['-c', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,3 +5,4 @@ export { startPostfix, type PostfixInstance } from './postfix';
 export { postfixMainCf, postfixMasterCf, postfixRecipients, POSTFIX_DEVIATIONS, type PostfixConfigInput } from './postfix-config';
 export { anchorSmtpTarget, type SmtpTarget } from './smtp-target';
 export { treeMemory, processTree, type TreeMemory } from './procmem';
+export { durabilityStatements } from './durability';

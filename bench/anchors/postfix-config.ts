@@ -32,7 +32,7 @@ export interface PostfixConfigInput {
 export const POSTFIX_DEVIATIONS: readonly string[] = [
   'one smtpd on 127.0.0.1 at a bench-chosen port; daemons not chrooted (the temp queue is not a chroot jail)',
   'the bench domain is a virtual mailbox domain delivered by lmtp(8) to Dovecot; recipients checked against a texthash map (as the mailfleet gateway checks its directory)',
-  'no DNS lookups (smtp_dns_support_level and lmtp_host_lookup for a loopback address; disable_dns_lookups)',
+  'smtp_dns_support_level = disabled: no DNS lookups (the LMTP next hop is a literal 127.0.0.1 address)',
 ];
 
 function checkPort(name: string, port: number): void {

@@ -4,7 +4,7 @@ import { ANCHOR_PROGRAMS, ANCHOR_USERS, runCommand } from './install';
 import { freePorts } from './ports';
 import { postfixMainCf, postfixMasterCf, postfixRecipients } from './postfix-config';
 import { alive, treeMemory, type TreeMemory } from './procmem';
-import { waitForPort } from './dovecot';
+import { assertTraversable, waitForPort } from './dovecot';
 
 export interface PostfixInstance {
   pid: number;
@@ -40,6 +40,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
   await mkdir(etc, { recursive: true });
   // The postfix user's daemons must reach the queue: the folder is traversable (its parent too, see anchorSmtpTarget).
   await chmod(dir, 0o755);
+  await assertTraversable(dir);
   await mkdir(join(dir, 'queue'), { recursive: true });
   await mkdir(join(dir, 'data'), { recursive: true });
   const uid = Number(runCommand('id', ['-u', ANCHOR_USERS.postfix]).output.trim());

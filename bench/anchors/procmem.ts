@@ -64,14 +64,10 @@ async function kb(file: string, key: RegExp): Promise<number> {
 /** RSS and PSS of the process tree under `root` (all processes of a server counted). */
 export async function treeMemory(root: number): Promise<TreeMemory> {
   const pids = await processTree(root);
-  let rss = 0;
-  let pss = 0;
-  await Promise.all(
-    pids.map(async (pid) => {
-      rss += await kb(`/proc/${pid}/status`, /^VmRSS:\s+(\d+) kB$/m);
-      pss += await kb(`/proc/${pid}/smaps_rollup`, /^Pss:\s+(\d+) kB$/m);
-    }),
-  );
+  // Read all, then add up (an `x += await ...` per process would lose updates).
+  const each = await Promise.all(pids.map(async (pid) => [await kb(`/proc/${pid}/status`, /^VmRSS:\s+(\d+) kB$/m), await kb(`/proc/${pid}/smaps_rollup`, /^Pss:\s+(\d+) kB$/m)] as const));
+  const rss = each.reduce((n, [r]) => n + r, 0);
+  const pss = each.reduce((n, [, p]) => n + p, 0);
   return { processes: pids.length, rss, pss };
 }
 

@@ -52,7 +52,7 @@ function ratioCell(r: BenchRow): string {
   if (r.ratio === undefined) return r.anchor === null ? 'anchor n/a' : '';
   const ahead = mailfleetAhead(r);
   const mark = ahead === undefined ? '' : ahead ? ' ✓' : ' ✗';
-  return `${r.ratio >= 10 || r.ratio < 0.01 ? r.ratio.toPrecision(2) : r.ratio.toFixed(2)}×${mark}`;
+  return `${r.ratio >= 10 ? r.ratio.toFixed(0) : r.ratio < 0.01 ? r.ratio.toPrecision(2) : r.ratio.toFixed(2)}×${mark}`;
 }
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

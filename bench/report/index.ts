@@ -1,4 +1,4 @@
-export { row, mergeRows, mailfleetAhead, BenchRowSchema, type BenchRow, type RowInput } from './rows';
+export { row, mergeRows, mailfleetAhead, type BenchRow } from './rows';
 export { writeResults, resultsMarkdown, suiteTable, fmtNumber, resultsStem, RunResultsSchema, type RunResults } from './results';
 export { gitState, machineNow, load } from './machine';
 

@@ -24,16 +24,34 @@ export interface DebianValidator {
   readonly command: string;
   /** Why the tests need it (printed when it is missing). */
   readonly usedFor: string;
+  /** debconf answers preseeded before installing (so the package configures no system service of its own). */
+  readonly debconf?: string;
+  /** System services the package starts on install; stopped right after (the tests only run the validator). */
+  readonly services?: readonly string[];
 }
 
 /** The one list of Debian packages the tests need. */
 export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
-  { package: 'haproxy', command: 'haproxy', usedFor: '`haproxy -c` checks every generated HAProxy config' },
+  { package: 'haproxy', command: 'haproxy', usedFor: '`haproxy -c` checks every generated HAProxy config', services: ['haproxy'] },
   { package: 'keepalived', command: 'keepalived', usedFor: '`keepalived -t` checks the VRRP configs of the HAProxy pairs' },
   {
     package: 'cloud-init',
     command: 'cloud-init',
     usedFor: "`cloud-init schema` and cloud-init's network renderer check the VMs' user data",
+  },
+  {
+    package: 'postfix',
+    command: 'postconf',
+    usedFor: '`postconf -c <dir> -n` / `-M` check the benchmark anchor\'s generated Postfix main.cf and master.cf (test/bench)',
+    // "No configuration": no /etc/postfix/main.cf, so the package's own service has nothing to run.
+    debconf: 'postfix postfix/main_mailer_type select No configuration',
+    services: ['postfix'],
+  },
+  {
+    package: 'dovecot-core',
+    command: 'doveconf',
+    usedFor: "`doveconf -c <file> -n` checks the benchmark anchor's generated Dovecot config (test/bench)",
+    services: ['dovecot'],
   },
 ];
 
@@ -136,7 +154,9 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Wait for a dpkg lock held by another apt run instead of failing at once.
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  const preseed = missing.flatMap((v) => (v.debconf ? [v.debconf] : []));
   const steps: Array<[string, string[]]> = [
+    ...preseed.map((line): [string, string[]] => ['sh', ['-c', 'printf "%s\\n" "$1" | debconf-set-selections', 'sh', line]]),
     ['apt-get', ['-qq', ...lock, 'update']],
     ['apt-get', ['-qq', ...lock, 'install', '-y', '--no-install-recommends', ...packages]],
   ];
@@ -148,8 +168,9 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
       return 1;
     }
   }
-  // The haproxy package starts its service; the tests only run `haproxy -c`.
-  if (packages.includes('haproxy')) run('service', ['haproxy', 'stop'], env);
+  // Some packages start their service (haproxy; postfix and dovecot where no
+  // policy-rc.d stops them); the tests only run the validators.
+  for (const v of missing) for (const service of v.services ?? []) run('service', [service, 'stop'], env);
 
   const still = check(list);
   if (still.length > 0) {

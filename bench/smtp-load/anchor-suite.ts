@@ -27,7 +27,12 @@ export async function runSmtpAnchorBench(log: (s: string) => void = (s) => proce
   if (!avail.available) return { rows: [], notes: [`SMTP anchor not run: ${avail.reason}`] };
   const count = envInt('BENCH_SMTP_COUNT', 2000);
   const ms = envInt('BENCH_SMTP_MS', 20_000);
-  const target = await anchorSmtpTarget({ users: SMTP_USERS });
+  let target;
+  try {
+    target = await anchorSmtpTarget({ users: SMTP_USERS });
+  } catch (err) {
+    return { rows: [], notes: [`SMTP anchor could not start: ${(err as Error).message.split('\n')[0]}`] };
+  }
   const rows = [];
   const notes: string[] = [];
   try {

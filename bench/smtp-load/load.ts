@@ -94,7 +94,20 @@ export async function smtpLoad(opts: SmtpLoadOptions): Promise<SmtpLoadFigures> 
     }
   }
 
-  const conns = await Promise.all(Array.from({ length: senders }, (_, i) => SmtpConn.open(opts.host, opts.port, `sender${i}.client.example`)));
+  let conns: SmtpConn[];
+  try {
+    const opened = await Promise.allSettled(Array.from({ length: senders }, (_, i) => SmtpConn.open(opts.host, opts.port, `sender${i}.client.example`)));
+    const bad = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    conns = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    if (bad) {
+      for (const c of conns) c.close();
+      throw bad.reason;
+    }
+  } catch (err) {
+    // No load without every sender: close the watchers too, so nothing is left open.
+    await Promise.all(watchers.map((w) => w.finish(() => true, 0)));
+    throw err;
+  }
   const startedAt = new Map<number, number>();
   const accept: number[] = [];
   const errors: string[] = [];

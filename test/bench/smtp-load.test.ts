@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMessage, percentile, smtpLoad, smtpRows } from '../../bench/smtp-load';
 import { mergeRows } from '../../bench/report';
@@ -59,5 +60,48 @@ describe('smtp load helpers', () => {
     const rows = mergeRows([...smtpRows('smtp', 10_240, 16, { anchor: fig(200) }), ...smtpRows('smtp', 10_240, 16, { mailfleet: fig(300) })]);
     expect(rows).toHaveLength(5);
     expect(rows[0]).toMatchObject({ metric: 'messages accepted, 10 KB, 16 senders', mailfleet: 300, anchor: 200, ratio: 1.5 });
+  });
+});
+
+describe('smtpLoad when a sender cannot connect', () => {
+  it('fails with the connection error when nothing listens', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    await expect(smtpLoad({ host: '127.0.0.1', port, messageSize: 100, senders: 2, count: 1, timeLimit: 1000, to: ['a@b'] })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('closes the senders that did connect when another is refused (nothing left open)', async () => {
+    // A raw server: the first connection is a healthy SMTP session, every later one is refused with 421 (RFC 5321 §3.8).
+    const open = new Set<Socket>();
+    let n = 0;
+    let allClosed: () => void = () => undefined;
+    const srv = createServer((s) => {
+      s.on('error', () => undefined);
+      if (n++ > 0) {
+        s.end('421 4.3.2 too busy\r\n');
+        return;
+      }
+      open.add(s);
+      s.on('close', () => {
+        open.delete(s);
+        if (open.size === 0) allClosed();
+      });
+      s.write('220 test ESMTP\r\n');
+      s.on('data', () => s.write('250 test\r\n'));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (srv.address() as AddressInfo).port;
+      const closed = new Promise<void>((r) => (allClosed = r));
+      await expect(smtpLoad({ host: '127.0.0.1', port, messageSize: 100, senders: 3, count: 3, timeLimit: 1000, to: ['a@b'] })).rejects.toThrow(/421/);
+      // The healthy session's socket must be closed by the client; without that it would stay open until the test's own timeout.
+      await closed;
+      expect(open.size).toBe(0);
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
   });
 });

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { anchors, durabilityStatements } from './anchors';
 import { runFloorBench } from './floor';
 import { runImapBench } from './imap';
+import { runIsolationBench } from './isolation';
 import { gitState, load, machineNow, mergeRows, resultsMarkdown, row, writeResults, type BenchRow, type RunResults, type SuiteResult } from './report';
-import { runSmtpAnchorBench } from './smtp-load';
+import { runSmtpBench } from './smtp';
 
 /**
  * `npm run bench [-- <suite...>]`. Suites return rows (mailfleet beside the
@@ -32,7 +33,8 @@ const SUITES: Record<string, () => Promise<SuiteResult | void> | SuiteResult | v
     return { rows, notes };
   },
   imap: () => runImapBench(),
-  'smtp-anchor': () => runSmtpAnchorBench(),
+  smtp: () => runSmtpBench(),
+  isolation: () => runIsolationBench(),
 };
 
 async function main() {

@@ -5,7 +5,7 @@
  * imports Pulumi; components render RuntimeConfig so a stack can never deploy
  * a config the runtime would reject).
  */
-export { RuntimeConfig, RUNTIME_ROLES, Listen, TlsFiles, SpamFilter } from './schema';
+export { ClusterLimits, RuntimeConfig, RuntimeLimits, RUNTIME_ROLES, Listen, TlsFiles, SpamFilter } from './schema';
 export type { RuntimeRole, RuntimeConfigInput, RuntimeConfigOf } from './schema';
 export { loadRuntimeConfig, parseRuntimeConfig, readConfigFile, ENV_VARS } from './load';
 export type { LoadOptions } from './load';

@@ -53,6 +53,25 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     usedFor: "`doveconf -c <file> -n` checks the benchmark anchor's generated Dovecot config (test/bench)",
     services: ['dovecot'],
   },
+  {
+    package: 'clamav-daemon',
+    command: 'clamd',
+    usedFor: "a real clamd (own config and EICAR signature, no freshclam) for the antivirus filter (test/smtp/filters/clamd.test.ts); its `clamconf` checks the appliances' clamd.conf / freshclam.conf",
+    // clamav-freshclam is pulled in by clamav-daemon; the tests write their own signatures and never download any.
+    services: ['clamav-daemon', 'clamav-freshclam'],
+  },
+  {
+    package: 'rspamd',
+    command: 'rspamd',
+    usedFor: "a real rspamd (own local config, no DNS, no Bayes) for the spam filter's HTTP client and, in milter mode, the milter client; `rspamadm configtest` / `configdump` check the appliances' settings",
+    services: ['rspamd'],
+  },
+  {
+    package: 'spamd',
+    command: 'spamd',
+    usedFor: "SpamAssassin's spamd (local tests only) for the spam filter's SPAMC client (test/smtp/filters/spam.test.ts)",
+    services: ['spamd'],
+  },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */
@@ -168,8 +187,7 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
       return 1;
     }
   }
-  // Some packages start their service (haproxy; postfix and dovecot where no
-  // policy-rc.d stops them); the tests only run the validators.
+  // These packages start their services (where no policy-rc.d stops them); the tests only run the validators and start their own daemons.
   for (const v of missing) for (const service of v.services ?? []) run('service', [service, 'stop'], env);
 
   const still = check(list);

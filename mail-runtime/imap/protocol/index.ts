@@ -14,7 +14,7 @@ export {
   normalizeRanges,
   parseSequenceSet,
   resolveSequenceSet,
-  sequenceSetContains,
+  sequenceSetMatcher,
   sequenceSetExceeds,
 } from './sequence';
 export type { FetchAttribute, FetchRequest, Partial, Section, SimpleFetchName } from './fetch';

@@ -5,4 +5,4 @@
 export type { DateComparison, SearchKey, SearchParseResult, SearchQuery } from './parse';
 export { parseSearch, SEARCH_CHARSETS } from './parse';
 export type { SearchContext, SearchMessage } from './evaluate';
-export { decideOnMetadata, decideWithoutBody, matchesSearch, searchMessages, searchNeedsBody, sentDay } from './evaluate';
+export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded, sentDay } from './evaluate';

@@ -10,12 +10,12 @@ import { runSmtpBench } from './smtp';
 /**
  * `npm run bench [-- <suite...>]`. Suites return rows (mailfleet beside the
  * anchor where there is one); this file collects them, writes
- * bench/results/<date>.json and .md, and prints the table. A suite may
- * also just print (and return nothing). Nothing here is a pass/fail test
+ * bench/results/<date>.json and .md, and prints the table (progress goes
+ * to stderr). Nothing here is a pass/fail test
  * (timed assertions do not belong in `npm test`). bench/README.md says how
  * to read the results.
  */
-const SUITES: Record<string, () => Promise<SuiteResult | void> | SuiteResult | void> = {
+const SUITES: Record<string, () => Promise<SuiteResult> | SuiteResult> = {
   floor: () => runFloorBench(),
   render: () => {
     const rows: BenchRow[] = [];
@@ -35,7 +35,14 @@ const SUITES: Record<string, () => Promise<SuiteResult | void> | SuiteResult | v
   imap: () => runImapBench(),
   smtp: () => runSmtpBench(),
   isolation: () => runIsolationBench(),
+  // Issue 14 names these two; what they would time does not run yet, so each results file says so instead of leaving them out.
+  failover: () => notMeasurable('node failover: kill -9 of a node → its users served again by another node (goal ≤ 5 s)', 'needs the hub role (membership, placement, reassignment of a dead node\'s mailboxes), which mail-runtime does not run yet (`mailfleet run` starts node and gateway only)'),
+  pair: () => notMeasurable('failover pair: primary site lost → standby serving (goal ≤ 30 s)', 'needs the failover controller and the failover-pair topology, which are not built yet (README: mailfleet:topology)'),
 };
+
+function notMeasurable(what: string, why: string): SuiteResult {
+  return { rows: [], notes: [`Not measured: ${what} — ${why}.`] };
+}
 
 async function main() {
   const wanted = process.argv.slice(2);
@@ -61,11 +68,9 @@ async function main() {
     process.stderr.write(`bench: ${name} ...\n`);
     try {
       const res = await SUITES[name]();
-      if (res) {
-        rows.push(...res.rows);
-        if (res.notes?.length) notes[name] = res.notes;
-        for (const s of res.settings ?? []) if (!settings.includes(s)) settings.push(s);
-      }
+      rows.push(...res.rows);
+      if (res.notes?.length) notes[name] = res.notes;
+      for (const s of res.settings ?? []) if (!settings.includes(s)) settings.push(s);
     } catch (err) {
       failures.push({ suite: name, error: (err as Error).stack?.split('\n').slice(0, 3).join(' ') ?? String(err) });
       process.stderr.write(`bench: ${name} failed: ${(err as Error).message}\n`);

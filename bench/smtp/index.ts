@@ -22,6 +22,7 @@
  * Bounded in count and time: BENCH_SMTP_10K (default 2000 messages),
  * BENCH_SMTP_100K (2000), each side and size stops after BENCH_SMTP_SECONDS
  * (30) of sending; waiting for visibility is bounded too (30 s).
+ * BENCH_PROFILE_DIR=<dir> makes the gateway and the node write CPU profiles.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -59,7 +60,9 @@ interface Child {
 
 /** Spawns a process and waits (bounded) for its `{"ready":true…}` line. */
 async function spawnReady(args: string[], timeoutMs = 60_000): Promise<Child> {
-  const child = spawn(process.execPath, args, {
+  // BENCH_PROFILE_DIR: each member writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profile, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),

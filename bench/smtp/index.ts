@@ -59,7 +59,8 @@ interface Child {
 }
 
 /** Spawns a process and waits (bounded) for its `{"ready":true…}` line. */
-async function spawnReady(args: string[], timeoutMs = 60_000): Promise<Child> {
+/** A member on a busy shared machine can take over a minute to compile its TypeScript and start (seen at load 32 on 2 cores). */
+async function spawnReady(args: string[], timeoutMs = 240_000): Promise<Child> {
   // BENCH_PROFILE_DIR: each member writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
   const child = spawn(process.execPath, [...profile, ...args], {

@@ -47,8 +47,8 @@ function capture(): { out: string[]; err: string[]; sinks: { out: (l: string) =>
 }
 
 describe('Debian validators needed by the suite', () => {
-  it('one list: haproxy, keepalived, cloud-init, clamav-daemon, rspamd, spamd, dovecot-imapd', () => {
-    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'clamav-daemon', 'rspamd', 'spamd', 'dovecot-imapd']);
+  it('one list: haproxy, keepalived, cloud-init, postfix, dovecot-core, clamav-daemon, rspamd, spamd, dovecot-imapd', () => {
+    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'postfix', 'dovecot-core', 'clamav-daemon', 'rspamd', 'spamd', 'dovecot-imapd']);
   });
 
   it('dpkg tells installed from absent', () => {
@@ -105,6 +105,21 @@ describe('Debian validators needed by the suite', () => {
       { line: 'service haproxy stop', frontend: 'noninteractive' },
     ]);
     expect(checks).toBe(2);
+  });
+
+  it('postfix: preseeded to "No configuration" before apt-get, and its service stopped after (the tests only run postconf)', () => {
+    const c = capture();
+    const { run, calls } = recorder();
+    const postfix = DEBIAN_VALIDATORS.find((v) => v.package === 'postfix') as DebianValidator;
+    let checks = 0;
+    const missing = (list: readonly DebianValidator[]): DebianValidator[] => (checks++ === 0 ? [...list] : []);
+    expect(ensureDebianValidators({ list: [postfix], host: { isRoot: true, hasAptGet: true }, run, missing, ...c.sinks })).toBe(0);
+    expect(calls.map((x) => x.line)).toEqual([
+      'sh -c printf "%s\\n" "$1" | debconf-set-selections sh postfix postfix/main_mailer_type select No configuration',
+      'apt-get -qq -o DPkg::Lock::Timeout=300 update',
+      'apt-get -qq -o DPkg::Lock::Timeout=300 install -y --no-install-recommends postfix',
+      'service postfix stop',
+    ]);
   });
 
   it('root with apt-get: the daemons whose packages start a system service are stopped (the tests run their own)', () => {

@@ -27,3 +27,5 @@ export {
   strict,
 } from './validation';
 export type { FieldProblem } from './validation';
+export { PowerTarget } from './power';
+export type { PowerTargetOf } from './power';

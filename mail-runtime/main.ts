@@ -23,6 +23,12 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const g = await runGateway(cfg);
     return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
   },
+  'failover-controller': async (cfg) => {
+    if (cfg.role !== 'failover-controller') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load, as for the node
+    const { runFailoverController } = require('./failover/main') as typeof import('./failover/main');
+    return { ...(await runFailoverController(cfg)) };
+  },
 };
 
 export class RoleNotAvailableError extends Error {}

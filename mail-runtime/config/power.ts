@@ -97,3 +97,58 @@ const VspherePower = strict({
 export const PowerTarget = z.discriminatedUnion('kind', [KubernetesPower, DockerPower, ProxmoxPower, VspherePower]);
 export type PowerTarget = z.output<typeof PowerTarget>;
 export type PowerTargetOf<K extends PowerTarget['kind']> = Extract<PowerTarget, { kind: K }>;
+
+/**
+ * The failover controller (`mailfleet run --role failover-controller`), at
+ * the standby site or a witness site. Every default is chosen so a
+ * confirmed, fenced failover completes well inside 30 s (issue 13; SmarterMail
+ * waits 60 s): detection takes about failureThreshold × probeIntervalMs
+ * (5 × 2 s = 10 s), leaving 20 s for the lease, the fence and the start.
+ */
+export const FailoverControllerFields = {
+  /** automatic: fail over after a confirmed outage; manual: only alert (promote with `mailfleet failover promote`). */
+  mode: z.enum(['automatic', 'manual']).default('automatic'),
+  /** What the controller checks on the primary, from its own vantage point; at least one. */
+  probes: strict({
+    /** host:port of the primary's SMTP listener: a `220 ` banner must arrive (RFC 5321 §4.2, §3.1). */
+    smtp: z.string().min(1).optional(),
+    /** host:port of the primary's IMAP listener: an untagged `* OK` or `* PREAUTH` greeting (RFC 3501 §7.1). */
+    imap: z.string().min(1).optional(),
+    /** The primary's management `GET /readyz` (or /healthz) URL: 200 means alive. */
+    health: z.url().optional(),
+  }).refine((p) => p.smtp !== undefined || p.imap !== undefined || p.health !== undefined, 'give at least one of smtp, imap, health'),
+  /** Milliseconds between probe rounds. */
+  probeIntervalMs: z.number().int().min(100).max(60_000).default(2000),
+  /** Longest one probe may take (connect + greeting); a primary frozen with its port open fails by this. */
+  probeTimeoutMs: z.number().int().min(50).max(60_000).default(2000),
+  /**
+   * Hysteresis: fail over only when at least failureThreshold probe rounds
+   * failed within the last failureWindowMs and the latest round failed too.
+   * Short outages (a restart, a lost packet) stay below it; 5 failed rounds
+   * in 12 s at a 2 s interval is an outage of about 10 s.
+   */
+  failureThreshold: z.number().int().min(1).max(1000).default(5),
+  failureWindowMs: z.number().int().min(100).max(3_600_000).default(12_000),
+  /**
+   * The site lease on shared storage: `<storage.path>/failover/` holds one
+   * marker file per epoch (created O_EXCL, the highest wins, as the store's
+   * mailbox epochs) and lease.json (holder, epoch, renewal). A holder whose
+   * renewal is older than leaseTtlMs has lost it.
+   */
+  leaseTtlMs: z.number().int().min(500).max(600_000).default(10_000),
+  primary: strict({ memberId: dnsLabel, power: PowerTarget }),
+  standby: strict({ memberId: dnsLabel, power: PowerTarget }),
+  /**
+   * Moves client traffic to the new active site (DNS update, VIP move)
+   * after it runs: a command (argv, no shell) or a webhook (POST JSON).
+   * Both get the target site, member id and epoch.
+   */
+  trafficSwitch: z
+    .discriminatedUnion('kind', [
+      strict({ kind: z.literal('command'), argv: z.array(z.string().min(1)).min(1) }),
+      strict({ kind: z.literal('webhook'), url: z.url(), tokenFile: z.string().min(1).optional() }),
+    ])
+    .optional(),
+  /** Longest the traffic switch may take; a hook that hangs is killed and recorded as failed. */
+  trafficSwitchTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+};

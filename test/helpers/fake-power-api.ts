@@ -47,6 +47,8 @@ export interface FakeApi {
   isRunning(): boolean;
   /** Sets the member's state, as if someone else had powered it. */
   setRunning(v: boolean): void;
+  /** Called when a power request is accepted (the test starts or kills the real process behind it). */
+  onPower?: (running: boolean) => void;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ class Member {
   private left = 0;
   constructor(private readonly api: () => FakeApi) {}
   want(v: boolean): void {
+    if (v !== this.wanted) this.api().onPower?.(v);
     this.wanted = v;
     this.left = this.api().settlePolls;
     if (this.left === 0) this.actual = v;

@@ -1,4 +1,6 @@
 import type { RuntimeConfig } from './config';
+// Loaded with this module: the controller is small (probes, HTTP clients), unlike the mail roles loaded on demand below.
+import { runFailoverController } from './failover/main';
 
 /**
  * Role dispatch: one program, one role per process (DESIGN.md). Returns a
@@ -25,8 +27,6 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
   },
   'failover-controller': async (cfg) => {
     if (cfg.role !== 'failover-controller') throw new Error('unreachable');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load, as for the node
-    const { runFailoverController } = require('./failover/main') as typeof import('./failover/main');
     return { ...(await runFailoverController(cfg)) };
   },
 };

@@ -6,7 +6,7 @@ import { vspherePower } from './vsphere';
 import type { PowerAdapter } from './types';
 
 export { PowerError } from './http';
-export type { PowerAdapter, PowerState } from './types';
+export type { PowerAdapter } from './types';
 
 /** The adapter for a member's platform, from its validated PowerTarget. */
 export function powerAdapter(t: PowerTarget): PowerAdapter {

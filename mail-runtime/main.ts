@@ -1,4 +1,6 @@
 import type { RuntimeConfig } from './config';
+// Loaded with this module: the controller is small (probes, HTTP clients), unlike the mail roles loaded on demand below.
+import { runFailoverController } from './failover/main';
 
 /**
  * Role dispatch: one program, one role per process (DESIGN.md). Returns a
@@ -29,6 +31,10 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const { runGateway } = require('./gateway/main') as typeof import('./gateway/main');
     const g = await runGateway(cfg);
     return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
+  },
+  'failover-controller': async (cfg) => {
+    if (cfg.role !== 'failover-controller') throw new Error('unreachable');
+    return { ...(await runFailoverController(cfg)) };
   },
 };
 

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { FailoverControllerFields } from './power';
 import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
 
 /**
@@ -9,7 +10,7 @@ import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './valida
  * are files (mounted platform secrets) named here.
  */
 
-export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all'] as const;
+export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all', 'failover-controller'] as const;
 export type RuntimeRole = (typeof RUNTIME_ROLES)[number];
 
 export const Listen = strict({
@@ -634,7 +635,28 @@ const AllConfig = strict({
   }).optional(),
 });
 
-export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig]).superRefine((c, ctx) => {
+/**
+ * The failover controller of a pair: probes the primary, takes the site
+ * lease, fences the primary, starts the standby (mail-runtime/failover/).
+ * It serves no mail: of the common fields it reads its identity, management
+ * port, storage (the lease) and log level; the others keep the shape every
+ * member shares (renderers read them from any member).
+ */
+const FailoverControllerConfig = strict({
+  role: z.literal('failover-controller'),
+  ...common,
+  /** No client listeners: only the management port (its /metrics carry the probe counters). */
+  listen: strict({}).prefault({}),
+  ...FailoverControllerFields,
+}).superRefine((c, ctx) => {
+  // A failing round lasts up to probeTimeoutMs: a window shorter than the threshold's rounds could never confirm an outage.
+  const need = c.failureThreshold * Math.max(c.probeIntervalMs, c.probeTimeoutMs);
+  if (c.failureWindowMs <= need) {
+    ctx.addIssue({ code: 'custom', path: ['failureWindowMs'], message: `must be more than failureThreshold × max(probeIntervalMs, probeTimeoutMs) = ${need} ms, or an outage is never confirmed` });
+  }
+});
+
+export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig, FailoverControllerConfig]).superRefine((c, ctx) => {
   checkHubUrls(c, ctx);
   if (c.role === 'hub' || c.role === 'all') checkHubTiming(c, ctx);
 });

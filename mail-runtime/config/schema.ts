@@ -265,10 +265,24 @@ const proxyListen = strict({
   smtps: Listen.optional(),
 });
 
+/** The login-aware proxy's own bounds (mail-runtime/proxy); each default is decided here. */
+const ProxyFields = strict({
+  /**
+   * A client must have logged in this long after connecting, or it is told
+   * BYE / -ERR and disconnected, whatever it sends meanwhile: a slow client
+   * cannot hold a pre-auth slot by trickling bytes. RFC 3501 §5.4 only sets a
+   * floor for authenticated sessions; before login nothing is at stake.
+   */
+  loginTimeoutSeconds: z.number().min(0.1).max(3600).default(60),
+  /** Connecting to the owner node and its answer to the replayed login, each within this long; beyond it the client gets NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
+  backendTimeoutSeconds: z.number().min(0.1).max(600).default(10),
+}).prefault({});
+
 const ProxyConfig = strict({
   role: z.literal('proxy'),
   ...common,
   listen: proxyListen,
+  proxy: ProxyFields,
 });
 
 const hubFields = {

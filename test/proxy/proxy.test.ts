@@ -47,6 +47,10 @@ async function startHub(httpPort = 0): Promise<void> {
     management: lo,
     storage: { path: join(dir, 'shared') },
     listen: { http: { host: '127.0.0.1', port: httpPort } },
+    // Generous lease timing: the machine is shared, and a hub that misses its own lease renewal goes standby.
+    heartbeatSeconds: 1,
+    deadAfterSeconds: 10,
+    leaseMarginSeconds: 2,
     ...tokens,
   });
   hubUrl = hub.ready.url as string;
@@ -103,7 +107,9 @@ async function metric(healthPort: number, name: string, labels = ''): Promise<nu
 
 /** Moves a user with the admin API and waits until the proxy routes by that version. */
 async function move(address: string, node: string | null): Promise<void> {
-  const res = await api<{ version: number }>(hubUrl, 'POST', '/v1/placement/move', { body: { address, node } });
+  const res = await api<{ version: number }>(hubUrl, 'POST', '/v1/placement/move', { body: { address, node } }).catch((err: unknown) => {
+    throw new Error(`hub unreachable (exit ${String(hub?.child.exitCode)} ${String(hub?.child.signalCode)}): ${hub?.stderr() ?? ''}`, { cause: err });
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   await waitFor(async () => (await metric(proxyPorts.healthPort, 'mailfleet_proxy_placement_version')) >= res.body.version, `proxy at placement ${res.body.version}`);
 }

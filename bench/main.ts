@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runImapBench } from './imap';
+import { runIsolationBench } from './isolation';
+import { runSmtpBench } from './smtp';
 
 /**
  * `npm run bench -- <suite...>`. Suites print their figures; nothing here is
@@ -21,6 +23,8 @@ const SUITES: Record<string, () => Promise<void> | void> = {
     }
   },
   imap: () => runImapBench(),
+  isolation: () => runIsolationBench(),
+  smtp: () => runSmtpBench(),
 };
 
 async function main() {

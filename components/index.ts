@@ -1,6 +1,6 @@
 /** What stacks and policies may use from components/. */
 export { MailCluster } from './mail-cluster';
-export type { MailClusterArgs, ClusterMember } from './mail-cluster';
+export type { MailClusterArgs, ClusterMember, ClusterAppliance } from './mail-cluster';
 export { MailClusterFromSpec, MemberRole } from './mail-cluster-from-spec';
 export type { MailClusterFromSpecArgs, ClusterEndpoints, ClusterMemberInfo } from './mail-cluster-from-spec';
 export type { ClientPort } from './platforms/types';

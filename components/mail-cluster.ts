@@ -2,7 +2,7 @@ import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { ADAPTERS, type PlatformCredentials } from './platforms';
 import { CLIENT_PORTS, type ClientPort, type ClusterContext, type PlatformAdapter, type PlatformSession, type ProviderSources } from './platforms/types';
-import { STANDARD_PORTS, renderRuntimeConfigs, type RenderedMember } from './render';
+import { STANDARD_PORTS, renderAppliances, renderRuntimeConfigs, type ApplianceKind, type RenderedMember } from './render';
 import { Gateway, Hub, LoadBalancer, MailNode, Proxy, SharedStorage } from './roles';
 import type { RoleComponent } from './roles/role';
 import { createClusterSecrets, type SecretInputs } from './secrets';
@@ -49,6 +49,18 @@ export interface ClusterMember {
   address: string;
 }
 
+/** A security appliance the cluster runs beside its gateways (filters.*.deploy). */
+export interface ClusterAppliance {
+  /** Its workload or VM name (`<cluster>-clamd-0`, `<cluster>-appliance-0`). */
+  id: string;
+  kind: ApplianceKind;
+  site: string;
+  /** `host:port` the gateways use. */
+  address: string;
+  /** Member ids of the gateways that use it. */
+  gateways: string[];
+}
+
 /**
  * A highly available mail cluster: hubs, mail nodes, gateways and proxies on
  * shared storage behind a load balancer, on the platform the spec names.
@@ -66,6 +78,8 @@ export class MailCluster extends pulumi.ComponentResource {
   /** Bearer token for the admin API. A Pulumi secret. */
   readonly adminToken: pulumi.Output<string>;
   readonly members: pulumi.Output<ClusterMember[]>;
+  /** The clamd/rspamd appliances beside the gateways; empty when the spec deploys none. */
+  readonly appliances: pulumi.Output<ClusterAppliance[]>;
   readonly storage: pulumi.Output<string>;
   readonly spec: ClusterSpec;
 
@@ -82,10 +96,11 @@ export class MailCluster extends pulumi.ComponentResource {
     }
     this.spec = spec;
     const members = renderRuntimeConfigs(spec);
+    const appliances = renderAppliances(spec);
     // Names members reach the hub by, for the self-signed certificate.
     const internalNames = members.flatMap((m) => (m.role === 'hub' ? [m.address, new URL(m.config.hubUrl ?? `https://${m.address}`).hostname] : []));
     const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this, internalNames);
-    const ctx: ClusterContext = { name, spec, members, secrets };
+    const ctx: ClusterContext = { name, spec, members, appliances, secrets };
     const adapter = ADAPTERS[spec.platform.kind] as PlatformAdapter<Exclude<PlatformKind, 'local'>, unknown>;
     const providers: ProviderSources<unknown> = {
       // getProvider wants a `pkg:module:member` token; only the package part counts.
@@ -106,10 +121,11 @@ export class MailCluster extends pulumi.ComponentResource {
       secretStore,
       size,
     });
+    const gateway = new Gateway(`${name}-gateway`, { ...roleArgs('gateway', spec.gateways), appliances }, child);
     const roles: RoleComponent[] = [
       new Hub(`${name}-hub`, roleArgs('hub', spec.hubs), child),
       new MailNode(`${name}-node`, roleArgs('node', spec.nodes), child),
-      new Gateway(`${name}-gateway`, roleArgs('gateway', spec.gateways), child),
+      gateway,
       new Proxy(`${name}-proxy`, roleArgs('proxy', spec.proxies), child),
     ];
     const lb = new LoadBalancer(
@@ -133,6 +149,9 @@ export class MailCluster extends pulumi.ComponentResource {
         roles.forEach((r, i) => r.memberIds.forEach((id, j) => addressOf.set(id, lists[i]![j]!)));
         return members.map((m: RenderedMember) => ({ memberId: m.memberId, role: m.role as Role, site: m.site, address: addressOf.get(m.memberId) ?? m.address }));
       });
+    this.appliances = pulumi
+      .all(gateway.companions?.addresses ?? [])
+      .apply((addresses) => appliances.map((a, i) => ({ id: a.id, kind: a.kind, site: a.site, address: addresses[i] ?? `${a.host}:${a.port}`, gateways: a.gateways })));
     this.registerOutputs({
       // The validated spec, so stack policies (policies/) can read the topology
       // the operator asked for. It holds no secrets: those come from config.
@@ -141,6 +160,7 @@ export class MailCluster extends pulumi.ComponentResource {
       adminUrl: this.adminUrl,
       adminToken: this.adminToken,
       members: this.members,
+      appliances: this.appliances,
       storage: this.storage,
     });
   }

@@ -1,7 +1,9 @@
 import { posix } from 'node:path';
 import { intToIpv4, ipv4ToInt, parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput, type RuntimeRole } from '../mail-runtime/config';
 import {
+  SpecError,
   VM_ADDRESS_BLOCKS,
+  deployedAppliances,
   type ClusterSpec,
   type FailoverPairSpec,
   type Filters,
@@ -118,11 +120,112 @@ class PortAllocator {
   }
 }
 
-/** The filter part of a gateway's config: addresses from the spec, the DKIM key as a file. */
-function gatewayFilters(f: Filters, dkimKeyFile: string) {
+// ---------------------------------------------------------------------------
+// Security appliances beside the gateways (filters.*.deploy)
+
+/** What mailfleet deploys for `filters.antivirus.deploy` / `filters.spam.deploy`, and the port each serves gateways on (the daemons' own defaults). */
+export const APPLIANCE_PORTS = { clamd: 3310, rspamd: 11333 } as const;
+export type ApplianceKind = keyof typeof APPLIANCE_PORTS;
+
+/** One deployed clamd or rspamd and the gateways that use it. */
+export interface RenderedAppliance {
+  kind: ApplianceKind;
+  /**
+   * Name of its workload: `${cluster}-<kind>-<i>` (the Kubernetes
+   * Service/Deployment, the Docker container) or, on VM platforms, the VM
+   * `${cluster}-appliance-<i>` that runs both daemons.
+   */
+  id: string;
+  /** The site's position in spec.sites (kubernetes, VMs) or the Docker host's in platform.hosts. */
+  index: number;
+  site: string;
+  /** What the gateways connect to: a Service DNS name, a container name or the VM's address. */
+  host: string;
+  port: number;
+  /** Member ids of the gateways whose RuntimeConfig points here. */
+  gateways: string[];
+}
+
+/**
+ * Which appliance serves gateway `index` of `site`:
+ * - docker: the one on the gateway's own Docker host (gateway i runs on
+ *   hosts[i % n]), so scanning never crosses hosts and a host failure takes
+ *   only its own gateways' scanners with it;
+ * - kubernetes, proxmox, vsphere: the one of the gateway's site.
+ */
+function applianceSlot(spec: ClusterSpec, gatewayIndex: number, site: string): number {
+  if (spec.platform.kind === 'docker') return gatewayIndex % spec.platform.hosts.length;
+  return Math.max(0, spec.sites.findIndex((s) => s.name === site));
+}
+
+function placeAppliance(spec: ClusterSpec, kind: ApplianceKind, slot: number): { id: string; host: string } {
+  const p = spec.platform;
+  switch (p.kind) {
+    case 'kubernetes': {
+      const id = `${spec.name}-${kind}-${slot}`;
+      return { id, host: `${id}.${kubernetesNamespace(spec)}.svc.cluster.local` };
+    }
+    case 'docker': {
+      const id = `${spec.name}-${kind}-${slot}`;
+      return { id, host: id }; // container name, resolved by Docker's DNS on the host's network
+    }
+    case 'proxmox':
+      return { id: `${spec.name}-appliance-${slot}`, host: vmAddress(p.network, 'appliance', slot) };
+    case 'vsphere':
+      return { id: `${spec.name}-appliance-${slot}`, host: vmAddress(p.addresses, 'appliance', slot) };
+    case 'local':
+      // The spec rejects deploy on local; kept so the switch is total.
+      throw new SpecError('cluster spec', [{ path: 'filters', message: 'local runs no appliances (deploy: true needs kubernetes, docker, proxmox or vsphere)' }]);
+  }
+}
+
+const deployedKinds = (f: Filters): ApplianceKind[] => {
+  const d = deployedAppliances(f);
+  return (['clamd', 'rspamd'] as const).filter((k) => d[k]);
+};
+
+/**
+ * The appliances a cluster deploys, one per kind and site with gateways (per
+ * Docker host with gateways), in slot order. Empty when no filter says
+ * `deploy: true`. Gateways' RuntimeConfigs point at exactly these.
+ */
+export function renderAppliances(spec: ClusterSpec): RenderedAppliance[] {
+  const kinds = deployedKinds(spec.filters);
+  if (kinds.length === 0) return [];
+  const site = spec.sites[0]!.name; // every member is in the first site (renderCluster)
+  const bySlot = new Map<number, string[]>();
+  for (let i = 0; i < spec.gateways.count; i++) {
+    const slot = applianceSlot(spec, i, site);
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), memberId(spec.name, 'gateway', i)]);
+  }
+  const slots = [...bySlot.keys()].sort((a, b) => a - b);
+  return kinds.flatMap((kind) =>
+    slots.map((slot) => ({ kind, ...placeAppliance(spec, kind, slot), index: slot, site, port: APPLIANCE_PORTS[kind], gateways: bySlot.get(slot)! })),
+  );
+}
+
+/** The scanner address a filter gives the gateways: its own `address`, or the deployed appliance's. */
+function filterAddress(f: { deploy: boolean; address?: string }, deployed: () => string, what: string): string {
+  if (f.deploy) return deployed();
+  if (f.address === undefined) throw new SpecError('cluster spec', [{ path: what, message: 'required unless deploy: true' }]);
+  return f.address;
+}
+
+/**
+ * The filter part of a gateway's config: scanner addresses from the spec or
+ * the deployed appliances (`appliance(kind)` is `host:port`), the DKIM key as
+ * a file.
+ */
+function gatewayFilters(f: Filters, dkimKeyFile: string, appliance: (kind: ApplianceKind) => string) {
+  let spam;
+  if (f.spam) {
+    // What the runtime's SpamFilter takes; deploy, offline and image configure the appliance only.
+    const { deploy: _deploy, offline: _offline, image: _image, address: _address, ...scanner } = f.spam;
+    spam = { ...scanner, address: filterAddress(f.spam, () => appliance('rspamd'), 'filters.spam.address') };
+  }
   return {
-    clamd: f.antivirus ? { address: f.antivirus.address, onError: f.antivirus.onError } : undefined,
-    spam: f.spam,
+    clamd: f.antivirus ? { address: filterAddress(f.antivirus, () => appliance('clamd'), 'filters.antivirus.address'), onError: f.antivirus.onError } : undefined,
+    spam,
     dkim: f.dkim ? { selector: f.dkim.selector, keyFile: dkimKeyFile } : undefined,
   };
 }
@@ -168,7 +271,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       tls,
       hostname: spec.hostname,
       plaintextAuth: spec.security.plaintextAuth,
-      limits: { maxMessageBytes: spec.gateway.maxMessageBytes },
+      limits: { ...spec.limits, maxMessageBytes: spec.gateway.maxMessageBytes },
     };
   };
   const host = local ? local.host : '0.0.0.0';
@@ -186,19 +289,24 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       adminTokenFile: secretsDir ? posix.join(secretsDir, 'admin-token') : GUEST_PATHS.adminToken,
     });
   }
+  /** The first node's LMTP endpoint: until the hub's placement map (issue 12), the gateways deliver every hosted mailbox there. */
+  let firstNodeLmtp: { memberId: string; host: string; port: number } | undefined;
   for (let i = 0; i < spec.nodes.count; i++) {
-    push('node', i, {
-      ...common('node', i),
-      role: 'node',
-      listen: {
-        imap: listen(host, STANDARD_PORTS.imap),
-        imaps: listen(host, STANDARD_PORTS.imaps),
-        pop3: listen(host, STANDARD_PORTS.pop3),
-        pop3s: listen(host, STANDARD_PORTS.pop3s),
-        lmtp: listen(host, STANDARD_PORTS.lmtp),
-        submission: listen(host, STANDARD_PORTS.submission),
-      },
-    });
+    const nodeListen = {
+      imap: listen(host, STANDARD_PORTS.imap),
+      imaps: listen(host, STANDARD_PORTS.imaps),
+      pop3: listen(host, STANDARD_PORTS.pop3),
+      pop3s: listen(host, STANDARD_PORTS.pop3s),
+      // Cluster-internal (gateways deliver here; no authentication): network policy keeps it off the public side.
+      lmtp: listen(host, STANDARD_PORTS.lmtp),
+      // Submission 587 (STARTTLS) and 465 (implicit TLS): the proxies front them for clients (issue 12).
+      submission: listen(host, STANDARD_PORTS.submission),
+      smtps: listen(host, STANDARD_PORTS.smtps),
+    };
+    if (i === 0) {
+      firstNodeLmtp = { memberId: memberId(spec.name, 'node', 0), host: local ? nodeListen.lmtp.host : addressOf(spec, 'node', 0), port: nodeListen.lmtp.port };
+    }
+    push('node', i, { ...common('node', i), role: 'node', listen: nodeListen });
   }
   for (let i = 0; i < spec.gateways.count; i++) {
     push('gateway', i, {
@@ -208,7 +316,12 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       relayNetworks: spec.gateway.relayNetworks,
       hostedDomains: spec.domains.map((d) => d.name),
       smarthost: spec.gateway.smarthost,
-      filters: gatewayFilters(spec.filters, secretsDir ? posix.join(secretsDir, 'dkim.key') : GUEST_PATHS.dkimKey),
+      filters: gatewayFilters(spec.filters, secretsDir ? posix.join(secretsDir, 'dkim.key') : GUEST_PATHS.dkimKey, (kind) => {
+        const { host } = placeAppliance(spec, kind, applianceSlot(spec, i, site));
+        return `${host}:${APPLIANCE_PORTS[kind]}`;
+      }),
+      // One node takes all inbound mail until the hub places mailboxes; the others serve the same shared storage.
+      placement: firstNodeLmtp ? { default: firstNodeLmtp } : {},
     });
   }
   for (let i = 0; i < spec.proxies.count; i++) {
@@ -270,7 +383,7 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
         : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey },
       hostname: spec.hostname,
       plaintextAuth: spec.security.plaintextAuth,
-      limits: { maxMessageBytes: spec.gateway.maxMessageBytes },
+      limits: { ...spec.limits, maxMessageBytes: spec.gateway.maxMessageBytes },
       listen: {
         http: l(STANDARD_PORTS.http),
         smtp: l(STANDARD_PORTS.smtp),
@@ -285,7 +398,10 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
       relayNetworks: spec.gateway.relayNetworks,
       hostedDomains: spec.domains.map((d) => d.name),
       smarthost: spec.gateway.smarthost,
-      filters: gatewayFilters(spec.filters, dir ? posix.join(dir, 'secrets', 'dkim.key') : GUEST_PATHS.dkimKey),
+      filters: gatewayFilters(spec.filters, dir ? posix.join(dir, 'secrets', 'dkim.key') : GUEST_PATHS.dkimKey, () => {
+        // The spec rejects deploy on a failover pair; kept so rendering is total.
+        throw new SpecError('failover pair spec', [{ path: 'filters', message: 'a failover pair deploys no appliances' }]);
+      }),
       adminTokenFile: dir ? posix.join(dir, 'secrets', 'admin-token') : GUEST_PATHS.adminToken,
       failover:
         side === 'standby'
@@ -298,6 +414,9 @@ function renderFailoverPair(spec: FailoverPairSpec): RenderedMember[] {
             }
           : undefined,
     };
+    // Its gateway part delivers to its own node part's LMTP listener.
+    const lmtp = (input.listen as { lmtp: { port: number } }).lmtp;
+    input.placement = { default: { memberId: id, host: local ? local.host : '127.0.0.1', port: lmtp.port } };
     const config = parseRuntimeConfig(input, `rendered config of ${id}`);
     return { memberId: id, role: 'all' as const, index, site: site.site.name, address: config.advertise, config };
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ClusterLimits,
   FieldProblemsError,
   SpamFilter,
   dnsLabel,
@@ -208,9 +209,17 @@ const PROXMOX_VM_ID_RANGE = `a Proxmox VM id is 100–${MAX_PROXMOX_VM_ID}`;
 /**
  * Role blocks of the address plan, also used for VM ids (firstVmId + block + i).
  * The node block is open-ended: nodes take every address after its start.
+ *
+ * The appliance block (the clamd/rspamd VMs mailfleet deploys beside the
+ * gateways, one per site: filters.*.deploy) is the last five addresses of
+ * the gateway block, so no existing block moves: a cluster that deploys
+ * appliances has room for 15 gateways (firstAddress + 10…24), one that does
+ * not for 20, and turning appliances on with more than 15 gateways is
+ * rejected rather than renumbering anything.
  */
-export const VM_ADDRESS_BLOCKS = { hub: 0, loadBalancer: 5, gateway: 10, proxy: 30, node: 50 } as const;
-export const VM_ADDRESS_BLOCK_SIZE = { hub: 5, loadBalancer: 5, gateway: 20, proxy: 20, node: Infinity } as const;
+export const VM_ADDRESS_BLOCKS = { hub: 0, loadBalancer: 5, gateway: 10, appliance: 25, proxy: 30, node: 50 } as const;
+export const VM_ADDRESS_BLOCK_SIZE = { hub: 5, loadBalancer: 5, gateway: 20, appliance: 5, proxy: 20, node: Infinity } as const;
+type VmBlock = keyof typeof VM_ADDRESS_BLOCKS;
 const MAX_FIRST_VM_ID = MAX_PROXMOX_VM_ID - VM_ADDRESS_BLOCKS.node - MAX_ROLE_COUNT + 1;
 /** Proxmox HA group and rule ids are "pve-configid": a letter, then letters, digits, - and _. */
 const PROXMOX_HA_GROUP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -406,14 +415,117 @@ export const Tls = z.discriminatedUnion('mode', [
 ]);
 export type Tls = z.infer<typeof Tls>;
 
+// Filters and the security appliances beside the gateways -------------------
+
+/**
+ * Where a deployed clamd gets its signatures from (freshclam):
+ * - `freshclam`: ClamAV's own CDN (database.clamav.net);
+ * - `mirror`: a private mirror for air-gapped sites (`mirror`, its URL; a
+ *   plain HTTP(S) directory such as cvdupdate serves);
+ * - `none`: the appliance fetches nothing; the signatures come with the
+ *   operator's image (`filters.antivirus.image`) or, on VMs, as files the
+ *   operator copies to /var/lib/clamav (clamd starts once they are there).
+ */
+export const SIGNATURE_UPDATE_MODES = ['freshclam', 'mirror', 'none'] as const;
+/** The updates of a deployed clamd when the spec names none (components/appliances reads it, nothing else). */
+export const DEFAULT_SIGNATURE_UPDATES = { mode: 'freshclam' } as const;
+
+const SignatureUpdates = strict({
+  mode: z.enum(SIGNATURE_UPDATE_MODES),
+  /** The mirror's URL (mode mirror only). Written into freshclam.conf, hence no whitespace. */
+  mirror: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://clamav-mirror.example.net/' })
+    .regex(/^\S+$/, 'must be an http(s) URL without spaces')
+    .optional(),
+}).superRefine((u, ctx) => {
+  const report = reporter(ctx);
+  if (u.mode === 'mirror' && u.mirror === undefined) {
+    report(['mirror'], 'required with mode mirror: the URL of your private signature mirror, for example https://clamav-mirror.example.net/');
+  } else if (u.mode !== 'mirror' && u.mirror !== undefined) {
+    report(['mirror'], `is only read with mode mirror (mode is ${u.mode}); remove it or set mode: mirror`);
+  }
+});
+
+/**
+ * `deploy: true`: mailfleet runs the daemon beside the gateways and fills in
+ * `address`; `deploy: false`: `address` is the operator's own daemon and the
+ * deploy-only fields have nothing to configure.
+ */
+function checkDeployable(
+  f: { deploy: boolean; address?: string },
+  deployOnly: Record<string, unknown>,
+  daemon: string,
+  example: string,
+  ctx: z.RefinementCtx,
+) {
+  const report = reporter(ctx);
+  if (f.deploy) {
+    if (f.address !== undefined) {
+      report(['address'], `is filled in by mailfleet with deploy: true (the ${daemon} it runs beside the gateways); remove it, or set deploy: false to use your own ${daemon} at ${f.address}`);
+    }
+    return;
+  }
+  if (f.address === undefined) {
+    report(['address'], `required unless deploy: true: the host:port of your own ${daemon} (for example ${example}), or deploy: true to run one beside the gateways`);
+  }
+  for (const [key, value] of Object.entries(deployOnly)) {
+    if (value !== undefined) report([key], `only applies with deploy: true (mailfleet configures only the ${daemon} it deploys); remove it or set deploy: true`);
+  }
+}
+
+const applianceImage = noSpaces('an image reference');
+
+const Antivirus = strict({
+  kind: z.literal('clamd'),
+  /** Run clamd beside the gateways (one per site; components/appliances). Default false: use `address`. */
+  deploy: z.boolean().default(false),
+  /** host:port of your own clamd. Required unless `deploy` is true, when mailfleet fills it in. */
+  address: hostPort.optional(),
+  /** What to do when clamd cannot be reached: temp-fail keeps mail safe (the sender retries). */
+  onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+  /** Signature updates of the deployed clamd (deploy only). Default DEFAULT_SIGNATURE_UPDATES. */
+  updates: SignatureUpdates.optional(),
+  /**
+   * Image of the deployed clamd on kubernetes and docker (deploy only); the
+   * pinned CLAMD_IMAGE when absent. Air-gapped sites give their registry's
+   * copy, or an image with the signatures built in for `updates.mode: none`.
+   */
+  image: applianceImage.optional(),
+}).superRefine((a, ctx) => checkDeployable(a, { updates: a.updates, image: a.image }, 'clamd', '10.0.0.5:3310', ctx));
+
+const Spam = strict({
+  ...SpamFilter.shape,
+  /** Run rspamd beside the gateways (one per site; components/appliances). Default false: use `address`. */
+  deploy: z.boolean().default(false),
+  /** host:port of your own spamd or rspamd. Required unless `deploy` is true, when mailfleet fills it in. */
+  address: hostPort.optional(),
+  /**
+   * Air-gapped sites (deploy only): the deployed rspamd makes no DNS or
+   * network lookups of its own — no RBLs, fuzzy hashes, remote maps or
+   * DNS-based checks (the gateways verify SPF, DKIM and DMARC themselves).
+   */
+  offline: z.boolean().optional(),
+  /** Image of the deployed rspamd on kubernetes and docker (deploy only); the pinned RSPAMD_IMAGE when absent. */
+  image: applianceImage.optional(),
+}).superRefine((s, ctx) => {
+  if (s.deploy && s.kind !== 'rspamd') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['kind'],
+      message: 'deploy: true runs rspamd (kind: rspamd); SpamAssassin publishes no official image to pin, so run spamd yourself and give its address with deploy: false',
+    });
+  }
+  checkDeployable(s, { offline: s.offline, image: s.image }, s.kind, s.kind === 'rspamd' ? 'rspamd.mail.svc:11333' : '10.0.0.6:783', ctx);
+});
+
+/** Filters that deploy an appliance (`deploy: true`). */
+export function deployedAppliances(f: Filters): { clamd: boolean; rspamd: boolean } {
+  return { clamd: f.antivirus?.deploy === true, rspamd: f.spam?.deploy === true };
+}
+
 export const Filters = strict({
-  antivirus: strict({
-    kind: z.literal('clamd'),
-    address: hostPort,
-    /** What to do when clamd cannot be reached: temp-fail keeps mail safe (the sender retries). */
-    onError: z.enum(['tempfail', 'accept']).default('tempfail'),
-  }).optional(),
-  spam: SpamFilter.optional(),
+  antivirus: Antivirus.optional(),
+  spam: Spam.optional(),
   dkim: strict({
     selector: dnsLabel,
     /** Name of the Pulumi secret config key holding the PEM private key; generated when absent. */
@@ -509,6 +621,15 @@ const commonFields = {
   gateway: Gateway,
   admin: Admin,
   security: Security,
+  /**
+   * Client limits of every member, as in RuntimeConfig `limits` and with
+   * the same names: connections (total, per address, exempt networks),
+   * the login deadline, the TLS handshake time, failed-login limits and
+   * password checks. Each is optional: absent, the runtime's default
+   * applies (mail-runtime/config/schema.ts decides each, README "Limits"
+   * lists them). `maxMessageBytes` is `gateway.maxMessageBytes`.
+   */
+  limits: ClusterLimits.prefault({}),
 };
 
 const clusterShape = {
@@ -604,6 +725,8 @@ interface Placement {
   tls: Tls;
   /** Paths of the platform, storage and load balancer this placement reads. */
   at: { platform: Path; storage: Path; loadBalancer: Path };
+  /** Appliance VMs (clamd/rspamd beside the gateways, one per site) in the VM address plan; 0 when none are deployed. */
+  appliances: number;
 }
 
 function checkStorageAndLoadBalancer(kind: PlatformKind, place: Placement, report: Report) {
@@ -615,6 +738,14 @@ function checkStorageAndLoadBalancer(kind: PlatformKind, place: Placement, repor
   if (lb && !PLATFORM_LOAD_BALANCERS[kind].includes(lb.kind)) {
     report([...place.at.loadBalancer, 'kind'], `"${lb.kind}" is not available on ${kind}; use ${oneOf(PLATFORM_LOAD_BALANCERS[kind])}`);
   }
+}
+
+const anyDeployed = (f: Filters) => Object.values(deployedAppliances(f)).some(Boolean);
+
+/** Calls `report(path, daemon)` for each filter with `deploy: true`. */
+function forEachDeployed(f: Filters, report: (path: Path, daemon: string) => void) {
+  if (f.antivirus?.deploy) report(['filters', 'antivirus', 'deploy'], 'clamd');
+  if (f.spam?.deploy) report(['filters', 'spam', 'deploy'], f.spam.kind);
 }
 
 function checkProductionPlatform(environment: Environment, kind: PlatformKind, path: Path, report: Report) {
@@ -751,12 +882,14 @@ function checkProxmox(p: PlatformOf<'proxmox'>, place: Placement, report: Report
 // VM address plan (proxmox, vsphere) ------------------------------------------
 
 /** Blocks of the VM plan this placement uses, with how many VMs each holds and their names. */
-function vmBlocks(place: Placement): [keyof typeof VM_ADDRESS_BLOCKS, { count: number; name: (i: number) => string }][] {
+function vmBlocks(place: Placement): [VmBlock, { count: number; name: (i: number) => string }][] {
   const lb = place.loadBalancer;
   return [
     ['hub', { count: place.counts.hub, name: (i) => place.memberId('hub', i) }],
     ['loadBalancer', { count: lb?.kind === 'haproxy' ? lb.replicas : 0, name: (i) => `${place.name}-lb-${i}` }],
     ['gateway', { count: place.counts.gateway, name: (i) => place.memberId('gateway', i) }],
+    // render.ts names them so (renderAppliances).
+    ['appliance', { count: place.appliances, name: (i) => `${place.name}-appliance-${i}` }],
     ['proxy', { count: place.counts.proxy, name: (i) => place.memberId('proxy', i) }],
     ['node', { count: place.counts.node, name: (i) => place.memberId('node', i) }],
   ];
@@ -784,10 +917,23 @@ function checkVmNetwork(
   }
 
   const blocks = vmBlocks(place);
+  // With appliances deployed, the gateways end where the appliance block starts (see VM_ADDRESS_BLOCKS).
+  const gatewayRoom = VM_ADDRESS_BLOCKS.appliance - VM_ADDRESS_BLOCKS.gateway;
+  const capacity = (block: VmBlock) => (block === 'gateway' && place.appliances > 0 ? gatewayRoom : VM_ADDRESS_BLOCK_SIZE[block]);
   for (const [block, owner] of blocks) {
-    if (owner.count <= VM_ADDRESS_BLOCK_SIZE[block]) continue;
+    if (owner.count <= capacity(block)) continue;
     if (block === 'loadBalancer') {
       report([...place.at.loadBalancer, 'replicas'], `at most ${VM_ADDRESS_BLOCK_SIZE.loadBalancer} HAProxy VMs fit the VM address plan`);
+    } else if (block === 'appliance') {
+      report(['sites'], `at most ${VM_ADDRESS_BLOCK_SIZE.appliance} sites with gateways can have deployed appliances (one VM each at firstAddress + ${VM_ADDRESS_BLOCKS.appliance}…${VM_ADDRESS_BLOCKS.appliance + VM_ADDRESS_BLOCK_SIZE.appliance - 1})`);
+    } else if (block === 'gateway' && place.appliances > 0) {
+      const countPath = place.countPath?.(block);
+      if (countPath) {
+        report(
+          countPath,
+          `at most ${gatewayRoom} gateways fit the VM address plan with deployed appliances (filters.*.deploy): gateways take firstAddress + ${VM_ADDRESS_BLOCKS.gateway}…${VM_ADDRESS_BLOCKS.appliance - 1}, the clamd/rspamd VMs + ${VM_ADDRESS_BLOCKS.appliance}…${VM_ADDRESS_BLOCKS.appliance + VM_ADDRESS_BLOCK_SIZE.appliance - 1}`,
+        );
+      }
     } else {
       const countPath = place.countPath?.(block);
       if (countPath) report(countPath, `at most ${VM_ADDRESS_BLOCK_SIZE[block]} ${plural(block)} fit the VM address plan (${plural(block)} take firstAddress + ${VM_ADDRESS_BLOCKS[block]}…${VM_ADDRESS_BLOCKS[block] + VM_ADDRESS_BLOCK_SIZE[block] - 1})`);
@@ -802,7 +948,7 @@ function checkVmNetwork(
   // Every address a VM gets, so the gateway and the VIP can be checked against them.
   const owners = new Map<string, string>();
   for (const [block, owner] of blocks) {
-    for (let i = 0; i < Math.min(owner.count, VM_ADDRESS_BLOCK_SIZE[block]); i++) {
+    for (let i = 0; i < Math.min(owner.count, capacity(block)); i++) {
       owners.set(intToIpv4(ipv4ToInt(net.firstAddress) + VM_ADDRESS_BLOCKS[block] + i), owner.name(i));
     }
   }
@@ -852,9 +998,24 @@ export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
     defaultLoadBalancer: spec.loadBalancer === undefined,
     tls: spec.tls,
     at: { platform: ['platform'], storage: ['storage'], loadBalancer: ['loadBalancer'] },
+    // One appliance VM per site with gateways; render.ts places every member in the first site.
+    appliances: anyDeployed(spec.filters) ? 1 : 0,
   };
   checkStorageAndLoadBalancer(kind, place, report);
   checkProductionPlatform(spec.environment, kind, ['platform', 'kind'], report);
+  if (kind === 'local') {
+    forEachDeployed(spec.filters, (path, daemon) =>
+      report(path, `local runs no appliances: start ${daemon} on this machine yourself and give its address (deploy: false); mailfleet deploys ${daemon} on kubernetes, docker, proxmox and vsphere`),
+    );
+  }
+  if (kind === 'proxmox' || kind === 'vsphere') {
+    // Appliance VMs install Debian's packages; an image would be read by nobody.
+    for (const [filter, pkg] of [['antivirus', 'clamav-daemon'], ['spam', 'rspamd']] as const) {
+      if (spec.filters[filter]?.image !== undefined) {
+        report(['filters', filter, 'image'], `is for kubernetes and docker; on ${kind} the appliance VM installs ${pkg} from Debian: remove it`);
+      }
+    }
+  }
   checkUniqueDomains(spec.domains, report);
   checkUnique(spec.sites.map((s) => s.name), ['sites'], 'site', report);
   if (spec.tls.mode === 'cert-manager' && kind !== 'kubernetes') {
@@ -938,10 +1099,14 @@ export const FailoverPairSpec = strict({
       loadBalancer: site.loadBalancer,
       tls: spec.tls,
       at: { platform: [side, 'platform'], storage: [side, 'storage'], loadBalancer: [side, 'loadBalancer'] },
+      appliances: 0,
     };
     checkStorageAndLoadBalancer(kind, place, report);
     checkPlatform(site.platform, place, report);
   }
+  forEachDeployed(spec.filters, (path, daemon) =>
+    report(path, `a failover pair deploys no appliances: run ${daemon} at each site yourself and give its address (deploy: false)`),
+  );
   if (spec.failover.mode === 'automatic' && !spec.failover.fencing) {
     report(['failover', 'fencing'], 'automatic failover needs fencing configured (storageLease and/or powerOff) so the old primary cannot keep writing');
   }

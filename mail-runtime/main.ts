@@ -27,7 +27,15 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load (a dynamic import would need a .js path under nodenext)
     const { runNode } = require('./node/main') as typeof import('./node/main');
     const n = await runNode(cfg);
-    return { imapPort: n.imapPort, imapsPort: n.imapsPort, pop3Port: n.pop3Port, pop3sPort: n.pop3sPort, healthPort: n.healthPort };
+    const { imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort } = n;
+    return { imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort };
+  },
+  gateway: async (cfg) => {
+    if (cfg.role !== 'gateway') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load, as for the node
+    const { runGateway } = require('./gateway/main') as typeof import('./gateway/main');
+    const g = await runGateway(cfg);
+    return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
   },
 };
 

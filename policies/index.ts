@@ -8,7 +8,7 @@ import { POLICY_PACK_DESCRIPTION, POLICY_PACK_NAME, policies } from './policies'
 
 new PolicyPack(POLICY_PACK_NAME, {
   policies: [...policies],
-  // Each policy states its own level (11 and 12 advisory); anything new defaults to blocking.
+  // Each policy states its own level (11, 12 and 13 advisory); anything new defaults to blocking.
   enforcementLevel: 'mandatory',
   description: POLICY_PACK_DESCRIPTION,
   displayName: 'mailfleet: safe mail topologies',

@@ -5,6 +5,7 @@ import { adminApiPrivate } from './rules/admin-api-private';
 import { failoverPairs } from './rules/failover-pairs';
 import { failureDomains } from './rules/failure-domains';
 import { haMinimums } from './rules/ha-minimums';
+import { inboundAntivirus } from './rules/inbound-antivirus';
 import { noOpenRelay } from './rules/no-open-relay';
 import { pinnedRuntimeImage } from './rules/pinned-runtime-image';
 import { resourceFloors } from './rules/resource-floors';
@@ -17,7 +18,7 @@ import { verifiedRuntimePackage } from './rules/verified-runtime-package';
 
 /**
  * The mailfleet policies, in the order of issue 4, then the ones added since
- * (issue 10: verified-runtime-package). Every one is a stack
+ * (issue 10: verified-runtime-package; issue 11: inbound-antivirus). Every one is a stack
  * policy: it reads the topology a component registered (the `spec` output of
  * MailCluster / FailoverPair, only known once the graph is built) together
  * with the platform resources underneath it.
@@ -40,6 +41,7 @@ export const policies: readonly StackValidationPolicy[] = [
   storageCapacity,
   storageBackups,
   verifiedRuntimePackage,
+  inboundAntivirus,
 ];
 
 export const POLICY_PACK_NAME = 'mailfleet';
@@ -62,6 +64,6 @@ function readPackVersion(file: string): string {
 }
 
 export const POLICY_PACK_DESCRIPTION =
-  'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity and backups, verified runtime packages.';
+  'Stops unsafe mail topologies before deployment: HA minimums, failure domains, shared storage, failover fencing, TLS, no open relay, private admin API, secrets, resource floors, pinned images, capacity and backups, verified runtime packages, antivirus on inbound mail.';
 
-export { haMinimums, failureDomains, sharedStorage, failoverPairs, tlsEverywhere, noOpenRelay, adminApiPrivate, secretsStaySecret, resourceFloors, pinnedRuntimeImage, storageCapacity, storageBackups, verifiedRuntimePackage };
+export { haMinimums, failureDomains, sharedStorage, failoverPairs, tlsEverywhere, noOpenRelay, adminApiPrivate, secretsStaySecret, resourceFloors, pinnedRuntimeImage, storageCapacity, storageBackups, verifiedRuntimePackage, inboundAntivirus };

@@ -14,5 +14,7 @@ export type { NetworkConfigV2 } from './network';
 export { requiredSecrets } from './secret-files';
 export type { SecretMaterial } from './secret-files';
 export { memberUserData, loadBalancerUserData } from './output';
+export { renderApplianceUserData, APPLIANCE_CONFIG_DIR, APPLIANCE_UNITS, APPLIANCE_BOOTSTRAP_PATH, POLICY_RC_D, RSPAMD_LOCAL_DIR } from './appliance';
+export type { ApplianceUserDataArgs } from './appliance';
 export type { SecretInputs } from './output';
 export type { CloudConfig, WriteFile } from './document';

@@ -1,5 +1,5 @@
 import type * as pulumi from '@pulumi/pulumi';
-import type { RenderedMember } from '../render';
+import type { RenderedAppliance, RenderedMember } from '../render';
 import type { ClusterSpec, PlatformKind, PlatformOf, Role } from '../spec';
 
 /**
@@ -27,6 +27,8 @@ export interface ClusterContext<K extends PlatformKind = PlatformKind> {
   spec: ClusterSpec & { platform: PlatformOf<K> };
   /** Every member's rendered RuntimeConfig (components/render.ts). */
   members: readonly RenderedMember[];
+  /** The clamd/rspamd appliances the spec deploys beside the gateways (components/render.ts renderAppliances); empty when none. */
+  appliances: readonly RenderedAppliance[];
   secrets: ClusterSecrets;
 }
 
@@ -57,6 +59,21 @@ export interface Workload {
   resources: pulumi.Resource[];
   /** Address of each member, in member order (IP, DNS name or container name). */
   addresses: pulumi.Output<string>[];
+}
+
+export interface ApplianceArgs {
+  /**
+   * The appliances to run, in slot order (one per kind and site, or per
+   * Docker host, with gateways); the gateways' RuntimeConfigs already point
+   * at their `host:port`.
+   */
+  appliances: readonly RenderedAppliance[];
+  /**
+   * Prefix of the appliances' Pulumi resource names: the name of the
+   * component they are children of (the Gateway), because the engine
+   * derives a renamed parent's child aliases from that prefix.
+   */
+  namePrefix: string;
 }
 
 export interface LoadBalancerArgs {
@@ -91,6 +108,11 @@ export interface PlatformSession {
   volume(parent: pulumi.Resource): SharedVolume;
   /** The members of one role (StatefulSet, containers, VMs...). */
   workload(args: WorkloadArgs, parent: pulumi.Resource): Workload;
+  /**
+   * The security appliances beside the gateways (clamd, rspamd). `addresses`
+   * are each appliance's `host:port`, in the order of `args.appliances`.
+   */
+  appliances(args: ApplianceArgs, parent: pulumi.Resource): Workload;
   /** Spreads client connections over proxies and gateways. The admin API is never on it unless spec.admin.public. */
   loadBalancer(args: LoadBalancerArgs, parent: pulumi.Resource): LoadBalancerOut;
 }

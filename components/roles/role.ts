@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { PlatformSession, SecretStore, SharedVolume, Workload } from '../platforms/types';
-import type { RenderedMember } from '../render';
+import type { RenderedAppliance, RenderedMember } from '../render';
 import type { Role } from '../spec';
 
 export interface RoleArgs {
@@ -9,6 +9,8 @@ export interface RoleArgs {
   volume: SharedVolume;
   secretStore: SecretStore;
   size: { cpu: number; memoryMiB: number; diskGiB: number };
+  /** Gateways only: the clamd/rspamd appliances the spec deploys beside them (components/render.ts renderAppliances). */
+  appliances?: readonly RenderedAppliance[];
 }
 
 /**
@@ -22,8 +24,21 @@ export abstract class RoleComponent extends pulumi.ComponentResource {
   readonly addresses: pulumi.Output<string[]>;
   /** Platform resources of this role (for dependsOn). */
   readonly workload: Workload;
+  /** Resources a role runs beside its members (the gateways' appliances), when it has any. */
+  readonly companions?: Workload;
 
-  protected constructor(type: string, role: Role, name: string, args: RoleArgs, opts?: pulumi.ComponentResourceOptions) {
+  /**
+   * `companions` creates what the role runs beside its members, as children
+   * of the role component, before its outputs are registered.
+   */
+  protected constructor(
+    type: string,
+    role: Role,
+    name: string,
+    args: RoleArgs,
+    opts?: pulumi.ComponentResourceOptions,
+    companions?: (parent: RoleComponent) => Workload | undefined,
+  ) {
     super(type, name, {}, opts);
     this.memberIds = args.members.map((m) => m.memberId);
     this.workload = args.session.workload(
@@ -31,6 +46,11 @@ export abstract class RoleComponent extends pulumi.ComponentResource {
       this,
     );
     this.addresses = pulumi.all(this.workload.addresses);
-    this.registerOutputs({ memberIds: this.memberIds, addresses: this.addresses });
+    this.companions = companions?.(this);
+    this.registerOutputs({
+      memberIds: this.memberIds,
+      addresses: this.addresses,
+      ...(this.companions ? { companionAddresses: pulumi.all(this.companions.addresses) } : {}),
+    });
   }
 }

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Logger } from '../common/log';
 import { ConfigFileError, problemsFromZod } from '../config';
-import { burnPasswordCheck, isPasswordHash, verifyPassword } from './password';
+import { DIRECT_PASSWORD_CHECKS, isPasswordHash } from './password';
 import { normalizeAddress, type AuthContext, type Directory, type DirectoryUser } from './types';
 
 /**
@@ -60,7 +60,6 @@ export const usersFileSchema = z
     });
   });
 
-export type UsersFile = z.infer<typeof usersFileSchema>;
 
 interface Entry {
   user: DirectoryUser;
@@ -153,14 +152,12 @@ export class FileDirectory implements Directory {
     }
   }
 
-  async authenticate(user: string, password: string, _ctx: AuthContext): Promise<DirectoryUser | null> {
+  async authenticate(user: string, password: string, ctx: AuthContext): Promise<DirectoryUser | null> {
     await this.fresh();
+    const checks = ctx.passwords ?? DIRECT_PASSWORD_CHECKS;
     const entry = this.entries.get(normalizeAddress(user));
-    if (!entry) {
-      await burnPasswordCheck(password);
-      return null;
-    }
-    const ok = await verifyPassword(password, entry.hash);
+    if (!entry) return checks.unknownUser(password).then(() => null);
+    const ok = await checks.verify(password, entry.hash);
     if (!ok || entry.disabled) return null;
     return { ...entry.user, ...(entry.user.quota ? { quota: { ...entry.user.quota } } : {}) };
   }
@@ -185,13 +182,11 @@ export class StaticDirectory implements Directory {
     return new StaticDirectory(parseUsersFile(text, fileName));
   }
 
-  async authenticate(user: string, password: string): Promise<DirectoryUser | null> {
+  async authenticate(user: string, password: string, ctx?: AuthContext): Promise<DirectoryUser | null> {
+    const checks = ctx?.passwords ?? DIRECT_PASSWORD_CHECKS;
     const entry = this.entries.get(normalizeAddress(user));
-    if (!entry) {
-      await burnPasswordCheck(password);
-      return null;
-    }
-    return (await verifyPassword(password, entry.hash)) && !entry.disabled ? { ...entry.user } : null;
+    if (!entry) return checks.unknownUser(password).then(() => null);
+    return (await checks.verify(password, entry.hash)) && !entry.disabled ? { ...entry.user } : null;
   }
 
   async lookup(address: string): Promise<DirectoryUser | null> {

@@ -1,117 +1,140 @@
-import { LIMITS } from '../common/limits';
+import { RuntimeLimits } from '../config';
+import { addressKey } from '../net';
+import { MemoryLoginHistory, type LoginHistory } from './login-history';
 import { normalizeAddress } from './types';
 
 /**
- * Failed-login limiter, per source IP and per user, over a sliding window.
+ * Failed-login limits, decided before a password is checked. Three counts
+ * over a sliding window (config `limits.loginFailureWindowSeconds`):
  *
- * Below half the limit nothing happens; from there each further failure
- * doubles a delay the protocol layer waits before answering (slowing
- * guessing without locking out a user who mistyped twice); at the limit the
- * IP or user is refused outright until old failures leave the window.
- * Refusing per user lets an attacker lock a victim out for one window, which
- * is the accepted trade-off (RFC 4954 §4 / NIST 800-63B §5.2.2 rate limiting).
+ * - per client address (any user): at `perAddress` the address is refused
+ *   without a password check — the address is the attacker's. Not for a
+ *   user who logged in from that address recently (a NAT shared with the
+ *   attacker);
+ * - per (user, address): after `perUserAddress` failures each further one
+ *   doubles the time the pair must wait before its next check (1 s up to a
+ *   minute); a try before that is refused unchecked. Only that pair is
+ *   slowed: the user's other addresses are not;
+ * - per user (all addresses): after `perUser` failures a login for that
+ *   user from an address it has not used recently waits before its check,
+ *   doubling from 250 ms up to `userDelayMaxMs`. Never refused: anyone can
+ *   make failures for anyone, so this may cost the right password a few
+ *   seconds but never the login (NIST SP 800-63B §5.2.2), from any address.
+ *
+ * A successful login remembers (user, address) for KNOWN_ADDRESS_MS: such
+ * logins skip the per-user wait and the per-address refusal and go first in
+ * the password-check queue (see `priority`). The verdict never depends on
+ * whether the user exists, so it reveals nothing about that.
+ *
+ * What it remembers sits behind `LoginHistory`, in memory here; shared
+ * through the hub later so that proxies throttle together.
  */
 export interface LoginLimiterOptions {
-  perIp?: number;
-  perUser?: number;
-  windowMs?: number;
-  /** First delay once slowing starts. */
-  baseDelayMs?: number;
-  /** Delay ceiling. */
-  maxDelayMs?: number;
-  /** Bound on tracked keys, so a flood of distinct names cannot grow memory without limit. */
-  maxKeys?: number;
-  now?: () => number;
+  perAddress: number;
+  perUserAddress: number;
+  perUser: number;
+  windowMs: number;
+  userDelayMaxMs: number;
 }
 
-export interface LoginVerdict {
-  /** `false`: refuse without checking the password. */
-  allowed: boolean;
-  /** Wait this long before answering (also applied to refusals). */
-  delayMs: number;
-  /** Which key tripped the limit, for the log line. */
-  reason?: 'ip' | 'user';
+/** The limiter's options from config `limits`. */
+export function loginLimiterOptions(limits: RuntimeLimits): LoginLimiterOptions {
+  return {
+    perAddress: limits.loginFailuresPerAddress,
+    perUserAddress: limits.loginFailuresPerUserAddress,
+    perUser: limits.loginFailuresPerUser,
+    windowMs: limits.loginFailureWindowSeconds * 1000,
+    userDelayMaxMs: limits.loginUserDelayMaxMs,
+  };
 }
+
+/** First wait of a (user, address) pair past its free failures; doubles with each further failure. */
+const PAIR_DELAY_BASE_MS = 1000;
+/** A pair never waits longer than this between checks. */
+const PAIR_DELAY_MAX_MS = 60_000;
+/** First per-user wait; doubles with each further failure up to `userDelayMaxMs`. */
+const USER_DELAY_BASE_MS = 250;
+/** How long a successful login from an address marks it as the user's own: a month of use. */
+const KNOWN_ADDRESS_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Order in the password-check queue: `known` (the user logged in from this
+ * address recently) first, then `clean` (neither the user nor the address
+ * has recent failures), then `suspect`.
+ */
+export type CheckPriority = 'known' | 'clean' | 'suspect';
+
+export type LoginVerdict =
+  | {
+      allowed: true;
+      /** Wait this long before checking the password (the per-user slow-down). */
+      delayMs: number;
+      priority: CheckPriority;
+    }
+  | {
+      allowed: false;
+      /** Which limit refused, for the log line. */
+      reason: 'address' | 'user-address';
+    };
 
 export class LoginLimiter {
-  private readonly failures = new Map<string, number[]>();
-  private readonly perIp: number;
-  private readonly perUser: number;
-  private readonly windowMs: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly maxKeys: number;
+  private readonly history: LoginHistory;
   private readonly now: () => number;
 
-  constructor(opts: LoginLimiterOptions = {}) {
-    this.perIp = opts.perIp ?? LIMITS.loginFailuresPerIp;
-    this.perUser = opts.perUser ?? LIMITS.loginFailuresPerUser;
-    this.windowMs = opts.windowMs ?? LIMITS.loginWindowMs;
-    this.baseDelayMs = opts.baseDelayMs ?? 500;
-    this.maxDelayMs = opts.maxDelayMs ?? 8000;
-    this.maxKeys = opts.maxKeys ?? 100_000;
-    this.now = opts.now ?? Date.now;
+  constructor(
+    readonly options: LoginLimiterOptions = loginLimiterOptions(RuntimeLimits.parse(undefined)),
+    history?: LoginHistory,
+    now: () => number = Date.now,
+  ) {
+    const o = options;
+    // Counts past a limit matter up to where the waits stop growing.
+    const needed = Math.max(o.perAddress, o.perUserAddress + Math.ceil(Math.log2(PAIR_DELAY_MAX_MS / PAIR_DELAY_BASE_MS)), o.perUser + 8) + 1;
+    this.history = history ?? new MemoryLoginHistory({ maxEventsPerKey: needed, now });
+    this.now = now;
   }
 
-  private recent(key: string): number {
-    const list = this.failures.get(key);
-    if (!list) return 0;
-    const cutoff = this.now() - this.windowMs;
-    while (list.length && list[0] <= cutoff) list.shift();
-    if (!list.length) this.failures.delete(key);
-    return list.length;
+  private keys(user: string, ip: string) {
+    const u = normalizeAddress(user);
+    const a = addressKey(ip);
+    return { address: `address:${a}`, user: `user:${u}`, pair: `pair:${u} ${a}`, known: `known:${u} ${a}` };
   }
 
-  private delayFor(count: number, limit: number): number {
-    const start = Math.ceil(limit / 2);
-    if (count < start) return 0;
-    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (count - start));
-  }
-
-  /** Asks before checking a password. `user` may be absent when not yet known. */
-  check(ip: string, user?: string): LoginVerdict {
-    const ipCount = this.recent(`ip:${ip}`);
-    const userCount = user ? this.recent(`user:${normalizeAddress(user)}`) : 0;
-    const delayMs = Math.max(this.delayFor(ipCount, this.perIp), this.delayFor(userCount, this.perUser));
-    if (ipCount >= this.perIp) return { allowed: false, delayMs, reason: 'ip' };
-    if (user && userCount >= this.perUser) return { allowed: false, delayMs, reason: 'user' };
-    return { allowed: true, delayMs };
-  }
-
-  recordFailure(ip: string, user?: string): void {
-    this.push(`ip:${ip}`, this.perIp);
-    if (user) this.push(`user:${normalizeAddress(user)}`, this.perUser);
-  }
-
-  /** A good login forgives the user's earlier typos (not the IP's). */
-  recordSuccess(_ip: string, user: string): void {
-    this.failures.delete(`user:${normalizeAddress(user)}`);
-  }
-
-  private push(key: string, limit: number): void {
-    this.recent(key);
-    let list = this.failures.get(key);
-    if (!list) {
-      if (this.failures.size >= this.maxKeys) this.evict();
-      list = [];
-      this.failures.set(key, list);
+  /** Asks before checking a password for `user` from `ip`. */
+  async check(user: string, ip: string): Promise<LoginVerdict> {
+    const o = this.options;
+    const k = this.keys(user, ip);
+    const [address, perUser, pair, known] = await this.history.read([
+      { key: k.address, windowMs: o.windowMs },
+      { key: k.user, windowMs: o.windowMs },
+      { key: k.pair, windowMs: o.windowMs },
+      { key: k.known, windowMs: KNOWN_ADDRESS_MS },
+    ]);
+    const trusted = known.count > 0;
+    if (!trusted && address.count >= o.perAddress) return { allowed: false, reason: 'address' };
+    if (pair.count >= o.perUserAddress) {
+      const wait = Math.min(PAIR_DELAY_MAX_MS, PAIR_DELAY_BASE_MS * 2 ** (pair.count - o.perUserAddress));
+      if (this.now() < pair.last + wait) return { allowed: false, reason: 'user-address' };
     }
-    list.push(this.now());
-    // Never keep more than the limit: older entries add nothing to the verdict.
-    if (list.length > limit) list.splice(0, list.length - limit);
+    const delayMs = trusted || perUser.count < o.perUser ? 0 : Math.min(o.userDelayMaxMs, USER_DELAY_BASE_MS * 2 ** (perUser.count - o.perUser));
+    const priority: CheckPriority = trusted ? 'known' : address.count === 0 && perUser.count === 0 ? 'clean' : 'suspect';
+    return { allowed: true, delayMs, priority };
   }
 
-  private evict(): void {
-    for (const key of [...this.failures.keys()]) this.recent(key);
-    // Still full: drop the oldest keys (Map iterates in insertion order).
-    const excess = this.failures.size - Math.floor(this.maxKeys * 0.9);
-    if (excess > 0) {
-      let n = 0;
-      for (const key of this.failures.keys()) {
-        if (n++ >= excess) break;
-        this.failures.delete(key);
-      }
-    }
+  /** The password was wrong (or the user unknown: the same to the limiter). */
+  async failed(user: string, ip: string): Promise<void> {
+    const k = this.keys(user, ip);
+    await this.history.record([k.address, k.user, k.pair]);
+  }
+
+  /**
+   * A good login forgives the pair's failures and marks the address as the
+   * user's own. Not the user's count: failures from elsewhere may be an
+   * attack still going on.
+   */
+  async succeeded(user: string, ip: string): Promise<void> {
+    const k = this.keys(user, ip);
+    await this.history.forget([k.pair]);
+    await this.history.record([k.known]);
   }
 }
 

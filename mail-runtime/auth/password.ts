@@ -1,4 +1,5 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { PasswordVerifier } from './types';
 
 /**
  * Password hashes are self-describing strings, so parameters can be raised
@@ -83,10 +84,16 @@ export async function verifyPassword(password: string, stored: string): Promise<
 let dummyHash: Promise<string> | undefined;
 
 /**
- * Spends the same work as a real check, for unknown users: response time
- * must not reveal which addresses exist.
+ * Checks done at once, unbounded: for directories used directly (tools,
+ * tests). Logins go through the Authenticator's PasswordCheckPool instead.
+ * An unknown user costs a real check against a dummy hash, so response
+ * time does not reveal which addresses exist.
  */
-export async function burnPasswordCheck(password: string): Promise<void> {
-  dummyHash ??= hashPassword('not-a-real-password');
-  await verifyPassword(password, await dummyHash);
-}
+export const DIRECT_PASSWORD_CHECKS: PasswordVerifier = {
+  verify: verifyPassword,
+  async unknownUser(password) {
+    dummyHash ??= hashPassword('not-a-real-password');
+    await verifyPassword(password, await dummyHash);
+    return false;
+  },
+};

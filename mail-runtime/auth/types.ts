@@ -25,6 +25,29 @@ export interface AuthContext {
   ip: string;
   /** Which protocol asks ("imap", "pop3", "submission"). */
   protocol?: string;
+  /**
+   * The connection the attempt came on (the session's connection id):
+   * failures are counted per connection, and past
+   * `limits.loginFailuresPerConnection` the outcome says to hang up.
+   */
+  connectionId?: string;
+  /**
+   * How the directory checks the password: the Authenticator passes its
+   * bounded, prioritised pool (PasswordCheckPool) for this attempt. Absent
+   * (direct calls, tools): checked at once, unbounded.
+   */
+  passwords?: PasswordVerifier;
+}
+
+/** Password checks as a directory uses them. */
+export interface PasswordVerifier {
+  /** True when `password` matches the stored hash (`hashPassword` format). */
+  verify(password: string, storedHash: string): Promise<boolean>;
+  /**
+   * For a name that does not exist: answers false after as long as a
+   * `verify` would take, so response time does not tell which names exist.
+   */
+  unknownUser(password: string): Promise<false>;
 }
 
 export interface Directory {

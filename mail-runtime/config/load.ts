@@ -9,7 +9,7 @@ import { ConfigFileError, RuntimeConfigError, type FieldProblem, pathToString, p
  * config file. Each names the config path it fills, so a zod problem at that
  * path is reported under the variable the operator actually wrote.
  */
-type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'listen';
+type EnvKind = 'string' | 'int' | 'int-or-auto' | 'number' | 'bool' | 'list' | 'listen' | 'lmtp';
 interface EnvVar {
   name: string;
   path: readonly string[];
@@ -40,6 +40,18 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_LIMIT_MAX_MESSAGE_BYTES', path: ['limits', 'maxMessageBytes'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS', path: ['limits', 'maxConnections'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_IMAP_LITERAL_BYTES', path: ['limits', 'imapLiteralBytes'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS_PER_ADDRESS', path: ['limits', 'maxConnectionsPerAddress'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_PER_ADDRESS_EXEMPT', path: ['limits', 'perAddressExempt'], kind: 'list' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_TIMEOUT_SECONDS', path: ['limits', 'loginTimeoutSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_TLS_HANDSHAKE_SECONDS', path: ['limits', 'tlsHandshakeSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_CONNECTION', path: ['limits', 'loginFailuresPerConnection'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_ADDRESS', path: ['limits', 'loginFailuresPerAddress'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER_ADDRESS', path: ['limits', 'loginFailuresPerUserAddress'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER', path: ['limits', 'loginFailuresPerUser'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_FAILURE_WINDOW_SECONDS', path: ['limits', 'loginFailureWindowSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_USER_DELAY_MAX_MS', path: ['limits', 'loginUserDelayMaxMs'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS', path: ['limits', 'passwordCheckWorkers'], kind: 'int-or-auto' },
+  { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS', path: ['limits', 'passwordCheckQueueMs'], kind: 'int' },
   ...LISTENERS.map((l) => ({ name: `MAILFLEET_LISTEN_${l.toUpperCase()}`, path: ['listen', l], kind: 'listen' as const })),
   { name: 'MAILFLEET_DIRECTORY_FILE', path: ['directory', 'file'], kind: 'string' },
   { name: 'MAILFLEET_RELAY_NETWORKS', path: ['relayNetworks'], kind: 'list' },
@@ -47,16 +59,31 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_SMARTHOST', path: ['smarthost'], kind: 'string' },
   { name: 'MAILFLEET_CLAMD_ADDRESS', path: ['filters', 'clamd', 'address'], kind: 'string' },
   { name: 'MAILFLEET_CLAMD_ON_ERROR', path: ['filters', 'clamd', 'onError'], kind: 'string' },
+  { name: 'MAILFLEET_CLAMD_TIMEOUT_MS', path: ['filters', 'clamd', 'timeoutMs'], kind: 'int' },
+  { name: 'MAILFLEET_CLAMD_STREAM_MAX_BYTES', path: ['filters', 'clamd', 'streamMaxBytes'], kind: 'int' },
   { name: 'MAILFLEET_SPAM_KIND', path: ['filters', 'spam', 'kind'], kind: 'string' },
   { name: 'MAILFLEET_SPAM_ADDRESS', path: ['filters', 'spam', 'address'], kind: 'string' },
+  { name: 'MAILFLEET_SPAM_TIMEOUT_MS', path: ['filters', 'spam', 'timeoutMs'], kind: 'int' },
+  { name: 'MAILFLEET_AUTHENTICATION_ENABLED', path: ['filters', 'authentication', 'enabled'], kind: 'bool' },
+  { name: 'MAILFLEET_AUTHENTICATION_ALLOWLIST', path: ['filters', 'authentication', 'allowlist'], kind: 'list' },
+  { name: 'MAILFLEET_AUTHENTICATION_ON_ERROR', path: ['filters', 'authentication', 'onError'], kind: 'string' },
+  { name: 'MAILFLEET_AUTHENTICATION_TIMEOUT_MS', path: ['filters', 'authentication', 'timeoutMs'], kind: 'int' },
   { name: 'MAILFLEET_DKIM_SELECTOR', path: ['filters', 'dkim', 'selector'], kind: 'string' },
   { name: 'MAILFLEET_DKIM_KEY_FILE', path: ['filters', 'dkim', 'keyFile'], kind: 'string' },
+  // Gateway: static placement (one node for everything; `routes` only in a file), inbound bounds, queue.
+  { name: 'MAILFLEET_PLACEMENT_DEFAULT', path: ['placement', 'default'], kind: 'lmtp' },
+  { name: 'MAILFLEET_INBOUND_MAX_RECIPIENTS', path: ['inbound', 'maxRecipients'], kind: 'int' },
+  { name: 'MAILFLEET_INBOUND_MESSAGES_PER_ADDRESS_PER_MINUTE', path: ['inbound', 'messagesPerAddressPerMinute'], kind: 'int' },
+  { name: 'MAILFLEET_INBOUND_IDLE_TIMEOUT_SECONDS', path: ['inbound', 'idleTimeoutSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_QUEUE_RETRY_FIRST_SECONDS', path: ['queue', 'retryFirstSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_QUEUE_RETRY_MAX_SECONDS', path: ['queue', 'retryMaxSeconds'], kind: 'int' },
+  { name: 'MAILFLEET_QUEUE_EXPIRE_HOURS', path: ['queue', 'expireHours'], kind: 'number' },
+  { name: 'MAILFLEET_QUEUE_DELIVERY_CONCURRENCY', path: ['queue', 'deliveryConcurrency'], kind: 'int' },
   { name: 'MAILFLEET_ADMIN_TOKEN_FILE', path: ['adminTokenFile'], kind: 'string' },
   { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'number' },
   { name: 'MAILFLEET_DEAD_AFTER_SECONDS', path: ['deadAfterSeconds'], kind: 'number' },
   { name: 'MAILFLEET_LEASE_MARGIN_SECONDS', path: ['leaseMarginSeconds'], kind: 'number' },
   { name: 'MAILFLEET_CLUSTER_CA_KEY_FILE', path: ['clusterCaKeyFile'], kind: 'string' },
-  { name: 'MAILFLEET_PROXY_LOGIN_TIMEOUT_SECONDS', path: ['proxy', 'loginTimeoutSeconds'], kind: 'number' },
   { name: 'MAILFLEET_PROXY_BACKEND_TIMEOUT_SECONDS', path: ['proxy', 'backendTimeoutSeconds'], kind: 'number' },
   { name: 'MAILFLEET_FAILOVER_STANDBY', path: ['failover', 'standby'], kind: 'bool' },
   { name: 'MAILFLEET_FAILOVER_PEER_URL', path: ['failover', 'peerUrl'], kind: 'string' },
@@ -76,6 +103,9 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
       return { value: raw };
     case 'int':
       return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number (got "${raw}")` };
+    case 'int-or-auto':
+      if (raw.trim() === 'auto') return { value: 'auto' };
+      return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number or auto (got "${raw}")` };
     case 'number':
       return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a number such as 1 or 0.5 (got "${raw}")` };
     case 'bool':
@@ -90,6 +120,12 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
       if (!m) return { error: `must be host:port or a port number (got "${raw}")` };
       const host = m[1]?.replace(/^\[|\]$/g, '') ?? '0.0.0.0';
       return { value: { host, port: Number(m[2]) } };
+    }
+    case 'lmtp': {
+      // memberId@host:port, e.g. demo-node-0@10.0.0.5:24 (the node's LMTP endpoint).
+      const m = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(raw.trim());
+      if (!m) return { error: `must be memberId@host:port, e.g. demo-node-0@10.0.0.5:24 (got "${raw}")` };
+      return { value: { memberId: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) } };
     }
   }
 }

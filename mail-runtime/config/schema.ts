@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
 
 /**
@@ -36,13 +36,49 @@ const MiB = 1024 * 1024;
 /** Above this an IMAP literal is refused unless maxMessageBytes is larger (see imapLiteralBytes). */
 const IMAP_LITERAL_FLOOR = 64 * MiB;
 
+/** An IPv4 or IPv6 network in CIDR notation (`10.0.0.0/8`, `fd00::/8`); a single address is `/32` or `/128`. */
+const ipCidr = z.string().refine((s) => {
+  const [ip, bits, ...rest] = s.split('/');
+  const family = isIP(ip ?? '');
+  if (!family || bits === undefined || rest.length || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}, 'must be a network in CIDR notation, e.g. 127.0.0.0/8 or ::1/128');
+
+/**
+ * The limits an operator may set for a whole cluster in the topology spec
+ * (components/spec.ts `limits`), as validators without defaults: the spec
+ * and RuntimeConfig check them alike, and RuntimeLimits below gives each
+ * its one default (and says what it is for).
+ */
+const CLIENT_LIMITS = {
+  maxConnections: z.number().int().min(1),
+  maxConnectionsPerAddress: z.number().int().min(1),
+  perAddressExempt: z.array(ipCidr),
+  loginTimeoutSeconds: z.number().int().min(1).max(3600),
+  tlsHandshakeSeconds: z.number().int().min(1).max(600),
+  loginFailuresPerConnection: z.number().int().min(1).max(100),
+  loginFailuresPerAddress: z.number().int().min(1).max(1000),
+  loginFailuresPerUserAddress: z.number().int().min(1).max(1000),
+  loginFailuresPerUser: z.number().int().min(1).max(1000),
+  loginFailureWindowSeconds: z.number().int().min(60).max(86_400),
+  loginUserDelayMaxMs: z.number().int().min(0).max(30_000),
+  // One message for both forms (a union would be reported as one of its branches).
+  passwordCheckWorkers: z.custom<'auto' | number>(
+    (v) => v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64),
+    'must be auto or a whole number of workers, 1–64',
+  ),
+  passwordCheckQueueMs: z.number().int().min(100).max(60_000),
+};
+
 /**
  * Limits of one member process. Each default is decided here and nowhere
  * else; the runtime receives the parsed values (node: IMAP and POP3 servers,
- * the store). Protocol constants that are not configurable live in
- * mail-runtime/common/limits.ts.
+ * the store, the connection limits in net/, the authenticator in auth/).
+ * Protocol constants that are not configurable live in
+ * mail-runtime/common/limits.ts. README.md "Limits" explains them for
+ * operators.
  */
-const Limits = strict({
+export const RuntimeLimits = strict({
   /**
    * Largest message accepted anywhere: IMAP APPEND (above it `NO [TOOBIG]`,
    * RFC 4469 §4 / RFC 7889), the store, later SMTP SIZE (RFC 1870). 50 MiB
@@ -58,7 +94,7 @@ const Limits = strict({
    * file descriptors or memory. 5000 leaves about 400 KiB per session in a
    * node's 2 GiB memory floor (policies/rules/resource-floors.ts).
    */
-  maxConnections: z.number().int().min(1).default(5000),
+  maxConnections: CLIENT_LIMITS.maxConnections.default(5000),
   /**
    * Largest IMAP literal, and largest sum of literals in one command, after
    * login (before login the session allows a few KiB of credentials at most).
@@ -67,6 +103,91 @@ const Limits = strict({
    * larger, because an APPEND carries the whole message as one literal.
    */
   imapLiteralBytes: z.number().int().min(1024).optional(),
+  /**
+   * Connections from one client address at once (an IPv6 client counts by
+   * its /64: one subscriber gets at least that much), logged in or not,
+   * over all client listeners; one more gets the same refusal as above. 100
+   * serves a household or an office behind one NAT address (mail clients
+   * open up to 5 connections per account) while one address can hold at
+   * most 2 % of maxConnections: it takes 50 addresses to fill them.
+   */
+  maxConnectionsPerAddress: CLIENT_LIMITS.maxConnectionsPerAddress.default(100),
+  /**
+   * Networks whose connections are not counted per address (they still
+   * count towards maxConnections). Loopback by default: those peers are
+   * this host's own processes (the local cluster's proxy and gateway, an
+   * operator's tools, tests), which are as trusted as the member itself,
+   * and a loopback source address cannot arrive from the network (Linux
+   * drops it as martian). Put the proxies' networks here once nodes sit
+   * behind them, or a NAT you know; `[]` counts everyone.
+   */
+  perAddressExempt: CLIENT_LIMITS.perAddressExempt.default(['127.0.0.0/8', '::1/128']),
+  /**
+   * Seconds from accepting a connection until it must have logged in; then
+   * IMAP `* BYE` / POP3 `-ERR` and close. Nothing a client sends extends it
+   * (NOOP, CAPABILITY, ID, STARTTLS, failed logins): a connection that
+   * never logs in holds its slot this long at most. After login the
+   * protocol's own autologout applies (IMAP 30 minutes, RFC 3501 §5.4;
+   * POP3 10 minutes, RFC 1939 §3). 30 s covers a TLS handshake, a few
+   * round trips and a slowed-down login on a poor mobile link.
+   */
+  loginTimeoutSeconds: CLIENT_LIMITS.loginTimeoutSeconds.default(30),
+  /**
+   * Seconds an implicit-TLS connection (IMAPS, POP3S; RFC 8314 §3.3) has to
+   * finish its handshake. Counted against the connection limits from the
+   * moment the TCP connection is accepted, so stalled handshakes cannot
+   * pile up. A handshake is a few round trips: 15 s covers the slowest links.
+   */
+  tlsHandshakeSeconds: CLIENT_LIMITS.tlsHandshakeSeconds.default(15),
+  /**
+   * Failed logins on one connection before it is closed (after the failure
+   * reply: IMAP `* BYE`, POP3 `-ERR`). A client that knows the password
+   * needs one try, one that mistyped two or three; more is guessing.
+   */
+  loginFailuresPerConnection: CLIENT_LIMITS.loginFailuresPerConnection.default(3),
+  /**
+   * Failed logins from one client address (IPv6: its /64), any users, in
+   * loginFailureWindowSeconds, before logins from it are refused without
+   * checking the password (IMAP `NO [UNAVAILABLE]`, POP3 `-ERR [LOGIN-DELAY]`,
+   * RFC 2449 §8.1.1). A user with a recent successful login from that
+   * address is not refused (a NAT shared with an attacker).
+   */
+  loginFailuresPerAddress: CLIENT_LIMITS.loginFailuresPerAddress.default(10),
+  /**
+   * Failed logins for one user from one address before that pair is slowed
+   * down: each further failure doubles the time the pair must wait (from
+   * 1 s up to a minute) before its next password check; earlier tries are
+   * refused as above. Other addresses of the user are not affected.
+   */
+  loginFailuresPerUserAddress: CLIENT_LIMITS.loginFailuresPerUserAddress.default(3),
+  /**
+   * Failed logins for one user from all addresses before logins for that
+   * user are slowed down from addresses it has not logged in from
+   * recently: a wait before the password check, doubling from 250 ms up to
+   * loginUserDelayMaxMs. Never a refusal: guesses spread over many
+   * addresses must not lock the user out (NIST SP 800-63B §5.2.2 asks for
+   * rate limiting that does not deny the legitimate user).
+   */
+  loginFailuresPerUser: CLIENT_LIMITS.loginFailuresPerUser.default(5),
+  /** Failures older than this are forgotten by the three limits above (15 minutes). */
+  loginFailureWindowSeconds: CLIENT_LIMITS.loginFailureWindowSeconds.default(900),
+  /** Longest per-user slow-down (above): a few seconds on the right password, at worst. */
+  loginUserDelayMaxMs: CLIENT_LIMITS.loginUserDelayMaxMs.default(4000),
+  /**
+   * Password hashes (scrypt, ~32 MiB and tens of ms each) computed at once.
+   * `auto`: the machine's cores, at most two fewer than libuv's thread pool
+   * (UV_THREADPOOL_SIZE, 4 by default) so file I/O always has threads.
+   */
+  passwordCheckWorkers: CLIENT_LIMITS.passwordCheckWorkers.default('auto'),
+  /**
+   * Longest wait for a free password-check worker; a login that would wait
+   * longer fails at once with IMAP `NO [UNAVAILABLE]` / POP3 `-ERR
+   * [SYS/TEMP]` (try again) instead of queueing. Logins from an address the
+   * user logged in from recently go first (and, with two workers or more,
+   * have one to themselves), then those of users and addresses without
+   * recent failures.
+   */
+  passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.default(2000),
 })
   .prefault({})
   .superRefine((l, ctx) => {
@@ -79,6 +200,29 @@ const Limits = strict({
     }
   })
   .transform((l) => ({ ...l, imapLiteralBytes: l.imapLiteralBytes ?? Math.max(IMAP_LITERAL_FLOOR, l.maxMessageBytes) }));
+export type RuntimeLimits = z.output<typeof RuntimeLimits>;
+
+/**
+ * `limits` of the topology spec: the client limits of every member, each
+ * optional (absent: RuntimeLimits' default). components/render.ts copies
+ * them into every member's RuntimeConfig.
+ */
+export const ClusterLimits = strict({
+  maxConnections: CLIENT_LIMITS.maxConnections.optional(),
+  maxConnectionsPerAddress: CLIENT_LIMITS.maxConnectionsPerAddress.optional(),
+  perAddressExempt: CLIENT_LIMITS.perAddressExempt.optional(),
+  loginTimeoutSeconds: CLIENT_LIMITS.loginTimeoutSeconds.optional(),
+  tlsHandshakeSeconds: CLIENT_LIMITS.tlsHandshakeSeconds.optional(),
+  loginFailuresPerConnection: CLIENT_LIMITS.loginFailuresPerConnection.optional(),
+  loginFailuresPerAddress: CLIENT_LIMITS.loginFailuresPerAddress.optional(),
+  loginFailuresPerUserAddress: CLIENT_LIMITS.loginFailuresPerUserAddress.optional(),
+  loginFailuresPerUser: CLIENT_LIMITS.loginFailuresPerUser.optional(),
+  loginFailureWindowSeconds: CLIENT_LIMITS.loginFailureWindowSeconds.optional(),
+  loginUserDelayMaxMs: CLIENT_LIMITS.loginUserDelayMaxMs.optional(),
+  passwordCheckWorkers: CLIENT_LIMITS.passwordCheckWorkers.optional(),
+  passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.optional(),
+});
+export type ClusterLimits = z.infer<typeof ClusterLimits>;
 
 const common = {
   /** Unique in the cluster, e.g. `demo-node-0`. Also the heartbeat identity. */
@@ -123,7 +267,7 @@ const common = {
   hostname: z.string().min(1).default('localhost'),
   /** Where plaintext LOGIN/AUTH is accepted (RFC 3501 §6.2.3 LOGINDISABLED; RFC 2595). */
   plaintextAuth: z.enum(['never', 'loopback', 'always']).default('loopback'),
-  limits: Limits,
+  limits: RuntimeLimits,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
@@ -132,10 +276,16 @@ const nodeListen = strict({
   imaps: Listen.optional(),
   pop3: Listen,
   pop3s: Listen.optional(),
-  /** RFC 2033 LMTP: gateways deliver here. */
+  /**
+   * RFC 2033 LMTP: gateways deliver here. Cluster-internal: LMTP has no
+   * authentication, so this address must never be reachable from outside
+   * the cluster (network policy admits only the gateways).
+   */
   lmtp: Listen,
-  /** RFC 6409 message submission (authenticated). */
+  /** RFC 6409 message submission (authenticated), with STARTTLS (RFC 3207). */
   submission: Listen.optional(),
+  /** RFC 8314 §3.3 submission over implicit TLS (port 465). */
+  smtps: Listen.optional(),
 });
 
 const NodeConfig = strict({
@@ -145,6 +295,24 @@ const NodeConfig = strict({
   /** Until the hub serves the directory: a local users file (address, scrypt hash, quota). */
   directory: strict({ file: z.string().min(1) }).optional(),
 });
+
+/**
+ * How long one content filter may take at DATA before the chain answers for
+ * it. At most 10 minutes: RFC 5321 §4.5.3.2.6 has the client wait that long
+ * for the reply to the end of data, and all filters together must answer
+ * within it.
+ */
+function filterTimeoutMs(byDefault: number) {
+  return z.number().int().min(100, 'at least 100 ms').max(600_000, 'at most 600000 ms (RFC 5321 §4.5.3.2.6: the client waits 10 minutes for the reply to DATA)').default(byDefault);
+}
+
+/** Where a filter appliance listens: `host:port`, `[v6]:port`, or a unix socket `unix:/absolute/path`. */
+const filterAddress = z
+  .string()
+  .refine(
+    (s) => /^unix:\/\S+$/.test(s) || hostPort.safeParse(s).success,
+    'must be host:port with a port 1–65535 (e.g. 10.0.0.5:3310), [v6]:port, or unix:/path/to/socket',
+  );
 
 /** A spam scanner. The topology spec uses the same shape, so its values pass through unchanged. */
 export const SpamFilter = strict({
@@ -156,6 +324,8 @@ export const SpamFilter = strict({
   junkScore: z.number().default(5),
   /** Scanner unreachable: accept unscanned (default) or temp-fail so the sender retries. */
   onError: z.enum(['tempfail', 'accept']).default('accept'),
+  /** How long a scan may take before onError decides (rspamd's own task_timeout is 8 s). */
+  timeoutMs: filterTimeoutMs(30_000),
 });
 
 /** A DNS server: an IP address, optionally with a port (`127.0.0.1:5353`, `[::1]:53`), as node:dns setServers takes it. */
@@ -235,6 +405,74 @@ const Outbound = strict({
   arc: strict({ domain: domainName, selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
 }).prefault({});
 
+/** A node's LMTP endpoint (RFC 2033), where a gateway delivers a hosted mailbox's mail. */
+export const LmtpEndpoint = strict({
+  /** The node's member id: log lines and metrics name the node by it, as the hub's placement map will. */
+  memberId: dnsLabel,
+  host: z.string().min(1),
+  port,
+});
+
+/**
+ * Which node's LMTP gets a hosted mailbox's mail, until the hub serves its
+ * placement map (issue 12 replaces this with the hub's answer; the gateway
+ * asks through one seam, mail-runtime/smtp/routing/). Looked up again at
+ * every delivery attempt, so a changed placement takes effect on retries.
+ */
+const Placement = strict({
+  /**
+   * The node for every mailbox `routes` does not name. Absent (and no route
+   * matches): a hosted recipient is answered 451 4.3.0 at RCPT, so senders
+   * retry until a node is configured; nothing is accepted that has nowhere to go.
+   */
+  default: LmtpEndpoint.optional(),
+  /**
+   * A domain (`example.com`) or one address (`alice@example.com`) → node;
+   * the address entry wins over its domain's. Keys are compared lower-cased.
+   */
+  routes: z.record(z.string().min(1), LmtpEndpoint).default({}),
+}).prefault({});
+
+/** The inbound MX's own bounds (connections in total: limits.maxConnections; message size: limits.maxMessageBytes). */
+const Inbound = strict({
+  /**
+   * Recipients of one message; one more is answered 452 4.5.3 and the
+   * client sends the rest in another transaction (RFC 5321 §4.5.3.1.10).
+   * RFC 5321 §4.5.3.1.8 requires accepting at least 100, hence the floor.
+   */
+  maxRecipients: z.number().int().min(100).max(100_000).default(100),
+  /**
+   * Messages accepted from one client address (an IPv6 client: its /64) per
+   * minute; beyond it MAIL FROM is answered 450 4.7.1 until the minute has
+   * passed, so one host cannot fill the queue. 600 (10 a second, sustained)
+   * is far above what a legitimate MTA sends one domain from one address.
+   */
+  messagesPerAddressPerMinute: z.number().int().min(1).default(600),
+  /**
+   * Seconds a client may stay silent while we wait for its next command or
+   * data; then 421 4.4.2 and the connection is closed. RFC 5321 §4.5.3.2.7
+   * asks a server to wait at least 5 minutes.
+   */
+  idleTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+}).prefault({});
+
+/** The gateway's durable queue (`<storage.path>/queue/<memberId>/`) and its delivery workers. */
+const Queue = strict({
+  /**
+   * First retry this long after a temporary failure (a 4xx, a node that does
+   * not answer); each later retry waits twice as long as the one before, up
+   * to retryMaxSeconds. Mail for a node that comes back is retried as soon
+   * as a delivery to that node succeeds again.
+   */
+  retryFirstSeconds: z.number().int().min(1).default(60),
+  /** Longest wait between two attempts. RFC 5321 §4.5.4.1 suggests at least 30 minutes between retries to a remote host; an hour keeps the five days to about a hundred attempts. */
+  retryMaxSeconds: z.number().int().min(1).default(3600),
+  /** Give up and bounce (DSN) the recipients still pending this long after the message was accepted. RFC 5321 §4.5.4.1: at least 4–5 days. */
+  expireHours: z.number().min(0.001).max(24 * 30).default(120),
+  /** Queue entries in delivery at once (each holds one LMTP or outbound transaction). */
+  deliveryConcurrency: z.number().int().min(1).max(1024).default(16),
+}).prefault({});
+
 const gatewayFields = {
   /** RFC 1918 networks allowed to relay unauthenticated; empty = only authenticated submission relays. */
   relayNetworks: z.array(ipv4Cidr).default([]),
@@ -242,11 +480,56 @@ const gatewayFields = {
   hostedDomains: z.array(domainName).default([]),
   smarthost: hostPort.optional(),
   filters: strict({
-    clamd: strict({ address: hostPort, onError: z.enum(['tempfail', 'accept']).default('tempfail') }).optional(),
+    clamd: strict({
+      address: filterAddress,
+      onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+      timeoutMs: filterTimeoutMs(60_000),
+      /** clamd's StreamMaxLength (its default is 25M): larger messages are passed unscanned instead of cut off. */
+      streamMaxBytes: z.number().int().min(1024).default(25 * MiB),
+    }).optional(),
     spam: SpamFilter.optional(),
     dkim: strict({ selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
+    /** SPF, DKIM, DMARC and ARC verification of inbound mail, with an Authentication-Results header. */
+    authentication: strict({
+      /** On by default: an MX that does not check DMARC delivers every spoof of a p=reject domain. */
+      enabled: z.boolean().default(true),
+      /** Author domains (and their subdomains) whose DMARC p=reject/quarantine is not enforced (mailing lists that break DKIM). */
+      allowlist: z.array(domainName).default([]),
+      /** DNS trouble past the timeout: temp-fail (the sender retries) or deliver unverified. */
+      onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+      timeoutMs: filterTimeoutMs(30_000),
+    }).prefault({}),
+    /** Milters (Sendmail milter protocol v6), run after the built-in filters in this order. */
+    milters: z
+      .array(
+        strict({
+          /** Names the milter in logs and replies. */
+          name: dnsLabel,
+          address: filterAddress,
+          /** Milter down, late or broken: temp-fail (fail-closed, Postfix's default) or accept (fail-open). */
+          onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+          timeoutMs: filterTimeoutMs(60_000),
+        }),
+      )
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((m, i) => {
+          if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `milter name "${m.name}" is used twice` });
+          seen.add(m.name);
+        });
+      }),
   }).prefault({}),
   outbound: Outbound,
+  /**
+   * Until the hub serves the directory: the users file (the node's format:
+   * addresses, aliases) recipients in hosted domains are checked against.
+   * Absent: no hosted user exists, so every hosted recipient gets 550 5.1.1.
+   */
+  directory: strict({ file: z.string().min(1) }).optional(),
+  placement: Placement,
+  inbound: Inbound,
+  queue: Queue,
 };
 
 const GatewayConfig = strict({
@@ -267,13 +550,6 @@ const proxyListen = strict({
 
 /** The login-aware proxy's own bounds (mail-runtime/proxy); each default is decided here. */
 const ProxyFields = strict({
-  /**
-   * A client must have logged in this long after connecting, or it is told
-   * BYE / -ERR and disconnected, whatever it sends meanwhile: a slow client
-   * cannot hold a pre-auth slot by trickling bytes. RFC 3501 §5.4 only sets a
-   * floor for authenticated sessions; before login nothing is at stake.
-   */
-  loginTimeoutSeconds: z.number().min(0.1).max(3600).default(60),
   /** Connecting to the owner node and its answer to the replayed login, each within this long; beyond it the client gets NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
   backendTimeoutSeconds: z.number().min(0.1).max(600).default(10),
 }).prefault({});

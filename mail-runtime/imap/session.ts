@@ -3,10 +3,11 @@ import type { TLSSocket } from 'node:tls';
 import type { DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
-import { plaintextAuthAllowed, startTls } from '../net';
+import { plaintextAuthAllowed, startTls, type ShutdownReason } from '../net';
 import { isStoreError, type FolderGoneReason, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
 import { dispatch } from './commands/dispatch';
+import { sendPaced } from './commands/work';
 import type { ImapServices, SessionContext, SessionState } from './commands/types';
 import type { MailboxView } from './commands/view';
 import {
@@ -28,9 +29,10 @@ export interface ImapSessionOptions {
   remoteIp: string;
   services: ImapServices;
   onClose?: () => void;
-  /** Shorter autologout timers than LIMITS (tests only; no config field sets them). */
+  /** Called once logged in: the connection's login deadline (serveSessions) no longer applies. */
+  onLogin?: () => void;
+  /** A shorter autologout timer than LIMITS (tests only; no config field sets it). */
   idleTimeoutMs?: number;
-  preAuthTimeoutMs?: number;
 }
 
 /** Literals before login only carry user names and passwords (RFC 3501 §6.2.3); cap them small. */
@@ -69,8 +71,10 @@ export class ImapSession implements SessionContext {
   private cleanedUp = false;
   private idle = false;
   private idleFlushScheduled = false;
+  /** The notification flush in progress (flushes run one after the other). */
+  private flushing: Promise<void> = Promise.resolve();
   private badCommands = 0;
-  private lineWaiter: ((line: Buffer | null) => void) | undefined;
+  private lineWaiter: ((line: Buffer | 'too-long' | null) => void) | undefined;
   private releaseMailbox: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Stops listening on the current socket (set by attach()). */
@@ -118,7 +122,7 @@ export class ImapSession implements SessionContext {
    */
   private checkLiteral(req: LiteralRequest): LiteralDecision {
     const max = this.services.limits.maxMessageBytes;
-    if (req.command === 'APPEND' && req.size > max) {
+    if (req.kind === 'message' && req.size > max) {
       return { accept: false, code: 'TOOBIG', text: `Message too big (max ${max} octets)` };
     }
     return { accept: true };
@@ -134,6 +138,8 @@ export class ImapSession implements SessionContext {
   /** Listens on `socket`; keeps how to stop listening for STARTTLS. */
   private attach(socket: Socket | TLSSocket): void {
     const onData = (chunk: Buffer): void => {
+      // After BYE nothing more is read: what a client still sends (the rest of a refused literal) is dropped, not queued.
+      if (this.closed) return;
       this.reader.push(chunk);
       this.pump();
     };
@@ -182,11 +188,11 @@ export class ImapSession implements SessionContext {
     });
   }
 
-  readLine(): Promise<Buffer | null> {
+  readLine(maxBytes?: number): Promise<Buffer | 'too-long' | null> {
     if (this.closed) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.lineWaiter = resolve;
-      this.reader.readRawLine();
+      this.reader.readRawLine(maxBytes);
       // The line may already be buffered (pipelined).
       queueMicrotask(() => this.pump());
     });
@@ -202,6 +208,7 @@ export class ImapSession implements SessionContext {
     this.mailbox = mailbox;
     this.releaseMailbox = release;
     this.state = 'AUTHENTICATED';
+    this.opts.onLogin?.();
     // Commands run one at a time and the reader is not pulled meanwhile, so
     // the next literal (even one pipelined behind LOGIN) gets the new caps.
     this.reader.setLiteralLimits(this.literalLimits());
@@ -261,9 +268,9 @@ export class ImapSession implements SessionContext {
 
   // ---------------------------------------------------------------- internals
 
-  /** Server shutdown: RFC 3501 §7.1.5 BYE, then close. */
-  shutdown(): void {
-    this.send(untagged('BYE', 'Server shutting down'));
+  /** Server shutdown, or no login before the deadline: RFC 3501 §7.1.5 BYE, then close. */
+  shutdown(reason: ShutdownReason): void {
+    this.send(untagged('BYE', reason === 'login-timeout' ? 'Autologout; no login in time' : 'Server shutting down'));
     this.close();
   }
 
@@ -278,12 +285,27 @@ export class ImapSession implements SessionContext {
     setImmediate(() => {
       this.idleFlushScheduled = false;
       if (!this.idle || this.closed) return;
-      this.flushNotifications(true);
+      void this.flushNotifications(true);
     });
   }
 
-  /** Untagged updates for the selected mailbox; false if the session had to end. */
-  flushNotifications(allowExpunge: boolean): boolean {
+  /**
+   * Untagged updates for the selected mailbox; false if the session had to
+   * end. A big change elsewhere (STORE 1:* on 100,000 messages) means as
+   * many FETCH responses here: they are sent a slice at a time (issue 9),
+   * and one flush finishes before the next starts so numbering stays in order.
+   */
+  flushNotifications(allowExpunge: boolean): Promise<boolean> {
+    const run = (): Promise<boolean> => this.sendNotifications(allowExpunge);
+    const done = this.flushing.then(run, run);
+    this.flushing = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  private async sendNotifications(allowExpunge: boolean): Promise<boolean> {
     const view = this.selected;
     if (!view) return true;
     if (view.goneReason) {
@@ -293,7 +315,7 @@ export class ImapSession implements SessionContext {
       return false;
     }
     if (!view.hasPending) return true;
-    for (const r of view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') })) this.send(r);
+    await sendPaced((r) => this.send(r), view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') }));
     return true;
   }
 
@@ -302,13 +324,16 @@ export class ImapSession implements SessionContext {
     this.timer = undefined;
   }
 
+  /**
+   * RFC 3501 §5.4 autologout after login, restarted by every command.
+   * Before login the connection's login deadline applies instead
+   * (serveSessions, config `limits.loginTimeoutSeconds`), and nothing the
+   * client sends moves it.
+   */
   private touch(): void {
     this.stopTimer();
-    if (this.closed) return;
-    const ms =
-      this.state === 'NOT_AUTHENTICATED'
-        ? (this.opts.preAuthTimeoutMs ?? LIMITS.imapPreAuthTimeoutMs)
-        : (this.opts.idleTimeoutMs ?? LIMITS.imapIdleTimeoutMs);
+    if (this.closed || this.state === 'NOT_AUTHENTICATED') return;
+    const ms = this.opts.idleTimeoutMs ?? LIMITS.imapIdleTimeoutMs;
     this.timer = setTimeout(() => {
       this.log.info('autologout');
       this.send(untagged('BYE', 'Autologout; idle for too long'));
@@ -323,14 +348,14 @@ export class ImapSession implements SessionContext {
       const ev = this.reader.next();
       if (!ev) break;
       if (this.lineWaiter) {
-        if (ev.type !== 'line') {
-          // readRawLine() was requested; the reader only yields 'line' then, but stay safe.
+        if (ev.type !== 'line' && ev.type !== 'line-too-long') {
+          // readRawLine() was requested; the reader only yields 'line' or 'line-too-long' then, but stay safe.
           continue;
         }
         const w = this.lineWaiter;
         this.lineWaiter = undefined;
         this.touch();
-        w(ev.line);
+        w(ev.type === 'line' ? ev.line : 'too-long');
         continue;
       }
       switch (ev.type) {
@@ -338,6 +363,7 @@ export class ImapSession implements SessionContext {
           this.send(continuation('Ready for literal data'));
           break;
         case 'line':
+        case 'line-too-long':
           break; // a raw line nobody asked for any more
         case 'error': {
           const e = ev.error;

@@ -21,3 +21,24 @@ export function plaintextAuthAllowed(policy: PlaintextAuthPolicy, secure: boolea
   if (policy === 'never') return false;
   return isLoopback(remoteIp);
 }
+
+/**
+ * The key a client address is counted under by per-address limits
+ * (connections, failed logins): an IPv4 address as is, an IPv6 address by
+ * its /64, the smallest prefix a subscriber is given (RFC 6177 §3) — one
+ * host can pick any address in it, so counting /128s would count nothing.
+ */
+export function addressKey(ip: string): string {
+  const a = normalizeIp(ip);
+  if (isIP(a) !== 6) return a;
+  const [head, tail] = a.toLowerCase().split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  // A dotted IPv4 tail (NAT64's 64:ff9b::1.2.3.4) stands for two groups.
+  const width = (gs: string[]): number => gs.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - width(left) - width(right))).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}

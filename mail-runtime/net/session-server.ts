@@ -2,13 +2,21 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { connectionId } from './conn-id';
 import { normalizeIp } from './address';
+import type { ConnectionLimit, RefusalReason } from './connection-limit';
 import { listen, type Listener, type ListenOptions } from './listener';
+
+/**
+ * Why the server ends a session: it is stopping, or the connection did not
+ * log in within the login deadline. The protocol says it its way (IMAP
+ * `* BYE`, POP3 `-ERR`).
+ */
+export type ShutdownReason = 'server-stop' | 'login-timeout';
 
 /** What a protocol session must offer the server that runs it. */
 export interface ServedSession {
   start(): void;
-  /** Say goodbye (BYE / -ERR) and close; used when the server stops. */
-  shutdown(): void;
+  /** Say goodbye for `reason` and close. */
+  shutdown(reason: ShutdownReason): void;
 }
 
 /** What every session is given by the server that accepted its connection. */
@@ -19,6 +27,8 @@ export interface AcceptedConnection {
   remoteIp: string;
   /** The session calls this once when it has ended. */
   onClose: () => void;
+  /** The session calls this when the client has logged in: the login deadline no longer applies. */
+  onLogin: () => void;
 }
 
 export interface SessionServer {
@@ -30,83 +40,73 @@ export interface SessionServer {
   close(): Promise<void>;
 }
 
-/**
- * How many client sessions a member serves at once (config
- * `limits.maxConnections`), shared by all its client listeners so that the
- * bound holds for the process, whichever port the clients use.
- */
-export class ConnectionLimit {
-  private open = 0;
-  /**
-   * @param onRefused called for each connection refused because all slots
-   *   were taken (metrics, logs)
-   */
-  constructor(
-    readonly max: number,
-    private readonly onRefused: () => void = () => undefined,
-  ) {
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
-  }
-  /** Open sessions counted against the limit. */
-  get inUse(): number {
-    return this.open;
-  }
-  /** Takes a slot; false when all are taken. */
-  tryTake(): boolean {
-    if (this.open >= this.max) {
-      this.onRefused();
-      return false;
-    }
-    this.open++;
-    return true;
-  }
-  give(): void {
-    if (this.open > 0) this.open--;
-  }
-}
-
-export interface ServeOptions extends ListenOptions {
+export interface ServeOptions extends Omit<ListenOptions, 'admit' | 'handshakeTimeoutMs'> {
+  /** The member's connection limits, shared by all its client listeners. */
   limit: ConnectionLimit;
   /**
-   * The protocol's greeting for a connection over the limit (IMAP
-   * `* BYE [UNAVAILABLE]`, POP3 `-ERR [SYS/TEMP]`), with its line end.
+   * The protocol's greeting for a connection refused at accept (IMAP
+   * `* BYE [UNAVAILABLE]`, POP3 `-ERR [SYS/TEMP]`), with its line end. On an
+   * implicit-TLS listener a refused connection is closed without it: saying
+   * it would cost a handshake per refused connection.
    */
-  refusal: Buffer;
+  refusal: (reason: RefusalReason) => Buffer;
 }
 
 /**
- * A refused connection gets its greeting and our FIN; a client that then
- * neither reads nor closes loses the socket after this long, so refused
- * connections cannot pile up either.
+ * A connection the server ended (refused, or told to go at the login
+ * deadline) gets its last words and our FIN; a client that then neither
+ * reads nor closes loses the socket after this long, so such connections
+ * cannot pile up either.
  */
-const REFUSED_LINGER_MS = 2000;
+const LINGER_MS = 2000;
 
 /**
  * A listener whose connections each become one protocol session (IMAP,
- * POP3), tracked so that closing the server ends them all. Beyond the
- * connection limit a connection is answered with the protocol's refusal
- * and closed, no session is created.
+ * POP3; later submission, the SMTP gateway, the proxy), with the member's
+ * connection limits applied in one place:
+ * - at accept (for implicit TLS, before the handshake) the connection takes
+ *   a slot, in total and for its address; over a limit it gets the
+ *   protocol's refusal and is closed, no session is created;
+ * - an implicit-TLS handshake must finish within `policy.tlsHandshakeMs`;
+ * - the session must report a login (`onLogin`) within
+ *   `policy.loginTimeoutMs` of accept, or it is told to go (`shutdown`) and
+ *   the socket is destroyed shortly after. Nothing else the client does
+ *   moves this deadline.
+ * Closing the server ends every session.
  */
 export async function serveSessions(opts: ServeOptions, createSession: (conn: AcceptedConnection) => ServedSession): Promise<SessionServer> {
   const sessions = new Set<ServedSession>();
-  const listener = await listen(opts, (socket, secure) => {
-    if (!opts.limit.tryTake()) {
-      refuse(socket, opts.refusal);
-      return;
+  const { limit } = opts;
+  const deadlines = new WeakMap<Socket, LoginDeadline>();
+  const admit = (raw: Socket): boolean => {
+    const admission = limit.admit(normalizeIp(raw.remoteAddress));
+    if ('refused' in admission) {
+      if (opts.kind === 'tls') raw.destroy();
+      else refuse(raw, opts.refusal(admission.refused));
+      return false;
     }
+    raw.once('close', () => admission.release());
+    const timeoutMs = limit.policy.loginTimeoutMs;
+    if (timeoutMs !== undefined) deadlines.set(raw, new LoginDeadline(raw, timeoutMs));
+    return true;
+  };
+  const listener = await listen({ ...opts, admit, handshakeTimeoutMs: limit.policy.tlsHandshakeMs }, (socket, secure, raw) => {
+    const deadline = deadlines.get(raw);
     let ended = false;
     const session: ServedSession = createSession({
       id: connectionId(),
       socket,
       secure,
-      remoteIp: normalizeIp(socket.remoteAddress),
+      remoteIp: normalizeIp(raw.remoteAddress),
       onClose: () => {
         if (ended) return;
         ended = true;
+        deadline?.cancel();
         sessions.delete(session);
-        opts.limit.give();
       },
+      onLogin: () => deadline?.cancel(),
     });
+    deadline?.onExpire(() => session.shutdown('login-timeout'));
     sessions.add(session);
     session.start();
   });
@@ -115,18 +115,52 @@ export async function serveSessions(opts: ServeOptions, createSession: (conn: Ac
     listener,
     sessions: () => sessions.size,
     close: async () => {
-      for (const s of sessions) s.shutdown();
+      for (const s of sessions) s.shutdown('server-stop');
       await listener.close();
     },
   };
 }
 
-function refuse(socket: Socket | TLSSocket, refusal: Buffer): void {
+/**
+ * The login deadline of one connection, from accept. Until a session exists
+ * (an implicit-TLS handshake in progress) it just drops the socket; then it
+ * asks the session to say goodbye. Either way the socket is destroyed
+ * LINGER_MS later if the client keeps it open.
+ */
+class LoginDeadline {
+  private expire: () => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(raw: Socket, ms: number) {
+    this.expire = () => void raw.destroy();
+    this.timer = setTimeout(() => {
+      this.expire();
+      linger(raw);
+    }, ms);
+    this.timer.unref();
+    raw.once('close', () => this.cancel());
+  }
+
+  onExpire(f: () => void): void {
+    this.expire = f;
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+function refuse(socket: Socket, refusal: Buffer): void {
   socket.end(refusal);
   // Drain (and drop) what the client sends meanwhile: unread bytes would turn
   // our close into a reset that can destroy the refusal before it is read.
   socket.resume();
-  const t = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  linger(socket);
+}
+
+/** Destroys `socket` LINGER_MS from now unless it has closed by then. */
+function linger(socket: Socket): void {
+  const t = setTimeout(() => socket.destroy(), LINGER_MS);
   t.unref();
   socket.once('close', () => clearTimeout(t));
 }

@@ -2,10 +2,12 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 
 /**
- * How long a client has to finish the TLS handshake after STARTTLS/STLS.
- * Node's own default for implicit-TLS listeners (`tls.Server`
- * `handshakeTimeout`), so both ways into TLS get the same bound; the
- * session's idle timer is stopped meanwhile.
+ * How long a client has to finish the TLS handshake after STARTTLS/STLS
+ * when the caller gives no `handshakeTimeoutMs` (Node's own default for
+ * `tls.Server`); the session's idle timer is stopped meanwhile. IMAP and
+ * POP3 allow STARTTLS only before login, where the connection's login
+ * deadline (config `limits.loginTimeoutSeconds`, applied by serveSessions)
+ * ends a stalled handshake much sooner.
  */
 const STARTTLS_HANDSHAKE_TIMEOUT_MS = 120_000;
 
@@ -51,10 +53,22 @@ export function startTls(req: StartTlsRequest): Promise<TLSSocket> {
   socket.pause();
   req.detach();
   req.discard();
+  return tlsHandshake(socket, req.context, req.handshakeTimeoutMs ?? STARTTLS_HANDSHAKE_TIMEOUT_MS);
+}
+
+/**
+ * The server side of a TLS handshake on an accepted TCP socket: STARTTLS
+ * above, and implicit TLS (listener.ts), which accepts plain TCP so that a
+ * connection counts against the limits before any handshake work and a
+ * handshake that never completes is dropped after `timeoutMs`. Resolves
+ * with the TLS socket once the handshake is done; rejects (socket
+ * destroyed) when it fails, times out or the peer goes away.
+ */
+export function tlsHandshake(socket: Socket, context: SecureContext, timeoutMs: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     let tlsSocket: TLSSocket;
     try {
-      tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: req.context });
+      tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: context });
     } catch (err) {
       socket.destroy();
       reject(err instanceof Error ? err : new Error(String(err)));
@@ -68,6 +82,7 @@ export function startTls(req: StartTlsRequest): Promise<TLSSocket> {
       tlsSocket.removeListener('secure', onSecure);
       tlsSocket.removeListener('close', onClose);
       tlsSocket.destroy();
+      socket.destroy();
       reject(err);
     };
     const onError = (err: Error): void => fail(err);
@@ -78,7 +93,7 @@ export function startTls(req: StartTlsRequest): Promise<TLSSocket> {
       tlsSocket.removeListener('close', onClose);
       resolve(tlsSocket);
     };
-    const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), req.handshakeTimeoutMs ?? STARTTLS_HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), timeoutMs);
     timer.unref();
     tlsSocket.once('error', onError);
     tlsSocket.once('close', onClose);

@@ -19,6 +19,9 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
       ...(l.imaps ? { imaps: l.imaps } : {}),
       pop3: l.pop3,
       ...(l.pop3s ? { pop3s: l.pop3s } : {}),
+      lmtp: l.lmtp,
+      ...(l.submission ? { submission: l.submission } : {}),
+      ...(l.smtps ? { smtps: l.smtps } : {}),
       health: cfg.management,
     },
     ...(cfg.tls ? { tls: cfg.tls } : {}),
@@ -32,11 +35,10 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
  * Fields of a node config whose feature this runtime does not have yet; the
  * node says so in one warning at start instead of ignoring them silently.
  * (components/ renders them for every node so a deployment stays the same
- * once LMTP, submission and the hub client land.)
+ * once the hub client lands.)
  */
 export function unservedNodeFields(cfg: NodeConfig): string[] {
-  const out = ['listen.lmtp (LMTP delivery, RFC 2033)', `advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
-  if (cfg.listen.submission) out.push('listen.submission (message submission, RFC 6409)');
+  const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
   if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
   if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
   return out;

@@ -2,9 +2,22 @@ import type { DirectoryUser } from '../auth';
 import type { MailStore, QuotaLimits, UserMailbox } from '../store';
 import type { MailboxProvider } from '../imap';
 import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop } from '../pop3';
+import type { OwnsMailbox } from '../smtp/lmtp';
 
 /** Which owner epoch this node holds for a mailbox (placement supplies it once the hub lands). */
 export type EpochSource = (address: string) => number | Promise<number>;
+
+/**
+ * What placement tells the node about a mailbox: the epoch it holds, and
+ * whether it serves it now. Every mailbox the node opens (IMAP, POP3,
+ * delivery) gets `owns` as the store's lease check (`stillOwner`), asked
+ * after each durable write and before it is acknowledged (DESIGN.md), so a
+ * node that lost the mailbox acknowledges nothing.
+ */
+export interface MailboxPlacement {
+  epochOf: EpochSource;
+  owns: OwnsMailbox;
+}
 
 function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
   if (!user.quota) return undefined;
@@ -14,16 +27,21 @@ function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
   return q;
 }
 
-async function openUser(store: MailStore, epochOf: EpochSource, user: DirectoryUser): Promise<UserMailbox> {
+/** The user's mailbox with the directory's quota, the epoch this node holds for it and the lease check (IMAP, POP3, delivery). */
+export async function openUserMailbox(store: MailStore, placement: MailboxPlacement, user: DirectoryUser): Promise<UserMailbox> {
   const quota = quotaOf(user);
-  return store.openUser(user.address, { epoch: await epochOf(user.address), ...(quota ? { quota } : {}) });
+  return store.openUser(user.address, {
+    epoch: await placement.epochOf(user.address),
+    stillOwner: () => placement.owns(user.address),
+    ...(quota ? { quota } : {}),
+  });
 }
 
 /** IMAP sessions get a handle on the user's mailbox (the store shares the state between handles). */
-export function storeMailboxProvider(store: MailStore, epochOf: EpochSource): MailboxProvider {
+export function storeMailboxProvider(store: MailStore, placement: MailboxPlacement): MailboxProvider {
   return {
     async open(user) {
-      const mailbox = await openUser(store, epochOf, user);
+      const mailbox = await openUserMailbox(store, placement, user);
       return { mailbox, release: () => mailbox.close() };
     },
   };
@@ -33,7 +51,7 @@ export function storeMailboxProvider(store: MailStore, epochOf: EpochSource): Ma
  * POP3 sees INBOX only (RFC 1939 has one maildrop). The unique id joins
  * UIDVALIDITY and UID, so it never repeats even if the folder is recreated.
  */
-export function storePop3Backend(store: MailStore, epochOf: EpochSource): Pop3Backend {
+export function storePop3Backend(store: MailStore, placement: MailboxPlacement): Pop3Backend {
   // The maildrop lock (RFC 1939 §4). Per process is enough: a mailbox is
   // served by exactly one node at a time (DESIGN.md), and that node is us.
   const locked = new Set<string>();
@@ -45,7 +63,7 @@ export function storePop3Backend(store: MailStore, epochOf: EpochSource): Pop3Ba
       let mailbox;
       let folder;
       try {
-        mailbox = await openUser(store, epochOf, user);
+        mailbox = await openUserMailbox(store, placement, user);
         folder = await mailbox.openFolder('INBOX');
       } catch (err) {
         await mailbox?.close();

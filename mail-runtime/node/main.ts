@@ -41,8 +41,8 @@ async function main(argv: string[]): Promise<void> {
     throw new RuntimeConfigError('runtime config', [{ path: 'role', message: `is "${cfg.role}"; this entry point runs the node role only (use \`mailfleet run\`)` }]);
   }
   const node = await runNode(cfg);
-  const { imapPort, imapsPort, pop3Port, pop3sPort, healthPort } = node;
-  process.stdout.write(`${JSON.stringify({ ready: true, imapPort, imapsPort, pop3Port, pop3sPort, healthPort })}\n`);
+  const { imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort } = node;
+  process.stdout.write(`${JSON.stringify({ ready: true, imapPort, imapsPort, pop3Port, pop3sPort, lmtpPort, submissionPort, smtpsPort, healthPort })}\n`);
 }
 
 if (require.main === module) {

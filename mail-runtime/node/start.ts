@@ -1,13 +1,20 @@
 import { Counter, Gauge } from 'prom-client';
-import { Authenticator, FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
+import { Authenticator, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { ConnectionLimit, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type RefusalReason, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
+import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
+import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
+import type { QueueWriter } from '../smtp/queue/types';
+import type { Router } from '../smtp/routing/types';
+import { nodemailerPeers, startSubmissionServer, type PeerDelivery } from '../smtp/submission';
 import { MailStore } from '../store';
+import { storeDelivery } from './delivery';
 import { storeMailboxProvider, storePop3Backend, type EpochSource } from './mailboxes';
+import { directoryRouter } from './routing';
 
 export interface HostPort {
   host: string;
@@ -32,6 +39,15 @@ export interface NodeOptions {
     imaps?: HostPort;
     pop3: HostPort;
     pop3s?: HostPort;
+    /**
+     * RFC 2033 LMTP, where gateways deliver. Cluster-internal: no
+     * authentication, never reachable from outside (network policy).
+     */
+    lmtp: HostPort;
+    /** RFC 6409 submission with STARTTLS (587). */
+    submission?: HostPort;
+    /** RFC 8314 submission over implicit TLS (465). */
+    smtps?: HostPort;
     /** `/healthz`, `/readyz`, `/metrics`. */
     health: HostPort;
   };
@@ -43,7 +59,20 @@ export interface NodeOptions {
   directory?: Directory | { file: string };
   /** Owner epoch per mailbox; default 1 until placement supplies real epochs. */
   epochFor?: EpochSource;
-  /** Config `limits`: message and literal sizes, connections (over all client listeners). */
+  /**
+   * Does this node serve a mailbox now (LMTP answers 450 4.2.0 when not,
+   * submission hands it on)? Also the store's lease check after every
+   * durable write (IMAP, POP3, delivery). Default: every local user, until
+   * the hub's placement (issue 12) supplies it.
+   */
+  owns?: OwnsMailbox;
+  /** Where submitted mail goes; default: the directory's users are hosted here, the rest is outside. */
+  router?: Router;
+  /** The outbound queue submission hands outside mail to; without one, outside recipients are refused (451 4.3.5). */
+  queue?: QueueWriter;
+  /** LMTP to another node for a hosted mailbox it owns; default nodemailer's LMTP client. */
+  peers?: PeerDelivery;
+  /** Config `limits`: message and literal sizes, connections (over all client listeners), login failures and timeout, password checks. */
   limits: RuntimeConfigOf<'node'>['limits'];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
   imapIdleTimeoutMs?: number;
@@ -56,6 +85,9 @@ export interface RunningNode {
   imapsPort?: number;
   pop3Port: number;
   pop3sPort?: number;
+  lmtpPort: number;
+  submissionPort?: number;
+  smtpsPort?: number;
   healthPort: number;
   store: MailStore;
   /** BYE to every session, stop listeners, flush the store. */
@@ -70,7 +102,7 @@ function isDirectory(d: NodeOptions['directory']): d is Directory {
   return typeof d === 'object' && d !== null && 'authenticate' in d;
 }
 
-/** Starts the node role: IMAP(+IMAPS), POP3(+POP3S) and the health endpoint on one store. */
+/** Starts the node role: IMAP(+IMAPS), POP3(+POP3S), LMTP, submission (587/465) and the health endpoint on one store. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const log = opts.log ?? createLogger({ role: 'node', member: opts.memberId });
   const { hostname, plaintextAuth, limits } = opts;
@@ -97,13 +129,53 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       log.warn('no directory configured: nobody can log in');
       directory = StaticDirectory.fromText('users: []');
     }
-    const auth = new Authenticator(directory, new LoginLimiter(), log);
-    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes, analyze: analyzeMessage, logger: log });
+    const logins = new Counter({
+      name: 'mailfleet_logins_total',
+      help: 'Login attempts by result: ok, failed (wrong credentials), throttled (failure limits), busy (no password check within limits.passwordCheckQueueMs), unavailable',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    const busy = new Counter({
+      name: 'mailfleet_password_checks_refused_total',
+      help: 'Logins refused because no password-check worker would be free within limits.passwordCheckQueueMs, by queue priority',
+      labelNames: ['priority'],
+      registers: [registry],
+    });
+    const passwords = new PasswordCheckPool(passwordCheckOptions(limits), (priority) => busy.inc({ priority }));
+    new Counter({
+      name: 'mailfleet_password_hashes_total',
+      help: 'Password hashes computed (logins of unknown users compute none)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(passwords.stats().hashes);
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_password_checks',
+      help: 'Password checks running and queued, and the pool size (limits.passwordCheckWorkers)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const st = passwords.stats();
+        this.set({ state: 'running' }, st.running);
+        this.set({ state: 'queued' }, st.queued);
+        this.set({ state: 'workers' }, st.workers);
+      },
+    });
+    const auth = new Authenticator(directory, new LoginLimiter(loginLimiterOptions(limits)), log, {
+      failuresPerConnection: limits.loginFailuresPerConnection,
+      passwords,
+      onOutcome: (result) => logins.inc({ result }),
+    });
+    // Two hops' header fields above the client limit: a message accepted at the edge at the limit still fits once the gateway and LMTP have added theirs (SMTP_LIMITS.hopHeaderBytes).
+    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes + 2 * SMTP_LIMITS.hopHeaderBytes, analyze: analyzeMessage, logger: log });
     closers.push(() => store.close());
-    const epochOf = opts.epochFor ?? (() => 1);
+    const owns = opts.owns ?? (() => true);
+    const placement = { epochOf: opts.epochFor ?? (() => 1), owns };
     const services: ImapServices = {
       auth,
-      mailboxes: storeMailboxProvider(store, epochOf),
+      mailboxes: storeMailboxProvider(store, placement),
       tls,
       plaintextAuth,
       hostname,
@@ -111,22 +183,32 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       version: VERSION,
       limits: { maxMessageBytes: limits.maxMessageBytes, imapLiteralBytes: limits.imapLiteralBytes },
     };
-    // One limit for every client listener: the bound is the process's.
+    // One set of limits for every client listener: the bounds are the process's.
     const refused = new Counter({
       name: 'mailfleet_connections_refused_total',
-      help: 'Client connections refused because limits.maxConnections sessions were open',
+      help: 'Client connections refused at accept: reason "total" (limits.maxConnections open) or "address" (limits.maxConnectionsPerAddress from its address)',
+      labelNames: ['reason'],
       registers: [registry],
     });
-    let lastRefusalLog = 0;
-    const connections = new ConnectionLimit(limits.maxConnections, () => {
-      refused.inc();
-      // One line a minute at most: a connection flood must not become a log flood.
-      const now = Date.now();
-      if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
-        lastRefusalLog = now;
-        log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
-      }
-    });
+    const lastRefusalLog: Record<RefusalReason, number> = { total: 0, address: 0 };
+    const connections = new ConnectionLimit(
+      limits.maxConnections,
+      {
+        maxPerAddress: limits.maxConnectionsPerAddress,
+        perAddressExempt: limits.perAddressExempt,
+        loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
+        tlsHandshakeMs: limits.tlsHandshakeSeconds * 1000,
+      },
+      (reason, ip) => {
+        refused.inc({ reason });
+        // One line a minute per reason at most: a connection flood must not become a log flood.
+        const now = Date.now();
+        if (now - lastRefusalLog[reason] < REFUSAL_LOG_INTERVAL_MS) return;
+        lastRefusalLog[reason] = now;
+        if (reason === 'total') log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
+        else log.warn({ ip, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'per-address connection limit reached: refusing connections from this address');
+      },
+    );
     const imapCommon = { services, connections, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
     closers.push(() => imap.close());
@@ -135,7 +217,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
       closers.push(() => (imaps as ImapServer).close());
     }
-    const pop3Common = { auth, backend: storePop3Backend(store, epochOf), tls, plaintextAuth, log, hostname, connections };
+    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections };
     const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
     closers.push(() => pop3.close());
     let pop3s: Pop3Server | undefined;
@@ -143,6 +225,66 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       pop3s = await startPop3Server({ ...pop3Common, kind: 'tls', ...opts.listen.pop3s });
       closers.push(() => (pop3s as Pop3Server).close());
     }
+    // Mail in: LMTP from the gateways and submission from clients, delivering through the store like APPEND.
+    const delivery = storeDelivery(store, placement, log);
+    closers.push(() => delivery.close());
+    const lmtp = await startLmtpServer({
+      ...opts.listen.lmtp,
+      tls,
+      directory,
+      owns,
+      delivery,
+      hostname,
+      // The gateway accepted up to maxMessageBytes and added its header fields.
+      maxMessageBytes: limits.maxMessageBytes + SMTP_LIMITS.hopHeaderBytes,
+      log,
+    });
+    closers.push(() => lmtp.close());
+    const submissionCommon = {
+      auth,
+      directory,
+      router: opts.router ?? directoryRouter(directory, { memberId: opts.memberId, host: opts.listen.lmtp.host, port: lmtp.port }),
+      owns,
+      delivery,
+      peers: opts.peers ?? nodemailerPeers(hostname),
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      memberId: opts.memberId,
+      hostname,
+      plaintextAuth,
+      tls,
+      limit: connections,
+      maxMessageBytes: limits.maxMessageBytes,
+      log,
+    };
+    const submissionServers: SmtpListener[] = [];
+    let submission: SmtpListener | undefined;
+    if (opts.listen.submission) {
+      submission = await startSubmissionServer({ ...submissionCommon, kind: 'plain', ...opts.listen.submission });
+      submissionServers.push(submission);
+      closers.push(() => (submission as SmtpListener).close());
+    }
+    let smtps: SmtpListener | undefined;
+    if (opts.listen.smtps) {
+      smtps = await startSubmissionServer({ ...submissionCommon, kind: 'tls', ...opts.listen.smtps });
+      submissionServers.push(smtps);
+      closers.push(() => (smtps as SmtpListener).close());
+    }
+    new Gauge({
+      name: 'mailfleet_lmtp_sessions',
+      help: 'Open LMTP sessions (gateways delivering)',
+      registers: [registry],
+      collect() {
+        this.set(lmtp.sessions());
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_submission_sessions',
+      help: 'Open submission sessions (587 and 465)',
+      registers: [registry],
+      collect() {
+        this.set(submissionServers.reduce((n, s) => n + s.sessions(), 0));
+      },
+    });
     const imapServers = [imap, imaps].filter((s): s is ImapServer => s !== undefined);
     const pop3Servers = [pop3, pop3s].filter((s): s is Pop3Server => s !== undefined);
     new Gauge({
@@ -167,6 +309,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ...(imaps ? { imapsPort: imaps.port } : {}),
       pop3Port: pop3.port,
       ...(pop3s ? { pop3sPort: pop3s.port } : {}),
+      lmtpPort: lmtp.port,
+      ...(submission ? { submissionPort: submission.port } : {}),
+      ...(smtps ? { smtpsPort: smtps.port } : {}),
       healthPort: health.port,
     };
     log.info(ports, 'node ready');

@@ -1,6 +1,6 @@
 import type { Authenticator } from '../auth';
 import type { Logger } from '../common/log';
-import { serveSessions, type ConnectionLimit, type SessionServer, type ListenerKind, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
+import { serveSessions, type ConnectionLimit, type RefusalReason, type SessionServer, type ListenerKind, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
 import type { Pop3Backend } from './maildrop';
 import { Pop3Session } from './session';
 
@@ -16,7 +16,7 @@ export interface Pop3ServerOptions {
   log: Logger;
   /** Named in the greeting (config `hostname`). */
   hostname: string;
-  /** The member's connection limit (config `limits.maxConnections`), shared with its other listeners. */
+  /** The member's connection limits (config `limits`), shared with its other listeners; serveSessions applies them. */
   connections: ConnectionLimit;
   idleTimeoutMs?: number;
 }
@@ -28,11 +28,14 @@ export type Pop3Server = SessionServer;
  * RFC 3206 §4: SYS/TEMP is a temporary system problem the client may retry
  * (RFC 2449 §8 RESP-CODES, which we advertise).
  */
-const TOO_MANY = Buffer.from('-ERR [SYS/TEMP] Too many connections, try again later\r\n');
+const REFUSALS: Record<RefusalReason, Buffer> = {
+  total: Buffer.from('-ERR [SYS/TEMP] Too many connections, try again later\r\n'),
+  address: Buffer.from('-ERR [SYS/TEMP] Too many connections from your address, try again later\r\n'),
+};
 
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Server> {
   return serveSessions(
-    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, limit: opts.connections, refusal: TOO_MANY },
+    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, limit: opts.connections, refusal: (reason) => REFUSALS[reason] },
     (conn) =>
       new Pop3Session({
         ...conn,

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Authenticator, DirectoryUser } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
-import { LineSplitter, plaintextAuthAllowed, startTls, type PlaintextAuthPolicy, type TlsMaterial } from '../net';
+import { LineSplitter, plaintextAuthAllowed, startTls, type PlaintextAuthPolicy, type ShutdownReason, type TlsMaterial } from '../net';
 import { dispatch, type ClientLine, type CommandResult, type GateContext, type Pop3Services, type Pop3State } from './commands';
 import type { Pop3Backend } from './maildrop';
 import type { Transaction } from './transaction';
@@ -22,6 +22,8 @@ export interface Pop3SessionOptions {
   hostname: string;
   idleTimeoutMs?: number;
   onClose?: () => void;
+  /** Called once logged in: the connection's login deadline (serveSessions) no longer applies. */
+  onLogin?: () => void;
 }
 
 /** Bad commands in a row before we hang up (RFC 1939 does not say; the same limit as IMAP's). */
@@ -41,6 +43,7 @@ const LINES_PER_WRITE = 256;
  * class owns the socket and the state; it decides nothing about commands.
  */
 export class Pop3Session implements GateContext {
+  readonly id: string;
   readonly remoteIp: string;
   readonly services: Pop3Services;
   log: Logger;
@@ -64,6 +67,7 @@ export class Pop3Session implements GateContext {
   private detach: () => void = () => undefined;
 
   constructor(private readonly opts: Pop3SessionOptions) {
+    this.id = opts.id;
     this.remoteIp = opts.remoteIp;
     this.secure = opts.secure;
     this.socket = opts.socket;
@@ -79,10 +83,10 @@ export class Pop3Session implements GateContext {
     this.touch();
   }
 
-  /** Ends the session from outside (server shutdown). */
-  shutdown(): void {
+  /** Ends the session from outside: server shutdown, or no login before the deadline. */
+  shutdown(reason: ShutdownReason): void {
     if (this.closed) return;
-    this.sendLine(errLine('Server shutting down', 'SYS/TEMP'));
+    this.sendLine(reason === 'login-timeout' ? errLine('Autologout; no login in time') : errLine('Server shutting down', 'SYS/TEMP'));
     this.close();
   }
 
@@ -111,6 +115,8 @@ export class Pop3Session implements GateContext {
     this.pendingUser = undefined;
     this.log = this.log.child({ user: user.address });
     this.state = 'TRANSACTION';
+    this.opts.onLogin?.();
+    this.touch();
     return true;
   }
 
@@ -248,10 +254,15 @@ export class Pop3Session implements GateContext {
     this.timer = undefined;
   }
 
-  /** RFC 1939 §3: the inactivity autologout timer, restarted by every line. */
+  /**
+   * RFC 1939 §3: the inactivity autologout timer once logged in, restarted
+   * by every line. Before login the connection's login deadline applies
+   * instead (serveSessions, config `limits.loginTimeoutSeconds`), and
+   * nothing the client sends moves it.
+   */
   private touch(): void {
     this.stopTimer();
-    if (this.closed) return;
+    if (this.closed || this.state === 'AUTHORIZATION') return;
     this.timer = setTimeout(() => {
       this.sendLine(errLine('Autologout; idle for too long', 'SYS/TEMP'));
       this.close();

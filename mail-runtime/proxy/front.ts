@@ -31,7 +31,8 @@ export interface FrontServices {
   plaintextAuth: PlaintextAuthPolicy;
   /** For STARTTLS / STLS on the plaintext ports. */
   tlsContext?: SecureContext;
-  loginTimeoutMs: number;
+  /** Failed logins on one connection before it is closed (`limits.loginFailuresPerConnection`). */
+  failuresPerConnection: number;
   backendTimeoutMs: number;
   sessions: SplicedSessions;
   /** Counts logins by protocol and outcome (/metrics). */

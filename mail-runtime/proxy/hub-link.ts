@@ -101,9 +101,10 @@ export class HubLink {
         if (this.stopped) break;
         const e = err as HubCallError;
         if (e.activeUrl) {
-          const i = this.o.urls.indexOf(e.activeUrl);
-          this.urlIndex = i >= 0 ? i : this.urlIndex + 1;
-          if (i < 0) this.o.urls.push(e.activeUrl), (this.urlIndex = this.o.urls.length - 1);
+          // A standby named the active hub: go there next (added to the list if it was not in it).
+          let i = this.o.urls.indexOf(e.activeUrl);
+          if (i < 0) i = this.o.urls.push(e.activeUrl) - 1;
+          this.urlIndex = i;
         } else {
           this.urlIndex++;
         }

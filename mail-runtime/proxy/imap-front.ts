@@ -1,13 +1,17 @@
 import type { Socket } from 'node:net';
-import { decodeSaslPlain, encodeSaslPlain, sleep } from '../auth';
-import { CommandReader, asAstring, asAtom, type ImapCommand, type ImapParseError } from '../imap/protocol';
-import { plaintextAuthAllowed, startTls, type AcceptedConnection, type ServedSession } from '../net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeSaslPlain, encodeSaslPlain } from '../auth';
+import { CommandReader, asAstring, asAtom, type ImapCommand } from '../imap/protocol';
+import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
 import { BackendConnection } from './backend';
 import { PROXY_LIMITS, type FrontServices } from './front';
 import { splice } from './splice';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 3501 §7.1.5, RFC 5530 UNAVAILABLE). */
-export const IMAP_REFUSAL = Buffer.from('* BYE [UNAVAILABLE] Too many connections, try again later\r\n');
+export const IMAP_REFUSALS: Record<RefusalReason, Buffer> = {
+  total: Buffer.from('* BYE [UNAVAILABLE] Too many connections, try again later\r\n'),
+  address: Buffer.from('* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n'),
+};
 
 /** Tag of the login we replay on the node; the node's tagged answer is passed on with the client's tag. */
 const BACKEND_TAG = 'P1';
@@ -21,7 +25,7 @@ type Credentials = { user: string; pass: string; mech: 'login' | 'plain' };
  * owner node, passes the node's tagged answer back and, when it is OK,
  * pipes the connection to the node. It never checks a password.
  */
-export class ImapFront implements ServedSession {
+export class ImapFront {
   private socket: Socket;
   private secure: boolean;
   private reader: CommandReader;
@@ -29,7 +33,8 @@ export class ImapFront implements ServedSession {
   private closed = false;
   private spliced = false;
   private bad = 0;
-  private deadline: NodeJS.Timeout | undefined;
+  /** Logins the node refused on this connection. */
+  private failures = 0;
   private killSplice: (() => void) | undefined;
   /** AUTHENTICATE is waiting for the client's response line. */
   private saslPending: ((response: string) => void) | undefined;
@@ -63,16 +68,14 @@ export class ImapFront implements ServedSession {
   }
 
   start(): void {
-    this.deadline = setTimeout(() => this.bye('Login timeout, closing connection'), this.s.loginTimeoutMs);
-    this.deadline.unref();
     this.attach(this.socket);
     this.socket.once('close', () => this.onClosed());
     this.send(`* OK [CAPABILITY ${this.capabilities()}] mailfleet proxy ready`);
   }
 
-  shutdown(): void {
+  shutdown(reason: ShutdownReason): void {
     if (this.spliced) this.killSplice?.();
-    else this.bye('Server shutting down');
+    else this.bye(reason === 'login-timeout' ? 'Login timeout, closing connection' : 'Server shutting down');
   }
 
   private attach(socket: Socket): void {
@@ -92,7 +95,6 @@ export class ImapFront implements ServedSession {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.deadline);
     this.conn.onClose();
   }
 
@@ -121,7 +123,11 @@ export class ImapFront implements ServedSession {
         // A raw line: only ever the answer to AUTHENTICATE's challenge (readRawLine).
         const answer = this.saslPending;
         this.saslPending = undefined;
-        answer?.(ev.line.toString('latin1'));
+        if (ev.type === 'line') answer?.(ev.line.toString('latin1'));
+        else {
+          this.send('* BAD Line too long');
+          this.countBad();
+        }
       }
     }
   }
@@ -134,7 +140,7 @@ export class ImapFront implements ServedSession {
     return true;
   }
 
-  private parseError(e: ImapParseError): void {
+  private parseError(e: { tag: string | null; text: string; code: string; fatal: boolean }): void {
     if (this.saslPending) {
       this.saslPending = undefined;
       this.reader.cancelRawLine();
@@ -283,14 +289,15 @@ export class ImapFront implements ServedSession {
     const { s } = this;
     const ip = this.conn.remoteIp;
     const log = s.log.child({ cid: this.conn.id, user: cred.user, protocol: 'imap' });
-    const verdict = s.limiter.check(ip, cred.user);
+    const verdict = await s.limiter.check(cred.user, ip);
     if (!verdict.allowed) {
-      await sleep(verdict.delayMs);
       log.warn({ ip, limit: verdict.reason }, 'login refused by the proxy: too many failures');
       s.countLogin('imap', 'throttled');
       this.send(`${tag} NO [UNAVAILABLE] Too many failed logins, try later`);
       return;
     }
+    // The per-user slow-down (auth/limiter.ts) applies before the node is asked, as it would before a password check.
+    if (verdict.delayMs > 0) await sleep(verdict.delayMs);
     const route = s.cache.route(cred.user, 'imap');
     if ('error' in route) {
       log.warn({ ip, why: route.error, node: route.node }, 'login: no node to route to');
@@ -324,7 +331,7 @@ export class ImapFront implements ServedSession {
         return;
       }
       if (answer.startsWith('OK')) {
-        s.limiter.recordSuccess(ip, cred.user);
+        await s.limiter.succeeded(cred.user, ip);
         s.countLogin('imap', 'ok');
         log.info({ ip, node: route.node }, 'login routed');
         for (const l of untagged) this.send(l);
@@ -333,12 +340,13 @@ export class ImapFront implements ServedSession {
         return;
       }
       backend.destroy();
-      s.limiter.recordFailure(ip, cred.user);
+      await s.limiter.failed(cred.user, ip);
       s.countLogin('imap', 'failed');
       log.info({ ip, node: route.node }, 'login failed at the node');
       // The node's own answer (NO [AUTHENTICATIONFAILED], [UNAVAILABLE]...), with the client's tag.
       this.send(`${tag} ${answer}`);
-      await sleep(s.limiter.check(ip, cred.user).delayMs);
+      // limits.loginFailuresPerConnection: more is guessing.
+      if (++this.failures >= s.failuresPerConnection) this.bye('Too many failed logins on this connection');
     } catch (err) {
       backend?.destroy();
       log.warn({ ip, node: route.node, err: (err as Error).message }, 'login: node unreachable');
@@ -349,7 +357,8 @@ export class ImapFront implements ServedSession {
 
   private handOver(backend: BackendConnection, user: string, node: string, incarnation: number): void {
     this.spliced = true;
-    clearTimeout(this.deadline);
+    // The login deadline (limits.loginTimeoutSeconds, net/session-server.ts) no longer applies; the node's autologout does.
+    this.conn.onLogin();
     const pending = this.reader.takeUnread();
     this.socket.removeListener('data', this.onData);
     const { socket, rest } = backend.release();

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
-import { LoginLimiter } from '../auth';
+import { LoginLimiter, loginLimiterOptions } from '../auth';
 import { monotonicMs } from '../common/clock';
 import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
-import { ConnectionLimit, createRegistry, loadTls, serveSessions, startHealthServer, type SessionServer } from '../net';
+import { ConnectionLimit, createRegistry, loadTls, serveSessions, startHealthServer, type RefusalReason, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
 import { HubLink } from './hub-link';
-import { IMAP_REFUSAL, ImapFront } from './imap-front';
+import { IMAP_REFUSALS, ImapFront } from './imap-front';
 import { PlacementCache } from './placement-cache';
-import { POP3_REFUSAL, Pop3Front } from './pop3-front';
+import { POP3_REFUSALS, Pop3Front } from './pop3-front';
 
 type ProxyConfig = RuntimeConfigOf<'proxy'>;
 
@@ -80,25 +80,40 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   await cache.load();
 
   const logins = new Counter({ name: 'mailfleet_proxy_logins_total', help: 'Logins routed by the proxy, by protocol and outcome', labelNames: ['protocol', 'outcome'], registers: [registry] });
-  const refused = new Counter({ name: 'mailfleet_connections_refused_total', help: 'Client connections refused because limits.maxConnections sessions were open', registers: [registry] });
-  let lastRefusalLog = 0;
-  const connections = new ConnectionLimit(cfg.limits.maxConnections, () => {
-    refused.inc();
-    const now = Date.now();
-    if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
-      lastRefusalLog = now;
-      log.warn({ maxConnections: cfg.limits.maxConnections }, 'connection limit reached: refusing new connections');
-    }
+  const refused = new Counter({
+    name: 'mailfleet_connections_refused_total',
+    help: 'Client connections refused at accept: reason "total" (limits.maxConnections open) or "address" (limits.maxConnectionsPerAddress from its address)',
+    labelNames: ['reason'],
+    registers: [registry],
   });
+  const limits = cfg.limits;
+  const lastRefusalLog: Record<RefusalReason, number> = { total: 0, address: 0 };
+  // The same connection policy as a node's (net/connection-limit.ts): total, per address, login deadline, TLS handshake.
+  const connections = new ConnectionLimit(
+    limits.maxConnections,
+    {
+      maxPerAddress: limits.maxConnectionsPerAddress,
+      perAddressExempt: limits.perAddressExempt,
+      loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
+      tlsHandshakeMs: limits.tlsHandshakeSeconds * 1000,
+    },
+    (reason, ip) => {
+      refused.inc({ reason });
+      const now = Date.now();
+      if (now - lastRefusalLog[reason] < REFUSAL_LOG_INTERVAL_MS) return;
+      lastRefusalLog[reason] = now;
+      log.warn({ reason, ip }, 'connection limit reached: refusing connections');
+    },
+  );
   const tls = await loadTls(cfg.tls, cfg.hostname);
   if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
   const services: FrontServices = {
     cache,
-    limiter: new LoginLimiter(),
+    limiter: new LoginLimiter(loginLimiterOptions(limits)),
     log,
     plaintextAuth: cfg.plaintextAuth,
     tlsContext: tls.context,
-    loginTimeoutMs: Math.round(cfg.proxy.loginTimeoutSeconds * 1000),
+    failuresPerConnection: limits.loginFailuresPerConnection,
     backendTimeoutMs: Math.round(cfg.proxy.backendTimeoutSeconds * 1000),
     sessions,
     countLogin: (protocol, outcome) => logins.inc({ protocol, outcome }),
@@ -111,13 +126,13 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   };
   let link: HubLink | undefined;
   try {
-    const imap = await serveSessions({ kind: 'plain', ...cfg.listen.imap, limit: connections, refusal: IMAP_REFUSAL }, (c) => new ImapFront(c, services));
+    const imap = await serveSessions({ kind: 'plain', ...cfg.listen.imap, limit: connections, refusal: (r) => IMAP_REFUSALS[r] }, (c) => new ImapFront(c, services));
     servers.push(imap);
-    const imaps = cfg.listen.imaps ? await serveSessions({ kind: 'tls', ...cfg.listen.imaps, tls, limit: connections, refusal: IMAP_REFUSAL }, (c) => new ImapFront(c, services)) : undefined;
+    const imaps = cfg.listen.imaps ? await serveSessions({ kind: 'tls', ...cfg.listen.imaps, tls, limit: connections, refusal: (r) => IMAP_REFUSALS[r] }, (c) => new ImapFront(c, services)) : undefined;
     if (imaps) servers.push(imaps);
-    const pop3 = await serveSessions({ kind: 'plain', ...cfg.listen.pop3, limit: connections, refusal: POP3_REFUSAL }, (c) => new Pop3Front(c, services));
+    const pop3 = await serveSessions({ kind: 'plain', ...cfg.listen.pop3, limit: connections, refusal: (r) => POP3_REFUSALS[r] }, (c) => new Pop3Front(c, services));
     servers.push(pop3);
-    const pop3s = cfg.listen.pop3s ? await serveSessions({ kind: 'tls', ...cfg.listen.pop3s, tls, limit: connections, refusal: POP3_REFUSAL }, (c) => new Pop3Front(c, services)) : undefined;
+    const pop3s = cfg.listen.pop3s ? await serveSessions({ kind: 'tls', ...cfg.listen.pop3s, tls, limit: connections, refusal: (r) => POP3_REFUSALS[r] }, (c) => new Pop3Front(c, services)) : undefined;
     if (pop3s) servers.push(pop3s);
 
     new Gauge({

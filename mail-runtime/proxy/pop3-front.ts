@@ -1,12 +1,16 @@
 import type { Socket } from 'node:net';
-import { decodeSaslPlain, encodeSaslPlain, sleep } from '../auth';
-import { plaintextAuthAllowed, startTls, type AcceptedConnection, type ServedSession } from '../net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeSaslPlain, encodeSaslPlain } from '../auth';
+import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
 import { BackendConnection } from './backend';
 import { PROXY_LIMITS, type FrontServices } from './front';
 import { splice } from './splice';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 2449 §8.1.2 / RFC 3206 §4 SYS/TEMP). */
-export const POP3_REFUSAL = Buffer.from('-ERR [SYS/TEMP] Too many connections, try again later\r\n');
+export const POP3_REFUSALS: Record<RefusalReason, Buffer> = {
+  total: Buffer.from('-ERR [SYS/TEMP] Too many connections, try again later\r\n'),
+  address: Buffer.from('-ERR [SYS/TEMP] Too many connections from your address, try again later\r\n'),
+};
 
 type Credentials = { user: string; pass: string; mech: 'user' | 'plain' };
 
@@ -18,7 +22,7 @@ const PRIVACY = '-ERR [AUTH] Plaintext authentication disallowed on non-encrypte
  * here; the credentials are replayed on the owner node, its answer is passed
  * on, and after `+OK` the connection is piped to the node.
  */
-export class Pop3Front implements ServedSession {
+export class Pop3Front {
   private socket: Socket;
   private secure: boolean;
   private buf: Buffer = Buffer.alloc(0);
@@ -29,7 +33,8 @@ export class Pop3Front implements ServedSession {
   private closed = false;
   private spliced = false;
   private bad = 0;
-  private deadline: NodeJS.Timeout | undefined;
+  /** Logins the node refused on this connection. */
+  private failures = 0;
   private killSplice: (() => void) | undefined;
   /** AUTH PLAIN is waiting for the client's response line. */
   private saslPending = false;
@@ -47,8 +52,6 @@ export class Pop3Front implements ServedSession {
   }
 
   start(): void {
-    this.deadline = setTimeout(() => this.bye('-ERR Login timeout, closing connection'), this.s.loginTimeoutMs);
-    this.deadline.unref();
     this.socket.on('data', this.onData);
     this.socket.once('close', () => {
       if (!this.spliced) this.finish();
@@ -56,9 +59,9 @@ export class Pop3Front implements ServedSession {
     this.send('+OK mailfleet proxy ready');
   }
 
-  shutdown(): void {
+  shutdown(reason: ShutdownReason): void {
     if (this.spliced) this.killSplice?.();
-    else this.bye('-ERR [SYS/TEMP] Server shutting down');
+    else this.bye(reason === 'login-timeout' ? '-ERR Login timeout, closing connection' : '-ERR [SYS/TEMP] Server shutting down');
   }
 
   private readonly onData = (d: Buffer): void => {
@@ -69,7 +72,6 @@ export class Pop3Front implements ServedSession {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.deadline);
     this.conn.onClose();
   }
 
@@ -257,14 +259,15 @@ export class Pop3Front implements ServedSession {
     const { s } = this;
     const ip = this.conn.remoteIp;
     const log = s.log.child({ cid: this.conn.id, user: cred.user, protocol: 'pop3' });
-    const verdict = s.limiter.check(ip, cred.user);
+    const verdict = await s.limiter.check(cred.user, ip);
     if (!verdict.allowed) {
-      await sleep(verdict.delayMs);
       log.warn({ ip, limit: verdict.reason }, 'login refused by the proxy: too many failures');
       s.countLogin('pop3', 'throttled');
       this.send('-ERR [SYS/TEMP] Too many failed logins, try later');
       return;
     }
+    // The per-user slow-down (auth/limiter.ts) applies before the node is asked, as it would before a password check.
+    if (verdict.delayMs > 0) await sleep(verdict.delayMs);
     const route = s.cache.route(cred.user, 'pop3');
     if ('error' in route) {
       log.warn({ ip, why: route.error, node: route.node }, 'login: no node to route to');
@@ -294,7 +297,7 @@ export class Pop3Front implements ServedSession {
         return;
       }
       if (answer.startsWith('+OK')) {
-        s.limiter.recordSuccess(ip, cred.user);
+        await s.limiter.succeeded(cred.user, ip);
         s.countLogin('pop3', 'ok');
         log.info({ ip, node: route.node }, 'login routed');
         this.send(answer);
@@ -302,11 +305,12 @@ export class Pop3Front implements ServedSession {
         return;
       }
       backend.destroy();
-      s.limiter.recordFailure(ip, cred.user);
+      await s.limiter.failed(cred.user, ip);
       s.countLogin('pop3', 'failed');
       log.info({ ip, node: route.node }, 'login failed at the node');
       this.send(answer.startsWith('-ERR') ? answer : '-ERR [AUTH] Authentication failed');
-      await sleep(s.limiter.check(ip, cred.user).delayMs);
+      // limits.loginFailuresPerConnection: more is guessing.
+      if (++this.failures >= s.failuresPerConnection) this.bye('-ERR [AUTH] Too many failed logins on this connection');
     } catch (err) {
       backend?.destroy();
       log.warn({ ip, node: route.node, err: (err as Error).message }, 'login: node unreachable');
@@ -317,7 +321,8 @@ export class Pop3Front implements ServedSession {
 
   private handOver(backend: BackendConnection, user: string, node: string, incarnation: number): void {
     this.spliced = true;
-    clearTimeout(this.deadline);
+    // The login deadline (limits.loginTimeoutSeconds, net/session-server.ts) no longer applies; the node's autologout does.
+    this.conn.onLogin();
     const pending = this.buf;
     this.buf = Buffer.alloc(0);
     this.socket.removeListener('data', this.onData);

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Owner } from './epoch';
 import { ioError } from './errors';
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
-import { fsyncDir, isErrno, readdirOrEmpty, type StoreContext } from './fsutil';
+import { fsyncDir, isErrno, readdirOrEmpty, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import {
   IndexLog,
   loadIndex,
@@ -431,7 +431,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         }
         b.syncDirs.add(path.join(this.dir, 'cur'));
         const uids: number[] = [];
-        for (const it of items) {
+        for (const [i, it] of items.entries()) {
+          if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
           const uid = b.uidNext++;
           const modseq = ++b.highestModseq;
           b.add({ uid, base: it.base, flags: it.flags, internalDate: it.internalDate, size: it.size, modseq });
@@ -455,7 +456,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         const changed: Msg[] = [];
         const failed: number[] = [];
         let modseq = 0;
-        for (const uid of list) {
+        for (let i = 0; i < list.length; i++) {
+          if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
+          const uid = list[i];
           const m = b.get(uid);
           if (!m) continue;
           // RFC 7162 §3.1.3: a message modified since UNCHANGEDSINCE is not stored and is reported.
@@ -616,12 +619,19 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           }
         }
         const byBase = new Map<string, string>();
+        let n = 0;
+        // Opening a 100,000-message folder walks as many names: let other sessions run now and then.
+        const pace = async (): Promise<void> => {
+          if (++n % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
+        };
         for (const e of await readdirOrEmpty(curDir)) {
           if (!e.startsWith('.')) byBase.set(baseOfFileName(e), e);
+          await pace();
         }
         const known = new Set<string>();
         const vanished = new Set<number>();
         for (const m of b.messages) {
+          await pace();
           const actual = byBase.get(m.base);
           if (actual === undefined) vanished.add(m.uid);
           else {

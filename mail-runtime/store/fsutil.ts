@@ -108,3 +108,16 @@ export class Mutex {
     return next;
   }
 }
+
+/**
+ * Long loops over a folder's messages (a flag change on 100,000 of them,
+ * the log records for it, the summary cache index) give the event loop back
+ * every this many items, so the node serves its other sessions meanwhile
+ * (one folder operation must not stall every mailbox on the node).
+ */
+export const YIELD_EVERY_ITEMS = 1024;
+
+/** Lets pending I/O callbacks (other sessions) run, then continues. */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, type StoreContext } from './fsutil';
+import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import { checkStored, IndexRecord, parseStored, SnapshotFile } from './on-disk';
 import { StoreError, type MessageMeta } from './types';
 
@@ -204,8 +204,12 @@ export class IndexLog {
   /** Write the batch's records and fsync once (group commit). */
   async append(records: readonly IndexRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const text = records.map((r) => JSON.stringify(r) + '\n').join('');
-    await this.fh.write(text);
+    const parts: string[] = [];
+    for (let i = 0; i < records.length; i++) {
+      if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
+      parts.push(JSON.stringify(records[i]) + '\n');
+    }
+    await this.fh.write(parts.join(''));
     await this.fh.sync();
     this.ctx.stats.indexFsyncs++;
     this.records += records.length;

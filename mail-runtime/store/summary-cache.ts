@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from './fsutil';
+import { isErrno, yieldToLoop } from './fsutil';
 
 /**
  * Cache of analyzer results (ENVELOPE/BODYSTRUCTURE material) per folder:
@@ -14,6 +14,8 @@ import { isErrno } from './fsutil';
  */
 /** Largest single read when fetching many cache entries at once. */
 const MANY_READ_BYTES = 1024 * 1024;
+/** Lines indexed between two yields to the event loop when the cache file is first read. */
+const SCAN_YIELD_LINES = 4096;
 
 export class SummaryCache {
   private positions: Map<string, { offset: number; length: number }> | null = null;
@@ -42,7 +44,9 @@ export class SummaryCache {
           buf = Buffer.alloc(0);
         }
         let start = 0;
-        while (start < buf.length) {
+        for (let lines = 1; start < buf.length; lines++) {
+          // A 100,000-message folder has as many lines: let other sessions run now and then.
+          if (lines % SCAN_YIELD_LINES === 0) await yieldToLoop();
           const nl = buf.indexOf(0x0a, start);
           if (nl < 0) break; // torn tail
           const tab = buf.indexOf(0x09, start);

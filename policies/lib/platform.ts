@@ -39,6 +39,14 @@ const K8S_COMPONENT_LABEL = 'app.kubernetes.io/component';
 const ROLES: readonly string[] = ['hub', 'node', 'gateway', 'proxy'];
 
 /**
+ * The appliances beside the gateways (clamd, freshclam, rspamd; one VM per
+ * site on VM platforms) are children of the Gateway component, named after
+ * it (`${cluster}-gateway-clamd-0-deployment`, `${cluster}-gateway-appliance-0`):
+ * they belong to no member role, and the role rules leave them be.
+ */
+const APPLIANCE_NAME = /^gateway-(clamd|rspamd|freshclam|appliance)-\d+(?:-|$)/;
+
+/**
  * Role of a resource of a cluster: from its name (`${cluster}-<role>-<i>` or
  * `${cluster}-<role>-...`), its Kubernetes component label, or its Docker
  * `mailfleet.role` label.
@@ -49,6 +57,7 @@ export function roleOf(view: { name: string; spec: { name?: string } }, r: Polic
     const m = memberOf(prefix, r.name);
     if (m) return m.role;
     const rest = r.name.startsWith(`${prefix}-`) ? r.name.slice(prefix.length + 1) : '';
+    if (APPLIANCE_NAME.test(rest)) return undefined;
     const role = /^(hub|node|gateway|proxy)(?:-|$)/.exec(rest)?.[1];
     if (role) return role as Role;
   }

@@ -57,12 +57,39 @@ export interface Runtime {
   sha256?: string;
 }
 
+/**
+ * The scanners the gateways use: the operator's own (`address`) or one
+ * mailfleet deploys beside the gateways (`deploy: true`).
+ */
+export interface Filters {
+  antivirus?: {
+    kind?: string;
+    deploy?: boolean;
+    address?: string;
+    onError?: 'tempfail' | 'accept';
+    updates?: { mode?: 'freshclam' | 'mirror' | 'none'; mirror?: string };
+    image?: string;
+  };
+  spam?: {
+    kind?: string;
+    deploy?: boolean;
+    address?: string;
+    offline?: boolean;
+    image?: string;
+    rejectScore?: number;
+    junkScore?: number;
+    onError?: 'tempfail' | 'accept';
+  };
+  dkim?: { selector?: string };
+}
+
 interface CommonSpec {
   name?: string;
   environment?: 'production' | 'staging' | 'development';
   domains?: readonly Domain[];
   tls?: { mode?: string };
   runtime?: Runtime;
+  filters?: Filters;
   gateway?: { relayNetworks?: readonly string[] };
   admin?: { public?: boolean; allowedCidrs?: readonly string[] };
   security?: { plaintextAuth?: 'never' | 'loopback' | 'always' };

@@ -1,4 +1,5 @@
-import type { StackValidationPolicy } from '@pulumi/policy';
+import type { PolicyResource, StackValidationPolicy } from '@pulumi/policy';
+import { labelsOf } from '../lib/platform';
 import { K8S, DOCKER } from '../lib/tokens';
 import { clustersOf, label, reportUnreadable, roleCount } from '../lib/topology';
 import { at, items, str } from '../lib/walk';
@@ -16,6 +17,25 @@ function dockerVolumeIsNfs(props: unknown): boolean {
   const type = str(at(opts, 'type'));
   const o = str(at(opts, 'o')) ?? '';
   return (type !== undefined && /^nfs4?$/.test(type)) || /(^|,)addr=/.test(o);
+}
+
+/**
+ * Docker volumes that only the appliances beside the gateways mount
+ * (containers labelled mailfleet.role=appliance: clamd's signatures, one
+ * volume per host by design). They hold no mail, so the rule leaves them be.
+ */
+function applianceOnlyVolumes(resources: readonly PolicyResource[]): Set<string> {
+  const byAppliances = new Set<string>();
+  const byOthers = new Set<string>();
+  for (const r of resources) {
+    if (r.type !== DOCKER.container) continue;
+    const appliance = labelsOf(r).some((l) => l.key === 'mailfleet.role' && l.value === 'appliance');
+    for (const m of items(at(r.props, 'mounts'))) {
+      const source = str(at(m, 'source'));
+      if (source !== undefined) (appliance ? byAppliances : byOthers).add(source);
+    }
+  }
+  return new Set([...byAppliances].filter((v) => !byOthers.has(v)));
 }
 
 export const sharedStorage: StackValidationPolicy = {
@@ -41,6 +61,7 @@ export const sharedStorage: StackValidationPolicy = {
         );
       }
       // What will be deployed: every claim the members mount is RWX, every Docker volume NFS-backed when hosts differ.
+      const notMail = applianceOnlyVolumes(c.descendants);
       for (const r of c.descendants) {
         if (r.type === K8S.pvc) {
           const modes = items(at(r.props, 'spec', 'accessModes')).map((m) => str(m));
@@ -52,7 +73,7 @@ export const sharedStorage: StackValidationPolicy = {
           if (!modes.includes('ReadWriteMany')) {
             reportViolation(`PersistentVolume "${r.name}" is ${modes.filter(Boolean).join(', ') || 'without access modes'}: declare it ReadWriteMany.`, r.urn);
           }
-        } else if (r.type === DOCKER.volume && platform.kind === 'docker' && new Set(platform.hosts ?? []).size > 1 && !dockerVolumeIsNfs(r.props)) {
+        } else if (r.type === DOCKER.volume && platform.kind === 'docker' && new Set(platform.hosts ?? []).size > 1 && !dockerVolumeIsNfs(r.props) && !notMail.has(str(at(r.props, 'name')) ?? '')) {
           reportViolation(`Docker volume "${r.name}" is local to its host while the cluster spans ${platform.hosts?.length ?? 0} hosts: use the local driver with NFS options (type=nfs, o=addr=...).`, r.urn);
         }
       }

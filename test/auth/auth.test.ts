@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FileDirectory,
   LoginLimiter,
+  MemoryLoginHistory,
   decodeSaslPlain,
   encodeSaslPlain,
   hashPassword,
@@ -117,44 +118,101 @@ describe('users file', () => {
 });
 
 describe('LoginLimiter', () => {
-  it('slows down progressively, then refuses, then forgets after the window', () => {
+  const opts = { perAddress: 6, perUserAddress: 2, perUser: 4, windowMs: 60_000, userDelayMaxMs: 1000 };
+  function limiter() {
     let now = 1_000_000;
-    const l = new LoginLimiter({ perIp: 6, perUser: 4, windowMs: 60_000, baseDelayMs: 100, maxDelayMs: 1000, now: () => now });
-    expect(l.check('1.2.3.4', 'u@x')).toEqual({ allowed: true, delayMs: 0 });
-    l.recordFailure('1.2.3.4', 'u@x');
-    expect(l.check('1.2.3.4', 'u@x').delayMs).toBe(0);
-    l.recordFailure('1.2.3.4', 'u@x');
-    expect(l.check('1.2.3.4', 'u@x')).toEqual({ allowed: true, delayMs: 100 });
-    l.recordFailure('1.2.3.4', 'u@x');
-    expect(l.check('1.2.3.4', 'u@x')).toEqual({ allowed: true, delayMs: 200 });
-    l.recordFailure('1.2.3.4', 'u@x');
-    expect(l.check('1.2.3.4', 'U@X')).toMatchObject({ allowed: false, reason: 'user' });
-    // Another user from the same IP is still allowed (IP count 4 < 6) but slowed.
-    expect(l.check('1.2.3.4', 'v@x')).toMatchObject({ allowed: true });
-    l.recordFailure('1.2.3.4', 'v@x');
-    l.recordFailure('1.2.3.4', 'v@x');
-    expect(l.check('1.2.3.4', 'w@x')).toMatchObject({ allowed: false, reason: 'ip' });
-    expect(l.check('5.6.7.8', 'w@x')).toEqual({ allowed: true, delayMs: 0 });
-    now += 60_001;
-    expect(l.check('1.2.3.4', 'u@x')).toEqual({ allowed: true, delayMs: 0 });
+    const l = new LoginLimiter(opts, undefined, () => now);
+    return { l, advance: (ms: number) => (now += ms) };
+  }
+
+  it('per (user, address): free failures, then a wait that doubles; only that pair waits', async () => {
+    const { l, advance } = limiter();
+    await l.failed('u@x', '10.0.0.1');
+    expect(await l.check('u@x', '10.0.0.1')).toMatchObject({ allowed: true });
+    await l.failed('u@x', '10.0.0.1');
+    // Two failures (perUserAddress): the next check waits 1 s after the last failure.
+    expect(await l.check('U@X', '10.0.0.1')).toEqual({ allowed: false, reason: 'user-address' });
+    expect(await l.check('u@x', '10.0.0.2')).toMatchObject({ allowed: true });
+    expect(await l.check('v@x', '10.0.0.1')).toMatchObject({ allowed: true });
+    advance(1000);
+    expect(await l.check('u@x', '10.0.0.1')).toMatchObject({ allowed: true });
+    await l.failed('u@x', '10.0.0.1');
+    advance(1999);
+    expect(await l.check('u@x', '10.0.0.1')).toEqual({ allowed: false, reason: 'user-address' });
+    advance(1);
+    expect(await l.check('u@x', '10.0.0.1')).toMatchObject({ allowed: true });
   });
 
-  it('a success clears the user counter', () => {
-    const l = new LoginLimiter({ perIp: 100, perUser: 2 });
-    l.recordFailure('1.1.1.1', 'u@x');
-    l.recordFailure('1.1.1.1', 'u@x');
-    expect(l.check('1.1.1.1', 'u@x').allowed).toBe(false);
-    l.recordSuccess('1.1.1.1', 'u@x');
-    expect(l.check('1.1.1.1', 'u@x').allowed).toBe(true);
+  it('per user: failures from many addresses slow the user down from new addresses, never refuse, and skip addresses it logged in from', async () => {
+    const { l } = limiter();
+    await l.succeeded('u@x', '10.9.9.9');
+    for (let i = 1; i <= 40; i++) await l.failed('u@x', `10.1.0.${i}`);
+    for (const ip of ['10.2.0.1', '10.1.0.1']) {
+      const v = await l.check('u@x', ip);
+      // Capped at userDelayMaxMs (4 free failures, then 250 ms doubling: past 1000 ms long ago).
+      expect(v).toEqual({ allowed: true, delayMs: 1000, priority: 'suspect' });
+    }
+    expect(await l.check('u@x', '10.9.9.9')).toEqual({ allowed: true, delayMs: 0, priority: 'known' });
+    expect(await l.check('v@x', '10.3.0.1')).toEqual({ allowed: true, delayMs: 0, priority: 'clean' });
   });
 
-  it('bounds memory under a flood of distinct names', () => {
-    const l = new LoginLimiter({ maxKeys: 1000 });
-    for (let i = 0; i < 5000; i++) l.recordFailure(`10.0.${i >> 8}.${i & 255}`, `user${i}@x`);
-    // The private map is bounded; observe it through its effect: the newest key still counts.
-    l.recordFailure('10.99.0.1', 'z@x');
-    expect(l.check('10.99.0.1', 'z@x').allowed).toBe(true);
-    expect((l as unknown as { failures: Map<string, unknown> }).failures.size).toBeLessThanOrEqual(1000);
+  it('the per-user wait grows from 250 ms', async () => {
+    const { l } = limiter();
+    const delays: number[] = [];
+    for (let i = 1; i <= 7; i++) {
+      await l.failed('u@x', `10.1.0.${i}`);
+      const v = await l.check('u@x', '10.2.0.1');
+      delays.push(v.allowed ? v.delayMs : -1);
+    }
+    expect(delays).toEqual([0, 0, 0, 250, 500, 1000, 1000]);
+  });
+
+  it('per address: refused at the limit, whoever the user, except a user who logged in from there', async () => {
+    const { l, advance } = limiter();
+    await l.succeeded('home@x', '10.0.0.1');
+    for (let i = 0; i < 6; i++) await l.failed(`guess${i}@x`, '10.0.0.1');
+    expect(await l.check('other@x', '10.0.0.1')).toEqual({ allowed: false, reason: 'address' });
+    expect(await l.check('home@x', '10.0.0.1')).toMatchObject({ allowed: true, priority: 'known' });
+    expect(await l.check('other@x', '10.0.0.2')).toMatchObject({ allowed: true, priority: 'clean' });
+    advance(60_001);
+    expect(await l.check('other@x', '10.0.0.1')).toMatchObject({ allowed: true, priority: 'clean' });
+  });
+
+  it('an IPv6 client counts by its /64', async () => {
+    const { l } = limiter();
+    for (let i = 0; i < 6; i++) await l.failed(`guess${i}@x`, `2001:db8:1:2::${i + 1}`);
+    expect(await l.check('other@x', '2001:db8:1:2:ffff::9')).toEqual({ allowed: false, reason: 'address' });
+    expect(await l.check('other@x', '2001:db8:1:3::1')).toMatchObject({ allowed: true });
+  });
+
+  it('a success forgives the pair, not the user count', async () => {
+    const { l } = limiter();
+    for (let i = 0; i < 2; i++) await l.failed('u@x', '10.0.0.1');
+    for (let i = 0; i < 5; i++) await l.failed('u@x', `10.1.0.${i}`);
+    expect(await l.check('u@x', '10.0.0.1')).toMatchObject({ allowed: false });
+    await l.succeeded('u@x', '10.0.0.5');
+    expect(await l.check('u@x', '10.0.0.1')).toMatchObject({ allowed: false });
+    await l.succeeded('u@x', '10.0.0.1');
+    expect(await l.check('u@x', '10.0.0.1')).toEqual({ allowed: true, delayMs: 0, priority: 'known' });
+    expect(await l.check('u@x', '10.0.0.9')).toMatchObject({ allowed: true, priority: 'suspect' });
+    expect((await l.check('u@x', '10.0.0.9')) as { delayMs: number }).toMatchObject({ delayMs: 1000 });
+  });
+
+  it('remembers through the LoginHistory interface (shareable), bounded per kind of key', async () => {
+    const history = new MemoryLoginHistory({ maxKeysPerKind: 100, maxEventsPerKey: 4 });
+    const l = new LoginLimiter(opts, history);
+    await l.succeeded('home@x', '10.9.9.9');
+    for (let i = 0; i < 5000; i++) await l.failed(`user${i}@x`, `10.0.${i >> 8}.${i & 255}`);
+    // Four kinds (address, user, pair, known), each at most 100 keys.
+    expect(history.size).toBeLessThanOrEqual(400);
+    // A flood of made-up names does not push out the user's own address.
+    expect(await l.check('home@x', '10.9.9.9')).toMatchObject({ allowed: true, priority: 'known' });
+    const [k] = await history.read([{ key: 'x:y', windowMs: 1000 }]);
+    expect(k).toEqual({ count: 0, last: 0 });
+    await history.record(['x:y', 'x:y', 'x:y', 'x:y', 'x:y', 'x:y']);
+    expect((await history.read([{ key: 'x:y', windowMs: 60_000 }]))[0].count).toBe(4);
+    await history.forget(['x:y']);
+    expect((await history.read([{ key: 'x:y', windowMs: 60_000 }]))[0].count).toBe(0);
   });
 });
 

@@ -63,9 +63,26 @@ describe('renderRuntimeConfigs', () => {
     const gw = renderRuntimeConfigs(example('kubernetes-ha.yaml')).find((m) => m.role === 'gateway')!.config;
     if (gw.role !== 'gateway') throw new Error('role');
     expect(gw.hostedDomains).toEqual(['example.com', 'example.org']);
-    expect(gw.filters.clamd?.address).toBe('clamav.mail-filters.svc:3310');
+    // The example deploys clamd and rspamd beside the gateways: their Services (appliances.test.ts covers the rest).
+    expect(gw.filters.clamd).toEqual({ address: 'mail-prod-clamd-0.mail-prod.svc.cluster.local:3310', onError: 'tempfail', timeoutMs: 60000, streamMaxBytes: 26214400 });
+    expect(gw.filters.spam?.address).toBe('mail-prod-rspamd-0.mail-prod.svc.cluster.local:11333');
     expect(gw.filters.dkim).toEqual({ selector: 'mail2026', keyFile: '/etc/mailfleet/secrets/dkim.key' });
-    expect(JSON.stringify(gw)).not.toMatch(/PRIVATE KEY|password/i);
+    // Values, not field names: `limits.passwordCheckWorkers` is a number.
+    const values = (v: unknown): string[] => (typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(values) : []);
+    expect(values(gw).join('\n')).not.toMatch(/PRIVATE KEY|password/i);
+  });
+
+  it('spec limits reach every member, of a cluster and of a failover pair; the rest keep the runtime defaults', () => {
+    const limits = { maxConnectionsPerAddress: 20, perAddressExempt: ['10.0.0.0/8'], loginTimeoutSeconds: 20, passwordCheckWorkers: 4 };
+    const cluster = parseClusterSpec({ name: 'lim', platform: { kind: 'local' }, domains: [{ name: 'a.com' }], gateway: { maxMessageBytes: 2048 }, limits });
+    const pair = parseTopologySpec({ ...YAML.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'specs', 'proxmox-failover.yaml'), 'utf8')), limits });
+    for (const m of [...renderRuntimeConfigs(cluster), ...renderRuntimeConfigs(pair)]) {
+      expect(m.config.limits, m.memberId).toMatchObject({ ...limits, loginFailuresPerConnection: 3, maxConnections: 5000 });
+    }
+    expect(renderRuntimeConfigs(cluster)[0]!.config.limits.maxMessageBytes).toBe(2048);
+    // Nothing set: the runtime's defaults, decided once in its schema.
+    const plain = renderRuntimeConfigs(example('local.yaml'))[0]!.config.limits;
+    expect(plain).toMatchObject({ maxConnectionsPerAddress: 100, perAddressExempt: ['127.0.0.0/8', '::1/128'], loginTimeoutSeconds: 30, passwordCheckWorkers: 'auto' });
   });
 
   it('VM addresses stay put when nodes scale 3 → 4', () => {

@@ -57,12 +57,49 @@ const tls = (kubernetes: boolean) =>
     { arbitrary: mostly(fc.constant({ mode: 'cert-manager', issuer: 'letsencrypt-prod' }), { mode: 'cert-manager', issuer: 'Bad_Issuer' }), weight: kubernetes ? 10 : 1 },
   );
 
+/**
+ * Scanners: the operator's own (an address) or deployed beside the gateways
+ * (deploy: true, with every signature source, an operator image, rspamd
+ * offline); now and then what the spec must refuse: no address, deploy and
+ * an address, a mirror without its URL, deploy-only fields without deploy,
+ * deploying spamd.
+ */
+const signatureUpdates = fc.option(
+  fc.constantFrom({ mode: 'freshclam' }, { mode: 'mirror', mirror: 'https://clamav-mirror.example.net/' }, { mode: 'mirror', mirror: 'http://10.9.0.4:8080/clamav/' }, { mode: 'none' }),
+  { nil: undefined },
+);
+const antivirus = mostly(
+  fc.oneof(
+    fc.constant({ kind: 'clamd', address: '10.0.0.5:3310' }),
+    fc
+      .record({
+        kind: fc.constant('clamd'),
+        deploy: fc.constant(true),
+        onError: fc.option(fc.constantFrom('tempfail', 'accept'), { nil: undefined }),
+        updates: signatureUpdates,
+        image: fc.option(fc.constant('registry.example.net/clamav/clamav:1.4.3'), { nil: undefined }),
+      })
+      .map(compact),
+  ),
+  { kind: 'clamd' },
+  { kind: 'clamd', deploy: true, address: '10.0.0.5:3310' },
+  { kind: 'clamd', deploy: true, updates: { mode: 'mirror' } },
+  { kind: 'clamd', address: '10.0.0.5:3310', updates: { mode: 'none' } },
+);
+const spam = mostly(
+  fc.oneof(
+    fc.constantFrom({ kind: 'rspamd', address: 'rspamd.example.net:11333' }, { kind: 'spamd', address: '10.0.0.6:783' }),
+    fc.record({ kind: fc.constant('rspamd'), deploy: fc.constant(true), offline: fc.option(fc.boolean(), { nil: undefined }) }).map(compact),
+  ),
+  { kind: 'spamd', deploy: true },
+  { kind: 'rspamd', address: 'rspamd.example.net:11333', offline: true },
+);
 const filters = fc.option(
   fc.record(
     {
       dkim: fc.constant({ selector: 'mf1' }),
-      antivirus: fc.constant({ kind: 'clamd', address: '10.0.0.5:3310' }),
-      spam: fc.constant({ kind: 'rspamd', address: 'rspamd.example.net:11333' }),
+      antivirus,
+      spam,
     },
     { requiredKeys: [] },
   ),

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MailCluster } from '../../components/mail-cluster';
 import { credentialsFromStackConfig } from '../../components/platforms';
 import { commonMockOutputs, composeMockOutputs, installCapture, platformInvokeResult, platformMockOutputs } from '../../components/offline';
-import { kubernetesNamespace, renderRuntimeConfigs } from '../../components/render';
+import { kubernetesNamespace, renderAppliances, renderRuntimeConfigs } from '../../components/render';
 import { MAX_MEMBER_ID_LENGTH, SpecError, parseClusterSpec, parseTopologySpec, type ClusterSpec, type TopologySpec } from '../../components/spec';
 import { PLATFORMS, clusterInput, topologyInput } from './spec-arbitraries';
 
@@ -59,6 +59,24 @@ function checkRendered(spec: TopologySpec) {
   if (spec.kind === 'cluster') {
     expect(members).toHaveLength(spec.hubs.count + spec.nodes.count + spec.gateways.count + spec.proxies.count);
     if (spec.platform.kind === 'kubernetes') expect(kubernetesNamespace(spec)).toMatch(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/);
+    // A deployed scanner is where every gateway looks for it; an operator's scanner is used as written.
+    const appliances = renderAppliances(spec).map((a) => `${a.kind} ${a.host}:${a.port}`);
+    const addresses = new Set(members.map((m) => m.address));
+    for (const m of members) {
+      if (m.config.role !== 'gateway') continue;
+      const { antivirus, spam } = spec.filters;
+      const clamd = m.config.filters.clamd?.address;
+      const scanner = m.config.filters.spam?.address;
+      expect(clamd === undefined).toBe(antivirus === undefined);
+      if (antivirus?.deploy) expect(appliances).toContain(`clamd ${clamd}`);
+      else if (antivirus) expect(clamd).toBe(antivirus.address);
+      if (spam?.deploy) expect(appliances).toContain(`rspamd ${scanner}`);
+      else if (spam) expect(scanner).toBe(spam.address);
+    }
+    // On VM platforms an appliance's address is nobody else's.
+    if (spec.platform.kind === 'proxmox' || spec.platform.kind === 'vsphere') {
+      for (const a of renderAppliances(spec)) expect(addresses.has(a.host), a.host).toBe(false);
+    }
   }
 }
 

@@ -134,6 +134,23 @@ describe('rejections', () => {
     expect(unknown[0]!.message).toMatch(/allowed here: .*nodes/);
   });
 
+  it('client limits are checked as the runtime checks them, in plain words', () => {
+    const problems = problemsOf(() =>
+      parseClusterSpec({
+        name: 'demo',
+        platform: { kind: 'local' },
+        domains: [{ name: 'a.com' }],
+        limits: { maxConnectionsPerAddress: 0, perAddressExempt: ['10.0.0.0'], passwordCheckWorkers: 'cores', maxConnection: 10 },
+      }),
+    );
+    expect(problems).toEqual([
+      { path: 'limits.maxConnectionsPerAddress', message: expect.stringMatching(/at least 1/) },
+      { path: 'limits.perAddressExempt[0]', message: 'must be a network in CIDR notation, e.g. 127.0.0.0/8 or ::1/128' },
+      { path: 'limits.passwordCheckWorkers', message: 'must be auto or a whole number of workers, 1–64' },
+      { path: 'limits.maxConnection', message: expect.stringMatching(/did you mean "maxConnections"/) },
+    ]);
+  });
+
   it('VM address plans must fit the subnet', () => {
     const problems = problemsOf(() =>
       parseClusterSpec({

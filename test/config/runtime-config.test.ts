@@ -89,7 +89,7 @@ describe('RuntimeConfig from the environment', () => {
     expect(cfg.management).toEqual({ host: '0.0.0.0', port: 9090 });
     expect(cfg.relayNetworks).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
     expect(cfg.hostedDomains).toEqual(['example.com', 'example.org']);
-    expect(cfg.filters.clamd).toEqual({ address: 'clamav:3310', onError: 'tempfail' });
+    expect(cfg.filters.clamd).toEqual({ address: 'clamav:3310', onError: 'tempfail', timeoutMs: 60_000, streamMaxBytes: 25 * 1024 * 1024 });
     expect(cfg.limits.maxMessageBytes).toBe(1048576);
   });
 
@@ -126,18 +126,35 @@ describe('RuntimeConfig from the environment', () => {
 
 describe('limits: one default each, in the schema', () => {
   const MiB = 1024 * 1024;
-  const node = (limits?: Record<string, number>) => {
+  const DEFAULTS = {
+    maxMessageBytes: 50 * MiB,
+    maxConnections: 5000,
+    imapLiteralBytes: 64 * MiB,
+    maxConnectionsPerAddress: 100,
+    perAddressExempt: ['127.0.0.0/8', '::1/128'],
+    loginTimeoutSeconds: 30,
+    tlsHandshakeSeconds: 15,
+    loginFailuresPerConnection: 3,
+    loginFailuresPerAddress: 10,
+    loginFailuresPerUserAddress: 3,
+    loginFailuresPerUser: 5,
+    loginFailureWindowSeconds: 900,
+    loginUserDelayMaxMs: 4000,
+    passwordCheckWorkers: 'auto',
+    passwordCheckQueueMs: 2000,
+  };
+  const node = (limits?: Record<string, unknown>) => {
     const cfg = loadRuntimeConfig({ file: write('limits.json', JSON.stringify({ ...YAML.parse(nodeYaml), ...(limits ? { limits } : {}) })), env: {} });
     if (cfg.role !== 'node') throw new Error('role');
     return cfg.limits;
   };
 
   it('fills every limit when none is given', () => {
-    expect(node()).toEqual({ maxMessageBytes: 50 * MiB, maxConnections: 5000, imapLiteralBytes: 64 * MiB });
+    expect(node()).toEqual(DEFAULTS);
   });
 
   it('the IMAP literal cap follows a larger message size (an APPEND is one literal)', () => {
-    expect(node({ maxMessageBytes: 100 * MiB })).toEqual({ maxMessageBytes: 100 * MiB, maxConnections: 5000, imapLiteralBytes: 100 * MiB });
+    expect(node({ maxMessageBytes: 100 * MiB })).toEqual({ ...DEFAULTS, maxMessageBytes: 100 * MiB, imapLiteralBytes: 100 * MiB });
     expect(node({ maxMessageBytes: 2048, imapLiteralBytes: 4096 }).imapLiteralBytes).toBe(4096);
   });
 
@@ -146,11 +163,62 @@ describe('limits: one default each, in the schema', () => {
     expect(p).toEqual([{ path: 'limits.imapLiteralBytes', message: expect.stringMatching(/at least limits\.maxMessageBytes \(8192\)/) }]);
     expect(problems(() => node({ maxConnections: 0 })).map((x) => x.path)).toEqual(['limits.maxConnections']);
     expect(problems(() => node({ maxMessageBytes: 10 })).map((x) => x.path)).toEqual(['limits.maxMessageBytes']);
+    expect(problems(() => node({ maxConnectionsPerAddress: 0, loginTimeoutSeconds: 0, passwordCheckWorkers: 'many' })).map((x) => x.path)).toEqual([
+      'limits.maxConnectionsPerAddress',
+      'limits.loginTimeoutSeconds',
+      'limits.passwordCheckWorkers',
+    ]);
+  });
+
+  it('perAddressExempt takes IPv4 and IPv6 networks in CIDR notation and says so otherwise', () => {
+    expect(node({ perAddressExempt: ['10.1.0.0/16', 'fd00::/8', '192.0.2.7/32'] }).perAddressExempt).toEqual(['10.1.0.0/16', 'fd00::/8', '192.0.2.7/32']);
+    for (const bad of ['10.1.0.0', '10.1.0.0/33', 'fd00::/129', 'localhost/8', '10.1.0.0/8/8']) {
+      expect(problems(() => node({ perAddressExempt: [bad] }))).toEqual([{ path: 'limits.perAddressExempt[0]', message: 'must be a network in CIDR notation, e.g. 127.0.0.0/8 or ::1/128' }]);
+    }
   });
 
   it('MAILFLEET_LIMIT_* variables set them', () => {
-    const cfg = loadRuntimeConfig({ env: { MAILFLEET_CONFIG: write('base2.yaml', nodeYaml), MAILFLEET_LIMIT_MAX_CONNECTIONS: '7', MAILFLEET_LIMIT_IMAP_LITERAL_BYTES: '99999999' } });
-    expect(cfg.limits).toEqual({ maxMessageBytes: 50 * MiB, maxConnections: 7, imapLiteralBytes: 99999999 });
+    const cfg = loadRuntimeConfig({
+      env: {
+        MAILFLEET_CONFIG: write('base2.yaml', nodeYaml),
+        MAILFLEET_LIMIT_MAX_CONNECTIONS: '7',
+        MAILFLEET_LIMIT_IMAP_LITERAL_BYTES: '99999999',
+        MAILFLEET_LIMIT_MAX_CONNECTIONS_PER_ADDRESS: '3',
+        MAILFLEET_LIMIT_PER_ADDRESS_EXEMPT: '10.0.0.0/8, ::1/128',
+        MAILFLEET_LIMIT_LOGIN_TIMEOUT_SECONDS: '20',
+        MAILFLEET_LIMIT_TLS_HANDSHAKE_SECONDS: '5',
+        MAILFLEET_LIMIT_LOGIN_FAILURES_PER_CONNECTION: '2',
+        MAILFLEET_LIMIT_LOGIN_FAILURES_PER_ADDRESS: '20',
+        MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER_ADDRESS: '4',
+        MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER: '6',
+        MAILFLEET_LIMIT_LOGIN_FAILURE_WINDOW_SECONDS: '600',
+        MAILFLEET_LIMIT_LOGIN_USER_DELAY_MAX_MS: '2000',
+        MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: '3',
+        MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS: '500',
+      },
+    });
+    expect(cfg.limits).toEqual({
+      maxMessageBytes: 50 * MiB,
+      maxConnections: 7,
+      imapLiteralBytes: 99999999,
+      maxConnectionsPerAddress: 3,
+      perAddressExempt: ['10.0.0.0/8', '::1/128'],
+      loginTimeoutSeconds: 20,
+      tlsHandshakeSeconds: 5,
+      loginFailuresPerConnection: 2,
+      loginFailuresPerAddress: 20,
+      loginFailuresPerUserAddress: 4,
+      loginFailuresPerUser: 6,
+      loginFailureWindowSeconds: 600,
+      loginUserDelayMaxMs: 2000,
+      passwordCheckWorkers: 3,
+      passwordCheckQueueMs: 500,
+    });
+    const base = write('base3.yaml', nodeYaml);
+    expect(loadRuntimeConfig({ env: { MAILFLEET_CONFIG: base, MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: 'auto' } }).limits.passwordCheckWorkers).toBe('auto');
+    expect(problems(() => loadRuntimeConfig({ env: { MAILFLEET_CONFIG: base, MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: 'cores' } }))).toEqual([
+      { path: 'MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS', message: 'must be a whole number or auto (got "cores")' },
+    ]);
   });
 
   it('tls has no caFile (nothing would read it)', () => {

@@ -18,11 +18,13 @@ export class LineClient {
     this.attach(socket);
   }
 
-  static async connect(port: number, opts: { tls?: boolean; host?: string } = {}): Promise<LineClient> {
+  /** `localAddress`: our side's address, e.g. any 127.x.y.z to play another client address (Linux routes all of 127/8 to lo). */
+  static async connect(port: number, opts: { tls?: boolean; host?: string; localAddress?: string } = {}): Promise<LineClient> {
     const host = opts.host ?? '127.0.0.1';
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
     const socket = opts.tls
-      ? tlsConnect({ host, port, rejectUnauthorized: false })
-      : netConnect({ host, port });
+      ? tlsConnect({ host, port, rejectUnauthorized: false, ...local })
+      : netConnect({ host, port, ...local });
     await new Promise<void>((resolve, reject) => {
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -63,6 +63,7 @@ const EXPECTED_POLICIES = [
   'storage-capacity',
   'storage-backups',
   'verified-runtime-package',
+  'inbound-antivirus',
 ];
 
 interface RunningPack {
@@ -251,7 +252,7 @@ describe('started from the repository (pulumi preview --policy-pack policies)', 
   let policies: ReportedPolicy[];
 
   it(
-    'answers GetAnalyzerInfo with name, version and all 13 policies, and analyzes a stack',
+    'answers GetAnalyzerInfo with name, version and all 14 policies, and analyzes a stack',
     async () => {
       const pack = await startPack(PACK_DIR);
       policies = await expectServesThePack(pack);
@@ -294,7 +295,7 @@ describe('started from its npm pack tarball, installed into an empty folder', ()
   });
 
   it(
-    'npm pack ships compiled JavaScript only; the installed pack serves all 13 policies',
+    'npm pack ships compiled JavaScript only; the installed pack serves all 14 policies',
     async () => {
       // `npm pack` builds in the folder it packs (prepack emits .js next to each
       // .ts, postpack removes them). An exact copy of policies/ is packed, so

@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { isSecretValue } from '../../components/offline/capture';
 import { DOCKER } from '../../policies/lib/tokens';
 import { declassify, editResources } from './helpers';
 import { policySuite } from './suite';
@@ -39,6 +40,20 @@ policySuite('docker', [
     policy: 'admin-api-private',
     what: 'a hub container publishing the API port on its host',
     build: (cap) => editResources(cap, container('-hub-0'), (p) => (p.ports = [{ internal: 443, external: 8443 }])),
+  },
+  {
+    policy: 'inbound-antivirus',
+    what: 'a gateway container whose config lost its clamd',
+    build: (cap) =>
+      editResources(cap, container('-gateway-1'), (p) => {
+        // The uploads stay secret (they carry the DKIM key): edit inside the wrapper.
+        const uploads = (isSecretValue(p.uploads) ? p.uploads.value : p.uploads) as { file: string; content: string }[];
+        const upload = uploads.find((u) => u.file.endsWith('/config.json'))!;
+        const config = JSON.parse(upload.content);
+        delete config.filters.clamd;
+        upload.content = JSON.stringify(config);
+      }),
+    expectFindings: (results) => expect(results.map((r) => r.message)).toEqual([expect.stringMatching(/^gateway config mail-dock-gateway-1 /)]),
   },
   {
     policy: 'pinned-runtime-image',

@@ -42,6 +42,8 @@ function pairSpec(kind: keyof typeof ENDPOINTS): Record<string, any> {
     domains: [{ name: 'example.net', quota: { mailboxMiB: 2048, maxUsers: 500 } }],
     // sha256: the VM sites install the runtime tarball (verified-runtime-package).
     runtime: { image: 'ghcr.io/mailfleet/mailfleet:0.1.0', sha256: '9d4e1f2a3b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f50' },
+    // Each site's own clamd (a failover pair deploys no appliances).
+    filters: { antivirus: { kind: 'clamd', address: 'clamav.mail.internal:3310' } },
     primary: site(kind, 'ams1', ENDPOINTS[kind][0]),
     standby: site(kind, 'fra1', ENDPOINTS[kind][1]),
     failover: { mode: 'automatic', fencing: { storageLease: true, powerOff: true } },

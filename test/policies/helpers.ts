@@ -32,6 +32,8 @@ const common = {
     // What a release's SHA256SUMS lists (a made-up value: nothing is downloaded here).
     sha256: '9d4e1f2a3b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f50',
   },
+  // clamd and rspamd beside the gateways: every policy must accept what they deploy, too.
+  filters: { antivirus: { kind: 'clamd' as const, deploy: true }, spam: { kind: 'rspamd' as const, deploy: true } },
 };
 
 /** A production cluster spec on `kind` that every policy accepts. */
@@ -44,7 +46,7 @@ export function compliantSpec(kind: DeployKind): ClusterSpecInput {
         platform: { kind: 'kubernetes', namespace: 'mail-k8s' },
         storage: { kind: 'pvc-rwx', storageClass: 'cephfs', sizeGiB: 2000, backup },
         tls: { mode: 'cert-manager', issuer: 'letsencrypt-prod' },
-        filters: { dkim: { selector: 'mail2026' } },
+        filters: { ...common.filters, dkim: { selector: 'mail2026' } },
       };
     case 'docker':
       return {
@@ -185,6 +187,7 @@ export function specCases(kind: DeployKind): SpecCase[] {
     { policy: 'admin-api-private', what: 'admin API on the public load balancer', change: (s) => (s.admin = { public: true }) },
     { policy: 'storage-capacity', what: 'storage smaller than users × quota', change: (s) => (s.storage.sizeGiB = 100) },
     { policy: 'storage-backups', what: 'no backups', change: (s) => delete s.storage.backup },
+    { policy: 'inbound-antivirus', what: 'inbound mail in production with no antivirus', change: (s) => delete s.filters.antivirus },
   ];
   switch (kind) {
     case 'kubernetes':

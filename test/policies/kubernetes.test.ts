@@ -68,13 +68,31 @@ policySuite('kubernetes', [
     policy: 'no-open-relay',
     what: 'a gateway config accepting mail for a domain the spec does not host',
     build: (cap) =>
-      editResources(cap, isType(K8S.configMap, '-gateway'), (p) => {
+      // The members' ConfigMap (the appliances beside the gateways have their own).
+      editResources(cap, isType(K8S.configMap, '-gateway-config'), (p) => {
         for (const key of Object.keys(p.data)) {
           const config = JSON.parse(p.data[key]);
           config.hostedDomains.push('not-ours.example');
           p.data[key] = JSON.stringify(config);
         }
       }),
+  },
+  {
+    policy: 'inbound-antivirus',
+    what: 'gateway configs shipped without the clamd the spec deploys',
+    build: (cap) =>
+      editResources(cap, isType(K8S.configMap, '-gateway-config'), (p) => {
+        for (const key of Object.keys(p.data)) {
+          const config = JSON.parse(p.data[key]);
+          delete config.filters.clamd;
+          p.data[key] = JSON.stringify(config);
+        }
+      }),
+    expectFindings: (results) => {
+      // One per gateway config in the ConfigMap.
+      expect(results.map((r) => r.enforcementLevel)).toEqual(['advisory', 'advisory']);
+      expect(results[0]!.message).toMatch(/gateway config mail-k8s-gateway-0 \(mail-k8s-gateway-config, data\.mail-k8s-gateway-0\.json.*without the spec's antivirus filter/);
+    },
   },
   {
     policy: 'admin-api-private',

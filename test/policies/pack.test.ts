@@ -19,7 +19,7 @@ function clusterOnly(change: (s: Record<string, any>) => void = () => {}) {
 }
 
 describe('the mailfleet policy pack', () => {
-  it('has the 12 policies of issue 4 and verified-runtime-package (issue 10), each named, described, with a level and remediation', () => {
+  it('has the 12 policies of issue 4, verified-runtime-package (issue 10) and inbound-antivirus (issue 11), each named, described, with a level and remediation', () => {
     expect(policies.map((p) => p.name)).toEqual([
       'ha-minimums',
       'failure-domains',
@@ -34,6 +34,7 @@ describe('the mailfleet policy pack', () => {
       'storage-capacity',
       'storage-backups',
       'verified-runtime-package',
+      'inbound-antivirus',
     ]);
     for (const p of policies) {
       expect(p.name).toMatch(/^[a-z0-9-]+$/);
@@ -47,6 +48,7 @@ describe('the mailfleet policy pack', () => {
     expect(levels['storage-capacity']).toBe('advisory');
     expect(levels['storage-backups']).toBe('advisory');
     expect(levels['verified-runtime-package']).toBe('mandatory');
+    expect(levels['inbound-antivirus']).toBe('advisory');
     expect(Object.values(levels).filter((l) => l === 'mandatory')).toHaveLength(11);
   });
 
@@ -91,7 +93,7 @@ describe('per-stack policy configuration (Pulumi policy config file format)', ()
     const run = await runPolicyPack(base);
     expect(violated(run.results)).toEqual(['ha-minimums']);
     expect(run.results.every((r) => r.enforcementLevel === 'mandatory')).toBe(true);
-    expect(run.evaluated).toHaveLength(13);
+    expect(run.evaluated).toHaveLength(14);
   });
 
   it('"advisory" downgrades a policy, "disabled" turns it off, "all" sets every level', async () => {

@@ -27,7 +27,7 @@ describe('shipped stack configs', () => {
       expect(report.ok).toBe(true);
       expect(report.resources.length).toBeGreaterThan(10);
       expect(report.policySummary.ran).toBe(true);
-      expect(report.policySummary.evaluated).toHaveLength(13);
+      expect(report.policySummary.evaluated).toHaveLength(14);
       expect(report.policies.filter((p) => p.enforcementLevel === 'mandatory')).toEqual([]);
       expect(report.policySummary.passed).toBe(true);
       expect(code).toBe(0);

@@ -3,6 +3,9 @@ import type { Capture } from '../../components/offline/capture';
 import type { PolicyResult } from '../../cli/preview/policy-gate';
 import { check, clusterHarness, compliantSpec, modify, specCases, violated, type DeployKind } from './helpers';
 
+/** The advisory policies; every other one is mandatory. */
+const ADVISORY = ['storage-capacity', 'storage-backups', 'inbound-antivirus'];
+
 export interface ResourceCase {
   policy: string;
   what: string;
@@ -39,7 +42,7 @@ export function policySuite(kind: DeployKind, resourceCases: ResourceCase[]) {
         for (const r of results) {
           expect(r.message.length).toBeGreaterThan(20);
           expect(r.urn).toMatch(/^urn:pulumi:/);
-          expect(r.enforcementLevel).toBe(c.policy === 'storage-capacity' || c.policy === 'storage-backups' ? 'advisory' : 'mandatory');
+          expect(r.enforcementLevel).toBe(ADVISORY.includes(c.policy) ? 'advisory' : 'mandatory');
         }
       });
     }

@@ -68,7 +68,7 @@ async function startServer(opts: { auth?: Authenticator; backend?: Pop3Backend; 
     kind: 'plain',
     tls,
     connections: new ConnectionLimit(100),
-    auth: opts.auth ?? new Authenticator(directory, new LoginLimiter({ perUser: 1000, perIp: 1000, baseDelayMs: 1 })),
+    auth: opts.auth ?? new Authenticator(directory, new LoginLimiter({ perAddress: 1000, perUserAddress: 1000, perUser: 1000, windowMs: 60_000, userDelayMaxMs: 0 })),
     backend: opts.backend ?? mem.backend,
     plaintextAuth: 'loopback',
     log: opts.log ?? createLogger({}, 'silent'),
@@ -334,7 +334,7 @@ describe('RFC 3206 §5 [SYS/TEMP]: an unexpected exception is a temp-fail reply 
 
   it('a handler that throws: -ERR [SYS/TEMP] Internal error, the stack in the log, the session goes on', async () => {
     const cap = capturingLogger();
-    const { server } = await startServer({ auth: new ExplodingAuthenticator(directory, new LoginLimiter({})), log: cap.log });
+    const { server } = await startServer({ auth: new ExplodingAuthenticator(directory, new LoginLimiter()), log: cap.log });
     const c = await connect('AUTHORIZATION', server);
     expect(await c.pop('USER alice@example.com')).toEqual(['+OK']);
     expect(await c.pop(`PASS ${PASSWORD}`)).toEqual(['-ERR [SYS/TEMP] Internal error']);

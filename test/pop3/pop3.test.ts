@@ -56,7 +56,7 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
-async function setup(opts: { plaintext?: 'loopback' | 'always' | 'never'; kind?: 'plain' | 'tls'; perUser?: number } = {}) {
+async function setup(opts: { plaintext?: 'loopback' | 'always' | 'never'; kind?: 'plain' | 'tls'; perUserAddress?: number } = {}) {
   const mem = memoryBackend();
   mem.boxes.set('alice@example.com', new Map([[1, MSG1], [2, MSG2]]));
   const server = await startPop3Server({
@@ -64,7 +64,7 @@ async function setup(opts: { plaintext?: 'loopback' | 'always' | 'never'; kind?:
     port: 0,
     kind: opts.kind ?? 'plain',
     tls,
-    auth: new Authenticator(directory, new LoginLimiter({ perUser: opts.perUser ?? 50, perIp: 100, baseDelayMs: 1 })),
+    auth: new Authenticator(directory, new LoginLimiter({ perAddress: 100, perUserAddress: opts.perUserAddress ?? 50, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0 })),
     backend: mem.backend,
     plaintextAuth: opts.plaintext ?? 'loopback',
     log: createLogger({}, 'silent'),
@@ -135,14 +135,25 @@ describe('RFC 1939 §4 AUTHORIZATION state', () => {
     expect((await c.pop('PASS secret pw'))[0]).toMatch(/^\+OK Logged in/);
   });
 
-  it('answers [LOGIN-DELAY] once the per-user limit is reached (RFC 3206)', async () => {
-    const { c } = await setup({ perUser: 2 });
+  it('answers [LOGIN-DELAY] (RFC 2449 §8.1.1) once the user has failed too often from this address, and closes after the third failure on the connection', async () => {
+    const { c } = await setup({ perUserAddress: 2 });
     for (let i = 0; i < 2; i++) {
       await c.pop('USER alice@example.com');
       expect(await c.pop('PASS nope')).toEqual(['-ERR [AUTH] Authentication failed']);
     }
     await c.pop('USER alice@example.com');
     expect(await c.pop('PASS secret pw')).toEqual(['-ERR [LOGIN-DELAY] Too many failed logins, try later']);
+    await c.waitClosed();
+  });
+
+  it('closes the connection after its third failed login (config limits.loginFailuresPerConnection)', async () => {
+    const { c } = await setup();
+    for (let i = 0; i < 2; i++) {
+      expect(await c.pop('USER alice@example.com')).toEqual(['+OK']);
+      expect(await c.pop('PASS nope')).toEqual(['-ERR [AUTH] Authentication failed']);
+    }
+    expect(await c.pop(`AUTH PLAIN ${encodeSaslPlain('alice@example.com', 'nope')}`)).toEqual(['-ERR [AUTH] Authentication failed']);
+    await c.waitClosed();
   });
 
   it('AUTH PLAIN with initial response and with a continuation; "*" cancels (RFC 5034 §4)', async () => {

@@ -47,8 +47,8 @@ function capture(): { out: string[]; err: string[]; sinks: { out: (l: string) =>
 }
 
 describe('Debian validators needed by the suite', () => {
-  it('one list: haproxy, keepalived, cloud-init', () => {
-    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init']);
+  it('one list: haproxy, keepalived, cloud-init, clamav-daemon, rspamd, spamd', () => {
+    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'clamav-daemon', 'rspamd', 'spamd']);
   });
 
   it('dpkg tells installed from absent', () => {
@@ -105,6 +105,16 @@ describe('Debian validators needed by the suite', () => {
       { line: 'service haproxy stop', frontend: 'noninteractive' },
     ]);
     expect(checks).toBe(2);
+  });
+
+  it('root with apt-get: the scanners whose packages start a system service are stopped (the tests run their own)', () => {
+    const c = capture();
+    const { run, calls } = recorder();
+    let checks = 0;
+    const missing = (list: readonly DebianValidator[]): DebianValidator[] => (checks++ === 0 ? [...list] : []);
+    const scanners = DEBIAN_VALIDATORS.filter((v) => ['clamav-daemon', 'rspamd', 'spamd'].includes(v.package));
+    expect(ensureDebianValidators({ list: scanners, host: { isRoot: true, hasAptGet: true }, run, missing, ...c.sinks })).toBe(0);
+    expect(calls.slice(2).map((x) => x.line)).toEqual(['service clamav-daemon stop', 'service clamav-freshclam stop', 'service rspamd stop', 'service spamd stop']);
   });
 
   it('root, apt-get install fails: stops with apt-get output and the command to run by hand', () => {

@@ -35,6 +35,31 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     command: 'cloud-init',
     usedFor: "`cloud-init schema` and cloud-init's network renderer check the VMs' user data",
   },
+  {
+    package: 'clamav-daemon',
+    command: 'clamd',
+    usedFor: "a real clamd (own config and EICAR signature, no freshclam) for the antivirus filter (test/smtp/filters/clamd.test.ts); its `clamconf` checks the appliances' clamd.conf / freshclam.conf",
+  },
+  {
+    package: 'rspamd',
+    command: 'rspamd',
+    usedFor: "a real rspamd (own local config, no DNS, no Bayes) for the spam filter's HTTP client and, in milter mode, the milter client; `rspamadm configtest` / `configdump` check the appliances' settings",
+  },
+  {
+    package: 'spamd',
+    command: 'spamd',
+    usedFor: "SpamAssassin's spamd (local tests only) for the spam filter's SPAMC client (test/smtp/filters/spam.test.ts)",
+  },
+];
+
+/** Debian packages whose install starts a system service the tests do not use (they run their own, on loopback). */
+const STARTED_SERVICES: readonly { package: string; service: string }[] = [
+  { package: 'haproxy', service: 'haproxy' },
+  { package: 'clamav-daemon', service: 'clamav-daemon' },
+  // Pulled in by clamav-daemon; the tests write their own signatures and never download any.
+  { package: 'clamav-daemon', service: 'clamav-freshclam' },
+  { package: 'rspamd', service: 'rspamd' },
+  { package: 'spamd', service: 'spamd' },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */
@@ -148,8 +173,8 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
       return 1;
     }
   }
-  // The haproxy package starts its service; the tests only run `haproxy -c`.
-  if (packages.includes('haproxy')) run('service', ['haproxy', 'stop'], env);
+  // These packages start their services; the tests only run `haproxy -c` and start their own daemons.
+  for (const service of STARTED_SERVICES) if (packages.includes(service.package)) run('service', [service.service, 'stop'], env);
 
   const still = check(list);
   if (still.length > 0) {

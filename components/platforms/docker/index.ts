@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { ClusterContext, PlatformAdapter, PlatformSession, ProviderSources } from '../types';
+import { createAppliances } from './appliances';
 import { createLoadBalancer } from './load-balancer';
 import { chooseHostProviders, createHosts, planHosts } from './network';
 import { createSecretStore } from './secrets';
@@ -39,6 +40,7 @@ export const dockerAdapter: PlatformAdapter<'docker'> = {
       workload: (args, p) =>
         createWorkload({ name, members: ctx.members, secrets: ctx.secrets, hosts, plans, images: images.refs, volumes: volumesOrFail }, args, p),
       loadBalancer: (args, p) => createLoadBalancer({ name, spec, members: ctx.members, hosts, plans }, args, p),
+      appliances: (args, p) => createAppliances({ name, spec, hosts }, args, p),
     };
   },
 };

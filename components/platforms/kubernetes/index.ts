@@ -1,6 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import type * as pulumi from '@pulumi/pulumi';
 import type { PlatformAdapter } from '../types';
+import { createAppliances } from './appliances';
 import { createLoadBalancer } from './load-balancer';
 import { namesFor, objectLabels, requireSecrets, type KubeEnv } from './meta';
 import { createSecrets } from './secrets';
@@ -67,6 +68,7 @@ export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
       secrets: (p) => createSecrets(env, p),
       volume: (p) => createVolume(env, p),
       workload: (args, p) => createWorkload(env, args, p),
+      appliances: (args, p) => createAppliances(env, args, p),
       loadBalancer: (args, p) => createLoadBalancer(env, args, p),
     };
   },

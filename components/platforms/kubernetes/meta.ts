@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { kubernetesNamespace } from '../../render';
+import { kubernetesNamespace, type RenderedAppliance } from '../../render';
 import { KUBERNETES_LABELS, type Role } from '../../spec';
 import type { ClusterContext } from '../types';
 
@@ -74,6 +74,19 @@ export function selectorLabels(cluster: string, role?: Role): Record<string, str
     [LABEL.name]: 'mailfleet',
     [LABEL.instance]: cluster,
     ...(role ? { [LABEL.component]: role } : {}),
+  };
+}
+
+/**
+ * Labels that select an appliance's pods (clamd or rspamd beside the
+ * gateways): the daemon's own application name, so the members' selectors
+ * (`app.kubernetes.io/name: mailfleet`) never match them.
+ */
+export function applianceLabels(cluster: string, a: Pick<RenderedAppliance, 'kind' | 'index'>): Record<string, string> {
+  return {
+    [LABEL.name]: a.kind === 'clamd' ? 'clamav' : 'rspamd',
+    [LABEL.instance]: cluster,
+    [LABEL.component]: `${a.kind}-${a.index}`,
   };
 }
 

@@ -2,7 +2,7 @@ import type * as k8s from '@pulumi/kubernetes';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { RuntimeConfig } from '../../../mail-runtime/config';
 import type { Role } from '../../spec';
-import { selectorLabels, type KubeEnv } from './meta';
+import { applianceLabels, selectorLabels, type KubeEnv } from './meta';
 import { listenPorts } from './pod';
 
 type Spec = k8s.types.input.networking.v1.NetworkPolicySpec;
@@ -26,6 +26,7 @@ type Egress = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
  * | operators (admin.allowedCidrs; anyone with admin.public) → hubs | hub API |
  * | hubs → every member | management (9090: health, metrics) |
  * | gateways → internet | SMTP 25 (direct MX delivery), the smarthost, the filters (clamd, spamd/rspamd) |
+ * | gateways → deployed appliances | the clamd / rspamd port, to those pods only (their own policies: ./appliances.ts) |
  * | every member → DNS | 53 UDP/TCP, any destination (kube-dns, NodeLocal DNSCache) |
  *
  * Kubelet probes come from the node itself, which NetworkPolicy
@@ -91,6 +92,11 @@ export function networkPolicySpec(env: KubeEnv, role: Role): Spec {
       if (own.role === 'gateway') {
         const targets = [own.smarthost, own.filters.clamd?.address, own.filters.spam?.address].filter((a): a is string => !!a);
         for (const t of targets) {
+          const appliance = ctx.appliances.find((a) => `${a.host}:${a.port}` === t);
+          if (appliance) {
+            egress.push({ to: [{ podSelector: { matchLabels: applianceLabels(cluster, appliance) } }], ports: [tcp(appliance.port)] });
+            continue;
+          }
           const { to, port } = peerFor(t);
           egress.push(to ? { to, ports: [tcp(port)] } : { ports: [tcp(port)] });
         }

@@ -1,6 +1,7 @@
 import * as proxmox from '@muhlba91/pulumi-proxmoxve';
 import * as pulumi from '@pulumi/pulumi';
 import type { ClusterContext, PlatformAdapter, PlatformSession } from '../types';
+import { proxmoxAppliances } from './appliances';
 import { PROXMOX_PACKAGE, type ProxmoxCredentials } from './credentials';
 import { haSetup } from './ha';
 import { proxmoxLoadBalancer } from './load-balancer';
@@ -34,6 +35,7 @@ export const proxmoxAdapter: PlatformAdapter<'proxmox', ProxmoxCredentials> = {
       volume: (volumeParent) => proxmoxVolume(ctx.spec, volumeParent),
       workload: (args, workloadParent) => proxmoxWorkload(base, ctx.secrets, args, workloadParent),
       loadBalancer: (args, lbParent) => proxmoxLoadBalancer(base, args, lbParent),
+      appliances: (args, appliancesParent) => proxmoxAppliances(base, args, appliancesParent),
     };
   },
 };

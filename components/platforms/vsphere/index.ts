@@ -1,4 +1,5 @@
 import type { PlatformAdapter } from '../types';
+import { createAppliances } from './appliances';
 import type { VsphereCredentials } from './credentials';
 import { openInventory } from './inventory';
 import { createLoadBalancer } from './load-balancer';
@@ -24,6 +25,7 @@ export const vsphereAdapter: PlatformAdapter<'vsphere', VsphereCredentials> = {
       volume: (p) => nfsVolume(ctx.spec.storage, p),
       workload: (args, p) => createWorkload(inv, ctx, args, p),
       loadBalancer: (args, p) => createLoadBalancer(inv, ctx, args, p),
+      appliances: (args, p) => createAppliances(inv, ctx, args, p),
     };
   },
 };

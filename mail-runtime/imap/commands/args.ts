@@ -1,3 +1,4 @@
+import { LIMITS } from '../../common/limits';
 import { decodeModifiedUtf7, encodeModifiedUtf7, isStoreError } from '../../store';
 import { parseMailboxName, type ImapValue, type ParseResult } from '../protocol';
 
@@ -8,6 +9,12 @@ export function ok<T>(value: T): ParseResult<T> {
 export function fail<T = never>(error: string): ParseResult<T> {
   return { ok: false, error };
 }
+
+/** Well-formed but over an implementation limit: the dispatcher answers `NO [LIMIT]` (RFC 5530 §3). */
+export function overLimit<T = never>(error: string): ParseResult<T> {
+  return { ok: false, error, limit: true };
+}
+
 
 /** For commands without arguments. */
 export function noArgs(args: readonly ImapValue[]): ParseResult<undefined> {
@@ -29,6 +36,8 @@ export interface FolderName {
 export function folderArg(v: ImapValue | undefined): ParseResult<FolderName> {
   const m = parseMailboxName(v);
   if (!m) return fail('Missing or invalid mailbox name');
+  // No such folder can exist (the store's own bound is smaller): refuse before decoding.
+  if (Buffer.byteLength(m.name) > LIMITS.imapMailboxNameBytes) return overLimit(`Mailbox name longer than ${LIMITS.imapMailboxNameBytes} octets`);
   if (m.isInbox) return ok({ imap: 'INBOX', store: 'INBOX' });
   try {
     const store = decodeModifiedUtf7(m.name);

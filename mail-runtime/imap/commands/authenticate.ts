@@ -1,4 +1,5 @@
 import { decodeSaslPlain } from '../../auth';
+import { LIMITS } from '../../common/limits';
 import { asAtom, continuation } from '../protocol';
 import { fail, ok } from './args';
 import { PRIVACY_REQUIRED, finishLogin } from './login-common';
@@ -19,6 +20,7 @@ export const AUTHENTICATE = defineCommand({
     if (args.length === 2) {
       initial = asAtom(args[1]);
       if (initial === undefined) return fail('Invalid initial response');
+      if (initial.length > LIMITS.imapSaslLineBytes) return fail(`Initial response longer than ${LIMITS.imapSaslLineBytes} octets`);
     }
     return ok({ mech, initial });
   },
@@ -28,8 +30,10 @@ export const AUTHENTICATE = defineCommand({
     let response = initial;
     if (response === undefined) {
       ctx.send(continuation(''));
-      const line = await ctx.readLine();
+      // RFC 3501 §6.2.2: the response is one line; ours are small (LIMITS.imapSaslLineBytes).
+      const line = await ctx.readLine(LIMITS.imapSaslLineBytes);
       if (line === null) return badResult('Connection closed');
+      if (line === 'too-long') return badResult(`Authentication response longer than ${LIMITS.imapSaslLineBytes} octets`);
       response = line.toString('latin1');
     }
     // RFC 3501 §6.2.2: "*" cancels the exchange, answered with BAD.

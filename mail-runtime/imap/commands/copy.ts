@@ -4,6 +4,7 @@ import { storeErrorResult } from './errors';
 import { recentClaims } from './recent';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { sendPaced } from './work';
 import type { CopyResult } from '../../store';
 
 function copyuid(res: CopyResult): ResponseCode {
@@ -56,7 +57,7 @@ function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set
         if (dest === view.folder) return noResult('Source and target are the same mailbox', { name: 'CANNOT' });
         const res = await view.folder.move(uids, dest);
         if (res.pairs.length) ctx.send(untagged('OK', 'Moved', copyuid(res)));
-        for (const r of view.expungeNow()) ctx.send(r);
+        await sendPaced((r) => ctx.send(r), view.expungeNow());
         return okResult('MOVE completed');
       } catch (err) {
         const mapped = storeErrorResult(err);

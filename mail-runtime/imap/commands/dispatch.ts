@@ -25,6 +25,11 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
   }
   const parsed = spec.parse(cmd.args, cmd);
   if (!parsed.ok) {
+    // Over an implementation limit is not a syntax error (RFC 5530 §3 LIMIT): NO, and not counted as bad.
+    if (parsed.limit) {
+      ctx.send(tagged(cmd.tag, 'NO', `${key}: ${parsed.error}`, { name: 'LIMIT' }));
+      return;
+    }
     ctx.send(tagged(cmd.tag, 'BAD', `${key}: ${parsed.error}`));
     ctx.countBad();
     return;
@@ -45,7 +50,7 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
       result = { status: 'NO', code: { name: 'SERVERBUG' }, text: `${key} failed: internal error` };
     }
   }
-  if (ctx.state === 'SELECTED' && !ctx.flushNotifications(!spec.holdExpunges)) return;
+  if (ctx.state === 'SELECTED' && !(await ctx.flushNotifications(!spec.holdExpunges))) return;
   ctx.send(tagged(cmd.tag, result.status, result.text, result.code));
   if (result.status === 'BAD') ctx.countBad();
   else ctx.resetBad();

@@ -1,6 +1,7 @@
 import { noArgs, fail, ok } from './args';
 import { setArg, resolveUids, type SetArg } from './sets';
 import { SELECTED, defineCommand, noResult, okResult, type CommandResult, type SessionContext } from './types';
+import { sendPaced } from './work';
 
 async function expunge(ctx: SessionContext, uids: number[] | undefined): Promise<CommandResult> {
   const view = ctx.selected!;
@@ -8,7 +9,7 @@ async function expunge(ctx: SessionContext, uids: number[] | undefined): Promise
   if (uids && !uids.length) return okResult('EXPUNGE completed');
   await view.folder.expunge(uids);
   // Our own expunges are announced now, before the tagged OK (RFC 3501 §6.4.3).
-  for (const r of view.expungeNow()) ctx.send(r);
+  await sendPaced((r) => ctx.send(r), view.expungeNow());
   return okResult('EXPUNGE completed');
 }
 

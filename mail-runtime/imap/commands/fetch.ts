@@ -17,6 +17,7 @@ import { fail, ok } from './args';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { CommandWork } from './work';
 
 /** Flush to the socket (and wait for room) after this many bytes of FETCH output. */
 const DRAIN_EVERY_BYTES = 1024 * 1024;
@@ -85,6 +86,8 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       let sinceDrain = 0;
       let missing = 0;
       const bodies = wantsRaw ? new BodyReadAhead(folder, targets.map((t) => ({ uid: t.meta.uid, size: t.meta.size }))) : undefined;
+      // Rendering many items for many messages is CPU work: give other sessions their turn (issue 9).
+      const work = new CommandWork();
       let prefetched = new Map<number, unknown>();
       for (const [i, t] of targets.entries()) {
         if (wantsContent && i % SUMMARY_CHUNK === 0) {
@@ -142,6 +145,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           sinceDrain = 0;
           await ctx.drain();
         }
+        if (work.due(attrs.length)) await work.pause();
       }
       if (missing) return noResult('Some messages were expunged meanwhile', { name: 'EXPUNGEISSUED' });
       return okResult('FETCH completed');

@@ -12,17 +12,17 @@ export const IDLE = defineCommand({
   states: AUTH_OR_SELECTED,
   parse: noArgs,
   async handle(ctx) {
-    ctx.flushNotifications(true);
+    await ctx.flushNotifications(true);
     ctx.send(continuation('idling'));
     ctx.setIdle(true);
-    let line: Buffer | null;
+    let line: Buffer | 'too-long' | null;
     try {
       line = await ctx.readLine();
     } finally {
       ctx.setIdle(false);
     }
     if (line === null) return badResult('Connection closed');
-    if (line.toString('latin1').toUpperCase() !== 'DONE') return badResult('Expected DONE');
+    if (line === 'too-long' || line.toString('latin1').toUpperCase() !== 'DONE') return badResult('Expected DONE');
     return okResult('IDLE terminated');
   },
 });

@@ -1,6 +1,12 @@
+import { LIMITS } from '../../common/limits';
 import { asAstring, asAtom, type ImapValue, type ParseResult } from '../protocol';
-import { fail, ok } from './args';
+import { fail, ok, overLimit } from './args';
 import { parseStatusItems } from './status';
+
+/** NO [LIMIT] text for a reference or pattern over LIMITS.imapMailboxNameBytes. */
+export const TOO_LONG_PATTERN = `Mailbox reference or pattern longer than ${LIMITS.imapMailboxNameBytes} octets`;
+
+const tooLong = (s: string): boolean => Buffer.byteLength(s) > LIMITS.imapMailboxNameBytes;
 
 /** What LIST selects (RFC 5258 §3.1, RFC 6154 §5.1). */
 export interface ListSelection {
@@ -55,19 +61,24 @@ export function parseList(args: readonly ImapValue[]): ParseResult<ListArgs> {
   }
   const ref = asAstring(args[i]);
   if (ref === undefined) return fail('LIST needs a reference and a mailbox pattern');
+  if (tooLong(ref)) return overLimit(TOO_LONG_PATTERN);
   a.reference = ref;
   const pat = args[i + 1];
   if (pat?.type === 'list') {
     a.extended = true;
     if (!pat.items.length) return fail('Empty mailbox pattern list');
+    // Every pattern is matched against every folder: bound how many (RFC 5530 LIMIT).
+    if (pat.items.length > LIMITS.imapListPatterns) return overLimit(`More than ${LIMITS.imapListPatterns} mailbox patterns`);
     for (const p of pat.items) {
       const s = asAstring(p);
       if (s === undefined) return fail('Invalid mailbox pattern');
+      if (tooLong(s)) return overLimit(TOO_LONG_PATTERN);
       a.patterns.push(s);
     }
   } else {
     const s = asAstring(pat);
     if (s === undefined) return fail('LIST needs a mailbox pattern');
+    if (tooLong(s)) return overLimit(TOO_LONG_PATTERN);
     a.patterns.push(s);
   }
   const rest = args.slice(i + 2);

@@ -1,40 +1,51 @@
+import { LIMITS } from '../../common/limits';
 import { HIERARCHY_DELIMITER, decodeModifiedUtf7, isStoreError, type FolderInfo } from '../../store';
 import { asAstring, atom, data, list, str, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
-import { fail, imapName, ok } from './args';
-import { parseList, type ListArgs } from './list-args';
+import { fail, imapName, ok, overLimit } from './args';
+import { compileListPattern } from './list-match';
+import { parseList, TOO_LONG_PATTERN, type ListArgs } from './list-args';
 import { statusResponse } from './status';
 import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
+import { CommandWork } from './work';
 
-/** `*` matches anything, `%` anything but the delimiter (RFC 3501 §6.3.8). */
-export function patternToRegExp(pattern: string): RegExp {
-  let src = '';
-  for (const ch of pattern) {
-    if (ch === '*') src += '.*';
-    else if (ch === '%') src += `[^${HIERARCHY_DELIMITER}]*`;
-    else src += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${src}$`, 's');
-}
+/** A name test that also says how much work it did (for pacing, see CommandWork). */
+type NameMatcher = (name: string) => { match: boolean; cost: number };
 
-/** The canonical pattern (reference + pattern, RFC 3501 §6.3.8) as a predicate; INBOX matches case-insensitively. Null if undecodable. */
-function matcher(reference: string, pattern: string): ((name: string) => boolean) | null {
+/**
+ * The canonical pattern (reference + pattern, RFC 3501 §6.3.8) as a
+ * predicate (`*` anything, `%` anything but the delimiter, in linear time:
+ * see list-match.ts); INBOX matches case-insensitively. Null if undecodable.
+ */
+function matcher(reference: string, pattern: string): NameMatcher | null {
   let full: string;
   try {
     full = decodeModifiedUtf7(reference + pattern);
   } catch {
     return null; // RFC 5258 §3: a pattern the server does not accept is silently ignored
   }
-  const re = patternToRegExp(full);
-  const inboxRe = /^inbox/i.test(full) ? patternToRegExp(`INBOX${full.slice(5)}`) : undefined;
-  return (name) => re.test(name) || (name.startsWith('INBOX') && inboxRe !== undefined && inboxRe.test(name));
+  const p = compileListPattern(full, HIERARCHY_DELIMITER);
+  const inbox = /^inbox/i.test(full) ? compileListPattern(`INBOX${full.slice(5)}`, HIERARCHY_DELIMITER) : undefined;
+  return (name) => {
+    if (p.test(name)) return { match: true, cost: p.cost(name) };
+    const tryInbox = inbox !== undefined && name.startsWith('INBOX');
+    return { match: tryInbox && inbox.test(name), cost: p.cost(name) + (tryInbox ? inbox.cost(name) : 0) };
+  };
 }
 
 /** A name matches the pattern list if it matches any pattern (RFC 5258 §3). */
-function patternsMatcher(a: ListArgs): (name: string) => boolean {
+function patternsMatcher(a: ListArgs): NameMatcher {
   // RFC 5258 §3: in the extended syntax an empty pattern is ignored for matching.
   const pats = a.extended ? a.patterns.filter((p) => p !== '') : a.patterns;
-  const ms = pats.map((p) => matcher(a.reference, p)).filter((m): m is (n: string) => boolean => m !== null);
-  return (name) => ms.some((m) => m(name));
+  const ms = pats.map((p) => matcher(a.reference, p)).filter((m): m is NameMatcher => m !== null);
+  return (name) => {
+    let cost = 0;
+    for (const m of ms) {
+      const r = m(name);
+      cost += r.cost;
+      if (r.match) return { match: true, cost };
+    }
+    return { match: false, cost };
+  };
 }
 
 /** Same order as the store's listFolders(): INBOX first, then by name. */
@@ -74,7 +85,14 @@ async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
     ctx.send(data(atom('LIST'), list([atom('\\Noselect')]), str(HIERARCHY_DELIMITER), str('')));
     return;
   }
-  const matches = patternsMatcher(a);
+  const test = patternsMatcher(a);
+  // Pattern work grows with names × patterns: pace it (issue 9).
+  const work = new CommandWork();
+  const matches = async (name: string): Promise<boolean> => {
+    const r = test(name);
+    if (work.due(Math.ceil(r.cost / 256))) await work.pause();
+    return r.match;
+  };
   const folders = await mb.listFolders();
   const infos = new Map<string, FolderInfo>(folders.map((f) => [f.name, f]));
   const subscribed = new Set(a.ret.subscribed ? await mb.listSubscriptions() : []);
@@ -84,7 +102,7 @@ async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
 
   const entries: Entry[] = [];
   if (!criteria.length) {
-    for (const f of folders) if (matches(f.name)) entries.push({ name: f.name, info: f, childInfo: false });
+    for (const f of folders) if (await matches(f.name)) entries.push({ name: f.name, info: f, childInfo: false });
   } else {
     // RFC 5258 §3: every selection option must hold ("selection criteria").
     const meets = (name: string): boolean => {
@@ -97,12 +115,14 @@ async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
     const names = new Set(selected);
     if (a.select.recursiveMatch) for (const n of selected) for (const p of ancestors(n)) names.add(p);
     for (const name of [...names].sort(byName)) {
-      if (!matches(name)) continue;
+      if (!(await matches(name))) continue;
       const below = a.select.recursiveMatch ? selected.filter((d) => isDescendant(d, name)) : [];
       if (!meets(name)) {
         // RFC 5258 §3.3 rule 2B, §3.5: a parent that does not meet the criteria is listed only for a
         // matching descendant the pattern does not reach (otherwise CHILDINFO would be redundant).
-        if (!below.some((d) => !matches(d))) continue;
+        let unreached = false;
+        for (const d of below) if (!(await matches(d))) unreached = true;
+        if (!unreached) continue;
       }
       entries.push({ name, info: infos.get(name), childInfo: below.length > 0 });
     }
@@ -178,14 +198,18 @@ export const LSUB = defineCommand({
     const reference = asAstring(args[0]);
     const pattern = asAstring(args[1]);
     if (args.length !== 2 || reference === undefined || pattern === undefined) return fail('LSUB needs a reference and a mailbox pattern');
+    if (Buffer.byteLength(reference) > LIMITS.imapMailboxNameBytes || Buffer.byteLength(pattern) > LIMITS.imapMailboxNameBytes) return overLimit(TOO_LONG_PATTERN);
     return ok({ reference, pattern });
   },
   async handle(ctx, a) {
     const mb = ctx.mailbox!;
     const m = matcher(a.reference, a.pattern);
     const infos = new Map<string, FolderInfo>((await mb.listFolders()).map((f) => [f.name, f]));
+    const work = new CommandWork();
     for (const name of await mb.listSubscriptions()) {
-      if (!m?.(name)) continue;
+      const r = m?.(name);
+      if (r && work.due(Math.ceil(r.cost / 256))) await work.pause();
+      if (!r?.match) continue;
       const f = infos.get(name);
       const attrs = f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect'];
       ctx.send(data(atom('LSUB'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));

@@ -1,4 +1,4 @@
-import { atom } from '../protocol';
+import { atom, untagged } from '../protocol';
 import type { CommandResult, SessionContext } from './types';
 
 /**
@@ -8,11 +8,22 @@ import type { CommandResult, SessionContext } from './types';
  * extra round trip.
  */
 export async function finishLogin(ctx: SessionContext, username: string, password: string): Promise<CommandResult> {
-  const res = await ctx.services.auth.login(username, password, { ip: ctx.remoteIp, protocol: 'imap' });
+  const res = await ctx.services.auth.login(username, password, { ip: ctx.remoteIp, protocol: 'imap', connectionId: ctx.id });
   if (!res.ok) {
-    if (res.reason === 'unavailable') return { status: 'NO', code: { name: 'UNAVAILABLE' }, text: 'Authentication service unavailable, try later' };
-    if (res.reason === 'throttled') return { status: 'NO', code: { name: 'UNAVAILABLE' }, text: 'Too many failed logins, try later' };
-    return { status: 'NO', code: { name: 'AUTHENTICATIONFAILED' }, text: 'Authentication failed' };
+    const result: CommandResult =
+      res.reason === 'unavailable'
+        ? { status: 'NO', code: { name: 'UNAVAILABLE' }, text: 'Authentication service unavailable, try later' }
+        : res.reason === 'throttled'
+          ? { status: 'NO', code: { name: 'UNAVAILABLE' }, text: 'Too many failed logins, try later' }
+          : { status: 'NO', code: { name: 'AUTHENTICATIONFAILED' }, text: 'Authentication failed' };
+    // Too many failures on this connection (config limits.loginFailuresPerConnection): RFC 3501 §7.1.5 BYE after the reply.
+    if (res.disconnect) {
+      result.after = () => {
+        ctx.send(untagged('BYE', 'Too many failed logins'));
+        ctx.close();
+      };
+    }
+    return result;
   }
   await ctx.loggedIn(res.user);
   return { status: 'OK', code: { name: 'CAPABILITY', args: ctx.capabilities().map(atom) }, text: 'Logged in' };

@@ -1,10 +1,12 @@
+import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
-import { SEARCH_CHARSETS, decideOnMetadata, decideWithoutBody, matchesSearch, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
-import { fail, ok } from './args';
+import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { fail, ok, overLimit } from './args';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { CommandWork } from './work';
 
 type SearchArgs = { badCharset: true } | { badCharset: false; query: SearchQuery };
 
@@ -72,6 +74,12 @@ async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<M
  * RFC 3501 §6.4.4 SEARCH / UID SEARCH, with MODSEQ (RFC 7162 §3.1.5).
  * Keys on flags, dates, sizes and numbers run on the index alone; header
  * keys use the cached summary; only BODY/TEXT read message files.
+ *
+ * Bounded (issue 9): the parser refuses more than LIMITS.imapSearchKeys
+ * keys, nesting deeper than LIMITS.imapSearchDepth and sets of more than
+ * LIMITS.imapSequenceSetRanges ranges; the evaluation gives the event loop
+ * back every LIMITS.imapWorkSliceMs and stops with NO [LIMIT] (RFC 5530)
+ * once it has done LIMITS.imapSearchWorkUnits of work.
  */
 function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
   return defineCommand({
@@ -80,7 +88,10 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
     holdExpunges: !uid,
     parse(args) {
       const r = parseSearch(args);
-      if (!r.ok) return r.badCharset ? ok<SearchArgs>({ badCharset: true }) : fail(r.error);
+      if (!r.ok) {
+        if (r.badCharset) return ok<SearchArgs>({ badCharset: true });
+        return r.limit ? overLimit(r.error) : fail(r.error);
+      }
       if (r.value.returnOptions) return fail('SEARCH RETURN (ESEARCH) is not supported');
       return ok<SearchArgs>({ badCharset: false, query: r.value });
     },
@@ -95,63 +106,79 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const withBody = searchNeedsBody(key);
       const modseqQuery = usesModseq(key);
       if (modseqQuery) ctx.enabled.add('CONDSTORE');
-      const sctx = { messageCount: view.count, maxUid: view.lastUid };
+      const work = new CommandWork();
+      const ev = new SearchEvaluator(key, { messageCount: view.count, maxUid: view.lastUid }, { pacer: work, maxUnits: LIMITS.imapSearchWorkUnits });
       const hits: number[] = [];
       let highest = 0;
       const uids = view.allUids();
-      // Batches: decide what index metadata can, then fetch the cached
-      // summaries of the rest with few reads (a 100k folder stays fast).
-      for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
-        const batch: SearchMessage[] = [];
-        const summaries = new Map<number, MessageSummary | null>();
-        let bodies: BodyReadAhead | undefined;
-        for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
-          const meta: MessageMeta | undefined = folder.get(uids[i]!);
-          if (!meta) continue; // expunged by another session, not yet announced
-          batch.push({
-            seq: i + 1,
-            uid: meta.uid,
-            flags: meta.flags,
-            internalDate: meta.internalDate,
-            size: meta.size,
-            modseq: BigInt(meta.modseq),
-            recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
-            summary: () => summaries.get(meta.uid) ?? null,
-            raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
-          });
-        }
-        const decided = new Map<number, boolean>();
-        if (withSummary) {
-          const undecided: number[] = [];
-          for (const msg of batch) {
-            const d = decideOnMetadata(key, msg, sctx);
-            if (d === null) undecided.push(msg.uid);
-            else decided.set(msg.uid, d);
+      try {
+        // Batches: decide what index metadata can, then fetch the cached
+        // summaries of the rest with few reads (a 100k folder stays fast).
+        for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
+          ev.forget();
+          const batch: SearchMessage[] = [];
+          const summaries = new Map<number, MessageSummary | null>();
+          let bodies: BodyReadAhead | undefined;
+          for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
+            const meta: MessageMeta | undefined = folder.get(uids[i]!);
+            if (!meta) continue; // expunged by another session, not yet announced
+            batch.push({
+              seq: i + 1,
+              uid: meta.uid,
+              flags: meta.flags,
+              internalDate: meta.internalDate,
+              size: meta.size,
+              modseq: BigInt(meta.modseq),
+              recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
+              summary: () => summaries.get(meta.uid) ?? null,
+              raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
+            });
           }
-          for (const [u, v] of await loadSummaries(folder, undecided)) summaries.set(u, v);
-        }
-        if (withBody) {
-          // Bodies of the messages nothing else decides, read ahead in order.
-          const need = batch.filter((m) => !decided.has(m.uid) && (!withSummary || summaries.has(m.uid)) && decideWithoutBody(key, m, sctx) === null);
-          bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
-        }
-        for (const msg of batch) {
-          let match = decided.get(msg.uid);
-          if (match === undefined) {
-            if (withSummary && !summaries.has(msg.uid)) continue; // expunged meanwhile
-            try {
-              match = await matchesSearch(key, msg, sctx);
-            } catch (err) {
-              if (isStoreError(err, 'NONEXISTENT')) continue;
-              throw err;
+          const decided = new Map<number, boolean>();
+          if (withSummary) {
+            const undecided: number[] = [];
+            for (const msg of batch) {
+              const d = ev.decideOnMetadata(msg);
+              if (d === null) undecided.push(msg.uid);
+              else decided.set(msg.uid, d);
+              if (work.due()) await work.pause();
             }
+            ev.checkBudget();
+            for (const [u, v] of await loadSummaries(folder, undecided)) summaries.set(u, v);
           }
-          if (match) {
-            hits.push(uid ? msg.uid : msg.seq);
-            const modseq = Number(msg.modseq);
-            if (modseq > highest) highest = modseq;
+          if (withBody) {
+            // Bodies of the messages nothing else decides, read ahead in order.
+            const need: SearchMessage[] = [];
+            for (const m of batch) {
+              if (decided.has(m.uid) || (withSummary && !summaries.has(m.uid))) continue;
+              if ((await ev.decideWithoutBody(m)) === null) need.push(m);
+              if (work.due()) await work.pause();
+            }
+            bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
+          }
+          for (const msg of batch) {
+            let match = decided.get(msg.uid);
+            if (match === undefined) {
+              if (withSummary && !summaries.has(msg.uid)) continue; // expunged meanwhile
+              try {
+                match = await ev.matches(msg);
+              } catch (err) {
+                if (isStoreError(err, 'NONEXISTENT')) continue;
+                throw err;
+              }
+            }
+            if (match) {
+              hits.push(uid ? msg.uid : msg.seq);
+              const modseq = Number(msg.modseq);
+              if (modseq > highest) highest = modseq;
+            }
+            ev.checkBudget();
+            if (work.due()) await work.pause();
           }
         }
+      } catch (err) {
+        if (err instanceof SearchWorkExceeded) return noResult(`${err.message}; narrow the search`, { name: 'LIMIT' });
+        throw err;
       }
       const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((n) => num(n))];
       // RFC 7162 §3.1.5: with MODSEQ in the criteria, report the highest mod-sequence of the hits.

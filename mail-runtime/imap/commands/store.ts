@@ -4,6 +4,7 @@ import { fail, ok } from './args';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 import { flagsFetch } from './view';
+import { CommandWork } from './work';
 
 const OPS: Record<StoreRequest['op'], FlagOperation> = { set: 'replace', add: 'add', remove: 'remove' };
 
@@ -37,11 +38,13 @@ function storeCommand(uid: boolean): CommandSpec<{ set: SetArg; req: StoreReques
       const condstore = ctx.enabled.has('CONDSTORE');
       if (!req.silent || condstore) {
         const changed = new Set(res.changed.map((m) => m.uid));
+        const work = new CommandWork();
         for (const { seq, meta } of view.metas(uids)) {
           if (failed.has(meta.uid)) continue;
           // RFC 7162 §3.1.3: with .SILENT, still report MODSEQ of changed messages.
           if (req.silent && !changed.has(meta.uid)) continue;
           ctx.send(flagsFetch(seq, view.flagsOf(meta), meta, { uid, modseq: condstore }));
+          if (work.due()) await work.pause();
         }
       }
       view.ackFlags(uids.filter((u) => !failed.has(u)));

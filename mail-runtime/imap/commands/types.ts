@@ -70,8 +70,13 @@ export interface SessionContext {
   drain(): Promise<void>;
   capabilities(): string[];
   plaintextAuthAllowed(): boolean;
-  /** Reads the client's next line raw (AUTHENTICATE responses, IDLE's DONE); null if the connection closed. */
-  readLine(): Promise<Buffer | null>;
+  /**
+   * Reads the client's next line raw (AUTHENTICATE responses, IDLE's DONE);
+   * null if the connection closed, `too-long` if the line was longer than
+   * `maxBytes` (default: the command line cap) — it was skipped, and the
+   * next line is read as a command again.
+   */
+  readLine(maxBytes?: number): Promise<Buffer | 'too-long' | null>;
   /** Finishes a successful login: opens the mailbox, moves to AUTHENTICATED. */
   loggedIn(user: DirectoryUser): Promise<void>;
   /** Makes `view` the selected mailbox (closing any previous one). */
@@ -84,8 +89,12 @@ export interface SessionContext {
   close(): void;
   /** The selected folder changed (a MailboxView calls this). */
   mailboxChanged(): void;
-  /** Untagged updates for the selected mailbox (the dispatcher calls it before each tagged reply); false if the session ended. */
-  flushNotifications(allowExpunge: boolean): boolean;
+  /**
+   * Untagged updates for the selected mailbox (the dispatcher calls it
+   * before each tagged reply), sent a slice at a time and in order across
+   * calls; false if the session ended.
+   */
+  flushNotifications(allowExpunge: boolean): Promise<boolean>;
   /** Bad-command accounting (BYE after LIMITS.imapBadCommandsBeforeBye in a row). */
   countBad(): void;
   resetBad(): void;

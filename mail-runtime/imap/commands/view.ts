@@ -143,8 +143,14 @@ export class MailboxView {
    * The untagged responses that bring the client up to date.
    * `allowExpunge` false (during FETCH/STORE/SEARCH, RFC 3501 §7.4.1): expunged
    * messages keep their sequence numbers for now and only EXISTS/FETCH are sent.
+   *
+   * The view's state is brought up to date as soon as iteration starts; the
+   * flag FETCH responses (one per message changed elsewhere: 100,000 after a
+   * STORE 1:* in another session) are made as they are consumed, so the
+   * caller can send them a slice at a time. Consume it before the view is
+   * used again.
    */
-  notifications(opts: { allowExpunge: boolean; condstore: boolean }): ImapResponse[] {
+  *notifications(opts: { allowExpunge: boolean; condstore: boolean }): Generator<ImapResponse> {
     const out: ImapResponse[] = [];
     if (this.dirty) {
       const current = this.folder.messages();
@@ -169,14 +175,14 @@ export class MailboxView {
         }
       }
     }
-    if (this.flagDirty.size) {
-      const uids = [...this.flagDirty].sort((a, b) => a - b);
-      this.flagDirty.clear();
-      for (const { seq, meta } of this.metas(uids)) {
-        out.push(flagsFetch(seq, this.flagsOf(meta), meta, { uid: true, modseq: opts.condstore }));
-      }
+    const uids = [...this.flagDirty].sort((a, b) => a - b);
+    this.flagDirty.clear();
+    yield* out;
+    for (const uid of uids) {
+      const seq = this.seqOf(uid);
+      const meta = this.folder.get(uid);
+      if (seq && meta) yield flagsFetch(seq, this.flagsOf(meta), meta, { uid: true, modseq: opts.condstore });
     }
-    return out;
   }
 
   /**

@@ -42,7 +42,11 @@ export function decodedHeaderBlock(block: string): string {
     .join('\n');
 }
 
-/** RFC 2045 §6.7 quoted-printable, leniently (bad escapes pass through). */
+/**
+ * RFC 2045 §6.7 quoted-printable, leniently (bad escapes pass through).
+ * Escapes are read through a table, not by making a string of each: SEARCH
+ * decodes whole bodies (up to the message size limit) with this.
+ */
 export function decodeQuotedPrintable(input: Buffer): Buffer {
   const out = Buffer.allocUnsafe(input.length);
   let o = 0;
@@ -61,9 +65,10 @@ export function decodeQuotedPrintable(input: Buffer): Buffer {
       i += 1;
       continue;
     }
-    const hex = input.toString('latin1', i + 1, i + 3);
-    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-      out[o++] = parseInt(hex, 16);
+    const hi = HEX[input[i + 1] ?? 0];
+    const lo = HEX[input[i + 2] ?? 0];
+    if (hi >= 0 && lo >= 0) {
+      out[o++] = (hi << 4) | lo;
       i += 2;
     } else {
       out[o++] = c;
@@ -71,6 +76,14 @@ export function decodeQuotedPrintable(input: Buffer): Buffer {
   }
   return out.subarray(0, o);
 }
+
+/** Hex digit values by octet, -1 for anything else (a table: SEARCH decodes whole 50 MB bodies with it). */
+const HEX = Int8Array.from({ length: 256 }, (_, b) => {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  return -1;
+});
 
 function charsetOf(part: MimePart): string {
   const cs = part.params?.find(([k]) => k === 'charset')?.[1];

@@ -152,9 +152,15 @@ function writeValues(w: Writer, values: readonly ResponseValue[], sep: string): 
   });
 }
 
-/** resp-text must stay on one line (RFC 3501 §9 `text` has no CR/LF). */
+/**
+ * resp-text (RFC 3501 §9 `text = 1*TEXT-CHAR`) is 7-bit and on one line: CR,
+ * LF and NUL become a space, other controls and anything non-ASCII a `?`
+ * (8-bit text needs UTF8=ACCEPT, RFC 6855, which we do not offer). Texts
+ * may quote what a client sent (an unknown search key, a bad flag): this
+ * keeps its raw bytes off the wire.
+ */
 function safeText(s: string): string {
-  return utf8ToLatin1(s.replace(/[\r\n\0]+/g, ' '));
+  return s.replace(/[\r\n\0]+/g, ' ').replace(/[^\x20-\x7e]/gu, '?');
 }
 
 /** The bytes of one response, as chunks to write in order (big Buffer literals are not copied). */

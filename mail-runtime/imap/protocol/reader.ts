@@ -31,8 +31,26 @@
  *   even read — an unauthenticated client cannot make us hold or drain 64 MiB.
  *   (A literal within the cap that only pushes its command's sum over it is
  *   skipped, which costs at most the cap.)
+ * - The caps are also per argument kind (`literalKind`): only the message
+ *   of APPEND (RFC 3501 §6.3.11) may be as big as the state's cap. A mailbox
+ *   name is capped at LIMITS.imapMailboxNameBytes and any other string at
+ *   LIMITS.imapStringBytes; such literals also count towards the command's
+ *   text (`maxLineBytes`), so a command without a message is never bigger
+ *   than one line. Over its cap a synchronising literal is refused as above;
+ *   a `{n+}` one is read and dropped when it is at most
+ *   LIMITS.imapDiscardLiteralBytes (RFC 7888 §4, first choice: the session
+ *   goes on), otherwise fatal (second choice) and never read (issue 9:
+ *   `SELECT {60000000+}` took 2 GB and stalled the node).
  * - A line longer than `maxLineBytes` (text only, literals excluded) yields a
  *   `LINE` error; the reader discards up to the next line end and resyncs.
+ * - A raw line (`readRawLine(max)`) longer than its cap yields
+ *   `line-too-long`; the rest of it is discarded, so the next line is read
+ *   as a command again (issue 9: a 20 MB AUTHENTICATE response used to leave
+ *   the reader waiting for the raw line, and the next command was taken as
+ *   the SASL response).
+ * - Tags (RFC 3501 §9 `tag = 1*<any ASTRING-CHAR except "+">`) are 7-bit
+ *   printable; a command with anything else there is answered `* BAD`
+ *   untagged, so no 8-bit or control byte is ever echoed.
  * - Nothing thrown from here reaches the socket handler: every malformed input
  *   becomes an `error` event and reading continues at the next line.
  */
@@ -40,11 +58,29 @@ import { LIMITS } from '../../common/limits';
 import { literalMarkerAtEnd, TokenError, Tokenizer, type AssembledLiteral } from './tokenizer';
 import type { ImapCommand, ImapParseError } from './values';
 
+/**
+ * What a literal carries, from the command's grammar (RFC 3501 §9): the
+ * message of APPEND (RFC 3501 §6.3.11; CATENATE's TEXT parts, RFC 4469,
+ * would be messages too), a mailbox name or LIST pattern, or any other
+ * string (search strings, credentials, ID values).
+ */
+export type LiteralKind = 'message' | 'mailbox' | 'string';
+
+/** Commands whose every string argument is a mailbox name, reference or pattern. */
+const MAILBOX_COMMANDS = new Set(['SELECT', 'EXAMINE', 'CREATE', 'DELETE', 'RENAME', 'SUBSCRIBE', 'UNSUBSCRIBE', 'LIST', 'LSUB', 'STATUS', 'COPY', 'MOVE', 'GETQUOTAROOT']);
+
+/** Cap of a literal of each kind besides the state's cap (message literals have only that one). */
+const KIND_CAPS: Record<Exclude<LiteralKind, 'message'>, number> = {
+  mailbox: LIMITS.imapMailboxNameBytes,
+  string: LIMITS.imapStringBytes,
+};
+
 export interface LiteralRequest {
   /** Tag of the command, if it could be read. */
   readonly tag: string | null;
   /** Upper-cased command name (after `UID`), if it could be read. */
   readonly command: string | null;
+  readonly kind: LiteralKind;
   readonly size: number;
   /** `~{n}` (RFC 3516). */
   readonly binary: boolean;
@@ -94,6 +130,8 @@ export type ReaderEvent =
   | { readonly type: 'continue'; readonly tag: string | null; readonly size: number }
   /** A raw line requested with `readRawLine()`, without its line end. */
   | { readonly type: 'line'; readonly line: Buffer }
+  /** The raw line requested was longer than its cap; it was skipped to its end. */
+  | { readonly type: 'line-too-long' }
   | { readonly type: 'error'; readonly error: ImapParseError };
 
 type State =
@@ -102,7 +140,8 @@ type State =
   | { kind: 'skip-literal'; remaining: number }
   | { kind: 'skip-line' };
 
-const TAG_FORBIDDEN = /[\x00-\x20\x7f(){%*"\\+]/;
+/** RFC 3501 §9 `tag`: ASTRING-CHAR (7-bit, no CTL, SP or `(){%*"\`) except `+`; `]` is allowed. */
+const TAG_RE = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c-\x7e]+$/;
 const NAME_RE = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 
 export class CommandReader {
@@ -120,12 +159,19 @@ export class CommandReader {
 
   /** The command being assembled. */
   private segments: Buffer[] = [];
+  /** Tag and name of the command being assembled, read once from its first line (see `head()`). */
+  private headCache: { tag: string | null; name: string | null } | undefined;
   private literals: AssembledLiteral[] = [];
   private textBytes = 0;
   private literalBytes = 0;
-  /** The current command was refused; discard its remaining lines and non-sync literals. */
-  private discarding = false;
+  /**
+   * The current command was refused: discard its remaining lines and its
+   * non-sync literals up to this size each (false: not discarding).
+   */
+  private discarding: number | false = false;
   private rawLineRequested = false;
+  /** Cap of the raw line requested. */
+  private rawMax = 0;
 
   constructor(options: CommandReaderOptions) {
     this.maxLine = options.maxLineBytes ?? LIMITS.imapLineBytes;
@@ -174,10 +220,13 @@ export class CommandReader {
   /**
    * The next complete line is returned raw as a `line` event instead of being
    * parsed (AUTHENTICATE responses RFC 3501 §6.2.2, IDLE's `DONE` RFC 2177).
-   * Call it right after handling the command that needs it.
+   * Call it right after handling the command that needs it. A line longer
+   * than `maxBytes` (default and at most `maxLineBytes`) gives a
+   * `line-too-long` event instead and is skipped to its end.
    */
-  readRawLine(): void {
+  readRawLine(maxBytes: number = this.maxLine): void {
     this.rawLineRequested = true;
+    this.rawMax = Math.min(maxBytes, this.maxLine);
   }
 
   /**
@@ -236,6 +285,11 @@ export class CommandReader {
       const line = this.readLine(st.kind === 'skip-line');
       if (line === null) return null;
       if (line === 'too-long') {
+        if (this.rawPending()) {
+          this.rawLineRequested = false;
+          this.state = { kind: 'skip-line' };
+          return { type: 'line-too-long' };
+        }
         const tag = this.currentTag();
         const wasDiscarding = this.discarding;
         this.resetCommand();
@@ -252,14 +306,19 @@ export class CommandReader {
     }
   }
 
+  /** A raw line was asked for and is what comes next. */
+  private rawPending(): boolean {
+    return this.rawLineRequested && this.segments.length === 0 && this.discarding === false;
+  }
+
   private onLine(line: Buffer): ReaderEvent | null {
-    if (this.rawLineRequested && this.segments.length === 0 && !this.discarding) {
+    if (this.rawPending()) {
       this.rawLineRequested = false;
-      return { type: 'line', line };
+      return line.length > this.rawMax ? { type: 'line-too-long' } : { type: 'line', line };
     }
-    if (this.discarding) {
+    if (this.discarding !== false) {
       const marker = literalMarkerAtEnd(line);
-      if (marker && marker.nonSync && marker.size <= this.maxLiteral) {
+      if (marker && marker.nonSync && marker.size <= this.discarding) {
         this.state = { kind: 'skip-literal', remaining: marker.size };
       } else {
         this.discarding = false;
@@ -279,31 +338,45 @@ export class CommandReader {
 
     const tag = this.currentTag();
     const command = this.currentName();
-    const total = this.literalBytes + marker.size;
+    const kind = literalKind(command, this.segments, marker.markerStart);
+    const size = marker.size;
+    // The state's cap, and for names and strings their own (never more than the state's).
+    const cap = kind === 'message' ? this.maxLiteral : Math.min(this.maxLiteral, KIND_CAPS[kind]);
+    // Sums: all literals within the state's cap; names and strings also within one command line.
+    const sumOver = this.literalBytes + size > this.maxLiteral || (kind !== 'message' && this.textBytes + size > this.maxLine);
+    const tooBig = size > cap || sumOver;
+    const limitText = (): string => {
+      if (this.limitReason) return this.limitReason;
+      if (size <= cap) return kind === 'message' ? `(max ${this.maxLiteral} octets in one command)` : `(max ${this.maxLine} octets for a command without a message)`;
+      return `(max ${marker.nonSync ? Math.min(cap, this.maxNonSync) : cap} octets)`;
+    };
+    const what = kind === 'mailbox' ? 'Mailbox name literal' : marker.nonSync ? 'Non-synchronizing literal' : 'Literal';
     if (marker.nonSync) {
-      if (marker.size > this.maxNonSync || total > this.maxLiteral) {
-        const fatal = marker.size > this.maxLiteral;
+      if (tooBig || size > this.maxNonSync) {
+        // RFC 7888 §4: read and drop what costs no more than the cap allows, else close unread.
+        const dropUpTo = kind === 'message' ? this.maxLiteral : Math.min(this.maxLiteral, Math.max(cap, LIMITS.imapDiscardLiteralBytes));
+        const fatal = size > dropUpTo;
         this.resetCommand();
         if (!fatal) {
-          this.discarding = true;
-          this.state = { kind: 'skip-literal', remaining: marker.size };
+          this.discarding = dropUpTo;
+          this.state = { kind: 'skip-literal', remaining: size };
         } else {
           this.state = { kind: 'skip-line' };
         }
-        const why = this.limitReason ?? `(max ${Math.min(this.maxNonSync, this.maxLiteral)} octets)`;
-        return this.error(tag, `Non-synchronizing literal too big ${why}`, 'TOOBIG', fatal);
+        return this.error(tag, `${what} too big ${limitText()}`, 'TOOBIG', fatal);
       }
-      this.startLiteral(marker.size, marker.form);
+      this.startLiteral(size, marker.form, kind);
       return null;
     }
-    if (total > this.maxLiteral) {
+    if (tooBig) {
       this.resetCommand();
-      return this.error(tag, `Literal too big ${this.limitReason ?? `(max ${this.maxLiteral} octets)`}`, 'TOOBIG', false);
+      return this.error(tag, `${what} too big ${limitText()}`, 'TOOBIG', false);
     }
     const decision = this.onLiteral?.({
       tag,
       command,
-      size: marker.size,
+      kind,
+      size,
       binary: marker.form === 'literal8',
       receivedLiteralBytes: this.literalBytes,
     }) ?? { accept: true as const };
@@ -311,12 +384,14 @@ export class CommandReader {
       this.resetCommand();
       return this.error(tag, decision.text, decision.code, false);
     }
-    this.startLiteral(marker.size, marker.form);
-    return { type: 'continue', tag, size: marker.size };
+    this.startLiteral(size, marker.form, kind);
+    return { type: 'continue', tag, size };
   }
 
-  private startLiteral(size: number, form: AssembledLiteral['form']): void {
+  private startLiteral(size: number, form: AssembledLiteral['form'], kind: LiteralKind): void {
     this.literalBytes += size;
+    // A name or string counts as command text: a command without a message stays within maxLineBytes.
+    if (kind !== 'message') this.textBytes += size;
     this.state = { kind: 'literal', buf: Buffer.allocUnsafe(size), filled: 0, form };
   }
 
@@ -326,8 +401,8 @@ export class CommandReader {
     this.resetCommand();
     const first = segments[0];
     const sp = first.indexOf(0x20);
-    const tag = first.toString('utf8', 0, sp < 0 ? first.length : sp);
-    if (tag.length === 0 || TAG_FORBIDDEN.test(tag)) return this.error(null, 'Invalid tag', 'PARSE', false);
+    const tag = first.toString('latin1', 0, sp < 0 ? first.length : sp);
+    if (!TAG_RE.test(tag)) return this.error(null, 'Invalid tag', 'PARSE', false);
     if (sp < 0) return this.error(tag, 'Missing command', 'PARSE', false);
     let pos = sp + 1;
     const readName = (): string | null => {
@@ -361,6 +436,7 @@ export class CommandReader {
 
   private resetCommand(): void {
     this.segments = [];
+    this.headCache = undefined;
     this.literals = [];
     this.textBytes = 0;
     this.literalBytes = 0;
@@ -369,19 +445,17 @@ export class CommandReader {
   private currentTag(line?: Buffer): string | null {
     const first = this.segments[0] ?? line;
     if (!first) return null;
-    const sp = first.indexOf(0x20);
-    if (sp <= 0) return null;
-    const tag = first.toString('utf8', 0, sp);
-    return TAG_FORBIDDEN.test(tag) ? null : tag;
+    return this.segments.length ? this.head().tag : readHead(first).tag;
   }
 
   private currentName(): string | null {
-    const first = this.segments[0];
-    if (!first) return null;
-    const words = first.toString('latin1').split(' ');
-    const name = (words[1] ?? '').toUpperCase();
-    if (name === 'UID') return NAME_RE.test(words[2] ?? '') ? words[2].toUpperCase() : null;
-    return NAME_RE.test(name) ? name : null;
+    return this.segments.length ? this.head().name : null;
+  }
+
+  /** Tag and name of the command being assembled, computed once (a command may have thousands of literals). */
+  private head(): { tag: string | null; name: string | null } {
+    this.headCache ??= readHead(this.segments[0]);
+    return this.headCache;
   }
 
   /** Copies queued bytes into the literal; true when it is complete. */
@@ -426,7 +500,8 @@ export class CommandReader {
         if (!skipping) {
           this.partial.push(head);
           this.partialLen += head.length;
-          if (this.partialLen + this.textBytes > this.maxLine + 1) {
+          const max = this.rawPending() ? this.rawMax : this.maxLine;
+          if (this.partialLen + this.textBytes > max + 1) {
             this.partial = [];
             this.partialLen = 0;
             return 'too-long';
@@ -450,4 +525,32 @@ export class CommandReader {
     }
     return null;
   }
+}
+
+/**
+ * The kind of a literal whose marker ends the command's latest line: for
+ * APPEND the mailbox when it is the first argument (`tag APPEND {n}`), the
+ * message otherwise (flags and date-time cannot be literals, RFC 3501 §9
+ * `append`); for commands that take only mailbox names a mailbox; else a string.
+ */
+function literalKind(command: string | null, segments: readonly Buffer[], markerStart: number): LiteralKind {
+  if (command === 'APPEND') {
+    if (segments.length !== 1) return 'message';
+    const before = segments[0].toString('latin1', 0, markerStart).trim().split(/ +/);
+    return before.length === 2 ? 'mailbox' : 'message';
+  }
+  return command !== null && MAILBOX_COMMANDS.has(command) ? 'mailbox' : 'string';
+}
+
+/** The tag and upper-cased command name (after `UID`) at the start of a command's first line, where valid. */
+function readHead(first: Buffer): { tag: string | null; name: string | null } {
+  const sp = first.indexOf(0x20);
+  if (sp <= 0) return { tag: null, name: null };
+  const tagText = first.toString('latin1', 0, sp);
+  const tag = TAG_RE.test(tagText) ? tagText : null;
+  // Names are short: look at no more than the two words after the tag.
+  const words = first.toString('latin1', sp + 1, Math.min(first.length, sp + 1 + 2 * 65)).split(' ');
+  const name = (words[0] ?? '').toUpperCase();
+  if (name === 'UID') return { tag, name: NAME_RE.test(words[1] ?? '') ? words[1].toUpperCase() : null };
+  return { tag, name: NAME_RE.test(name) ? name : null };
 }

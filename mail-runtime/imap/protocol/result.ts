@@ -1,5 +1,9 @@
-/** Result of an argument parser: a value, or the text for a `BAD` reply. */
-export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+/**
+ * Result of an argument parser: a value, or why not. A plain failure is a
+ * syntax error (`BAD <text>`); `limit` marks well-formed input over one of
+ * our implementation limits, answered `NO [LIMIT] <text>` (RFC 5530 §3).
+ */
+export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string; readonly limit?: true };
 
 export function ok<T>(value: T): ParseResult<T> {
   return { ok: true, value };

@@ -104,13 +104,29 @@ export function filterBySequenceSet(set: SequenceSet & { kind: 'set' }, sorted: 
   return out;
 }
 
-/** Whether `n` is in the set, `*` being `star`. */
-export function sequenceSetContains(set: SequenceSet & { kind: 'set' }, n: number, star: number): boolean {
-  return set.ranges.some((r) => {
-    const a = r.start === '*' ? star : r.start;
-    const b = r.end === '*' ? star : r.end;
-    return n >= Math.min(a, b) && n <= Math.max(a, b);
-  });
+/**
+ * A membership test for the set, `*` being `star`: the ranges are sorted and
+ * merged once (O(r log r)), then each test is a binary search (O(log r)).
+ * Never expands the set, so `1:4294967295` costs what `1` does.
+ */
+export function sequenceSetMatcher(set: SequenceSet & { kind: 'set' }, star: number): (n: number) => boolean {
+  const ranges = normalizeRanges(set, star);
+  const lo = Float64Array.from(ranges, (r) => r[0]);
+  const hi = Float64Array.from(ranges, (r) => r[1]);
+  return (n) => {
+    // The last range starting at or below n.
+    let a = 0;
+    let b = lo.length - 1;
+    let at = -1;
+    while (a <= b) {
+      const mid = (a + b) >> 1;
+      if (lo[mid] <= n) {
+        at = mid;
+        a = mid + 1;
+      } else b = mid - 1;
+    }
+    return at >= 0 && n <= hi[at];
+  };
 }
 
 /** Compact form of a list of numbers for responses (`1:3,7,9:10`), e.g. COPYUID (RFC 4315). Keeps the given order. */

@@ -24,6 +24,8 @@ export class TokenError extends Error {}
 
 /** Atoms that may be followed by `[section]<partial>` (RFC 3501 §6.4.5, RFC 3516 §4.2). */
 const SECTION_ATOMS = new Set(['BODY', 'BODY.PEEK', 'BINARY', 'BINARY.PEEK', 'BINARY.SIZE']);
+/** Longest of SECTION_ATOMS: a longer prefix is never one (checking it would make `x[[[[...` quadratic). */
+const SECTION_ATOM_MAX = 11;
 const LITERAL_MARKER = /^~?\{(\d{1,20})(\+?)\}$/;
 const MAX_DEPTH = 64;
 
@@ -160,7 +162,7 @@ export class Tokenizer {
       const c = buf[i];
       if (c === SP || c === LPAREN || c === RPAREN) break;
       if (close === RBRACKET && c === RBRACKET) break;
-      if (c === LBRACKET && SECTION_ATOMS.has(buf.toString('latin1', start, i).toUpperCase())) break;
+      if (c === LBRACKET && i - start <= SECTION_ATOM_MAX && SECTION_ATOMS.has(buf.toString('latin1', start, i).toUpperCase())) break;
       if (c === DQUOTE || c === LBRACE || isCtl(c)) throw new TokenError('Invalid character in atom');
     }
     if (i === start) throw new TokenError('Expected an argument');

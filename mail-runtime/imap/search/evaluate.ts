@@ -3,9 +3,17 @@
  * accessor, so the IMAP layer stays ignorant of the store. Keys answerable
  * from metadata and the cached summary are decided first; the body is read
  * (once) only when BODY or TEXT can still change the answer.
+ *
+ * Bounded work (issue 9): a query is compiled once — sequence sets merged
+ * into sorted ranges and searched by bisection, search strings case-folded
+ * once — so a key costs the same on every message whatever its set looks
+ * like. A message's header field or body text is decoded once for all the
+ * keys that look at it. The evaluator counts the work it does (`units`)
+ * for the caller's budget, and between two text scans asks the caller's
+ * pacer whether to let other sessions run.
  */
 import { bodyTexts, decodedHeaderBlock, decodedHeaderValues, type MessageSummary } from '../message';
-import { dayNumber, normalizeRanges, type CalendarDate, type SequenceSet } from '../protocol';
+import { dayNumber, sequenceSetMatcher, type CalendarDate, type SequenceSet } from '../protocol';
 import type { DateComparison, SearchKey } from './parse';
 
 /** What the evaluator needs to know about one message. */
@@ -38,10 +46,6 @@ function fold(s: string): string {
   return s.toLowerCase();
 }
 
-function contains(haystack: string, needle: string): boolean {
-  return fold(haystack).includes(fold(needle));
-}
-
 function compareDay(day: number, cmp: DateComparison, date: CalendarDate): boolean {
   const want = dayNumber(date);
   return cmp === 'before' ? day < want : cmp === 'on' ? day === want : day >= want;
@@ -71,80 +75,274 @@ function internalDay(msg: SearchMessage): number {
   return Math.floor(local / 86_400_000);
 }
 
-/** `$` (RFC 5182) names the saved result by UID, whatever key it appears in. */
-function inSet(set: SequenceSet, n: number, star: number, ctx: SearchContext, msg: SearchMessage): boolean {
-  if (set.kind === 'saved') return (ctx.savedUids ?? []).includes(msg.uid);
-  return normalizeRanges(set, star).some(([lo, hi]) => n >= lo && n <= hi);
+/**
+ * Work units, about 100 ns of CPU each on the machines this was measured on
+ * (2 cores, Node 20; a 3,000-message folder of 1 KB and one of 35 KB
+ * messages): looking at one key for one message is 1 unit; decoding a
+ * header field or a message's text (RFC 2047, transfer encodings, charsets,
+ * case folding) costs `decodeUnits` of its size, scanning decoded text for
+ * one search string `scanUnits` of its length.
+ */
+const UNITS_PER_KEY = 1;
+/** Decoding: a fixed cost per decode (header parsing, MIME walk) plus one unit per 16 octets. */
+const decodeUnits = (octets: number): number => 300 + octets / 16;
+/** Substring search: a fixed cost per key and message plus one unit per 128 characters scanned. */
+const scanUnits = (chars: number): number => 3 + chars / 128;
+
+/** How the evaluator lets its caller pace long work (CommandWork in the IMAP commands fits). */
+export interface SearchPacer {
+  /** Counts `units` of work; true when the caller wants to pause before the next step. */
+  due(units: number): boolean;
+  pause(): Promise<void>;
 }
 
-/** Three-valued: true, false, or null = needs the body. */
+const NO_PACER: SearchPacer = { due: () => false, pause: () => Promise.resolve() };
+
+/** The query needed more than `maxUnits` of work (the caller answers NO [LIMIT], RFC 5530). */
+export class SearchWorkExceeded extends Error {
+  constructor(readonly maxUnits: number) {
+    super(`SEARCH needs more work than allowed (${maxUnits} units)`);
+  }
+}
+
+export interface SearchEvaluatorOptions {
+  /** Asked between text scans whether to let other sessions run. Default: never pause. */
+  pacer?: SearchPacer;
+  /** Work allowed for the whole query; above it `checkBudget()` and text scans throw SearchWorkExceeded. Default: unbounded. */
+  maxUnits?: number;
+}
+
+type TextKey = Extract<SearchKey, { op: 'header' | 'body' | 'text' }>;
+
+/** Three-valued: true, false, or null = needs more than this level can see. */
 type Tri = boolean | null;
 
-function evalKey(key: SearchKey, msg: SearchMessage, ctx: SearchContext, raw: Buffer | null): Tri {
-  switch (key.op) {
-    case 'all':
-      return true;
-    case 'and': {
-      let unknown = false;
-      for (const k of key.keys) {
-        const r = evalKey(k, msg, ctx, raw);
-        if (r === false) return false;
-        if (r === null) unknown = true;
+/** What evalKey may look at: index metadata only, also the cached summary, or also the body (answers computed). */
+type Level = 'metadata' | 'summary' | 'body';
+
+/**
+ * One SEARCH query compiled for one mailbox state (`ctx`). Use it for every
+ * message of the command; `units` is the work done so far.
+ */
+export class SearchEvaluator {
+  units = 0;
+  private readonly sets = new Map<SequenceSet, (n: number) => boolean>();
+  /** Case-folded search strings and flag names, by key. */
+  private readonly folded = new Map<SearchKey, string>();
+  private readonly headerKeys: Array<Extract<SearchKey, { op: 'header' }>> = [];
+  private readonly bodyKeys: Array<Extract<SearchKey, { op: 'body' | 'text' }>> = [];
+  /** Answers of header/body/text keys, per message UID, until the message is decided. */
+  private readonly answers = new Map<number, Map<TextKey, boolean>>();
+  private readonly saved: ReadonlySet<number>;
+  private readonly pacer: SearchPacer;
+  private readonly maxUnits: number;
+
+  constructor(
+    readonly key: SearchKey,
+    private readonly ctx: SearchContext,
+    opts: SearchEvaluatorOptions = {},
+  ) {
+    this.saved = new Set(ctx.savedUids ?? []);
+    this.pacer = opts.pacer ?? NO_PACER;
+    this.maxUnits = opts.maxUnits ?? Number.POSITIVE_INFINITY;
+    this.compile(key);
+  }
+
+  /** Throws SearchWorkExceeded once the work done is over the budget (call between messages). */
+  checkBudget(): void {
+    if (this.units > this.maxUnits) throw new SearchWorkExceeded(this.maxUnits);
+  }
+
+  private compile(key: SearchKey): void {
+    switch (key.op) {
+      case 'and':
+        for (const k of key.keys) this.compile(k);
+        return;
+      case 'or':
+        this.compile(key.left);
+        this.compile(key.right);
+        return;
+      case 'not':
+        this.compile(key.key);
+        return;
+      case 'seq':
+      case 'uid':
+        if (key.set.kind === 'set') this.sets.set(key.set, sequenceSetMatcher(key.set, key.op === 'seq' ? this.ctx.messageCount : this.ctx.maxUid));
+        return;
+      case 'flag':
+        this.folded.set(key, fold(key.flag));
+        return;
+      case 'header':
+        this.folded.set(key, fold(key.value));
+        this.headerKeys.push(key);
+        return;
+      case 'body':
+      case 'text':
+        this.folded.set(key, fold(key.value));
+        this.bodyKeys.push(key);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Decides from index metadata alone (flags, dates, sizes, numbers) when it can; null: header or body keys must be looked at. */
+  decideOnMetadata(msg: SearchMessage): Tri {
+    return this.evalKey(this.key, msg, 'metadata', new FlagCache(msg));
+  }
+
+  /** Decides without the body (metadata and the cached summary); null: BODY/TEXT must look at it. */
+  async decideWithoutBody(msg: SearchMessage): Promise<Tri> {
+    await this.answerHeaders(msg);
+    return this.evalKey(this.key, msg, 'summary', new FlagCache(msg));
+  }
+
+  /** Whether the message matches; reads the body only if metadata and summary cannot decide. */
+  async matches(msg: SearchMessage): Promise<boolean> {
+    try {
+      const quick = await this.decideWithoutBody(msg);
+      if (quick !== null) return quick;
+      await this.answerBodies(msg, await msg.raw());
+      return this.evalKey(this.key, msg, 'body', new FlagCache(msg)) === true;
+    } finally {
+      this.answers.delete(msg.uid);
+    }
+  }
+
+  /** Drops what is remembered about messages not finished with `matches()` (e.g. expunged meanwhile). */
+  forget(): void {
+    this.answers.clear();
+  }
+
+  private answersOf(uid: number): Map<TextKey, boolean> {
+    let a = this.answers.get(uid);
+    if (!a) {
+      a = new Map();
+      this.answers.set(uid, a);
+    }
+    return a;
+  }
+
+  private async step(units: number): Promise<void> {
+    this.units += units;
+    this.checkBudget();
+    if (this.pacer.due(units)) await this.pacer.pause();
+  }
+
+  /** Answers every header key from the summary: each field decoded once, a pause allowed between scans. */
+  private async answerHeaders(msg: SearchMessage): Promise<void> {
+    if (!this.headerKeys.length) return;
+    const answers = this.answersOf(msg.uid);
+    if (answers.has(this.headerKeys[0])) return;
+    const summary = msg.summary();
+    if (!summary) return;
+    const fields = new Map<string, string[]>();
+    for (const k of this.headerKeys) {
+      const name = k.field.toLowerCase();
+      let values = fields.get(name);
+      if (!values) {
+        values = decodedHeaderValues(summary.header, k.field).map(fold);
+        fields.set(name, values);
+        await this.step(decodeUnits(summary.header.length));
       }
-      return unknown ? null : true;
-    }
-    case 'or': {
-      const a = evalKey(key.left, msg, ctx, raw);
-      if (a === true) return true;
-      const b = evalKey(key.right, msg, ctx, raw);
-      if (b === true) return true;
-      return a === null || b === null ? null : false;
-    }
-    case 'not': {
-      const r = evalKey(key.key, msg, ctx, raw);
-      return r === null ? null : !r;
-    }
-    case 'flag': {
-      const want = key.flag.toLowerCase();
-      return msg.flags.some((f) => f.toLowerCase() === want) === key.set;
-    }
-    case 'recent':
-      return msg.recent === key.set;
-    case 'header': {
-      const summary = msg.summary();
-      if (!summary) return null;
-      const values = decodedHeaderValues(summary.header, key.field);
+      const needle = this.folded.get(k)!;
       // RFC 3501 §6.4.4: HEADER with an empty string matches every message that has the field.
-      if (key.value === '') return values.length > 0;
-      return values.some((v) => contains(v, key.value));
+      answers.set(k, k.value === '' ? values.length > 0 : values.some((v) => v.includes(needle)));
+      await this.step(scanUnits(values.reduce((n, v) => n + v.length, 0)));
     }
-    case 'internaldate':
-      return compareDay(internalDay(msg), key.cmp, key.date);
-    case 'sentdate': {
-      // RFC 3501 leaves a missing or unreadable Date open; like Dovecot we take it as
-      // the earliest date: it is SENTBEFORE any date and never SENTON/SENTSINCE.
-      const summary = msg.summary();
-      if (!summary) return null;
-      const day = sentDay(summary.envelope.date);
-      if (day === null) return key.cmp === 'before';
-      return compareDay(day, key.cmp, key.date);
+  }
+
+  /** Answers every BODY/TEXT key: the message's text decoded once per kind, a pause allowed between scans. */
+  private async answerBodies(msg: SearchMessage, raw: Buffer): Promise<void> {
+    const summary = msg.summary();
+    if (!this.bodyKeys.length || !summary) return;
+    const answers = this.answersOf(msg.uid);
+    const texts = new Map<'body' | 'text', string[]>();
+    for (const k of this.bodyKeys) {
+      let haystack = texts.get(k.op);
+      if (!haystack) {
+        const parts = bodyTexts(raw, summary, k.op === 'text');
+        if (k.op === 'text') parts.unshift(decodedHeaderBlock(summary.header));
+        haystack = parts.map(fold);
+        texts.set(k.op, haystack);
+        await this.step(decodeUnits(raw.length));
+      }
+      const needle = this.folded.get(k)!;
+      answers.set(k, haystack.some((t) => t.includes(needle)));
+      await this.step(scanUnits(haystack.reduce((n, t) => n + t.length, 0)));
     }
-    case 'size':
-      return key.cmp === 'larger' ? msg.size > key.n : msg.size < key.n;
-    case 'seq':
-      return inSet(key.set, msg.seq, ctx.messageCount, ctx, msg);
-    case 'uid':
-      return inSet(key.set, msg.uid, ctx.maxUid, ctx, msg);
-    case 'modseq':
-      return msg.modseq >= key.modseq;
-    case 'body':
-    case 'text': {
-      const summary = msg.summary();
-      if (!raw || !summary) return null;
-      const texts = bodyTexts(raw, summary, key.op === 'text');
-      if (key.op === 'text') texts.unshift(decodedHeaderBlock(summary.header));
-      return texts.some((t) => contains(t, key.value));
+  }
+
+  private inSet(set: SequenceSet, n: number, msg: SearchMessage): boolean {
+    // `$` (RFC 5182) names the saved result by UID, whatever key it appears in.
+    if (set.kind === 'saved') return this.saved.has(msg.uid);
+    return this.sets.get(set)!(n);
+  }
+
+  private evalKey(key: SearchKey, msg: SearchMessage, level: Level, flags: FlagCache): Tri {
+    this.units += UNITS_PER_KEY;
+    switch (key.op) {
+      case 'all':
+        return true;
+      case 'and': {
+        let unknown = false;
+        for (const k of key.keys) {
+          const r = this.evalKey(k, msg, level, flags);
+          if (r === false) return false;
+          if (r === null) unknown = true;
+        }
+        return unknown ? null : true;
+      }
+      case 'or': {
+        const a = this.evalKey(key.left, msg, level, flags);
+        if (a === true) return true;
+        const b = this.evalKey(key.right, msg, level, flags);
+        if (b === true) return true;
+        return a === null || b === null ? null : false;
+      }
+      case 'not': {
+        const r = this.evalKey(key.key, msg, level, flags);
+        return r === null ? null : !r;
+      }
+      case 'flag':
+        return flags.has(this.folded.get(key)!) === key.set;
+      case 'recent':
+        return msg.recent === key.set;
+      case 'header':
+        return level === 'metadata' ? null : (this.answers.get(msg.uid)?.get(key) ?? null);
+      case 'internaldate':
+        return compareDay(internalDay(msg), key.cmp, key.date);
+      case 'sentdate': {
+        // RFC 3501 leaves a missing or unreadable Date open; like Dovecot we take it as
+        // the earliest date: it is SENTBEFORE any date and never SENTON/SENTSINCE.
+        const summary = level === 'metadata' ? null : msg.summary();
+        if (!summary) return null;
+        const day = sentDay(summary.envelope.date);
+        if (day === null) return key.cmp === 'before';
+        return compareDay(day, key.cmp, key.date);
+      }
+      case 'size':
+        return key.cmp === 'larger' ? msg.size > key.n : msg.size < key.n;
+      case 'seq':
+        return this.inSet(key.set, msg.seq, msg);
+      case 'uid':
+        return this.inSet(key.set, msg.uid, msg);
+      case 'modseq':
+        return msg.modseq >= key.modseq;
+      case 'body':
+      case 'text':
+        return level === 'body' ? (this.answers.get(msg.uid)?.get(key) ?? null) : null;
     }
+  }
+}
+
+/** A message's flags, case-folded once per evaluation (flags compare case-insensitively, RFC 3501 §2.3.2). */
+class FlagCache {
+  private set: Set<string> | undefined;
+  constructor(private readonly msg: SearchMessage) {}
+  has(folded: string): boolean {
+    this.set ??= new Set(this.msg.flags.map(fold));
+    return this.set.has(folded);
   }
 }
 
@@ -165,32 +363,22 @@ export function searchNeedsBody(key: SearchKey): boolean {
   }
 }
 
-/**
- * Decides from index metadata alone (flags, dates, sizes, numbers) when it
- * can: `null` means header or body keys must be looked at. Lets a server
- * skip loading summaries of messages a sequence set or flag already rules out.
- */
+/** Decides from index metadata alone when it can (see SearchEvaluator.decideOnMetadata). */
 export function decideOnMetadata(key: SearchKey, msg: SearchMessage, ctx: SearchContext): boolean | null {
-  return evalKey(key, { ...msg, summary: () => null }, ctx, null);
-}
-
-/** Decides without the message body (metadata and summary): `null` means BODY/TEXT must look at it. */
-export function decideWithoutBody(key: SearchKey, msg: SearchMessage, ctx: SearchContext): boolean | null {
-  return evalKey(key, msg, ctx, null);
+  return new SearchEvaluator(key, ctx).decideOnMetadata(msg);
 }
 
 /** Whether one message matches; reads the body only if metadata cannot decide. */
 export async function matchesSearch(key: SearchKey, msg: SearchMessage, ctx: SearchContext): Promise<boolean> {
-  const quick = evalKey(key, msg, ctx, null);
-  if (quick !== null) return quick;
-  return evalKey(key, msg, ctx, await msg.raw()) === true;
+  return new SearchEvaluator(key, ctx).matches(msg);
 }
 
 /** The messages (in the given order) that match. */
 export async function searchMessages(key: SearchKey, messages: Iterable<SearchMessage>, ctx: SearchContext): Promise<SearchMessage[]> {
+  const ev = new SearchEvaluator(key, ctx);
   const out: SearchMessage[] = [];
   for (const msg of messages) {
-    if (await matchesSearch(key, msg, ctx)) out.push(msg);
+    if (await ev.matches(msg)) out.push(msg);
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * Also: CHARSET (RFC 3501 §6.4.4, `[BADCHARSET]` §7.1), MODSEQ (RFC 7162
  * §3.1.5), RETURN options (RFC 4731 ESEARCH) and `$` (RFC 5182).
  */
+import { LIMITS } from '../../common/limits';
 import {
   asAstring,
   asAtom,
@@ -49,10 +50,16 @@ export const SEARCH_CHARSETS = ['UTF-8', 'US-ASCII'] as const;
 
 export type SearchParseResult =
   | { readonly ok: true; readonly value: SearchQuery }
-  /** `badCharset`: answer `NO [BADCHARSET (UTF-8 US-ASCII)]`; otherwise `BAD`. */
-  | { readonly ok: false; readonly error: string; readonly badCharset?: boolean };
+  /**
+   * `badCharset`: answer `NO [BADCHARSET (UTF-8 US-ASCII)]`; `limit`: well
+   * formed but over one of LIMITS.imapSearch* / imapStringBytes /
+   * imapSequenceSetRanges, answer `NO [LIMIT]` (RFC 5530); otherwise `BAD`.
+   */
+  | { readonly ok: false; readonly error: string; readonly badCharset?: boolean; readonly limit?: boolean };
 
 class SyntaxError_ extends Error {}
+/** Input over an implementation limit (NO [LIMIT]), not a syntax error. */
+class LimitError_ extends Error {}
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true],
@@ -77,13 +84,27 @@ const DATE_KEYS: Record<string, ['internaldate' | 'sentdate', DateComparison]> =
   SENTSINCE: ['sentdate', 'since'],
 };
 
-const MAX_DEPTH = 64;
+/** Octets of a string argument as sent (a literal's size, or the atom/quoted text in UTF-8). */
+function sentBytes(v: ImapValue): number {
+  if (v.type === 'string') return v.bytes.length;
+  if (v.type === 'atom') return Buffer.byteLength(v.value);
+  return 0;
+}
+
+function checkRanges(set: SequenceSet): SequenceSet {
+  if (set.kind === 'set' && set.ranges.length > LIMITS.imapSequenceSetRanges) {
+    throw new LimitError_(`Sequence set has more than ${LIMITS.imapSequenceSetRanges} ranges`);
+  }
+  return set;
+}
 
 class Parser {
   private i = 0;
   constructor(
     private readonly args: readonly ImapValue[],
     private readonly decode: (v: ImapValue | undefined) => string | undefined,
+    /** Keys parsed so far in the whole query (shared with the parsers of parenthesised lists). */
+    private readonly count: { keys: number },
   ) {}
 
   get done(): boolean {
@@ -97,7 +118,9 @@ class Parser {
   }
 
   private string(what: string): string {
-    const s = this.decode(this.next(what));
+    const v = this.next(what);
+    if (sentBytes(v) > LIMITS.imapStringBytes) throw new LimitError_(`${what} string longer than ${LIMITS.imapStringBytes} octets`);
+    const s = this.decode(v);
     if (s === undefined) throw new SyntaxError_(`${what} needs a string`);
     return s;
   }
@@ -122,11 +145,12 @@ class Parser {
   }
 
   key(depth: number): SearchKey {
-    if (depth > MAX_DEPTH) throw new SyntaxError_('Search criteria nested too deeply');
+    if (depth > LIMITS.imapSearchDepth) throw new LimitError_(`Search criteria nested more than ${LIMITS.imapSearchDepth} deep`);
+    if (++this.count.keys > LIMITS.imapSearchKeys) throw new LimitError_(`More than ${LIMITS.imapSearchKeys} search keys`);
     const v = this.next('SEARCH');
     if (v.type === 'list') {
       if (v.items.length === 0) throw new SyntaxError_('Empty parenthesised search key');
-      const sub = new Parser(v.items, this.decode);
+      const sub = new Parser(v.items, this.decode, this.count);
       const keys = sub.keys(depth + 1);
       return keys.length === 1 ? keys[0] : { op: 'and', keys };
     }
@@ -177,7 +201,7 @@ class Parser {
       case 'UID': {
         const set = parseSequenceSet(this.next(word));
         if (!set) throw new SyntaxError_('UID needs a sequence set');
-        return { op: 'uid', set };
+        return { op: 'uid', set: checkRanges(set) };
       }
       case 'MODSEQ': {
         // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer
@@ -195,7 +219,7 @@ class Parser {
       }
       default: {
         const set = parseSequenceSet(v);
-        if (set) return { op: 'seq', set };
+        if (set) return { op: 'seq', set: checkRanges(set) };
         throw new SyntaxError_(`Unknown search key ${word.slice(0, 40)}`);
       }
     }
@@ -239,11 +263,12 @@ export function parseSearch(args: readonly ImapValue[]): SearchParseResult {
   const rest = args.slice(i);
   if (rest.length === 0) return { ok: false, error: 'SEARCH needs criteria' };
   try {
-    const keys = new Parser(rest, decoderFor(charset)).keys(0);
+    const keys = new Parser(rest, decoderFor(charset), { keys: 0 }).keys(0);
     const key: SearchKey = keys.length === 1 ? keys[0] : { op: 'and', keys };
     return { ok: true, value: returnOptions ? { charset, key, returnOptions } : { charset, key } };
   } catch (err) {
     if (err instanceof SyntaxError_) return { ok: false, error: err.message };
+    if (err instanceof LimitError_) return { ok: false, error: err.message, limit: true };
     throw err;
   }
 }

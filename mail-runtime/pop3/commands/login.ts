@@ -15,15 +15,17 @@ export function plaintextRefusal(ctx: CommandContext): CommandResult | undefined
  * (RFC 1939 §4) and enters TRANSACTION. Response codes: [AUTH] wrong
  * credentials (RFC 3206 §4), [LOGIN-DELAY] throttled (RFC 2449 §8.1.1),
  * [IN-USE] locked by another session (RFC 2449 §8.1.2), [SYS/TEMP] our
- * failure (RFC 3206 §5).
+ * failure or too busy to check a password now (RFC 3206 §5).
  */
 export async function login(ctx: CommandContext, username: string, password: string): Promise<CommandResult> {
-  const res = await ctx.services.auth.login(username, password, { ip: ctx.remoteIp, protocol: 'pop3' });
+  const res = await ctx.services.auth.login(username, password, { ip: ctx.remoteIp, protocol: 'pop3', connectionId: ctx.id });
   if (ctx.closed) return err('Connection closed');
   if (!res.ok) {
-    if (res.reason === 'unavailable') return err('Authentication service unavailable', 'SYS/TEMP');
-    if (res.reason === 'throttled') return bad('Too many failed logins, try later', 'LOGIN-DELAY');
-    return bad('Authentication failed', 'AUTH');
+    // Too many failures on this connection (config limits.loginFailuresPerConnection): close after the reply.
+    const then = res.disconnect ? { then: 'close' as const } : {};
+    if (res.reason === 'unavailable') return { ...err('Authentication service unavailable, try later', 'SYS/TEMP'), ...then };
+    if (res.reason === 'throttled') return { ...bad('Too many failed logins, try later', 'LOGIN-DELAY'), ...then };
+    return { ...bad('Authentication failed', 'AUTH'), ...then };
   }
   let txn: Transaction;
   try {

@@ -53,6 +53,8 @@ export type ClientLine = { kind: 'line'; text: string } | { kind: 'overflow' };
  * return a CommandResult.
  */
 export interface CommandContext {
+  /** The connection's id (log lines; failed logins are counted per connection). */
+  readonly id: string;
   readonly state: Pop3State;
   readonly secure: boolean;
   readonly remoteIp: string;

@@ -12,7 +12,7 @@ import type { DeliveryResult, QueueEntry } from '../queue/types';
  * accepts no mail is `failed` (the worker queues the DSN).
  */
 export interface OutboundTransport {
-  deliver(entry: QueueEntry, recipients: string[], message: Buffer, signal?: AbortSignal): Promise<DeliveryResult[]>;
+  deliver(entry: QueueEntry, recipients: readonly string[], message: Buffer, signal?: AbortSignal): Promise<DeliveryResult[]>;
 }
 
 /** The parsed `outbound` block of a gateway's RuntimeConfig (its defaults live in mail-runtime/config/schema.ts). */

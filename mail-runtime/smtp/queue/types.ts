@@ -64,6 +64,9 @@ export interface QueueWriter {
    * Stores the message and its entry durably (file, directory and entry
    * fsynced) and resolves with the entry id; only then may the caller send
    * 250. Rejects when the queue cannot take it (disk full, fenced): answer 451.
+   * `id` may be given when the caller already wrote it into the message (the
+   * `id` clause of the Received header, RFC 5321 §4.4); it must come from
+   * newQueueId() (queue/index.ts). Absent: the queue picks one.
    */
-  enqueue(entry: Omit<QueueEntry, 'id' | 'receivedAt' | 'owner' | 'size'>, message: Buffer): Promise<string>;
+  enqueue(entry: Omit<QueueEntry, 'id' | 'receivedAt' | 'owner' | 'size'> & { id?: string }, message: Buffer): Promise<string>;
 }

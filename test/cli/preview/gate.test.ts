@@ -84,6 +84,8 @@ const unsafeCluster = {
   proxies: { count: 2 },
   storage: { kind: 'pvc-rwx', storageClass: 'cephfs', sizeGiB: 100, backup: { schedule: '0 2 * * *' } },
   admin: { public: true },
+  // Scanned (the operator's own clamd), so the advisory inbound-antivirus stays quiet and the two findings are the point.
+  filters: { antivirus: { kind: 'clamd', address: 'clamav.mail-filters.svc:3310' } },
 };
 
 let dir: string;
@@ -125,7 +127,7 @@ describe('npm run preview: the offline policy gate', () => {
     const policies = r.stdout.indexOf('Policy pack mailfleet@');
     expect(tree).toBeGreaterThan(0);
     expect(policies).toBeGreaterThan(tree);
-    expect(r.stdout).toContain('13 policies evaluated');
+    expect(r.stdout).toContain('14 policies evaluated');
   });
 
   it('--json on a shipped stack: the report matches its schema, no mandatory violation, exit 0', () => {
@@ -135,7 +137,7 @@ describe('npm run preview: the offline policy gate', () => {
     const report = Report.parse(JSON.parse(r.stdout));
     expect(report.ok).toBe(true);
     expect(report.policySummary).toMatchObject({ ran: true, mandatory: 0, passed: true });
-    expect(report.policySummary.evaluated).toHaveLength(13);
+    expect(report.policySummary.evaluated).toHaveLength(14);
     expect(report.counts['mailfleet:index:MailCluster']).toBe(1);
     // Secrets are redacted in the report.
     expect(r.stdout).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);

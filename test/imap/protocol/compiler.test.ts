@@ -35,6 +35,9 @@ const TABLE: Array<[string, Parameters<typeof compileResponseBuffer>[0], string]
   ],
   ['code with numbers', untagged('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [num(1795898575)] }), '* OK [UIDVALIDITY 1795898575] UIDs valid\r\n'],
   ['BAD text keeps one line', tagged('x', 'BAD', 'bad\r\nthing'), 'x BAD bad thing\r\n'],
+  // RFC 3501 §9 text = 1*TEXT-CHAR (7-bit): what a client sent is never echoed raw (issue 9).
+  ['text is 7-bit: 8-bit and controls become "?"', tagged('x', 'BAD', 'Unknown search key Éÿ\x01\x7f😀'), 'x BAD Unknown search key ?????\r\n'],
+  ['continuation text is 7-bit too', continuation('é'), '+ ?\r\n'],
   ['BYE', untagged('BYE', 'Logging out'), '* BYE Logging out\r\n'],
   ['continuation', continuation('Ready for literal data'), '+ Ready for literal data\r\n'],
   ['exists', data(num(3), atom('EXISTS')), '* 3 EXISTS\r\n'],

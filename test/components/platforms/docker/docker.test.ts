@@ -55,6 +55,10 @@ function plainStrings(v: unknown): string[] {
 let cap3: Capture;
 const spec3 = () => parseClusterSpec(stackSpec());
 const MEMBERS = ['mail-dock-hub-0', 'mail-dock-hub-1', 'mail-dock-node-0', 'mail-dock-node-1', 'mail-dock-node-2', 'mail-dock-gateway-0', 'mail-dock-gateway-1', 'mail-dock-proxy-0', 'mail-dock-proxy-1'];
+/** The stack deploys clamd (+ freshclam) and rspamd on the two hosts that run its gateways (appliances.test.ts has the details). */
+const APPLIANCES = ['mail-dock-clamd-0', 'mail-dock-clamd-1', 'mail-dock-freshclam-0', 'mail-dock-freshclam-1', 'mail-dock-rspamd-0', 'mail-dock-rspamd-1'];
+/** The mail volume on each host (not clamd's signature volumes). */
+const mailVolumes = (cap: Capture) => ofType(cap, T.volume).filter((v) => v.inputs.name === 'mail-dock-mail');
 
 beforeAll(async () => {
   cap3 = await run(() => new MailCluster('mail-dock', { spec: stackSpec() }));
@@ -65,11 +69,13 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
     expect(cap3.resources.length).toBeGreaterThan(20);
     expect(ofType(cap3, T.provider)).toHaveLength(3);
     expect(ofType(cap3, T.network)).toHaveLength(3);
-    expect(ofType(cap3, T.volume)).toHaveLength(3);
-    // Runtime image pulled on each host + HAProxy image on each LB host; nothing built.
-    expect(ofType(cap3, T.remoteImage)).toHaveLength(3 + 2);
+    // The mail volume on each host, clamd's signatures on each gateway host.
+    expect(mailVolumes(cap3)).toHaveLength(3);
+    expect(ofType(cap3, T.volume)).toHaveLength(3 + 2);
+    // Runtime image pulled on each host + HAProxy image on each LB host + clamd and rspamd on each gateway host; nothing built.
+    expect(ofType(cap3, T.remoteImage)).toHaveLength(3 + 2 + 2 * 2);
     expect(ofType(cap3, T.image)).toHaveLength(0);
-    expect(ofType(cap3, T.container).map((c) => c.name).sort()).toEqual([...MEMBERS, 'mail-dock-lb-0', 'mail-dock-lb-1'].sort());
+    expect(ofType(cap3, T.container).map((c) => c.name).sort()).toEqual([...MEMBERS, ...APPLIANCES, 'mail-dock-lb-0', 'mail-dock-lb-1'].sort());
     expect(cap3.duplicates).toEqual([]);
   });
 
@@ -104,7 +110,7 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
   });
 
   it('the shared volume is NFS through the local driver, mounted by every member at /var/lib/mailfleet', () => {
-    for (const v of ofType(cap3, T.volume)) {
+    for (const v of mailVolumes(cap3)) {
       expect(v.inputs.driver).toBe('local');
       expect(v.inputs.driverOpts).toEqual({ type: 'nfs', o: 'addr=10.30.0.5,nfsvers=4.2,hard,timeo=600,retrans=2,noatime', device: ':/export/mail-dock' });
       expect(v.inputs.name).toBe('mail-dock-mail');

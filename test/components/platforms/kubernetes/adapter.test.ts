@@ -77,13 +77,15 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
       [T.ns]: 1,
       [T.secret]: 2, // tokens, dkim (cert-manager writes the TLS Secret)
       [T.cert]: 1,
-      [T.cm]: 4,
-      [T.svc]: 6, // 4 role Services + smtp + clients
+      // The example deploys clamd and rspamd beside the gateways: one ConfigMap,
+      // Service, Deployment, PDB and NetworkPolicy each (appliances.test.ts).
+      [T.cm]: 4 + 2,
+      [T.svc]: 6 + 2, // 4 role Services + smtp + clients + the two scanners
       [T.pvc]: 1,
       [T.sts]: 2,
-      [T.deploy]: 2,
-      [T.pdb]: 4,
-      [T.netpol]: 4,
+      [T.deploy]: 2 + 2,
+      [T.pdb]: 4 + 2,
+      [T.netpol]: 4 + 2,
     });
     // No explicit provider without platform.context.
     expect(ofType(cap, T.provider)).toHaveLength(0);
@@ -389,15 +391,16 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     const fromGateways = node.ingress.filter((r: { from?: unknown[] }) => r.from?.some((f) => comp(f as never) === 'gateway'));
     expect(portsOf(fromGateways)).toEqual([24]);
     const fromProxies = node.ingress.filter((r: { from?: unknown[] }) => r.from?.some((f) => comp(f as never) === 'proxy'));
-    expect(portsOf(fromProxies)).toEqual([110, 143, 587, 993, 995]);
+    expect(portsOf(fromProxies)).toEqual([110, 143, 465, 587, 993, 995]);
     // Nothing reaches a node from outside the cluster's roles.
     expect(node.ingress.every((r: { from?: unknown[] }) => r.from && r.from.length > 0)).toBe(true);
 
     const gw = policy('gateway');
     expect(gw.ingress).toContainEqual({ ports: [{ protocol: 'TCP', port: 25 }] });
     expect(gw.egress).toContainEqual({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 25 }] });
-    expect(gw.egress).toContainEqual({ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mail-filters' } } }], ports: [{ protocol: 'TCP', port: 3310 }] });
-    expect(gw.egress).toContainEqual({ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mail-filters' } } }], ports: [{ protocol: 'TCP', port: 11333 }] });
+    // The scanners the example deploys beside the gateways: their pods only (an operator's own: appliances.test.ts).
+    expect(gw.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'clamav', 'app.kubernetes.io/instance': 'mail-prod', 'app.kubernetes.io/component': 'clamd-0' } } }], ports: [{ protocol: 'TCP', port: 3310 }] });
+    expect(gw.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'rspamd', 'app.kubernetes.io/instance': 'mail-prod', 'app.kubernetes.io/component': 'rspamd-0' } } }], ports: [{ protocol: 'TCP', port: 11333 }] });
 
     const proxy = policy('proxy');
     expect(portsOf(proxy.ingress.filter((r: { from?: unknown[] }) => !r.from))).toEqual(proxyListenPorts());

@@ -61,16 +61,20 @@ describe('vSphere HA cluster (examples/specs/vsphere-ha.yaml, 3 nodes)', () => {
     expect(cap.duplicates).toEqual([]);
     const counts: Record<string, number> = {};
     for (const r of cap.resources.filter((x) => x.type.includes('vsphere'))) counts[r.type] = (counts[r.type] ?? 0) + 1;
-    // 2 hubs + 3 nodes + 2 gateways + 2 proxies + 2 HAProxy VMs; a rule per role with 2+ VMs; one provider.
-    expect(counts).toEqual({ [VM]: 11, [RULE]: 5, [PROVIDER]: 1 });
+    // 2 hubs + 3 nodes + 2 gateways + 2 proxies + 2 HAProxy VMs + the appliance VM (clamd, rspamd);
+    // a rule per role with 2+ VMs; one provider.
+    expect(counts).toEqual({ [VM]: 12, [RULE]: 5, [PROVIDER]: 1 });
     expect(ofType(cap, 'random:index/randomPassword:RandomPassword').map((r) => r.name).sort()).toEqual(['mail-admin-token', 'mail-cluster-token', 'mail-lb-vrrp-password']);
   });
 
   it('names VMs `${name}-<role>-<i>`, parents them to their role component, and uses the explicit provider', () => {
     const vmNames = ofType(cap, VM).map((r) => r.name).sort();
     expect(vmNames).toEqual(
-      ['mail-hub-0', 'mail-hub-1', 'mail-node-0', 'mail-node-1', 'mail-node-2', 'mail-gateway-0', 'mail-gateway-1', 'mail-proxy-0', 'mail-proxy-1', 'mail-lb-0', 'mail-lb-1'].sort(),
+      ['mail-hub-0', 'mail-hub-1', 'mail-node-0', 'mail-node-1', 'mail-node-2', 'mail-gateway-0', 'mail-gateway-1', 'mail-proxy-0', 'mail-proxy-1', 'mail-lb-0', 'mail-lb-1', 'mail-gateway-appliance-0'].sort(),
     );
+    // The appliance VM beside the gateways is the Gateway component's child, named after it.
+    expect(named(cap, 'mail-gateway-appliance-0').parent).toBe(named(cap, 'mail-gateway').urn);
+    expect(plain(named(cap, 'mail-gateway-appliance-0')).name).toBe('mail-vs-appliance-0');
     const provider = ofType(cap, PROVIDER)[0]!;
     expect(provider.parent).toBe(named(cap, 'mail').urn);
     for (const r of [...ofType(cap, VM), ...ofType(cap, RULE)]) {

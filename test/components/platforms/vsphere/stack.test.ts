@@ -35,10 +35,13 @@ describe('stacks/Pulumi.ha-vsphere.yaml', () => {
     expect(cap.duplicates).toEqual([]);
     const vms = cap.resources.filter((r) => r.type === VM);
     for (const role of ['hub', 'node', 'gateway', 'proxy', 'lb']) {
-      expect(vms.filter((v) => v.name.startsWith(`mail-vs-${role}-`)).length, role).toBeGreaterThanOrEqual(2);
+      // Members only: `mail-vs-gateway-appliance-0` is the appliance VM beside the gateways.
+      const members = vms.filter((v) => new RegExp(`^mail-vs-${role}-\\d+$`).test(v.name));
+      expect(members.length, role).toBeGreaterThanOrEqual(2);
       const rule = cap.resources.find((r) => r.name === `mail-vs-${role}-anti-affinity`);
-      expect((unwrapSecrets(rule?.inputs.virtualMachineIds) as string[]).length, role).toBe(vms.filter((v) => v.name.startsWith(`mail-vs-${role}-`)).length);
+      expect((unwrapSecrets(rule?.inputs.virtualMachineIds) as string[]).length, role).toBe(members.length);
     }
+    expect(vms.filter((v) => v.name === 'mail-vs-gateway-appliance-0')).toHaveLength(1);
     expect(cap.outputs.endpoints).toMatchObject({ imaps: '10.60.0.8:993', smtp: '10.60.0.8:25' });
     expect(String(cap.outputs.storage)).toMatch(/^nfs 10\.60\.0\.5:\/export\/mail/);
   });
@@ -57,7 +60,7 @@ describe('stacks/Pulumi.ha-vsphere.yaml', () => {
     try {
       const bare = await harness.run(() => stackProgram());
       expect(bare.duplicates).toEqual([]);
-      expect(bare.resources.filter((r) => r.type === VM)).toHaveLength(11);
+      expect(bare.resources.filter((r) => r.type === VM)).toHaveLength(11 + 1); // members, HAProxy VMs, the appliance VM
       expect(bare.outputs.endpoints).toMatchObject({ imaps: '10.60.0.8:993' });
     } finally {
       invokeResult = (t, a) => vsphereMockInvokes(t, a) ?? {};

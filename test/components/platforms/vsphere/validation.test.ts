@@ -70,7 +70,8 @@ describe('vSphere adapter validation', () => {
       return { endpoints: c.endpoints };
     });
     expect(cap.resources.filter((r) => r.name.startsWith('mail-lb-')).map((r) => r.name)).toEqual([]);
-    expect(cap.resources.filter((r) => r.type === 'vsphere:index/virtualMachine:VirtualMachine')).toHaveLength(9);
+    // 9 members and the example's appliance VM.
+    expect(cap.resources.filter((r) => r.type === 'vsphere:index/virtualMachine:VirtualMachine')).toHaveLength(9 + 1);
     expect(cap.outputs.endpoints).toMatchObject({ smtp: 'mx.corp.example.com:25', imaps: 'mx.corp.example.com:993' });
   });
 

@@ -1,0 +1,43 @@
+import type { RuntimeConfigOf } from '../config';
+import type { GatewayOptions } from './start';
+
+type GatewayConfig = RuntimeConfigOf<'gateway'>;
+
+/**
+ * RuntimeConfig (role gateway) → GatewayOptions. The health port is the
+ * member's management port. Every default was already applied by the
+ * schema; this only moves values, it decides none.
+ */
+export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
+  return {
+    memberId: cfg.memberId,
+    hostname: cfg.hostname,
+    storagePath: cfg.storage.path,
+    listen: { smtp: cfg.listen.smtp, health: cfg.management },
+    ...(cfg.tls ? { tls: cfg.tls } : {}),
+    limits: { maxMessageBytes: cfg.limits.maxMessageBytes, maxConnections: cfg.limits.maxConnections },
+    relayNetworks: cfg.relayNetworks,
+    hostedDomains: cfg.hostedDomains,
+    placement: { ...(cfg.placement.default ? { default: cfg.placement.default } : {}), routes: cfg.placement.routes },
+    ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
+    inbound: cfg.inbound,
+    queue: cfg.queue,
+    // TODO(smtp-filters): filters built from cfg.filters (filters/ builds them); TODO(smtp-outbound): outbound transport, smarthost and buildDsn.
+  };
+}
+
+/**
+ * Fields of a gateway config whose feature this runtime does not serve yet;
+ * the gateway says so in one warning at start instead of ignoring them
+ * silently (the filters and outbound slices of issue 11, the hub client).
+ */
+export function unservedGatewayFields(cfg: GatewayConfig): string[] {
+  const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
+  if (cfg.filters.clamd) out.push('filters.clamd (antivirus)');
+  if (cfg.filters.spam) out.push('filters.spam (spam scanner)');
+  if (cfg.filters.dkim) out.push('filters.dkim (DKIM signing of outbound mail)');
+  if (cfg.smarthost) out.push('smarthost (outbound delivery)');
+  if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
+  if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
+  return out;
+}

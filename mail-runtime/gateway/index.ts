@@ -1,0 +1,2 @@
+export { startGateway, type GatewayOptions, type RunningGateway } from './start';
+export { gatewayOptionsFromConfig } from './from-config';

@@ -1,0 +1,233 @@
+import { Counter, Gauge } from 'prom-client';
+import { FileDirectory, StaticDirectory, type Directory } from '../auth';
+import { createLogger, type Logger } from '../common/log';
+import { createRegistry, loadTls, startHealthServer, type HealthServer, type TlsFiles } from '../net';
+import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
+import type { Filter } from '../smtp/filters/types';
+import { INBOUND_LIMITS, LocalConnectionLimit, MessageRate, startMxListener, type ConnectionAdmission, type MxListener } from '../smtp/inbound';
+import type { OutboundTransport } from '../smtp/outbound/types';
+import { QueueFolder } from '../smtp/queue';
+import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
+
+export interface HostPort {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+}
+
+/**
+ * Everything a gateway needs, already validated: gatewayOptionsFromConfig()
+ * builds it from RuntimeConfig, whose schema decides every default.
+ */
+export interface GatewayOptions {
+  memberId: string;
+  /** Greeting, Received `by`, LHLO name. */
+  hostname: string;
+  /** Storage root; the queue under `<path>/queue/<memberId>/`. */
+  storagePath: string;
+  listen: { smtp: HostPort; health: HostPort };
+  /** Certificate for STARTTLS; a self-signed one is generated when absent. */
+  tls?: TlsFiles;
+  limits: { maxMessageBytes: number; maxConnections: number };
+  relayNetworks: readonly string[];
+  hostedDomains: readonly string[];
+  placement: StaticPlacement;
+  /** Users and aliases (a directory object, or the users file). None: no hosted user exists. */
+  directory?: Directory | { file: string };
+  inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number };
+  queue: { retryFirstSeconds: number; retryMaxSeconds: number; expireHours: number; deliveryConcurrency: number };
+  /** Connections per client address, until net/'s shared bound (issue 9) replaces the admission hook. */
+  maxConnectionsPerAddress?: number;
+  /** The admission hook itself (net/'s ConnectionLimit once issue 9 lands); default: LocalConnectionLimit. */
+  connections?: ConnectionAdmission;
+  /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
+  filters?: readonly Filter[];
+  /** Mail for non-hosted domains (the smtp-outbound transport). */
+  outbound?: OutboundTransport;
+  /** RFC 3464 bounces (smtp-outbound's buildDsn). */
+  buildDsn?: DsnBuilder;
+  /** Replaces the static router (the hub's placement, issue 12). */
+  router?: Router;
+  /** Longest message line (INBOUND_LIMITS.textLineBytes); tests lower it. */
+  maxLineBytes?: number;
+  /** How often operator requests are picked up (2 s); tests lower it. */
+  controlPollMs?: number;
+  log?: Logger;
+}
+
+export interface RunningGateway {
+  smtpPort: number;
+  healthPort: number;
+  /** The gateway's own queue folder. */
+  queue: QueueFolder;
+  runner: QueueRunner;
+  /**
+   * Takes over another gateway's queue folder at a higher epoch (that
+   * gateway is fenced from then on) and delivers its entries. The hub
+   * decides when (issue 12); returns how many entries were adopted.
+   */
+  takeOver(folder: string, epoch?: number): Promise<number>;
+  /** 421 to every session, stop delivering (in-flight attempts record their results), close. */
+  close(): Promise<void>;
+}
+
+function isDirectory(d: GatewayOptions['directory']): d is Directory {
+  return typeof d === 'object' && d !== null && 'lookup' in d;
+}
+
+/** Connections an LMTP pool keeps per node: enough for the delivery concurrency, no more. */
+const LMTP_PER_NODE_FLOOR = 4;
+
+/** Starts the gateway role: the inbound MX, its queue and the delivery workers, and the health endpoint. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const log = opts.log ?? createLogger({ role: 'gateway', member: opts.memberId });
+  let ready = false;
+  const registry = createRegistry({ role: 'gateway', member: opts.memberId });
+  let queue: QueueFolder | undefined;
+  const health: HealthServer = await startHealthServer({
+    host: opts.listen.health.host,
+    port: opts.listen.health.port,
+    // Not ready once our folder was taken over: we would answer 451 to everything.
+    ready: () => ready && queue !== undefined && !queue.owner.fenced,
+    registry,
+    info: { role: 'gateway', member: opts.memberId },
+  });
+  const closers: (() => Promise<void>)[] = [() => health.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch((err: unknown) => log.warn({ err }, 'close failed'));
+  };
+  try {
+    const tls = await loadTls(opts.tls, opts.hostname);
+    if (tls.selfSigned) log.warn('no TLS certificate configured: STARTTLS uses a generated self-signed certificate');
+    let directory: Directory;
+    if (isDirectory(opts.directory)) directory = opts.directory;
+    else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
+    else {
+      log.warn('no directory configured: every hosted recipient is refused as unknown (550 5.1.1)');
+      directory = StaticDirectory.fromText('users: []');
+    }
+    const router = opts.router ?? new StaticRouter({ hostedDomains: opts.hostedDomains, directory, placement: opts.placement });
+    if (!opts.router && !opts.placement.default && Object.keys(opts.placement.routes).length === 0) {
+      log.warn('no placement configured: hosted recipients are answered 451 4.3.0 until a node is placed (RuntimeConfig placement)');
+    }
+
+    queue = await QueueFolder.claim({ storagePath: opts.storagePath, folder: opts.memberId, memberId: opts.memberId, log });
+    const own = queue;
+    const folders: QueueFolder[] = [own];
+    closers.push(async () => {
+      for (const f of folders) await f.close();
+    });
+    const expireMs = Math.round(opts.queue.expireHours * 3600 * 1000);
+
+    const deliveries = new Counter({
+      name: 'mailfleet_queue_deliveries_total',
+      help: 'Recipient delivery attempts by result (delivered, deferred, failed) and path (lmtp, outbound, queue: expiry)',
+      labelNames: ['status', 'via'] as const,
+      registers: [registry],
+    });
+    const lmtp = new LmtpPool({ hostname: opts.hostname, maxPerTarget: Math.max(LMTP_PER_NODE_FLOOR, opts.queue.deliveryConcurrency), log });
+    closers.push(() => lmtp.close());
+    const runner = new QueueRunner({
+      folder: own,
+      router,
+      lmtp,
+      ...(opts.outbound ? { outbound: opts.outbound } : {}),
+      // TODO(smtp-outbound): pass buildDsn from mail-runtime/smtp/outbound/dsn.ts once it lands (gateway/from-config.ts).
+      ...(opts.buildDsn ? { buildDsn: opts.buildDsn } : {}),
+      hostname: opts.hostname,
+      concurrency: opts.queue.deliveryConcurrency,
+      retry: { firstMs: opts.queue.retryFirstSeconds * 1000, maxMs: opts.queue.retryMaxSeconds * 1000 },
+      expireMs,
+      ...(opts.controlPollMs ? { controlPollMs: opts.controlPollMs } : {}),
+      log,
+      metrics: { result: (status, via) => deliveries.inc({ status, via }) },
+    });
+    closers.push(() => runner.stop());
+    await runner.start();
+
+    const transactions = new Counter({
+      name: 'mailfleet_smtp_transactions_total',
+      help: 'Inbound SMTP transactions by outcome and the phase that decided it',
+      labelNames: ['outcome', 'phase'] as const,
+      registers: [registry],
+    });
+    const refused = new Counter({
+      name: 'mailfleet_smtp_connections_refused_total',
+      help: 'Inbound SMTP connections refused at accept time (total: limits.maxConnections; address: per-address bound)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    });
+    const mx: MxListener = await startMxListener({
+      host: opts.listen.smtp.host,
+      port: opts.listen.smtp.port,
+      hostname: opts.hostname,
+      router,
+      queue: own,
+      filters: opts.filters ?? [],
+      relayNetworks: opts.relayNetworks,
+      maxMessageBytes: opts.limits.maxMessageBytes,
+      maxLineBytes: opts.maxLineBytes ?? INBOUND_LIMITS.textLineBytes,
+      expireMs,
+      maxRecipients: opts.inbound.maxRecipients,
+      idleTimeoutMs: opts.inbound.idleTimeoutSeconds * 1000,
+      messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
+      connections:
+        opts.connections ?? new LocalConnectionLimit(opts.limits.maxConnections, opts.maxConnectionsPerAddress ?? INBOUND_LIMITS.connectionsPerAddress),
+      tls,
+      log,
+      metrics: { outcome: (outcome, phase) => transactions.inc({ outcome, phase }), refused: (reason) => refused.inc({ reason }) },
+    });
+    closers.push(() => mx.close());
+
+    new Gauge({
+      name: 'mailfleet_smtp_sessions',
+      help: 'Open inbound SMTP sessions',
+      registers: [registry],
+      collect() {
+        this.set(mx.sessions());
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_queue_entries',
+      help: 'Queued messages not yet finished, over every folder this gateway delivers',
+      registers: [registry],
+      collect() {
+        this.set(runner.size);
+      },
+    });
+    new Gauge({
+      name: 'mailfleet_queue_fsyncs',
+      help: 'fsyncs of the own queue folder since start (file, dir) and group commits (commit), each covering many writes',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      collect() {
+        this.set({ kind: 'file' }, own.stats.files);
+        this.set({ kind: 'dir' }, own.stats.dirs);
+        this.set({ kind: 'commit' }, own.stats.commits);
+      },
+    });
+
+    ready = true;
+    log.info({ smtpPort: mx.port, healthPort: health.port, queueEpoch: own.epoch, queued: runner.size }, 'gateway ready');
+    let closing: Promise<void> | undefined;
+    return {
+      smtpPort: mx.port,
+      healthPort: health.port,
+      queue: own,
+      runner,
+      takeOver: async (folder, epoch) => {
+        const taken = await QueueFolder.claim({ storagePath: opts.storagePath, folder, memberId: opts.memberId, ...(epoch !== undefined ? { epoch } : {}), log });
+        folders.push(taken);
+        return runner.adopt(taken, { now: true });
+      },
+      close: () => {
+        ready = false;
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,2 @@
+export { QueueRunner, DELETED_REPLY, type DsnBuilder } from './runner';
+export { LmtpPool } from './lmtp';

@@ -1,0 +1,94 @@
+import { Readable } from 'node:stream';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { MessageView } from '../filters/types';
+import { newQueueId, type QueuedRecipient } from '../queue';
+import { judge, type InboundContext, type InboundSession } from './context';
+import { DataGuard } from './data-guard';
+import { applyHeaderEdits, receivedHeader } from './headers';
+import { REPLIES, SmtpReply } from './reply';
+import { runFilters } from './run-phase';
+
+function messageView(message: Buffer): MessageView {
+  return { size: message.length, bytes: () => Promise.resolve(message), stream: () => Readable.from([message]) };
+}
+
+/**
+ * Phase `data`: reads the message (bounded by limits.maxMessageBytes: beyond
+ * it nothing more is kept and smtp-server answers 552 5.3.4, RFC 1870 §6),
+ * refuses bare CR/LF and overlong lines (data-guard.ts), prepends our
+ * Received field (RFC 5321 §4.4), lets the data filters judge it, applies
+ * their header edits and hands it to the queue. Resolves with the text of
+ * the 250 reply, which is sent only after the queue has it durably.
+ */
+export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: SMTPServerDataStream, smtp: SMTPServerSession): Promise<string> {
+  const guard = new DataGuard(ctx.maxLineBytes);
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    guard.push(chunk);
+    // Past the limit, or once refused: keep reading (smtp-server needs the terminator) but keep nothing.
+    if (guard.violation || kept + chunk.length > ctx.maxMessageBytes) continue;
+    chunks.push(chunk);
+    kept += chunk.length;
+  }
+  guard.end();
+  if (stream.sizeExceeded || stream.byteLength > ctx.maxMessageBytes) throw REPLIES.tooBig(ctx.maxMessageBytes);
+  if (guard.violation === 'bare-cr' || guard.violation === 'bare-lf') {
+    s.log.info({ violation: guard.violation }, 'message refused: bare line ending (SMTP smuggling defence)');
+    throw REPLIES.bareLineEnding();
+  }
+  if (guard.violation === 'line-too-long') throw REPLIES.lineTooLong(ctx.maxLineBytes);
+
+  const tx = s.tx;
+  if (!tx || tx.number !== smtp.transaction || tx.recipients.size === 0) throw new SmtpReply(503, '5.5.1', 'need RCPT command');
+  const mailFrom = smtp.envelope.mailFrom ? smtp.envelope.mailFrom.address : '';
+  const given = smtp.envelope.rcptTo.map((r) => r.address);
+  const id = newQueueId();
+  const received = receivedHeader({
+    helo: s.info.helo ?? (smtp.hostNameAppearsAs || undefined),
+    clientHostname: s.info.clientHostname,
+    remoteIp: s.info.remoteIp,
+    by: ctx.hostname,
+    protocol: smtp.transmissionType,
+    id,
+    recipients: given,
+    date: new Date(),
+  });
+  let message: Buffer = Buffer.concat([received, ...chunks], received.length + kept);
+
+  const outcome = await runFilters(ctx.filters, {
+    phase: 'data',
+    session: s.info,
+    envelope: { mailFrom, rcptTo: given },
+    message: messageView(message),
+    log: s.log,
+  });
+  if (judge(outcome.verdict) === 'discard') {
+    const reason = outcome.verdict.kind === 'discard' ? outcome.verdict.reason : '';
+    s.log.info({ from: mailFrom, rcpts: given.length, reason, notes: outcome.notes }, 'message discarded by a filter');
+    ctx.metrics?.outcome('discarded', 'data');
+    return 'Ok: message accepted';
+  }
+  message = applyHeaderEdits(message, [...s.connectionHeaders, ...tx.headers, ...outcome.headers]);
+
+  // One copy per mailbox: two aliases of one user are one delivery.
+  const recipients = new Map<string, QueuedRecipient>();
+  for (const r of tx.recipients.values()) {
+    const key = r.address.toLowerCase();
+    if (recipients.has(key)) continue;
+    const folder = r.folder ?? tx.folder ?? outcome.folder;
+    recipients.set(key, { address: r.address, status: 'pending', attempts: 0, ...(folder ? { folder } : {}) });
+  }
+  try {
+    await ctx.queue.enqueue(
+      { id, mailFrom, recipients: [...recipients.values()], expiresAt: new Date(Date.now() + ctx.expireMs).toISOString(), origin: 'mx' },
+      message,
+    );
+  } catch (err) {
+    s.log.error({ err }, 'queue refused the message');
+    throw REPLIES.queueUnavailable();
+  }
+  s.log.info({ queueId: id, from: mailFrom, rcpts: recipients.size, size: message.length, notes: outcome.notes }, 'message queued');
+  ctx.metrics?.outcome('accepted', 'data');
+  return `Ok: queued as ${id}`;
+}

@@ -1,0 +1,49 @@
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { cidrContains } from '../../config';
+import { NoPlacementError, type Route } from '../routing';
+import { judge, type InboundContext, type InboundSession } from './context';
+import { REPLIES, SmtpReply } from './reply';
+import { runFilters } from './run-phase';
+
+/** Unauthenticated relay only from RuntimeConfig `relayNetworks` (IPv4 CIDRs): no open relay (RFC 5321 §3.9, RFC 2505). */
+function mayRelay(ctx: InboundContext, ip: string): boolean {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
+  return ctx.relayNetworks.some((cidr) => cidrContains(cidr, ip));
+}
+
+/**
+ * Phase `rcpt-to`: where the recipient goes decides the answer. A hosted
+ * domain needs a user in the directory (else 550 5.1.1) and a node placed
+ * for it (else 451 4.3.0: try later); any other domain is relay, allowed only
+ * from relayNetworks (else 550 5.7.1). Then the rcpt-to filters. The
+ * recipient limit (RFC 5321 §4.5.3.1.8) was applied by smtp-server (452 4.5.3).
+ */
+export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SMTPServerAddress, smtp: SMTPServerSession): Promise<void> {
+  const tx = s.tx;
+  if (!tx || tx.number !== smtp.transaction) throw new SmtpReply(503, '5.5.1', 'need MAIL command');
+  let route: Route;
+  try {
+    route = await ctx.router.route(to.address);
+  } catch (err) {
+    if (err instanceof NoPlacementError) {
+      s.log.warn({ rcpt: to.address }, err.message);
+      throw REPLIES.noPlacement(to.address);
+    }
+    throw err;
+  }
+  if (route.kind === 'unknown-user') throw REPLIES.unknownUser(to.address);
+  if (route.kind === 'remote' && !mayRelay(ctx, s.info.remoteIp)) throw REPLIES.relayDenied(to.address);
+  const accepted = [...tx.recipients.values()].map((r) => r.given);
+  const outcome = await runFilters(ctx.filters, {
+    phase: 'rcpt-to',
+    session: s.info,
+    envelope: { mailFrom: smtp.envelope.mailFrom ? smtp.envelope.mailFrom.address : '', rcptTo: accepted },
+    recipient: to.address,
+    log: s.log,
+  });
+  judge(outcome.verdict);
+  tx.headers.push(...outcome.headers);
+  // A remote local-part keeps its case (RFC 5321 §2.4: only the destination may fold it); a hosted one is our mailbox's name.
+  const address = route.kind === 'remote' ? to.address : route.address;
+  tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}) });
+}

@@ -1,0 +1,222 @@
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection';
+import { listen, type Listener, type TlsMaterial } from '../../net';
+import { connectPhase } from './connect';
+import type { InboundContext, InboundSession } from './context';
+import { dataPhase } from './data';
+import { INBOUND_LIMITS } from './limits';
+import { mailFromPhase } from './mail-from';
+import { rcptToPhase } from './rcpt-to';
+import { ENHANCED_PREFIX, REPLIES, SmtpReply, tooBusy, tooManyFromAddress } from './reply';
+
+/**
+ * smtp-server adds an enhanced status code chosen from the basic code alone
+ * (550 → 5.1.1 whatever the reason). Our replies carry their own (relay
+ * denied is 550 5.7.1, RFC 3463), written at the start of the text; this
+ * connection sends those as they are and leaves smtp-server's own replies
+ * to smtp-server.
+ */
+class MxConnection extends SMTPConnection {
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) return super.send(code, data, false);
+    super.send(code, data, context);
+  }
+}
+
+/**
+ * smtp-server with our connection class. `connect()` is what SMTPServer does
+ * for an accepted socket (smtp-server 3.21.6, pinned), with MxConnection in
+ * place of SMTPConnection; we call it from our own listener so admission
+ * happens before smtp-server sees the socket.
+ */
+class MxServer extends SMTPServer {
+  override connect(socket: Socket, socketOptions?: SMTPConnectionOptions | null): void {
+    const connection = new MxConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this.emit('error', err));
+    connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
+    connection.init();
+  }
+}
+
+export interface MxListenerOptions extends InboundContext {
+  host: string;
+  /** 0: any free port (tests). */
+  port: number;
+  /** RuntimeConfig `inbound.maxRecipients` (RFC 5321 §4.5.3.1.8). */
+  maxRecipients: number;
+  /** RuntimeConfig `inbound.idleTimeoutSeconds`, in ms (RFC 5321 §4.5.3.2.7). */
+  idleTimeoutMs: number;
+  /** Certificate for STARTTLS (RFC 3207); absent: STARTTLS is not offered. */
+  tls?: TlsMaterial;
+}
+
+export interface MxListener {
+  readonly port: number;
+  /** SMTP sessions open now. */
+  sessions(): number;
+  /** 421 to every session, stop listening, wait for the sockets to close. */
+  close(): Promise<void>;
+}
+
+/**
+ * The inbound MX (RFC 5321): smtp-server parses the protocol and is the one
+ * gate every command passes (state, syntax, command-line length, the early
+ * talker check); each phase is a module of ours (connect.ts, mail-from.ts,
+ * rcpt-to.ts, data.ts). No AUTH here: the MX takes mail for hosted domains
+ * from anyone and relays for nobody outside relayNetworks; submission is
+ * the node's listener. Any fault inside a phase answers 451 4.3.0 and is
+ * logged with its stack; it never reaches the process.
+ */
+export async function startMxListener(opts: MxListenerOptions): Promise<MxListener> {
+  const sessions = new WeakMap<SMTPServerSession, InboundSession>();
+  const log = opts.log;
+
+  /** Runs a phase; its SmtpReply is the answer, anything else is our fault. */
+  const guarded = <T>(what: string, session: SMTPServerSession, run: () => Promise<T>, done: (err: Error | null | undefined, value?: T) => void): void => {
+    run().then(
+      (value) => done(null, value),
+      (err: unknown) => {
+        if (err instanceof SmtpReply) {
+          if (err.code >= 400) sessions.get(session)?.log.info({ phase: what, reply: err.line }, 'refused');
+          done(err);
+          return;
+        }
+        (sessions.get(session)?.log ?? log).error({ err, phase: what }, 'internal error in SMTP session');
+        done(REPLIES.internal());
+      },
+    );
+  };
+  const stateOf = (session: SMTPServerSession): InboundSession => {
+    const s = sessions.get(session);
+    if (!s) throw new Error(`no inbound state for session ${session.id}`);
+    return s;
+  };
+  const phaseOf = (phase: 'connect' | 'mail-from' | 'rcpt-to' | 'data', err: unknown): void => {
+    if (err instanceof SmtpReply && opts.metrics) opts.metrics.outcome(err.code >= 500 ? 'rejected' : 'tempfail', phase);
+  };
+
+  const options: SMTPServerOptions = {
+    name: opts.hostname,
+    // RFC 1870: SIZE advertised in EHLO; MAIL FROM SIZE= above it gets 552 5.3.4 from smtp-server; DATA beyond it, from data.ts.
+    size: opts.maxMessageBytes,
+    maxRecipients: opts.maxRecipients,
+    socketTimeout: opts.idleTimeoutMs,
+    closeTimeout: 1000,
+    maxCommandLength: INBOUND_LIMITS.commandLineBytes - 2,
+    // An MX: no AUTH (RFC 5321 §3.9 relay rules decide), and RFC 2034 enhanced codes on every reply.
+    disabledCommands: ['AUTH'],
+    authOptional: true,
+    hideENHANCEDSTATUSCODES: false,
+    // DSN (RFC 3461) parameters are not honoured yet, so not advertised.
+    hideDSN: true,
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : { hideSTARTTLS: true, disabledCommands: ['AUTH', 'STARTTLS'] }),
+    logger: false,
+    onConnect(session, callback) {
+      guarded(
+        'connect',
+        session,
+        async () => {
+          try {
+            sessions.set(session, await connectPhase(opts, session));
+          } catch (err) {
+            phaseOf('connect', err);
+            throw err;
+          }
+        },
+        callback,
+      );
+    },
+    onMailFrom(address, session, callback) {
+      guarded(
+        'mail-from',
+        session,
+        async () => {
+          try {
+            await mailFromPhase(opts, stateOf(session), address, session);
+          } catch (err) {
+            phaseOf('mail-from', err);
+            throw err;
+          }
+        },
+        callback,
+      );
+    },
+    onRcptTo(address, session, callback) {
+      guarded(
+        'rcpt-to',
+        session,
+        async () => {
+          try {
+            await rcptToPhase(opts, stateOf(session), address, session);
+          } catch (err) {
+            phaseOf('rcpt-to', err);
+            throw err;
+          }
+        },
+        callback,
+      );
+    },
+    onData(stream: SMTPServerDataStream, session, callback) {
+      // A client gone mid-DATA destroys the stream with an error; the phase's loop sees it and the session is over anyway.
+      stream.on('error', () => undefined);
+      guarded(
+        'data',
+        session,
+        async () => {
+          try {
+            return await dataPhase(opts, stateOf(session), stream, session);
+          } catch (err) {
+            phaseOf('data', err);
+            throw err;
+          }
+        },
+        (err, text) => (err ? callback(err) : callback(null, text)),
+      );
+    },
+    onClose(session) {
+      sessions.get(session)?.log.debug('connection closed');
+    },
+  };
+  const server = new MxServer(options);
+  // Socket errors of one connection arrive here; they end that connection, never the process.
+  server.on('error', (err: Error) => log.debug({ err }, 'SMTP connection error'));
+
+  const refusals = new Set<Socket>();
+  const listener: Listener = await listen({ kind: 'plain', host: opts.host, port: opts.port }, (socket) => {
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    const admitted = opts.connections.admit(ip);
+    if ('refused' in admitted) {
+      opts.metrics?.refused(admitted.refused);
+      socket.end(admitted.refused === 'total' ? tooBusy(opts.hostname) : tooManyFromAddress(opts.hostname));
+      refusals.add(socket);
+      const t = setTimeout(() => socket.destroy(), INBOUND_LIMITS.refusalLingerMs);
+      t.unref();
+      socket.once('close', () => {
+        clearTimeout(t);
+        refusals.delete(socket);
+      });
+      return;
+    }
+    socket.once('close', () => admitted.release());
+    server.connect(socket as Socket, {});
+  });
+  log.info({ port: listener.port }, 'inbound MX listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: listener.port,
+    sessions: () => server.connections.size,
+    close: () => {
+      closing ??= (async () => {
+        for (const c of server.connections) {
+          c.send(421, '4.3.2 server shutting down');
+          c.close();
+        }
+        await Promise.all([listener.close(2000), new Promise<void>((r) => server.close(() => r()))]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export { startLmtpServer } from './server';
+export { DELIVERY_REPLIES, delivered, deliveryFailure } from './replies';
+export type { DeliveryFolder, LocalDelivery, OwnsMailbox } from './types';

@@ -1,0 +1,2 @@
+export type { LmtpTarget, Route, Router } from './types';
+export { StaticRouter, NoPlacementError, type StaticPlacement } from './static-router';

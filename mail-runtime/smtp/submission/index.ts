@@ -1,0 +1,2 @@
+export { startSubmissionServer } from './server';
+export { nodemailerPeers, type PeerDelivery } from './peer';

@@ -1,0 +1,166 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LineClient } from '../helpers/line-client';
+import { spawnMember, type SpawnedMember, type TestLimits } from '../helpers/node';
+import { ALICE, writeUsersFile } from '../helpers/users';
+
+/**
+ * Issue 9, connections: one address cannot take every slot, and a
+ * connection that does not log in (or does not finish its TLS handshake)
+ * cannot hold one for long. Real members (`mailfleet run --config`); many
+ * client addresses played by binding to 127.x.y.z. The member's
+ * `perAddressExempt` is emptied where per-address limits are tested: by
+ * default loopback peers are exempt (this host's own processes).
+ */
+let dir: string;
+const members: SpawnedMember[] = [];
+const clients: LineClient[] = [];
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mf-isolation-conns-'));
+  await writeUsersFile(join(dir, 'users.yaml'), [ALICE]);
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const m of members.splice(0)) await m.stop();
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+type Member = SpawnedMember & { imapsPort: number };
+
+async function member(name: string, limits: TestLimits, imaps = false): Promise<Member> {
+  const any = { host: '127.0.0.1', port: 0 };
+  const m = await spawnMember(dir, {
+    role: 'node',
+    memberId: name,
+    cluster: 'isolation',
+    management: any,
+    storage: { path: join(dir, `storage-${name}`) },
+    listen: { imap: any, pop3: any, lmtp: any, ...(imaps ? { imaps: any } : {}) },
+    directory: { file: join(dir, 'users.yaml') },
+    logLevel: 'error',
+    limits,
+  });
+  members.push(m);
+  return m as Member;
+}
+
+async function open(port: number, from: string, tls = false): Promise<{ c: LineClient; greeting: string }> {
+  const c = await LineClient.connect(port, { localAddress: from, tls });
+  clients.push(c);
+  return { c, greeting: await c.readLine() };
+}
+
+async function silent(port: number, from: string): Promise<Socket> {
+  const s = connect({ host: '127.0.0.1', port, localAddress: from });
+  sockets.push(s);
+  s.on('error', () => undefined);
+  await new Promise((r) => s.once('connect', r));
+  return s;
+}
+
+const closed = (s: Socket, timeoutMs: number) =>
+  new Promise<boolean>((resolve) => {
+    if (s.destroyed) return resolve(true);
+    const t = setTimeout(() => resolve(false), timeoutMs);
+    s.once('close', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+
+const IMAP_GREETING = /^\* OK \[CAPABILITY /;
+const IMAP_FROM_ADDRESS = '* BYE [UNAVAILABLE] Too many connections from your address, try again later';
+const POP3_FROM_ADDRESS = '-ERR [SYS/TEMP] Too many connections from your address, try again later';
+
+describe('connections per address (issue 9: 9,000 pre-login connections from one address were all accepted)', () => {
+  it('by default one address gets 100, over IMAP and POP3 together; the next is refused and other addresses are served', async () => {
+    const m = await member('per-address', { perAddressExempt: [] });
+    const from = '127.120.0.1';
+    const greetings = await Promise.all(Array.from({ length: 100 }, (_, i) => open(i % 2 ? m.pop3Port : m.imapPort, from).then((o) => o.greeting)));
+    expect(greetings.filter((g) => IMAP_GREETING.test(g) || g.startsWith('+OK'))).toHaveLength(100);
+    const imap = await open(m.imapPort, from);
+    expect(imap.greeting).toBe(IMAP_FROM_ADDRESS);
+    await imap.c.waitClosed();
+    const pop = await open(m.pop3Port, from);
+    expect(pop.greeting).toBe(POP3_FROM_ADDRESS);
+    await pop.c.waitClosed();
+    expect((await open(m.imapPort, '127.120.0.2')).greeting).toMatch(IMAP_GREETING);
+    const metrics = await (await fetch(`http://127.0.0.1:${m.healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/^mailfleet_connections_refused_total\{[^}]*reason="address"[^}]*\} 2$/m);
+    // A closed connection gives its address a slot back.
+    clients[0].close();
+    let greeting = '';
+    for (let attempt = 0; attempt < 50 && !IMAP_GREETING.test(greeting); attempt++) greeting = (await open(m.imapPort, from)).greeting;
+    expect(greeting).toMatch(IMAP_GREETING);
+  });
+
+  it('networks in perAddressExempt (loopback by default) are counted only in total', async () => {
+    const m = await member('exempt', { maxConnectionsPerAddress: 2, perAddressExempt: ['127.121.0.0/16'] });
+    for (let i = 0; i < 3; i++) expect((await open(m.imapPort, '127.121.0.1')).greeting).toMatch(IMAP_GREETING);
+    for (let i = 0; i < 2; i++) expect((await open(m.imapPort, '127.122.0.1')).greeting).toMatch(IMAP_GREETING);
+    expect((await open(m.imapPort, '127.122.0.1')).greeting).toBe(IMAP_FROM_ADDRESS);
+    const d = await member('default-exempt', { maxConnectionsPerAddress: 2 });
+    for (let i = 0; i < 3; i++) expect((await open(d.imapPort, '127.123.0.1')).greeting).toMatch(IMAP_GREETING);
+  });
+});
+
+describe('the login deadline (issue 9: a client sending NOOP every 8 s was never timed out before login)', () => {
+  it('IMAP: NOOP, CAPABILITY, ID and STARTTLS do not extend it: BYE, then the connection is closed', async () => {
+    const m = await member('imap-deadline', { loginTimeoutSeconds: 2 });
+    const { c } = await open(m.imapPort, '127.124.0.1');
+    c.write('s STARTTLS\r\n');
+    expect(await c.readLine()).toBe('s OK Begin TLS negotiation now');
+    await c.startTls();
+    const seen: string[] = [];
+    const commands = ['NOOP', 'CAPABILITY', 'ID NIL'];
+    // At most 20 s of chatter; the deadline is 2 s after connect.
+    for (let i = 0; i < 100 && !seen.some((l) => l.startsWith('* BYE')); i++) {
+      c.send(`t${i} ${commands[i % commands.length]}`);
+      seen.push(...(await c.readUntil((l) => l.startsWith(`t${i} `) || l.startsWith('* BYE'), 10_000)));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(seen).toContain('* BYE Autologout; no login in time');
+    await c.waitClosed();
+  });
+
+  it('POP3: CAPA does not extend it: -ERR, then the connection is closed', async () => {
+    const m = await member('pop3-deadline', { loginTimeoutSeconds: 2 });
+    const { c } = await open(m.pop3Port, '127.125.0.1');
+    const seen: string[] = [];
+    for (let i = 0; i < 100 && !seen.includes('-ERR Autologout; no login in time'); i++) {
+      c.send('CAPA');
+      seen.push(...(await c.readUntil((l) => l === '.' || l.startsWith('-ERR'), 10_000)));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(seen).toContain('-ERR Autologout; no login in time');
+    await c.waitClosed();
+  });
+
+  it('after login it no longer applies (the RFC 3501 §5.4 autologout does)', async () => {
+    const m = await member('after-login', { loginTimeoutSeconds: 1 });
+    const { c } = await open(m.imapPort, '127.126.0.1');
+    expect((await c.command('a', `LOGIN "${ALICE.address}" "${ALICE.password}"`)).pop()).toMatch(/^a OK /);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await c.command('b', 'NOOP')).toEqual(['b OK NOOP completed']);
+  });
+});
+
+describe('implicit TLS (issue 9: a TLS handshake that never completes must not hold a slot)', () => {
+  it('a connection counts from accept, before its handshake, and is dropped when the handshake does not come', async () => {
+    const m = await member('imaps', { perAddressExempt: [], maxConnectionsPerAddress: 2, tlsHandshakeSeconds: 1 }, true);
+    const from = '127.127.0.1';
+    const stalled = [await silent(m.imapsPort, from), await silent(m.imapsPort, from)];
+    // Both slots of the address are held by connections that sent nothing: a real client from it is closed unanswered.
+    await expect(LineClient.connect(m.imapsPort, { tls: true, localAddress: from })).rejects.toThrow();
+    expect((await open(m.imapsPort, '127.127.0.2', true)).greeting).toMatch(IMAP_GREETING);
+    // The node drops the stalled ones at the handshake deadline; then the address is served again.
+    for (const s of stalled) expect(await closed(s, 15_000)).toBe(true);
+    expect((await open(m.imapsPort, from, true)).greeting).toMatch(IMAP_GREETING);
+  });
+});

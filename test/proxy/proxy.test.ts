@@ -31,6 +31,8 @@ const CAROL: TestUser = { address: 'carol@example.test', password: 'carol-pw' };
 const DAVE = 'dave@example.test';
 
 const lo = { host: '127.0.0.1', port: 0 };
+/** Starting a member (tsx compiles on load) takes long on a busy shared machine: a bound, not a timing. */
+const START_MS = 240_000;
 let dir: string;
 let tokens: { adminTokenFile: string; clusterTokenFile: string };
 let hub: SpawnedProcess | undefined;
@@ -52,7 +54,7 @@ async function startHub(httpPort = 0): Promise<void> {
     deadAfterSeconds: 10,
     leaseMarginSeconds: 2,
     ...tokens,
-  });
+  }, START_MS);
   hubUrl = hub.ready.url as string;
   await waitFor(async () => (await api(hubUrl, 'GET', '/v1/hub')).status === 200, 'hub active');
 }
@@ -68,7 +70,7 @@ async function startNode(name: 'a' | 'b', users: TestUser[]): Promise<void> {
     storage: { path: ndir },
     listen: { imap: lo, pop3: lo, lmtp: lo },
     directory: { file: join(dir, `users-${name}.yaml`) },
-  });
+  }, START_MS);
   nodes[name] = { proc, imapPort: proc.ready.imapPort as number, pop3Port: proc.ready.pop3Port as number };
 }
 
@@ -84,7 +86,7 @@ async function startProxy(id: string, extra: Record<string, unknown> = {}): Prom
     listen: { imap: lo, imaps: lo, pop3: lo, submission: lo },
     tls: { certFile: join(dir, 'tls', 'cert.pem'), keyFile: join(dir, 'tls', 'key.pem'), generateIfMissing: true },
     ...extra,
-  });
+  }, START_MS);
 }
 
 function portsOf(p: SpawnedProcess): typeof proxyPorts {
@@ -143,7 +145,7 @@ beforeAll(async () => {
   proxyPorts = portsOf(proxy);
   await move(ALICE.address, 'node-a');
   await move(BOB.address, 'node-b');
-}, 120_000);
+}, 900_000);
 
 afterAll(async () => {
   for (const n of Object.values(nodes)) n.membership?.leave();
@@ -328,7 +330,7 @@ describe('the hub is not on the data path', () => {
     const pop = new Pop3Command({ host: '127.0.0.1', port: proxyPorts.pop3Port, user: BOB.address, password: BOB.password, timeout: 10_000 });
     expect(await pop.STAT()).toMatch(/^1 /);
     await pop.QUIT();
-  }, 60_000);
+  }, 600_000);
 });
 
 describe('hostile clients before login are bounded', () => {
@@ -339,7 +341,7 @@ describe('hostile clients before login are bounded', () => {
     hostile = await startProxy('proxy-hostile', { limits: { maxConnections: 4, loginTimeoutSeconds: 3 } });
     port = hostile.ready.imapPort as number;
     popPort = hostile.ready.pop3Port as number;
-  }, 60_000);
+  }, 600_000);
   afterAll(() => hostile.stop());
 
   it('a client that never logs in is told BYE at the login deadline, whatever it trickles', async () => {

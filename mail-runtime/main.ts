@@ -17,7 +17,7 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
   proxy: async (cfg) => {
     if (cfg.role !== 'proxy') throw new Error('unreachable');
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load: only a proxy loads the front ends
-    const { runProxy } = require('./proxy') as typeof import('./proxy');
+    const { runProxy } = require('./proxy/main') as typeof import('./proxy/main');
     const p = await runProxy(cfg);
     return { imapPort: p.imapPort, imapsPort: p.imapsPort, pop3Port: p.pop3Port, pop3sPort: p.pop3sPort, healthPort: p.healthPort };
   },

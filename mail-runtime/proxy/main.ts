@@ -33,7 +33,7 @@ const REFUSAL_LOG_INTERVAL_MS = 60_000;
  * The placement cache file: on the member's own state path, so a proxy
  * restarted while no hub answers still routes by the last rules it saw.
  */
-export function placementCacheFile(cfg: Pick<ProxyConfig, 'storage' | 'memberId'>): string {
+function placementCacheFile(cfg: Pick<ProxyConfig, 'storage' | 'memberId'>): string {
   return join(cfg.storage.path, 'members', cfg.memberId, 'placement.json');
 }
 

@@ -16,6 +16,13 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const h = await runHub(cfg);
     return { httpPort: h.httpPort, healthPort: h.healthPort, url: h.url, active: h.hub.isActive };
   },
+  proxy: async (cfg) => {
+    if (cfg.role !== 'proxy') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load: only a proxy loads the front ends
+    const { runProxy } = require('./proxy/main') as typeof import('./proxy/main');
+    const p = await runProxy(cfg);
+    return { imapPort: p.imapPort, imapsPort: p.imapsPort, pop3Port: p.pop3Port, pop3sPort: p.pop3sPort, healthPort: p.healthPort };
+  },
   node: async (cfg) => {
     if (cfg.role !== 'node') throw new Error('unreachable');
     // Loaded on demand: a gateway process has no business loading IMAP.

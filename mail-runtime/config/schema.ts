@@ -549,10 +549,17 @@ const proxyListen = strict({
   smtps: Listen.optional(),
 });
 
+/** The login-aware proxy's own bounds (mail-runtime/proxy); each default is decided here. */
+const ProxyFields = strict({
+  /** Connecting to the owner node and its answer to the replayed login, each within this long; beyond it the client gets NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
+  backendTimeoutSeconds: z.number().min(0.1).max(600).default(10),
+}).prefault({});
+
 const ProxyConfig = strict({
   role: z.literal('proxy'),
   ...common,
   listen: proxyListen,
+  proxy: ProxyFields,
 });
 
 const hubFields = {

@@ -229,6 +229,20 @@ export class CommandReader {
     this.rawMax = Math.min(maxBytes, this.maxLine);
   }
 
+  /**
+   * Hands back the bytes received but not yet read as commands, in order,
+   * and forgets them: the login-aware proxy sends them on to the node once
+   * the login it replayed there succeeded (a client may pipeline after LOGIN).
+   */
+  takeUnread(): Buffer {
+    const out = Buffer.concat([...this.partial, ...this.queue]);
+    this.partial = [];
+    this.partialLen = 0;
+    this.queue = [];
+    this.queued = 0;
+    return out;
+  }
+
   /** Cancel a pending `readRawLine()`. */
   cancelRawLine(): void {
     this.rawLineRequested = false;

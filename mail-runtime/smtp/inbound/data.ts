@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { MessageView } from '../filters/types';
+import { applyHeaderEdits, runFilters, type MessageView } from '../filters';
+import { takeFolderHint } from '../common';
 import { newQueueId, type QueuedRecipient } from '../queue';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { DataGuard } from './data-guard';
-import { applyHeaderEdits, receivedHeader } from './headers';
+import { receivedHeader } from './headers';
 import { REPLIES, SmtpReply } from './reply';
-import { runFilters } from './run-phase';
 
 function messageView(message: Buffer): MessageView {
   return { size: message.length, bytes: () => Promise.resolve(message), stream: () => Readable.from([message]) };
@@ -54,7 +54,10 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
     recipients: given,
     date: new Date(),
   });
-  let message: Buffer = Buffer.concat([received, ...chunks], received.length + kept);
+  // Only our filters choose a folder (../common/folder-hint.ts): a hint field from outside is removed before they run.
+  const hint = takeFolderHint(Buffer.concat(chunks, kept));
+  if (hint.folder || hint.ignored.length) s.log.info({ planted: hint.folder ?? hint.ignored }, 'folder hint from the sender removed');
+  let message: Buffer = Buffer.concat([received, hint.message]);
 
   const outcome = await runFilters(ctx.filters, {
     phase: 'data',

@@ -3,7 +3,7 @@ import { cidrContains } from '../../config';
 import { NoPlacementError, type Route } from '../routing';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES, SmtpReply } from './reply';
-import { runFilters } from './run-phase';
+import { runFilters } from '../filters';
 
 /** Unauthenticated relay only from RuntimeConfig `relayNetworks` (IPv4 CIDRs): no open relay (RFC 5321 §3.9, RFC 2505). */
 function mayRelay(ctx: InboundContext, ip: string): boolean {

@@ -25,7 +25,8 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
     queue: cfg.queue,
     // The chain of every phase, from `filters` (authentication, clamd, spam, milters; smtp/filters/build.ts orders them).
     filters: buildFilters(cfg),
-    // TODO(smtp-outbound): outbound transport, smarthost and buildDsn.
+    // Mail leaving the cluster: routes, smarthost, MX, TLS policy, DKIM, SRS, ARC (smtp/outbound).
+    outboundSettings: cfg,
   };
 }
 
@@ -36,8 +37,6 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
  */
 export function unservedGatewayFields(cfg: GatewayConfig): string[] {
   const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
-  if (cfg.filters.dkim) out.push('filters.dkim (DKIM signing of outbound mail)');
-  if (cfg.smarthost) out.push('smarthost (outbound delivery)');
   if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
   if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
   return out;

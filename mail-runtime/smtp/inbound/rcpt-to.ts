@@ -45,5 +45,5 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
   tx.headers.push(...outcome.headers);
   // A remote local-part keeps its case (RFC 5321 §2.4: only the destination may fold it); a hosted one is our mailbox's name.
   const address = route.kind === 'remote' ? to.address : route.address;
-  tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}) });
+  tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}), ...(route.kind === 'remote' ? { remote: true } : {}) });
 }

@@ -272,6 +272,13 @@ const NodeConfig = strict({
   listen: nodeListen,
   /** Until the hub serves the directory: a local users file (address, scrypt hash, quota). */
   directory: strict({ file: z.string().min(1) }).optional(),
+  /**
+   * A gateway's SMTP listener (`host:port`) that takes submitted mail for
+   * recipients outside this node's mailboxes into its durable queue; the
+   * node's address must be in that gateway's `relayNetworks`. Absent: such
+   * recipients are refused at RCPT with 451 4.3.5.
+   */
+  gatewayRelay: hostPort.optional(),
 });
 
 /**

@@ -7,6 +7,5 @@ export type { OutboundTransport } from './types';
 export { SmtpOutbound } from './transport';
 export type { OutboundSettings } from './transport';
 export { buildDsn, buildDelayDsn } from './dsn';
-export type { DsnMessage, DsnRecipient } from './dsn';
 export { Srs, SrsError } from './srs';
 export { httpsPolicyFetcher } from './mta-sts';

@@ -295,6 +295,13 @@ const NodeConfig = strict({
   listen: nodeListen,
   /** Until the hub serves the directory: a local users file (address, scrypt hash, quota). */
   directory: strict({ file: z.string().min(1) }).optional(),
+  /**
+   * A gateway's SMTP listener (`host:port`) that takes submitted mail for
+   * recipients outside this node's mailboxes into its durable queue; the
+   * node's address must be in that gateway's `relayNetworks`. Absent: such
+   * recipients are refused at RCPT with 451 4.3.5.
+   */
+  gatewayRelay: hostPort.optional(),
 });
 
 /**
@@ -363,20 +370,7 @@ const Outbound = strict({
   maxConnections: z.number().int().min(1).default(100),
   /** RCPTs per transaction; RFC 5321 §4.5.3.1.8 makes servers take at least 100, more go in further transactions on the same connection. */
   maxRecipientsPerTransaction: z.number().int().min(1).max(1000).default(100),
-  /**
-   * Retries of deferred recipients: exponential from `firstDelaySeconds`
-   * (×`factor` per attempt) up to `maxDelaySeconds`; after
-   * `expireAfterSeconds` the entry bounces. RFC 5321 §4.5.4.1: retry at least
-   * 30 minutes apart once settled, give up after at least 4–5 days.
-   */
-  retry: strict({
-    firstDelaySeconds: z.number().int().min(1).default(60),
-    maxDelaySeconds: z.number().int().min(1).default(4 * 3600),
-    factor: z.number().min(1).max(10).default(2),
-    expireAfterSeconds: z.number().int().min(60).default(5 * 86400),
-  })
-    .prefault({})
-    .refine((r) => r.maxDelaySeconds >= r.firstDelaySeconds, { path: ['maxDelaySeconds'], message: 'must be at least firstDelaySeconds' }),
+  // Retries and expiry are the queue's (`queue`): one schedule for every delivery, LMTP and outbound.
   tls: strict({
     /** Honour the recipient domain's MTA-STS policy (RFC 8461). */
     mtaSts: z.boolean().default(true),
@@ -460,6 +454,7 @@ const Inbound = strict({
 /** The gateway's durable queue (`<storage.path>/queue/<memberId>/`) and its delivery workers. */
 const Queue = strict({
   /**
+   * The one retry schedule of every delivery (LMTP to nodes and outbound).
    * First retry this long after a temporary failure (a 4xx, a node that does
    * not answer); each later retry waits twice as long as the one before, up
    * to retryMaxSeconds. Mail for a node that comes back is retried as soon

@@ -25,6 +25,8 @@ const EXTENSIONS = [
   'QUOTA', // RFC 9208
   'QUOTA=RES-STORAGE',
   'QUOTA=RES-MESSAGE',
+  'ESEARCH', // RFC 4731 (search.ts, esearch.ts)
+  'SEARCHRES', // RFC 5182 (`$` in sets.ts)
 ] as const;
 
 /**

@@ -27,6 +27,7 @@ const EXTENSIONS = [
   'QUOTA=RES-MESSAGE',
   'ESEARCH', // RFC 4731 (search.ts, esearch.ts)
   'SEARCHRES', // RFC 5182 (`$` in sets.ts)
+  'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
 ] as const;
 
 /**

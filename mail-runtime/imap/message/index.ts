@@ -19,5 +19,6 @@ export {
   needsRawMessage,
   renderFetchItem,
   sectionBytes,
+  UnknownCteError,
 } from './render';
 export { bodyTexts, decodedHeaderBlock, decodedHeaderValues, decodeHeaderValue, decodePartBody, decodeQuotedPrintable } from './text';

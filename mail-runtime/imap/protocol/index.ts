@@ -37,6 +37,7 @@ export {
   data,
   list,
   lit,
+  lit8,
   NIL,
   nstr,
   num,

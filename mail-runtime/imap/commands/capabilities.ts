@@ -28,6 +28,7 @@ const EXTENSIONS = [
   'ESEARCH', // RFC 4731 (search.ts, esearch.ts)
   'SEARCHRES', // RFC 5182 (`$` in sets.ts)
   'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
+  'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
 ] as const;
 
 /**

@@ -29,6 +29,7 @@ const EXTENSIONS = [
   'SEARCHRES', // RFC 5182 (`$` in sets.ts)
   'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
   'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
+  'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)
 ] as const;
 
 /**

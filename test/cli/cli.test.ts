@@ -18,7 +18,9 @@ async function mailfleet(...args: string[]): Promise<{ code: number; stdout: str
   }
 }
 
-describe('mailfleet CLI (subprocess)', () => {
+// Each test starts several CLI processes (tsx compiles on start): on a busy
+// shared machine that alone can take tens of seconds, so the budget is per test.
+describe('mailfleet CLI (subprocess)', { timeout: 180_000 }, () => {
   it('validate: exit 0 and a one-line summary', async () => {
     const r = await mailfleet('validate', 'examples/specs/kubernetes-ha.yaml');
     expect(r.code).toBe(0);

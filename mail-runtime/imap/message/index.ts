@@ -4,21 +4,7 @@
  * renderers turn (summary, raw) into FETCH data items (RFC 3501 §7.4.2).
  * Knows nothing about mailboxes.
  */
-export type { EnvelopeAddress } from './address';
-export { MISSING_DOMAIN, parseAddressList } from './address';
-export type { Envelope, MessageSummary, MimePart } from './analyze';
-export { analyzeMessage, SUMMARY_VERSION } from './analyze';
-export type { HeaderField } from './header';
-export { parseHeaderFields } from './header';
-export {
-  applyPartial,
-  bodyStructureValue,
-  envelopeValue,
-  findPart,
-  humanString,
-  needsRawMessage,
-  renderFetchItem,
-  sectionBytes,
-  UnknownCteError,
-} from './render';
-export { bodyTexts, decodedHeaderBlock, decodedHeaderValues, decodeHeaderValue, decodePartBody, decodeQuotedPrintable } from './text';
+export type { MessageSummary, MimePart } from './analyze';
+export { analyzeMessage } from './analyze';
+export { bodyStructureValue, envelopeValue, needsRawMessage, renderFetchItem, UnknownCteError } from './render';
+export { bodyTexts, decodedHeaderBlock, decodedHeaderValues, decodeQuotedPrintable } from './text';

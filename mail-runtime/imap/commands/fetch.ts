@@ -1,5 +1,5 @@
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, isCurrentSummary, needsRawMessage, renderFetchItem, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, needsRawMessage, renderFetchItem, UnknownCteError, type MessageSummary } from '../message';
 import {
   atom,
   data,
@@ -37,7 +37,8 @@ const EXPUNGE_ISSUED = noResult('Some of the requested messages no longer exist'
 
 /**
  * RFC 3501 §6.4.5 FETCH / §6.4.8 UID FETCH (which always returns UID), with
- * CHANGEDSINCE and MODSEQ (RFC 7162 §3.1.4). Body sections without .PEEK set
+ * CHANGEDSINCE and MODSEQ (RFC 7162 §3.1.4) and BINARY[part]<partial>,
+ * BINARY.SIZE[part] (RFC 3516 §4.2). Body sections without .PEEK set
  * \Seen in a read-write mailbox, and then FLAGS is reported too.
  *
  * A message another session expunged keeps its sequence number here until
@@ -59,9 +60,6 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (!set.ok) return set;
       const req = parseFetchArgs(args.slice(1));
       if (!req.ok) return req;
-      if (req.value.attributes.some((a) => a.kind === 'binary' || a.kind === 'binary-size')) {
-        return fail('BINARY is not supported');
-      }
       if (req.value.vanished) return fail('VANISHED needs QRESYNC, which is not enabled');
       return ok({ set: set.value, req: req.value });
     },
@@ -99,6 +97,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
+      let unknownCte: UnknownCteError | undefined;
       const bodies = wantsRaw ? new BodyReadAhead(folder, targets.map((t) => ({ uid: t.meta.uid, size: t.meta.size }))) : undefined;
       // Rendering many items for many messages is CPU work: give other sessions their turn (issue 9).
       const work = new CommandWork();
@@ -123,6 +122,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         }
         const items: ResponseValue[] = [];
         let flagsShown = false;
+        let failed = false;
         for (const a of attrs) {
           if (a.kind === 'simple') {
             switch (a.name) {
@@ -146,9 +146,19 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
                 break;
             }
           }
-          const pair = summary ? renderFetchItem(a, summary, raw) : null;
+          let pair: ReturnType<typeof renderFetchItem>;
+          try {
+            pair = summary ? renderFetchItem(a, summary, raw) : null;
+          } catch (err) {
+            // RFC 3516 §4.2: BINARY of a part we cannot decode fails the FETCH with NO [UNKNOWN-CTE]; other messages are still answered.
+            if (!(err instanceof UnknownCteError)) throw err;
+            unknownCte = err;
+            failed = true;
+            break;
+          }
           if (pair) items.push(pair[0], pair[1]);
         }
+        if (failed) continue;
         if (seenSet.has(meta.uid) && !flagsShown) {
           items.push(atom('FLAGS'), view.flagsOf(meta));
           flagsShown = true;
@@ -166,6 +176,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         }
         if (work.due(attrs.length)) await work.pause();
       }
+      if (unknownCte) return noResult(unknownCte.message, { name: 'UNKNOWN-CTE' });
       return done();
     },
   });

@@ -4,11 +4,16 @@ import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../messag
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
+import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
 import { BodyReadAhead } from './read-ahead';
-import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
 import { CommandWork } from './work';
 
-type SearchArgs = { badCharset: true } | { badCharset: false; query: SearchQuery };
+type SearchArgs =
+  | { kind: 'bad-charset'; save: boolean }
+  /** A failed SEARCH RETURN (SAVE): the handler empties `$` first (RFC 5182 §2.1), then answers BAD or NO [LIMIT]. */
+  | { kind: 'failed-save'; error: string; limit: boolean }
+  | { kind: 'query'; query: SearchQuery };
 
 /** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? */
 function needsSummary(key: SearchKey): boolean {
@@ -70,7 +75,8 @@ async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<M
 }
 
 /**
- * RFC 3501 §6.4.4 SEARCH / UID SEARCH, with MODSEQ (RFC 7162 §3.1.5).
+ * RFC 3501 §6.4.4 SEARCH / UID SEARCH, with MODSEQ (RFC 7162 §3.1.5),
+ * RETURN options (RFC 4731 ESEARCH) and SAVE / `$` (RFC 5182 SEARCHRES).
  * Keys on flags, dates, sizes and numbers run on the index alone; header
  * keys use the cached summary; only BODY/TEXT read message files.
  *
@@ -88,17 +94,25 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
     parse(args) {
       const r = parseSearch(args);
       if (!r.ok) {
-        if (r.badCharset) return ok<SearchArgs>({ badCharset: true });
+        const save = returnsSave(args);
+        if (r.badCharset) return ok<SearchArgs>({ kind: 'bad-charset', save });
+        if (save) return ok<SearchArgs>({ kind: 'failed-save', error: r.error, limit: Boolean(r.limit) });
         return r.limit ? overLimit(r.error) : fail(r.error);
       }
-      if (r.value.returnOptions) return fail('SEARCH RETURN (ESEARCH) is not supported');
-      return ok<SearchArgs>({ badCharset: false, query: r.value });
+      return ok<SearchArgs>({ kind: 'query', query: r.value });
     },
-    async handle(ctx, a) {
-      if (a.badCharset) {
+    async handle(ctx, a, cmd) {
+      const view = ctx.selected!;
+      if (a.kind === 'failed-save') {
+        view.savedSearch = [];
+        return a.limit ? noResult(`${cmd.name}: ${a.error}`, { name: 'LIMIT' }) : badResult(`${cmd.name}: ${a.error}`);
+      }
+      if (a.kind === 'bad-charset') {
+        if (a.save) view.savedSearch = [];
         return noResult('Unsupported charset', { name: 'BADCHARSET', args: [list(SEARCH_CHARSETS.map(atom))] });
       }
-      const view = ctx.selected!;
+      const returnOptions = a.query.returnOptions;
+      const save = returnOptions?.includes('SAVE') ?? false;
       const folder = view.folder;
       const key = a.query.key;
       const withSummary = needsSummary(key);
@@ -106,9 +120,12 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const modseqQuery = usesModseq(key);
       if (modseqQuery) ctx.enabled.add('CONDSTORE');
       const work = new CommandWork();
-      const ev = new SearchEvaluator(key, { messageCount: view.count, maxUid: view.lastUid }, { pacer: work, maxUnits: LIMITS.imapSearchWorkUnits });
-      const hits: number[] = [];
-      let highest = 0;
+      const ev = new SearchEvaluator(
+        key,
+        { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch },
+        { pacer: work, maxUnits: LIMITS.imapSearchWorkUnits },
+      );
+      const hits: SearchHit[] = [];
       const uids = view.allUids();
       try {
         // Batches: decide what index metadata can, then fetch the cached
@@ -166,22 +183,27 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
                 throw err;
               }
             }
-            if (match) {
-              hits.push(uid ? msg.uid : msg.seq);
-              const modseq = Number(msg.modseq);
-              if (modseq > highest) highest = modseq;
-            }
+            if (match) hits.push({ n: uid ? msg.uid : msg.seq, uid: msg.uid, modseq: Number(msg.modseq) });
             ev.checkBudget();
             if (work.due()) await work.pause();
           }
         }
       } catch (err) {
+        // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) leaves `$` empty.
+        if (save) view.savedSearch = [];
         if (err instanceof SearchWorkExceeded) return noResult(`${err.message}; narrow the search`, { name: 'LIMIT' });
         throw err;
       }
-      const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((n) => num(n))];
+      if (returnOptions) {
+        // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
+        if (save) view.savedSearch = uidsToSave(returnOptions, hits);
+        const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery);
+        if (response) ctx.send(response);
+        return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');
+      }
+      const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((h) => num(h.n))];
       // RFC 7162 §3.1.5: with MODSEQ in the criteria, report the highest mod-sequence of the hits.
-      if (modseqQuery && hits.length) items.push(list([atom('MODSEQ'), num(highest)]));
+      if (modseqQuery && hits.length) items.push(list([atom('MODSEQ'), num(hits.reduce((m, h) => Math.max(m, h.modseq), 0))]));
       ctx.send(data(...items));
       return okResult('SEARCH completed');
     },

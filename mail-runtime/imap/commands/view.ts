@@ -41,6 +41,12 @@ export class MailboxView {
   private readonly keywords = new Map<string, string>();
   private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: FolderGoneReason) => void };
   goneReason: FolderGoneReason | undefined;
+  /**
+   * The search result variable `$` (RFC 5182 §2.1): UIDs, ascending, saved
+   * by SEARCH RETURN (SAVE). Empty at SELECT/EXAMINE, since every select
+   * makes a new view (§2.1: reset when a mailbox is selected).
+   */
+  savedSearch: readonly number[] = [];
 
   constructor(
     readonly folder: Folder,

@@ -6,5 +6,5 @@
  */
 export type { MessageSummary, MimePart } from './analyze';
 export { analyzeMessage, isCurrentSummary, SUMMARY_VERSION } from './analyze';
-export { bodyStructureValue, envelopeValue, needsRawMessage, renderFetchItem } from './render';
+export { bodyStructureValue, envelopeValue, needsRawMessage, renderFetchItem, UnknownCteError } from './render';
 export { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, decodeQuotedPrintable } from './text';

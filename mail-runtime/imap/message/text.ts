@@ -125,12 +125,24 @@ function charsetOf(part: MimePart): string {
   return cs && cs.toLowerCase() !== 'us-ascii' ? cs : 'utf-8';
 }
 
+/**
+ * A body undone from its Content-Transfer-Encoding (RFC 2045 §6): base64
+ * (characters outside the alphabet ignored, §6.8) and quoted-printable
+ * decoded; 7bit, 8bit, binary and none as they are. Null for an encoding
+ * we do not know (RFC 3516 §4.2 UNKNOWN-CTE).
+ */
+export function decodeTransfer(bytes: Buffer, encoding: string | null): Buffer | null {
+  const enc = (encoding ?? '').toLowerCase();
+  if (enc === 'base64') return Buffer.from(bytes.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  if (enc === 'quoted-printable') return decodeQuotedPrintable(bytes);
+  if (enc === '' || enc === '7bit' || enc === '8bit' || enc === 'binary') return bytes;
+  return null;
+}
+
 /** The decoded body of a leaf part as text. */
 export function decodePartBody(raw: Buffer, part: MimePart): string {
-  let bytes = raw.subarray(part.bodyStart, part.bodyEnd);
-  const enc = (part.encoding ?? '').toLowerCase();
-  if (enc === 'base64') bytes = Buffer.from(bytes.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
-  else if (enc === 'quoted-printable') bytes = decodeQuotedPrintable(bytes);
+  const body = raw.subarray(part.bodyStart, part.bodyEnd);
+  const bytes = decodeTransfer(body, part.encoding) ?? body;
   try {
     return decodeCharset(bytes, charsetOf(part));
   } catch {

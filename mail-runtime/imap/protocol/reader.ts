@@ -21,7 +21,8 @@
  *   the client sends no literal after a refusal.
  * - Non-synchronising literal `{n+}` (RFC 7888): accepted up to
  *   `maxNonSyncLiteralBytes` (LITERAL- cap, RFC 7888 §5). A larger one is
- *   refused with `[TOOBIG]`; the bytes are on their way anyway, so the reader
+ *   refused with `[TOOBIG]` (the error says `nonSync`: RFC 7888 §5 wants a
+ *   tagged BAD); the bytes are on their way anyway, so the reader
  *   reads and discards them and the rest of that command; if the size is above
  *   `maxLiteralBytes` the error is `fatal` (send BYE and close, RFC 7888 §4).
  * - The literal caps are per session state: `setLiteralLimits()` changes
@@ -363,7 +364,7 @@ export class CommandReader {
         } else {
           this.state = { kind: 'skip-line' };
         }
-        return this.error(tag, `${what} too big ${limitText()}`, 'TOOBIG', fatal);
+        return { type: 'error', error: { tag, text: `${what} too big ${limitText()}`, code: 'TOOBIG', fatal, nonSync: true } };
       }
       this.startLiteral(size, marker.form, kind);
       return null;

@@ -69,6 +69,12 @@ export interface ImapParseError {
   readonly code: 'PARSE' | 'TOOBIG' | 'LINE';
   /** The connection cannot be resynchronised (e.g. an oversized non-synchronising literal): send BYE and close. */
   readonly fatal: boolean;
+  /**
+   * The refused literal was non-synchronising (`{n+}`): its bytes were sent
+   * without our consent, so the command is answered `BAD [TOOBIG]` (RFC 7888
+   * §5), while a refused synchronising one gets `NO [TOOBIG]` (RFC 7889).
+   */
+  readonly nonSync?: boolean;
 }
 
 /** Text of a string/atom/number, or undefined. Literal bytes are read as UTF-8. */

@@ -70,12 +70,17 @@ describe('mailfleet run (subprocess)', () => {
   });
 
   it('a role that does not run yet exits 2 saying so; a role mismatch is a usage error', async () => {
-    const hub = join(dir, 'hub.yaml');
-    writeFileSync(hub, 'role: hub\nmemberId: demo-hub-0\ncluster: demo\nmanagement: { port: 1 }\nstorage: { path: /tmp/x }\nlisten: { http: { port: 2 } }\n');
-    const a = await start(['run', '--config', hub]).firstLine;
+    // The all-in-one member of a failover pair (issue 13) is the role that does not run yet.
+    const all = join(dir, 'all.yaml');
+    writeFileSync(
+      all,
+      'role: all\nmemberId: demo-all-0\ncluster: demo\nmanagement: { port: 1 }\nstorage: { path: /tmp/x }\n' +
+        'listen: { http: { port: 2 }, smtp: { port: 3 }, imap: { port: 4 }, pop3: { port: 5 }, submission: { port: 6 }, lmtp: { port: 7 } }\n',
+    );
+    const a = await start(['run', '--config', all]).firstLine;
     expect(a.code).toBe(2);
-    expect(a.stderr).toContain('role "hub" is not available yet');
-    const b = await start(['run', '--role', 'node', '--config', hub]).firstLine;
+    expect(a.stderr).toContain('role "all" is not available yet');
+    const b = await start(['run', '--role', 'node', '--config', all]).firstLine;
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('does not match');
   });

@@ -38,7 +38,13 @@ describe('mailfleet run --role gateway', () => {
     const base = `http://127.0.0.1:${gw.healthPort}`;
     expect(await (await fetch(`${base}/healthz`)).json()).toMatchObject({ status: 'ok', role: 'gateway', member: 'test-gateway-0' });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    // The sink holds the message a moment before the gateway journals it finished: wait for that (bounded), not for a time.
+    let metrics = '';
+    for (let i = 0; i < 600; i++) {
+      metrics = await (await fetch(`${base}/metrics`)).text();
+      if (/^mailfleet_queue_entries\{.*\} 0$/m.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(metrics).toMatch(/^mailfleet_smtp_transactions_total\{outcome="accepted",phase="data",role="gateway",member="test-gateway-0"\} 1$/m);
     expect(metrics).toMatch(/^mailfleet_queue_deliveries_total\{status="delivered",via="lmtp",.*\} 1$/m);
     expect(metrics).toMatch(/^mailfleet_queue_entries\{.*\} 0$/m);

@@ -27,6 +27,11 @@ const EXTENSIONS = [
   'QUOTA', // RFC 9208
   'QUOTA=RES-STORAGE',
   'QUOTA=RES-MESSAGE',
+  'SORT', // RFC 5256 (sort.ts)
+  'SORT=DISPLAY', // RFC 5957
+  'THREAD=ORDEREDSUBJECT', // RFC 5256 (thread.ts)
+  'THREAD=REFERENCES',
+  'ESORT', // RFC 5267 §3 (esort.ts)
 ] as const;
 
 /**

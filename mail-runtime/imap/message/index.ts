@@ -7,7 +7,9 @@
 export type { EnvelopeAddress } from './address';
 export { MISSING_DOMAIN, parseAddressList } from './address';
 export type { Envelope, MessageSummary, MimePart } from './analyze';
-export { analyzeMessage, SUMMARY_VERSION } from './analyze';
+export { analyzeMessage, sortFieldsOf, SUMMARY_VERSION } from './analyze';
+export type { SortFields } from './sort-fields';
+export { asciiCasemap, baseSubject, compareOctets, MAX_REFERENCES, parseMessageIds, parseSentDate } from './sort-fields';
 export type { HeaderField } from './header';
 export { parseHeaderFields } from './header';
 export {

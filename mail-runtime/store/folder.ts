@@ -147,7 +147,7 @@ class Batch {
     this.list = keep;
   }
   toState(): IndexState {
-    return { uidValidity: this.base.uidValidity, uidNext: this.uidNext, highestModseq: this.highestModseq, messages: this.list };
+    return { uidValidity: this.base.uidValidity, uidNext: this.uidNext, highestModseq: this.highestModseq, messages: this.list, expunges: this.base.expunges };
   }
 }
 
@@ -209,6 +209,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   }
   get highestModseq(): number {
     return this.state.highestModseq;
+  }
+  expungedSince(modseq: number): { uids: number[]; complete: boolean } {
+    return this.state.expunges.since(modseq);
   }
   private get metaDir(): string {
     return path.join(this.dir, META_DIR);
@@ -768,6 +771,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     }
     // Durable and still ours: publish, announce, acknowledge.
     this.state = b.toState();
+    for (const r of b.records) if (r.t === 'x') this.state.expunges.record(r.u, r.m);
     if (b.bytes !== 0 || b.count !== 0) this.host.usageDelta(b.bytes, b.count);
     if (b.expunged.length > 0) this.emit('expunge', b.expunged.sort((x, y) => x - y));
     if (b.existsUids.length > 0) this.emit('exists', b.existsUids);

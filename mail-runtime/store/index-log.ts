@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import { checkStored, IndexRecord, parseStored, SnapshotFile } from './on-disk';
 import { StoreError, type MessageMeta } from './types';
+import { ExpungeLog } from './vanished';
 
 export type { IndexRecord } from './on-disk';
 
@@ -31,6 +32,8 @@ export interface IndexState {
   highestModseq: number;
   /** Ascending UIDs. */
   messages: Msg[];
+  /** Mod-sequences of expunges (RFC 7162 QRESYNC); one object shared by successive states. */
+  expunges: ExpungeLog;
 }
 
 export interface LoadedIndex {
@@ -83,7 +86,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     // A new folder starts at HIGHESTMODSEQ 1: RFC 7162 §3.1.2.1 wants a
     // non-zero value even for an empty mailbox, and the first change must
     // then be above what a client may already have seen.
-    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [] }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
+    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [], expunges: new ExpungeLog() }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
   const snapFile = snapshotPath(metaDir, snapEpoch);
   let snapText: string;
@@ -99,7 +102,13 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
   for (const [uid, base, flags, d, size, modseq] of snap.messages) {
     byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq });
   }
-  const state: IndexState = { uidValidity: snap.uidValidity, uidNext: snap.uidNext, highestModseq: snap.highestModseq, messages: [] };
+  const state: IndexState = {
+    uidValidity: snap.uidValidity,
+    uidNext: snap.uidNext,
+    highestModseq: snap.highestModseq,
+    messages: [],
+    expunges: new ExpungeLog(snap.expunged ?? [], snap.expungedFloor ?? 0),
+  };
   const gens = entries
     .map((e) => LOG_RE.exec(e))
     .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) === snapEpoch && Number(m[2]) >= snap.gen)
@@ -158,6 +167,7 @@ function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecor
     }
     case 'x':
       for (const u of rec.u) byUid.delete(u);
+      state.expunges.record(rec.u, rec.m);
       break;
   }
 }
@@ -171,6 +181,8 @@ export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: n
     uidNext: state.uidNext,
     highestModseq: state.highestModseq,
     messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq]),
+    expunged: state.expunges.entries(),
+    expungedFloor: state.expunges.floor,
   };
   await writeFileAtomic(ctx, snapshotPath(metaDir, epoch), JSON.stringify(snap));
 }

@@ -24,6 +24,7 @@ const EXTENSIONS = [
   'LIST-EXTENDED', // RFC 5258 (list.ts)
   'LIST-STATUS', // RFC 5819
   'CONDSTORE', // RFC 7162
+  'QRESYNC', // RFC 7162 §3.2 (select.ts, fetch.ts, vanished.ts)
   'QUOTA', // RFC 9208
   'QUOTA=RES-STORAGE',
   'QUOTA=RES-MESSAGE',

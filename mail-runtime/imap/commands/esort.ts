@@ -3,7 +3,7 @@
  * response (RFC 4731 §3) whose message lists keep the sort order, and the
  * PARTIAL return option (RFC 5267 §4.4) that pages through them.
  */
-import { asAtom, atom, data, list, NIL, num, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
+import { asAtom, atom, data, formatSequenceSet, list, NIL, num, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { fail, ok } from './args';
 
 export interface ReturnOptions {
@@ -72,27 +72,12 @@ export function parseReturnOptions(v: ImapValue | undefined): ParseResult<Return
 }
 
 /**
- * A list of message numbers as a sequence-set in the order given: a run of
- * consecutive ascending numbers becomes `a:b`, anything else stays a single
- * number, so reading the set left to right gives the sort order back
- * (RFC 5267 §3.2: ALL is "in the requested sort order, using a sequence-set").
- */
-function orderedSet(ids: readonly number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < ids.length; ) {
-    let j = i;
-    while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
-    parts.push(j > i ? `${ids[i]}:${ids[j]}` : String(ids[i]));
-    i = j + 1;
-  }
-  return parts.join(',');
-}
-
-/**
  * `* ESEARCH (TAG "t") [UID] ...` for a sorted result (RFC 4731 §3.1,
  * RFC 5267 §3.2): MIN and MAX are the first and last message in sort
  * order; MIN, MAX and ALL are left out when nothing matched, COUNT is
  * always given when asked for; PARTIAL's NIL means no message in the range.
+ * Lists keep the sort order (RFC 5267 §3.2: ALL is "in the requested sort
+ * order, using a sequence-set"): only ascending runs become `a:b`.
  */
 export function esearchResponse(tag: string, uid: boolean, ids: readonly number[], opts: ReturnOptions, modseq: number | undefined): ImapResponse {
   const items: ResponseValue[] = [atom('ESEARCH'), list([atom('TAG'), str(tag)])];
@@ -100,11 +85,11 @@ export function esearchResponse(tag: string, uid: boolean, ids: readonly number[
   if (opts.min && ids.length) items.push(atom('MIN'), num(ids[0]!));
   if (opts.max && ids.length) items.push(atom('MAX'), num(ids[ids.length - 1]!));
   if (opts.count) items.push(atom('COUNT'), num(ids.length));
-  if (opts.all && ids.length) items.push(atom('ALL'), atom(orderedSet(ids)));
+  if (opts.all && ids.length) items.push(atom('ALL'), atom(formatSequenceSet(ids)));
   if (opts.partial) {
     const { low, high } = opts.partial;
     const page = ids.slice(low - 1, high);
-    items.push(atom('PARTIAL'), list([atom(`${low}:${high}`), page.length ? atom(orderedSet(page)) : NIL]));
+    items.push(atom('PARTIAL'), list([atom(`${low}:${high}`), page.length ? atom(formatSequenceSet(page)) : NIL]));
   }
   // RFC 7162 §3.1.5: MODSEQ in the search criteria adds the highest mod-sequence of the result.
   if (modseq !== undefined && ids.length) items.push(atom('MODSEQ'), num(modseq));

@@ -16,7 +16,8 @@ import {
 import { fail, ok } from './args';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
-import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { vanishedEarlier } from './vanished';
 import { CommandWork } from './work';
 
 /** Flush to the socket (and wait for room) after this many bytes of FETCH output. */
@@ -51,12 +52,14 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (req.value.attributes.some((a) => a.kind === 'binary' || a.kind === 'binary-size')) {
         return fail('BINARY is not supported');
       }
-      if (req.value.vanished) return fail('VANISHED needs QRESYNC, which is not enabled');
+      // RFC 7162 §3.2.6: VANISHED is a UID FETCH modifier (with CHANGEDSINCE, checked by the parser).
+      if (req.value.vanished && !uid) return fail('VANISHED is only allowed with UID FETCH');
       return ok({ set: set.value, req: req.value });
     },
     async handle(ctx, { set, req }) {
       const view = ctx.selected!;
       const folder = view.folder;
+      if (req.vanished && !ctx.enabled.has('QRESYNC')) return badResult('UID FETCH: VANISHED needs ENABLE QRESYNC first');
       const attrs: FetchAttribute[] = [...req.attributes];
       const has = (name: string): boolean => attrs.some((a) => a.kind === 'simple' && a.name === name);
       if (req.changedSince !== undefined || has('MODSEQ')) ctx.enabled.add('CONDSTORE');
@@ -64,6 +67,11 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (uid && !has('UID')) attrs.unshift({ kind: 'simple', name: 'UID' });
       if (req.changedSince !== undefined && !has('MODSEQ')) attrs.push({ kind: 'simple', name: 'MODSEQ' });
 
+      // RFC 7162 §3.2.6: the named UIDs expunged since CHANGEDSINCE, before the FETCH responses.
+      if (req.vanished && req.changedSince !== undefined) {
+        const vanished = vanishedEarlier(view, Number(req.changedSince), set);
+        if (vanished) ctx.send(vanished);
+      }
       let targets = view.metas(resolveUids(view, set, uid));
       if (req.changedSince !== undefined) {
         const since = req.changedSince;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { runDirectoryBench, runFailoverBench } from './cluster';
 import { runImapBench } from './imap';
 import { runIsolationBench } from './isolation';
 import { runSmtpBench } from './smtp';
@@ -25,6 +26,8 @@ const SUITES: Record<string, () => Promise<void> | void> = {
   imap: () => runImapBench(),
   isolation: () => runIsolationBench(),
   smtp: () => runSmtpBench(),
+  failover: () => runFailoverBench(),
+  directory: () => runDirectoryBench(),
 };
 
 async function main() {

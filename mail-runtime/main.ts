@@ -7,6 +7,13 @@ import type { RuntimeConfig } from './config';
 export type RoleStart = (cfg: RuntimeConfig) => Promise<Record<string, unknown>>;
 
 export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
+  hub: async (cfg) => {
+    if (cfg.role !== 'hub') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load: only a hub loads SQLite
+    const { runHub } = require('./hub/main') as typeof import('./hub/main');
+    const h = await runHub(cfg);
+    return { httpPort: h.httpPort, healthPort: h.healthPort, url: h.url, active: h.hub.isActive };
+  },
   node: async (cfg) => {
     if (cfg.role !== 'node') throw new Error('unreachable');
     // Loaded on demand: a gateway process has no business loading IMAP.

@@ -53,7 +53,9 @@ export function registerRender(program: Command, io: CliIo, setExit: (code: numb
           setExit(2);
           return;
         }
-        print(opts.users ? { ...member.config, directory: { file: opts.users } } : member.config);
+        // A node run by hand with its own users file is not a cluster member: without hubUrl/hubUrls it serves alone (node/cluster.ts joins a hub when one is named).
+        const { hubUrl: _hubUrl, hubUrls: _hubUrls, clusterTokenFile: _token, ...alone } = member.config as typeof member.config & { hubUrls?: unknown };
+        print(opts.users ? { ...alone, directory: { file: opts.users } } : member.config);
         setExit(0);
       } catch (err) {
         io.err(`${file}: ${(err as Error).message}\n`);

@@ -1,31 +1,62 @@
 import type { Command } from 'commander';
+import { LocalCluster } from '../local/launcher';
 import type { CliIo } from '../io';
+
+/** Most nodes a local cluster runs (each takes 8 ports and a process). */
+const MAX_LOCAL_NODES = 8;
+
+interface UpOptions {
+  local?: boolean;
+  dir: string;
+  nodes: string;
+  portOffset: string;
+  restart: boolean;
+}
 
 export function registerUp(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('up')
-    .description('start a cluster: --local runs the embedded HA default on this machine')
-    .option('--local', 'run 1 hub, 2 nodes, 1 gateway and 1 proxy as child processes on loopback')
-    .option('--dir <dir>', 'folder for the local cluster (storage, configs, cluster.json)', '.mailfleet')
-    .action((opts: { local?: boolean; dir: string }) => {
+    .description('start a cluster: --local runs the hub and mail nodes on this machine (npm start)')
+    .option('--local', 'run 1 hub and the mail nodes as child processes on loopback')
+    .option('--dir <dir>', 'folder for the local cluster (storage, configs, secrets, logs, cluster.json)', '.mailfleet')
+    .option('--nodes <n>', `mail nodes (1 to ${MAX_LOCAL_NODES})`, '2')
+    .option('--port-offset <n>', 'added to every port (hub 2580, members from 2600 up)', '0')
+    .option('--no-restart', 'leave a member that exits down (default: the launcher restarts it)')
+    .action(async (opts: UpOptions) => {
       if (!opts.local) {
         io.err('mailfleet up deploys only the local cluster (--local). For Kubernetes, Docker, Proxmox or vSphere use `pulumi up` with a stack in stacks/ (see README).\n');
         setExit(2);
         return;
       }
-      // The hub, gateway and proxy roles are not written yet, so there is no
-      // cluster to start. Say so plainly and exit cleanly (README's promise).
-      io.out(
-        [
-          'mailfleet: the local embedded cluster is not available yet.',
-          'It needs the hub, gateway and proxy roles, which are still being built.',
-          'What works today:',
-          '  npx mailfleet validate examples/specs/local.yaml   check a topology spec',
-          '  npx mailfleet render examples/specs/local.yaml     print every member\'s config',
-          '  npx mailfleet run --config <node.json>             run a mail node (IMAP, POP3)',
-          '',
-        ].join('\n'),
-      );
+      const nodes = Number(opts.nodes);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_LOCAL_NODES) {
+        io.err(`--nodes must be a whole number from 1 to ${MAX_LOCAL_NODES} (got "${opts.nodes}")\n`);
+        setExit(2);
+        return;
+      }
+      const portOffset = Number(opts.portOffset);
+      if (!Number.isInteger(portOffset) || portOffset < 0 || portOffset > 60_000) {
+        io.err(`--port-offset must be a whole number from 0 to 60000 (got "${opts.portOffset}")\n`);
+        setExit(2);
+        return;
+      }
+      const cluster = new LocalCluster({ dir: opts.dir, nodes, portOffset, restart: opts.restart, out: (s) => io.out(s), err: (s) => io.err(s) });
+      const stopped = new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      try {
+        await Promise.race([cluster.start(), stopped]);
+      } catch (err) {
+        io.err(`mailfleet up: ${(err as Error).message}\n`);
+        await cluster.stop();
+        setExit(1);
+        return;
+      }
+      const signal = await stopped;
+      io.out(`mailfleet: ${signal}: stopping the cluster\n`);
+      await cluster.stop();
+      io.out('mailfleet: stopped\n');
       setExit(0);
     });
 }

@@ -60,7 +60,6 @@ export const usersFileSchema = z
     });
   });
 
-export type UsersFile = z.infer<typeof usersFileSchema>;
 
 interface Entry {
   user: DirectoryUser;

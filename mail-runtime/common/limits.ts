@@ -93,4 +93,3 @@ export const LIMITS = {
   folderDepth: 16,
 } as const;
 
-export type Limits = typeof LIMITS;

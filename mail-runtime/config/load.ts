@@ -27,6 +27,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_MANAGEMENT', path: ['management'], kind: 'listen' },
   { name: 'MAILFLEET_STORAGE_PATH', path: ['storage', 'path'], kind: 'string' },
   { name: 'MAILFLEET_HUB_URL', path: ['hubUrl'], kind: 'string' },
+  { name: 'MAILFLEET_HUB_URLS', path: ['hubUrls'], kind: 'list' },
+  { name: 'MAILFLEET_CLUSTER_CA_FILE', path: ['clusterTls', 'caFile'], kind: 'string' },
+  { name: 'MAILFLEET_CLUSTER_CERT_FILE', path: ['clusterTls', 'certFile'], kind: 'string' },
+  { name: 'MAILFLEET_CLUSTER_KEY_FILE', path: ['clusterTls', 'keyFile'], kind: 'string' },
   { name: 'MAILFLEET_CLUSTER_TOKEN_FILE', path: ['clusterTokenFile'], kind: 'string' },
   { name: 'MAILFLEET_TLS_CERT_FILE', path: ['tls', 'certFile'], kind: 'string' },
   { name: 'MAILFLEET_TLS_KEY_FILE', path: ['tls', 'keyFile'], kind: 'string' },
@@ -76,8 +80,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_QUEUE_EXPIRE_HOURS', path: ['queue', 'expireHours'], kind: 'number' },
   { name: 'MAILFLEET_QUEUE_DELIVERY_CONCURRENCY', path: ['queue', 'deliveryConcurrency'], kind: 'int' },
   { name: 'MAILFLEET_ADMIN_TOKEN_FILE', path: ['adminTokenFile'], kind: 'string' },
-  { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'int' },
-  { name: 'MAILFLEET_LEASE_HEARTBEATS', path: ['leaseHeartbeats'], kind: 'int' },
+  { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'number' },
+  { name: 'MAILFLEET_DEAD_AFTER_SECONDS', path: ['deadAfterSeconds'], kind: 'number' },
+  { name: 'MAILFLEET_LEASE_MARGIN_SECONDS', path: ['leaseMarginSeconds'], kind: 'number' },
+  { name: 'MAILFLEET_CLUSTER_CA_KEY_FILE', path: ['clusterCaKeyFile'], kind: 'string' },
   { name: 'MAILFLEET_FAILOVER_STANDBY', path: ['failover', 'standby'], kind: 'bool' },
   { name: 'MAILFLEET_FAILOVER_PEER_URL', path: ['failover', 'peerUrl'], kind: 'string' },
   { name: 'MAILFLEET_FAILOVER_MODE', path: ['failover', 'mode'], kind: 'string' },
@@ -100,7 +106,7 @@ function convert(v: EnvVar, raw: string): { value: Json } | { error: string } {
       if (raw.trim() === 'auto') return { value: 'auto' };
       return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a whole number or auto (got "${raw}")` };
     case 'number':
-      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a number (got "${raw}")` };
+      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? { value: Number(raw.trim()) } : { error: `must be a number such as 1 or 0.5 (got "${raw}")` };
     case 'bool':
       if (/^(true|1|yes)$/i.test(raw)) return { value: true };
       if (/^(false|0|no)$/i.test(raw)) return { value: false };

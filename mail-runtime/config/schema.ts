@@ -237,8 +237,30 @@ const common = {
   storage: strict({ path: z.string().min(1) }),
   /** Base URL of the hub's API; members keep serving from cache while it is away. */
   hubUrl: z.url().optional(),
+  /**
+   * Every hub's URL (active and standby), tried in this order; a standby
+   * answers `not active` with the active one's URL, which the member then
+   * follows. Absent: `hubUrl` alone. When both are given `hubUrl` must be
+   * one of these (it is then only the address the admin API is shown at).
+   */
+  hubUrls: z.array(z.url()).min(1).max(16).optional(),
   /** File holding the cluster token members use to talk to the hub. */
   clusterTokenFile: z.string().min(1).optional(),
+  /**
+   * The cluster-internal CA (mail-runtime/hub/ca): members trust `caFile`
+   * for an https hub URL whatever the public TLS mode; `certFile`/`keyFile`
+   * are this member's certificate from that CA, naming its internal names
+   * (the hub serves its API with it). Without it an https hub URL is checked
+   * against the system roots, and the hub serves plain HTTP (loopback only:
+   * the local cluster).
+   */
+  clusterTls: strict({
+    caFile: z.string().min(1),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { path: ['keyFile'], message: 'certFile and keyFile go together' })
+    .optional(),
   /** Certificate for client listeners; a self-signed one is generated when absent. */
   tls: TlsFiles.optional(),
   /** Public host name used in greetings and certificates. */
@@ -535,10 +557,48 @@ const ProxyConfig = strict({
 const hubFields = {
   /** File with the admin API bearer token (a mounted secret). */
   adminTokenFile: z.string().min(1).optional(),
-  /** Seconds between member heartbeats; leases last `leaseHeartbeats` of them. */
-  heartbeatSeconds: z.number().int().min(1).max(300).default(5),
-  leaseHeartbeats: z.number().int().min(2).max(100).default(3),
+  /**
+   * Seconds between member heartbeats (each renews the member's lease). The
+   * active hub tells every member this value when it registers, so it is set
+   * here only.
+   */
+  heartbeatSeconds: z.number().min(0.1).max(60).default(1),
+  /**
+   * A member silent this long (no heartbeat over HTTP, none in its storage
+   * heartbeat file) is declared dead and its mailboxes move to live nodes
+   * with a new epoch. A member whose hub stream drops and whose ports refuse
+   * connections is dead at once instead (DESIGN.md "Failure detection").
+   */
+  deadAfterSeconds: z.number().min(0.3).max(600).default(3),
+  /**
+   * A member's lease lasts `deadAfterSeconds - leaseMarginSeconds` from the
+   * moment it sent the heartbeat that renewed it, so it has stopped serving
+   * before the hub can reassign its mailboxes; the margin absorbs clock-rate
+   * differences and the time a self-fencing member needs to close sessions.
+   */
+  leaseMarginSeconds: z.number().min(0.05).max(60).default(0.5),
+  /** PEM key of the cluster CA (`clusterTls.caFile` is its certificate): the hub issues member certificates with it. */
+  clusterCaKeyFile: z.string().min(1).optional(),
 };
+
+/** The lease must outlast one heartbeat interval, or a member would lapse between two answered heartbeats. */
+function checkHubTiming(c: { heartbeatSeconds: number; deadAfterSeconds: number; leaseMarginSeconds: number }, ctx: z.RefinementCtx): void {
+  const lease = c.deadAfterSeconds - c.leaseMarginSeconds;
+  if (lease <= c.heartbeatSeconds) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['deadAfterSeconds'],
+      message: `must exceed heartbeatSeconds + leaseMarginSeconds (${c.heartbeatSeconds} + ${c.leaseMarginSeconds}): a member's lease (deadAfterSeconds − leaseMarginSeconds) must outlast one heartbeat interval`,
+    });
+  }
+}
+
+/** `hubUrl` and `hubUrls` together: the single URL must be one of the list. */
+function checkHubUrls(c: { hubUrl?: string; hubUrls?: string[] }, ctx: z.RefinementCtx): void {
+  if (c.hubUrl !== undefined && c.hubUrls !== undefined && !c.hubUrls.includes(c.hubUrl)) {
+    ctx.addIssue({ code: 'custom', path: ['hubUrl'], message: `must be one of hubUrls (${c.hubUrls.join(', ')})` });
+  }
+}
 
 const HubConfig = strict({
   role: z.literal('hub'),
@@ -574,7 +634,10 @@ const AllConfig = strict({
   }).optional(),
 });
 
-export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig]);
+export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig]).superRefine((c, ctx) => {
+  checkHubUrls(c, ctx);
+  if (c.role === 'hub' || c.role === 'all') checkHubTiming(c, ctx);
+});
 export type RuntimeConfig = z.output<typeof RuntimeConfig>;
 export type RuntimeConfigInput = z.input<typeof RuntimeConfig>;
 export type RuntimeConfigOf<R extends RuntimeRole> = Extract<RuntimeConfig, { role: R }>;

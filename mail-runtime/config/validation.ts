@@ -347,15 +347,3 @@ export function cidrContains(cidr: string, ip: string): boolean {
   return ((ipv4ToInt(base) & mask) >>> 0) === ((ipv4ToInt(ip) & mask) >>> 0);
 }
 
-/** RFC 1918 private ranges plus loopback: the only networks a relay list may name. */
-export function isPrivateCidr(cidr: string): boolean {
-  const [base, bitsText] = cidr.split('/') as [string, string];
-  const bits = Number(bitsText);
-  const ranges: Array<[string, number]> = [
-    ['10.0.0.0', 8],
-    ['172.16.0.0', 12],
-    ['192.168.0.0', 16],
-    ['127.0.0.0', 8],
-  ];
-  return ranges.some(([net, prefix]) => bits >= prefix && cidrContains(`${net}/${prefix}`, base));
-}

@@ -7,6 +7,7 @@ import type { RuntimeConfigOf } from '../config';
 import { gatewayOptionsFromConfig, unservedGatewayFields } from './from-config';
 import { startGateway, type RunningGateway } from './start';
 
+/** @public Loaded lazily by ../main.ts through require(), which knip cannot follow. */
 export async function runGateway(cfg: RuntimeConfigOf<'gateway'>): Promise<RunningGateway> {
   // Every line names the cluster and site too: logs of many members are read side by side.
   const log = createLogger({ role: 'gateway', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);

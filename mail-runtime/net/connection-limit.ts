@@ -46,12 +46,14 @@ export class ConnectionLimit {
   /**
    * @param onRefused called for each connection refused (metrics, logs)
    */
+  private limit: number;
+
   constructor(
-    readonly max: number,
+    max: number,
     readonly policy: ConnectionPolicy = {},
     private readonly onRefused: (reason: RefusalReason, ip: string) => void = () => undefined,
   ) {
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
+    this.limit = ConnectionLimit.checkMax(max);
     const perAddr = policy.maxPerAddress;
     if (perAddr !== undefined && (!Number.isSafeInteger(perAddr) || perAddr < 1)) {
       throw new RangeError(`maxConnectionsPerAddress must be a positive integer, got ${perAddr}`);
@@ -62,6 +64,21 @@ export class ConnectionLimit {
       if (!family || bits === undefined) throw new RangeError(`perAddressExempt: ${cidr} is not a network in CIDR notation`);
       this.exempt.addSubnet(net, Number(bits), family === 4 ? 'ipv4' : 'ipv6');
     }
+  }
+
+  private static checkMax(max: number): number {
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
+    return max;
+  }
+
+  /** The total bound (`limits.maxConnections`). */
+  get max(): number {
+    return this.limit;
+  }
+
+  /** A new total bound applied live (cluster settings): connections already open above it stay, new ones wait for room. */
+  set max(max: number) {
+    this.limit = ConnectionLimit.checkMax(max);
   }
 
   /** Open connections counted against the limit. */
@@ -81,7 +98,7 @@ export class ConnectionLimit {
 
   /** Takes a slot for a connection from `ip`, or says why not. */
   admit(ip: string): Admission | { refused: RefusalReason } {
-    if (this.open >= this.max) return this.refuse('total', ip);
+    if (this.open >= this.limit) return this.refuse('total', ip);
     const max = this.policy.maxPerAddress;
     const key = max !== undefined && !this.isExempt(ip) ? addressKey(ip) : undefined;
     if (key !== undefined) {

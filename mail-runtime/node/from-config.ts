@@ -30,16 +30,3 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     limits: cfg.limits,
   };
 }
-
-/**
- * Fields of a node config whose feature this runtime does not have yet; the
- * node says so in one warning at start instead of ignoring them silently.
- * (components/ renders them for every node so a deployment stays the same
- * once the hub client lands.)
- */
-export function unservedNodeFields(cfg: NodeConfig): string[] {
-  const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
-  if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
-  if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
-  return out;
-}

@@ -4,8 +4,17 @@ import type { MailboxProvider } from '../imap';
 import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop } from '../pop3';
 import type { OwnsMailbox } from '../smtp/lmtp';
 
-/** Which owner epoch this node holds for a mailbox (placement supplies it once the hub lands). */
-export type EpochSource = (address: string) => number | Promise<number>;
+/**
+ * Which owner epoch this node holds for a mailbox, and optionally the lease
+ * checks the store runs around each write (node/cluster.ts supplies both
+ * from the placement; a lone node uses a constant).
+ */
+export type EpochSource = (address: string) => number | OwnedEpoch | Promise<number | OwnedEpoch>;
+export interface OwnedEpoch {
+  epoch: number;
+  stillOwner?: () => boolean | Promise<boolean>;
+  canWrite?: () => boolean;
+}
 
 /**
  * What placement tells the node about a mailbox: the epoch it holds, and
@@ -30,9 +39,12 @@ function quotaOf(user: DirectoryUser): QuotaLimits | undefined {
 /** The user's mailbox with the directory's quota, the epoch this node holds for it and the lease check (IMAP, POP3, delivery). */
 export async function openUserMailbox(store: MailStore, placement: MailboxPlacement, user: DirectoryUser): Promise<UserMailbox> {
   const quota = quotaOf(user);
+  const e = await placement.epochOf(user.address);
+  // A cluster node's epoch source brings its own lease checks (node/cluster.ts); otherwise `owns` is the check.
+  const owned: OwnedEpoch = typeof e === 'number' ? { epoch: e } : e;
   return store.openUser(user.address, {
-    epoch: await placement.epochOf(user.address),
     stillOwner: () => placement.owns(user.address),
+    ...owned,
     ...(quota ? { quota } : {}),
   });
 }

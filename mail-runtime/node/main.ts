@@ -6,15 +6,16 @@
  */
 import { FieldProblemsError, loadRuntimeConfig, RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { createLogger } from '../common/log';
-import { nodeOptionsFromConfig, unservedNodeFields } from './from-config';
+import { isClusterNode, startClusterNode } from './cluster';
+import { nodeOptionsFromConfig } from './from-config';
 import { startNode, type RunningNode } from './start';
 
 export async function runNode(cfg: RuntimeConfigOf<'node'>): Promise<RunningNode> {
   // Every line names the cluster and site too: logs of many members (and of
   // both sites of a failover pair) are read side by side.
   const log = createLogger({ role: 'node', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
-  log.warn({ fields: unservedNodeFields(cfg) }, 'configured but not served by this version yet');
-  const node = await startNode({ ...nodeOptionsFromConfig(cfg), log });
+  // With a hub configured the node is a cluster member (users, placement, lease: node/cluster.ts).
+  const node = isClusterNode(cfg) ? await startClusterNode(cfg, log) : await startNode({ ...nodeOptionsFromConfig(cfg), log });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     node.close().then(

@@ -1,4 +1,4 @@
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { Authenticator, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
@@ -90,6 +90,13 @@ export interface RunningNode {
   smtpsPort?: number;
   healthPort: number;
   store: MailStore;
+  /**
+   * Limits applied live (cluster settings, node/cluster.ts): the connection
+   * cap, and the message size up to the store's cap from start.
+   */
+  applyLimits(l: { maxConnections?: number; maxMessageBytes?: number }): void;
+  /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
+  registry: Registry;
   /** BYE to every session, stop listeners, flush the store. */
   close(): Promise<void>;
 }
@@ -319,6 +326,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     return {
       ...ports,
       store,
+      registry,
+      applyLimits: (l) => {
+        if (l.maxConnections !== undefined) connections.max = l.maxConnections;
+        if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);
+      },
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -1,3 +1,3 @@
-export { startPop3Server, type Pop3Server, type Pop3ServerOptions } from './server';
-export type { Pop3Backend, Pop3Maildrop, Pop3Message } from './maildrop';
+export { startPop3Server, type Pop3Server } from './server';
+export type { Pop3Backend, Pop3Maildrop } from './maildrop';
 export { MaildropInUseError } from './maildrop';

@@ -22,6 +22,7 @@ export class Owner {
     private readonly epochsDir: string,
     readonly epoch: number,
     private readonly stillOwner?: () => boolean | Promise<boolean>,
+    private readonly canWrite?: () => boolean,
   ) {}
 
   get fenced(): boolean {
@@ -72,8 +73,14 @@ export class Owner {
     }
   }
 
-  /** Before a write: refuse if a newer owner exists. */
+  /** Before a write: refuse if the caller may not write now (lease) or a newer owner exists. */
   async checkBeforeWrite(): Promise<void> {
+    // Refused without fencing the owner: a batch of another folder already
+    // past this check must still finish and be acknowledged (a move drains
+    // writes in flight before it releases the mailbox, see MailStore.release).
+    if (this.canWrite && this.fencedReason === null && !this.canWrite()) {
+      throw new StoreError('STALE_EPOCH', 'this node may not write to the mailbox now (its lease lapsed, or the mailbox is moving); write refused');
+    }
     await this.checkMarkers();
   }
 

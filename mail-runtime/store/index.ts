@@ -17,33 +17,7 @@
  * folder for the on-disk layout and the durability/fencing protocol.
  */
 export { MailStore } from './mail-store';
-export {
-  StoreError,
-  isStoreError,
-  HIERARCHY_DELIMITER,
-} from './types';
-export type {
-  Analyzer,
-  AppendOptions,
-  CopyResult,
-  ExpungeOptions,
-  FlagOperation,
-  FlagsChange,
-  Folder,
-  FolderEventMap,
-  FolderGoneReason,
-  FolderInfo,
-  MailStoreOptions,
-  MessageMeta,
-  OpenUserOptions,
-  QuotaInfo,
-  QuotaLimits,
-  SpecialUse,
-  StoreErrorCode,
-  StoreFlagsOptions,
-  StoreFlagsResult,
-  StoreStats,
-  UserMailbox,
-} from './types';
+export { StoreError, isStoreError, HIERARCHY_DELIMITER } from './types';
+export type { CopyResult, FlagOperation, Folder, FolderGoneReason, FolderInfo, MessageMeta, QuotaInfo, QuotaLimits, StoreErrorCode, UserMailbox } from './types';
 export { decodeModifiedUtf7, encodeModifiedUtf7 } from './mutf7';
 export { normalizeFolderName } from './names';

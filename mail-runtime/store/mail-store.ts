@@ -73,6 +73,51 @@ export class MailStore {
     return new UserMailboxImpl(user);
   }
 
+  /**
+   * Ownership of this mailbox moved away (placement) or this node's lease
+   * lapsed: every live folder object dies (`gone` with reason `fenced`, so
+   * IMAP sessions get BYE) and every later write through the old objects is
+   * refused. Opening again needs the epoch the caller holds then.
+   */
+  fence(address: string, reason: string): void {
+    let key: string;
+    try {
+      key = parseAddress(address).address;
+    } catch {
+      return;
+    }
+    const p = this.users.get(key);
+    if (!p) return;
+    // Not removed from the map: open() replaces a fenced state, and this
+    // continuation runs before any open() that awaits the same promise.
+    void p.then(
+      (u) => u.fenceAll(reason),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Hands a mailbox over (a placement move): waits until the writes already
+   * queued have finished, then fences it like fence(). The caller makes
+   * `canWrite()` answer false first, so nothing new starts meanwhile and
+   * what was acknowledged is all the next owner finds (no duplicate from a
+   * write that landed but was refused).
+   */
+  async release(address: string, reason: string): Promise<void> {
+    let key: string;
+    try {
+      key = parseAddress(address).address;
+    } catch {
+      return;
+    }
+    const p = this.users.get(key);
+    if (!p) return;
+    const user = await p.catch(() => null);
+    if (!user) return;
+    await user.settle();
+    user.fenceAll(reason);
+  }
+
   /** Finish pending writes and release every file handle. */
   async close(): Promise<void> {
     this.closed = true;

@@ -82,6 +82,14 @@ export interface OpenUserOptions {
   epoch: number;
   /** Re-checked after every durable write and before it resolves (lease still held?). */
   stillOwner?: () => boolean | Promise<boolean>;
+  /**
+   * Checked (synchronously) before a write batch touches the disk: false
+   * refuses that batch (STALE_EPOCH; its folder object dies with `fenced`).
+   * A node whose lease has lapsed (a process resumed after a pause) must not
+   * write even once before it notices, and a mailbox being moved must take
+   * no new writes; stillOwner() alone would only refuse the acknowledgement.
+   */
+  canWrite?: () => boolean;
   quota?: QuotaLimits;
 }
 

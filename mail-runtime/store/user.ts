@@ -73,7 +73,7 @@ export class UserState implements FolderHost {
     opts: OpenUserOptions,
   ) {
     this.metaDir = path.join(dir, META_DIR, 'user');
-    this.owner = new Owner(ctx, path.join(this.metaDir, 'epochs'), opts.epoch, opts.stillOwner);
+    this.owner = new Owner(ctx, path.join(this.metaDir, 'epochs'), opts.epoch, opts.stillOwner, opts.canWrite);
     this.quota = opts.quota ?? {};
   }
 
@@ -207,9 +207,15 @@ export class UserState implements FolderHost {
     this.maybeIdle();
   }
 
-  /** A newer epoch took over in this process: every live folder dies. */
-  fenceAll(): void {
-    this.owner.fence('a newer epoch opened this mailbox');
+  /** Resolves once every write queued on a live folder before this call has finished (acknowledged or refused). */
+  async settle(): Promise<void> {
+    const folders = [...this.folders.values()].map((e) => e.folder).filter((f): f is FolderImpl => f !== null);
+    await Promise.all(folders.map((f) => f.runExclusive(async () => undefined).catch(() => undefined)));
+  }
+
+  /** A newer epoch took over in this process, or ownership moved away: every live folder dies. */
+  fenceAll(reason = 'a newer epoch opened this mailbox'): void {
+    this.owner.fence(reason);
     for (const e of [...this.folders.values()]) e.folder?.markFenced();
   }
 

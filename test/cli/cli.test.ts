@@ -18,7 +18,9 @@ async function mailfleet(...args: string[]): Promise<{ code: number; stdout: str
   }
 }
 
-describe('mailfleet CLI (subprocess)', () => {
+// Each test starts several CLI processes (tsx compiles on start): on a busy
+// shared machine that alone can take tens of seconds, so the budget is per test.
+describe('mailfleet CLI (subprocess)', { timeout: 180_000 }, () => {
   it('validate: exit 0 and a one-line summary', async () => {
     const r = await mailfleet('validate', 'examples/specs/kubernetes-ha.yaml');
     expect(r.code).toBe(0);
@@ -83,9 +85,12 @@ describe('mailfleet CLI (subprocess)', () => {
     expect(u.stderr).toContain("unknown command 'frobnicate'");
   });
 
-  it('up --local exits cleanly (what npm start runs)', async () => {
-    const r = await mailfleet('up', '--local');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('local');
+  it('up: only --local, and bad launcher options are refused by name (the launch itself: up.test.ts)', async () => {
+    const r = await mailfleet('up');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--local');
+    const n = await mailfleet('up', '--local', '--nodes', '0');
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain('--nodes');
   });
 });

@@ -1,5 +1,1 @@
-export { REGISTRY } from './registry';
-export { dispatch } from './dispatch';
-export { capabilities } from './capabilities';
-export { MailboxView } from './view';
-export type { CommandResult, CommandSpec, ImapServices, MailboxProvider, SessionContext, SessionState } from './types';
+export type { ImapServices, MailboxProvider } from './types';

@@ -8,8 +8,6 @@ import type { MessageSummary, MimePart } from './analyze';
 import { parseHeaderFields } from './header';
 import { decodeHeaderValue, headerText } from './words';
 
-export { decodeHeaderValue } from './words';
-
 /** Decoded values of every field named `name` (case-insensitive) in a header block (binary string). */
 export function decodedHeaderValues(block: string, name: string): string[] {
   const lower = name.toLowerCase();

@@ -19,7 +19,3 @@ export function parseMailboxName(v: ImapValue | undefined): MailboxArg | null {
   return { name: isInbox ? 'INBOX' : raw, isInbox };
 }
 
-/** LIST/LSUB reference or pattern (`list-mailbox`: atoms may contain `%` and `*`). */
-export function parseListPattern(v: ImapValue | undefined): string | null {
-  return asAstring(v) ?? null;
-}

@@ -93,13 +93,6 @@ export function asAstring(v: ImapValue | undefined): string | undefined {
   }
 }
 
-/** Like `asAstring` but returns the bytes (for passwords / literals that are not UTF-8). */
-export function asAstringBytes(v: ImapValue | undefined): Buffer | undefined {
-  if (v?.type === 'string') return v.bytes;
-  const s = asAstring(v);
-  return s === undefined ? undefined : Buffer.from(s, 'utf8');
-}
-
 /** RFC 3501 §9 `nstring = string / nil`: null for NIL. */
 export function asNString(v: ImapValue | undefined): string | null | undefined {
   if (v?.type === 'nil') return null;

@@ -2,7 +2,7 @@
  * SEARCH (RFC 3501 §6.4.4): criteria parser and an evaluator over a message
  * accessor. Knows nothing about mailboxes or storage.
  */
-export type { DateComparison, SearchKey, SearchParseResult, SearchQuery } from './parse';
+export type { SearchKey, SearchParseResult, SearchQuery } from './parse';
 export { parseSearch, SEARCH_CHARSETS } from './parse';
-export type { SearchContext, SearchMessage } from './evaluate';
-export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded, sentDay } from './evaluate';
+export type { SearchMessage } from './evaluate';
+export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded } from './evaluate';

@@ -5,9 +5,8 @@
  * from the verdict and, at DATA, applying the header edits
  * (`applyHeaderEdits`) and the Junk hint to the message it queues.
  */
-export type { Envelope, Filter, FilterContext, FilterResult, HeaderEdit, MessageView, Phase, Reply, SessionInfo, Verdict } from './types';
+export type { Filter, FilterContext, FilterResult, HeaderEdit, MessageView, Phase } from './types';
 export { runFilters } from './chain';
-export type { ChainResult } from './chain';
 export { buildFilters } from './build';
 export { applyHeaderEdits } from './headers';
 export { authenticationFilter } from './data.authentication';

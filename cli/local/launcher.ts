@@ -1,0 +1,326 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMember } from '../../components';
+
+/**
+ * `mailfleet up --local`: the cluster on this machine as child processes —
+ * the hub and the mail nodes, each `mailfleet run --config <dir>/config/<id>.json`
+ * with the config rendered from a local ClusterSpec (the same render the
+ * Pulumi components use), one folder as shared storage. It creates the demo
+ * domain and users through the hub's admin API on first start, waits until
+ * every member is ready and every node is on the placement ring, writes
+ * `<dir>/cluster.json`, restarts a member that exits (a small supervisor)
+ * and stops everything on SIGINT/SIGTERM. Gateway and proxy are not
+ * launched: clients reach the node that owns their mailbox.
+ */
+
+export interface LocalClusterOptions {
+  dir: string;
+  nodes: number;
+  /** Added to every port (a second cluster, or a test beside a running one). */
+  portOffset: number;
+  restart: boolean;
+  out(s: string): void;
+  err(s: string): void;
+}
+
+const DEMO_DOMAIN = 'example.test';
+const DEMO_USERS = ['alice', 'bob'] as const;
+/** How long members get to start and the cluster to settle before `up` gives up. */
+const START_TIMEOUT_MS = 120_000;
+/** A member that exits more often than this within RESTART_WINDOW_MS is left down. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+const RESTART_DELAY_MS = 1000;
+/** SIGTERM, then SIGKILL after this long. */
+const STOP_GRACE_MS = 10_000;
+
+const DemoUsers = z.array(z.object({ address: z.string(), password: z.string() }));
+type DemoUsers = z.infer<typeof DemoUsers>;
+
+interface Member {
+  id: string;
+  role: RenderedMember['role'];
+  configFile: string;
+  config: Record<string, unknown>;
+  child?: ChildProcess;
+  ready?: Record<string, unknown>;
+  restarts: number[];
+  stopping: boolean;
+}
+
+function secret(file: string, make: () => string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const v = make();
+  writeFileSync(file, `${v}\n`, { mode: 0o600 });
+  return v;
+}
+
+/** Every `port` field of a rendered config shifted by `offset` (listen.*, management), and the hub URL with it. */
+function shiftPorts(value: unknown, offset: number): unknown {
+  if (offset === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => shiftPorts(v, offset));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'port' && typeof v === 'number' && v > 0) out[k] = v + offset;
+      else if (k === 'hubUrl' && typeof v === 'string') {
+        const u = new URL(v);
+        u.port = String(Number(u.port) + offset);
+        out[k] = u.toString().replace(/\/$/, '');
+      } else out[k] = shiftPorts(v, offset);
+    }
+    return out;
+  }
+  return value;
+}
+
+async function adminCall<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** A failure `until` does not retry. */
+class FatalCall extends Error {}
+
+async function until<T>(what: string, deadline: number, f: () => Promise<T | undefined>): Promise<T> {
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (err) {
+      if (err instanceof FatalCall) throw err;
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+}
+
+export class LocalCluster {
+  private readonly dir: string;
+  private readonly members: Member[] = [];
+  private readonly logs = new Map<string, WriteStream>();
+  private hubUrl = '';
+  private adminToken = '';
+  private demo: DemoUsers = [];
+  private readonly owners = new Map<string, string | null>();
+  private stopped = false;
+
+  constructor(private readonly o: LocalClusterOptions) {
+    this.dir = resolve(o.dir);
+  }
+
+  /** Renders, starts and waits; resolves once the cluster serves (cluster.json written). */
+  async start(): Promise<void> {
+    for (const sub of ['config', 'secrets', 'logs', 'storage', 'tls']) mkdirSync(join(this.dir, sub), { recursive: true });
+    const spec = parseClusterSpec({
+      name: 'local',
+      platform: { kind: 'local', dir: this.dir },
+      domains: [{ name: DEMO_DOMAIN }],
+      nodes: { count: this.o.nodes },
+    });
+    const rendered = renderRuntimeConfigs(spec).filter((m) => m.role === 'hub' || m.role === 'node');
+    this.adminToken = secret(join(this.dir, 'secrets', 'admin-token'), () => randomBytes(24).toString('base64url'));
+    secret(join(this.dir, 'secrets', 'cluster-token'), () => randomBytes(24).toString('base64url'));
+    for (const m of rendered) {
+      const config = shiftPorts(m.config, this.o.portOffset) as Record<string, unknown>;
+      const configFile = join(this.dir, 'config', `${m.memberId}.json`);
+      writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+      this.members.push({ id: m.memberId, role: m.role, configFile, config, restarts: [], stopping: false });
+      if (m.role === 'hub' && !this.hubUrl) {
+        const http = (config.listen as { http: { host: string; port: number } }).http;
+        this.hubUrl = `http://${http.host}:${http.port}`;
+      }
+    }
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    const hubs = this.members.filter((m) => m.role === 'hub');
+    await Promise.all(hubs.map((m) => this.spawn(m)));
+    await until('the hub to become active', deadline, async () => ((await adminCall<{ active: boolean }>(this.hubUrl, this.adminToken, 'GET', '/v1/hub')).body.active ? true : undefined));
+    await this.demoUsers();
+    await Promise.all(this.members.filter((m) => m.role === 'node').map((m) => this.spawn(m)));
+    const nodeIds = this.members.filter((m) => m.role === 'node').map((m) => m.id);
+    await until('every node on the placement ring', deadline, async () => {
+      const p = await adminCall<{ nodes: { id: string; state: string }[]; pending: unknown }>(this.hubUrl, this.adminToken, 'GET', '/v1/placement');
+      const active = new Set(p.body.nodes.filter((n) => n.state === 'active').map((n) => n.id));
+      return nodeIds.every((id) => active.has(id)) && p.body.pending === null ? true : undefined;
+    });
+    await this.findOwners();
+    this.writeClusterJson();
+    this.o.out(this.describe());
+  }
+
+  /** Which node serves each demo user now (placement moves it if that node dies: ask the hub again). */
+  private async findOwners(): Promise<void> {
+    for (const u of this.demo) {
+      const r = await adminCall<{ node: string | null }>(this.hubUrl, this.adminToken, 'GET', `/v1/placement/owner/${encodeURIComponent(u.address)}`).catch(() => undefined);
+      this.owners.set(u.address, r?.status === 200 ? r.body.node : null);
+    }
+  }
+
+  private async demoUsers(): Promise<void> {
+    const file = join(this.dir, 'secrets', 'demo-users.json');
+    const known = existsSync(file) ? DemoUsers.parse(JSON.parse(readFileSync(file, 'utf8'))) : [];
+    const d = await this.get(`/v1/domains/${DEMO_DOMAIN}`);
+    if (d === 404) await this.must('POST', '/v1/domains', { name: DEMO_DOMAIN });
+    const users: DemoUsers = [];
+    for (const name of DEMO_USERS) {
+      const address = `${name}@${DEMO_DOMAIN}`;
+      const had = known.find((u) => u.address === address);
+      const exists = (await this.get(`/v1/users/${encodeURIComponent(address)}`)) === 200;
+      if (had && exists) {
+        users.push(had);
+        continue;
+      }
+      const password = randomBytes(12).toString('base64url');
+      if (exists) await this.must('PUT', `/v1/users/${encodeURIComponent(address)}/password`, { password });
+      else await this.must('POST', '/v1/users', { address, password });
+      users.push({ address, password });
+    }
+    writeFileSync(file, `${JSON.stringify(users, null, 2)}\n`, { mode: 0o600 });
+    this.demo = users;
+  }
+
+  /** The status of an admin GET (200 or 404), once the hub answers as the active one. */
+  private get(path: string): Promise<number> {
+    return until(`GET ${path}`, Date.now() + START_TIMEOUT_MS / 4, async () => {
+      const r = await adminCall<unknown>(this.hubUrl, this.adminToken, 'GET', path);
+      if (r.status === 200 || r.status === 404) return r.status;
+      if (r.status === 503) return undefined;
+      throw new FatalCall(`hub GET ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    });
+  }
+
+  /** One admin call that must succeed; `not_active` (a renewal of the hub's lease running late on a busy machine) is tried again. */
+  private async must(method: string, path: string, body: unknown): Promise<void> {
+    await until(`${method} ${path}`, Date.now() + START_TIMEOUT_MS / 4, async () => {
+      const r = await adminCall<{ error?: { code?: string } }>(this.hubUrl, this.adminToken, method, path, body);
+      if (r.status === 503 && r.body.error?.code === 'not_active') return undefined;
+      if (r.status >= 300) throw new FatalCall(`hub ${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+      return true;
+    });
+  }
+
+  private spawn(m: Member): Promise<void> {
+    const bin = join(packageInfo().root, 'bin', 'mailfleet.js');
+    let log = this.logs.get(m.id);
+    if (!log) {
+      log = createWriteStream(join(this.dir, 'logs', `${m.id}.log`), { flags: 'a' });
+      this.logs.set(m.id, log);
+    }
+    const out = log;
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_')));
+    const child = spawn(process.execPath, [bin, 'run', '--config', m.configFile], { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    m.child = child;
+    m.ready = undefined;
+    child.stderr.pipe(out, { end: false });
+    return new Promise((resolveReady, reject) => {
+      let rest = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out.write(d);
+        if (m.ready) return;
+        rest += d.toString();
+        let nl: number;
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          try {
+            const j = JSON.parse(line) as Record<string, unknown>;
+            if (j.ready) {
+              m.ready = j;
+              if (this.members.every((x) => x.child === undefined || x.ready)) this.writeClusterJson();
+              resolveReady();
+              return;
+            }
+          } catch {
+            /* a log line */
+          }
+        }
+      });
+      child.once('exit', (code, signal) => {
+        if (!m.ready) reject(new Error(`${m.id} exited (${signal ?? code}) before it was ready; see ${join(this.dir, 'logs', `${m.id}.log`)}`));
+        if (m.child === child) m.child = undefined;
+        if (this.stopped || m.stopping) return;
+        this.o.err(`mailfleet: ${m.id} exited (${signal ?? `code ${code}`})\n`);
+        const now = Date.now();
+        m.restarts = m.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+        if (!this.o.restart || m.restarts.length >= MAX_RESTARTS || !m.ready) {
+          if (this.o.restart && m.ready) this.o.err(`mailfleet: ${m.id} exited ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s; leaving it down\n`);
+          return;
+        }
+        m.restarts.push(now);
+        setTimeout(() => {
+          if (this.stopped) return;
+          this.spawn(m).then(
+            () => this.o.err(`mailfleet: ${m.id} restarted (pid ${m.child?.pid})\n`),
+            (err: unknown) => this.o.err(`mailfleet: ${(err as Error).message}\n`),
+          );
+        }, RESTART_DELAY_MS);
+      });
+    });
+  }
+
+  private endpoints(m: Member): Record<string, string> {
+    const r = m.ready ?? {};
+    const out: Record<string, string> = {};
+    const host = String((m.config.advertise as string | undefined) ?? '127.0.0.1');
+    for (const [k, v] of Object.entries(r)) {
+      if (k.endsWith('Port') && typeof v === 'number') out[k.slice(0, -4)] = `${host}:${v}`;
+    }
+    return out;
+  }
+
+  private writeClusterJson(): void {
+    const doc = {
+      dir: this.dir,
+      hub: { url: this.hubUrl, adminToken: this.adminToken },
+      note: 'hub + mail nodes; no gateway or proxy in this local cluster yet: a client connects to the node that owns its mailbox (GET /v1/placement, or try each node: the others answer NO [UNAVAILABLE])',
+      demoUsers: this.demo.map((u) => ({ ...u, servedBy: this.owners.get(u.address) ?? null })),
+      members: this.members.map((m) => ({ id: m.id, role: m.role, pid: m.child?.pid ?? null, config: m.configFile, log: join(this.dir, 'logs', `${m.id}.log`), endpoints: this.endpoints(m) })),
+    };
+    writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  private describe(): string {
+    const lines = [`mailfleet: local cluster running in ${this.dir} (cluster.json there has all of this)`, `  admin API   ${this.hubUrl}  (token in ${join(this.dir, 'secrets', 'admin-token')})`];
+    for (const m of this.members.filter((x) => x.role === 'node')) {
+      const e = this.endpoints(m);
+      lines.push(`  ${m.id.padEnd(12)} IMAP ${e.imap}  IMAPS ${e.imaps}  POP3 ${e.pop3}  submission ${e.submission}  (pid ${m.child?.pid})`);
+    }
+    lines.push('  demo users (each is served by one node; another node answers NO [UNAVAILABLE]):');
+    for (const u of this.demo) lines.push(`    ${u.address}  ${u.password}  on ${this.owners.get(u.address) ?? '?'}`);
+    lines.push('  Ctrl-C stops the cluster; starting again on the same folder keeps mail and users.', '');
+    return lines.join('\n');
+  }
+
+  /** SIGTERM to every member (nodes first, then the hub), SIGKILL after a grace period. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const order = [...this.members.filter((m) => m.role !== 'hub'), ...this.members.filter((m) => m.role === 'hub')];
+    for (const group of [order.filter((m) => m.role !== 'hub'), order.filter((m) => m.role === 'hub')]) {
+      await Promise.all(
+        group.map(async (m) => {
+          m.stopping = true;
+          const c = m.child;
+          if (!c || c.exitCode !== null || c.signalCode !== null) return;
+          const gone = new Promise<void>((r) => c.once('exit', () => r()));
+          c.kill('SIGTERM');
+          const t = setTimeout(() => c.kill('SIGKILL'), STOP_GRACE_MS);
+          await gone;
+          clearTimeout(t);
+        }),
+      );
+    }
+    for (const l of this.logs.values()) l.end();
+  }
+}

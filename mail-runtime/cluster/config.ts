@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { RuntimeConfigError, type RuntimeConfig } from '../config';
+
+/** The hub URLs a member tries, in order: `hubUrls`, else `hubUrl` alone (config/schema.ts). */
+export function hubUrlsOf(cfg: Pick<RuntimeConfig, 'hubUrl' | 'hubUrls'>): string[] {
+  return cfg.hubUrls ?? (cfg.hubUrl ? [cfg.hubUrl] : []);
+}
+
+function readNamed(field: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new RuntimeConfigError('runtime config', [{ path: field, message: `${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  if (!text) throw new RuntimeConfigError('runtime config', [{ path: field, message: `${file} is empty` }]);
+  return text;
+}
+
+/** The cluster token and the cluster CA a member needs to reach the hub; errors name the field. */
+export function readClusterSecrets(cfg: Pick<RuntimeConfig, 'clusterTokenFile' | 'clusterTls' | 'hubUrl' | 'hubUrls'>): { token: string; caPem?: string } {
+  if (!cfg.clusterTokenFile) throw new RuntimeConfigError('runtime config', [{ path: 'clusterTokenFile', message: 'is required with hubUrl/hubUrls (members authenticate to the hub with it)' }]);
+  const token = readNamed('clusterTokenFile', cfg.clusterTokenFile);
+  const caPem = cfg.clusterTls ? readNamed('clusterTls.caFile', cfg.clusterTls.caFile) : undefined;
+  return { token, ...(caPem ? { caPem } : {}) };
+}

@@ -1,0 +1,1 @@
+export { startHubApi, hubRoutes } from './server';

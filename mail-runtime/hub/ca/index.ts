@@ -1,0 +1,1 @@
+export { issueMemberCertificate, type Pem } from './ca';

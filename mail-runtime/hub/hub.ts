@@ -1,0 +1,198 @@
+import { join } from 'node:path';
+import type { Logger } from '../common/log';
+import type { Pem } from './ca';
+import { DIRECTORY_DB_FILE, DIRECTORY_MIGRATIONS, openHubDb, STATE_DB_FILE, STATE_MIGRATIONS, type HubDb } from './db';
+import { DirectoryStore } from './directory';
+import { notActive } from './errors';
+import { HubLease } from './lease';
+import { MemberRegistry, Streams, type MemberRecord } from './membership';
+import { PlacementManager } from './placement';
+import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
+import { SettingsStore } from './settings';
+
+/**
+ * The hub role: directory, placement, membership and settings while this
+ * hub holds the lease; a standby otherwise (every call answered `not_active`
+ * with the active hub's URL). Everything it knows is on the shared storage
+ * under `<storage>/hub/`, so the standby takes over where the active left.
+ */
+export interface HubOptions {
+  memberId: string;
+  /** Base URL members and operators reach this hub at. */
+  url: string;
+  storageRoot: string;
+  timing: ClusterTiming;
+  log: Logger;
+  /** The cluster CA (certificate and key) when this hub may issue member certificates. */
+  ca?: Pem;
+  /** Called when the hub becomes active or standby (metrics, readiness). */
+  onRoleChange?: (active: boolean) => void;
+}
+
+/** What exists only while this hub is active. */
+export interface ActiveHub {
+  epoch: number;
+  directory: DirectoryStore;
+  settings: SettingsStore;
+  members: MemberRegistry;
+  placement: PlacementManager;
+}
+
+export class Hub {
+  readonly streams: Streams;
+  private readonly lease: HubLease;
+  private state: (ActiveHub & { dirDb: HubDb; stateDb: HubDb }) | undefined;
+
+  constructor(readonly o: HubOptions) {
+    this.streams = new Streams((id, inc) => {
+      void this.state?.members.streamDropped(id, inc);
+    });
+    this.lease = new HubLease({
+      dir: join(o.storageRoot, 'hub', 'lease'),
+      holder: o.memberId,
+      url: o.url,
+      renewMs: o.timing.heartbeatMs,
+      leaseMs: o.timing.leaseMs,
+      takeoverAfterMs: o.timing.deadAfterMs,
+      log: o.log,
+      onActive: (epoch) => this.becomeActive(epoch),
+      onStandby: () => this.becomeStandby(),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.lease.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.lease.stop();
+    await this.becomeStandby();
+  }
+
+  get isActive(): boolean {
+    return this.state !== undefined && this.lease.holds();
+  }
+
+  info(): HubInfo {
+    return { id: this.o.memberId, epoch: this.lease.currentEpoch, url: this.o.url };
+  }
+
+  get activeUrl(): string | undefined {
+    return this.lease.activeUrl;
+  }
+
+  /** Throws `not_active` unless this hub holds the lease now. */
+  assertActive = (): void => {
+    if (!this.state || !this.lease.holds()) throw notActive(this.lease.activeUrl === this.o.url ? undefined : this.lease.activeUrl);
+  };
+
+  /** The active hub's services, or `not_active`. */
+  active(): ActiveHub {
+    this.assertActive();
+    return this.state!;
+  }
+
+  private async becomeActive(epoch: number): Promise<void> {
+    const dir = join(this.o.storageRoot, 'hub');
+    const dirDb = openHubDb(join(dir, DIRECTORY_DB_FILE), DIRECTORY_MIGRATIONS);
+    const stateDb = openHubDb(join(dir, STATE_DB_FILE), STATE_MIGRATIONS);
+    const log = this.o.log;
+    const directory = new DirectoryStore(dirDb, {
+      assertActive: this.assertActive,
+      onChange: (c) => this.streams.broadcast({ type: 'directory', seq: c.seq, changed: c.changed, reset: c.reset }),
+    });
+    const settings = new SettingsStore(stateDb, this.assertActive, (s) => this.streams.broadcast({ type: 'settings', settings: s }));
+    // eslint-disable-next-line prefer-const -- the registry's events need the placement, which needs the registry
+    let placement: PlacementManager;
+    const members = new MemberRegistry({
+      db: stateDb,
+      storageRoot: this.o.storageRoot,
+      timing: this.o.timing,
+      log,
+      assertActive: this.assertActive,
+      streamConnected: (id) => this.streams.has(id),
+      events: {
+        registered: (m, resumed) => {
+          if (m.role !== 'node') return;
+          placement.nodeUp({ id: m.id, site: m.site, advertise: m.advertise, ports: m.ports, incarnation: m.incarnation }, resumed)?.catch((err: unknown) => log.error({ err, node: m.id }, 'placement: node join failed'));
+        },
+        died: (m, reason, safeAt) => {
+          this.streams.close(m.id, { type: 'fenced', reason });
+          if (m.role !== 'node') return;
+          placement.forgetWaiter(m.id);
+          placement.nodeDown(m.id, m.incarnation, safeAt)?.catch((err: unknown) => log.error({ err, node: m.id }, 'placement: moving a dead node’s mailboxes failed'));
+        },
+      },
+    });
+    placement = new PlacementManager(
+      stateDb,
+      {
+        liveNodes: () => members.all().filter((m) => m.record.role === 'node' && !m.record.dead).map((m) => m.record.id),
+        send: (id, e) => this.streams.send(id, e),
+        broadcast: (e) => this.streams.broadcast(e),
+        declareDead: (id, reason) => members.declareDead(id, reason, false),
+      },
+      { log, ackTimeoutMs: this.o.timing.deadAfterMs, assertActive: this.assertActive },
+    );
+    this.state = { epoch, directory, settings, members, placement, dirDb, stateDb };
+    members.start();
+    // Nodes the placement believes alive but the member list does not (the previous hub died mid-change) go through the normal death path.
+    for (const n of placement.snapshot.nodes) {
+      if (n.state !== 'dead' && !members.isLive(n.id)) placement.nodeDown(n.id, members.get(n.id)?.incarnation ?? n.incarnation, 0)?.catch(() => undefined);
+    }
+    placement.syncDomains(directory.domainRouting())?.catch((err: unknown) => log.error({ err }, 'placement: domain sync failed'));
+    log.info({ epoch, placementVersion: placement.snapshot.version, settingsVersion: settings.current().version }, 'hub active');
+    this.o.onRoleChange?.(true);
+  }
+
+  private async becomeStandby(): Promise<void> {
+    const s = this.state;
+    if (!s) return;
+    this.state = undefined;
+    s.members.stop();
+    s.placement.stop();
+    this.streams.closeAll();
+    s.dirDb.close();
+    s.stateDb.close();
+    this.o.log.warn('hub standby');
+    this.o.onRoleChange?.(false);
+  }
+
+  // ---- member calls that need more than one service ------------------------------------
+
+  register(req: RegisterRequest): RegisterResponse {
+    const a = this.active();
+    const { record, resumed } = a.members.register(req);
+    return {
+      protocol: CLUSTER_PROTOCOL_VERSION,
+      hub: this.info(),
+      incarnation: record.incarnation,
+      resumed,
+      timing: this.o.timing,
+      placement: a.placement.snapshot,
+      settings: a.settings.current(),
+      directorySeq: a.directory.sequence,
+      storageHeartbeat: storageHeartbeatFiles(record.id).heartbeat,
+    };
+  }
+
+  /** What a new stream starts with: hello, then a proposal the member still owes an ack for. */
+  streamStart(m: MemberRecord): StreamEvent[] {
+    const a = this.active();
+    const hello: StreamEvent = {
+      type: 'hello',
+      hub: this.info(),
+      placementVersion: a.placement.snapshot.version,
+      settingsVersion: a.settings.current().version,
+      directorySeq: a.directory.sequence,
+    };
+    const owed = a.placement.proposalFor(m.id);
+    return owed ? [hello, owed] : [hello];
+  }
+
+  /** After a domain change: pinned sets and alias domains are placement rules too. */
+  async syncDomains(): Promise<void> {
+    const a = this.active();
+    await a.placement.syncDomains(a.directory.domainRouting());
+  }
+}

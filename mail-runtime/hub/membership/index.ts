@@ -1,0 +1,2 @@
+export { MemberRegistry, type MemberRecord } from './registry';
+export { Streams } from './streams';

@@ -1,0 +1,1 @@
+export { PlacementManager } from './manager';

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendTo, loginResult, messageIds, TestCluster, type TestUserSpec } from '../helpers/cluster';
+import { waitFor } from '../helpers/hub';
+
+/**
+ * The hub is not on the data path (DESIGN.md): a node keeps serving the
+ * users it has seen from its cached directory and placement while no hub is
+ * reachable, renewing its lease through its storage heartbeat, and a node
+ * restarted during the outage serves them too (the caches are on the
+ * storage). A user it never saw is "unavailable", never "wrong password".
+ */
+let cluster: TestCluster;
+let users: TestUserSpec[];
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('mf-hub-away-');
+  await cluster.planHubs(1);
+  await cluster.startHub(0);
+  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
+  users = await cluster.addUsers('example.test', 3);
+  await cluster.startNode('node-a');
+  await cluster.waitPlacement((p) => p.ring.length === 1, 'the node on the ring');
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('cluster: the hub goes away', () => {
+  it('a node serves its cached users without a hub, also after a restart, and never calls an unknown user a wrong password', async () => {
+    const [seen, seenToo, unseen] = users as [TestUserSpec, TestUserSpec, TestUserSpec];
+    const imap = () => cluster.nodes.get('node-a')!.port('imap');
+    expect(await appendTo(imap(), seen, 'with-hub')).toMatch(/^A OK/);
+    expect(await loginResult(imap(), seenToo)).toMatch(/^L OK/);
+
+    // The hub process dies (kill -9): nothing tells the node.
+    const hub = cluster.hubs.get('hub-0')!;
+    hub.child.kill('SIGKILL');
+    await hub.exited;
+
+    // Longer than dead-after (3 s) and the lease (2.5 s): the node renews through the storage, so it still serves.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await appendTo(imap(), seen, 'without-hub')).toMatch(/^A OK/);
+    expect(await loginResult(imap(), seenToo)).toMatch(/^L OK/);
+    expect(await loginResult(imap(), { ...seenToo, password: 'wrong' })).toMatch(/^L NO \[AUTHENTICATIONFAILED\]/);
+    expect(await loginResult(imap(), unseen)).toMatch(/^L NO \[UNAVAILABLE\]/);
+
+    // The node restarts while the hub is still away: its cached state and users bring it back.
+    await cluster.nodes.get('node-a')!.stop();
+    await cluster.startNode('node-a');
+    await waitFor(async () => /^L OK/.test(await loginResult(imap(), seen)), 'the restarted node serves a cached user', 15_000);
+    expect(await appendTo(imap(), seen, 'after-restart')).toMatch(/^A OK/);
+    expect((await messageIds(imap(), seen)).sort()).toEqual(['<afterrestart@example.org>', '<withhub@example.org>', '<withouthub@example.org>']);
+    expect(await loginResult(imap(), unseen)).toMatch(/^L NO \[UNAVAILABLE\]/);
+
+    // The hub comes back: the node registers again and serves users it had never seen.
+    await cluster.startHub(0);
+    await waitFor(async () => /^L OK/.test(await loginResult(imap(), unseen)), 'a new user served once the hub is back', 30_000);
+    expect((await messageIds(imap(), seen)).length).toBe(3);
+  }, 120_000);
+});

@@ -1,4 +1,6 @@
 import type { RuntimeConfig } from './config';
+// Loaded with this module: the controller is small (probes, HTTP clients), unlike the mail roles loaded on demand below.
+import { runFailoverController } from './failover/main';
 
 /**
  * Role dispatch: one program, one role per process (DESIGN.md). Returns a
@@ -13,6 +15,13 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const { runHub } = require('./hub/main') as typeof import('./hub/main');
     const h = await runHub(cfg);
     return { httpPort: h.httpPort, healthPort: h.healthPort, url: h.url, active: h.hub.isActive };
+  },
+  proxy: async (cfg) => {
+    if (cfg.role !== 'proxy') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load: only a proxy loads the front ends
+    const { runProxy } = require('./proxy/main') as typeof import('./proxy/main');
+    const p = await runProxy(cfg);
+    return { imapPort: p.imapPort, imapsPort: p.imapsPort, pop3Port: p.pop3Port, pop3sPort: p.pop3sPort, healthPort: p.healthPort };
   },
   node: async (cfg) => {
     if (cfg.role !== 'node') throw new Error('unreachable');
@@ -29,6 +38,10 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const { runGateway } = require('./gateway/main') as typeof import('./gateway/main');
     const g = await runGateway(cfg);
     return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
+  },
+  'failover-controller': async (cfg) => {
+    if (cfg.role !== 'failover-controller') throw new Error('unreachable');
+    return { ...(await runFailoverController(cfg)) };
   },
 };
 

@@ -15,6 +15,12 @@ export interface BuildResult {
   summariesMs: number;
 }
 
+/** The `cur/` folder of a user's INBOX in the node's storage (Maildir is our on-disk format). */
+export function maildirCurOf(storageRoot: string, address: string): string {
+  const [local, domain] = address.split('@');
+  return join(storageRoot, 'mail', domain, local, 'cur');
+}
+
 /** Runs `fn` over 0..n-1 with at most `width` in flight. */
 export async function pooled(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -36,12 +42,11 @@ export async function pooled(n: number, width: number, fn: (i: number) => Promis
  * 70 % of the messages are \Seen (the `S` info letter).
  */
 export async function buildLargeFolder(storageRoot: string, address: string, count: number, log: (s: string) => void): Promise<BuildResult> {
-  const [local, domain] = address.split('@');
   const store = new MailStore({ root: storageRoot, analyze: analyzeMessage });
   try {
     const user = await store.openUser(address, { epoch: 1 });
     await (await user.openFolder('INBOX')).close();
-    const cur = join(storageRoot, 'mail', domain, local, 'cur');
+    const cur = maildirCurOf(storageRoot, address);
     await mkdir(cur, { recursive: true });
 
     let bytes = 0;

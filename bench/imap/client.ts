@@ -12,6 +12,14 @@ export class BenchClient {
   bytesIn = 0;
   /** Literal octets received. */
   literalBytes = 0;
+  /**
+   * Keep literals: a response line with `{N}` literals is returned as one
+   * string with the literal text in place (latin1), instead of the literal
+   * being counted and dropped. Off for FETCH throughput (nothing is kept).
+   */
+  keepLiterals = false;
+  private held: string | null = null;
+  private literalParts: Buffer[] = [];
   private pending: Buffer | null = null;
   private literalLeft = 0;
   private lines: string[] = [];
@@ -56,6 +64,7 @@ export class BenchClient {
         const n = Math.min(this.literalLeft, buf.length);
         this.literalLeft -= n;
         this.literalBytes += n;
+        if (this.keepLiterals) this.literalParts.push(Buffer.from(buf.subarray(0, n)));
         buf = buf.subarray(n);
         if (buf.length === 0) break;
         continue;
@@ -71,9 +80,19 @@ export class BenchClient {
       }
       const line = buf.toString('latin1', 0, lf > 0 && buf[lf - 1] === 0x0d ? lf - 1 : lf);
       buf = buf.subarray(lf + 1);
-      const m = /\{(\d+)\}$/.exec(line);
+      const m = /\{(\d+)\+?\}$/.exec(line);
       if (m) this.literalLeft = Number(m[1]);
-      this.lines.push(line);
+      if (this.keepLiterals && (m || this.held !== null)) {
+        // Join `prefix {N}` + literal + the rest of the response (which may hold more literals).
+        this.held = `${this.held ?? ''}${Buffer.concat(this.literalParts).toString('latin1')}${line}`;
+        this.literalParts = [];
+        if (!m) {
+          this.lines.push(this.held);
+          this.held = null;
+        }
+      } else {
+        this.lines.push(line);
+      }
       if (buf.length === 0) break;
     }
     this.wake();

@@ -1,58 +1,91 @@
 import { BenchClient } from './client';
 import { largeMessage, type BenchUser } from './corpus';
 
-export interface FetchFigures {
+/** Commands in flight while appending (each acknowledged only once durable). */
+const APPEND_WINDOW = 32;
+/** Messages per MULTIAPPEND command (RFC 3502), when both servers offer it. */
+const MULTIAPPEND_BATCH = 32;
+
+export interface AppendedCorpus {
+  client: BenchClient;
   messages: number;
   bytes: number;
   appendMs: number;
-  /** One entry per FETCH 1:* BODY.PEEK[] round. */
-  rounds: { ms: number; literalBytes: number }[];
+  mode: 'multiappend' | 'append';
+}
+
+/** CAPABILITY after login (servers may add some once authenticated, as Dovecot does with MULTIAPPEND). */
+export async function capabilitiesAfterLogin(port: number, user: BenchUser): Promise<string[]> {
+  const c = await BenchClient.connect(port);
+  try {
+    await c.login(user.address, user.password);
+    const r = await c.ok('CAPABILITY');
+    const line = r.lines.find((l) => l.startsWith('* CAPABILITY ')) ?? '';
+    await c.logout();
+    return line.slice('* CAPABILITY '.length).toUpperCase().split(' ');
+  } finally {
+    c.close();
+  }
 }
 
 /**
- * Fills the user's INBOX with `count` 20–50 KB messages over IMAP (APPEND
- * with LITERAL+ `{n+}`, RFC 7888, a window of commands in flight, each
- * acknowledged only once durable), then times `FETCH 1:* BODY.PEEK[]`
- * `rounds` times on one connection.
+ * Fills the user's INBOX with `count` 20–50 KB messages over IMAP: APPEND
+ * with LITERAL+ `{n+}` (RFC 7888), a window of commands in flight, or
+ * MULTIAPPEND batches (RFC 3502) when `multiappend` (only when both servers
+ * compared advertise it). Each is acknowledged only once durable. Returns
+ * the logged-in connection for the FETCH rounds.
  */
-export async function fetchBench(port: number, user: BenchUser, count: number, rounds: number): Promise<FetchFigures> {
+export async function appendCorpus(port: number, user: BenchUser, count: number, multiappend: boolean): Promise<AppendedCorpus> {
   const c = await BenchClient.connect(port);
   try {
     await c.login(user.address, user.password);
     const messages = Array.from({ length: count }, (_, i) => largeMessage(i));
     const bytes = messages.reduce((n, m) => n + m.length, 0);
-
-    const window = 32;
     const inFlight: string[] = [];
     const t0 = performance.now();
-    for (let i = 0; i < count; i++) {
-      const tag = c.nextTag();
-      c.write(Buffer.concat([Buffer.from(`${tag} APPEND INBOX {${messages[i].length}+}\r\n`), messages[i], Buffer.from('\r\n')]));
-      inFlight.push(tag);
-      if (inFlight.length >= window) await expectOk(c, inFlight.shift() as string);
-      await c.drained();
+    if (multiappend) {
+      for (let i = 0; i < count; i += MULTIAPPEND_BATCH) {
+        const tag = c.nextTag();
+        const batch = messages.slice(i, i + MULTIAPPEND_BATCH);
+        const parts: Buffer[] = [Buffer.from(`${tag} APPEND INBOX`)];
+        for (const m of batch) parts.push(Buffer.from(` {${m.length}+}\r\n`), m);
+        parts.push(Buffer.from('\r\n'));
+        c.write(Buffer.concat(parts));
+        inFlight.push(tag);
+        if (inFlight.length >= 2) await expectOk(c, inFlight.shift() as string);
+        await c.drained();
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        const tag = c.nextTag();
+        c.write(Buffer.concat([Buffer.from(`${tag} APPEND INBOX {${messages[i].length}+}\r\n`), messages[i], Buffer.from('\r\n')]));
+        inFlight.push(tag);
+        if (inFlight.length >= APPEND_WINDOW) await expectOk(c, inFlight.shift() as string);
+        await c.drained();
+      }
     }
     for (const tag of inFlight) await expectOk(c, tag);
     const appendMs = performance.now() - t0;
-
     const sel = await c.ok('EXAMINE INBOX');
     const exists = Number(/^\* (\d+) EXISTS$/m.exec(sel.lines.join('\n'))?.[1] ?? -1);
     if (exists !== count) throw new Error(`INBOX has ${exists} messages, expected ${count}`);
-    const results: FetchFigures['rounds'] = [];
-    for (let r = 0; r < rounds; r++) {
-      const before = c.literalBytes;
-      const t = performance.now();
-      const res = await c.ok('FETCH 1:* BODY.PEEK[]', 120_000, () => false);
-      const ms = performance.now() - t;
-      const got = c.literalBytes - before;
-      if (got !== bytes || res.count < count) throw new Error(`FETCH returned ${got} literal bytes in ${res.count} lines, expected ${bytes}`);
-      results.push({ ms, literalBytes: got });
-    }
-    await c.logout();
-    return { messages: count, bytes, appendMs, rounds: results };
-  } finally {
+    return { client: c, messages: count, bytes, appendMs, mode: multiappend ? 'multiappend' : 'append' };
+  } catch (err) {
     c.close();
+    throw err;
   }
+}
+
+/** One `FETCH 1:* BODY.PEEK[]` on the corpus; checks every literal octet arrived. Returns ms. */
+export async function fetchRound(corpus: AppendedCorpus): Promise<number> {
+  const c = corpus.client;
+  const before = c.literalBytes;
+  const t = performance.now();
+  const res = await c.ok('FETCH 1:* BODY.PEEK[]', 120_000, () => false);
+  const ms = performance.now() - t;
+  const got = c.literalBytes - before;
+  if (got !== corpus.bytes || res.count < corpus.messages) throw new Error(`FETCH returned ${got} literal bytes in ${res.count} lines, expected ${corpus.bytes}`);
+  return ms;
 }
 
 async function expectOk(c: BenchClient, tag: string): Promise<void> {

@@ -50,3 +50,15 @@ export async function scryptCost(params: ScryptParams, rounds: number): Promise<
   }
   return (performance.now() - t0) / rounds;
 }
+
+/** Median time of one full login (connect, LOGIN, LOGOUT) over `n` sequential tries, after one warm-up. */
+export async function medianLoginMs(port: number, user: BenchUser, n: number): Promise<number> {
+  await oneLogin(port, user);
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await oneLogin(port, user);
+    times.push(performance.now() - t);
+  }
+  return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}

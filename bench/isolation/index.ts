@@ -32,6 +32,8 @@ import {
   type IsolationScenario,
 } from './scenarios';
 import { addr } from './wire';
+import { isolationResult } from './results';
+import type { SuiteResult } from '../report';
 import { imapWorkIsolation } from './imap-work';
 
 /** The IMAP per-command work attacks run against their own node (a 3,000-message folder); one row each. */
@@ -69,12 +71,13 @@ function printTable(rows: IsolationRow[]): void {
     last = r.section;
     return `  ${section.padEnd(w[0])}  ${r.metric.padEnd(w[1])}  ${r.value.padStart(w[2])}${r.note ? `  ${r.note}` : ''}`;
   });
-  process.stdout.write(`${out.join('\n')}\n`);
+  process.stderr.write(`${out.join('\n')}\n`);
 }
 
-export async function runIsolationBench(): Promise<void> {
+/** Prints the table as it goes (stderr) and returns it in the results format (bench/isolation/results.ts). */
+export async function runIsolationBench(): Promise<SuiteResult> {
   const started = performance.now();
-  process.stdout.write(`isolation: node as \`mailfleet run\` on loopback; attackers on 127.x.y.z; ${cpus().length} CPU(s), Node ${process.version}\n`);
+  process.stderr.write(`isolation: node as \`mailfleet run\` on loopback; attackers on 127.x.y.z; ${cpus().length} CPU(s), Node ${process.version}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'mailfleet-bench-isolation-'));
   const usersFile = join(dir, 'users.yaml');
   const alice: BenchUser = { address: 'alice@bench.test', password: 'alice password', scrypt: DEFAULT_SCRYPT };
@@ -116,5 +119,8 @@ export async function runIsolationBench(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
     if (rows.length) printTable(rows);
   }
-  process.stdout.write(`  (bench ran ${fmtMs(performance.now() - started)})\n`);
+  const result = isolationResult(rows);
+  result.notes = [...(result.notes ?? []), `Node as \`mailfleet run\` on loopback, attackers on 127.x.y.z; goals: bystander NOOP < 100 ms, a real login under 2× its unloaded time. The suite ran ${fmtMs(performance.now() - started)}.`];
+  return result;
 }
+export { isolationResult } from './results';

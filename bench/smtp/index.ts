@@ -1,75 +1,84 @@
 /**
- * `npm run bench -- smtp`: the gateway's inbound path, printed as figures
- * (never pass/fail). 16 concurrent senders deliver 10 KB and 100 KB
- * messages to the gateway (`mailfleet run --role gateway`, a child
- * process); the gateway queues each one durably before its 250 and delivers
- * it over LMTP to the node — or, until the node's LMTP listener is merged,
- * to a durable LMTP sink (bench/smtp/child.ts: write + fsync before 250).
+ * `npm run bench -- smtp`: inbound SMTP, mailfleet beside the anchor, in
+ * one run. 16 concurrent senders deliver 10 KB and 100 KB messages (one
+ * recipient each, round-robin over 16 mailboxes) with the same driver
+ * (bench/smtp-load `smtpLoad`) to
+ * - mailfleet: the gateway (`mailfleet run --role gateway`), which queues
+ *   each message durably before its 250 and delivers it over LMTP to the
+ *   node (`mailfleet run --config`, a second process), whose IMAP shows it;
+ * - the anchor: a private Postfix, which fsyncs its queue file before its
+ *   250 and delivers over LMTP to a private Dovecot (fsync before its 250),
+ *   whose IMAP shows it.
+ * The same structure on both sides: durable 250 at the edge, then an LMTP
+ * hop to the mailbox server. The sides take turns size by size (the order
+ * flips for each size) so a change in the machine's load hits both.
  *
- * Reported: accepted messages/s and the client's send → 250 latency
- * (p50/p99); delivered messages/s and 250 → delivered latency (sink only:
- * it timestamps each delivery); the queue's fsyncs per message (group
- * commit at work); and, in the same run on the same filesystem, the
- * storage's fsync rate — the physical floor durable acknowledgement sits on.
+ * Rows: accepted messages/s, MAIL FROM → 250 latency p50/p99, MAIL FROM →
+ * IMAP IDLE EXISTS (time to visible) p50/p99, memory of every process of
+ * each side after the load; for mailfleet also the gateway queue's fsyncs
+ * per message (group commit at work) and its rate against the storage's
+ * fsync rate measured here, on the same filesystem, in the same run.
  *
- * Bounded in count and time: BENCH_SMTP_10K (default 3000 messages),
- * BENCH_SMTP_100K (800), each phase stops after BENCH_SMTP_SECONDS (60).
+ * Bounded in count and time: BENCH_SMTP_10K (default 2000 messages),
+ * BENCH_SMTP_100K (2000), each side and size stops after BENCH_SMTP_SECONDS
+ * (30) of sending; waiting for visibility is bounded too (30 s).
+ * BENCH_PROFILE_DIR=<dir> makes the gateway and the node write CPU profiles.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { anchors, anchorSmtpTarget, POSTFIX_DEVIATIONS, treeMemory, type SmtpTarget } from '../anchors';
 import { writeUsers } from '../imap/corpus';
-import { BenchSession } from './client';
+import { row, type BenchRow, type SuiteResult } from '../report';
+import { smtpLoad, smtpRows, type SmtpLoadFigures } from '../smtp-load';
 
 const ROOT = resolve(__dirname, '../..');
-const SENDERS = 16;
+const SUITE = 'smtp';
+/** The sizes and concurrency issue 14 names: 10 KB and 100 KB, 16 concurrent senders. */
+const SMTP_SIZES = [10 * 1024, 100 * 1024] as const;
+const SMTP_SENDERS = 16;
+/** One mailbox per sender, the same addresses and passwords on both sides. */
+const SMTP_USERS = Array.from({ length: SMTP_SENDERS }, (_, i) => ({ address: `rcpt${String(i).padStart(2, '0')}@bench.test`, password: `rcpt password ${i}` }));
+/** Logins of the IMAP watchers are not what this suite measures: a cheap scrypt (the anchor's side uses a cheap hash too). */
+const WATCHER_SCRYPT = { N: 1024, r: 8, p: 1 };
+/** Warm-up messages per side before the first measured size (JIT, connection pools, first queue segment). */
+const WARMUP = 200;
+const MiB = 1024 * 1024;
 
 function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
   return Number.isSafeInteger(v) && v > 0 ? v : fallback;
 }
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
-const pct = (xs: number[], p: number): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-const ms = (x: number): string => (Number.isNaN(x) ? '–' : `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms`);
 
 interface Child {
   child: ChildProcess;
   ready: Record<string, unknown>;
-  lines: (onLine: (line: string) => void) => void;
   stop(): Promise<void>;
 }
 
 /** Spawns a process and waits (bounded) for its `{"ready":true…}` line. */
-async function spawnReady(args: string[], timeoutMs = 60_000): Promise<Child> {
-  const child = spawn(process.execPath, args, {
+/** A member on a busy shared machine can take over a minute to compile its TypeScript and start (seen at load 32 on 2 cores). */
+async function spawnReady(args: string[], timeoutMs = 240_000): Promise<Child> {
+  // BENCH_PROFILE_DIR: each member writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+  const child = spawn(process.execPath, [...profile, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const listeners: ((line: string) => void)[] = [];
   let pending = '';
   let resolveReady!: (v: Record<string, unknown>) => void;
   let rejectReady!: (e: Error) => void;
   const ready = new Promise<Record<string, unknown>>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
-  let isReady = false;
   child.stdout?.on('data', (d: Buffer) => {
     pending += d.toString();
     const parts = pending.split('\n');
     pending = parts.pop()!;
-    for (const line of parts) {
-      if (!isReady && line.startsWith('{"ready":true')) {
-        isReady = true;
-        resolveReady(JSON.parse(line) as Record<string, unknown>);
-      } else for (const l of listeners) l(line);
-    }
+    for (const line of parts) if (line.startsWith('{"ready":true')) resolveReady(JSON.parse(line) as Record<string, unknown>);
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.once('exit', (code) => rejectReady(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`)));
@@ -81,7 +90,6 @@ async function spawnReady(args: string[], timeoutMs = 60_000): Promise<Child> {
   return {
     child,
     ready: r,
-    lines: (f) => listeners.push(f),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -92,12 +100,12 @@ async function spawnReady(args: string[], timeoutMs = 60_000): Promise<Child> {
   };
 }
 
-/** Single-threaded write(10 KB) + fsync of new files for `seconds` on the storage's filesystem. */
-async function fsyncRate(dir: string, seconds = 2): Promise<number> {
+/** Single-threaded write(10 KB) + fsync of new files for `ms` on the storage's filesystem (bounded in count too). */
+async function fsyncRate(dir: string, ms = 2000): Promise<number> {
   const data = Buffer.alloc(10 * 1024, 'x');
   const start = performance.now();
   let n = 0;
-  while (performance.now() - start < seconds * 1000 && n < 1_000_000) {
+  while (performance.now() - start < ms && n < 1_000_000) {
     const fh = await open(join(dir, `f${n}`), 'w');
     await fh.write(data);
     await fh.sync();
@@ -107,13 +115,7 @@ async function fsyncRate(dir: string, seconds = 2): Promise<number> {
   return n / ((performance.now() - start) / 1000);
 }
 
-/** A message of about `bytes` octets with a unique Message-ID; CRLF lines of 76 characters, dot-stuffed already (none start with a dot). */
-function makeMessage(id: string, bytes: number): Buffer {
-  const head = `From: <bench-sender@example.net>\r\nTo: <alice@example.com>\r\nSubject: bench ${id}\r\nMessage-ID: <${id}@bench.example.net>\r\n\r\n`;
-  const line = `${'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(3).slice(0, 76)}\r\n`;
-  return Buffer.from(head + line.repeat(Math.max(1, Math.round((bytes - head.length) / line.length))));
-}
-
+/** The sum of a Prometheus counter's samples whose labels contain `labels`. */
 async function metric(healthPort: number, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
   let sum = 0;
@@ -121,136 +123,30 @@ async function metric(healthPort: number, name: string, labels = ''): Promise<nu
   return sum;
 }
 
-interface PhaseResult {
-  label: string;
-  sent: number;
-  accepted: number;
-  refused: string[];
-  seconds: number;
-  acceptLatency: number[];
-  deliveredSeconds: number | undefined;
-  delivered: number;
-  deliverLatency: number[];
-  fsyncsPerMessage: { file: number; dir: number; commits: number };
-}
-
-async function phase(
-  label: string,
-  bytes: number,
-  count: number,
-  maxSeconds: number,
-  gw: { smtpPort: number; healthPort: number },
-  delivered: Map<string, number> | undefined,
-  deliveredCount: () => Promise<number>,
-): Promise<PhaseResult> {
-  const before = {
-    file: await metric(gw.healthPort, 'mailfleet_queue_fsyncs', 'kind="file"'),
-    dir: await metric(gw.healthPort, 'mailfleet_queue_fsyncs', 'kind="dir"'),
-    commits: await metric(gw.healthPort, 'mailfleet_queue_fsyncs', 'kind="commit"'),
-    delivered: await deliveredCount(),
-  };
-  const sessions = await Promise.all(Array.from({ length: SENDERS }, () => BenchSession.open(gw.smtpPort)));
-  const acceptedAt = new Map<string, number>();
-  const latency: number[] = [];
-  const refused: string[] = [];
-  let next = 0;
-  const start = performance.now();
-  const deadline = start + maxSeconds * 1000;
-  await Promise.all(
-    sessions.map(async (s) => {
-      for (let i = next++; i < count && performance.now() < deadline; i = next++) {
-        const id = `${label}-${i}-${process.pid}`;
-        const msg = makeMessage(id, bytes);
-        const t0 = performance.now();
-        const reply = await s.send('bench-sender@example.net', 'alice@example.com', msg);
-        const t1 = performance.now();
-        if (reply.startsWith('250')) {
-          latency.push(t1 - t0);
-          acceptedAt.set(`<${id}@bench.example.net>`, performance.timeOrigin + t1);
-        } else if (refused.length < 5) refused.push(reply);
-        else refused.push('');
-      }
-    }),
+/**
+ * mailfleet's side as an SmtpTarget: node (IMAP + LMTP) and gateway as two
+ * member processes, as an operator runs them, on temporary storage.
+ */
+async function mailfleetSmtpTarget(dir: string): Promise<SmtpTarget & { healthPort: number }> {
+  await mkdir(dir, { recursive: true });
+  const usersFile = join(dir, 'users.yaml');
+  await writeUsers(
+    usersFile,
+    SMTP_USERS.map((u) => ({ ...u, scrypt: WATCHER_SCRYPT })),
   );
-  const seconds = (performance.now() - start) / 1000;
-  for (const s of sessions) s.close();
-  // Wait (bounded) until everything accepted was delivered.
-  const drainDeadline = performance.now() + 120_000;
-  let done = 0;
-  while (performance.now() < drainDeadline) {
-    done = (await deliveredCount()) - before.delivered;
-    if (done >= acceptedAt.size) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const deliverLatency: number[] = [];
-  let lastDelivery = 0;
-  if (delivered) {
-    for (const [id, at] of acceptedAt) {
-      const d = delivered.get(id);
-      if (d !== undefined) {
-        deliverLatency.push(d - at);
-        lastDelivery = Math.max(lastDelivery, d);
-      }
-    }
-  }
-  const n = Math.max(1, acceptedAt.size);
-  return {
-    label,
-    sent: Math.min(next, count),
-    accepted: acceptedAt.size,
-    refused: refused.filter(Boolean),
-    seconds,
-    acceptLatency: latency,
-    deliveredSeconds: delivered && lastDelivery ? (lastDelivery - (performance.timeOrigin + start)) / 1000 : undefined,
-    delivered: done,
-    deliverLatency,
-    fsyncsPerMessage: {
-      file: ((await metric(gw.healthPort, 'mailfleet_queue_fsyncs', 'kind="file"')) - before.file) / n,
-      dir: ((await metric(gw.healthPort, 'mailfleet_queue_fsyncs', 'kind="dir"')) - before.dir) / n,
-      commits: ((await metric(gw.healthPort, 'mailfleet_queue_fsyncs', 'kind="commit"')) - before.commits) / n,
-    },
-  };
-}
-
-export async function runSmtpBench(): Promise<void> {
-  const count10k = envInt('BENCH_SMTP_10K', 3000);
-  const count100k = envInt('BENCH_SMTP_100K', 800);
-  const maxSeconds = envInt('BENCH_SMTP_SECONDS', 60);
-  const dir = await mkdtemp(join(tmpdir(), 'mf-bench-smtp-'));
+  const any = { host: '127.0.0.1', port: 0 };
+  const storage = { path: join(dir, 'storage') };
+  await writeFile(
+    join(dir, 'node.json'),
+    JSON.stringify({ role: 'node', memberId: 'bench-node-0', cluster: 'bench', management: any, storage, listen: { imap: any, pop3: any, lmtp: any }, directory: { file: usersFile }, logLevel: 'warn' }),
+  );
   const children: Child[] = [];
   try {
-    log('smtp: measuring the storage fsync rate …');
-    const floorDir = join(dir, 'fsync-floor');
-    await mkdir(floorDir);
-    const floor = await fsyncRate(floorDir);
-    await rm(floorDir, { recursive: true, force: true });
-
-    const usersFile = join(dir, 'users.yaml');
-    await writeUsers(usersFile, [{ address: 'alice@example.com', password: 'bench-pw', scrypt: { N: 1024, r: 8, p: 1 } }]);
-
-    // The node, if its LMTP listener reports a port; else the durable sink.
-    const any = { host: '127.0.0.1', port: 0 };
-    await writeFile(
-      join(dir, 'node.json'),
-      JSON.stringify({ role: 'node', memberId: 'bench-node-0', cluster: 'bench', management: any, storage: { path: join(dir, 'storage') }, listen: { imap: any, pop3: any, lmtp: any }, directory: { file: usersFile }, logLevel: 'warn' }),
-    );
-    const node = await spawnReady([join(ROOT, 'bin/mailfleet.js'), 'run', '--config', join(dir, 'node.json')]).catch(() => undefined);
-    let lmtpPort = typeof node?.ready.lmtpPort === 'number' ? node.ready.lmtpPort : undefined;
-    let target = 'node (LMTP → store)';
-    let delivered: Map<string, number> | undefined;
-    if (node) children.push(node);
-    if (lmtpPort === undefined) {
-      const sink = await spawnReady(['--import', 'tsx', join(__dirname, 'child.ts'), join(dir, 'sink')]);
-      children.push(sink);
-      lmtpPort = sink.ready.port as number;
-      target = 'LMTP sink (write + fsync per message; the node has no LMTP listener yet)';
-      delivered = new Map();
-      const d = delivered;
-      sink.lines((line) => {
-        const m = JSON.parse(line) as { d?: string; t: number };
-        if (m.d) d.set(m.d, m.t);
-      });
-    }
+    const node = await spawnReady([join(ROOT, 'bin/mailfleet.js'), 'run', '--config', join(dir, 'node.json')]);
+    children.push(node);
+    const lmtpPort = node.ready.lmtpPort;
+    const imapPort = node.ready.imapPort;
+    if (typeof lmtpPort !== 'number' || typeof imapPort !== 'number') throw new Error(`the node reported no LMTP/IMAP port: ${JSON.stringify(node.ready)}`);
     await writeFile(
       join(dir, 'gateway.json'),
       JSON.stringify({
@@ -259,45 +155,141 @@ export async function runSmtpBench(): Promise<void> {
         cluster: 'bench',
         hostname: 'mx.bench',
         management: any,
-        storage: { path: join(dir, 'storage') },
+        storage,
         listen: { smtp: any },
-        hostedDomains: ['example.com'],
+        hostedDomains: ['bench.test'],
         directory: { file: usersFile },
         placement: { default: { memberId: 'bench-node-0', host: '127.0.0.1', port: lmtpPort } },
-        // One client address sends everything here: lift the per-address bounds.
+        // One client address sends everything here: lift the per-address message rate.
         inbound: { messagesPerAddressPerMinute: 100_000_000 },
         logLevel: 'warn',
       }),
     );
     const gateway = await spawnReady([join(ROOT, 'bin/mailfleet.js'), 'run', '--role', 'gateway', '--config', join(dir, 'gateway.json')]);
     children.push(gateway);
-    const gw = { smtpPort: gateway.ready.smtpPort as number, healthPort: gateway.ready.healthPort as number };
-    const deliveredCount = delivered ? async () => delivered.size : () => metric(gw.healthPort, 'mailfleet_queue_deliveries_total', 'status="delivered"');
-
-    log(`smtp: ${SENDERS} senders → gateway → ${target}`);
-    await phase('warmup', 10 * 1024, 200, 30, gw, delivered, deliveredCount);
-    const results: PhaseResult[] = [];
-    log(`smtp: 10 KB × ${count10k} …`);
-    results.push(await phase('10KB', 10 * 1024, count10k, maxSeconds, gw, delivered, deliveredCount));
-    log(`smtp: 100 KB × ${count100k} …`);
-    results.push(await phase('100KB', 100 * 1024, count100k, maxSeconds, gw, delivered, deliveredCount));
-
-    const out: string[] = [];
-    out.push(`smtp: ${SENDERS} concurrent senders, gateway → ${target}; storage ${dir}`);
-    out.push(`  storage fsync rate (write 10 KB + fsync, one thread, same filesystem): ${floor.toFixed(0)} durable writes/s`);
-    for (const r of results) {
-      const rate = r.accepted / r.seconds;
-      out.push(`  ${r.label.padEnd(6)} accepted ${r.accepted}/${r.sent} in ${r.seconds.toFixed(1)} s: ${rate.toFixed(0)} msg/s (${((rate / floor) * 100).toFixed(0)}% of the fsync rate)`);
-      out.push(`         send → 250 latency p50 ${ms(pct(r.acceptLatency, 50))}, p99 ${ms(pct(r.acceptLatency, 99))}`);
-      if (r.deliveredSeconds !== undefined) {
-        out.push(`         delivered ${r.delivered}: ${(r.delivered / r.deliveredSeconds).toFixed(0)} msg/s; 250 → delivered p50 ${ms(pct(r.deliverLatency, 50))}, p99 ${ms(pct(r.deliverLatency, 99))}, max ${ms(Math.max(...r.deliverLatency))}`);
-      } else out.push(`         delivered ${r.delivered}`);
-      out.push(`         queue fsyncs per message: ${r.fsyncsPerMessage.file.toFixed(2)} file + ${r.fsyncsPerMessage.dir.toFixed(2)} directory (${r.fsyncsPerMessage.commits.toFixed(2)} group commits)`);
-      if (r.refused.length) out.push(`         refused: ${r.refused.join(' | ')}`);
-    }
-    process.stdout.write(`${out.join('\n')}\n`);
-  } finally {
+    const sum = async () => {
+      const parts = await Promise.all(children.map((c) => treeMemory(c.child.pid as number)));
+      return parts.reduce((a, b) => ({ processes: a.processes + b.processes, rss: a.rss + b.rss, pss: a.pss + b.pss }), { processes: 0, rss: 0, pss: 0 });
+    };
+    return {
+      name: 'gateway → node LMTP',
+      host: '127.0.0.1',
+      port: gateway.ready.smtpPort as number,
+      domain: 'bench.test',
+      users: SMTP_USERS,
+      imapPort,
+      healthPort: gateway.ready.healthPort as number,
+      memory: sum,
+      stop: async () => {
+        for (const c of children.reverse()) await c.stop().catch(() => undefined);
+      },
+    };
+  } catch (err) {
     for (const c of children.reverse()) await c.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+const QUEUE_FSYNC_KINDS = ['file', 'dir', 'commit'] as const;
+type QueueFsyncs = Record<(typeof QUEUE_FSYNC_KINDS)[number], number>;
+async function queueFsyncs(healthPort: number): Promise<QueueFsyncs> {
+  const [file, dir, commit] = await Promise.all(QUEUE_FSYNC_KINDS.map((k) => metric(healthPort, 'mailfleet_queue_fsyncs', `kind="${k}"`)));
+  return { file, dir, commit };
+}
+
+export async function runSmtpBench(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<SuiteResult> {
+  const counts: Record<number, number> = { [10 * 1024]: envInt('BENCH_SMTP_10K', 2000), [100 * 1024]: envInt('BENCH_SMTP_100K', 2000) };
+  const timeLimit = envInt('BENCH_SMTP_SECONDS', 30) * 1000;
+  const dir = await mkdtemp(join(tmpdir(), 'mf-bench-smtp-'));
+  const rows: BenchRow[] = [];
+  const notes: string[] = [];
+  const settings: string[] = [];
+  const targets: SmtpTarget[] = [];
+  try {
+    log('smtp: measuring the storage fsync rate …');
+    const floorDir = join(dir, 'fsync-floor');
+    await mkdir(floorDir);
+    const floor = await fsyncRate(floorDir);
+    await rm(floorDir, { recursive: true, force: true });
+    rows.push(row({ suite: SUITE, metric: 'storage fsync rate (write 10 KB + fsync, 1 thread)', unit: 'fsync/s', mailfleet: floor, note: 'same filesystem as both sides\' mail, measured just before the load' }));
+
+    const mf = await mailfleetSmtpTarget(join(dir, 'mailfleet'));
+    targets.push(mf);
+    let anchor: SmtpTarget | undefined;
+    const avail = anchors(log);
+    if (!avail.available) notes.push(`Anchor not run: ${avail.reason}; mailfleet alone.`);
+    else {
+      try {
+        anchor = await anchorSmtpTarget({ users: SMTP_USERS });
+        targets.push(anchor);
+        settings.push(...POSTFIX_DEVIATIONS.map((d) => `Postfix: ${d}`));
+      } catch (err) {
+        notes.push(`Anchor could not start: ${(err as Error).message.split('\n')[0]}; mailfleet alone.`);
+      }
+    }
+    const load = (t: SmtpTarget, size: number, count: number): Promise<SmtpLoadFigures> =>
+      smtpLoad({ host: t.host, port: t.port, messageSize: size, senders: SMTP_SENDERS, count, timeLimit, to: SMTP_USERS.map((u) => u.address), visible: { port: t.imapPort, users: t.users } });
+
+    for (const t of targets) {
+      log(`smtp: warm-up, ${t.name}, ${WARMUP} × 10 KB …`);
+      await load(t, 10 * 1024, WARMUP);
+    }
+    for (const [i, size] of SMTP_SIZES.entries()) {
+      const figures: { mailfleet?: SmtpLoadFigures; anchor?: SmtpLoadFigures } = {};
+      const order = i % 2 === 0 ? targets : [...targets].reverse();
+      let fsyncs: QueueFsyncs | undefined;
+      for (const t of order) {
+        log(`smtp: ${t.name}, ${size / 1024} KB × up to ${counts[size]} messages, ${SMTP_SENDERS} senders, ≤ ${timeLimit / 1000} s …`);
+        const before = t === mf ? await queueFsyncs(mf.healthPort) : undefined;
+        const f = await load(t, size, counts[size]);
+        if (before) {
+          const after = await queueFsyncs(mf.healthPort);
+          const n = Math.max(1, f.accepted);
+          fsyncs = { file: (after.file - before.file) / n, dir: (after.dir - before.dir) / n, commit: (after.commit - before.commit) / n };
+        }
+        if (t === mf) figures.mailfleet = f;
+        else figures.anchor = f;
+        notes.push(
+          `${t.name}, ${size / 1024} KB: ${f.accepted} accepted, ${f.failed} refused in ${(f.ms / 1000).toFixed(1)} s; ${f.visibleMs?.n ?? 0} seen in IMAP${f.errors.length ? `; replies: ${f.errors.join(' | ')}` : ''}.`,
+        );
+      }
+      rows.push(...smtpRows(SUITE, size, SMTP_SENDERS, anchor ? figures : { mailfleet: figures.mailfleet }));
+      const kb = `${size / 1024} KB`;
+      if (figures.mailfleet) {
+        rows.push(
+          row({
+            suite: SUITE,
+            metric: `messages accepted / storage fsync rate, ${kb}`,
+            unit: '%',
+            mailfleet: (figures.mailfleet.perSecond / floor) * 100,
+            better: 'higher',
+            note: 'goal: within 80% of what the fsync rate allows with group commit',
+          }),
+        );
+      }
+      if (fsyncs) {
+        rows.push(
+          row({
+            suite: SUITE,
+            metric: `gateway queue fsyncs per message, ${kb}`,
+            unit: 'fsync/msg',
+            mailfleet: fsyncs.file + fsyncs.dir,
+            better: 'lower',
+            note: `${fsyncs.file.toFixed(2)} file + ${fsyncs.dir.toFixed(2)} directory, ${fsyncs.commit.toFixed(2)} group commits per message (the node's fsyncs not counted)`,
+          }),
+        );
+      }
+    }
+    const mem = await Promise.all(targets.map((t) => t.memory()));
+    const memRow = (metric: string, pick: (m: { rss: number; pss: number }) => number, note: string): BenchRow =>
+      row({ suite: SUITE, metric, unit: 'MiB', mailfleet: pick(mem[0]) / MiB, ...(anchor ? { anchor: mem[1] ? pick(mem[1]) / MiB : null } : {}), better: 'lower', note });
+    rows.push(
+      memRow('memory after the load, RSS', (m) => m.rss, `all processes: mailfleet ${mem[0].processes} (gateway + node)${mem[1] ? `, anchor ${mem[1].processes} (Postfix + Dovecot)` : ''}; shared pages counted per process`),
+      memRow('memory after the load, PSS', (m) => m.pss, 'shared pages divided among the processes'),
+    );
+  } finally {
+    for (const t of targets.reverse()) await t.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
+  return { rows, notes, settings };
 }

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Logger } from '../common/log';
 import { ConfigFileError, problemsFromZod } from '../config';
-import { DIRECT_PASSWORD_CHECKS, isPasswordHash } from './password';
+import { DIRECT_PASSWORD_CHECKS, passwordHashProblem } from './password';
 import { normalizeAddress, type AuthContext, type Directory, type DirectoryUser } from './types';
 
 /**
@@ -12,7 +12,9 @@ import { normalizeAddress, type AuthContext, type Directory, type DirectoryUser 
  * ```yaml
  * users:
  *   - address: alice@example.com
- *     password: scrypt$32768$8$1$<salt>$<hash>   # from `hashPassword()`
+ *     password: scrypt$32768$8$1$<salt>$<hash>   # from `mailfleet user hash` (hashPassword())
+ *   - address: bob@example.com                      # hashes brought from Dovecot (doveadm pw):
+ *     password: "{SHA512-CRYPT}$6$<salt>$<hash>"    # also {BLF-CRYPT}, {ARGON2ID}, see ./password-schemes.ts
  *     quota: { bytes: 1073741824, messages: 100000 }
  *     aliases: [ali@example.com]
  *     disabled: false
@@ -28,8 +30,9 @@ const addressSchema = z
 const userSchema = z
   .object({
     address: addressSchema,
-    password: z.string().refine(isPasswordHash, {
-      message: 'must be a scrypt hash "scrypt$N$r$p$salt$hash" (see hashPassword); plain passwords are not accepted',
+    password: z.string().superRefine((hash, ctx) => {
+      const problem = passwordHashProblem(hash);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
     quota: z
       .object({

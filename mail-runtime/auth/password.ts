@@ -1,4 +1,6 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { parseForeignHash } from './password-schemes';
+import { sharedHashThreads } from './password-threads';
 import type { PasswordVerifier } from './types';
 
 /**
@@ -9,6 +11,10 @@ import type { PasswordVerifier } from './types';
  *
  * Defaults follow the scrypt paper / RFC 7914 §2 interactive-login advice
  * (N=2^15, r=8, p=1), giving ~32 MiB and tens of milliseconds per check.
+ *
+ * Hashes operators bring along ({SHA512-CRYPT}, {BLF-CRYPT}, {ARGON2ID}...,
+ * see ./password-schemes.ts) are verified too, in worker threads
+ * (./password-threads.ts); new hashes are always scrypt.
  */
 export interface ScryptParams {
   N: number;
@@ -64,14 +70,30 @@ export function parsePasswordHash(stored: string): ParsedHash | null {
   return { N, r, p, salt, key };
 }
 
-export function isPasswordHash(stored: string): boolean {
-  return parsePasswordHash(stored) !== null;
+/** Why a stored hash cannot be used (`undefined`: it can), for the users file's error message. */
+export function passwordHashProblem(stored: string): string | undefined {
+  if (parsePasswordHash(stored)) return undefined;
+  const f = parseForeignHash(stored);
+  if (f === null) {
+    return 'must be a password hash: scrypt$N$r$p$salt$hash (mailfleet user hash), {SHA512-CRYPT}$6$..., {SHA256-CRYPT}$5$..., {BLF-CRYPT}$2y$..., {ARGON2ID}$argon2id$... or {ARGON2I}$argon2i$... (doveadm pw); plain passwords are not accepted';
+  }
+  return f.ok ? undefined : f.problem;
 }
 
-/** Constant-time check of a password against a stored hash. */
+export function isPasswordHash(stored: string): boolean {
+  return passwordHashProblem(stored) === undefined;
+}
+
+/**
+ * Constant-time check of a password against a stored hash: scrypt in
+ * libuv's pool, the foreign schemes in a worker thread.
+ */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parsed = parsePasswordHash(stored);
-  if (!parsed) return false;
+  if (!parsed) {
+    const foreign = parseForeignHash(stored);
+    return foreign?.ok === true ? sharedHashThreads().verify(password, stored) : false;
+  }
   const key = await scrypt(password, parsed.salt, parsed.key.length, {
     N: parsed.N,
     r: parsed.r,

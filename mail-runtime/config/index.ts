@@ -9,3 +9,5 @@ export { ClusterLimits, RuntimeConfig, RuntimeLimits, RUNTIME_ROLES, SpamFilter 
 export type { RuntimeRole, RuntimeConfigInput, RuntimeConfigOf } from './schema';
 export { loadRuntimeConfig, parseRuntimeConfig, readConfigFile } from './load';
 export { ConfigFileError, FieldProblemsError, RuntimeConfigError, cidrContains, dnsLabel, domainName, hostPort, intToIpv4, ipv4, ipv4Cidr, ipv4ToInt, port, problemsFromZod, strict } from './validation';
+export { PowerTarget } from './power';
+export type { PowerTargetOf } from './power';

@@ -84,6 +84,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_DEAD_AFTER_SECONDS', path: ['deadAfterSeconds'], kind: 'number' },
   { name: 'MAILFLEET_LEASE_MARGIN_SECONDS', path: ['leaseMarginSeconds'], kind: 'number' },
   { name: 'MAILFLEET_CLUSTER_CA_KEY_FILE', path: ['clusterCaKeyFile'], kind: 'string' },
+  { name: 'MAILFLEET_PROXY_BACKEND_TIMEOUT_SECONDS', path: ['proxy', 'backendTimeoutSeconds'], kind: 'number' },
   { name: 'MAILFLEET_FAILOVER_STANDBY', path: ['failover', 'standby'], kind: 'bool' },
   { name: 'MAILFLEET_FAILOVER_PEER_URL', path: ['failover', 'peerUrl'], kind: 'string' },
   { name: 'MAILFLEET_FAILOVER_MODE', path: ['failover', 'mode'], kind: 'string' },

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { FailoverControllerFields } from './power';
 import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './validation';
 
 /**
@@ -9,7 +10,7 @@ import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './valida
  * are files (mounted platform secrets) named here.
  */
 
-export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all'] as const;
+export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all', 'failover-controller'] as const;
 export type RuntimeRole = (typeof RUNTIME_ROLES)[number];
 
 export const Listen = strict({
@@ -294,6 +295,13 @@ const NodeConfig = strict({
   listen: nodeListen,
   /** Until the hub serves the directory: a local users file (address, scrypt hash, quota). */
   directory: strict({ file: z.string().min(1) }).optional(),
+  /**
+   * A gateway's SMTP listener (`host:port`) that takes submitted mail for
+   * recipients outside this node's mailboxes into its durable queue; the
+   * node's address must be in that gateway's `relayNetworks`. Absent: such
+   * recipients are refused at RCPT with 451 4.3.5.
+   */
+  gatewayRelay: hostPort.optional(),
 });
 
 /**
@@ -362,20 +370,7 @@ const Outbound = strict({
   maxConnections: z.number().int().min(1).default(100),
   /** RCPTs per transaction; RFC 5321 §4.5.3.1.8 makes servers take at least 100, more go in further transactions on the same connection. */
   maxRecipientsPerTransaction: z.number().int().min(1).max(1000).default(100),
-  /**
-   * Retries of deferred recipients: exponential from `firstDelaySeconds`
-   * (×`factor` per attempt) up to `maxDelaySeconds`; after
-   * `expireAfterSeconds` the entry bounces. RFC 5321 §4.5.4.1: retry at least
-   * 30 minutes apart once settled, give up after at least 4–5 days.
-   */
-  retry: strict({
-    firstDelaySeconds: z.number().int().min(1).default(60),
-    maxDelaySeconds: z.number().int().min(1).default(4 * 3600),
-    factor: z.number().min(1).max(10).default(2),
-    expireAfterSeconds: z.number().int().min(60).default(5 * 86400),
-  })
-    .prefault({})
-    .refine((r) => r.maxDelaySeconds >= r.firstDelaySeconds, { path: ['maxDelaySeconds'], message: 'must be at least firstDelaySeconds' }),
+  // Retries and expiry are the queue's (`queue`): one schedule for every delivery, LMTP and outbound.
   tls: strict({
     /** Honour the recipient domain's MTA-STS policy (RFC 8461). */
     mtaSts: z.boolean().default(true),
@@ -459,6 +454,7 @@ const Inbound = strict({
 /** The gateway's durable queue (`<storage.path>/queue/<memberId>/`) and its delivery workers. */
 const Queue = strict({
   /**
+   * The one retry schedule of every delivery (LMTP to nodes and outbound).
    * First retry this long after a temporary failure (a 4xx, a node that does
    * not answer); each later retry waits twice as long as the one before, up
    * to retryMaxSeconds. Mail for a node that comes back is retried as soon
@@ -548,10 +544,17 @@ const proxyListen = strict({
   smtps: Listen.optional(),
 });
 
+/** The login-aware proxy's own bounds (mail-runtime/proxy); each default is decided here. */
+const ProxyFields = strict({
+  /** Connecting to the owner node and its answer to the replayed login, each within this long; beyond it the client gets NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
+  backendTimeoutSeconds: z.number().min(0.1).max(600).default(10),
+}).prefault({});
+
 const ProxyConfig = strict({
   role: z.literal('proxy'),
   ...common,
   listen: proxyListen,
+  proxy: ProxyFields,
 });
 
 const hubFields = {
@@ -634,7 +637,28 @@ const AllConfig = strict({
   }).optional(),
 });
 
-export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig]).superRefine((c, ctx) => {
+/**
+ * The failover controller of a pair: probes the primary, takes the site
+ * lease, fences the primary, starts the standby (mail-runtime/failover/).
+ * It serves no mail: of the common fields it reads its identity, management
+ * port, storage (the lease) and log level; the others keep the shape every
+ * member shares (renderers read them from any member).
+ */
+const FailoverControllerConfig = strict({
+  role: z.literal('failover-controller'),
+  ...common,
+  /** No client listeners: only the management port (its /metrics carry the probe counters). */
+  listen: strict({}).prefault({}),
+  ...FailoverControllerFields,
+}).superRefine((c, ctx) => {
+  // A failing round lasts up to probeTimeoutMs: a window shorter than the threshold's rounds could never confirm an outage.
+  const need = c.failureThreshold * Math.max(c.probeIntervalMs, c.probeTimeoutMs);
+  if (c.failureWindowMs <= need) {
+    ctx.addIssue({ code: 'custom', path: ['failureWindowMs'], message: `must be more than failureThreshold × max(probeIntervalMs, probeTimeoutMs) = ${need} ms, or an outage is never confirmed` });
+  }
+});
+
+export const RuntimeConfig = z.discriminatedUnion('role', [NodeConfig, GatewayConfig, ProxyConfig, HubConfig, AllConfig, FailoverControllerConfig]).superRefine((c, ctx) => {
   checkHubUrls(c, ctx);
   if (c.role === 'hub' || c.role === 'all') checkHubTiming(c, ctx);
 });

@@ -1,4 +1,5 @@
 import type { RuntimeConfigOf } from '../config';
+import { buildFilters } from '../smtp/filters';
 import type { GatewayOptions } from './start';
 
 type GatewayConfig = RuntimeConfigOf<'gateway'>;
@@ -22,7 +23,10 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     inbound: cfg.inbound,
     queue: cfg.queue,
-    // TODO(smtp-filters): filters built from cfg.filters (filters/ builds them); TODO(smtp-outbound): outbound transport, smarthost and buildDsn.
+    // The chain of every phase, from `filters` (authentication, clamd, spam, milters; smtp/filters/build.ts orders them).
+    filters: buildFilters(cfg),
+    // Mail leaving the cluster: routes, smarthost, MX, TLS policy, DKIM, SRS, ARC (smtp/outbound).
+    outboundSettings: cfg,
   };
 }
 
@@ -33,10 +37,6 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
  */
 export function unservedGatewayFields(cfg: GatewayConfig): string[] {
   const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
-  if (cfg.filters.clamd) out.push('filters.clamd (antivirus)');
-  if (cfg.filters.spam) out.push('filters.spam (spam scanner)');
-  if (cfg.filters.dkim) out.push('filters.dkim (DKIM signing of outbound mail)');
-  if (cfg.smarthost) out.push('smarthost (outbound delivery)');
   if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
   if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
   return out;

@@ -5,7 +5,7 @@ import { createRegistry, loadTls, startHealthServer, type HealthServer, type Tls
 import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
 import type { Filter } from '../smtp/filters/types';
 import { INBOUND_LIMITS, LocalConnectionLimit, MessageRate, startMxListener, type ConnectionAdmission, type MxListener } from '../smtp/inbound';
-import type { OutboundTransport } from '../smtp/outbound/types';
+import { SmtpOutbound, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
 
@@ -42,9 +42,11 @@ export interface GatewayOptions {
   connections?: ConnectionAdmission;
   /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
   filters?: readonly Filter[];
-  /** Mail for non-hosted domains (the smtp-outbound transport). */
+  /** The config the outbound transport (smtp/outbound SmtpOutbound) is built from: next hops, TLS policy, DKIM, SRS, ARC. */
+  outboundSettings?: OutboundSettings;
+  /** Mail for non-hosted domains; default: SmtpOutbound from `outboundSettings` (none: remote mail stays deferred). */
   outbound?: OutboundTransport;
-  /** RFC 3464 bounces (smtp-outbound's buildDsn). */
+  /** RFC 3464 bounces; default: smtp/outbound's buildDsn. */
   buildDsn?: DsnBuilder;
   /** Replaces the static router (the hub's placement, issue 12). */
   router?: Router;
@@ -74,6 +76,23 @@ export interface RunningGateway {
 function isDirectory(d: GatewayOptions['directory']): d is Directory {
   return typeof d === 'object' && d !== null && 'lookup' in d;
 }
+
+/**
+ * The runner's DSN builder on smtp/outbound's buildDsn (RFC 3464): a
+ * multipart/report from MAILER-DAEMON with the original (or its header, past
+ * the size bound or with RET=HDRS). The runner never asks for one for the
+ * null sender, so `null` cannot come back.
+ */
+const rfc3464Dsn: DsnBuilder = ({ entry, failed, message, reportingMta }) => {
+  const dsn = buildDsn(
+    entry,
+    failed.map((f) => ({ address: f.address, lastReply: f.reply })),
+    message,
+    { reportingMta, arrivalDate: new Date(entry.receivedAt), expired: failed.some((f) => / 4\.4\.7 | 5\.4\.7 /.test(f.reply)) },
+  );
+  if (!dsn) throw new Error('no DSN for the null sender');
+  return dsn.message;
+};
 
 /** Connections an LMTP pool keeps per node: enough for the delivery concurrency, no more. */
 const LMTP_PER_NODE_FLOOR = 4;
@@ -127,13 +146,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     const lmtp = new LmtpPool({ hostname: opts.hostname, maxPerTarget: Math.max(LMTP_PER_NODE_FLOOR, opts.queue.deliveryConcurrency), log });
     closers.push(() => lmtp.close());
+    const outbound = opts.outbound ?? (opts.outboundSettings ? await SmtpOutbound.create(opts.outboundSettings, { logger: log }) : undefined);
+    if (!outbound) log.warn('no outbound transport: mail for domains not hosted here stays queued and bounces at expiry');
     const runner = new QueueRunner({
       folder: own,
       router,
       lmtp,
-      ...(opts.outbound ? { outbound: opts.outbound } : {}),
-      // TODO(smtp-outbound): pass buildDsn from mail-runtime/smtp/outbound/dsn.ts once it lands (gateway/from-config.ts).
-      ...(opts.buildDsn ? { buildDsn: opts.buildDsn } : {}),
+      ...(outbound ? { outbound } : {}),
+      buildDsn: opts.buildDsn ?? rfc3464Dsn,
       hostname: opts.hostname,
       concurrency: opts.queue.deliveryConcurrency,
       retry: { firstMs: opts.queue.retryFirstSeconds * 1000, maxMs: opts.queue.retryMaxSeconds * 1000 },

@@ -7,19 +7,24 @@ import { HIERARCHY_DELIMITER, type Folder } from '../store';
  * mailbox read-write after the message arrived, or the read-write session
  * that already had it selected when it arrived and is notified first.
  * EXAMINE never claims (RFC 3501 §6.3.2: it must not make messages lose
- * `\Recent`), so a read-only session sees no recent messages; STATUS RECENT
- * counts the messages nobody has claimed yet.
+ * `\Recent`); a read-only session reports the messages nobody has claimed
+ * yet as recent, and STATUS RECENT counts them.
  *
- * Claims live in this process only, in a registry per node (one per store),
- * keyed by user, folder and UIDVALIDITY. RFC 3501 leaves the persistence of
- * `\Recent` to the implementation. Messages that already existed when this
- * process started are never recent after a restart (or a takeover by
- * another node), so a restart does not flood every client with "new" mail;
- * the price is that a message delivered just before a restart and claimed
- * by nobody loses its `\Recent` (RFC 3501 §2.3.2 only SHOULDs the opposite
- * when the server cannot tell). Which messages existed before the start is
- * read from INTERNALDATE the first time this process looks at a folder;
- * from then on arrival order (UIDs) decides.
+ * Claims live in a registry per node (one per store), keyed by user,
+ * folder and UIDVALIDITY, and are persisted in the folder's index as the
+ * highest claimed UID (`Folder.recentUid`, `claimRecent`), the way Dovecot
+ * keeps its first-recent UID: after a restart, or a takeover by another
+ * node, exactly the messages nobody was told about are still recent — a
+ * message delivered just before a restart keeps its `\Recent` (RFC 3501
+ * §2.3.2), and one already claimed is not announced again. The record
+ * shares the folder's next group commit; a crash before it is durable
+ * announces those messages once more (never the reverse).
+ *
+ * A folder whose index does not know (written before this was kept, or
+ * adopted from Dovecot, whose claims are in its binary index) falls back to
+ * INTERNALDATE the first time this process looks at it: messages from
+ * before the process started are old. From its first claim on, the
+ * persisted UID decides.
  */
 export class RecentClaims {
   /** Every UID at or below this is claimed, except those in `unclaimedOld`. */
@@ -28,6 +33,11 @@ export class RecentClaims {
   private readonly unclaimedOld = new Set<number>();
 
   constructor(folder: Folder, since: number) {
+    const persisted = folder.recentUid;
+    if (persisted !== undefined) {
+      this.seenThrough = persisted;
+      return;
+    }
     const msgs = folder.messages();
     const last = msgs.length ? msgs[msgs.length - 1].uid : 0;
     this.seenThrough = Math.max(last, folder.uidNext - 1);
@@ -62,6 +72,8 @@ export class RecentClaims {
         if (uid <= top && !taken.has(uid)) this.unclaimedOld.add(uid);
       }
       this.seenThrough = top;
+      // Persisted in the background: a failure (folder closed, storage error) costs only a repeated \Recent after a restart.
+      folder.claimRecent(top).catch(() => undefined);
     }
     return out.sort((a, b) => a - b);
   }

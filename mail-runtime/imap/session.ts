@@ -101,15 +101,18 @@ export class ImapSession implements SessionContext {
    * Literal caps for the current state, for both kinds of literal. Before
    * authentication only credentials are expected (RFC 3501 §6.2.3), so a
    * `{n+}` literal above PRE_AUTH_LITERAL_BYTES ends the connection unread
-   * (RFC 7888 §4 lets the server close) instead of being buffered. After
-   * login LITERAL+ (RFC 7888) is advertised: non-synchronising literals are
-   * accepted up to the normal cap.
+   * (RFC 7888 §4 lets the server close) instead of being buffered; LITERAL-
+   * is advertised then (RFC 7888 §5, see capabilities.ts): a `{n+}` literal
+   * is at most LIMITS.imapNonSyncLiteralBytes (4096), a bigger one is
+   * answered `BAD [TOOBIG]` and read and dropped (up to the small cap). After
+   * login LITERAL+ is advertised instead: non-synchronising literals are
+   * accepted up to the normal cap (pipelined APPEND, as Dovecot offers).
    */
   private literalLimits(): LiteralLimits {
     const configured = this.services.limits.imapLiteralBytes;
     if (this.state === 'NOT_AUTHENTICATED') {
       const pre = Math.min(PRE_AUTH_LITERAL_BYTES, configured);
-      return { maxLiteralBytes: pre, maxNonSyncLiteralBytes: pre, reason: 'before authentication' };
+      return { maxLiteralBytes: pre, maxNonSyncLiteralBytes: Math.min(LIMITS.imapNonSyncLiteralBytes, pre), reason: 'before authentication' };
     }
     return { maxLiteralBytes: configured, maxNonSyncLiteralBytes: configured };
   }
@@ -368,7 +371,8 @@ export class ImapSession implements SessionContext {
         case 'error': {
           const e = ev.error;
           this.touch();
-          if (e.code === 'TOOBIG' && e.tag) this.send(tagged(e.tag, 'NO', e.text, { name: 'TOOBIG' }));
+          // RFC 7888 §5: an oversized {n+} gets a tagged BAD [TOOBIG]; a refused {n} a NO [TOOBIG] (RFC 7889, RFC 4469).
+          if (e.code === 'TOOBIG' && e.tag) this.send(tagged(e.tag, e.nonSync ? 'BAD' : 'NO', e.text, { name: 'TOOBIG' }));
           else if (e.tag) this.send(tagged(e.tag, 'BAD', e.text));
           else this.send(untagged('BAD', e.text));
           if (e.fatal) {

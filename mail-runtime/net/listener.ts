@@ -1,5 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { normalizeIp } from './address';
+import { ProxyTrust, readProxyHeader } from './proxy-protocol';
 import { tlsHandshake } from './starttls';
 import type { TlsMaterial } from './tls';
 
@@ -23,10 +25,26 @@ export interface ListenOptions {
   /**
    * Called for every accepted TCP connection before anything else happens
    * (for implicit TLS: before the handshake), so limits count it from the
-   * start. `false`: the caller has dealt with the socket (refused it), the
+   * start; `peer` is the client (from the PROXY header when there is one).
+   * `false`: the caller has dealt with the socket (refused it), the
    * listener does nothing more with it.
    */
-  admit?: (raw: Socket) => boolean;
+  admit?: (raw: Socket, peer: Peer) => boolean;
+  /**
+   * Networks (CIDR) of trusted load balancers: a connection from one of them
+   * must start with a PROXY protocol v2 header (./proxy-protocol.ts), whose
+   * client address then stands for the connection's everywhere (limits,
+   * sessions, logs). Empty or absent: no connection is asked for one.
+   */
+  proxyFrom?: readonly string[];
+}
+
+/** The client of a connection: the socket's peer, or the one a trusted balancer's PROXY header names. */
+export interface Peer {
+  ip: string;
+  port: number;
+  /** The balancer the connection came through, when it came through one. */
+  via?: string;
 }
 
 export interface Listener {
@@ -49,21 +67,36 @@ export interface Listener {
  * work. A socket error is logged by the session; here we only make sure an
  * error on one socket can never reach the process as an uncaught exception.
  */
-export function listen(opts: ListenOptions, onConnection: (socket: Socket | TLSSocket, secure: boolean, raw: Socket) => void): Promise<Listener> {
+export function listen(opts: ListenOptions, onConnection: (socket: Socket | TLSSocket, secure: boolean, raw: Socket, peer: Peer) => void): Promise<Listener> {
   if (opts.kind === 'tls' && !opts.tls) throw new Error('implicit TLS listener needs TLS material');
   const sockets = new Set<Socket>();
-  const server = createServer((raw) => {
-    sockets.add(raw);
-    raw.on('error', () => undefined);
-    raw.once('close', () => sockets.delete(raw));
-    if (opts.admit && !opts.admit(raw)) return;
+  const trust = new ProxyTrust(opts.proxyFrom ?? []);
+  const serve = (raw: Socket, peer: Peer, proxied: boolean): void => {
+    if (opts.admit && !opts.admit(raw, peer)) return;
     if (opts.kind === 'plain') {
-      onConnection(raw, false, raw);
+      onConnection(raw, false, raw, peer);
+      // readProxyHeader left the socket paused: the session has attached its reader now.
+      if (proxied) raw.resume();
       return;
     }
     // Handshake failures of random scanners are not our errors: the socket is gone, nothing else to do.
     tlsHandshake(raw, (opts.tls as TlsMaterial).context, opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS).then(
-      (secure) => onConnection(secure, true, raw),
+      (secure) => onConnection(secure, true, raw, peer),
+      () => undefined,
+    );
+  };
+  const server = createServer((raw) => {
+    sockets.add(raw);
+    raw.on('error', () => undefined);
+    raw.once('close', () => sockets.delete(raw));
+    const own: Peer = { ip: normalizeIp(raw.remoteAddress), port: raw.remotePort ?? 0 };
+    if (!trust.expects(own.ip)) {
+      serve(raw, own, false);
+      return;
+    }
+    // A balancer's connection: the client is whoever its header names (a bad header closes the socket).
+    readProxyHeader(raw).then(
+      (h) => serve(raw, h.command === 'proxy' ? { ip: h.sourceIp, port: h.sourcePort, via: own.ip } : own, true),
       () => undefined,
     );
   });

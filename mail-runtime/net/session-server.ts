@@ -1,9 +1,8 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { connectionId } from './conn-id';
-import { normalizeIp } from './address';
 import type { ConnectionLimit, RefusalReason } from './connection-limit';
-import { listen, type Listener, type ListenOptions } from './listener';
+import { listen, type Listener, type ListenOptions, type Peer } from './listener';
 
 /**
  * Why the server ends a session: it is stopping, or the connection did not
@@ -24,7 +23,11 @@ export interface AcceptedConnection {
   id: string;
   socket: Socket | TLSSocket;
   secure: boolean;
+  /** The client's address (through a trusted balancer: the one its PROXY header names). */
   remoteIp: string;
+  remotePort: number;
+  /** The trusted load balancer the connection came through (ServeOptions.proxyFrom), if any. */
+  via?: string;
   /** The session calls this once when it has ended. */
   onClose: () => void;
   /** The session calls this when the client has logged in: the login deadline no longer applies. */
@@ -78,8 +81,8 @@ export async function serveSessions(opts: ServeOptions, createSession: (conn: Ac
   const sessions = new Set<ServedSession>();
   const { limit } = opts;
   const deadlines = new WeakMap<Socket, LoginDeadline>();
-  const admit = (raw: Socket): boolean => {
-    const admission = limit.admit(normalizeIp(raw.remoteAddress));
+  const admit = (raw: Socket, peer: Peer): boolean => {
+    const admission = limit.admit(peer.ip);
     if ('refused' in admission) {
       if (opts.kind === 'tls') raw.destroy();
       else refuse(raw, opts.refusal(admission.refused));
@@ -90,14 +93,16 @@ export async function serveSessions(opts: ServeOptions, createSession: (conn: Ac
     if (timeoutMs !== undefined) deadlines.set(raw, new LoginDeadline(raw, timeoutMs));
     return true;
   };
-  const listener = await listen({ ...opts, admit, handshakeTimeoutMs: limit.policy.tlsHandshakeMs }, (socket, secure, raw) => {
+  const listener = await listen({ ...opts, admit, handshakeTimeoutMs: limit.policy.tlsHandshakeMs }, (socket, secure, raw, peer) => {
     const deadline = deadlines.get(raw);
     let ended = false;
     const session: ServedSession = createSession({
       id: connectionId(),
       socket,
       secure,
-      remoteIp: normalizeIp(raw.remoteAddress),
+      remoteIp: peer.ip,
+      remotePort: peer.port,
+      ...(peer.via ? { via: peer.via } : {}),
       onClose: () => {
         if (ended) return;
         ended = true;

@@ -1,4 +1,5 @@
 import type { RuntimeConfigOf } from '../config';
+import { GatewayRelay } from '../smtp/submission';
 import type { NodeOptions } from './start';
 
 type NodeConfig = RuntimeConfigOf<'node'>;
@@ -28,5 +29,13 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
+    ...(cfg.gatewayRelay ? { queue: new GatewayRelay(splitHostPort(cfg.gatewayRelay), cfg.hostname) } : {}),
   };
 }
+
+/** `host:port` or `[v6]:port`, already checked by the schema. */
+function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+}
+

@@ -31,6 +31,11 @@ const ATOM = /^[^(){ %*"\\\]\u0000-\u001f\u007f-\uffff]{1,128}$/;
 
 export const MAX_FLAGS_PER_MESSAGE = 64;
 
+/** A keyword we can store and show (an RFC 3501 atom, not a system flag). */
+export function isKeyword(f: string): boolean {
+  return !f.startsWith('\\') && ATOM.test(f);
+}
+
 /** Validate and canonicalise; duplicates removed; `\Recent` dropped. Throws CANNOT. */
 export function normalizeFlags(flags: readonly string[]): string[] {
   const out: string[] = [];
@@ -78,24 +83,36 @@ export function hasFlag(flags: readonly string[], flag: string): boolean {
   return flags.some((f) => f.toLowerCase() === l);
 }
 
-/** `:2,<letters>` Maildir info for the system flags (keywords live in the index only). */
-export function maildirInfo(flags: readonly string[]): string {
-  const letters = flags
-    .map((f) => LETTER[f])
-    .filter((l): l is string => l !== undefined)
-    .sort()
-    .join('');
-  return ':2,' + letters;
+/** What maps keywords to the letters a..z of a file name (Dovecot's dovecot-keywords, see ./dovecot.ts). */
+export interface KeywordLetterMap {
+  letterOf(keyword: string): string | undefined;
+  keywordOf(letter: string): string | undefined;
 }
 
-/** System flags from a Maildir file name (for files the index does not know). */
-export function flagsFromFileName(name: string): string[] {
+/**
+ * `:2,<letters>` Maildir info: the system flags' letters, then the keywords'
+ * letters a..z as dovecot-keywords assigns them, all in ASCII order (the
+ * Maildir spec's rule, and Dovecot's). Keywords without a letter live in the
+ * index only.
+ */
+export function maildirInfo(flags: readonly string[], keywords?: KeywordLetterMap): string {
+  const letters: string[] = [];
+  for (const f of flags) {
+    const l = f.startsWith('\\') ? LETTER[f] : keywords?.letterOf(f);
+    if (l !== undefined) letters.push(l);
+  }
+  return ':2,' + letters.sort().join('');
+}
+
+/** Flags from a Maildir file name (for files the index does not know): system letters, and keyword letters the map knows. */
+export function flagsFromFileName(name: string, keywords?: KeywordLetterMap): string[] {
   const i = name.indexOf(':2,');
   if (i < 0) return [];
   const out: string[] = [];
   for (const ch of name.slice(i + 3)) {
-    const f = FROM_LETTER[ch];
-    if (f && !out.includes(f)) out.push(f);
+    if (ch === ',') break; // another info set (Dovecot keeps those, unknown to it too)
+    const f = ch >= 'a' && ch <= 'z' ? keywords?.keywordOf(ch) : FROM_LETTER[ch];
+    if (f && !out.some((o) => o.toLowerCase() === f.toLowerCase())) out.push(f);
   }
   return out;
 }

@@ -63,6 +63,12 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   get highestModseq(): number {
     return this.impl.highestModseq;
   }
+  get recentUid(): number | undefined {
+    return this.impl.recentUid;
+  }
+  claimRecent(uid: number): Promise<void> {
+    return this.run('record recent claims', () => this.impl.claimRecent(uid));
+  }
   messages(): readonly MessageMeta[] {
     return this.impl.messages();
   }

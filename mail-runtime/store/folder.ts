@@ -4,6 +4,16 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Owner } from './epoch';
 import { ioError } from './errors';
+import {
+  adoptFromDovecot,
+  readKeywordLetters,
+  sizesFromName,
+  toCrlf,
+  UidlistSync,
+  virtualSizeOf,
+  writeKeywordLetters,
+  type KeywordLetters,
+} from './dovecot';
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
 import { fsyncDir, isErrno, readdirOrEmpty, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import {
@@ -16,7 +26,7 @@ import {
   type IndexState,
   type Msg,
 } from './index-log';
-import { SummaryCache } from './summary-cache';
+import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
 import {
   StoreError,
   isStoreError,
@@ -58,22 +68,29 @@ function newUidValidity(): number {
 }
 
 let fileSeq = 0;
-/** Maildir unique name (cr.yp.to/proto/maildir.html) with Dovecot's `,S=<size>`. */
-export function newBaseName(host: string, size: number): string {
+/**
+ * Maildir unique name (cr.yp.to/proto/maildir.html) with Dovecot's
+ * `,S=<bytes on disk>` and, when they differ (a copy of a message Dovecot
+ * stored with bare LF), `,W=<RFC822.SIZE>`.
+ */
+export function newBaseName(host: string, size: number, physical: number = size): string {
   const now = Date.now();
   const sec = Math.floor(now / 1000);
   const usec = (now % 1000) * 1000 + (fileSeq % 1000);
   fileSeq++;
-  return `${sec}.M${usec}P${process.pid}Q${fileSeq}R${randomBytes(6).toString('hex')}.${host},S=${size}`;
+  return `${sec}.M${usec}P${process.pid}Q${fileSeq}R${randomBytes(6).toString('hex')}.${host},S=${physical}${physical === size ? '' : `,W=${size}`}`;
 }
 
-function sizeFromName(name: string): number | undefined {
-  const m = /,S=(\d+)/.exec(baseOfFileName(name));
-  return m ? Number(m[1]) : undefined;
-}
-
-function fileNameOf(m: { base: string; flags: readonly string[] }): string {
-  return m.base + maildirInfo(m.flags);
+/**
+ * MODSEQ of the first message of a folder adopted from Dovecot. Dovecot's
+ * own MODSEQs live in its binary index; a client with CONDSTORE/QRESYNC may
+ * remember one, and ours must not go below it (RFC 7162 §3.1.1: a change
+ * always gets a higher MODSEQ). Dovecot adds one per change, so the clock
+ * in milliseconds is far above anything it reached: such a client
+ * refetches flags once (CHANGEDSINCE), never bodies.
+ */
+function adoptedFirstModseq(): number {
+  return Date.now();
 }
 
 function bsearch(list: readonly Msg[], uid: number): number {
@@ -95,10 +112,13 @@ class Batch {
   private copied = false;
   uidNext: number;
   highestModseq: number;
+  recentUid: number | undefined;
   readonly records: IndexRecord[] = [];
   readonly syncDirs = new Set<string>();
   readonly existsUids: number[] = [];
   readonly expunged: number[] = [];
+  /** The expunged messages themselves (their file bases: Dovecot's uidlist, the summary cache). */
+  readonly removed: Msg[] = [];
   readonly flagChanges: Msg[] = [];
   /** File renames that make Maildir info letters follow the index (best effort, after commit). */
   readonly renames: [from: string, to: string][] = [];
@@ -109,6 +129,7 @@ class Batch {
     this.list = base.messages;
     this.uidNext = base.uidNext;
     this.highestModseq = base.highestModseq;
+    this.recentUid = base.recentUid;
   }
   get messages(): readonly Msg[] {
     return this.list;
@@ -142,12 +163,20 @@ class Batch {
         this.bytes -= m.size;
         this.count--;
         this.expunged.push(m.uid);
+        this.removed.push(m);
       } else keep.push(m);
     }
     this.list = keep;
   }
   toState(): IndexState {
-    return { uidValidity: this.base.uidValidity, uidNext: this.uidNext, highestModseq: this.highestModseq, messages: this.list, expunges: this.base.expunges };
+    return {
+      uidValidity: this.base.uidValidity,
+      uidNext: this.uidNext,
+      highestModseq: this.highestModseq,
+      messages: this.list,
+      expunges: this.base.expunges,
+      ...(this.recentUid === undefined ? {} : { recentUid: this.recentUid }),
+    };
   }
 }
 
@@ -182,6 +211,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   private flushing = false;
   private dead: StoreError | null = null;
   private readonly summaries: SummaryCache;
+  /** dovecot-uidlist kept in step with the index (./dovecot.ts). */
+  private readonly uidlist: UidlistSync;
 
   private constructor(
     private readonly host: FolderHost,
@@ -189,11 +220,14 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     private dir: string,
     state: IndexState,
     gen: number,
+    /** dovecot-keywords: the letters keywords have in file names. */
+    private readonly keywords: KeywordLetters,
   ) {
     super();
     this.state = state;
     this.gen = gen;
-    this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'));
+    this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'), () => new Set(this.state.messages.map((m) => m.base)));
+    this.uidlist = new UidlistSync(host.ctx, dir);
     // Sessions subscribe per folder; do not warn at the default 10 listeners.
     this.setMaxListeners(0);
   }
@@ -212,6 +246,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   }
   expungedSince(modseq: number): { uids: number[]; complete: boolean } {
     return this.state.expunges.since(modseq);
+  }
+  /** RFC 3501 §2.3.2: UIDs up to this one were announced as \Recent to some session; undefined: not known. */
+  get recentUid(): number | undefined {
+    return this.state.recentUid;
   }
   private get metaDir(): string {
     return path.join(this.dir, META_DIR);
@@ -237,14 +275,19 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     for (const e of await readdirOrEmpty(path.join(dir, 'tmp'))) {
       await fs.promises.rm(path.join(dir, 'tmp', e), { force: true, recursive: true });
     }
+    // Dovecot's files as we write them (temp name, then rename): leftovers of a crash.
+    for (const e of await readdirOrEmpty(dir)) {
+      if (/^\.dovecot-(uidlist|keywords)\..*\.tmp$/.test(e)) await fs.promises.rm(path.join(dir, e), { force: true });
+    }
     const metaDir = path.join(dir, META_DIR);
-    // Half-written snapshots of a crashed process (never renamed into place).
+    // Half-written snapshots and summary caches of a crashed process (never renamed into place).
     for (const e of await readdirOrEmpty(metaDir)) {
-      if (/^\.snapshot\..*\.tmp$/.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
+      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
     }
     const epoch = host.owner.epoch;
     const loaded = await loadIndex(metaDir, epoch);
-    const state = loaded.state;
+    let state = loaded.state;
+    const keywords = await readKeywordLetters(dir);
     let gen: number;
     if (loaded.snapshotEpoch === epoch && !loaded.torn) {
       // Continue the newest log, or start the one the snapshot names (a
@@ -253,7 +296,18 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     } else {
       // Takeover (or first open, or a torn log): snapshot what we read under
       // our epoch before writing anything, and read only our own files from now on.
-      if (loaded.snapshotEpoch < 0) state.uidValidity = newUidValidity();
+      if (loaded.snapshotEpoch < 0) {
+        // First open. A folder Dovecot kept is adopted with its UIDs; a new
+        // one starts with nothing claimed as \Recent (RFC 3501 §2.3.2).
+        const adopted = await adoptFromDovecot(ctx, dir, keywords, adoptedFirstModseq());
+        if (adopted) {
+          state = adopted;
+          host.ctx.logger?.info({ folder: name, user: host.address, messages: adopted.messages.length, uidValidity: adopted.uidValidity }, 'adopted a Dovecot folder');
+        } else {
+          state.uidValidity = newUidValidity();
+          state.recentUid = 0;
+        }
+      }
       await host.owner.checkBeforeWrite();
       let maxGen = -1;
       for (const e of await readdirOrEmpty(metaDir)) {
@@ -265,9 +319,38 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       await host.owner.checkBeforeWrite();
       await removeSuperseded(metaDir, epoch, gen);
     }
-    const folder = new FolderImpl(host, name, dir, state, gen);
+    const folder = new FolderImpl(host, name, dir, state, gen, keywords);
+    await folder.syncDovecotAtLoad();
     await folder.refresh();
     return folder;
+  }
+
+  // -------------------------------------------------------------------------
+  // Dovecot's files (./dovecot.ts)
+
+  /** A message's file name: base, then the system flags' and keywords' letters. */
+  private fileName(m: { base: string; flags: readonly string[] }): string {
+    return m.base + maildirInfo(m.flags, this.keywords);
+  }
+
+  /**
+   * Gives new keywords among `flags` their letters and writes
+   * dovecot-keywords (atomically) before any file name uses them: Dovecot
+   * reads a letter it has no name for as a keyword "unknown-N".
+   */
+  private async letters(flags: Iterable<string>): Promise<void> {
+    if (this.keywords.assign(flags)) await writeKeywordLetters(this.ctx, this.dir, this.keywords);
+  }
+
+  /** dovecot-uidlist at load: repaired from the durable index if a crash left it behind. Best effort. */
+  private async syncDovecotAtLoad(): Promise<void> {
+    try {
+      await this.host.owner.checkBeforeWrite();
+      await this.uidlist.atLoad(this.state);
+    } catch (e) {
+      if (isStoreError(e, 'STALE_EPOCH')) throw e;
+      this.ctx.logger?.warn({ err: e, folder: this._name, user: this.host.address }, 'dovecot-uidlist not updated');
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -290,7 +373,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
 
   /** Path of a message file; falls back to a directory scan if the info suffix lags behind the index. */
   private async locate(m: Msg): Promise<string> {
-    const expected = path.join(this.dir, 'cur', fileNameOf(m));
+    const expected = path.join(this.dir, 'cur', this.fileName(m));
     try {
       await fs.promises.access(expected);
       return expected;
@@ -312,6 +395,11 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       try {
         const buf = await fs.promises.readFile(p);
         this.ctx.stats.messageReads++;
+        // Stored with bare LF by Dovecot (its RFC822.SIZE, W=, counts CRLF): serve it as Dovecot does.
+        if (buf.length !== m.size) {
+          const crlf = toCrlf(buf);
+          if (crlf.length === m.size) return crlf;
+        }
         return buf;
       } catch (e) {
         // Renamed under us (flags changed) between locate and read: look again.
@@ -421,8 +509,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       stage: async (b) => {
         const moved: string[] = [];
         try {
+          await this.letters(items.flatMap((it) => it.flags));
           for (const it of items) {
-            const dest = path.join(this.dir, 'cur', it.base + maildirInfo(it.flags));
+            const dest = path.join(this.dir, 'cur', this.fileName(it));
             await fs.promises.rename(path.join(this.dir, 'tmp', it.base), dest);
             moved.push(dest);
           }
@@ -456,6 +545,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     const list = uniqueSorted(uids);
     return this.enqueue<StoreFlagsResult>({
       stage: async (b) => {
+        if (op !== 'remove') await this.letters(wanted);
         const changed: Msg[] = [];
         const failed: number[] = [];
         let modseq = 0;
@@ -476,8 +566,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           b.replace(nm);
           b.records.push({ t: 'f', u: uid, f: nf, m: modseq });
           b.flagChanges.push(nm);
-          const from = fileNameOf(m);
-          const to = fileNameOf(nm);
+          const from = this.fileName(m);
+          const to = this.fileName(nm);
           if (from !== to) b.renames.push([from, to]);
           changed.push(nm);
         }
@@ -500,7 +590,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         // which reconcile expunges; the other order would resurrect it.
         let scan: Map<string, string> | null = null;
         for (const m of targets) {
-          const p = path.join(this.dir, 'cur', fileNameOf(m));
+          const p = path.join(this.dir, 'cur', this.fileName(m));
           try {
             await fs.promises.unlink(p);
           } catch (e) {
@@ -559,7 +649,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     const prepared: PreparedAppend[] = [];
     try {
       for (const m of sources) {
-        const base = newBaseName(this.ctx.host, m.size);
+        // A hard link shares the bytes: a message Dovecot stored with bare LF keeps its S= and W=.
+        const base = newBaseName(this.ctx.host, m.size, sizesFromName(m.base).physical ?? m.size);
         const tmpPath = path.join(target.dir, 'tmp', base);
         await this.cloneInto(m, tmpPath);
         prepared.push({ base, size: m.size, flags: [...m.flags], internalDate: m.internalDate });
@@ -631,6 +722,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           if (!e.startsWith('.')) byBase.set(baseOfFileName(e), e);
           await pace();
         }
+        // Every keyword in use gets its letter (and dovecot-keywords) before names are compared.
+        const inUse = new Set<string>();
+        for (const m of b.messages) for (const f of m.flags) if (!f.startsWith('\\')) inUse.add(f);
+        await this.letters(inUse);
         const known = new Set<string>();
         const vanished = new Set<number>();
         for (const m of b.messages) {
@@ -639,7 +734,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           if (actual === undefined) vanished.add(m.uid);
           else {
             known.add(m.base);
-            const expected = fileNameOf(m);
+            const expected = this.fileName(m);
             if (actual !== expected) b.renames.push([actual, expected]);
           }
         }
@@ -656,7 +751,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
                 if (isErrno(err, 'ENOENT')) return;
                 throw err;
               }
-              if (st.isFile()) found.push({ name, base, size: sizeFromName(name) ?? st.size, mtime: st.mtimeMs });
+              if (st.isFile()) found.push({ name, base, size: await virtualSizeOf(path.join(curDir, name), name, st.size, true), mtime: st.mtimeMs });
             }),
           );
         }
@@ -669,13 +764,31 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         for (const f of found) {
           const uid = b.uidNext++;
           const modseq = ++b.highestModseq;
-          const flags = flagsFromFileName(f.name);
+          const flags = flagsFromFileName(f.name, this.keywords);
           const internalDate = new Date(Math.floor(f.mtime));
           b.add({ uid, base: f.base, flags, internalDate, size: f.size, modseq });
           b.records.push({ t: 'a', u: uid, b: f.base, f: flags, d: internalDate.getTime(), s: f.size, m: modseq });
-          const expected = f.base + maildirInfo(flags);
+          const expected = this.fileName({ base: f.base, flags });
           if (expected !== f.name) b.renames.push([f.name, expected]);
         }
+      },
+    });
+  }
+
+  /**
+   * RFC 3501 §2.3.2: sessions have been told about UIDs up to `uid` as
+   * `\Recent`; persisted so a restart (or the next owner) does not announce
+   * them again. Shares the next group commit; no MODSEQ (no message changed).
+   */
+  async claimRecent(uid: number): Promise<void> {
+    this.assertAlive();
+    if (!Number.isSafeInteger(uid) || uid < 0 || uid > 0xffff_ffff) throw new StoreError('CANNOT', `invalid UID ${String(uid)}`);
+    if (this.state.recentUid !== undefined && uid <= this.state.recentUid) return;
+    await this.enqueue<void>({
+      stage: async (b) => {
+        if (b.recentUid !== undefined && uid <= b.recentUid) return;
+        b.recentUid = uid;
+        b.records.push({ t: 'r', u: uid });
       },
     });
   }
@@ -781,7 +894,20 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     for (const [from, to] of b.renames) {
       await fs.promises.rename(path.join(this.dir, 'cur', from), path.join(this.dir, 'cur', to)).catch(() => undefined);
     }
+    await this.afterCommit(b);
     if (this.log && this.log.records >= Math.max(COMPACT_MIN_RECORDS, this.state.messages.length)) await this.compact();
+  }
+
+  /** Derived files follow a durable, acknowledged batch: Dovecot's uidlist, the summary cache. Best effort. */
+  private async afterCommit(b: Batch): Promise<void> {
+    if (b.existsUids.length === 0 && b.removed.length === 0) return;
+    const added = b.existsUids.map((u) => this.get(u) as Msg | undefined).filter((m): m is Msg => m !== undefined);
+    try {
+      await this.uidlist.afterCommit(this.state, added, b.removed);
+    } catch (e) {
+      this.ctx.logger?.warn({ err: e, folder: this._name, user: this.host.address }, 'dovecot-uidlist not updated');
+    }
+    if (b.removed.length > 0) this.summaries.forget(b.removed.map((m) => m.base));
   }
 
   /** Fold the log into a new snapshot and start the next generation. */
@@ -833,6 +959,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     this.log = null;
     void log?.close();
     void this.summaries.close();
+    void this.uidlist.close();
     this.emit('gone', reason);
   }
 
@@ -848,6 +975,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     this._name = name;
     this.dir = dir;
     this.summaries.relocate(this.metaDir);
+    this.uidlist.relocate(dir);
     void this.log?.close();
     this.log = null; // reopened lazily at the new path
   }
@@ -870,6 +998,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     await this.log?.close();
     this.log = null;
     await this.summaries.close();
+    await this.uidlist.close();
     this.dead ??= new StoreError('CANNOT', `folder ${this._name} is closed`);
   }
 }

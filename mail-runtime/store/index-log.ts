@@ -30,6 +30,12 @@ export interface IndexState {
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
+  /**
+   * RFC 3501 §2.3.2: every UID up to this one has been announced as
+   * `\Recent` to some session (claimed). Undefined: not known (an index
+   * written before this was kept, or a folder adopted from Dovecot).
+   */
+  recentUid?: number;
   /** Ascending UIDs. */
   messages: Msg[];
   /** Mod-sequences of expunges (RFC 7162 QRESYNC); one object shared by successive states. */
@@ -108,6 +114,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     highestModseq: snap.highestModseq,
     messages: [],
     expunges: new ExpungeLog(snap.expunged ?? [], snap.expungedFloor ?? 0),
+    ...(snap.recent === undefined ? {} : { recentUid: snap.recent }),
   };
   const gens = entries
     .map((e) => LOG_RE.exec(e))
@@ -154,6 +161,11 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
 }
 
 function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord): void {
+  if (rec.t === 'r') {
+    // Claims of \Recent change no message, so they carry no MODSEQ.
+    state.recentUid = Math.max(state.recentUid ?? 0, rec.u);
+    return;
+  }
   state.highestModseq = Math.max(state.highestModseq, rec.m);
   switch (rec.t) {
     case 'a':
@@ -180,6 +192,7 @@ export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: n
     uidValidity: state.uidValidity,
     uidNext: state.uidNext,
     highestModseq: state.highestModseq,
+    ...(state.recentUid === undefined ? {} : { recent: state.recentUid }),
     messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq]),
     expunged: state.expunges.entries(),
     expungedFloor: state.expunges.floor,

@@ -18,6 +18,6 @@
  */
 export { MailStore } from './mail-store';
 export { StoreError, isStoreError, HIERARCHY_DELIMITER } from './types';
-export type { CopyResult, FlagOperation, Folder, FolderGoneReason, FolderInfo, MessageMeta, QuotaInfo, QuotaLimits, StoreErrorCode, UserMailbox } from './types';
+export type { CopyResult, FlagOperation, Folder, FolderGoneReason, FolderInfo, MessageMeta, QuotaInfo, QuotaLimits, SpecialUse, StoreErrorCode, UserMailbox } from './types';
 export { decodeModifiedUtf7, encodeModifiedUtf7 } from './mutf7';
 export { normalizeFolderName } from './names';

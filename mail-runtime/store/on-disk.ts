@@ -32,6 +32,8 @@ export const SnapshotFile = z.strictObject({
   uidValidity: z.number().int().min(1).max(0xffff_ffff),
   uidNext: z.number().int().min(1).max(0x1_0000_0000),
   highestModseq: count,
+  /** RFC 3501 §2.3.2: UIDs up to this one were announced as \Recent to some session (absent: not known). */
+  recent: z.number().int().min(0).max(0xffff_ffff).optional(),
   /** [uid, base, flags, internalDate ms, size, modseq] */
   messages: z.array(z.tuple([uid, z.string().min(1), flags, z.number().finite(), count, count])),
   /** [uid, modseq] of expunges (RFC 7162 VANISHED); absent in snapshots written before QRESYNC. */
@@ -41,11 +43,12 @@ export const SnapshotFile = z.strictObject({
 });
 export type SnapshotFile = z.infer<typeof SnapshotFile>;
 
-/** One line of `<maildir>/mailfleet/index.<epoch>.<gen>.log`: a(ppend), f(lags), x (expunge). */
+/** One line of `<maildir>/mailfleet/index.<epoch>.<gen>.log`: a(ppend), f(lags), x (expunge), r(ecent claimed up to a UID). */
 export const IndexRecord = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count }),
   z.strictObject({ t: z.literal('f'), u: uid, f: flags, m: count }),
   z.strictObject({ t: z.literal('x'), u: z.array(uid), m: count }),
+  z.strictObject({ t: z.literal('r'), u: z.number().int().min(0).max(0xffff_ffff) }),
 ]);
 export type IndexRecord = z.infer<typeof IndexRecord>;
 

@@ -160,6 +160,15 @@ export interface Folder extends EventEmitter<FolderEventMap> {
   readonly uidNext: number;
   readonly highestModseq: number;
   /**
+   * RFC 3501 §2.3.2: every UID up to this one has been announced as
+   * `\Recent` to some session (persisted: it survives restarts and
+   * takeovers). Undefined when not known: an index from before this was
+   * kept, or a folder adopted from Dovecot.
+   */
+  readonly recentUid: number | undefined;
+  /** Record that sessions have been told about UIDs up to `uid` as `\Recent` (shares the next group commit). */
+  claimRecent(uid: number): Promise<void>;
+  /**
    * Metadata in UID order. The returned array is an immutable snapshot:
    * later changes publish a new array, so a session may hold it.
    */

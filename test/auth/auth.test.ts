@@ -100,7 +100,7 @@ describe('users file', () => {
   });
 
   it.each([
-    ['plain password', `users:\n  - address: a@b.c\n    password: hunter2\n`, /users\[0\]\.password: must be a scrypt hash/],
+    ['plain password', `users:\n  - address: a@b.c\n    password: hunter2\n`, /users\[0\]\.password: must be a password hash: scrypt/],
     ['bad address', `users:\n  - address: nobody\n    password: "$H"\n`, /users\[0\]\.address/],
     ['unknown field', `users:\n  - address: a@b.c\n    password: "$H"\n    admin: true\n`, /admin/],
     ['duplicate address', `users:\n  - address: a@b.c\n    password: "$H"\n  - address: A@b.c\n    password: "$H"\n`, /already used/],

@@ -29,6 +29,10 @@ export function gatewayConfig(dir: string, lmtpPort: number | undefined, extra: 
     directory: { file: join(dir, 'users.yaml') },
     ...(lmtpPort ? { placement: { default: { memberId: 'test-node-0', host: '127.0.0.1', port: lmtpPort } } } : {}),
     ...extra,
+    // SPF/DKIM/DMARC would ask the machine's DNS (no internet here): off unless a test turns it on (with a resolver stub).
+    filters: { authentication: { enabled: false }, ...extra.filters },
+    // Nor does the outbound transport, unless a test gives its DNS stub.
+    outbound: { resolvers: ['127.0.0.1:9'], ...extra.outbound },
   };
 }
 
@@ -87,7 +91,7 @@ export interface SpawnedGateway {
  * gateway --config <dir>/gateway.json`, waiting (bounded) for its ready line.
  * MAILFLEET_* variables of the test process are not passed on.
  */
-export async function spawnGateway(dir: string, config: GatewayConfigInput, timeoutMs = 30_000): Promise<SpawnedGateway> {
+export async function spawnGateway(dir: string, config: GatewayConfigInput, timeoutMs = 120_000): Promise<SpawnedGateway> {
   const file = join(dir, 'gateway.json');
   await writeFile(file, JSON.stringify(config));
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'mailfleet.js'), 'run', '--role', 'gateway', '--config', file], {

@@ -37,6 +37,10 @@ export async function startTestNode(
     dir?: string;
     plaintextAuth?: 'never' | 'loopback' | 'always';
     limits?: TestLimits;
+    /** Serve submission (587, STARTTLS) on an ephemeral port too. */
+    submission?: boolean;
+    /** Config `gatewayRelay`: the gateway submitted mail for outside goes to. */
+    gatewayRelay?: string;
   } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs'>> = {},
 ): Promise<TestNode> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mf-node-')));
@@ -52,7 +56,8 @@ export async function startTestNode(
       hostname: 'imap.test',
       management: lo,
       storage: { path: join(dir, 'storage') },
-      listen: { imap: lo, pop3: lo, lmtp: lo, ...(opts.imaps ? { imaps: lo } : {}), ...(opts.pop3s ? { pop3s: lo } : {}) },
+      listen: { imap: lo, pop3: lo, lmtp: lo, ...(opts.imaps ? { imaps: lo } : {}), ...(opts.pop3s ? { pop3s: lo } : {}), ...(opts.submission ? { submission: lo } : {}) },
+      ...(opts.gatewayRelay ? { gatewayRelay: opts.gatewayRelay } : {}),
       directory: { file: usersFile },
       ...(opts.plaintextAuth ? { plaintextAuth: opts.plaintextAuth } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),

@@ -62,7 +62,7 @@ describe('literals are capped by what they carry (RFC 7888 §4, RFC 4469)', () =
     const c = await login();
     c.send('a SELECT {60000000+}');
     expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([
-      `a NO [TOOBIG] Mailbox name literal too big (max ${NAME} octets)`,
+      `a BAD [TOOBIG] Mailbox name literal too big (max ${NAME} octets)`,
       '* BYE Connection cannot continue',
     ]);
     await c.waitClosed();
@@ -90,7 +90,7 @@ describe('literals are capped by what they carry (RFC 7888 §4, RFC 4469)', () =
   it('a small {n+} mailbox literal over the cap is read and dropped; the session goes on', async () => {
     const c = await login();
     c.write(`a SELECT {${NAME + 1}+}\r\n${'x'.repeat(NAME + 1)}\r\nb NOOP\r\n`);
-    expect(await c.readUntil((l) => l.startsWith('b '))).toEqual([`a NO [TOOBIG] Mailbox name literal too big (max ${NAME} octets)`, 'b OK NOOP completed']);
+    expect(await c.readUntil((l) => l.startsWith('b '))).toEqual([`a BAD [TOOBIG] Mailbox name literal too big (max ${NAME} octets)`, 'b OK NOOP completed']);
   });
 
   it('a search string over LIMITS.imapStringBytes is refused, one at the cap is searched', async () => {

@@ -81,7 +81,7 @@ describe('limits.imapLiteralBytes', () => {
     c.write(`${'y'.repeat(4096)}\r\n`);
     expect(await c.readUntil((l) => l.startsWith('b '))).toEqual(['* SEARCH', 'b OK SEARCH completed']);
     c.send('c SEARCH TEXT {4097+}');
-    expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual(['c NO [TOOBIG] Non-synchronizing literal too big (max 4096 octets)', '* BYE Connection cannot continue']);
+    expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual(['c BAD [TOOBIG] Non-synchronizing literal too big (max 4096 octets)', '* BYE Connection cannot continue']);
     await c.waitClosed();
   });
 });

@@ -47,8 +47,8 @@ function capture(): { out: string[]; err: string[]; sinks: { out: (l: string) =>
 }
 
 describe('Debian validators needed by the suite', () => {
-  it('one list: haproxy, keepalived, cloud-init, clamav-daemon, rspamd, spamd', () => {
-    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'clamav-daemon', 'rspamd', 'spamd']);
+  it('one list: haproxy, keepalived, cloud-init, postfix, dovecot-core, clamav-daemon, rspamd, spamd, dovecot-imapd', () => {
+    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'postfix', 'dovecot-core', 'clamav-daemon', 'rspamd', 'spamd', 'dovecot-imapd']);
   });
 
   it('dpkg tells installed from absent', () => {
@@ -107,14 +107,35 @@ describe('Debian validators needed by the suite', () => {
     expect(checks).toBe(2);
   });
 
-  it('root with apt-get: the scanners whose packages start a system service are stopped (the tests run their own)', () => {
+  it('postfix: preseeded to "No configuration" before apt-get, and its service stopped after (the tests only run postconf)', () => {
+    const c = capture();
+    const { run, calls } = recorder();
+    const postfix = DEBIAN_VALIDATORS.find((v) => v.package === 'postfix') as DebianValidator;
+    let checks = 0;
+    const missing = (list: readonly DebianValidator[]): DebianValidator[] => (checks++ === 0 ? [...list] : []);
+    expect(ensureDebianValidators({ list: [postfix], host: { isRoot: true, hasAptGet: true }, run, missing, ...c.sinks })).toBe(0);
+    expect(calls.map((x) => x.line)).toEqual([
+      'sh -c printf "%s\\n" "$1" | debconf-set-selections sh postfix postfix/main_mailer_type select No configuration',
+      'apt-get -qq -o DPkg::Lock::Timeout=300 update',
+      'apt-get -qq -o DPkg::Lock::Timeout=300 install -y --no-install-recommends postfix',
+      'service postfix stop',
+    ]);
+  });
+
+  it('root with apt-get: the daemons whose packages start a system service are stopped (the tests run their own)', () => {
     const c = capture();
     const { run, calls } = recorder();
     let checks = 0;
     const missing = (list: readonly DebianValidator[]): DebianValidator[] => (checks++ === 0 ? [...list] : []);
-    const scanners = DEBIAN_VALIDATORS.filter((v) => ['clamav-daemon', 'rspamd', 'spamd'].includes(v.package));
-    expect(ensureDebianValidators({ list: scanners, host: { isRoot: true, hasAptGet: true }, run, missing, ...c.sinks })).toBe(0);
-    expect(calls.slice(2).map((x) => x.line)).toEqual(['service clamav-daemon stop', 'service clamav-freshclam stop', 'service rspamd stop', 'service spamd stop']);
+    const daemons = DEBIAN_VALIDATORS.filter((v) => ['clamav-daemon', 'rspamd', 'spamd', 'dovecot-imapd'].includes(v.package));
+    expect(ensureDebianValidators({ list: daemons, host: { isRoot: true, hasAptGet: true }, run, missing, ...c.sinks })).toBe(0);
+    expect(calls.slice(2).map((x) => x.line)).toEqual([
+      'service clamav-daemon stop',
+      'service clamav-freshclam stop',
+      'service rspamd stop',
+      'service spamd stop',
+      'service dovecot stop',
+    ]);
   });
 
   it('root, apt-get install fails: stops with apt-get output and the command to run by hand', () => {

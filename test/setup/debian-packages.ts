@@ -24,11 +24,15 @@ export interface DebianValidator {
   readonly command: string;
   /** Why the tests need it (printed when it is missing). */
   readonly usedFor: string;
+  /** debconf answers preseeded before installing (so the package configures no system service of its own). */
+  readonly debconf?: string;
+  /** System services the package starts on install; stopped right after (the tests only run the validator). */
+  readonly services?: readonly string[];
 }
 
 /** The one list of Debian packages the tests need. */
 export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
-  { package: 'haproxy', command: 'haproxy', usedFor: '`haproxy -c` checks every generated HAProxy config' },
+  { package: 'haproxy', command: 'haproxy', usedFor: '`haproxy -c` checks every generated HAProxy config', services: ['haproxy'] },
   { package: 'keepalived', command: 'keepalived', usedFor: '`keepalived -t` checks the VRRP configs of the HAProxy pairs' },
   {
     package: 'cloud-init',
@@ -36,30 +40,45 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     usedFor: "`cloud-init schema` and cloud-init's network renderer check the VMs' user data",
   },
   {
+    package: 'postfix',
+    command: 'postconf',
+    usedFor: '`postconf -c <dir> -n` / `-M` check the benchmark anchor\'s generated Postfix main.cf and master.cf (test/bench)',
+    // "No configuration": no /etc/postfix/main.cf, so the package's own service has nothing to run.
+    debconf: 'postfix postfix/main_mailer_type select No configuration',
+    services: ['postfix'],
+  },
+  {
+    package: 'dovecot-core',
+    command: 'doveconf',
+    usedFor: "`doveconf -c <file> -n` checks the benchmark anchor's generated Dovecot config (test/bench)",
+    services: ['dovecot'],
+  },
+  {
     package: 'clamav-daemon',
     command: 'clamd',
     usedFor: "a real clamd (own config and EICAR signature, no freshclam) for the antivirus filter (test/smtp/filters/clamd.test.ts); its `clamconf` checks the appliances' clamd.conf / freshclam.conf",
+    // clamav-freshclam is pulled in by clamav-daemon; the tests write their own signatures and never download any.
+    services: ['clamav-daemon', 'clamav-freshclam'],
   },
   {
     package: 'rspamd',
     command: 'rspamd',
     usedFor: "a real rspamd (own local config, no DNS, no Bayes) for the spam filter's HTTP client and, in milter mode, the milter client; `rspamadm configtest` / `configdump` check the appliances' settings",
+    services: ['rspamd'],
   },
   {
     package: 'spamd',
     command: 'spamd',
     usedFor: "SpamAssassin's spamd (local tests only) for the spam filter's SPAMC client (test/smtp/filters/spam.test.ts)",
+    services: ['spamd'],
   },
-];
-
-/** Debian packages whose install starts a system service the tests do not use (they run their own, on loopback). */
-const STARTED_SERVICES: readonly { package: string; service: string }[] = [
-  { package: 'haproxy', service: 'haproxy' },
-  { package: 'clamav-daemon', service: 'clamav-daemon' },
-  // Pulled in by clamav-daemon; the tests write their own signatures and never download any.
-  { package: 'clamav-daemon', service: 'clamav-freshclam' },
-  { package: 'rspamd', service: 'rspamd' },
-  { package: 'spamd', service: 'spamd' },
+  {
+    package: 'dovecot-imapd',
+    command: 'dovecot',
+    usedFor:
+      'a real Dovecot (own config on a loopback port, never the system service) whose Maildir++ trees a node adopts and reads back (test/migration), and `doveadm pw` for the operator password hashes the users file accepts (test/auth/password-schemes.test.ts)',
+    services: ['dovecot'],
+  },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */
@@ -161,7 +180,9 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Wait for a dpkg lock held by another apt run instead of failing at once.
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  const preseed = missing.flatMap((v) => (v.debconf ? [v.debconf] : []));
   const steps: Array<[string, string[]]> = [
+    ...preseed.map((line): [string, string[]] => ['sh', ['-c', 'printf "%s\\n" "$1" | debconf-set-selections', 'sh', line]]),
     ['apt-get', ['-qq', ...lock, 'update']],
     ['apt-get', ['-qq', ...lock, 'install', '-y', '--no-install-recommends', ...packages]],
   ];
@@ -173,8 +194,8 @@ export function ensureDebianValidators(opts: EnsureOptions = {}): number {
       return 1;
     }
   }
-  // These packages start their services; the tests only run `haproxy -c` and start their own daemons.
-  for (const service of STARTED_SERVICES) if (packages.includes(service.package)) run('service', [service.service, 'stop'], env);
+  // These packages start their services (where no policy-rc.d stops them); the tests only run the validators and start their own daemons.
+  for (const v of missing) for (const service of v.services ?? []) run('service', [service, 'stop'], env);
 
   const still = check(list);
   if (still.length > 0) {

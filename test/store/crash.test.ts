@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MailStore } from '../../mail-runtime/store';
+import { KeywordLetters, parseUidlist } from '../../mail-runtime/store/dovecot';
+import { flagsFromFileName } from '../../mail-runtime/store/flags';
 import { tempRoot, userDir } from './helpers';
 
 const ADDR = 'crash@example.org';
@@ -67,9 +69,34 @@ describe('crash safety (kill -9 during a stream of appends)', () => {
       expect(acks.length).toBeGreaterThanOrEqual(r.killAfter);
       all.push(...acks);
 
+      // dovecot-uidlist as the killed process left it (the next open repairs it, so read it first).
+      const dir0 = userDir(root, ADDR);
+      const leftList = parseUidlist(fs.readFileSync(path.join(dir0, 'dovecot-uidlist'), 'utf8'));
+      if (typeof leftList === 'string') throw new Error(`dovecot-uidlist broken after kill -9: ${leftList}`);
+      const curNames = fs.readdirSync(path.join(dir0, 'cur'));
+      const listedBytes = new Map(
+        leftList.records.map((rec) => [rec.uid, fs.readFileSync(path.join(dir0, 'cur', curNames.find((n) => n.startsWith(`${rec.base}:`))!))]),
+      );
+
       const store = new MailStore({ root });
       const inbox = await (await store.openUser(ADDR, { epoch: r.epoch })).openFolder('INBOX');
       const list = inbox.messages();
+      // It never named a UID the index does not have durably, nor a UID for another file.
+      for (const rec of leftList.records) {
+        expect(inbox.get(rec.uid), `dovecot-uidlist lists UID ${rec.uid}, which the index does not hold`).toBeDefined();
+        expect(listedBytes.get(rec.uid)!.equals(await inbox.read(rec.uid))).toBe(true);
+      }
+      expect(leftList.uidValidity).toBe(inbox.uidValidity);
+      // Repaired on open: exactly the indexed messages, each file's letters as dovecot-keywords says.
+      const repaired = parseUidlist(fs.readFileSync(path.join(dir0, 'dovecot-uidlist'), 'utf8'));
+      if (typeof repaired === 'string') throw new Error(repaired);
+      expect(repaired.records.map((x) => x.uid)).toEqual(list.map((m) => m.uid));
+      expect(Math.max(repaired.nextUid, repaired.records[repaired.records.length - 1].uid + 1)).toBe(inbox.uidNext);
+      const letters = KeywordLetters.parse(fs.readFileSync(path.join(dir0, 'dovecot-keywords'), 'utf8'));
+      for (const rec of repaired.records) {
+        const file = fs.readdirSync(path.join(dir0, 'cur')).find((n) => n.startsWith(`${rec.base}:`))!;
+        expect([...flagsFromFileName(file, letters)].sort()).toEqual([...inbox.get(rec.uid)!.flags].sort());
+      }
       const uids = list.map((m) => m.uid);
       expect(uids).toEqual([...uids].sort((a, b) => a - b));
       expect(new Set(uids).size).toBe(uids.length);

@@ -99,9 +99,11 @@ describe('flags and modseq (RFC 7162)', () => {
     expect(again.highestModseq).toBe(hm);
     expect(again.get(1)?.flags).toEqual(['\\Answered', '$Label1']);
     expect(again.get(2)?.flags).toEqual(['$Label1']);
+    // System flag letters, then the keyword's letter from dovecot-keywords ($Label1 got `a`).
     const files = (await fs.promises.readdir(path.join(userDir(root, ADDR), 'cur'))).sort();
-    expect(files.filter((f) => f.endsWith(':2,R'))).toHaveLength(1);
-    expect(files.filter((f) => f.endsWith(':2,'))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith(':2,Ra'))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith(':2,a'))).toHaveLength(1);
+    expect(await fs.promises.readFile(path.join(userDir(root, ADDR), 'dovecot-keywords'), 'utf8')).toBe('0 $Label1\n');
   });
 
   it('UNCHANGEDSINCE refuses messages modified later', async () => {

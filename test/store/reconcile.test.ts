@@ -104,9 +104,32 @@ describe('reconcile index with Maildir files', () => {
     for (const f of await fs.promises.readdir(path.join(dir, 'mailfleet'))) {
       if (f !== 'user') await fs.promises.rm(path.join(dir, 'mailfleet', f), { recursive: true });
     }
+    // Without dovecot-uidlist too: nothing says which UIDs the files had.
+    await fs.promises.rm(path.join(dir, 'dovecot-uidlist'));
     await withInbox(async (inbox) => {
       expect(inbox.uidValidity).not.toBe(validity);
       expect(inbox.messages().map((m) => [m.uid, m.flags])).toEqual([[1, ['\\Seen']]]);
+    });
+  });
+
+  it('an index that was lost while dovecot-uidlist survived keeps UIDVALIDITY and UIDs (the uidlist lists durable UIDs only)', async () => {
+    const dir = userDir(root, ADDR);
+    const validity = await withInbox(async (inbox) => {
+      for (let i = 1; i <= 4; i++) await inbox.append(msg(i), { flags: i % 2 ? ['\\Seen', 'Work'] : [] });
+      await inbox.expunge([2], { force: true });
+      return inbox.uidValidity;
+    });
+    for (const f of await fs.promises.readdir(path.join(dir, 'mailfleet'))) {
+      if (f !== 'user') await fs.promises.rm(path.join(dir, 'mailfleet', f), { recursive: true });
+    }
+    await withInbox(async (inbox) => {
+      expect(inbox.uidValidity).toBe(validity);
+      expect(inbox.messages().map((m) => [m.uid, m.flags])).toEqual([
+        [1, ['\\Seen', 'Work']],
+        [3, ['\\Seen', 'Work']],
+        [4, []],
+      ]);
+      expect(inbox.uidNext).toBe(5);
     });
   });
 });

@@ -16,6 +16,11 @@ export function overLimit<T = never>(error: string): ParseResult<T> {
 }
 
 
+/** Well-formed but impossible to carry out: the dispatcher answers `NO [CANNOT]` (RFC 5530 §3), not BAD. */
+export function cannot<T = never>(error: string): ParseResult<T> {
+  return { ok: false, error, refuse: 'CANNOT' };
+}
+
 /** For commands without arguments. */
 export function noArgs(args: readonly ImapValue[]): ParseResult<undefined> {
   return args.length ? fail('No arguments expected') : ok(undefined);
@@ -31,7 +36,10 @@ export interface FolderName {
 /**
  * A mailbox-name argument: astring, modified UTF-7 decoded (RFC 3501 §5.1.3).
  * Validation of the path itself (.., NUL, depth) belongs to the store, which
- * refuses with BADNAME; here only the encoding is checked.
+ * refuses with BADNAME; here only the encoding is checked. A name that is a
+ * valid astring but not valid modified UTF-7 (`bad&name`) makes a
+ * well-formed command (RFC 3501 §9 `mailbox = "INBOX" / astring`): NO
+ * [CANNOT], not BAD — no such mailbox can exist.
  */
 export function folderArg(v: ImapValue | undefined): ParseResult<FolderName> {
   const m = parseMailboxName(v);
@@ -45,7 +53,7 @@ export function folderArg(v: ImapValue | undefined): ParseResult<FolderName> {
     const fixed = /^inbox\//i.test(store) ? `INBOX${store.slice(5)}` : store;
     return ok({ imap: m.name, store: fixed });
   } catch (err) {
-    if (isStoreError(err)) return fail('Mailbox name is not valid modified UTF-7');
+    if (isStoreError(err)) return cannot('Mailbox name is not valid modified UTF-7');
     throw err;
   }
 }

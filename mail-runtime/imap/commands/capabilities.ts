@@ -11,8 +11,6 @@ export interface CapabilityInput {
 
 /** Extensions offered in every state (each is implemented by a command file here). */
 const EXTENSIONS = [
-  'SASL-IR', // RFC 4959
-  'LITERAL+', // RFC 7888
   'ID', // RFC 2971
   'ENABLE', // RFC 5161
   'IDLE', // RFC 2177
@@ -28,12 +26,29 @@ const EXTENSIONS = [
   'QUOTA', // RFC 9208
   'QUOTA=RES-STORAGE',
   'QUOTA=RES-MESSAGE',
+  'ESEARCH', // RFC 4731 (search.ts, esearch.ts)
+  'SEARCHRES', // RFC 5182 (`$` in sets.ts)
   'SORT', // RFC 5256 (sort.ts)
   'SORT=DISPLAY', // RFC 5957
   'THREAD=ORDEREDSUBJECT', // RFC 5256 (thread.ts)
   'THREAD=REFERENCES',
   'ESORT', // RFC 5267 §3 (esort.ts)
+  'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
+  'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
+  'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)
 ] as const;
+
+/**
+ * RFC 7888: before login only credentials travel and a stranger must not
+ * make us read big literals, so `{n+}` is capped at 4096 octets (LITERAL-,
+ * §5); after login any literal up to the configured cap may be sent
+ * without waiting (LITERAL+, §3), which pipelined APPEND needs. The RFC
+ * forbids advertising both at once (§5); the list changes at login
+ * (RFC 3501 §7.2.1), and the LOGIN reply carries the new one.
+ */
+function literalCapability(state: SessionState): 'LITERAL-' | 'LITERAL+' {
+  return state === 'NOT_AUTHENTICATED' ? 'LITERAL-' : 'LITERAL+';
+}
 
 /**
  * The CAPABILITY list for a connection. Before login it says how to log in
@@ -48,6 +63,6 @@ export function capabilities(c: CapabilityInput): string[] {
     if (c.plaintextAllowed) caps.push('AUTH=PLAIN');
     else caps.push('LOGINDISABLED');
   }
-  caps.push(...EXTENSIONS);
+  caps.push('SASL-IR' /* RFC 4959 */, literalCapability(c.state), ...EXTENSIONS);
   return caps;
 }

@@ -21,7 +21,9 @@ function copyuid(res: CopyResult): ResponseCode {
 /**
  * RFC 3501 §6.4.7 COPY with COPYUID (RFC 4315 §3) and RFC 6851 MOVE: for
  * MOVE the COPYUID goes in an untagged OK before the EXPUNGE responses
- * (RFC 6851 §4.3).
+ * (RFC 6851 §4.3). The target may be the selected mailbox itself (RFC 6851
+ * §3.1 does not forbid it): the copies are new messages with new UIDs,
+ * announced with EXISTS like any new mail, and MOVE expunges the originals.
  */
 function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set: SetArg; target: FolderName }> {
   return defineCommand({
@@ -54,7 +56,6 @@ function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set
           const res = await view.folder.copy(uids, dest);
           return res.pairs.length ? okResult('COPY completed', copyuid(res)) : okResult('COPY completed');
         }
-        if (dest === view.folder) return noResult('Source and target are the same mailbox', { name: 'CANNOT' });
         const res = await view.folder.move(uids, dest);
         if (res.pairs.length) ctx.send(untagged('OK', 'Moved', copyuid(res)));
         await sendPaced((r) => ctx.send(r), view.expungeNow());

@@ -26,8 +26,9 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
   const parsed = spec.parse(cmd.args, cmd);
   if (!parsed.ok) {
     // Over an implementation limit is not a syntax error (RFC 5530 §3 LIMIT): NO, and not counted as bad.
-    if (parsed.limit) {
-      ctx.send(tagged(cmd.tag, 'NO', `${key}: ${parsed.error}`, { name: 'LIMIT' }));
+    // Nor is a well-formed command that cannot be carried out (e.g. a mailbox name that is not modified UTF-7).
+    if (parsed.limit || parsed.refuse) {
+      ctx.send(tagged(cmd.tag, 'NO', `${key}: ${parsed.error}`, { name: parsed.refuse ?? 'LIMIT' }));
       return;
     }
     ctx.send(tagged(cmd.tag, 'BAD', `${key}: ${parsed.error}`));
@@ -50,7 +51,7 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
       result = { status: 'NO', code: { name: 'SERVERBUG' }, text: `${key} failed: internal error` };
     }
   }
-  if (ctx.state === 'SELECTED' && !(await ctx.flushNotifications(!spec.holdExpunges))) return;
+  if (ctx.state === 'SELECTED' && !spec.noUpdates && !(await ctx.flushNotifications(!spec.holdExpunges))) return;
   ctx.send(tagged(cmd.tag, result.status, result.text, result.code));
   if (result.status === 'BAD') ctx.countBad();
   else ctx.resetBad();

@@ -79,7 +79,7 @@ export function parseReturnOptions(v: ImapValue | undefined): ParseResult<Return
  * Lists keep the sort order (RFC 5267 §3.2: ALL is "in the requested sort
  * order, using a sequence-set"): only ascending runs become `a:b`.
  */
-export function esearchResponse(tag: string, uid: boolean, ids: readonly number[], opts: ReturnOptions, modseq: number | undefined): ImapResponse {
+export function esortResponse(tag: string, uid: boolean, ids: readonly number[], opts: ReturnOptions, modseq: number | undefined): ImapResponse {
   const items: ResponseValue[] = [atom('ESEARCH'), list([atom('TAG'), str(tag)])];
   if (uid) items.push(atom('UID'));
   if (opts.min && ids.length) items.push(atom('MIN'), num(ids[0]!));

@@ -1,5 +1,5 @@
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, needsRawMessage, renderFetchItem, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, needsRawMessage, renderFetchItem, UnknownCteError, type MessageSummary } from '../message';
 import {
   atom,
   data,
@@ -27,16 +27,28 @@ const DRAIN_EVERY_BYTES = 1024 * 1024;
 const SUMMARY_CHUNK = 512;
 
 async function summaryOf(folder: Folder, uid: number, raw: Buffer | undefined, prefetched: Map<number, unknown>): Promise<MessageSummary> {
-  const cached = (prefetched.has(uid) ? prefetched.get(uid) : await folder.getSummary(uid)) as MessageSummary | undefined;
-  if (cached && typeof cached === 'object' && 'root' in cached) return cached;
-  // No analyzer configured on the store: analyse now (not cached).
+  const cached = prefetched.has(uid) ? prefetched.get(uid) : await folder.getSummary(uid);
+  if (isCurrentSummary(cached)) return cached;
+  // No analyzer configured on the store, or a summary cached by an older analyzer: analyse now (not cached).
   return analyzeMessage(raw ?? (await folder.read(uid)));
 }
 
+/** RFC 5530 §3 EXPUNGEISSUED: the tagged NO of a FETCH that named messages another session expunged. */
+const EXPUNGE_ISSUED = noResult('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+
 /**
  * RFC 3501 §6.4.5 FETCH / §6.4.8 UID FETCH (which always returns UID), with
- * CHANGEDSINCE and MODSEQ (RFC 7162 §3.1.4). Body sections without .PEEK set
+ * CHANGEDSINCE and MODSEQ (RFC 7162 §3.1.4) and BINARY[part]<partial>,
+ * BINARY.SIZE[part] (RFC 3516 §4.2). Body sections without .PEEK set
  * \Seen in a read-write mailbox, and then FLAGS is reported too.
+ *
+ * A message another session expunged keeps its sequence number here until
+ * this session is told (RFC 3501 §7.4.1: no EXPUNGE during FETCH). FETCH
+ * answers the messages that still exist and then `NO [EXPUNGEISSUED]`
+ * (RFC 2180 §4.1.2, RFC 5530), never a silent OK. UID FETCH may announce
+ * expunges (§7.4.1): its EXPUNGE responses, sent before the tagged OK, tell
+ * the client why a UID got no answer (§6.4.8: UIDs that do not exist are
+ * not an error).
  */
 function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchRequest }> {
   return defineCommand({
@@ -49,9 +61,6 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (!set.ok) return set;
       const req = parseFetchArgs(args.slice(1));
       if (!req.ok) return req;
-      if (req.value.attributes.some((a) => a.kind === 'binary' || a.kind === 'binary-size')) {
-        return fail('BINARY is not supported');
-      }
       // RFC 7162 §3.2.6: VANISHED is a UID FETCH modifier (with CHANGEDSINCE, checked by the parser).
       if (req.value.vanished && !uid) return fail('VANISHED is only allowed with UID FETCH');
       return ok({ set: set.value, req: req.value });
@@ -72,12 +81,16 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         const vanished = vanishedEarlier(view, Number(req.changedSince), set);
         if (vanished) ctx.send(vanished);
       }
-      let targets = view.metas(resolveUids(view, set, uid));
+      const uids = resolveUids(view, set, uid);
+      let targets = view.metas(uids);
+      // Named messages gone from the folder since this session was last told.
+      let missing = uids.length - targets.length;
       if (req.changedSince !== undefined) {
         const since = req.changedSince;
         targets = targets.filter((t) => BigInt(t.meta.modseq) > since);
       }
-      if (!targets.length) return okResult('FETCH completed');
+      const done = (): ReturnType<typeof okResult> => (missing && !uid ? EXPUNGE_ISSUED : okResult('FETCH completed'));
+      if (!targets.length) return done();
 
       // \Seen first (RFC 3501 §6.4.5 BODY[section]), so FLAGS below shows it.
       const seenSet = new Set<number>();
@@ -92,7 +105,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
-      let missing = 0;
+      let unknownCte: UnknownCteError | undefined;
       const bodies = wantsRaw ? new BodyReadAhead(folder, targets.map((t) => ({ uid: t.meta.uid, size: t.meta.size }))) : undefined;
       // Rendering many items for many messages is CPU work: give other sessions their turn (issue 9).
       const work = new CommandWork();
@@ -117,6 +130,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         }
         const items: ResponseValue[] = [];
         let flagsShown = false;
+        let failed = false;
         for (const a of attrs) {
           if (a.kind === 'simple') {
             switch (a.name) {
@@ -140,11 +154,26 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
                 break;
             }
           }
-          const pair = summary ? renderFetchItem(a, summary, raw) : null;
+          let pair: ReturnType<typeof renderFetchItem>;
+          try {
+            pair = summary ? renderFetchItem(a, summary, raw) : null;
+          } catch (err) {
+            // RFC 3516 §4.2: BINARY of a part we cannot decode fails the FETCH with NO [UNKNOWN-CTE]; other messages are still answered.
+            if (!(err instanceof UnknownCteError)) throw err;
+            unknownCte = err;
+            failed = true;
+            break;
+          }
           if (pair) items.push(pair[0], pair[1]);
         }
-        if (seenSet.has(meta.uid) && !flagsShown) items.push(atom('FLAGS'), view.flagsOf(meta));
-        if (condstore && (flagsShown || seenSet.has(meta.uid)) && !has('MODSEQ') && req.changedSince === undefined) {
+        if (failed) continue;
+        if (seenSet.has(meta.uid) && !flagsShown) {
+          items.push(atom('FLAGS'), view.flagsOf(meta));
+          flagsShown = true;
+        }
+        // A keyword set elsewhere and not announced yet: the new FLAGS list first (RFC 3501 §7.2.6).
+        if (flagsShown) for (const r of view.keywordUpdate([meta.flags])) ctx.send(r);
+        if (condstore && flagsShown && !has('MODSEQ') && req.changedSince === undefined) {
           items.push(atom('MODSEQ'), list([num(meta.modseq)]));
         }
         ctx.send(data(num(t.seq), atom('FETCH'), list(items)));
@@ -155,8 +184,8 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         }
         if (work.due(attrs.length)) await work.pause();
       }
-      if (missing) return noResult('Some messages were expunged meanwhile', { name: 'EXPUNGEISSUED' });
-      return okResult('FETCH completed');
+      if (unknownCte) return noResult(unknownCte.message, { name: 'UNKNOWN-CTE' });
+      return done();
     },
   });
 }

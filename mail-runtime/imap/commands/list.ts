@@ -189,7 +189,12 @@ interface LsubArgs {
 
 /**
  * RFC 3501 §6.3.9 LSUB: subscribed names matching the pattern; a name that
- * does not exist is `\Noselect`. RFC 5258 leaves LSUB as it was.
+ * does not exist is `\Noselect`. When the pattern ends in `%` and a
+ * subscribed name lies below the level it reaches (`foo/bar` subscribed,
+ * `foo` not, pattern `%`), the parent at that level is answered instead,
+ * flagged `\Noselect` whether it exists or not (§6.3.9: "must return foo,
+ * not foo/bar ... MUST be flagged with the \Noselect attribute"). Answers
+ * come in LIST order. RFC 5258 leaves LSUB as it was.
  */
 export const LSUB = defineCommand({
   name: 'LSUB',
@@ -204,15 +209,33 @@ export const LSUB = defineCommand({
   async handle(ctx, a) {
     const mb = ctx.mailbox!;
     const m = matcher(a.reference, a.pattern);
+    if (!m) return okResult('LSUB completed');
+    const parentsToo = (a.reference + a.pattern).endsWith('%');
     const infos = new Map<string, FolderInfo>((await mb.listFolders()).map((f) => [f.name, f]));
+    const subscriptions = await mb.listSubscriptions();
+    const subscribed = new Set(subscriptions);
+    // Pattern work grows with names × depth: pace it (issue 9).
     const work = new CommandWork();
-    for (const name of await mb.listSubscriptions()) {
-      const r = m?.(name);
-      if (r && work.due(Math.ceil(r.cost / 256))) await work.pause();
-      if (!r?.match) continue;
-      const f = infos.get(name);
-      const attrs = f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect'];
-      ctx.send(data(atom('LSUB'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));
+    const matches = async (name: string): Promise<boolean> => {
+      const r = m(name);
+      if (work.due(Math.ceil(r.cost / 256))) await work.pause();
+      return r.match;
+    };
+    const answers = new Map<string, readonly string[]>();
+    for (const name of subscriptions) {
+      if (await matches(name)) {
+        const f = infos.get(name);
+        answers.set(name, f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect']);
+        continue;
+      }
+      if (!parentsToo) continue;
+      for (const parent of ancestors(name)) {
+        if (subscribed.has(parent) || answers.has(parent)) continue;
+        if (await matches(parent)) answers.set(parent, ['\\Noselect']);
+      }
+    }
+    for (const name of [...answers.keys()].sort(byName)) {
+      ctx.send(data(atom('LSUB'), list(answers.get(name)!.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));
     }
     return okResult('LSUB completed');
   },

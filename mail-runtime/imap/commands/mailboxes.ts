@@ -1,5 +1,5 @@
-import { normalizeFolderName } from '../../store';
-import type { ImapValue } from '../protocol';
+import { normalizeFolderName, type SpecialUse } from '../../store';
+import { asAtom, untagged, type ImapValue, type ParseResult } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
 import { recentRegistry } from './recent';
@@ -22,28 +22,76 @@ async function attempt(fn: () => Promise<void>, done: string): Promise<CommandRe
   }
 }
 
-/** RFC 3501 §6.3.3 CREATE (parents are created too; a trailing delimiter is accepted). */
+/** RFC 6154 §2 attributes a folder can be created with (the store's SpecialUse). */
+const USES: ReadonlyMap<string, SpecialUse> = new Map(
+  (['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged'] as const).map((u) => [u.toUpperCase(), u]),
+);
+
+interface CreateArgs {
+  folder: FolderName;
+  /** RFC 6154 §3 `USE (attr)`; one attribute per folder is kept. */
+  use?: string;
+}
+
+/** `CREATE name [(USE (\attr ...))]` (RFC 4466 create-params, RFC 6154 §3 CREATE-SPECIAL-USE). */
+function parseCreate(args: readonly ImapValue[]): ParseResult<CreateArgs> {
+  if (args.length < 1 || args.length > 2) return fail('CREATE needs a mailbox name and optional parameters');
+  const folder = folderArg(args[0]);
+  if (!folder.ok) return folder;
+  if (args.length === 1) return ok({ folder: folder.value });
+  const params = args[1];
+  if (params.type !== 'list' || params.items.length !== 2 || asAtom(params.items[0], true) !== 'USE' || params.items[1].type !== 'list') {
+    return fail('Invalid CREATE parameters (expected (USE (attributes)))');
+  }
+  const uses = params.items[1].items.map((v) => asAtom(v));
+  if (uses.length !== 1 || uses[0] === undefined) return fail('USE needs one special-use attribute');
+  return ok({ folder: folder.value, use: uses[0] });
+}
+
+/** RFC 3501 §6.3.3 CREATE (parents are created too; a trailing delimiter is accepted), with RFC 6154 §3 USE. */
 export const CREATE = defineCommand({
   name: 'CREATE',
   states: AUTH_OR_SELECTED,
-  parse: oneFolder,
-  async handle(ctx, f) {
+  parse: parseCreate,
+  async handle(ctx, { folder: f, use }) {
     if (f.store === 'INBOX') return noResult('INBOX always exists', { name: 'ALREADYEXISTS' });
-    return attempt(() => ctx.mailbox!.createFolder(f.store), 'CREATE completed');
+    let specialUse: SpecialUse | undefined;
+    if (use !== undefined) {
+      specialUse = USES.get(use.toUpperCase());
+      // RFC 6154 §3: an attribute we do not support is refused with USEATTR.
+      if (!specialUse) return noResult(`Unsupported special-use attribute ${use.slice(0, 40)}`, { name: 'USEATTR' });
+    }
+    return attempt(() => ctx.mailbox!.createFolder(f.store, specialUse ? { specialUse } : undefined), 'CREATE completed');
   },
 });
 
-/** RFC 3501 §6.3.4 DELETE (INBOX cannot be deleted; children survive). */
+/**
+ * RFC 3501 §6.3.4 DELETE (INBOX cannot be deleted; children survive).
+ * Deleting the selected mailbox: the tagged OK, then BYE [UNAVAILABLE] and
+ * the connection ends (RFC 3501 §7.1.5), as other sessions on that mailbox
+ * are told; the session never goes on in a selected state without a mailbox.
+ */
 export const DELETE = defineCommand({
   name: 'DELETE',
   states: AUTH_OR_SELECTED,
   parse: oneFolder,
   async handle(ctx, f) {
     if (f.store === 'INBOX') return noResult('INBOX cannot be deleted', { name: 'CANNOT' });
-    return attempt(async () => {
+    const name = normalizeFolderName(f.store);
+    const result = await attempt(async () => {
       await ctx.mailbox!.deleteFolder(f.store);
-      recentRegistry(ctx).deleted(ctx.mailbox!.address, normalizeFolderName(f.store));
+      recentRegistry(ctx).deleted(ctx.mailbox!.address, name);
     }, 'DELETE completed');
+    if (result.status !== 'OK' || ctx.selected?.folder.name !== name) return result;
+    // Leave the mailbox first, so no BYE for it goes out before the tagged reply.
+    await ctx.unselect();
+    return {
+      ...result,
+      after: () => {
+        ctx.send(untagged('BYE', 'Selected mailbox was deleted', { name: 'UNAVAILABLE' }));
+        ctx.close();
+      },
+    };
   },
 });
 

@@ -1,20 +1,26 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
+import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
 import { BodyReadAhead } from './read-ahead';
-import { SELECTED, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
+import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
 import { CommandWork } from './work';
 
-type SearchArgs = { badCharset: true } | { badCharset: false; query: SearchQuery };
+type SearchArgs =
+  | { kind: 'bad-charset'; save: boolean }
+  /** A failed SEARCH RETURN (SAVE): the handler empties `$` first (RFC 5182 §2.1), then answers BAD or NO [LIMIT]. */
+  | { kind: 'failed-save'; error: string; limit: boolean }
+  | { kind: 'query'; query: SearchQuery };
 
 /** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? */
 function needsSummary(key: SearchKey): boolean {
   switch (key.op) {
     case 'header':
+    case 'address':
     case 'sentdate':
     case 'body':
     case 'text':
@@ -48,16 +54,14 @@ function usesModseq(key: SearchKey): boolean {
 /** Messages per SEARCH batch: bounds memory while letting summary reads coalesce. */
 const SEARCH_BATCH = 512;
 
-const isSummary = (v: unknown): v is MessageSummary => Boolean(v) && typeof v === 'object' && 'root' in (v as object);
-
-/** Cached summaries (few reads); a message without a usable one is analyzed from its file. */
+/** Cached summaries (few reads); a message without a usable one (none, or from an older analyzer) is analyzed from its file. */
 async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<Map<number, MessageSummary>> {
   const out = new Map<number, MessageSummary>();
   if (uids.length === 0) return out;
   const cached = await folder.getSummaries(uids);
   for (const uid of uids) {
     const c = cached.get(uid);
-    if (isSummary(c)) {
+    if (isCurrentSummary(c)) {
       out.set(uid, c);
       continue;
     }
@@ -72,7 +76,7 @@ async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<M
 }
 
 /** A message that matched, as SEARCH, SORT and THREAD report it. */
-export interface SearchHit {
+export interface SearchMatch {
   readonly seq: number;
   readonly meta: MessageMeta;
 }
@@ -85,12 +89,15 @@ export interface SearchHit {
  * files. Paced through `work`; throws SearchWorkExceeded past
  * LIMITS.imapSearchWorkUnits.
  */
-export async function findMatches(view: MailboxView, key: SearchKey, work: CommandWork): Promise<SearchHit[]> {
+export async function findMatches(view: MailboxView, key: SearchKey, work: CommandWork): Promise<SearchMatch[]> {
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ev = new SearchEvaluator(key, { messageCount: view.count, maxUid: view.lastUid }, { pacer: work, maxUnits: LIMITS.imapSearchWorkUnits });
-  const hits: SearchHit[] = [];
+  const ev = new SearchEvaluator(key, { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch }, {
+    pacer: work,
+    maxUnits: LIMITS.imapSearchWorkUnits,
+  });
+  const hits: SearchMatch[] = [];
   const uids = view.allUids();
   // Batches: decide what index metadata can, then fetch the cached
   // summaries of the rest with few reads (a 100k folder stays fast).
@@ -164,7 +171,10 @@ export function modseqSearch(ctx: SessionContext, key: SearchKey): boolean {
 }
 
 /**
- * RFC 3501 §6.4.4 SEARCH / UID SEARCH, with MODSEQ (RFC 7162 §3.1.5).
+ * RFC 3501 §6.4.4 SEARCH / UID SEARCH, with MODSEQ (RFC 7162 §3.1.5),
+ * RETURN options (RFC 4731 ESEARCH) and SAVE / `$` (RFC 5182 SEARCHRES).
+ * Keys on flags, dates, sizes and numbers run on the index alone; header
+ * keys use the cached summary; only BODY/TEXT read message files.
  *
  * Bounded (issue 9): the parser refuses more than LIMITS.imapSearchKeys
  * keys, nesting deeper than LIMITS.imapSearchDepth and sets of more than
@@ -180,32 +190,53 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
     parse(args) {
       const r = parseSearch(args);
       if (!r.ok) {
-        if (r.badCharset) return ok<SearchArgs>({ badCharset: true });
+        const save = returnsSave(args);
+        if (r.badCharset) return ok<SearchArgs>({ kind: 'bad-charset', save });
+        if (save) return ok<SearchArgs>({ kind: 'failed-save', error: r.error, limit: Boolean(r.limit) });
         return r.limit ? overLimit(r.error) : fail(r.error);
       }
-      if (r.value.returnOptions) return fail('SEARCH RETURN (ESEARCH) is not supported');
-      return ok<SearchArgs>({ badCharset: false, query: r.value });
+      return ok<SearchArgs>({ kind: 'query', query: r.value });
     },
-    async handle(ctx, a) {
-      if (a.badCharset) return badCharset();
+    async handle(ctx, a, cmd) {
+      const view = ctx.selected!;
+      if (a.kind === 'failed-save') {
+        view.savedSearch = [];
+        return a.limit ? noResult(`${cmd.name}: ${a.error}`, { name: 'LIMIT' }) : badResult(`${cmd.name}: ${a.error}`);
+      }
+      if (a.kind === 'bad-charset') {
+        if (a.save) view.savedSearch = [];
+        return badCharset();
+      }
+      const returnOptions = a.query.returnOptions;
+      const save = returnOptions?.includes('SAVE') ?? false;
       const modseqQuery = modseqSearch(ctx, a.query.key);
       let hits: SearchHit[];
       try {
-        hits = await findMatches(ctx.selected!, a.query.key, new CommandWork());
+        const matches = await findMatches(view, a.query.key, new CommandWork());
+        hits = matches.map((m) => ({ n: uid ? m.meta.uid : m.seq, uid: m.meta.uid, modseq: m.meta.modseq }));
       } catch (err) {
+        // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) leaves `$` empty.
+        if (save) view.savedSearch = [];
         if (err instanceof SearchWorkExceeded) return noResult(`${err.message}; narrow the search`, { name: 'LIMIT' });
         throw err;
       }
-      const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((h) => num(uid ? h.meta.uid : h.seq))];
+      if (returnOptions) {
+        // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
+        if (save) view.savedSearch = uidsToSave(returnOptions, hits);
+        const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery);
+        if (response) ctx.send(response);
+        return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');
+      }
+      const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((h) => num(h.n))];
       // RFC 7162 §3.1.5: with MODSEQ in the criteria, report the highest mod-sequence of the hits.
-      if (modseqQuery && hits.length) items.push(list([atom('MODSEQ'), num(highestModseq(hits))]));
+      if (modseqQuery && hits.length) items.push(list([atom('MODSEQ'), num(hits.reduce((m, h) => Math.max(m, h.modseq), 0))]));
       ctx.send(data(...items));
       return okResult('SEARCH completed');
     },
   });
 }
 
-export function highestModseq(hits: readonly SearchHit[]): number {
+export function highestModseq(hits: readonly SearchMatch[]): number {
   let highest = 0;
   for (const h of hits) if (h.meta.modseq > highest) highest = h.meta.modseq;
   return highest;

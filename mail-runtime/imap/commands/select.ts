@@ -1,17 +1,14 @@
 import {
-  SYSTEM_FLAGS,
   asAtom,
   asBigNumber,
   asNumber,
   atom,
   data,
-  list,
   num,
   sequenceSetMatcher,
   untagged,
   type ImapValue,
   type ParseResult,
-  type ResponseValue,
 } from '../protocol';
 import { storeErrorResult } from './errors';
 import { fail, folderArg, ok, type FolderName } from './args';
@@ -26,7 +23,7 @@ import { sendPaced } from './work';
 interface QresyncParam {
   uidValidity: number;
   modseq: bigint;
-  knownUids: SetArg | undefined;
+  knownUids: (SetArg & { kind: 'set' }) | undefined;
 }
 
 interface SelectArgs {
@@ -41,10 +38,12 @@ function parseQresync(v: ImapValue | undefined): ParseResult<QresyncParam> {
   const modseq = asBigNumber(v.items[1]);
   if (uidValidity === undefined || uidValidity < 1 || uidValidity > 0xffffffff) return fail('QRESYNC needs a UIDVALIDITY');
   if (modseq === undefined || modseq < 1n) return fail('QRESYNC needs a mod-sequence');
-  let knownUids: SetArg | undefined;
+  let knownUids: (SetArg & { kind: 'set' }) | undefined;
   if (v.items.length >= 3) {
     const s = setArg(v.items[2]);
     if (!s.ok) return s;
+    // `$` is empty at SELECT (RFC 5182 §2.1: reset when a mailbox is selected), so it cannot name known UIDs.
+    if (s.value.kind !== 'set') return fail('QRESYNC known-uids must be a UID set, not $');
     knownUids = s.value;
   }
   // seq-match-data `(seqs uids)` only helps a server that forgot expunges; ours reports from its record (vanished.ts).
@@ -100,24 +99,14 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
     if (mapped) return mapped;
     throw err;
   }
-  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks (RFC 3501 §2.3.2, §6.3.2).
+  // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks,
+  // and reports them as recent without claiming them (RFC 3501 §2.3.2, §6.3.2).
   const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged(), recentClaims(ctx, folder));
   const msgs = folder.messages();
-  const keywords = new Set<string>();
   let firstUnseen = 0;
-  msgs.forEach((m, i) => {
-    for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-    if (!firstUnseen && !m.flags.includes('\\Seen')) firstUnseen = i + 1;
-  });
-  const flags: ResponseValue[] = [...SYSTEM_FLAGS, ...[...keywords].sort()].map(atom);
-  ctx.send(data(atom('FLAGS'), list(flags)));
-  // \* : clients may create new keywords (RFC 3501 §7.1 PERMANENTFLAGS).
-  ctx.send(
-    untagged('OK', readOnly ? 'Read-only mailbox' : 'Flags permitted', {
-      name: 'PERMANENTFLAGS',
-      args: [list(readOnly ? [] : [...flags, atom('\\*')])],
-    }),
-  );
+  for (let i = 0; i < msgs.length && !firstUnseen; i++) if (!msgs[i].flags.includes('\\Seen')) firstUnseen = i + 1;
+  // FLAGS, then PERMANENTFLAGS: \* when clients may create new keywords (RFC 3501 §7.1, §7.2.6).
+  for (const r of view.flagsAnnouncement()) ctx.send(r);
   ctx.send(data(num(view.count), atom('EXISTS')));
   ctx.send(data(num(view.recentCount), atom('RECENT')));
   if (firstUnseen) ctx.send(untagged('OK', 'First unseen', { name: 'UNSEEN', args: [num(firstUnseen)] }));

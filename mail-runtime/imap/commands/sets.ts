@@ -3,20 +3,20 @@ import { filterBySequenceSet, parseSequenceSet, resolveSequenceSet, type ImapVal
 import { fail, ok, overLimit } from './args';
 import type { MailboxView } from './view';
 
-export type SetArg = SequenceSet & { kind: 'set' };
+export type SetArg = SequenceSet;
 
 /** NO [LIMIT] text for a set with too many ranges (LIMITS.imapSequenceSetRanges). */
 export const TOO_MANY_RANGES = `Sequence set has more than ${LIMITS.imapSequenceSetRanges} ranges`;
 
 /**
- * A sequence-set argument (RFC 3501 §9). `$` (RFC 5182 SEARCHRES) is not
- * offered, so it is refused. More than LIMITS.imapSequenceSetRanges ranges:
- * NO [LIMIT] (RFC 5530).
+ * A sequence-set argument (RFC 3501 §9), or `$`, the saved search result
+ * (RFC 5182 §2.2 `seq-last-command`, only on its own). More than
+ * LIMITS.imapSequenceSetRanges ranges: NO [LIMIT] (RFC 5530).
  */
 export function setArg(v: ImapValue | undefined): ParseResult<SetArg> {
-  const set = parseSequenceSet(v, false);
-  if (!set || set.kind !== 'set') return fail('Invalid sequence set');
-  if (set.ranges.length > LIMITS.imapSequenceSetRanges) return overLimit(TOO_MANY_RANGES);
+  const set = parseSequenceSet(v);
+  if (!set) return fail('Invalid sequence set');
+  if (set.kind === 'set' && set.ranges.length > LIMITS.imapSequenceSetRanges) return overLimit(TOO_MANY_RANGES);
   return ok(set);
 }
 
@@ -25,9 +25,12 @@ export function setArg(v: ImapValue | undefined): ParseResult<SetArg> {
  * for UID commands (RFC 3501 §6.4.8: UIDs not in the mailbox are ignored).
  * Sequence numbers above the message count are ignored too rather than
  * refused: every client copes with that, not every client copes with BAD.
+ * `$` names the saved result's messages that are still in the view, for
+ * plain and UID commands alike (RFC 5182 §2.1: expunged ones drop out).
  * Linear in the folder size plus r log r for the set's r ranges.
  */
 export function resolveUids(view: MailboxView, set: SetArg, uid: boolean): number[] {
+  if (set.kind === 'saved') return view.savedSearch.filter((u) => view.seqOf(u) > 0);
   if (uid) return filterBySequenceSet(set, view.allUids());
   const out: number[] = [];
   for (const seq of resolveSequenceSet(set, view.count)) {

@@ -5,8 +5,8 @@ import { atom, data, list, num, type ImapValue, type ParseResult, type ResponseV
 import { parseSearch, SearchWorkExceeded, type SearchQuery } from '../search';
 import { parseSortCriteria, sortMessages, WorkBudget, WorkExceeded, type SortCriterion, type SortMessage } from '../sort';
 import { fail, ok, overLimit } from './args';
-import { esearchResponse, parseReturnOptions, type ReturnOptions } from './esort';
-import { badCharset, findMatches, highestModseq, modseqSearch, type SearchHit } from './search';
+import { esortResponse, parseReturnOptions, type ReturnOptions } from './esort';
+import { badCharset, findMatches, highestModseq, modseqSearch, type SearchMatch } from './search';
 import { SELECTED, defineCommand, noResult, okResult, type CommandResult, type CommandSpec } from './types';
 import { CommandWork } from './work';
 
@@ -34,7 +34,7 @@ const EMPTY_FIELDS: SortFields = {
  * analyzer) is analysed from its file. `withFields` false (SORT by ARRIVAL
  * or SIZE only) reads nothing at all.
  */
-export async function sortMessagesOf(folder: Folder, hits: readonly SearchHit[], withFields: boolean, work: CommandWork): Promise<SortMessage[]> {
+export async function sortMessagesOf(folder: Folder, hits: readonly SearchMatch[], withFields: boolean, work: CommandWork): Promise<SortMessage[]> {
   const out: SortMessage[] = [];
   for (let start = 0; start < hits.length; start += FIELDS_BATCH) {
     const batch = hits.slice(start, start + FIELDS_BATCH);
@@ -124,7 +124,7 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       const modseqQuery = modseqSearch(ctx, a.query.key);
       const work = new CommandWork();
       let sorted: SortMessage[];
-      let hits: SearchHit[];
+      let hits: SearchMatch[];
       try {
         hits = await findMatches(view, a.query.key, work);
         const messages = await sortMessagesOf(view.folder, hits, needsFields(a.criteria), work);
@@ -136,7 +136,7 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       }
       const ids = sorted.map((m) => (uid ? m.uid : m.seq));
       if (a.returns) {
-        ctx.send(esearchResponse(cmd.tag, uid, ids, a.returns, modseqQuery ? highestModseq(hits) : undefined));
+        ctx.send(esortResponse(cmd.tag, uid, ids, a.returns, modseqQuery ? highestModseq(hits) : undefined));
         return okResult('SORT completed');
       }
       const items: ResponseValue[] = [atom('SORT'), ...ids.map((n) => num(n))];

@@ -5,7 +5,7 @@ import { storeErrorResult } from './errors';
 import { recentClaims } from './recent';
 import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
 
-const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ']);
+const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE']);
 
 /** A parenthesised list of STATUS data items (RFC 3501 §6.3.10, RFC 7162 §3.1.6); also LIST RETURN (STATUS (...)) (RFC 5819). */
 export function parseStatusItems(v: ImapValue | undefined): ParseResult<string[]> {
@@ -43,6 +43,10 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
       case 'UNSEEN':
         value = msgs.reduce((n, m) => (m.flags.includes('\\Seen') ? n : n + 1), 0);
         break;
+      case 'SIZE':
+        // RFC 8438 §2: the total of the RFC822.SIZE of the mailbox's messages, from the index (no body read).
+        value = msgs.reduce((n, m) => n + m.size, 0);
+        break;
       default:
         value = folder.highestModseq;
         if (item === 'HIGHESTMODSEQ') ctx.enabled.add('CONDSTORE'); // RFC 7162 §3.1: a CONDSTORE-enabling command
@@ -52,7 +56,7 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
   return data(atom('STATUS'), str(imapName), list(out));
 }
 
-/** RFC 3501 §6.3.10 STATUS, plus HIGHESTMODSEQ (RFC 7162 §3.1.6). */
+/** RFC 3501 §6.3.10 STATUS, plus HIGHESTMODSEQ (RFC 7162 §3.1.6) and SIZE (RFC 8438). */
 export const STATUS = defineCommand({
   name: 'STATUS',
   states: AUTH_OR_SELECTED,

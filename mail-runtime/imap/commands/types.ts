@@ -118,6 +118,11 @@ export interface CommandSpec<A = unknown> {
    * SEARCH (the client could not map sequence numbers). UID variants may.
    */
   readonly holdExpunges?: boolean;
+  /**
+   * No mailbox updates before the tagged reply: LOGOUT, whose BYE must be
+   * the last untagged response (RFC 3501 §6.1.3, §7.1.5).
+   */
+  readonly noUpdates?: boolean;
 }
 
 export function defineCommand<A>(spec: CommandSpec<A>): CommandSpec<A> {

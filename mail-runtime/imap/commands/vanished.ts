@@ -7,13 +7,23 @@ import type { SetArg } from './sets';
 import type { MailboxView } from './view';
 
 /**
+ * The UID ranges a set names, ascending. `$` (RFC 5182 §2.2) names the
+ * saved search's UIDs, including those expunged since it was saved: they
+ * are the ones VANISHED is about.
+ */
+function uidRanges(view: MailboxView, set: SetArg, last: number): Array<[number, number]> {
+  if (set.kind === 'set') return normalizeRanges(set, last);
+  return view.savedSearch.map((u): [number, number] => [u, u]);
+}
+
+/**
  * Every UID in [1, uidNext) named by `set` (all of them without one) that
  * is not in the folder, as a sequence-set; computed on ranges, never
  * expanded, so `1:4294967295` costs what the folder's size does.
  */
 function absentUids(view: MailboxView, set: SetArg | undefined): string {
   const last = view.folder.uidNext - 1;
-  const ranges: Array<[number, number]> = set ? normalizeRanges(set, last) : [[1, last]];
+  const ranges: Array<[number, number]> = set ? uidRanges(view, set, last) : [[1, last]];
   const present = view.folder.messages();
   const parts: string[] = [];
   let i = 0;
@@ -45,9 +55,15 @@ export function vanishedEarlier(view: MailboxView, modseq: number, set: SetArg |
   let text: string;
   if (!complete) text = absentUids(view, set);
   else {
-    const inSet = set ? sequenceSetMatcher(set, view.folder.uidNext - 1) : null;
+    const inSet = !set ? null : set.kind === 'set' ? sequenceSetMatcher(set, view.folder.uidNext - 1) : savedMatcher(view);
     const named = inSet ? uids.filter(inSet) : uids;
     text = formatSequenceSet(named);
   }
   return text ? data(atom('VANISHED'), list([atom('EARLIER')]), atom(text)) : null;
+}
+
+/** Membership in the saved search result `$` (RFC 5182), expunged UIDs included. */
+function savedMatcher(view: MailboxView): (uid: number) => boolean {
+  const saved = new Set(view.savedSearch);
+  return (uid) => saved.has(uid);
 }

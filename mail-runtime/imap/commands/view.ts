@@ -1,5 +1,5 @@
 import type { Folder, FolderGoneReason, MessageMeta } from '../../store';
-import { atom, data, formatSequenceSet, list, num, type ImapResponse, type ResponseValue } from '../protocol';
+import { SYSTEM_FLAGS, atom, data, formatSequenceSet, list, num, untagged, type ImapResponse, type ResponseValue } from '../protocol';
 import type { RecentClaims } from '../recent';
 
 /**
@@ -16,7 +16,15 @@ import type { RecentClaims } from '../recent';
  *
  * `\Recent` (RFC 3501 §2.3.2, see ../recent.ts): a read-write view claims
  * the unclaimed messages it sees at SELECT and each batch of new mail it is
- * the first to be told about; those are recent in this session only.
+ * the first to be told about; those are recent in this session only. A
+ * read-only view (EXAMINE) claims nothing but reports the messages nobody
+ * has claimed yet as recent (RFC 3501 §6.3.2: EXAMINE leaves `\Recent` as
+ * it is, and the RECENT response still counts them).
+ *
+ * Keywords (RFC 3501 §7.2.6): the view remembers the keywords it has
+ * listed in FLAGS; when a message it is about to show carries one it has not
+ * listed (a STORE here or elsewhere, new mail), FLAGS and PERMANENTFLAGS go
+ * out first, so a client never sees a flag its FLAGS list lacks.
  */
 export class MailboxView {
   /** Sequence number n ↔ uids[n - 1]. Ascending. */
@@ -29,10 +37,18 @@ export class MailboxView {
   private readonly recent = new Set<number>();
   /** The RECENT count the client was last told. */
   private announcedRecent: number;
+  /** Keywords listed in FLAGS so far, lower case → spelling (keywords compare case-insensitively, see protocol/flags.ts). */
+  private readonly keywords = new Map<string, string>();
   private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: FolderGoneReason) => void };
   goneReason: FolderGoneReason | undefined;
   /** QRESYNC is enabled: expunges are announced as `* VANISHED` (RFC 7162 §3.2.10), not EXPUNGE. */
   vanishedResponses = false;
+  /**
+   * The search result variable `$` (RFC 5182 §2.1): UIDs, ascending, saved
+   * by SEARCH RETURN (SAVE). Empty at SELECT/EXAMINE, since every select
+   * makes a new view (§2.1: reset when a mailbox is selected).
+   */
+  savedSearch: readonly number[] = [];
 
   constructor(
     readonly folder: Folder,
@@ -40,13 +56,14 @@ export class MailboxView {
     readonly imapName: string,
     readonly readOnly: boolean,
     private readonly onChange: () => void,
-    /** The folder's \Recent claims; a read-only view never claims (RFC 3501 §6.3.2). */
+    /** The folder's \Recent claims; a read-only view only looks at them (RFC 3501 §6.3.2). */
     private readonly claims?: RecentClaims,
   ) {
     const msgs = folder.messages();
     this.uids = msgs.map((m) => m.uid);
+    for (const m of msgs) this.learnKeywords(m.flags);
     this.maxUid = Math.max(this.uids.length ? this.uids[this.uids.length - 1] : 0, folder.uidNext - 1);
-    if (claims && !readOnly) for (const uid of claims.claim(folder, this.uids)) this.recent.add(uid);
+    for (const uid of this.takeRecent(this.uids)) this.recent.add(uid);
     this.announcedRecent = this.recent.size;
     this.listeners = {
       exists: () => this.mark(),
@@ -64,6 +81,78 @@ export class MailboxView {
     folder.on('expunge', this.listeners.expunge);
     folder.on('flags', this.listeners.flags);
     folder.on('gone', this.listeners.gone);
+  }
+
+  /** The new messages that are recent in this view: claimed (read-write), or still unclaimed (read-only). */
+  private takeRecent(uids: readonly number[]): readonly number[] {
+    const claims = this.claims;
+    if (!claims) return [];
+    return this.readOnly ? uids.filter((uid) => claims.isUnclaimed(uid)) : claims.claim(this.folder, uids);
+  }
+
+  /** Adds the keywords among `flags` not listed yet; true if there was one. */
+  private learnKeywords(flags: readonly string[]): boolean {
+    let added = false;
+    for (const f of flags) {
+      if (f.startsWith('\\')) continue;
+      const key = f.toLowerCase();
+      if (this.keywords.has(key)) continue;
+      this.keywords.set(key, f);
+      added = true;
+    }
+    return added;
+  }
+
+  /**
+   * RFC 3501 §7.2.6 FLAGS and §7.1 PERMANENTFLAGS: the system flags and
+   * every keyword listed so far (sorted). Read-write: `\*`, clients may
+   * make new keywords; read-only: nothing is permanent.
+   */
+  flagsAnnouncement(): ImapResponse[] {
+    const flags: ResponseValue[] = [...SYSTEM_FLAGS, ...[...this.keywords.values()].sort()].map(atom);
+    return [
+      data(atom('FLAGS'), list(flags)),
+      untagged('OK', this.readOnly ? 'Read-only mailbox' : 'Flags permitted', {
+        name: 'PERMANENTFLAGS',
+        args: [list(this.readOnly ? [] : [...flags, atom('\\*')])],
+      }),
+    ];
+  }
+
+  /**
+   * FLAGS and PERMANENTFLAGS to send before showing these flag lists, when
+   * they hold a keyword not listed yet; else nothing. The new list has every
+   * keyword of the folder (one FLAGS response, not one per keyword), like
+   * the one SELECT sends.
+   */
+  keywordUpdate(flagLists: Iterable<readonly string[]>): ImapResponse[] {
+    let added = false;
+    for (const flags of flagLists) if (this.learnKeywords(flags)) added = true;
+    if (!added) return [];
+    for (const m of this.folder.messages()) this.learnKeywords(m.flags);
+    return this.flagsAnnouncement();
+  }
+
+  /**
+   * Keywords spelled as the mailbox already spells them (the first spelling
+   * wins, as in FLAGS), so one keyword does not appear twice in different
+   * case. Looks through the folder only for keywords this view has not listed.
+   */
+  spellKeywords(flags: readonly string[]): string[] {
+    let folderSpellings: Map<string, string> | undefined;
+    return flags.map((f) => {
+      if (f.startsWith('\\')) return f;
+      const key = f.toLowerCase();
+      const known = this.keywords.get(key);
+      if (known !== undefined) return known;
+      if (!folderSpellings) {
+        folderSpellings = new Map();
+        for (const m of this.folder.messages()) {
+          for (const k of m.flags) if (!k.startsWith('\\') && !folderSpellings.has(k.toLowerCase())) folderSpellings.set(k.toLowerCase(), k);
+        }
+      }
+      return folderSpellings.get(key) ?? f;
+    });
   }
 
   private mark(): void {
@@ -136,6 +225,13 @@ export class MailboxView {
     for (const u of uids) this.flagDirty.delete(u);
   }
 
+  /** Those of `uids` whose flags another session changed and this one was not told yet. */
+  flagsPending(uids: readonly number[]): Set<number> {
+    const out = new Set<number>();
+    if (this.flagDirty.size) for (const u of uids) if (this.flagDirty.has(u)) out.add(u);
+    return out;
+  }
+
   /** Pending changes to announce? */
   get hasPending(): boolean {
     return this.dirty || this.flagDirty.size > 0;
@@ -154,6 +250,8 @@ export class MailboxView {
    */
   *notifications(opts: { allowExpunge: boolean; condstore: boolean }): Generator<ImapResponse> {
     const out: ImapResponse[] = [];
+    /** Flags of the messages these responses show: a keyword among them not listed yet needs FLAGS first. */
+    const shownFlags: (readonly string[])[] = [];
     if (this.dirty) {
       const current = this.folder.messages();
       if (opts.allowExpunge) {
@@ -164,12 +262,15 @@ export class MailboxView {
       // New UIDs are above maxUid; walk from the end of the sorted snapshot.
       let i = current.length - 1;
       while (i >= 0 && current[i].uid > this.maxUid) i--;
-      for (let j = i + 1; j < current.length; j++) fresh.push(current[j].uid);
+      for (let j = i + 1; j < current.length; j++) {
+        fresh.push(current[j].uid);
+        shownFlags.push(current[j].flags);
+      }
       if (fresh.length) {
         this.uids = this.uids.concat(fresh);
         this.maxUid = fresh[fresh.length - 1];
         out.push(data(num(this.uids.length), atom('EXISTS')));
-        if (this.claims && !this.readOnly) for (const uid of this.claims.claim(this.folder, fresh)) this.recent.add(uid);
+        for (const uid of this.takeRecent(fresh)) this.recent.add(uid);
         // RFC 3501 §7.3.2: RECENT follows a change of the mailbox size; sent when the count changed.
         if (this.recent.size !== this.announcedRecent) {
           this.announcedRecent = this.recent.size;
@@ -179,6 +280,9 @@ export class MailboxView {
     }
     const uids = [...this.flagDirty].sort((a, b) => a - b);
     this.flagDirty.clear();
+    for (const uid of uids) shownFlags.push(this.folder.get(uid)?.flags ?? []);
+    // RFC 3501 §7.2.6: the new FLAGS list before any response that shows a new keyword.
+    yield* this.keywordUpdate(shownFlags);
     yield* out;
     for (const uid of uids) {
       const seq = this.seqOf(uid);

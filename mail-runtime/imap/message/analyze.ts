@@ -18,15 +18,20 @@ import {
   parseEncoding,
   parseHeaderFields,
   parseLanguage,
+  paramValue,
   type HeaderField,
 } from './header';
 import { sortFields, type SortFields } from './sort-fields';
 
 /**
- * Bump when the summary changes, so cached summaries are not misread.
- * 2: `sort` (RFC 5256/5957 SORT and THREAD material, ./sort-fields.ts).
+ * Bump when the summary changes, so cached summaries are analysed again
+ * (the FETCH and SEARCH commands check it with isCurrentSummary; SORT and
+ * THREAD read older ones through sortFieldsOf). 2: parameter names keep
+ * their case, text parts always carry a charset, part extents next to
+ * nested close delimiters and header-only parts as Dovecot reports them.
+ * 3: `sort` (RFC 5256/5957 SORT and THREAD material, ./sort-fields.ts).
  */
-export const SUMMARY_VERSION = 2;
+export const SUMMARY_VERSION = 3;
 
 /** RFC 3501 §7.4.2 ENVELOPE fields. Strings are binary strings (latin1, one char per byte) of the header text. */
 export interface Envelope {
@@ -183,6 +188,10 @@ export function buildEnvelope(fields: readonly HeaderField[]): Envelope {
 }
 
 class Analyzer {
+  /** End of the last close-delimiter line read (after its line break); see finish() in entity(). */
+  private closeLineEnd = 0;
+  /** End of each entity's header as read (with its blank line), before finish() trims it. */
+  private readonly headerEnds = new Map<MimePart, number>();
   constructor(private readonly raw: Buffer) {}
 
   /** Reads the header at the cursor; stops at the empty line, a boundary line or the end. */
@@ -225,9 +234,20 @@ class Analyzer {
       type = ct.type;
       subtype = ct.subtype;
       params = ct.valid && ct.params.length ? ct.params : null;
-      // RFC 2045 §5.2: text without parameters is us-ascii; reported explicitly (as Dovecot does).
-      if (ct.valid && !params && ct.type.toLowerCase() === 'text') params = [['charset', 'us-ascii']];
+      // RFC 2045 §5.2: text without a charset parameter is us-ascii; reported explicitly, after the
+      // parameters it has (`name`, `format`, ...), as Dovecot does.
+      if (ct.valid && ct.type.toLowerCase() === 'text' && paramValue(params, 'charset') === undefined) {
+        params = [...(params ?? []), ['charset', 'us-ascii']];
+      }
       mediaType = ct.valid ? `${ct.type}/${ct.subtype}`.toLowerCase() : '';
+      if (mediaType === 'multipart/') {
+        // A multipart without a subtype cannot be split (RFC 2046 §5.1.1 needs multipart/<subtype> and a
+        // boundary): report it as opaque data, as Dovecot does.
+        type = 'application';
+        subtype = 'octet-stream';
+        params = null;
+        mediaType = 'application/octet-stream';
+      }
     } else if (defaultType === 'message/rfc822') {
       // RFC 2046 §5.1.5: parts of multipart/digest default to message/rfc822.
       type = 'message';
@@ -268,13 +288,30 @@ class Analyzer {
       location: str(firstField(fields, 'Content-Location')),
     };
 
-    const finish = (extra: Partial<MimePart>): MimePart => {
-      const boundaryAt = cur.pos;
-      const bodyEnd = cur.eof ? raw.length : Math.max(bodyStart, beforeLineBreak(raw, boundaryAt, bodyStart));
-      return { ...common, ...extra, bodyEnd, bodyLines: countLines(raw, bodyStart, bodyEnd) } as MimePart;
+    /**
+     * Where this entity ends, at the boundary line (or the end) the cursor
+     * is on. RFC 2046 §5.1.1: the line break before a boundary belongs to
+     * the boundary, so the entity ends before it — in its header too, when
+     * no body follows — but never inside a nested multipart's close
+     * delimiter line (that line keeps its line break; Dovecot reports the
+     * same extents). A message/rfc822 part holds at least the whole header
+     * of the message in it (`headerFloor`).
+     */
+    const finish = (extra: Partial<MimePart>, headerFloor = header.start): MimePart => {
+      let end = raw.length;
+      if (!cur.eof) {
+        end = beforeLineBreak(raw, cur.pos, header.start);
+        if (this.closeLineEnd > header.start) end = Math.max(end, this.closeLineEnd);
+        end = Math.max(end, headerFloor);
+      }
+      const headerEnd = Math.min(header.end, end);
+      const start = Math.min(bodyStart, end);
+      const part = { ...common, ...extra, headerEnd, bodyStart: start, bodyEnd: end, bodyLines: countLines(raw, start, end) } as MimePart;
+      this.headerEnds.set(part, header.end);
+      return part;
     };
 
-    const boundary = params?.find(([k]) => k === 'boundary')?.[1];
+    const boundary = paramValue(params, 'boundary');
     if (mediaType.startsWith('multipart/') && depth < MAX_DEPTH) {
       const parts: MimePart[] = [];
       if (!boundary) {
@@ -295,6 +332,7 @@ class Analyzer {
         cur.pos = cur.lineEnd();
         if (m.closing) {
           closed = true;
+          this.closeLineEnd = cur.pos;
           continue; // epilogue until an outer boundary or the end
         }
         parts.push(this.entity(cur, childDefault, inner, depth + 1));
@@ -304,7 +342,10 @@ class Analyzer {
     }
     if (mediaType === 'message/rfc822' && depth < MAX_DEPTH) {
       const message = this.entity(cur, 'text/plain', stack, depth + 1);
-      return finish({ message, envelope: buildEnvelope(parseHeaderFields(raw.toString('latin1', message.headerStart, message.headerEnd))) });
+      const messageHeaderEnd = this.headerEnds.get(message) ?? message.headerEnd;
+      // The envelope from the message's whole header, even when its blank line is the boundary's line break.
+      const headerBlock = raw.toString('latin1', message.headerStart, messageHeaderEnd);
+      return finish({ message, envelope: buildEnvelope(parseHeaderFields(headerBlock)) }, messageHeaderEnd);
     }
     this.skipToBoundary(cur, stack);
     return finish({});
@@ -332,6 +373,11 @@ function emptyPart(at: number): MimePart {
   };
 }
 
+/** A cached analyzer result made by this version of analyzeMessage (see SUMMARY_VERSION). */
+export function isCurrentSummary(v: unknown): v is MessageSummary {
+  return typeof v === 'object' && v !== null && 'root' in v && (v as { version?: unknown }).version === SUMMARY_VERSION;
+}
+
 /** Analyses a raw message. Never throws on malformed input; the result is plain JSON data. */
 export function analyzeMessage(raw: Buffer): MessageSummary {
   const root = new Analyzer(raw).entity(new LineCursor(raw, 0), 'text/plain', [], 0);
@@ -339,11 +385,6 @@ export function analyzeMessage(raw: Buffer): MessageSummary {
   const fields = parseHeaderFields(header);
   const envelope = buildEnvelope(fields);
   return { version: SUMMARY_VERSION, size: raw.length, envelope, root, header, sort: sortFields(envelope, fields) };
-}
-
-/** A cached analyzer result made by this version of analyzeMessage (see SUMMARY_VERSION). */
-export function isCurrentSummary(v: unknown): v is MessageSummary {
-  return typeof v === 'object' && v !== null && 'root' in v && (v as { version?: unknown }).version === SUMMARY_VERSION;
 }
 
 /**

@@ -138,42 +138,38 @@ export interface ContentType {
 }
 
 /**
- * `;`-separated parameters from token position `i`. Names are lower-cased
- * (RFC 2045 §5.1: case-insensitive). RFC 2231 §3 continuations `name*0`,
- * `name*1*` … are joined into one parameter named `name` (or `name*` when the
- * first piece is extended); the value is not percent-decoded, which keeps
- * BODYSTRUCTURE an exact report of the header (as Dovecot does).
+ * `;`-separated parameters from token position `i` (RFC 2045 §5.1). Names keep the case
+ * they were written in, as BODYSTRUCTURE reports them (Dovecot does the
+ * same); they are case-insensitive (RFC 2045 §5.1), so look them up with
+ * `paramValue`. RFC 2231 §3 continuations `name*0`, `name*1*` … are joined
+ * into one parameter named `name` (or `name*` when the first piece is
+ * extended), spelled as in its first piece; the value is not
+ * percent-decoded, which keeps BODYSTRUCTURE an exact report of the header.
  */
 function parseParams(toks: Tok[], i: number): Array<[string, string]> {
   const params: Array<[string, string]> = [];
-  const continued = new Map<string, { pieces: Map<number, string>; extended: boolean; index: number }>();
-  while (i < toks.length) {
-    if (toks[i].kind === 'special' && toks[i].text === ';') {
-      i++;
-      continue;
-    }
-    const name = toks[i];
-    const eq = toks[i + 1];
-    const val = toks[i + 2];
-    if (name.kind !== 'token' || !eq || eq.text !== '=' || eq.kind !== 'special' || !val || (val.kind === 'special' && (!val.adjacent || val.text === ';'))) {
-      // Skip to the next ';'.
-      while (i < toks.length && !(toks[i].kind === 'special' && toks[i].text === ';')) i++;
-      continue;
-    }
-    i += 3;
+  const continued = new Map<string, { base: string; pieces: Map<number, string>; extended: boolean; index: number }>();
+  // `*(";" parameter)`: the list ends at the first thing that is not one (`;;`, a name without a value,
+  // text after a value), as Dovecot reads it; what came before stands.
+  while (i < toks.length && toks[i].kind === 'special' && toks[i].text === ';') {
+    const name = toks[i + 1];
+    const eq = toks[i + 2];
+    const val = toks[i + 3];
+    if (!name || name.kind !== 'token' || !eq || eq.text !== '=' || eq.kind !== 'special' || !val || (val.kind === 'special' && (!val.adjacent || val.text === ';'))) break;
+    i += 4;
     let text = val.text;
     if (val.kind !== 'quoted') {
       // Lenient: an unquoted value with tspecials (`boundary=----=_Part_1`) runs to the next space or ';'.
       while (i < toks.length && toks[i].adjacent && toks[i].text !== ';' && toks[i].kind !== 'quoted') text += toks[i++].text;
     }
-    const key = name.text.toLowerCase();
+    const key = name.text;
     const m = /^(.+?)\*([0-9]+)(\*?)$/.exec(key);
     if (m) {
       const base = m[1];
-      let entry = continued.get(base);
+      let entry = continued.get(base.toLowerCase());
       if (!entry) {
-        entry = { pieces: new Map(), extended: false, index: params.length };
-        continued.set(base, entry);
+        entry = { base, pieces: new Map(), extended: false, index: params.length };
+        continued.set(base.toLowerCase(), entry);
         params.push([base, '']); // placeholder keeps the order
       }
       const idx = Number(m[2]);
@@ -183,20 +179,36 @@ function parseParams(toks: Tok[], i: number): Array<[string, string]> {
     }
     params.push([key, text]);
   }
-  for (const [base, entry] of continued) {
+  for (const entry of continued.values()) {
     let value = '';
     for (let k = 0; entry.pieces.has(k); k++) value += entry.pieces.get(k);
-    params[entry.index] = [entry.extended ? `${base}*` : base, value];
+    params[entry.index] = [entry.extended ? `${entry.base}*` : entry.base, value];
   }
   return params;
 }
 
-/** RFC 2045 §5.1 Content-Type. */
+/** A parameter's value by name, case-insensitively (RFC 2045 §5.1); undefined when absent. */
+export function paramValue(params: ReadonlyArray<readonly [string, string]> | null | undefined, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return params?.find(([k]) => k.toLowerCase() === lower)?.[1];
+}
+
+const isSemicolon = (t: Tok | undefined): boolean => t === undefined || (t.kind === 'special' && t.text === ';');
+
+/**
+ * RFC 2045 §5.1 Content-Type. Read the way Dovecot reads a broken one, so
+ * BODYSTRUCTURE matches what clients see from it: a type without a subtype
+ * and nothing else (`text`) is that type with an empty subtype; anything
+ * but `;` after `type/subtype` (`text/plain/x`, `text/plain junk`), or
+ * parameters after a lone type, make the whole value invalid.
+ */
 export function parseContentType(value: string): ContentType {
   const toks = tokenize(value);
-  if (toks.length >= 3 && toks[0].kind === 'token' && toks[1].text === '/' && toks[1].kind === 'special' && toks[2].kind === 'token') {
+  const slash = toks[1]?.kind === 'special' && toks[1].text === '/';
+  if (toks[0]?.kind === 'token' && slash && toks[2]?.kind === 'token' && isSemicolon(toks[3])) {
     return { type: toks[0].text, subtype: toks[2].text, params: parseParams(toks, 3), valid: true };
   }
+  if (toks[0]?.kind === 'token' && toks.length === 1) return { type: toks[0].text, subtype: '', params: [], valid: true };
   return { type: '', subtype: '', params: [], valid: false };
 }
 

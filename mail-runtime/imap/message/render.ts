@@ -9,6 +9,7 @@ import {
   fetchItemName,
   list,
   lit,
+  lit8,
   NIL,
   num,
   str,
@@ -19,6 +20,28 @@ import {
 import type { EnvelopeAddress } from './address';
 import type { Envelope, MessageSummary, MimePart } from './analyze';
 import { parseHeaderFields } from './header';
+import { decodeTransfer } from './text';
+
+/** BINARY of a part whose Content-Transfer-Encoding we cannot undo: the FETCH fails with NO [UNKNOWN-CTE] (RFC 3516 §4.2). */
+export class UnknownCteError extends Error {}
+
+/**
+ * Content of BINARY[part] (RFC 3516 §4.2, before partial): the part's body
+ * with its Content-Transfer-Encoding undone; `[]` is the whole message as
+ * stored. Multiparts and encapsulated messages are returned as they are
+ * (RFC 2045 §6.4 allows them no encoding to undo). Null when there is no
+ * such part; UnknownCteError for an encoding we do not know.
+ */
+export function binaryBytes(raw: Buffer, summary: MessageSummary, path: readonly number[]): Buffer | null {
+  if (path.length === 0) return raw;
+  const part = findPart(summary, path);
+  if (!part) return null;
+  const body = raw.subarray(part.bodyStart, part.bodyEnd);
+  if (part.parts || part.message) return body;
+  const decoded = decodeTransfer(body, part.encoding);
+  if (!decoded) throw new UnknownCteError(`Unknown Content-Transfer-Encoding ${part.encoding ?? ''} in part ${path.join('.')}`);
+  return decoded;
+}
 
 const bin = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -224,9 +247,10 @@ export function needsRawMessage(attr: FetchAttribute): boolean {
 /**
  * One FETCH data item (name and value) for the message-content attributes:
  * ENVELOPE, BODYSTRUCTURE, BODY, RFC822.SIZE, RFC822, RFC822.HEADER,
- * RFC822.TEXT, BODY[section]<partial>. Returns null for attributes that are
- * not about content (FLAGS, UID, INTERNALDATE, MODSEQ, BINARY*): the commands
- * layer renders those. `raw` may be omitted when `needsRawMessage` is false.
+ * RFC822.TEXT, BODY[section]<partial>, BINARY[part]<partial> and
+ * BINARY.SIZE[part] (RFC 3516; UnknownCteError when the part's encoding is
+ * unknown). Returns null for attributes that are not about content (FLAGS,
+ * UID, INTERNALDATE, MODSEQ): the commands layer renders those. `raw` may be omitted when `needsRawMessage` is false.
  */
 export function renderFetchItem(attr: FetchAttribute, summary: MessageSummary, raw?: Buffer): [ResponseValue, ResponseValue] | null {
   const name = atom(fetchItemName(attr));
@@ -253,6 +277,14 @@ export function renderFetchItem(attr: FetchAttribute, summary: MessageSummary, r
       default:
         return null;
     }
+  }
+  if (attr.kind === 'binary' || attr.kind === 'binary-size') {
+    const bytes = binaryBytes(requireRaw(raw), summary, attr.part);
+    if (attr.kind === 'binary-size') return [name, bytes === null ? NIL : num(bytes.length)];
+    if (bytes === null) return [name, NIL];
+    const out = applyPartial(bytes, attr.partial);
+    // RFC 3516 §4.2: content with NULs needs literal8; anything else goes as a plain literal.
+    return [name, out.includes(0) ? lit8(out) : lit(out)];
   }
   if (attr.kind !== 'section') return null;
   const bytes = sectionBytes(needsRawMessage(attr) ? requireRaw(raw) : source, summary, attr.section);

@@ -4,8 +4,9 @@
  * Content-Transfer-Encoding (RFC 2045 §6) plus charset in bodies.
  */
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { MISSING_DOMAIN, type EnvelopeAddress } from './address';
 import type { MessageSummary, MimePart } from './analyze';
-import { parseHeaderFields } from './header';
+import { paramValue, parseHeaderFields } from './header';
 import { decodeHeaderValue, headerText } from './words';
 
 /** Decoded values of every field named `name` (case-insensitive) in a header block (binary string). */
@@ -16,6 +17,40 @@ export function decodedHeaderValues(block: string, name: string): string[] {
     if (f.value !== null && f.name.toLowerCase() === lower) out.push(decodeHeaderValue(f.value));
   }
   return out;
+}
+
+/**
+ * An ENVELOPE address list as text for SEARCH FROM/TO/CC/BCC (RFC 3501
+ * §6.4.4 looks at "the envelope structure's FROM field", not the raw
+ * header): each address as `Name <mailbox@host>` or `mailbox@host`, display
+ * names RFC 2047 decoded, without the quotes, quoted-pairs, comments and
+ * folding of the header; groups as `name: member, member;`. The
+ * MISSING_DOMAIN placeholder is not text of the message and is left out.
+ */
+export function decodedAddressText(list: readonly EnvelopeAddress[] | null): string {
+  if (!list) return '';
+  let text = '';
+  let sep = '';
+  for (const a of list) {
+    if (a.host === null) {
+      // RFC 3501 §7.4.2 group syntax: start (mailbox = group name) and end (mailbox NIL).
+      if (a.mailbox !== null) {
+        text += `${sep}${decodeHeaderValue(a.mailbox)}:`;
+        sep = ' ';
+      } else {
+        text += ';';
+        sep = ', ';
+      }
+      continue;
+    }
+    const local = headerText(a.mailbox ?? '');
+    const spec = a.host === MISSING_DOMAIN ? local : `${local}@${headerText(a.host)}`;
+    const route = a.adl === null ? '' : `${headerText(a.adl)}:`;
+    if (a.name !== null) text += `${sep}${decodeHeaderValue(a.name)} <${route}${spec}>`;
+    else text += sep + (route ? `<${route}${spec}>` : spec);
+    sep = ', ';
+  }
+  return text;
 }
 
 /** The whole header block decoded field by field (for TEXT), one field per line. */
@@ -69,16 +104,28 @@ const HEX = Int8Array.from({ length: 256 }, (_, b) => {
 });
 
 function charsetOf(part: MimePart): string {
-  const cs = part.params?.find(([k]) => k === 'charset')?.[1];
+  const cs = paramValue(part.params, 'charset');
   return cs && cs.toLowerCase() !== 'us-ascii' ? cs : 'utf-8';
+}
+
+/**
+ * A body undone from its Content-Transfer-Encoding (RFC 2045 §6): base64
+ * (characters outside the alphabet ignored, §6.8) and quoted-printable
+ * decoded; 7bit, 8bit, binary and none as they are. Null for an encoding
+ * we do not know (RFC 3516 §4.2 UNKNOWN-CTE).
+ */
+export function decodeTransfer(bytes: Buffer, encoding: string | null): Buffer | null {
+  const enc = (encoding ?? '').toLowerCase();
+  if (enc === 'base64') return Buffer.from(bytes.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  if (enc === 'quoted-printable') return decodeQuotedPrintable(bytes);
+  if (enc === '' || enc === '7bit' || enc === '8bit' || enc === 'binary') return bytes;
+  return null;
 }
 
 /** The decoded body of a leaf part as text. */
 export function decodePartBody(raw: Buffer, part: MimePart): string {
-  let bytes = raw.subarray(part.bodyStart, part.bodyEnd);
-  const enc = (part.encoding ?? '').toLowerCase();
-  if (enc === 'base64') bytes = Buffer.from(bytes.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
-  else if (enc === 'quoted-printable') bytes = decodeQuotedPrintable(bytes);
+  const body = raw.subarray(part.bodyStart, part.bodyEnd);
+  const bytes = decodeTransfer(body, part.encoding) ?? body;
   try {
     return decodeCharset(bytes, charsetOf(part));
   } catch {

@@ -21,6 +21,8 @@ export type ResponseValue =
   | { readonly t: 'string'; readonly v: string | Buffer }
   /** Always a literal (`{n}\r\n` + bytes). */
   | { readonly t: 'literal'; readonly v: string | Buffer }
+  /** A literal8 (`~{n}\r\n` + bytes, RFC 3516 §4.2): binary content, NULs allowed. */
+  | { readonly t: 'literal8'; readonly v: Buffer }
   | { readonly t: 'nil' }
   | { readonly t: 'list'; readonly v: readonly ResponseValue[] }
   /** Several values with no space between them (e.g. BODYSTRUCTURE's `(part)(part)`). */
@@ -50,6 +52,7 @@ export const num = (v: number | bigint): ResponseValue => ({ t: 'number', v });
 export const str = (v: string | Buffer): ResponseValue => ({ t: 'string', v });
 export const nstr = (v: string | Buffer | null | undefined): ResponseValue => (v === null || v === undefined ? NIL : { t: 'string', v });
 export const lit = (v: string | Buffer): ResponseValue => ({ t: 'literal', v });
+export const lit8 = (v: Buffer): ResponseValue => ({ t: 'literal8', v });
 export const list = (v: readonly ResponseValue[]): ResponseValue => ({ t: 'list', v });
 export const concat = (v: readonly ResponseValue[]): ResponseValue => ({ t: 'concat', v });
 
@@ -87,8 +90,8 @@ class Writer {
     this.text += s;
   }
 
-  literal(bytes: Buffer): void {
-    this.text += `{${bytes.length}}\r\n`;
+  literal(bytes: Buffer, binary = false): void {
+    this.text += `${binary ? '~' : ''}{${bytes.length}}\r\n`;
     if (bytes.length < INLINE_LITERAL_MAX) {
       this.text += bytes.toString('latin1');
     } else {
@@ -133,6 +136,9 @@ function writeValue(w: Writer, v: ResponseValue): void {
     }
     case 'literal':
       w.literal(toBytes(v.v));
+      return;
+    case 'literal8':
+      w.literal(v.v, true);
       return;
     case 'list':
       w.write('(');

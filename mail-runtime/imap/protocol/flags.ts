@@ -28,6 +28,24 @@ export function sameFlag(a: string, b: string): boolean {
 }
 
 /**
+ * The text of a flag item: an atom. `NIL` and digits are atoms too where
+ * the grammar asks for a flag (RFC 3501 §9 `flag-keyword = atom`), though
+ * the reader hands them over as nil and number. Strings are not flags.
+ */
+function flagText(item: ImapValue): string | undefined {
+  switch (item.type) {
+    case 'atom':
+      return item.section || item.partial ? undefined : item.value;
+    case 'nil':
+      return item.raw ?? 'NIL';
+    case 'number':
+      return item.raw;
+    default:
+      return undefined;
+  }
+}
+
+/**
  * A parenthesised flag list, or (for STORE, RFC 3501 §6.4.6) bare flags. An
  * empty list is allowed (STORE FLAGS () clears flags). Duplicates removed.
  */
@@ -41,9 +59,10 @@ export function parseFlagList(values: ImapValue | readonly ImapValue[]): ParseRe
   }
   const out: string[] = [];
   for (const item of items) {
-    if (item.type !== 'atom' || item.section) return fail('Invalid flag');
-    const flag = parseFlag(item.value);
-    if (flag === null) return fail(`Invalid flag ${item.value.slice(0, 64)}`);
+    const text = flagText(item);
+    if (text === undefined) return fail('Invalid flag');
+    const flag = parseFlag(text);
+    if (flag === null) return fail(`Invalid flag ${text.slice(0, 64)}`);
     if (!out.some((f) => sameFlag(f, flag))) out.push(flag);
   }
   return ok(out);

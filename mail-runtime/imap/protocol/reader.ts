@@ -21,7 +21,8 @@
  *   the client sends no literal after a refusal.
  * - Non-synchronising literal `{n+}` (RFC 7888): accepted up to
  *   `maxNonSyncLiteralBytes` (LITERAL- cap, RFC 7888 §5). A larger one is
- *   refused with `[TOOBIG]`; the bytes are on their way anyway, so the reader
+ *   refused with `[TOOBIG]` (the error says `nonSync`: RFC 7888 §5 wants a
+ *   tagged BAD); the bytes are on their way anyway, so the reader
  *   reads and discards them and the rest of that command; if the size is above
  *   `maxLiteralBytes` the error is `fatal` (send BYE and close, RFC 7888 §4).
  * - The literal caps are per session state: `setLiteralLimits()` changes
@@ -229,6 +230,20 @@ export class CommandReader {
     this.rawMax = Math.min(maxBytes, this.maxLine);
   }
 
+  /**
+   * Hands back the bytes received but not yet read as commands, in order,
+   * and forgets them: the login-aware proxy sends them on to the node once
+   * the login it replayed there succeeded (a client may pipeline after LOGIN).
+   */
+  takeUnread(): Buffer {
+    const out = Buffer.concat([...this.partial, ...this.queue]);
+    this.partial = [];
+    this.partialLen = 0;
+    this.queue = [];
+    this.queued = 0;
+    return out;
+  }
+
   /** Cancel a pending `readRawLine()`. */
   cancelRawLine(): void {
     this.rawLineRequested = false;
@@ -349,7 +364,7 @@ export class CommandReader {
         } else {
           this.state = { kind: 'skip-line' };
         }
-        return this.error(tag, `${what} too big ${limitText()}`, 'TOOBIG', fatal);
+        return { type: 'error', error: { tag, text: `${what} too big ${limitText()}`, code: 'TOOBIG', fatal, nonSync: true } };
       }
       this.startLiteral(size, marker.form, kind);
       return null;

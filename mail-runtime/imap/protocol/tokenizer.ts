@@ -174,7 +174,7 @@ export class Tokenizer {
       if (Number.isSafeInteger(n)) return { type: 'number', value: n, raw: text };
       return { type: 'atom', value: text };
     }
-    if (text.toUpperCase() === 'NIL') return { type: 'nil' };
+    if (text.toUpperCase() === 'NIL') return { type: 'nil', raw: text };
     return { type: 'atom', value: text };
   }
 

@@ -37,6 +37,11 @@ export interface StringValue {
 /** NIL (RFC 3501 §4.5). Note: an astring `NIL` arrives as this; use `asAstring` to get "NIL" back. */
 export interface NilValue {
   readonly type: 'nil';
+  /**
+   * The atom as sent (`NIL`, `nil`, ...): where the grammar wants an atom,
+   * not nil, it is that atom (RFC 3501 §9 `flag-keyword = atom`).
+   */
+  readonly raw?: string;
 }
 
 /** Parenthesised list (RFC 3501 §4.4). */
@@ -64,6 +69,12 @@ export interface ImapParseError {
   readonly code: 'PARSE' | 'TOOBIG' | 'LINE';
   /** The connection cannot be resynchronised (e.g. an oversized non-synchronising literal): send BYE and close. */
   readonly fatal: boolean;
+  /**
+   * The refused literal was non-synchronising (`{n+}`): its bytes were sent
+   * without our consent, so the command is answered `BAD [TOOBIG]` (RFC 7888
+   * §5), while a refused synchronising one gets `NO [TOOBIG]` (RFC 7889).
+   */
+  readonly nonSync?: boolean;
 }
 
 /** Text of a string/atom/number, or undefined. Literal bytes are read as UTF-8. */

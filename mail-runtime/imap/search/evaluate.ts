@@ -12,9 +12,9 @@
  * for the caller's budget, and between two text scans asks the caller's
  * pacer whether to let other sessions run.
  */
-import { bodyTexts, decodedHeaderBlock, decodedHeaderValues, type MessageSummary } from '../message';
+import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, type MessageSummary } from '../message';
 import { dayNumber, sequenceSetMatcher, type CalendarDate, type SequenceSet } from '../protocol';
-import type { DateComparison, SearchKey } from './parse';
+import type { AddressField, DateComparison, SearchKey } from './parse';
 
 /** What the evaluator needs to know about one message. */
 export interface SearchMessage {
@@ -112,7 +112,7 @@ export interface SearchEvaluatorOptions {
   maxUnits?: number;
 }
 
-type TextKey = Extract<SearchKey, { op: 'header' | 'body' | 'text' }>;
+type TextKey = Extract<SearchKey, { op: 'header' | 'address' | 'body' | 'text' }>;
 
 /** Three-valued: true, false, or null = needs more than this level can see. */
 type Tri = boolean | null;
@@ -130,6 +130,7 @@ export class SearchEvaluator {
   /** Case-folded search strings and flag names, by key. */
   private readonly folded = new Map<SearchKey, string>();
   private readonly headerKeys: Array<Extract<SearchKey, { op: 'header' }>> = [];
+  private readonly addressKeys: Array<Extract<SearchKey, { op: 'address' }>> = [];
   private readonly bodyKeys: Array<Extract<SearchKey, { op: 'body' | 'text' }>> = [];
   /** Answers of header/body/text keys, per message UID, until the message is decided. */
   private readonly answers = new Map<number, Map<TextKey, boolean>>();
@@ -175,6 +176,10 @@ export class SearchEvaluator {
       case 'header':
         this.folded.set(key, fold(key.value));
         this.headerKeys.push(key);
+        return;
+      case 'address':
+        this.folded.set(key, fold(key.value));
+        this.addressKeys.push(key);
         return;
       case 'body':
       case 'text':
@@ -229,11 +234,12 @@ export class SearchEvaluator {
     if (this.pacer.due(units)) await this.pacer.pause();
   }
 
-  /** Answers every header key from the summary: each field decoded once, a pause allowed between scans. */
+  /** Answers every header and address key from the summary: each field decoded once, a pause allowed between scans. */
   private async answerHeaders(msg: SearchMessage): Promise<void> {
-    if (!this.headerKeys.length) return;
+    const first: TextKey | undefined = this.headerKeys[0] ?? this.addressKeys[0];
+    if (!first) return;
     const answers = this.answersOf(msg.uid);
-    if (answers.has(this.headerKeys[0])) return;
+    if (answers.has(first)) return;
     const summary = msg.summary();
     if (!summary) return;
     const fields = new Map<string, string[]>();
@@ -249,6 +255,18 @@ export class SearchEvaluator {
       // RFC 3501 §6.4.4: HEADER with an empty string matches every message that has the field.
       answers.set(k, k.value === '' ? values.length > 0 : values.some((v) => v.includes(needle)));
       await this.step(scanUnits(values.reduce((n, v) => n + v.length, 0)));
+    }
+    const addresses = new Map<AddressField, string>();
+    for (const k of this.addressKeys) {
+      let text = addresses.get(k.field);
+      if (text === undefined) {
+        text = fold(decodedAddressText(summary.envelope[k.field]));
+        addresses.set(k.field, text);
+        await this.step(decodeUnits(text.length));
+      }
+      // RFC 3501 §6.4.4 FROM/TO/CC/BCC: a substring of the envelope's address field; like HEADER, "" asks whether there is one.
+      answers.set(k, k.value === '' ? summary.envelope[k.field] !== null : text.includes(this.folded.get(k)!));
+      await this.step(scanUnits(text.length));
     }
   }
 
@@ -309,6 +327,7 @@ export class SearchEvaluator {
       case 'recent':
         return msg.recent === key.set;
       case 'header':
+      case 'address':
         return level === 'metadata' ? null : (this.answers.get(msg.uid)?.get(key) ?? null);
       case 'internaldate':
         return compareDay(internalDay(msg), key.cmp, key.date);

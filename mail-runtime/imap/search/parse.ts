@@ -18,6 +18,9 @@ import {
 
 export type DateComparison = 'before' | 'on' | 'since';
 
+/** The ENVELOPE address fields SEARCH FROM/TO/CC/BCC look at (RFC 3501 §7.4.2). */
+export type AddressField = 'from' | 'to' | 'cc' | 'bcc';
+
 export type SearchKey =
   | { readonly op: 'all' }
   | { readonly op: 'and'; readonly keys: readonly SearchKey[] }
@@ -26,8 +29,10 @@ export type SearchKey =
   /** ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, KEYWORD and their UN- forms. */
   | { readonly op: 'flag'; readonly flag: string; readonly set: boolean }
   | { readonly op: 'recent'; readonly set: boolean }
-  /** FROM, TO, CC, BCC, SUBJECT, HEADER: substring of a decoded top-level header field; '' = field present. */
+  /** SUBJECT, HEADER: substring of a decoded top-level header field; '' = field present. */
   | { readonly op: 'header'; readonly field: string; readonly value: string }
+  /** FROM, TO, CC, BCC: substring of the envelope's address list (RFC 3501 §6.4.4 "envelope structure's ... field"). */
+  | { readonly op: 'address'; readonly field: AddressField; readonly value: string }
   | { readonly op: 'body'; readonly value: string }
   | { readonly op: 'text'; readonly value: string }
   | { readonly op: 'internaldate'; readonly cmp: DateComparison; readonly date: CalendarDate }
@@ -74,7 +79,7 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNSEEN: ['\\Seen', false],
 };
 
-const HEADER_KEYS: Record<string, string> = { FROM: 'From', TO: 'To', CC: 'Cc', BCC: 'Bcc', SUBJECT: 'Subject' };
+const ADDRESS_KEYS: Record<string, AddressField> = { FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc' };
 const DATE_KEYS: Record<string, ['internaldate' | 'sentdate', DateComparison]> = {
   BEFORE: ['internaldate', 'before'],
   ON: ['internaldate', 'on'],
@@ -158,13 +163,15 @@ class Parser {
     if (word === undefined) throw new SyntaxError_('Invalid search key');
     const flag = FLAG_KEYS[word];
     if (flag) return { op: 'flag', flag: flag[0], set: flag[1] };
-    const header = HEADER_KEYS[word];
-    if (header) return { op: 'header', field: header, value: this.string(word) };
+    const address = ADDRESS_KEYS[word];
+    if (address) return { op: 'address', field: address, value: this.string(word) };
     const dateKey = DATE_KEYS[word];
     if (dateKey) return { op: dateKey[0], cmp: dateKey[1], date: this.date(word) };
     switch (word) {
       case 'ALL':
         return { op: 'all' };
+      case 'SUBJECT':
+        return { op: 'header', field: 'Subject', value: this.string(word) };
       case 'NEW':
         // RFC 3501 §6.4.4: NEW = RECENT UNSEEN.
         return { op: 'and', keys: [{ op: 'recent', set: true }, { op: 'flag', flag: '\\Seen', set: false }] };

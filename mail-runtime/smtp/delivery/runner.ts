@@ -1,9 +1,13 @@
 import type { Logger } from '../../common/log';
+import { JUNK_HINT } from '../common';
 import type { OutboundTransport } from '../outbound/types';
 import { QueueError, isComplete, type DeliveryResult, type PendingControl, type QueueEntry, type QueueFolder, type QueuedRecipient } from '../queue';
 import { NoPlacementError, type LmtpTarget, type Router } from '../routing';
 import { retryDelay, type RetrySchedule } from './backoff';
 import type { LmtpDelivery } from './lmtp';
+
+/** Prepended to a Junk delivery: the node's LMTP files the message into the recipient's Junk folder. */
+const JUNK_HINT_LINE = Buffer.from(`${JUNK_HINT}\r\n`, 'latin1');
 
 /**
  * Builds the bounce (RFC 3464 DSN) for recipients that failed for good. The
@@ -354,15 +358,17 @@ export class QueueRunner {
   /** One result per pending recipient, in order: LMTP per node, outbound for the rest. */
   private async deliver(entry: QueueEntry, pending: readonly QueuedRecipient[], message: Buffer, t: Tracked): Promise<DeliveryResult[]> {
     const results: DeliveryResult[] = new Array<DeliveryResult>(pending.length);
-    const byNode = new Map<string, { node: LmtpTarget; idx: number[] }>();
+    // One LMTP transaction per node and folder: the Junk hint is a header field of the message (../common/folder-hint.ts).
+    const byNode = new Map<string, { node: LmtpTarget; junk: boolean; idx: number[] }>();
     const remote: number[] = [];
     await Promise.all(
       pending.map(async (r, i) => {
         try {
           const route = await this.opts.router.route(r.address);
           if (route.kind === 'local') {
-            const key = targetKey(route.node);
-            const group = byNode.get(key) ?? { node: route.node, idx: [] };
+            const junk = r.folder === 'junk';
+            const key = `${targetKey(route.node)}${junk ? ' junk' : ''}`;
+            const group = byNode.get(key) ?? { node: route.node, junk, idx: [] };
             group.idx.push(i);
             byNode.set(key, group);
           } else if (route.kind === 'remote') remote.push(i);
@@ -375,19 +381,19 @@ export class QueueRunner {
       }),
     );
     const jobs: Promise<void>[] = [];
-    // TODO(smtp-node): recipients a spam filter sent to Junk (QueuedRecipient.folder) need the node's LMTP to say how a
-    // folder is chosen (an RCPT parameter, or a header only gateways may set); until then they are delivered to INBOX.
-    for (const [key, { node, idx }] of byNode) {
+    for (const { node, junk, idx } of byNode.values()) {
+      const nodeKey = targetKey(node);
+      const body = junk ? Buffer.concat([JUNK_HINT_LINE, message]) : message;
       jobs.push(
-        this.opts.lmtp.deliver(node, entry.mailFrom, idx.map((i) => pending[i]!.address), message).then((res) => {
+        this.opts.lmtp.deliver(node, entry.mailFrom, idx.map((i) => pending[i]!.address), body).then((res) => {
           let anyAnswer = false;
           idx.forEach((i, k) => {
             results[i] = res[k]!;
             this.opts.metrics?.result(res[k]!.status, 'lmtp');
             if (!UNREACHABLE.test(res[k]!.reply)) anyAnswer = true;
           });
-          if (anyAnswer) this.nodeAnswered(key);
-          else this.waitFor(key, t);
+          if (anyAnswer) this.nodeAnswered(nodeKey);
+          else this.waitFor(nodeKey, t);
         }),
       );
     }

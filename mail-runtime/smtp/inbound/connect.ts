@@ -1,6 +1,6 @@
 import type { SMTPServerSession } from 'smtp-server';
 import { clientIp, judge, type InboundContext, type InboundSession } from './context';
-import { runFilters } from './run-phase';
+import { runFilters } from '../filters';
 
 /**
  * Phase `connect`: the connection was admitted at accept time (server.ts,

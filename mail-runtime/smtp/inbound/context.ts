@@ -43,6 +43,8 @@ export interface AcceptedRecipient {
   address: string;
   /** A rcpt-to filter chose the Junk folder for this recipient. */
   folder?: 'junk';
+  /** Not a hosted domain: relayed (from relayNetworks) to the outbound transport. */
+  remote?: boolean;
 }
 
 /** Our state of one SMTP connection, beside smtp-server's session object. */

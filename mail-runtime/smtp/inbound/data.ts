@@ -1,15 +1,32 @@
 import { Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { MessageView } from '../filters/types';
+import { applyHeaderEdits, runFilters, type MessageView } from '../filters';
+import { takeFolderHint } from '../common';
 import { newQueueId, type QueuedRecipient } from '../queue';
-import { judge, type InboundContext, type InboundSession } from './context';
+import { judge, type AcceptedRecipient, type InboundContext, type InboundSession } from './context';
 import { DataGuard } from './data-guard';
-import { applyHeaderEdits, receivedHeader } from './headers';
+import { receivedHeader } from './headers';
 import { REPLIES, SmtpReply } from './reply';
-import { runFilters } from './run-phase';
 
 function messageView(message: Buffer): MessageView {
   return { size: message.length, bytes: () => Promise.resolve(message), stream: () => Readable.from([message]) };
+}
+
+/**
+ * Mail from a sender of a domain we do not host, relayed (from
+ * relayNetworks: a node forwarding a user's mail, an application) to
+ * another domain: forwarding. Its envelope sender gets SRS at the outbound
+ * transport (outbound.srs), or SPF would fail at the next hop, which sees
+ * our address for a domain that did not authorise us.
+ */
+async function isForwarded(ctx: InboundContext, mailFrom: string, recipients: Iterable<AcceptedRecipient>): Promise<boolean> {
+  if (mailFrom === '' || ![...recipients].some((r) => r.remote)) return false;
+  try {
+    return (await ctx.router.route(mailFrom)).kind === 'remote';
+  } catch {
+    // No placement for a hosted sender: hosted, not forwarded.
+    return false;
+  }
 }
 
 /**
@@ -54,7 +71,10 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
     recipients: given,
     date: new Date(),
   });
-  let message: Buffer = Buffer.concat([received, ...chunks], received.length + kept);
+  // Only our filters choose a folder (../common/folder-hint.ts): a hint field from outside is removed before they run.
+  const hint = takeFolderHint(Buffer.concat(chunks, kept));
+  if (hint.folder || hint.ignored.length) s.log.info({ planted: hint.folder ?? hint.ignored }, 'folder hint from the sender removed');
+  let message: Buffer = Buffer.concat([received, hint.message]);
 
   const outcome = await runFilters(ctx.filters, {
     phase: 'data',
@@ -79,9 +99,10 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
     const folder = r.folder ?? tx.folder ?? outcome.folder;
     recipients.set(key, { address: r.address, status: 'pending', attempts: 0, ...(folder ? { folder } : {}) });
   }
+  const origin = (await isForwarded(ctx, mailFrom, tx.recipients.values())) ? 'forward' : 'mx';
   try {
     await ctx.queue.enqueue(
-      { id, mailFrom, recipients: [...recipients.values()], expiresAt: new Date(Date.now() + ctx.expireMs).toISOString(), origin: 'mx' },
+      { id, mailFrom, recipients: [...recipients.values()], expiresAt: new Date(Date.now() + ctx.expireMs).toISOString(), origin },
       message,
     );
   } catch (err) {

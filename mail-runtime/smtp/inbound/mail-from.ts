@@ -1,7 +1,7 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES } from './reply';
-import { runFilters } from './run-phase';
+import { runFilters } from '../filters';
 
 /**
  * Phase `helo`: smtp-server has no hook at EHLO/HELO, so the helo filters

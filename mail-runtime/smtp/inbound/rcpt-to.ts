@@ -3,7 +3,7 @@ import { cidrContains } from '../../config';
 import { NoPlacementError, type Route } from '../routing';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES, SmtpReply } from './reply';
-import { runFilters } from './run-phase';
+import { runFilters } from '../filters';
 
 /** Unauthenticated relay only from RuntimeConfig `relayNetworks` (IPv4 CIDRs): no open relay (RFC 5321 §3.9, RFC 2505). */
 function mayRelay(ctx: InboundContext, ip: string): boolean {
@@ -45,5 +45,5 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
   tx.headers.push(...outcome.headers);
   // A remote local-part keeps its case (RFC 5321 §2.4: only the destination may fold it); a hosted one is our mailbox's name.
   const address = route.kind === 'remote' ? to.address : route.address;
-  tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}) });
+  tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}), ...(route.kind === 'remote' ? { remote: true } : {}) });
 }

@@ -1,11 +1,11 @@
 /**
  * Mail leaving the cluster: the outbound transport the gateway's delivery
- * workers call, the retry schedule they follow, the DSNs they queue, and
+ * workers call, the DSNs they queue, and
  * SRS reversal for bounces that come back to a forwarded message.
  */
+export type { OutboundTransport } from './types';
 export { SmtpOutbound } from './transport';
 export type { OutboundSettings } from './transport';
-export { nextAttempt, expiryFor } from './retry';
 export { buildDsn, buildDelayDsn } from './dsn';
 export { Srs, SrsError } from './srs';
 export { httpsPolicyFetcher } from './mta-sts';

@@ -21,7 +21,5 @@ export type OutboundConfig = RuntimeConfigOf<'gateway'>['outbound'];
 /** A DKIM key as the config names it (`outbound.dkim[domain]`, `filters.dkim`). */
 export type DkimKeyFile = OutboundConfig['dkim'][string];
 
-/** `outbound.retry`: see nextAttempt in retry.ts. */
-export type RetrySchedule = OutboundConfig['retry'];
 
 export type { DeliveryResult, QueueEntry };

@@ -45,7 +45,7 @@ describe('literal and line limits (RFC 7888, RFC 4469 TOOBIG)', () => {
   it('a non-synchronising literal above the cap ends the connection with BYE (RFC 7888 §4)', async () => {
     const c = await login();
     c.send(`a APPEND INBOX {${node.limits.imapLiteralBytes + 1}+}`);
-    expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([expect.stringMatching(/^a NO \[TOOBIG\] /), '* BYE Connection cannot continue']);
+    expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([expect.stringMatching(/^a BAD \[TOOBIG\] /), '* BYE Connection cannot continue']);
     await c.waitClosed();
     await stillServing();
   });

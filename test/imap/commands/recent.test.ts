@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +6,8 @@ import { RecentRegistry } from '../../../mail-runtime/imap/recent';
 import { MailStore } from '../../../mail-runtime/store';
 import { imapAppend, imapLogin, message, norm } from '../../helpers/imap';
 import { type LineClient } from '../../helpers/line-client';
-import { spawnNode, startTestNode, type SpawnedNode, type TestNode } from '../../helpers/node';
-import { ALICE, writeUsersFile } from '../../helpers/users';
+import { startTestNode, type TestNode } from '../../helpers/node';
+import { ALICE } from '../../helpers/users';
 
 /**
  * `\Recent` (RFC 3501 §2.3.2): recent for exactly one session, the first
@@ -83,10 +83,10 @@ describe('RFC 3501 §2.3.2, §6.3.1, §6.3.2: the first SELECT claims, EXAMINE o
     const second = await login();
     await script(reader, [
       ['STATUS Claim (MESSAGES RECENT)', ['* STATUS "Claim" (MESSAGES 2 RECENT 2)', 'TAG OK STATUS completed']],
-      // EXAMINE must not make messages lose \Recent (§6.3.2): it sees none and claims none.
-      ['EXAMINE Claim', opened('EXAMINE', 2, 0, 3)],
-      ['FETCH 1:* FLAGS', ['* 1 FETCH (FLAGS ())', '* 2 FETCH (FLAGS ())', 'TAG OK FETCH completed']],
-      ['SEARCH RECENT', ['* SEARCH', 'TAG OK SEARCH completed']],
+      // EXAMINE must not make messages lose \Recent (§6.3.2): it reports them and claims none.
+      ['EXAMINE Claim', opened('EXAMINE', 2, 2, 3)],
+      ['FETCH 1:* FLAGS', ['* 1 FETCH (FLAGS (\\Recent))', '* 2 FETCH (FLAGS (\\Recent))', 'TAG OK FETCH completed']],
+      ['SEARCH RECENT', ['* SEARCH 1 2', 'TAG OK SEARCH completed']],
       ['STATUS Claim (RECENT)', ['* STATUS "Claim" (RECENT 2)', 'TAG OK STATUS completed']],
     ]);
     await script(first, [
@@ -265,42 +265,7 @@ describe('RFC 3501 §6.3.5 RENAME, §6.3.4 DELETE', () => {
   });
 });
 
-describe('claims live in the process (RFC 3501 §2.3.2 leaves persistence to the server)', () => {
-  let dir: string;
-  let running: SpawnedNode | undefined;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mf-recent-'));
-    await writeUsersFile(join(dir, 'users.yaml'), [ALICE]);
-  });
-  afterAll(async () => {
-    running?.child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('after a restart, messages from before are not recent; mail delivered after it is', { timeout: 60_000 }, async () => {
-    const inbox = join(dir, 'storage', 'mail', 'example.com', 'alice');
-    running = await spawnNode(dir);
-    let c = await imapLogin(running.imapPort, ALICE.address, ALICE.password);
-    await imapAppend(c, 'a', 'INBOX', message('before restart'));
-    expect(await c.command('s', 'STATUS INBOX (RECENT)')).toEqual(['* STATUS "INBOX" (RECENT 1)', 's OK STATUS completed']);
-    c.close();
-    running.child.kill('SIGTERM');
-    await running.exited;
-
-    running = await spawnNode(dir);
-    // A delivery by another Maildir writer after the start, before any IMAP session looked at
-    // INBOX in this process: the store adopts the file on open, with its mtime as INTERNALDATE.
-    await writeFile(join(inbox, 'new', `${Math.floor(Date.now() / 1000)}.M1P1Q1.external`), message('after restart'));
-    c = await imapLogin(running.imapPort, ALICE.address, ALICE.password);
-    try {
-      expect(await c.command('s', 'STATUS INBOX (MESSAGES RECENT)')).toEqual(['* STATUS "INBOX" (MESSAGES 2 RECENT 1)', 's OK STATUS completed']);
-      expect(clean(await c.command('t', 'SELECT INBOX'))).toContain('* 1 RECENT');
-      expect(await c.command('u', 'SEARCH RECENT')).toEqual(['* SEARCH 2', 'u OK SEARCH completed']);
-    } finally {
-      c.close();
-    }
-  });
-});
+// Claims across restarts of a real node process: test/store/recent-restart.test.ts.
 
 describe('RecentRegistry (unit)', () => {
   it('first sight: INTERNALDATE before `since` is old; claims are exclusive; gaps stay unclaimed', async () => {
@@ -312,7 +277,9 @@ describe('RecentRegistry (unit)', () => {
       await f.append(Buffer.from(message('old')), { internalDate: new Date('2001-01-01T00:00:00Z') });
       await f.append(Buffer.from(message('new')));
       const reg = new RecentRegistry(Date.parse('2020-01-01T00:00:00Z'));
-      const claims = reg.of(mb.address, f);
+      // A folder whose index does not know the claims (older index, adopted from Dovecot): first sight decides.
+      const legacy = Object.create(f, { recentUid: { value: undefined } }) as typeof f;
+      const claims = reg.of(mb.address, legacy);
       expect(reg.of(mb.address, f)).toBe(claims);
       expect(claims.countUnclaimed(f)).toBe(1);
       await f.append(Buffer.from(message('third')));

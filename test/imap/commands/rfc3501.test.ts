@@ -49,9 +49,9 @@ async function script(c: LineClient, rows: Row[]): Promise<void> {
 }
 
 const PRE_CAPS =
-  'IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT';
+  'IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR LITERAL- ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT BINARY STATUS=SIZE CREATE-SPECIAL-USE';
 const POST_CAPS =
-  'IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT';
+  'IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE LIST-EXTENDED LIST-STATUS CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT BINARY STATUS=SIZE CREATE-SPECIAL-USE';
 
 describe('RFC 3501 §7.1.1 greeting', () => {
   it('is an untagged OK carrying the capabilities', async () => {
@@ -201,7 +201,7 @@ describe('RFC 3501 §6.3 authenticated state', () => {
       ['CREATE Projects', [expect.stringMatching(/^TAG NO \[ALREADYEXISTS\] /) as unknown as string]],
       ['CREATE INBOX', ['TAG NO [ALREADYEXISTS] INBOX always exists']],
       ['CREATE "K&AOQ-se"', ['TAG OK CREATE completed']],
-      ['CREATE "bad&name"', ['TAG BAD CREATE: Mailbox name is not valid modified UTF-7']],
+      ['CREATE "bad&name"', ['TAG NO [CANNOT] CREATE: Mailbox name is not valid modified UTF-7']],
       [
         'LIST "" "*"',
         [
@@ -275,8 +275,9 @@ describe('RFC 3501 §6.3 authenticated state', () => {
       ['STATUS Drafts (BOGUS)', ['TAG BAD STATUS: Unknown STATUS item']],
       ['STATUS Nope (MESSAGES)', [expect.stringMatching(/^TAG NO \[NONEXISTENT\] /) as unknown as string]],
       ['APPEND Drafts "not a literal"', ['TAG BAD APPEND: The message must be a literal']],
-      ['EXAMINE Drafts', expect.arrayContaining(['* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)', '* 2 EXISTS', '* OK [UNSEEN 1] First unseen']) as unknown as string[]],
-      ['FETCH 1 (FLAGS INTERNALDATE)', ['* 1 FETCH (FLAGS (\\Draft $Work) INTERNALDATE <d>)', 'TAG OK FETCH completed']],
+      // EXAMINE reports them as recent without claiming them (§6.3.2).
+      ['EXAMINE Drafts', expect.arrayContaining(['* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)', '* 2 EXISTS', '* 2 RECENT', '* OK [UNSEEN 1] First unseen']) as unknown as string[]],
+      ['FETCH 1 (FLAGS INTERNALDATE)', ['* 1 FETCH (FLAGS (\\Draft $Work \\Recent) INTERNALDATE <d>)', 'TAG OK FETCH completed']],
     ]);
     // The date given to APPEND is the INTERNALDATE (shown in UTC).
     expect(await c.command('x', 'FETCH 1 INTERNALDATE')).toEqual(['* 1 FETCH (INTERNALDATE "01-Feb-2024 09:00:00 +0000")', 'x OK FETCH completed']);
@@ -308,7 +309,16 @@ describe('RFC 3501 §6.4 selected state', () => {
       ['FETCH x FLAGS', ['TAG BAD FETCH: Invalid sequence set']],
       ['FETCH 1 (FLAGS', [expect.stringMatching(/^TAG BAD /) as unknown as string]],
       ['UID FETCH 2:3 FLAGS', ['* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))', '* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))', 'TAG OK FETCH completed']],
-      ['STORE 1 +FLAGS (\\Flagged $Important)', ['* 1 FETCH (FLAGS (\\Flagged $Important \\Recent))', 'TAG OK STORE completed']],
+      // A new keyword: FLAGS and PERMANENTFLAGS come first (§7.2.6).
+      [
+        'STORE 1 +FLAGS (\\Flagged $Important)',
+        [
+          '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)',
+          '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] Flags permitted',
+          '* 1 FETCH (FLAGS (\\Flagged $Important \\Recent))',
+          'TAG OK STORE completed',
+        ],
+      ],
       ['STORE 1 -FLAGS.SILENT ($Important)', ['TAG OK STORE completed']],
       ['STORE 1 FLAGS (\\Recent)', ['TAG BAD STORE: Invalid flag \\Recent']],
       // FLAGS replaces the stored flags; \Recent is not one of them and stays (RFC 3501 §2.3.2).
@@ -338,7 +348,7 @@ describe('RFC 3501 §6.4 selected state', () => {
       ['STORE 1 +FLAGS (\\Seen)', ['TAG NO [READ-ONLY] Mailbox is read-only']],
       ['EXPUNGE', ['TAG NO [READ-ONLY] Mailbox is read-only']],
       ['MOVE 1 INBOX', ['TAG NO [READ-ONLY] Mailbox is read-only']],
-      ['FETCH 1 (FLAGS BODY[TEXT])', ['* 1 FETCH (FLAGS () BODY[TEXT] {7}', 'hello', ')', 'TAG OK FETCH completed']],
+      ['FETCH 1 (FLAGS BODY[TEXT])', ['* 1 FETCH (FLAGS (\\Recent) BODY[TEXT] {7}', 'hello', ')', 'TAG OK FETCH completed']],
       ['UNSELECT', ['TAG OK UNSELECT completed']],
     ]);
   });

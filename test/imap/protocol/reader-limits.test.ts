@@ -144,7 +144,7 @@ describe('the session switches the caps at login (real node)', () => {
     const c = await fresh();
     c.send(`a LOGIN {${node.limits.imapLiteralBytes}+}`);
     expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([
-      'a NO [TOOBIG] Non-synchronizing literal too big before authentication',
+      'a BAD [TOOBIG] Non-synchronizing literal too big before authentication',
       '* BYE Connection cannot continue',
     ]);
     // The server hangs up although none of the 64 MiB was sent.
@@ -154,7 +154,7 @@ describe('the session switches the caps at login (real node)', () => {
   it(`unauthenticated {${PRE_AUTH + 1}+}: the same`, async () => {
     const c = await fresh();
     c.write(`a LOGIN {${PRE_AUTH + 1}+}\r\n${'x'.repeat(PRE_AUTH + 1)} pw\r\n`);
-    expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([expect.stringMatching(/^a NO \[TOOBIG\] /), '* BYE Connection cannot continue']);
+    expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([expect.stringMatching(/^a BAD \[TOOBIG\] /), '* BYE Connection cannot continue']);
     await c.waitClosed();
   });
 
@@ -188,7 +188,7 @@ describe('the session switches the caps at login (real node)', () => {
     const lines = await c.readUntil((l) => l.startsWith('* BYE'), 10_000);
     expect(lines.filter((l) => /^(a |b |\* BYE)/.test(l))).toEqual([
       expect.stringMatching(/^a NO /),
-      'b NO [TOOBIG] Non-synchronizing literal too big before authentication',
+      'b BAD [TOOBIG] Non-synchronizing literal too big before authentication',
       '* BYE Connection cannot continue',
     ]);
   });

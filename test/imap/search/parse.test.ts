@@ -81,3 +81,36 @@ describe('SEARCH evaluation', () => {
     expect(reads).toBe(0); // UNSEEN already false
   });
 });
+
+describe('SEARCH FROM/TO/CC/BCC against the envelope (RFC 3501 §6.4.4)', () => {
+  const raw = Buffer.from(
+    'From: "Doe, \\"JD\\" John" <jd(x)@example.org>\r\nTo: undisclosed-recipients:;\r\nCc: =?utf-8?q?J=C3=B6rg?= <"j.o"@example.com>, bare\r\nSubject: s\r\n\r\nbody\r\n',
+  );
+  const summary = analyzeMessage(raw);
+  const msg: SearchMessage = {
+    seq: 1,
+    uid: 1,
+    flags: [],
+    internalDate: new Date('2024-01-01T12:00:00Z'),
+    size: raw.length,
+    modseq: 1n,
+    recent: false,
+    summary: () => summary,
+    raw: () => Promise.resolve(raw),
+  };
+  const ctx = { messageCount: 1, maxUid: 1 };
+  it.each<[string, boolean]>([
+    ['FROM "Doe, \\"JD\\" John <jd@example.org>"', true],
+    ['FROM "jd(x)"', false],
+    ['TO "undisclosed-recipients:;"', true],
+    ['TO ""', true],
+    ['BCC ""', false],
+    ['CC "J\u00f6rg <j.o@example.com>, bare"', true],
+    ['CC MISSING_DOMAIN', false],
+    ['NOT CC "\\"j.o\\""', true],
+  ])('%s → %s', async (criteria, want) => {
+    const r = parseSearch(args(`CHARSET UTF-8 ${criteria}`));
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(await matchesSearch(r.value.key, msg, ctx)).toBe(want);
+  });
+});

@@ -144,6 +144,9 @@ describe('summaries cached by an older analyzer', () => {
     const { sort: _dropped, ...rest } = current;
     const v1 = { ...rest, version: 1 };
     expect(sortFieldsOf(v1)).toEqual(current.sort);
+    // Version 2 (the conformance analyzer) had no `sort` either.
+    expect(sortFieldsOf({ ...rest, version: 2 })).toEqual(current.sort);
+    expect(current.version).toBe(3);
     expect(sortFieldsOf({ ...current, sort: { subject: 'STALE' } , version: 1 })).toEqual(current.sort);
     expect(sortFieldsOf(undefined)).toBeNull();
     expect(sortFieldsOf({ version: 1 })).toBeNull();

@@ -86,7 +86,7 @@ describe('kill -9 right after a batch of 250 replies', () => {
     const counts = sink.counts();
     expect([...counts.keys()].sort()).toEqual([...accepted].sort());
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
   it('node up, deliveries in flight at the kill: nothing accepted is lost; only an attempt the node had answered but the gateway had not yet recorded can repeat', async () => {
     const { dir, nodePort } = await setUp();
@@ -105,5 +105,5 @@ describe('kill -9 right after a batch of 250 replies', () => {
     const repeated = [...counts.values()].filter((n) => n > 1).length;
     expect([...counts.values()].every((n) => n <= 2)).toBe(true);
     expect(repeated).toBeLessThanOrEqual(16);
-  }, 120_000);
+  }, 300_000);
 });

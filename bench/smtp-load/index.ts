@@ -1,0 +1,2 @@
+export { loadMessage, percentile, smtpLoad, type SmtpLoadFigures } from './load';
+export { smtpRows } from './rows';

@@ -1,0 +1,71 @@
+import { asAtom, atom, data, formatSequenceSet, list, num, str, type ImapResponse, type ImapValue, type ResponseValue } from '../protocol';
+
+/** One message a search found: the number it is reported by (sequence number or UID), its UID and mod-sequence. */
+export interface SearchHit {
+  readonly n: number;
+  readonly uid: number;
+  readonly modseq: number;
+}
+
+/** RFC 4731 §3.1 `RETURN ()` is `RETURN (ALL)`. */
+function effective(options: readonly string[]): readonly string[] {
+  return options.length === 0 ? ['ALL'] : options;
+}
+
+/** Only MIN and/or MAX were asked (besides SAVE): results that name at most two messages. */
+function minMaxOnly(options: readonly string[]): boolean {
+  const o = effective(options);
+  return (o.includes('MIN') || o.includes('MAX')) && !o.includes('ALL') && !o.includes('COUNT');
+}
+
+/** The MIN and MAX hits (one when they are the same message), for minMaxOnly results. */
+function minMaxHits(options: readonly string[], hits: readonly SearchHit[]): SearchHit[] {
+  if (!hits.length) return [];
+  const out: SearchHit[] = [];
+  if (options.includes('MIN')) out.push(hits[0]);
+  if (options.includes('MAX') && !(out.length && out[0] === hits[hits.length - 1])) out.push(hits[hits.length - 1]);
+  return out;
+}
+
+/** Does a SEARCH's argument list start with `RETURN (... SAVE ...)` (RFC 5182)? Read before the criteria are parsed. */
+export function returnsSave(args: readonly ImapValue[]): boolean {
+  const opts = args[1];
+  return asAtom(args[0], true) === 'RETURN' && opts?.type === 'list' && opts.items.some((o) => asAtom(o, true) === 'SAVE');
+}
+
+/**
+ * UIDs that SEARCH RETURN (SAVE) keeps in `$`: all hits, or only the MIN
+ * and MAX messages when those are the only other options (RFC 5182 §2.4).
+ */
+export function uidsToSave(options: readonly string[], hits: readonly SearchHit[]): number[] {
+  const kept = minMaxOnly(options) ? minMaxHits(options, hits) : hits;
+  return kept.map((h) => h.uid).sort((a, b) => a - b);
+}
+
+/**
+ * The ESEARCH response (RFC 4731 §3.1, §4 `esearch-response`) for `hits`
+ * (ascending): `* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [ALL set] [COUNT n]`,
+ * MIN/MAX/ALL left out when nothing matched (§3.1). With `modseq`, the
+ * highest mod-sequence of the messages the result names (RFC 7162 §3.1.5:
+ * only the MIN/MAX ones when those are all that was asked). Null when SAVE
+ * is the only option: then no ESEARCH is sent (RFC 5182 §2.1).
+ */
+export function esearchResponse(tag: string, uid: boolean, options: readonly string[], hits: readonly SearchHit[], modseq: boolean): ImapResponse | null {
+  const o = effective(options);
+  if (o.every((x) => x === 'SAVE')) return null;
+  const items: ResponseValue[] = [atom('ESEARCH'), list([atom('TAG'), str(tag)])];
+  if (uid) items.push(atom('UID'));
+  if (hits.length) {
+    if (o.includes('MIN')) items.push(atom('MIN'), num(hits[0].n));
+    if (o.includes('MAX')) items.push(atom('MAX'), num(hits[hits.length - 1].n));
+    if (o.includes('ALL')) items.push(atom('ALL'), atom(formatSequenceSet(hits.map((h) => h.n))));
+  }
+  if (o.includes('COUNT')) items.push(atom('COUNT'), num(hits.length));
+  if (modseq && hits.length) {
+    const named = minMaxOnly(o) ? minMaxHits(o, hits) : hits;
+    let highest = 0;
+    for (const h of named) if (h.modseq > highest) highest = h.modseq;
+    items.push(atom('MODSEQ'), num(highest));
+  }
+  return data(...items);
+}

@@ -1,0 +1,85 @@
+import type { SecureContext } from 'node:tls';
+import type { LoginLimiter } from '../auth';
+import { LIMITS } from '../common/limits';
+import type { Logger } from '../common/log';
+import type { PlaintextAuthPolicy } from '../net';
+import type { PlacementCache } from './placement-cache';
+
+/**
+ * Bounds of the proxy's pre-auth dialogue, beside the shared ones in
+ * common/limits.ts (which the nodes use for the same protocols).
+ */
+export const PROXY_LIMITS = {
+  /**
+   * Longest IMAP command line before login. RFC 7162 §4 asks servers to
+   * take 8192 octets; a LOGIN or AUTHENTICATE line needs far less.
+   */
+  imapPreAuthLineBytes: 8192,
+  /** Largest literal before login (credentials only): the LITERAL- cap of RFC 7888 §4. */
+  imapPreAuthLiteralBytes: LIMITS.imapNonSyncLiteralBytes,
+  /** RFC 2449 §4 allows POP3 lines up to 255 octets; SASL PLAIN responses (RFC 5034 §4) need more. */
+  pop3LineBytes: LIMITS.pop3LineBytes,
+  /** Bad or refused commands before we say goodbye, as the node does. */
+  badCommandsBeforeBye: LIMITS.imapBadCommandsBeforeBye,
+} as const;
+
+/** What every front-end session is given by the proxy. */
+export interface FrontServices {
+  cache: PlacementCache;
+  limiter: LoginLimiter;
+  log: Logger;
+  plaintextAuth: PlaintextAuthPolicy;
+  /** For STARTTLS / STLS on the plaintext ports. */
+  tlsContext?: SecureContext;
+  /** Failed logins on one connection before it is closed (`limits.loginFailuresPerConnection`). */
+  failuresPerConnection: number;
+  backendTimeoutMs: number;
+  sessions: SplicedSessions;
+  /** Counts logins by protocol and outcome (/metrics). */
+  countLogin(protocol: 'imap' | 'pop3', outcome: 'ok' | 'failed' | 'throttled' | 'unavailable'): void;
+}
+
+/** A session that has been handed to a node. */
+export interface Spliced {
+  user: string;
+  node: string;
+  incarnation: number;
+  kill(): void;
+}
+
+/**
+ * Sessions piped to nodes. When the placement changes, a session whose
+ * user now belongs to another node (or whose node died and came back as a
+ * new incarnation) is ended: the client reconnects and reaches the new
+ * owner. The old owner closes them too when it releases the mailbox; this
+ * covers a node that cannot (it is gone).
+ */
+export class SplicedSessions {
+  private readonly open = new Set<Spliced>();
+
+  add(s: Spliced): () => void {
+    this.open.add(s);
+    return () => this.open.delete(s);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Ends the sessions `stillOwned` says no longer belong to their node. */
+  review(stillOwned: (s: Spliced) => boolean): number {
+    let ended = 0;
+    for (const s of [...this.open]) {
+      if (stillOwned(s)) continue;
+      this.open.delete(s);
+      s.kill();
+      ended++;
+    }
+    return ended;
+  }
+
+  killAll(): void {
+    for (const s of [...this.open]) s.kill();
+    this.open.clear();
+  }
+}

@@ -1,0 +1,380 @@
+import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeSaslPlain, encodeSaslPlain } from '../auth';
+import { CommandReader, asAstring, asAtom, type ImapCommand } from '../imap/protocol';
+import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
+import { BackendConnection } from './backend';
+import { PROXY_LIMITS, type FrontServices } from './front';
+import { splice } from './splice';
+
+/** The greeting for a connection over `limits.maxConnections` (RFC 3501 §7.1.5, RFC 5530 UNAVAILABLE). */
+export const IMAP_REFUSALS: Record<RefusalReason, Buffer> = {
+  total: Buffer.from('* BYE [UNAVAILABLE] Too many connections, try again later\r\n'),
+  address: Buffer.from('* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n'),
+};
+
+/** Tag of the login we replay on the node; the node's tagged answer is passed on with the client's tag. */
+const BACKEND_TAG = 'P1';
+
+type Credentials = { user: string; pass: string; mech: 'login' | 'plain' };
+
+/**
+ * One IMAP client before login (RFC 3501 §6.1, §6.2): the proxy answers
+ * CAPABILITY, NOOP, LOGOUT, ID, STARTTLS itself, reads the user from LOGIN
+ * or AUTHENTICATE PLAIN (with SASL-IR, RFC 4959), replays that login on the
+ * owner node, passes the node's tagged answer back and, when it is OK,
+ * pipes the connection to the node. It never checks a password.
+ */
+export class ImapFront {
+  private socket: Socket;
+  private secure: boolean;
+  private reader: CommandReader;
+  private busy = false;
+  private closed = false;
+  private spliced = false;
+  private bad = 0;
+  /** Logins the node refused on this connection. */
+  private failures = 0;
+  private killSplice: (() => void) | undefined;
+  /** AUTHENTICATE is waiting for the client's response line. */
+  private saslPending: ((response: string) => void) | undefined;
+
+  constructor(
+    private readonly conn: AcceptedConnection,
+    private readonly s: FrontServices,
+  ) {
+    this.socket = conn.socket;
+    this.secure = conn.secure;
+    this.reader = this.newReader();
+  }
+
+  private newReader(): CommandReader {
+    return new CommandReader({
+      maxLineBytes: PROXY_LIMITS.imapPreAuthLineBytes,
+      maxLiteralBytes: PROXY_LIMITS.imapPreAuthLiteralBytes,
+      maxNonSyncLiteralBytes: PROXY_LIMITS.imapPreAuthLiteralBytes,
+    });
+  }
+
+  private get plaintextOk(): boolean {
+    return plaintextAuthAllowed(this.s.plaintextAuth, this.secure, this.conn.remoteIp);
+  }
+
+  private capabilities(): string {
+    const caps = ['IMAP4rev1'];
+    if (this.s.tlsContext && !this.secure) caps.push('STARTTLS');
+    caps.push(this.plaintextOk ? 'AUTH=PLAIN' : 'LOGINDISABLED', 'SASL-IR', 'LITERAL+', 'ID');
+    return caps.join(' ');
+  }
+
+  start(): void {
+    this.attach(this.socket);
+    this.socket.once('close', () => this.onClosed());
+    this.send(`* OK [CAPABILITY ${this.capabilities()}] mailfleet proxy ready`);
+  }
+
+  shutdown(reason: ShutdownReason): void {
+    if (this.spliced) this.killSplice?.();
+    else this.bye(reason === 'login-timeout' ? 'Login timeout, closing connection' : 'Server shutting down');
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onData);
+  }
+
+  private readonly onData = (d: Buffer): void => {
+    this.reader.push(d);
+    this.pump();
+  };
+
+  private onClosed(): void {
+    if (this.spliced) return;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.onClose();
+  }
+
+  private send(line: string): void {
+    if (!this.socket.destroyed) this.socket.write(`${line}\r\n`);
+  }
+
+  private bye(text: string): void {
+    if (this.closed || this.spliced) return;
+    this.send(`* BYE ${text}`);
+    this.socket.end();
+    this.socket.destroySoon?.();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.finish();
+  }
+
+  /** Runs commands until one needs to wait (a login in flight, STARTTLS). */
+  private pump(): void {
+    while (!this.busy && !this.closed && !this.spliced) {
+      const ev = this.reader.next();
+      if (!ev) return;
+      if (ev.type === 'continue') this.send('+ Ready for literal data');
+      else if (ev.type === 'error') this.parseError(ev.error);
+      else if (ev.type === 'command') this.command(ev.command);
+      else {
+        // A raw line: only ever the answer to AUTHENTICATE's challenge (readRawLine).
+        const answer = this.saslPending;
+        this.saslPending = undefined;
+        if (ev.type === 'line') answer?.(ev.line.toString('latin1'));
+        else {
+          this.send('* BAD Line too long');
+          this.countBad();
+        }
+      }
+    }
+  }
+
+  private countBad(): boolean {
+    if (++this.bad >= PROXY_LIMITS.badCommandsBeforeBye) {
+      this.bye('Too many invalid commands');
+      return false;
+    }
+    return true;
+  }
+
+  private parseError(e: { tag: string | null; text: string; code: string; fatal: boolean }): void {
+    if (this.saslPending) {
+      this.saslPending = undefined;
+      this.reader.cancelRawLine();
+    }
+    if (e.fatal) return this.bye(e.text);
+    const tag = e.tag ?? '*';
+    if (e.code === 'TOOBIG') this.send(`${tag} NO [TOOBIG] ${e.text}`);
+    else this.send(`${tag} BAD ${e.text}`);
+    this.countBad();
+  }
+
+  private command(c: ImapCommand): void {
+    switch (c.uid ? '' : c.name) {
+      case 'CAPABILITY':
+        this.send(`* CAPABILITY ${this.capabilities()}`);
+        return this.send(`${c.tag} OK CAPABILITY completed`);
+      case 'NOOP':
+        return this.send(`${c.tag} OK NOOP completed`);
+      case 'ID':
+        // RFC 2971 §3.1: the server answers with its own parameters (or NIL).
+        this.send('* ID ("name" "mailfleet-proxy")');
+        return this.send(`${c.tag} OK ID completed`);
+      case 'LOGOUT':
+        this.send('* BYE Logging out');
+        this.send(`${c.tag} OK LOGOUT completed`);
+        this.socket.end();
+        return this.finish();
+      case 'STARTTLS':
+        return this.starttls(c.tag);
+      case 'LOGIN': {
+        const user = asAstring(c.args[0]);
+        const pass = asAstring(c.args[1]);
+        if (c.args.length !== 2 || user === undefined || pass === undefined || !user || user.length > 255) {
+          this.send(`${c.tag} BAD LOGIN needs a user name and a password`);
+          this.countBad();
+          return;
+        }
+        return this.login(c.tag, { user, pass, mech: 'login' });
+      }
+      case 'AUTHENTICATE':
+        return this.authenticate(c);
+      default:
+        this.send(`${c.tag} BAD Log in first (LOGIN or AUTHENTICATE PLAIN)`);
+        this.countBad();
+    }
+  }
+
+  private starttls(tag: string): void {
+    if (!this.s.tlsContext || this.secure) {
+      this.send(`${tag} BAD STARTTLS not available${this.secure ? ': already secure' : ''}`);
+      this.countBad();
+      return;
+    }
+    this.send(`${tag} OK Begin TLS negotiation now`);
+    this.busy = true;
+    const plain = this.socket;
+    startTls({
+      socket: plain,
+      context: this.s.tlsContext,
+      detach: () => plain.removeListener('data', this.onData),
+      // RFC 3501 §6.2.1 / CVE-2011-0411: nothing sent in the clear after STARTTLS is run.
+      discard: () => {
+        this.reader = this.newReader();
+      },
+    }).then(
+      (tls) => {
+        this.socket = tls;
+        this.secure = true;
+        this.busy = false;
+        this.attach(tls);
+        tls.resume();
+        this.pump();
+      },
+      () => {
+        plain.destroy();
+        this.finish();
+      },
+    );
+  }
+
+  private authenticate(c: ImapCommand): void {
+    const mech = asAtom(c.args[0], true);
+    if (c.args.length < 1 || c.args.length > 2 || !mech) {
+      this.send(`${c.tag} BAD AUTHENTICATE needs a mechanism`);
+      this.countBad();
+      return;
+    }
+    if (mech !== 'PLAIN') {
+      this.send(`${c.tag} NO [CANNOT] Unsupported authentication mechanism`);
+      this.countBad();
+      return;
+    }
+    if (!this.plaintextOk) return this.privacyRequired(c.tag);
+    const withResponse = (response: string): void => {
+      // RFC 3501 §6.2.2: "*" cancels; RFC 4959: "=" is an empty initial response.
+      if (response === '*') {
+        this.send(`${c.tag} BAD Authentication cancelled`);
+        return;
+      }
+      const decoded = decodeSaslPlain(response === '=' ? '' : response);
+      if (!decoded.ok) {
+        this.send(`${c.tag} BAD ${decoded.error}`);
+        this.countBad();
+        return;
+      }
+      const { authzid, username, password } = decoded.creds;
+      if (authzid && authzid.toLowerCase() !== username.toLowerCase()) {
+        this.send(`${c.tag} NO [AUTHORIZATIONFAILED] Authorization identity not permitted`);
+        return;
+      }
+      this.login(c.tag, { user: username, pass: password, mech: 'plain' });
+    };
+    if (c.args.length === 2) {
+      const initial = asAtom(c.args[1]);
+      if (initial === undefined) {
+        this.send(`${c.tag} BAD Invalid initial response`);
+        this.countBad();
+        return;
+      }
+      return withResponse(initial);
+    }
+    // RFC 3501 §6.2.2: an empty challenge; the next line is the client's response, read raw.
+    this.send('+ ');
+    this.reader.readRawLine();
+    this.saslPending = withResponse;
+  }
+
+  private privacyRequired(tag: string): void {
+    this.send(`${tag} NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-encrypted connections, use STARTTLS`);
+  }
+
+  /** Routes the login to the owner node and replays it there; the node decides. */
+  private login(tag: string, cred: Credentials): void {
+    if (!this.plaintextOk) return this.privacyRequired(tag);
+    this.busy = true;
+    this.socket.pause();
+    void this.replay(tag, cred).finally(() => {
+      if (this.spliced || this.closed) return;
+      this.busy = false;
+      this.socket.resume();
+      this.pump();
+    });
+  }
+
+  private async replay(tag: string, cred: Credentials): Promise<void> {
+    const { s } = this;
+    const ip = this.conn.remoteIp;
+    const log = s.log.child({ cid: this.conn.id, user: cred.user, protocol: 'imap' });
+    const verdict = await s.limiter.check(cred.user, ip);
+    if (!verdict.allowed) {
+      log.warn({ ip, limit: verdict.reason }, 'login refused by the proxy: too many failures');
+      s.countLogin('imap', 'throttled');
+      this.send(`${tag} NO [UNAVAILABLE] Too many failed logins, try later`);
+      return;
+    }
+    // The per-user slow-down (auth/limiter.ts) applies before the node is asked, as it would before a password check.
+    if (verdict.delayMs > 0) await sleep(verdict.delayMs);
+    const route = s.cache.route(cred.user, 'imap');
+    if ('error' in route) {
+      log.warn({ ip, why: route.error, node: route.node }, 'login: no node to route to');
+      s.countLogin('imap', 'unavailable');
+      this.send(`${tag} NO [UNAVAILABLE] Mailbox temporarily unavailable, try again later`);
+      return;
+    }
+    let backend: BackendConnection | undefined;
+    try {
+      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs);
+      const greeting = await backend.readLine(s.backendTimeoutMs);
+      if (!greeting.startsWith('* OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
+      backend.write(
+        cred.mech === 'plain'
+          ? `${BACKEND_TAG} AUTHENTICATE PLAIN ${encodeSaslPlain(cred.user, cred.pass)}\r\n`
+          : Buffer.concat([Buffer.from(`${BACKEND_TAG} LOGIN `), imapString(cred.user), Buffer.from(' '), imapString(cred.pass), Buffer.from('\r\n')]),
+      );
+      const untagged: string[] = [];
+      let answer: string;
+      for (;;) {
+        const line = await backend.readLine(s.backendTimeoutMs);
+        if (line.startsWith(`${BACKEND_TAG} `)) {
+          answer = line.slice(BACKEND_TAG.length + 1);
+          break;
+        }
+        if (untagged.length >= 16) throw new Error('node sent too many lines before its login answer');
+        untagged.push(line);
+      }
+      if (this.closed) {
+        backend.destroy();
+        return;
+      }
+      if (answer.startsWith('OK')) {
+        await s.limiter.succeeded(cred.user, ip);
+        s.countLogin('imap', 'ok');
+        log.info({ ip, node: route.node }, 'login routed');
+        for (const l of untagged) this.send(l);
+        this.send(`${tag} ${answer}`);
+        this.handOver(backend, cred.user, route.node, route.incarnation);
+        return;
+      }
+      backend.destroy();
+      await s.limiter.failed(cred.user, ip);
+      s.countLogin('imap', 'failed');
+      log.info({ ip, node: route.node }, 'login failed at the node');
+      // The node's own answer (NO [AUTHENTICATIONFAILED], [UNAVAILABLE]...), with the client's tag.
+      this.send(`${tag} ${answer}`);
+      // limits.loginFailuresPerConnection: more is guessing.
+      if (++this.failures >= s.failuresPerConnection) this.bye('Too many failed logins on this connection');
+    } catch (err) {
+      backend?.destroy();
+      log.warn({ ip, node: route.node, err: (err as Error).message }, 'login: node unreachable');
+      s.countLogin('imap', 'unavailable');
+      this.send(`${tag} NO [UNAVAILABLE] Mailbox temporarily unavailable, try again later`);
+    }
+  }
+
+  private handOver(backend: BackendConnection, user: string, node: string, incarnation: number): void {
+    this.spliced = true;
+    // The login deadline (limits.loginTimeoutSeconds, net/session-server.ts) no longer applies; the node's autologout does.
+    this.conn.onLogin();
+    const pending = this.reader.takeUnread();
+    this.socket.removeListener('data', this.onData);
+    const { socket, rest } = backend.release();
+    let forget = (): void => undefined;
+    const kill = splice(this.socket, socket, pending, rest, () => {
+      forget();
+      this.finish();
+    });
+    this.killSplice = kill;
+    forget = this.s.sessions.add({ user, node, incarnation, kill });
+  }
+}
+
+/** A quoted string when the bytes allow one (RFC 3501 §9 quoted), else a LITERAL+ literal (RFC 7888), which the node accepts up to 4 KiB. */
+function imapString(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  if (/^[\x20-\x7e]*$/.test(text)) return Buffer.from(`"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+  return Buffer.concat([Buffer.from(`{${bytes.length}+}\r\n`), bytes]);
+}

@@ -1,0 +1,47 @@
+import { createTransport } from 'nodemailer';
+import { SMTP_LIMITS } from '../common';
+import type { QueueWriter } from '../queue/types';
+
+/**
+ * The node's outbound queue is a gateway's: submitted mail for recipients
+ * outside this node's mailboxes is relayed over SMTP to the gateway's MX
+ * (config `gatewayRelay`), which takes it from a network in its
+ * `relayNetworks` (RFC 5321 §3.9: relaying only for our own networks).
+ * The gateway answers 250 only once the message is in its durable queue
+ * (fsynced), so our 250 to the client keeps the same guarantee; from there
+ * the gateway delivers it (LMTP to the owning node, or outbound, with
+ * retries and DSNs).
+ *
+ * All or nothing, as QueueWriter promises: when the gateway refuses any
+ * recipient or the message, enqueue rejects and the client is told to try
+ * again (451 4.3.0); nothing is half accepted.
+ */
+export class GatewayRelay implements QueueWriter {
+  constructor(
+    private readonly relay: { host: string; port: number },
+    private readonly hostname: string,
+  ) {}
+
+  async enqueue(entry: Parameters<QueueWriter['enqueue']>[0], message: Buffer): Promise<string> {
+    const transport = createTransport({
+      host: this.relay.host,
+      port: this.relay.port,
+      name: this.hostname,
+      // Cluster-internal hop; TLS when the gateway offers it, never a hard requirement on a self-signed certificate.
+      tls: { rejectUnauthorized: false },
+      connectionTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
+      greetingTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
+      socketTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
+      logger: false,
+    });
+    try {
+      const to = entry.recipients.map((r) => r.address);
+      const info = await transport.sendMail({ envelope: { from: entry.mailFrom, to }, raw: message });
+      if (info.rejected.length > 0) throw new Error(`gateway relay refused ${info.rejected.map(String).join(', ')}: ${info.response}`);
+      // The gateway's "250 2.6.0 Ok: queued as <id>" names its queue entry.
+      return /queued as (\S+)/.exec(info.response)?.[1] ?? info.response;
+    } finally {
+      transport.close();
+    }
+  }
+}

@@ -52,6 +52,7 @@ function readFileField(field: string, file: string): string {
  * (cached locally), and a management port. Submission and SMTPS are not
  * proxied yet (listen.submission / listen.smtps are not opened).
  */
+/** @public Loaded lazily by ../main.ts through require(), which knip cannot follow. */
 export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?: boolean } = {}): Promise<RunningProxy> {
   const log = createLogger({ role: 'proxy', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
   const urls = cfg.hubUrls ?? (cfg.hubUrl ? [cfg.hubUrl] : []);

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { baseOfFileName, flagsFromFileName, isKeyword } from './flags';
 import { isErrno, readdirOrEmpty, readFileOrNull, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import type { IndexState, Msg } from './index-log';
+import { ExpungeLog } from './vanished';
 
 /**
  * Dovecot's own files in a Maildir folder, so a mailbox moves between
@@ -419,6 +420,8 @@ export async function adoptFromDovecot(
     uidNext: Math.max(parsed.nextUid, lastListed + 1),
     highestModseq: modseq,
     messages,
+    // Expunges before adoption have no mod-sequence here: QRESYNC from an earlier one lists every absent UID (RFC 7162 §3.2.5.1).
+    expunges: new ExpungeLog([], modseq),
   };
 }
 

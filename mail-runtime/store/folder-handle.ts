@@ -75,6 +75,9 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   get(uid: number): MessageMeta | undefined {
     return this.impl.get(uid);
   }
+  expungedSince(modseq: number): { uids: number[]; complete: boolean } {
+    return this.impl.expungedSince(modseq);
+  }
 
   private run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError('CANNOT', `folder handle on ${this.impl.name} is closed`));

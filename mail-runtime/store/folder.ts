@@ -174,6 +174,7 @@ class Batch {
       uidNext: this.uidNext,
       highestModseq: this.highestModseq,
       messages: this.list,
+      expunges: this.base.expunges,
       ...(this.recentUid === undefined ? {} : { recentUid: this.recentUid }),
     };
   }
@@ -242,6 +243,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   }
   get highestModseq(): number {
     return this.state.highestModseq;
+  }
+  expungedSince(modseq: number): { uids: number[]; complete: boolean } {
+    return this.state.expunges.since(modseq);
   }
   /** RFC 3501 §2.3.2: UIDs up to this one were announced as \Recent to some session; undefined: not known. */
   get recentUid(): number | undefined {
@@ -880,6 +884,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     }
     // Durable and still ours: publish, announce, acknowledge.
     this.state = b.toState();
+    for (const r of b.records) if (r.t === 'x') this.state.expunges.record(r.u, r.m);
     if (b.bytes !== 0 || b.count !== 0) this.host.usageDelta(b.bytes, b.count);
     if (b.expunged.length > 0) this.emit('expunge', b.expunged.sort((x, y) => x - y));
     if (b.existsUids.length > 0) this.emit('exists', b.existsUids);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import { checkStored, IndexRecord, parseStored, SnapshotFile } from './on-disk';
 import { StoreError, type MessageMeta } from './types';
+import { ExpungeLog } from './vanished';
 
 export type { IndexRecord } from './on-disk';
 
@@ -37,6 +38,8 @@ export interface IndexState {
   recentUid?: number;
   /** Ascending UIDs. */
   messages: Msg[];
+  /** Mod-sequences of expunges (RFC 7162 QRESYNC); one object shared by successive states. */
+  expunges: ExpungeLog;
 }
 
 export interface LoadedIndex {
@@ -89,7 +92,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     // A new folder starts at HIGHESTMODSEQ 1: RFC 7162 §3.1.2.1 wants a
     // non-zero value even for an empty mailbox, and the first change must
     // then be above what a client may already have seen.
-    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [] }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
+    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [], expunges: new ExpungeLog() }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
   const snapFile = snapshotPath(metaDir, snapEpoch);
   let snapText: string;
@@ -110,6 +113,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     uidNext: snap.uidNext,
     highestModseq: snap.highestModseq,
     messages: [],
+    expunges: new ExpungeLog(snap.expunged ?? [], snap.expungedFloor ?? 0),
     ...(snap.recent === undefined ? {} : { recentUid: snap.recent }),
   };
   const gens = entries
@@ -175,6 +179,7 @@ function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecor
     }
     case 'x':
       for (const u of rec.u) byUid.delete(u);
+      state.expunges.record(rec.u, rec.m);
       break;
   }
 }
@@ -189,6 +194,8 @@ export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: n
     highestModseq: state.highestModseq,
     ...(state.recentUid === undefined ? {} : { recent: state.recentUid }),
     messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq]),
+    expunged: state.expunges.entries(),
+    expungedFloor: state.expunges.floor,
   };
   await writeFileAtomic(ctx, snapshotPath(metaDir, epoch), JSON.stringify(snap));
 }

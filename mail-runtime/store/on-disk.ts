@@ -36,6 +36,10 @@ export const SnapshotFile = z.strictObject({
   recent: z.number().int().min(0).max(0xffff_ffff).optional(),
   /** [uid, base, flags, internalDate ms, size, modseq] */
   messages: z.array(z.tuple([uid, z.string().min(1), flags, z.number().finite(), count, count])),
+  /** [uid, modseq] of expunges (RFC 7162 VANISHED); absent in snapshots written before QRESYNC. */
+  expunged: z.array(z.tuple([uid, count])).optional(),
+  /** Highest mod-sequence of an expunge no longer listed in `expunged` (see vanished.ts). */
+  expungedFloor: count.optional(),
 });
 export type SnapshotFile = z.infer<typeof SnapshotFile>;
 

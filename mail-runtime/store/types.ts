@@ -175,6 +175,12 @@ export interface Folder extends EventEmitter<FolderEventMap> {
   messages(): readonly MessageMeta[];
   /** Metadata of one UID, or undefined (binary search, no copy). */
   get(uid: number): MessageMeta | undefined;
+  /**
+   * RFC 7162 §3.2.5.1: UIDs expunged with a mod-sequence above `modseq`
+   * (ascending). `complete` false: older expunges were forgotten (bounded
+   * log), so some UIDs expunged since then may be missing from `uids`.
+   */
+  expungedSince(modseq: number): { uids: number[]; complete: boolean };
   append(raw: Buffer, opts?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;
   store(uids: readonly number[], op: FlagOperation, flags: readonly string[], opts?: StoreFlagsOptions): Promise<StoreFlagsResult>;
   /** Returns the expunged UIDs (ascending). `uids` omitted: every `\Deleted` message. */

@@ -22,11 +22,17 @@ const EXTENSIONS = [
   'LIST-EXTENDED', // RFC 5258 (list.ts)
   'LIST-STATUS', // RFC 5819
   'CONDSTORE', // RFC 7162
+  'QRESYNC', // RFC 7162 §3.2 (select.ts, fetch.ts, vanished.ts)
   'QUOTA', // RFC 9208
   'QUOTA=RES-STORAGE',
   'QUOTA=RES-MESSAGE',
   'ESEARCH', // RFC 4731 (search.ts, esearch.ts)
   'SEARCHRES', // RFC 5182 (`$` in sets.ts)
+  'SORT', // RFC 5256 (sort.ts)
+  'SORT=DISPLAY', // RFC 5957
+  'THREAD=ORDEREDSUBJECT', // RFC 5256 (thread.ts)
+  'THREAD=REFERENCES',
+  'ESORT', // RFC 5267 §3 (esort.ts)
   'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
   'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
   'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)

@@ -2,8 +2,8 @@ import { asAtom, atom, data } from '../protocol';
 import { fail, ok } from './args';
 import { defineCommand, okResult } from './types';
 
-/** Extensions that ENABLE can switch on here (RFC 5161 §3.1; RFC 7162 §3.1.8 CONDSTORE). */
-const ENABLEABLE = new Set(['CONDSTORE']);
+/** Extensions that ENABLE can switch on here (RFC 5161 §3.1; RFC 7162 §3.1.8 CONDSTORE, §3.2.3 QRESYNC). */
+const ENABLEABLE = new Set(['CONDSTORE', 'QRESYNC']);
 
 /** RFC 5161 ENABLE: only in the authenticated state. Unknown names are ignored, as §3.1 says. */
 export const ENABLE = defineCommand({
@@ -25,6 +25,8 @@ export const ENABLE = defineCommand({
       if (ENABLEABLE.has(n) && !ctx.enabled.has(n)) {
         ctx.enabled.add(n);
         newly.push(n);
+        // RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE too.
+        if (n === 'QRESYNC') ctx.enabled.add('CONDSTORE');
       }
     }
     ctx.send(data(atom('ENABLED'), ...newly.map(atom)));

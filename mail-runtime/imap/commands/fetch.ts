@@ -16,7 +16,8 @@ import {
 import { fail, ok } from './args';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
-import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { vanishedEarlier } from './vanished';
 import { CommandWork } from './work';
 
 /** Flush to the socket (and wait for room) after this many bytes of FETCH output. */
@@ -60,12 +61,14 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (!set.ok) return set;
       const req = parseFetchArgs(args.slice(1));
       if (!req.ok) return req;
-      if (req.value.vanished) return fail('VANISHED needs QRESYNC, which is not enabled');
+      // RFC 7162 §3.2.6: VANISHED is a UID FETCH modifier (with CHANGEDSINCE, checked by the parser).
+      if (req.value.vanished && !uid) return fail('VANISHED is only allowed with UID FETCH');
       return ok({ set: set.value, req: req.value });
     },
     async handle(ctx, { set, req }) {
       const view = ctx.selected!;
       const folder = view.folder;
+      if (req.vanished && !ctx.enabled.has('QRESYNC')) return badResult('UID FETCH: VANISHED needs ENABLE QRESYNC first');
       const attrs: FetchAttribute[] = [...req.attributes];
       const has = (name: string): boolean => attrs.some((a) => a.kind === 'simple' && a.name === name);
       if (req.changedSince !== undefined || has('MODSEQ')) ctx.enabled.add('CONDSTORE');
@@ -73,6 +76,11 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       if (uid && !has('UID')) attrs.unshift({ kind: 'simple', name: 'UID' });
       if (req.changedSince !== undefined && !has('MODSEQ')) attrs.push({ kind: 'simple', name: 'MODSEQ' });
 
+      // RFC 7162 §3.2.6: the named UIDs expunged since CHANGEDSINCE, before the FETCH responses.
+      if (req.vanished && req.changedSince !== undefined) {
+        const vanished = vanishedEarlier(view, Number(req.changedSince), set);
+        if (vanished) ctx.send(vanished);
+      }
       const uids = resolveUids(view, set, uid);
       let targets = view.metas(uids);
       // Named messages gone from the folder since this session was last told.

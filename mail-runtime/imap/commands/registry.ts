@@ -17,9 +17,11 @@ import { CHECK, NOOP } from './noop';
 import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota';
 import { SEARCH, UID_SEARCH } from './search';
 import { EXAMINE, SELECT } from './select';
+import { SORT, UID_SORT } from './sort';
 import { STARTTLS } from './starttls';
 import { STATUS } from './status';
 import { STORE, UID_STORE } from './store';
+import { THREAD, UID_THREAD } from './thread';
 import type { CommandSpec } from './types';
 
 /**
@@ -72,6 +74,10 @@ const ALL = [
   GETQUOTA, // RFC 9208
   GETQUOTAROOT,
   SETQUOTA,
+  SORT, // RFC 5256, RFC 5267 ESORT
+  UID_SORT,
+  THREAD, // RFC 5256
+  UID_THREAD,
 ] as const;
 
 export const REGISTRY: ReadonlyMap<string, CommandSpec<unknown>> = new Map(

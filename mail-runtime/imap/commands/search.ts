@@ -6,7 +6,8 @@ import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, sear
 import { fail, ok, overLimit } from './args';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
 import { BodyReadAhead } from './read-ahead';
-import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
+import type { MailboxView } from './view';
 import { CommandWork } from './work';
 
 type SearchArgs =
@@ -74,6 +75,101 @@ async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<M
   return out;
 }
 
+/** A message that matched, as SEARCH, SORT and THREAD report it. */
+export interface SearchMatch {
+  readonly seq: number;
+  readonly meta: MessageMeta;
+}
+
+/**
+ * The selected mailbox's messages that match `key`, in mailbox order
+ * (shared by SEARCH, SORT and THREAD, RFC 5256 §3: they search exactly as
+ * SEARCH does). Keys on flags, dates, sizes and numbers run on the index
+ * alone; header keys use the cached summary; only BODY/TEXT read message
+ * files. Paced through `work`; throws SearchWorkExceeded past
+ * LIMITS.imapSearchWorkUnits.
+ */
+export async function findMatches(view: MailboxView, key: SearchKey, work: CommandWork): Promise<SearchMatch[]> {
+  const folder = view.folder;
+  const withSummary = needsSummary(key);
+  const withBody = searchNeedsBody(key);
+  const ev = new SearchEvaluator(key, { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch }, {
+    pacer: work,
+    maxUnits: LIMITS.imapSearchWorkUnits,
+  });
+  const hits: SearchMatch[] = [];
+  const uids = view.allUids();
+  // Batches: decide what index metadata can, then fetch the cached
+  // summaries of the rest with few reads (a 100k folder stays fast).
+  for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
+    ev.forget();
+    const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
+    const summaries = new Map<number, MessageSummary | null>();
+    let bodies: BodyReadAhead | undefined;
+    for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
+      const meta: MessageMeta | undefined = folder.get(uids[i]!);
+      if (!meta) continue; // expunged by another session, not yet announced
+      const msg: SearchMessage = {
+        seq: i + 1,
+        uid: meta.uid,
+        flags: meta.flags,
+        internalDate: meta.internalDate,
+        size: meta.size,
+        modseq: BigInt(meta.modseq),
+        recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
+        summary: () => summaries.get(meta.uid) ?? null,
+        raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
+      };
+      batch.push({ msg, meta });
+    }
+    const decided = new Map<number, boolean>();
+    if (withSummary) {
+      const undecided: number[] = [];
+      for (const { msg } of batch) {
+        const d = ev.decideOnMetadata(msg);
+        if (d === null) undecided.push(msg.uid);
+        else decided.set(msg.uid, d);
+        if (work.due()) await work.pause();
+      }
+      ev.checkBudget();
+      for (const [u, v] of await loadSummaries(folder, undecided)) summaries.set(u, v);
+    }
+    if (withBody) {
+      // Bodies of the messages nothing else decides, read ahead in order.
+      const need: SearchMessage[] = [];
+      for (const { msg } of batch) {
+        if (decided.has(msg.uid) || (withSummary && !summaries.has(msg.uid))) continue;
+        if ((await ev.decideWithoutBody(msg)) === null) need.push(msg);
+        if (work.due()) await work.pause();
+      }
+      bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
+    }
+    for (const { msg, meta } of batch) {
+      let match = decided.get(msg.uid);
+      if (match === undefined) {
+        if (withSummary && !summaries.has(msg.uid)) continue; // expunged meanwhile
+        try {
+          match = await ev.matches(msg);
+        } catch (err) {
+          if (isStoreError(err, 'NONEXISTENT')) continue;
+          throw err;
+        }
+      }
+      if (match) hits.push({ seq: msg.seq, meta });
+      ev.checkBudget();
+      if (work.due()) await work.pause();
+    }
+  }
+  return hits;
+}
+
+/** RFC 7162 §3.1.5: a search with MODSEQ in it enables CONDSTORE and reports the highest mod-sequence of the hits. */
+export function modseqSearch(ctx: SessionContext, key: SearchKey): boolean {
+  const used = usesModseq(key);
+  if (used) ctx.enabled.add('CONDSTORE');
+  return used;
+}
+
 /**
  * RFC 3501 §6.4.4 SEARCH / UID SEARCH, with MODSEQ (RFC 7162 §3.1.5),
  * RETURN options (RFC 4731 ESEARCH) and SAVE / `$` (RFC 5182 SEARCHRES).
@@ -109,85 +205,15 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       }
       if (a.kind === 'bad-charset') {
         if (a.save) view.savedSearch = [];
-        return noResult('Unsupported charset', { name: 'BADCHARSET', args: [list(SEARCH_CHARSETS.map(atom))] });
+        return badCharset();
       }
       const returnOptions = a.query.returnOptions;
       const save = returnOptions?.includes('SAVE') ?? false;
-      const folder = view.folder;
-      const key = a.query.key;
-      const withSummary = needsSummary(key);
-      const withBody = searchNeedsBody(key);
-      const modseqQuery = usesModseq(key);
-      if (modseqQuery) ctx.enabled.add('CONDSTORE');
-      const work = new CommandWork();
-      const ev = new SearchEvaluator(
-        key,
-        { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch },
-        { pacer: work, maxUnits: LIMITS.imapSearchWorkUnits },
-      );
-      const hits: SearchHit[] = [];
-      const uids = view.allUids();
+      const modseqQuery = modseqSearch(ctx, a.query.key);
+      let hits: SearchHit[];
       try {
-        // Batches: decide what index metadata can, then fetch the cached
-        // summaries of the rest with few reads (a 100k folder stays fast).
-        for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
-          ev.forget();
-          const batch: SearchMessage[] = [];
-          const summaries = new Map<number, MessageSummary | null>();
-          let bodies: BodyReadAhead | undefined;
-          for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
-            const meta: MessageMeta | undefined = folder.get(uids[i]!);
-            if (!meta) continue; // expunged by another session, not yet announced
-            batch.push({
-              seq: i + 1,
-              uid: meta.uid,
-              flags: meta.flags,
-              internalDate: meta.internalDate,
-              size: meta.size,
-              modseq: BigInt(meta.modseq),
-              recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
-              summary: () => summaries.get(meta.uid) ?? null,
-              raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
-            });
-          }
-          const decided = new Map<number, boolean>();
-          if (withSummary) {
-            const undecided: number[] = [];
-            for (const msg of batch) {
-              const d = ev.decideOnMetadata(msg);
-              if (d === null) undecided.push(msg.uid);
-              else decided.set(msg.uid, d);
-              if (work.due()) await work.pause();
-            }
-            ev.checkBudget();
-            for (const [u, v] of await loadSummaries(folder, undecided)) summaries.set(u, v);
-          }
-          if (withBody) {
-            // Bodies of the messages nothing else decides, read ahead in order.
-            const need: SearchMessage[] = [];
-            for (const m of batch) {
-              if (decided.has(m.uid) || (withSummary && !summaries.has(m.uid))) continue;
-              if ((await ev.decideWithoutBody(m)) === null) need.push(m);
-              if (work.due()) await work.pause();
-            }
-            bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
-          }
-          for (const msg of batch) {
-            let match = decided.get(msg.uid);
-            if (match === undefined) {
-              if (withSummary && !summaries.has(msg.uid)) continue; // expunged meanwhile
-              try {
-                match = await ev.matches(msg);
-              } catch (err) {
-                if (isStoreError(err, 'NONEXISTENT')) continue;
-                throw err;
-              }
-            }
-            if (match) hits.push({ n: uid ? msg.uid : msg.seq, uid: msg.uid, modseq: Number(msg.modseq) });
-            ev.checkBudget();
-            if (work.due()) await work.pause();
-          }
-        }
+        const matches = await findMatches(view, a.query.key, new CommandWork());
+        hits = matches.map((m) => ({ n: uid ? m.meta.uid : m.seq, uid: m.meta.uid, modseq: m.meta.modseq }));
       } catch (err) {
         // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) leaves `$` empty.
         if (save) view.savedSearch = [];
@@ -208,6 +234,17 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       return okResult('SEARCH completed');
     },
   });
+}
+
+export function highestModseq(hits: readonly SearchMatch[]): number {
+  let highest = 0;
+  for (const h of hits) if (h.meta.modseq > highest) highest = h.meta.modseq;
+  return highest;
+}
+
+/** RFC 3501 §7.1 BADCHARSET, listing what we accept. */
+export function badCharset(): CommandResult {
+  return noResult('Unsupported charset', { name: 'BADCHARSET', args: [list(SEARCH_CHARSETS.map(atom))] });
 }
 
 export const SEARCH = searchCommand(false);

@@ -1,30 +1,80 @@
-import { asAtom, atom, data, num, untagged } from '../protocol';
+import {
+  asAtom,
+  asBigNumber,
+  asNumber,
+  atom,
+  data,
+  num,
+  sequenceSetMatcher,
+  untagged,
+  type ImapValue,
+  type ParseResult,
+} from '../protocol';
 import { storeErrorResult } from './errors';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { recentClaims } from './recent';
 import { AUTH_OR_SELECTED, defineCommand, type CommandResult, type SessionContext } from './types';
-import { MailboxView } from './view';
+import { setArg, type SetArg } from './sets';
+import { vanishedEarlier } from './vanished';
+import { flagsFetch, MailboxView } from './view';
+import { sendPaced } from './work';
+
+/** RFC 7162 §3.2.5 `(QRESYNC (uidvalidity modseq [known-uids [seq-match-data]]))`. */
+interface QresyncParam {
+  uidValidity: number;
+  modseq: bigint;
+  knownUids: (SetArg & { kind: 'set' }) | undefined;
+}
 
 interface SelectArgs {
   folder: FolderName;
   condstore: boolean;
+  qresync?: QresyncParam;
 }
 
-function parseSelect(args: readonly import('../protocol').ImapValue[]) {
+function parseQresync(v: ImapValue | undefined): ParseResult<QresyncParam> {
+  if (v?.type !== 'list' || v.items.length < 2 || v.items.length > 4) return fail('QRESYNC needs (uidvalidity modseq [known-uids [seq-match-data]])');
+  const uidValidity = asNumber(v.items[0]);
+  const modseq = asBigNumber(v.items[1]);
+  if (uidValidity === undefined || uidValidity < 1 || uidValidity > 0xffffffff) return fail('QRESYNC needs a UIDVALIDITY');
+  if (modseq === undefined || modseq < 1n) return fail('QRESYNC needs a mod-sequence');
+  let knownUids: (SetArg & { kind: 'set' }) | undefined;
+  if (v.items.length >= 3) {
+    const s = setArg(v.items[2]);
+    if (!s.ok) return s;
+    // `$` is empty at SELECT (RFC 5182 §2.1: reset when a mailbox is selected), so it cannot name known UIDs.
+    if (s.value.kind !== 'set') return fail('QRESYNC known-uids must be a UID set, not $');
+    knownUids = s.value;
+  }
+  // seq-match-data `(seqs uids)` only helps a server that forgot expunges; ours reports from its record (vanished.ts).
+  if (v.items.length === 4) {
+    const m = v.items[3]!;
+    if (m.type !== 'list' || m.items.length !== 2 || !setArg(m.items[0]).ok || !setArg(m.items[1]).ok) return fail('Invalid QRESYNC seq-match-data');
+  }
+  return ok({ uidValidity, modseq, knownUids });
+}
+
+function parseSelect(args: readonly ImapValue[]): ParseResult<SelectArgs> {
   if (args.length < 1 || args.length > 2) return fail<SelectArgs>('Needs a mailbox name and optional parameters');
   const folder = folderArg(args[0]);
   if (!folder.ok) return folder;
   let condstore = false;
+  let qresync: QresyncParam | undefined;
   if (args.length === 2) {
-    // RFC 4466 select-params; RFC 7162 §3.1.8 (CONDSTORE).
+    // RFC 4466 select-params; RFC 7162 §3.1.8 (CONDSTORE), §3.2.5 (QRESYNC).
     const p = args[1];
     if (p.type !== 'list') return fail<SelectArgs>('Invalid SELECT parameters');
-    for (const item of p.items) {
-      if (asAtom(item, true) !== 'CONDSTORE') return fail<SelectArgs>('Unsupported SELECT parameter');
-      condstore = true;
+    for (let i = 0; i < p.items.length; i++) {
+      const name = asAtom(p.items[i], true);
+      if (name === 'CONDSTORE') condstore = true;
+      else if (name === 'QRESYNC') {
+        const q = parseQresync(p.items[++i]);
+        if (!q.ok) return q;
+        qresync = q.value;
+      } else return fail<SelectArgs>('Unsupported SELECT parameter');
     }
   }
-  return ok<SelectArgs>({ folder: folder.value, condstore });
+  return ok<SelectArgs>(qresync ? { folder: folder.value, condstore, qresync } : { folder: folder.value, condstore });
 }
 
 /**
@@ -32,6 +82,11 @@ function parseSelect(args: readonly import('../protocol').ImapValue[]) {
  * session in AUTHENTICATED with nothing selected (§6.3.1).
  */
 async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolean): Promise<CommandResult> {
+  const qresyncOn = ctx.enabled.has('QRESYNC');
+  // RFC 7162 §3.2.5: the QRESYNC parameter without ENABLE QRESYNC is a BAD.
+  if (a.qresync && !qresyncOn) return { status: 'BAD', text: 'QRESYNC parameter needs ENABLE QRESYNC first' };
+  // RFC 7162 §3.2.11: [CLOSED] marks where the previous mailbox's responses end.
+  if (ctx.selected && qresyncOn) ctx.send(untagged('OK', 'Previous mailbox closed', { name: 'CLOSED' }));
   await ctx.unselect();
   const mb = ctx.mailbox;
   if (!mb) return { status: 'NO', text: 'No mailbox' };
@@ -59,6 +114,20 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
   ctx.send(untagged('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [num(folder.uidNext)] }));
   // RFC 7162 §3.1.2.1: a CONDSTORE server sends HIGHESTMODSEQ on every SELECT/EXAMINE.
   ctx.send(untagged('OK', 'Highest', { name: 'HIGHESTMODSEQ', args: [num(folder.highestModseq)] }));
+  view.vanishedResponses = qresyncOn;
+  const q = a.qresync;
+  // RFC 7162 §3.2.5.1: with the client's UIDVALIDITY, what changed since its mod-sequence: expunges, then flag changes.
+  if (q && q.uidValidity === folder.uidValidity && q.modseq < BigInt(folder.highestModseq)) {
+    const since = Number(q.modseq);
+    const vanished = vanishedEarlier(view, since, q.knownUids);
+    if (vanished) ctx.send(vanished);
+    const known = q.knownUids ? sequenceSetMatcher(q.knownUids, folder.uidNext - 1) : null;
+    const changed = msgs.map((m, i) => ({ m, seq: i + 1 })).filter(({ m }) => m.modseq > since && (!known || known(m.uid)));
+    await sendPaced(
+      (r) => ctx.send(r),
+      changed.map(({ m, seq }) => flagsFetch(seq, view.flagsOf(m), m, { uid: true, modseq: true })),
+    );
+  }
   ctx.select(view);
   return {
     status: 'OK',

@@ -1,5 +1,5 @@
 import type { Folder, FolderGoneReason, MessageMeta } from '../../store';
-import { SYSTEM_FLAGS, atom, data, list, num, untagged, type ImapResponse, type ResponseValue } from '../protocol';
+import { SYSTEM_FLAGS, atom, data, formatSequenceSet, list, num, untagged, type ImapResponse, type ResponseValue } from '../protocol';
 import type { RecentClaims } from '../recent';
 
 /**
@@ -41,6 +41,8 @@ export class MailboxView {
   private readonly keywords = new Map<string, string>();
   private readonly listeners: { exists: () => void; expunge: () => void; flags: (c: { uid: number }) => void; gone: (r: FolderGoneReason) => void };
   goneReason: FolderGoneReason | undefined;
+  /** QRESYNC is enabled: expunges are announced as `* VANISHED` (RFC 7162 §3.2.10), not EXPUNGE. */
+  vanishedResponses = false;
   /**
    * The search result variable `$` (RFC 5182 §2.1): UIDs, ascending, saved
    * by SEARCH RETURN (SAVE). Empty at SELECT/EXAMINE, since every select
@@ -296,17 +298,20 @@ export class MailboxView {
   private expungeMissing(current: readonly MessageMeta[]): ImapResponse[] {
     const out: ImapResponse[] = [];
     const kept: number[] = [];
+    const gone: number[] = [];
     let j = 0;
     for (let i = 0; i < this.uids.length; i++) {
       const uid = this.uids[i];
       while (j < current.length && current[j].uid < uid) j++;
       if (j < current.length && current[j].uid === uid) kept.push(uid);
       else {
-        out.push(data(num(kept.length + 1), atom('EXPUNGE')));
+        if (this.vanishedResponses) gone.push(uid);
+        else out.push(data(num(kept.length + 1), atom('EXPUNGE')));
         this.recent.delete(uid);
       }
     }
     this.uids = kept;
+    if (gone.length) out.push(vanishedNow(gone));
     return out;
   }
 
@@ -335,4 +340,9 @@ export function flagsFetch(seq: number, flags: ResponseValue, meta: MessageMeta,
   if (opts.uid) items.push(atom('UID'), num(meta.uid));
   if (opts.modseq) items.push(atom('MODSEQ'), list([num(meta.modseq)]));
   return data(num(seq), atom('FETCH'), list(items));
+}
+
+/** `* VANISHED uids` (RFC 7162 §3.2.10): what a QRESYNC session gets instead of EXPUNGE responses. */
+function vanishedNow(uids: readonly number[]): ImapResponse {
+  return data(atom('VANISHED'), atom(formatSequenceSet([...uids].sort((a, b) => a - b))));
 }

@@ -21,14 +21,17 @@ import {
   paramValue,
   type HeaderField,
 } from './header';
+import { sortFields, type SortFields } from './sort-fields';
 
 /**
  * Bump when the summary changes, so cached summaries are analysed again
- * (the FETCH and SEARCH commands check it). 2: parameter names keep their
- * case, text parts always carry a charset, part extents next to nested
- * close delimiters and header-only parts as Dovecot reports them.
+ * (the FETCH and SEARCH commands check it with isCurrentSummary; SORT and
+ * THREAD read older ones through sortFieldsOf). 2: parameter names keep
+ * their case, text parts always carry a charset, part extents next to
+ * nested close delimiters and header-only parts as Dovecot reports them.
+ * 3: `sort` (RFC 5256/5957 SORT and THREAD material, ./sort-fields.ts).
  */
-export const SUMMARY_VERSION = 2;
+export const SUMMARY_VERSION = 3;
 
 /** RFC 3501 §7.4.2 ENVELOPE fields. Strings are binary strings (latin1, one char per byte) of the header text. */
 export interface Envelope {
@@ -87,6 +90,8 @@ export interface MessageSummary {
    * lets SEARCH HEADER/FROM/… and BODY[HEADER.FIELDS] run without the body.
    */
   readonly header: string;
+  /** What SORT and THREAD compare (RFC 5256, RFC 5957); read it through sortFieldsOf(). */
+  readonly sort: SortFields;
 }
 
 /** Nesting deeper than this is treated as a leaf (protects the stack; RFC 2046 sets no limit). */
@@ -377,5 +382,21 @@ export function isCurrentSummary(v: unknown): v is MessageSummary {
 export function analyzeMessage(raw: Buffer): MessageSummary {
   const root = new Analyzer(raw).entity(new LineCursor(raw, 0), 'text/plain', [], 0);
   const header = raw.toString('latin1', root.headerStart, root.headerEnd);
-  return { version: SUMMARY_VERSION, size: raw.length, envelope: buildEnvelope(parseHeaderFields(header)), root, header };
+  const fields = parseHeaderFields(header);
+  const envelope = buildEnvelope(fields);
+  return { version: SUMMARY_VERSION, size: raw.length, envelope, root, header, sort: sortFields(envelope, fields) };
+}
+
+/**
+ * The SORT/THREAD fields of a cached summary. One from an older analyzer
+ * (no `sort`, or a different version) is never trusted: its fields are
+ * worked out again from its top-level header block, which every version
+ * keeps as the message's bytes, so no message file is read. Null when the
+ * value is not a summary at all.
+ */
+export function sortFieldsOf(v: unknown): SortFields | null {
+  if (isCurrentSummary(v)) return v.sort;
+  if (typeof v !== 'object' || v === null || typeof (v as { header?: unknown }).header !== 'string') return null;
+  const fields = parseHeaderFields((v as { header: string }).header);
+  return sortFields(buildEnvelope(fields), fields);
 }

@@ -5,6 +5,8 @@
  * Knows nothing about mailboxes.
  */
 export type { MessageSummary, MimePart } from './analyze';
-export { analyzeMessage, isCurrentSummary, SUMMARY_VERSION } from './analyze';
+export { analyzeMessage, isCurrentSummary, sortFieldsOf, SUMMARY_VERSION } from './analyze';
+export type { SortFields } from './sort-fields';
+export { asciiCasemap, baseSubject, compareOctets, MAX_REFERENCES, parseMessageIds, parseSentDate } from './sort-fields';
 export { bodyStructureValue, envelopeValue, needsRawMessage, renderFetchItem, UnknownCteError } from './render';
 export { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, decodeQuotedPrintable } from './text';

@@ -3,18 +3,11 @@
  * decoded text): RFC 2047 encoded words in headers (libmime), and
  * Content-Transfer-Encoding (RFC 2045 §6) plus charset in bodies.
  */
-import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import { MISSING_DOMAIN, type EnvelopeAddress } from './address';
 import type { MessageSummary, MimePart } from './analyze';
-import { paramValue, parseHeaderFields, unfold } from './header';
-
-/** Bytes from a binary string, read as UTF-8 when valid (RFC 6532), else as Latin-1. */
-function headerText(binary: string): string {
-  const buf = Buffer.from(binary, 'latin1');
-  const utf8 = buf.toString('utf8');
-  return utf8.includes('\ufffd') ? binary : utf8;
-}
+import { paramValue, parseHeaderFields } from './header';
+import { decodeHeaderValue, headerText } from './words';
 
 /** Decoded values of every field named `name` (case-insensitive) in a header block (binary string). */
 export function decodedHeaderValues(block: string, name: string): string[] {
@@ -24,16 +17,6 @@ export function decodedHeaderValues(block: string, name: string): string[] {
     if (f.value !== null && f.name.toLowerCase() === lower) out.push(decodeHeaderValue(f.value));
   }
   return out;
-}
-
-/** One header value: unfolded and RFC 2047 decoded. */
-export function decodeHeaderValue(value: string): string {
-  const text = headerText(unfold(value));
-  try {
-    return libmime.decodeWords(text);
-  } catch {
-    return text;
-  }
 }
 
 /**

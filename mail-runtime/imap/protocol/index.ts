@@ -8,7 +8,7 @@ export type { LiteralDecision, LiteralLimits, LiteralRequest, ReaderEvent } from
 export { CommandReader } from './reader';
 export type { ParseResult } from './result';
 export type { SequenceSet } from './sequence';
-export { filterBySequenceSet, formatSequenceSet, parseSequenceSet, resolveSequenceSet, sequenceSetMatcher, sequenceSetExceeds } from './sequence';
+export { filterBySequenceSet, formatSequenceSet, normalizeRanges, parseSequenceSet, resolveSequenceSet, sequenceSetMatcher, sequenceSetExceeds } from './sequence';
 export type { FetchAttribute, FetchRequest, Section } from './fetch';
 export { fetchItemName, fetchSetsSeen, parseFetchArgs } from './fetch';
 export type { StoreRequest } from './store';

@@ -312,7 +312,7 @@ describe('RFC 3501 §5.1.3, §9: a mailbox name that is an atom but not modified
     // Well-formed names still work, and real syntax errors stay BAD.
     ['CREATE "K&AOQ-se&-"', ['TAG OK CREATE completed']],
     ['CREATE "unterminated', [expect.stringMatching(/^TAG BAD /) as unknown as string]],
-    ['CREATE', ['TAG BAD CREATE: Needs exactly one mailbox name']],
+    ['CREATE', ['TAG BAD CREATE: CREATE needs a mailbox name and optional parameters']],
   ])('%s', async (command, reply) => {
     await script(await login('names'), [[command, reply]]);
   });

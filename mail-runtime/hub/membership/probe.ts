@@ -29,8 +29,32 @@ export function probePort(host: string, port: number, timeoutMs = PROBE_TIMEOUT_
 }
 
 /** True only when every given port refuses. */
-export async function processGone(host: string, ports: readonly number[]): Promise<boolean> {
-  if (ports.length === 0) return false;
+async function allRefuse(host: string, ports: readonly number[]): Promise<boolean> {
   const results = await Promise.all(ports.map((p) => probePort(host, p)));
   return results.every((r) => r === 'refused');
+}
+
+/**
+ * Delays between probes after a stream drop. A process killed with SIGKILL
+ * closes its descriptors one by one as it exits: the stream to the hub may
+ * close a moment before its listening sockets do, and a probe in that moment
+ * still connects. So a port that answers is asked again for a short while,
+ * well inside dead-after; a live process keeps answering and costs only
+ * these probes.
+ */
+export const PROBE_RETRY_MS: readonly number[] = [100, 250, 500, 1000];
+
+/**
+ * True once every given port refuses, probing again after each delay in
+ * `retryMs` while `stillDropped()` (the member has not reconnected its stream).
+ */
+export async function processGone(host: string, ports: readonly number[], stillDropped: () => boolean = () => true, retryMs: readonly number[] = PROBE_RETRY_MS): Promise<boolean> {
+  if (ports.length === 0) return false;
+  if (await allRefuse(host, ports)) return true;
+  for (const ms of retryMs) {
+    await new Promise((r) => setTimeout(r, ms));
+    if (!stillDropped()) return false;
+    if (await allRefuse(host, ports)) return true;
+  }
+  return false;
 }

@@ -221,7 +221,13 @@ export class MemberRegistry {
     const m = this.members.get(id);
     if (!m || m.dead || m.incarnation !== incarnation) return;
     const ports = [m.ports.management, ...Object.entries(m.ports).filter(([k]) => k !== 'management').map(([, p]) => p)].filter((p): p is number => p !== undefined).slice(0, 3);
-    const gone = await processGone(m.advertise, ports);
+    const started = monotonicMs();
+    const current = () => {
+      const now = this.members.get(id);
+      return !!now && !now.dead && now.incarnation === incarnation && !this.o.streamConnected(id);
+    };
+    const gone = await processGone(m.advertise, ports, current);
+    this.o.log.info({ member: id, incarnation, ports, gone, probedMs: Math.round(monotonicMs() - started) }, gone ? 'member stream dropped; its ports refuse' : 'member stream dropped; its ports still answer (left to the silence rule)');
     const now = this.members.get(id);
     if (gone && now && !now.dead && now.incarnation === incarnation) await this.declareDead(id, 'stream dropped and its ports refuse connections (process gone)', true);
   }

@@ -7,9 +7,8 @@ import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { ConnectionLimit, createRegistry, loadTls, serveSessions, startHealthServer, type RefusalReason, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
-import { HubLink } from './hub-link';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
-import { PlacementCache } from './placement-cache';
+import { HubLink, PlacementCache } from '../cluster';
 import { POP3_REFUSALS, Pop3Front } from './pop3-front';
 
 type ProxyConfig = RuntimeConfigOf<'proxy'>;
@@ -116,6 +115,7 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     tlsContext: tls.context,
     failuresPerConnection: limits.loginFailuresPerConnection,
     backendTimeoutMs: Math.round(cfg.proxy.backendTimeoutSeconds * 1000),
+    sendProxyProtocol: cfg.proxy.sendProxyProtocol,
     sessions,
     countLogin: (protocol, outcome) => logins.inc({ protocol, outcome }),
   };

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { encodeProxyV2 } from '../../mail-runtime/net';
 import { waitFor } from '../helpers/hub';
 import { TestCluster, type TestUserSpec } from '../helpers/cluster';
 import { quote } from '../helpers/imap';
@@ -23,10 +24,12 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** One IMAP LOGIN through `port` from the local address `from`: the tagged reply. */
-function loginFrom(port: number, from: string, u: TestUserSpec, password: string): Promise<string> {
+/** One IMAP LOGIN through `port` from the local address `from` (after `preamble`, if given): the tagged reply. */
+function loginFrom(port: number, from: string, u: TestUserSpec, password: string, preamble?: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, localAddress: from });
+    const s = connect({ host: '127.0.0.1', port, localAddress: from }, () => {
+      if (preamble) s.write(preamble);
+    });
     let buf = '';
     let sent = false;
     const timer = setTimeout(() => {
@@ -82,5 +85,11 @@ describe('proxy → node: PROXY v2 carries the client address', () => {
     expect(await loginFrom(port, '127.0.0.2', alice!, alice!.password)).toMatch(/^L NO \[UNAVAILABLE\]/);
     // ... while another address (one failure so far, above) logs in.
     expect(await loginFrom(port, '127.0.0.3', alice!, alice!.password)).toMatch(/^L OK/);
+
+    // A client from afar (as the header says) whose proxy reaches the node over loopback: plaintext is judged
+    // on the proxy → node hop (the proxy judged the client's), so the plaintext LOGIN is not refused as
+    // PRIVACYREQUIRED (plaintextAuth: loopback, the default).
+    const header = encodeProxyV2({ ip: '203.0.113.9', port: 40000 }, { ip: '127.0.0.1', port: 143 });
+    expect(await loginFrom(cluster!.nodes.get('node-a')!.port('imap'), '127.0.0.1', alice!, alice!.password, header)).toMatch(/^L OK/);
   }, 600_000);
 });

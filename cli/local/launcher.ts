@@ -8,7 +8,7 @@ import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMembe
 /**
  * `mailfleet up --local`: the cluster on this machine as child processes —
  * the hub, the mail nodes, a gateway (MX on 2525) and a login-aware proxy
- * (IMAP 2143, POP3 2110), each `mailfleet run --config <dir>/config/<id>.json`
+ * (IMAP 2143, POP3 2110, submission 2587, SMTPS 2465), each `mailfleet run --config <dir>/config/<id>.json`
  * with the config rendered from a local ClusterSpec (the same render the
  * Pulumi components use), one folder as shared storage. It creates the demo
  * domain and users through the hub's admin API on first start, waits until
@@ -322,7 +322,7 @@ export class LocalCluster {
     const proxy = this.members.find((x) => x.role === 'proxy');
     if (proxy) {
       const e = this.endpoints(proxy);
-      lines.push(`  proxy       IMAP ${e.imap}  IMAPS ${e.imaps}  POP3 ${e.pop3}  (pid ${proxy.child?.pid}): clients connect here, it picks the node`);
+      lines.push(`  proxy       IMAP ${e.imap}  IMAPS ${e.imaps}  POP3 ${e.pop3}  submission ${e.submission}  SMTPS ${e.smtps}  (pid ${proxy.child?.pid}): clients connect here, it picks the node`);
     }
     const gateway = this.members.find((x) => x.role === 'gateway');
     if (gateway) lines.push(`  gateway     SMTP ${this.endpoints(gateway).smtp} (MX for ${DEMO_DOMAIN}, pid ${gateway.child?.pid})`);

@@ -304,7 +304,7 @@ const NodeConfig = strict({
   gatewayRelay: hostPort.optional(),
   /**
    * Networks (CIDR) of the proxies in front of this node: their connections
-   * to the client listeners (IMAP, IMAPS, POP3, POP3S) start with a PROXY
+   * to the client listeners (IMAP, IMAPS, POP3, POP3S, submission, SMTPS) start with a PROXY
    * protocol v2 header (HAProxy proxy-protocol.txt §2.2) naming the client,
    * and the node's per-address limits, login throttling and logs then see
    * that client instead of the proxy; a connection from these networks

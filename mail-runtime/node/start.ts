@@ -263,6 +263,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       plaintextAuth,
       tls,
       limit: connections,
+      proxyFrom,
       maxMessageBytes: limits.maxMessageBytes,
       log,
     };

@@ -38,7 +38,7 @@ export interface FrontServices {
   sendProxyProtocol: boolean;
   sessions: SplicedSessions;
   /** Counts logins by protocol and outcome (/metrics). */
-  countLogin(protocol: 'imap' | 'pop3', outcome: 'ok' | 'failed' | 'throttled' | 'unavailable'): void;
+  countLogin(protocol: 'imap' | 'pop3' | 'submission', outcome: 'ok' | 'failed' | 'throttled' | 'unavailable'): void;
 }
 
 /**

@@ -1,12 +1,13 @@
 import { connect } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { createTransport } from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeProxyV2 } from '../../mail-runtime/net';
 import { waitFor } from '../helpers/hub';
-import { TestCluster, type TestUserSpec } from '../helpers/cluster';
+import { messageIds, TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
 import { quote } from '../helpers/imap';
 
 /**
- * The client's address reaches the node through the proxy (PROXY v2,
+ * Submission through the proxy, and the client's address reaching the node through it (PROXY v2,
  * config `proxy.sendProxyProtocol` on the proxy, `proxyProtocolFrom` on the
  * node): real hub, node and proxy processes; clients connect to the proxy
  * from different loopback addresses (127.0.0.2, 127.0.0.3). The proxy's own
@@ -56,40 +57,71 @@ function loginFrom(port: number, from: string, u: TestUserSpec, password: string
   });
 }
 
+let alice: TestUserSpec;
+let proxy: RunningMember;
+/** The proxy's IMAP port. */
+let port: number;
+
+beforeAll(async () => {
+  const c = (cluster = await TestCluster.create('mf-proxy-addr-'));
+  await c.planHubs(1);
+  await c.startHub(0);
+  const lo = { host: '127.0.0.1', port: 0 };
+  await c.startNode('node-a', {
+    listen: { imap: lo, pop3: lo, lmtp: lo, submission: lo },
+    proxyProtocolFrom: ['127.0.0.1/32'],
+    // Only the per-address limit acts: the per-user ones are out of reach, and no slow-down.
+    limits: { loginFailuresPerAddress: NODE_FAILURES_PER_ADDRESS, loginFailuresPerUserAddress: 1000, loginFailuresPerUser: 1000, loginUserDelayMaxMs: 0 },
+  });
+  alice = (await c.addUsers('example.test', 1))[0]!;
+  await c.waitPlacement((p) => p.ownerOf(alice.address) === 'node-a', 'alice placed on node-a', START_MS);
+  proxy = await c.startProxy('proxy-0', {
+    proxy: { sendProxyProtocol: true },
+    // The proxy's own limiter out of the way: it must be the node that refuses.
+    limits: { loginFailuresPerAddress: 1000, loginFailuresPerUserAddress: 1000, loginFailuresPerUser: 1000, loginFailuresPerConnection: 100, loginUserDelayMaxMs: 0 },
+  });
+  port = proxy.port('imap');
+  // The proxy routes once it has the placement.
+  await waitFor(async () => (await loginFrom(port, '127.0.0.3', alice, 'wrong').catch(() => '')).includes('AUTHENTICATIONFAILED'), 'the proxy routes alice to node-a', START_MS);
+}, 600_000);
+
 describe('proxy → node: PROXY v2 carries the client address', () => {
   it('a login flood through the proxy from one address is refused by the node for that address only', async () => {
-    cluster = await TestCluster.create('mf-proxy-addr-');
-    await cluster.planHubs(1);
-    await cluster.startHub(0);
-    await cluster.startNode('node-a', {
-      proxyProtocolFrom: ['127.0.0.1/32'],
-      // Only the per-address limit acts: the per-user ones are out of reach, and no slow-down.
-      limits: { loginFailuresPerAddress: NODE_FAILURES_PER_ADDRESS, loginFailuresPerUserAddress: 1000, loginFailuresPerUser: 1000, loginUserDelayMaxMs: 0 },
-    });
-    const [alice] = await cluster.addUsers('example.test', 1);
-    await cluster.waitPlacement((p) => p.ownerOf(alice!.address) === 'node-a', 'alice placed on node-a', START_MS);
-    const proxy = await cluster.startProxy('proxy-0', {
-      proxy: { sendProxyProtocol: true },
-      // The proxy's own limiter out of the way: it must be the node that refuses.
-      limits: { loginFailuresPerAddress: 1000, loginFailuresPerUserAddress: 1000, loginFailuresPerUser: 1000, loginFailuresPerConnection: 100, loginUserDelayMaxMs: 0 },
-    });
-    const port = proxy.port('imap');
-    // The proxy routes once it has the placement.
-    await waitFor(async () => (await loginFrom(port, '127.0.0.3', alice!, 'wrong').catch(() => '')).includes('AUTHENTICATIONFAILED'), 'the proxy routes alice to node-a', START_MS);
-
     // The flood: wrong passwords from 127.0.0.2, each on its own connection, up to the node's limit.
     const answers: string[] = [];
-    for (let i = 0; i < NODE_FAILURES_PER_ADDRESS; i++) answers.push(await loginFrom(port, '127.0.0.2', alice!, `guess-${i}`));
+    for (let i = 0; i < NODE_FAILURES_PER_ADDRESS; i++) answers.push(await loginFrom(port, '127.0.0.2', alice, `guess-${i}`));
     expect(answers.every((a) => a.includes('AUTHENTICATIONFAILED')), answers.join(' | ')).toBe(true);
     // Now 127.0.0.2 is refused even with the right password ([UNAVAILABLE] before any password check) ...
-    expect(await loginFrom(port, '127.0.0.2', alice!, alice!.password)).toMatch(/^L NO \[UNAVAILABLE\]/);
-    // ... while another address (one failure so far, above) logs in.
-    expect(await loginFrom(port, '127.0.0.3', alice!, alice!.password)).toMatch(/^L OK/);
+    expect(await loginFrom(port, '127.0.0.2', alice, alice.password)).toMatch(/^L NO \[UNAVAILABLE\]/);
+    // ... while another address (one failure so far, in beforeAll) logs in.
+    expect(await loginFrom(port, '127.0.0.3', alice, alice.password)).toMatch(/^L OK/);
+  }, 120_000);
 
-    // A client from afar (as the header says) whose proxy reaches the node over loopback: plaintext is judged
-    // on the proxy → node hop (the proxy judged the client's), so the plaintext LOGIN is not refused as
-    // PRIVACYREQUIRED (plaintextAuth: loopback, the default).
+  it('plaintext is judged on the proxy → node hop, not on the client the header names', async () => {
+    // A client from afar whose proxy reaches the node over loopback: the proxy judged the client's hop, so the
+    // node does not refuse the plaintext LOGIN as PRIVACYREQUIRED (plaintextAuth: loopback, the default).
     const header = encodeProxyV2({ ip: '203.0.113.9', port: 40000 }, { ip: '127.0.0.1', port: 143 });
-    expect(await loginFrom(cluster!.nodes.get('node-a')!.port('imap'), '127.0.0.1', alice!, alice!.password, header)).toMatch(/^L OK/);
-  }, 600_000);
+    expect(await loginFrom(cluster!.nodes.get('node-a')!.port('imap'), '127.0.0.1', alice, alice.password, header)).toMatch(/^L OK/);
+  }, 120_000);
+});
+
+describe('proxy: submission (RFC 6409) routed by the AUTH user', () => {
+  it('587 with STARTTLS: AUTH goes to the owner node, which takes the message; a wrong password gets the node\'s 535', async () => {
+    const mta = createTransport({
+      host: '127.0.0.1',
+      port: proxy.port('submission'),
+      secure: false,
+      requireTLS: true,
+      localAddress: '127.0.0.3',
+      auth: { user: alice.address, pass: alice.password },
+      tls: { rejectUnauthorized: false },
+    });
+    const sent = await mta.sendMail({ from: alice.address, to: alice.address, subject: 'via proxy', messageId: '<submitted-via-proxy@example.test>', text: 'hi' });
+    mta.close();
+    expect(sent.accepted).toEqual([alice.address]);
+    expect(await messageIds(port, alice)).toEqual(['<submitted-via-proxy@example.test>']);
+    const wrong = createTransport({ host: '127.0.0.1', port: proxy.port('submission'), secure: false, requireTLS: true, localAddress: '127.0.0.4', auth: { user: alice.address, pass: 'nope' }, tls: { rejectUnauthorized: false } });
+    await expect(wrong.verify()).rejects.toMatchObject({ responseCode: 535 });
+    wrong.close();
+  }, 120_000);
 });

@@ -144,6 +144,7 @@ export function Placement({ readOnly }: { readOnly: boolean }) {
           </div>
         )}
       </section>
+      {!readOnly && (
       <dialog ref={dialog} aria-labelledby="drain-h">
         <h2 id="drain-h">Drain {draining}?</h2>
         <p>Every mailbox on {draining} moves to the other nodes; clients reconnect.</p>
@@ -154,6 +155,7 @@ export function Placement({ readOnly }: { readOnly: boolean }) {
           Cancel
         </button>
       </dialog>
+      )}
     </>
   );
 }

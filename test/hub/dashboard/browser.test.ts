@@ -29,6 +29,8 @@ let hubUrl: string;
 let users: TestUserSpec[];
 
 beforeAll(async () => {
+  const t0 = Date.now();
+  const mark = (what: string) => process.stderr.write(`[dashboard e2e] ${what} after ${Date.now() - t0} ms\n`);
   ensureDashboardBuilt();
   await mkdir(ARTIFACTS, { recursive: true });
   cluster = await TestCluster.create('mf-dash-e2e-');
@@ -38,10 +40,13 @@ beforeAll(async () => {
   await cluster.startHub(0, { readOnlyTokenFile });
   hubUrl = cluster.hubUrls[0]!;
   await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => cluster.startNode(id)));
+  mark('members started');
   users = await cluster.addUsers('example.test', 9);
   await cluster.settled();
+  mark('users added');
   // A missing browser fails the test (never skips): install Debian's chromium (test/setup/debian-packages.ts).
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  mark('browser up');
 }, 90_000);
 
 afterAll(async () => {
@@ -119,7 +124,7 @@ describe('hub dashboard in a real browser', () => {
     const inline = await page.waitForSelector('#set-maxConnections-err', { timeout: UI_WAIT_MS });
     expect(await inline.textContent()).toMatch(/1|greater|least/i);
     expect(await page.getAttribute('#set-maxConnections', 'aria-invalid')).toBe('true');
-    expect(await page.$('[data-testid="diff"]')).toBeNull();
+    expect(await page.locator('[data-testid="diff"]').count()).toBe(0);
     expect(await settingsVersion()).toBe(0);
     await shot(page, '02-settings-inline-error');
     await axe(page, 'settings with an error');
@@ -132,11 +137,12 @@ describe('hub dashboard in a real browser', () => {
     await page.click('button:has-text("Apply version 1")');
     await page.waitForSelector('[data-testid="settings-message"]:has-text("version 1 applied")', { timeout: UI_WAIT_MS });
     expect(await settingsVersion()).toBe(1);
-    await page.waitForFunction(
-      `(() => { const cells = [...document.querySelectorAll('[data-testid="applied"] [data-testid="applied-version"]')]; return cells.length === 3 && cells.every((c) => c.textContent === 'v1 (current)'); })()`,
-      undefined,
-      { timeout: UI_WAIT_MS },
-    );
+    // Polled from here (the page's CSP forbids the string evaluation waitForFunction would use).
+    const appliedCells = page.locator('[data-testid="applied"] [data-testid="applied-version"]');
+    await waitFor(async () => {
+      const texts = await appliedCells.allTextContents();
+      return texts.length === 3 && texts.every((t) => t === 'v1 (current)');
+    }, 'every node shown with settings v1 applied', UI_WAIT_MS);
     for (const m of (await cluster.members()).filter((x) => x.id.startsWith('node-'))) expect(m.applied?.settings, m.id).toBe(1);
     await shot(page, '04-settings-applied');
 
@@ -190,7 +196,7 @@ describe('hub dashboard in a real browser', () => {
     expect(await page.textContent('[data-testid="session-kind"]')).toBe('read-only');
     await goto(page, 'placement');
     await page.waitForSelector('[data-testid="placement-nodes"]', { timeout: UI_WAIT_MS });
-    expect(await page.$('button:has-text("Drain")')).toBeNull();
+    expect(await page.locator('button:has-text("Drain")').count()).toBe(0);
     await goto(page, 'settings');
     await page.waitForSelector('#set-maxConnections');
     expect(await page.isDisabled('#set-maxConnections')).toBe(true);

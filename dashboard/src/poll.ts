@@ -1,20 +1,26 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 
 /** How often a page asks the hub again: "live" without a push channel, cheap for the hub. */
 export const POLL_MS = 1_000;
 
-/** Fetches now and every `ms` while the page is shown; `reload()` fetches at once (after an action). */
-export function usePoll<T>(load: () => Promise<T>, ms = POLL_MS): { data: T | undefined; error: string | null; reload: () => void } {
+/**
+ * Fetches now and every `ms` while the page is shown; `reload()` fetches at
+ * once (after an action), and so does a change of `key` (a new search). The
+ * latest `load` is always the one called (it closes over the page's state).
+ */
+export function usePoll<T>(load: () => Promise<T>, ms = POLL_MS, key = ''): { data: T | undefined; error: string | null; reload: () => void } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  const latest = useRef(load);
+  latest.current = load;
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = async () => {
       try {
-        const d = await load();
+        const d = await latest.current();
         if (!live) return;
         setData(d);
         setError(null);
@@ -29,7 +35,7 @@ export function usePoll<T>(load: () => Promise<T>, ms = POLL_MS): { data: T | un
       live = false;
       if (timer) clearTimeout(timer);
     };
-  }, [tick, ms]);
+  }, [tick, ms, key]);
   return { data, error, reload: () => setTick((t) => t + 1) };
 }
 

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, enc, type Domain, type User } from '../api';
+import { api, ApiError, enc, type Domain, type User } from '../api';
 import { messageOf, usePoll } from '../poll';
 
 /** Users shown per search (the API pages; the page asks for one page). */
@@ -9,21 +9,24 @@ export function Directory({ readOnly }: { readOnly: boolean }) {
   const [search, setSearch] = useState('');
   const [applied, setApplied] = useState('');
   const domains = usePoll(() => api.get<{ domains: Domain[] }>('/v1/domains?limit=1000'), 5_000);
-  const users = usePoll(() => api.get<{ users: User[]; next: string | null }>(`/v1/users?limit=${USERS_SHOWN}${applied ? `&search=${enc(applied)}` : ''}`), 5_000);
+  const users = usePoll(() => api.get<{ users: User[]; next: string | null }>(`/v1/users?limit=${USERS_SHOWN}${applied ? `&search=${enc(applied)}` : ''}`), 5_000, applied);
   const [message, setMessage] = useState<{ text: string; bad: boolean } | null>(null);
   const [newDomain, setNewDomain] = useState('');
   const [newUser, setNewUser] = useState({ address: '', password: '' });
   const [csv, setCsv] = useState('');
+  const [quota, setQuota] = useState({ address: '', mib: '' });
 
-  const act = async (what: () => Promise<unknown>, ok: string) => {
+  const act = async (what: () => Promise<unknown>, ok: string | ((r: unknown) => string)) => {
     setMessage(null);
     try {
-      await what();
-      setMessage({ text: ok, bad: false });
+      const r = await what();
+      setMessage({ text: typeof ok === 'string' ? ok : ok(r), bad: false });
       domains.reload();
       users.reload();
     } catch (err) {
-      setMessage({ text: messageOf(err), bad: true });
+      // The API names the bad line or field (bulk import: "line 3: ..."); show them all.
+      const detail = err instanceof ApiError && err.problems.length ? `: ${err.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` : '';
+      setMessage({ text: `${messageOf(err)}${detail}`, bad: true });
     }
   };
 
@@ -97,6 +100,24 @@ export function Directory({ readOnly }: { readOnly: boolean }) {
         </table>
         {users.data?.next && <p>More than {USERS_SHOWN} users match; narrow the search.</p>}
         {!readOnly && (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              const mib = quota.mib.trim();
+              void act(() => api.put(`/v1/users/${enc(quota.address.trim())}/quota`, { quota: mib === '' ? null : { bytes: Math.round(Number(mib) * 1048576) } }), `quota of ${quota.address} set`);
+            }}
+          >
+            <fieldset>
+              <legend>Set a quota</legend>
+              <label for="quota-user">Address</label>
+              <input id="quota-user" type="email" required value={quota.address} onInput={(e) => setQuota({ ...quota, address: (e.target as HTMLInputElement).value })} />
+              <label for="quota-mib">Quota in MiB (empty: the domain default)</label>
+              <input id="quota-mib" type="number" min="0" value={quota.mib} onInput={(e) => setQuota({ ...quota, mib: (e.target as HTMLInputElement).value })} />
+              <button type="submit">Set quota</button>
+            </fieldset>
+          </form>
+        )}
+        {!readOnly && (
           <form onSubmit={(e) => (e.preventDefault(), void act(() => api.post('/v1/users', newUser), `user ${newUser.address} added`))}>
             <fieldset>
               <legend>Add a user</legend>
@@ -109,10 +130,22 @@ export function Directory({ readOnly }: { readOnly: boolean }) {
           </form>
         )}
         {!readOnly && (
-          <form onSubmit={(e) => (e.preventDefault(), void act(async () => { const r = await api.csv<{ imported: number }>('/v1/users/import', csv); setCsv(''); return r; }, 'import done'))}>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void act(
+                async () => {
+                  const r = await api.csv<{ imported: number }>('/v1/users/import', csv);
+                  setCsv('');
+                  return r;
+                },
+                (r) => `imported ${(r as { imported: number }).imported} users`,
+              );
+            }}
+          >
             <fieldset>
               <legend>Bulk import (CSV, all or nothing)</legend>
-              <label for="csv">CSV with a header line (address,password,…)</label>
+              <label for="csv">CSV with a header line: address,passwordHash[,quotaBytes,quotaMessages,enabled]</label>
               <textarea id="csv" rows={4} value={csv} onInput={(e) => setCsv((e.target as HTMLTextAreaElement).value)} />
               <label for="csv-file">or a file</label>
               <input id="csv-file" type="file" accept=".csv,text/csv" onChange={(e) => void (e.target as HTMLInputElement).files?.[0]?.text().then(setCsv)} />

@@ -3,9 +3,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../../mail-runtime/auth';
 import { TestCluster, type TestUserSpec } from '../../helpers/cluster';
 import { ARTIFACTS, ensureDashboardBuilt } from '../../helpers/dashboard';
 import { ADMIN_TOKEN, waitFor } from '../../helpers/hub';
+import { FAST_SCRYPT } from '../../helpers/users';
 
 /**
  * The dashboard end to end: Debian's chromium, headless, driven by
@@ -29,8 +31,6 @@ let hubUrl: string;
 let users: TestUserSpec[];
 
 beforeAll(async () => {
-  const t0 = Date.now();
-  const mark = (what: string) => process.stderr.write(`[dashboard e2e] ${what} after ${Date.now() - t0} ms\n`);
   ensureDashboardBuilt();
   await mkdir(ARTIFACTS, { recursive: true });
   cluster = await TestCluster.create('mf-dash-e2e-');
@@ -40,13 +40,10 @@ beforeAll(async () => {
   await cluster.startHub(0, { readOnlyTokenFile });
   hubUrl = cluster.hubUrls[0]!;
   await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => cluster.startNode(id)));
-  mark('members started');
   users = await cluster.addUsers('example.test', 9);
   await cluster.settled();
-  mark('users added');
   // A missing browser fails the test (never skips): install Debian's chromium (test/setup/debian-packages.ts).
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
-  mark('browser up');
 }, 90_000);
 
 afterAll(async () => {
@@ -184,6 +181,23 @@ describe('hub dashboard in a real browser', () => {
     await shot(page, '09-performance');
     await axe(page, 'performance');
 
+    // Directory: CSV bulk import through the API's all-or-nothing import; a bad file names its line and imports nothing.
+    await goto(page, 'directory');
+    await page.fill('#csv', 'address,passwordHash\nbad-line-without-hash@example.test\n');
+    await page.click('button:has-text("Import")');
+    await page.waitForSelector('[data-testid="directory-message"].error:has-text("line 2")', { timeout: UI_WAIT_MS });
+    const hash = await hashPassword('csv password', FAST_SCRYPT);
+    await page.fill('#csv', `address,passwordHash\ncsv1@example.test,${hash}\ncsv2@example.test,${hash}\n`);
+    await page.click('button:has-text("Import")');
+    await page.waitForSelector('[data-testid="directory-message"]:has-text("imported 2 users")', { timeout: UI_WAIT_MS });
+    await page.fill('#user-search', 'csv');
+    await page.click('button:has-text("Search")');
+    const rows = page.locator('[data-testid="users"] tbody tr');
+    await waitFor(async () => (await rows.count()) === 2, 'the search to show the two imported users only', UI_WAIT_MS);
+    expect((await rows.allTextContents()).map((t) => t.split('yes')[0])).toEqual(['csv1@example.test', 'csv2@example.test']);
+    await shot(page, '10-directory-import');
+    await axe(page, 'directory');
+
     expect(pageErrors).toEqual([]);
     expect(foreign).toEqual([]);
     await context.close();
@@ -200,7 +214,7 @@ describe('hub dashboard in a real browser', () => {
     await goto(page, 'settings');
     await page.waitForSelector('#set-maxConnections');
     expect(await page.isDisabled('#set-maxConnections')).toBe(true);
-    await shot(page, '10-read-only');
+    await shot(page, '11-read-only');
     await axe(page, 'read-only settings');
     // Even a hand-made request from the page (CSRF token and all) is refused.
     const answer = (await page.evaluate(`(async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../../mail-runtime/hub';
-import { MAX_SESSIONS } from '../../../mail-runtime/hub/api/session';
+import { MAX_SESSIONS, sessionCookie, SessionStore } from '../../../mail-runtime/hub/api/session';
 import { ApiError } from '../../../mail-runtime/hub/protocol';
 import { ensureDashboardBuilt } from '../../helpers/dashboard';
 import { ADMIN_TOKEN, startTestHub } from '../../helpers/hub';
@@ -126,6 +126,16 @@ describe('dashboard sessions', () => {
     expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
     errorOf(await call('GET', '/v1/members', { cookie: s.cookie }), 401);
     errorOf(await call('GET', '/v1/session', { cookie: s.cookie }), 401);
+  });
+
+  it('marks the cookie Secure when the hub serves TLS, and a session expires (8 hours after login)', () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const store = new SessionStore(() => now);
+    const s = store.create('admin');
+    expect(sessionCookie(s, true)).toMatch(/; Secure$/);
+    expect(store.get(s.id)).toBe(s);
+    now += 8 * 60 * 60 * 1000;
+    expect(store.get(s.id)).toBeUndefined();
   });
 
   it(`keeps at most ${MAX_SESSIONS} sessions: the oldest login is dropped first`, async () => {

@@ -9,12 +9,21 @@ import { defineConfig } from 'vitest/config';
 /**
  * Files whose real processes judge each other by heartbeats, silences and
  * probes (a member declared dead after a quiet spell, a frozen primary
- * fenced, a whole local cluster launched): they run alone, one after the
- * other, after the rest, so another test file's CPU load cannot stretch a
- * heartbeat into a false "dead". Their assertions are not timed; this only
- * keeps them from racing the machine.
+ * fenced, a whole local cluster launched), and the one whose set-up is a
+ * long CPU-bound build: they run alone, one after the other, after the
+ * rest, so another test file's CPU load cannot stretch a heartbeat into a
+ * false "dead" or a build past its hook's bound. Their assertions are not
+ * timed; this only keeps them from racing the machine.
  */
-const ALONE = ['test/cluster/**/*.test.ts', 'test/failover/controller.test.ts', 'test/proxy/proxy.test.ts', 'test/cli/up.test.ts'];
+const ALONE = [
+  'test/cluster/**/*.test.ts',
+  'test/failover/controller.test.ts',
+  'test/proxy/proxy.test.ts',
+  'test/cli/up.test.ts',
+  // npm pack (a full tsc build) and npm install in one 10-minute beforeAll:
+  // on a loaded machine, sharing the 2 cores with another file pushed it past that.
+  'test/package/package.test.ts',
+];
 
 /**
  * Test files run two at a time. vitest's default in `run` mode is one worker

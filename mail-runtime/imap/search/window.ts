@@ -2,7 +2,7 @@ import { normalizeRanges, type SequenceSet } from '../protocol';
 import type { SearchKey } from './parse';
 
 /** Positions `[from, to)` of a mailbox's messages (0-based, sequence number − 1) a search can match at all. */
-export interface SearchWindow {
+interface SearchWindow {
   readonly from: number;
   readonly to: number;
 }

@@ -532,6 +532,14 @@ const GatewayConfig = strict({
   role: z.literal('gateway'),
   ...common,
   listen: strict({ smtp: Listen }),
+  /**
+   * Load balancers (CIDR) in front of the MX that send a PROXY protocol v2
+   * header (HAProxy's spec) naming the client: a connection from one of them
+   * must start with it, and the client it names is the one limits, relay
+   * checks, filters and logs see. A connection from anywhere else is taken
+   * as it comes. Empty: nobody is trusted to name a client.
+   */
+  proxyFrom: z.array(ipCidr).default([]),
   ...gatewayFields,
 });
 

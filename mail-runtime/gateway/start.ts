@@ -1,10 +1,10 @@
 import { Counter, Gauge } from 'prom-client';
 import { FileDirectory, StaticDirectory, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
-import { createRegistry, loadTls, startHealthServer, type HealthServer, type TlsFiles } from '../net';
+import { connectionLimitFromConfig, createRegistry, loadTls, startHealthServer, type ClientConnectionLimits, type HealthServer, type TlsFiles } from '../net';
 import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
 import type { Filter } from '../smtp/filters/types';
-import { INBOUND_LIMITS, LocalConnectionLimit, MessageRate, startMxListener, type ConnectionAdmission, type MxListener } from '../smtp/inbound';
+import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener } from '../smtp/inbound';
 import { SmtpOutbound, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
@@ -28,7 +28,10 @@ export interface GatewayOptions {
   listen: { smtp: HostPort; health: HostPort };
   /** Certificate for STARTTLS; a self-signed one is generated when absent. */
   tls?: TlsFiles;
-  limits: { maxMessageBytes: number; maxConnections: number };
+  /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
+  limits: ClientConnectionLimits & { maxMessageBytes: number };
+  /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyFrom`). */
+  proxyFrom?: readonly string[];
   relayNetworks: readonly string[];
   hostedDomains: readonly string[];
   placement: StaticPlacement;
@@ -36,10 +39,6 @@ export interface GatewayOptions {
   directory?: Directory | { file: string };
   inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number };
   queue: { retryFirstSeconds: number; retryMaxSeconds: number; expireHours: number; deliveryConcurrency: number };
-  /** Connections per client address, until net/'s shared bound (issue 9) replaces the admission hook. */
-  maxConnectionsPerAddress?: number;
-  /** The admission hook itself (net/'s ConnectionLimit once issue 9 lands); default: LocalConnectionLimit. */
-  connections?: ConnectionAdmission;
   /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
   filters?: readonly Filter[];
   /** The config the outbound transport (smtp/outbound SmtpOutbound) is built from: next hops, TLS policy, DKIM, SRS, ARC. */
@@ -173,10 +172,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     const refused = new Counter({
       name: 'mailfleet_smtp_connections_refused_total',
-      help: 'Inbound SMTP connections refused at accept time (total: limits.maxConnections; address: per-address bound)',
+      help: 'Inbound SMTP connections refused at accept time (total: limits.maxConnections; address: limits.maxConnectionsPerAddress)',
       labelNames: ['reason'] as const,
       registers: [registry],
     });
+    // The member's shared bounds (net/), as a node's and the proxy's; no login deadline: MX sessions never log in, SMTP's own timeouts bound them.
+    const connections = connectionLimitFromConfig(opts.limits, { log, count: (reason) => refused.inc({ reason }), loginDeadline: false });
     const mx: MxListener = await startMxListener({
       host: opts.listen.smtp.host,
       port: opts.listen.smtp.port,
@@ -191,11 +192,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       maxRecipients: opts.inbound.maxRecipients,
       idleTimeoutMs: opts.inbound.idleTimeoutSeconds * 1000,
       messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
-      connections:
-        opts.connections ?? new LocalConnectionLimit(opts.limits.maxConnections, opts.maxConnectionsPerAddress ?? INBOUND_LIMITS.connectionsPerAddress),
+      connections,
+      ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}),
       tls,
       log,
-      metrics: { outcome: (outcome, phase) => transactions.inc({ outcome, phase }), refused: (reason) => refused.inc({ reason }) },
+      metrics: { outcome: (outcome, phase) => transactions.inc({ outcome, phase }) },
     });
     closers.push(() => mx.close());
 

@@ -6,4 +6,5 @@ export { parseProxyV2, PROXY_LIMITS } from './proxy-protocol';
 export { startHealthServer, createRegistry, type HealthServer } from './health';
 export { LineSplitter } from './line-reader';
 export { ConnectionLimit, type RefusalReason } from './connection-limit';
+export { connectionLimitFromConfig, type ClientConnectionLimits } from './limits-from-config';
 export { serveSessions, type AcceptedConnection, type SessionServer, type ShutdownReason } from './session-server';

@@ -3,15 +3,14 @@ import type { Logger } from '../../common/log';
 import type { Filter, HeaderEdit, SessionInfo, Verdict } from '../filters/types';
 import type { QueueWriter } from '../queue';
 import type { Router } from '../routing';
-import type { ConnectionAdmission, MessageRate } from './admission';
+import type { ConnectionLimit } from '../../net';
+import type { MessageRate } from './admission';
 import { SmtpReply } from './reply';
 
 /** Counters the gateway exposes on /metrics; the listener only reports. */
 export interface InboundMetrics {
   /** How a transaction ended at DATA, or which phase refused it. */
   outcome(outcome: 'accepted' | 'discarded' | 'rejected' | 'tempfail', phase: 'connect' | 'mail-from' | 'rcpt-to' | 'data'): void;
-  /** A connection refused at accept time. */
-  refused(reason: 'total' | 'address'): void;
 }
 
 /** What every phase of the inbound MX works with; built once per listener (server.ts). */
@@ -31,7 +30,8 @@ export interface InboundContext {
   /** queue.expireHours, in ms: an accepted message bounces if still undelivered after this. */
   expireMs: number;
   messageRate: MessageRate;
-  connections: ConnectionAdmission;
+  /** The member's connection bounds (net/), shared by every client listener of the gateway. */
+  connections: ConnectionLimit;
   log: Logger;
   metrics?: InboundMetrics;
 }

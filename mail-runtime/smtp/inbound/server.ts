@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection';
-import { listen, type Listener, type TlsMaterial } from '../../net';
+import { serveSessions, type SessionServer, type TlsMaterial } from '../../net';
 import { connectPhase } from './connect';
 import type { InboundContext, InboundSession } from './context';
 import { dataPhase } from './data';
@@ -9,6 +9,12 @@ import { INBOUND_LIMITS } from './limits';
 import { mailFromPhase } from './mail-from';
 import { rcptToPhase } from './rcpt-to';
 import { ENHANCED_PREFIX, REPLIES, SmtpReply, tooBusy, tooManyFromAddress } from './reply';
+
+/** What smtp-server's `connect` takes besides the socket: the client as our listener saw it (a PROXY v2 header's source, RFC-less but HAProxy's spec). */
+interface MxSocketOptions extends SMTPConnectionOptions {
+  remoteAddress?: string;
+  remotePort?: number;
+}
 
 /**
  * smtp-server adds an enhanced status code chosen from the basic code alone
@@ -31,12 +37,13 @@ class MxConnection extends SMTPConnection {
  * happens before smtp-server sees the socket.
  */
 class MxServer extends SMTPServer {
-  override connect(socket: Socket, socketOptions?: SMTPConnectionOptions | null): void {
+  override connect(socket: Socket, socketOptions?: MxSocketOptions | null): MxConnection {
     const connection = new MxConnection(this, socket, socketOptions);
     this.connections.add(connection);
     connection.on('error', (err: Error) => this.emit('error', err));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
     connection.init();
+    return connection;
   }
 }
 
@@ -50,6 +57,8 @@ export interface MxListenerOptions extends InboundContext {
   idleTimeoutMs: number;
   /** Certificate for STARTTLS (RFC 3207); absent: STARTTLS is not offered. */
   tls?: TlsMaterial;
+  /** RuntimeConfig `proxyFrom`: trusted balancers whose connections start with a PROXY v2 header naming the client. */
+  proxyFrom?: readonly string[];
 }
 
 export interface MxListener {
@@ -183,25 +192,26 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
   // Socket errors of one connection arrive here; they end that connection, never the process.
   server.on('error', (err: Error) => log.debug({ err }, 'SMTP connection error'));
 
-  const refusals = new Set<Socket>();
-  const listener: Listener = await listen({ kind: 'plain', host: opts.host, port: opts.port }, (socket) => {
-    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-    const admitted = opts.connections.admit(ip);
-    if ('refused' in admitted) {
-      opts.metrics?.refused(admitted.refused);
-      socket.end(admitted.refused === 'total' ? tooBusy(opts.hostname) : tooManyFromAddress(opts.hostname));
-      refusals.add(socket);
-      const t = setTimeout(() => socket.destroy(), INBOUND_LIMITS.refusalLingerMs);
-      t.unref();
-      socket.once('close', () => {
-        clearTimeout(t);
-        refusals.delete(socket);
-      });
-      return;
-    }
-    socket.once('close', () => admitted.release());
-    server.connect(socket as Socket, {});
-  });
+  // The member's shared bounds (net/): a slot in total and per client address at accept, before smtp-server sees the
+  // socket; the client is the PROXY v2 header's when it came through a trusted balancer. One address at its bound is
+  // refused 421 while every other address is still greeted.
+  const refusal = { total: Buffer.from(tooBusy(opts.hostname)), address: Buffer.from(tooManyFromAddress(opts.hostname)) };
+  const listener: SessionServer = await serveSessions(
+    { kind: 'plain', host: opts.host, port: opts.port, limit: opts.connections, refusal: (r) => refusal[r], ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}) },
+    (conn) => {
+      let smtp: MxConnection | undefined;
+      conn.socket.once('close', () => conn.onClose());
+      return {
+        start: () => {
+          smtp = server.connect(conn.socket as Socket, { remoteAddress: conn.remoteIp, remotePort: conn.remotePort });
+        },
+        shutdown: () => {
+          smtp?.send(421, '4.3.2 server shutting down');
+          smtp?.close();
+        },
+      };
+    },
+  );
   log.info({ port: listener.port }, 'inbound MX listening');
 
   let closing: Promise<void> | undefined;
@@ -210,11 +220,7 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
     sessions: () => server.connections.size,
     close: () => {
       closing ??= (async () => {
-        for (const c of server.connections) {
-          c.send(421, '4.3.2 server shutting down');
-          c.close();
-        }
-        await Promise.all([listener.close(2000), new Promise<void>((r) => server.close(() => r()))]);
+        await Promise.all([listener.close(), new Promise<void>((r) => server.close(() => r()))]);
       })();
       return closing;
     },

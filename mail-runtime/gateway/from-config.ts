@@ -14,7 +14,9 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
     memberId: cfg.memberId,
     hostname: cfg.hostname,
     storagePath: cfg.storage.path,
-    listen: { smtp: cfg.listen.smtp, health: cfg.management },
+    listen: { smtp: cfg.listen.smtp, ...(cfg.listen.relay ? { relay: cfg.listen.relay } : {}), health: cfg.management },
+    ...(cfg.clusterTokenFile ? { clusterTokenFile: cfg.clusterTokenFile } : {}),
+    plaintextAuth: cfg.plaintextAuth,
     ...(cfg.tls ? { tls: cfg.tls } : {}),
     limits: cfg.limits,
     proxyFrom: cfg.proxyFrom,
@@ -39,6 +41,6 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
 export function unservedGatewayFields(cfg: GatewayConfig): string[] {
   const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
   if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
-  if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
+  if (cfg.clusterTokenFile && !cfg.listen.relay) out.push('clusterTokenFile (hub client; the relay listener, listen.relay, uses it)');
   return out;
 }

@@ -1,10 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
 import { FileDirectory, StaticDirectory, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
-import { connectionLimitFromConfig, createRegistry, loadTls, startHealthServer, type ClientConnectionLimits, type HealthServer, type TlsFiles } from '../net';
+import { readClusterToken } from '../cluster';
+import { connectionLimitFromConfig, createRegistry, loadTls, startHealthServer, type ClientConnectionLimits, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
 import type { Filter } from '../smtp/filters/types';
-import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener } from '../smtp/inbound';
+import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener, type MxListenerOptions } from '../smtp/inbound';
 import { SmtpOutbound, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
@@ -25,7 +27,12 @@ export interface GatewayOptions {
   hostname: string;
   /** Storage root; the queue under `<path>/queue/<memberId>/`. */
   storagePath: string;
-  listen: { smtp: HostPort; health: HostPort };
+  /** `relay`: the members-only submission-relay listener (AUTH PLAIN with the cluster token). */
+  listen: { smtp: HostPort; relay?: HostPort; health: HostPort };
+  /** The cluster token file; required with `listen.relay`. */
+  clusterTokenFile?: string;
+  /** Config `plaintextAuth`: where the relay listener allows AUTH without TLS. */
+  plaintextAuth?: PlaintextAuthPolicy;
   /** Certificate for STARTTLS; a self-signed one is generated when absent. */
   tls?: TlsFiles;
   /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
@@ -58,6 +65,8 @@ export interface GatewayOptions {
 
 export interface RunningGateway {
   smtpPort: number;
+  /** The relay listener's port, when `listen.relay` is set. */
+  relayPort?: number;
   healthPort: number;
   /** The gateway's own queue folder. */
   queue: QueueFolder;
@@ -178,27 +187,51 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     // The member's shared bounds (net/), as a node's and the proxy's; no login deadline: MX sessions never log in, SMTP's own timeouts bound them.
     const connections = connectionLimitFromConfig(opts.limits, { log, count: (reason) => refused.inc({ reason }), loginDeadline: false });
-    const mx: MxListener = await startMxListener({
-      host: opts.listen.smtp.host,
-      port: opts.listen.smtp.port,
+    const metrics: MxListenerOptions['metrics'] = { outcome: (outcome, phase) => transactions.inc({ outcome, phase }) };
+    const mxCommon = {
       hostname: opts.hostname,
       router,
       queue: own,
-      filters: opts.filters ?? [],
       relayNetworks: opts.relayNetworks,
       maxMessageBytes: opts.limits.maxMessageBytes,
       maxLineBytes: opts.maxLineBytes ?? INBOUND_LIMITS.textLineBytes,
       expireMs,
       maxRecipients: opts.inbound.maxRecipients,
       idleTimeoutMs: opts.inbound.idleTimeoutSeconds * 1000,
-      messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
       connections,
       ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}),
       tls,
       log,
-      metrics: { outcome: (outcome, phase) => transactions.inc({ outcome, phase }) },
+      metrics,
+    };
+    const mx: MxListener = await startMxListener({
+      ...mxCommon,
+      host: opts.listen.smtp.host,
+      port: opts.listen.smtp.port,
+      filters: opts.filters ?? [],
+      messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
     });
     closers.push(() => mx.close());
+    let relay: MxListener | undefined;
+    if (opts.listen.relay) {
+      // Members only: the cluster token is the password (the node sends its member id as the user name, for logs).
+      const token = createHash('sha256').update(readClusterToken(opts, 'with listen.relay (members log in to the relay listener with it)')).digest();
+      relay = await startMxListener({
+        ...mxCommon,
+        host: opts.listen.relay.host,
+        port: opts.listen.relay.port,
+        relay: {
+          verify: (_user, password) => timingSafeEqual(createHash('sha256').update(password).digest(), token),
+          plaintextAuth: opts.plaintextAuth ?? 'loopback',
+        },
+        // The node checked the user and the sender; inbound filters (SPF, spam) judge mail from outside, not ours.
+        filters: [],
+        // A node relays all of its users' outside mail: no per-address message rate against the cluster's own members.
+        messageRate: new MessageRate(Number.MAX_SAFE_INTEGER),
+      });
+      const r = relay;
+      closers.push(() => r.close());
+    }
 
     new Gauge({
       name: 'mailfleet_smtp_sessions',
@@ -233,6 +266,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let closing: Promise<void> | undefined;
     return {
       smtpPort: mx.port,
+      ...(relay ? { relayPort: relay.port } : {}),
       healthPort: health.port,
       queue: own,
       runner,

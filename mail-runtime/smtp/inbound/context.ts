@@ -3,7 +3,7 @@ import type { Logger } from '../../common/log';
 import type { Filter, HeaderEdit, SessionInfo, Verdict } from '../filters/types';
 import type { QueueWriter } from '../queue';
 import type { Router } from '../routing';
-import type { ConnectionLimit } from '../../net';
+import type { ConnectionLimit, PlaintextAuthPolicy } from '../../net';
 import type { MessageRate } from './admission';
 import { SmtpReply } from './reply';
 
@@ -11,6 +11,19 @@ import { SmtpReply } from './reply';
 export interface InboundMetrics {
   /** How a transaction ended at DATA, or which phase refused it. */
   outcome(outcome: 'accepted' | 'discarded' | 'rejected' | 'tempfail', phase: 'connect' | 'mail-from' | 'rcpt-to' | 'data'): void;
+}
+
+/**
+ * The gateway's relay listener: cluster members (a node relaying what its
+ * users submitted for outside) log in with AUTH PLAIN (RFC 4616), the
+ * cluster token as the password, and may then relay. The public MX has no
+ * AUTH at all.
+ */
+export interface RelayAuth {
+  /** True when `password` is the cluster token (`username` names the member, for logs). */
+  verify(username: string, password: string): boolean;
+  /** Config `plaintextAuth`: where AUTH is allowed without TLS (RFC 4954 §4: the token must not cross a network in clear). */
+  plaintextAuth: PlaintextAuthPolicy;
 }
 
 /** What every phase of the inbound MX works with; built once per listener (server.ts). */
@@ -21,6 +34,8 @@ export interface InboundContext {
   queue: QueueWriter;
   /** The configured filters of every phase, in order; each phase runs those that name it. */
   filters: readonly Filter[];
+  /** Set on the relay listener only: members authenticate, then relay (their mail leaves as `submission`, DKIM-signed). */
+  relay?: RelayAuth;
   /** RuntimeConfig `relayNetworks` (IPv4 CIDRs): clients there may send to non-hosted domains. */
   relayNetworks: readonly string[];
   /** limits.maxMessageBytes: SIZE (RFC 1870) and the DATA bound. */

@@ -5,8 +5,14 @@ import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES, SmtpReply } from './reply';
 import { runFilters } from '../filters';
 
-/** Unauthenticated relay only from RuntimeConfig `relayNetworks` (IPv4 CIDRs): no open relay (RFC 5321 §3.9, RFC 2505). */
-function mayRelay(ctx: InboundContext, ip: string): boolean {
+/**
+ * Relay (RFC 5321 §3.9, RFC 2505: never open): a cluster member logged in on
+ * the relay listener (smtp-server sets `user` only after our onAuth accepted
+ * the cluster token; the MX has no AUTH), or unauthenticated from
+ * RuntimeConfig `relayNetworks` (IPv4 CIDRs).
+ */
+function mayRelay(ctx: InboundContext, ip: string, smtp: SMTPServerSession): boolean {
+  if (ctx.relay && smtp.user !== undefined) return true;
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
   return ctx.relayNetworks.some((cidr) => cidrContains(cidr, ip));
 }
@@ -32,7 +38,7 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
     throw err;
   }
   if (route.kind === 'unknown-user') throw REPLIES.unknownUser(to.address);
-  if (route.kind === 'remote' && !mayRelay(ctx, s.info.remoteIp)) throw REPLIES.relayDenied(to.address);
+  if (route.kind === 'remote' && !mayRelay(ctx, s.info.remoteIp, smtp)) throw REPLIES.relayDenied(to.address);
   const accepted = [...tx.recipients.values()].map((r) => r.given);
   const outcome = await runFilters(ctx.filters, {
     phase: 'rcpt-to',

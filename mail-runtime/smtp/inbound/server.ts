@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection';
-import { serveSessions, type SessionServer, type TlsMaterial } from '../../net';
+import { plaintextAuthAllowed, serveSessions, type SessionServer, type TlsMaterial } from '../../net';
 import { connectPhase } from './connect';
-import type { InboundContext, InboundSession } from './context';
+import { clientIp, type InboundContext, type InboundSession } from './context';
 import { dataPhase } from './data';
 import { INBOUND_LIMITS } from './limits';
 import { mailFromPhase } from './mail-from';
@@ -73,14 +73,17 @@ export interface MxListener {
  * The inbound MX (RFC 5321): smtp-server parses the protocol and is the one
  * gate every command passes (state, syntax, command-line length, the early
  * talker check); each phase is a module of ours (connect.ts, mail-from.ts,
- * rcpt-to.ts, data.ts). No AUTH here: the MX takes mail for hosted domains
+ * rcpt-to.ts, data.ts). No AUTH on the MX: it takes mail for hosted domains
  * from anyone and relays for nobody outside relayNetworks; submission is
- * the node's listener. Any fault inside a phase answers 451 4.3.0 and is
+ * the node's listener. With `relay` the same phases serve the gateway's
+ * relay listener, where cluster members log in (AUTH PLAIN, the cluster
+ * token) before MAIL and may then relay. Any fault inside a phase answers 451 4.3.0 and is
  * logged with its stack; it never reaches the process.
  */
 export async function startMxListener(opts: MxListenerOptions): Promise<MxListener> {
   const sessions = new WeakMap<SMTPServerSession, InboundSession>();
   const log = opts.log;
+  const relay = opts.relay;
 
   /** Runs a phase; its SmtpReply is the answer, anything else is our fault. */
   const guarded = <T>(what: string, session: SMTPServerSession, run: () => Promise<T>, done: (err: Error | null | undefined, value?: T) => void): void => {
@@ -114,14 +117,29 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
     socketTimeout: opts.idleTimeoutMs,
     closeTimeout: 1000,
     maxCommandLength: INBOUND_LIMITS.commandLineBytes - 2,
-    // An MX: no AUTH (RFC 5321 §3.9 relay rules decide), and RFC 2034 enhanced codes on every reply.
-    disabledCommands: ['AUTH'],
-    authOptional: true,
+    // An MX: no AUTH (RFC 5321 §3.9 relay rules decide). The relay listener: AUTH PLAIN (RFC 4954, RFC 4616) required
+    // before MAIL (530 5.7.0), checked by onAuth below. RFC 2034 enhanced codes on every reply.
+    disabledCommands: [...(relay ? [] : ['AUTH']), ...(opts.tls ? [] : ['STARTTLS'])],
+    authOptional: !relay,
+    ...(relay ? { authMethods: ['PLAIN'], allowInsecureAuth: true } : {}),
     hideENHANCEDSTATUSCODES: false,
     // DSN (RFC 3461) parameters are not honoured yet, so not advertised.
     hideDSN: true,
-    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : { hideSTARTTLS: true, disabledCommands: ['AUTH', 'STARTTLS'] }),
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : { hideSTARTTLS: true }),
     logger: false,
+    onAuth(auth, session, callback) {
+      // allowInsecureAuth only lets the command through: whether the token may cross this connection in clear is ours to say.
+      if (!relay) return callback(new SmtpReply(503, '5.5.1', 'AUTH not available here'));
+      if (!plaintextAuthAllowed(relay.plaintextAuth, session.secure, clientIp(session))) {
+        return callback(new SmtpReply(538, '5.7.11', 'encryption required for requested authentication mechanism (STARTTLS first, RFC 4954 §4)'));
+      }
+      if (auth.method !== 'PLAIN' || !relay.verify(auth.username ?? '', auth.password ?? '')) {
+        (sessions.get(session)?.log ?? log).warn({ user: auth.username }, 'relay login refused: not the cluster token');
+        return callback(new SmtpReply(535, '5.7.8', 'authentication credentials invalid'));
+      }
+      sessions.get(session)?.log.info({ member: auth.username }, 'cluster member logged in for relay');
+      callback(null, { user: auth.username });
+    },
     onConnect(session, callback) {
       guarded(
         'connect',
@@ -212,7 +230,7 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
       };
     },
   );
-  log.info({ port: listener.port }, 'inbound MX listening');
+  log.info({ port: listener.port }, relay ? 'relay listener (cluster members, AUTH) listening' : 'inbound MX listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -7,7 +7,7 @@ import { connectionLimitFromConfig, createRegistry, loadTls, startHealthServer, 
 import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
 import type { Filter } from '../smtp/filters/types';
 import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener, type MxListenerOptions } from '../smtp/inbound';
-import { SmtpOutbound, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
+import { SmtpOutbound, Srs, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
 
@@ -187,6 +187,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     // The member's shared bounds (net/), as a node's and the proxy's; no login deadline: MX sessions never log in, SMTP's own timeouts bound them.
     const connections = connectionLimitFromConfig(opts.limits, { log, count: (reason) => refused.inc({ reason }), loginDeadline: false });
+    // Bounces to the SRS addresses our outbound transport wrote go back to the senders they stand for (inbound/rcpt-to.ts).
+    const srsConfig = opts.outboundSettings?.outbound.srs;
+    const srs = srsConfig ? await Srs.fromConfig(srsConfig) : undefined;
     const metrics: MxListenerOptions['metrics'] = { outcome: (outcome, phase) => transactions.inc({ outcome, phase }) };
     const mxCommon = {
       hostname: opts.hostname,
@@ -199,6 +202,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       maxRecipients: opts.inbound.maxRecipients,
       idleTimeoutMs: opts.inbound.idleTimeoutSeconds * 1000,
       connections,
+      ...(srs ? { srs } : {}),
       ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}),
       tls,
       log,

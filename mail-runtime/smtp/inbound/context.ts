@@ -26,6 +26,12 @@ export interface RelayAuth {
   plaintextAuth: PlaintextAuthPolicy;
 }
 
+/** What the MX needs of smtp/outbound's Srs: is an address ours, and whom it stands for (throws when forged or expired). */
+export interface SrsReverser {
+  isOurs(address: string): boolean;
+  reverse(address: string): string;
+}
+
 /** What every phase of the inbound MX works with; built once per listener (server.ts). */
 export interface InboundContext {
   /** RuntimeConfig `hostname`: greeting, Received `by`. */
@@ -36,6 +42,11 @@ export interface InboundContext {
   filters: readonly Filter[];
   /** Set on the relay listener only: members authenticate, then relay (their mail leaves as `submission`, DKIM-signed). */
   relay?: RelayAuth;
+  /**
+   * Config `outbound.srs`: a bounce (or reply) to one of our SRS addresses
+   * goes back to the address it rewrote, once its hash and age verify.
+   */
+  srs?: SrsReverser;
   /** RuntimeConfig `relayNetworks` (IPv4 CIDRs): clients there may send to non-hosted domains. */
   relayNetworks: readonly string[];
   /** limits.maxMessageBytes: SIZE (RFC 1870) and the DATA bound. */

@@ -1,7 +1,7 @@
 export { normalizeIp, isLoopback, addressKey, plaintextAuthAllowed, type PlaintextAuthPolicy } from './address';
 export { loadTls, type TlsFiles, type TlsMaterial } from './tls';
 export { startTls } from './starttls';
-export { listen, type Listener, type ListenerKind } from './listener';
+export { listen, type ListenerKind } from './listener';
 export { parseProxyV2, PROXY_LIMITS } from './proxy-protocol';
 export { startHealthServer, createRegistry, type HealthServer } from './health';
 export { LineSplitter } from './line-reader';

@@ -36,7 +36,7 @@ export interface GatewayOptions {
   /** Certificate for STARTTLS; a self-signed one is generated when absent. */
   tls?: TlsFiles;
   /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
-  limits: ClientConnectionLimits & { maxMessageBytes: number };
+  limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number };
   /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyFrom`). */
   proxyFrom?: readonly string[];
   relayNetworks: readonly string[];
@@ -227,6 +227,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         relay: {
           verify: (_user, password) => timingSafeEqual(createHash('sha256').update(password).digest(), token),
           plaintextAuth: opts.plaintextAuth ?? 'loopback',
+          failuresPerConnection: opts.limits.loginFailuresPerConnection,
         },
         // The node checked the user and the sender; inbound filters (SPF, spam) judge mail from outside, not ours.
         filters: [],

@@ -24,6 +24,12 @@ export interface RelayAuth {
   verify(username: string, password: string): boolean;
   /** Config `plaintextAuth`: where AUTH is allowed without TLS (RFC 4954 §4: the token must not cross a network in clear). */
   plaintextAuth: PlaintextAuthPolicy;
+  /**
+   * Failed AUTHs on one connection before it is closed with 421 4.7.0
+   * (`limits.loginFailuresPerConnection`): smtp-server counts every other
+   * command before login, not AUTH itself, so guessing is bounded here.
+   */
+  failuresPerConnection: number;
 }
 
 /** What the MX needs of smtp/outbound's Srs: is an address ours, and whom it stands for (throws when forged or expired). */

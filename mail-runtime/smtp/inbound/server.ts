@@ -84,6 +84,7 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
   const sessions = new WeakMap<SMTPServerSession, InboundSession>();
   const log = opts.log;
   const relay = opts.relay;
+  const authFailures = new WeakMap<SMTPServerSession, number>();
 
   /** Runs a phase; its SmtpReply is the answer, anything else is our fault. */
   const guarded = <T>(what: string, session: SMTPServerSession, run: () => Promise<T>, done: (err: Error | null | undefined, value?: T) => void): void => {
@@ -134,7 +135,11 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
         return callback(new SmtpReply(538, '5.7.11', 'encryption required for requested authentication mechanism (STARTTLS first, RFC 4954 §4)'));
       }
       if (auth.method !== 'PLAIN' || !relay.verify(auth.username ?? '', auth.password ?? '')) {
-        (sessions.get(session)?.log ?? log).warn({ user: auth.username }, 'relay login refused: not the cluster token');
+        const failed = (authFailures.get(session) ?? 0) + 1;
+        authFailures.set(session, failed);
+        (sessions.get(session)?.log ?? log).warn({ user: auth.username, failed }, 'relay login refused: not the cluster token');
+        // A 421 makes smtp-server close the connection after sending it.
+        if (failed >= relay.failuresPerConnection) return callback(new SmtpReply(421, '4.7.0', 'too many failed logins, closing connection'));
         return callback(new SmtpReply(535, '5.7.8', 'authentication credentials invalid'));
       }
       sessions.get(session)?.log.info({ member: auth.username }, 'cluster member logged in for relay');

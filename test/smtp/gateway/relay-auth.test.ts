@@ -66,6 +66,13 @@ describe('the relay listener (cluster members only)', () => {
     c.close();
   });
 
+  it('failed AUTHs are bounded per connection (limits.loginFailuresPerConnection, 3): the third closes it with 421 4.7.0', async () => {
+    const { c } = await openSession(gw.relayPort!);
+    for (let i = 0; i < 2; i++) expect((await command(c, `AUTH PLAIN ${plain('test-node', `guess-${i}`)}`)).code).toBe(535);
+    expect((await command(c, `AUTH PLAIN ${plain('test-node', 'guess-2')}`)).line).toBe('421 4.7.0 too many failed logins, closing connection');
+    await c.waitClosed();
+  });
+
   it('a member with the cluster token relays: queued, then delivered to the remote MX', async () => {
     const { c } = await openSession(gw.relayPort!);
     expect((await command(c, `AUTH PLAIN ${plain('test-node', TOKEN)}`)).line).toMatch(/^235 /);

@@ -37,7 +37,7 @@ export interface GatewayOptions {
   tls?: TlsFiles;
   /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
   limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number };
-  /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyFrom`). */
+  /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyProtocolFrom`). */
   proxyFrom?: readonly string[];
   relayNetworks: readonly string[];
   hostedDomains: readonly string[];
@@ -130,7 +130,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
     else {
-      log.warn('no directory configured: every hosted recipient is refused as unknown (550 5.1.1)');
+      if (!opts.router) log.warn('no directory configured: every hosted recipient is refused as unknown (550 5.1.1)');
       directory = StaticDirectory.fromText('users: []');
     }
     const router = opts.router ?? new StaticRouter({ hostedDomains: opts.hostedDomains, directory, placement: opts.placement });

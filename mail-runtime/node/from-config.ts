@@ -30,6 +30,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
+    proxyFrom: cfg.proxyProtocolFrom,
     // With the cluster token the node logs in to the gateway's relay listener as itself; without, the gateway must list it in relayNetworks.
     ...(cfg.gatewayRelay
       ? {

@@ -57,7 +57,7 @@ export interface MxListenerOptions extends InboundContext {
   idleTimeoutMs: number;
   /** Certificate for STARTTLS (RFC 3207); absent: STARTTLS is not offered. */
   tls?: TlsMaterial;
-  /** RuntimeConfig `proxyFrom`: trusted balancers whose connections start with a PROXY v2 header naming the client. */
+  /** RuntimeConfig `proxyProtocolFrom`: trusted balancers whose connections start with a PROXY v2 header naming the client. */
   proxyFrom?: readonly string[];
 }
 

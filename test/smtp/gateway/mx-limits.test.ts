@@ -83,9 +83,9 @@ describe('connections at accept time: the member\'s shared bounds (net/connectio
     for (const o of open) o.close();
   });
 
-  it('through a trusted balancer (proxyFrom, real HAProxy with send-proxy-v2) the client it names is the one counted and recorded', async () => {
+  it('through a trusted balancer (proxyProtocolFrom, real HAProxy with send-proxy-v2) the client it names is the one counted and recorded', async () => {
     const BALANCER = '127.0.0.80';
-    const g = await gateway({ config: { proxyFrom: [`${BALANCER}/32`], limits: { maxConnectionsPerAddress: 1, perAddressExempt: [] } } });
+    const g = await gateway({ config: { proxyProtocolFrom: [`${BALANCER}/32`], limits: { maxConnectionsPerAddress: 1, perAddressExempt: [] } } });
     const proxy = await startHaproxy({ backendPort: g.smtpPort, source: BALANCER });
     try {
       // Two clients behind the one balancer address: each has its own bound, so both are greeted.

@@ -1,7 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { join } from 'node:path';
 import { stackProgram } from '../../stacks';
-import { platformInvokeResult, platformMockOutputs, installCapture, redactSecrets, type Capture, type CapturedResource, commonMockOutputs, composeMockOutputs } from '../../components';
+import {
+  platformInvokeResult,
+  platformMockOutputs,
+  installCapture,
+  isSecretValue,
+  redactSecrets,
+  unwrapSecrets,
+  type Capture,
+  type CapturedResource,
+  commonMockOutputs,
+  composeMockOutputs,
+} from '../../components';
 import { POLICY_PACK_NAME, POLICY_PACK_VERSION } from '../../policies/policies';
 import {
   PolicyConfigError,
@@ -99,7 +110,23 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
   }
   // Offline: mocked providers never authenticate, so missing credentials get placeholders.
   const offline = withOfflineCredentials(stackConfig);
-  const mocks = { outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult };
+  // A standby site's StackReference: answered with the outputs the primary's own offline preview produces.
+  let referenced: StackReferenceOutputs | undefined;
+  const primaryStack = offline.config['mailfleet:primaryStack'];
+  if (primaryStack) {
+    try {
+      referenced = await referencedStackOutputs(stacksDir, primaryStack);
+    } catch (err) {
+      io.err(`preview: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+  }
+  const outputsFor = composeMockOutputs(commonMockOutputs, platformMockOutputs);
+  const mocks = {
+    outputsFor: (type: string, name: string, inputs: Record<string, unknown>) =>
+      type === STACK_REFERENCE && referenced && name === primaryStack ? { name, outputs: referenced.outputs, secretOutputNames: referenced.secretOutputNames } : outputsFor(type, name, inputs),
+    invokeResult: platformInvokeResult,
+  };
   const run = installCapture({
     project: 'mailfleet',
     stack: opts.stack,
@@ -176,6 +203,45 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
     if (policyRun) io.out(`\n${renderPolicyResults(policyRun)}`);
   }
   return failure || !policySummary.passed ? 1 : 0;
+}
+
+const STACK_REFERENCE = 'pulumi:pulumi:StackReference';
+
+interface StackReferenceOutputs {
+  outputs: Record<string, unknown>;
+  secretOutputNames: string[];
+}
+
+/**
+ * The outputs of the stack a StackReference names (`org/project/stack`):
+ * its offline run, from `stacks/Pulumi.<stack>.yaml`. Offline, the secrets
+ * in them are placeholders, as everywhere in the preview.
+ */
+async function referencedStackOutputs(stacksDir: string, qualified: string): Promise<StackReferenceOutputs> {
+  const stack = qualified.split('/').pop()!;
+  let config;
+  try {
+    config = withOfflineCredentials(readStackConfig(stacksDir, stack));
+  } catch (err) {
+    if (err instanceof StackConfigFileError) throw new Error(`the StackReference "${qualified}" names stack "${stack}": ${err.message}`);
+    throw err;
+  }
+  const run = installCapture({
+    project: 'mailfleet',
+    stack,
+    config: config.config,
+    secretKeys: config.secretKeys,
+    outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs),
+    invokeResult: platformInvokeResult,
+  });
+  let capture: Capture;
+  try {
+    capture = await run(() => stackProgram());
+  } catch (err) {
+    throw new Error(`the referenced stack "${stack}" failed to run offline: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const secretOutputNames = Object.entries(capture.outputs).filter(([, v]) => isSecretValue(v)).map(([k]) => k);
+  return { outputs: unwrapSecrets(capture.outputs) as Record<string, unknown>, secretOutputNames };
 }
 
 export async function main(argv: readonly string[], io: PreviewIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {

@@ -29,7 +29,8 @@ const DOCKER_SOCKET = '/var/run/docker.sock';
 export function dockerSite(c: SiteContext): SiteBuild {
   const platform = c.spec[c.side].platform as PlatformOf<'docker'>;
   const host = platform.hosts[0]!;
-  const endpoint = c.settings.powerEndpoint ?? (/^https?:\/\//.test(host) ? host : undefined);
+  // tcp:// with TLS (the Docker convention for port 2376) is https:// to the Engine API.
+  const endpoint = c.settings.powerEndpoint ?? (/^https?:\/\//.test(host) ? host : /^tcp:\/\//.test(host) ? host.replace(/^tcp:/, 'https:') : undefined);
   if (!endpoint) {
     throw new pulumi.ResourceError(
       `docker site "${c.spec[c.side].site.name}": the other site's failover controller reaches this host's Engine API over http(s); ${host} is not such a URL, so give one (FailoverSiteArgs.platform.powerEndpoint; stack config mailfleet:powerEndpoint, e.g. https://docker-ams.example.net:2376)`,

@@ -48,7 +48,7 @@ export function storageDescription(s: Storage): string {
   }
 }
 
-/** Where each site's platform is managed from (policies compare the two sites). */
+/** Where each site's platform is managed from, in the words of the failover-pairs policy (policies/rules/failover-pairs.ts platformEndpoint), which compares the two sites. */
 function platformEndpoints(spec: FailoverPairSpec, side: FailoverSide): string[] {
   const p = spec[side].platform;
   switch (p.kind) {
@@ -56,8 +56,10 @@ function platformEndpoints(spec: FailoverPairSpec, side: FailoverSide): string[]
       return [`kubernetes context ${p.context ?? '(the ambient kubeconfig context)'}`];
     case 'docker':
       return p.hosts.map((h) => `docker ${h.toLowerCase()}`);
-    case 'proxmox':
-      return [`proxmox ${new URL(p.endpoint).host.toLowerCase()}`];
+    case 'proxmox': {
+      const u = new URL(p.endpoint);
+      return [`proxmox ${u.hostname.toLowerCase()}:${u.port || '443'}`];
+    }
     case 'vsphere':
       return [`vsphere ${p.server.toLowerCase()}`];
     case 'local':

@@ -32,7 +32,8 @@ export function powerTarget(p: PrimaryPower, credentialFile: string): PowerTarge
 
 /**
  * The controller's RuntimeConfig at the standby site: it probes the primary
- * (SMTP banner, IMAP greeting, /readyz) from the standby's vantage point,
+ * (SMTP banner, IMAP greeting: the ports the other site can reach; the
+ * management port is never public) from the standby's vantage point,
  * takes the site lease on the standby's copy of the storage, fences the
  * primary and starts the standby. Timing comes from the spec
  * (probeIntervalSeconds, failureThreshold); the window leaves one spare
@@ -58,7 +59,6 @@ export function renderControllerConfig(spec: FailoverPairSpec, standby: Rendered
     probes: {
       smtp: `${facts.address}:${STANDARD_PORTS.smtp}`,
       imap: `${facts.address}:${STANDARD_PORTS.imap}`,
-      health: `http://${facts.address}:${STANDARD_PORTS.management}/readyz`,
     },
     probeIntervalMs,
     probeTimeoutMs,

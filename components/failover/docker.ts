@@ -5,6 +5,7 @@ import { CONFIG_FILE, RUNTIME_UID, configUpload, secretUploads } from '../platfo
 import { GUEST_PATHS } from '../render';
 import type { PlatformOf } from '../spec';
 import type { PrimaryPower } from './contract';
+import { clientPorts } from './ports';
 import { CONTROLLER_CREDENTIAL_FILES } from './controller';
 import type { SiteBuild, SiteContext } from './types';
 
@@ -52,7 +53,7 @@ export function dockerSite(c: SiteContext): SiteBuild {
     },
     opts({ retainOnDelete: true }),
   );
-  const ports = Object.values(c.member.config.listen).map((l) => (l as { port: number }).port);
+  const ports = clientPorts(c.member.config);
   const container = new docker.Container(
     base,
     {

@@ -4,6 +4,7 @@ import type { RuntimeConfig } from '../../mail-runtime/config';
 import { GUEST_PATHS, kubernetesNamespace } from '../render';
 import type { PlatformOf } from '../spec';
 import type { PrimaryPower } from './contract';
+import { clientPorts } from './ports';
 import { CONTROLLER_CREDENTIAL_FILES } from './controller';
 import type { SiteBuild, SiteContext } from './types';
 
@@ -85,7 +86,7 @@ export function kubernetesSite(c: SiteContext): SiteBuild {
       spec: {
         type: c.spec[c.side].loadBalancer?.kind === 'external' ? 'ClusterIP' : 'LoadBalancer',
         selector: { ...labels, 'mailfleet.io/member': id },
-        ports: Object.entries(c.member.config.listen).map(([name, l]) => ({ name, port: (l as { port: number }).port, targetPort: (l as { port: number }).port })),
+        ports: clientPorts(c.member.config).map((port) => ({ name: `p${port}`, port, targetPort: port })),
       },
     },
     inNs(),

@@ -246,7 +246,7 @@ async function referencedStackOutputs(stacksDir: string, qualified: string): Pro
   try {
     config = withOfflineCredentials(readStackConfig(stacksDir, stack));
   } catch (err) {
-    if (err instanceof StackConfigFileError) throw new Error(`the StackReference "${qualified}" names stack "${stack}": ${err.message}`);
+    if (err instanceof StackConfigFileError) throw new Error(`the StackReference "${qualified}" names stack "${stack}": ${err.message}`, { cause: err });
     throw err;
   }
   const run = installCapture({
@@ -261,7 +261,7 @@ async function referencedStackOutputs(stacksDir: string, qualified: string): Pro
   try {
     capture = await run(() => stackProgram());
   } catch (err) {
-    throw new Error(`the referenced stack "${stack}" failed to run offline: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`the referenced stack "${stack}" failed to run offline: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const secretOutputNames = Object.entries(capture.outputs).filter(([, v]) => isSecretValue(v)).map(([k]) => k);
   return { outputs: unwrapSecrets(capture.outputs) as Record<string, unknown>, secretOutputNames };

@@ -1,7 +1,6 @@
 /** A failover pair's sites: what FailoverSite (../failover-site.ts) builds on each platform. */
 export { PRIMARY_OUTPUTS, PrimaryFacts, parsePrimaryFacts } from './contract';
-export type { PrimaryPower } from './contract';
-export { renderControllerConfig, controllerId } from './controller';
+export { renderControllerConfig } from './controller';
 export { dockerSite } from './docker';
 export { kubernetesSite } from './kubernetes';
 export { proxmoxSite } from './proxmox';

@@ -1,6 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runStackOffline } from '../../cli/preview/main';
@@ -52,7 +53,7 @@ function memberRuns(kind: Kind, c: Capture, index: number): boolean {
     case 'vsphere': {
       // Created powered on (the provider cannot do otherwise): the user data decides.
       const ud = Buffer.from(String(plain(named(c, 'vsphere:index/virtualMachine:VirtualMachine', prefix)[0]!).extraConfig['guestinfo.userdata']), 'base64');
-      const text = ud[0] === 0x1f ? require('node:zlib').gunzipSync(ud).toString('utf8') : ud.toString('utf8');
+      const text = ud[0] === 0x1f ? gunzipSync(ud).toString('utf8') : ud.toString('utf8');
       return !(/power_state:\s*\n\s*mode: poweroff/.test(text) && !/enable --now/.test(text));
     }
   }

@@ -2,6 +2,10 @@
 export { MailCluster } from './mail-cluster';
 export type { MailClusterArgs, ClusterMember, ClusterAppliance } from './mail-cluster';
 export { MailClusterFromSpec, MemberRole } from './mail-cluster-from-spec';
+export { FailoverSite, FAILOVER_SIDES } from './failover-site';
+export type { FailoverSiteArgs, FailoverSide, SiteFacts } from './failover-site';
+export { PRIMARY_OUTPUTS } from './failover';
+export type { SiteSettings } from './failover';
 export type { MailClusterFromSpecArgs, ClusterEndpoints, ClusterMemberInfo } from './mail-cluster-from-spec';
 export type { ClientPort } from './platforms/types';
 export { credentialsFromStackConfig } from './platforms';

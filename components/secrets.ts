@@ -26,7 +26,7 @@ export interface SecretInputs {
  */
 export function createClusterSecrets(
   name: string,
-  spec: ClusterSpec,
+  spec: Pick<ClusterSpec, 'tls' | 'hostname' | 'filters'>,
   inputs: SecretInputs,
   parent: pulumi.Resource,
   internalNames: readonly string[] = [],

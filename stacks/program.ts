@@ -1,5 +1,18 @@
 import * as pulumi from '@pulumi/pulumi';
-import { MailCluster, SpecError, credentialsFromStackConfig, parseClusterSpec, type ClientPort } from '../components';
+import {
+  FAILOVER_SIDES,
+  FailoverSite,
+  MailCluster,
+  PRIMARY_OUTPUTS,
+  SpecError,
+  credentialsFromStackConfig,
+  parseClusterSpec,
+  parseFailoverPairSpec,
+  type ClientPort,
+  type FailoverPairSpec,
+  type FailoverSide,
+  type SiteSettings,
+} from '../components';
 
 /**
  * The stack program: Pulumi config → validated spec → component.
@@ -7,6 +20,12 @@ import { MailCluster, SpecError, credentialsFromStackConfig, parseClusterSpec, t
  * Config keys (namespace `mailfleet`):
  * - `topology`: `ha-cluster` (default) or `failover-pair`
  * - `cluster`: the ClusterSpec, as a YAML object (see components/spec.ts)
+ * - failover-pair only (one stack per site, see failoverProgram):
+ *   `pair` (the FailoverPairSpec, shared by both stacks through one Pulumi
+ *   ESC environment), `site` (primary or standby), `primaryStack` (standby:
+ *   the primary stack's fully qualified name for the StackReference),
+ *   `powerEndpoint` (this site's platform API as the other site reaches it),
+ *   `powerUser` / `powerPassword` (vSphere: the power-only principal)
  * - secrets, all optional: `adminToken`, `tlsPrivateKey` (for tls.mode
  *   provided), `dkimPrivateKey` (generated when absent)
  *
@@ -24,14 +43,107 @@ export interface StackOutputs {
   storage: pulumi.Output<string>;
 }
 
-export function stackProgram(config: pulumi.Config = new pulumi.Config('mailfleet')): StackOutputs {
+/** What a failover site's stack exports; the primary's `failover` and `failoverCredential` are what the standby reads. */
+export interface FailoverStackOutputs {
+  site: FailoverSide;
+  memberId: string;
+  state: 'running' | 'stopped';
+  address: pulumi.Output<string>;
+  adminToken: pulumi.Output<string>;
+  failover: pulumi.Output<unknown>;
+  failoverCredential: pulumi.Output<string>;
+  /** Standby: the primary facts it was built from (a copy, for reviewers and policies). */
+  primary?: pulumi.Output<unknown>;
+}
+
+function readObject(config: pulumi.Config, key: string): unknown {
+  try {
+    return config.getObject<unknown>(key);
+  } catch (err) {
+    throw new StackConfigError(`config mailfleet:${key} is not valid YAML/JSON: ${(err as Error).message}`);
+  }
+}
+
+function specProblems(key: string, err: unknown): never {
+  if (err instanceof SpecError) {
+    throw new StackConfigError(`config mailfleet:${key} is invalid:\n${err.problems.map((p) => `  - mailfleet:${key}.${p.path}: ${p.message}`).join('\n')}`);
+  }
+  throw err;
+}
+
+/** This site's platform settings from stack config (components never read config). */
+function siteSettings(config: pulumi.Config, spec: FailoverPairSpec, side: FailoverSide): SiteSettings {
+  const kind = spec[side].platform.kind;
+  const settings: SiteSettings = { powerEndpoint: config.get('powerEndpoint') };
+  const creds = credentialsFromStackConfig(kind);
+  if (creds.proxmox) settings.proxmox = creds.proxmox;
+  if (creds.vsphere) settings.vsphere = creds.vsphere;
+  if (kind === 'vsphere') {
+    const user = config.get('powerUser');
+    const password = config.getSecret('powerPassword');
+    if (!user || password === undefined) {
+      throw new StackConfigError('config mailfleet:powerUser and mailfleet:powerPassword (secret) name the vCenter principal that holds the power-only role on this site\'s VM: pulumi config set powerUser <user>; pulumi config set --secret powerPassword <password>');
+    }
+    settings.vspherePowerUser = { user, password };
+  }
+  return settings;
+}
+
+/**
+ * One site of a failover pair: `mailfleet:site` says which. The standby
+ * reads the primary stack's outputs through a StackReference, so each site
+ * deploys with only its own platform's API reachable.
+ */
+function failoverProgram(config: pulumi.Config): FailoverStackOutputs {
+  const site = config.get('site');
+  if (!site || !(FAILOVER_SIDES as readonly string[]).includes(site)) {
+    throw new StackConfigError(`config mailfleet:site must be one of ${FAILOVER_SIDES.join(', ')} (got ${site === undefined ? 'nothing' : `"${site}"`}): which site of the pair this stack builds`);
+  }
+  const side = site as FailoverSide;
+  const raw = readObject(config, 'pair');
+  if (raw === undefined) {
+    throw new StackConfigError('config mailfleet:pair is missing: it holds the failover pair spec, shared by both site stacks (a Pulumi ESC environment; see stacks/esc/)');
+  }
+  let spec: FailoverPairSpec;
+  try {
+    spec = parseFailoverPairSpec(raw);
+  } catch (err) {
+    specProblems('pair', err);
+  }
+  let primary: { facts: pulumi.Output<unknown>; credential: pulumi.Output<string> } | undefined;
+  if (side === 'standby') {
+    const name = config.get('primaryStack');
+    if (!name) {
+      throw new StackConfigError('config mailfleet:primaryStack is missing: the standby reads the primary stack\'s outputs, so name it (<organization>/<project>/<stack>, e.g. acme/mailfleet/failover-kubernetes-primary)');
+    }
+    const ref = new pulumi.StackReference(name);
+    primary = { facts: ref.getOutput(PRIMARY_OUTPUTS.facts), credential: pulumi.secret(ref.getOutput(PRIMARY_OUTPUTS.credential) as pulumi.Output<string>) };
+  }
+  const s = new FailoverSite(spec.name, {
+    spec,
+    site: side,
+    primary,
+    secrets: { adminToken: config.getSecret('adminToken'), tlsPrivateKey: config.getSecret('tlsPrivateKey'), dkimPrivateKey: config.getSecret('dkimPrivateKey') },
+    platform: siteSettings(config, spec, side),
+  });
+  return {
+    site: side,
+    memberId: s.memberId,
+    state: s.state,
+    address: s.address,
+    adminToken: s.adminToken,
+    [PRIMARY_OUTPUTS.facts]: s.facts,
+    [PRIMARY_OUTPUTS.credential]: s.credential,
+    ...(s.primary ? { primary: s.primary } : {}),
+  } as FailoverStackOutputs;
+}
+
+export function stackProgram(config: pulumi.Config = new pulumi.Config('mailfleet')): StackOutputs | FailoverStackOutputs {
   const topology = config.get('topology') ?? 'ha-cluster';
   if (!(TOPOLOGIES as readonly string[]).includes(topology)) {
     throw new StackConfigError(`config mailfleet:topology must be one of ${TOPOLOGIES.join(', ')} (got "${topology}")`);
   }
-  if (topology === 'failover-pair') {
-    throw new StackConfigError('config mailfleet:topology "failover-pair" is not available yet: the FailoverPair component is still being built; use ha-cluster');
-  }
+  if (topology === 'failover-pair') return failoverProgram(config);
   let raw: unknown;
   try {
     raw = config.getObject<unknown>('cluster');

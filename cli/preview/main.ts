@@ -1,7 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { join } from 'node:path';
 import { stackProgram } from '../../stacks';
-import { platformInvokeResult, platformMockOutputs, installCapture, redactSecrets, type Capture, type CapturedResource, commonMockOutputs, composeMockOutputs } from '../../components';
+import {
+  platformInvokeResult,
+  platformMockOutputs,
+  installCapture,
+  isSecretValue,
+  redactSecrets,
+  unwrapSecrets,
+  type Capture,
+  type CapturedResource,
+  commonMockOutputs,
+  composeMockOutputs,
+} from '../../components';
 import { POLICY_PACK_NAME, POLICY_PACK_VERSION } from '../../policies/policies';
 import {
   PolicyConfigError,
@@ -13,7 +24,7 @@ import {
   type PolicyResult,
   type PolicyRun,
 } from './policy-gate';
-import { StackConfigFileError, readStackConfig, withOfflineCredentials } from './stack-config';
+import { StackConfigFileError, readStackConfig, withOfflineCredentials, type StackConfig } from './stack-config';
 import { renderTree } from './tree';
 
 /**
@@ -97,34 +108,13 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
       throw err;
     }
   }
-  // Offline: mocked providers never authenticate, so missing credentials get placeholders.
-  const offline = withOfflineCredentials(stackConfig);
-  const mocks = { outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs), invokeResult: platformInvokeResult };
-  const run = installCapture({
-    project: 'mailfleet',
-    stack: opts.stack,
-    config: offline.config,
-    secretKeys: offline.secretKeys,
-    ...mocks,
-  });
-
-  // Errors inside the Pulumi runtime surface as unhandled rejections.
-  const asyncErrors: Error[] = [];
-  const onRejection = (reason: unknown) => asyncErrors.push(reason instanceof Error ? reason : new Error(String(reason)));
-  process.on('unhandledRejection', onRejection);
-  let capture: Capture | undefined;
-  let failure: string | undefined;
-  try {
-    capture = await run(() => stackProgram());
-  } catch (err) {
-    failure = err instanceof Error ? err.message : String(err);
-  } finally {
-    process.off('unhandledRejection', onRejection);
+  const offlineRun = await runStackOffline(stacksDir, stackConfig);
+  if (offlineRun.setupError) {
+    io.err(`preview: ${offlineRun.setupError}\n`);
+    return 1;
   }
-  if (!failure && asyncErrors.length > 0) failure = asyncErrors.map((e) => e.message).join('\n');
-  if (!failure && capture && capture.duplicates.length > 0) {
-    failure = `duplicate resource URNs (the engine would reject this program):\n${capture.duplicates.map((u) => `  - ${u}`).join('\n')}`;
-  }
+  const { capture } = offlineRun;
+  let failure = offlineRun.failure;
 
   let policyRun: PolicyRun | undefined;
   if (!failure && capture) {
@@ -176,6 +166,105 @@ export async function runPreview(opts: PreviewOptions, io: PreviewIo): Promise<n
     if (policyRun) io.out(`\n${renderPolicyResults(policyRun)}`);
   }
   return failure || !policySummary.passed ? 1 : 0;
+}
+
+/** One stack program run offline: what it registered, or why it failed (setupError: before the program ran). */
+export interface OfflineRun {
+  capture?: Capture;
+  failure?: string;
+  setupError?: string;
+}
+
+/**
+ * Runs a stack's program under mocks with its config (imported ESC
+ * environments included); a standby's StackReference is answered with the
+ * primary stack's own offline outputs. What `npm run preview` gates.
+ */
+export async function runStackOffline(stacksDir: string, stackConfig: StackConfig): Promise<OfflineRun> {
+  // Offline: mocked providers never authenticate, so missing credentials get placeholders.
+  const offline = withOfflineCredentials(stackConfig);
+  // A standby site's StackReference: answered with the outputs the primary's own offline preview produces.
+  let referenced: StackReferenceOutputs | undefined;
+  const primaryStack = offline.config['mailfleet:primaryStack'];
+  if (primaryStack) {
+    try {
+      referenced = await referencedStackOutputs(stacksDir, primaryStack);
+    } catch (err) {
+      return { setupError: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  const outputsFor = composeMockOutputs(commonMockOutputs, platformMockOutputs);
+  const mocks = {
+    outputsFor: (type: string, name: string, inputs: Record<string, unknown>) =>
+      type === STACK_REFERENCE && referenced && name === primaryStack ? { name, outputs: referenced.outputs, secretOutputNames: referenced.secretOutputNames } : outputsFor(type, name, inputs),
+    invokeResult: platformInvokeResult,
+  };
+  const run = installCapture({
+    project: 'mailfleet',
+    stack: stackConfig.stack,
+    config: offline.config,
+    secretKeys: offline.secretKeys,
+    ...mocks,
+  });
+
+  // Errors inside the Pulumi runtime surface as unhandled rejections.
+  const asyncErrors: Error[] = [];
+  const onRejection = (reason: unknown) => asyncErrors.push(reason instanceof Error ? reason : new Error(String(reason)));
+  process.on('unhandledRejection', onRejection);
+  let capture: Capture | undefined;
+  let failure: string | undefined;
+  try {
+    capture = await run(() => stackProgram());
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+  if (!failure && asyncErrors.length > 0) failure = asyncErrors.map((e) => e.message).join('\n');
+  if (!failure && capture && capture.duplicates.length > 0) {
+    failure = `duplicate resource URNs (the engine would reject this program):\n${capture.duplicates.map((u) => `  - ${u}`).join('\n')}`;
+  }
+
+  return { capture, failure };
+}
+
+const STACK_REFERENCE = 'pulumi:pulumi:StackReference';
+
+interface StackReferenceOutputs {
+  outputs: Record<string, unknown>;
+  secretOutputNames: string[];
+}
+
+/**
+ * The outputs of the stack a StackReference names (`org/project/stack`):
+ * its offline run, from `stacks/Pulumi.<stack>.yaml`. Offline, the secrets
+ * in them are placeholders, as everywhere in the preview.
+ */
+async function referencedStackOutputs(stacksDir: string, qualified: string): Promise<StackReferenceOutputs> {
+  const stack = qualified.split('/').pop()!;
+  let config;
+  try {
+    config = withOfflineCredentials(readStackConfig(stacksDir, stack));
+  } catch (err) {
+    if (err instanceof StackConfigFileError) throw new Error(`the StackReference "${qualified}" names stack "${stack}": ${err.message}`, { cause: err });
+    throw err;
+  }
+  const run = installCapture({
+    project: 'mailfleet',
+    stack,
+    config: config.config,
+    secretKeys: config.secretKeys,
+    outputsFor: composeMockOutputs(commonMockOutputs, platformMockOutputs),
+    invokeResult: platformInvokeResult,
+  });
+  let capture: Capture;
+  try {
+    capture = await run(() => stackProgram());
+  } catch (err) {
+    throw new Error(`the referenced stack "${stack}" failed to run offline: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const secretOutputNames = Object.entries(capture.outputs).filter(([, v]) => isSecretValue(v)).map(([k]) => k);
+  return { outputs: unwrapSecrets(capture.outputs) as Record<string, unknown>, secretOutputNames };
 }
 
 export async function main(argv: readonly string[], io: PreviewIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {

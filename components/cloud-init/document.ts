@@ -42,6 +42,8 @@ export interface CloudConfig {
   write_files: WriteFile[];
   runcmd: (string | string[])[];
   final_message?: string;
+  /** cloud-init's power_state module (cc_power_state_change): what to do once the first boot's modules are done. */
+  power_state?: { mode: 'poweroff' | 'reboot' | 'halt'; message?: string; timeout?: number; condition?: boolean };
 }
 
 /** cloud-init recognises user data as cloud-config only with this first line. */

@@ -67,6 +67,20 @@ export interface MemberUserDataArgs {
   restartSec?: number;
   /** Platform guest packages (qemu-guest-agent on Proxmox, open-vm-tools on vSphere). */
   extraPackages?: readonly string[];
+  /** More files (a failover controller's power credentials); secret ones are mode 0600 owned by the member user. */
+  extraFiles?: readonly WriteFile[];
+  /**
+   * Start the member's unit at the end of the first boot (default true).
+   * False: installed and enabled, so it starts on the next boot only (a
+   * failover standby that the controller powers on).
+   */
+  startNow?: boolean;
+  /**
+   * Power the guest off once the first boot is done (cloud-init
+   * power_state, which runs once per instance): how a vSphere standby,
+   * which the provider always powers on at creation, ends up stopped.
+   */
+  powerOffAfterFirstBoot?: boolean;
 }
 
 /** Path of the member's RuntimeConfig JSON in the guest. */
@@ -105,6 +119,7 @@ export function renderMemberUserData(args: MemberUserDataArgs): string {
     // The config holds only paths to secrets, so group-readable is fine; root owns it so the process cannot rewrite it.
     { path: configFile, content: `${JSON.stringify(member.config, null, 2)}\n`, permissions: '0640', owner: `root:${MAILFLEET_USER}`, defer: true },
     ...secretFiles,
+    ...(args.extraFiles ?? []),
     {
       path: `/etc/systemd/system/${unit}`,
       content: renderSystemdUnit({ memberId: member.memberId, role: member.role, configFile, installDir: INSTALL_DIR, user: MAILFLEET_USER, restartSec: args.restartSec }),
@@ -114,7 +129,7 @@ export function renderMemberUserData(args: MemberUserDataArgs): string {
     },
     {
       path: BOOTSTRAP_PATH,
-      content: renderBootstrapScript({ unit, runtime, secretDirs: secretDirsOf(secretFiles) }),
+      content: renderBootstrapScript({ unit, runtime, secretDirs: secretDirsOf([...secretFiles, ...(args.extraFiles ?? [])]), startNow: args.startNow ?? true }),
       permissions: '0750',
       owner: 'root:root',
       defer: true,
@@ -149,6 +164,7 @@ export function renderMemberUserData(args: MemberUserDataArgs): string {
     write_files: files,
     runcmd: [[BOOTSTRAP_PATH]],
     final_message: `mailfleet ${member.memberId} bootstrapped after $UPTIME s`,
+    ...(args.powerOffAfterFirstBoot ? { power_state: { mode: 'poweroff' as const, message: 'mailfleet standby: installed, powering off until promoted', timeout: 30, condition: true } } : {}),
   };
   return toCloudConfigYaml(doc);
 }
@@ -162,7 +178,7 @@ function secretDirsOf(files: readonly WriteFile[]): string[] {
  * step stops the boot loudly (cloud-init reports the error) instead of
  * starting a half-installed member.
  */
-function renderBootstrapScript(a: { unit: string; runtime: MemberUserDataArgs['runtime']; secretDirs: string[] }): string {
+function renderBootstrapScript(a: { unit: string; runtime: MemberUserDataArgs['runtime']; secretDirs: string[]; startNow: boolean }): string {
   const q = shellQuote;
   const storage = GUEST_PATHS.storage;
   const lines = [
@@ -193,7 +209,7 @@ function renderBootstrapScript(a: { unit: string; runtime: MemberUserDataArgs['r
     '',
     '# 5. The member.',
     'systemctl daemon-reload',
-    `systemctl enable --now ${q(a.unit)}`,
+    a.startNow ? `systemctl enable --now ${q(a.unit)}` : `systemctl enable ${q(a.unit)}`,
     '',
   ];
   return lines.join('\n');

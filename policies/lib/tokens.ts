@@ -6,7 +6,8 @@
  */
 export const COMPONENT = {
   mailCluster: 'mailfleet:index:MailCluster',
-  failoverPair: 'mailfleet:index:FailoverPair',
+  /** One site of a failover pair (one stack per site); it registers the whole pair's spec. */
+  failoverSite: 'mailfleet:index:FailoverSite',
   hub: 'mailfleet:index:Hub',
   node: 'mailfleet:index:MailNode',
   gateway: 'mailfleet:index:Gateway',

@@ -5,8 +5,9 @@ import { isRecord, read } from './walk';
 
 /**
  * The topology a stack deploys, as the policies see it: every MailCluster
- * and FailoverPair component with the validated spec it registered as its
- * `spec` output, and the resources underneath it.
+ * and FailoverSite component with the validated spec it registered as its
+ * `spec` output (a FailoverSite registers the whole pair's spec), and the
+ * resources underneath it.
  *
  * Spec-level rules read the spec (what the operator asked for); resource-level
  * rules read the platform resources under the component (what will actually
@@ -80,8 +81,35 @@ export function clustersOf(args: Pick<StackValidationArgs, 'resources'>) {
   return views<ClusterSpec>(COMPONENT.mailCluster, args, (s) => isRecord(s.platform) && typeof s.platform.kind === 'string');
 }
 
+/** The sites of failover pairs this stack deploys (one FailoverSite per site stack). */
 export function pairsOf(args: Pick<StackValidationArgs, 'resources'>) {
-  return views<FailoverPairSpec>(COMPONENT.failoverPair, args, (s) => isRecord(s.primary) && isRecord(s.standby));
+  return views<FailoverPairSpec>(COMPONENT.failoverSite, args, (s) => isRecord(s.primary) && isRecord(s.standby));
+}
+
+/**
+ * The primary's facts a standby FailoverSite copied into its `primary`
+ * output (StackReference reads are invisible to stack policies, so the
+ * component repeats what it relied on). Every field optional: read defensively.
+ */
+export interface PrimaryFactsView {
+  pair?: string;
+  site?: string;
+  memberId?: string;
+  platformEndpoints?: readonly string[];
+  storage?: string;
+  leaseDir?: string;
+}
+
+/** Which site a FailoverSite builds, its member's state and (standby) the primary facts it copied. */
+export function siteOf(v: PairView): { side?: 'primary' | 'standby'; state?: string; primary?: PrimaryFactsView } {
+  const side = read(v.resource.props, 'site');
+  const state = read(v.resource.props, 'state');
+  const primary = read(v.resource.props, 'primary');
+  return {
+    side: side === 'primary' || side === 'standby' ? side : undefined,
+    state: typeof state === 'string' ? state : undefined,
+    primary: isRecord(primary) ? (primary as PrimaryFactsView) : undefined,
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { PolicyResource, StackValidationPolicy } from '@pulumi/policy';
 import type { FailoverPairSpec, Platform } from '../lib/spec';
 import { podSpecOf } from '../lib/platform';
 import { DOCKER, K8S, PROXMOX } from '../lib/tokens';
-import { label, memberOf, pairsOf, reportUnreadable, type PairView } from '../lib/topology';
+import { label, memberOf, pairsOf, reportUnreadable, siteOf, type PairView } from '../lib/topology';
 import { at, isRecord, num } from '../lib/walk';
 
 /**
@@ -11,6 +11,13 @@ import { at, isRecord, num } from '../lib/walk';
  * safe only if the old primary is fenced (storage lease taken, power cut)
  * before the standby starts writing. Until then the standby stays stopped:
  * two running all-roles members on replicated storage are a split brain.
+ *
+ * A pair is two stacks, one FailoverSite component each (site: primary or
+ * standby), each registering the whole pair spec. The standby site reads the
+ * primary's facts through a StackReference, which a stack policy cannot see,
+ * so the component copies them into its `primary` output; this rule checks
+ * the standby against those facts (what the primary really deployed), not
+ * only against the spec.
  */
 
 /** Where a site's platform is managed from; two sites with the same endpoint share a failure domain. */
@@ -43,6 +50,60 @@ function standbyResources(v: PairView): PolicyResource[] {
     const m = prefix ? memberOf(prefix, r.name) : undefined;
     return m?.role === 'all' && m.index === 1;
   }));
+}
+
+/** Storage a site cannot share or replicate: it lives on one host. */
+function hostLocalStorage(site: FailoverPairSpec['primary']): string | undefined {
+  const st = site?.storage;
+  if (st?.kind === 'docker-volume' && !st.nfs) return 'a docker-volume without nfs lives on one Docker host';
+  if (st?.kind === 'local-dir') return 'a local-dir lives on one machine';
+  return undefined;
+}
+
+/** The spec's storage as the component describes it in facts (components/failover-site.ts storageDescription). */
+function storageOf(site: FailoverPairSpec['primary']): string | undefined {
+  const st = site?.storage;
+  switch (st?.kind) {
+    case 'nfs':
+      return `nfs ${st.server}:${st.path}`;
+    case 'pvc-rwx':
+      return `pvc-rwx ${st.storageClass}`;
+    case 'docker-volume':
+      return st.nfs ? `nfs ${st.nfs.server}:${st.nfs.path}` : 'docker-volume (local to the host)';
+    default:
+      return undefined;
+  }
+}
+
+/** A standby site checked against the primary facts it copied (what the primary stack really exported). */
+function checkStandbyFacts(v: PairView, report: (message: string, urn: string) => void): void {
+  const s = v.spec;
+  const urn = v.resource.urn;
+  const { primary, state } = siteOf(v);
+  if (state !== undefined && state !== 'stopped') {
+    report(`failover standby ${label(v)} reports its member state "${state}": the standby is created stopped and only the failover controller starts it.`, urn);
+  }
+  if (!primary) {
+    report(`failover standby ${label(v)} has no readable "primary" output (the primary facts it was built from), so site separation and storage cannot be checked; build it with FailoverSite from the primary stack's outputs.`, urn);
+    return;
+  }
+  if (primary.pair !== undefined && primary.pair !== s.name) {
+    report(`failover standby ${label(v)} was built from the primary of another pair ("${primary.pair}"): point mailfleet:primaryStack at this pair's primary stack.`, urn);
+  }
+  const standbySite = s.standby?.site?.name;
+  if (!primary.site || primary.site === standbySite) {
+    report(`failover standby ${label(v)} is in the same site "${standbySite ?? '(unnamed)'}" as the primary it was built from (its stack exported site "${primary.site ?? '(none)'}"): a standby protects against losing a site only in another one.`, urn);
+  }
+  const own = platformEndpoint(s.standby?.platform);
+  const shared = (primary.platformEndpoints ?? []).filter((e) => own.includes(e));
+  if (shared.length > 0 && s.standby?.platform?.kind !== 'local') {
+    report(`failover standby ${label(v)} is managed through the same platform endpoint as the deployed primary (${shared.join(', ')}): the standby must run on another platform installation.`, urn);
+  }
+  if (!primary.storage || !primary.leaseDir) {
+    report(`failover standby ${label(v)}: the primary exported no storage export or lease directory, so the controller cannot take the site lease; redeploy the primary stack with this version.`, urn);
+  } else if (s.failover?.replication === 'none' && storageOf(s.standby) !== primary.storage) {
+    report(`failover standby ${label(v)} uses ${storageOf(s.standby) ?? '(no storage)'} but the primary writes to ${primary.storage} and failover.replication is none: the standby would start without the primary's mail. Mount the same export or replicate it.`, urn);
+  }
 }
 
 /** Why a standby resource is running, or undefined when it is stopped. */
@@ -91,6 +152,15 @@ export function checkPair(v: PairView, report: (message: string, urn: string) =>
   if (f?.standbyState === 'running') {
     report(`failover pair ${label(v)} keeps the standby running (failover.standbyState: running): set it to stopped; a running standby on replicated storage is a split brain waiting to happen.`, urn);
   }
+  // Storage reachability: each site's storage must be shareable or replicable to the other site.
+  for (const side of ['primary', 'standby'] as const) {
+    const why = hostLocalStorage(s[side]);
+    if (why) report(`failover pair ${label(v)}: ${side}.storage cannot reach the other site (${why}); use an NFS export (or a replicated one) so the standby can take over the mail.`, urn);
+  }
+  if (f?.replication === 'none' && storageOf(s.primary) !== storageOf(s.standby)) {
+    report(`failover pair ${label(v)} has failover.replication none but the sites use different storage (${storageOf(s.primary) ?? '?'} and ${storageOf(s.standby) ?? '?'}): without replication both must mount the same export.`, urn);
+  }
+  if (siteOf(v).side === 'standby') checkStandbyFacts(v, report);
   for (const r of standbyResources(v)) {
     const why = runningReason(r);
     if (why) report(`standby member resource "${r.name}" (${r.type}) would run: ${why}. The standby stays stopped until the failover controller promotes it.`, r.urn);
@@ -99,10 +169,10 @@ export function checkPair(v: PairView, report: (message: string, urn: string) =>
 
 export const failoverPairs: StackValidationPolicy = {
   name: 'failover-pairs',
-  description: 'A failover pair puts primary and standby in different sites on different platform endpoints, fences the primary before an automatic failover, and keeps the standby stopped until promotion.',
+  description: 'A failover pair puts primary and standby in different sites on different platform endpoints with storage the other site can reach, fences the primary before an automatic failover, and keeps the standby stopped until promotion (checked against the primary facts the standby site copied).',
   enforcementLevel: 'mandatory',
   tags: ['ha', 'failover', 'kubernetes', 'docker', 'proxmox', 'vsphere'],
-  remediationSteps: 'Use distinct standby.site.name and platform endpoints; with failover.mode automatic set failover.fencing; keep failover.standbyState stopped.',
+  remediationSteps: 'Use distinct standby.site.name and platform endpoints; give both sites NFS (or replicated) storage; with failover.mode automatic set failover.fencing; keep failover.standbyState stopped; build the standby from this pair\'s primary stack.',
   validateStack: (args, reportViolation) => {
     const { views, unreadable } = pairsOf(args);
     reportUnreadable(unreadable, reportViolation);

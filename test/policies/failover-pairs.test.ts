@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseFailoverPairSpec, type FailoverPairSpecInput } from '../../components/spec';
+import { platformEndpoint } from '../../policies/rules/failover-pairs';
 import { COMPONENT, DOCKER, K8S, PROXMOX } from '../../policies/lib/tokens';
 import { check, resource, violated } from './helpers';
 
 /**
- * Policy 4 against the FailoverPair contract (`mailfleet:index:FailoverPair`
- * registers its FailoverPairSpec as the `spec` output; the standby member's
- * resources are named `${pair}-all-1...`). The component does not exist yet,
- * so the graphs are built by hand.
+ * Policy 4 against the FailoverSite contract (`mailfleet:index:FailoverSite`
+ * registers the pair's FailoverPairSpec as `spec`, `site`, its member's
+ * `state` and, on the standby, the `primary` facts it copied from the
+ * primary stack; the standby member's resources are named
+ * `${pair}-all-1...`). Graphs are built by hand here, to reach shapes the
+ * component refuses to build; test/stacks/failover-stacks.test.ts runs the
+ * gate on what the component really builds.
  */
 
 const site = (kind: 'proxmox' | 'vsphere' | 'kubernetes' | 'docker', name: string, endpoint: string): FailoverPairSpecInput['primary'] => {
@@ -51,14 +55,21 @@ function pairSpec(kind: keyof typeof ENDPOINTS): Record<string, any> {
   return JSON.parse(JSON.stringify(parseFailoverPairSpec(input)));
 }
 
-const pairUrn = 'urn:pulumi:test::mailfleet::mailfleet:index:FailoverPair::mail-geo';
+const pairUrn = 'urn:pulumi:test::mailfleet::mailfleet:index:FailoverSite::mail-geo';
 
-/** A FailoverPair component with its spec output and the standby member's platform resources. */
-function graph(spec: Record<string, any>, standby: Array<{ type: string; props: Record<string, unknown>; name?: string }> = []) {
+/** The facts a standby copies from its primary stack, as the primary of `spec` exports them. */
+function factsOf(spec: Record<string, any>): Record<string, unknown> {
+  const p = spec.primary;
+  const storage = p.storage.kind === 'nfs' ? `nfs ${p.storage.server}:${p.storage.path}` : p.storage.kind === 'pvc-rwx' ? `pvc-rwx ${p.storage.storageClass}` : `nfs ${p.storage.nfs.server}:${p.storage.nfs.path}`;
+  return { pair: spec.name, site: p.site.name, memberId: `${spec.name}-all-0`, platformEndpoints: platformEndpoint(p.platform), storage, leaseDir: '/var/lib/mailfleet/failover' };
+}
+
+/** A standby FailoverSite with its outputs and the standby member's platform resources. */
+function graph(spec: Record<string, any>, standby: Array<{ type: string; props: Record<string, unknown>; name?: string }> = [], outputs: Record<string, unknown> = {}) {
   return {
     resources: [
-      resource({ type: COMPONENT.failoverPair, name: 'mail-geo', props: { spec } }),
-      ...standby.map((s, i) => resource({ type: s.type, name: s.name ?? `mail-geo-all-1${i ? `-${i}` : ''}`, parent: pairUrn, parentType: COMPONENT.failoverPair, props: s.props })),
+      resource({ type: COMPONENT.failoverSite, name: 'mail-geo', props: { spec, site: 'standby', state: 'stopped', primary: factsOf(spec), ...outputs } }),
+      ...standby.map((s, i) => resource({ type: s.type, name: s.name ?? `mail-geo-all-1${i ? `-${i}` : ''}`, parent: pairUrn, parentType: COMPONENT.failoverSite, props: s.props })),
     ],
   };
 }
@@ -142,8 +153,59 @@ describe('failover-pairs (policy 4)', () => {
     expect(results[0]!.urn).toContain('mail-geo-all-1');
   });
 
-  it('a FailoverPair without a readable spec output is reported, not silently passed', async () => {
-    const results = await check({ resources: [resource({ type: COMPONENT.failoverPair, name: 'mail-geo', props: {} })] });
+  describe('a standby against the primary facts it copied (what the primary stack really exported)', () => {
+    it('a primary deployed in the standby\'s site is refused', async () => {
+      const spec = pairSpec('kubernetes');
+      const results = await check(graph(spec, STOPPED.kubernetes, { primary: { ...factsOf(spec), site: 'fra1' } }));
+      expect(violated(results)).toEqual(['failover-pairs']);
+      expect(results[0]!.message).toContain('same site "fra1"');
+    });
+
+    it('a primary on the standby\'s platform endpoint is refused', async () => {
+      const spec = pairSpec('proxmox');
+      const results = await check(graph(spec, STOPPED.proxmox, { primary: { ...factsOf(spec), platformEndpoints: ['proxmox pve-fra.example.net:8006'] } }));
+      expect(violated(results)).toEqual(['failover-pairs']);
+      expect(results[0]!.message).toContain('same platform endpoint');
+    });
+
+    it('facts from another pair\'s primary are refused', async () => {
+      const spec = pairSpec('docker');
+      const results = await check(graph(spec, STOPPED.docker, { primary: { ...factsOf(spec), pair: 'other' } }));
+      expect(results[0]!.message).toContain('another pair');
+    });
+
+    it('a standby without the copied facts is reported, not silently passed', async () => {
+      const spec = pairSpec('docker');
+      const results = await check(graph(spec, STOPPED.docker, { primary: undefined }));
+      expect(violated(results)).toEqual(['failover-pairs']);
+      expect(results[0]!.message).toContain('no readable "primary" output');
+    });
+
+    it('a standby whose member reports running is refused', async () => {
+      const spec = pairSpec('vsphere');
+      expect(violated(await check(graph(spec, [], { state: 'running' })))).toEqual(['failover-pairs']);
+    });
+
+    it('storage: replication none with a standby on other storage than the primary writes to is refused', async () => {
+      const spec = pairSpec('proxmox');
+      spec.failover.replication = 'none';
+      spec.standby.storage = { ...spec.standby.storage, server: '10.20.0.5' };
+      const results = await check(graph(spec, STOPPED.proxmox));
+      expect(violated(results)).toEqual(['failover-pairs']);
+      expect(results.map((r) => r.message).join('\n')).toContain('without the primary\'s mail');
+    });
+
+    it('storage: a host-local docker volume cannot reach the other site', async () => {
+      const spec = pairSpec('docker');
+      delete spec.standby.storage.nfs;
+      const results = await check(graph(spec, STOPPED.docker));
+      expect(violated(results)).toEqual(['failover-pairs']);
+      expect(results[0]!.message).toContain('cannot reach the other site');
+    });
+  });
+
+  it('a FailoverSite without a readable spec output is reported, not silently passed', async () => {
+    const results = await check({ resources: [resource({ type: COMPONENT.failoverSite, name: 'mail-geo', props: {} })] });
     expect(violated(results)).toContain('failover-pairs');
     expect(results.find((r) => r.policyName === 'failover-pairs')!.message).toContain('no readable "spec" output');
   });

@@ -23,7 +23,7 @@ const pairOnly = (filters: Record<string, unknown> | undefined) => {
       parseFailoverPairSpec({ kind: 'failover-pair', name: 'geo', environment: 'production', domains: [{ name: 'example.net' }], primary: site('ams1', 'ssh://a'), standby: site('fra1', 'ssh://b'), filters }),
     ),
   );
-  return { resources: [resource({ type: COMPONENT.failoverPair, name: 'geo', props: { spec } })] };
+  return { resources: [resource({ type: COMPONENT.failoverSite, name: 'geo', props: { spec } })] };
 };
 
 describe('inbound-antivirus (policy 13, advisory)', () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { MailCluster } from '../../components/mail-cluster';
+import { FailoverSite } from '../../components/failover-site';
 import { Gateway, Hub, LoadBalancer, MailNode, Proxy, SharedStorage } from '../../components/roles';
 import { PolicyConfigError, effectiveLevel, loadPolicyConfig, runPolicyPack, validatePolicyConfig } from '../../cli/preview/policy-gate';
 import { parseClusterSpec } from '../../components/spec';
@@ -60,7 +61,7 @@ describe('the mailfleet policy pack', () => {
     expect(COMPONENT.proxy).toBe(Proxy.type);
     expect(COMPONENT.sharedStorage).toBe(SharedStorage.type);
     expect(COMPONENT.loadBalancer).toBe(LoadBalancer.type);
-    expect(COMPONENT.failoverPair).toBe('mailfleet:index:FailoverPair');
+    expect(COMPONENT.failoverSite).toBe(FailoverSite.type);
   });
 
   it('policies/index.ts is the only file that creates a PolicyPack; policies import no component classes', () => {

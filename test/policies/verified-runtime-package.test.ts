@@ -60,7 +60,7 @@ describe('verified-runtime-package', () => {
       primary: { platform: { kind: 'kubernetes' } },
       standby: { platform: { kind: 'proxmox', nodes: ['pve-a', 'pve-b'] } },
     };
-    const run = await runPolicyPack({ resources: [resource({ type: COMPONENT.failoverPair, name: 'mail-geo', props: { spec } })] }, { 'failover-pairs': 'disabled' });
+    const run = await runPolicyPack({ resources: [resource({ type: COMPONENT.failoverSite, name: 'mail-geo', props: { spec } })] }, { 'failover-pairs': 'disabled' });
     expect(violated(run.results)).toContain(POLICY);
   });
 });

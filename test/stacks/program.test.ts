@@ -140,14 +140,15 @@ describe('the Pulumi program as the engine runs it', () => {
 
   it('declares mailfleet:cluster as an object and every stack sets it as one', () => {
     expect(project.config?.['mailfleet:cluster']).toMatchObject({ type: 'object' });
-    for (const stack of listStacks(STACKS_DIR)) {
+    for (const stack of listStacks(STACKS_DIR).filter((s) => !s.startsWith('failover-'))) {
       const doc = YAML.parse(readFileSync(join(STACKS_DIR, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> };
       const cluster = doc.config['mailfleet:cluster'];
       expect(typeof cluster === 'object' && cluster !== null && !Array.isArray(cluster), stack).toBe(true);
     }
   });
 
-  const stacks = listStacks(STACKS_DIR);
+  // HA cluster stacks. The failover site stacks (mailfleet:pair, a StackReference the stand-in engine does not serve) run under mocks in test/stacks/failover-stacks.test.ts.
+  const stacks = listStacks(STACKS_DIR).filter((s) => !s.startsWith('failover-'));
   it('ships one HA stack per platform', () => {
     expect(stacks).toEqual(expect.arrayContaining(Object.keys(PLATFORM_PREFIX)));
   });

@@ -19,7 +19,8 @@ async function preview(...args: string[]) {
   }
 }
 
-const stacks = listStacks(stacksDir);
+// The HA cluster stacks; the failover pairs' site stacks are test/stacks/failover-stacks.test.ts (plus one subprocess run below).
+const stacks = listStacks(stacksDir).filter((s) => !s.startsWith('failover-'));
 const PLATFORM_OF: Record<string, string> = { 'ha-kubernetes': 'kubernetes', 'ha-docker': 'docker', 'ha-proxmox': 'proxmox', 'ha-vsphere': 'vsphere' };
 
 describe('shipped stack configs', () => {
@@ -46,6 +47,16 @@ describe('shipped stack configs', () => {
     expect(r.stdout).not.toMatch(/BEGIN (EC |RSA )?PRIVATE KEY/);
     expect(r.stdout).not.toContain(SECRET_PLACEHOLDER);
     expect(report.outputs.adminToken).toBe('[secret]');
+  });
+
+  it('a failover standby previews through the bin entry: its StackReference is answered by the primary stack\'s own offline run (subprocess)', async () => {
+    const r = await preview('--stack', 'failover-docker-standby', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; outputs: Record<string, any>; policySummary: { passed: boolean } };
+    expect(report.policySummary.passed).toBe(true);
+    expect(report.outputs.primary).toMatchObject({ site: 'ams1', memberId: 'mail-geo-all-0' });
+    expect(report.outputs.failoverCredential).toBe('[secret]');
   });
 
   it('the tree view is readable: type, name, key inputs, indentation', async () => {

@@ -36,6 +36,7 @@ const EXTENSIONS = [
   'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
   'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
   'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)
+  'MULTIAPPEND', // RFC 3502 (append.ts; all or none, store appendMany)
 ] as const;
 
 /**

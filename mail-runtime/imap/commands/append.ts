@@ -66,9 +66,9 @@ function parseMessages(rest: readonly ImapValue[]): { ok: true; value: AppendMes
 export const APPEND = defineCommand({
   name: 'APPEND',
   states: AUTH_OR_SELECTED,
-  parse(args) {
+  parse(args, _cmd, opts) {
     if (args.length < 2) return fail<AppendArgs>('APPEND needs a mailbox and a message literal');
-    const folder = folderArg(args[0]);
+    const folder = folderArg(args[0], opts);
     if (!folder.ok) return folder;
     const messages = parseMessages(args.slice(1));
     if (!messages.ok) return messages;

@@ -67,8 +67,9 @@ describe('imapflow', () => {
       expect(one.uid).toBe(1);
       expect(one.envelope?.subject).toBe('flow one');
       expect(one.envelope?.from?.[0]).toMatchObject({ name: 'Ann', address: 'ann@example.org' });
-      // mailboxOpen (SELECT) is the first session to see both appends: \Recent for it (RFC 3501 §2.3.2).
-      expect([...(one.flags ?? [])]).toEqual(['\\Seen', '\\Recent']);
+      // imapflow sends ENABLE IMAP4rev2 when offered: then no \Recent (RFC 9051 Appendix E item 12).
+      expect(c.enabled.has('IMAP4REV2')).toBe(true);
+      expect([...(one.flags ?? [])]).toEqual(['\\Seen']);
       expect(one.size).toBe(Buffer.byteLength(raw1));
       expect(one.source?.toString()).toBe(raw1);
       expect(one.bodyStructure?.type).toBe('text/plain');
@@ -88,8 +89,10 @@ describe('imapflow', () => {
       expect(await c.messageFlagsAdd('2', ['\\Flagged', '$Label1'])).toBe(true);
       const f = await c.fetchOne('2', { flags: true });
       if (!f) throw new Error('no message 2');
-      expect([...(f.flags ?? [])].sort()).toEqual(['$Label1', '\\Flagged', '\\Recent']);
-      expect(await c.search({ recent: true })).toEqual([1, 2]);
+      expect([...(f.flags ?? [])].sort()).toEqual(['$Label1', '\\Flagged']);
+      // Under IMAP4rev2 the answers are ESEARCH (RFC 9051 §6.4.4), which imapflow reads; RECENT is no key there (Appendix E item 12).
+      expect(await c.search({ keyword: '$Label1' })).toEqual([2]);
+      expect(await c.search({ all: true }, { uid: true })).toEqual([1, 2]);
       await c.messageFlagsRemove('2', ['$Label1']);
 
       const copied = await c.messageCopy('1:2', 'Archive');

@@ -136,6 +136,31 @@ describe('imapflow', () => {
     }
   });
 
+  it('IMAP4rev2 (RFC 9051 §5.1) UTF-8 mailbox names and OBJECTID (RFC 8474): MAILBOXID kept by RENAME, EMAILID fetched and searched', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      expect(c.enabled.has('IMAP4REV2')).toBe(true);
+      const created = await c.mailboxCreate('Entwürfe & Co');
+      expect(created.mailboxId).toMatch(/^F[0-9a-f]{24}$/);
+      expect((await c.list()).map((m) => m.path)).toContain('Entwürfe & Co');
+      await c.append('Entwürfe & Co', message('utf8 one'));
+      await c.append('Entwürfe & Co', message('utf8 two'));
+      const box = await c.mailboxOpen('Entwürfe & Co');
+      expect(box.mailboxId).toBe(created.mailboxId);
+      const msgs = [];
+      for await (const m of c.fetch('1:*', { uid: true, emailId: true, threadId: true })) msgs.push(m);
+      expect(msgs.map((m) => m.emailId)).toEqual([expect.stringMatching(/^M[0-9a-f]{16}1$/), expect.stringMatching(/^M[0-9a-f]{16}2$/)]);
+      expect(await c.search({ emailId: msgs[1].emailId! })).toEqual([2]);
+      await c.mailboxClose();
+      await c.mailboxRename('Entwürfe & Co', 'Archiv/Entwürfe');
+      const renamed = await c.mailboxOpen('Archiv/Entwürfe');
+      expect(renamed.mailboxId).toBe(created.mailboxId);
+    } finally {
+      await c.logout();
+    }
+  });
+
   it('quota (RFC 9208)', async () => {
     const c = client(quotaUser.address, quotaUser.password);
     await c.connect();

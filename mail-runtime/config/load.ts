@@ -40,6 +40,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_LIMIT_MAX_MESSAGE_BYTES', path: ['limits', 'maxMessageBytes'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS', path: ['limits', 'maxConnections'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_IMAP_LITERAL_BYTES', path: ['limits', 'imapLiteralBytes'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_IMAP_APPEND_MESSAGES', path: ['limits', 'imapAppendMessages'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_MAX_CONNECTIONS_PER_ADDRESS', path: ['limits', 'maxConnectionsPerAddress'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_PER_ADDRESS_EXEMPT', path: ['limits', 'perAddressExempt'], kind: 'list' },
   { name: 'MAILFLEET_LIMIT_LOGIN_TIMEOUT_SECONDS', path: ['limits', 'loginTimeoutSeconds'], kind: 'int' },

@@ -105,6 +105,17 @@ export const RuntimeLimits = strict({
    */
   imapLiteralBytes: z.number().int().min(1024).optional(),
   /**
+   * Messages in one IMAP MULTIAPPEND command (RFC 3502). The RFC sets no
+   * bound, but the batch is appended atomically (all or none, one group
+   * commit), so its files sit in tmp/ and its quota stays reserved until the
+   * last message has arrived: one more is refused with `NO [LIMIT]` (RFC
+   * 5530) before its literal is sent. The bytes of all the messages together
+   * are bounded by imapLiteralBytes (the sum of literals in one command).
+   * 1000 covers a client uploading a folder in batches (Thunderbird and
+   * imapsync send at most a few hundred per command).
+   */
+  imapAppendMessages: z.number().int().min(1).max(100_000).default(1000),
+  /**
    * Connections from one client address at once (an IPv6 client counts by
    * its /64: one subscriber gets at least that much), logged in or not,
    * over all client listeners; one more gets the same refusal as above. 100

@@ -137,6 +137,11 @@ export class ImapSession implements SessionContext {
     if (req.kind === 'message' && req.size > max) {
       return { accept: false, code: 'TOOBIG', text: `Message too big (max ${max} octets)` };
     }
+    // RFC 3502 sets no bound on a MULTIAPPEND; ours is refused before the client sends its bytes.
+    const most = this.services.limits.imapAppendMessages;
+    if (req.kind === 'message' && req.receivedMessages >= most) {
+      return { accept: false, code: 'LIMIT', text: `Too many messages in one APPEND (max ${most})` };
+    }
     return { accept: true };
   }
 
@@ -382,6 +387,8 @@ export class ImapSession implements SessionContext {
           this.touch();
           // RFC 7888 §5: an oversized {n+} gets a tagged BAD [TOOBIG]; a refused {n} a NO [TOOBIG] (RFC 7889, RFC 4469).
           if (e.code === 'TOOBIG' && e.tag) this.send(tagged(e.tag, e.nonSync ? 'BAD' : 'NO', e.text, { name: 'TOOBIG' }));
+          // RFC 5530 LIMIT: a MULTIAPPEND with more messages than we take (RFC 3502 leaves the bound to us).
+          else if (e.code === 'LIMIT' && e.tag) this.send(tagged(e.tag, 'NO', e.text, { name: 'LIMIT' }));
           else if (e.tag) this.send(tagged(e.tag, 'BAD', e.text));
           else this.send(untagged('BAD', e.text));
           if (e.fatal) {

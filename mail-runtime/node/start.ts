@@ -190,7 +190,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       hostname,
       log,
       version: VERSION,
-      limits: { maxMessageBytes: limits.maxMessageBytes, imapLiteralBytes: limits.imapLiteralBytes },
+      limits: { maxMessageBytes: limits.maxMessageBytes, imapLiteralBytes: limits.imapLiteralBytes, imapAppendMessages: limits.imapAppendMessages },
     };
     // One set of limits for every client listener: the bounds are the process's.
     const refused = new Counter({

@@ -3,6 +3,7 @@ import { guard } from './errors';
 import type { FolderImpl } from './folder';
 import {
   StoreError,
+  type AppendItem,
   type AppendOptions,
   type CopyResult,
   type ExpungeOptions,
@@ -86,6 +87,9 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
 
   append(raw: Buffer, opts?: AppendOptions): Promise<{ uid: number; uidValidity: number }> {
     return this.run('append', () => this.impl.append(raw, opts));
+  }
+  appendMany(items: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
+    return this.run('append', () => this.impl.appendMany(items));
   }
   store(uids: readonly number[], op: FlagOperation, flags: readonly string[], opts?: StoreFlagsOptions): Promise<StoreFlagsResult> {
     return this.run('store flags', () => this.impl.store(uids, op, flags, opts));

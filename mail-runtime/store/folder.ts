@@ -30,6 +30,7 @@ import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
 import {
   StoreError,
   isStoreError,
+  type AppendItem,
   type AppendOptions,
   type CopyResult,
   type ExpungeOptions,
@@ -461,27 +462,47 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   // Writing
 
   async append(raw: Buffer, opts: AppendOptions = {}): Promise<{ uid: number; uidValidity: number }> {
+    const res = await this.appendMany([{ raw, opts }]);
+    return { uid: res.uids[0], uidValidity: res.uidValidity };
+  }
+
+  /**
+   * All of `items` or none (RFC 3502 MULTIAPPEND): quota is reserved for
+   * the whole batch, every file is written and fsynced in tmp/, then one
+   * group commit moves them all into cur/ and indexes them with consecutive
+   * UIDs. A failure anywhere removes every tmp/ file written so far.
+   */
+  async appendMany(items: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
     this.assertAlive();
-    if (!Buffer.isBuffer(raw)) throw new StoreError('CANNOT', 'message must be a Buffer');
+    if (items.length === 0) throw new StoreError('CANNOT', 'nothing to append');
     const max = this.ctx.maxMessageBytes;
-    if (max !== undefined && raw.length > max) throw new StoreError('TOOBIG', `message of ${raw.length} bytes exceeds ${max}`);
-    const flags = normalizeFlags(opts.flags ?? []);
-    const internalDate = opts.internalDate ?? new Date();
-    if (!(internalDate instanceof Date) || !Number.isFinite(internalDate.getTime())) throw new StoreError('CANNOT', 'invalid internal date');
+    const checked = items.map(({ raw, opts = {} }) => {
+      if (!Buffer.isBuffer(raw)) throw new StoreError('CANNOT', 'message must be a Buffer');
+      if (max !== undefined && raw.length > max) throw new StoreError('TOOBIG', `message of ${raw.length} bytes exceeds ${max}`);
+      const internalDate = opts.internalDate ?? new Date();
+      if (!(internalDate instanceof Date) || !Number.isFinite(internalDate.getTime())) throw new StoreError('CANNOT', 'invalid internal date');
+      return { raw, flags: normalizeFlags(opts.flags ?? []), internalDate };
+    });
     if (this.host.owner.fenced) throw this.host.owner.staleError();
-    const release = await this.host.reserveQuota(raw.length, 1);
+    const release = await this.host.reserveQuota(
+      checked.reduce((n, it) => n + it.raw.length, 0),
+      checked.length,
+    );
+    const prepared: PreparedAppend[] = [];
     try {
-      const base = newBaseName(this.ctx.host, raw.length);
-      const tmpPath = path.join(this.dir, 'tmp', base);
-      await this.writeTmp(tmpPath, raw, internalDate);
-      const summary = await this.runAnalyzer(raw);
-      if (summary !== undefined) await this.summaries.put(base, summary).catch(() => undefined);
-      const [uid] = await this.commitAppends([{ base, size: raw.length, flags, internalDate }]).catch(async (e: unknown) => {
-        // Refused before it was moved into cur/ (fenced, dead folder): no orphan in tmp/.
-        await fs.promises.rm(path.join(this.dir, 'tmp', base), { force: true });
-        throw e;
-      });
-      return { uid, uidValidity: this.state.uidValidity };
+      for (const it of checked) {
+        const base = newBaseName(this.ctx.host, it.raw.length);
+        await this.writeTmp(path.join(this.dir, 'tmp', base), it.raw, it.internalDate);
+        prepared.push({ base, size: it.raw.length, flags: it.flags, internalDate: it.internalDate });
+        const summary = await this.runAnalyzer(it.raw);
+        if (summary !== undefined) await this.summaries.put(base, summary).catch(() => undefined);
+      }
+      const uids = await this.commitAppends(prepared);
+      return { uids, uidValidity: this.state.uidValidity };
+    } catch (e) {
+      // Refused before it was moved into cur/ (fenced, dead folder, a failed write): no orphan in tmp/.
+      for (const p of prepared) await fs.promises.rm(path.join(this.dir, 'tmp', p.base), { force: true });
+      throw e;
     } finally {
       release();
     }

@@ -99,6 +99,12 @@ export interface AppendOptions {
   internalDate?: Date;
 }
 
+/** One message of a MULTIAPPEND batch (RFC 3502). */
+export interface AppendItem {
+  raw: Buffer;
+  opts?: AppendOptions;
+}
+
 export type FlagOperation = 'add' | 'remove' | 'replace';
 
 export interface StoreFlagsOptions {
@@ -182,6 +188,12 @@ export interface Folder extends EventEmitter<FolderEventMap> {
    */
   expungedSince(modseq: number): { uids: number[]; complete: boolean };
   append(raw: Buffer, opts?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;
+  /**
+   * Appends all of `items` or none of them (RFC 3502 §6.3.11: a failed
+   * MULTIAPPEND leaves the mailbox unchanged), in one group commit, with
+   * consecutive UIDs in the order given.
+   */
+  appendMany(items: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }>;
   store(uids: readonly number[], op: FlagOperation, flags: readonly string[], opts?: StoreFlagsOptions): Promise<StoreFlagsResult>;
   /** Returns the expunged UIDs (ascending). `uids` omitted: every `\Deleted` message. */
   expunge(uids?: readonly number[], opts?: ExpungeOptions): Promise<number[]>;

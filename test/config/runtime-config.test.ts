@@ -130,6 +130,7 @@ describe('limits: one default each, in the schema', () => {
     maxMessageBytes: 50 * MiB,
     maxConnections: 5000,
     imapLiteralBytes: 64 * MiB,
+    imapAppendMessages: 1000,
     maxConnectionsPerAddress: 100,
     perAddressExempt: ['127.0.0.0/8', '::1/128'],
     loginTimeoutSeconds: 30,
@@ -195,12 +196,14 @@ describe('limits: one default each, in the schema', () => {
         MAILFLEET_LIMIT_LOGIN_USER_DELAY_MAX_MS: '2000',
         MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: '3',
         MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS: '500',
+        MAILFLEET_LIMIT_IMAP_APPEND_MESSAGES: '50',
       },
     });
     expect(cfg.limits).toEqual({
       maxMessageBytes: 50 * MiB,
       maxConnections: 7,
       imapLiteralBytes: 99999999,
+      imapAppendMessages: 50,
       maxConnectionsPerAddress: 3,
       perAddressExempt: ['10.0.0.0/8', '::1/128'],
       loginTimeoutSeconds: 20,

@@ -40,6 +40,7 @@ export function norm(lines: string[]): string[] {
       .replace(/UIDVALIDITY \d+/g, 'UIDVALIDITY <v>')
       .replace(/APPENDUID \d+/g, 'APPENDUID <v>')
       .replace(/COPYUID \d+/g, 'COPYUID <v>')
+      .replace(/MAILBOXID \([A-Za-z0-9_-]+\)/g, 'MAILBOXID <id>')
       .replace(/INTERNALDATE "[^"]+"/g, 'INTERNALDATE <d>'),
   );
 }

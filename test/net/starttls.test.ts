@@ -116,7 +116,7 @@ describe('after STARTTLS the listener still tracks the connection', () => {
               hostname: 'imap.test',
               log,
               version: 'test',
-              limits: { maxMessageBytes: 1024 * 1024, imapLiteralBytes: 1024 * 1024 },
+              limits: { maxMessageBytes: 1024 * 1024, imapLiteralBytes: 1024 * 1024, imapAppendMessages: 1000 },
             },
             connections: new ConnectionLimit(100),
           })

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildLargeFolder } from '../../bench/imap/build-folder';
 import { LIMITS } from '../../mail-runtime/common/limits';
-import { imapLogin } from '../helpers/imap';
+import { imapLogin, norm } from '../helpers/imap';
 import type { LineClient } from '../helpers/line-client';
 import { spawnMember, type SpawnedMember } from '../helpers/node';
 import { ALICE, BOB, writeUsersFile } from '../helpers/users';
@@ -129,7 +129,7 @@ describe('big but allowed work is answered correctly', () => {
 
   it('LIST with wildcards a backtracking matcher would need hours for completes (40 names of 200 × "a")', async () => {
     const c = await session(ALICE, false);
-    for (let i = 0; i < 40; i++) expect((await c.command('c', `CREATE "${'a'.repeat(200)}${i}"`)).at(-1)).toBe('c OK CREATE completed');
+    for (let i = 0; i < 40; i++) expect(norm(await c.command('c', `CREATE "${'a'.repeat(200)}${i}"`)).at(-1)).toBe('c OK [MAILBOXID <id>] CREATE completed');
     expect(await c.command('a', `LIST "" "${'*a'.repeat(8)}*b"`, 30_000)).toEqual(['a OK LIST completed']);
     const hits = await c.command('b', `LIST "" "${'*a'.repeat(8)}*9"`, 30_000);
     expect(hits.filter((l) => l.startsWith('* LIST'))).toHaveLength(4); // …9, …19, …29, …39

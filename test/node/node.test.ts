@@ -35,7 +35,7 @@ describe('health endpoint', () => {
 describe('IMAPS and POP3S (implicit TLS, RFC 8314)', () => {
   it('IMAPS greets over TLS and offers no STARTTLS', async () => {
     const { c, greeting } = await imapConnect(node.imapsPort as number, { tls: true });
-    expect(greeting).toMatch(/^\* OK \[CAPABILITY IMAP4rev1 AUTH=PLAIN /);
+    expect(greeting).toMatch(/^\* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN /);
     expect(greeting).not.toContain('STARTTLS');
     expect((await c.command('l', `LOGIN ${ALICE.address} "${ALICE.password}"`)).pop()).toMatch(/^l OK /);
     c.close();

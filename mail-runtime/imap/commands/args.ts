@@ -1,6 +1,7 @@
 import { LIMITS } from '../../common/limits';
 import { decodeModifiedUtf7, encodeModifiedUtf7, isStoreError } from '../../store';
 import { parseMailboxName, type ImapValue, type ParseResult } from '../protocol';
+import type { ParseOptions } from './types';
 
 export function ok<T>(value: T): ParseResult<T> {
   return { ok: true, value };
@@ -27,7 +28,7 @@ export function noArgs(args: readonly ImapValue[]): ParseResult<undefined> {
 }
 
 export interface FolderName {
-  /** As sent by the client (modified UTF-7, RFC 3501 §5.1.3), INBOX upper-cased. */
+  /** As sent by the client (modified UTF-7, RFC 3501 §5.1.3, or UTF-8 after ENABLE IMAP4rev2), INBOX upper-cased. */
   imap: string;
   /** Decoded UTF-8 name for the store. */
   store: string;
@@ -41,12 +42,17 @@ export interface FolderName {
  * well-formed command (RFC 3501 §9 `mailbox = "INBOX" / astring`): NO
  * [CANNOT], not BAD — no such mailbox can exist.
  */
-export function folderArg(v: ImapValue | undefined): ParseResult<FolderName> {
+export function folderArg(v: ImapValue | undefined, opts?: ParseOptions): ParseResult<FolderName> {
   const m = parseMailboxName(v);
   if (!m) return fail('Missing or invalid mailbox name');
   // No such folder can exist (the store's own bound is smaller): refuse before decoding.
   if (Buffer.byteLength(m.name) > LIMITS.imapMailboxNameBytes) return overLimit(`Mailbox name longer than ${LIMITS.imapMailboxNameBytes} octets`);
   if (m.isInbox) return ok({ imap: 'INBOX', store: 'INBOX' });
+  if (opts?.utf8Names) {
+    const store = utf8Name(m.name);
+    if (store === undefined) return cannot('Mailbox name is not valid UTF-8');
+    return ok({ imap: m.name, store: /^inbox\//i.test(store) ? `INBOX${store.slice(5)}` : store });
+  }
   try {
     const store = decodeModifiedUtf7(m.name);
     // INBOX is case-insensitive also as the first hierarchy level (RFC 3501 §5.1).
@@ -58,7 +64,17 @@ export function folderArg(v: ImapValue | undefined): ParseResult<FolderName> {
   }
 }
 
-/** A store name as the client must see it. */
-export function imapName(storeName: string): string {
-  return storeName === 'INBOX' ? 'INBOX' : encodeModifiedUtf7(storeName);
+/**
+ * RFC 9051 §5.1: a UTF-8 name, in Unicode Normalization Form C (we accept a
+ * denormalized one and use its NFC form, as §5.1 allows, in every command
+ * alike). Undefined when the bytes were not UTF-8 (the decoder put U+FFFD).
+ */
+export function utf8Name(name: string): string | undefined {
+  return name.includes('\uFFFD') ? undefined : name.normalize('NFC');
+}
+
+/** A store name as the client must see it: modified UTF-7, or UTF-8 after ENABLE IMAP4rev2 (RFC 9051 §5.1). */
+export function imapName(storeName: string, opts?: ParseOptions): string {
+  if (storeName === 'INBOX' || opts?.utf8Names) return storeName;
+  return encodeModifiedUtf7(storeName);
 }

@@ -36,6 +36,8 @@ const EXTENSIONS = [
   'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
   'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
   'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)
+  'MULTIAPPEND', // RFC 3502 (append.ts; all or none, store appendMany)
+  'OBJECTID', // RFC 8474 (objectid.ts; MAILBOXID in CREATE, SELECT, STATUS; FETCH and SEARCH EMAILID, THREADID)
 ] as const;
 
 /**
@@ -57,7 +59,9 @@ function literalCapability(state: SessionState): 'LITERAL-' | 'LITERAL+' {
  * RFC 3501 §7.2.1 allows the list to change.
  */
 export function capabilities(c: CapabilityInput): string[] {
-  const caps: string[] = ['IMAP4rev1'];
+  // RFC 9051 Appendix A: both revisions; IMAP4rev2 behaviour after ENABLE IMAP4rev2 (enable.ts).
+  // Its base set (Appendix E item 2) is in EXTENSIONS and SASL-IR, LITERAL+ (a superset of LITERAL-).
+  const caps: string[] = ['IMAP4rev1', 'IMAP4rev2'];
   if (c.state === 'NOT_AUTHENTICATED') {
     if (c.tls && !c.secure) caps.push('STARTTLS');
     if (c.plaintextAllowed) caps.push('AUTH=PLAIN');

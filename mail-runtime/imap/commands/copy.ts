@@ -29,11 +29,11 @@ function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set
   return defineCommand({
     name: `${uid ? 'UID ' : ''}${kind}`,
     states: SELECTED,
-    parse(args) {
+    parse(args, _cmd, opts) {
       if (args.length !== 2) return fail(`${kind} needs a set and a mailbox name`);
       const set = setArg(args[0]);
       if (!set.ok) return set;
-      const target = folderArg(args[1]);
+      const target = folderArg(args[1], opts);
       if (!target.ok) return target;
       return ok({ set: set.value, target: target.value });
     },

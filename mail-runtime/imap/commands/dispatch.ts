@@ -2,7 +2,7 @@ import { isStoreError } from '../../store';
 import { tagged, type ImapCommand } from '../protocol';
 import { storeErrorResult } from './errors';
 import { REGISTRY } from './registry';
-import type { CommandResult, SessionContext, SessionState } from './types';
+import { parseOptions, type CommandResult, type SessionContext, type SessionState } from './types';
 
 /**
  * Runs one command: look up, check state, check arguments, run the handler,
@@ -23,7 +23,7 @@ export async function dispatch(ctx: SessionContext, cmd: ImapCommand): Promise<v
     ctx.countBad();
     return;
   }
-  const parsed = spec.parse(cmd.args, cmd);
+  const parsed = spec.parse(cmd.args, cmd, parseOptions(ctx));
   if (!parsed.ok) {
     // Over an implementation limit is not a syntax error (RFC 5530 §3 LIMIT): NO, and not counted as bad.
     // Nor is a well-formed command that cannot be carried out (e.g. a mailbox name that is not modified UTF-7).

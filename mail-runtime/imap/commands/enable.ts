@@ -2,8 +2,12 @@ import { asAtom, atom, data } from '../protocol';
 import { fail, ok } from './args';
 import { defineCommand, okResult } from './types';
 
-/** Extensions that ENABLE can switch on here (RFC 5161 §3.1; RFC 7162 §3.1.8 CONDSTORE, §3.2.3 QRESYNC). */
-const ENABLEABLE = new Set(['CONDSTORE', 'QRESYNC']);
+/**
+ * Extensions that ENABLE can switch on here (RFC 5161 §3.1; RFC 7162 §3.1.8
+ * CONDSTORE, §3.2.3 QRESYNC; RFC 9051 Appendix A: a server offering both
+ * IMAP4rev1 and IMAP4rev2 behaves as IMAP4rev2 only after ENABLE IMAP4rev2).
+ */
+const ENABLEABLE: ReadonlyMap<string, string> = new Map(['CONDSTORE', 'QRESYNC', 'IMAP4rev2'].map((n) => [n.toUpperCase(), n]));
 
 /** RFC 5161 ENABLE: only in the authenticated state. Unknown names are ignored, as §3.1 says. */
 export const ENABLE = defineCommand({
@@ -21,8 +25,10 @@ export const ENABLE = defineCommand({
   },
   async handle(ctx, names) {
     const newly: string[] = [];
-    for (const n of names) {
-      if (ENABLEABLE.has(n) && !ctx.enabled.has(n)) {
+    for (const name of names) {
+      // Capability names compare case-insensitively; ENABLED echoes our spelling (RFC 9051 §6.3.1 example).
+      const n = ENABLEABLE.get(name);
+      if (n !== undefined && !ctx.enabled.has(n)) {
         ctx.enabled.add(n);
         newly.push(n);
         // RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE too.

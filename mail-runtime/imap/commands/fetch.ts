@@ -14,6 +14,7 @@ import {
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
+import { emailIds, NO_THREAD_ID, objectIdValue } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
@@ -102,6 +103,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           view.ackFlags(unseen);
         }
       }
+      const emailIdOf = emailIds(ctx.mailbox!.address, folder.uidValidity);
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
@@ -150,6 +152,12 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
               case 'MODSEQ':
                 items.push(atom('MODSEQ'), list([num(meta.modseq)]));
                 continue;
+              case 'EMAILID':
+                items.push(atom('EMAILID'), objectIdValue(emailIdOf(meta.uid)));
+                continue;
+              case 'THREADID':
+                items.push(atom('THREADID'), NO_THREAD_ID);
+                continue;
               default:
                 break;
             }
@@ -193,7 +201,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
 /** Attributes rendered from the message (not from the index metadata). */
 function renderable(a: FetchAttribute): boolean {
   if (a.kind !== 'simple') return true;
-  return !['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ'].includes(a.name);
+  return !['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'EMAILID', 'THREADID'].includes(a.name);
 }
 
 export const FETCH = fetchCommand(false);

@@ -1,11 +1,11 @@
 import { LIMITS } from '../../common/limits';
 import { HIERARCHY_DELIMITER, decodeModifiedUtf7, isStoreError, type FolderInfo } from '../../store';
-import { asAstring, atom, data, list, str, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
-import { fail, imapName, ok, overLimit } from './args';
+import { asAstring, atom, data, list, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
+import { fail, imapName, ok, overLimit, utf8Name } from './args';
 import { compileListPattern } from './list-match';
 import { parseList, TOO_LONG_PATTERN, type ListArgs } from './list-args';
 import { statusResponse } from './status';
-import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
+import { AUTH_OR_SELECTED, defineCommand, okResult, parseOptions, type ParseOptions, type SessionContext } from './types';
 import { CommandWork } from './work';
 
 /** A name test that also says how much work it did (for pacing, see CommandWork). */
@@ -16,12 +16,19 @@ type NameMatcher = (name: string) => { match: boolean; cost: number };
  * predicate (`*` anything, `%` anything but the delimiter, in linear time:
  * see list-match.ts); INBOX matches case-insensitively. Null if undecodable.
  */
-function matcher(reference: string, pattern: string): NameMatcher | null {
+function matcher(reference: string, pattern: string, opts: ParseOptions): NameMatcher | null {
   let full: string;
-  try {
-    full = decodeModifiedUtf7(reference + pattern);
-  } catch {
-    return null; // RFC 5258 §3: a pattern the server does not accept is silently ignored
+  if (opts.utf8Names) {
+    // RFC 9051 §5.1: UTF-8 names, compared in NFC as they are stored.
+    const name = utf8Name(reference + pattern);
+    if (name === undefined) return null;
+    full = name;
+  } else {
+    try {
+      full = decodeModifiedUtf7(reference + pattern);
+    } catch {
+      return null; // RFC 5258 §3: a pattern the server does not accept is silently ignored
+    }
   }
   const p = compileListPattern(full, HIERARCHY_DELIMITER);
   const inbox = /^inbox/i.test(full) ? compileListPattern(`INBOX${full.slice(5)}`, HIERARCHY_DELIMITER) : undefined;
@@ -33,10 +40,10 @@ function matcher(reference: string, pattern: string): NameMatcher | null {
 }
 
 /** A name matches the pattern list if it matches any pattern (RFC 5258 §3). */
-function patternsMatcher(a: ListArgs): NameMatcher {
+function patternsMatcher(a: ListArgs, opts: ParseOptions): NameMatcher {
   // RFC 5258 §3: in the extended syntax an empty pattern is ignored for matching.
   const pats = a.extended ? a.patterns.filter((p) => p !== '') : a.patterns;
-  const ms = pats.map((p) => matcher(a.reference, p)).filter((m): m is NameMatcher => m !== null);
+  const ms = pats.map((p) => matcher(a.reference, p, opts)).filter((m): m is NameMatcher => m !== null);
   return (name) => {
     let cost = 0;
     for (const m of ms) {
@@ -85,7 +92,7 @@ async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
     ctx.send(data(atom('LIST'), list([atom('\\Noselect')]), str(HIERARCHY_DELIMITER), str('')));
     return;
   }
-  const test = patternsMatcher(a);
+  const test = patternsMatcher(a, parseOptions(ctx));
   // Pattern work grows with names × patterns: pace it (issue 9).
   const work = new CommandWork();
   const matches = async (name: string): Promise<boolean> => {
@@ -129,12 +136,12 @@ async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
   }
 
   for (const e of entries) {
-    ctx.send(listResponse(e, a, subscribed, criteria));
+    ctx.send(listResponse(e, a, subscribed, criteria, parseOptions(ctx)));
     if (a.ret.status && e.info && !e.info.flags.includes('\\Noselect')) await sendStatus(ctx, e.name, a.ret.status);
   }
 }
 
-function listResponse(e: Entry, a: ListArgs, subscribed: ReadonlySet<string>, criteria: readonly string[]) {
+function listResponse(e: Entry, a: ListArgs, subscribed: ReadonlySet<string>, criteria: readonly string[], opts: ParseOptions) {
   const attrs: string[] = [];
   if (e.info) {
     attrs.push(...e.info.flags);
@@ -146,7 +153,7 @@ function listResponse(e: Entry, a: ListArgs, subscribed: ReadonlySet<string>, cr
     if (a.ret.children) attrs.push('\\HasNoChildren');
   }
   if (a.ret.subscribed && subscribed.has(e.name)) attrs.push('\\Subscribed');
-  const items: ResponseValue[] = [atom('LIST'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(e.name))];
+  const items: ResponseValue[] = [atom('LIST'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(e.name, opts))];
   // RFC 5258 §3.5 / §6 childinfo-extended-item: the criteria, always quoted.
   if (e.childInfo) items.push(list([str('CHILDINFO'), list(criteria.map((c) => str(c)))]));
   return data(...items);
@@ -166,7 +173,7 @@ async function sendStatus(ctx: SessionContext, name: string, items: readonly str
     throw err;
   }
   try {
-    ctx.send(statusResponse(ctx, folder, imapName(name), items));
+    ctx.send(statusResponse(ctx, folder, imapName(name, parseOptions(ctx)), items));
   } finally {
     await folder.close();
   }
@@ -208,7 +215,7 @@ export const LSUB = defineCommand({
   },
   async handle(ctx, a) {
     const mb = ctx.mailbox!;
-    const m = matcher(a.reference, a.pattern);
+    const m = matcher(a.reference, a.pattern, parseOptions(ctx));
     if (!m) return okResult('LSUB completed');
     const parentsToo = (a.reference + a.pattern).endsWith('%');
     const infos = new Map<string, FolderInfo>((await mb.listFolders()).map((f) => [f.name, f]));
@@ -235,8 +242,23 @@ export const LSUB = defineCommand({
       }
     }
     for (const name of [...answers.keys()].sort(byName)) {
-      ctx.send(data(atom('LSUB'), list(answers.get(name)!.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name))));
+      ctx.send(data(atom('LSUB'), list(answers.get(name)!.map(atom)), str(HIERARCHY_DELIMITER), str(imapName(name, parseOptions(ctx)))));
     }
     return okResult('LSUB completed');
   },
 });
+
+/**
+ * RFC 9051 §6.3.2: the LIST response SELECT/EXAMINE send to an IMAP4rev2
+ * session, with the attributes LIST would show; OLDNAME (§6.3.9.7) when the
+ * name the client sent was not in the normalized form we store (§5.1).
+ */
+export async function selectedListResponse(ctx: SessionContext, storeName: string, sent: string): Promise<ImapResponse> {
+  const opts = parseOptions(ctx);
+  const info = (await ctx.mailbox!.listFolders()).find((f) => f.name === storeName);
+  const attrs = info ? [...info.flags, ...(info.specialUse ? [info.specialUse] : [])] : [];
+  const name = imapName(storeName, opts);
+  const items: ResponseValue[] = [atom('LIST'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(name)];
+  if (sent !== name && storeName !== 'INBOX') items.push(list([str('OLDNAME'), list([str(sent)])]));
+  return data(...items);
+}

@@ -2,12 +2,13 @@ import { normalizeFolderName, type SpecialUse } from '../../store';
 import { asAtom, untagged, type ImapValue, type ParseResult } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
+import { mailboxId, objectIdValue } from './objectid';
 import { recentRegistry } from './recent';
-import { AUTH_OR_SELECTED, defineCommand, noResult, okResult, type CommandResult } from './types';
+import { AUTH_OR_SELECTED, defineCommand, noResult, okResult, type CommandResult, type ParseOptions } from './types';
 
-function oneFolder(args: readonly ImapValue[]) {
+function oneFolder(args: readonly ImapValue[], _cmd: unknown, opts: ParseOptions) {
   if (args.length !== 1) return fail<FolderName>('Needs exactly one mailbox name');
-  return folderArg(args[0]);
+  return folderArg(args[0], opts);
 }
 
 /** Maps a store failure to its reply; rethrows anything else (the dispatcher logs it as SERVERBUG). */
@@ -34,9 +35,9 @@ interface CreateArgs {
 }
 
 /** `CREATE name [(USE (\attr ...))]` (RFC 4466 create-params, RFC 6154 §3 CREATE-SPECIAL-USE). */
-function parseCreate(args: readonly ImapValue[]): ParseResult<CreateArgs> {
+function parseCreate(args: readonly ImapValue[], _cmd: unknown, opts: ParseOptions): ParseResult<CreateArgs> {
   if (args.length < 1 || args.length > 2) return fail('CREATE needs a mailbox name and optional parameters');
-  const folder = folderArg(args[0]);
+  const folder = folderArg(args[0], opts);
   if (!folder.ok) return folder;
   if (args.length === 1) return ok({ folder: folder.value });
   const params = args[1];
@@ -61,7 +62,15 @@ export const CREATE = defineCommand({
       // RFC 6154 §3: an attribute we do not support is refused with USEATTR.
       if (!specialUse) return noResult(`Unsupported special-use attribute ${use.slice(0, 40)}`, { name: 'USEATTR' });
     }
-    return attempt(() => ctx.mailbox!.createFolder(f.store, specialUse ? { specialUse } : undefined), 'CREATE completed');
+    const res = await attempt(() => ctx.mailbox!.createFolder(f.store, specialUse ? { specialUse } : undefined), 'CREATE completed');
+    if (res.status !== 'OK') return res;
+    // RFC 8474 §4.1: the tagged OK of CREATE carries the new mailbox's MAILBOXID.
+    const folder = await ctx.mailbox!.openFolder(f.store);
+    try {
+      return okResult('CREATE completed', { name: 'MAILBOXID', args: [objectIdValue(mailboxId(ctx.mailbox!.address, folder.uidValidity))] });
+    } finally {
+      await folder.close();
+    }
   },
 });
 
@@ -99,11 +108,11 @@ export const DELETE = defineCommand({
 export const RENAME = defineCommand({
   name: 'RENAME',
   states: AUTH_OR_SELECTED,
-  parse(args) {
+  parse(args, _cmd, opts) {
     if (args.length !== 2) return fail<{ from: FolderName; to: FolderName }>('RENAME needs two mailbox names');
-    const from = folderArg(args[0]);
+    const from = folderArg(args[0], opts);
     if (!from.ok) return from;
-    const to = folderArg(args[1]);
+    const to = folderArg(args[1], opts);
     if (!to.ok) return to;
     return ok({ from: from.value, to: to.value });
   },

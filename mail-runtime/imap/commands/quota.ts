@@ -42,9 +42,9 @@ export const GETQUOTA = defineCommand({
 export const GETQUOTAROOT = defineCommand({
   name: 'GETQUOTAROOT',
   states: AUTH_OR_SELECTED,
-  parse(args) {
+  parse(args, _cmd, opts) {
     if (args.length !== 1) return fail<import('./args').FolderName>('GETQUOTAROOT needs a mailbox name');
-    return folderArg(args[0]);
+    return folderArg(args[0], opts);
   },
   async handle(ctx, folder) {
     try {

@@ -5,6 +5,7 @@ import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
+import { emailIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -89,11 +90,12 @@ export interface SearchMatch {
  * files. Paced through `work`; throws SearchWorkExceeded past
  * LIMITS.imapSearchWorkUnits.
  */
-export async function findMatches(view: MailboxView, key: SearchKey, work: CommandWork): Promise<SearchMatch[]> {
+export async function findMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork): Promise<SearchMatch[]> {
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ev = new SearchEvaluator(key, { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch }, {
+  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity) };
+  const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,
   });
@@ -211,12 +213,13 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         if (a.save) view.savedSearch = [];
         return badCharset();
       }
-      const returnOptions = a.query.returnOptions;
+      // RFC 9051 §6.4.4, Appendix E item 4: an IMAP4rev2 SEARCH always answers ESEARCH (no RETURN = RETURN (ALL)).
+      const returnOptions = a.query.returnOptions ?? (ctx.enabled.has('IMAP4rev2') ? [] : undefined);
       const save = returnOptions?.includes('SAVE') ?? false;
       const modseqQuery = modseqSearch(ctx, a.query.key);
       let hits: SearchHit[];
       try {
-        const matches = await findMatches(view, a.query.key, new CommandWork());
+        const matches = await findMatches(view, ctx.mailbox!.address, a.query.key, new CommandWork());
         hits = matches.map((m) => ({ n: uid ? m.meta.uid : m.seq, uid: m.meta.uid, modseq: m.meta.modseq }));
       } catch (err) {
         // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) leaves `$` empty.

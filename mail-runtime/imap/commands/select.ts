@@ -12,8 +12,10 @@ import {
 } from '../protocol';
 import { storeErrorResult } from './errors';
 import { fail, folderArg, ok, type FolderName } from './args';
+import { mailboxId, objectIdValue } from './objectid';
+import { selectedListResponse } from './list';
 import { recentClaims } from './recent';
-import { AUTH_OR_SELECTED, defineCommand, type CommandResult, type SessionContext } from './types';
+import { AUTH_OR_SELECTED, defineCommand, type CommandResult, type ParseOptions, type SessionContext } from './types';
 import { setArg, type SetArg } from './sets';
 import { vanishedEarlier } from './vanished';
 import { flagsFetch, MailboxView } from './view';
@@ -54,9 +56,9 @@ function parseQresync(v: ImapValue | undefined): ParseResult<QresyncParam> {
   return ok({ uidValidity, modseq, knownUids });
 }
 
-function parseSelect(args: readonly ImapValue[]): ParseResult<SelectArgs> {
+function parseSelect(args: readonly ImapValue[], _cmd: unknown, opts: ParseOptions): ParseResult<SelectArgs> {
   if (args.length < 1 || args.length > 2) return fail<SelectArgs>('Needs a mailbox name and optional parameters');
-  const folder = folderArg(args[0]);
+  const folder = folderArg(args[0], opts);
   if (!folder.ok) return folder;
   let condstore = false;
   let qresync: QresyncParam | undefined;
@@ -83,10 +85,11 @@ function parseSelect(args: readonly ImapValue[]): ParseResult<SelectArgs> {
  */
 async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolean): Promise<CommandResult> {
   const qresyncOn = ctx.enabled.has('QRESYNC');
+  const rev2 = ctx.enabled.has('IMAP4rev2');
   // RFC 7162 §3.2.5: the QRESYNC parameter without ENABLE QRESYNC is a BAD.
   if (a.qresync && !qresyncOn) return { status: 'BAD', text: 'QRESYNC parameter needs ENABLE QRESYNC first' };
-  // RFC 7162 §3.2.11: [CLOSED] marks where the previous mailbox's responses end.
-  if (ctx.selected && qresyncOn) ctx.send(untagged('OK', 'Previous mailbox closed', { name: 'CLOSED' }));
+  // RFC 7162 §3.2.11: [CLOSED] marks where the previous mailbox's responses end; IMAP4rev2 requires it always (RFC 9051 §6.3.2, Appendix E item 9).
+  if (ctx.selected && (qresyncOn || rev2)) ctx.send(untagged('OK', 'Previous mailbox closed', { name: 'CLOSED' }));
   await ctx.unselect();
   const mb = ctx.mailbox;
   if (!mb) return { status: 'NO', text: 'No mailbox' };
@@ -99,19 +102,34 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
     if (mapped) return mapped;
     throw err;
   }
+  let listed;
+  try {
+    listed = rev2 ? await selectedListResponse(ctx, a.folder.store, a.folder.imap) : undefined;
+  } catch (err) {
+    await folder.close();
+    throw err;
+  }
   // SELECT claims the messages nobody has seen yet as \Recent for this session; EXAMINE only looks,
   // and reports them as recent without claiming them (RFC 3501 §2.3.2, §6.3.2).
   const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged(), recentClaims(ctx, folder));
+  view.showRecent = !rev2;
   const msgs = folder.messages();
   let firstUnseen = 0;
   for (let i = 0; i < msgs.length && !firstUnseen; i++) if (!msgs[i].flags.includes('\\Seen')) firstUnseen = i + 1;
   // FLAGS, then PERMANENTFLAGS: \* when clients may create new keywords (RFC 3501 §7.1, §7.2.6).
   for (const r of view.flagsAnnouncement()) ctx.send(r);
   ctx.send(data(num(view.count), atom('EXISTS')));
-  ctx.send(data(num(view.recentCount), atom('RECENT')));
-  if (firstUnseen) ctx.send(untagged('OK', 'First unseen', { name: 'UNSEEN', args: [num(firstUnseen)] }));
+  if (rev2) {
+    // RFC 9051 §6.3.2: LIST is a required response; RECENT and the UNSEEN code are gone (Appendix E items 11, 12).
+    if (listed) ctx.send(listed);
+  } else {
+    ctx.send(data(num(view.recentCount), atom('RECENT')));
+    if (firstUnseen) ctx.send(untagged('OK', 'First unseen', { name: 'UNSEEN', args: [num(firstUnseen)] }));
+  }
   ctx.send(untagged('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [num(folder.uidValidity)] }));
   ctx.send(untagged('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [num(folder.uidNext)] }));
+  // RFC 8474 §4.2: SELECT and EXAMINE report the mailbox's MAILBOXID.
+  ctx.send(untagged('OK', 'Ok', { name: 'MAILBOXID', args: [objectIdValue(mailboxId(ctx.mailbox!.address, folder.uidValidity))] }));
   // RFC 7162 §3.1.2.1: a CONDSTORE server sends HIGHESTMODSEQ on every SELECT/EXAMINE.
   ctx.send(untagged('OK', 'Highest', { name: 'HIGHESTMODSEQ', args: [num(folder.highestModseq)] }));
   view.vanishedResponses = qresyncOn;

@@ -126,7 +126,7 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       let sorted: SortMessage[];
       let hits: SearchMatch[];
       try {
-        hits = await findMatches(view, a.query.key, work);
+        hits = await findMatches(view, ctx.mailbox!.address, a.query.key, work);
         const messages = await sortMessagesOf(view.folder, hits, needsFields(a.criteria), work);
         sorted = await sortMessages(messages, a.criteria, new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'SORT'));
       } catch (err) {

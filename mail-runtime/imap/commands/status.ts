@@ -1,11 +1,12 @@
 import type { Folder } from '../../store';
 import { asAtom, atom, data, list, num, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { fail, folderArg, ok, type FolderName } from './args';
+import { mailboxId, objectIdValue } from './objectid';
 import { storeErrorResult } from './errors';
 import { recentClaims } from './recent';
 import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
 
-const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE']);
+const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'HIGHESTMODSEQ', 'SIZE', 'MAILBOXID']);
 
 /** A parenthesised list of STATUS data items (RFC 3501 §6.3.10, RFC 7162 §3.1.6); also LIST RETURN (STATUS (...)) (RFC 5819). */
 export function parseStatusItems(v: ImapValue | undefined): ParseResult<string[]> {
@@ -25,6 +26,11 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
   const msgs = folder.messages();
   const out: ResponseValue[] = [];
   for (const item of items) {
+    if (item === 'MAILBOXID') {
+      // RFC 8474 §4.3: `MAILBOXID (objectid)`.
+      out.push(atom(item), objectIdValue(mailboxId(ctx.mailbox!.address, folder.uidValidity)));
+      continue;
+    }
     let value: number;
     switch (item) {
       case 'MESSAGES':
@@ -43,6 +49,10 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
       case 'UNSEEN':
         value = msgs.reduce((n, m) => (m.flags.includes('\\Seen') ? n : n + 1), 0);
         break;
+      case 'DELETED':
+        // RFC 9051 §6.3.11: the number of messages with \Deleted.
+        value = msgs.reduce((n, m) => (m.flags.includes('\\Deleted') ? n + 1 : n), 0);
+        break;
       case 'SIZE':
         // RFC 8438 §2: the total of the RFC822.SIZE of the mailbox's messages, from the index (no body read).
         value = msgs.reduce((n, m) => n + m.size, 0);
@@ -56,13 +66,13 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
   return data(atom('STATUS'), str(imapName), list(out));
 }
 
-/** RFC 3501 §6.3.10 STATUS, plus HIGHESTMODSEQ (RFC 7162 §3.1.6) and SIZE (RFC 8438). */
+/** RFC 3501 §6.3.10 STATUS, plus HIGHESTMODSEQ (RFC 7162 §3.1.6), SIZE (RFC 8438) and MAILBOXID (RFC 8474 §4.3). */
 export const STATUS = defineCommand({
   name: 'STATUS',
   states: AUTH_OR_SELECTED,
-  parse(args) {
+  parse(args, _cmd, opts) {
     if (args.length !== 2 || args[1].type !== 'list') return fail<{ folder: FolderName; items: string[] }>('STATUS needs a mailbox and a list of items');
-    const folder = folderArg(args[0]);
+    const folder = folderArg(args[0], opts);
     if (!folder.ok) return folder;
     const items = parseStatusItems(args[1]);
     if (!items.ok) return items;

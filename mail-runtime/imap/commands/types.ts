@@ -46,6 +46,8 @@ export interface ImapLimits {
   maxMessageBytes: number;
   /** Largest literal (and sum of literals per command) after login. */
   imapLiteralBytes: number;
+  /** Messages in one MULTIAPPEND (RFC 3502); one more gets `NO [LIMIT]` (RFC 5530). */
+  imapAppendMessages: number;
 }
 
 /**
@@ -102,6 +104,20 @@ export interface SessionContext {
   setIdle(on: boolean): void;
 }
 
+/** What argument parsing needs to know about the session. */
+export interface ParseOptions {
+  /**
+   * Mailbox names are UTF-8 (RFC 9051 §5.1, after ENABLE IMAP4rev2), not
+   * modified UTF-7 (RFC 3501 §5.1.3, RFC 9051 Appendix A.1).
+   */
+  readonly utf8Names: boolean;
+}
+
+/** The session's ParseOptions (also what handlers use to write names back). */
+export function parseOptions(ctx: Pick<SessionContext, 'enabled'>): ParseOptions {
+  return { utf8Names: ctx.enabled.has('IMAP4rev2') };
+}
+
 /**
  * One IMAP command: the states it is valid in, its argument check and its
  * handler. The dispatcher checks state and arguments before the handler runs.
@@ -111,7 +127,7 @@ export interface CommandSpec<A = unknown> {
   readonly name: string;
   readonly states: readonly SessionState[];
   /** Checks and converts the arguments; an error becomes `BAD <text>`. */
-  parse(args: readonly ImapValue[], cmd: ImapCommand): ParseResult<A>;
+  parse(args: readonly ImapValue[], cmd: ImapCommand, opts: ParseOptions): ParseResult<A>;
   handle(ctx: SessionContext, args: A, cmd: ImapCommand): Promise<CommandResult>;
   /**
    * RFC 3501 §7.4.1: no EXPUNGE responses while answering FETCH, STORE or

@@ -49,6 +49,14 @@ export class MailboxView {
    * makes a new view (§2.1: reset when a mailbox is selected).
    */
   savedSearch: readonly number[] = [];
+  /**
+   * `\Recent` and RECENT responses are shown (IMAP4rev1). RFC 9051
+   * Appendix E item 12 deprecates them and Appendix A says a server that
+   * offers both revisions sends them only to IMAP4rev1 clients: false after
+   * ENABLE IMAP4rev2. The view still claims the messages, so other sessions
+   * see what they would have seen.
+   */
+  showRecent = true;
 
   constructor(
     readonly folder: Folder,
@@ -200,7 +208,7 @@ export class MailboxView {
   /** FLAGS as this session sees them: the stored flags plus `\Recent` (never stored, RFC 3501 §2.3.2). */
   flagsOf(meta: MessageMeta): ResponseValue {
     const flags = meta.flags.map(atom);
-    if (this.recent.has(meta.uid)) flags.push(atom('\\Recent'));
+    if (this.showRecent && this.recent.has(meta.uid)) flags.push(atom('\\Recent'));
     return list(flags);
   }
 
@@ -272,7 +280,7 @@ export class MailboxView {
         out.push(data(num(this.uids.length), atom('EXISTS')));
         for (const uid of this.takeRecent(fresh)) this.recent.add(uid);
         // RFC 3501 §7.3.2: RECENT follows a change of the mailbox size; sent when the count changed.
-        if (this.recent.size !== this.announcedRecent) {
+        if (this.showRecent && this.recent.size !== this.announcedRecent) {
           this.announcedRecent = this.recent.size;
           out.push(data(num(this.recent.size), atom('RECENT')));
         }

@@ -29,6 +29,9 @@ export type SimpleFetchName =
   | 'BODY'
   | 'UID'
   | 'MODSEQ'
+  /** RFC 8474 §5.1, §5.2. */
+  | 'EMAILID'
+  | 'THREADID'
   | 'RFC822'
   | 'RFC822.HEADER'
   | 'RFC822.TEXT';
@@ -58,6 +61,8 @@ const SIMPLE = new Set<string>([
   'BODY',
   'UID',
   'MODSEQ',
+  'EMAILID',
+  'THREADID',
   'RFC822',
   'RFC822.HEADER',
   'RFC822.TEXT',

@@ -87,11 +87,13 @@ export interface LiteralRequest {
   readonly binary: boolean;
   /** Sum of literal bytes already received for this command. */
   readonly receivedLiteralBytes: number;
+  /** Message literals already received for this command (MULTIAPPEND, RFC 3502). */
+  readonly receivedMessages: number;
 }
 
 export type LiteralDecision =
   | { readonly accept: true }
-  | { readonly accept: false; readonly code: 'TOOBIG' | 'PARSE'; readonly text: string };
+  | { readonly accept: false; readonly code: 'TOOBIG' | 'LIMIT' | 'PARSE'; readonly text: string };
 
 /** Literal caps that can change with the session state (see `setLiteralLimits`). */
 export interface LiteralLimits {
@@ -165,6 +167,8 @@ export class CommandReader {
   private literals: AssembledLiteral[] = [];
   private textBytes = 0;
   private literalBytes = 0;
+  /** Message literals of the current command (see LiteralRequest.receivedMessages). */
+  private messageLiterals = 0;
   /**
    * The current command was refused: discard its remaining lines and its
    * non-sync literals up to this size each (false: not discarding).
@@ -380,6 +384,7 @@ export class CommandReader {
       size,
       binary: marker.form === 'literal8',
       receivedLiteralBytes: this.literalBytes,
+      receivedMessages: this.messageLiterals,
     }) ?? { accept: true as const };
     if (!decision.accept) {
       this.resetCommand();
@@ -391,6 +396,7 @@ export class CommandReader {
 
   private startLiteral(size: number, form: AssembledLiteral['form'], kind: LiteralKind): void {
     this.literalBytes += size;
+    if (kind === 'message') this.messageLiterals++;
     // A name or string counts as command text: a command without a message stays within maxLineBytes.
     if (kind !== 'message') this.textBytes += size;
     this.state = { kind: 'literal', buf: Buffer.allocUnsafe(size), filled: 0, form };
@@ -441,6 +447,7 @@ export class CommandReader {
     this.literals = [];
     this.textBytes = 0;
     this.literalBytes = 0;
+    this.messageLiterals = 0;
   }
 
   private currentTag(line?: Buffer): string | null {

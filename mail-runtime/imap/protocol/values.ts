@@ -66,7 +66,7 @@ export interface ImapParseError {
   readonly tag: string | null;
   readonly text: string;
   /** `TOOBIG`: a literal over the size cap (RFC 7889 / RFC 4469); `LINE`: line over the cap; `PARSE`: syntax. */
-  readonly code: 'PARSE' | 'TOOBIG' | 'LINE';
+  readonly code: 'PARSE' | 'TOOBIG' | 'LIMIT' | 'LINE';
   /** The connection cannot be resynchronised (e.g. an oversized non-synchronising literal): send BYE and close. */
   readonly fatal: boolean;
   /**

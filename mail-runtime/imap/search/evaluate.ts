@@ -39,6 +39,8 @@ export interface SearchContext {
   readonly maxUid: number;
   /** UIDs of the saved result for `$` (RFC 5182); empty when none. */
   readonly savedUids?: readonly number[];
+  /** A message's EMAILID (RFC 8474 §5.1); without it SEARCH EMAILID matches nothing. */
+  readonly emailIdOf?: (uid: number) => string;
 }
 
 /** Case-insensitive comparison form (RFC 3501 §6.4.4: "case-insensitive substring"). */
@@ -348,6 +350,9 @@ export class SearchEvaluator {
         return this.inSet(key.set, msg.uid, msg);
       case 'modseq':
         return msg.modseq >= key.modseq;
+      case 'objectid':
+        // RFC 8474 §6. THREADID: no message has one (FETCH THREADID is NIL).
+        return key.kind === 'EMAILID' && this.ctx.emailIdOf?.(msg.uid) === key.id;
       case 'body':
       case 'text':
         return level === 'body' ? (this.answers.get(msg.uid)?.get(key) ?? null) : null;

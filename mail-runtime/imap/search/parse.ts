@@ -40,7 +40,9 @@ export type SearchKey =
   | { readonly op: 'size'; readonly cmp: 'larger' | 'smaller'; readonly n: number }
   | { readonly op: 'seq'; readonly set: SequenceSet }
   | { readonly op: 'uid'; readonly set: SequenceSet }
-  | { readonly op: 'modseq'; readonly modseq: bigint };
+  | { readonly op: 'modseq'; readonly modseq: bigint }
+  /** RFC 8474 §6 EMAILID / THREADID objectid: exact match. */
+  | { readonly op: 'objectid'; readonly kind: 'EMAILID' | 'THREADID'; readonly id: string };
 
 export interface SearchQuery {
   /** Upper-cased charset name (UTF-8 when none was given: a superset of the US-ASCII default). */
@@ -209,6 +211,13 @@ class Parser {
         const set = parseSequenceSet(this.next(word));
         if (!set) throw new SyntaxError_('UID needs a sequence set');
         return { op: 'uid', set: checkRanges(set) };
+      }
+      case 'EMAILID':
+      case 'THREADID': {
+        // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+        const id = asAtom(this.next(word));
+        if (id === undefined || !/^[A-Za-z0-9_-]{1,255}$/.test(id)) throw new SyntaxError_(`${word} needs an object id`);
+        return { op: 'objectid', kind: word, id };
       }
       case 'MODSEQ': {
         // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer

@@ -67,8 +67,9 @@ describe('imapflow', () => {
       expect(one.uid).toBe(1);
       expect(one.envelope?.subject).toBe('flow one');
       expect(one.envelope?.from?.[0]).toMatchObject({ name: 'Ann', address: 'ann@example.org' });
-      // mailboxOpen (SELECT) is the first session to see both appends: \Recent for it (RFC 3501 §2.3.2).
-      expect([...(one.flags ?? [])]).toEqual(['\\Seen', '\\Recent']);
+      // imapflow sends ENABLE IMAP4rev2 when offered: then no \Recent (RFC 9051 Appendix E item 12).
+      expect(c.enabled.has('IMAP4REV2')).toBe(true);
+      expect([...(one.flags ?? [])]).toEqual(['\\Seen']);
       expect(one.size).toBe(Buffer.byteLength(raw1));
       expect(one.source?.toString()).toBe(raw1);
       expect(one.bodyStructure?.type).toBe('text/plain');
@@ -88,8 +89,10 @@ describe('imapflow', () => {
       expect(await c.messageFlagsAdd('2', ['\\Flagged', '$Label1'])).toBe(true);
       const f = await c.fetchOne('2', { flags: true });
       if (!f) throw new Error('no message 2');
-      expect([...(f.flags ?? [])].sort()).toEqual(['$Label1', '\\Flagged', '\\Recent']);
-      expect(await c.search({ recent: true })).toEqual([1, 2]);
+      expect([...(f.flags ?? [])].sort()).toEqual(['$Label1', '\\Flagged']);
+      // Under IMAP4rev2 the answers are ESEARCH (RFC 9051 §6.4.4), which imapflow reads; RECENT is no key there (Appendix E item 12).
+      expect(await c.search({ keyword: '$Label1' })).toEqual([2]);
+      expect(await c.search({ all: true }, { uid: true })).toEqual([1, 2]);
       await c.messageFlagsRemove('2', ['$Label1']);
 
       const copied = await c.messageCopy('1:2', 'Archive');
@@ -130,6 +133,31 @@ describe('imapflow', () => {
       await writer.logout();
       await watcher.logout();
       await idling;
+    }
+  });
+
+  it('IMAP4rev2 (RFC 9051 §5.1) UTF-8 mailbox names and OBJECTID (RFC 8474): MAILBOXID kept by RENAME, EMAILID fetched and searched', async () => {
+    const c = client();
+    await c.connect();
+    try {
+      expect(c.enabled.has('IMAP4REV2')).toBe(true);
+      const created = await c.mailboxCreate('Entwürfe & Co');
+      expect(created.mailboxId).toMatch(/^F[0-9a-f]{24}$/);
+      expect((await c.list()).map((m) => m.path)).toContain('Entwürfe & Co');
+      await c.append('Entwürfe & Co', message('utf8 one'));
+      await c.append('Entwürfe & Co', message('utf8 two'));
+      const box = await c.mailboxOpen('Entwürfe & Co');
+      expect(box.mailboxId).toBe(created.mailboxId);
+      const msgs = [];
+      for await (const m of c.fetch('1:*', { uid: true, emailId: true, threadId: true })) msgs.push(m);
+      expect(msgs.map((m) => m.emailId)).toEqual([expect.stringMatching(/^M[0-9a-f]{16}1$/), expect.stringMatching(/^M[0-9a-f]{16}2$/)]);
+      expect(await c.search({ emailId: msgs[1].emailId! })).toEqual([2]);
+      await c.mailboxClose();
+      await c.mailboxRename('Entwürfe & Co', 'Archiv/Entwürfe');
+      const renamed = await c.mailboxOpen('Archiv/Entwürfe');
+      expect(renamed.mailboxId).toBe(created.mailboxId);
+    } finally {
+      await c.logout();
     }
   });
 

@@ -47,7 +47,7 @@ async function script(c: LineClient, rows: Row[]): Promise<void> {
 /** A folder with these messages, made by a session that then leaves. */
 async function folderWith(name: (typeof USERS)[number], folder: string, messages: string[]): Promise<void> {
   const c = await login(name);
-  if (folder !== 'INBOX') expect(await c.command('c', `CREATE ${folder}`)).toEqual(['c OK CREATE completed']);
+  if (folder !== 'INBOX') expect(norm(await c.command('c', `CREATE ${folder}`))).toEqual(['c OK [MAILBOXID <id>] CREATE completed']);
   for (const [i, m] of messages.entries()) expect((await imapAppend(c, `a${i}`, folder, m))[1]).toMatch(/^a\d+ OK \[APPENDUID /);
   c.close();
 }
@@ -117,7 +117,7 @@ describe('RFC 3501 §6.3.9 LSUB with "%": \\Noselect parents of subscribed child
     const c = await login('lsub');
     if (!(await c.command('p', 'LIST "" "a/b/c"')).some((l) => l.includes('"a/b/c"'))) {
       for (const cmd of ['CREATE a/b/c', 'CREATE a/b/d', 'SUBSCRIBE a/b/c', 'SUBSCRIBE a/b/d', 'CREATE x/y/z', 'SUBSCRIBE x/y/z', 'DELETE x/y/z']) {
-        expect(await c.command('s', cmd)).toEqual([`s OK ${cmd.split(' ')[0]} completed`]);
+        expect(norm(await c.command('s', cmd))).toEqual([`s OK ${cmd.startsWith('CREATE') ? '[MAILBOXID <id>] ' : ''}${cmd.split(' ')[0]} completed`]);
       }
     }
     await script(c, [[command, reply]]);
@@ -126,7 +126,7 @@ describe('RFC 3501 §6.3.9 LSUB with "%": \\Noselect parents of subscribed child
   it('a subscribed parent is listed once, with its own attributes', async () => {
     const c = await login('lsub');
     await script(c, [
-      ['CREATE p/q', ['TAG OK CREATE completed']],
+      ['CREATE p/q', ['TAG OK [MAILBOXID <id>] CREATE completed']],
       ['SUBSCRIBE p/q', ['TAG OK SUBSCRIBE completed']],
       ['SUBSCRIBE p', ['TAG OK SUBSCRIBE completed']],
       ['LSUB "" "p%"', ['* LSUB () "/" "p"', 'TAG OK LSUB completed']],
@@ -204,6 +204,7 @@ describe('RFC 3501 §6.3.2 EXAMINE reports \\Recent without claiming it', () => 
           '* OK [UNSEEN 1] First unseen',
           '* OK [UIDVALIDITY <v>] UIDs valid',
           '* OK [UIDNEXT 3] Predicted next UID',
+          '* OK [MAILBOXID <id>] Ok',
           '* OK [HIGHESTMODSEQ <m>] Highest',
           'TAG OK [READ-ONLY] EXAMINE completed',
         ],
@@ -310,7 +311,7 @@ describe('RFC 3501 §5.1.3, §9: a mailbox name that is an atom but not modified
     ['UNSUBSCRIBE bad&name', [cannot('UNSUBSCRIBE')]],
     ['STATUS bad&name (MESSAGES)', [cannot('STATUS')]],
     // Well-formed names still work, and real syntax errors stay BAD.
-    ['CREATE "K&AOQ-se&-"', ['TAG OK CREATE completed']],
+    ['CREATE "K&AOQ-se&-"', ['TAG OK [MAILBOXID <id>] CREATE completed']],
     ['CREATE "unterminated', [expect.stringMatching(/^TAG BAD /) as unknown as string]],
     ['CREATE', ['TAG BAD CREATE: CREATE needs a mailbox name and optional parameters']],
   ])('%s', async (command, reply) => {

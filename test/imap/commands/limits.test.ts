@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../mail-runtime/common/limits';
 import type { LineClient } from '../../helpers/line-client';
-import { imapAppend, imapConnect, imapLogin, message } from '../../helpers/imap';
+import { imapAppend, imapConnect, imapLogin, message, norm } from '../../helpers/imap';
 import { startTestNode, type TestNode } from '../../helpers/node';
 import { ALICE } from '../../helpers/users';
 
@@ -126,7 +126,7 @@ describe('folder names cannot escape the user folder', () => {
     expect(await c.readLine()).toBe('+ Ready for literal data');
     c.write(Buffer.from('ab\u0000cd\r\n', 'latin1'));
     expect(await c.readLine()).toMatch(/^a (NO \[CANNOT\]|BAD) /);
-    expect(await c.command('b', 'CREATE Safe')).toEqual(['b OK CREATE completed']);
+    expect(norm(await c.command('b', 'CREATE Safe'))).toEqual(['b OK [MAILBOXID <id>] CREATE completed']);
     expect((await c.command('c', 'RENAME Safe "../../Unsafe"'))[0]).toMatch(/^c (NO \[CANNOT\]|BAD) /);
     expect((await c.command('d', 'RENAME Safe "a/../../b"'))[0]).toMatch(/^d (NO \[CANNOT\]|BAD) /);
     expect((await imapAppend(c, 'e', '"../x"', message('x'))).pop()).toMatch(/^e (NO \[(CANNOT|TRYCREATE)\]|BAD) /);

@@ -50,7 +50,7 @@ async function script(c: LineClient, rows: Row[]): Promise<void> {
 /** A new folder holding `count` messages appended by a session that then goes away. */
 async function folderWith(name: string, count: number): Promise<void> {
   const c = await login();
-  expect(await c.command('c', `CREATE ${name}`)).toEqual(['c OK CREATE completed']);
+  expect(norm(await c.command('c', `CREATE ${name}`))).toEqual(['c OK [MAILBOXID <id>] CREATE completed']);
   for (let i = 1; i <= count; i++) {
     expect((await imapAppend(c, `a${i}`, name, message(`${name}-${i}`)))[1]).toMatch(/^a\d+ OK \[APPENDUID /);
   }
@@ -70,6 +70,7 @@ function opened(kind: 'SELECT' | 'EXAMINE', exists: number, recent: number, uidN
     ...(exists ? ['* OK [UNSEEN 1] First unseen'] : []),
     '* OK [UIDVALIDITY <v>] UIDs valid',
     `* OK [UIDNEXT ${uidNext}] Predicted next UID`,
+    '* OK [MAILBOXID <id>] Ok',
     '* OK [HIGHESTMODSEQ <m>] Highest',
     rw ? 'TAG OK [READ-WRITE] SELECT completed' : 'TAG OK [READ-ONLY] EXAMINE completed',
   ];
@@ -259,7 +260,7 @@ describe('RFC 3501 §6.3.5 RENAME, §6.3.4 DELETE', () => {
       ['SELECT After', opened('SELECT', 2, 0, 3)],
       ['UNSELECT', ['TAG OK UNSELECT completed']],
       ['DELETE After', ['TAG OK DELETE completed']],
-      ['CREATE After', ['TAG OK CREATE completed']],
+      ['CREATE After', ['TAG OK [MAILBOXID <id>] CREATE completed']],
       ['STATUS After (MESSAGES RECENT)', ['* STATUS "After" (MESSAGES 0 RECENT 0)', 'TAG OK STATUS completed']],
     ]);
   });

@@ -45,7 +45,7 @@ beforeAll(async () => {
       hostname: 'bug.test',
       log,
       version: 'test',
-      limits: { maxMessageBytes: 1024 * 1024, imapLiteralBytes: 1024 * 1024 },
+      limits: { maxMessageBytes: 1024 * 1024, imapLiteralBytes: 1024 * 1024, imapAppendMessages: 1000 },
     },
     connections: new ConnectionLimit(10),
   });

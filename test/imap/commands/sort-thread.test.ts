@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LineClient } from '../../helpers/line-client';
-import { imapAppend, imapLogin } from '../../helpers/imap';
+import { imapAppend, imapLogin, norm } from '../../helpers/imap';
 import { startTestNode, type TestNode } from '../../helpers/node';
 import { ALICE } from '../../helpers/users';
 
@@ -24,7 +24,7 @@ function msg(headers: Record<string, string>, bodyBytes = 0): string {
 
 /** One message appended first and expunged, so that UID = sequence number + 1 in each folder. */
 async function fill(folder: string, messages: Array<{ text: string; date: string }>): Promise<void> {
-  expect((await c.command('c', `CREATE ${folder}`)).at(-1)).toBe('c OK CREATE completed');
+  expect(norm(await c.command('c', `CREATE ${folder}`)).at(-1)).toBe('c OK [MAILBOXID <id>] CREATE completed');
   let n = 0;
   for (const m of [{ text: msg({ Subject: 'gone' }), date: '01-Jan-2020 00:00:00 +0000' }, ...messages]) {
     const r = await imapAppend(c, `a${++n}`, folder, m.text, `"${m.date}"`);

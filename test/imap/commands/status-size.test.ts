@@ -4,7 +4,7 @@
  * LIST RETURN (STATUS (...)) (RFC 5819).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imapAppend, imapLogin, message } from '../../helpers/imap';
+import { imapAppend, imapLogin, message, norm } from '../../helpers/imap';
 import { startTestNode, type TestNode } from '../../helpers/node';
 import { ALICE } from '../../helpers/users';
 
@@ -18,7 +18,7 @@ describe('RFC 8438 §2 STATUS SIZE', () => {
   it('is 0 for an empty mailbox, then the sum of the message sizes; expunge lowers it', async () => {
     const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
     try {
-      expect(await c.command('c', 'CREATE sized')).toEqual(['c OK CREATE completed']);
+      expect(norm(await c.command('c', 'CREATE sized'))).toEqual(['c OK [MAILBOXID <id>] CREATE completed']);
       expect(await c.command('s', 'STATUS sized (SIZE MESSAGES)')).toEqual(['* STATUS "sized" (SIZE 0 MESSAGES 0)', 's OK STATUS completed']);
       const one = message('one', 'x'.repeat(100));
       const two = message('two', 'y'.repeat(2000));

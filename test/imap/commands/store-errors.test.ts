@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { imapAppend, imapConnect, imapLogin, message } from '../../helpers/imap';
+import { imapAppend, imapConnect, imapLogin, message, norm } from '../../helpers/imap';
 import type { LineClient } from '../../helpers/line-client';
 import { startTestNode, type TestNode } from '../../helpers/node';
 import { ALICE, BOB } from '../../helpers/users';
@@ -30,7 +30,7 @@ describe('store errors as IMAP replies', () => {
   it('an APPEND the disk cannot write is NO [UNAVAILABLE]; the session keeps working', async () => {
     const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
     open.push(c);
-    expect(await c.command('c', 'CREATE Broken')).toEqual(['c OK CREATE completed']);
+    expect(norm(await c.command('c', 'CREATE Broken'))).toEqual(['c OK [MAILBOXID <id>] CREATE completed']);
     // tmp/ becomes a file: writing the message fails with ENOTDIR, as root too.
     const tmp = join(userDir(ALICE.address), '.Broken', 'tmp');
     await rm(tmp, { recursive: true, force: true });

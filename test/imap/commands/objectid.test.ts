@@ -1,0 +1,135 @@
+/**
+ * OBJECTID (RFC 8474) on a real node over a raw socket: MAILBOXID in
+ * CREATE, SELECT/EXAMINE and STATUS, kept across RENAME and restart;
+ * FETCH EMAILID / THREADID and SEARCH EMAILID / THREADID.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imapAppend, imapLogin, message } from '../../helpers/imap';
+import type { LineClient } from '../../helpers/line-client';
+import { startTestNode, type TestNode } from '../../helpers/node';
+import { ALICE } from '../../helpers/users';
+
+const OBJECTID = '[A-Za-z0-9_-]{1,255}';
+
+/** The MAILBOXID STATUS reports for `mailbox`. */
+async function statusId(c: LineClient, mailbox: string): Promise<string> {
+  const res = await c.command('s', `STATUS ${mailbox} (MAILBOXID)`);
+  expect(res[1]).toBe('s OK STATUS completed');
+  const m = new RegExp(`^\\* STATUS "?${mailbox}"? \\(MAILBOXID \\((${OBJECTID})\\)\\)$`).exec(res[0]);
+  if (!m) throw new Error(`unexpected STATUS reply: ${res[0]}`);
+  return m[1];
+}
+
+/** EMAILID of each message 1..n, from FETCH. */
+async function emailIds(c: LineClient, n: number): Promise<string[]> {
+  const res = await c.command('f', `FETCH 1:${n} (EMAILID THREADID)`);
+  expect(res[res.length - 1]).toBe('f OK FETCH completed');
+  return res.slice(0, -1).map((l, i) => {
+    const m = new RegExp(`^\\* ${i + 1} FETCH \\(EMAILID \\((${OBJECTID})\\) THREADID NIL\\)$`).exec(l);
+    if (!m) throw new Error(`unexpected FETCH reply: ${l}`);
+    return m[1];
+  });
+}
+
+let dir: string;
+let node: TestNode;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mf-objectid-'));
+  node = await startTestNode({ dir });
+});
+afterAll(async () => {
+  await node.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('RFC 8474 OBJECTID', () => {
+  it('§3: OBJECTID is advertised after login', async () => {
+    const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      expect((await c.command('c', 'CAPABILITY'))[0]).toMatch(/ OBJECTID( |$)/);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('§4.1–§4.3: MAILBOXID in CREATE, SELECT, EXAMINE and STATUS; kept by RENAME; a new mailbox of the same name gets a new one', async () => {
+    const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      const created = await c.command('c', 'CREATE projects');
+      const m = new RegExp(`^c OK \\[MAILBOXID \\((${OBJECTID})\\)\\] CREATE completed$`).exec(created[0]);
+      expect(m, created.join(' / ')).not.toBeNull();
+      const id = m![1];
+      expect(await statusId(c, 'projects')).toBe(id);
+      expect(await c.command('l', 'LIST "" projects RETURN (STATUS (MAILBOXID))')).toEqual([
+        '* LIST (\\HasNoChildren) "/" "projects"',
+        `* STATUS "projects" (MAILBOXID (${id}))`,
+        'l OK LIST completed',
+      ]);
+      for (const cmd of ['SELECT', 'EXAMINE']) {
+        expect(await c.command('s', `${cmd} projects`)).toContain(`* OK [MAILBOXID (${id})] Ok`);
+      }
+      await c.command('u', 'UNSELECT');
+      const inbox = await statusId(c, 'INBOX');
+      expect(inbox).not.toBe(id);
+      // §4.3: RENAME keeps the id (the folder is the same one under a new name).
+      expect(await c.command('r', 'RENAME projects archive/projects')).toEqual(['r OK RENAME completed']);
+      expect(await statusId(c, 'archive/projects')).toBe(id);
+      // DELETE then CREATE of the same name: another mailbox, another id.
+      await c.command('d', 'DELETE archive/projects');
+      const again = await c.command('c', 'CREATE archive/projects');
+      expect(again[0]).toMatch(/^c OK \[MAILBOXID \(/);
+      expect(await statusId(c, 'archive/projects')).not.toBe(id);
+      expect(await c.command('b', 'STATUS INBOX (MAILBOXIDS)')).toEqual(['b BAD STATUS: Unknown STATUS item']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('§5.1, §5.2, §6: FETCH EMAILID (unique per message) and THREADID NIL; SEARCH EMAILID finds the message, THREADID nothing', async () => {
+    const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      await c.command('c', 'CREATE mails');
+      await c.command('c', 'CREATE other');
+      for (const s of ['one', 'two', 'three']) await imapAppend(c, 'a', 'mails', message(s));
+      await imapAppend(c, 'a', 'other', message('elsewhere'));
+      await c.command('s', 'SELECT other');
+      const [elsewhere] = await emailIds(c, 1);
+      await c.command('s', 'SELECT mails');
+      const ids = await emailIds(c, 3);
+      expect(new Set([...ids, elsewhere]).size).toBe(4);
+      expect(await c.command('u', 'UID FETCH 2 (EMAILID)')).toEqual([`* 2 FETCH (UID 2 EMAILID (${ids[1]}))`, 'u OK FETCH completed']);
+      expect(await c.command('q', `SEARCH EMAILID ${ids[1]}`)).toEqual(['* SEARCH 2', 'q OK SEARCH completed']);
+      expect(await c.command('q', `UID SEARCH OR EMAILID ${ids[0]} EMAILID ${ids[2]}`)).toEqual(['* SEARCH 1 3', 'q OK SEARCH completed']);
+      // An id of a message in another mailbox is not in this one.
+      expect(await c.command('q', `SEARCH EMAILID ${elsewhere}`)).toEqual(['* SEARCH', 'q OK SEARCH completed']);
+      expect(await c.command('q', 'SEARCH THREADID T1')).toEqual(['* SEARCH', 'q OK SEARCH completed']);
+      expect(await c.command('q', 'SEARCH NOT THREADID T1')).toEqual(['* SEARCH 1 2 3', 'q OK SEARCH completed']);
+      expect(await c.command('q', 'SEARCH EMAILID M!x')).toEqual(['q BAD SEARCH: EMAILID needs an object id']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('§4.1, §5.1: MAILBOXID and EMAILID are the same after a restart', async () => {
+    let c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    await c.command('c', 'CREATE kept');
+    await imapAppend(c, 'a', 'kept', message('kept'));
+    const box = await statusId(c, 'kept');
+    await c.command('s', 'SELECT kept');
+    const [mail] = await emailIds(c, 1);
+    c.close();
+    await node.dispose();
+    node = await startTestNode({ dir });
+    c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      expect(await statusId(c, 'kept')).toBe(box);
+      await c.command('s', 'SELECT kept');
+      expect(await emailIds(c, 1)).toEqual([mail]);
+    } finally {
+      c.close();
+    }
+  });
+});

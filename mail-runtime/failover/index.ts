@@ -6,3 +6,4 @@
 export { LeaseHeldError, SiteLease } from './lease';
 export { EventLog } from './events';
 export type { FailoverEvent } from './events';
+export { FailoverRefused, failback, pairStatus, promote, type PairStatus } from './operator';

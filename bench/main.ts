@@ -49,10 +49,6 @@ const SUITES: Record<string, () => Promise<SuiteResult> | SuiteResult> = {
   pair: () => runPairBench(),
 };
 
-function notMeasurable(what: string, why: string): SuiteResult {
-  return { rows: [], notes: [`Not measured: ${what} — ${why}.`] };
-}
-
 async function main() {
   const wanted = process.argv.slice(2);
   const names = wanted.length ? wanted : Object.keys(SUITES);

@@ -92,7 +92,7 @@ async function peerQueueFolders(storagePath: string, me: string): Promise<string
   }
 }
 
-export async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPairMember> {
+async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPairMember> {
   const lease = new SiteLease(cfg.storage.path, cfg.leaseTtlMs);
   const me = cfg.memberId;
   const epoch = await acquire(lease, me, log);
@@ -240,7 +240,7 @@ export async function startPairMember(cfg: AllConfig, log: Logger): Promise<Runn
   };
 }
 
-/** The role entry: logs, the fenced line on stdout, clean stop on SIGTERM/SIGINT. */
+/** @public Loaded lazily by ../main.ts through require(), which knip cannot follow. The role entry: logs, the fenced line on stdout, clean stop on SIGTERM/SIGINT. */
 export async function runPairMember(cfg: AllConfig): Promise<Omit<RunningPairMember, 'fenced' | 'close'>> {
   const log = createLogger({ role: 'all', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
   const m = await startPairMember(cfg, log);

@@ -74,6 +74,8 @@ export interface NodeOptions {
   peers?: PeerDelivery;
   /** Config `limits`: message and literal sizes, connections (over all client listeners), login failures and timeout, password checks. */
   limits: RuntimeConfigOf<'node'>['limits'];
+  /** Networks of the proxies in front (config `proxyProtocolFrom`): their client connections start with a PROXY v2 header. */
+  proxyFrom?: readonly string[];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
   imapIdleTimeoutMs?: number;
   /** Its lines should carry role and member (runNode adds cluster and site); default: a new process logger. */
@@ -97,6 +99,8 @@ export interface RunningNode {
   applyLimits(l: { maxConnections?: number; maxMessageBytes?: number }): void;
   /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
   registry: Registry;
+  /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
+  sessions(): { imap: number; pop3: number; lmtp: number; submission: number };
   /** BYE to every session, stop listeners, flush the store. */
   close(): Promise<void>;
 }
@@ -216,7 +220,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         else log.warn({ ip, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'per-address connection limit reached: refusing connections from this address');
       },
     );
-    const imapCommon = { services, connections, idleTimeoutMs: opts.imapIdleTimeoutMs };
+    const proxyFrom = opts.proxyFrom ?? [];
+    const imapCommon = { services, connections, proxyFrom, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
     closers.push(() => imap.close());
     let imaps: ImapServer | undefined;
@@ -224,7 +229,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
       closers.push(() => (imaps as ImapServer).close());
     }
-    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections };
+    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections, proxyFrom };
     const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
     closers.push(() => pop3.close());
     let pop3s: Pop3Server | undefined;
@@ -260,6 +265,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       plaintextAuth,
       tls,
       limit: connections,
+      proxyFrom,
       maxMessageBytes: limits.maxMessageBytes,
       log,
     };
@@ -327,6 +333,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ...ports,
       store,
       registry,
+      sessions: () => ({
+        imap: imapServers.reduce((n, s) => n + s.sessions(), 0),
+        pop3: pop3Servers.reduce((n, s) => n + s.sessions(), 0),
+        lmtp: lmtp.sessions(),
+        submission: submissionServers.reduce((n, s) => n + s.sessions(), 0),
+      }),
       applyLimits: (l) => {
         if (l.maxConnections !== undefined) connections.max = l.maxConnections;
         if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);

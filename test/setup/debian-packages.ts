@@ -79,6 +79,11 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
       'a real Dovecot (own config on a loopback port, never the system service) whose Maildir++ trees a node adopts and reads back (test/migration), and `doveadm pw` for the operator password hashes the users file accepts (test/auth/password-schemes.test.ts)',
     services: ['dovecot'],
   },
+  {
+    package: 'chromium',
+    command: 'chromium',
+    usedFor: "a real headless browser (driven by playwright-core, never a downloaded one) for the hub dashboard's end-to-end and axe-core accessibility tests (test/hub/dashboard/browser.test.ts)",
+  },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */

@@ -8,7 +8,7 @@ import { runFailoverController } from './failover/main';
  */
 export type RoleStart = (cfg: RuntimeConfig) => Promise<Record<string, unknown>>;
 
-export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
+export const ROLE_ENTRIES: Record<RuntimeConfig['role'], RoleStart> = {
   hub: async (cfg) => {
     if (cfg.role !== 'hub') throw new Error('unreachable');
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load: only a hub loads SQLite
@@ -39,20 +39,18 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     const g = await runGateway(cfg);
     return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
   },
+  all: async (cfg) => {
+    if (cfg.role !== 'all') throw new Error('unreachable');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load, as for the node
+    const { runPairMember } = require('./failover/member') as typeof import('./failover/member');
+    return { ...(await runPairMember(cfg)) };
+  },
   'failover-controller': async (cfg) => {
     if (cfg.role !== 'failover-controller') throw new Error('unreachable');
     return { ...(await runFailoverController(cfg)) };
   },
 };
 
-export class RoleNotAvailableError extends Error {}
-
 export async function startRole(cfg: RuntimeConfig): Promise<Record<string, unknown>> {
-  const entry = ROLE_ENTRIES[cfg.role];
-  if (!entry) {
-    throw new RoleNotAvailableError(
-      `role "${cfg.role}" is not available yet (roles that run today: ${Object.keys(ROLE_ENTRIES).join(', ')})`,
-    );
-  }
-  return entry(cfg);
+  return ROLE_ENTRIES[cfg.role](cfg);
 }

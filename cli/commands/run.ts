@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FieldProblemsError, RUNTIME_ROLES, loadRuntimeConfig } from '../../mail-runtime/config';
-import { RoleNotAvailableError, startRole } from '../../mail-runtime/main';
+import { LeaseHeldError } from '../../mail-runtime/failover';
+import { startRole } from '../../mail-runtime/main';
 import type { CliIo } from '../io';
 
 /**
@@ -26,9 +27,10 @@ export function registerRun(program: Command, io: CliIo, setExit: (code: number)
       io.out(`${JSON.stringify({ ready: true, role: cfg.role, memberId: cfg.memberId, ...started })}\n`);
       setExit(0);
     } catch (err) {
-      if (err instanceof FieldProblemsError || err instanceof RoleNotAvailableError) {
+      // A bad config, or a pair member whose other site holds the lease: the operator's to fix, named in the message.
+      if (err instanceof FieldProblemsError || err instanceof LeaseHeldError) {
         io.err(`mailfleet run: ${err.message}\n`);
-        setExit(err instanceof RoleNotAvailableError ? 2 : 1);
+        setExit(1);
         return;
       }
       throw err;

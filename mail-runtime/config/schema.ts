@@ -678,6 +678,15 @@ const AllConfig = strict({
   }),
   ...gatewayFields,
   ...hubFields,
+  /**
+   * The site lease this member holds on the shared storage
+   * (`<storage.path>/failover/`, mail-runtime/failover/lease.ts): renewed
+   * every quarter of this; a member that has not renewed within it, or sees
+   * a higher epoch, stops serving. The failover controller waits this long
+   * for a primary it cannot fence through its platform, so it bounds the
+   * failover time of a lost site. 10 s, as the controller's `leaseTtlMs`.
+   */
+  leaseTtlMs: z.number().int().min(500).max(600_000).default(10_000),
   /** Present on the standby: probe the primary and take over. */
   failover: strict({
     standby: z.boolean(),

@@ -3,6 +3,7 @@
  * other folders read. The controller runs through mail-runtime/main.ts
  * (`./main`), the platform power adapters are in ./power.
  */
-export { SiteLease } from './lease';
+export { LeaseHeldError, SiteLease } from './lease';
 export { EventLog } from './events';
 export type { FailoverEvent } from './events';
+export { FailoverRefused, failback, pairStatus, promote, type PairStatus } from './operator';

@@ -37,6 +37,14 @@ export class LeaseError extends Error {
   }
 }
 
+/** A pair member may not start: the other site holds the lease (exit non-zero, the message says who and how long). */
+export class LeaseHeldError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LeaseHeldError';
+  }
+}
+
 export function failoverDir(storageRoot: string): string {
   return path.join(storageRoot, 'failover');
 }

@@ -69,17 +69,14 @@ describe('mailfleet run (subprocess)', () => {
     expect(r.stderr).toContain('MAILFLEET_LISTEN_IMAP');
   });
 
-  it('a role that does not run yet exits 2 saying so; a role mismatch is a usage error', async () => {
-    // The all-in-one member of a failover pair (issue 13) is the role that does not run yet.
+  it('a role mismatch is a usage error (exit 2)', async () => {
+    // Every role runs now (the all-in-one pair member too: test/failover/pair-member.test.ts).
     const all = join(dir, 'all.yaml');
     writeFileSync(
       all,
       'role: all\nmemberId: demo-all-0\ncluster: demo\nmanagement: { port: 1 }\nstorage: { path: /tmp/x }\n' +
         'listen: { http: { port: 2 }, smtp: { port: 3 }, imap: { port: 4 }, pop3: { port: 5 }, submission: { port: 6 }, lmtp: { port: 7 } }\n',
     );
-    const a = await start(['run', '--config', all]).firstLine;
-    expect(a.code).toBe(2);
-    expect(a.stderr).toContain('role "all" is not available yet');
     const b = await start(['run', '--role', 'node', '--config', all]).firstLine;
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('does not match');

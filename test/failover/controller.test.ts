@@ -8,9 +8,10 @@ import { fakeKubernetes, fakeProxmox, type FakeApi } from '../helpers/fake-power
 
 /**
  * The failover controller as a real process (`mailfleet run --role
- * failover-controller`) against real stand-in members on loopback (the
- * all-roles member does not exist yet; test/failover/stand-in-member.ts
- * greets and holds the lease as it must) and local platform APIs: the
+ * failover-controller`) against real stand-in members on loopback
+ * (test/failover/stand-in-member.ts greets and holds the lease as the
+ * all-roles member does, and starts in a fraction of its time; the real
+ * member runs in pair-member, operator and pair-scenario tests) and local platform APIs: the
  * primary on "Kubernetes", the standby on "Proxmox VE". A fence through the
  * platform kills the primary's process; a start spawns the standby's.
  * Scenario: loopback with SIGSTOP/SIGCONT (no network namespaces here).

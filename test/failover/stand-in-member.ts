@@ -1,5 +1,5 @@
 /**
- * A stand-in for a pair's all-roles member (which does not exist yet): it
+ * A stand-in for a pair's all-roles member (mail-runtime/failover/member.ts), quick to start: it
  * greets on SMTP and IMAP, answers its health endpoint, and holds the site
  * lease like the real member must: renews it, and the moment a higher epoch
  * appears it closes its listeners (self-fencing). Run with tsx:

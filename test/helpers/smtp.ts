@@ -159,8 +159,8 @@ export function sizedMail(bytes: number, opts: { from?: string; subject: string;
 }
 
 /** Every message of a folder as raw text, through a real IMAP client (imapflow). */
-export async function imapMessages(port: number, user: MailUser, folder = 'INBOX'): Promise<string[]> {
-  const flow = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: user.address, pass: user.password }, logger: false, tls: { rejectUnauthorized: false } });
+export async function imapMessages(port: number, user: MailUser, folder = 'INBOX', host = '127.0.0.1'): Promise<string[]> {
+  const flow = new ImapFlow({ host, port, secure: false, auth: { user: user.address, pass: user.password }, logger: false, tls: { rejectUnauthorized: false } });
   await flow.connect();
   try {
     const box = await flow.mailboxOpen(folder);

@@ -1,0 +1,126 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SiteLease } from '../../mail-runtime/failover';
+import { kill, messageIds, sendOne, snapshot, startMember, until, writeMemberConfig, type Proc } from '../helpers/pair';
+import { ANN, writeMailUsers } from '../helpers/smtp';
+
+/**
+ * `mailfleet run --role all` as a real process on loopback: it serves
+ * SMTP and IMAP on one store while it holds the site lease, and a higher
+ * epoch written by a controller fences it: listeners closed, /readyz 503,
+ * and nothing written to the store after.
+ */
+
+const TTL_MS = 2000;
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('all-roles pair member (real process, loopback)', { timeout: 120_000 }, () => {
+  let dir: string;
+  let storage: string;
+  let users: string;
+  const procs: Proc[] = [];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mf-pair-member-'));
+    storage = path.join(dir, 'storage');
+    users = path.join(dir, 'users.yaml');
+    await writeMailUsers(users, [ANN]);
+  });
+  afterEach(() => procs.splice(0).forEach(kill));
+
+  const member = (memberId: string): Proc => {
+    const p = startMember(writeMemberConfig(dir, { storage, memberId, users, leaseTtlMs: TTL_MS }));
+    procs.push(p);
+    return p;
+  };
+
+  it('serves SMTP and IMAP while holding the site lease; a higher epoch fences it and nothing is written after', async () => {
+    const a = member('pair-all-0');
+    const ready = (await a.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number; healthPort: number; epoch: number };
+    expect(ready.epoch).toBe(0);
+    const lease = new SiteLease(storage, TTL_MS);
+    expect(await lease.read()).toMatchObject({ holder: 'pair-all-0', epoch: 0 });
+    for (let i = 0; i < 3; i++) expect(await sendOne('127.0.0.1', ready.smtpPort, ANN.address, `m${i}@pair.test`)).toMatch(/^250 /);
+    const ids = await until('3 messages delivered', async () => {
+      const m = await messageIds('127.0.0.1', ready.imapPort, ANN);
+      return m.size === 3 ? m : undefined;
+    });
+    expect([...ids.entries()].sort()).toEqual([
+      ['m0@pair.test', 1],
+      ['m1@pair.test', 1],
+      ['m2@pair.test', 1],
+    ]);
+    expect((await fetch(`http://127.0.0.1:${ready.healthPort}/readyz`)).status).toBe(200);
+
+    // The controller's move: the lease for the standby, one epoch up.
+    const taken = await lease.take('pair-all-1');
+    const fenced = await a.waitLine((l) => l.fenced === true);
+    expect(fenced).toMatchObject({ memberId: 'pair-all-0', epoch: 0 });
+    expect(String(fenced.reason)).toMatch(/higher epoch \(1\)/);
+    const after = snapshot(storage, (rel) => rel.startsWith('failover'));
+    expect(await refused(ready.smtpPort)).toBe(true);
+    expect(await refused(ready.imapPort)).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${ready.healthPort}/readyz`)).status).toBe(503);
+    // A few renewal intervals later, the fenced member has still written nothing (and not touched the lease).
+    for (let i = 0; i < 8; i++) await new Promise((r) => setTimeout(r, TTL_MS / 4));
+    expect(snapshot(storage, (rel) => rel.startsWith('failover'))).toEqual(after);
+    expect(await lease.read()).toEqual(taken);
+    expect(a.child.exitCode).toBe(null);
+
+    // The standby continues the lease named for it, with the mail the primary acknowledged.
+    const b = member('pair-all-1');
+    const rb = (await b.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number; epoch: number };
+    expect(rb.epoch).toBe(1);
+    expect([...(await messageIds('127.0.0.1', rb.imapPort, ANN)).keys()].sort()).toEqual(['m0@pair.test', 'm1@pair.test', 'm2@pair.test']);
+  });
+
+  it('a paused member that wakes after a takeover acknowledges nothing: it fences itself and the store keeps only the new holder', async () => {
+    const a = member('pair-all-0');
+    const ra = (await a.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number };
+    expect(await sendOne('127.0.0.1', ra.smtpPort, ANN.address, 'before@pair.test')).toMatch(/^250 /);
+    await until('delivered', async () => ((await messageIds('127.0.0.1', ra.imapPort, ANN)).size === 1 ? true : undefined));
+    a.child.kill('SIGSTOP');
+    await new SiteLease(storage, TTL_MS).take('pair-all-1');
+    const b = member('pair-all-1');
+    const rb = (await b.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number };
+    expect(await sendOne('127.0.0.1', rb.smtpPort, ANN.address, 'after@pair.test')).toMatch(/^250 /);
+    // A client that reached the frozen primary's MX before it froze would send now; it must not be acknowledged.
+    const late = sendOne('127.0.0.1', ra.smtpPort, ANN.address, 'zombie@pair.test').then(
+      (r) => r,
+      (e: Error) => `refused: ${e.message}`,
+    );
+    a.child.kill('SIGCONT');
+    await a.waitLine((l) => l.fenced === true);
+    expect(await late).not.toMatch(/^250 /);
+    const ids = await until('both messages at the standby', async () => {
+      const m = await messageIds('127.0.0.1', rb.imapPort, ANN);
+      return m.size >= 2 ? m : undefined;
+    });
+    expect([...ids.entries()].sort()).toEqual([
+      ['after@pair.test', 1],
+      ['before@pair.test', 1],
+    ]);
+  });
+
+  it('refuses to start while the other site holds a fresh lease, naming the holder', async () => {
+    const a = member('pair-all-0');
+    await a.waitLine((l) => l.ready === true);
+    const b = member('pair-all-1');
+    expect(await b.exited).toBe(1);
+    expect(b.out()).toMatch(/site lease is held by pair-all-0 \(epoch 0/);
+    expect(b.out()).toMatch(/mailfleet failover promote/);
+  });
+});

@@ -79,6 +79,13 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
       'a real Dovecot (own config on a loopback port, never the system service) whose Maildir++ trees a node adopts and reads back (test/migration), and `doveadm pw` for the operator password hashes the users file accepts (test/auth/password-schemes.test.ts)',
     services: ['dovecot'],
   },
+  {
+    package: 'prometheus',
+    command: 'promtool',
+    usedFor: '`promtool check rules` and `promtool test rules` check the alert rules in examples/monitoring/ (test/examples/monitoring.test.ts)',
+    // The package starts its own Prometheus server (port 9090); the tests only run promtool.
+    services: ['prometheus'],
+  },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */

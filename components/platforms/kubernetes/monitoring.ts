@@ -15,10 +15,10 @@ import { MANAGEMENT_PORT_NAME } from './pod';
  * gateways' and proxies' ClusterIP Services. The client-facing Services carry
  * the same labels but no `management` port, so they add no target.
  */
-export const SERVICE_MONITOR_API_VERSION = 'monitoring.coreos.com/v1';
+const SERVICE_MONITOR_API_VERSION = 'monitoring.coreos.com/v1';
 
 /** The scrape job's name: the example alert rules (examples/monitoring/alerts.yml) select `up{job="mailfleet"}`. */
-export const SCRAPE_JOB = 'mailfleet';
+const SCRAPE_JOB = 'mailfleet';
 
 /** Prometheus' default scrape interval; the members' gauges are computed at scrape time, so any interval is cheap. */
 const SCRAPE_INTERVAL = '30s';

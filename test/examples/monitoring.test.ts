@@ -136,6 +136,24 @@ function exportedNames(text: string): Set<string> {
   return names;
 }
 
+/** `name{label=…, …}` selectors of a PromQL expression: each metric with the label names its matchers use. */
+function selectors(expr: string): { name: string; labels: string[] }[] {
+  return [...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/g)].map((m) => ({ name: m[1]!, labels: [...m[2]!.matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!) }));
+}
+
+/** The label names each metric's samples carry on a /metrics page. */
+function sampleLabels(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} \S+$/.exec(line);
+    if (!m) continue;
+    const set = out.get(m[1]!) ?? new Set<string>();
+    for (const l of m[2]!.matchAll(/(\w+)="/g)) set.add(l[1]!);
+    out.set(m[1]!, set);
+  }
+  return out;
+}
+
 /** The value of one sample line of a /metrics page (all labels given, any order), or undefined. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
@@ -317,6 +335,24 @@ describe('every metric the rules and the dashboard read is exported by a running
     expect(used.length).toBeGreaterThan(10);
     const unknown = used.filter((n) => !exported.has(n) && !PROMETHEUS_SERIES.has(n));
     expect(unknown, `metrics no member exports: ${unknown.join(', ')}`).toEqual([]);
+  });
+
+  it('the label names their matchers use are on the scraped samples (where the member has samples of that metric yet)', async () => {
+    const labels = new Map<string, Set<string>>();
+    for (const text of scraped.values()) for (const [name, set] of sampleLabels(text)) labels.set(name, new Set([...(labels.get(name) ?? []), ...set]));
+    const exprs = [...(await rules()).groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboardExprs(await dashboard())];
+    // job and instance are the scrape's labels, not the member's.
+    const missing = exprs.flatMap(selectors).flatMap(({ name, labels: used }) => {
+      const have = labels.get(name);
+      return have ? used.filter((l) => l !== 'job' && l !== 'instance' && !have.has(l)).map((l) => `${name}{${l}}`) : [];
+    });
+    expect(missing).toEqual([]);
+    // Checked, not vacuous: the transactions, deliveries, latency and certificate selectors had samples.
+    for (const n of ['mailfleet_smtp_transactions_total', 'mailfleet_queue_deliveries_total', 'mailfleet_queue_delivery_seconds_bucket', 'mailfleet_tls_certificate_expiry_timestamp_seconds']) {
+      expect(labels.has(n), n).toBe(true);
+    }
+    expect(selectors('rate(mailfleet_queue_deliveries_total{stauts="delivered"}[5m])')).toEqual([{ name: 'mailfleet_queue_deliveries_total', labels: ['stauts'] }]);
+    expect(labels.get('mailfleet_queue_deliveries_total')!.has('stauts')).toBe(false);
   });
 
   it('the names check can fail: a made-up metric is reported', () => {

@@ -99,9 +99,9 @@ const LMTP_PER_NODE_FLOOR = 4;
 
 /**
  * Delivery latency buckets (seconds): sub-second for the LMTP hop to a node,
- * up to the retry schedule's hours for mail that waited in the queue
- * (RFC 5321 section 4.5.4.1 asks for retries over 4-5 days; the last bucket
- * below that is +Inf).
+ * up to hours for mail that waited in the queue for retries (RFC 5321
+ * section 4.5.4.1: a sender keeps retrying for 4-5 days; anything slower
+ * than a day lands in +Inf).
  */
 const DELIVERY_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
 
@@ -156,7 +156,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     const latency = new Histogram({
       name: 'mailfleet_queue_delivery_seconds',
-      help: 'Seconds from acceptance by this gateway to delivery of one recipient, by path (lmtp: to a node; outbound: to a remote MX), retries included',
+      help: 'Seconds from acceptance at a gateway (the queue entry\'s receivedAt) to delivery of one recipient, by path (lmtp: to a node; outbound: to a remote MX), retries included',
       labelNames: ['via'] as const,
       buckets: DELIVERY_LATENCY_BUCKETS,
       registers: [registry],

@@ -21,7 +21,7 @@ export const ROLE_ENTRIES: Partial<Record<RuntimeConfig['role'], RoleStart>> = {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load: only a proxy loads the front ends
     const { runProxy } = require('./proxy/main') as typeof import('./proxy/main');
     const p = await runProxy(cfg);
-    return { imapPort: p.imapPort, imapsPort: p.imapsPort, pop3Port: p.pop3Port, pop3sPort: p.pop3sPort, healthPort: p.healthPort };
+    return { imapPort: p.imapPort, imapsPort: p.imapsPort, pop3Port: p.pop3Port, pop3sPort: p.pop3sPort, submissionPort: p.submissionPort, smtpsPort: p.smtpsPort, healthPort: p.healthPort };
   },
   node: async (cfg) => {
     if (cfg.role !== 'node') throw new Error('unreachable');

@@ -7,14 +7,15 @@ import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMembe
 
 /**
  * `mailfleet up --local`: the cluster on this machine as child processes —
- * the hub and the mail nodes, each `mailfleet run --config <dir>/config/<id>.json`
+ * the hub, the mail nodes, a gateway (MX on 2525) and a login-aware proxy
+ * (IMAP 2143, POP3 2110, submission 2587, SMTPS 2465), each `mailfleet run --config <dir>/config/<id>.json`
  * with the config rendered from a local ClusterSpec (the same render the
  * Pulumi components use), one folder as shared storage. It creates the demo
  * domain and users through the hub's admin API on first start, waits until
  * every member is ready and every node is on the placement ring, writes
  * `<dir>/cluster.json`, restarts a member that exits (a small supervisor)
- * and stops everything on SIGINT/SIGTERM. Gateway and proxy are not
- * launched: clients reach the node that owns their mailbox.
+ * and stops everything on SIGINT/SIGTERM: the front doors first (proxy,
+ * gateway), then the nodes, the hub last.
  */
 
 export interface LocalClusterOptions {
@@ -28,6 +29,8 @@ export interface LocalClusterOptions {
 }
 
 const DEMO_DOMAIN = 'example.test';
+/** Where the local cluster's proxy connects to the nodes from. */
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 const DEMO_USERS = ['alice', 'bob'] as const;
 /** How long members get to start and the cluster to settle before `up` gives up. */
 const START_TIMEOUT_MS = 120_000;
@@ -129,12 +132,18 @@ export class LocalCluster {
       platform: { kind: 'local', dir: this.dir },
       domains: [{ name: DEMO_DOMAIN }],
       nodes: { count: this.o.nodes },
+      gateways: { count: 1 },
+      proxies: { count: 1 },
     });
-    const rendered = renderRuntimeConfigs(spec).filter((m) => m.role === 'hub' || m.role === 'node');
+    const rendered = renderRuntimeConfigs(spec);
     this.adminToken = secret(join(this.dir, 'secrets', 'admin-token'), () => randomBytes(24).toString('base64url'));
     secret(join(this.dir, 'secrets', 'cluster-token'), () => randomBytes(24).toString('base64url'));
     for (const m of rendered) {
       const config = shiftPorts(m.config, this.o.portOffset) as Record<string, unknown>;
+      // Nodes are reached through the proxy, which tells them who the client is (PROXY v2): the nodes' per-address
+      // login limits and logs see the client, not the proxy. Every member runs on loopback, so the nodes trust it.
+      if (m.role === 'node') config.proxyProtocolFrom = LOOPBACK;
+      if (m.role === 'proxy') config.proxy = { ...(config.proxy as Record<string, unknown>), sendProxyProtocol: true };
       const configFile = join(this.dir, 'config', `${m.memberId}.json`);
       writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
       this.members.push({ id: m.memberId, role: m.role, configFile, config, restarts: [], stopping: false });
@@ -155,6 +164,8 @@ export class LocalCluster {
       const active = new Set(p.body.nodes.filter((n) => n.state === 'active').map((n) => n.id));
       return nodeIds.every((id) => active.has(id)) && p.body.pending === null ? true : undefined;
     });
+    // The front doors last: they route by the placement the nodes have just joined.
+    await Promise.all(this.members.filter((m) => m.role === 'gateway' || m.role === 'proxy').map((m) => this.spawn(m)));
     await this.findOwners();
     this.writeClusterJson();
     this.o.out(this.describe());
@@ -284,30 +295,54 @@ export class LocalCluster {
     const doc = {
       dir: this.dir,
       hub: { url: this.hubUrl, adminToken: this.adminToken },
-      note: 'hub + mail nodes; no gateway or proxy in this local cluster yet: a client connects to the node that owns its mailbox (GET /v1/placement, or try each node: the others answer NO [UNAVAILABLE])',
+      note: 'IMAP/POP3 clients connect to the proxy (it routes each login to the node that owns the mailbox); mail for the demo users goes to the gateway (MX); nodes are reached through these two',
+      try: this.tryIt(),
       demoUsers: this.demo.map((u) => ({ ...u, servedBy: this.owners.get(u.address) ?? null })),
       members: this.members.map((m) => ({ id: m.id, role: m.role, pid: m.child?.pid ?? null, config: m.configFile, log: join(this.dir, 'logs', `${m.id}.log`), endpoints: this.endpoints(m) })),
     };
     writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
   }
 
+  /** A person's first steps: send to a demo user through the gateway, read through the proxy. */
+  private tryIt(): string[] {
+    const gw = this.endpoints(this.members.find((m) => m.role === 'gateway')!).smtp;
+    const px = this.endpoints(this.members.find((m) => m.role === 'proxy')!);
+    const u = this.demo[0];
+    if (!gw || !px.imap || !u) return [];
+    const [gwHost, gwPort] = gw.split(':') as [string, string];
+    const [pxHost, pxPort] = px.imap.split(':') as [string, string];
+    return [
+      `printf 'Subject: hello\\r\\n\\r\\nhi\\r\\n' | curl -s smtp://${gwHost}:${gwPort} --mail-from someone@example.org --mail-rcpt ${u.address} -T -    # the gateway is the MX: no login`,
+      `curl -s --url 'imap://${pxHost}:${pxPort}/INBOX;UID=1' --user '${u.address}:${u.password}'    # or point any IMAP client at ${px.imap}`,
+    ];
+  }
+
   private describe(): string {
     const lines = [`mailfleet: local cluster running in ${this.dir} (cluster.json there has all of this)`, `  admin API   ${this.hubUrl}  (token in ${join(this.dir, 'secrets', 'admin-token')})`];
+    const proxy = this.members.find((x) => x.role === 'proxy');
+    if (proxy) {
+      const e = this.endpoints(proxy);
+      lines.push(`  proxy       IMAP ${e.imap}  IMAPS ${e.imaps}  POP3 ${e.pop3}  submission ${e.submission}  SMTPS ${e.smtps}  (pid ${proxy.child?.pid}): clients connect here, it picks the node`);
+    }
+    const gateway = this.members.find((x) => x.role === 'gateway');
+    if (gateway) lines.push(`  gateway     SMTP ${this.endpoints(gateway).smtp} (MX for ${DEMO_DOMAIN}, pid ${gateway.child?.pid})`);
     for (const m of this.members.filter((x) => x.role === 'node')) {
       const e = this.endpoints(m);
       lines.push(`  ${m.id.padEnd(12)} IMAP ${e.imap}  IMAPS ${e.imaps}  POP3 ${e.pop3}  submission ${e.submission}  (pid ${m.child?.pid})`);
     }
-    lines.push('  demo users (each is served by one node; another node answers NO [UNAVAILABLE]):');
-    for (const u of this.demo) lines.push(`    ${u.address}  ${u.password}  on ${this.owners.get(u.address) ?? '?'}`);
+    lines.push('  demo users (log in through the proxy):');
+    for (const u of this.demo) lines.push(`    ${u.address}  ${u.password}  (on ${this.owners.get(u.address) ?? '?'})`);
+    lines.push('  try it:', ...this.tryIt().map((l) => `    ${l}`));
     lines.push('  Ctrl-C stops the cluster; starting again on the same folder keeps mail and users.', '');
     return lines.join('\n');
   }
 
-  /** SIGTERM to every member (nodes first, then the hub), SIGKILL after a grace period. */
+  /** SIGTERM to every member (proxy and gateway, then the nodes, then the hub), SIGKILL after a grace period. */
   async stop(): Promise<void> {
     this.stopped = true;
-    const order = [...this.members.filter((m) => m.role !== 'hub'), ...this.members.filter((m) => m.role === 'hub')];
-    for (const group of [order.filter((m) => m.role !== 'hub'), order.filter((m) => m.role === 'hub')]) {
+    const tiers: RenderedMember['role'][][] = [['proxy', 'gateway'], ['node'], ['hub']];
+    for (const tier of tiers) {
+      const group = this.members.filter((m) => tier.includes(m.role));
       await Promise.all(
         group.map(async (m) => {
           m.stopping = true;

@@ -10,3 +10,5 @@ export { Ownership } from './ownership';
 export { HubDirectory } from './directory';
 export { SettingsAppliers, ipMatcher } from './settings';
 export { hubUrlsOf, readClusterSecrets } from './config';
+export { HubLink } from './hub-link';
+export { PlacementCache } from './placement-cache';

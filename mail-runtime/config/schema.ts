@@ -302,6 +302,17 @@ const NodeConfig = strict({
    * recipients are refused at RCPT with 451 4.3.5.
    */
   gatewayRelay: hostPort.optional(),
+  /**
+   * Networks (CIDR) of the proxies in front of this node: their connections
+   * to the client listeners (IMAP, IMAPS, POP3, POP3S, submission, SMTPS) start with a PROXY
+   * protocol v2 header (HAProxy proxy-protocol.txt §2.2) naming the client,
+   * and the node's per-address limits, login throttling and logs then see
+   * that client instead of the proxy; a connection from these networks
+   * without a valid header is closed. The proxies must set
+   * `proxy.sendProxyProtocol`. Empty (default): nobody is asked for one.
+   * LMTP (gateways) never carries one.
+   */
+  proxyProtocolFrom: z.array(ipCidr).default([]),
 });
 
 /**
@@ -548,6 +559,14 @@ const proxyListen = strict({
 const ProxyFields = strict({
   /** Connecting to the owner node and its answer to the replayed login, each within this long; beyond it the client gets NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
   backendTimeoutSeconds: z.number().min(0.1).max(600).default(10),
+  /**
+   * Start every connection to a node with a PROXY protocol v2 header
+   * (HAProxy proxy-protocol.txt §2.2) naming the client's address, so the
+   * node's per-address login limits and logs see the client, not the
+   * proxy. The nodes must list the proxies in `proxyProtocolFrom` (a node
+   * that does not expect the header reads it as a bad command). Off by default.
+   */
+  sendProxyProtocol: z.boolean().default(false),
 }).prefault({});
 
 const ProxyConfig = strict({

@@ -33,11 +33,9 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
 /**
  * Fields of a gateway config whose feature this runtime does not serve yet;
  * the gateway says so in one warning at start instead of ignoring them
- * silently (the filters and outbound slices of issue 11, the hub client).
+ * silently. The hub client (hubUrl, clusterTokenFile, advertise) is served
+ * by main.ts; without a hub, `advertise` has nobody to tell.
  */
 export function unservedGatewayFields(cfg: GatewayConfig): string[] {
-  const out = [`advertise (${cfg.advertise}: the address heartbeats announce to the hub)`];
-  if (cfg.hubUrl) out.push('hubUrl (hub client: directory, placement, heartbeats)');
-  if (cfg.clusterTokenFile) out.push('clusterTokenFile (hub client)');
-  return out;
+  return cfg.hubUrl || cfg.hubUrls ? [] : [`advertise (${cfg.advertise}: announced to the hub, and no hub is configured)`];
 }

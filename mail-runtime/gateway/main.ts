@@ -2,26 +2,67 @@
  * `mailfleet run --role gateway --config <file>`: the CLI calls runGateway
  * (through mail-runtime/main.ts ROLE_ENTRIES); it stops cleanly on SIGTERM/SIGINT.
  */
-import { createLogger } from '../common/log';
+import { join } from 'node:path';
+import { HubClient, HubLink, PlacementCache, hubUrlsOf, readClusterSecrets } from '../cluster';
+import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { gatewayOptionsFromConfig, unservedGatewayFields } from './from-config';
+import { HubRouter } from './hub-router';
 import { startGateway, type RunningGateway } from './start';
 
+type GatewayConfig = RuntimeConfigOf<'gateway'>;
+
+/** Software version reported to the hub (as the proxy reports it; the hub's module is not loaded here). */
+const RUNTIME_VERSION = '0.1.0';
+
+/**
+ * In a cluster (hubUrl/hubUrls): the router asks the hub's directory what
+ * a recipient is and follows the hub's placement for the owner node's LMTP,
+ * cached under the member's state path so a gateway restarted while no hub
+ * answers still delivers; the gateway registers and heartbeats like every
+ * member. Without a hub: the static `placement` of the config.
+ */
+function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; link: (ports: Record<string, number>) => HubLink; cache: PlacementCache } | undefined {
+  const urls = hubUrlsOf(cfg);
+  if (urls.length === 0) return undefined;
+  const { token, caPem } = readClusterSecrets(cfg);
+  const cache = new PlacementCache(join(cfg.storage.path, 'members', cfg.memberId, 'placement.json'), log);
+  const client = new HubClient({ urls, token, ...(caPem ? { caPem } : {}), log });
+  const router = new HubRouter({ client, placement: cache, log });
+  const link = (ports: Record<string, number>): HubLink =>
+    new HubLink({
+      urls: [...urls],
+      token,
+      ...(caPem ? { ca: caPem } : {}),
+      cache,
+      log,
+      register: { memberId: cfg.memberId, role: 'gateway', site: cfg.site, version: RUNTIME_VERSION, advertise: cfg.advertise, ports },
+    });
+  return { router, link, cache };
+}
+
 /** @public Loaded lazily by ../main.ts through require(), which knip cannot follow. */
-export async function runGateway(cfg: RuntimeConfigOf<'gateway'>): Promise<RunningGateway> {
+export async function runGateway(cfg: GatewayConfig): Promise<RunningGateway> {
   // Every line names the cluster and site too: logs of many members are read side by side.
   const log = createLogger({ role: 'gateway', member: cfg.memberId, cluster: cfg.cluster, site: cfg.site }, cfg.logLevel);
-  log.warn({ fields: unservedGatewayFields(cfg) }, 'configured but not served by this version yet');
-  const gateway = await startGateway({ ...gatewayOptionsFromConfig(cfg), log });
+  const unserved = unservedGatewayFields(cfg);
+  if (unserved.length) log.warn({ fields: unserved }, 'configured but not served by this version yet');
+  const cluster = clusterRouting(cfg, log);
+  await cluster?.cache.load();
+  const gateway = await startGateway({ ...gatewayOptionsFromConfig(cfg), ...(cluster ? { router: cluster.router } : {}), log });
+  const link = cluster?.link({ smtp: gateway.smtpPort, management: gateway.healthPort });
+  link?.start();
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
-    gateway.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    Promise.resolve(link?.stop())
+      .then(() => gateway.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

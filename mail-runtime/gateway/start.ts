@@ -132,7 +132,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
     else {
-      log.warn('no directory configured: every hosted recipient is refused as unknown (550 5.1.1)');
+      if (!opts.router) log.warn('no directory configured: every hosted recipient is refused as unknown (550 5.1.1)');
       directory = StaticDirectory.fromText('users: []');
     }
     const router = opts.router ?? new StaticRouter({ hostedDomains: opts.hostedDomains, directory, placement: opts.placement });

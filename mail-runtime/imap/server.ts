@@ -11,6 +11,8 @@ export interface ImapServerOptions {
   services: ImapServices;
   /** The member's connection limits (config `limits`), shared with its other listeners; serveSessions applies them. */
   connections: ConnectionLimit;
+  /** Networks of the proxies whose connections start with a PROXY v2 header (config `proxyProtocolFrom`). */
+  proxyFrom?: readonly string[];
   /** Override of LIMITS.imapIdleTimeoutMs (tests). */
   idleTimeoutMs?: number;
 }
@@ -28,7 +30,7 @@ const REFUSALS: Record<RefusalReason, Buffer> = {
 
 export async function startImapServer(opts: ImapServerOptions): Promise<ImapServer> {
   return serveSessions(
-    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.services.tls, limit: opts.connections, refusal: (reason) => REFUSALS[reason] },
+    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.services.tls, limit: opts.connections, proxyFrom: opts.proxyFrom ?? [], refusal: (reason) => REFUSALS[reason] },
     (conn) =>
       new ImapSession({
         ...conn,

@@ -27,6 +27,8 @@ export interface ImapSessionOptions {
   socket: Socket | TLSSocket;
   secure: boolean;
   remoteIp: string;
+  /** The trusted proxy the connection came through (PROXY v2, config `proxyProtocolFrom`): the peer of this hop. */
+  via?: string;
   services: ImapServices;
   onClose?: () => void;
   /** Called once logged in: the connection's login deadline (serveSessions) no longer applies. */
@@ -55,6 +57,12 @@ const PAUSE_BUFFERED_BYTES = 1024 * 1024;
 export class ImapSession implements SessionContext {
   readonly id: string;
   readonly remoteIp: string;
+  /**
+   * Whom this connection's bytes travel between: the client, or the proxy
+   * it came through. Plaintext is a property of the hop (the proxy judged
+   * the client's own hop), so the plaintext policy looks at this peer.
+   */
+  private readonly hopPeer: string;
   readonly services: ImapServices;
   readonly enabled = new Set<string>();
   log: Logger;
@@ -83,6 +91,7 @@ export class ImapSession implements SessionContext {
   constructor(private readonly opts: ImapSessionOptions) {
     this.id = opts.id;
     this.remoteIp = opts.remoteIp;
+    this.hopPeer = opts.via ?? opts.remoteIp;
     this.services = opts.services;
     this.secure = opts.secure;
     this.socket = opts.socket;
@@ -170,7 +179,7 @@ export class ImapSession implements SessionContext {
   }
 
   plaintextAuthAllowed(): boolean {
-    return plaintextAuthAllowed(this.services.plaintextAuth, this.secure, this.remoteIp);
+    return plaintextAuthAllowed(this.services.plaintextAuth, this.secure, this.hopPeer);
   }
 
   send(response: ImapResponse): void {

@@ -2,7 +2,7 @@ export { normalizeIp, isLoopback, addressKey, plaintextAuthAllowed, type Plainte
 export { loadTls, type TlsFiles, type TlsMaterial } from './tls';
 export { startTls } from './starttls';
 export { listen, type Listener, type ListenerKind } from './listener';
-export { parseProxyV2, PROXY_LIMITS } from './proxy-protocol';
+export { encodeProxyV2, parseProxyV2, PROXY_LIMITS } from './proxy-protocol';
 export { startHealthServer, createRegistry, type HealthServer } from './health';
 export { registerCertificateMetrics, registerStorageMetrics } from './metrics';
 export { LineSplitter } from './line-reader';

@@ -85,6 +85,53 @@ export function parseProxyV2(buf: Buffer): { header: ProxyHeader; length: number
   return { header: { command: 'proxy', sourceIp, sourcePort }, length };
 }
 
+/**
+ * The PROXY v2 header (§2.2) a relay sends first on its connection to a
+ * backend: command PROXY, STREAM over IPv4 when both addresses are IPv4,
+ * else IPv6 (an IPv4 address as ::ffff:a.b.c.d), no TLVs. What the login
+ * proxy tells a node about its client (config `proxy.sendProxyProtocol`).
+ */
+export function encodeProxyV2(source: { ip: string; port: number }, destination: { ip: string; port: number }): Buffer {
+  const src = normalizeIp(source.ip);
+  const dst = normalizeIp(destination.ip);
+  const v4 = isIP(src) === 4 && isIP(dst) === 4;
+  const addressBytes = v4 ? 4 : 16;
+  const out = Buffer.alloc(FIXED_BYTES + 2 * addressBytes + 4);
+  SIGNATURE.copy(out, 0);
+  out[12] = 0x21; // version 2, command PROXY
+  out[13] = v4 ? 0x11 : 0x21; // AF_INET / AF_INET6, STREAM
+  out.writeUInt16BE(2 * addressBytes + 4, 14);
+  const bytes = (ip: string): Buffer => (v4 ? Buffer.from(ip.split('.').map(Number)) : ipv6Bytes(ip));
+  bytes(src).copy(out, FIXED_BYTES);
+  bytes(dst).copy(out, FIXED_BYTES + addressBytes);
+  out.writeUInt16BE(source.port, FIXED_BYTES + 2 * addressBytes);
+  out.writeUInt16BE(destination.port, FIXED_BYTES + 2 * addressBytes + 2);
+  return out;
+}
+
+/** 16 octets of an IPv6 address (or of an IPv4 one, mapped); `ip` is a valid address. */
+function ipv6Bytes(ip: string): Buffer {
+  const out = Buffer.alloc(16);
+  if (isIP(ip) === 4) {
+    out.writeUInt16BE(0xffff, 10);
+    Buffer.from(ip.split('.').map(Number)).copy(out, 12);
+    return out;
+  }
+  let text = ip.replace(/%.*$/, '');
+  // A dotted IPv4 tail (::ffff:1.2.3.4) is two groups.
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (tail) {
+    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = rest === undefined ? [] : rest ? rest.split(':') : [];
+  const groups = rest === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
 function ipv6Text(b: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));

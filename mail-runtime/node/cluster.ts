@@ -3,6 +3,8 @@ import { Counter, Gauge } from 'prom-client';
 import { ClusterMember, HubClient, HubDirectory, hubUrlsOf, ipMatcher, Ownership, readClusterSecrets, SettingsAppliers } from '../cluster';
 import type { Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
+import { PlacementRules, type PlacementSnapshot } from '../hub/protocol';
+import { NoPlacementError, type Router } from '../smtp/routing';
 import { StoreError } from '../store';
 import { nodeOptionsFromConfig } from './from-config';
 import type { EpochSource } from './mailboxes';
@@ -16,6 +18,29 @@ const NODE_VERSION = '0.1.0';
 export interface ClusterNode extends RunningNode {
   member: ClusterMember;
   ownership: Ownership;
+}
+
+/**
+ * Where submission sends a recipient in a cluster: a hosted user to the
+ * LMTP port of the node the placement names (this node: delivered in
+ * place), anything else outside (the gateway relay). A mailbox with no live
+ * owner now is NoPlacementError: 451, the client retries.
+ */
+function placementRouter(self: string, directory: HubDirectory, placement: () => PlacementSnapshot | undefined, node: () => RunningNode | undefined): Router {
+  let rules: PlacementRules | undefined;
+  return {
+    async route(address) {
+      const user = await directory.lookup(address);
+      if (!user) return { kind: 'remote', address, domain: address.slice(address.lastIndexOf('@') + 1).toLowerCase() };
+      const snap = placement();
+      if (snap && rules?.snapshot !== snap) rules = new PlacementRules(snap);
+      const owner = snap ? rules!.ownerOf(user.address) : null;
+      const n = owner ? rules!.node(owner) : undefined;
+      const port = owner === self ? node()?.lmtpPort : n?.ports.lmtp;
+      if (!owner || !n || port === undefined) throw new NoPlacementError(user.address);
+      return { kind: 'local', address: user.address, node: { memberId: owner, host: n.advertise, port } };
+    },
+  };
 }
 
 /** A node is a cluster member when its config names a hub. */
@@ -67,7 +92,7 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
 
   // LMTP answers 450 4.2.0 for a mailbox not served here now (the gateway retries, after the move at its new owner).
   const owns = (address: string): boolean => ownership.check(address).owned;
-  const node = await startNode({ ...nodeOptionsFromConfig(cfg), directory, epochFor, owns, log });
+  const node = await startNode({ ...nodeOptionsFromConfig(cfg), directory, epochFor, owns, router: placementRouter(cfg.memberId, directory, () => made.member?.placement, () => made.node), log });
   made.node = node;
 
   const released = new Counter({ name: 'mailfleet_cluster_mailboxes_released_total', help: 'Mailboxes this node handed over or dropped (moves, failovers, lease lapses)', labelNames: ['why'], registers: [node.registry] });

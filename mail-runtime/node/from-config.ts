@@ -29,6 +29,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
+    proxyFrom: cfg.proxyProtocolFrom,
     ...(cfg.gatewayRelay ? { queue: new GatewayRelay(splitHostPort(cfg.gatewayRelay), cfg.hostname) } : {}),
   };
 }

@@ -74,6 +74,8 @@ export interface NodeOptions {
   peers?: PeerDelivery;
   /** Config `limits`: message and literal sizes, connections (over all client listeners), login failures and timeout, password checks. */
   limits: RuntimeConfigOf<'node'>['limits'];
+  /** Networks of the proxies in front (config `proxyProtocolFrom`): their client connections start with a PROXY v2 header. */
+  proxyFrom?: readonly string[];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
   imapIdleTimeoutMs?: number;
   /** Its lines should carry role and member (runNode adds cluster and site); default: a new process logger. */
@@ -218,7 +220,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         else log.warn({ ip, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'per-address connection limit reached: refusing connections from this address');
       },
     );
-    const imapCommon = { services, connections, idleTimeoutMs: opts.imapIdleTimeoutMs };
+    const proxyFrom = opts.proxyFrom ?? [];
+    const imapCommon = { services, connections, proxyFrom, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });
     closers.push(() => imap.close());
     let imaps: ImapServer | undefined;
@@ -226,7 +229,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       imaps = await startImapServer({ ...imapCommon, kind: 'tls', ...opts.listen.imaps });
       closers.push(() => (imaps as ImapServer).close());
     }
-    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections };
+    const pop3Common = { auth, backend: storePop3Backend(store, placement), tls, plaintextAuth, log, hostname, connections, proxyFrom };
     const pop3 = await startPop3Server({ ...pop3Common, kind: 'plain', ...opts.listen.pop3 });
     closers.push(() => pop3.close());
     let pop3s: Pop3Server | undefined;
@@ -262,6 +265,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       plaintextAuth,
       tls,
       limit: connections,
+      proxyFrom,
       maxMessageBytes: limits.maxMessageBytes,
       log,
     };

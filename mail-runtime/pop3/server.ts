@@ -18,6 +18,8 @@ export interface Pop3ServerOptions {
   hostname: string;
   /** The member's connection limits (config `limits`), shared with its other listeners; serveSessions applies them. */
   connections: ConnectionLimit;
+  /** Networks of the proxies whose connections start with a PROXY v2 header (config `proxyProtocolFrom`). */
+  proxyFrom?: readonly string[];
   idleTimeoutMs?: number;
 }
 
@@ -35,7 +37,7 @@ const REFUSALS: Record<RefusalReason, Buffer> = {
 
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Server> {
   return serveSessions(
-    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, limit: opts.connections, refusal: (reason) => REFUSALS[reason] },
+    { kind: opts.kind, host: opts.host, port: opts.port, tls: opts.tls, limit: opts.connections, proxyFrom: opts.proxyFrom ?? [], refusal: (reason) => REFUSALS[reason] },
     (conn) =>
       new Pop3Session({
         ...conn,

@@ -14,6 +14,8 @@ export interface Pop3SessionOptions {
   socket: Socket | TLSSocket;
   secure: boolean;
   remoteIp: string;
+  /** The trusted proxy the connection came through (PROXY v2, config `proxyProtocolFrom`): the peer of this hop. */
+  via?: string;
   auth: Authenticator;
   backend: Pop3Backend;
   tls?: TlsMaterial;
@@ -45,6 +47,8 @@ const LINES_PER_WRITE = 256;
 export class Pop3Session implements GateContext {
   readonly id: string;
   readonly remoteIp: string;
+  /** The client, or the proxy it came through: the plaintext policy judges this hop (see ImapSession.hopPeer). */
+  private readonly hopPeer: string;
   readonly services: Pop3Services;
   log: Logger;
   state: Pop3State = 'AUTHORIZATION';
@@ -69,6 +73,7 @@ export class Pop3Session implements GateContext {
   constructor(private readonly opts: Pop3SessionOptions) {
     this.id = opts.id;
     this.remoteIp = opts.remoteIp;
+    this.hopPeer = opts.via ?? opts.remoteIp;
     this.secure = opts.secure;
     this.socket = opts.socket;
     this.services = { auth: opts.auth, backend: opts.backend, tls: opts.tls, plaintextAuth: opts.plaintextAuth, hostname: opts.hostname };
@@ -93,7 +98,7 @@ export class Pop3Session implements GateContext {
   // ---------------------------------------------------------------- CommandContext
 
   plaintextAuthAllowed(): boolean {
-    return plaintextAuthAllowed(this.services.plaintextAuth, this.secure, this.remoteIp);
+    return plaintextAuthAllowed(this.services.plaintextAuth, this.secure, this.hopPeer);
   }
 
   challenge(base64: string): Promise<ClientLine | undefined> {

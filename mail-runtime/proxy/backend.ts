@@ -30,7 +30,8 @@ export class BackendConnection {
     socket.on('close', () => this.fail(new BackendError('backend closed the connection')));
   }
 
-  static open(host: string, port: number, timeoutMs: number): Promise<BackendConnection> {
+  /** Connects; `preamble` (the PROXY v2 header, front.ts backendPreamble) is the first thing written. */
+  static open(host: string, port: number, timeoutMs: number, preamble?: Buffer): Promise<BackendConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
@@ -40,6 +41,7 @@ export class BackendConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
+        if (preamble) socket.write(preamble);
         resolve(new BackendConnection(socket));
       });
       socket.once('error', (err) => {

@@ -2,8 +2,8 @@ import type { SecureContext } from 'node:tls';
 import type { LoginLimiter } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
-import type { PlaintextAuthPolicy } from '../net';
-import type { PlacementCache } from './placement-cache';
+import { encodeProxyV2, type AcceptedConnection, type PlaintextAuthPolicy } from '../net';
+import type { PlacementCache } from '../cluster';
 
 /**
  * Bounds of the proxy's pre-auth dialogue, beside the shared ones in
@@ -34,9 +34,22 @@ export interface FrontServices {
   /** Failed logins on one connection before it is closed (`limits.loginFailuresPerConnection`). */
   failuresPerConnection: number;
   backendTimeoutMs: number;
+  /** Start each node connection with a PROXY v2 header naming the client (config `proxy.sendProxyProtocol`). */
+  sendProxyProtocol: boolean;
   sessions: SplicedSessions;
   /** Counts logins by protocol and outcome (/metrics). */
-  countLogin(protocol: 'imap' | 'pop3', outcome: 'ok' | 'failed' | 'throttled' | 'unavailable'): void;
+  countLogin(protocol: 'imap' | 'pop3' | 'submission', outcome: 'ok' | 'failed' | 'throttled' | 'unavailable'): void;
+}
+
+/**
+ * What the proxy sends a node before anything else: with
+ * `proxy.sendProxyProtocol`, the PROXY v2 header that tells the node who
+ * the client is (its address and the proxy address it connected to), so
+ * the node's per-address limits count that client and not the proxy.
+ */
+export function backendPreamble(s: FrontServices, conn: AcceptedConnection): Buffer | undefined {
+  if (!s.sendProxyProtocol) return undefined;
+  return encodeProxyV2({ ip: conn.remoteIp, port: conn.remotePort }, { ip: conn.socket.localAddress ?? '0.0.0.0', port: conn.socket.localPort ?? 0 });
 }
 
 /** A session that has been handed to a node. */

@@ -4,7 +4,7 @@ import { decodeSaslPlain, encodeSaslPlain } from '../auth';
 import { CommandReader, asAstring, asAtom, type ImapCommand } from '../imap/protocol';
 import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
 import { BackendConnection } from './backend';
-import { PROXY_LIMITS, type FrontServices } from './front';
+import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
 import { splice } from './splice';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 3501 §7.1.5, RFC 5530 UNAVAILABLE). */
@@ -307,7 +307,7 @@ export class ImapFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs);
+      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, this.conn));
       const greeting = await backend.readLine(s.backendTimeoutMs);
       if (!greeting.startsWith('* OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       backend.write(

@@ -7,10 +7,10 @@ import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { ConnectionLimit, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type RefusalReason, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
-import { HubLink } from './hub-link';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
-import { PlacementCache } from './placement-cache';
+import { HubLink, PlacementCache } from '../cluster';
 import { POP3_REFUSALS, Pop3Front } from './pop3-front';
+import { SUBMISSION_REFUSALS, SubmissionFront } from './submission-front';
 
 type ProxyConfig = RuntimeConfigOf<'proxy'>;
 
@@ -19,6 +19,8 @@ export interface RunningProxy {
   imapsPort?: number;
   pop3Port: number;
   pop3sPort?: number;
+  submissionPort: number;
+  smtpsPort?: number;
   healthPort: number;
   close(): Promise<void>;
 }
@@ -49,8 +51,8 @@ function readFileField(field: string, file: string): string {
  * `mailfleet run --role proxy`: IMAP (plain + STARTTLS, implicit TLS) and
  * POP3 (plain + STLS, implicit TLS) front doors that route each login to
  * the node owning the mailbox, by the placement rules the hub streams
- * (cached locally), and a management port. Submission and SMTPS are not
- * proxied yet (listen.submission / listen.smtps are not opened).
+ * (cached locally); submission (587 with STARTTLS) and SMTPS (465) routed
+ * the same way by the AUTH user; and a management port.
  */
 /** @public Loaded lazily by ../main.ts through require(), which knip cannot follow. */
 export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?: boolean } = {}): Promise<RunningProxy> {
@@ -118,6 +120,7 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     tlsContext: tls.context,
     failuresPerConnection: limits.loginFailuresPerConnection,
     backendTimeoutMs: Math.round(cfg.proxy.backendTimeoutSeconds * 1000),
+    sendProxyProtocol: cfg.proxy.sendProxyProtocol,
     sessions,
     countLogin: (protocol, outcome) => logins.inc({ protocol, outcome }),
   };
@@ -137,6 +140,12 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     servers.push(pop3);
     const pop3s = cfg.listen.pop3s ? await serveSessions({ kind: 'tls', ...cfg.listen.pop3s, tls, limit: connections, refusal: (r) => POP3_REFUSALS[r] }, (c) => new Pop3Front(c, services)) : undefined;
     if (pop3s) servers.push(pop3s);
+    const submission = await serveSessions({ kind: 'plain', ...cfg.listen.submission, limit: connections, refusal: (r) => SUBMISSION_REFUSALS[r] }, (c) => new SubmissionFront(c, services, cfg.hostname));
+    servers.push(submission);
+    const smtps = cfg.listen.smtps
+      ? await serveSessions({ kind: 'tls', ...cfg.listen.smtps, tls, limit: connections, refusal: (r) => SUBMISSION_REFUSALS[r] }, (c) => new SubmissionFront(c, services, cfg.hostname))
+      : undefined;
+    if (smtps) servers.push(smtps);
 
     new Gauge({
       name: 'mailfleet_proxy_sessions',
@@ -173,6 +182,8 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
           pop3: pop3.port,
           ...(imaps ? { imaps: imaps.port } : {}),
           ...(pop3s ? { pop3s: pop3s.port } : {}),
+          submission: submission.port,
+          ...(smtps ? { smtps: smtps.port } : {}),
           management: health.port,
         },
       },
@@ -192,6 +203,8 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
       ...(imaps ? { imapsPort: imaps.port } : {}),
       pop3Port: pop3.port,
       ...(pop3s ? { pop3sPort: pop3s.port } : {}),
+      submissionPort: submission.port,
+      ...(smtps ? { smtpsPort: smtps.port } : {}),
       healthPort: health.port,
     };
     log.info({ ...ports, placementVersion: cache.version }, 'proxy ready');

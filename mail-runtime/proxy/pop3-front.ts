@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
 import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
 import { BackendConnection } from './backend';
-import { PROXY_LIMITS, type FrontServices } from './front';
+import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
 import { splice } from './splice';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 2449 §8.1.2 / RFC 3206 §4 SYS/TEMP). */
@@ -277,7 +277,7 @@ export class Pop3Front {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs);
+      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, this.conn));
       const greeting = await backend.readLine(s.backendTimeoutMs);
       if (!greeting.startsWith('+OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       let answer: string;

@@ -4,14 +4,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import Pop3Command from 'node-pop3';
+import { createTransport } from 'nodemailer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/hub';
 
 /**
  * `mailfleet up --local` (what `npm start` runs) as a user runs it: a real
- * launcher process with its hub and nodes, reached with imapflow; a member
- * killed with -9 comes back; SIGINT stops everything; a second start on the
- * same folder keeps the mail and the users.
+ * launcher process with its hub, nodes, gateway and proxy; mail sent with
+ * nodemailer to the gateway's MX port is read with imapflow through the
+ * proxy, for users on both nodes; a member killed with -9 comes back;
+ * SIGINT stops every process; a second start on the same folder keeps the
+ * mail and the users.
  */
 const root = resolve(__dirname, '..', '..');
 const bin = join(root, 'bin', 'mailfleet.js');
@@ -54,8 +58,23 @@ async function imap(port: number, u: { address: string; password: string }): Pro
   return flow;
 }
 
-function imapPort(c: ClusterJson, member: string): number {
-  return Number(c.members.find((m) => m.id === member)!.endpoints.imap!.split(':')[1]);
+/** A role's endpoint port from cluster.json (`imap` of the proxy, `smtp` of the gateway). */
+function port(c: ClusterJson, role: string, name: string): number {
+  return Number(c.members.find((m) => m.role === role)!.endpoints[name]!.split(':')[1]);
+}
+
+/** Message-IDs in a user's INBOX, read through the proxy. */
+async function inboxIds(c: ClusterJson, u: { address: string; password: string }): Promise<string[]> {
+  const flow = await imap(port(c, 'proxy', 'imap'), u);
+  try {
+    const box = await flow.mailboxOpen('INBOX');
+    if (box.exists === 0) return [];
+    const ids: string[] = [];
+    for await (const m of flow.fetch('1:*', { envelope: true })) ids.push(m.envelope?.messageId ?? '');
+    return ids;
+  } finally {
+    await flow.logout();
+  }
 }
 
 afterAll(async () => {
@@ -67,23 +86,44 @@ afterAll(async () => {
 });
 
 describe('mailfleet up --local', () => {
-  it('runs hub + 2 nodes that an IMAP client uses, restarts a killed member, stops on SIGINT, keeps mail across restarts', async () => {
+  it('runs hub + 2 nodes + gateway + proxy: mail sent to the MX is read through the proxy; restarts a killed member, stops every process on SIGINT, keeps mail across restarts', async () => {
     dir = await mkdtemp(join(tmpdir(), 'mf-up-'));
     const first = up();
     await waitFor(() => first.out().includes('local cluster running'), 'the launcher says the cluster runs', 150_000);
     const c = clusterJson();
-    expect(c.members.map((m) => m.role).sort()).toEqual(['hub', 'node', 'node']);
+    expect(c.members.map((m) => m.role).sort()).toEqual(['gateway', 'hub', 'node', 'node', 'proxy']);
     for (const m of c.members) expect(alive(m.pid!)).toBe(true);
     expect(c.demoUsers).toHaveLength(2);
     const alice = c.demoUsers[0]!;
     expect(first.out()).toContain(alice.password);
+    // What a person reads: the proxy and the gateway ports, and a way to try it.
+    expect(first.out()).toContain(`IMAP 127.0.0.1:${port(c, 'proxy', 'imap')}`);
+    expect(first.out()).toContain(`smtp://127.0.0.1:${port(c, 'gateway', 'smtp')}`);
+    // The demo users live on both nodes (the ring of local-node-0 and local-node-1 is the same on every start).
+    expect(new Set(c.demoUsers.map((u) => u.servedBy)).size).toBe(2);
 
-    // A real client at the node that serves alice: append, read back.
-    const flow = await imap(imapPort(c, alice.servedBy!), alice);
-    await flow.append('INBOX', 'From: a@example.test\r\nTo: alice@example.test\r\nSubject: kept\r\nMessage-ID: <kept@example.test>\r\n\r\nhello\r\n');
-    const box = await flow.mailboxOpen('INBOX');
-    expect(box.exists).toBe(1);
-    await flow.logout();
+    // The MX (gateway) takes mail for each demo user; the proxy finds each one's node.
+    const mx = createTransport({ host: '127.0.0.1', port: port(c, 'gateway', 'smtp'), secure: false, ignoreTLS: true, pool: false });
+    for (const u of c.demoUsers) {
+      const info = await mx.sendMail({ from: 'someone@example.org', to: u.address, subject: 'kept', messageId: `<kept-${u.address.split('@')[0]}@example.org>`, text: 'hello' });
+      expect(info.accepted).toEqual([u.address]);
+    }
+    mx.close();
+    for (const u of c.demoUsers) {
+      const want = `<kept-${u.address.split('@')[0]}@example.org>`;
+      let ids: string[] = [];
+      await waitFor(async () => (ids = await inboxIds(c, u)).length > 0, `${u.address}: the message delivered`, 60_000);
+      expect(ids).toEqual([want]);
+    }
+    // POP3 through the proxy, and submission through the proxy (alice writes to bob, on the other node).
+    const [a, b] = c.demoUsers as [ClusterJson['demoUsers'][number], ClusterJson['demoUsers'][number]];
+    const pop = new Pop3Command({ host: '127.0.0.1', port: port(c, 'proxy', 'pop3'), user: b.address, password: b.password, timeout: 30_000 });
+    expect(await pop.STAT()).toMatch(/^1 /);
+    await pop.QUIT();
+    const submit = createTransport({ host: '127.0.0.1', port: port(c, 'proxy', 'submission'), secure: false, requireTLS: true, auth: { user: a.address, pass: a.password }, tls: { rejectUnauthorized: false } });
+    await submit.sendMail({ from: a.address, to: b.address, subject: 'submitted', messageId: '<submitted@example.test>', text: 'hi bob' });
+    submit.close();
+    await waitFor(async () => (await inboxIds(c, b)).includes('<submitted@example.test>'), `${b.address}: the submitted message`, 60_000);
 
     // kill -9 a node: the launcher starts it again (a new pid in cluster.json).
     const victim = c.members.find((m) => m.role === 'node')!;
@@ -93,21 +133,18 @@ describe('mailfleet up --local', () => {
       return pid !== null && pid !== victim.pid && alive(pid);
     }, `${victim.id} restarted`, 60_000);
 
-    // SIGINT stops every member and the launcher exits 0.
+    // SIGINT stops every member (gateway and proxy too) and the launcher exits 0.
+    const pids = clusterJson().members.map((m) => m.pid!);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
-    for (const m of clusterJson().members) if (m.pid) expect(alive(m.pid)).toBe(false);
+    expect(pids.filter((pid) => alive(pid))).toEqual([]);
 
     // Again on the same folder: same users and passwords, the mail is there.
     const second = up();
     await waitFor(() => second.out().includes('local cluster running'), 'the second start runs', 150_000);
     const c2 = clusterJson();
     expect(c2.demoUsers.map(({ address, password }) => ({ address, password }))).toEqual(c.demoUsers.map(({ address, password }) => ({ address, password })));
-    const a2 = c2.demoUsers[0]!;
-    const flow2 = await imap(imapPort(c2, a2.servedBy!), a2);
-    const box2 = await flow2.mailboxOpen('INBOX');
-    expect(box2.exists).toBe(1);
-    await flow2.logout();
+    for (const u of c2.demoUsers) expect(await inboxIds(c2, u)).toContain(`<kept-${u.address.split('@')[0]}@example.org>`);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
     expect(existsSync(join(dir, 'storage'))).toBe(true);

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionLimit, loadTls, parseProxyV2, PROXY_LIMITS, serveSessions, type AcceptedConnection, type SessionServer } from '../../mail-runtime/net';
+import fc from 'fast-check';
+import { ConnectionLimit, encodeProxyV2, loadTls, parseProxyV2, PROXY_LIMITS, serveSessions, type AcceptedConnection, type SessionServer } from '../../mail-runtime/net';
 import { startHaproxy, type Haproxy } from '../helpers/haproxy';
 import { LineClient } from '../helpers/line-client';
 
@@ -21,6 +22,18 @@ function v4Body(src: string, dst: string, sport: number, dport: number, extra = 
   b.writeUInt16BE(sport, 8);
   b.writeUInt16BE(dport, 10);
   return b;
+}
+
+/** An address as 16 octets (IPv4 mapped), to compare spellings of one address. */
+function addrBytes(ip: string): Buffer {
+  const full = new URL(`http://[${ip.includes(':') ? ip : `::ffff:${ip}`}]/`).hostname.slice(1, -1);
+  const [head, tail] = full.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
 }
 
 describe('parseProxyV2 (proxy-protocol.txt §2.2)', () => {
@@ -47,6 +60,19 @@ describe('parseProxyV2 (proxy-protocol.txt §2.2)', () => {
   it('asks for more octets while the header is incomplete', () => {
     const full = v2(1, 0x11, v4Body('1.2.3.4', '5.6.7.8', 1, 2));
     for (const n of [1, 12, 15, 16, 27]) expect(parseProxyV2(full.subarray(0, n))).toBe('incomplete');
+  });
+
+  it('reads back what encodeProxyV2 writes (what the login proxy sends its nodes): IPv4, IPv6, and mixed families as IPv6', () => {
+    expect(encodeProxyV2({ ip: '203.0.113.9', port: 40000 }, { ip: '10.0.0.1', port: 143 })).toEqual(v2(1, 0x11, v4Body('203.0.113.9', '10.0.0.1', 40000, 143)));
+    expect(parseProxyV2(encodeProxyV2({ ip: '2001:db8::42', port: 1 }, { ip: '::1', port: 2 }))).toEqual({ header: { command: 'proxy', sourceIp: '2001:db8:0:0:0:0:0:42', sourcePort: 1 }, length: 52 });
+    expect(parseProxyV2(encodeProxyV2({ ip: '198.51.100.1', port: 3 }, { ip: '::1', port: 4 }))).toMatchObject({ header: { sourceIp: '198.51.100.1', sourcePort: 3 }, length: 52 });
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.integer({ min: 0, max: 65535 }), (ip, port) => {
+        const parsed = parseProxyV2(encodeProxyV2({ ip, port }, { ip: '127.0.0.1', port: 143 }));
+        if (parsed === 'incomplete' || parsed.header.command !== 'proxy') return false;
+        return parsed.header.sourcePort === port && Buffer.compare(addrBytes(parsed.header.sourceIp), addrBytes(ip)) === 0;
+      }),
+    );
   });
 
   it.each([

@@ -32,6 +32,8 @@ import { COMMON_REPLIES, SmtpReplyError } from './reply';
 export interface SmtpConnectionState {
   readonly id: string;
   readonly remoteIp: string;
+  /** The peer of this hop: the client, or the trusted proxy it came through (PROXY v2); the plaintext policy judges it. */
+  readonly hopIp: string;
   /** Child logger with the connection id (and protocol); one line per session event. */
   readonly log: Logger;
   /** Set once AUTH succeeded (submission). */
@@ -81,6 +83,8 @@ export interface SmtpListenerOptions {
   tls: TlsMaterial;
   /** Connection bounds at accept (shared with the member's other client listeners, or LMTP's own). */
   limit: ConnectionLimit;
+  /** Networks of the proxies whose connections start with a PROXY v2 header (submission: config `proxyProtocolFrom`). */
+  proxyFrom?: readonly string[];
   /** RFC 1870 SIZE, advertised and enforced (552 5.3.4). */
   maxMessageBytes: number;
   maxCommandBytes: number;
@@ -307,6 +311,7 @@ export async function serveSmtp(opts: SmtpListenerOptions): Promise<SmtpListener
       port: opts.port,
       tls: opts.tls,
       limit: opts.limit,
+      proxyFrom: opts.proxyFrom ?? [],
       // RFC 5321 §3.1: a server that cannot serve now greets with 421.
       refusal: (reason) =>
         Buffer.from(`421 4.7.0 ${opts.hostname} too many connections${reason === 'address' ? ' from your address' : ''}, try again later\r\n`),
@@ -315,7 +320,7 @@ export async function serveSmtp(opts: SmtpListenerOptions): Promise<SmtpListener
       const log = opts.log.child({ cid: accepted.id, protocol, ip: accepted.remoteIp });
       return {
         start() {
-          states.set(accepted.id, { id: accepted.id, remoteIp: accepted.remoteIp, log, authFailures: 0, onLogin: accepted.onLogin });
+          states.set(accepted.id, { id: accepted.id, remoteIp: accepted.remoteIp, hopIp: accepted.via ?? accepted.remoteIp, log, authFailures: 0, onLogin: accepted.onLogin });
           accepted.socket.once('close', () => {
             states.delete(accepted.id);
             connections.delete(accepted.id);

@@ -12,7 +12,7 @@ import type { SubmissionDeps } from './types';
  * §4, §6) — the same policy as IMAP's LOGINDISABLED and POP3's.
  */
 export function authGate(deps: SubmissionDeps, ctx: PhaseContext): Reply | undefined {
-  return plaintextAuthAllowed(deps.plaintextAuth, ctx.session.secure, ctx.conn.remoteIp) ? undefined : SUBMISSION_REPLIES.encryptionRequired;
+  return plaintextAuthAllowed(deps.plaintextAuth, ctx.session.secure, ctx.conn.hopIp) ? undefined : SUBMISSION_REPLIES.encryptionRequired;
 }
 
 /**

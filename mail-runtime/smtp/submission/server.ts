@@ -15,6 +15,8 @@ export interface SubmissionServerOptions extends SubmissionDeps {
   tls: TlsMaterial;
   /** The member's client connection bounds (shared with IMAP and POP3). */
   limit: ConnectionLimit;
+  /** Networks of the proxies in front (config `proxyProtocolFrom`): their connections start with a PROXY v2 header. */
+  proxyFrom?: readonly string[];
   maxMessageBytes: number;
   log: Logger;
 }
@@ -34,6 +36,7 @@ export function startSubmissionServer(opts: SubmissionServerOptions): Promise<Sm
     hostname: opts.hostname,
     tls: opts.tls,
     limit: opts.limit,
+    ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}),
     maxMessageBytes: opts.maxMessageBytes,
     maxCommandBytes: SMTP_LIMITS.submissionCommandBytes,
     auth: { gate: (ctx) => authGate(deps, ctx) },

@@ -13,11 +13,12 @@ export interface Route {
   incarnation: number;
 }
 
-/** Why no route exists; the front end answers NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
+/** Why no route exists; the proxy answers NO [UNAVAILABLE] / -ERR [SYS/TEMP], the gateway 451. */
 export type NoRoute = { error: 'no-placement' | 'no-owner' | 'no-port'; node?: string };
 
 /**
- * The placement rules the proxy routes by (DESIGN.md: the hub is not on the
+ * The placement rules a proxy routes logins by and a gateway its LMTP
+ * deliveries (DESIGN.md: the hub is not on the
  * data path). Fed by the hub's stream; every new version is written to a
  * local file first, so a proxy restarted while no hub answers routes from
  * the last rules it saw. Owner = override ?? ring of the domain's pinned
@@ -94,7 +95,7 @@ export class PlacementCache {
     this.onChange(this.rules);
   }
 
-  /** The owner of `address` and where to reach it for `protocol` (a port name the node registered: `imap`, `pop3`). */
+  /** The owner of `address` and where to reach it for `protocol` (a port name the node registered: `imap`, `pop3`, `lmtp`). */
   route(address: string, protocol: string): Route | NoRoute {
     const rules = this.rules;
     if (!rules) return { error: 'no-placement' };

@@ -47,11 +47,12 @@ class HubCallError extends Error {
 }
 
 /**
- * The proxy's link to the hub: register as a member, heartbeat, hold the
- * NDJSON stream (hub/protocol/cluster.ts) and feed every placement it
- * announces to the cache. A proxy owns no mailbox, so it needs no lease:
- * while no hub answers it keeps routing from the cache and keeps trying,
- * following a standby's `not_active` answer to the active hub.
+ * The link to the hub of a member that owns no mailbox (proxy, gateway):
+ * register as a member, heartbeat, hold the NDJSON stream
+ * (hub/protocol/cluster.ts) and feed every placement it announces to the
+ * cache. Such a member needs no lease: while no hub answers it keeps
+ * routing from the cache and keeps trying, following a standby's
+ * `not_active` answer to the active hub.
  */
 export class HubLink {
   private urlIndex = 0;

@@ -1,0 +1,95 @@
+import { normalizeAddress } from '../auth';
+import type { HubClient, PlacementCache } from '../cluster';
+import type { Logger } from '../common/log';
+import { RecipientAnswer, type Recipient } from '../hub/protocol';
+import { NoPlacementError, type Route, type Router } from '../smtp/routing';
+
+/**
+ * How long a recipient answer from the hub is used without asking again.
+ * Short: a user added or removed on the hub is seen at the gateway within
+ * this long (an unknown address answered 550 by mistake would bounce mail).
+ */
+const RECIPIENT_TTL_MS = 30_000;
+/**
+ * While no hub answers, an answer this old is still used (DESIGN.md: the
+ * hub is not on the data path); older, the recipient gets 451 and the
+ * sender retries.
+ */
+const RECIPIENT_STALE_MS = 24 * 3600_000;
+/** Recipients remembered at once (each a few hundred bytes); the oldest go first. */
+const RECIPIENT_CACHE_MAX = 100_000;
+/** One recipient lookup at the hub gives up after this long (the session's RCPT waits for it). */
+const LOOKUP_TIMEOUT_MS = 5000;
+/** Alias chains longer than this are a loop in the directory, not a route. */
+const MAX_ALIAS_DEPTH = 8;
+
+export interface HubRouterOptions {
+  client: HubClient;
+  /** The hub's placement, kept current by the member's HubLink. */
+  placement: PlacementCache;
+  log: Logger;
+}
+
+/**
+ * The gateway's router in a cluster (issue 12): what an address is comes
+ * from the hub's directory (`GET /v1/cluster/recipients/{address}`: mailbox,
+ * alias, unknown, not hosted — no password hashes), which node owns the
+ * mailbox from the placement every member follows, looked up again at each
+ * delivery attempt so mail for a moved or failed-over mailbox goes to its
+ * new owner on the retry. A mailbox without a live owner is NoPlacementError
+ * (451: the sender, or our queue, retries).
+ */
+export class HubRouter implements Router {
+  private readonly known = new Map<string, { recipient: Recipient; at: number }>();
+
+  constructor(private readonly o: HubRouterOptions) {}
+
+  async route(address: string): Promise<Route> {
+    let addr = normalizeAddress(address);
+    for (let depth = 0; depth < MAX_ALIAS_DEPTH; depth++) {
+      const r = await this.recipient(addr);
+      switch (r.kind) {
+        case 'not-hosted':
+          return { kind: 'remote', address: addr, domain: addr.slice(addr.lastIndexOf('@') + 1) };
+        case 'unknown':
+          return { kind: 'unknown-user', address: addr };
+        case 'mailbox': {
+          const to = this.o.placement.route(r.address, 'lmtp');
+          if ('error' in to) throw new NoPlacementError(r.address);
+          return { kind: 'local', address: r.address, node: { memberId: to.node, host: to.host, port: to.port } };
+        }
+        case 'alias':
+          // One mailbox behind the alias routes as that mailbox; several are expanded first (expand()).
+          addr = r.targets[0]!;
+          break;
+      }
+    }
+    throw new Error(`${address}: alias chain longer than ${MAX_ALIAS_DEPTH}`);
+  }
+
+  /** An alias's targets (RFC 5321 §3.9: aliases expand before routing); anything else is itself. */
+  async expand(address: string): Promise<readonly string[]> {
+    const addr = normalizeAddress(address);
+    const r = await this.recipient(addr);
+    return r.kind === 'alias' ? r.targets : [addr];
+  }
+
+  private async recipient(addr: string): Promise<Recipient> {
+    const now = Date.now();
+    const had = this.known.get(addr);
+    if (had && now - had.at < RECIPIENT_TTL_MS) return had.recipient;
+    try {
+      const a = await this.o.client.call('GET', `/v1/cluster/recipients/${encodeURIComponent(addr)}`, undefined, RecipientAnswer, LOOKUP_TIMEOUT_MS);
+      this.known.delete(addr);
+      this.known.set(addr, { recipient: a.recipient, at: now });
+      if (this.known.size > RECIPIENT_CACHE_MAX) this.known.delete(this.known.keys().next().value!);
+      return a.recipient;
+    } catch (err) {
+      if (had && now - had.at < RECIPIENT_STALE_MS) {
+        this.o.log.warn({ err, rcpt: addr }, 'hub unreachable: using the recipient as last known');
+        return had.recipient;
+      }
+      throw err;
+    }
+  }
+}

@@ -5,11 +5,11 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'test/fixtures/**', 'policies/node_modules/**', 'dist/**', '**/*.d.ts', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'test/fixtures/**', 'policies/node_modules/**', 'dist/**', 'dashboard/dist/**', '**/*.d.ts', 'bench/results/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts', '**/*.mts'],
+    files: ['**/*.ts', '**/*.mts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

@@ -80,6 +80,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_QUEUE_EXPIRE_HOURS', path: ['queue', 'expireHours'], kind: 'number' },
   { name: 'MAILFLEET_QUEUE_DELIVERY_CONCURRENCY', path: ['queue', 'deliveryConcurrency'], kind: 'int' },
   { name: 'MAILFLEET_ADMIN_TOKEN_FILE', path: ['adminTokenFile'], kind: 'string' },
+  { name: 'MAILFLEET_READONLY_TOKEN_FILE', path: ['readOnlyTokenFile'], kind: 'string' },
   { name: 'MAILFLEET_HEARTBEAT_SECONDS', path: ['heartbeatSeconds'], kind: 'number' },
   { name: 'MAILFLEET_DEAD_AFTER_SECONDS', path: ['deadAfterSeconds'], kind: 'number' },
   { name: 'MAILFLEET_LEASE_MARGIN_SECONDS', path: ['leaseMarginSeconds'], kind: 'number' },

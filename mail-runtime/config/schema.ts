@@ -579,6 +579,8 @@ const ProxyConfig = strict({
 const hubFields = {
   /** File with the admin API bearer token (a mounted secret). */
   adminTokenFile: z.string().min(1).optional(),
+  /** File with a read-only token: the admin API's GETs and read-only dashboard sessions (monitoring, help desk); it can change nothing. */
+  readOnlyTokenFile: z.string().min(1).optional(),
   /**
    * Seconds between member heartbeats (each renews the member's lease). The
    * active hub tells every member this value when it registers, so it is set

@@ -3,6 +3,7 @@ import type { Logger } from '../common/log';
 import type { Pem } from './ca';
 import { DIRECTORY_DB_FILE, DIRECTORY_MIGRATIONS, openHubDb, STATE_DB_FILE, STATE_MIGRATIONS, type HubDb } from './db';
 import { DirectoryStore } from './directory';
+import { Activity } from './activity';
 import { notActive } from './errors';
 import { HubLease } from './lease';
 import { MemberRegistry, Streams, type MemberRecord } from './membership';
@@ -40,6 +41,8 @@ export interface ActiveHub {
 
 export class Hub {
   readonly streams: Streams;
+  /** The dashboard's timeline and last hour of member gauges (memory only). */
+  readonly activity = new Activity();
   private readonly lease: HubLease;
   private state: (ActiveHub & { dirDb: HubDb; stateDb: HubDb }) | undefined;
 
@@ -113,10 +116,14 @@ export class Hub {
       streamConnected: (id) => this.streams.has(id),
       events: {
         registered: (m, resumed) => {
+          this.activity.joined(m.id, resumed);
+          this.activity.record(resumed ? 'member-rejoined' : 'member-joined', m.id, `${m.role} ${m.id} (incarnation ${m.incarnation}) ${resumed ? 'resumed with this hub' : 'registered'}`);
           if (m.role !== 'node') return;
           placement.nodeUp({ id: m.id, site: m.site, advertise: m.advertise, ports: m.ports, incarnation: m.incarnation }, resumed)?.catch((err: unknown) => log.error({ err, node: m.id }, 'placement: node join failed'));
         },
         died: (m, reason, safeAt) => {
+          this.activity.died(m.id);
+          this.activity.record('member-dead', m.id, `${m.role} ${m.id} declared dead: ${reason}`);
           this.streams.close(m.id, { type: 'fenced', reason });
           if (m.role !== 'node') return;
           placement.forgetWaiter(m.id);
@@ -142,6 +149,7 @@ export class Hub {
     }
     placement.syncDomains(directory.domainRouting())?.catch((err: unknown) => log.error({ err }, 'placement: domain sync failed'));
     log.info({ epoch, placementVersion: placement.snapshot.version, settingsVersion: settings.current().version }, 'hub active');
+    this.activity.record('hub-active', this.o.memberId, `hub ${this.o.memberId} became active (lease epoch ${epoch})`);
     this.o.onRoleChange?.(true);
   }
 
@@ -155,6 +163,7 @@ export class Hub {
     s.dirDb.close();
     s.stateDb.close();
     this.o.log.warn('hub standby');
+    this.activity.record('hub-standby', this.o.memberId, `hub ${this.o.memberId} became standby`);
     this.o.onRoleChange?.(false);
   }
 

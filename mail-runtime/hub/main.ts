@@ -57,6 +57,8 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
   const clusterToken = readSecretFile('clusterTokenFile', cfg.clusterTokenFile, true);
   const adminToken = readSecretFile('adminTokenFile', cfg.adminTokenFile, false);
   if (!adminToken) log.warn('no adminTokenFile: the admin API is disabled on this hub');
+  const readOnlyToken = readSecretFile('readOnlyTokenFile', cfg.readOnlyTokenFile, false);
+  if (readOnlyToken !== undefined && readOnlyToken === adminToken) throw new RuntimeConfigError('runtime config', [{ path: 'readOnlyTokenFile', message: 'must hold a different token than adminTokenFile' }]);
   let tls: Pem | undefined;
   if (cfg.clusterTls?.certFile) {
     tls = { certPem: readSecretFile('clusterTls.certFile', cfg.clusterTls.certFile, true), keyPem: readSecretFile('clusterTls.keyFile', cfg.clusterTls.keyFile, true) };
@@ -79,6 +81,7 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
     port: cfg.listen.http.port,
     ...(tls ? { tls } : {}),
     ...(adminToken ? { adminToken } : {}),
+    ...(readOnlyToken ? { readOnlyToken } : {}),
     clusterToken,
     version: RUNTIME_VERSION,
     log,

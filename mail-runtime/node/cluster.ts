@@ -133,7 +133,11 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
       reset: () => fence(ownership.dropAll(), 'incarnation'),
       settings: (s) => appliers.apply(s),
       directory: (change) => directory.invalidate(change),
-      stats: () => ({ mailboxes: ownership.heldAddresses().length }),
+      // Gauges the hub keeps for an hour for the dashboard's charts (hub/activity.ts).
+      stats: () => {
+        const open = node.sessions();
+        return { mailboxes: ownership.heldAddresses().length, imapSessions: open.imap, pop3Sessions: open.pop3, lmtpSessions: open.lmtp, submissionSessions: open.submission };
+      },
     },
   });
   made.member = member;

@@ -99,6 +99,8 @@ export interface RunningNode {
   applyLimits(l: { maxConnections?: number; maxMessageBytes?: number }): void;
   /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
   registry: Registry;
+  /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
+  sessions(): { imap: number; pop3: number; lmtp: number; submission: number };
   /** BYE to every session, stop listeners, flush the store. */
   close(): Promise<void>;
 }
@@ -333,6 +335,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ...ports,
       store,
       registry,
+      sessions: () => ({
+        imap: imapServers.reduce((n, s) => n + s.sessions(), 0),
+        pop3: pop3Servers.reduce((n, s) => n + s.sessions(), 0),
+        lmtp: lmtp.sessions(),
+        submission: submissionServers.reduce((n, s) => n + s.sessions(), 0),
+      }),
       applyLimits: (l) => {
         if (l.maxConnections !== undefined) connections.max = l.maxConnections;
         if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);

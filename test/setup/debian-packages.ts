@@ -80,6 +80,11 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     services: ['dovecot'],
   },
   {
+    package: 'chromium',
+    command: 'chromium',
+    usedFor: "a real headless browser (driven by playwright-core, never a downloaded one) for the hub dashboard's end-to-end and axe-core accessibility tests (test/hub/dashboard/browser.test.ts)",
+  },
+  {
     package: 'prometheus',
     command: 'promtool',
     usedFor: '`promtool check rules` and `promtool test rules` check the alert rules in examples/monitoring/ (test/examples/monitoring.test.ts)',

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { hashPassword } from '../../auth';
+import { HISTORY_SAMPLE_MS, HISTORY_WINDOW_MS } from '../activity';
 import { importUsers, type ImportFormat } from '../directory';
 import { HubError } from '../errors';
 import {
+  ActivityList,
   address,
   Alias,
   AliasCreate,
@@ -12,6 +14,7 @@ import {
   DomainPage,
   DomainUpdate,
   domain,
+  HistoryQuery,
   HubStatus,
   ImportQuery,
   ImportResult,
@@ -23,7 +26,9 @@ import {
   OwnerAnswer,
   PageQuery,
   PasswordChange,
+  PAGE_MAX,
   PlacementChangeAnswer,
+  PlacementSummary,
   PlacementView,
   quota,
   redactSettings,
@@ -32,6 +37,7 @@ import {
   SettingsDiff,
   SettingsValidation,
   SettingsView,
+  StatsHistory,
   User,
   UserCreate,
   UserListQuery,
@@ -304,6 +310,37 @@ export const ADMIN_ROUTES: AnyRoute[] = [
   }),
   route({
     method: 'GET',
+    path: '/v1/placement/summary',
+    auth: 'admin',
+    tag: 'placement',
+    summary: 'Users and domains per node under the committed placement (the dashboard’s placement page)',
+    response: PlacementSummary,
+    handler: ({ hub }) => {
+      const a = hub.active();
+      const rules = a.placement.current;
+      const per = new Map(a.placement.snapshot.nodes.map((n) => [n.id, { id: n.id, state: n.state, users: 0, domains: new Set<string>() }]));
+      let unplaced = 0;
+      // Paged through the directory, PAGE_MAX at a time: the same owner rule every member evaluates.
+      let cursor: string | undefined;
+      do {
+        const page = a.directory.listUsers({ limit: PAGE_MAX, ...(cursor ? { cursor } : {}) });
+        for (const u of page.users) {
+          const owner = rules.ownerWithEpoch(u.address)?.node;
+          const n = owner === undefined ? undefined : per.get(owner);
+          if (!n) {
+            unplaced++;
+            continue;
+          }
+          n.users++;
+          n.domains.add(u.address.slice(u.address.lastIndexOf('@') + 1));
+        }
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      return { version: rules.version, nodes: [...per.values()].map((n) => ({ ...n, domains: [...n.domains].sort() })), unplaced };
+    },
+  }),
+  route({
+    method: 'GET',
     path: '/v1/placement/owner/{address}',
     auth: 'admin',
     tag: 'placement',
@@ -394,6 +431,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     method: 'POST',
     path: '/v1/settings/validate',
     auth: 'admin',
+    readOnlySafe: true,
     tag: 'settings',
     summary: 'Check a settings document without applying it',
     body: SettingsCheck,
@@ -407,6 +445,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     method: 'POST',
     path: '/v1/settings/diff',
     auth: 'admin',
+    readOnlySafe: true,
     tag: 'settings',
     summary: 'What applying a settings document would change',
     body: SettingsCheck,
@@ -422,6 +461,33 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     body: SettingsApply,
     response: z.strictObject({ version: z.number().int() }),
     handler: ({ hub, body }) => ({ version: hub.active().settings.apply(body.settings, body.baseVersion).version }),
+  }),
+
+  // ---- dashboard
+  route({
+    method: 'GET',
+    path: '/v1/events',
+    auth: 'admin',
+    tag: 'metrics',
+    summary: 'Timeline of cluster events this hub saw (members joining and dying, hub active/standby), newest first; memory only',
+    response: ActivityList,
+    handler: ({ hub }) => {
+      hub.active();
+      return { events: hub.activity.timeline() };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/metrics/history',
+    auth: 'admin',
+    tag: 'metrics',
+    summary: 'The last hour of the gauges each member sends with its heartbeats (one sample per 5 s), for the dashboard charts',
+    query: HistoryQuery,
+    response: StatsHistory,
+    handler: ({ hub, query }) => {
+      hub.active();
+      return { windowMs: HISTORY_WINDOW_MS, sampleMs: HISTORY_SAMPLE_MS, members: hub.activity.history(query.since ?? 0) };
+    },
   }),
 
   // ---- metrics
@@ -480,6 +546,7 @@ function memberList(hub: import('../hub').Hub): z.output<typeof Member>[] {
       streamConnected: hub.streams.has(r.id),
       applied,
       stats,
+      upSince: r.dead || hub.activity.since(r.id) === null ? null : new Date(hub.activity.since(r.id)!).toISOString(),
     }))
     .sort((x, y) => (x.id < y.id ? -1 : 1));
 }

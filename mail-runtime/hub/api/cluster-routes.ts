@@ -49,6 +49,7 @@ export const CLUSTER_ROUTES: AnyRoute[] = [
     handler: ({ hub, body }) => {
       const a = hub.active();
       a.members.heartbeat(body);
+      hub.activity.sample(body.memberId, body.stats);
       return {
         ok: true,
         leaseMs: hub.o.timing.leaseMs,

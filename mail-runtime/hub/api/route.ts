@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Hub } from '../hub';
+import type { Session, SessionKind, SessionStore } from './session';
 
 /**
  * One endpoint: method, path template, who may call it, the zod schemas of
@@ -18,6 +19,13 @@ export interface RouteContext<P, Q, B> {
   req: IncomingMessage;
   res: ServerResponse;
   hub: Hub;
+  /** Who is calling: the admin, a read-only caller, a member, or nobody known (`auth: 'none'` routes). */
+  caller: { kind: SessionKind | 'cluster' | 'anonymous'; session?: Session };
+  sessions: SessionStore;
+  /** The hub serves TLS (session cookies get `Secure`). */
+  secure: boolean;
+  /** The tokens a login may present. */
+  tokens: { admin: string | undefined; readOnly: string | undefined };
 }
 
 export interface RouteDef<P, Q, B> {
@@ -25,6 +33,8 @@ export interface RouteDef<P, Q, B> {
   /** `/v1/users/{address}`. */
   path: string;
   auth: Auth;
+  /** An admin route a read-only caller may use although it is not a GET (it changes nothing: validate, diff). */
+  readOnlySafe?: boolean;
   tag: string;
   summary: string;
   params?: z.ZodType<P>;
@@ -46,6 +56,7 @@ export interface AnyRoute {
   method: Method;
   path: string;
   auth: Auth;
+  readOnlySafe?: boolean;
   tag: string;
   summary: string;
   params?: z.ZodType;

@@ -10,7 +10,10 @@ import { ADMIN_ROUTES } from './admin-routes';
 import { CLUSTER_ROUTES } from './cluster-routes';
 import { bearerOf, readJson, sendError, sendJson, tokenMatches } from './http';
 import { openApiDocument } from './openapi';
-import { compilePath, route, type AnyRoute } from './route';
+import { compilePath, route, type AnyRoute, type RouteContext } from './route';
+import { SESSION_ROUTES } from './session-routes';
+import { csrfMatches, sessionCookieOf, SessionStore } from './session';
+import { findDashboardDir, serveDashboard } from './static';
 
 export interface HubApiOptions {
   /** The hub (a getter: the hub needs the API's bound port for its URL, so it is made after the API listens). */
@@ -19,8 +22,12 @@ export interface HubApiOptions {
   port: number;
   /** Serve HTTPS with this certificate (from the cluster CA); plain HTTP otherwise (loopback: the local cluster). */
   tls?: { certPem: string; keyPem: string };
-  /** Admin bearer token; without one the admin API answers 403. */
+  /** Admin bearer token; without one (and without a read-only token) the admin API answers 403. */
   adminToken?: string;
+  /** Read-only bearer token: GETs of the admin API (and dashboard sessions that change nothing). */
+  readOnlyToken?: string;
+  /** Folder of the built dashboard (index.html + assets); found next to the sources when not given. */
+  dashboardDir?: string;
   clusterToken: string;
   version: string;
   log: Logger;
@@ -34,7 +41,7 @@ export interface HubApi {
 
 /** Every route of the hub, in matching order (the OpenAPI description lists them in this order too). */
 export function hubRoutes(version: string): AnyRoute[] {
-  const routes: AnyRoute[] = [...ADMIN_ROUTES, ...CLUSTER_ROUTES];
+  const routes: AnyRoute[] = [...ADMIN_ROUTES, ...SESSION_ROUTES, ...CLUSTER_ROUTES];
   let doc: unknown;
   routes.push(
     route({
@@ -62,12 +69,47 @@ function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, where: s
   throw new HubError('bad_request', `invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
 }
 
+/** Who may call route `r`: bearer tokens first, then the dashboard session cookie (with its CSRF token on anything but GET). */
+function authorize(r: AnyRoute, req: IncomingMessage, o: HubApiOptions, sessions: SessionStore): RouteContext<unknown, unknown, unknown>['caller'] {
+  if (r.auth === 'none') {
+    const s = sessions.get(sessionCookieOf(req));
+    return s ? { kind: s.kind, session: s } : { kind: 'anonymous' };
+  }
+  if (r.auth === 'cluster') {
+    if (!tokenMatches(bearerOf(req), o.clusterToken)) throw new HubError('unauthorized', 'a valid cluster token is required (Authorization: Bearer <token>)');
+    return { kind: 'cluster' };
+  }
+  if (o.adminToken === undefined && o.readOnlyToken === undefined) throw new HubError('forbidden', 'the admin API is disabled on this hub (no adminTokenFile)');
+  const bearer = bearerOf(req);
+  let caller: RouteContext<unknown, unknown, unknown>['caller'];
+  if (bearer !== undefined) {
+    if (o.adminToken !== undefined && tokenMatches(bearer, o.adminToken)) caller = { kind: 'admin' };
+    else if (o.readOnlyToken !== undefined && tokenMatches(bearer, o.readOnlyToken)) caller = { kind: 'read-only' };
+    else throw new HubError('unauthorized', 'a valid admin token is required (Authorization: Bearer <token>)');
+  } else {
+    const s = sessions.get(sessionCookieOf(req));
+    if (!s) throw new HubError('unauthorized', 'a valid admin token (Authorization: Bearer <token>) or a dashboard session (POST /v1/session) is required');
+    // A cookie rides along with any request the browser makes, even one another site triggers; the header proves the page read the token.
+    if (req.method !== 'GET' && !csrfMatches(req, s)) throw new HubError('forbidden', "a state-changing request made with a session cookie must carry the session's CSRF token in the x-csrf-token header");
+    caller = { kind: s.kind, session: s };
+  }
+  if (caller.kind === 'read-only' && req.method !== 'GET' && !r.readOnlySafe) throw new HubError('forbidden', `read-only access: ${req.method} ${r.path} changes the cluster and needs the admin token`);
+  return caller;
+}
+
 export async function startHubApi(o: HubApiOptions): Promise<HubApi> {
   const routes = hubRoutes(o.version).map((r) => ({ r, ...compilePath(r.path) }));
+  const sessions = new SessionStore();
+  const dashboardDir = o.dashboardDir ?? findDashboardDir();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://hub');
     const path = url.pathname;
+    if (path === '/' || path === '/dashboard' || path.startsWith('/dashboard/')) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HubError('bad_request', `${req.method} is not allowed on ${path}; use GET`);
+      await serveDashboard(req, res, path, dashboardDir);
+      return;
+    }
     const candidates = routes.filter((x) => x.re.test(path));
     if (candidates.length === 0) throw new HubError('not_found', `no endpoint ${path} (see /v1/openapi.json)`);
     const hit = candidates.find((x) => x.r.method === req.method);
@@ -76,13 +118,7 @@ export async function startHubApi(o: HubApiOptions): Promise<HubApi> {
       throw new HubError('bad_request', `${req.method} is not allowed on ${path}; use ${candidates.map((x) => x.r.method).join(' or ')}`);
     }
     const r = hit.r;
-    if (r.auth !== 'none') {
-      const expected = r.auth === 'admin' ? o.adminToken : o.clusterToken;
-      if (expected === undefined) throw new HubError('forbidden', 'the admin API is disabled on this hub (no adminTokenFile)');
-      if (!tokenMatches(bearerOf(req), expected)) {
-        throw new HubError('unauthorized', `a valid ${r.auth === 'admin' ? 'admin' : 'cluster'} token is required (Authorization: Bearer <token>)`);
-      }
-    }
+    const caller = authorize(r, req, o, sessions);
     const m = hit.re.exec(path)!;
     let rawParams: Record<string, string>;
     try {
@@ -94,7 +130,7 @@ export async function startHubApi(o: HubApiOptions): Promise<HubApi> {
     const query = parseWith(r.query, Object.fromEntries(url.searchParams), 'query');
     let body: unknown;
     if (r.body) body = parseWith(r.body, await readJson(req), 'body');
-    const result = await r.handler({ params, query, body, req, res, hub: o.hub() });
+    const result = await r.handler({ params, query, body, req, res, hub: o.hub(), caller, sessions, secure: o.tls !== undefined, tokens: { admin: o.adminToken, readOnly: o.readOnlyToken } });
     if (result === undefined && !r.response) return;
     sendJson(res, r.status ?? 200, result);
   };

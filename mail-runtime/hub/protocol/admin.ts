@@ -211,6 +211,14 @@ export const PlacementView = z.strictObject({
 
 export const PlacementChangeAnswer = z.strictObject({ version });
 
+export const PlacementSummary = z.strictObject({
+  version,
+  /** Every node of the placement with the users and domains it serves now. */
+  nodes: z.array(z.strictObject({ id: memberId, state: nodeState, users: z.number().int().nonnegative(), domains: z.array(domain) })),
+  /** Users no node can serve now (no live node on the ring). */
+  unplaced: z.number().int().nonnegative(),
+});
+
 // ---- members -------------------------------------------------------------------
 
 export const Member = z.strictObject({
@@ -230,6 +238,8 @@ export const Member = z.strictObject({
   streamConnected: z.boolean(),
   applied: z.strictObject({ placement: version, settings: version }).nullable(),
   stats: z.record(z.string(), z.number()).nullable(),
+  /** When its current process registered, as the active hub saw it (null: dead, or unknown to this hub). */
+  upSince: z.iso.datetime().nullable(),
 });
 export const MemberList = z.strictObject({ members: z.array(Member) });
 
@@ -254,6 +264,29 @@ export const SettingsView = z.strictObject({
   settings: ClusterSettings,
   /** Which version each member applied. */
   applied: z.record(memberId, version),
+});
+
+// ---- dashboard: timeline and the last hour of member gauges --------------------------------
+
+export const ActivityList = z.strictObject({
+  events: z.array(
+    z.strictObject({
+      at: z.iso.datetime(),
+      kind: z.enum(['hub-active', 'hub-standby', 'member-joined', 'member-rejoined', 'member-dead']),
+      member: z.string().nullable(),
+      detail: z.string(),
+    }),
+  ),
+});
+export const HistoryQuery = z.strictObject({
+  /** Only samples at or after this time (epoch ms): a page polls for what is new. */
+  since: z.coerce.number().int().nonnegative().optional(),
+});
+export const StatsHistory = z.strictObject({
+  windowMs: z.number().int(),
+  sampleMs: z.number().int(),
+  /** Per member, oldest first: wall-clock ms and the gauges of its heartbeat then. */
+  members: z.record(z.string(), z.array(z.strictObject({ t: z.number().int(), stats: z.record(z.string(), z.number()) }))),
 });
 
 // ---- hub and metrics -----------------------------------------------------------------

@@ -5,13 +5,52 @@ import { defineConfig } from 'vitest/config';
 // an npm script step, not a `globalSetup` here, so a focused
 // `npx vitest run test/<area>` never runs apt-get (the reasons are in that file).
 // Fixtures are read from test/fixtures/ only; nothing outside the repository.
+
+/**
+ * Files whose real processes judge each other by heartbeats, silences and
+ * probes (a member declared dead after a quiet spell, a frozen primary
+ * fenced, a whole local cluster launched), and the one whose set-up is a
+ * long CPU-bound build: they run alone, one after the other, after the
+ * rest, so another test file's CPU load cannot stretch a heartbeat into a
+ * false "dead" or a build past its hook's bound. Their assertions are not
+ * timed; this only keeps them from racing the machine.
+ */
+const ALONE = [
+  'test/cluster/**/*.test.ts',
+  'test/failover/controller.test.ts',
+  'test/proxy/proxy.test.ts',
+  'test/cli/up.test.ts',
+  // Floods of logins and connections against a member: CPU-bound on both sides.
+  'test/node/isolation-*.test.ts',
+  // npm pack (a full tsc build) and npm install in one 10-minute beforeAll:
+  // on a loaded machine, sharing the 2 cores with another file pushed it past that.
+  'test/package/package.test.ts',
+];
+
+/**
+ * Test files at a time: MAILFLEET_TEST_WORKERS, else vitest's default (one
+ * per CPU minus one: a single worker on the 2-core machines). Two workers
+ * were tried on 2 cores at load ≈ 20 (other work on the machine): test/node
+ * took 305 s against 292 s with one, and the login and connection floods of
+ * isolation-*.test.ts, run side by side, ran past their 30 s test timeout.
+ * On an idle machine with more cores, raise it; the files in ALONE still run
+ * one at a time after the rest.
+ */
+const WORKERS = process.env.MAILFLEET_TEST_WORKERS === undefined ? undefined : Number(process.env.MAILFLEET_TEST_WORKERS);
+if (WORKERS !== undefined && (!Number.isInteger(WORKERS) || WORKERS < 1)) throw new Error(`MAILFLEET_TEST_WORKERS must be a positive integer, got "${process.env.MAILFLEET_TEST_WORKERS}"`);
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Forks with isolation: Pulumi's runtime keeps global state (mocks, config)
     // per process, so each test file gets its own (see shared/TOOLCHAIN.md).
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE, ...(WORKERS ? { maxWorkers: WORKERS } : {}) } },
+      // maxWorkers 1 at the default group order: vitest runs these files one
+      // at a time after every other group has finished.
+      { extends: true, test: { name: 'alone', include: ALONE, maxWorkers: 1 } },
+    ],
   },
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { RuntimeConfigInput } from '../../mail-runtime/config';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -22,6 +23,9 @@ export async function rssOf(pid: number): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
+/** Member `limits` the caller sets (the node's config schema checks them when it starts). */
+type NodeLimits = NonNullable<RuntimeConfigInput['limits']>;
+
 export interface SpawnedNodeProcess {
   child: ChildProcess;
   imapPort: number;
@@ -38,7 +42,7 @@ export interface SpawnedNodeProcess {
  * which. Waits for it, bounded by `timeoutMs`. Shared by the benchmarks and
  * the tests that kill and restart a node.
  */
-export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number }): Promise<SpawnedNodeProcess> {
+export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number; limits?: NodeLimits }): Promise<SpawnedNodeProcess> {
   const any = { host: '127.0.0.1', port: 0 };
   const config = join(opts.dir, 'node.json');
   await writeFile(
@@ -52,6 +56,7 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
       listen: { imap: any, pop3: any, lmtp: any },
       directory: { file: opts.usersFile },
       logLevel: 'warn',
+      ...(opts.limits ? { limits: opts.limits } : {}),
     }),
   );
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], {
@@ -92,8 +97,8 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
 }
 
 /** The benchmark's view of a node process: ports, RSS, stop. */
-export async function startNodeChild(dir: string, usersFile: string, timeoutMs = 60_000): Promise<NodeChild> {
-  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs });
+export async function startNodeChild(dir: string, usersFile: string, limits?: NodeLimits, timeoutMs = 60_000): Promise<NodeChild> {
+  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs, ...(limits ? { limits } : {}) });
   const pid = child.pid as number;
   return {
     pid,

@@ -157,11 +157,16 @@ export class BenchClient {
     }
   }
 
-  /** Sends one command and waits for its tagged reply; throws unless it is OK. */
-  async ok(command: string, timeoutMs = 120_000, keep?: (line: string) => boolean): Promise<{ lines: string[]; count: number; tagged: string }> {
+  /** Sends one command and waits for its tagged reply, whatever it says. */
+  async command(command: string, timeoutMs = 120_000, keep?: (line: string) => boolean): Promise<{ lines: string[]; count: number; tagged: string }> {
     const tag = this.nextTag();
     this.write(`${tag} ${command}\r\n`);
-    const r = await this.waitTagged(tag, timeoutMs, keep);
+    return this.waitTagged(tag, timeoutMs, keep);
+  }
+
+  /** Sends one command and waits for its tagged reply; throws unless it is OK. */
+  async ok(command: string, timeoutMs = 120_000, keep?: (line: string) => boolean): Promise<{ lines: string[]; count: number; tagged: string }> {
+    const r = await this.command(command, timeoutMs, keep);
     if (!r.tagged.startsWith('OK')) throw new Error(`${command.slice(0, 60)} → ${r.tagged}`);
     return r;
   }

@@ -36,6 +36,17 @@ const SUITE = 'imap';
 /** Cheap scrypt for users whose login is not what is measured (IDLE, FETCH, SEARCH set-up). */
 const CHEAP_SCRYPT: ScryptParams = { N: 1024, r: 8, p: 1 };
 const MB = 1024 * 1024;
+/**
+ * The node's password-check queue deadline in this suite: 60 s, the most its
+ * config allows (default 2 s). By default a login that would wait longer than
+ * 2 s for a check fails at once with `NO [UNAVAILABLE]` (issue 9: a flood
+ * must not queue without bound). Dovecot has no such fail-fast: its login
+ * process waits for its auth service instead (up to about a minute). The
+ * throughput sections measure how fast logins are checked, not how soon
+ * either side turns them away, so the node waits too. The fail-fast itself
+ * is measured by the `isolation` suite, which keeps the default.
+ */
+const BENCH_NODE_LIMITS = { passwordCheckQueueMs: 60_000 };
 
 function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
@@ -141,7 +152,7 @@ export async function runImapBench(): Promise<SuiteResult> {
 
     log('starting the node ...');
     try {
-      node = await startNodeChild(dir, usersFile);
+      node = await startNodeChild(dir, usersFile, BENCH_NODE_LIMITS);
     } catch (err) {
       failed('node', err);
       return { rows, notes };
@@ -173,6 +184,8 @@ export async function runImapBench(): Promise<SuiteResult> {
       mfHashMs = Math.max(0, (await medianLoginMs(node.imapPort, prod, 5)) - mfCheap);
       const { N, r, p } = DEFAULT_SCRYPT;
       settings.push(
+        `mailfleet: limits.passwordCheckQueueMs = ${BENCH_NODE_LIMITS.passwordCheckQueueMs} ms (default 2000): logins wait for a password-check worker as Dovecot's wait for its auth process, instead of failing fast with NO [UNAVAILABLE]; ` +
+          'a login still answered NO [UNAVAILABLE] is retried on a new connection, counted in the row\'s note and not as a login.',
         `Password hash: mailfleet scrypt N=${N}, r=${r}, p=${p} (${(128 * N * r) / MB} MiB), one verification ${inProcess.toFixed(0)} ms in-process here; ` +
           'Dovecot 2.3 has no scrypt, so its side uses the scheme whose measured cost is closest (below), and SHA512-CRYPT for "each at its default".',
       );
@@ -222,7 +235,11 @@ export async function runImapBench(): Promise<SuiteResult> {
       for (const l of loops) {
         const a: LoginFigures = await loginLoop(node.imapPort, l.mf, l.workers, l.max, l.ms, l.metric);
         const b: LoginFigures | undefined = dv && l.dvUser ? await loginLoop(dv.imapPort, l.dvUser, l.workers, l.max, l.ms, l.metric) : undefined;
-        add({ suite: SUITE, metric: l.metric, unit: 'logins/s', mailfleet: a.perSecond, ...(dv ? { anchor: b ? b.perSecond : null } : {}), better: 'higher', note: l.note });
+        const retried = [
+          ...(a.unavailable ? [`mailfleet ${a.unavailable} NO [UNAVAILABLE] retried`] : []),
+          ...(b?.unavailable ? [`Dovecot ${b.unavailable} NO [UNAVAILABLE] retried`] : []),
+        ];
+        add({ suite: SUITE, metric: l.metric, unit: 'logins/s', mailfleet: a.perSecond, ...(dv ? { anchor: b ? b.perSecond : null } : {}), better: 'higher', note: [l.note, ...retried].join('; ') });
       }
     } catch (err) {
       failed('LOGIN/LOGOUT', err);
@@ -289,7 +306,7 @@ export async function runImapBench(): Promise<SuiteResult> {
     // ---- IDLE memory: a fresh node, then Dovecot
     log(`${idleSessions} IDLE sessions ...`);
     try {
-      node = await startNodeChild(dir, usersFile);
+      node = await startNodeChild(dir, usersFile, BENCH_NODE_LIMITS);
       const figures: Partial<Record<Side['name'], IdleFigures>> = {};
       for (const s of sides()) {
         log(`  ${s.name} ...`);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMember } from '../../components';
@@ -300,7 +300,11 @@ export class LocalCluster {
       demoUsers: this.demo.map((u) => ({ ...u, servedBy: this.owners.get(u.address) ?? null })),
       members: this.members.map((m) => ({ id: m.id, role: m.role, pid: m.child?.pid ?? null, config: m.configFile, log: join(this.dir, 'logs', `${m.id}.log`), endpoints: this.endpoints(m) })),
     };
-    writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+    // Written aside and renamed over: a reader (a person's script, the CLI) never sees half a file.
+    const file = join(this.dir, 'cluster.json');
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
   }
 
   /** A person's first steps: send to a demo user through the gateway, read through the proxy. */

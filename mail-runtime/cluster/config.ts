@@ -17,6 +17,16 @@ function readNamed(field: string, file: string): string {
   return text;
 }
 
+/**
+ * The cluster token alone, for what members authenticate to each other with
+ * (a node relaying submitted mail to a gateway's relay listener); `why`
+ * says what needs it in the error when the field is absent.
+ */
+export function readClusterToken(cfg: Pick<RuntimeConfig, 'clusterTokenFile'>, why: string): string {
+  if (!cfg.clusterTokenFile) throw new RuntimeConfigError('runtime config', [{ path: 'clusterTokenFile', message: `is required ${why}` }]);
+  return readNamed('clusterTokenFile', cfg.clusterTokenFile);
+}
+
 /** The cluster token and the cluster CA a member needs to reach the hub; errors name the field. */
 export function readClusterSecrets(cfg: Pick<RuntimeConfig, 'clusterTokenFile' | 'clusterTls' | 'hubUrl' | 'hubUrls'>): { token: string; caPem?: string } {
   if (!cfg.clusterTokenFile) throw new RuntimeConfigError('runtime config', [{ path: 'clusterTokenFile', message: 'is required with hubUrl/hubUrls (members authenticate to the hub with it)' }]);

@@ -542,7 +542,26 @@ const gatewayFields = {
 const GatewayConfig = strict({
   role: z.literal('gateway'),
   ...common,
-  listen: strict({ smtp: Listen }),
+  listen: strict({
+    smtp: Listen,
+    /**
+     * The submission-relay listener for cluster members only: a node relays
+     * its users' mail for outside here (its `gatewayRelay`), logging in with
+     * AUTH PLAIN and the cluster token (`clusterTokenFile`, required with
+     * it); STARTTLS first unless `plaintextAuth` allows the peer. Mail for
+     * other domains is relayed only after that login (or from
+     * `relayNetworks`); the MX on `smtp` has no AUTH at all.
+     */
+    relay: Listen.optional(),
+  }),
+  /**
+   * Load balancers (CIDR) in front of the MX that send a PROXY protocol v2
+   * header (HAProxy's spec) naming the client: a connection from one of them
+   * must start with it, and the client it names is the one limits, relay
+   * checks, filters and logs see. A connection from anywhere else is taken
+   * as it comes. Empty: nobody is trusted to name a client.
+   */
+  proxyProtocolFrom: z.array(ipCidr).default([]),
   ...gatewayFields,
 });
 

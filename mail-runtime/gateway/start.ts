@@ -1,11 +1,24 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { FileDirectory, StaticDirectory, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
-import { createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, startHealthServer, type HealthServer, type TlsFiles } from '../net';
+import { readClusterToken } from '../cluster';
+import {
+  connectionLimitFromConfig,
+  createRegistry,
+  loadTls,
+  registerCertificateMetrics,
+  registerStorageMetrics,
+  startHealthServer,
+  type ClientConnectionLimits,
+  type HealthServer,
+  type PlaintextAuthPolicy,
+  type TlsFiles,
+} from '../net';
 import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
 import type { Filter } from '../smtp/filters/types';
-import { INBOUND_LIMITS, LocalConnectionLimit, MessageRate, startMxListener, type ConnectionAdmission, type MxListener } from '../smtp/inbound';
-import { SmtpOutbound, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
+import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener, type MxListenerOptions } from '../smtp/inbound';
+import { SmtpOutbound, Srs, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
 
@@ -25,10 +38,18 @@ export interface GatewayOptions {
   hostname: string;
   /** Storage root; the queue under `<path>/queue/<memberId>/`. */
   storagePath: string;
-  listen: { smtp: HostPort; health: HostPort };
+  /** `relay`: the members-only submission-relay listener (AUTH PLAIN with the cluster token). */
+  listen: { smtp: HostPort; relay?: HostPort; health: HostPort };
+  /** The cluster token file; required with `listen.relay`. */
+  clusterTokenFile?: string;
+  /** Config `plaintextAuth`: where the relay listener allows AUTH without TLS. */
+  plaintextAuth?: PlaintextAuthPolicy;
   /** Certificate for STARTTLS; a self-signed one is generated when absent. */
   tls?: TlsFiles;
-  limits: { maxMessageBytes: number; maxConnections: number };
+  /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
+  limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number };
+  /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyProtocolFrom`). */
+  proxyFrom?: readonly string[];
   relayNetworks: readonly string[];
   hostedDomains: readonly string[];
   placement: StaticPlacement;
@@ -36,10 +57,6 @@ export interface GatewayOptions {
   directory?: Directory | { file: string };
   inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number };
   queue: { retryFirstSeconds: number; retryMaxSeconds: number; expireHours: number; deliveryConcurrency: number };
-  /** Connections per client address, until net/'s shared bound (issue 9) replaces the admission hook. */
-  maxConnectionsPerAddress?: number;
-  /** The admission hook itself (net/'s ConnectionLimit once issue 9 lands); default: LocalConnectionLimit. */
-  connections?: ConnectionAdmission;
   /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
   filters?: readonly Filter[];
   /** The config the outbound transport (smtp/outbound SmtpOutbound) is built from: next hops, TLS policy, DKIM, SRS, ARC. */
@@ -59,6 +76,8 @@ export interface GatewayOptions {
 
 export interface RunningGateway {
   smtpPort: number;
+  /** The relay listener's port, when `listen.relay` is set. */
+  relayPort?: number;
   healthPort: number;
   /** The gateway's own queue folder. */
   queue: QueueFolder;
@@ -190,31 +209,62 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     });
     const refused = new Counter({
       name: 'mailfleet_smtp_connections_refused_total',
-      help: 'Inbound SMTP connections refused at accept time (total: limits.maxConnections; address: per-address bound)',
+      help: 'Inbound SMTP connections refused at accept time (total: limits.maxConnections; address: limits.maxConnectionsPerAddress)',
       labelNames: ['reason'] as const,
       registers: [registry],
     });
-    const mx: MxListener = await startMxListener({
-      host: opts.listen.smtp.host,
-      port: opts.listen.smtp.port,
+    // The member's shared bounds (net/), as a node's and the proxy's; no login deadline: MX sessions never log in, SMTP's own timeouts bound them.
+    const connections = connectionLimitFromConfig(opts.limits, { log, count: (reason) => refused.inc({ reason }), loginDeadline: false });
+    // Bounces to the SRS addresses our outbound transport wrote go back to the senders they stand for (inbound/rcpt-to.ts).
+    const srsConfig = opts.outboundSettings?.outbound.srs;
+    const srs = srsConfig ? await Srs.fromConfig(srsConfig) : undefined;
+    const metrics: MxListenerOptions['metrics'] = { outcome: (outcome, phase) => transactions.inc({ outcome, phase }) };
+    const mxCommon = {
       hostname: opts.hostname,
       router,
       queue: own,
-      filters: opts.filters ?? [],
       relayNetworks: opts.relayNetworks,
       maxMessageBytes: opts.limits.maxMessageBytes,
       maxLineBytes: opts.maxLineBytes ?? INBOUND_LIMITS.textLineBytes,
       expireMs,
       maxRecipients: opts.inbound.maxRecipients,
       idleTimeoutMs: opts.inbound.idleTimeoutSeconds * 1000,
-      messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
-      connections:
-        opts.connections ?? new LocalConnectionLimit(opts.limits.maxConnections, opts.maxConnectionsPerAddress ?? INBOUND_LIMITS.connectionsPerAddress),
+      connections,
+      ...(srs ? { srs } : {}),
+      ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}),
       tls,
       log,
-      metrics: { outcome: (outcome, phase) => transactions.inc({ outcome, phase }), refused: (reason) => refused.inc({ reason }) },
+      metrics,
+    };
+    const mx: MxListener = await startMxListener({
+      ...mxCommon,
+      host: opts.listen.smtp.host,
+      port: opts.listen.smtp.port,
+      filters: opts.filters ?? [],
+      messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
     });
     closers.push(() => mx.close());
+    let relay: MxListener | undefined;
+    if (opts.listen.relay) {
+      // Members only: the cluster token is the password (the node sends its member id as the user name, for logs).
+      const token = createHash('sha256').update(readClusterToken(opts, 'with listen.relay (members log in to the relay listener with it)')).digest();
+      relay = await startMxListener({
+        ...mxCommon,
+        host: opts.listen.relay.host,
+        port: opts.listen.relay.port,
+        relay: {
+          verify: (_user, password) => timingSafeEqual(createHash('sha256').update(password).digest(), token),
+          plaintextAuth: opts.plaintextAuth ?? 'loopback',
+          failuresPerConnection: opts.limits.loginFailuresPerConnection,
+        },
+        // The node checked the user and the sender; inbound filters (SPF, spam) judge mail from outside, not ours.
+        filters: [],
+        // A node relays all of its users' outside mail: no per-address message rate against the cluster's own members.
+        messageRate: new MessageRate(Number.MAX_SAFE_INTEGER),
+      });
+      const r = relay;
+      closers.push(() => r.close());
+    }
 
     new Gauge({
       name: 'mailfleet_smtp_sessions',
@@ -249,6 +299,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     let closing: Promise<void> | undefined;
     return {
       smtpPort: mx.port,
+      ...(relay ? { relayPort: relay.port } : {}),
       healthPort: health.port,
       queue: own,
       runner,

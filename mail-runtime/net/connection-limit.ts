@@ -34,9 +34,9 @@ export interface Admission {
  * that they hold for the process whichever port clients use: how many
  * connections in total (`limits.maxConnections`) and per client address,
  * and (read by serveSessions) how long a connection may stay unauthenticated
- * and how long an implicit-TLS handshake may take. Every listener — IMAP and
- * POP3 now, submission, the SMTP gateway and the proxy later — passes the
- * same object to serveSessions().
+ * and how long an implicit-TLS handshake may take. Every listener — IMAP,
+ * POP3, submission, the gateway's MX and the proxy's fronts — passes the
+ * same object to serveSessions() (net/limits-from-config.ts builds it from config).
  */
 export class ConnectionLimit {
   private open = 0;

@@ -1,3 +1,4 @@
+import { readClusterToken } from '../cluster';
 import type { RuntimeConfigOf } from '../config';
 import { GatewayRelay } from '../smtp/submission';
 import type { NodeOptions } from './start';
@@ -30,7 +31,16 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
     proxyFrom: cfg.proxyProtocolFrom,
-    ...(cfg.gatewayRelay ? { queue: new GatewayRelay(splitHostPort(cfg.gatewayRelay), cfg.hostname) } : {}),
+    // With the cluster token the node logs in to the gateway's relay listener as itself; without, the gateway must list it in relayNetworks.
+    ...(cfg.gatewayRelay
+      ? {
+          queue: new GatewayRelay(
+            splitHostPort(cfg.gatewayRelay),
+            cfg.hostname,
+            cfg.clusterTokenFile ? { user: cfg.memberId, pass: readClusterToken(cfg, 'to log in to the gateway relay') } : undefined,
+          ),
+        }
+      : {}),
   };
 }
 

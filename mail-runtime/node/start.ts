@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { ConnectionLimit, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type RefusalReason, type TlsFiles } from '../net';
+import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
@@ -106,8 +106,6 @@ export interface RunningNode {
 }
 
 const VERSION = '0.1.0';
-/** At most one "connection limit reached" line per this interval. */
-const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 function isDirectory(d: NodeOptions['directory']): d is Directory {
   return typeof d === 'object' && d !== null && 'authenticate' in d;
@@ -203,25 +201,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       labelNames: ['reason'],
       registers: [registry],
     });
-    const lastRefusalLog: Record<RefusalReason, number> = { total: 0, address: 0 };
-    const connections = new ConnectionLimit(
-      limits.maxConnections,
-      {
-        maxPerAddress: limits.maxConnectionsPerAddress,
-        perAddressExempt: limits.perAddressExempt,
-        loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
-        tlsHandshakeMs: limits.tlsHandshakeSeconds * 1000,
-      },
-      (reason, ip) => {
-        refused.inc({ reason });
-        // One line a minute per reason at most: a connection flood must not become a log flood.
-        const now = Date.now();
-        if (now - lastRefusalLog[reason] < REFUSAL_LOG_INTERVAL_MS) return;
-        lastRefusalLog[reason] = now;
-        if (reason === 'total') log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
-        else log.warn({ ip, maxConnectionsPerAddress: limits.maxConnectionsPerAddress }, 'per-address connection limit reached: refusing connections from this address');
-      },
-    );
+    const connections = connectionLimitFromConfig(limits, { log, count: (reason) => refused.inc({ reason }) });
     const proxyFrom = opts.proxyFrom ?? [];
     const imapCommon = { services, connections, proxyFrom, idleTimeoutMs: opts.imapIdleTimeoutMs };
     const imap = await startImapServer({ ...imapCommon, kind: 'plain', ...opts.listen.imap });

@@ -5,7 +5,7 @@ import { LoginLimiter, loginLimiterOptions } from '../auth';
 import { monotonicMs } from '../common/clock';
 import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
-import { ConnectionLimit, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type RefusalReason, type SessionServer } from '../net';
+import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
 import { HubLink, PlacementCache } from '../cluster';
@@ -27,9 +27,6 @@ export interface RunningProxy {
 
 /** Software version reported to the hub (the hub's RUNTIME_VERSION; not imported: that would load the hub's SQLite into the proxy). */
 const RUNTIME_VERSION = '0.1.0';
-
-/** A refused-connection log line at most this often: a flood must not become a log flood. */
-const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /**
  * The placement cache file: on the member's own state path, so a proxy
@@ -91,24 +88,8 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     registers: [registry],
   });
   const limits = cfg.limits;
-  const lastRefusalLog: Record<RefusalReason, number> = { total: 0, address: 0 };
-  // The same connection policy as a node's (net/connection-limit.ts): total, per address, login deadline, TLS handshake.
-  const connections = new ConnectionLimit(
-    limits.maxConnections,
-    {
-      maxPerAddress: limits.maxConnectionsPerAddress,
-      perAddressExempt: limits.perAddressExempt,
-      loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
-      tlsHandshakeMs: limits.tlsHandshakeSeconds * 1000,
-    },
-    (reason, ip) => {
-      refused.inc({ reason });
-      const now = Date.now();
-      if (now - lastRefusalLog[reason] < REFUSAL_LOG_INTERVAL_MS) return;
-      lastRefusalLog[reason] = now;
-      log.warn({ reason, ip }, 'connection limit reached: refusing connections');
-    },
-  );
+  // The same connection policy as a node's (net/limits-from-config.ts): total, per address, login deadline, TLS handshake.
+  const connections = connectionLimitFromConfig(limits, { log, count: (reason) => refused.inc({ reason }) });
   const tls = await loadTls(cfg.tls, cfg.hostname);
   if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
   registerCertificateMetrics(registry, tls);

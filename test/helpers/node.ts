@@ -41,6 +41,8 @@ export async function startTestNode(
     submission?: boolean;
     /** Config `gatewayRelay`: the gateway submitted mail for outside goes to. */
     gatewayRelay?: string;
+    /** Config `clusterTokenFile`: with gatewayRelay, the node logs in to the gateway's relay listener with it. */
+    clusterTokenFile?: string;
   } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs'>> = {},
 ): Promise<TestNode> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mf-node-')));
@@ -58,6 +60,7 @@ export async function startTestNode(
       storage: { path: join(dir, 'storage') },
       listen: { imap: lo, pop3: lo, lmtp: lo, ...(opts.imaps ? { imaps: lo } : {}), ...(opts.pop3s ? { pop3s: lo } : {}), ...(opts.submission ? { submission: lo } : {}) },
       ...(opts.gatewayRelay ? { gatewayRelay: opts.gatewayRelay } : {}),
+      ...(opts.clusterTokenFile ? { clusterTokenFile: opts.clusterTokenFile } : {}),
       directory: { file: usersFile },
       ...(opts.plaintextAuth ? { plaintextAuth: opts.plaintextAuth } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),

@@ -2,7 +2,7 @@ import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
-import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
 import { BodyReadAhead } from './read-ahead';
@@ -99,14 +99,17 @@ export async function findMatches(view: MailboxView, key: SearchKey, work: Comma
   });
   const hits: SearchMatch[] = [];
   const uids = view.allUids();
+  // Only the messages the key's sequence and UID sets allow (a UID SEARCH of
+  // the last 10,000 of 100,000 looks at 10,000); the key still decides each.
+  const window = searchWindow(key, uids);
   // Batches: decide what index metadata can, then fetch the cached
   // summaries of the rest with few reads (a 100k folder stays fast).
-  for (let start = 0; start < uids.length; start += SEARCH_BATCH) {
+  for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
     ev.forget();
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
     let bodies: BodyReadAhead | undefined;
-    for (let i = start; i < Math.min(uids.length, start + SEARCH_BATCH); i++) {
+    for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
       const meta: MessageMeta | undefined = folder.get(uids[i]!);
       if (!meta) continue; // expunged by another session, not yet announced
       const msg: SearchMessage = {
@@ -145,7 +148,8 @@ export async function findMatches(view: MailboxView, key: SearchKey, work: Comma
       bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
     }
     for (const { msg, meta } of batch) {
-      let match = decided.get(msg.uid);
+      // Keys on index metadata only decide synchronously: no promise per message.
+      let match = decided.get(msg.uid) ?? (withSummary || withBody ? undefined : (ev.decideOnMetadata(msg) ?? undefined));
       if (match === undefined) {
         if (withSummary && !summaries.has(msg.uid)) continue; // expunged meanwhile
         try {

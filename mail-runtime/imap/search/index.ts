@@ -6,3 +6,4 @@ export type { SearchKey, SearchParseResult, SearchQuery } from './parse';
 export { parseSearch, SEARCH_CHARSETS } from './parse';
 export type { SearchMessage } from './evaluate';
 export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded } from './evaluate';
+export { searchWindow } from './window';

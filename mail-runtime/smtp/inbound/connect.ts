@@ -15,7 +15,8 @@ export async function connectPhase(ctx: InboundContext, smtp: SMTPServerSession)
   const ip = clientIp(smtp);
   const info = {
     id: smtp.id,
-    listener: 'mx' as const,
+    // The relay listener takes members' submitted mail: filters see it as submission.
+    listener: ctx.relay ? ('submission' as const) : ('mx' as const),
     remoteIp: ip,
     remotePort: smtp.remotePort,
     ...(smtp.clientHostname && !smtp.clientHostname.startsWith('[') ? { clientHostname: smtp.clientHostname } : {}),

@@ -3,15 +3,39 @@ import type { Logger } from '../../common/log';
 import type { Filter, HeaderEdit, SessionInfo, Verdict } from '../filters/types';
 import type { QueueWriter } from '../queue';
 import type { Router } from '../routing';
-import type { ConnectionAdmission, MessageRate } from './admission';
+import type { ConnectionLimit, PlaintextAuthPolicy } from '../../net';
+import type { MessageRate } from './admission';
 import { SmtpReply } from './reply';
 
 /** Counters the gateway exposes on /metrics; the listener only reports. */
 export interface InboundMetrics {
   /** How a transaction ended at DATA, or which phase refused it. */
   outcome(outcome: 'accepted' | 'discarded' | 'rejected' | 'tempfail', phase: 'connect' | 'mail-from' | 'rcpt-to' | 'data'): void;
-  /** A connection refused at accept time. */
-  refused(reason: 'total' | 'address'): void;
+}
+
+/**
+ * The gateway's relay listener: cluster members (a node relaying what its
+ * users submitted for outside) log in with AUTH PLAIN (RFC 4616), the
+ * cluster token as the password, and may then relay. The public MX has no
+ * AUTH at all.
+ */
+export interface RelayAuth {
+  /** True when `password` is the cluster token (`username` names the member, for logs). */
+  verify(username: string, password: string): boolean;
+  /** Config `plaintextAuth`: where AUTH is allowed without TLS (RFC 4954 §4: the token must not cross a network in clear). */
+  plaintextAuth: PlaintextAuthPolicy;
+  /**
+   * Failed AUTHs on one connection before it is closed with 421 4.7.0
+   * (`limits.loginFailuresPerConnection`): smtp-server counts every other
+   * command before login, not AUTH itself, so guessing is bounded here.
+   */
+  failuresPerConnection: number;
+}
+
+/** What the MX needs of smtp/outbound's Srs: is an address ours, and whom it stands for (throws when forged or expired). */
+export interface SrsReverser {
+  isOurs(address: string): boolean;
+  reverse(address: string): string;
 }
 
 /** What every phase of the inbound MX works with; built once per listener (server.ts). */
@@ -22,6 +46,13 @@ export interface InboundContext {
   queue: QueueWriter;
   /** The configured filters of every phase, in order; each phase runs those that name it. */
   filters: readonly Filter[];
+  /** Set on the relay listener only: members authenticate, then relay (their mail leaves as `submission`, DKIM-signed). */
+  relay?: RelayAuth;
+  /**
+   * Config `outbound.srs`: a bounce (or reply) to one of our SRS addresses
+   * goes back to the address it rewrote, once its hash and age verify.
+   */
+  srs?: SrsReverser;
   /** RuntimeConfig `relayNetworks` (IPv4 CIDRs): clients there may send to non-hosted domains. */
   relayNetworks: readonly string[];
   /** limits.maxMessageBytes: SIZE (RFC 1870) and the DATA bound. */
@@ -31,7 +62,8 @@ export interface InboundContext {
   /** queue.expireHours, in ms: an accepted message bounces if still undelivered after this. */
   expireMs: number;
   messageRate: MessageRate;
-  connections: ConnectionAdmission;
+  /** The member's connection bounds (net/), shared by every client listener of the gateway. */
+  connections: ConnectionLimit;
   log: Logger;
   metrics?: InboundMetrics;
 }

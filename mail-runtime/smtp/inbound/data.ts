@@ -99,7 +99,8 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
     const folder = r.folder ?? tx.folder ?? outcome.folder;
     recipients.set(key, { address: r.address, status: 'pending', attempts: 0, ...(folder ? { folder } : {}) });
   }
-  const origin = (await isForwarded(ctx, mailFrom, tx.recipients.values())) ? 'forward' : 'mx';
+  // A member's relayed submission is our users' mail: it leaves DKIM-signed (outbound signs `submission`); forwarded mail gets SRS.
+  const origin = (await isForwarded(ctx, mailFrom, tx.recipients.values())) ? 'forward' : ctx.relay && smtp.user !== undefined ? 'submission' : 'mx';
   try {
     await ctx.queue.enqueue(
       { id, mailFrom, recipients: [...recipients.values()], expiresAt: new Date(Date.now() + ctx.expireMs).toISOString(), origin },

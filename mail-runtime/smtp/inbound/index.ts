@@ -1,3 +1,3 @@
-export { startMxListener, type MxListener } from './server';
-export { LocalConnectionLimit, MessageRate, type ConnectionAdmission } from './admission';
+export { startMxListener, type MxListener, type MxListenerOptions } from './server';
+export { MessageRate } from './admission';
 export { INBOUND_LIMITS } from './limits';

@@ -21,13 +21,4 @@ export const INBOUND_LIMITS = {
    * message gets 554 5.6.0 (data.ts) and the session goes on.
    */
   textLineBytes: LIMITS.smtpTextLineBytes,
-  /**
-   * Connections from one client address (IPv6: its /64) at once, until the
-   * shared per-address bound of issue 9 (`limits.maxConnectionsPerAddress`
-   * in net/) replaces this admission hook. An MTA opens a handful per
-   * destination (Postfix: default_destination_concurrency_limit 20).
-   */
-  connectionsPerAddress: 20,
-  /** A refused connection gets its 421 and our FIN; a client that neither reads nor closes loses the socket after this. */
-  refusalLingerMs: 5000,
 } as const;

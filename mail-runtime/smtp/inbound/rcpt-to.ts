@@ -5,10 +5,35 @@ import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES, SmtpReply } from './reply';
 import { runFilters } from '../filters';
 
-/** Unauthenticated relay only from RuntimeConfig `relayNetworks` (IPv4 CIDRs): no open relay (RFC 5321 §3.9, RFC 2505). */
-function mayRelay(ctx: InboundContext, ip: string): boolean {
+/**
+ * Relay (RFC 5321 §3.9, RFC 2505: never open): a cluster member logged in on
+ * the relay listener (smtp-server sets `user` only after our onAuth accepted
+ * the cluster token; the MX has no AUTH), or unauthenticated from
+ * RuntimeConfig `relayNetworks` (IPv4 CIDRs).
+ */
+function mayRelay(ctx: InboundContext, ip: string, smtp: SMTPServerSession): boolean {
+  if (ctx.relay && smtp.user !== undefined) return true;
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
   return ctx.relayNetworks.some((cidr) => cidrContains(cidr, ip));
+}
+
+/**
+ * The address an SRS0/SRS1 recipient of our SRS domain stands for, or
+ * undefined for any other recipient. A hash that does not verify or an
+ * address past `outbound.srs.maxAgeDays` is no mailbox of ours: 550 5.1.1
+ * (libsrs2 and postsrsd refuse them too), so forged addresses cannot make
+ * us a relay.
+ */
+function srsReverse(ctx: InboundContext, s: InboundSession, address: string): string | undefined {
+  if (!ctx.srs?.isOurs(address)) return undefined;
+  try {
+    const original = ctx.srs.reverse(address);
+    s.log.info({ rcpt: address, to: original }, 'SRS address reversed');
+    return original;
+  } catch (err) {
+    s.log.info({ rcpt: address, reason: (err as Error).message }, 'SRS address refused');
+    throw REPLIES.unknownUser(address);
+  }
 }
 
 /**
@@ -21,9 +46,11 @@ function mayRelay(ctx: InboundContext, ip: string): boolean {
 export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SMTPServerAddress, smtp: SMTPServerSession): Promise<void> {
   const tx = s.tx;
   if (!tx || tx.number !== smtp.transaction) throw new SmtpReply(503, '5.5.1', 'need MAIL command');
+  // RFC 5321 §4.5.5 bounces of mail we forwarded come back to its SRS envelope sender: they go to the address it rewrote.
+  const srsTarget = srsReverse(ctx, s, to.address);
   let route: Route;
   try {
-    route = await ctx.router.route(to.address);
+    route = await ctx.router.route(srsTarget ?? to.address);
   } catch (err) {
     if (err instanceof NoPlacementError) {
       s.log.warn({ rcpt: to.address }, err.message);
@@ -32,7 +59,8 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
     throw err;
   }
   if (route.kind === 'unknown-user') throw REPLIES.unknownUser(to.address);
-  if (route.kind === 'remote' && !mayRelay(ctx, s.info.remoteIp)) throw REPLIES.relayDenied(to.address);
+  // The way back of our own forwarded mail is not relay: its SRS address proved we sent it.
+  if (route.kind === 'remote' && srsTarget === undefined && !mayRelay(ctx, s.info.remoteIp, smtp)) throw REPLIES.relayDenied(to.address);
   const accepted = [...tx.recipients.values()].map((r) => r.given);
   const outcome = await runFilters(ctx.filters, {
     phase: 'rcpt-to',
@@ -44,6 +72,6 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
   judge(outcome.verdict);
   tx.headers.push(...outcome.headers);
   // A remote local-part keeps its case (RFC 5321 §2.4: only the destination may fold it); a hosted one is our mailbox's name.
-  const address = route.kind === 'remote' ? to.address : route.address;
+  const address = route.kind === 'remote' ? (srsTarget ?? to.address) : route.address;
   tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}), ...(route.kind === 'remote' ? { remote: true } : {}) });
 }

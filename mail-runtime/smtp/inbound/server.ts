@@ -1,14 +1,20 @@
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection';
-import { listen, type Listener, type TlsMaterial } from '../../net';
+import { plaintextAuthAllowed, serveSessions, type SessionServer, type TlsMaterial } from '../../net';
 import { connectPhase } from './connect';
-import type { InboundContext, InboundSession } from './context';
+import { clientIp, type InboundContext, type InboundSession } from './context';
 import { dataPhase } from './data';
 import { INBOUND_LIMITS } from './limits';
 import { mailFromPhase } from './mail-from';
 import { rcptToPhase } from './rcpt-to';
 import { ENHANCED_PREFIX, REPLIES, SmtpReply, tooBusy, tooManyFromAddress } from './reply';
+
+/** What smtp-server's `connect` takes besides the socket: the client as our listener saw it (a PROXY v2 header's source, RFC-less but HAProxy's spec). */
+interface MxSocketOptions extends SMTPConnectionOptions {
+  remoteAddress?: string;
+  remotePort?: number;
+}
 
 /**
  * smtp-server adds an enhanced status code chosen from the basic code alone
@@ -31,12 +37,13 @@ class MxConnection extends SMTPConnection {
  * happens before smtp-server sees the socket.
  */
 class MxServer extends SMTPServer {
-  override connect(socket: Socket, socketOptions?: SMTPConnectionOptions | null): void {
+  override connect(socket: Socket, socketOptions?: MxSocketOptions | null): MxConnection {
     const connection = new MxConnection(this, socket, socketOptions);
     this.connections.add(connection);
     connection.on('error', (err: Error) => this.emit('error', err));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
     connection.init();
+    return connection;
   }
 }
 
@@ -50,6 +57,8 @@ export interface MxListenerOptions extends InboundContext {
   idleTimeoutMs: number;
   /** Certificate for STARTTLS (RFC 3207); absent: STARTTLS is not offered. */
   tls?: TlsMaterial;
+  /** RuntimeConfig `proxyProtocolFrom`: trusted balancers whose connections start with a PROXY v2 header naming the client. */
+  proxyFrom?: readonly string[];
 }
 
 export interface MxListener {
@@ -64,14 +73,18 @@ export interface MxListener {
  * The inbound MX (RFC 5321): smtp-server parses the protocol and is the one
  * gate every command passes (state, syntax, command-line length, the early
  * talker check); each phase is a module of ours (connect.ts, mail-from.ts,
- * rcpt-to.ts, data.ts). No AUTH here: the MX takes mail for hosted domains
+ * rcpt-to.ts, data.ts). No AUTH on the MX: it takes mail for hosted domains
  * from anyone and relays for nobody outside relayNetworks; submission is
- * the node's listener. Any fault inside a phase answers 451 4.3.0 and is
+ * the node's listener. With `relay` the same phases serve the gateway's
+ * relay listener, where cluster members log in (AUTH PLAIN, the cluster
+ * token) before MAIL and may then relay. Any fault inside a phase answers 451 4.3.0 and is
  * logged with its stack; it never reaches the process.
  */
 export async function startMxListener(opts: MxListenerOptions): Promise<MxListener> {
   const sessions = new WeakMap<SMTPServerSession, InboundSession>();
   const log = opts.log;
+  const relay = opts.relay;
+  const authFailures = new WeakMap<SMTPServerSession, number>();
 
   /** Runs a phase; its SmtpReply is the answer, anything else is our fault. */
   const guarded = <T>(what: string, session: SMTPServerSession, run: () => Promise<T>, done: (err: Error | null | undefined, value?: T) => void): void => {
@@ -105,14 +118,33 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
     socketTimeout: opts.idleTimeoutMs,
     closeTimeout: 1000,
     maxCommandLength: INBOUND_LIMITS.commandLineBytes - 2,
-    // An MX: no AUTH (RFC 5321 §3.9 relay rules decide), and RFC 2034 enhanced codes on every reply.
-    disabledCommands: ['AUTH'],
-    authOptional: true,
+    // An MX: no AUTH (RFC 5321 §3.9 relay rules decide). The relay listener: AUTH PLAIN (RFC 4954, RFC 4616) required
+    // before MAIL (530 5.7.0), checked by onAuth below. RFC 2034 enhanced codes on every reply.
+    disabledCommands: [...(relay ? [] : ['AUTH']), ...(opts.tls ? [] : ['STARTTLS'])],
+    authOptional: !relay,
+    ...(relay ? { authMethods: ['PLAIN'], allowInsecureAuth: true } : {}),
     hideENHANCEDSTATUSCODES: false,
     // DSN (RFC 3461) parameters are not honoured yet, so not advertised.
     hideDSN: true,
-    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : { hideSTARTTLS: true, disabledCommands: ['AUTH', 'STARTTLS'] }),
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } : { hideSTARTTLS: true }),
     logger: false,
+    onAuth(auth, session, callback) {
+      // allowInsecureAuth only lets the command through: whether the token may cross this connection in clear is ours to say.
+      if (!relay) return callback(new SmtpReply(503, '5.5.1', 'AUTH not available here'));
+      if (!plaintextAuthAllowed(relay.plaintextAuth, session.secure, clientIp(session))) {
+        return callback(new SmtpReply(538, '5.7.11', 'encryption required for requested authentication mechanism (STARTTLS first, RFC 4954 §4)'));
+      }
+      if (auth.method !== 'PLAIN' || !relay.verify(auth.username ?? '', auth.password ?? '')) {
+        const failed = (authFailures.get(session) ?? 0) + 1;
+        authFailures.set(session, failed);
+        (sessions.get(session)?.log ?? log).warn({ user: auth.username, failed }, 'relay login refused: not the cluster token');
+        // A 421 makes smtp-server close the connection after sending it.
+        if (failed >= relay.failuresPerConnection) return callback(new SmtpReply(421, '4.7.0', 'too many failed logins, closing connection'));
+        return callback(new SmtpReply(535, '5.7.8', 'authentication credentials invalid'));
+      }
+      sessions.get(session)?.log.info({ member: auth.username }, 'cluster member logged in for relay');
+      callback(null, { user: auth.username });
+    },
     onConnect(session, callback) {
       guarded(
         'connect',
@@ -183,26 +215,27 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
   // Socket errors of one connection arrive here; they end that connection, never the process.
   server.on('error', (err: Error) => log.debug({ err }, 'SMTP connection error'));
 
-  const refusals = new Set<Socket>();
-  const listener: Listener = await listen({ kind: 'plain', host: opts.host, port: opts.port }, (socket) => {
-    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-    const admitted = opts.connections.admit(ip);
-    if ('refused' in admitted) {
-      opts.metrics?.refused(admitted.refused);
-      socket.end(admitted.refused === 'total' ? tooBusy(opts.hostname) : tooManyFromAddress(opts.hostname));
-      refusals.add(socket);
-      const t = setTimeout(() => socket.destroy(), INBOUND_LIMITS.refusalLingerMs);
-      t.unref();
-      socket.once('close', () => {
-        clearTimeout(t);
-        refusals.delete(socket);
-      });
-      return;
-    }
-    socket.once('close', () => admitted.release());
-    server.connect(socket as Socket, {});
-  });
-  log.info({ port: listener.port }, 'inbound MX listening');
+  // The member's shared bounds (net/): a slot in total and per client address at accept, before smtp-server sees the
+  // socket; the client is the PROXY v2 header's when it came through a trusted balancer. One address at its bound is
+  // refused 421 while every other address is still greeted.
+  const refusal = { total: Buffer.from(tooBusy(opts.hostname)), address: Buffer.from(tooManyFromAddress(opts.hostname)) };
+  const listener: SessionServer = await serveSessions(
+    { kind: 'plain', host: opts.host, port: opts.port, limit: opts.connections, refusal: (r) => refusal[r], ...(opts.proxyFrom ? { proxyFrom: opts.proxyFrom } : {}) },
+    (conn) => {
+      let smtp: MxConnection | undefined;
+      conn.socket.once('close', () => conn.onClose());
+      return {
+        start: () => {
+          smtp = server.connect(conn.socket as Socket, { remoteAddress: conn.remoteIp, remotePort: conn.remotePort });
+        },
+        shutdown: () => {
+          smtp?.send(421, '4.3.2 server shutting down');
+          smtp?.close();
+        },
+      };
+    },
+  );
+  log.info({ port: listener.port }, relay ? 'relay listener (cluster members, AUTH) listening' : 'inbound MX listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -210,11 +243,7 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
     sessions: () => server.connections.size,
     close: () => {
       closing ??= (async () => {
-        for (const c of server.connections) {
-          c.send(421, '4.3.2 server shutting down');
-          c.close();
-        }
-        await Promise.all([listener.close(2000), new Promise<void>((r) => server.close(() => r()))]);
+        await Promise.all([listener.close(), new Promise<void>((r) => server.close(() => r()))]);
       })();
       return closing;
     },

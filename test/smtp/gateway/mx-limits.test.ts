@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Filter, FilterContext } from '../../../mail-runtime/smtp/filters/types';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway';
+import { startHaproxy } from '../../helpers/haproxy';
 import { LineClient } from '../../helpers/line-client';
 import { startLmtpSink, type LmtpSink } from '../../helpers/lmtp-sink';
 import { command, data, message, openSession, readReply } from '../../helpers/smtp-raw';
@@ -25,9 +26,9 @@ async function gateway(opts: Parameters<typeof startTestGateway>[0] = {}): Promi
   return g;
 }
 
-describe('connections at accept time (the admission hook; net/ bounds of issue 9 plug in here)', () => {
-  it('per address: one more than allowed gets 421 4.7.0 and is closed; a freed slot admits again', async () => {
-    const g = await gateway({ over: { maxConnectionsPerAddress: 2 } });
+describe('connections at accept time: the member\'s shared bounds (net/connectionLimitFromConfig, config limits)', () => {
+  it('per address (limits.maxConnectionsPerAddress): one more gets 421 4.7.0 and is closed; a freed slot admits again', async () => {
+    const g = await gateway({ config: { limits: { maxConnectionsPerAddress: 2, perAddressExempt: [] } } });
     const a = await LineClient.connect(g.smtpPort);
     const b = await LineClient.connect(g.smtpPort);
     expect((await readReply(a)).code).toBe(220);
@@ -48,13 +49,65 @@ describe('connections at accept time (the admission hook; net/ bounds of issue 9
     b.close();
   });
 
+  it('a flood from one address is refused beyond its bound while another address still gets its banner', async () => {
+    const g = await gateway({ config: { limits: { maxConnectionsPerAddress: 5, perAddressExempt: [] } } });
+    const FLOOD = 40;
+    const flood = await Promise.all(Array.from({ length: FLOOD }, () => LineClient.connect(g.smtpPort, { localAddress: '127.0.0.66' })));
+    const replies = await Promise.all(flood.map((c) => readReply(c)));
+    const greeted = replies.filter((r) => r.code === 220).length;
+    const refused = replies.filter((r) => r.line.startsWith('421 4.7.0 ')).length;
+    expect({ greeted, refused }).toEqual({ greeted: 5, refused: FLOOD - 5 });
+    // The flooder holds its five slots; another address is greeted as usual.
+    const other = await LineClient.connect(g.smtpPort, { localAddress: '127.0.0.67' });
+    expect((await readReply(other)).line).toMatch(/^220 mx\.test /);
+    expect((await command(other, 'EHLO other.example')).code).toBe(250);
+    other.close();
+    for (const c of flood) c.close();
+  });
+
+  it('loopback is exempt from the per-address bound by default (limits.perAddressExempt), not from the total', async () => {
+    const g = await gateway({ config: { limits: { maxConnectionsPerAddress: 1, maxConnections: 3 } } });
+    const open = [await LineClient.connect(g.smtpPort), await LineClient.connect(g.smtpPort), await LineClient.connect(g.smtpPort)];
+    for (const o of open) expect((await readReply(o)).code).toBe(220);
+    const c = await LineClient.connect(g.smtpPort);
+    expect((await readReply(c)).line).toBe('421 4.3.2 mx.test too busy, try again later');
+    for (const o of open) o.close();
+  });
+
   it('in total (limits.maxConnections): 421 4.3.2', async () => {
-    const g = await gateway({ config: { limits: { maxConnections: 2 } }, over: { maxConnectionsPerAddress: 100 } });
+    const g = await gateway({ config: { limits: { maxConnections: 2 } } });
     const open = [await LineClient.connect(g.smtpPort), await LineClient.connect(g.smtpPort)];
     for (const o of open) expect((await readReply(o)).code).toBe(220);
     const c = await LineClient.connect(g.smtpPort);
     expect((await readReply(c)).line).toBe('421 4.3.2 mx.test too busy, try again later');
     for (const o of open) o.close();
+  });
+
+  it('through a trusted balancer (proxyProtocolFrom, real HAProxy with send-proxy-v2) the client it names is the one counted and recorded', async () => {
+    const BALANCER = '127.0.0.80';
+    const g = await gateway({ config: { proxyProtocolFrom: [`${BALANCER}/32`], limits: { maxConnectionsPerAddress: 1, perAddressExempt: [] } } });
+    const proxy = await startHaproxy({ backendPort: g.smtpPort, source: BALANCER });
+    try {
+      // Two clients behind the one balancer address: each has its own bound, so both are greeted.
+      const a = await LineClient.connect(proxy.port, { localAddress: '127.0.0.81' });
+      const b = await LineClient.connect(proxy.port, { localAddress: '127.0.0.82' });
+      expect((await readReply(a)).code).toBe(220);
+      expect((await readReply(b)).code).toBe(220);
+      // A second connection of the first client is over its bound.
+      const a2 = await LineClient.connect(proxy.port, { localAddress: '127.0.0.81' });
+      expect((await readReply(a2)).line).toMatch(/^421 4\.7\.0 /);
+      const before = sink.deliveries.length;
+      await command(b, 'EHLO client.example');
+      await command(b, 'MAIL FROM:<a@example.net>');
+      await command(b, 'RCPT TO:<alice@example.com>');
+      expect((await data(b, message('via-balancer'))).done.code).toBe(250);
+      await sink.waitFor(before + 1);
+      const text = sink.deliveries.find((d) => d.messageId === '<via-balancer@example.net>')!.message.toString();
+      expect(text).toMatch(/^Received: from client\.example \(\S* ?\[127\.0\.0\.82\]\)/m);
+      for (const c of [a, b, a2]) c.close();
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

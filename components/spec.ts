@@ -591,6 +591,24 @@ const Admin = strict({
   allowedCidrs: z.array(networkCidr).default([]),
 }).prefault({});
 
+/**
+ * Prometheus scraping of the members. Every member serves `GET /metrics` on
+ * its management port (DESIGN.md); examples/monitoring/ holds a Grafana
+ * dashboard and alert rules for those metrics.
+ */
+const Monitoring = strict({
+  /**
+   * Create a Prometheus Operator ServiceMonitor (`monitoring.coreos.com/v1`)
+   * that scrapes every member on its Service's `management` port, under the
+   * job name `mailfleet` the example alert rules expect. Kubernetes only, and
+   * the cluster must have the Prometheus Operator's CRDs (kube-prometheus-stack
+   * installs them): without them the apply fails, so the default is off. A
+   * Prometheus that selects ServiceMonitors by label finds it through
+   * `platform.labels`, which every object carries.
+   */
+  serviceMonitor: z.boolean({ error: 'must be true or false (true: create a Prometheus Operator ServiceMonitor for the members, kubernetes only)' }).default(false),
+}).prefault({});
+
 const Security = strict({
   /**
    * Where plaintext (non-TLS) LOGIN/AUTH is accepted: `never`, only from
@@ -644,6 +662,7 @@ const clusterShape = {
   proxies,
   storage: Storage.optional(),
   loadBalancer: LoadBalancer.optional(),
+  monitoring: Monitoring,
 };
 
 /** Storage and load-balancer kinds each platform can provide. */
@@ -1020,6 +1039,9 @@ export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
   checkUnique(spec.sites.map((s) => s.name), ['sites'], 'site', report);
   if (spec.tls.mode === 'cert-manager' && kind !== 'kubernetes') {
     report(['tls', 'mode'], 'cert-manager is only available on kubernetes; use self-signed or provided');
+  }
+  if (spec.monitoring.serviceMonitor && kind !== 'kubernetes') {
+    report(['monitoring', 'serviceMonitor'], `is for kubernetes (it creates a Prometheus Operator ServiceMonitor); on ${kind}, point Prometheus at each member's management port /metrics (examples/monitoring/README.md)`);
   }
   checkPlatform(spec.platform, place, report);
 }).transform((spec) => ({

@@ -1,9 +1,20 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { FileDirectory, StaticDirectory, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import { readClusterToken } from '../cluster';
-import { connectionLimitFromConfig, createRegistry, loadTls, startHealthServer, type ClientConnectionLimits, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import {
+  connectionLimitFromConfig,
+  createRegistry,
+  loadTls,
+  registerCertificateMetrics,
+  registerStorageMetrics,
+  startHealthServer,
+  type ClientConnectionLimits,
+  type HealthServer,
+  type PlaintextAuthPolicy,
+  type TlsFiles,
+} from '../net';
 import { LmtpPool, QueueRunner, type DsnBuilder } from '../smtp/delivery';
 import type { Filter } from '../smtp/filters/types';
 import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener, type MxListenerOptions } from '../smtp/inbound';
@@ -105,11 +116,20 @@ const rfc3464Dsn: DsnBuilder = ({ entry, failed, message, reportingMta }) => {
 /** Connections an LMTP pool keeps per node: enough for the delivery concurrency, no more. */
 const LMTP_PER_NODE_FLOOR = 4;
 
+/**
+ * Delivery latency buckets (seconds): sub-second for the LMTP hop to a node,
+ * up to hours for mail that waited in the queue for retries (RFC 5321
+ * section 4.5.4.1: a sender keeps retrying for 4-5 days; anything slower
+ * than a day lands in +Inf).
+ */
+const DELIVERY_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
+
 /** Starts the gateway role: the inbound MX, its queue and the delivery workers, and the health endpoint. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const log = opts.log ?? createLogger({ role: 'gateway', member: opts.memberId });
   let ready = false;
   const registry = createRegistry({ role: 'gateway', member: opts.memberId });
+  registerStorageMetrics(registry, opts.storagePath);
   let queue: QueueFolder | undefined;
   const health: HealthServer = await startHealthServer({
     host: opts.listen.health.host,
@@ -126,6 +146,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   try {
     const tls = await loadTls(opts.tls, opts.hostname);
     if (tls.selfSigned) log.warn('no TLS certificate configured: STARTTLS uses a generated self-signed certificate');
+    registerCertificateMetrics(registry, tls);
     let directory: Directory;
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
@@ -152,6 +173,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       labelNames: ['status', 'via'] as const,
       registers: [registry],
     });
+    const latency = new Histogram({
+      name: 'mailfleet_queue_delivery_seconds',
+      help: 'Seconds from acceptance at a gateway (the queue entry\'s receivedAt) to delivery of one recipient, by path (lmtp: to a node; outbound: to a remote MX), retries included',
+      labelNames: ['via'] as const,
+      buckets: DELIVERY_LATENCY_BUCKETS,
+      registers: [registry],
+    });
     const lmtp = new LmtpPool({ hostname: opts.hostname, maxPerTarget: Math.max(LMTP_PER_NODE_FLOOR, opts.queue.deliveryConcurrency), log });
     closers.push(() => lmtp.close());
     const outbound = opts.outbound ?? (opts.outboundSettings ? await SmtpOutbound.create(opts.outboundSettings, { logger: log }) : undefined);
@@ -168,7 +196,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       expireMs,
       ...(opts.controlPollMs ? { controlPollMs: opts.controlPollMs } : {}),
       log,
-      metrics: { result: (status, via) => deliveries.inc({ status, via }) },
+      metrics: { result: (status, via) => deliveries.inc({ status, via }), delivered: (via, seconds) => latency.observe({ via }, seconds) },
     });
     closers.push(() => runner.stop());
     await runner.start();

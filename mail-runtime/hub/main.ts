@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client';
 import { monotonicMs } from '../common/clock';
 import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
-import { createRegistry, startHealthServer } from '../net';
+import { createRegistry, registerCertificateMetrics, registerStorageMetrics, startHealthServer } from '../net';
 import { startHubApi } from './api';
 import type { Pem } from './ca';
 import { HubError } from './errors';
@@ -89,6 +89,9 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
   const url = `${tls ? 'https' : 'http'}://${cfg.advertise.includes(':') ? `[${cfg.advertise}]` : cfg.advertise}:${api.port}`;
 
   const registry = createRegistry({ role: 'hub', member: cfg.memberId });
+  registerStorageMetrics(registry, cfg.storage.path);
+  // The cluster TLS certificate members check the hub by (clusterTls): when it expires, no member reaches the hub.
+  if (tls) registerCertificateMetrics(registry, { cert: tls.certPem, selfSigned: false });
   const roleChanges = new Counter({ name: 'mailfleet_hub_role_changes_total', help: 'Times this hub became active or standby', registers: [registry] });
   const h = new Hub({ memberId: cfg.memberId, url, storageRoot: cfg.storage.path, timing, log, ...(ca ? { ca } : {}), onRoleChange: () => roleChanges.inc() });
   made.hub = h;

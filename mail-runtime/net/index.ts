@@ -4,6 +4,7 @@ export { startTls } from './starttls';
 export { listen, type ListenerKind } from './listener';
 export { encodeProxyV2, parseProxyV2, PROXY_LIMITS } from './proxy-protocol';
 export { startHealthServer, createRegistry, type HealthServer } from './health';
+export { registerCertificateMetrics, registerStorageMetrics } from './metrics';
 export { LineSplitter } from './line-reader';
 export { ConnectionLimit, type RefusalReason } from './connection-limit';
 export { connectionLimitFromConfig, type ClientConnectionLimits } from './limits-from-config';

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { connectionLimitFromConfig, createRegistry, loadTls, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
@@ -117,6 +117,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const { hostname, plaintextAuth, limits } = opts;
   let ready = false;
   const registry = createRegistry({ role: 'node', member: opts.memberId });
+  registerStorageMetrics(registry, opts.storagePath);
   const health: HealthServer = await startHealthServer({
     host: opts.listen.health.host,
     port: opts.listen.health.port,
@@ -131,6 +132,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   try {
     const tls = await loadTls(opts.tls, hostname);
     if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
+    registerCertificateMetrics(registry, tls);
     let directory: Directory;
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });

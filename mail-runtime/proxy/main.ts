@@ -5,7 +5,7 @@ import { LoginLimiter, loginLimiterOptions } from '../auth';
 import { monotonicMs } from '../common/clock';
 import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
-import { connectionLimitFromConfig, createRegistry, loadTls, serveSessions, startHealthServer, type SessionServer } from '../net';
+import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
 import { HubLink, PlacementCache } from '../cluster';
@@ -62,6 +62,7 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   const ca = cfg.clusterTls ? readFileField('clusterTls.caFile', cfg.clusterTls.caFile) : undefined;
 
   const registry = createRegistry({ role: 'proxy', member: cfg.memberId });
+  registerStorageMetrics(registry, cfg.storage.path);
   const sessions = new SplicedSessions();
   const placementVersion = new Gauge({ name: 'mailfleet_proxy_placement_version', help: 'Placement version the proxy routes by (-1: none yet)', registers: [registry] });
   const ended = new Counter({ name: 'mailfleet_proxy_sessions_ended_by_placement_total', help: 'Piped sessions ended because their mailbox moved to another node', registers: [registry] });
@@ -91,6 +92,7 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   const connections = connectionLimitFromConfig(limits, { log, count: (reason) => refused.inc({ reason }) });
   const tls = await loadTls(cfg.tls, cfg.hostname);
   if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
+  registerCertificateMetrics(registry, tls);
   const services: FrontServices = {
     cache,
     limiter: new LoginLimiter(loginLimiterOptions(limits)),

@@ -47,8 +47,8 @@ function capture(): { out: string[]; err: string[]; sinks: { out: (l: string) =>
 }
 
 describe('Debian validators needed by the suite', () => {
-  it('one list: haproxy, keepalived, cloud-init, postfix, dovecot-core, clamav-daemon, rspamd, spamd, dovecot-imapd, chromium', () => {
-    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'postfix', 'dovecot-core', 'clamav-daemon', 'rspamd', 'spamd', 'dovecot-imapd', 'chromium']);
+  it('one list: haproxy, keepalived, cloud-init, postfix, dovecot-core, clamav-daemon, rspamd, spamd, dovecot-imapd, chromium, prometheus', () => {
+    expect(DEBIAN_VALIDATORS.map((v) => v.package)).toEqual(['haproxy', 'keepalived', 'cloud-init', 'postfix', 'dovecot-core', 'clamav-daemon', 'rspamd', 'spamd', 'dovecot-imapd', 'chromium', 'prometheus']);
   });
 
   it('dpkg tells installed from absent', () => {

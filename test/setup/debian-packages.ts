@@ -84,6 +84,13 @@ export const DEBIAN_VALIDATORS: readonly DebianValidator[] = [
     command: 'chromium',
     usedFor: "a real headless browser (driven by playwright-core, never a downloaded one) for the hub dashboard's end-to-end and axe-core accessibility tests (test/hub/dashboard/browser.test.ts)",
   },
+  {
+    package: 'prometheus',
+    command: 'promtool',
+    usedFor: '`promtool check rules` and `promtool test rules` check the alert rules in examples/monitoring/ (test/examples/monitoring.test.ts)',
+    // The package starts its own Prometheus server (port 9090); the tests only run promtool.
+    services: ['prometheus'],
+  },
 ];
 
 /** A command the installer runs; injectable so tests can check the plan without running apt-get. */

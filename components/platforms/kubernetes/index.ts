@@ -4,6 +4,7 @@ import type { PlatformAdapter } from '../types';
 import { createAppliances } from './appliances';
 import { createLoadBalancer } from './load-balancer';
 import { namesFor, objectLabels, requireSecrets, type KubeEnv } from './meta';
+import { createServiceMonitor } from './monitoring';
 import { createSecrets } from './secrets';
 import { createVolume } from './volume';
 import { createWorkload } from './workload';
@@ -13,7 +14,8 @@ import { createWorkload } from './workload';
  * cert-manager Certificate; a ReadWriteMany claim (or an NFS volume) for
  * the shared storage; StatefulSets for hubs and nodes, Deployments for
  * gateways and proxies, each with its ConfigMap, Service,
- * PodDisruptionBudget and NetworkPolicy; client-facing Services.
+ * PodDisruptionBudget and NetworkPolicy; client-facing Services; a
+ * Prometheus Operator ServiceMonitor when `monitoring.serviceMonitor` is on.
  * See the file of each part for the reasons behind its settings.
  */
 /** The Pulumi package (and provider type `pulumi:providers:kubernetes`) of @pulumi/kubernetes. */
@@ -64,6 +66,8 @@ export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
         ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
       }),
     };
+    // Only when asked: a ServiceMonitor needs the Prometheus Operator's CRDs in the cluster.
+    if (ctx.spec.monitoring.serviceMonitor) createServiceMonitor(env, parent);
     return {
       secrets: (p) => createSecrets(env, p),
       volume: (p) => createVolume(env, p),

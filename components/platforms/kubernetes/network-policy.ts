@@ -25,6 +25,7 @@ type Egress = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
  * | every member → hubs | hub API (443) |
  * | operators (admin.allowedCidrs; anyone with admin.public) → hubs | hub API |
  * | hubs → every member | management (9090: health, metrics) |
+ * | any pod of the cluster (Prometheus) → every member | management, only with monitoring.serviceMonitor (./monitoring.ts) |
  * | gateways → internet | SMTP 25 (direct MX delivery), the smarthost, the filters (clamd, spamd/rspamd) |
  * | gateways → deployed appliances | the clamd / rspamd port, to those pods only (their own policies: ./appliances.ts) |
  * | every member → DNS | 53 UDP/TCP, any destination (kube-dns, NodeLocal DNSCache) |
@@ -70,6 +71,8 @@ export function networkPolicySpec(env: KubeEnv, role: Role): Spec {
   const gatewaySmtp = portsOf('gateway');
 
   const ingress: Ingress[] = [{ from: [of('hub')], ports: [management] }];
+  // The ServiceMonitor's Prometheus runs in a namespace we do not know (kube-prometheus-stack's `monitoring`, say): any pod in the cluster, never outside it.
+  if (ctx.spec.monitoring.serviceMonitor) ingress.push({ from: [{ namespaceSelector: {} }], ports: [management] });
   const egress: Egress[] = [DNS];
   if (role !== 'hub') egress.push({ to: [of('hub')], ports: hubApi });
 

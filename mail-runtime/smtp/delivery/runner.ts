@@ -26,6 +26,8 @@ export type DsnBuilder = (input: {
 export interface DeliveryMetrics {
   /** One recipient's attempt ended this way. */
   result(status: DeliveryResult['status'], via: 'lmtp' | 'outbound' | 'queue'): void;
+  /** One recipient was delivered `seconds` after the gateway accepted the message (its receivedAt): the delivery latency. */
+  delivered?(via: 'lmtp' | 'outbound', seconds: number): void;
 }
 
 export interface RunnerOptions {
@@ -136,6 +138,11 @@ const UNREACHABLE = /^451 4\.4\.[12] /;
 export const DELETED_REPLY = '550 5.0.0 deleted by the operator (mailfleet queue delete); no DSN sent';
 
 const targetKey = (t: LmtpTarget): string => `${t.host}:${t.port}`;
+
+/** Seconds from the gateway's acceptance (receivedAt) to now; never negative (a clock step back). */
+function latencySeconds(entry: QueueEntry): number {
+  return Math.max(0, (Date.now() - Date.parse(entry.receivedAt)) / 1000);
+}
 
 /**
  * The delivery workers: take due entries from the queue folders this gateway
@@ -390,6 +397,7 @@ export class QueueRunner {
           idx.forEach((i, k) => {
             results[i] = res[k]!;
             this.opts.metrics?.result(res[k]!.status, 'lmtp');
+            if (res[k]!.status === 'delivered') this.opts.metrics?.delivered?.('lmtp', latencySeconds(entry));
             if (!UNREACHABLE.test(res[k]!.reply)) anyAnswer = true;
           });
           if (anyAnswer) this.nodeAnswered(nodeKey);
@@ -410,6 +418,7 @@ export class QueueRunner {
           remote.forEach((i, k) => {
             results[i] = res[k] ?? { status: 'deferred', reply: '451 4.4.0 no result from the outbound transport' };
             this.opts.metrics?.result(results[i]!.status, 'outbound');
+            if (results[i]!.status === 'delivered') this.opts.metrics?.delivered?.('outbound', latencySeconds(entry));
           });
         }),
       );

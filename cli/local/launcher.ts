@@ -322,7 +322,7 @@ export class LocalCluster {
   }
 
   private describe(): string {
-    const lines = [`mailfleet: local cluster running in ${this.dir} (cluster.json there has all of this)`, `  admin API   ${this.hubUrl}  (token in ${join(this.dir, 'secrets', 'admin-token')})`];
+    const lines = [`mailfleet: local cluster running in ${this.dir} (cluster.json there has all of this)`, `  admin API   ${this.hubUrl}  (token in ${join(this.dir, 'secrets', 'admin-token')})`, `  dashboard   ${this.hubUrl}/dashboard/  (log in with that token)`];
     const proxy = this.members.find((x) => x.role === 'proxy');
     if (proxy) {
       const e = this.endpoints(proxy);

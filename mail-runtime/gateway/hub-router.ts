@@ -22,6 +22,8 @@ const RECIPIENT_CACHE_MAX = 100_000;
 const LOOKUP_TIMEOUT_MS = 5000;
 /** Alias chains longer than this are a loop in the directory, not a route. */
 const MAX_ALIAS_DEPTH = 8;
+/** Addresses one recipient may expand to (the admin API allows 100 forwarding targets per user). */
+const MAX_EXPANSION = 100;
 
 export interface HubRouterOptions {
   client: HubClient;
@@ -67,11 +69,32 @@ export class HubRouter implements Router {
     throw new Error(`${address}: alias chain longer than ${MAX_ALIAS_DEPTH}`);
   }
 
-  /** An alias's targets (RFC 5321 §3.9: aliases expand before routing); anything else is itself. */
+  /**
+   * Where mail for `address` goes (RFC 5321 §3.9: aliases and forwarding
+   * expand before routing): every target of an alias, each expanded in
+   * turn; a mailbox's forwarding addresses, plus the mailbox itself when it
+   * keeps a copy; anything else is itself. Depth and fan-out are bounded
+   * and each address counts once, so a loop in the directory ends.
+   */
   async expand(address: string): Promise<readonly string[]> {
-    const addr = normalizeAddress(address);
-    const r = await this.recipient(addr);
-    return r.kind === 'alias' ? r.targets : [addr];
+    const out: string[] = [];
+    const seen = new Set<string>();
+    const walk = async (addr: string, depth: number): Promise<void> => {
+      if (seen.has(addr)) return;
+      seen.add(addr);
+      if (depth >= MAX_ALIAS_DEPTH) throw new Error(`${address}: alias chain longer than ${MAX_ALIAS_DEPTH}`);
+      const r = await this.recipient(addr);
+      const next = r.kind === 'alias' ? r.targets : r.kind === 'mailbox' && r.forwardTo.length ? r.forwardTo : undefined;
+      if (!next) {
+        out.push(addr);
+      } else {
+        if (r.kind === 'mailbox' && r.keepCopy) out.push(addr);
+        for (const t of next) await walk(normalizeAddress(t), depth + 1);
+      }
+      if (out.length > MAX_EXPANSION) throw new Error(`${address}: expands to more than ${MAX_EXPANSION} addresses`);
+    };
+    await walk(normalizeAddress(address), 0);
+    return out;
   }
 
   private async recipient(addr: string): Promise<Recipient> {

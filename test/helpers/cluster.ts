@@ -38,6 +38,7 @@ export async function freePort(): Promise<number> {
 export class TestCluster {
   readonly hubs = new Map<string, RunningMember>();
   readonly nodes = new Map<string, RunningMember>();
+  readonly gateways = new Map<string, RunningMember>();
   readonly proxies = new Map<string, RunningMember>();
   hubUrls: string[] = [];
   private tokens!: { adminTokenFile: string; clusterTokenFile: string };
@@ -135,6 +136,28 @@ export class TestCluster {
     return m;
   }
 
+  /** A gateway (MX on a free loopback port) that asks this cluster's hub what a recipient is and delivers over LMTP to the owner. */
+  async startGateway(id: string, extra: Record<string, unknown> = {}): Promise<RunningMember> {
+    const lo = { host: '127.0.0.1', port: 0 };
+    const p = await spawnMember(join(this.dir, `${id}.json`), {
+      role: 'gateway',
+      memberId: id,
+      cluster: 'test',
+      advertise: '127.0.0.1',
+      management: lo,
+      storage: { path: this.storage },
+      listen: { smtp: lo },
+      hostname: 'mx.test',
+      hubUrls: this.hubUrls,
+      clusterTokenFile: this.tokens.clusterTokenFile,
+      logLevel: process.env.MAILFLEET_TEST_LOG ?? 'warn',
+      ...extra,
+    });
+    const m: RunningMember = { ...p, id, port: (name) => Number(p.ready[`${name}Port`]) };
+    this.gateways.set(id, m);
+    return m;
+  }
+
   async admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const url = await this.activeHub();
     const r = await api<T>(url, method, path, body === undefined ? {} : { body });
@@ -190,7 +213,7 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.proxies.values(), ...this.nodes.values(), ...this.hubs.values()].map((m) => m.stop()));
+    await Promise.all([...this.proxies.values(), ...this.gateways.values(), ...this.nodes.values(), ...this.hubs.values()].map((m) => m.stop()));
     if (!process.env.MAILFLEET_TEST_KEEP) await rm(this.dir, { recursive: true, force: true });
   }
 }

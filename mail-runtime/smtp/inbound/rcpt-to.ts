@@ -48,9 +48,12 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
   if (!tx || tx.number !== smtp.transaction) throw new SmtpReply(503, '5.5.1', 'need MAIL command');
   // RFC 5321 §4.5.5 bounces of mail we forwarded come back to its SRS envelope sender: they go to the address it rewrote.
   const srsTarget = srsReverse(ctx, s, to.address);
-  let route: Route;
+  const asked = srsTarget ?? to.address;
+  // RFC 5321 §3.9: an alias (or a mailbox that forwards) expands before routing; each target is routed and queued.
+  const targets = srsTarget === undefined && ctx.router.expand ? await ctx.router.expand(asked) : [asked];
+  let routes: Route[];
   try {
-    route = await ctx.router.route(srsTarget ?? to.address);
+    routes = await Promise.all(targets.map((t) => ctx.router.route(t)));
   } catch (err) {
     if (err instanceof NoPlacementError) {
       s.log.warn({ rcpt: to.address }, err.message);
@@ -58,10 +61,13 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
     }
     throw err;
   }
-  if (route.kind === 'unknown-user') throw REPLIES.unknownUser(to.address);
-  // The way back of our own forwarded mail is not relay: its SRS address proved we sent it.
-  if (route.kind === 'remote' && srsTarget === undefined && !mayRelay(ctx, s.info.remoteIp, smtp)) throw REPLIES.relayDenied(to.address);
-  const accepted = [...tx.recipients.values()].map((r) => r.given);
+  const deliverable = routes.filter((r) => r.kind !== 'unknown-user');
+  if (!deliverable.length) throw REPLIES.unknownUser(to.address);
+  if (deliverable.length < routes.length) s.log.warn({ rcpt: to.address, unknown: routes.filter((r) => r.kind === 'unknown-user').map((r) => r.address) }, 'alias targets without a mailbox skipped');
+  // Relay is a recipient outside our domains as written; a remote target our directory expanded to is forwarding, not relay.
+  const expanded = targets.length !== 1 || targets[0]!.toLowerCase() !== asked.toLowerCase();
+  if (!expanded && deliverable[0]!.kind === 'remote' && srsTarget === undefined && !mayRelay(ctx, s.info.remoteIp, smtp)) throw REPLIES.relayDenied(to.address);
+  const accepted = [...new Set([...tx.recipients.values()].map((r) => r.given))];
   const outcome = await runFilters(ctx.filters, {
     phase: 'rcpt-to',
     session: s.info,
@@ -71,7 +77,11 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
   });
   judge(outcome.verdict);
   tx.headers.push(...outcome.headers);
-  // A remote local-part keeps its case (RFC 5321 §2.4: only the destination may fold it); a hosted one is our mailbox's name.
-  const address = route.kind === 'remote' ? (srsTarget ?? to.address) : route.address;
-  tx.recipients.set(to.address.toLowerCase(), { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}), ...(route.kind === 'remote' ? { remote: true } : {}) });
+  const given = to.address.toLowerCase();
+  for (const k of [...tx.recipients.keys()]) if (k.split('\0')[0] === given) tx.recipients.delete(k);
+  for (const route of deliverable) {
+    // A remote local-part keeps its case (RFC 5321 §2.4: only the destination may fold it); a hosted one is our mailbox's name.
+    const address = route.kind === 'remote' ? (expanded ? route.address : asked) : route.address;
+    tx.recipients.set(`${given}\0${address.toLowerCase()}`, { given: to.address, address, ...(outcome.folder ? { folder: outcome.folder } : {}), ...(route.kind === 'remote' ? { remote: true } : {}) });
+  }
 }

@@ -68,7 +68,7 @@ export function registerDomain(program: Command, io: CliIo, setExit: (code: numb
 }
 
 export function registerPlacement(program: Command, io: CliIo, setExit: (code: number) => void): void {
-  const placement = program.command('placement').description('which node serves which mailbox: show, move, drain');
+  const placement = program.command('placement').description('which node serves which mailbox: show, move, drain, undrain');
   hubOptions(placement.command('show').argument('[address]', 'one mailbox: the node that owns it').description('the nodes and their states, or the owner of one address')).action(
     (address: string | undefined, opts: HubOptions) =>
       runAdmin(io, setExit, 'placement show', async () => {
@@ -100,6 +100,13 @@ export function registerPlacement(program: Command, io: CliIo, setExit: (code: n
       const r = await adminCall(await resolveHub(opts), 'POST', '/v1/placement/drain', PlacementChangeAnswer, { node });
       if (opts.json) return printJson(io, r);
       io.out(`drained ${node} (placement version ${r.version})\n`);
+    }),
+  );
+  hubOptions(placement.command('undrain').argument('<node>', 'the node').description('put a drained node back on the ring: it takes its share again')).action((node: string, opts: HubOptions) =>
+    runAdmin(io, setExit, 'placement undrain', async () => {
+      const r = await adminCall(await resolveHub(opts), 'POST', '/v1/placement/undrain', PlacementChangeAnswer, { node });
+      if (opts.json) return printJson(io, r);
+      io.out(`${node} is back on the ring (placement version ${r.version})\n`);
     }),
   );
 }

@@ -76,8 +76,12 @@ export async function resolveHub(opts: HubOptions, env: NodeJS.ProcessEnv = proc
   return { url: parsed.hub.url.replace(/\/+$/, ''), token };
 }
 
-/** One admin API call; a non-2xx answer throws the hub's message. */
-export async function adminCall<S extends z.ZodType>(hub: { url: string; token: string }, method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+/**
+ * One admin API call; a non-2xx answer throws the hub's message. A standby
+ * hub that names the active one (`not_active` with `active`) is asked once
+ * more there, so a cluster.json written before a hub failover still works.
+ */
+export async function adminCall<S extends z.ZodType>(hub: { url: string; token: string }, method: string, path: string, schema: S, body?: unknown, follow = true): Promise<z.output<S>> {
   const headers: Record<string, string> = { authorization: `Bearer ${hub.token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
@@ -99,6 +103,7 @@ export async function adminCall<S extends z.ZodType>(hub: { url: string; token: 
     const err = ApiError.safeParse(json);
     if (!err.success) throw new AdminError(`the hub at ${hub.url} answered ${res.status}`);
     const e = err.data.error;
+    if (e.code === 'not_active' && e.active && follow) return adminCall({ url: e.active.replace(/\/+$/, ''), token: hub.token }, method, path, schema, body, false);
     const problems = e.problems?.length ? `\n${e.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}` : '';
     const active = e.active ? ` (the active hub is ${e.active})` : '';
     throw new AdminError(`${e.message}${active}${problems}`);

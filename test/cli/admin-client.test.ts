@@ -54,5 +54,7 @@ describe('operator CLI hub client', () => {
     expect(await resolveHub({ hub: 'http://h:1', tokenFile: join(dir, 'token') }, {})).toEqual({ url: 'http://h:1', token: 'from-file' });
     await expect(resolveHub({ hub: 'http://h:1' }, {})).rejects.toBeInstanceOf(UsageError);
     await expect(resolveHub({ hub: 'h:1' }, { MAILFLEET_ADMIN_TOKEN: 'x' })).rejects.toThrow('--hub must be an http(s) URL');
+    await writeFile(join(dir, 'cluster.json'), JSON.stringify({ hub: { url: 'not a url' } }));
+    await expect(resolveHub({ dir }, {})).rejects.toThrow(/cluster\.json is not a cluster\.json mailfleet reads: hub\.url: .*hub\.adminToken/);
   });
 });

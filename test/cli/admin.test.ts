@@ -94,10 +94,6 @@ describe('mailfleet operator commands against a running hub', () => {
     expect(r.stdout).toMatch(/^hub hub-0 at http:\/\/127\.0\.0\.1:\d+: active/);
     expect(r.stdout).toMatch(/node-a\s+node\s+live\s+active\s+\d+(\.\d)?s/);
     expect(r.stdout).toMatch(/node-a\s+active\s+1\s+ops\.test/);
-    const json = JSON.parse((await admin(['status', '--json'])).stdout) as { hub: { id: string; active: boolean }; members: { id: string; role: string }[]; placement: { nodes: { id: string; users: number }[] } };
-    expect(json.hub).toMatchObject({ id: 'hub-0', active: true });
-    expect(json.members).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'node-a', role: 'node', state: 'live' })]));
-    expect(json.placement.nodes).toEqual([expect.objectContaining({ id: 'node-a', users: 1 })]);
   });
 
   it('placement show ADDRESS names the owner; a bad address is refused with the hub’s message, exit 1', async () => {
@@ -120,7 +116,7 @@ describe('mailfleet operator commands against a running hub', () => {
     expect(unknown.stderr).toContain('node node-zz is not known');
   });
 
-  it('without a token, or with no cluster.json, a clear message and exit 2; the token from the environment or cluster.json works', async () => {
+  it('without a token, or with no cluster.json, a clear message and exit 2; the token from the environment or cluster.json works; a hub that is down, exit 1', async () => {
     const dir = join(cluster.dir, 'local');
     // Independent runs, side by side (each pays for loading the CLI).
     const [none, env, missing, down] = await Promise.all([
@@ -142,10 +138,6 @@ describe('mailfleet operator commands against a running hub', () => {
     const fromFile = await cli(['domain', 'list', '--dir', dir]);
     expect(fromFile.code).toBe(0);
     expect(fromFile.stdout).toContain('ops.test');
-    await writeFile(join(dir, 'cluster.json'), JSON.stringify({ hub: { url: 'not a url' } }));
-    const broken = await cli(['status', '--dir', dir]);
-    expect(broken.code).toBe(1);
-    expect(broken.stderr).toContain('hub.url');
   });
 
   it('drain NODE takes it off the ring, undrain puts it back; user remove and domain remove', async () => {

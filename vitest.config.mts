@@ -20,6 +20,7 @@ const ALONE = [
   'test/failover/controller.test.ts',
   'test/proxy/proxy.test.ts',
   'test/cli/up.test.ts',
+  'test/cli/admin.test.ts',
   // Floods of logins and connections against a member: CPU-bound on both sides.
   'test/node/isolation-*.test.ts',
   // npm pack (a full tsc build) and npm install in one 10-minute beforeAll:

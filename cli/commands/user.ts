@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { hashPassword } from '../../mail-runtime/auth';
 import type { CliIo } from '../io';
+import { registerUserAdmin } from './user-admin';
 
 /** Longest password we hash: scrypt takes any length, but a pasted file is a mistake, not a password. */
 const MAX_PASSWORD_CHARS = 1024;
@@ -11,7 +12,7 @@ const MAX_PASSWORD_CHARS = 1024;
  * the self-describing scrypt format the runtime verifies.
  */
 export function registerUser(program: Command, io: CliIo, setExit: (code: number) => void): void {
-  const user = program.command('user').description('directory chores (hash a password for a users file)');
+  const user = program.command('user').description('users: add, list, passwd, remove on a running cluster; hash a password for a users file');
   user
     .command('hash')
     .description('print a password hash for a users file; the password comes from a hidden prompt or the first line of stdin, never from the command line')
@@ -37,4 +38,5 @@ export function registerUser(program: Command, io: CliIo, setExit: (code: number
       io.out(`${await hashPassword(password)}\n`);
       setExit(0);
     });
+  registerUserAdmin(user, io, setExit);
 }

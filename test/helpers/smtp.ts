@@ -161,6 +161,9 @@ export function sizedMail(bytes: number, opts: { from?: string; subject: string;
 /** Every message of a folder as raw text, through a real IMAP client (imapflow). */
 export async function imapMessages(port: number, user: MailUser, folder = 'INBOX', host = '127.0.0.1'): Promise<string[]> {
   const flow = new ImapFlow({ host, port, secure: false, auth: { user: user.address, pass: user.password }, logger: false, tls: { rejectUnauthorized: false } });
+  // A member fenced or killed mid-read resets the socket: the pending call rejects and the caller retries.
+  // ImapFlow also emits 'error'; without a listener EventEmitter would throw it as an uncaught exception.
+  flow.on('error', () => undefined);
   await flow.connect();
   try {
     const box = await flow.mailboxOpen(folder);

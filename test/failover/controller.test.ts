@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventLog, SiteLease, type FailoverEvent } from '../../mail-runtime/failover';
 import { fakeKubernetes, fakeProxmox, type FakeApi } from '../helpers/fake-power-api';
+import { kill, ROOT, startProc, until as untilWithin, type Proc } from '../helpers/pair';
 
 /**
  * The failover controller as a real process (`mailfleet run --role
@@ -17,80 +17,21 @@ import { fakeKubernetes, fakeProxmox, type FakeApi } from '../helpers/fake-power
  * Scenario: loopback with SIGSTOP/SIGCONT (no network namespaces here).
  */
 
-const ROOT = path.resolve(__dirname, '../..');
 // Run by node itself (tsx as a require hook), so SIGSTOP freezes the process that serves, not a launcher.
 const STAND_IN = path.join(__dirname, 'stand-in-member.ts');
 const TTL_MS = 1000;
 /** Bound on how long any wait in these tests may take (a bound, not a measurement). */
 const BOUND_MS = 40_000;
 
-interface Proc {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  out: () => string;
-  waitLine(pred: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-}
-
+/** Starts a process whose JSON lines the tests wait for, within this file's bound. */
 function start(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, MAILFLEET_LOG_LEVEL: 'warn' } });
-  const lines: Record<string, unknown>[] = [];
-  let text = '';
-  let buf = '';
-  const waiters: (() => void)[] = [];
-  child.stdout!.on('data', (d: Buffer) => {
-    text = (text + d.toString()).slice(-20_000);
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        /* a log line */
-      }
-      for (const w of waiters.splice(0)) w();
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    text = (text + d.toString()).slice(-20_000);
-  });
-  return {
-    child,
-    lines,
-    out: () => text,
-    async waitLine(pred) {
-      const deadline = Date.now() + BOUND_MS;
-      for (;;) {
-        const hit = lines.find(pred);
-        if (hit) return hit;
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no such line; output:\n${text}`);
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 200);
-        });
-      }
-    },
-  };
-}
-
-function kill(p: Proc | undefined): void {
-  if (p && p.child.exitCode === null && p.child.signalCode === null) {
-    p.child.kill('SIGCONT');
-    p.child.kill('SIGKILL');
-  }
+  return startProc(cmd, args, {}, BOUND_MS);
 }
 
 let diagnostics: (() => string) | undefined;
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + BOUND_MS;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}${diagnostics ? `\n${diagnostics()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  return untilWithin(what, f, () => diagnostics?.(), BOUND_MS);
 }
 
 async function metric(port: number, name: string): Promise<number> {

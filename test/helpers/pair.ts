@@ -24,7 +24,7 @@ export interface Proc {
 }
 
 /** Spawns `cmd args`; stdout JSON lines are collected (the ready and fenced lines). */
-export function startProc(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+export function startProc(cmd: string, args: string[], env: Record<string, string> = {}, boundMs = BOUND_MS): Proc {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, MAILFLEET_LOG_LEVEL: 'warn', ...env } });
   const lines: Record<string, unknown>[] = [];
   let text = '';
@@ -55,7 +55,7 @@ export function startProc(cmd: string, args: string[], env: Record<string, strin
     out: () => text,
     exited,
     async waitLine(pred) {
-      const deadline = Date.now() + BOUND_MS;
+      const deadline = Date.now() + boundMs;
       for (;;) {
         const hit = lines.find(pred);
         if (hit) return hit;
@@ -76,13 +76,16 @@ export function kill(p: Proc | undefined): void {
   }
 }
 
-/** Polls `f` until it yields a value (not undefined/false), within BOUND_MS. */
-export async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, why?: () => string): Promise<T> {
-  const deadline = Date.now() + BOUND_MS;
+/** Polls `f` until it yields a value (not undefined/false), within `boundMs`. */
+export async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, why?: () => string | undefined, boundMs = BOUND_MS): Promise<T> {
+  const deadline = Date.now() + boundMs;
   for (;;) {
     const v = await f();
     if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}${why ? `\n${why()}` : ''}`);
+    if (Date.now() > deadline) {
+      const detail = why?.();
+      throw new Error(`gave up waiting for ${what}${detail ? `\n${detail}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }

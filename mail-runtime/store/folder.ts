@@ -392,7 +392,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     this.assertAlive();
     const m = this.msg(uid);
     for (let attempt = 0; ; attempt++) {
-      const p = await this.locate(m);
+      // The name the index expects is right nearly always: read it straight
+      // away (no access() first: one syscall less per message of a FETCH),
+      // and look the file up only if it is not there.
+      const p = attempt === 0 ? path.join(this.dir, 'cur', this.fileName(m)) : await this.locate(m);
       try {
         const buf = await fs.promises.readFile(p);
         this.ctx.stats.messageReads++;
@@ -403,8 +406,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         }
         return buf;
       } catch (e) {
-        // Renamed under us (flags changed) between locate and read: look again.
-        if (!isErrno(e, 'ENOENT') || attempt >= 2) throw e;
+        // Not under the expected name (info letters lag behind the index), or
+        // renamed under us (flags changed) between locate and read: look again.
+        if (!isErrno(e, 'ENOENT') || attempt >= 3) throw e;
       }
     }
   }

@@ -5,6 +5,7 @@ import { atom, data, list, num, type ImapValue, type ParseResult, type ResponseV
 import { parseSearch, SearchWorkExceeded, type SearchQuery } from '../search';
 import { parseSortCriteria, sortMessages, WorkBudget, WorkExceeded, type SortCriterion, type SortMessage } from '../sort';
 import { fail, ok, overLimit } from './args';
+import { keepUpdated, noUpdateCode } from './context-update';
 import { esortResponse, parseReturnOptions, type ReturnOptions } from './esort';
 import { badCharset, findMatches, highestModseq, modseqSearch, type SearchMatch } from './search';
 import { SELECTED, defineCommand, noResult, okResult, type CommandResult, type CommandSpec } from './types';
@@ -122,13 +123,17 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       if (a.badCharset) return badCharset();
       const view = ctx.selected!;
       const modseqQuery = modseqSearch(ctx, a.query.key);
-      const work = new CommandWork();
+      const changesAtStart = view.changes;
+      const address = ctx.mailbox!.address;
+      const run = async (work: CommandWork): Promise<{ hits: SearchMatch[]; sorted: SortMessage[] }> => {
+        const found = await findMatches(view, address, a.query.key, work);
+        const messages = await sortMessagesOf(view.folder, found, needsFields(a.criteria), work);
+        return { hits: found, sorted: await sortMessages(messages, a.criteria, new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'SORT')) };
+      };
       let sorted: SortMessage[];
       let hits: SearchMatch[];
       try {
-        hits = await findMatches(view, ctx.mailbox!.address, a.query.key, work);
-        const messages = await sortMessagesOf(view.folder, hits, needsFields(a.criteria), work);
-        sorted = await sortMessages(messages, a.criteria, new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'SORT'));
+        ({ hits, sorted } = await run(new CommandWork()));
       } catch (err) {
         const limited = limitResult(err, 'search');
         if (limited) return limited;
@@ -137,6 +142,12 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       const ids = sorted.map((m) => (uid ? m.uid : m.seq));
       if (a.returns) {
         ctx.send(esortResponse(cmd.tag, uid, ids, a.returns, modseqQuery ? highestModseq(hits) : undefined));
+        if (a.returns.update) {
+          // RFC 5267 §4.2 with §4.3 positions in sort order (context-update.ts), or NOUPDATE.
+          const rerun = async (work: CommandWork): Promise<number[]> => (await run(work)).sorted.map((m) => m.uid);
+          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: true, rerun }, sorted.map((m) => m.uid), changesAtStart);
+          if (!kept) return okResult('SORT completed, too many searches kept up to date', noUpdateCode(cmd.tag));
+        }
         return okResult('SORT completed');
       }
       const items: ResponseValue[] = [atom('SORT'), ...ids.map((n) => num(n))];

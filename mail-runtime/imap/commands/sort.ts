@@ -1,6 +1,6 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder } from '../../store';
-import { analyzeMessage, sortFieldsOf, type SortFields } from '../message';
+import { analyzeMessage, sortFieldsOf, unicodeCasemap, type SortFields } from '../message';
 import { atom, data, list, num, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { parseSearch, SearchWorkExceeded, type SearchQuery } from '../search';
 import { parseSortCriteria, sortMessages, WorkBudget, WorkExceeded, type SortCriterion, type SortMessage } from '../sort';
@@ -78,6 +78,27 @@ export function parseCharsetAndKeys(
   return ok({ badCharset: false, query: r.value });
 }
 
+/**
+ * SORT's string keys compared under i;unicode-casemap (RFC 5051; RFC 5256
+ * §2.1 names i;ascii-casemap as the floor, and this one agrees with it on
+ * ASCII): each field mapped once per message, then compared as octets.
+ */
+function casemapped(m: SortMessage): SortMessage {
+  const f = m.fields;
+  return {
+    ...m,
+    fields: {
+      ...f,
+      subject: unicodeCasemap(f.subject),
+      from: unicodeCasemap(f.from),
+      to: unicodeCasemap(f.to),
+      cc: unicodeCasemap(f.cc),
+      displayFrom: unicodeCasemap(f.displayFrom),
+      displayTo: unicodeCasemap(f.displayTo),
+    },
+  };
+}
+
 /** Does a SORT need header material (anything but ARRIVAL and SIZE)? */
 const needsFields = (criteria: readonly SortCriterion[]): boolean => criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
 
@@ -127,7 +148,9 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       const address = ctx.mailbox!.address;
       const run = async (work: CommandWork): Promise<{ hits: SearchMatch[]; sorted: SortMessage[] }> => {
         const found = await findMatches(view, address, a.query.key, work);
-        const messages = await sortMessagesOf(view.folder, found, needsFields(a.criteria), work);
+        const withFields = needsFields(a.criteria);
+        const fetched = await sortMessagesOf(view.folder, found, withFields, work);
+        const messages = withFields ? fetched.map(casemapped) : fetched;
         return { hits: found, sorted: await sortMessages(messages, a.criteria, new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'SORT')) };
       };
       let sorted: SortMessage[];

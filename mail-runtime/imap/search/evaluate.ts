@@ -12,7 +12,7 @@
  * for the caller's budget, and between two text scans asks the caller's
  * pacer whether to let other sessions run.
  */
-import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, type MessageSummary } from '../message';
+import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, unicodeCasemap, type MessageSummary } from '../message';
 import { dayNumber, sequenceSetMatcher, type CalendarDate, type SequenceSet } from '../protocol';
 import type { AddressField, DateComparison, SearchKey } from './parse';
 
@@ -43,10 +43,12 @@ export interface SearchContext {
   readonly emailIdOf?: (uid: number) => string;
 }
 
-/** Case-insensitive comparison form (RFC 3501 §6.4.4: "case-insensitive substring"). */
-function fold(s: string): string {
-  return s.toLowerCase();
-}
+/**
+ * Case-insensitive comparison form: RFC 9051 §6.4.4 makes SEARCH's
+ * substring matching use the i;unicode-casemap comparator (RFC 5051), so
+ * "Ä" finds "ä" and "ı" finds "I" (message/casemap.ts).
+ */
+const fold = unicodeCasemap;
 
 function compareDay(day: number, cmp: DateComparison, date: CalendarDate): boolean {
   const want = dayNumber(date);

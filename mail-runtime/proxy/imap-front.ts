@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
+import { capabilities as imapCapabilities } from '../imap';
 import { CommandReader, asAstring, asAtom, type ImapCommand } from '../imap/protocol';
 import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
 import { BackendConnection } from './backend';
@@ -60,11 +61,14 @@ export class ImapFront {
     return plaintextAuthAllowed(this.s.plaintextAuth, this.secure, this.conn.remoteIp);
   }
 
+  /**
+   * The node's own pre-login list (imap/commands/capabilities.ts) for this
+   * connection's TLS and plaintext state: a client decides what to use from
+   * the greeting, before it knows a proxy is in between (RFC 3501 §7.2.1),
+   * and after login the node's LOGIN reply carries the full list.
+   */
   private capabilities(): string {
-    const caps = ['IMAP4rev1'];
-    if (this.s.tlsContext && !this.secure) caps.push('STARTTLS');
-    caps.push(this.plaintextOk ? 'AUTH=PLAIN' : 'LOGINDISABLED', 'SASL-IR', 'LITERAL+', 'ID');
-    return caps.join(' ');
+    return imapCapabilities({ state: 'NOT_AUTHENTICATED', secure: this.secure, tls: Boolean(this.s.tlsContext), plaintextAllowed: this.plaintextOk }).join(' ');
   }
 
   start(): void {

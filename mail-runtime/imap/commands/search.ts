@@ -6,7 +6,7 @@ import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, sear
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
-import { emailIds } from './objectid';
+import { emailIds, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -27,6 +27,8 @@ function needsSummary(key: SearchKey): boolean {
     case 'body':
     case 'text':
       return true;
+    case 'objectid':
+      return key.kind === 'THREADID'; // from the summary's References (objectid.ts)
     case 'and':
       return key.keys.some(needsSummary);
     case 'or':
@@ -95,7 +97,7 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity) };
+  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity), threadIdOf: threadIds(address, folder.uidValidity) };
   const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,

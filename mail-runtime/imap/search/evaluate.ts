@@ -12,7 +12,7 @@
  * for the caller's budget, and between two text scans asks the caller's
  * pacer whether to let other sessions run.
  */
-import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, unicodeCasemap, type MessageSummary } from '../message';
+import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, unicodeCasemap, type MessageSummary, type SortFields } from '../message';
 import { dayNumber, sequenceSetMatcher, type CalendarDate, type SequenceSet } from '../protocol';
 import type { AddressField, DateComparison, SearchKey } from './parse';
 
@@ -41,6 +41,8 @@ export interface SearchContext {
   readonly savedUids?: readonly number[];
   /** A message's EMAILID (RFC 8474 §5.1); without it SEARCH EMAILID matches nothing. */
   readonly emailIdOf?: (uid: number) => string;
+  /** A message's THREADID (RFC 8474 §5.2) from its summary's SORT/THREAD material; without it SEARCH THREADID matches nothing. */
+  readonly threadIdOf?: (fields: SortFields | null, uid: number) => string;
 }
 
 /**
@@ -352,9 +354,13 @@ export class SearchEvaluator {
         return this.inSet(key.set, msg.uid, msg);
       case 'modseq':
         return msg.modseq >= key.modseq;
-      case 'objectid':
-        // RFC 8474 §6. THREADID: no message has one (FETCH THREADID is NIL).
-        return key.kind === 'EMAILID' && this.ctx.emailIdOf?.(msg.uid) === key.id;
+      case 'objectid': {
+        // RFC 8474 §6: EMAILID from the index; THREADID from the summary (the message's References).
+        if (key.kind === 'EMAILID') return this.ctx.emailIdOf?.(msg.uid) === key.id;
+        const summary = level === 'metadata' ? null : msg.summary();
+        if (!summary) return null;
+        return this.ctx.threadIdOf?.(summary.sort, msg.uid) === key.id;
+      }
       case 'body':
       case 'text':
         return level === 'body' ? (this.answers.get(msg.uid)?.get(key) ?? null) : null;

@@ -4,8 +4,9 @@ import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../messag
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
+import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
-import { emailIds } from './objectid';
+import { emailIds, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -26,6 +27,8 @@ function needsSummary(key: SearchKey): boolean {
     case 'body':
     case 'text':
       return true;
+    case 'objectid':
+      return key.kind === 'THREADID'; // from the summary's References (objectid.ts)
     case 'and':
       return key.keys.some(needsSummary);
     case 'or':
@@ -136,7 +139,7 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity) };
+  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity), threadIdOf: threadIds(address, folder.uidValidity) };
   const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,
@@ -250,6 +253,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const returnOptions = a.query.returnOptions ?? (ctx.enabled.has('IMAP4rev2') ? [] : undefined);
       const save = returnOptions?.includes('SAVE') ?? false;
       const modseqQuery = modseqSearch(ctx, a.query.key);
+      const changesAtStart = view.changes;
       let hits: SearchHit[];
       try {
         const matches = await findMatches(view, ctx.mailbox!.address, a.query.key, new CommandWork());
@@ -263,8 +267,16 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       if (returnOptions) {
         // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
         if (save) view.savedSearch = uidsToSave(returnOptions, hits);
-        const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery);
+        const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery, a.query.partial);
         if (response) ctx.send(response);
+        if (returnOptions.includes('UPDATE')) {
+          // RFC 5267 §4.2: keep the result up to date (context-update.ts), or say we will not.
+          const address = ctx.mailbox!.address;
+          const key = a.query.key;
+          const rerun = async (work: CommandWork): Promise<number[]> => (await findMatches(view, address, key, work)).map((m) => m.meta.uid);
+          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, hits.map((h) => h.uid), changesAtStart);
+          if (!kept) return okResult('SEARCH completed, too many searches kept up to date', noUpdateCode(cmd.tag));
+        }
         return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');
       }
       const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((h) => num(h.n))];

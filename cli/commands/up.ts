@@ -20,7 +20,7 @@ export function registerUp(program: Command, io: CliIo, setExit: (code: number) 
   program
     .command('up')
     .description('start a cluster: --local runs the hub and mail nodes on this machine (npm start)')
-    .option('--local', 'run 1 hub and the mail nodes as child processes on loopback')
+    .option('--local', 'run the hub(s), the mail nodes, a gateway and a proxy as child processes on loopback')
     .option('--dir <dir>', 'folder for the local cluster (storage, configs, secrets, logs, cluster.json)', '.mailfleet')
     .option('--hubs <n>', `hubs (1 to ${MAX_LOCAL_HUBS}): the first is active, the others standbys that take over when it dies`, '1')
     .option('--nodes <n>', `mail nodes (1 to ${MAX_LOCAL_NODES})`, '2')

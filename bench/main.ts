@@ -42,10 +42,7 @@ const SUITES: Record<string, () => Promise<SuiteResult> | SuiteResult> = {
     await runFailoverBench();
     return { rows: [], notes: ['node failover (kill -9 / SIGSTOP → served again): table printed by bench/cluster above'] };
   },
-  directory: async () => {
-    await runDirectoryBench();
-    return { rows: [], notes: ['directory (1,000,000-user import, lookups, hub memory): table printed by bench/cluster above'] };
-  },
+  directory: () => runDirectoryBench(),
   pair: () => runPairBench(),
 };
 

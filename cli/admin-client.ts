@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ApiError } from '../mail-runtime/hub/protocol';
+import { ApiError, HubStatus } from '../mail-runtime/hub/protocol';
 import type { CliIo } from './io';
 
 /**
@@ -19,19 +19,41 @@ export class UsageError extends Error {}
 class AdminError extends Error {}
 
 export interface HubOptions {
-  hub?: string;
+  /** `--hub URL`, repeatable: every hub of the cluster (active and standby), tried in order. */
+  hub?: string[];
   tokenFile?: string;
   dir?: string;
   json?: boolean;
 }
 
-/** What `npm start` (cli/local/launcher.ts) writes; only the part the CLI reads. */
-const ClusterJson = z.object({ hub: z.object({ url: z.url(), adminToken: z.string().min(1) }) });
+/**
+ * The hubs a command may ask and the admin token. `urls` are tried in
+ * order; `answered` is the one that last answered as the active hub, asked
+ * first by the following calls of the same command.
+ */
+export interface HubTarget {
+  urls: string[];
+  token: string;
+  answered?: string;
+}
+
+/** Most hubs a cluster.json or repeated --hub may list (the runtime config's `hubUrls` bound). */
+const MAX_HUBS = 16;
+
+/**
+ * What `npm start` (cli/local/launcher.ts) writes; only the part the CLI
+ * reads. `hubs` lists every hub (active and standby) with its admin URL;
+ * a cluster.json written before there were standby hubs has only `hub`.
+ */
+const ClusterJson = z.object({
+  hub: z.object({ url: z.url(), adminToken: z.string().min(1) }),
+  hubs: z.array(z.object({ url: z.url() })).max(MAX_HUBS).optional(),
+});
 
 /** Adds the "where is the hub" options and `--json` to a command. */
 export function hubOptions(c: Command): Command {
   return c
-    .option('--hub <url>', 'the hub admin API URL (token from --token-file or MAILFLEET_ADMIN_TOKEN)')
+    .option('--hub <url>', 'a hub admin API URL; repeat it for every hub (active and standby); token from --token-file or MAILFLEET_ADMIN_TOKEN', (v: string, prev: string[] = []) => [...prev, v])
     .option('--token-file <file>', 'a file holding the admin token (first line)')
     .option('--dir <dir>', 'the local cluster directory holding cluster.json', '.mailfleet')
     .option('--json', 'print the answer as JSON');
@@ -49,14 +71,17 @@ async function readToken(file: string): Promise<string> {
   return token;
 }
 
-/** The hub URL and admin token from the options, the environment, or cluster.json. */
-export async function resolveHub(opts: HubOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; token: string }> {
+const trimUrl = (u: string): string => u.replace(/\/+$/, '');
+
+/** The hub URLs and admin token from the options, the environment, or cluster.json. */
+export async function resolveHub(opts: HubOptions, env: NodeJS.ProcessEnv = process.env): Promise<HubTarget> {
   const fromEnv = env.MAILFLEET_ADMIN_TOKEN?.trim();
-  if (opts.hub) {
-    if (!/^https?:\/\//.test(opts.hub)) throw new UsageError(`--hub must be an http(s) URL, got "${opts.hub}"`);
+  if (opts.hub?.length) {
+    if (opts.hub.length > MAX_HUBS) throw new UsageError(`at most ${MAX_HUBS} --hub options (got ${opts.hub.length})`);
+    for (const h of opts.hub) if (!/^https?:\/\//.test(h)) throw new UsageError(`--hub must be an http(s) URL, got "${h}"`);
     const token = opts.tokenFile ? await readToken(opts.tokenFile) : fromEnv;
     if (!token) throw new UsageError('no admin token: give --token-file FILE or set MAILFLEET_ADMIN_TOKEN (never the token itself on the command line)');
-    return { url: opts.hub.replace(/\/+$/, ''), token };
+    return { urls: [...new Set(opts.hub.map(trimUrl))], token };
   }
   const file = resolve(join(opts.dir ?? '.mailfleet', 'cluster.json'));
   let text: string;
@@ -73,44 +98,90 @@ export async function resolveHub(opts: HubOptions, env: NodeJS.ProcessEnv = proc
     throw new AdminError(`${file} is not a cluster.json mailfleet reads: ${why}`);
   }
   const token = opts.tokenFile ? await readToken(opts.tokenFile) : (fromEnv ?? parsed.hub.adminToken);
-  return { url: parsed.hub.url.replace(/\/+$/, ''), token };
+  // `hub.url` (the active hub when the file was written) first, then every other hub listed.
+  return { urls: [...new Set([parsed.hub.url, ...(parsed.hubs ?? []).map((h) => h.url)].map(trimUrl))], token };
 }
 
-/**
- * One admin API call; a non-2xx answer throws the hub's message. A standby
- * hub that names the active one (`not_active` with `active`) is asked once
- * more there, so a cluster.json written before a hub failover still works.
- */
-export async function adminCall<S extends z.ZodType>(hub: { url: string; token: string }, method: string, path: string, schema: S, body?: unknown, follow = true): Promise<z.output<S>> {
-  const headers: Record<string, string> = { authorization: `Bearer ${hub.token}` };
+/** One hub's answer: parsed JSON, or why there is none. */
+type HubAnswer = { kind: 'answer'; status: number; json: unknown } | { kind: 'unreachable'; why: string };
+
+async function ask(url: string, token: string, method: string, path: string, body: unknown): Promise<HubAnswer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   let text: string;
   try {
-    res = await fetch(`${hub.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+    res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
     text = await res.text();
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new AdminError(`cannot reach the hub at ${hub.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+    return { kind: 'unreachable', why: `cannot reach the hub at ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}` };
   }
-  let json: unknown;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    return { kind: 'answer', status: res.status, json: text ? JSON.parse(text) : undefined };
   } catch {
-    throw new AdminError(`the hub at ${hub.url} answered ${res.status} with a body that is not JSON`);
+    throw new AdminError(`the hub at ${url} answered ${res.status} with a body that is not JSON`);
   }
-  if (!res.ok) {
-    const err = ApiError.safeParse(json);
-    if (!err.success) throw new AdminError(`the hub at ${hub.url} answered ${res.status}`);
-    const e = err.data.error;
-    if (e.code === 'not_active' && e.active && follow) return adminCall({ url: e.active.replace(/\/+$/, ''), token: hub.token }, method, path, schema, body, false);
-    const problems = e.problems?.length ? `\n${e.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}` : '';
-    const active = e.active ? ` (the active hub is ${e.active})` : '';
-    throw new AdminError(`${e.message}${active}${problems}`);
+}
+
+/**
+ * One admin API call to the active hub; a non-2xx answer throws the hub's
+ * message. Every listed hub is tried in order (the one that answered last
+ * first): an unreachable hub is skipped; a standby (`not_active`) that
+ * names the active hub is followed there once, one that does not is
+ * skipped. So a cluster.json written before a hub failover still works,
+ * and so does a list of hubs of which one is down.
+ */
+export async function adminCall<S extends z.ZodType>(hub: HubTarget, method: string, path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+  const order = [...new Set([...(hub.answered ? [hub.answered] : []), ...hub.urls])];
+  const why: string[] = [];
+  for (const first of order) {
+    let url = first;
+    let a = await ask(url, hub.token, method, path, body);
+    let err = a.kind === 'answer' && a.status >= 300 ? ApiError.safeParse(a.json) : undefined;
+    const standbyNames = err?.success && err.data.error.code === 'not_active' ? err.data.error.active : undefined;
+    if (standbyNames && trimUrl(standbyNames) !== url) {
+      // A standby names the active hub: one hop there, never a chain (two standbys naming each other must not loop).
+      url = trimUrl(standbyNames);
+      a = await ask(url, hub.token, method, path, body);
+      err = a.kind === 'answer' && a.status >= 300 ? ApiError.safeParse(a.json) : undefined;
+    }
+    if (a.kind === 'unreachable') {
+      why.push(a.why);
+      continue;
+    }
+    if (err) {
+      if (!err.success) throw new AdminError(`the hub at ${url} answered ${a.status}`);
+      const e = err.data.error;
+      if (e.code === 'not_active') {
+        why.push(`${e.message}${e.active ? ` (the active hub is ${e.active})` : ''}`);
+        continue;
+      }
+      const problems = e.problems?.length ? `\n${e.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}` : '';
+      throw new AdminError(`${e.message}${problems}`);
+    }
+    const ok = schema.safeParse(a.json);
+    if (!ok.success) throw new AdminError(`the hub at ${url} answered ${method} ${path} with something this mailfleet does not understand: ${ok.error.issues[0]?.message ?? ''}`);
+    hub.answered = url;
+    return ok.data;
   }
-  const ok = schema.safeParse(json);
-  if (!ok.success) throw new AdminError(`the hub at ${hub.url} answered ${method} ${path} with something this mailfleet does not understand: ${ok.error.issues[0]?.message ?? ''}`);
-  return ok.data;
+  throw new AdminError(why.length === 1 ? why[0]! : `no active hub answered:\n${[...new Set(why)].map((w) => `  ${w}`).join('\n')}`);
+}
+
+/**
+ * What each listed hub says it is (`GET /v1/hub`: active or standby, its
+ * epoch), or why it did not answer; for `mailfleet status`.
+ */
+export async function hubStates(hub: HubTarget): Promise<{ url: string; state?: z.output<typeof HubStatus>; error?: string }[]> {
+  const urls = [...new Set([...hub.urls, ...(hub.answered ? [hub.answered] : [])])];
+  return Promise.all(
+    urls.map(async (url) => {
+      const a = await ask(url, hub.token, 'GET', '/v1/hub', undefined).catch((e: unknown) => ({ kind: 'unreachable' as const, why: (e as Error).message }));
+      if (a.kind === 'unreachable') return { url, error: 'unreachable' };
+      const ok = HubStatus.safeParse(a.json);
+      return ok.success ? { url, state: ok.data } : { url, error: `answered ${a.status}` };
+    }),
+  );
 }
 
 /**

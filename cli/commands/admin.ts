@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { Domain, DomainPage, HubStatus, MemberList, OwnerAnswer, PlacementChangeAnswer, PlacementSummary, PlacementView } from '../../mail-runtime/hub/protocol';
-import { adminCall, hubOptions, printJson, resolveHub, runAdmin, table, type HubOptions } from '../admin-client';
+import { Domain, DomainPage, MemberList, OwnerAnswer, PlacementChangeAnswer, PlacementSummary, PlacementView } from '../../mail-runtime/hub/protocol';
+import { adminCall, hubOptions, hubStates, printJson, resolveHub, runAdmin, table, type HubOptions } from '../admin-client';
 import type { CliIo } from '../io';
 
 /**
@@ -21,13 +21,14 @@ export function registerStatus(program: Command, io: CliIo, setExit: (code: numb
   hubOptions(program.command('status').description('the running cluster: members (role, state, heartbeat age) and mailboxes per node')).action((opts: HubOptions) =>
     runAdmin(io, setExit, 'status', async () => {
       const hub = await resolveHub(opts);
-      const [self, members, placement] = await Promise.all([
-        adminCall(hub, 'GET', '/v1/hub', HubStatus),
-        adminCall(hub, 'GET', '/v1/members', MemberList),
-        adminCall(hub, 'GET', '/v1/placement/summary', PlacementSummary),
-      ]);
-      if (opts.json) return printJson(io, { hub: { url: hub.url, ...self }, members: members.members, placement });
-      io.out(`hub ${self.id} at ${hub.url}: ${self.active ? 'active' : `standby (active: ${self.activeUrl ?? 'unknown'})`}, epoch ${self.epoch}\n\n`);
+      // Members and placement from the active hub (adminCall finds it); then what every listed hub says it is.
+      const [members, placement] = await Promise.all([adminCall(hub, 'GET', '/v1/members', MemberList), adminCall(hub, 'GET', '/v1/placement/summary', PlacementSummary)]);
+      const hubs = await hubStates(hub);
+      const self = hubs.find((h) => h.url === hub.answered && h.state) ?? hubs.find((h) => h.state?.active);
+      if (opts.json) return printJson(io, { hub: self?.state ? { url: self.url, ...self.state } : null, hubs, members: members.members, placement });
+      const says = (h: (typeof hubs)[number]) =>
+        h.state ? `hub ${h.state.id} at ${h.url}: ${h.state.active ? 'active' : `standby (active: ${h.state.activeUrl ?? 'unknown'})`}, epoch ${h.state.epoch}` : `hub at ${h.url}: ${h.error}`;
+      io.out(`${[self, ...hubs.filter((h) => h !== self)].filter((h) => h !== undefined).map(says).join('\n')}\n\n`);
       io.out(table(['MEMBER', 'ROLE', 'STATE', 'NODE STATE', 'HEARTBEAT', 'UP SINCE'], members.members.map((m) => [m.id, m.role, m.state === 'dead' && m.deathReason ? `dead (${m.deathReason})` : m.state, m.nodeState ?? '-', age(m.heartbeatAgeMs), m.upSince ?? '-'])));
       io.out(`\nplacement version ${placement.version}${placement.unplaced ? `, ${placement.unplaced} users unplaced` : ''}\n`);
       io.out(table(['NODE', 'STATE', 'USERS', 'DOMAINS'], placement.nodes.map((n) => [n.id, n.state, String(n.users), n.domains.join(',') || '-'])));

@@ -7,7 +7,7 @@ import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMembe
 
 /**
  * `mailfleet up --local`: the cluster on this machine as child processes —
- * the hub, the mail nodes, a gateway (MX on 2525) and a login-aware proxy
+ * the hub (and standby hubs with `--hubs N`), the mail nodes, a gateway (MX on 2525) and a login-aware proxy
  * (IMAP 2143, POP3 2110, submission 2587, SMTPS 2465), each `mailfleet run --config <dir>/config/<id>.json`
  * with the config rendered from a local ClusterSpec (the same render the
  * Pulumi components use), one folder as shared storage. It creates the demo
@@ -20,6 +20,8 @@ import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMembe
 
 export interface LocalClusterOptions {
   dir: string;
+  /** Hubs: the first becomes active, the others are standbys that take over through the lease on the shared storage. */
+  hubs: number;
   nodes: number;
   /** Added to every port (a second cluster, or a test beside a running one). */
   portOffset: number;
@@ -114,7 +116,10 @@ export class LocalCluster {
   private readonly dir: string;
   private readonly members: Member[] = [];
   private readonly logs = new Map<string, WriteStream>();
+  /** The hub that answered as active last (admin calls go there first). */
   private hubUrl = '';
+  /** Every hub's admin URL, in member order; members get them all (`hubUrls`) and follow the active one. */
+  private readonly hubUrls: string[] = [];
   private adminToken = '';
   private demo: DemoUsers = [];
   private readonly owners = new Map<string, string | null>();
@@ -131,6 +136,7 @@ export class LocalCluster {
       name: 'local',
       platform: { kind: 'local', dir: this.dir },
       domains: [{ name: DEMO_DOMAIN }],
+      hubs: { count: this.o.hubs },
       nodes: { count: this.o.nodes },
       gateways: { count: 1 },
       proxies: { count: 1 },
@@ -138,8 +144,16 @@ export class LocalCluster {
     const rendered = renderRuntimeConfigs(spec);
     this.adminToken = secret(join(this.dir, 'secrets', 'admin-token'), () => randomBytes(24).toString('base64url'));
     secret(join(this.dir, 'secrets', 'cluster-token'), () => randomBytes(24).toString('base64url'));
-    for (const m of rendered) {
-      const config = shiftPorts(m.config, this.o.portOffset) as Record<string, unknown>;
+    const configs = rendered.map((m) => ({ m, config: shiftPorts(m.config, this.o.portOffset) as Record<string, unknown> }));
+    for (const { m, config } of configs) {
+      if (m.role !== 'hub') continue;
+      const http = (config.listen as { http: { host: string; port: number } }).http;
+      this.hubUrls.push(`http://${http.host}:${http.port}`);
+    }
+    this.hubUrl = this.hubUrls[0]!;
+    for (const { m, config } of configs) {
+      // Every member knows every hub: when the active hub dies, members follow the standby that takes the lease over.
+      if (m.role !== 'hub' && this.hubUrls.length > 1) config.hubUrls = this.hubUrls;
       // Nodes are reached through the proxy, which tells them who the client is (PROXY v2): the nodes' per-address
       // login limits and logs see the client, not the proxy. Every member runs on loopback, so the nodes trust it.
       if (m.role === 'node') config.proxyProtocolFrom = LOOPBACK;
@@ -147,20 +161,18 @@ export class LocalCluster {
       const configFile = join(this.dir, 'config', `${m.memberId}.json`);
       writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
       this.members.push({ id: m.memberId, role: m.role, configFile, config, restarts: [], stopping: false });
-      if (m.role === 'hub' && !this.hubUrl) {
-        const http = (config.listen as { http: { host: string; port: number } }).http;
-        this.hubUrl = `http://${http.host}:${http.port}`;
-      }
     }
     const deadline = Date.now() + START_TIMEOUT_MS;
-    const hubs = this.members.filter((m) => m.role === 'hub');
-    await Promise.all(hubs.map((m) => this.spawn(m)));
-    await until('the hub to become active', deadline, async () => ((await adminCall<{ active: boolean }>(this.hubUrl, this.adminToken, 'GET', '/v1/hub')).body.active ? true : undefined));
+    // The first hub first, so it takes the lease; the standbys then watch it.
+    const [firstHub, ...standbys] = this.members.filter((m) => m.role === 'hub');
+    await this.spawn(firstHub!);
+    await until('the hub to become active', deadline, async () => ((await this.activeHub()) ? true : undefined));
+    await Promise.all(standbys.map((m) => this.spawn(m)));
     await this.demoUsers();
     await Promise.all(this.members.filter((m) => m.role === 'node').map((m) => this.spawn(m)));
     const nodeIds = this.members.filter((m) => m.role === 'node').map((m) => m.id);
     await until('every node on the placement ring', deadline, async () => {
-      const p = await adminCall<{ nodes: { id: string; state: string }[]; pending: unknown }>(this.hubUrl, this.adminToken, 'GET', '/v1/placement');
+      const p = await this.call<{ nodes: { id: string; state: string }[]; pending: unknown }>('GET', '/v1/placement');
       const active = new Set(p.body.nodes.filter((n) => n.state === 'active').map((n) => n.id));
       return nodeIds.every((id) => active.has(id)) && p.body.pending === null ? true : undefined;
     });
@@ -171,10 +183,31 @@ export class LocalCluster {
     this.o.out(this.describe());
   }
 
+  /** The URL of the hub that says it is active now (each hub asked, the last active one first), or undefined. */
+  private async activeHub(): Promise<string | undefined> {
+    for (const url of [this.hubUrl, ...this.hubUrls.filter((u) => u !== this.hubUrl)]) {
+      const r = await adminCall<{ active?: boolean }>(url, this.adminToken, 'GET', '/v1/hub').catch(() => undefined);
+      if (r?.body?.active) {
+        this.hubUrl = url;
+        return url;
+      }
+    }
+    return undefined;
+  }
+
+  /** An admin call to the active hub (found again when the one last used does not answer as active). */
+  private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const r = await adminCall<T & { error?: { code?: string } }>(this.hubUrl, this.adminToken, method, path, body).catch(() => undefined);
+    if (r && !(r.status === 503 && r.body?.error?.code === 'not_active')) return r;
+    const url = await this.activeHub();
+    if (!url) throw new Error(`no active hub among ${this.hubUrls.join(', ')}`);
+    return adminCall<T>(url, this.adminToken, method, path, body);
+  }
+
   /** Which node serves each demo user now (placement moves it if that node dies: ask the hub again). */
   private async findOwners(): Promise<void> {
     for (const u of this.demo) {
-      const r = await adminCall<{ node: string | null }>(this.hubUrl, this.adminToken, 'GET', `/v1/placement/owner/${encodeURIComponent(u.address)}`).catch(() => undefined);
+      const r = await this.call<{ node: string | null }>('GET', `/v1/placement/owner/${encodeURIComponent(u.address)}`).catch(() => undefined);
       this.owners.set(u.address, r?.status === 200 ? r.body.node : null);
     }
   }
@@ -205,7 +238,7 @@ export class LocalCluster {
   /** The status of an admin GET (200 or 404), once the hub answers as the active one. */
   private get(path: string): Promise<number> {
     return until(`GET ${path}`, Date.now() + START_TIMEOUT_MS / 4, async () => {
-      const r = await adminCall<unknown>(this.hubUrl, this.adminToken, 'GET', path);
+      const r = await this.call<unknown>('GET', path);
       if (r.status === 200 || r.status === 404) return r.status;
       if (r.status === 503) return undefined;
       throw new FatalCall(`hub GET ${path}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -215,7 +248,7 @@ export class LocalCluster {
   /** One admin call that must succeed; `not_active` (a renewal of the hub's lease running late on a busy machine) is tried again. */
   private async must(method: string, path: string, body: unknown): Promise<void> {
     await until(`${method} ${path}`, Date.now() + START_TIMEOUT_MS / 4, async () => {
-      const r = await adminCall<{ error?: { code?: string } }>(this.hubUrl, this.adminToken, method, path, body);
+      const r = await this.call<{ error?: { code?: string } }>(method, path, body);
       if (r.status === 503 && r.body.error?.code === 'not_active') return undefined;
       if (r.status >= 300) throw new FatalCall(`hub ${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
       return true;
@@ -295,6 +328,8 @@ export class LocalCluster {
     const doc = {
       dir: this.dir,
       hub: { url: this.hubUrl, adminToken: this.adminToken },
+      // Every hub's admin URL (the operator CLI tries each and uses the active one; `mailfleet status` shows which).
+      hubs: this.members.filter((m) => m.role === 'hub').map((m, i) => ({ id: m.id, url: this.hubUrls[i]!, pid: m.child?.pid ?? null })),
       note: 'IMAP/POP3 clients connect to the proxy (it routes each login to the node that owns the mailbox); mail for the demo users goes to the gateway (MX); nodes are reached through these two',
       try: this.tryIt(),
       demoUsers: this.demo.map((u) => ({ ...u, servedBy: this.owners.get(u.address) ?? null })),
@@ -323,6 +358,8 @@ export class LocalCluster {
 
   private describe(): string {
     const lines = [`mailfleet: local cluster running in ${this.dir} (cluster.json there has all of this)`, `  admin API   ${this.hubUrl}  (token in ${join(this.dir, 'secrets', 'admin-token')})`, `  dashboard   ${this.hubUrl}/dashboard/  (log in with that token)`];
+    const standbys = this.hubUrls.filter((u) => u !== this.hubUrl);
+    if (standbys.length) lines.push(`  standby hub ${standbys.join('  ')}  (takes over if the active hub dies; \`mailfleet status\` shows which is active)`);
     const proxy = this.members.find((x) => x.role === 'proxy');
     if (proxy) {
       const e = this.endpoints(proxy);

@@ -26,8 +26,9 @@ import { normalizeAddress } from './types';
  * the password-check queue (see `priority`). The verdict never depends on
  * whether the user exists, so it reveals nothing about that.
  *
- * What it remembers sits behind `LoginHistory`, in memory here; shared
- * through the hub later so that proxies throttle together.
+ * What it remembers sits behind `LoginHistory`: in memory, or shared
+ * through the hub (cluster/shared-login-history.ts) so that proxies
+ * throttle together.
  */
 export interface LoginLimiterOptions {
   perAddress: number;
@@ -35,6 +36,8 @@ export interface LoginLimiterOptions {
   perUser: number;
   windowMs: number;
   userDelayMaxMs: number;
+  /** First wait of a pair past `perUserAddress` failures (doubles up to PAIR_DELAY_MAX_MS). */
+  pairDelayMs: number;
 }
 
 /** The limiter's options from config `limits`. */
@@ -45,11 +48,10 @@ export function loginLimiterOptions(limits: RuntimeLimits): LoginLimiterOptions 
     perUser: limits.loginFailuresPerUser,
     windowMs: limits.loginFailureWindowSeconds * 1000,
     userDelayMaxMs: limits.loginUserDelayMaxMs,
+    pairDelayMs: limits.loginPairDelayMs,
   };
 }
 
-/** First wait of a (user, address) pair past its free failures; doubles with each further failure. */
-const PAIR_DELAY_BASE_MS = 1000;
 /** A pair never waits longer than this between checks. */
 const PAIR_DELAY_MAX_MS = 60_000;
 /** First per-user wait; doubles with each further failure up to `userDelayMaxMs`. */
@@ -83,13 +85,15 @@ export class LoginLimiter {
 
   constructor(
     readonly options: LoginLimiterOptions = loginLimiterOptions(RuntimeLimits.parse(undefined)),
-    history?: LoginHistory,
+    /** Where it remembers: a LoginHistory, or one built around the in-memory one (cluster/shared-login-history.ts). */
+    history?: LoginHistory | ((local: LoginHistory) => LoginHistory),
     now: () => number = Date.now,
   ) {
     const o = options;
     // Counts past a limit matter up to where the waits stop growing.
-    const needed = Math.max(o.perAddress, o.perUserAddress + Math.ceil(Math.log2(PAIR_DELAY_MAX_MS / PAIR_DELAY_BASE_MS)), o.perUser + 8) + 1;
-    this.history = history ?? new MemoryLoginHistory({ maxEventsPerKey: needed, now });
+    const needed = Math.max(o.perAddress, o.perUserAddress + Math.ceil(Math.log2(PAIR_DELAY_MAX_MS / o.pairDelayMs)), o.perUser + 8) + 1;
+    const memory = () => new MemoryLoginHistory({ maxEventsPerKey: needed, now });
+    this.history = typeof history === 'function' ? history(memory()) : (history ?? memory());
     this.now = now;
   }
 
@@ -112,7 +116,7 @@ export class LoginLimiter {
     const trusted = known.count > 0;
     if (!trusted && address.count >= o.perAddress) return { allowed: false, reason: 'address' };
     if (pair.count >= o.perUserAddress) {
-      const wait = Math.min(PAIR_DELAY_MAX_MS, PAIR_DELAY_BASE_MS * 2 ** (pair.count - o.perUserAddress));
+      const wait = Math.min(PAIR_DELAY_MAX_MS, o.pairDelayMs * 2 ** (pair.count - o.perUserAddress));
       if (this.now() < pair.last + wait) return { allowed: false, reason: 'user-address' };
     }
     const delayMs = trusted || perUser.count < o.perUser ? 0 : Math.min(o.userDelayMaxMs, USER_DELAY_BASE_MS * 2 ** (perUser.count - o.perUser));

@@ -12,3 +12,4 @@ export { SettingsAppliers, ipMatcher } from './settings';
 export { hubUrlsOf, readClusterSecrets, readClusterToken } from './config';
 export { HubLink } from './hub-link';
 export { PlacementCache } from './placement-cache';
+export { SharedLoginHistory } from './shared-login-history';

@@ -51,6 +51,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER', path: ['limits', 'loginFailuresPerUser'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_LOGIN_FAILURE_WINDOW_SECONDS', path: ['limits', 'loginFailureWindowSeconds'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_LOGIN_USER_DELAY_MAX_MS', path: ['limits', 'loginUserDelayMaxMs'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_LOGIN_PAIR_DELAY_MS', path: ['limits', 'loginPairDelayMs'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS', path: ['limits', 'passwordCheckWorkers'], kind: 'int-or-auto' },
   { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS', path: ['limits', 'passwordCheckQueueMs'], kind: 'int' },
   ...LISTENERS.map((l) => ({ name: `MAILFLEET_LISTEN_${l.toUpperCase()}`, path: ['listen', l], kind: 'listen' as const })),

@@ -186,6 +186,13 @@ export const RuntimeLimits = strict({
   /** Longest per-user slow-down (above): a few seconds on the right password, at worst. */
   loginUserDelayMaxMs: CLIENT_LIMITS.loginUserDelayMaxMs.default(4000),
   /**
+   * The first wait of a (user, address) pair past loginFailuresPerUserAddress
+   * (doubling with each further failure, never above a minute). 1 s lets a
+   * person who mistyped try again at once; a larger value makes a guessing
+   * pair wait a full minute from its first refused try.
+   */
+  loginPairDelayMs: z.number().int().min(100).max(60_000).default(1000),
+  /**
    * Password hashes (scrypt, ~32 MiB and tens of ms each) computed at once.
    * `auto`: the machine's cores, at most two fewer than libuv's thread pool
    * (UV_THREADPOOL_SIZE, 4 by default) so file I/O always has threads.

@@ -10,6 +10,7 @@ import { MemberRegistry, Streams, type MemberRecord } from './membership';
 import { PlacementManager } from './placement';
 import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
 import { SettingsStore } from './settings';
+import { LoginFailureBoard } from './throttle';
 
 /**
  * The hub role: directory, placement, membership and settings while this
@@ -43,6 +44,8 @@ export class Hub {
   readonly streams: Streams;
   /** The dashboard's timeline and last hour of member gauges (memory only). */
   readonly activity = new Activity();
+  /** Failed logins per (user, client address) over every member (cluster-wide login throttling). */
+  readonly logins = new LoginFailureBoard();
   private readonly lease: HubLease;
   private state: (ActiveHub & { dirDb: HubDb; stateDb: HubDb }) | undefined;
 

@@ -8,7 +8,8 @@ import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
-import { HubLink, PlacementCache } from '../cluster';
+import { HubClient, HubLink, PlacementCache, SharedLoginHistory } from '../cluster';
+import { LoginThrottleAnswer } from '../hub/protocol';
 import { POP3_REFUSALS, Pop3Front } from './pop3-front';
 import { SUBMISSION_REFUSALS, SubmissionFront } from './submission-front';
 
@@ -24,6 +25,11 @@ export interface RunningProxy {
   healthPort: number;
   close(): Promise<void>;
 }
+
+/** How often a proxy reports failed logins to the hub and learns the cluster's (also at once after a failure). */
+const LOGIN_REPORT_INTERVAL_MS = 1000;
+/** A report slower than this is dropped until the next one: logins never wait for it. */
+const LOGIN_REPORT_TIMEOUT_MS = 2000;
 
 /** Software version reported to the hub (the hub's RUNTIME_VERSION; not imported: that would load the hub's SQLite into the proxy). */
 const RUNTIME_VERSION = '0.1.0';
@@ -93,9 +99,33 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   const tls = await loadTls(cfg.tls, cfg.hostname);
   if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
   registerCertificateMetrics(registry, tls);
+  // Failed logins per (user, client address) count over every proxy: shared through the hub, the local count first.
+  const throttleClient = new HubClient({ urls, token, ...(ca ? { caPem: ca } : {}), log });
+  let shared: SharedLoginHistory | undefined;
+  const limiter = new LoginLimiter(loginLimiterOptions(limits), (local) => {
+    shared = new SharedLoginHistory({
+      local,
+      send: (report) => throttleClient.call('POST', '/v1/cluster/login-failures', report, LoginThrottleAnswer, LOGIN_REPORT_TIMEOUT_MS),
+      memberId: cfg.memberId,
+      windowMs: limits.loginFailureWindowSeconds * 1000,
+      atLeast: limits.loginFailuresPerUserAddress,
+      intervalMs: LOGIN_REPORT_INTERVAL_MS,
+      log,
+    });
+    return shared;
+  });
+  const sharedHistory = shared!;
+  new Gauge({
+    name: 'mailfleet_login_throttle_shared_pairs',
+    help: '(user, client address) pairs at their failed-login limit counted over the whole cluster, as the hub last answered',
+    registers: [registry],
+    collect() {
+      this.set(sharedHistory.sharedPairs);
+    },
+  });
   const services: FrontServices = {
     cache,
-    limiter: new LoginLimiter(loginLimiterOptions(limits)),
+    limiter,
     log,
     plaintextAuth: cfg.plaintextAuth,
     tlsContext: tls.context,
@@ -179,6 +209,7 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
       },
     });
     hubLink.start();
+    sharedHistory.start();
     const ports = {
       imapPort: imap.port,
       ...(imaps ? { imapsPort: imaps.port } : {}),
@@ -192,6 +223,7 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
+        sharedHistory.stop();
         await hubLink.stop();
         await closeServers();
         await health.close();

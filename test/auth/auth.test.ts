@@ -118,7 +118,7 @@ describe('users file', () => {
 });
 
 describe('LoginLimiter', () => {
-  const opts = { perAddress: 6, perUserAddress: 2, perUser: 4, windowMs: 60_000, userDelayMaxMs: 1000 };
+  const opts = { perAddress: 6, perUserAddress: 2, perUser: 4, windowMs: 60_000, userDelayMaxMs: 1000, pairDelayMs: 1000 };
   function limiter() {
     let now = 1_000_000;
     const l = new LoginLimiter(opts, undefined, () => now);

@@ -73,7 +73,7 @@ describe('Authenticator', () => {
   async function setup(opts: { failuresPerConnection?: number; passwords?: PasswordCheckPool } = {}) {
     const hash = await hashPassword('right', FAST);
     const directory = StaticDirectory.fromText(`users:\n  - address: u@x\n    password: "${hash}"\n`);
-    const limiter = new LoginLimiter({ perAddress: 100, perUserAddress: 100, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0 });
+    const limiter = new LoginLimiter({ perAddress: 100, perUserAddress: 100, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0, pairDelayMs: 1000 });
     return new Authenticator(directory, limiter, undefined, { failuresPerConnection: 3, ...opts });
   }
 
@@ -91,7 +91,7 @@ describe('Authenticator', () => {
   it('refusals by the failure limits count on the connection too', async () => {
     const hash = await hashPassword('right', FAST);
     const directory = StaticDirectory.fromText(`users:\n  - address: u@x\n    password: "${hash}"\n`);
-    const limiter = new LoginLimiter({ perAddress: 1, perUserAddress: 100, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0 });
+    const limiter = new LoginLimiter({ perAddress: 1, perUserAddress: 100, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0, pairDelayMs: 1000 });
     const auth = new Authenticator(directory, limiter, undefined, { failuresPerConnection: 2 });
     const ctx = { ip: '10.0.0.1', connectionId: 'c1' };
     expect(await auth.login('u@x', 'wrong', ctx)).toEqual({ ok: false, reason: 'failed', disconnect: false });

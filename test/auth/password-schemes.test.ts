@@ -111,7 +111,7 @@ describe('the users file and the login path', { timeout: SLOW_HASHES_MS }, () =>
     await writeFile(file, `users:\n${users.map((u) => `  - address: ${u.address}\n    password: "${u.hash}"\n`).join('')}`);
     const directory = await FileDirectory.open({ file });
     const pool = new PasswordCheckPool({ workers: 2, queueMs: 60_000 });
-    const auth = new Authenticator(directory, new LoginLimiter({ perAddress: 1000, perUserAddress: 1000, perUser: 1000, windowMs: 60_000, userDelayMaxMs: 0 }), undefined, {
+    const auth = new Authenticator(directory, new LoginLimiter({ perAddress: 1000, perUserAddress: 1000, perUser: 1000, windowMs: 60_000, userDelayMaxMs: 0, pairDelayMs: 1000 }), undefined, {
       passwords: pool,
     });
     const outcomes = await Promise.all(

@@ -33,7 +33,7 @@ describe('operator CLI hub client', () => {
   it('a standby hub naming the active one: the call is made once more there, with the same token', async () => {
     const active = await serve((path, auth) => ({ status: 200, body: { path, auth } }));
     const standby = await serve(() => ({ status: 503, body: { error: { code: 'not_active', message: 'this hub is not the active one', active } } }));
-    const answer = await adminCall({ url: standby, token: 't0k' }, 'GET', '/v1/domains', z.object({ path: z.string(), auth: z.string() }));
+    const answer = await adminCall({ urls: [standby], token: 't0k' }, 'GET', '/v1/domains', z.object({ path: z.string(), auth: z.string() }));
     expect(answer).toEqual({ path: '/v1/domains', auth: 'Bearer t0k' });
   });
 
@@ -42,19 +42,41 @@ describe('operator CLI hub client', () => {
     const a = await serve(() => ({ status: 503, body: { error: { code: 'not_active', message: 'this hub is not the active one', active: other } } }));
     other = a;
     const b = await serve(() => ({ status: 503, body: { error: { code: 'not_active', message: 'this hub is not the active one', active: a } } }));
-    await expect(adminCall({ url: b, token: 't' }, 'GET', '/v1/hub', z.unknown())).rejects.toThrow(`this hub is not the active one (the active hub is ${a})`);
+    await expect(adminCall({ urls: [b], token: 't' }, 'GET', '/v1/hub', z.unknown())).rejects.toThrow(`this hub is not the active one (the active hub is ${a})`);
   });
 
   it('the token: --token-file over MAILFLEET_ADMIN_TOKEN over cluster.json; --hub needs one of the first two', async () => {
     await writeFile(join(dir, 'cluster.json'), JSON.stringify({ hub: { url: 'http://127.0.0.1:2580/', adminToken: 'from-json' } }));
     await writeFile(join(dir, 'token'), 'from-file\nsecond line\n');
-    expect(await resolveHub({ dir }, {})).toEqual({ url: 'http://127.0.0.1:2580', token: 'from-json' });
-    expect(await resolveHub({ dir }, { MAILFLEET_ADMIN_TOKEN: 'from-env' })).toEqual({ url: 'http://127.0.0.1:2580', token: 'from-env' });
-    expect(await resolveHub({ dir, tokenFile: join(dir, 'token') }, { MAILFLEET_ADMIN_TOKEN: 'from-env' })).toEqual({ url: 'http://127.0.0.1:2580', token: 'from-file' });
-    expect(await resolveHub({ hub: 'http://h:1', tokenFile: join(dir, 'token') }, {})).toEqual({ url: 'http://h:1', token: 'from-file' });
-    await expect(resolveHub({ hub: 'http://h:1' }, {})).rejects.toBeInstanceOf(UsageError);
-    await expect(resolveHub({ hub: 'h:1' }, { MAILFLEET_ADMIN_TOKEN: 'x' })).rejects.toThrow('--hub must be an http(s) URL');
+    expect(await resolveHub({ dir }, {})).toEqual({ urls: ['http://127.0.0.1:2580'], token: 'from-json' });
+    expect(await resolveHub({ dir }, { MAILFLEET_ADMIN_TOKEN: 'from-env' })).toEqual({ urls: ['http://127.0.0.1:2580'], token: 'from-env' });
+    expect(await resolveHub({ dir, tokenFile: join(dir, 'token') }, { MAILFLEET_ADMIN_TOKEN: 'from-env' })).toEqual({ urls: ['http://127.0.0.1:2580'], token: 'from-file' });
+    expect(await resolveHub({ hub: ['http://h:1'], tokenFile: join(dir, 'token') }, {})).toEqual({ urls: ['http://h:1'], token: 'from-file' });
+    await expect(resolveHub({ hub: ['http://h:1'] }, {})).rejects.toBeInstanceOf(UsageError);
+    await expect(resolveHub({ hub: ['http://h:1', 'h:2'] }, { MAILFLEET_ADMIN_TOKEN: 'x' })).rejects.toThrow('--hub must be an http(s) URL, got "h:2"');
     await writeFile(join(dir, 'cluster.json'), JSON.stringify({ hub: { url: 'not a url' } }));
     await expect(resolveHub({ dir }, {})).rejects.toThrow(/cluster\.json is not a cluster\.json mailfleet reads: hub\.url: .*hub\.adminToken/);
+  });
+
+  it('every hub listed (cluster.json `hubs`, or --hub repeated): a hub that is down and a standby that names no active hub are passed over for the active one, which later calls ask first', async () => {
+    const seen: string[] = [];
+    const active = await serve((path) => {
+      seen.push(path);
+      return { status: 200, body: { path } };
+    });
+    const lost = await serve(() => ({ status: 503, body: { error: { code: 'not_active', message: 'this hub is not the active one' } } }));
+    const down = 'http://127.0.0.1:9';
+    await writeFile(join(dir, 'cluster.json'), JSON.stringify({ hub: { url: down, adminToken: 't' }, hubs: [{ url: down }, { url: lost }, { url: `${active}/` }] }));
+    const target = await resolveHub({ dir }, {});
+    expect(target.urls).toEqual([down, lost, active]);
+    expect(await adminCall(target, 'GET', '/v1/members', z.object({ path: z.string() }))).toEqual({ path: '/v1/members' });
+    expect(target.answered).toBe(active);
+    expect(seen).toEqual(['/v1/members']);
+
+    const repeated = await resolveHub({ hub: [lost, active] }, { MAILFLEET_ADMIN_TOKEN: 't' });
+    expect(await adminCall(repeated, 'GET', '/v1/domains', z.object({ path: z.string() }))).toEqual({ path: '/v1/domains' });
+
+    // No hub active: every hub's reason, named.
+    await expect(adminCall({ urls: [down, lost], token: 't' }, 'GET', '/v1/hub', z.unknown())).rejects.toThrow(/no active hub answered:\n {2}cannot reach the hub at http:\/\/127\.0\.0\.1:9: [^\n]+\n {2}this hub is not the active one$/);
   });
 });

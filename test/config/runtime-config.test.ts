@@ -141,6 +141,7 @@ describe('limits: one default each, in the schema', () => {
     loginFailuresPerUser: 5,
     loginFailureWindowSeconds: 900,
     loginUserDelayMaxMs: 4000,
+    loginPairDelayMs: 1000,
     passwordCheckWorkers: 'auto',
     passwordCheckQueueMs: 2000,
   };
@@ -194,6 +195,7 @@ describe('limits: one default each, in the schema', () => {
         MAILFLEET_LIMIT_LOGIN_FAILURES_PER_USER: '6',
         MAILFLEET_LIMIT_LOGIN_FAILURE_WINDOW_SECONDS: '600',
         MAILFLEET_LIMIT_LOGIN_USER_DELAY_MAX_MS: '2000',
+        MAILFLEET_LIMIT_LOGIN_PAIR_DELAY_MS: '5000',
         MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: '3',
         MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS: '500',
         MAILFLEET_LIMIT_IMAP_APPEND_MESSAGES: '50',
@@ -214,6 +216,7 @@ describe('limits: one default each, in the schema', () => {
       loginFailuresPerUser: 6,
       loginFailureWindowSeconds: 600,
       loginUserDelayMaxMs: 2000,
+      loginPairDelayMs: 5000,
       passwordCheckWorkers: 3,
       passwordCheckQueueMs: 500,
     });

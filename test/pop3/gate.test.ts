@@ -68,7 +68,7 @@ async function startServer(opts: { auth?: Authenticator; backend?: Pop3Backend; 
     kind: 'plain',
     tls,
     connections: new ConnectionLimit(100),
-    auth: opts.auth ?? new Authenticator(directory, new LoginLimiter({ perAddress: 1000, perUserAddress: 1000, perUser: 1000, windowMs: 60_000, userDelayMaxMs: 0 })),
+    auth: opts.auth ?? new Authenticator(directory, new LoginLimiter({ perAddress: 1000, perUserAddress: 1000, perUser: 1000, windowMs: 60_000, userDelayMaxMs: 0, pairDelayMs: 1000 })),
     backend: opts.backend ?? mem.backend,
     plaintextAuth: 'loopback',
     log: opts.log ?? createLogger({}, 'silent'),

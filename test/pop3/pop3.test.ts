@@ -64,7 +64,7 @@ async function setup(opts: { plaintext?: 'loopback' | 'always' | 'never'; kind?:
     port: 0,
     kind: opts.kind ?? 'plain',
     tls,
-    auth: new Authenticator(directory, new LoginLimiter({ perAddress: 100, perUserAddress: opts.perUserAddress ?? 50, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0 })),
+    auth: new Authenticator(directory, new LoginLimiter({ perAddress: 100, perUserAddress: opts.perUserAddress ?? 50, perUser: 100, windowMs: 60_000, userDelayMaxMs: 0, pairDelayMs: 1000 })),
     backend: mem.backend,
     plaintextAuth: opts.plaintext ?? 'loopback',
     log: createLogger({}, 'silent'),

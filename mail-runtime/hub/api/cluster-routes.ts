@@ -8,6 +8,8 @@ import {
   DomainsAnswer,
   HeartbeatRequest,
   HeartbeatResponse,
+  LoginFailuresReport,
+  LoginThrottleAnswer,
   memberId,
   MemberUserAnswer,
   PlacementSnapshot,
@@ -76,6 +78,19 @@ export const CLUSTER_ROUTES: AnyRoute[] = [
       hub.streams.attach(m.id, m.incarnation, res, hello!);
       for (const e of rest) hub.streams.send(m.id, e);
       return undefined;
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/cluster/login-failures',
+    auth: 'cluster',
+    tag: 'cluster',
+    summary: 'A member reports failed logins per (user, client address) and gets every pair at its limit cluster-wide',
+    body: LoginFailuresReport,
+    response: LoginThrottleAnswer,
+    handler: ({ hub, body }) => {
+      hub.assertActive();
+      return hub.logins.report(body);
     },
   }),
   route({

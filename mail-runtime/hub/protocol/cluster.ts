@@ -126,6 +126,34 @@ export const HeartbeatResponse = z.strictObject({
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 
+/**
+ * Cluster-wide login throttling (auth/limiter.ts, the per-(user, client
+ * address) limit): members report the pairs' failed logins to the hub and
+ * get back every pair whose failures, counted over all members, reach the
+ * limit, so guesses spread over proxies count together. A pair is named as
+ * the limiter keys it (`pair:<user> <address>`). Times are ages on the
+ * hub's clock, never wall-clock times compared across hosts.
+ */
+export const LOGIN_REPORT_MAX = 1000;
+export const LOGIN_ANSWER_MAX = 10_000;
+const loginPair = z.string().min(7).max(600).startsWith('pair:');
+export const LoginFailuresReport = z.strictObject({
+  memberId,
+  /** One entry per failed login since the last report. */
+  failures: z.array(loginPair).max(LOGIN_REPORT_MAX),
+  /** Pairs a successful login forgave (their failures are forgotten cluster-wide). */
+  forgiven: z.array(loginPair).max(LOGIN_REPORT_MAX),
+  /** The member's failure window (limits.loginFailureWindowSeconds). */
+  windowMs: z.number().int().min(1000).max(86_400_000),
+  /** Pairs with fewer failures than this are left out of the answer (the member's limits.loginFailuresPerUserAddress). */
+  atLeast: z.number().int().min(1).max(1000),
+});
+export type LoginFailuresReport = z.infer<typeof LoginFailuresReport>;
+export const LoginThrottleAnswer = z.strictObject({
+  pairs: z.array(z.strictObject({ key: loginPair, count: z.number().int().min(1), ageMs: z.number().int().nonnegative() })).max(LOGIN_ANSWER_MAX),
+});
+export type LoginThrottleAnswer = z.infer<typeof LoginThrottleAnswer>;
+
 /** The member's answer to a placement proposal: it has closed and flushed every mailbox it loses under the proposal. */
 export const ProposalAck = z.strictObject({
   memberId,

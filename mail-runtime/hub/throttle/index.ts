@@ -1,0 +1,1 @@
+export { LoginFailureBoard } from './board';

@@ -47,7 +47,7 @@ describe('MailCluster', () => {
 
   it('the self-signed certificate also names what members call the hub by', async () => {
     const cap = await run(() => new MailCluster('mc', { spec: dockerSpec }));
-    const cert = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert')!;
+    const cert = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert' && r.name === 'mc-tls-cert')!;
     const inputs = unwrapSecrets(cert.inputs) as { dnsNames: string[] };
     expect(inputs.dnsNames).toEqual(['mail.example.test', 'mc-hub-0']);
   });

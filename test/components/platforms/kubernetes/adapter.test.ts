@@ -75,7 +75,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     expect(cap.duplicates).toEqual([]);
     expect(countByType(cap)).toEqual({
       [T.ns]: 1,
-      [T.secret]: 2, // tokens, dkim (cert-manager writes the TLS Secret)
+      [T.secret]: 3, // tokens, dkim, the cluster-internal CA + hub certificate (cert-manager writes the TLS Secret)
       [T.cert]: 1,
       // The example deploys clamd and rspamd beside the gateways: one ConfigMap,
       // Service, Deployment, PDB and NetworkPolicy each (appliances.test.ts).
@@ -278,6 +278,8 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
         config.clusterTokenFile as string | undefined,
         config.adminTokenFile as string | undefined,
         (config.filters as { dkim?: { keyFile: string } } | undefined)?.dkim?.keyFile,
+        // The cluster-internal CA on every member; the hub's certificate from it on hubs only.
+        ...Object.values((config.clusterTls as Record<string, string> | undefined) ?? {}),
       ].filter((f): f is string => !!f);
       const spec = podSpec(cap, role);
       const provided = new Map<string, { secret: string; key: string }>();
@@ -299,6 +301,10 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('admin-token');
     expect(keysOf('gateway')).toContain('dkim.key');
     for (const role of ['hub', 'node', 'proxy'] as const) expect(keysOf(role)).not.toContain('dkim.key');
+    // The cluster-internal CA everywhere (members verify the hub by it); the hub's key on hubs only.
+    for (const role of ROLES) expect(keysOf(role)).toContain('"ca.crt"');
+    expect(keysOf('hub')).toContain('"hub.key"');
+    for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('hub.key');
   });
 
   it('keeps secret values in Secrets only (secret Outputs, never in ConfigMaps, env or any other object)', () => {
@@ -308,7 +314,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
       expect(isSecretValue(s.inputs.stringData), s.name).toBe(true);
       values.push(...Object.values(unwrapSecrets(s.inputs.stringData) as Record<string, string>));
     }
-    expect(values.length).toBe(3); // admin token, cluster token, DKIM key
+    expect(values.length).toBe(6); // admin token, cluster token, DKIM key, internal CA, hub certificate and key
     for (const v of values) expect(v.length).toBeGreaterThan(20);
     for (const r of kubeObjects(cap).filter((o) => o.type !== T.secret)) {
       expect(secretPaths(r.inputs), r.name).toEqual([]);

@@ -52,6 +52,21 @@ describe('MailCluster', () => {
     expect(inputs.dnsNames).toEqual(['mail.example.test', 'mc-hub-0']);
   });
 
+  it('issues a cluster-internal CA and the hubs\' certificate from it, naming the hub addresses; the hub key is a secret', async () => {
+    const cap = await run(() => new MailCluster('mc', { spec: { ...dockerSpec, hubs: { count: 2 } } }));
+    const ca = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert' && r.name === 'mc-internal-ca')!;
+    expect(ca.inputs.isCaCertificate).toBe(true);
+    const csr = cap.resources.find((r) => r.type === 'tls:index/certRequest:CertRequest')!;
+    expect((unwrapSecrets(csr.inputs) as { dnsNames: string[] }).dnsNames).toEqual(['mc-hub-0', 'mc-hub-1']);
+    const leaf = cap.resources.find((r) => r.type === 'tls:index/locallySignedCert:LocallySignedCert')!;
+    expect(unwrapSecrets(leaf.inputs)).toMatchObject({ caCertPem: ca.outputs.certPem, allowedUses: expect.arrayContaining(['server_auth']) });
+    // Docker uploads the CA to every member and the hub's key to hubs only, as secrets.
+    const uploads = (name: string) => JSON.stringify(unwrapSecrets(cap.resources.find((r) => r.type === 'docker:index/container:Container' && r.name === name)!.inputs.uploads));
+    expect(uploads('mc-node-0')).toContain('/etc/mailfleet/cluster-tls/ca.crt');
+    expect(uploads('mc-node-0')).not.toContain('/etc/mailfleet/cluster-tls/tls.key');
+    expect(uploads('mc-hub-1')).toContain('/etc/mailfleet/cluster-tls/tls.key');
+  });
+
   describe('renamedFrom: the engine moves every resource, nothing is replaced', () => {
     const specFile = (f: string) => parse(readFileSync(join(__dirname, '..', '..', 'examples', 'specs', f), 'utf8')) as ClusterSpecInput;
     const platforms: [string, ClusterSpecInput, MailClusterArgs['credentials']][] = [

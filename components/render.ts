@@ -94,8 +94,8 @@ function addressOf(spec: ClusterSpec, role: Role, index: number): string {
       return id; // container name, resolvable on the cluster network
     case 'kubernetes': {
       const ns = kubernetesNamespace(spec);
-      // Hubs and nodes are StatefulSet pods behind a headless Service: stable DNS per member.
-      if (role === 'hub' || role === 'node') return `${id}.${spec.name}-${role}.${ns}.svc.cluster.local`;
+      // Hubs, nodes and gateways are StatefulSet pods behind a headless Service: stable DNS per member (platforms/kubernetes/workload.ts).
+      if (role === 'hub' || role === 'node' || role === 'gateway') return `${id}.${spec.name}-${role}.${ns}.svc.cluster.local`;
       return `${spec.name}-${role}.${ns}.svc.cluster.local`;
     }
     case 'proxmox':

@@ -308,7 +308,7 @@ const LOOPBACK_SOURCES = ['127.0.0.0/8', '::1/128'] as const;
  *   operator knows whether theirs sends the header; a gateway that trusts
  *   nobody takes every connection as it comes).
  */
-export function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gatewaysTrust: string[] } {
+function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gatewaysTrust: string[] } {
   const p = spec.platform;
   const haproxy = spec.loadBalancer?.kind === 'haproxy' ? spec.loadBalancer : undefined;
   switch (p.kind) {

@@ -42,7 +42,7 @@ export function secretFilesFor(config: RuntimeConfig): SecretFileRef[] {
  * own certificate from it (`clusterTls`); a hub's key file is the only
  * secret among them, the certificates travel with it as one unit.
  */
-export function internalTlsFiles(config: RuntimeConfig): SecretFileRef[] {
+function internalTlsFiles(config: RuntimeConfig): SecretFileRef[] {
   const t = config.clusterTls;
   if (!t) return [];
   return [

@@ -78,6 +78,12 @@ export const LIMITS = {
    * in between (issue 9: one session must not stall the others).
    */
   imapWorkSliceMs: 10,
+  /**
+   * Searches one session keeps up to date (RFC 5267 §4.2 SEARCH/SORT
+   * RETURN (UPDATE)); each runs again on every change to the mailbox, so
+   * one more is answered `OK [NOUPDATE "tag"]` (§4.2 lets a server refuse).
+   */
+  imapContextUpdates: 5,
   /** RFC 3501 §5.4: an inactivity autologout timer must be at least 30 minutes. */
   imapIdleTimeoutMs: 30 * 60 * 1000,
   /** RFC 1939 §3: a POP3 inactivity autologout timer must be at least 10 minutes. */

@@ -4,3 +4,4 @@
  */
 export { startImapServer, type ImapServer } from './server';
 export type { ImapServices, MailboxProvider } from './commands';
+export { capabilities } from './commands/capabilities';

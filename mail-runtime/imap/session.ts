@@ -6,6 +6,7 @@ import type { Logger } from '../common/log';
 import { plaintextAuthAllowed, startTls, type ShutdownReason } from '../net';
 import { isStoreError, type FolderGoneReason, type UserMailbox } from '../store';
 import { capabilities } from './commands/capabilities';
+import { sendContextUpdates } from './commands/context-update';
 import { dispatch } from './commands/dispatch';
 import { sendPaced } from './commands/work';
 import type { ImapServices, SessionContext, SessionState } from './commands/types';
@@ -189,7 +190,11 @@ export class ImapSession implements SessionContext {
 
   send(response: ImapResponse): void {
     if (this.closed || this.socket.destroyed) return;
+    // One writev per response: a FETCH response is a prefix, the literal
+    // (the message file's own buffer, not copied) and a suffix.
+    this.socket.cork();
     for (const chunk of compileResponse(response)) this.socket.write(chunk);
+    this.socket.uncork();
   }
 
   drain(): Promise<void> {
@@ -331,8 +336,9 @@ export class ImapSession implements SessionContext {
       this.close();
       return false;
     }
-    if (!view.hasPending) return true;
-    await sendPaced((r) => this.send(r), view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') }));
+    if (view.hasPending) await sendPaced((r) => this.send(r), view.notifications({ allowExpunge, condstore: this.enabled.has('CONDSTORE') }));
+    // RFC 5267 §4.3: kept searches' ADDTO/REMOVEFROM after the EXISTS/EXPUNGE they may refer to.
+    await sendContextUpdates(view, (r) => this.send(r), this.log);
     return true;
   }
 

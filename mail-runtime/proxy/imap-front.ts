@@ -1,11 +1,11 @@
-import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
+import { capabilities as imapCapabilities } from '../imap';
 import { CommandReader, asAstring, asAtom, type ImapCommand } from '../imap/protocol';
-import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
+import type { AcceptedConnection, RefusalReason } from '../net';
 import { BackendConnection } from './backend';
 import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
-import { splice } from './splice';
+import { PreAuthFront } from './pre-auth';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 3501 §7.1.5, RFC 5530 UNAVAILABLE). */
 export const IMAP_REFUSALS: Record<RefusalReason, Buffer> = {
@@ -25,26 +25,18 @@ type Credentials = { user: string; pass: string; mech: 'login' | 'plain' };
  * owner node, passes the node's tagged answer back and, when it is OK,
  * pipes the connection to the node. It never checks a password.
  */
-export class ImapFront {
-  private socket: Socket;
-  private secure: boolean;
+export class ImapFront extends PreAuthFront {
   private reader: CommandReader;
-  private busy = false;
-  private closed = false;
-  private spliced = false;
-  private bad = 0;
-  /** Logins the node refused on this connection. */
-  private failures = 0;
-  private killSplice: (() => void) | undefined;
   /** AUTHENTICATE is waiting for the client's response line. */
   private saslPending: ((response: string) => void) | undefined;
 
-  constructor(
-    private readonly conn: AcceptedConnection,
-    private readonly s: FrontServices,
-  ) {
-    this.socket = conn.socket;
-    this.secure = conn.secure;
+  constructor(conn: AcceptedConnection, s: FrontServices) {
+    super(conn, s, {
+      loginTimeout: '* BYE Login timeout, closing connection',
+      shuttingDown: '* BYE Server shutting down',
+      tooManyBad: '* BYE Too many invalid commands',
+      destroyWhenWritten: true,
+    });
     this.reader = this.newReader();
   }
 
@@ -56,63 +48,31 @@ export class ImapFront {
     });
   }
 
-  private get plaintextOk(): boolean {
-    return plaintextAuthAllowed(this.s.plaintextAuth, this.secure, this.conn.remoteIp);
-  }
-
+  /**
+   * The node's own pre-login list (imap/commands/capabilities.ts) for this
+   * connection's TLS and plaintext state: a client decides what to use from
+   * the greeting, before it knows a proxy is in between (RFC 3501 §7.2.1),
+   * and after login the node's LOGIN reply carries the full list.
+   */
   private capabilities(): string {
-    const caps = ['IMAP4rev1'];
-    if (this.s.tlsContext && !this.secure) caps.push('STARTTLS');
-    caps.push(this.plaintextOk ? 'AUTH=PLAIN' : 'LOGINDISABLED', 'SASL-IR', 'LITERAL+', 'ID');
-    return caps.join(' ');
+    return imapCapabilities({ state: 'NOT_AUTHENTICATED', secure: this.secure, tls: Boolean(this.s.tlsContext), plaintextAllowed: this.plaintextOk }).join(' ');
   }
 
-  start(): void {
-    this.attach(this.socket);
-    this.socket.once('close', () => this.onClosed());
-    this.send(`* OK [CAPABILITY ${this.capabilities()}] mailfleet proxy ready`);
+  protected greeting(): string {
+    return `* OK [CAPABILITY ${this.capabilities()}] mailfleet proxy ready`;
   }
 
-  shutdown(reason: ShutdownReason): void {
-    if (this.spliced) this.killSplice?.();
-    else this.bye(reason === 'login-timeout' ? 'Login timeout, closing connection' : 'Server shutting down');
-  }
-
-  private attach(socket: Socket): void {
-    socket.on('data', this.onData);
-  }
-
-  private readonly onData = (d: Buffer): void => {
+  protected onBytes(d: Buffer): void {
     this.reader.push(d);
     this.pump();
-  };
-
-  private onClosed(): void {
-    if (this.spliced) return;
-    this.finish();
   }
 
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.conn.onClose();
-  }
-
-  private send(line: string): void {
-    if (!this.socket.destroyed) this.socket.write(`${line}\r\n`);
-  }
-
-  private bye(text: string): void {
-    if (this.closed || this.spliced) return;
-    this.send(`* BYE ${text}`);
-    this.socket.end();
-    this.socket.destroySoon?.();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
-    this.finish();
+  protected takePending(): Buffer {
+    return this.reader.takeUnread();
   }
 
   /** Runs commands until one needs to wait (a login in flight, STARTTLS). */
-  private pump(): void {
+  protected pump(): void {
     while (!this.busy && !this.closed && !this.spliced) {
       const ev = this.reader.next();
       if (!ev) return;
@@ -132,20 +92,12 @@ export class ImapFront {
     }
   }
 
-  private countBad(): boolean {
-    if (++this.bad >= PROXY_LIMITS.badCommandsBeforeBye) {
-      this.bye('Too many invalid commands');
-      return false;
-    }
-    return true;
-  }
-
   private parseError(e: { tag: string | null; text: string; code: string; fatal: boolean }): void {
     if (this.saslPending) {
       this.saslPending = undefined;
       this.reader.cancelRawLine();
     }
-    if (e.fatal) return this.bye(e.text);
+    if (e.fatal) return this.bye(`* BYE ${e.text}`);
     const tag = e.tag ?? '*';
     if (e.code === 'TOOBIG') this.send(`${tag} NO [TOOBIG] ${e.text}`);
     else this.send(`${tag} BAD ${e.text}`);
@@ -194,31 +146,10 @@ export class ImapFront {
       this.countBad();
       return;
     }
-    this.send(`${tag} OK Begin TLS negotiation now`);
-    this.busy = true;
-    const plain = this.socket;
-    startTls({
-      socket: plain,
-      context: this.s.tlsContext,
-      detach: () => plain.removeListener('data', this.onData),
-      // RFC 3501 §6.2.1 / CVE-2011-0411: nothing sent in the clear after STARTTLS is run.
-      discard: () => {
-        this.reader = this.newReader();
-      },
-    }).then(
-      (tls) => {
-        this.socket = tls;
-        this.secure = true;
-        this.busy = false;
-        this.attach(tls);
-        tls.resume();
-        this.pump();
-      },
-      () => {
-        plain.destroy();
-        this.finish();
-      },
-    );
+    // RFC 3501 §6.2.1 / CVE-2011-0411: nothing sent in the clear after STARTTLS is run.
+    this.upgrade(`${tag} OK Begin TLS negotiation now`, () => {
+      this.reader = this.newReader();
+    });
   }
 
   private authenticate(c: ImapCommand): void {
@@ -275,14 +206,7 @@ export class ImapFront {
   /** Routes the login to the owner node and replays it there; the node decides. */
   private login(tag: string, cred: Credentials): void {
     if (!this.plaintextOk) return this.privacyRequired(tag);
-    this.busy = true;
-    this.socket.pause();
-    void this.replay(tag, cred).finally(() => {
-      if (this.spliced || this.closed) return;
-      this.busy = false;
-      this.socket.resume();
-      this.pump();
-    });
+    this.whileLoggingIn(() => this.replay(tag, cred));
   }
 
   private async replay(tag: string, cred: Credentials): Promise<void> {
@@ -346,29 +270,13 @@ export class ImapFront {
       // The node's own answer (NO [AUTHENTICATIONFAILED], [UNAVAILABLE]...), with the client's tag.
       this.send(`${tag} ${answer}`);
       // limits.loginFailuresPerConnection: more is guessing.
-      if (++this.failures >= s.failuresPerConnection) this.bye('Too many failed logins on this connection');
+      if (++this.failures >= s.failuresPerConnection) this.bye('* BYE Too many failed logins on this connection');
     } catch (err) {
       backend?.destroy();
       log.warn({ ip, node: route.node, err: (err as Error).message }, 'login: node unreachable');
       s.countLogin('imap', 'unavailable');
       this.send(`${tag} NO [UNAVAILABLE] Mailbox temporarily unavailable, try again later`);
     }
-  }
-
-  private handOver(backend: BackendConnection, user: string, node: string, incarnation: number): void {
-    this.spliced = true;
-    // The login deadline (limits.loginTimeoutSeconds, net/session-server.ts) no longer applies; the node's autologout does.
-    this.conn.onLogin();
-    const pending = this.reader.takeUnread();
-    this.socket.removeListener('data', this.onData);
-    const { socket, rest } = backend.release();
-    let forget = (): void => undefined;
-    const kill = splice(this.socket, socket, pending, rest, () => {
-      forget();
-      this.finish();
-    });
-    this.killSplice = kill;
-    forget = this.s.sessions.add({ user, node, incarnation, kill });
   }
 }
 

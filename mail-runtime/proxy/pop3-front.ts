@@ -1,10 +1,9 @@
-import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
-import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
+import type { AcceptedConnection, RefusalReason } from '../net';
 import { BackendConnection } from './backend';
 import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
-import { splice } from './splice';
+import { LineFront } from './pre-auth';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 2449 §8.1.2 / RFC 3206 §4 SYS/TEMP). */
 export const POP3_REFUSALS: Record<RefusalReason, Buffer> = {
@@ -22,107 +21,26 @@ const PRIVACY = '-ERR [AUTH] Plaintext authentication disallowed on non-encrypte
  * here; the credentials are replayed on the owner node, its answer is passed
  * on, and after `+OK` the connection is piped to the node.
  */
-export class Pop3Front {
-  private socket: Socket;
-  private secure: boolean;
-  private buf: Buffer = Buffer.alloc(0);
-  /** Skipping the rest of an over-long line. */
-  private skipping = false;
+export class Pop3Front extends LineFront {
   private user: string | undefined;
-  private busy = false;
-  private closed = false;
-  private spliced = false;
-  private bad = 0;
-  /** Logins the node refused on this connection. */
-  private failures = 0;
-  private killSplice: (() => void) | undefined;
   /** AUTH PLAIN is waiting for the client's response line. */
   private saslPending = false;
 
-  constructor(
-    private readonly conn: AcceptedConnection,
-    private readonly s: FrontServices,
-  ) {
-    this.socket = conn.socket;
-    this.secure = conn.secure;
+  constructor(conn: AcceptedConnection, s: FrontServices) {
+    super(
+      conn,
+      s,
+      { loginTimeout: '-ERR Login timeout, closing connection', shuttingDown: '-ERR [SYS/TEMP] Server shutting down', tooManyBad: '-ERR Too many invalid commands', destroyWhenWritten: false },
+      PROXY_LIMITS.pop3LineBytes,
+      '-ERR Line too long',
+    );
   }
 
-  private get plaintextOk(): boolean {
-    return plaintextAuthAllowed(this.s.plaintextAuth, this.secure, this.conn.remoteIp);
+  protected greeting(): string {
+    return '+OK mailfleet proxy ready';
   }
 
-  start(): void {
-    this.socket.on('data', this.onData);
-    this.socket.once('close', () => {
-      if (!this.spliced) this.finish();
-    });
-    this.send('+OK mailfleet proxy ready');
-  }
-
-  shutdown(reason: ShutdownReason): void {
-    if (this.spliced) this.killSplice?.();
-    else this.bye(reason === 'login-timeout' ? '-ERR Login timeout, closing connection' : '-ERR [SYS/TEMP] Server shutting down');
-  }
-
-  private readonly onData = (d: Buffer): void => {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    this.pump();
-  };
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.conn.onClose();
-  }
-
-  private send(line: string): void {
-    if (!this.socket.destroyed) this.socket.write(`${line}\r\n`);
-  }
-
-  private bye(line: string): void {
-    if (this.closed || this.spliced) return;
-    this.send(line);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
-    this.finish();
-  }
-
-  private countBad(): void {
-    if (++this.bad >= PROXY_LIMITS.badCommandsBeforeBye) this.bye('-ERR Too many invalid commands');
-  }
-
-  /** Splits lines (bounded: a longer line is answered once and skipped) and runs them one at a time. */
-  private pump(): void {
-    while (!this.busy && !this.closed && !this.spliced) {
-      const nl = this.buf.indexOf(0x0a);
-      if (nl < 0) {
-        if (this.buf.length > PROXY_LIMITS.pop3LineBytes) {
-          this.buf = Buffer.alloc(0);
-          if (!this.skipping) {
-            this.skipping = true;
-            this.send('-ERR Line too long');
-            this.countBad();
-          }
-        }
-        return;
-      }
-      let line = this.buf.subarray(0, nl);
-      this.buf = this.buf.subarray(nl + 1);
-      if (this.skipping) {
-        this.skipping = false;
-        continue;
-      }
-      if (line.length > PROXY_LIMITS.pop3LineBytes) {
-        this.send('-ERR Line too long');
-        this.countBad();
-        continue;
-      }
-      if (line.length && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-      this.line(line.toString('utf8'));
-    }
-  }
-
-  private line(text: string): void {
+  protected line(text: string): void {
     if (this.saslPending) {
       this.saslPending = false;
       return this.plain(text);
@@ -208,35 +126,15 @@ export class Pop3Front {
   private stls(): void {
     if (!this.s.tlsContext || this.secure) {
       this.send('-ERR STLS not available');
-      return this.countBad();
+      this.countBad();
+      return;
     }
-    this.send('+OK Begin TLS negotiation');
-    this.busy = true;
-    const plain = this.socket;
-    startTls({
-      socket: plain,
-      context: this.s.tlsContext,
-      detach: () => plain.removeListener('data', this.onData),
-      // RFC 2595 §4 / CVE-2011-0411: nothing read in the clear survives, not even a USER name.
-      discard: () => {
-        this.buf = Buffer.alloc(0);
-        this.user = undefined;
-        this.skipping = false;
-      },
-    }).then(
-      (tls) => {
-        this.socket = tls;
-        this.secure = true;
-        this.busy = false;
-        tls.on('data', this.onData);
-        tls.resume();
-        this.pump();
-      },
-      () => {
-        plain.destroy();
-        this.finish();
-      },
-    );
+    // RFC 2595 §4 / CVE-2011-0411: nothing read in the clear survives, not even a USER name.
+    this.upgrade('+OK Begin TLS negotiation', () => {
+      this.buf = Buffer.alloc(0);
+      this.user = undefined;
+      this.skipping = false;
+    });
   }
 
   private login(cred: Credentials): void {
@@ -245,14 +143,7 @@ export class Pop3Front {
       this.send('-ERR Invalid characters in credentials');
       return this.countBad();
     }
-    this.busy = true;
-    this.socket.pause();
-    void this.replay(cred).finally(() => {
-      if (this.spliced || this.closed) return;
-      this.busy = false;
-      this.socket.resume();
-      this.pump();
-    });
+    this.whileLoggingIn(() => this.replay(cred));
   }
 
   private async replay(cred: Credentials): Promise<void> {
@@ -317,22 +208,5 @@ export class Pop3Front {
       s.countLogin('pop3', 'unavailable');
       this.send('-ERR [SYS/TEMP] Mailbox temporarily unavailable, try again later');
     }
-  }
-
-  private handOver(backend: BackendConnection, user: string, node: string, incarnation: number): void {
-    this.spliced = true;
-    // The login deadline (limits.loginTimeoutSeconds, net/session-server.ts) no longer applies; the node's autologout does.
-    this.conn.onLogin();
-    const pending = this.buf;
-    this.buf = Buffer.alloc(0);
-    this.socket.removeListener('data', this.onData);
-    const { socket, rest } = backend.release();
-    let forget = (): void => undefined;
-    const kill = splice(this.socket, socket, pending, rest, () => {
-      forget();
-      this.finish();
-    });
-    this.killSplice = kill;
-    forget = this.s.sessions.add({ user, node, incarnation, kill });
   }
 }

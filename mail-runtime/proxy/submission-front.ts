@@ -1,10 +1,9 @@
-import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
-import { plaintextAuthAllowed, startTls, type AcceptedConnection, type RefusalReason, type ShutdownReason } from '../net';
+import type { AcceptedConnection, RefusalReason } from '../net';
 import { BackendConnection } from './backend';
-import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
-import { splice } from './splice';
+import { backendPreamble, type FrontServices } from './front';
+import { LineFront } from './pre-auth';
 
 /** RFC 5321 §3.1: a server that cannot serve now greets with 421. */
 export const SUBMISSION_REFUSALS: Record<RefusalReason, Buffer> = {
@@ -38,105 +37,30 @@ const R = {
  * passed on, and after `235` the connection is piped to the node, which
  * then handles the mail transaction as for a client of its own.
  */
-export class SubmissionFront {
-  private socket: Socket;
-  private secure: boolean;
-  private buf: Buffer = Buffer.alloc(0);
-  private skipping = false;
+export class SubmissionFront extends LineFront {
   private ehlo: string | undefined;
-  private busy = false;
-  private closed = false;
-  private spliced = false;
-  private bad = 0;
-  private failures = 0;
-  private killSplice: (() => void) | undefined;
   /** A SASL exchange waiting for the client's next line. */
   private sasl: { mech: 'PLAIN' } | { mech: 'LOGIN'; user?: string } | undefined;
 
   constructor(
-    private readonly conn: AcceptedConnection,
-    private readonly s: FrontServices,
+    conn: AcceptedConnection,
+    s: FrontServices,
     private readonly hostname: string,
   ) {
-    this.socket = conn.socket;
-    this.secure = conn.secure;
+    super(
+      conn,
+      s,
+      { loginTimeout: '421 4.4.2 Login timeout, closing connection', shuttingDown: '421 4.3.2 Service shutting down', tooManyBad: '421 4.7.0 Too many invalid commands', destroyWhenWritten: false },
+      SUBMISSION_LINE_BYTES,
+      '500 5.5.2 Line too long',
+    );
   }
 
-  private get plaintextOk(): boolean {
-    return plaintextAuthAllowed(this.s.plaintextAuth, this.secure, this.conn.remoteIp);
+  protected greeting(): string {
+    return `220 ${this.hostname} ESMTP mailfleet proxy`;
   }
 
-  start(): void {
-    this.socket.on('data', this.onData);
-    this.socket.once('close', () => {
-      if (!this.spliced) this.finish();
-    });
-    this.send(`220 ${this.hostname} ESMTP mailfleet proxy`);
-  }
-
-  shutdown(reason: ShutdownReason): void {
-    if (this.spliced) this.killSplice?.();
-    else this.bye(reason === 'login-timeout' ? '421 4.4.2 Login timeout, closing connection' : '421 4.3.2 Service shutting down');
-  }
-
-  private readonly onData = (d: Buffer): void => {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    this.pump();
-  };
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.conn.onClose();
-  }
-
-  private send(line: string): void {
-    if (!this.socket.destroyed) this.socket.write(`${line}\r\n`);
-  }
-
-  private bye(line: string): void {
-    if (this.closed || this.spliced) return;
-    this.send(line);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
-    this.finish();
-  }
-
-  private countBad(): void {
-    if (++this.bad >= PROXY_LIMITS.badCommandsBeforeBye) this.bye('421 4.7.0 Too many invalid commands');
-  }
-
-  private pump(): void {
-    while (!this.busy && !this.closed && !this.spliced) {
-      const nl = this.buf.indexOf(0x0a);
-      if (nl < 0) {
-        if (this.buf.length > SUBMISSION_LINE_BYTES) {
-          this.buf = Buffer.alloc(0);
-          if (!this.skipping) {
-            this.skipping = true;
-            this.send('500 5.5.2 Line too long');
-            this.countBad();
-          }
-        }
-        return;
-      }
-      let line = this.buf.subarray(0, nl);
-      this.buf = this.buf.subarray(nl + 1);
-      if (this.skipping) {
-        this.skipping = false;
-        continue;
-      }
-      if (line.length > SUBMISSION_LINE_BYTES) {
-        this.send('500 5.5.2 Line too long');
-        this.countBad();
-        continue;
-      }
-      if (line.length && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-      this.line(line.toString('utf8'));
-    }
-  }
-
-  private line(text: string): void {
+  protected line(text: string): void {
     if (this.sasl) return this.saslStep(text);
     const sp = text.indexOf(' ');
     const verb = (sp < 0 ? text : text.slice(0, sp)).toUpperCase();
@@ -233,35 +157,15 @@ export class SubmissionFront {
   private starttls(): void {
     if (!this.s.tlsContext || this.secure) {
       this.send('502 5.5.1 STARTTLS not available');
-      return this.countBad();
+      this.countBad();
+      return;
     }
-    this.send('220 2.0.0 Ready to start TLS');
-    this.busy = true;
-    const plain = this.socket;
-    startTls({
-      socket: plain,
-      context: this.s.tlsContext,
-      detach: () => plain.removeListener('data', this.onData),
-      // RFC 3207 §4.2: the client starts over with EHLO; nothing read in the clear survives (CVE-2011-0411).
-      discard: () => {
-        this.buf = Buffer.alloc(0);
-        this.ehlo = undefined;
-        this.skipping = false;
-      },
-    }).then(
-      (tls) => {
-        this.socket = tls;
-        this.secure = true;
-        this.busy = false;
-        tls.on('data', this.onData);
-        tls.resume();
-        this.pump();
-      },
-      () => {
-        plain.destroy();
-        this.finish();
-      },
-    );
+    // RFC 3207 §4.2: the client starts over with EHLO; nothing read in the clear survives (CVE-2011-0411).
+    this.upgrade('220 2.0.0 Ready to start TLS', () => {
+      this.buf = Buffer.alloc(0);
+      this.ehlo = undefined;
+      this.skipping = false;
+    });
   }
 
   private login(cred: Credentials): void {
@@ -269,14 +173,7 @@ export class SubmissionFront {
       this.send('501 5.5.2 Invalid user name');
       return this.countBad();
     }
-    this.busy = true;
-    this.socket.pause();
-    void this.replay(cred).finally(() => {
-      if (this.spliced || this.closed) return;
-      this.busy = false;
-      this.socket.resume();
-      this.pump();
-    });
+    this.whileLoggingIn(() => this.replay(cred));
   }
 
   /** A node's reply (RFC 5321 §4.2: `ddd-` lines, then `ddd `): its last line. */
@@ -343,22 +240,6 @@ export class SubmissionFront {
       s.countLogin('submission', 'unavailable');
       this.send(R.unavailable);
     }
-  }
-
-  private handOver(backend: BackendConnection, user: string, node: string, incarnation: number): void {
-    this.spliced = true;
-    this.conn.onLogin();
-    const pending = this.buf;
-    this.buf = Buffer.alloc(0);
-    this.socket.removeListener('data', this.onData);
-    const { socket, rest } = backend.release();
-    let forget = (): void => undefined;
-    const kill = splice(this.socket, socket, pending, rest, () => {
-      forget();
-      this.finish();
-    });
-    this.killSplice = kill;
-    forget = this.s.sessions.add({ user, node, incarnation, kill });
   }
 }
 

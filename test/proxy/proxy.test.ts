@@ -191,10 +191,30 @@ describe('routing a login to the owner node (RFC 3501 §6.2, RFC 1939 §7)', () 
     expect(body).toContain('Subject: for bob via the proxy');
   });
 
+  it('the pre-login CAPABILITY (greeting and command) is the node’s own list, with the proxy’s TLS offer', async () => {
+    const viaProxy = await LineClient.connect(proxyPorts.imapPort);
+    const direct = await LineClient.connect(nodes.a.imapPort);
+    try {
+      const greeting = await viaProxy.readLine();
+      const [proxyCaps, proxyDone] = await viaProxy.command('c', 'CAPABILITY');
+      await direct.readLine();
+      const [nodeCaps] = await direct.command('c', 'CAPABILITY');
+      expect(proxyDone).toBe('c OK CAPABILITY completed');
+      expect(greeting).toBe(`* OK [${proxyCaps.slice(2)}] mailfleet proxy ready`);
+      // The node here has no TLS material, the proxy has: STARTTLS is the one word that may differ.
+      const words = (line: string): string[] => line.replace(/^\* CAPABILITY /, '').split(' ').filter((w) => w !== 'STARTTLS');
+      expect(words(proxyCaps)).toEqual(words(nodeCaps));
+      expect(proxyCaps.split(' ')).toEqual(expect.arrayContaining(['IMAP4rev1', 'IMAP4rev2', 'STARTTLS', 'LITERAL-', 'ID']));
+    } finally {
+      viaProxy.close();
+      direct.close();
+    }
+  });
+
   it('AUTHENTICATE PLAIN with SASL-IR and with a continuation, and POP3 AUTH PLAIN, are replayed on the node', async () => {
     const plain = Buffer.from(`\0${ALICE.address}\0${ALICE.password}`).toString('base64');
     const c1 = await LineClient.connect(proxyPorts.imapPort);
-    expect(await c1.readLine()).toMatch(/^\* OK \[CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR/);
+    expect(await c1.readLine()).toMatch(/^\* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS AUTH=PLAIN SASL-IR/);
     const r1 = await c1.command('a1', `AUTHENTICATE PLAIN ${plain}`);
     expect(r1.at(-1)).toMatch(/^a1 OK \[CAPABILITY IMAP4rev1 .*\] Logged in$/);
     // Now spliced: the node answers.

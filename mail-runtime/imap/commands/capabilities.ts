@@ -33,6 +33,8 @@ const EXTENSIONS = [
   'THREAD=ORDEREDSUBJECT', // RFC 5256 (thread.ts)
   'THREAD=REFERENCES',
   'ESORT', // RFC 5267 §3 (esort.ts)
+  'CONTEXT=SEARCH', // RFC 5267 §4: RETURN (CONTEXT UPDATE PARTIAL), ADDTO/REMOVEFROM, CANCELUPDATE, NOUPDATE (context-update.ts)
+  'CONTEXT=SORT',
   'BINARY', // RFC 3516 (fetch.ts, message/render.ts; APPEND takes literal8)
   'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
   'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)

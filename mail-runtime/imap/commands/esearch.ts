@@ -1,4 +1,4 @@
-import { asAtom, atom, data, formatSequenceSet, list, num, str, type ImapResponse, type ImapValue, type ResponseValue } from '../protocol';
+import { asAtom, atom, data, formatSequenceSet, list, NIL, num, str, type ImapResponse, type ImapValue, type ResponseValue } from '../protocol';
 
 /** One message a search found: the number it is reported by (sequence number or UID), its UID and mod-sequence. */
 export interface SearchHit {
@@ -7,15 +7,20 @@ export interface SearchHit {
   readonly modseq: number;
 }
 
-/** RFC 4731 §3.1 `RETURN ()` is `RETURN (ALL)`. */
+/**
+ * RFC 4731 §3.1 `RETURN ()` is `RETURN (ALL)`; so is a list whose only
+ * options are RFC 5267 §4.2 CONTEXT (a hint) and UPDATE (how long the
+ * result lives, not what it says).
+ */
 function effective(options: readonly string[]): readonly string[] {
-  return options.length === 0 ? ['ALL'] : options;
+  const o = options.filter((x) => x !== 'CONTEXT' && x !== 'UPDATE');
+  return o.length === 0 ? ['ALL'] : o;
 }
 
 /** Only MIN and/or MAX were asked (besides SAVE): results that name at most two messages. */
 function minMaxOnly(options: readonly string[]): boolean {
   const o = effective(options);
-  return (o.includes('MIN') || o.includes('MAX')) && !o.includes('ALL') && !o.includes('COUNT');
+  return (o.includes('MIN') || o.includes('MAX')) && !o.includes('ALL') && !o.includes('COUNT') && !o.includes('PARTIAL');
 }
 
 /** The MIN and MAX hits (one when they are the same message), for minMaxOnly results. */
@@ -50,7 +55,14 @@ export function uidsToSave(options: readonly string[], hits: readonly SearchHit[
  * only the MIN/MAX ones when those are all that was asked). Null when SAVE
  * is the only option: then no ESEARCH is sent (RFC 5182 §2.1).
  */
-export function esearchResponse(tag: string, uid: boolean, options: readonly string[], hits: readonly SearchHit[], modseq: boolean): ImapResponse | null {
+export function esearchResponse(
+  tag: string,
+  uid: boolean,
+  options: readonly string[],
+  hits: readonly SearchHit[],
+  modseq: boolean,
+  partial?: { readonly low: number; readonly high: number },
+): ImapResponse | null {
   const o = effective(options);
   if (o.every((x) => x === 'SAVE')) return null;
   const items: ResponseValue[] = [atom('ESEARCH'), list([atom('TAG'), str(tag)])];
@@ -61,6 +73,11 @@ export function esearchResponse(tag: string, uid: boolean, options: readonly str
     if (o.includes('ALL')) items.push(atom('ALL'), atom(formatSequenceSet(hits.map((h) => h.n))));
   }
   if (o.includes('COUNT')) items.push(atom('COUNT'), num(hits.length));
+  if (partial) {
+    // RFC 5267 §4.4: the messages at positions low..high of the result (ascending here), NIL when none.
+    const page = hits.slice(partial.low - 1, partial.high).map((h) => h.n);
+    items.push(atom('PARTIAL'), list([atom(`${partial.low}:${partial.high}`), page.length ? atom(formatSequenceSet(page)) : NIL]));
+  }
   if (modseq && hits.length) {
     const named = minMaxOnly(o) ? minMaxHits(o, hits) : hits;
     let highest = 0;

@@ -4,6 +4,7 @@
  * PARTIAL return option (RFC 5267 §4.4) that pages through them.
  */
 import { asAtom, atom, data, formatSequenceSet, list, NIL, num, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
+import { parsePartialRange } from '../search';
 import { fail, ok } from './args';
 
 export interface ReturnOptions {
@@ -13,26 +14,15 @@ export interface ReturnOptions {
   readonly count: boolean;
   /** RFC 5267 §4.4 PARTIAL low:high, 1-based positions in the sorted result (low ≤ high). */
   readonly partial?: { readonly low: number; readonly high: number };
-}
-
-/** RFC 3501 §9 nz-number (32-bit). */
-const NZ_NUMBER = /^[1-9]\d{0,9}$/;
-
-/** `partial-range = number ":" number` (RFC 5267 §6), 1-based and at most 2^32-1; either order. */
-function parsePartialRange(v: ImapValue | undefined): { low: number; high: number } | undefined {
-  const text = v?.type === 'atom' ? v.value : undefined;
-  const m = text === undefined ? null : /^(\d+):(\d+)$/.exec(text);
-  if (!m || !NZ_NUMBER.test(m[1]!) || !NZ_NUMBER.test(m[2]!)) return undefined;
-  const a = Number(m[1]);
-  const b = Number(m[2]);
-  if (a > 0xffffffff || b > 0xffffffff) return undefined;
-  return { low: Math.min(a, b), high: Math.max(a, b) };
+  /** RFC 5267 §4.2 UPDATE: keep the result up to date with ADDTO/REMOVEFROM (context-update.ts). */
+  readonly update: boolean;
 }
 
 /**
  * RFC 4731 §3 `search-return-opts` as SORT takes them (RFC 5267 §3.1):
- * MIN, MAX, ALL, COUNT and PARTIAL. An empty list means ALL. UPDATE and
- * CONTEXT (RFC 5267 §4) are not offered, so they are refused here.
+ * MIN, MAX, ALL, COUNT and PARTIAL, and RFC 5267 §4.2 CONTEXT (a hint
+ * that needs nothing from us) and UPDATE. A list with no result option
+ * (empty, or only CONTEXT/UPDATE) means ALL.
  */
 export function parseReturnOptions(v: ImapValue | undefined): ParseResult<ReturnOptions> {
   if (v?.type !== 'list') return fail('RETURN needs a parenthesised list of return options');
@@ -40,6 +30,7 @@ export function parseReturnOptions(v: ImapValue | undefined): ParseResult<Return
   let max = false;
   let all = false;
   let count = false;
+  let update = false;
   let partial: { low: number; high: number } | undefined;
   for (let i = 0; i < v.items.length; i++) {
     const name = asAtom(v.items[i], true);
@@ -56,6 +47,11 @@ export function parseReturnOptions(v: ImapValue | undefined): ParseResult<Return
       case 'COUNT':
         count = true;
         break;
+      case 'CONTEXT':
+        break;
+      case 'UPDATE':
+        update = true;
+        break;
       case 'PARTIAL': {
         // RFC 5267 §4.4: ALL and PARTIAL together are an error.
         partial = parsePartialRange(v.items[++i]);
@@ -68,7 +64,7 @@ export function parseReturnOptions(v: ImapValue | undefined): ParseResult<Return
   }
   if (partial && all) return fail('RETURN cannot have both ALL and PARTIAL');
   if (!min && !max && !count && !partial) all = true; // RFC 4731 §3.1: RETURN () is RETURN (ALL)
-  return ok(partial ? { min, max, all, count, partial } : { min, max, all, count });
+  return ok(partial ? { min, max, all, count, partial, update } : { min, max, all, count, update });
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
-import { emailIds, NO_THREAD_ID, objectIdValue } from './objectid';
+import { emailIds, objectIdValue, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
@@ -104,6 +104,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         }
       }
       const emailIdOf = emailIds(ctx.mailbox!.address, folder.uidValidity);
+      const threadIdOf = threadIds(ctx.mailbox!.address, folder.uidValidity);
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
@@ -156,7 +157,8 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
                 items.push(atom('EMAILID'), objectIdValue(emailIdOf(meta.uid)));
                 continue;
               case 'THREADID':
-                items.push(atom('THREADID'), NO_THREAD_ID);
+                // From the cached summary's References (objectid.ts): THREADID counts as content.
+                items.push(atom('THREADID'), objectIdValue(threadIdOf(summary?.sort ?? null, meta.uid)));
                 continue;
               default:
                 break;
@@ -201,7 +203,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
 /** Attributes rendered from the message (not from the index metadata). */
 function renderable(a: FetchAttribute): boolean {
   if (a.kind !== 'simple') return true;
-  return !['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'EMAILID', 'THREADID'].includes(a.name);
+  return !['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ', 'EMAILID'].includes(a.name);
 }
 
 export const FETCH = fetchCommand(false);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { atom, list, NIL, type ResponseValue } from '../protocol';
+import type { SortFields } from '../message';
+import { atom, list, type ResponseValue } from '../protocol';
 
 /**
  * RFC 8474 object identifiers, derived rather than stored.
@@ -17,8 +18,18 @@ import { atom, list, NIL, type ResponseValue } from '../protocol';
  * 24 hex digits; EMAILID `M` + the folder's 16 hex digits + the UID in
  * decimal, so SEARCH EMAILID needs no table (one hash per command, then a
  * string per message). A COPY gets a new EMAILID: §5.1 only says SHOULD
- * keep it. THREADID is NIL (§5.2 allows it for a server without thread
- * ids), so SEARCH THREADID matches nothing.
+ * keep it.
+ *
+ * THREADID (§5.2) is derived from the message's own header, so it never
+ * changes (§5.2: immutable), survives restarts and takeovers, and is the
+ * same in every folder of the user (a COPY or MOVE keeps it): the hash of
+ * the thread's root as the message names it — the first Message-ID of
+ * References (RFC 5322 §3.6.4: the chain starts at the thread's first
+ * message), else In-Reply-To's, else the message's own Message-ID; a
+ * message with none of them is a thread of its own. RFC 5256 REFERENCES
+ * threading also merges by subject and repairs broken chains, which needs
+ * the other messages and would change ids as mail arrives: THREADID does
+ * not, so a reply whose References lost its root starts a new THREADID.
  */
 
 function digest(...parts: (string | number)[]): string {
@@ -36,10 +47,16 @@ export function emailIds(address: string, uidValidity: number): (uid: number) =>
   return (uid) => `${prefix}${uid}`;
 }
 
+/** RFC 8474 §5.2 THREADID of a message from its SORT/THREAD material (summary `sort`); `threadIds(...)(fields, uid)`. */
+export function threadIds(address: string, uidValidity: number): (fields: SortFields | null, uid: number) => string {
+  const emailIdOf = emailIds(address, uidValidity);
+  return (fields, uid) => {
+    const root = fields?.references[0] ?? fields?.messageId ?? `\0${emailIdOf(uid)}`;
+    return `T${digest('thread', address, root).slice(0, 24)}`;
+  };
+}
+
 /** `(id)` as RFC 8474 §7 writes an objectid in responses (`"(" objectid ")"`). */
 export function objectIdValue(id: string): ResponseValue {
   return list([atom(id)]);
 }
-
-/** RFC 8474 §5.2: `THREADID NIL` — we assign no thread ids. */
-export const NO_THREAD_ID: ResponseValue = NIL;

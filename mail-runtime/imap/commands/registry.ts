@@ -1,5 +1,6 @@
 import { APPEND } from './append';
 import { AUTHENTICATE } from './authenticate';
+import { CANCELUPDATE } from './cancelupdate';
 import { CAPABILITY } from './capability';
 import { CLOSE, UNSELECT } from './close';
 import { COPY, MOVE, UID_COPY, UID_MOVE } from './copy';
@@ -78,6 +79,7 @@ const ALL = [
   UID_SORT,
   THREAD, // RFC 5256
   UID_THREAD,
+  CANCELUPDATE, // RFC 5267 §4.5
 ] as const;
 
 export const REGISTRY: ReadonlyMap<string, CommandSpec<unknown>> = new Map(

@@ -4,8 +4,9 @@ import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../messag
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
+import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
-import { emailIds } from './objectid';
+import { emailIds, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -26,6 +27,8 @@ function needsSummary(key: SearchKey): boolean {
     case 'body':
     case 'text':
       return true;
+    case 'objectid':
+      return key.kind === 'THREADID'; // from the summary's References (objectid.ts)
     case 'and':
       return key.keys.some(needsSummary);
     case 'or':
@@ -76,6 +79,48 @@ async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<M
   return out;
 }
 
+/** What the messages of one SEARCH batch read their summary and body from. */
+interface BatchSource {
+  readonly folder: Folder;
+  readonly summaries: ReadonlyMap<number, MessageSummary | null>;
+  bodies: BodyReadAhead | undefined;
+}
+
+/**
+ * One message as the evaluator sees it. A class, not an object literal with
+ * two closures: SEARCH makes one per message (100,000 for SEARCH UNSEEN on
+ * a large folder), and closures cost more per message than the flag test
+ * itself (each is a new function object, named at run time under tsx).
+ * MODSEQ becomes a bigint only when a MODSEQ key asks.
+ */
+class IndexedMessage implements SearchMessage {
+  readonly uid: number;
+  readonly flags: readonly string[];
+  readonly internalDate: Date;
+  readonly size: number;
+  constructor(
+    readonly seq: number,
+    private readonly meta: MessageMeta,
+    readonly recent: boolean,
+    private readonly source: BatchSource,
+  ) {
+    this.uid = meta.uid;
+    this.flags = meta.flags;
+    this.internalDate = meta.internalDate;
+    this.size = meta.size;
+  }
+  get modseq(): bigint {
+    return BigInt(this.meta.modseq);
+  }
+  summary(): MessageSummary | null {
+    return this.source.summaries.get(this.uid) ?? null;
+  }
+  raw(): Promise<Buffer> {
+    const { bodies, folder } = this.source;
+    return bodies ? bodies.read(this.uid) : folder.read(this.uid);
+  }
+}
+
 /** A message that matched, as SEARCH, SORT and THREAD report it. */
 export interface SearchMatch {
   readonly seq: number;
@@ -94,7 +139,7 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity) };
+  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity), threadIdOf: threadIds(address, folder.uidValidity) };
   const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,
@@ -110,21 +155,12 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
     ev.forget();
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
-    let bodies: BodyReadAhead | undefined;
+    const source: BatchSource = { folder, summaries, bodies: undefined };
     for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
       const meta: MessageMeta | undefined = folder.get(uids[i]!);
       if (!meta) continue; // expunged by another session, not yet announced
-      const msg: SearchMessage = {
-        seq: i + 1,
-        uid: meta.uid,
-        flags: meta.flags,
-        internalDate: meta.internalDate,
-        size: meta.size,
-        modseq: BigInt(meta.modseq),
-        recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
-        summary: () => summaries.get(meta.uid) ?? null,
-        raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
-      };
+      // RFC 3501 §6.4.4 RECENT / NEW / OLD
+      const msg = new IndexedMessage(i + 1, meta, view.isRecent(meta.uid), source);
       batch.push({ msg, meta });
     }
     const decided = new Map<number, boolean>();
@@ -147,7 +183,7 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
         if ((await ev.decideWithoutBody(msg)) === null) need.push(msg);
         if (work.due()) await work.pause();
       }
-      bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
+      source.bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
     }
     for (const { msg, meta } of batch) {
       // Keys on index metadata only decide synchronously: no promise per message.
@@ -217,6 +253,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const returnOptions = a.query.returnOptions ?? (ctx.enabled.has('IMAP4rev2') ? [] : undefined);
       const save = returnOptions?.includes('SAVE') ?? false;
       const modseqQuery = modseqSearch(ctx, a.query.key);
+      const changesAtStart = view.changes;
       let hits: SearchHit[];
       try {
         const matches = await findMatches(view, ctx.mailbox!.address, a.query.key, new CommandWork());
@@ -230,8 +267,16 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       if (returnOptions) {
         // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
         if (save) view.savedSearch = uidsToSave(returnOptions, hits);
-        const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery);
+        const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery, a.query.partial);
         if (response) ctx.send(response);
+        if (returnOptions.includes('UPDATE')) {
+          // RFC 5267 §4.2: keep the result up to date (context-update.ts), or say we will not.
+          const address = ctx.mailbox!.address;
+          const key = a.query.key;
+          const rerun = async (work: CommandWork): Promise<number[]> => (await findMatches(view, address, key, work)).map((m) => m.meta.uid);
+          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, hits.map((h) => h.uid), changesAtStart);
+          if (!kept) return okResult('SEARCH completed, too many searches kept up to date', noUpdateCode(cmd.tag));
+        }
         return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');
       }
       const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((h) => num(h.n))];

@@ -1,10 +1,11 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder } from '../../store';
-import { analyzeMessage, sortFieldsOf, type SortFields } from '../message';
+import { analyzeMessage, sortFieldsOf, unicodeCasemap, type SortFields } from '../message';
 import { atom, data, list, num, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { parseSearch, SearchWorkExceeded, type SearchQuery } from '../search';
 import { parseSortCriteria, sortMessages, WorkBudget, WorkExceeded, type SortCriterion, type SortMessage } from '../sort';
 import { fail, ok, overLimit } from './args';
+import { keepUpdated, noUpdateCode } from './context-update';
 import { esortResponse, parseReturnOptions, type ReturnOptions } from './esort';
 import { badCharset, findMatches, highestModseq, modseqSearch, type SearchMatch } from './search';
 import { SELECTED, defineCommand, noResult, okResult, type CommandResult, type CommandSpec } from './types';
@@ -77,6 +78,27 @@ export function parseCharsetAndKeys(
   return ok({ badCharset: false, query: r.value });
 }
 
+/**
+ * SORT's string keys compared under i;unicode-casemap (RFC 5051; RFC 5256
+ * §2.1 names i;ascii-casemap as the floor, and this one agrees with it on
+ * ASCII): each field mapped once per message, then compared as octets.
+ */
+function casemapped(m: SortMessage): SortMessage {
+  const f = m.fields;
+  return {
+    ...m,
+    fields: {
+      ...f,
+      subject: unicodeCasemap(f.subject),
+      from: unicodeCasemap(f.from),
+      to: unicodeCasemap(f.to),
+      cc: unicodeCasemap(f.cc),
+      displayFrom: unicodeCasemap(f.displayFrom),
+      displayTo: unicodeCasemap(f.displayTo),
+    },
+  };
+}
+
 /** Does a SORT need header material (anything but ARRIVAL and SIZE)? */
 const needsFields = (criteria: readonly SortCriterion[]): boolean => criteria.some((c) => c.key !== 'ARRIVAL' && c.key !== 'SIZE');
 
@@ -122,13 +144,19 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       if (a.badCharset) return badCharset();
       const view = ctx.selected!;
       const modseqQuery = modseqSearch(ctx, a.query.key);
-      const work = new CommandWork();
+      const changesAtStart = view.changes;
+      const address = ctx.mailbox!.address;
+      const run = async (work: CommandWork): Promise<{ hits: SearchMatch[]; sorted: SortMessage[] }> => {
+        const found = await findMatches(view, address, a.query.key, work);
+        const withFields = needsFields(a.criteria);
+        const fetched = await sortMessagesOf(view.folder, found, withFields, work);
+        const messages = withFields ? fetched.map(casemapped) : fetched;
+        return { hits: found, sorted: await sortMessages(messages, a.criteria, new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'SORT')) };
+      };
       let sorted: SortMessage[];
       let hits: SearchMatch[];
       try {
-        hits = await findMatches(view, ctx.mailbox!.address, a.query.key, work);
-        const messages = await sortMessagesOf(view.folder, hits, needsFields(a.criteria), work);
-        sorted = await sortMessages(messages, a.criteria, new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'SORT'));
+        ({ hits, sorted } = await run(new CommandWork()));
       } catch (err) {
         const limited = limitResult(err, 'search');
         if (limited) return limited;
@@ -137,6 +165,12 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       const ids = sorted.map((m) => (uid ? m.uid : m.seq));
       if (a.returns) {
         ctx.send(esortResponse(cmd.tag, uid, ids, a.returns, modseqQuery ? highestModseq(hits) : undefined));
+        if (a.returns.update) {
+          // RFC 5267 §4.2 with §4.3 positions in sort order (context-update.ts), or NOUPDATE.
+          const rerun = async (work: CommandWork): Promise<number[]> => (await run(work)).sorted.map((m) => m.uid);
+          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: true, rerun }, sorted.map((m) => m.uid), changesAtStart);
+          if (!kept) return okResult('SORT completed, too many searches kept up to date', noUpdateCode(cmd.tag));
+        }
         return okResult('SORT completed');
       }
       const items: ResponseValue[] = [atom('SORT'), ...ids.map((n) => num(n))];

@@ -57,6 +57,11 @@ export class MailboxView {
    * see what they would have seen.
    */
   showRecent = true;
+  /**
+   * Counts the folder's changes (any session's, this one's too): kept
+   * searches (RFC 5267 §4.2 UPDATE, context-update.ts) run again when it moved.
+   */
+  changes = 0;
 
   constructor(
     readonly folder: Folder,
@@ -77,6 +82,7 @@ export class MailboxView {
       exists: () => this.mark(),
       expunge: () => this.mark(),
       flags: (c) => {
+        this.changes++;
         this.flagDirty.add(c.uid);
         this.onChange();
       },
@@ -164,6 +170,7 @@ export class MailboxView {
   }
 
   private mark(): void {
+    this.changes++;
     this.dirty = true;
     this.onChange();
   }

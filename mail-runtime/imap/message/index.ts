@@ -6,6 +6,7 @@
  */
 export type { MessageSummary, MimePart } from './analyze';
 export { analyzeMessage, isCurrentSummary, sortFieldsOf, SUMMARY_VERSION } from './analyze';
+export { unicodeCasemap } from './casemap';
 export type { SortFields } from './sort-fields';
 export { asciiCasemap, baseSubject, compareOctets, MAX_REFERENCES, parseMessageIds, parseSentDate } from './sort-fields';
 export { bodyStructureValue, envelopeValue, needsRawMessage, renderFetchItem, UnknownCteError } from './render';

@@ -3,7 +3,7 @@
  * accessor. Knows nothing about mailboxes or storage.
  */
 export type { SearchKey, SearchParseResult, SearchQuery } from './parse';
-export { parseSearch, SEARCH_CHARSETS } from './parse';
+export { parsePartialRange, parseSearch, SEARCH_CHARSETS } from './parse';
 export type { SearchMessage } from './evaluate';
 export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded } from './evaluate';
 export { searchWindow } from './window';

@@ -48,8 +48,23 @@ export interface SearchQuery {
   /** Upper-cased charset name (UTF-8 when none was given: a superset of the US-ASCII default). */
   readonly charset: string;
   readonly key: SearchKey;
-  /** RFC 4731 RETURN options (upper-cased), when the client asked for ESEARCH. */
+  /** RFC 4731 RETURN options (upper-cased), when the client asked for ESEARCH; PARTIAL's range is in `partial`. */
   readonly returnOptions?: readonly string[];
+  /** RFC 5267 §4.4 RETURN (PARTIAL low:high): 1-based positions in the result, low ≤ high. */
+  readonly partial?: { readonly low: number; readonly high: number };
+}
+
+/** RETURN options SEARCH takes: RFC 4731 §3.1, RFC 5182 SAVE, RFC 5267 §4 CONTEXT, UPDATE and PARTIAL. */
+const SEARCH_RETURN_OPTIONS: readonly string[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'CONTEXT', 'UPDATE', 'PARTIAL'];
+
+/** `partial-range = number ":" number` (RFC 5267 §6), each a 32-bit nz-number; either order. */
+export function parsePartialRange(v: ImapValue | undefined): { low: number; high: number } | undefined {
+  const m = v?.type === 'atom' ? /^([1-9]\d{0,9}):([1-9]\d{0,9})$/.exec(v.value) : null;
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  if (a > 0xffffffff || b > 0xffffffff) return undefined;
+  return { low: Math.min(a, b), high: Math.max(a, b) };
 }
 
 /** Charsets we accept, for `NO [BADCHARSET (UTF-8 US-ASCII)]` (RFC 3501 §7.1). */
@@ -256,14 +271,22 @@ function decoderFor(_charset: string): (v: ImapValue | undefined) => string | un
 export function parseSearch(args: readonly ImapValue[]): SearchParseResult {
   let i = 0;
   let returnOptions: string[] | undefined;
+  let partial: { low: number; high: number } | undefined;
   // RFC 4731 §3: SEARCH RETURN (MIN MAX ...) criteria
   if (asAtom(args[0], true) === 'RETURN' && args[1]?.type === 'list') {
     returnOptions = [];
-    for (const o of args[1].items) {
-      const name = asAtom(o, true);
-      if (!name || !['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'].includes(name)) return { ok: false, error: 'Unknown RETURN option' };
+    const items = args[1].items;
+    for (let k = 0; k < items.length; k++) {
+      const name = asAtom(items[k], true);
+      if (!name || !SEARCH_RETURN_OPTIONS.includes(name)) return { ok: false, error: 'Unknown RETURN option' };
+      if (name === 'PARTIAL') {
+        partial = parsePartialRange(items[++k]);
+        if (!partial) return { ok: false, error: 'PARTIAL needs a range like 1:100' };
+      }
       returnOptions.push(name);
     }
+    // RFC 5267 §4.4: PARTIAL and ALL together are an error.
+    if (partial && returnOptions.includes('ALL')) return { ok: false, error: 'RETURN cannot have both ALL and PARTIAL' };
     i = 2;
   }
   let charset = 'UTF-8';
@@ -281,7 +304,8 @@ export function parseSearch(args: readonly ImapValue[]): SearchParseResult {
   try {
     const keys = new Parser(rest, decoderFor(charset), { keys: 0 }).keys(0);
     const key: SearchKey = keys.length === 1 ? keys[0] : { op: 'and', keys };
-    return { ok: true, value: returnOptions ? { charset, key, returnOptions } : { charset, key } };
+    if (!returnOptions) return { ok: true, value: { charset, key } };
+    return { ok: true, value: partial ? { charset, key, returnOptions, partial } : { charset, key, returnOptions } };
   } catch (err) {
     if (err instanceof SyntaxError_) return { ok: false, error: err.message };
     if (err instanceof LimitError_) return { ok: false, error: err.message, limit: true };

@@ -23,15 +23,26 @@ async function statusId(c: LineClient, mailbox: string): Promise<string> {
   return m[1];
 }
 
-/** EMAILID of each message 1..n, from FETCH. */
-async function emailIds(c: LineClient, n: number): Promise<string[]> {
+/** EMAILID and THREADID of each message 1..n, from FETCH. */
+async function objectIds(c: LineClient, n: number): Promise<{ email: string; thread: string }[]> {
   const res = await c.command('f', `FETCH 1:${n} (EMAILID THREADID)`);
   expect(res[res.length - 1]).toBe('f OK FETCH completed');
   return res.slice(0, -1).map((l, i) => {
-    const m = new RegExp(`^\\* ${i + 1} FETCH \\(EMAILID \\((${OBJECTID})\\) THREADID NIL\\)$`).exec(l);
+    const m = new RegExp(`^\\* ${i + 1} FETCH \\(EMAILID \\((${OBJECTID})\\) THREADID \\((${OBJECTID})\\)\\)$`).exec(l);
     if (!m) throw new Error(`unexpected FETCH reply: ${l}`);
-    return m[1];
+    return { email: m[1], thread: m[2] };
   });
+}
+
+/** EMAILID of each message 1..n, from FETCH. */
+async function emailIds(c: LineClient, n: number): Promise<string[]> {
+  return (await objectIds(c, n)).map((o) => o.email);
+}
+
+/** A message with these threading headers (RFC 5322 §3.6.4). */
+function threaded(subject: string, id: string, refs: { inReplyTo?: string; references?: string } = {}): string {
+  const extra = (refs.inReplyTo ? `In-Reply-To: ${refs.inReplyTo}\r\n` : '') + (refs.references ? `References: ${refs.references}\r\n` : '');
+  return `From: a@example.org\r\nSubject: ${subject}\r\nMessage-ID: ${id}\r\n${extra}\r\nbody\r\n`;
 }
 
 let dir: string;
@@ -88,7 +99,7 @@ describe('RFC 8474 OBJECTID', () => {
     }
   });
 
-  it('§5.1, §5.2, §6: FETCH EMAILID (unique per message) and THREADID NIL; SEARCH EMAILID finds the message, THREADID nothing', async () => {
+  it('§5.1, §6: FETCH EMAILID (unique per message); SEARCH EMAILID finds the message, an unknown THREADID nothing', async () => {
     const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
     try {
       await c.command('c', 'CREATE mails');
@@ -113,13 +124,46 @@ describe('RFC 8474 OBJECTID', () => {
     }
   });
 
-  it('§4.1, §5.1: MAILBOXID and EMAILID are the same after a restart', async () => {
+  it('§5.2, §6: THREADID groups a thread by its References / In-Reply-To root, in every folder, COPY and MOVE included', async () => {
+    const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      await c.command('c', 'CREATE threads');
+      await c.command('c', 'CREATE threads-copy');
+      const msgs = [
+        threaded('plan', '<root@example.org>'),
+        threaded('Re: plan', '<r1@example.org>', { inReplyTo: '<root@example.org>' }),
+        threaded('Re: Re: plan', '<r2@example.org>', { inReplyTo: '<r1@example.org>', references: '<root@example.org> <r1@example.org>' }),
+        threaded('plan', '<other@example.org>'), // same subject, no link: a thread of its own
+      ];
+      for (const m of msgs) expect((await imapAppend(c, 'a', 'threads', m)).pop()).toMatch(/^a OK/);
+      await c.command('s', 'SELECT threads');
+      const ids = await objectIds(c, 4);
+      expect(ids[1].thread).toBe(ids[0].thread);
+      expect(ids[2].thread).toBe(ids[0].thread);
+      expect(ids[3].thread).not.toBe(ids[0].thread);
+      expect(ids[0].thread).not.toBe(ids[0].email);
+      expect(await c.command('q', `SEARCH THREADID ${ids[0].thread}`)).toEqual(['* SEARCH 1 2 3', 'q OK SEARCH completed']);
+      expect(await c.command('q', `UID SEARCH THREADID ${ids[3].thread}`)).toEqual(['* SEARCH 4', 'q OK SEARCH completed']);
+      expect(await c.command('q', `SEARCH NOT THREADID ${ids[0].thread}`)).toEqual(['* SEARCH 4', 'q OK SEARCH completed']);
+      // COPY and MOVE keep the thread (the id comes from the message, not from where it is).
+      expect((await c.command('k', 'COPY 2 threads-copy')).pop()).toMatch(/^k OK/);
+      expect((await c.command('m', 'MOVE 3 threads-copy')).pop()).toMatch(/^m OK/);
+      await c.command('s', 'SELECT threads-copy');
+      const copied = await objectIds(c, 2);
+      expect(copied.map((o) => o.thread)).toEqual([ids[0].thread, ids[0].thread]);
+      expect(await c.command('q', `SEARCH THREADID ${ids[0].thread}`)).toEqual(['* SEARCH 1 2', 'q OK SEARCH completed']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('§4.1, §5.1, §5.2: MAILBOXID, EMAILID and THREADID are the same after a restart', async () => {
     let c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
     await c.command('c', 'CREATE kept');
     await imapAppend(c, 'a', 'kept', message('kept'));
     const box = await statusId(c, 'kept');
     await c.command('s', 'SELECT kept');
-    const [mail] = await emailIds(c, 1);
+    const [mail] = await objectIds(c, 1);
     c.close();
     await node.dispose();
     node = await startTestNode({ dir });
@@ -127,7 +171,7 @@ describe('RFC 8474 OBJECTID', () => {
     try {
       expect(await statusId(c, 'kept')).toBe(box);
       await c.command('s', 'SELECT kept');
-      expect(await emailIds(c, 1)).toEqual([mail]);
+      expect(await objectIds(c, 1)).toEqual([mail]);
     } finally {
       c.close();
     }

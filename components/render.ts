@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { posix } from 'node:path';
 import { intToIpv4, ipv4ToInt, parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput, type RuntimeRole } from '../mail-runtime/config';
 import {
@@ -53,6 +54,10 @@ export const GUEST_PATHS = {
   adminToken: '/etc/mailfleet/secrets/admin-token',
   clusterToken: '/etc/mailfleet/secrets/cluster-token',
   dkimKey: '/etc/mailfleet/secrets/dkim.key',
+  /** The cluster-internal CA certificate (every member) and the hubs' certificate from it (internalTls below). */
+  clusterCa: '/etc/mailfleet/cluster-tls/ca.crt',
+  clusterCert: '/etc/mailfleet/cluster-tls/tls.crt',
+  clusterKey: '/etc/mailfleet/cluster-tls/tls.key',
 } as const;
 
 export interface RenderedMember {
@@ -89,8 +94,8 @@ function addressOf(spec: ClusterSpec, role: Role, index: number): string {
       return id; // container name, resolvable on the cluster network
     case 'kubernetes': {
       const ns = kubernetesNamespace(spec);
-      // Hubs and nodes are StatefulSet pods behind a headless Service: stable DNS per member.
-      if (role === 'hub' || role === 'node') return `${id}.${spec.name}-${role}.${ns}.svc.cluster.local`;
+      // Hubs, nodes and gateways are StatefulSet pods behind a headless Service: stable DNS per member (platforms/kubernetes/workload.ts).
+      if (role === 'hub' || role === 'node' || role === 'gateway') return `${id}.${spec.name}-${role}.${ns}.svc.cluster.local`;
       return `${spec.name}-${role}.${ns}.svc.cluster.local`;
     }
     case 'proxmox':
@@ -230,6 +235,103 @@ function gatewayFilters(f: Filters, dkimKeyFile: string, appliance: (kind: Appli
   };
 }
 
+// ---------------------------------------------------------------------------
+// Cluster wiring: how members find the hubs, trust each other and learn who the client is
+
+/**
+ * The hub URLs every member gets. `hubUrl` is the one the admin API is shown
+ * at (on Kubernetes the hubs' Service, which resolves to the ready hubs);
+ * with more than one hub, `hubUrls` lists each hub by its own address, in
+ * index order, so a member reaches the active hub whichever it is: a standby
+ * answers `not_active` with the active one's URL (its advertised address),
+ * which the member follows (mail-runtime/cluster/hub-link.ts).
+ */
+function hubWiring(spec: ClusterSpec, ports: readonly number[]): { hubUrl: string; hubUrls?: string[] } {
+  const scheme = spec.platform.kind === 'local' ? 'http' : 'https';
+  const own = ports.map((port, i) => `${scheme}://${addressOf(spec, 'hub', i)}:${port}`);
+  const hubUrl = spec.platform.kind === 'kubernetes' ? `https://${hubServiceHost(spec)}:${ports[0]!}` : own[0]!;
+  return ports.length > 1 ? { hubUrl, hubUrls: [...new Set([hubUrl, ...own])] } : { hubUrl };
+}
+
+function hubServiceHost(spec: ClusterSpec): string {
+  return `${spec.name}-hub.${kubernetesNamespace(spec)}.svc.cluster.local`;
+}
+
+/**
+ * The names a hub's cluster-internal certificate must carry: every name and
+ * address a member may reach a hub by (each hub's own address and, on
+ * Kubernetes, the hubs' Service), so member → hub TLS verifies against the
+ * cluster CA whatever the public TLS mode.
+ */
+export function hubInternalNames(spec: ClusterSpec): string[] {
+  const names = Array.from({ length: spec.hubs.count }, (_, i) => addressOf(spec, 'hub', i));
+  if (spec.platform.kind === 'kubernetes') names.push(hubServiceHost(spec), `${spec.name}-hub.${kubernetesNamespace(spec)}.svc`);
+  return [...new Set(names)];
+}
+
+/**
+ * The cluster-internal CA (components/secrets.ts creates it with the tls
+ * provider): every member trusts it for the hub's HTTPS API; hubs serve
+ * with a certificate from it naming hubInternalNames. The hubs get no CA
+ * key: the deployment issues the certificates, so the key stays in the
+ * Pulumi state. The local cluster talks plain HTTP on loopback and has none.
+ */
+function internalTls(spec: ClusterSpec, role: Role): { clusterTls?: { caFile: string; certFile?: string; keyFile?: string } } {
+  if (spec.platform.kind === 'local') return {};
+  return {
+    clusterTls: { caFile: GUEST_PATHS.clusterCa, ...(role === 'hub' ? { certFile: GUEST_PATHS.clusterCert, keyFile: GUEST_PATHS.clusterKey } : {}) },
+  };
+}
+
+/** Every IPv4 and IPv6 address. */
+const ANY_SOURCE = ['0.0.0.0/0', '::/0'] as const;
+const LOOPBACK_SOURCES = ['127.0.0.0/8', '::1/128'] as const;
+
+/**
+ * Who may start a connection with a PROXY protocol v2 header naming the
+ * client (HAProxy proxy-protocol.txt §2.2), so per-address limits, login
+ * throttling, SPF and logs see the client rather than the hop in front:
+ *
+ * - `nodesTrust`: the proxies, for the nodes' client listeners (the proxies
+ *   then send the header: `proxy.sendProxyProtocol`). Local: loopback.
+ *   Kubernetes: any source, because the nodes' NetworkPolicy admits only
+ *   proxy pods to those ports and pod addresses are not known in advance.
+ *   Docker: the nodes publish no ports, so only containers on the cluster's
+ *   own network reach them. VMs: each proxy's fixed address.
+ * - `gatewaysTrust`: the load balancer in front of the MX, which sends the
+ *   header on the SMTP backend (so the gateway's SPF checks and relay rules
+ *   see the sender's address). Kubernetes keeps the client address without
+ *   it (`externalTrafficPolicy: Local`): nobody. Docker: nobody yet (the
+ *   HAProxy container's address is Docker's choice on one host, so the
+ *   gateways see HAProxy's address there). VMs: the
+ *   HAProxy VMs' fixed addresses. An external load balancer: nobody (the
+ *   operator knows whether theirs sends the header; a gateway that trusts
+ *   nobody takes every connection as it comes).
+ */
+function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gatewaysTrust: string[] } {
+  const p = spec.platform;
+  const haproxy = spec.loadBalancer?.kind === 'haproxy' ? spec.loadBalancer : undefined;
+  switch (p.kind) {
+    case 'local':
+      // Every member binds platform.host: the proxy reaches the nodes from there (or loopback).
+      return { nodesTrust: [...LOOPBACK_SOURCES, ...(isIPv4(p.host) && !p.host.startsWith('127.') ? [`${p.host}/32`] : [])], gatewaysTrust: [] };
+    case 'kubernetes':
+    case 'docker':
+      return { nodesTrust: [...ANY_SOURCE], gatewaysTrust: [] };
+    case 'proxmox':
+    case 'vsphere': {
+      const net = p.kind === 'proxmox' ? p.network : p.addresses;
+      const at = (block: keyof typeof VM_ADDRESS_BLOCKS, n: number) => Array.from({ length: n }, (_, i) => `${vmAddress(net, block, i)}/32`);
+      return { nodesTrust: at('proxy', spec.proxies.count), gatewaysTrust: haproxy ? at('loadBalancer', haproxy.replicas) : [] };
+    }
+  }
+}
+
+/** The services whose HAProxy backend starts each connection with a PROXY v2 header: the MX when the gateways trust the load balancer (proxyProtocolWiring). */
+export function mxProxyProtocol(spec: ClusterSpec): 'smtp'[] {
+  return proxyProtocolWiring(spec).gatewaysTrust.length > 0 ? ['smtp'] : [];
+}
+
 /** Renders the RuntimeConfig of every member of a cluster or failover pair. */
 export function renderRuntimeConfigs(spec: TopologySpec): RenderedMember[] {
   return spec.kind === 'failover-pair' ? renderFailoverPair(spec) : renderCluster(spec);
@@ -251,10 +353,10 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
     ? { certFile: posix.join(dir!, 'tls', 'cert.pem'), keyFile: posix.join(dir!, 'tls', 'key.pem'), generateIfMissing: true }
     : { certFile: GUEST_PATHS.tlsCert, keyFile: GUEST_PATHS.tlsKey };
   const clusterTokenFile = secretsDir ? posix.join(secretsDir, 'cluster-token') : GUEST_PATHS.clusterToken;
-  const hubAddress = addressOf(spec, 'hub', 0);
-  const hubHost = spec.platform.kind === 'kubernetes' ? `${spec.name}-hub.${kubernetesNamespace(spec)}.svc.cluster.local` : hubAddress;
-  const hubUrl = local ? `http://${hubAddress}:${LOCAL_PORTS.hubHttp}` : `https://${hubHost}:${STANDARD_PORTS.http}`;
   const site = spec.sites[0]!.name;
+  const hubPorts = Array.from({ length: spec.hubs.count }, (_, i) => (local ? ports.take(i === 0 ? LOCAL_PORTS.hubHttp : undefined) : STANDARD_PORTS.http));
+  const hubs = hubWiring(spec, hubPorts);
+  const wiring = proxyProtocolWiring(spec);
 
   const common = (role: Role, index: number) => {
     const host = local ? local.host : '0.0.0.0';
@@ -266,8 +368,10 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       advertise: addressOf(spec, role, index),
       management: listen(host, STANDARD_PORTS.management),
       storage: { path: storagePath },
-      hubUrl,
+      hubUrl: hubs.hubUrl,
+      ...(hubs.hubUrls ? { hubUrls: hubs.hubUrls } : {}),
       clusterTokenFile,
+      ...internalTls(spec, role),
       tls,
       hostname: spec.hostname,
       plaintextAuth: spec.security.plaintextAuth,
@@ -285,12 +389,10 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
     push('hub', i, {
       ...common('hub', i),
       role: 'hub',
-      listen: { http: listen(host, STANDARD_PORTS.http, i === 0 && local ? LOCAL_PORTS.hubHttp : undefined) },
+      listen: { http: { host, port: hubPorts[i]! } },
       adminTokenFile: secretsDir ? posix.join(secretsDir, 'admin-token') : GUEST_PATHS.adminToken,
     });
   }
-  /** The first node's LMTP endpoint: until the hub's placement map (issue 12), the gateways deliver every hosted mailbox there. */
-  let firstNodeLmtp: { memberId: string; host: string; port: number } | undefined;
   for (let i = 0; i < spec.nodes.count; i++) {
     const nodeListen = {
       imap: listen(host, STANDARD_PORTS.imap),
@@ -303,10 +405,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       submission: listen(host, STANDARD_PORTS.submission),
       smtps: listen(host, STANDARD_PORTS.smtps),
     };
-    if (i === 0) {
-      firstNodeLmtp = { memberId: memberId(spec.name, 'node', 0), host: local ? nodeListen.lmtp.host : addressOf(spec, 'node', 0), port: nodeListen.lmtp.port };
-    }
-    push('node', i, { ...common('node', i), role: 'node', listen: nodeListen });
+    push('node', i, { ...common('node', i), role: 'node', listen: nodeListen, proxyProtocolFrom: wiring.nodesTrust });
   }
   for (let i = 0; i < spec.gateways.count; i++) {
     push('gateway', i, {
@@ -320,8 +419,8 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
         const { host } = placeAppliance(spec, kind, applianceSlot(spec, i, site));
         return `${host}:${APPLIANCE_PORTS[kind]}`;
       }),
-      // One node takes all inbound mail until the hub places mailboxes; the others serve the same shared storage.
-      placement: firstNodeLmtp ? { default: firstNodeLmtp } : {},
+      // No static placement: every cluster member has the hub, whose placement map routes each mailbox to its owner node.
+      proxyProtocolFrom: wiring.gatewaysTrust,
     });
   }
   for (let i = 0; i < spec.proxies.count; i++) {
@@ -337,6 +436,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
         submission: listen(host, STANDARD_PORTS.submission, first ? LOCAL_PORTS.proxy.submission : undefined),
         smtps: listen(host, STANDARD_PORTS.smtps, first ? LOCAL_PORTS.proxy.smtps : undefined),
       },
+      proxy: { sendProxyProtocol: wiring.nodesTrust.length > 0 },
     });
   }
   return members;

@@ -24,12 +24,17 @@ export interface SecretInputs {
  *   other (the hub URL's host, hub addresses): a self-signed certificate
  *   names them too, so members can verify the hub's TLS.
  */
+/**
+ * @param hubNames with it, also the cluster-internal CA and the hubs'
+ *   certificate from it naming these (createInternalPki).
+ */
 export function createClusterSecrets(
   name: string,
   spec: Pick<ClusterSpec, 'tls' | 'hostname' | 'filters'>,
   inputs: SecretInputs,
   parent: pulumi.Resource,
   internalNames: readonly string[] = [],
+  hubNames?: readonly string[],
 ): ClusterSecrets {
   const opts = { parent };
   const token = (suffix: string) =>
@@ -82,7 +87,63 @@ export function createClusterSecrets(
         : new tls.PrivateKey(`${name}-dkim-key`, { algorithm: 'RSA', rsaBits: 2048 }, opts).privateKeyPem,
     );
   }
-  return { adminToken, clusterToken, tlsCertPem, tlsKeyPem, dkimKeyPem };
+  return { adminToken, clusterToken, tlsCertPem, tlsKeyPem, dkimKeyPem, ...(hubNames ? createInternalPki(name, hubNames, parent) : {}) };
+}
+
+/** The internal CA outlives many hub certificates: ten years, renewed (replaced) a year ahead. */
+const INTERNAL_CA_VALIDITY_HOURS = 24 * 365 * 10;
+/** 397 days: the CA/Browser Forum ceiling for a leaf, as the hub's own member certificates (mail-runtime/hub/ca). */
+const INTERNAL_LEAF_VALIDITY_HOURS = 24 * 397;
+
+/**
+ * The cluster-internal PKI: a CA (tls provider, so it is stable across
+ * `pulumi up` runs and its key lives only in the encrypted state) and the
+ * hubs' serving certificate from it, naming every internal name and address
+ * members reach a hub by. Members verify the hub against this CA whatever
+ * the public TLS mode (a public certificate from cert-manager or the
+ * operator names only the public host name). The provider renews the leaf
+ * 30 days before it expires (`earlyRenewalHours`): the next `pulumi up`
+ * replaces it and restarts the hubs with the new one.
+ */
+function createInternalPki(name: string, hubNames: readonly string[], parent: pulumi.Resource): Pick<ClusterSecrets, 'internalCaPem' | 'hubInternalCertPem' | 'hubInternalKeyPem'> {
+  const opts = { parent };
+  const caKey = new tls.PrivateKey(`${name}-internal-ca-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
+  const ca = new tls.SelfSignedCert(
+    `${name}-internal-ca`,
+    {
+      privateKeyPem: caKey.privateKeyPem,
+      subject: { commonName: `${name} cluster CA`, organization: 'mailfleet' },
+      isCaCertificate: true,
+      validityPeriodHours: INTERNAL_CA_VALIDITY_HOURS,
+      earlyRenewalHours: 24 * 365,
+      allowedUses: ['cert_signing', 'crl_signing', 'digital_signature'],
+    },
+    opts,
+  );
+  const hubKey = new tls.PrivateKey(`${name}-hub-internal-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
+  const request = new tls.CertRequest(
+    `${name}-hub-internal-csr`,
+    {
+      privateKeyPem: hubKey.privateKeyPem,
+      subject: { commonName: `${name}-hub`, organization: 'mailfleet' },
+      dnsNames: unique(hubNames.filter((n) => !isIP(n))),
+      ipAddresses: unique(hubNames.filter((n) => isIP(n))),
+    },
+    opts,
+  );
+  const hubCert = new tls.LocallySignedCert(
+    `${name}-hub-internal-cert`,
+    {
+      certRequestPem: request.certRequestPem,
+      caPrivateKeyPem: caKey.privateKeyPem,
+      caCertPem: ca.certPem,
+      validityPeriodHours: INTERNAL_LEAF_VALIDITY_HOURS,
+      earlyRenewalHours: 24 * 30,
+      allowedUses: ['key_encipherment', 'digital_signature', 'server_auth', 'client_auth'],
+    },
+    opts,
+  );
+  return { internalCaPem: ca.certPem, hubInternalCertPem: hubCert.certPem, hubInternalKeyPem: pulumi.secret(hubKey.privateKeyPem) };
 }
 
 function unique(values: readonly string[]): string[] {

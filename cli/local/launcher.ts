@@ -72,15 +72,19 @@ function shiftPorts(value: unknown, offset: number): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (k === 'port' && typeof v === 'number' && v > 0) out[k] = v + offset;
-      else if (k === 'hubUrl' && typeof v === 'string') {
-        const u = new URL(v);
-        u.port = String(Number(u.port) + offset);
-        out[k] = u.toString().replace(/\/$/, '');
-      } else out[k] = shiftPorts(v, offset);
+      else if (k === 'hubUrl' && typeof v === 'string') out[k] = shiftUrl(v, offset);
+      else if (k === 'hubUrls' && Array.isArray(v)) out[k] = v.map((u) => (typeof u === 'string' ? shiftUrl(u, offset) : u));
+      else out[k] = shiftPorts(v, offset);
     }
     return out;
   }
   return value;
+}
+
+function shiftUrl(v: string, offset: number): string {
+  const u = new URL(v);
+  u.port = String(Number(u.port) + offset);
+  return u.toString().replace(/\/$/, '');
 }
 
 async function adminCall<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {

@@ -7,7 +7,7 @@ import type { RuntimeConfig } from '../../mail-runtime/config';
  * gateway the DKIM key, nobody gets what it does not read.
  */
 
-export const SECRET_NAMES = ['adminToken', 'clusterToken', 'tlsCertPem', 'tlsKeyPem', 'dkimKeyPem'] as const;
+export const SECRET_NAMES = ['adminToken', 'clusterToken', 'tlsCertPem', 'tlsKeyPem', 'dkimKeyPem', 'internalCaPem', 'hubInternalCertPem', 'hubInternalKeyPem'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /** Plain secret values (already unwrapped from Pulumi outputs inside an apply). */
@@ -33,7 +33,22 @@ export function secretFilesFor(config: RuntimeConfig): SecretFileRef[] {
   if ((config.role === 'gateway' || config.role === 'all') && config.filters.dkim) {
     refs.push({ name: 'dkimKeyPem', path: config.filters.dkim.keyFile });
   }
+  refs.push(...internalTlsFiles(config));
   return refs;
+}
+
+/**
+ * The cluster-internal CA every member verifies the hub by, and the hub's
+ * own certificate from it (`clusterTls`); a hub's key file is the only
+ * secret among them, the certificates travel with it as one unit.
+ */
+function internalTlsFiles(config: RuntimeConfig): SecretFileRef[] {
+  const t = config.clusterTls;
+  if (!t) return [];
+  return [
+    { name: 'internalCaPem', path: t.caFile },
+    ...(t.certFile && t.keyFile ? [{ name: 'hubInternalCertPem' as const, path: t.certFile }, { name: 'hubInternalKeyPem' as const, path: t.keyFile }] : []),
+  ];
 }
 
 /** Names of the secrets a member needs (for synchronous checks before any apply). */

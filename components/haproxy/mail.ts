@@ -32,8 +32,8 @@ export interface MailHaproxyArgs {
   addressOf?: (member: RenderedMember) => string;
   /** Port HAProxy binds for a service. Default: the standard port. */
   bindPort?: (service: MailService, standardPort: number) => number;
-  /** See Backend.sendProxyV2 (off by default). */
-  sendProxyV2?: boolean;
+  /** See Backend.sendProxyV2 (off by default): every backend, or only those of the services listed. */
+  sendProxyV2?: boolean | readonly MailService[];
   /** Renderer options passed through unchanged (log, stats socket, resolvers, runAs, maxconn, timeouts). */
   base?: Omit<HaproxyConfigInput, 'frontends' | 'backends'>;
 }
@@ -72,7 +72,7 @@ export function mailHaproxyConfig(args: MailHaproxyArgs): MailHaproxyPlan {
     const backend = `${s.service}-${s.role === 'proxy' ? 'proxies' : `${s.role}s`}`;
     const bind = args.bindPort ? args.bindPort(s.service, s.port) : s.port;
     frontends.push({ name: s.service, port: bind, backend });
-    backends.push({ name: backend, balance: 'leastconn', sendProxyV2: args.sendProxyV2 ?? false, healthCheck: { kind: 'http', path: '/readyz' }, servers });
+    backends.push({ name: backend, balance: 'leastconn', sendProxyV2: Array.isArray(args.sendProxyV2) ? args.sendProxyV2.includes(s.service) : args.sendProxyV2 === true, healthCheck: { kind: 'http', path: '/readyz' }, servers });
     services[s.service] = bind;
   }
   return { config: { ...args.base, frontends, backends }, services };

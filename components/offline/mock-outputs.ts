@@ -18,6 +18,9 @@ export const commonMockOutputs: MockOutputs = (type, name) => {
         privateKeyPem: `-----BEGIN PRIVATE KEY-----\nmock-${digest(name).slice(0, 32)}\n-----END PRIVATE KEY-----\n`,
         publicKeyPem: `-----BEGIN PUBLIC KEY-----\nmock-${digest(`${name}.pub`).slice(0, 32)}\n-----END PUBLIC KEY-----\n`,
       };
+    case 'tls:index/certRequest:CertRequest':
+      return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nmock-${digest(name).slice(0, 32)}\n-----END CERTIFICATE REQUEST-----\n` };
+    case 'tls:index/locallySignedCert:LocallySignedCert':
     case 'tls:index/selfSignedCert:SelfSignedCert':
       return { certPem: `-----BEGIN CERTIFICATE-----\nmock-${digest(name).slice(0, 32)}\n-----END CERTIFICATE-----\n` };
     default:

@@ -18,6 +18,11 @@ export interface ClusterSecrets {
   tlsKeyPem?: pulumi.Output<string>;
   /** DKIM signing key (PEM) when DKIM is configured. */
   dkimKeyPem?: pulumi.Output<string>;
+  /** The cluster-internal CA certificate every member verifies the hub by (RuntimeConfig `clusterTls.caFile`). */
+  internalCaPem?: pulumi.Output<string>;
+  /** The hubs' certificate and key from that CA (`clusterTls.certFile`/`keyFile` of a hub). */
+  hubInternalCertPem?: pulumi.Output<string>;
+  hubInternalKeyPem?: pulumi.Output<string>;
 }
 
 /** What an adapter is given for one cluster. */

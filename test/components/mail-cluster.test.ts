@@ -47,9 +47,24 @@ describe('MailCluster', () => {
 
   it('the self-signed certificate also names what members call the hub by', async () => {
     const cap = await run(() => new MailCluster('mc', { spec: dockerSpec }));
-    const cert = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert')!;
+    const cert = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert' && r.name === 'mc-tls-cert')!;
     const inputs = unwrapSecrets(cert.inputs) as { dnsNames: string[] };
     expect(inputs.dnsNames).toEqual(['mail.example.test', 'mc-hub-0']);
+  });
+
+  it('issues a cluster-internal CA and the hubs\' certificate from it, naming the hub addresses; the hub key is a secret', async () => {
+    const cap = await run(() => new MailCluster('mc', { spec: { ...dockerSpec, hubs: { count: 2 } } }));
+    const ca = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert' && r.name === 'mc-internal-ca')!;
+    expect(ca.inputs.isCaCertificate).toBe(true);
+    const csr = cap.resources.find((r) => r.type === 'tls:index/certRequest:CertRequest')!;
+    expect((unwrapSecrets(csr.inputs) as { dnsNames: string[] }).dnsNames).toEqual(['mc-hub-0', 'mc-hub-1']);
+    const leaf = cap.resources.find((r) => r.type === 'tls:index/locallySignedCert:LocallySignedCert')!;
+    expect(unwrapSecrets(leaf.inputs)).toMatchObject({ caCertPem: ca.outputs.certPem, allowedUses: expect.arrayContaining(['server_auth']) });
+    // Docker uploads the CA to every member and the hub's key to hubs only, as secrets.
+    const uploads = (name: string) => JSON.stringify(unwrapSecrets(cap.resources.find((r) => r.type === 'docker:index/container:Container' && r.name === name)!.inputs.uploads));
+    expect(uploads('mc-node-0')).toContain('/etc/mailfleet/cluster-tls/ca.crt');
+    expect(uploads('mc-node-0')).not.toContain('/etc/mailfleet/cluster-tls/tls.key');
+    expect(uploads('mc-hub-1')).toContain('/etc/mailfleet/cluster-tls/tls.key');
   });
 
   describe('renamedFrom: the engine moves every resource, nothing is replaced', () => {

@@ -44,7 +44,7 @@ policySuite('kubernetes', [
   {
     policy: 'resource-floors',
     what: 'a container without limits',
-    build: (cap) => editResources(cap, isType(K8S.deployment, '-gateway'), (p) => delete p.spec.template.spec.containers[0].resources.limits),
+    build: (cap) => editResources(cap, isType(K8S.statefulSet, '-gateway'), (p) => delete p.spec.template.spec.containers[0].resources.limits),
     expectFindings: (results) => expect(results[0]!.message).toContain('limits.cpu, limits.memory'),
   },
   {

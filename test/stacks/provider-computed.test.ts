@@ -103,6 +103,7 @@ describe('whenComputed', () => {
       secrets: {
         tlsCertPem: '-----BEGIN CERTIFICATE-----\n...',
         tlsKeyPem: pulumi.secret('-----BEGIN PRIVATE KEY-----\n...'),
+        internalCaPem: '-----BEGIN CERTIFICATE-----\n...',
         // What RandomPassword.result is when the provider has filled in nothing.
         clusterToken: pulumi.output<string | undefined>(undefined) as pulumi.Output<string>,
       },

@@ -48,6 +48,13 @@ export function secretUploads(config: RuntimeConfig, secrets: ClusterSecrets): U
   if ((config.role === 'gateway' || config.role === 'all') && config.filters.dkim && secrets.dkimKeyPem) {
     uploads.push(secretFile(config.filters.dkim.keyFile, secrets.dkimKeyPem));
   }
+  // The cluster-internal CA (every member) and the hubs' certificate from it.
+  const t = config.clusterTls;
+  if (t && secrets.internalCaPem) uploads.push(secretFile(t.caFile, secrets.internalCaPem, '0444'));
+  if (t?.certFile && t.keyFile && secrets.hubInternalCertPem && secrets.hubInternalKeyPem) {
+    uploads.push(secretFile(t.certFile, secrets.hubInternalCertPem, '0444'));
+    uploads.push(secretFile(t.keyFile, secrets.hubInternalKeyPem));
+  }
   return uploads;
 }
 

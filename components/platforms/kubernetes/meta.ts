@@ -36,6 +36,8 @@ export interface Names {
   tlsSecret: string;
   tokensSecret: string;
   dkimSecret: string;
+  /** The cluster-internal CA and the hubs' certificate from it. */
+  internalTlsSecret: string;
   certificate: string;
   pvc: string;
   /** PersistentVolumes are cluster-scoped: the namespace makes the name unique. */
@@ -57,6 +59,7 @@ export function namesFor(spec: ClusterContext<'kubernetes'>['spec']): Names {
     tlsSecret: `${c}-tls`,
     tokensSecret: `${c}-tokens`,
     dkimSecret: `${c}-dkim`,
+    internalTlsSecret: `${c}-cluster-tls`,
     certificate: `${c}-tls`,
     pvc: `${c}-storage`,
     pv: `${namespace}-storage`,

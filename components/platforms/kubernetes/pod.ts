@@ -59,6 +59,13 @@ export function secretFiles(env: KubeEnv, config: RuntimeConfig): SecretFile[] {
   if ((config.role === 'gateway' || config.role === 'all') && config.filters.dkim) {
     files.push({ file: config.filters.dkim.keyFile, secret: names.dkimSecret, key: SECRET_KEYS.dkimKey });
   }
+  if (config.clusterTls) {
+    files.push({ file: config.clusterTls.caFile, secret: names.internalTlsSecret, key: SECRET_KEYS.internalCa });
+    if (config.clusterTls.certFile && config.clusterTls.keyFile) {
+      files.push({ file: config.clusterTls.certFile, secret: names.internalTlsSecret, key: SECRET_KEYS.hubInternalCert });
+      files.push({ file: config.clusterTls.keyFile, secret: names.internalTlsSecret, key: SECRET_KEYS.hubInternalKey });
+    }
+  }
   return files;
 }
 

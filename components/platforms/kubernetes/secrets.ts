@@ -14,6 +14,9 @@ import type { KubeEnv } from './meta';
  * - `<cluster>-tokens` (Opaque): `admin-token` (mounted on hubs only) and
  *   `cluster-token` (every member).
  * - `<cluster>-dkim` (Opaque): `dkim.key`, mounted on gateways only.
+ * - `<cluster>-cluster-tls` (Opaque): the cluster-internal CA `ca.crt`
+ *   (every member) and the hubs' certificate from it, `hub.crt`/`hub.key`
+ *   (hubs only).
  */
 
 /** Keys inside the Secrets; the pod spec projects them to the GUEST_PATHS file names. */
@@ -23,6 +26,9 @@ export const SECRET_KEYS = {
   adminToken: 'admin-token',
   clusterToken: 'cluster-token',
   dkimKey: 'dkim.key',
+  internalCa: 'ca.crt',
+  hubInternalCert: 'hub.crt',
+  hubInternalKey: 'hub.key',
 } as const;
 
 export const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
@@ -99,6 +105,26 @@ export function createSecrets(env: KubeEnv, parent: pulumi.Resource): SecretStor
       opts,
     ),
   );
+
+  if (secrets.internalCaPem && secrets.hubInternalCertPem && secrets.hubInternalKeyPem) {
+    resources.push(
+      new k8s.core.v1.Secret(
+        `${ctx.name}-cluster-tls`,
+        {
+          metadata: env.meta(names.internalTlsSecret),
+          type: 'Opaque',
+          stringData: pulumi.secret(
+            pulumi.all([secrets.internalCaPem, secrets.hubInternalCertPem, secrets.hubInternalKeyPem]).apply(([ca, cert, key]) => ({
+              [SECRET_KEYS.internalCa]: ca,
+              [SECRET_KEYS.hubInternalCert]: cert,
+              [SECRET_KEYS.hubInternalKey]: key,
+            })),
+          ),
+        },
+        opts,
+      ),
+    );
+  }
 
   if (secrets.dkimKeyPem) {
     resources.push(

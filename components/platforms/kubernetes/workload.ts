@@ -12,13 +12,13 @@ import { containerPorts, podTemplate } from './pod';
  * - a ConfigMap `<cluster>-<role>-config` with every member's RuntimeConfig
  *   as `<memberId>.json` (exactly render.ts's output; it holds file paths,
  *   never secret values);
- * - hubs and nodes: a StatefulSet `<cluster>-<role>` governed by the headless
+ * - hubs, nodes and gateways: a StatefulSet `<cluster>-<role>` governed by the headless
  *   Service of the same name, so pod `<cluster>-node-2` is member
  *   `<cluster>-node-2` at `<cluster>-node-2.<cluster>-node.<ns>.svc.cluster.local`
  *   (the address render.ts advertises) and reads its own config file. The
  *   hub URL `https://<cluster>-hub.<ns>.svc...` resolves through the same
  *   headless Service to the ready hubs;
- * - gateways and proxies: a Deployment behind a ClusterIP Service
+ * - proxies: a Deployment behind a ClusterIP Service
  *   `<cluster>-<role>` (render.ts's address for them); replicas share the
  *   index-0 config and take their member id from the pod name;
  * - a PodDisruptionBudget (one pod of the role down at a time);
@@ -29,7 +29,15 @@ import { containerPorts, podTemplate } from './pod';
  * config hash is index 0's).
  */
 
-const STATEFUL: Record<Role, boolean> = { hub: true, node: true, gateway: false, proxy: false };
+/**
+ * Gateways are StatefulSets too: a gateway's member id names its queue
+ * folder (`<storage>/queue/<memberId>/`, fenced by epoch markers), so it
+ * must survive a restart or reschedule. A Deployment pod's name changes on
+ * every reschedule and would leave the mail it queued behind; an ordinal pod
+ * `<cluster>-gateway-1` comes back as the same member and reclaims its own
+ * folder.
+ */
+const STATEFUL: Record<Role, boolean> = { hub: true, node: true, gateway: true, proxy: false };
 
 export function createWorkload(env: KubeEnv, args: WorkloadArgs, parent: pulumi.Resource): Workload {
   const { ctx, names } = env;

@@ -3,7 +3,7 @@ import * as random from '@pulumi/random';
 import { createHash } from 'node:crypto';
 import { loadBalancerUserData } from '../../cloud-init';
 import { KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, mailHaproxyConfig, renderHaproxyConfig, renderKeepalivedAuthFile, renderKeepalivedConfig } from '../../haproxy';
-import { STANDARD_PORTS, vmAddress } from '../../render';
+import { STANDARD_PORTS, mxProxyProtocol, vmAddress } from '../../render';
 import { SpecError } from '../../spec';
 import { whenComputed } from '../../computed';
 import { CLIENT_PORTS, type ClientPort, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
@@ -45,7 +45,7 @@ export function proxmoxLoadBalancer(base: ProxmoxBase, args: LoadBalancerArgs, p
   let plan: ReturnType<typeof mailHaproxyConfig>;
   let haproxyConfig: string;
   try {
-    plan = mailHaproxyConfig({ proxies: args.proxies, gateways: args.gateways, hubs: args.hubs, admin: spec.admin.public });
+    plan = mailHaproxyConfig({ proxies: args.proxies, gateways: args.gateways, hubs: args.hubs, admin: spec.admin.public, sendProxyV2: mxProxyProtocol(spec) });
     haproxyConfig = renderHaproxyConfig(plan.config);
   } catch (err) {
     throw new pulumi.ResourceError(`loadBalancer: ${err instanceof SpecError ? err.message : String(err)}`, parent);

@@ -20,5 +20,8 @@ export function cloudInitSecrets(s: ClusterSecrets): SecretInputs {
     ...(s.tlsCertPem ? { tlsCertPem: s.tlsCertPem } : {}),
     ...(s.tlsKeyPem ? { tlsKeyPem: s.tlsKeyPem } : {}),
     ...(s.dkimKeyPem ? { dkimKeyPem: s.dkimKeyPem } : {}),
+    ...(s.internalCaPem ? { internalCaPem: s.internalCaPem } : {}),
+    ...(s.hubInternalCertPem ? { hubInternalCertPem: s.hubInternalCertPem } : {}),
+    ...(s.hubInternalKeyPem ? { hubInternalKeyPem: s.hubInternalKeyPem } : {}),
   };
 }

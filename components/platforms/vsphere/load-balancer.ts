@@ -2,7 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import { renderLoadBalancerUserData } from '../../cloud-init';
 import { KEEPALIVED_AUTH_FILE, VRRP_PASS_MAX, mailHaproxyConfig, renderHaproxyConfig, renderKeepalivedAuthFile, renderKeepalivedConfig } from '../../haproxy';
-import { STANDARD_PORTS, vmAddress } from '../../render';
+import { STANDARD_PORTS, mxProxyProtocol, vmAddress } from '../../render';
 import { SpecError } from '../../spec';
 import { ipv4ToInt } from '../../../mail-runtime/config';
 import { whenComputed } from '../../computed';
@@ -60,6 +60,7 @@ export function createLoadBalancer(inv: Inventory, ctx: ClusterContext<'vsphere'
       gateways: args.gateways,
       hubs: args.hubs,
       admin: spec.admin.public,
+      sendProxyV2: mxProxyProtocol(spec),
       // On a VM, HAProxy logs to journald through /dev/log and drops root after binding.
       base: { log: 'syslog', runAs: { user: 'haproxy', group: 'haproxy' } },
     });

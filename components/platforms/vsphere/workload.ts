@@ -23,6 +23,9 @@ export function createWorkload(inv: Inventory, ctx: ClusterContext<'vsphere'>, a
     tlsCertPem: s.tlsCertPem,
     tlsKeyPem: s.tlsKeyPem,
     dkimKeyPem: s.dkimKeyPem,
+    internalCaPem: s.internalCaPem,
+    hubInternalCertPem: s.hubInternalCertPem,
+    hubInternalKeyPem: s.hubInternalKeyPem,
   };
   const dependsOn = [...args.volume.resources, ...args.secretStore.resources];
   const vms = args.members.map((member) => {

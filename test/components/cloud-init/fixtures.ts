@@ -45,4 +45,7 @@ export const fakeSecrets: Required<SecretMaterial> = {
   tlsCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeCERT\n-----END CERTIFICATE-----\n',
   tlsKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeKEY: {x}\n-----END PRIVATE KEY-----\n',
   dkimKeyPem: '-----BEGIN PRIVATE KEY-----\nMIIEfakeDKIM\n-----END PRIVATE KEY-----\n',
+  internalCaPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeINTERNALCA\n-----END CERTIFICATE-----\n',
+  hubInternalCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeHUBCERT\n-----END CERTIFICATE-----\n',
+  hubInternalKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeHUBKEY\n-----END PRIVATE KEY-----\n',
 };

@@ -82,9 +82,10 @@ describe('member user data', () => {
   });
 
   it('requiredSecrets follows the config (hub: admin token; gateway with DKIM: dkim key)', () => {
-    expect(requiredSecrets(first('hub').config).sort()).toEqual(['adminToken', 'clusterToken', 'tlsCertPem', 'tlsKeyPem']);
-    expect(requiredSecrets(first('node').config).sort()).toEqual(['clusterToken', 'tlsCertPem', 'tlsKeyPem']);
-    expect(requiredSecrets(first('gateway').config).sort()).toEqual(['clusterToken', 'dkimKeyPem', 'tlsCertPem', 'tlsKeyPem']);
+    // Every member: the cluster-internal CA; hubs also their certificate from it.
+    expect(requiredSecrets(first('hub').config).sort()).toEqual(['adminToken', 'clusterToken', 'hubInternalCertPem', 'hubInternalKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
+    expect(requiredSecrets(first('node').config).sort()).toEqual(['clusterToken', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
+    expect(requiredSecrets(first('gateway').config).sort()).toEqual(['clusterToken', 'dkimKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
   });
 
   it('refuses to render when a referenced secret is missing', () => {

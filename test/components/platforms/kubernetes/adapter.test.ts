@@ -32,11 +32,11 @@ const T = {
 
 const ROLES = ['hub', 'node', 'gateway', 'proxy'] as const;
 type Role = (typeof ROLES)[number];
-const WORKLOAD_TYPE: Record<Role, string> = { hub: T.sts, node: T.sts, gateway: T.deploy, proxy: T.deploy };
+const WORKLOAD_TYPE: Record<Role, string> = { hub: T.sts, node: T.sts, gateway: T.sts, proxy: T.deploy };
 const WORKLOAD_NAME: Record<Role, string> = {
   hub: 'mail-prod-hub-statefulset',
   node: 'mail-prod-node-statefulset',
-  gateway: 'mail-prod-gateway-deployment',
+  gateway: 'mail-prod-gateway-statefulset',
   proxy: 'mail-prod-proxy-deployment',
 };
 
@@ -75,15 +75,15 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     expect(cap.duplicates).toEqual([]);
     expect(countByType(cap)).toEqual({
       [T.ns]: 1,
-      [T.secret]: 2, // tokens, dkim (cert-manager writes the TLS Secret)
+      [T.secret]: 3, // tokens, dkim, the cluster-internal CA + hub certificate (cert-manager writes the TLS Secret)
       [T.cert]: 1,
       // The example deploys clamd and rspamd beside the gateways: one ConfigMap,
       // Service, Deployment, PDB and NetworkPolicy each (appliances.test.ts).
       [T.cm]: 4 + 2,
       [T.svc]: 6 + 2, // 4 role Services + smtp + clients + the two scanners
       [T.pvc]: 1,
-      [T.sts]: 2,
-      [T.deploy]: 2 + 2,
+      [T.sts]: 3,
+      [T.deploy]: 1 + 2,
       [T.pdb]: 4 + 2,
       [T.netpol]: 4 + 2,
     });
@@ -113,9 +113,11 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     expect(() => validateManifest(T.cert, badCert as never)).toThrow(/size/);
   });
 
-  it('runs hubs and nodes as StatefulSets whose pods carry the member names render.ts advertises', () => {
+  it('runs hubs, nodes and gateways as StatefulSets whose pods carry the member names render.ts advertises', () => {
     const members = renderRuntimeConfigs(parseClusterSpec(exampleSpec()));
-    for (const role of ['hub', 'node'] as const) {
+    // A gateway's id names its queue folder: a rescheduled pod must come back as the same member (no MAILFLEET_MEMBER_ID from a random pod name).
+    expect(container(cap, 'gateway').env.map((e: { name: string }) => e.name)).not.toContain('MAILFLEET_MEMBER_ID');
+    for (const role of ['hub', 'node', 'gateway'] as const) {
       const sts = plain(one(cap, T.sts, WORKLOAD_NAME[role]));
       const svc = plain(one(cap, T.svc, `mail-prod-${role}-service`));
       expect(svc.spec.clusterIP).toBe('None');
@@ -136,9 +138,9 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     expect(hubSvc.spec.ports.map((p: { port: number }) => p.port)).toContain(Number(hubUrl.port || 443));
   });
 
-  it('runs gateways and proxies as Deployments behind ClusterIP Services at render.ts addresses', () => {
+  it('runs proxies as Deployments behind ClusterIP Services at render.ts addresses', () => {
     const members = renderRuntimeConfigs(parseClusterSpec(exampleSpec()));
-    for (const role of ['gateway', 'proxy'] as const) {
+    for (const role of ['proxy'] as const) {
       const d = plain(one(cap, T.deploy, WORKLOAD_NAME[role]));
       const svc = plain(one(cap, T.svc, `mail-prod-${role}-service`));
       expect(svc.spec.type).toBe('ClusterIP');
@@ -161,7 +163,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     }
     // The public Services come after the edge workloads are ready.
     const smtpDeps = one(cap, T.svc, 'mail-prod-lb-smtp').options.dependsOn;
-    expect(smtpDeps).toContain(one(cap, T.deploy, WORKLOAD_NAME.gateway).urn);
+    expect(smtpDeps).toContain(one(cap, T.sts, WORKLOAD_NAME.gateway).urn);
   });
 
   it('spreads every role over hosts and zones (soft) and budgets one disruption at a time', () => {
@@ -278,6 +280,8 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
         config.clusterTokenFile as string | undefined,
         config.adminTokenFile as string | undefined,
         (config.filters as { dkim?: { keyFile: string } } | undefined)?.dkim?.keyFile,
+        // The cluster-internal CA on every member; the hub's certificate from it on hubs only.
+        ...Object.values((config.clusterTls as Record<string, string> | undefined) ?? {}),
       ].filter((f): f is string => !!f);
       const spec = podSpec(cap, role);
       const provided = new Map<string, { secret: string; key: string }>();
@@ -299,6 +303,10 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('admin-token');
     expect(keysOf('gateway')).toContain('dkim.key');
     for (const role of ['hub', 'node', 'proxy'] as const) expect(keysOf(role)).not.toContain('dkim.key');
+    // The cluster-internal CA everywhere (members verify the hub by it); the hub's key on hubs only.
+    for (const role of ROLES) expect(keysOf(role)).toContain('"ca.crt"');
+    expect(keysOf('hub')).toContain('"hub.key"');
+    for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('hub.key');
   });
 
   it('keeps secret values in Secrets only (secret Outputs, never in ConfigMaps, env or any other object)', () => {
@@ -308,7 +316,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
       expect(isSecretValue(s.inputs.stringData), s.name).toBe(true);
       values.push(...Object.values(unwrapSecrets(s.inputs.stringData) as Record<string, string>));
     }
-    expect(values.length).toBe(3); // admin token, cluster token, DKIM key
+    expect(values.length).toBe(6); // admin token, cluster token, DKIM key, internal CA, hub certificate and key
     for (const v of values) expect(v.length).toBeGreaterThan(20);
     for (const r of kubeObjects(cap).filter((o) => o.type !== T.secret)) {
       expect(secretPaths(r.inputs), r.name).toEqual([]);

@@ -112,7 +112,7 @@ export function Performance(_: { readOnly: boolean }) {
   return (
     <>
       <p>
-        The last hour of what each member reports with its heartbeats (one sample per {data.sampleMs / 1000} s, kept in the hub’s memory; Prometheus keeps the long history). {samples} samples from{' '}
+        The last hour of what each member reports with its heartbeats (one sample per {data.sampleMs / 1000} s, kept by the hub and on its storage, so a standby hub that takes over shows it too; Prometheus keeps the long history). {samples} samples from{' '}
         {Object.keys(data.members).length} members.
       </p>
       {CHARTS.map((c) => {

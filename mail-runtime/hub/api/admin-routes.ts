@@ -469,7 +469,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     path: '/v1/events',
     auth: 'admin',
     tag: 'metrics',
-    summary: 'Timeline of cluster events this hub saw (members joining and dying, hub active/standby), newest first; memory only',
+    summary: 'Timeline of cluster events (members joining and dying, hub active/standby), newest first; kept on the hub storage, so it survives a takeover',
     response: ActivityList,
     handler: ({ hub }) => {
       hub.active();

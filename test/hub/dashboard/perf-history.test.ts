@@ -12,7 +12,8 @@ import { startSink, type Sink } from '../../helpers/smtp-sink';
  * domain whose MX answers 451 (stays queued). The members send their
  * counters with their heartbeats and the hub's `/v1/metrics/history` shows
  * them: messages in at the gateway and the node, out at the gateway, the
- * queue depth and the delivery latency.
+ * queue depth and the delivery latency. The history and the event timeline
+ * survive a hub takeover (written to the hub's storage).
  */
 const HOSTED = 3;
 const REMOTE = 2;
@@ -28,9 +29,11 @@ beforeAll(async () => {
   sink = await startSink();
   deferring = await startSink({ rcpt: () => ({ code: 451, message: '4.3.0 try again later' }) });
   cluster = await TestCluster.create('mf-perf-');
-  await cluster.planHubs(1);
+  // Two hubs: the last test stops the active one and reads the history from the standby that takes over.
+  await cluster.planHubs(2);
   await cluster.startHub(0);
-  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
+  await waitFor(async () => (await cluster.activeHub().catch(() => undefined)) === cluster.hubUrls[0], 'hub-0 active');
+  await cluster.startHub(1);
   users = await cluster.addUsers('perf.test', HOSTED);
   await cluster.startNode('node-a');
   await cluster.waitPlacement((p) => p.ring.length === 1, 'node-a on the ring');
@@ -105,7 +108,7 @@ describe('performance figures from heartbeats into the hub’s history', () => {
   });
 
   it('a heartbeat with a nonsense figure is refused naming it (400); one without the new figures (an older member) is accepted', async () => {
-    const hub = cluster.hubUrls[0]!;
+    const hub = await cluster.activeHub();
     const reg = await api<{ incarnation: number }>(hub, 'POST', '/v1/cluster/register', {
       token: CLUSTER_TOKEN,
       body: { protocol: CLUSTER_PROTOCOL_VERSION, memberId: 'gw-old', role: 'gateway', site: 'main', version: 'old', advertise: '127.0.0.1', ports: { smtp: 1 } },
@@ -124,5 +127,26 @@ describe('performance figures from heartbeats into the hub’s history', () => {
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(r.body.error?.problems?.map((p) => p.path)).toContain(`body.stats.${Object.keys(bad)[0]}`);
     }
+  });
+
+  it('the standby hub that takes over shows the last hour and the event timeline of the hub it replaced', async () => {
+    const before = await cluster.admin<History>('GET', '/v1/metrics/history');
+    const gwSamples = before.members['gw-0']!;
+    expect(gwSamples.length).toBeGreaterThan(0);
+    const oldest = gwSamples[0]!;
+    const events = await cluster.admin<{ events: { kind: string; detail: string }[] }>('GET', '/v1/events');
+    expect(events.events.some((e) => e.kind === 'hub-active' && e.detail.includes('hub-0'))).toBe(true);
+
+    // SIGTERM: the hub writes its activity as it stops; hub-1 takes the lease and reads it.
+    await cluster.hubs.get('hub-0')!.stop();
+    await waitFor(async () => (await cluster.activeHub().catch(() => undefined)) === cluster.hubUrls[1], 'hub-1 to take over', 60_000);
+    const after = await cluster.admin<History>('GET', '/v1/metrics/history');
+    expect(after.members['gw-0']?.find((x) => x.t === oldest.t)).toEqual(oldest);
+    expect(after.members['node-a']?.some((x) => x.t <= oldest.t)).toBe(true);
+    const timeline = (await cluster.admin<{ events: { kind: string; detail: string }[] }>('GET', '/v1/events')).events;
+    // Newest first: hub-1's takeover is the latest hub event, and before it what hub-0 saw.
+    expect(timeline.find((e) => e.kind === 'hub-active')?.detail).toContain('hub-1');
+    expect(timeline.some((e) => e.kind === 'hub-active' && e.detail.includes('hub-0'))).toBe(true);
+    expect(timeline.some((e) => e.kind === 'member-joined' && e.detail.includes('gw-0'))).toBe(true);
   });
 });

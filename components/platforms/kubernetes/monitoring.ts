@@ -23,6 +23,10 @@ const SCRAPE_JOB = 'mailfleet';
 /** Prometheus' default scrape interval; the members' gauges are computed at scrape time, so any interval is cheap. */
 const SCRAPE_INTERVAL = '30s';
 
+function withLabels<M extends { labels?: unknown }>(meta: M, extra: Record<string, string>): M {
+  return Object.keys(extra).length ? { ...meta, labels: { ...(meta.labels as Record<string, string> | undefined), ...extra } } : meta;
+}
+
 export function createServiceMonitor(env: KubeEnv, parent: pulumi.Resource): k8s.apiextensions.CustomResource {
   const { ctx, names } = env;
   return new k8s.apiextensions.CustomResource(
@@ -30,7 +34,8 @@ export function createServiceMonitor(env: KubeEnv, parent: pulumi.Resource): k8s
     {
       apiVersion: SERVICE_MONITOR_API_VERSION,
       kind: 'ServiceMonitor',
-      metadata: env.meta(`${names.cluster}-members`),
+      // monitoring.serviceMonitorLabels: what the operator's Prometheus selects ServiceMonitors by.
+      metadata: withLabels(env.meta(`${names.cluster}-members`), ctx.spec.monitoring.serviceMonitorLabels),
       spec: {
         selector: { matchLabels: selectorLabels(ctx.spec.name) },
         namespaceSelector: { matchNames: [env.namespace] },

@@ -1103,6 +1103,8 @@ export const FailoverPairSpec = strict({
   ...commonFields,
   primary: failoverSite,
   standby: failoverSite,
+  /** As a cluster's: a ServiceMonitor for the member of each site on kubernetes. */
+  monitoring: Monitoring,
   failover: strict({
     mode: z.enum(['automatic', 'manual']).default('manual'),
     /** How often the controller at the standby site probes the primary. */
@@ -1141,6 +1143,12 @@ export const FailoverPairSpec = strict({
     };
     checkStorageAndLoadBalancer(kind, place, report);
     checkPlatform(site.platform, place, report);
+  }
+  if (spec.monitoring.serviceMonitor && spec.primary.platform.kind !== 'kubernetes' && spec.standby.platform.kind !== 'kubernetes') {
+    report(['monitoring', 'serviceMonitor'], "is for kubernetes sites (it creates a Prometheus Operator ServiceMonitor); on other platforms, point Prometheus at the member's management port /metrics (examples/monitoring/README.md)");
+  }
+  if (Object.keys(spec.monitoring.serviceMonitorLabels).length && !spec.monitoring.serviceMonitor) {
+    report(['monitoring', 'serviceMonitorLabels'], 'labels the ServiceMonitor, so it needs monitoring.serviceMonitor: true');
   }
   forEachDeployed(spec.filters, (path, daemon) =>
     report(path, `a failover pair deploys no appliances: run ${daemon} at each site yourself and give its address (deploy: false)`),

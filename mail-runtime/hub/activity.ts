@@ -59,12 +59,21 @@ export class Activity {
   private readonly events: ActivityEvent[] = [];
   private readonly samples = new Map<string, StatsSample[]>();
   private readonly upSince = new Map<string, number>();
+  private readonly listeners = new Set<(e: ActivityEvent) => void>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   record(kind: ActivityKind, member: string | null, detail: string): void {
-    this.events.push({ at: new Date(this.now()).toISOString(), kind, member, detail });
+    const e: ActivityEvent = { at: new Date(this.now()).toISOString(), kind, member, detail };
+    this.events.push(e);
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Calls `fn` with every new event (the dashboard's push stream); returns the unsubscribe. */
+  subscribe(fn: (e: ActivityEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   /** Newest first. */

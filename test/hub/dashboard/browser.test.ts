@@ -126,6 +126,8 @@ describe('hub dashboard in a real browser', () => {
     // Overview: three healthy nodes.
     for (const id of ['node-a', 'node-b', 'node-c']) await page.waitForSelector(`tr[data-member="${id}"][data-state="live"] td.good`, { timeout: UI_WAIT_MS });
     expect(await page.textContent('[data-testid="hub-status"]')).toContain('active');
+    // The overview holds the hub's event stream (push); polling is only its fallback.
+    await page.waitForSelector('[data-testid="hub-status"][data-push="stream"]', { timeout: UI_WAIT_MS });
     await shot(page, '01-overview-healthy');
     await axe(page, 'overview');
     // Keyboard: the page links are reachable with Tab.

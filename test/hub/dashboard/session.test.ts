@@ -161,6 +161,40 @@ describe('dashboard sessions', () => {
   });
 });
 
+describe('dashboard event stream (Server-Sent Events)', () => {
+  it('needs a session (401), sends the timeline, then each new event pushed; at most 32 streams (503 beyond)', async () => {
+    expect((await call('GET', '/v1/events/stream')).status).toBe(401);
+    const { cookie } = await login(ADMIN_TOKEN);
+    const streams: AbortController[] = [];
+    try {
+      const open = async () => {
+        const ctl = new AbortController();
+        streams.push(ctl);
+        return fetch(`${base}/v1/events/stream`, { headers: { cookie }, signal: ctl.signal });
+      };
+      const first = await open();
+      expect(first.status).toBe(200);
+      expect(first.headers.get('content-type')).toContain('text/event-stream');
+      const reader = first.body!.getReader();
+      let text = '';
+      // Bounded reads: each waits for the hub's next write.
+      const until = async (pattern: RegExp) => {
+        for (let i = 0; i < 50 && !pattern.test(text); i++) text += new TextDecoder().decode((await reader.read()).value);
+        expect(text).toMatch(pattern);
+      };
+      await until(/^event: timeline\ndata: \{"events":\[/);
+      hub.hub.activity.record('member-joined', 'probe-1', 'pushed to the stream');
+      await until(/event: activity\ndata: \{[^\n]*"member":"probe-1"[^\n]*\}\n\n/);
+      for (let i = 1; i < 32; i++) expect((await open()).status).toBe(200);
+      const refused = await open();
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/event streams/);
+    } finally {
+      for (const s of streams) s.abort();
+    }
+  });
+});
+
 // Last in the file: it uses up this address's failed logins on the shared hub.
 describe('dashboard login rate limit per client address', () => {
   it(`answers 429 with Retry-After after ${SESSION_LOGIN_FAILURES} wrong tokens, to the right token too; other addresses and bearer calls are unaffected`, async () => {

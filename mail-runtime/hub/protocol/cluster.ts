@@ -124,7 +124,6 @@ export const PERF_STATS = {
   deliveryP50Ms: 'gauge',
   deliveryP99Ms: 'gauge',
 } as const;
-export type PerfStatName = keyof typeof PERF_STATS;
 
 export const MemberStats = z.record(z.string().min(1).max(64), z.number().finite()).superRefine((stats, ctx) => {
   for (const [name, kind] of Object.entries(PERF_STATS)) {

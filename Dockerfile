@@ -21,6 +21,17 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 
+# --- dashboard stage: the hub's web page (Vite + Preact + uPlot), built here ---
+# All dependencies (the build tools are dev dependencies) stay in this stage;
+# only the static files reach the image, so a deployed hub serves
+# /dashboard/ with no internet and no build on the host.
+FROM ${NODE_IMAGE} AS dashboard
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY dashboard ./dashboard
+RUN node node_modules/vite/bin/vite.js build --config dashboard/vite.config.mts
+
 # --- runtime stage -----------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
@@ -34,6 +45,8 @@ COPY bin ./bin
 COPY mail-runtime ./mail-runtime
 # The CLI validates specs and renders configs with components/spec.ts and render.ts.
 COPY components ./components
+# The hub finds the page at /app/dashboard/dist (mail-runtime/hub/api/static.ts findDashboardDir).
+COPY --from=dashboard /app/dashboard/dist ./dashboard/dist
 
 # Mount points: config, TLS and secret files are delivered here by the platform
 # (uploads, Secrets, cloud-init); mail lives on the shared volume.

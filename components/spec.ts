@@ -607,6 +607,19 @@ const Monitoring = strict({
    * `platform.labels`, which every object carries.
    */
   serviceMonitor: z.boolean({ error: 'must be true or false (true: create a Prometheus Operator ServiceMonitor for the members, kubernetes only)' }).default(false),
+  /**
+   * Labels on the ServiceMonitor only, for a Prometheus whose
+   * `serviceMonitorSelector` wants its own (kube-prometheus-stack selects
+   * `release: <its release name>`), without putting them on every object as
+   * `platform.labels` would. Kubernetes label syntax (RFC 1123 prefix, name
+   * and value of at most 63 characters).
+   */
+  serviceMonitorLabels: z
+    .record(
+      z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a Kubernetes label key ([prefix/]name, the name at most 63 letters, digits, - _ . and starting and ending alphanumeric)'),
+      z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, 'must be a Kubernetes label value (at most 63 letters, digits, - _ . starting and ending alphanumeric, or empty)'),
+    )
+    .default({}),
 }).prefault({});
 
 const Security = strict({
@@ -1043,6 +1056,9 @@ export const ClusterSpec = ClusterObject.superRefine((spec, ctx) => {
   if (spec.monitoring.serviceMonitor && kind !== 'kubernetes') {
     report(['monitoring', 'serviceMonitor'], `is for kubernetes (it creates a Prometheus Operator ServiceMonitor); on ${kind}, point Prometheus at each member's management port /metrics (examples/monitoring/README.md)`);
   }
+  if (Object.keys(spec.monitoring.serviceMonitorLabels).length && !spec.monitoring.serviceMonitor) {
+    report(['monitoring', 'serviceMonitorLabels'], 'labels the ServiceMonitor, so it needs monitoring.serviceMonitor: true');
+  }
   checkPlatform(spec.platform, place, report);
 }).transform((spec) => ({
   ...spec,
@@ -1087,6 +1103,8 @@ export const FailoverPairSpec = strict({
   ...commonFields,
   primary: failoverSite,
   standby: failoverSite,
+  /** As a cluster's: a ServiceMonitor for the member of each site on kubernetes. */
+  monitoring: Monitoring,
   failover: strict({
     mode: z.enum(['automatic', 'manual']).default('manual'),
     /** How often the controller at the standby site probes the primary. */
@@ -1125,6 +1143,12 @@ export const FailoverPairSpec = strict({
     };
     checkStorageAndLoadBalancer(kind, place, report);
     checkPlatform(site.platform, place, report);
+  }
+  if (spec.monitoring.serviceMonitor && spec.primary.platform.kind !== 'kubernetes' && spec.standby.platform.kind !== 'kubernetes') {
+    report(['monitoring', 'serviceMonitor'], "is for kubernetes sites (it creates a Prometheus Operator ServiceMonitor); on other platforms, point Prometheus at the member's management port /metrics (examples/monitoring/README.md)");
+  }
+  if (Object.keys(spec.monitoring.serviceMonitorLabels).length && !spec.monitoring.serviceMonitor) {
+    report(['monitoring', 'serviceMonitorLabels'], 'labels the ServiceMonitor, so it needs monitoring.serviceMonitor: true');
   }
   forEachDeployed(spec.filters, (path, daemon) =>
     report(path, `a failover pair deploys no appliances: run ${daemon} at each site yourself and give its address (deploy: false)`),

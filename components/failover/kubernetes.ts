@@ -1,6 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import type { RuntimeConfig } from '../../mail-runtime/config';
+import { MEMBER_SCRAPE_ENDPOINT, SERVICE_MONITOR_API_VERSION } from '../platforms/kubernetes';
 import { GUEST_PATHS, kubernetesNamespace } from '../render';
 import type { PlatformOf } from '../spec';
 import type { PrimaryPower } from './contract';
@@ -91,6 +92,29 @@ export function kubernetesSite(c: SiteContext): SiteBuild {
     },
     inNs(),
   );
+  if (c.spec.monitoring.serviceMonitor) {
+    // The management port on a ClusterIP Service of its own (never on the client-facing LoadBalancer), and the ServiceMonitor that scrapes it.
+    const metricsLabels = { ...labels, 'mailfleet.io/metrics': 'management' };
+    const port = c.member.config.management.port;
+    new k8s.core.v1.Service(
+      `${base}-metrics`,
+      {
+        metadata: { name: `${id}-metrics`, namespace: ns, labels: metricsLabels },
+        spec: { type: 'ClusterIP', selector: { ...labels, 'mailfleet.io/member': id }, ports: [{ name: MEMBER_SCRAPE_ENDPOINT.port, port, targetPort: port }] },
+      },
+      inNs(),
+    );
+    new k8s.apiextensions.CustomResource(
+      `${base}-servicemonitor`,
+      {
+        apiVersion: SERVICE_MONITOR_API_VERSION,
+        kind: 'ServiceMonitor',
+        metadata: { name: `${id}-members`, namespace: ns, labels: { ...labels, ...c.spec.monitoring.serviceMonitorLabels } },
+        spec: { selector: { matchLabels: metricsLabels }, namespaceSelector: { matchNames: [ns] }, endpoints: [MEMBER_SCRAPE_ENDPOINT] },
+      },
+      inNs(),
+    );
+  }
   const statefulSet = new k8s.apps.v1.StatefulSet(
     `${base}-statefulset`,
     {

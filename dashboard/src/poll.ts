@@ -39,6 +39,32 @@ export function usePoll<T>(load: () => Promise<T>, ms = POLL_MS, key = ''): { da
   return { data, error, reload: () => setTick((t) => t + 1) };
 }
 
+/**
+ * Push where the hub offers it: an EventSource on `path` (same origin, the
+ * session cookie goes along) calls `onEvent` for each of `events`. Answers
+ * whether the stream is open, so a page polls slowly while pushed to and at
+ * POLL_MS when the stream is down (the browser reconnects on its own).
+ */
+export function usePush(path: string, events: readonly string[], onEvent: () => void): boolean {
+  const [open, setOpen] = useState(false);
+  const latest = useRef(onEvent);
+  latest.current = onEvent;
+  const names = events.join(',');
+  useEffect(() => {
+    if (typeof EventSource === 'undefined') return;
+    const source = new EventSource(path);
+    const fire = () => latest.current();
+    source.onopen = () => setOpen(true);
+    source.onerror = () => setOpen(false);
+    for (const e of names.split(',')) source.addEventListener(e, fire);
+    return () => {
+      source.close();
+      setOpen(false);
+    };
+  }, [path, names]);
+  return open;
+}
+
 export function ago(ms: number | null): string {
   if (ms === null) return '—';
   if (ms < 1000) return `${ms} ms`;

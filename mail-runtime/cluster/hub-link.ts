@@ -34,6 +34,8 @@ export interface HubLinkOptions {
   register: Omit<RegisterRequest, 'protocol' | 'incarnation'>;
   cache: PlacementCache;
   log: Logger;
+  /** Figures sent with each heartbeat (hub/protocol MemberStats; the dashboard charts them). */
+  stats?: () => Record<string, number>;
 }
 
 class HubCallError extends Error {
@@ -142,6 +144,7 @@ export class HubLink {
         incarnation: this.incarnation,
         counter: ++this.counter,
         applied: { placement: Math.max(0, this.o.cache.version), settings: 0 },
+        ...(this.o.stats ? { stats: this.o.stats() } : {}),
       });
       // A placement event may have been missed (a stream reconnect): fetch the snapshot.
       if (res.placementVersion > this.o.cache.version) await this.o.cache.apply(await this.call('GET', '/v1/cluster/placement', PlacementSnapshot));

@@ -22,20 +22,21 @@ const RUNTIME_VERSION = '0.1.0';
  * answers still delivers; the gateway registers and heartbeats like every
  * member. Without a hub: the static `placement` of the config.
  */
-function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; link: (ports: Record<string, number>) => HubLink; cache: PlacementCache } | undefined {
+function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; link: (ports: Record<string, number>, stats: () => Record<string, number>) => HubLink; cache: PlacementCache } | undefined {
   const urls = hubUrlsOf(cfg);
   if (urls.length === 0) return undefined;
   const { token, caPem } = readClusterSecrets(cfg);
   const cache = new PlacementCache(join(cfg.storage.path, 'members', cfg.memberId, 'placement.json'), log);
   const client = new HubClient({ urls, token, ...(caPem ? { caPem } : {}), log });
   const router = new HubRouter({ client, placement: cache, log });
-  const link = (ports: Record<string, number>): HubLink =>
+  const link = (ports: Record<string, number>, stats: () => Record<string, number>): HubLink =>
     new HubLink({
       urls: [...urls],
       token,
       ...(caPem ? { ca: caPem } : {}),
       cache,
       log,
+      stats,
       register: { memberId: cfg.memberId, role: 'gateway', site: cfg.site, version: RUNTIME_VERSION, advertise: cfg.advertise, ports },
     });
   return { router, link, cache };
@@ -50,7 +51,7 @@ export async function runGateway(cfg: GatewayConfig): Promise<RunningGateway> {
   const cluster = clusterRouting(cfg, log);
   await cluster?.cache.load();
   const gateway = await startGateway({ ...gatewayOptionsFromConfig(cfg), ...(cluster ? { router: cluster.router } : {}), log });
-  const link = cluster?.link({ smtp: gateway.smtpPort, management: gateway.healthPort });
+  const link = cluster?.link({ smtp: gateway.smtpPort, management: gateway.healthPort }, () => gateway.stats());
   link?.start();
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');

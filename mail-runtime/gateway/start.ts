@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { FileDirectory, StaticDirectory, type Directory } from '../auth';
+import { LatencyWindow } from '../common/latency-window';
 import { createLogger, type Logger } from '../common/log';
 import { readClusterToken } from '../cluster';
 import {
@@ -82,6 +83,13 @@ export interface RunningGateway {
   /** The gateway's own queue folder. */
   queue: QueueFolder;
   runner: QueueRunner;
+  /**
+   * The performance figures this gateway sends with its heartbeats
+   * (hub/protocol PERF_STATS): messages accepted, recipients delivered to
+   * other MTAs, queue depth, delivery latency p50/p99 over recent deliveries,
+   * open SMTP sessions.
+   */
+  stats(): Record<string, number>;
   /**
    * Takes over another gateway's queue folder at a higher epoch (that
    * gateway is fenced from then on) and delivers its entries. The hub
@@ -180,6 +188,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       buckets: DELIVERY_LATENCY_BUCKETS,
       registers: [registry],
     });
+    // The heartbeat's figures (stats() below); Prometheus has the same as counters and a histogram.
+    const perf = { messagesIn: 0, messagesOut: 0, latency: new LatencyWindow() };
     const lmtp = new LmtpPool({ hostname: opts.hostname, maxPerTarget: Math.max(LMTP_PER_NODE_FLOOR, opts.queue.deliveryConcurrency), log });
     closers.push(() => lmtp.close());
     const outbound = opts.outbound ?? (opts.outboundSettings ? await SmtpOutbound.create(opts.outboundSettings, { logger: log }) : undefined);
@@ -196,7 +206,16 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       expireMs,
       ...(opts.controlPollMs ? { controlPollMs: opts.controlPollMs } : {}),
       log,
-      metrics: { result: (status, via) => deliveries.inc({ status, via }), delivered: (via, seconds) => latency.observe({ via }, seconds) },
+      metrics: {
+        result: (status, via) => {
+          deliveries.inc({ status, via });
+          if (status === 'delivered' && via === 'outbound') perf.messagesOut++;
+        },
+        delivered: (via, seconds) => {
+          latency.observe({ via }, seconds);
+          perf.latency.observe(seconds * 1000);
+        },
+      },
     });
     closers.push(() => runner.stop());
     await runner.start();
@@ -218,7 +237,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     // Bounces to the SRS addresses our outbound transport wrote go back to the senders they stand for (inbound/rcpt-to.ts).
     const srsConfig = opts.outboundSettings?.outbound.srs;
     const srs = srsConfig ? await Srs.fromConfig(srsConfig) : undefined;
-    const metrics: MxListenerOptions['metrics'] = { outcome: (outcome, phase) => transactions.inc({ outcome, phase }) };
+    const metrics: MxListenerOptions['metrics'] = {
+      outcome: (outcome, phase) => {
+        transactions.inc({ outcome, phase });
+        if (outcome === 'accepted') perf.messagesIn++;
+      },
+    };
     const mxCommon = {
       hostname: opts.hostname,
       router,
@@ -303,6 +327,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       healthPort: health.port,
       queue: own,
       runner,
+      stats: () => {
+        const [p50, p99] = perf.latency.quantiles([0.5, 0.99]);
+        return {
+          messagesIn: perf.messagesIn,
+          messagesOut: perf.messagesOut,
+          queueDepth: runner.size,
+          ...(p50 !== null && p50 !== undefined ? { deliveryP50Ms: Math.round(p50) } : {}),
+          ...(p99 !== null && p99 !== undefined ? { deliveryP99Ms: Math.round(p99) } : {}),
+          smtpSessions: mx.sessions() + (relay?.sessions() ?? 0),
+        };
+      },
       takeOver: async (folder, epoch) => {
         const taken = await QueueFolder.claim({ storagePath: opts.storagePath, folder, memberId: opts.memberId, ...(epoch !== undefined ? { epoch } : {}), log });
         folders.push(taken);

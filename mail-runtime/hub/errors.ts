@@ -12,6 +12,8 @@ export class HubError extends Error {
     readonly problems?: { path: string; message: string }[],
     /** With `not_active`: where the active hub is, when known. */
     readonly active?: string,
+    /** With `rate_limited`: seconds until a new attempt is taken (the Retry-After header). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'HubError';

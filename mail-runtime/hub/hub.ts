@@ -3,7 +3,7 @@ import type { Logger } from '../common/log';
 import type { Pem } from './ca';
 import { DIRECTORY_DB_FILE, DIRECTORY_MIGRATIONS, openHubDb, STATE_DB_FILE, STATE_MIGRATIONS, type HubDb } from './db';
 import { DirectoryStore } from './directory';
-import { Activity } from './activity';
+import { Activity, ActivityFile, ACTIVITY_PERSIST_MS } from './activity';
 import { notActive } from './errors';
 import { HubLease } from './lease';
 import { MemberRegistry, Streams, type MemberRecord } from './membership';
@@ -42,14 +42,17 @@ export interface ActiveHub {
 
 export class Hub {
   readonly streams: Streams;
-  /** The dashboard's timeline and last hour of member gauges (memory only). */
+  /** The dashboard's timeline and last hour of member figures (memory, written to the storage while active). */
   readonly activity = new Activity();
   /** Failed logins per (user, client address) over every member (cluster-wide login throttling). */
   readonly logins = new LoginFailureBoard();
+  private readonly activityFile: ActivityFile;
+  private persistTimer: NodeJS.Timeout | undefined;
   private readonly lease: HubLease;
   private state: (ActiveHub & { dirDb: HubDb; stateDb: HubDb }) | undefined;
 
   constructor(readonly o: HubOptions) {
+    this.activityFile = new ActivityFile(join(o.storageRoot, 'hub', 'activity.json'), this.activity);
     this.streams = new Streams((id, inc) => {
       void this.state?.members.streamDropped(id, inc);
     });
@@ -71,6 +74,8 @@ export class Hub {
   }
 
   async stop(): Promise<void> {
+    // While the lease is still ours: the standby that takes over reads the last hour from here.
+    if (this.isActive) await this.persistActivity();
     await this.lease.stop();
     await this.becomeStandby();
   }
@@ -98,8 +103,21 @@ export class Hub {
     return this.state!;
   }
 
+  /**
+   * Writes the activity file, only while this hub holds the lease: a hub
+   * that lost it must not overwrite what the new active hub writes. (A
+   * write racing the lease's expiry can still land; it holds dashboard
+   * history only, and the new hub's next write replaces it.)
+   */
+  private async persistActivity(): Promise<void> {
+    if (!this.lease.holds()) return;
+    await this.activityFile.save().catch((err: unknown) => this.o.log.warn({ err }, 'hub: writing the activity history failed'));
+  }
+
   private async becomeActive(epoch: number): Promise<void> {
     const dir = join(this.o.storageRoot, 'hub');
+    // The previous active hub's last hour, before anything new is recorded.
+    await this.activityFile.load().catch((err: unknown) => this.o.log.warn({ err }, 'hub: the activity history on the storage is unreadable; starting without it'));
     const dirDb = openHubDb(join(dir, DIRECTORY_DB_FILE), DIRECTORY_MIGRATIONS);
     const stateDb = openHubDb(join(dir, STATE_DB_FILE), STATE_MIGRATIONS);
     const log = this.o.log;
@@ -153,6 +171,9 @@ export class Hub {
     placement.syncDomains(directory.domainRouting())?.catch((err: unknown) => log.error({ err }, 'placement: domain sync failed'));
     log.info({ epoch, placementVersion: placement.snapshot.version, settingsVersion: settings.current().version }, 'hub active');
     this.activity.record('hub-active', this.o.memberId, `hub ${this.o.memberId} became active (lease epoch ${epoch})`);
+    clearInterval(this.persistTimer);
+    this.persistTimer = setInterval(() => void this.persistActivity(), ACTIVITY_PERSIST_MS);
+    this.persistTimer.unref();
     this.o.onRoleChange?.(true);
   }
 
@@ -160,6 +181,8 @@ export class Hub {
     const s = this.state;
     if (!s) return;
     this.state = undefined;
+    clearInterval(this.persistTimer);
+    this.persistTimer = undefined;
     s.members.stop();
     s.placement.stop();
     this.streams.closeAll();

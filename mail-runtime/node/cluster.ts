@@ -136,7 +136,15 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
       // Gauges the hub keeps for an hour for the dashboard's charts (hub/activity.ts).
       stats: () => {
         const open = node.sessions();
-        return { mailboxes: ownership.heldAddresses().length, imapSessions: open.imap, pop3Sessions: open.pop3, lmtpSessions: open.lmtp, submissionSessions: open.submission };
+        return {
+          mailboxes: ownership.heldAddresses().length,
+          imapSessions: open.imap,
+          pop3Sessions: open.pop3,
+          lmtpSessions: open.lmtp,
+          submissionSessions: open.submission,
+          // A counter since start (hub/protocol PERF_STATS); the dashboard charts it per minute.
+          messagesIn: node.messagesIn(),
+        };
       },
     },
   });

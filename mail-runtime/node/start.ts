@@ -101,6 +101,8 @@ export interface RunningNode {
   registry: Registry;
   /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
   sessions(): { imap: number; pop3: number; lmtp: number; submission: number };
+  /** Messages delivered into this node's mailboxes since start (LMTP and submission; one per recipient), for the heartbeat's `messagesIn`. */
+  messagesIn(): number;
   /** BYE to every session, stop listeners, flush the store. */
   close(): Promise<void>;
 }
@@ -220,7 +222,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       closers.push(() => (pop3s as Pop3Server).close());
     }
     // Mail in: LMTP from the gateways and submission from clients, delivering through the store like APPEND.
-    const delivery = storeDelivery(store, placement, log);
+    const stored = storeDelivery(store, placement, log);
+    let messagesIn = 0;
+    const delivery: typeof stored = {
+      deliver: async (...args) => {
+        await stored.deliver(...args);
+        messagesIn++;
+      },
+      close: () => stored.close(),
+    };
     closers.push(() => delivery.close());
     const lmtp = await startLmtpServer({
       ...opts.listen.lmtp,
@@ -321,6 +331,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         lmtp: lmtp.sessions(),
         submission: submissionServers.reduce((n, s) => n + s.sessions(), 0),
       }),
+      messagesIn: () => messagesIn,
       applyLimits: (l) => {
         if (l.maxConnections !== undefined) connections.max = l.maxConnections;
         if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);

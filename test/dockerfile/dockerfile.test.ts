@@ -49,6 +49,24 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('builds the dashboard in its own stage and copies only the page to where the hub looks for it (a deployed hub serves /dashboard/, no 503)', () => {
+    const { stages } = parseDockerfile(dockerfile);
+    const build = stages.find((st) => st.instructions.some((i) => i.keyword === 'RUN' && /vite(\.js)? build --config dashboard\/vite\.config\.mts/.test(i.args)));
+    expect(build, 'a stage that runs the dashboard build').toBeDefined();
+    const runtime = stages.at(-1)!;
+    expect(runtime).not.toBe(build);
+    const workdir = runtime.instructions.filter((i) => i.keyword === 'WORKDIR').at(-1)!.args;
+    const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+    const page = copies.find((a) => a.includes('/dashboard/dist'));
+    expect(page).toMatch(/^--from=\S+ \/app\/dashboard\/dist \.\/dashboard\/dist$/);
+    // static.ts walks up from mail-runtime/hub/api to <root>/dashboard/dist: the runtime copies mail-runtime to the same root.
+    expect(copies).toContain('mail-runtime ./mail-runtime');
+    expect(workdir).toBe('/app');
+    expect(readFileSync(join(root, 'mail-runtime', 'hub', 'api', 'static.ts'), 'utf8')).toContain("join(dir, 'dashboard', 'dist')");
+    // A host build never reaches the context; the stage builds its own.
+    expect(dockerignore).toContain('dashboard/dist');
+  });
+
   it('.dockerignore keeps secrets, state, git and host node_modules out of the context', () => {
     for (const p of ['**/.git', '**/node_modules', '.mailfleet', '**/*.pem', '**/*.key', '**/.env', 'test', 'Pulumi.*.yaml']) {
       expect(dockerignore).toContain(p);

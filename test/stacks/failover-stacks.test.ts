@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runStackOffline } from '../../cli/preview/main';
@@ -19,6 +20,7 @@ import { isSecretValue, unwrapSecrets, type Capture, type CapturedResource } fro
 
 const STACKS = join(__dirname, '..', '..', 'stacks');
 const PLATFORMS = ['kubernetes', 'docker', 'proxmox', 'vsphere'] as const;
+const SERVICE_MONITOR = 'kubernetes:monitoring.coreos.com/v1:ServiceMonitor';
 type Kind = (typeof PLATFORMS)[number];
 
 async function offline(stack: string, dir = STACKS): Promise<Capture> {
@@ -168,5 +170,31 @@ describe('the policy gate refuses an unsafe pair', () => {
     const findings = mandatory(await gate(standby, 'failover-proxmox-standby'));
     expect(findings.map((f) => f.policyName)).toEqual(['failover-pairs']);
     expect(findings[0]!.message).toContain('same site "ams1"');
+  });
+
+  it('monitoring.serviceMonitor on a kubernetes pair: each site scrapes its member through a ClusterIP metrics Service and a ServiceMonitor carrying serviceMonitorLabels; off by default', async () => {
+    expect(named(await offline('failover-kubernetes-primary'), SERVICE_MONITOR, 'mail-geo')).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'mailfleet-failover-'));
+    cpSync(STACKS, dir, { recursive: true });
+    const envFile = join(dir, 'esc', 'failover-kubernetes.yaml');
+    const env = YAML.parse(readFileSync(envFile, 'utf8'));
+    env.values.pulumiConfig['mailfleet:pair'].monitoring = { serviceMonitor: true, serviceMonitorLabels: { release: 'kube-prometheus-stack' } };
+    writeFileSync(envFile, YAML.stringify(env));
+    for (const [stack, index] of [['failover-kubernetes-primary', 0], ['failover-kubernetes-standby', 1]] as const) {
+      const cap = await offline(stack, dir);
+      const sms = named(cap, SERVICE_MONITOR, `mail-geo-all-${index}`);
+      expect(sms, stack).toHaveLength(1);
+      const sm = plain(sms[0]!);
+      expect(() => new ServiceMonitor(sm as ConstructorParameters<typeof ServiceMonitor>[0]).validate()).not.toThrow();
+      expect(sm.metadata.labels.release).toBe('kube-prometheus-stack');
+      expect(sm.spec.endpoints[0]).toMatchObject({ port: 'management', path: '/metrics', relabelings: [{ targetLabel: 'job', replacement: 'mailfleet' }] });
+      const services = named(cap, 'kubernetes:core/v1:Service', `mail-geo-all-${index}`).map(plain);
+      const selected = services.filter((svc) => Object.entries(sm.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => svc.metadata.labels[k] === v));
+      expect(selected, stack).toHaveLength(1);
+      expect(selected[0]!.spec.type).toBe('ClusterIP');
+      expect(selected[0]!.spec.ports.map((p: { name: string }) => p.name)).toEqual(['management']);
+      // The client-facing Service never carries the management port.
+      for (const svc of services.filter((x) => x !== selected[0])) expect(svc.spec.ports.map((p: { name: string }) => p.name)).not.toContain('management');
+    }
   });
 });

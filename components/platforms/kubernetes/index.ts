@@ -79,3 +79,4 @@ export const kubernetesAdapter: PlatformAdapter<'kubernetes'> = {
 };
 
 export { kubernetesMockOutputs } from './mocks';
+export { MEMBER_SCRAPE_ENDPOINT, SERVICE_MONITOR_API_VERSION } from './monitoring';

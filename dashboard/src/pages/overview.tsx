@@ -1,5 +1,9 @@
+import { useEffect, useState } from 'preact/hooks';
 import { api, type ActivityEvent, type HubStatus, type Member } from '../api';
-import { ago, usePoll } from '../poll';
+import { ago, POLL_MS, usePoll, usePush } from '../poll';
+
+/** While the event stream is open, new events arrive pushed; the members table (heartbeat ages) still refreshes at this pace. */
+const PUSHED_POLL_MS = 5_000;
 
 interface Data {
   hub: HubStatus;
@@ -20,7 +24,11 @@ function health(m: Member): { text: string; cls: string } {
 }
 
 export function Overview(_: { readOnly: boolean }) {
-  const { data, error } = usePoll(load);
+  const [pushed, setPushed] = useState(false);
+  const { data, error, reload } = usePoll(load, pushed ? PUSHED_POLL_MS : POLL_MS);
+  // A cluster event (a member joined or died, a hub took over) reloads at once; polling stays the fallback.
+  const streaming = usePush('/v1/events/stream', ['activity'], reload);
+  useEffect(() => setPushed(streaming), [streaming]);
   if (!data) return <p role="status">{error ?? 'Loading…'}</p>;
   const dead = data.members.filter((m) => m.state === 'dead').length;
   return (
@@ -32,7 +40,7 @@ export function Overview(_: { readOnly: boolean }) {
       )}
       <section aria-labelledby="hub-h">
         <h2 id="hub-h">Hub</h2>
-        <p data-testid="hub-status">
+        <p data-testid="hub-status" data-push={pushed ? 'stream' : 'poll'}>
           This hub <strong>{data.hub.id}</strong> is <strong>{data.hub.active ? 'active' : 'standby'}</strong> (lease epoch {data.hub.epoch})
           {!data.hub.active && data.hub.activeUrl ? `; the active hub is ${data.hub.activeUrl}` : ''}.
         </p>

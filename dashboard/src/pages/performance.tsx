@@ -4,13 +4,24 @@ import 'uplot/dist/uPlot.min.css';
 import { api, type StatsHistory } from '../api';
 import { usePoll } from '../poll';
 
-/** The gauges members send with heartbeats that this page charts (mail-runtime/node/cluster.ts names them). */
-const CHARTS: { key: string; title: string }[] = [
-  { key: 'imapSessions', title: 'IMAP connections' },
-  { key: 'pop3Sessions', title: 'POP3 connections' },
-  { key: 'submissionSessions', title: 'SMTP submission connections' },
-  { key: 'lmtpSessions', title: 'LMTP deliveries in progress' },
-  { key: 'mailboxes', title: 'Mailboxes open' },
+/**
+ * What members send with heartbeats that this page charts (mail-runtime/node/cluster.ts,
+ * mail-runtime/gateway/start.ts and hub/protocol PERF_STATS name them). `rate`:
+ * a counter since the member started, charted per minute; `cluster`: how the
+ * members' lines add up (latency: the worst gateway, never a sum).
+ */
+const CHARTS: { key: string; title: string; rate?: true; cluster: 'sum' | 'max' }[] = [
+  { key: 'messagesIn', title: 'Messages in per minute', rate: true, cluster: 'sum' },
+  { key: 'messagesOut', title: 'Messages out per minute', rate: true, cluster: 'sum' },
+  { key: 'deliveryP50Ms', title: 'Delivery latency p50 (ms)', cluster: 'max' },
+  { key: 'deliveryP99Ms', title: 'Delivery latency p99 (ms)', cluster: 'max' },
+  { key: 'queueDepth', title: 'Queue depth', cluster: 'sum' },
+  { key: 'imapSessions', title: 'IMAP connections', cluster: 'sum' },
+  { key: 'pop3Sessions', title: 'POP3 connections', cluster: 'sum' },
+  { key: 'submissionSessions', title: 'SMTP submission connections', cluster: 'sum' },
+  { key: 'smtpSessions', title: 'SMTP (MX) connections', cluster: 'sum' },
+  { key: 'lmtpSessions', title: 'LMTP deliveries in progress', cluster: 'sum' },
+  { key: 'mailboxes', title: 'Mailboxes open', cluster: 'sum' },
 ];
 
 const COLORS = ['#1f6feb', '#d9480f', '#2b8a3e', '#862e9c', '#e8590c', '#0b7285'];
@@ -22,27 +33,46 @@ interface Series {
   lines: { label: string; values: (number | null)[] }[];
 }
 
-/** Aligns every member's samples on one time axis (seconds) and adds the cluster-wide sum. */
-function seriesOf(h: StatsHistory, key: string): Series {
+/** A counter's samples as per-minute rates between consecutive samples (a drop is a restart: counted from 0). */
+function perMinute(samples: { t: number; v: number }[]): { t: number; v: number }[] {
+  const out: { t: number; v: number }[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    const dt = b.t - a.t;
+    if (dt <= 0) continue;
+    const delta = b.v >= a.v ? b.v - a.v : b.v;
+    out.push({ t: b.t, v: Math.round((delta * 60_000 * 10) / dt) / 10 });
+  }
+  return out;
+}
+
+/** Aligns every member's samples on one time axis (seconds) and adds the cluster-wide line. */
+function seriesOf(h: StatsHistory, chart: (typeof CHARTS)[number]): Series {
+  const { key } = chart;
+  const step = h.sampleMs;
   const members = Object.keys(h.members)
     .filter((id) => h.members[id]!.some((s) => key in s.stats))
     .sort();
-  const step = h.sampleMs;
-  const times = [...new Set(members.flatMap((id) => h.members[id]!.map((s) => Math.round(s.t / step) * step)))].sort((a, b) => a - b);
+  const points = new Map(
+    members.map((id) => {
+      const raw = h.members[id]!.filter((s) => s.stats[key] !== undefined).map((s) => ({ t: Math.round(s.t / step) * step, v: s.stats[key]! }));
+      return [id, chart.rate ? perMinute(raw) : raw] as const;
+    }),
+  );
+  const times = [...new Set([...points.values()].flatMap((ps) => ps.map((p) => p.t)))].sort((a, b) => a - b);
   const index = new Map(times.map((t, i) => [t, i]));
   const lines = members.map((id) => {
     const values: (number | null)[] = times.map(() => null);
-    for (const s of h.members[id]!) {
-      const v = s.stats[key];
-      if (v !== undefined) values[index.get(Math.round(s.t / step) * step)!] = v;
-    }
+    for (const p of points.get(id)!) values[index.get(p.t)!] = p.v;
     return { label: id, values };
   });
   const total = times.map((_, i) => {
     const vs = lines.map((l) => l.values[i]).filter((v): v is number => v !== null && v !== undefined);
-    return vs.length ? vs.reduce((a, b) => a + b, 0) : null;
+    if (!vs.length) return null;
+    return chart.cluster === 'max' ? Math.max(...vs) : vs.reduce((a, b) => a + b, 0);
   });
-  return { times: times.map((t) => t / 1000), lines: lines.length ? [...lines, { label: 'cluster', values: total }] : [] };
+  return { times: times.map((t) => t / 1000), lines: lines.length && times.length ? [...lines, { label: 'cluster', values: total }] : [] };
 }
 
 function Chart({ title, series }: { title: string; series: Series }) {
@@ -72,7 +102,7 @@ function Chart({ title, series }: { title: string; series: Series }) {
   useEffect(() => {
     plot.current?.setData([series.times, ...series.lines.map((l) => l.values)] as uPlot.AlignedData);
   }, [series]);
-  return <figure ref={box} class="chart" data-testid={`chart-${title}`} aria-label={`${title}, per node and cluster-wide, last hour`} role="img" />;
+  return <figure ref={box} class="chart" data-testid={`chart-${title}`} data-series={labels} aria-label={`${title}, per node and cluster-wide, last hour`} role="img" />;
 }
 
 export function Performance(_: { readOnly: boolean }) {
@@ -82,11 +112,11 @@ export function Performance(_: { readOnly: boolean }) {
   return (
     <>
       <p>
-        The last hour of what each member reports with its heartbeats (one sample per {data.sampleMs / 1000} s, kept in the hub’s memory; Prometheus keeps the long history). {samples} samples from{' '}
+        The last hour of what each member reports with its heartbeats (one sample per {data.sampleMs / 1000} s, kept by the hub and on its storage, so a standby hub that takes over shows it too; Prometheus keeps the long history). {samples} samples from{' '}
         {Object.keys(data.members).length} members.
       </p>
       {CHARTS.map((c) => {
-        const s = seriesOf(data, c.key);
+        const s = seriesOf(data, c);
         return s.lines.length ? <Chart key={c.key} title={c.title} series={s} /> : null;
       })}
     </>

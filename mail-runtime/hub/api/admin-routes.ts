@@ -3,6 +3,7 @@ import { hashPassword } from '../../auth';
 import { HISTORY_SAMPLE_MS, HISTORY_WINDOW_MS } from '../activity';
 import { importUsers, type ImportFormat } from '../directory';
 import { HubError } from '../errors';
+import type { Hub } from '../hub';
 import {
   ActivityList,
   address,
@@ -46,6 +47,12 @@ import {
   type Member,
 } from '../protocol';
 import { route, type AnyRoute } from './route';
+
+/** Dashboard event streams one hub serves at once: a few operators' tabs; each holds a socket and a listener. */
+const MAX_EVENT_STREAMS = 32;
+/** A comment line this often, under the 60 s idle timeout common to proxies and load balancers. */
+const EVENT_STREAM_KEEPALIVE_MS = 15_000;
+const openStreams = new WeakMap<Hub, number>();
 
 const NoContent = z.strictObject({ ok: z.literal(true) });
 const ok = { ok: true as const };
@@ -469,11 +476,40 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     path: '/v1/events',
     auth: 'admin',
     tag: 'metrics',
-    summary: 'Timeline of cluster events this hub saw (members joining and dying, hub active/standby), newest first; memory only',
+    summary: 'Timeline of cluster events (members joining and dying, hub active/standby), newest first; kept on the hub storage, so it survives a takeover',
     response: ActivityList,
     handler: ({ hub }) => {
       hub.active();
       return { events: hub.activity.timeline() };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/events/stream',
+    auth: 'admin',
+    tag: 'metrics',
+    summary: `Server-Sent Events: \`timeline\` (the timeline now), then an \`activity\` event for each new cluster event, and a comment every ${EVENT_STREAM_KEEPALIVE_MS / 1000} s; at most ${MAX_EVENT_STREAMS} streams per hub (503 beyond)`,
+    responseType: 'text/event-stream',
+    handler: ({ hub, req, res }) => {
+      hub.active();
+      const open = openStreams.get(hub) ?? 0;
+      if (open >= MAX_EVENT_STREAMS) throw new HubError('unavailable', `this hub already serves ${MAX_EVENT_STREAMS} event streams; poll GET /v1/events instead`);
+      openStreams.set(hub, open + 1);
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+      // One JSON line per data field (HTML Living Standard §9.2.6: a newline would split it).
+      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send('timeline', { events: hub.activity.timeline() });
+      const unsubscribe = hub.activity.subscribe((e) => send('activity', e));
+      // Comments keep proxies and load balancers from timing the stream out.
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), EVENT_STREAM_KEEPALIVE_MS);
+      keepAlive.unref();
+      const done = () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        openStreams.set(hub, (openStreams.get(hub) ?? 1) - 1);
+      };
+      req.socket.once('close', done);
+      return undefined;
     },
   }),
   route({

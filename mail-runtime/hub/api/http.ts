@@ -12,6 +12,7 @@ export const STATUS: Record<ApiErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   internal: 500,
   not_active: 503,
   unavailable: 503,
@@ -37,6 +38,8 @@ export function sendError(res: ServerResponse, err: HubError): void {
   };
   if (err.code === 'unauthorized') res.setHeader('www-authenticate', 'Bearer realm="mailfleet"');
   if (err.code === 'not_active' || err.code === 'unavailable') res.setHeader('retry-after', '1');
+  // RFC 6585 §4: a 429 may say how long to wait (RFC 9110 §10.2.3 Retry-After, in seconds).
+  if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(err.retryAfterSeconds));
   if (res.headersSent) {
     res.end();
     return;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Hub } from '../hub';
+import type { SessionLoginLimiter } from './login-limit';
 import type { Session, SessionKind, SessionStore } from './session';
 
 /**
@@ -22,6 +23,8 @@ export interface RouteContext<P, Q, B> {
   /** Who is calling: the admin, a read-only caller, a member, or nobody known (`auth: 'none'` routes). */
   caller: { kind: SessionKind | 'cluster' | 'anonymous'; session?: Session };
   sessions: SessionStore;
+  /** Failed dashboard logins per client address (login-limit.ts). */
+  logins: SessionLoginLimiter;
   /** The hub serves TLS (session cookies get `Secure`). */
   secure: boolean;
   /** The tokens a login may present. */

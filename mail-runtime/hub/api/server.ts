@@ -11,6 +11,7 @@ import { CLUSTER_ROUTES } from './cluster-routes';
 import { bearerOf, readJson, sendError, sendJson, tokenMatches } from './http';
 import { openApiDocument } from './openapi';
 import { compilePath, route, type AnyRoute, type RouteContext } from './route';
+import { SessionLoginLimiter } from './login-limit';
 import { SESSION_ROUTES } from './session-routes';
 import { csrfMatches, sessionCookieOf, SessionStore } from './session';
 import { findDashboardDir, serveDashboard } from './static';
@@ -100,6 +101,7 @@ function authorize(r: AnyRoute, req: IncomingMessage, o: HubApiOptions, sessions
 export async function startHubApi(o: HubApiOptions): Promise<HubApi> {
   const routes = hubRoutes(o.version).map((r) => ({ r, ...compilePath(r.path) }));
   const sessions = new SessionStore();
+  const logins = new SessionLoginLimiter();
   const dashboardDir = o.dashboardDir ?? findDashboardDir();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -130,7 +132,7 @@ export async function startHubApi(o: HubApiOptions): Promise<HubApi> {
     const query = parseWith(r.query, Object.fromEntries(url.searchParams), 'query');
     let body: unknown;
     if (r.body) body = parseWith(r.body, await readJson(req), 'body');
-    const result = await r.handler({ params, query, body, req, res, hub: o.hub(), caller, sessions, secure: o.tls !== undefined, tokens: { admin: o.adminToken, readOnly: o.readOnlyToken } });
+    const result = await r.handler({ params, query, body, req, res, hub: o.hub(), caller, sessions, logins, secure: o.tls !== undefined, tokens: { admin: o.adminToken, readOnly: o.readOnlyToken } });
     if (result === undefined && !r.response) return;
     sendJson(res, r.status ?? 200, result);
   };

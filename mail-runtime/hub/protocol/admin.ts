@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'not_active',
   'unavailable',
   'internal',
+  /** Too many attempts (dashboard logins from one address): the Retry-After header says when to try again. */
+  'rate_limited',
 ] as const;
 export const ApiError = z.strictObject({
   error: z.strictObject({

@@ -104,7 +104,34 @@ export const RegisterResponse = z.strictObject({
 });
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
-export const MemberStats = z.record(z.string().min(1).max(64), z.number().finite());
+/**
+ * Performance figures members add to their heartbeat `stats` (issue 16).
+ * Additive within protocol version 1: every field is optional, so a member
+ * that predates them still heartbeats; a member that sends one must send a
+ * sensible value (counters are non-negative integers, since process start,
+ * so the hub and the dashboard turn them into per-minute rates and see a
+ * restart as a drop).
+ *  - node: `messagesIn` messages delivered into its mailboxes (LMTP and submission);
+ *  - gateway: `messagesIn` messages accepted on MX (and the relay listener),
+ *    `messagesOut` recipients delivered to other MTAs, `queueDepth` entries not
+ *    yet finished, `deliveryP50Ms`/`deliveryP99Ms` acceptance-to-delivery
+ *    latency over its recent deliveries.
+ */
+export const PERF_STATS = {
+  messagesIn: 'counter',
+  messagesOut: 'counter',
+  queueDepth: 'gauge',
+  deliveryP50Ms: 'gauge',
+  deliveryP99Ms: 'gauge',
+} as const;
+
+export const MemberStats = z.record(z.string().min(1).max(64), z.number().finite()).superRefine((stats, ctx) => {
+  for (const [name, kind] of Object.entries(PERF_STATS)) {
+    const v = stats[name];
+    if (v === undefined) continue;
+    if (v < 0 || (kind === 'counter' && !Number.isInteger(v))) ctx.addIssue({ code: 'custom', path: [name], message: `must be a non-negative ${kind === 'counter' ? 'integer (a count since the process started)' : 'number'}` });
+  }
+});
 
 export const HeartbeatRequest = z.strictObject({
   memberId,

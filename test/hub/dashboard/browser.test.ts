@@ -7,6 +7,7 @@ import { hashPassword } from '../../../mail-runtime/auth';
 import { TestCluster, type TestUserSpec } from '../../helpers/cluster';
 import { ARTIFACTS, ensureDashboardBuilt } from '../../helpers/dashboard';
 import { ADMIN_TOKEN, waitFor } from '../../helpers/hub';
+import { dataBlock, mail, smtp, smtpConnect } from '../../helpers/smtp';
 import { FAST_SCRYPT } from '../../helpers/users';
 
 /**
@@ -29,6 +30,7 @@ let cluster: TestCluster;
 let browser: Browser;
 let hubUrl: string;
 let users: TestUserSpec[];
+let mx: number;
 
 beforeAll(async () => {
   ensureDashboardBuilt();
@@ -39,7 +41,9 @@ beforeAll(async () => {
   await writeFile(readOnlyTokenFile, `${READONLY_TOKEN}\n`);
   await cluster.startHub(0, { readOnlyTokenFile });
   hubUrl = cluster.hubUrls[0]!;
-  await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => cluster.startNode(id)));
+  // A gateway too: its messages in/out, queue depth and delivery latency feed the performance page.
+  const [gateway] = await Promise.all([cluster.startGateway('gw-0'), ...['node-a', 'node-b', 'node-c'].map((id) => cluster.startNode(id))]);
+  mx = gateway.port('smtp');
   users = await cluster.addUsers('example.test', 9);
   await cluster.settled();
   // A missing browser fails the test (never skips): install Debian's chromium (test/setup/debian-packages.ts).
@@ -81,6 +85,20 @@ async function goto(page: Page, id: string): Promise<void> {
   await page.waitForSelector(`nav a[href="#/${id}"][aria-current="page"]`);
 }
 
+/** One message to `to` through the gateway's MX (SMTP in; the gateway delivers it to the owner node over LMTP). */
+async function sendThroughGateway(to: string): Promise<void> {
+  const { c } = await smtpConnect(mx);
+  try {
+    await smtp(c, 'EHLO client.example.org');
+    expect(await smtp(c, 'MAIL FROM:<someone@example.org>')).toMatch(/^250/);
+    expect(await smtp(c, `RCPT TO:<${to}>`)).toMatch(/^250/);
+    expect(await smtp(c, 'DATA')).toMatch(/^354/);
+    expect(await smtp(c, dataBlock(mail({ to, subject: 'performance' })))).toMatch(/^250/);
+  } finally {
+    c.socket.destroy();
+  }
+}
+
 async function settingsVersion(): Promise<number> {
   return (await cluster.admin<{ version: number }>('GET', '/v1/settings')).version;
 }
@@ -98,6 +116,8 @@ describe('hub dashboard in a real browser', () => {
     });
 
     await loginWithKeyboard(page, ADMIN_TOKEN);
+    // Mail through the gateway early, so the performance page has deliveries to chart at the end.
+    await sendThroughGateway(users[0]!.address);
     expect(await page.textContent('[data-testid="session-kind"]')).toBe('admin');
     // The cookie is HttpOnly: script in the page cannot read it.
     expect(await page.evaluate('document.cookie')).toBe('');
@@ -106,6 +126,8 @@ describe('hub dashboard in a real browser', () => {
     // Overview: three healthy nodes.
     for (const id of ['node-a', 'node-b', 'node-c']) await page.waitForSelector(`tr[data-member="${id}"][data-state="live"] td.good`, { timeout: UI_WAIT_MS });
     expect(await page.textContent('[data-testid="hub-status"]')).toContain('active');
+    // The overview holds the hub's event stream (push); polling is only its fallback.
+    await page.waitForSelector('[data-testid="hub-status"][data-push="stream"]', { timeout: UI_WAIT_MS });
     await shot(page, '01-overview-healthy');
     await axe(page, 'overview');
     // Keyboard: the page links are reachable with Tab.
@@ -135,7 +157,8 @@ describe('hub dashboard in a real browser', () => {
     await page.waitForSelector('[data-testid="settings-message"]:has-text("version 1 applied")', { timeout: UI_WAIT_MS });
     expect(await settingsVersion()).toBe(1);
     // Polled from here (the page's CSP forbids the string evaluation waitForFunction would use).
-    const appliedCells = page.locator('[data-testid="applied"] [data-testid="applied-version"]');
+    // The nodes' rows (the gateway takes no cluster settings yet: its link reports version 0).
+    const appliedCells = page.locator('[data-testid="applied"] tr[data-member^="node-"] [data-testid="applied-version"]');
     await waitFor(async () => {
       const texts = await appliedCells.allTextContents();
       return texts.length === 3 && texts.every((t) => t === 'v1 (current)');
@@ -178,6 +201,19 @@ describe('hub dashboard in a real browser', () => {
     // Performance: the hub's hour of heartbeat gauges, charted.
     await goto(page, 'performance');
     await page.waitForSelector('[data-testid="chart-Mailboxes open"] canvas', { timeout: UI_WAIT_MS });
+    // The issue's figures: a chart each, with a line for the members that report them and the cluster's.
+    for (const [title, member] of [
+      ['Messages in per minute', 'gw-0'],
+      ['Messages in per minute', 'node-a'],
+      ['Messages out per minute', 'gw-0'],
+      ['Queue depth', 'gw-0'],
+      ['Delivery latency p50 (ms)', 'gw-0'],
+      ['Delivery latency p99 (ms)', 'gw-0'],
+    ]) {
+      const chart = await page.waitForSelector(`[data-testid="chart-${title}"] canvas`, { timeout: UI_WAIT_MS });
+      expect(chart).toBeTruthy();
+      expect((await page.getAttribute(`[data-testid="chart-${title}"]`, 'data-series'))?.split(','), title).toEqual(expect.arrayContaining([member, 'cluster']));
+    }
     await shot(page, '09-performance');
     await axe(page, 'performance');
 

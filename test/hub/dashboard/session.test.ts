@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../../mail-runtime/hub';
+import { SESSION_LOGIN_FAILURES, SESSION_LOGIN_WINDOW_MS, SessionLoginLimiter } from '../../../mail-runtime/hub/api/login-limit';
 import { MAX_SESSIONS, sessionCookie, SessionStore } from '../../../mail-runtime/hub/api/session';
+import type { HubError } from '../../../mail-runtime/hub/errors';
 import { ApiError } from '../../../mail-runtime/hub/protocol';
 import { ensureDashboardBuilt } from '../../helpers/dashboard';
 import { ADMIN_TOKEN, startTestHub } from '../../helpers/hub';
@@ -156,5 +158,82 @@ describe('dashboard sessions', () => {
     expect(String(page.body)).not.toMatch(/https?:\/\//);
     expect((await call('GET', '/dashboard/../../package.json')).status).toBe(404);
     expect((await call('GET', '/dashboard/%2e%2e/%2e%2e/package.json')).status).toBe(404);
+  });
+});
+
+describe('dashboard event stream (Server-Sent Events)', () => {
+  it('needs a session (401), sends the timeline, then each new event pushed; at most 32 streams (503 beyond)', async () => {
+    expect((await call('GET', '/v1/events/stream')).status).toBe(401);
+    const { cookie } = await login(ADMIN_TOKEN);
+    const streams: AbortController[] = [];
+    try {
+      const open = async () => {
+        const ctl = new AbortController();
+        streams.push(ctl);
+        return fetch(`${base}/v1/events/stream`, { headers: { cookie }, signal: ctl.signal });
+      };
+      const first = await open();
+      expect(first.status).toBe(200);
+      expect(first.headers.get('content-type')).toContain('text/event-stream');
+      const reader = first.body!.getReader();
+      let text = '';
+      // Bounded reads: each waits for the hub's next write.
+      const until = async (pattern: RegExp) => {
+        for (let i = 0; i < 50 && !pattern.test(text); i++) text += new TextDecoder().decode((await reader.read()).value);
+        expect(text).toMatch(pattern);
+      };
+      await until(/^event: timeline\ndata: \{"events":\[/);
+      hub.hub.activity.record('member-joined', 'probe-1', 'pushed to the stream');
+      await until(/event: activity\ndata: \{[^\n]*"member":"probe-1"[^\n]*\}\n\n/);
+      for (let i = 1; i < 32; i++) expect((await open()).status).toBe(200);
+      const refused = await open();
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/event streams/);
+    } finally {
+      for (const s of streams) s.abort();
+    }
+  });
+});
+
+// Last in the file: it uses up this address's failed logins on the shared hub.
+describe('dashboard login rate limit per client address', () => {
+  it(`answers 429 with Retry-After after ${SESSION_LOGIN_FAILURES} wrong tokens, to the right token too; other addresses and bearer calls are unaffected`, async () => {
+    let answer: Answer | undefined;
+    // Bounded: the earlier test's wrong token counts too, so the limit is reached within SESSION_LOGIN_FAILURES tries.
+    for (let i = 0; i < SESSION_LOGIN_FAILURES; i++) {
+      answer = await call('POST', '/v1/session', { body: { token: `wrong-${i}` } });
+      if (answer.status === 429) break;
+      expect(answer.status).toBe(401);
+    }
+    answer = await call('POST', '/v1/session', { body: { token: 'still-wrong' } });
+    expect(errorOf(answer, 429)).toMatch(/too many failed logins/);
+    expect(ApiError.parse(answer.body).error.code).toBe('rate_limited');
+    const retryAfter = Number(answer.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(SESSION_LOGIN_WINDOW_MS / 1000);
+    const right = await call('POST', '/v1/session', { body: { token: ADMIN_TOKEN } });
+    expect(right.status).toBe(429);
+    expect(right.headers.get('set-cookie')).toBeNull();
+    // The bearer API is not a login: an operator's CLI keeps working.
+    expect((await call('GET', '/v1/members', { bearer: ADMIN_TOKEN })).status).toBe(200);
+  });
+
+  it('lets an address try again once its latest failure left the window; counts IPv6 per /64', async () => {
+    let now = 1_000_000;
+    const limiter = new SessionLoginLimiter(() => now);
+    for (let i = 0; i < SESSION_LOGIN_FAILURES; i++) await limiter.failed('2001:db8:1:2::10');
+    // Another host of the same /64 is the same subscriber.
+    const refused = await limiter.check('2001:db8:1:2::99').then(
+      () => undefined,
+      (e: unknown) => e as HubError,
+    );
+    expect(refused?.code).toBe('rate_limited');
+    expect(refused?.retryAfterSeconds).toBe(SESSION_LOGIN_WINDOW_MS / 1000);
+    await expect(limiter.check('2001:db8:1:3::10')).resolves.toBeUndefined();
+    await expect(limiter.check('192.0.2.1')).resolves.toBeUndefined();
+    now += SESSION_LOGIN_WINDOW_MS - 1000;
+    await expect(limiter.check('2001:db8:1:2::10')).rejects.toMatchObject({ retryAfterSeconds: 1 });
+    now += 1001;
+    await expect(limiter.check('2001:db8:1:2::10')).resolves.toBeUndefined();
   });
 });

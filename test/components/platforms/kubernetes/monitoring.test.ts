@@ -73,6 +73,14 @@ describe('kubernetes: monitoring.serviceMonitor', () => {
     }
   });
 
+  it('serviceMonitorLabels go on the ServiceMonitor only (what a Prometheus selects by), beside the usual labels', async () => {
+    const cap = await build(withMonitoring({ serviceMonitor: true, serviceMonitorLabels: { release: 'kube-prometheus-stack', 'example.com/team': 'mail' } }));
+    const sm = plain(ofType(cap, SERVICE_MONITOR)[0]!);
+    expect(sm.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack', 'example.com/team': 'mail', 'app.kubernetes.io/name': 'mailfleet' });
+    expect(() => new ServiceMonitor(sm).validate()).not.toThrow();
+    for (const role of ROLES) expect(plain(one(cap, SERVICE, `mail-prod-${role}-service`)).metadata.labels.release, role).toBeUndefined();
+  });
+
   it('the schema check can fail: a ServiceMonitor without a selector is rejected', async () => {
     const cap = await build(withMonitoring({ serviceMonitor: true }));
     const sm = plain(ofType(cap, SERVICE_MONITOR)[0]!);
@@ -104,7 +112,19 @@ describe('spec: monitoring', () => {
   };
 
   it('defaults to no ServiceMonitor', () => {
-    expect(parseClusterSpec(exampleSpec()).monitoring).toEqual({ serviceMonitor: false });
+    expect(parseClusterSpec(exampleSpec()).monitoring).toEqual({ serviceMonitor: false, serviceMonitorLabels: {} });
+  });
+
+  it('serviceMonitorLabels: bad label syntax names the key; labels without serviceMonitor are refused', () => {
+    expect(problems(withMonitoring({ serviceMonitor: true, serviceMonitorLabels: { 'bad key!': 'x' } }))).toEqual([
+      expect.objectContaining({ path: expect.stringMatching(/^monitoring\.serviceMonitorLabels/), message: expect.stringMatching(/Kubernetes label key|key that is not allowed/) }),
+    ]);
+    expect(problems(withMonitoring({ serviceMonitor: true, serviceMonitorLabels: { release: 'x'.repeat(64) } }))).toEqual([
+      expect.objectContaining({ path: 'monitoring.serviceMonitorLabels.release', message: expect.stringMatching(/Kubernetes label value/) }),
+    ]);
+    expect(problems(withMonitoring({ serviceMonitorLabels: { release: 'kube-prometheus-stack' } }))).toEqual([
+      expect.objectContaining({ path: 'monitoring.serviceMonitorLabels', message: expect.stringMatching(/needs monitoring.serviceMonitor: true/) }),
+    ]);
   });
 
   it('a non-boolean, an unknown key and a non-kubernetes platform are rejected naming the field', () => {

@@ -46,6 +46,12 @@ export interface GatewayOptions {
   plaintextAuth?: PlaintextAuthPolicy;
   /** Certificate for STARTTLS; a self-signed one is generated when absent. */
   tls?: TlsFiles;
+  /**
+   * The relay listener's certificate (config `clusterTls.certFile`/`keyFile`,
+   * issued by the cluster CA for this member's internal names), which nodes
+   * verify against `clusterTls.caFile`. Absent: the relay presents `tls`.
+   */
+  relayTls?: TlsFiles;
   /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
   limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number };
   /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyProtocolFrom`). */
@@ -248,8 +254,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (opts.listen.relay) {
       // Members only: the cluster token is the password (the node sends its member id as the user name, for logs).
       const token = createHash('sha256').update(readClusterToken(opts, 'with listen.relay (members log in to the relay listener with it)')).digest();
+      const relayTls = opts.relayTls ? await loadTls(opts.relayTls, opts.hostname) : tls;
       relay = await startMxListener({
         ...mxCommon,
+        tls: relayTls,
         host: opts.listen.relay.host,
         port: opts.listen.relay.port,
         relay: {

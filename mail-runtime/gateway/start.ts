@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { FileDirectory, StaticDirectory, type Directory } from '../auth';
+import { FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
+import { RuntimeLimits } from '../config';
 import { createLogger, type Logger } from '../common/log';
 import { readClusterToken } from '../cluster';
 import {
@@ -53,7 +54,7 @@ export interface GatewayOptions {
    */
   relayTls?: TlsFiles;
   /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
-  limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number };
+  limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number } & Partial<RelayLoginLimits>;
   /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyProtocolFrom`). */
   proxyFrom?: readonly string[];
   relayNetworks: readonly string[];
@@ -61,7 +62,7 @@ export interface GatewayOptions {
   placement: StaticPlacement;
   /** Users and aliases (a directory object, or the users file). None: no hosted user exists. */
   directory?: Directory | { file: string };
-  inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number };
+  inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number; relayMessagesPerMemberPerMinute: number };
   queue: { retryFirstSeconds: number; retryMaxSeconds: number; expireHours: number; deliveryConcurrency: number };
   /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
   filters?: readonly Filter[];
@@ -96,6 +97,26 @@ export interface RunningGateway {
   takeOver(folder: string, epoch?: number): Promise<number>;
   /** 421 to every session, stop delivering (in-flight attempts record their results), close. */
   close(): Promise<void>;
+}
+
+/** The `limits` the relay listener's AUTH limiter reads (config/schema.ts RuntimeLimits decides each default). */
+type RelayLoginLimits = Pick<RuntimeLimits, 'loginFailuresPerAddress' | 'loginFailureWindowSeconds' | 'loginFailuresPerUser' | 'loginUserDelayMaxMs'>;
+
+/**
+ * The relay listener's AUTH limiter (auth/): failures per client address in
+ * the window, as the node's logins; every member counts as one user.
+ */
+function relayLoginLimiter(limits: Partial<RelayLoginLimits>): LoginLimiter {
+  const d = RuntimeLimits.parse(undefined);
+  const perAddress = limits.loginFailuresPerAddress ?? d.loginFailuresPerAddress;
+  return new LoginLimiter({
+    perAddress,
+    // One identity: the pair limit is the address limit.
+    perUserAddress: perAddress,
+    perUser: limits.loginFailuresPerUser ?? d.loginFailuresPerUser,
+    windowMs: (limits.loginFailureWindowSeconds ?? d.loginFailureWindowSeconds) * 1000,
+    userDelayMaxMs: limits.loginUserDelayMaxMs ?? d.loginUserDelayMaxMs,
+  });
 }
 
 function isDirectory(d: GatewayOptions['directory']): d is Directory {
@@ -264,11 +285,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
           verify: (_user, password) => timingSafeEqual(createHash('sha256').update(password).digest(), token),
           plaintextAuth: opts.plaintextAuth ?? 'loopback',
           failuresPerConnection: opts.limits.loginFailuresPerConnection,
+          limiter: relayLoginLimiter(opts.limits),
         },
         // The node checked the user and the sender; inbound filters (SPF, spam) judge mail from outside, not ours.
         filters: [],
-        // A node relays all of its users' outside mail: no per-address message rate against the cluster's own members.
-        messageRate: new MessageRate(Number.MAX_SAFE_INTEGER),
+        // Keyed by the logged-in member, not its address (mail-from.ts): one node relays all of its users' outside mail.
+        messageRate: new MessageRate(opts.inbound.relayMessagesPerMemberPerMinute),
       });
       const r = relay;
       closers.push(() => r.close());

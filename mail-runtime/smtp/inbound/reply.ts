@@ -47,6 +47,12 @@ export const REPLIES = {
   tooBig: (max: number) => new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${max}`),
   /** Messages from one address per minute (RuntimeConfig inbound.messagesPerAddressPerMinute); RFC 3463 4.7.1. */
   rateLimited: () => new SmtpReply(450, '4.7.1', 'too much mail from your address, try again later'),
+  /** The relay listener: one member over inbound.relayMessagesPerMemberPerMinute (RFC 3463 4.7.1, temporary). */
+  memberRateLimited: (member: string) => new SmtpReply(451, '4.7.1', `member ${member} is over its relay message rate, try again later`),
+  /** The relay listener relays only our own senders (RFC 5321 §3.9, RFC 3463 5.7.1): a sender outside the hosted domains is no user of ours. */
+  senderNotHosted: (sender: string) => new SmtpReply(550, '5.7.1', `<${sender}>: sender is not in a hosted domain, not relayed`),
+  /** RFC 4954 §6: too many failed AUTHs from this address; refused without checking (454 4.7.0, temporary). */
+  authThrottled: () => new SmtpReply(454, '4.7.0', 'too many failed logins from your address, try again later'),
   /** Any fault of ours: the sender keeps the message and retries (RFC 5321 §4.2.5). Logged with its stack. */
   internal: () => new SmtpReply(451, '4.3.0', 'local error in processing, try again later'),
   /** The queue refused (full disk, fenced after a takeover): nothing was accepted. */

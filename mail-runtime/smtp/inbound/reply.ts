@@ -38,6 +38,8 @@ export const REPLIES = {
   /** RFC 3463 5.1.1 "bad destination mailbox address": a hosted domain without that user. */
   unknownUser: (rcpt: string) => new SmtpReply(550, '5.1.1', `<${rcpt}>: recipient address rejected: user unknown`),
   /** A hosted mailbox no node is placed for (yet): try later, nothing is accepted that has nowhere to go. */
+  /** RFC 3463 4.4.3 "directory server failure": whether the user exists is unknown now (hub away, never asked about it); the sender retries. */
+  directoryUnavailable: (rcpt: string) => new SmtpReply(450, '4.4.3', `<${rcpt}>: recipient cannot be verified now, try again later`),
   noPlacement: (rcpt: string) => new SmtpReply(451, '4.3.0', `<${rcpt}>: mailbox temporarily unavailable, try again later`),
   /** RFC 5321 §2.3.8: CR and LF only as CRLF. Bare ones are how SMTP smuggling hides a second message (CVE-2023-51764/-51765/-51766). */
   bareLineEnding: () => new SmtpReply(554, '5.6.0', 'message refused: bare CR or LF in the data (RFC 5321 §2.3.8: lines end with CRLF)'),

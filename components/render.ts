@@ -30,6 +30,13 @@ export const STANDARD_PORTS = {
   pop3: 110,
   pop3s: 995,
   lmtp: 24,
+  /**
+   * The gateways' relay listener (`listen.relay`): cluster members only, AUTH
+   * with the cluster token. It is message submission (RFC 6409 §3.1: port
+   * 587) from a node relaying its users' outside mail; never published by a
+   * load balancer.
+   */
+  relay: 587,
   http: 443,
   management: 9090,
 } as const;
@@ -393,6 +400,7 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       adminTokenFile: secretsDir ? posix.join(secretsDir, 'admin-token') : GUEST_PATHS.adminToken,
     });
   }
+  const relay = renderRelay(spec, () => listen(host, STANDARD_PORTS.relay), local?.host);
   for (let i = 0; i < spec.nodes.count; i++) {
     const nodeListen = {
       imap: listen(host, STANDARD_PORTS.imap),
@@ -405,13 +413,13 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
       submission: listen(host, STANDARD_PORTS.submission),
       smtps: listen(host, STANDARD_PORTS.smtps),
     };
-    push('node', i, { ...common('node', i), role: 'node', listen: nodeListen, proxyProtocolFrom: wiring.nodesTrust });
+    push('node', i, { ...common('node', i), role: 'node', listen: nodeListen, proxyProtocolFrom: wiring.nodesTrust, ...relay.node(i) });
   }
   for (let i = 0; i < spec.gateways.count; i++) {
     push('gateway', i, {
       ...common('gateway', i),
       role: 'gateway',
-      listen: { smtp: listen(host, STANDARD_PORTS.smtp, i === 0 && local ? LOCAL_PORTS.gatewaySmtp : undefined) },
+      listen: { smtp: listen(host, STANDARD_PORTS.smtp, i === 0 && local ? LOCAL_PORTS.gatewaySmtp : undefined), ...relay.gateway(i) },
       relayNetworks: spec.gateway.relayNetworks,
       hostedDomains: spec.domains.map((d) => d.name),
       smarthost: spec.gateway.smarthost,
@@ -440,6 +448,28 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
     });
   }
   return members;
+}
+
+/**
+ * The relay hop (node submission → gateway → outside): every gateway gets a
+ * relay listener (`listen.relay`, cluster members only, AUTH PLAIN with the
+ * cluster token every member has in `clusterTokenFile`), and node `i`
+ * relays through gateway `i mod gateways` (`gatewayRelay`) so the nodes
+ * spread over the gateways; on Kubernetes the gateways' ClusterIP Service
+ * spreads them instead (render's gateway address is that Service). Without
+ * gateways a node has no relay and refuses outside recipients (451 4.3.5).
+ */
+function renderRelay(spec: ClusterSpec, listenFor: (gateway: number) => { host: string; port: number }, localHost: string | undefined) {
+  const listens = Array.from({ length: spec.gateways.count }, (_, i) => listenFor(i));
+  return {
+    gateway: (i: number) => ({ relay: listens[i]! }),
+    node: (i: number): { gatewayRelay?: string } => {
+      if (listens.length === 0) return {};
+      const g = i % listens.length;
+      const host = localHost ?? addressOf(spec, 'gateway', g);
+      return { gatewayRelay: `${host.includes(':') ? `[${host}]` : host}:${listens[g]!.port}` };
+    },
+  };
 }
 
 function siteAddress(spec: FailoverPairSpec, side: 'primary' | 'standby'): string {

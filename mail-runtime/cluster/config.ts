@@ -27,10 +27,15 @@ export function readClusterToken(cfg: Pick<RuntimeConfig, 'clusterTokenFile'>, w
   return readNamed('clusterTokenFile', cfg.clusterTokenFile);
 }
 
+/** The cluster CA's PEM (`clusterTls.caFile`) members verify each other by, if configured. */
+export function readClusterCa(cfg: Pick<RuntimeConfig, 'clusterTls'>): string | undefined {
+  return cfg.clusterTls ? readNamed('clusterTls.caFile', cfg.clusterTls.caFile) : undefined;
+}
+
 /** The cluster token and the cluster CA a member needs to reach the hub; errors name the field. */
 export function readClusterSecrets(cfg: Pick<RuntimeConfig, 'clusterTokenFile' | 'clusterTls' | 'hubUrl' | 'hubUrls'>): { token: string; caPem?: string } {
   if (!cfg.clusterTokenFile) throw new RuntimeConfigError('runtime config', [{ path: 'clusterTokenFile', message: 'is required with hubUrl/hubUrls (members authenticate to the hub with it)' }]);
   const token = readNamed('clusterTokenFile', cfg.clusterTokenFile);
-  const caPem = cfg.clusterTls ? readNamed('clusterTls.caFile', cfg.clusterTls.caFile) : undefined;
+  const caPem = readClusterCa(cfg);
   return { token, ...(caPem ? { caPem } : {}) };
 }

@@ -9,7 +9,7 @@ export { ClusterMember } from './member';
 export { Ownership } from './ownership';
 export { HubDirectory } from './directory';
 export { SettingsAppliers, ipMatcher } from './settings';
-export { hubUrlsOf, readClusterSecrets, readClusterToken } from './config';
+export { hubUrlsOf, readClusterCa, readClusterSecrets, readClusterToken } from './config';
 export { HubLink } from './hub-link';
 export { PlacementCache } from './placement-cache';
 export { SharedLoginHistory } from './shared-login-history';

@@ -473,6 +473,15 @@ const Inbound = strict({
    */
   messagesPerAddressPerMinute: z.number().int().min(1).default(600),
   /**
+   * Messages one cluster member (the name it logged in with) may relay per
+   * minute on the relay listener (`listen.relay`); beyond it MAIL FROM is
+   * answered 451 4.7.1 (RFC 3463: delivery not authorized, temporary) and
+   * the node's client retries, so a compromised account on one node cannot
+   * flood the outbound queue. 6000 (100 a second, sustained) is far above
+   * what a node's users submit for outside.
+   */
+  relayMessagesPerMemberPerMinute: z.number().int().min(1).default(6000),
+  /**
    * Seconds a client may stay silent while we wait for its next command or
    * data; then 421 4.4.2 and the connection is closed. RFC 5321 §4.5.3.2.7
    * asks a server to wait at least 5 minutes.

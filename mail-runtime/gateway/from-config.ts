@@ -18,6 +18,7 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
     ...(cfg.clusterTokenFile ? { clusterTokenFile: cfg.clusterTokenFile } : {}),
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.tls ? { tls: cfg.tls } : {}),
+    ...(cfg.clusterTls?.certFile && cfg.clusterTls.keyFile ? { relayTls: { certFile: cfg.clusterTls.certFile, keyFile: cfg.clusterTls.keyFile } } : {}),
     limits: cfg.limits,
     proxyFrom: cfg.proxyProtocolFrom,
     relayNetworks: cfg.relayNetworks,

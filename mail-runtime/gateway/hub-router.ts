@@ -1,8 +1,12 @@
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
 import { normalizeAddress } from '../auth';
 import type { HubClient, PlacementCache } from '../cluster';
+import { writeFileAtomic } from '../common/atomic-file';
 import type { Logger } from '../common/log';
-import { RecipientAnswer, type Recipient } from '../hub/protocol';
-import { NoPlacementError, type Route, type Router } from '../smtp/routing';
+import { Recipient, RecipientAnswer } from '../hub/protocol';
+import { DirectoryUnavailableError, NoPlacementError, type Route, type Router } from '../smtp/routing';
 
 /**
  * How long a recipient answer from the hub is used without asking again.
@@ -18,6 +22,18 @@ const RECIPIENT_TTL_MS = 30_000;
 const RECIPIENT_STALE_MS = 24 * 3600_000;
 /** Recipients remembered at once (each a few hundred bytes); the oldest go first. */
 const RECIPIENT_CACHE_MAX = 100_000;
+/**
+ * New answers are written to the cache file at most this often (the whole
+ * file is rewritten atomically; a burst of new recipients costs one write).
+ */
+const RECIPIENT_SAVE_INTERVAL_MS = 1000;
+/** Format version of the recipient cache file; a file of another version is ignored (the hub refills it). */
+const RECIPIENT_CACHE_VERSION = 1;
+const RecipientCacheFile = z.strictObject({
+  version: z.literal(RECIPIENT_CACHE_VERSION),
+  recipients: z.array(z.strictObject({ address: z.string().min(1), recipient: Recipient, at: z.number().int().nonnegative() })).max(RECIPIENT_CACHE_MAX),
+});
+
 /** One recipient lookup at the hub gives up after this long (the session's RCPT waits for it). */
 const LOOKUP_TIMEOUT_MS = 5000;
 /** Alias chains longer than this are a loop in the directory, not a route. */
@@ -30,6 +46,12 @@ export interface HubRouterOptions {
   /** The hub's placement, kept current by the member's HubLink. */
   placement: PlacementCache;
   log: Logger;
+  /**
+   * Where the recipient answers are kept across restarts (the gateway's
+   * storage): a gateway restarted while no hub answers still knows the
+   * recipients it was told about. Absent: memory only.
+   */
+  cacheFile?: string;
 }
 
 /**
@@ -44,7 +66,66 @@ export interface HubRouterOptions {
 export class HubRouter implements Router {
   private readonly known = new Map<string, { recipient: Recipient; at: number }>();
 
+  private saveTimer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> = Promise.resolve();
+
   constructor(private readonly o: HubRouterOptions) {}
+
+  /** Loads the saved answers, if any; a damaged file or another version is reported and ignored. */
+  async load(): Promise<number> {
+    const file = this.o.cacheFile;
+    if (!file) return 0;
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    let parsed;
+    try {
+      parsed = RecipientCacheFile.safeParse(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      this.o.log.warn({ file, issues: parsed?.error.issues.slice(0, 3) }, 'recipient cache unreadable or of another version; ignored');
+      return 0;
+    }
+    for (const r of parsed.data.recipients) if (!this.known.has(r.address)) this.known.set(r.address, { recipient: r.recipient, at: r.at });
+    this.o.log.info({ recipients: parsed.data.recipients.length }, 'recipients loaded from the local cache');
+    return parsed.data.recipients.length;
+  }
+
+  /** Writes pending answers now (at stop). */
+  async flush(): Promise<void> {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      this.save();
+    }
+    await this.saving;
+  }
+
+  private scheduleSave(): void {
+    if (!this.o.cacheFile || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save();
+    }, RECIPIENT_SAVE_INTERVAL_MS);
+    this.saveTimer.unref();
+  }
+
+  private save(): void {
+    const file = this.o.cacheFile!;
+    const text = JSON.stringify({ version: RECIPIENT_CACHE_VERSION, recipients: [...this.known].map(([address, k]) => ({ address, recipient: k.recipient, at: k.at })) });
+    this.saving = this.saving
+      .then(async () => {
+        await fs.mkdir(dirname(file), { recursive: true });
+        await writeFileAtomic(file, text, { durable: true });
+      })
+      .catch((err: unknown) => this.o.log.error({ err, file }, 'recipient cache write failed'));
+  }
 
   async route(address: string): Promise<Route> {
     let addr = normalizeAddress(address);
@@ -106,13 +187,15 @@ export class HubRouter implements Router {
       this.known.delete(addr);
       this.known.set(addr, { recipient: a.recipient, at: now });
       if (this.known.size > RECIPIENT_CACHE_MAX) this.known.delete(this.known.keys().next().value!);
+      // Every fresh answer, so `at` on disk stays current for RECIPIENT_STALE_MS after a restart (writes coalesce, see RECIPIENT_SAVE_INTERVAL_MS).
+      this.scheduleSave();
       return a.recipient;
     } catch (err) {
       if (had && now - had.at < RECIPIENT_STALE_MS) {
         this.o.log.warn({ err, rcpt: addr }, 'hub unreachable: using the recipient as last known');
         return had.recipient;
       }
-      throw err;
+      throw new DirectoryUnavailableError(addr, { cause: err });
     }
   }
 }

@@ -28,7 +28,8 @@ function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; l
   const { token, caPem } = readClusterSecrets(cfg);
   const cache = new PlacementCache(join(cfg.storage.path, 'members', cfg.memberId, 'placement.json'), log);
   const client = new HubClient({ urls, token, ...(caPem ? { caPem } : {}), log });
-  const router = new HubRouter({ client, placement: cache, log });
+  // Beside the placement cache: a gateway restarted while no hub answers still knows its recipients.
+  const router = new HubRouter({ client, placement: cache, log, cacheFile: join(cfg.storage.path, 'members', cfg.memberId, 'recipients.json') });
   const link = (ports: Record<string, number>, stats: () => Record<string, number>): HubLink =>
     new HubLink({
       urls: [...urls],
@@ -50,12 +51,14 @@ export async function runGateway(cfg: GatewayConfig): Promise<RunningGateway> {
   if (unserved.length) log.warn({ fields: unserved }, 'configured but not served by this version yet');
   const cluster = clusterRouting(cfg, log);
   await cluster?.cache.load();
+  await cluster?.router.load();
   const gateway = await startGateway({ ...gatewayOptionsFromConfig(cfg), ...(cluster ? { router: cluster.router } : {}), log });
   const link = cluster?.link({ smtp: gateway.smtpPort, management: gateway.healthPort }, () => gateway.stats());
   link?.start();
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     Promise.resolve(link?.stop())
+      .then(() => cluster?.router.flush())
       .then(() => gateway.close())
       .then(
         () => process.exit(0),

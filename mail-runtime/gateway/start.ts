@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { FileDirectory, StaticDirectory, type Directory } from '../auth';
+import { FileDirectory, LoginLimiter, StaticDirectory, type Directory } from '../auth';
 import { LatencyWindow } from '../common/latency-window';
+import { RuntimeLimits } from '../config';
 import { createLogger, type Logger } from '../common/log';
 import { readClusterToken } from '../cluster';
 import {
@@ -47,8 +48,14 @@ export interface GatewayOptions {
   plaintextAuth?: PlaintextAuthPolicy;
   /** Certificate for STARTTLS; a self-signed one is generated when absent. */
   tls?: TlsFiles;
+  /**
+   * The relay listener's certificate (config `clusterTls.certFile`/`keyFile`,
+   * issued by the cluster CA for this member's internal names), which nodes
+   * verify against `clusterTls.caFile`. Absent: the relay presents `tls`.
+   */
+  relayTls?: TlsFiles;
   /** Config `limits`: message size, and the connection bounds every listener shares (net/connectionLimitFromConfig). */
-  limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number };
+  limits: ClientConnectionLimits & { maxMessageBytes: number; loginFailuresPerConnection: number } & Partial<RelayLoginLimits>;
   /** Trusted load balancers (CIDR) whose connections start with a PROXY v2 header naming the client (config `proxyProtocolFrom`). */
   proxyFrom?: readonly string[];
   relayNetworks: readonly string[];
@@ -56,7 +63,7 @@ export interface GatewayOptions {
   placement: StaticPlacement;
   /** Users and aliases (a directory object, or the users file). None: no hosted user exists. */
   directory?: Directory | { file: string };
-  inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number };
+  inbound: { maxRecipients: number; messagesPerAddressPerMinute: number; idleTimeoutSeconds: number; relayMessagesPerMemberPerMinute: number };
   queue: { retryFirstSeconds: number; retryMaxSeconds: number; expireHours: number; deliveryConcurrency: number };
   /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
   filters?: readonly Filter[];
@@ -98,6 +105,27 @@ export interface RunningGateway {
   takeOver(folder: string, epoch?: number): Promise<number>;
   /** 421 to every session, stop delivering (in-flight attempts record their results), close. */
   close(): Promise<void>;
+}
+
+/** The `limits` the relay listener's AUTH limiter reads (config/schema.ts RuntimeLimits decides each default). */
+type RelayLoginLimits = Pick<RuntimeLimits, 'loginFailuresPerAddress' | 'loginFailureWindowSeconds' | 'loginFailuresPerUser' | 'loginUserDelayMaxMs' | 'loginPairDelayMs'>;
+
+/**
+ * The relay listener's AUTH limiter (auth/): failures per client address in
+ * the window, as the node's logins; every member counts as one user.
+ */
+function relayLoginLimiter(limits: Partial<RelayLoginLimits>): LoginLimiter {
+  const d = RuntimeLimits.parse(undefined);
+  const perAddress = limits.loginFailuresPerAddress ?? d.loginFailuresPerAddress;
+  return new LoginLimiter({
+    perAddress,
+    // One identity: the pair limit is the address limit.
+    perUserAddress: perAddress,
+    perUser: limits.loginFailuresPerUser ?? d.loginFailuresPerUser,
+    windowMs: (limits.loginFailureWindowSeconds ?? d.loginFailureWindowSeconds) * 1000,
+    userDelayMaxMs: limits.loginUserDelayMaxMs ?? d.loginUserDelayMaxMs,
+    pairDelayMs: limits.loginPairDelayMs ?? d.loginPairDelayMs,
+  });
 }
 
 function isDirectory(d: GatewayOptions['directory']): d is Directory {
@@ -272,19 +300,22 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (opts.listen.relay) {
       // Members only: the cluster token is the password (the node sends its member id as the user name, for logs).
       const token = createHash('sha256').update(readClusterToken(opts, 'with listen.relay (members log in to the relay listener with it)')).digest();
+      const relayTls = opts.relayTls ? await loadTls(opts.relayTls, opts.hostname) : tls;
       relay = await startMxListener({
         ...mxCommon,
+        tls: relayTls,
         host: opts.listen.relay.host,
         port: opts.listen.relay.port,
         relay: {
           verify: (_user, password) => timingSafeEqual(createHash('sha256').update(password).digest(), token),
           plaintextAuth: opts.plaintextAuth ?? 'loopback',
           failuresPerConnection: opts.limits.loginFailuresPerConnection,
+          limiter: relayLoginLimiter(opts.limits),
         },
         // The node checked the user and the sender; inbound filters (SPF, spam) judge mail from outside, not ours.
         filters: [],
-        // A node relays all of its users' outside mail: no per-address message rate against the cluster's own members.
-        messageRate: new MessageRate(Number.MAX_SAFE_INTEGER),
+        // Keyed by the logged-in member, not its address (mail-from.ts): one node relays all of its users' outside mail.
+        messageRate: new MessageRate(opts.inbound.relayMessagesPerMemberPerMinute),
       });
       const r = relay;
       closers.push(() => r.close());

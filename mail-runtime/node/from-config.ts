@@ -1,4 +1,4 @@
-import { readClusterToken } from '../cluster';
+import { readClusterCa, readClusterToken } from '../cluster';
 import type { RuntimeConfigOf } from '../config';
 import { GatewayRelay } from '../smtp/submission';
 import type { NodeOptions } from './start';
@@ -38,6 +38,8 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
             splitHostPort(cfg.gatewayRelay),
             cfg.hostname,
             cfg.clusterTokenFile ? { user: cfg.memberId, pass: readClusterToken(cfg, 'to log in to the gateway relay') } : undefined,
+            // The gateway's relay certificate is checked against the cluster CA when there is one.
+            readClusterCa(cfg),
           ),
         }
       : {}),

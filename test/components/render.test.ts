@@ -18,7 +18,17 @@ describe('renderRuntimeConfigs', () => {
     expect(members.map((m) => m.memberId)).toEqual(['demo-hub-0', 'demo-node-0', 'demo-node-1', 'demo-gateway-0', 'demo-proxy-0']);
     const byId = Object.fromEntries(members.map((m) => [m.memberId, m.config]));
     expect(byId['demo-hub-0']!.listen).toEqual({ http: { host: '127.0.0.1', port: 2580 } });
-    expect(byId['demo-gateway-0']!.listen).toEqual({ smtp: { host: '127.0.0.1', port: 2525 } });
+    const gateway = byId['demo-gateway-0']!;
+    if (gateway.role !== 'gateway') throw new Error('role');
+    expect(gateway.listen.smtp).toEqual({ host: '127.0.0.1', port: 2525 });
+    // The relay listener (cluster members only) gets a dynamic port; both nodes relay through it.
+    expect(gateway.listen.relay?.port).toBeGreaterThanOrEqual(LOCAL_PORTS.firstDynamic);
+    for (const id of ['demo-node-0', 'demo-node-1']) {
+      const n = byId[id]!;
+      if (n.role !== 'node') throw new Error('role');
+      expect(n.gatewayRelay, id).toBe(`127.0.0.1:${gateway.listen.relay!.port}`);
+      expect(n.clusterTokenFile, id).toBe(gateway.clusterTokenFile);
+    }
     expect(byId['demo-proxy-0']!.listen).toMatchObject({ imap: { port: 2143 }, imaps: { port: 2993 }, pop3: { port: 2110 }, submission: { port: 2587 }, smtps: { port: 2465 } });
     // Nodes get ports from 2600 up.
     const node = byId['demo-node-0']!;

@@ -43,6 +43,8 @@ export async function startTestNode(
     gatewayRelay?: string;
     /** Config `clusterTokenFile`: with gatewayRelay, the node logs in to the gateway's relay listener with it. */
     clusterTokenFile?: string;
+    /** Config `clusterTls`: the CA the gateway relay's certificate is verified against. */
+    clusterTls?: { caFile: string };
   } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs'>> = {},
 ): Promise<TestNode> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mf-node-')));
@@ -61,6 +63,7 @@ export async function startTestNode(
       listen: { imap: lo, pop3: lo, lmtp: lo, ...(opts.imaps ? { imaps: lo } : {}), ...(opts.pop3s ? { pop3s: lo } : {}), ...(opts.submission ? { submission: lo } : {}) },
       ...(opts.gatewayRelay ? { gatewayRelay: opts.gatewayRelay } : {}),
       ...(opts.clusterTokenFile ? { clusterTokenFile: opts.clusterTokenFile } : {}),
+      ...(opts.clusterTls ? { clusterTls: opts.clusterTls } : {}),
       directory: { file: usersFile },
       ...(opts.plaintextAuth ? { plaintextAuth: opts.plaintextAuth } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),

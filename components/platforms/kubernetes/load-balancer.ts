@@ -4,7 +4,7 @@ import { STANDARD_PORTS, type RenderedMember } from '../../render';
 import type { Role } from '../../spec';
 import { CLIENT_PORTS, type ClientPort, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
 import { selectorLabels, type KubeEnv } from './meta';
-import { listenPorts } from './pod';
+import { publicPorts } from './pod';
 
 /**
  * Client-facing Services. One per edge role, not one for both:
@@ -43,7 +43,8 @@ export function createLoadBalancer(env: KubeEnv, args: LoadBalancerArgs, parent:
   const portsFor = (members: readonly RenderedMember[]): PortSpec[] => {
     const first = members[0];
     if (!first) return [];
-    return listenPorts(first.config).map((p) => ({
+    // The gateways' relay listener is for cluster members only: never on a public Service.
+    return publicPorts(first.config).map((p) => ({
       name: p.name,
       port: p.containerPort,
       targetPort: p.name,

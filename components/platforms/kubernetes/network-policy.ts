@@ -3,7 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { RuntimeConfig } from '../../../mail-runtime/config';
 import type { Role } from '../../spec';
 import { applianceLabels, selectorLabels, type KubeEnv } from './meta';
-import { listenPorts } from './pod';
+import { MEMBERS_ONLY_LISTENERS, listenPorts } from './pod';
 
 type Spec = k8s.types.input.networking.v1.NetworkPolicySpec;
 type Rule = { protocol: 'TCP' | 'UDP'; port: number };
@@ -18,10 +18,10 @@ type Egress = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
  * | from → to | ports |
  * | --- | --- |
  * | anyone → proxies | the proxy's client listeners (IMAP, IMAPS, POP3, submission, SMTPS) |
- * | anyone → gateways | SMTP 25 |
+ * | anyone → gateways | SMTP 25 (every gateway listener but the relay) |
  * | proxies → nodes | every node listener except LMTP |
  * | gateways → nodes | LMTP |
- * | nodes → gateways | SMTP (authenticated submission is handed to the outbound queue) |
+ * | nodes → gateways | the relay listener only (587: a node relays its users' outside mail, AUTH with the cluster token) |
  * | every member → hubs | hub API (443) |
  * | operators (admin.allowedCidrs; anyone with admin.public) → hubs | hub API |
  * | hubs → every member | management (9090: health, metrics) |
@@ -68,7 +68,8 @@ export function networkPolicySpec(env: KubeEnv, role: Role): Spec {
   const hubApi = portsOf('hub');
   const nodeMailbox = portsOf('node', (name) => name !== 'lmtp');
   const nodeLmtp = portsOf('node', (name) => name === 'lmtp');
-  const gatewaySmtp = portsOf('gateway');
+  const gatewayPublic = portsOf('gateway', (name) => !MEMBERS_ONLY_LISTENERS.includes(name));
+  const gatewayRelay = portsOf('gateway', (name) => name === 'relay');
 
   const ingress: Ingress[] = [{ from: [of('hub')], ports: [management] }];
   // The ServiceMonitor's Prometheus runs in a namespace we do not know (kube-prometheus-stack's `monitoring`, say): any pod in the cluster, never outside it.
@@ -87,10 +88,11 @@ export function networkPolicySpec(env: KubeEnv, role: Role): Spec {
     }
     case 'node':
       ingress.push({ from: [of('proxy')], ports: nodeMailbox }, { from: [of('gateway')], ports: nodeLmtp });
-      if (gatewaySmtp.length > 0) egress.push({ to: [of('gateway')], ports: gatewaySmtp });
+      if (gatewayRelay.length > 0) egress.push({ to: [of('gateway')], ports: gatewayRelay });
       break;
     case 'gateway': {
-      ingress.push({ ports: portsOf('gateway') });
+      ingress.push({ ports: gatewayPublic });
+      if (gatewayRelay.length > 0) ingress.push({ from: [of('node')], ports: gatewayRelay });
       egress.push({ to: [of('node')], ports: nodeLmtp }, { to: ANYWHERE, ports: [tcp(25)] });
       if (own.role === 'gateway') {
         const targets = [own.smarthost, own.filters.clamd?.address, own.filters.spam?.address].filter((a): a is string => !!a);

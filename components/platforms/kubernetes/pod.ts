@@ -29,6 +29,14 @@ export function listenPorts(config: RuntimeConfig): ContainerPort[] {
   return ports;
 }
 
+/** Listeners that only cluster members may reach (network-policy.ts admits their peers alone; load balancers never publish them). */
+export const MEMBERS_ONLY_LISTENERS: readonly string[] = ['relay'];
+
+/** The listeners a load balancer or the outside may reach: all but the members-only ones. */
+export function publicPorts(config: RuntimeConfig): ContainerPort[] {
+  return listenPorts(config).filter((p) => !MEMBERS_ONLY_LISTENERS.includes(p.name));
+}
+
 export function containerPorts(config: RuntimeConfig): ContainerPort[] {
   return [...listenPorts(config), { name: MANAGEMENT_PORT_NAME, containerPort: config.management.port, protocol: 'TCP' }];
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../../common/log';
 import type { Filter, HeaderEdit, SessionInfo, Verdict } from '../filters/types';
 import type { QueueWriter } from '../queue';
 import type { Router } from '../routing';
+import type { LoginLimiter } from '../../auth';
 import type { ConnectionLimit, PlaintextAuthPolicy } from '../../net';
 import type { MessageRate } from './admission';
 import { SmtpReply } from './reply';
@@ -30,6 +31,12 @@ export interface RelayAuth {
    * command before login, not AUTH itself, so guessing is bounded here.
    */
   failuresPerConnection: number;
+  /**
+   * Failed AUTHs per client address across connections (auth/ LoginLimiter,
+   * `limits.loginFailuresPerAddress` in `limits.loginFailureWindowSeconds`):
+   * beyond it AUTH is refused 454 4.7.0 without checking the token.
+   */
+  limiter: Pick<LoginLimiter, 'check' | 'failed' | 'succeeded'>;
 }
 
 /** What the MX needs of smtp/outbound's Srs: is an address ours, and whom it stands for (throws when forged or expired). */

@@ -1,6 +1,6 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { cidrContains } from '../../config';
-import { NoPlacementError, type Route } from '../routing';
+import { DirectoryUnavailableError, NoPlacementError, type Route } from '../routing';
 import { judge, type InboundContext, type InboundSession } from './context';
 import { REPLIES, SmtpReply } from './reply';
 import { runFilters } from '../filters';
@@ -50,14 +50,19 @@ export async function rcptToPhase(ctx: InboundContext, s: InboundSession, to: SM
   const srsTarget = srsReverse(ctx, s, to.address);
   const asked = srsTarget ?? to.address;
   // RFC 5321 §3.9: an alias (or a mailbox that forwards) expands before routing; each target is routed and queued.
-  const targets = srsTarget === undefined && ctx.router.expand ? await ctx.router.expand(asked) : [asked];
+  let targets: readonly string[];
   let routes: Route[];
   try {
+    targets = srsTarget === undefined && ctx.router.expand ? await ctx.router.expand(asked) : [asked];
     routes = await Promise.all(targets.map((t) => ctx.router.route(t)));
   } catch (err) {
     if (err instanceof NoPlacementError) {
       s.log.warn({ rcpt: to.address }, err.message);
       throw REPLIES.noPlacement(to.address);
+    }
+    if (err instanceof DirectoryUnavailableError) {
+      s.log.warn({ rcpt: to.address, err: err.cause }, err.message);
+      throw REPLIES.directoryUnavailable(to.address);
     }
     throw err;
   }

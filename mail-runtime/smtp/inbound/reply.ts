@@ -38,6 +38,8 @@ export const REPLIES = {
   /** RFC 3463 5.1.1 "bad destination mailbox address": a hosted domain without that user. */
   unknownUser: (rcpt: string) => new SmtpReply(550, '5.1.1', `<${rcpt}>: recipient address rejected: user unknown`),
   /** A hosted mailbox no node is placed for (yet): try later, nothing is accepted that has nowhere to go. */
+  /** RFC 3463 4.4.3 "directory server failure": whether the user exists is unknown now (hub away, never asked about it); the sender retries. */
+  directoryUnavailable: (rcpt: string) => new SmtpReply(450, '4.4.3', `<${rcpt}>: recipient cannot be verified now, try again later`),
   noPlacement: (rcpt: string) => new SmtpReply(451, '4.3.0', `<${rcpt}>: mailbox temporarily unavailable, try again later`),
   /** RFC 5321 §2.3.8: CR and LF only as CRLF. Bare ones are how SMTP smuggling hides a second message (CVE-2023-51764/-51765/-51766). */
   bareLineEnding: () => new SmtpReply(554, '5.6.0', 'message refused: bare CR or LF in the data (RFC 5321 §2.3.8: lines end with CRLF)'),
@@ -47,6 +49,12 @@ export const REPLIES = {
   tooBig: (max: number) => new SmtpReply(552, '5.3.4', `message exceeds fixed maximum message size ${max}`),
   /** Messages from one address per minute (RuntimeConfig inbound.messagesPerAddressPerMinute); RFC 3463 4.7.1. */
   rateLimited: () => new SmtpReply(450, '4.7.1', 'too much mail from your address, try again later'),
+  /** The relay listener: one member over inbound.relayMessagesPerMemberPerMinute (RFC 3463 4.7.1, temporary). */
+  memberRateLimited: (member: string) => new SmtpReply(451, '4.7.1', `member ${member} is over its relay message rate, try again later`),
+  /** The relay listener relays only our own senders (RFC 5321 §3.9, RFC 3463 5.7.1): a sender outside the hosted domains is no user of ours. */
+  senderNotHosted: (sender: string) => new SmtpReply(550, '5.7.1', `<${sender}>: sender is not in a hosted domain, not relayed`),
+  /** RFC 4954 §6: too many failed AUTHs from this address; refused without checking (454 4.7.0, temporary). */
+  authThrottled: () => new SmtpReply(454, '4.7.0', 'too many failed logins from your address, try again later'),
   /** Any fault of ours: the sender keeps the message and retries (RFC 5321 §4.2.5). Logged with its stack. */
   internal: () => new SmtpReply(451, '4.3.0', 'local error in processing, try again later'),
   /** The queue refused (full disk, fenced after a takeover): nothing was accepted. */

@@ -10,6 +10,9 @@ import { mailFromPhase } from './mail-from';
 import { rcptToPhase } from './rcpt-to';
 import { ENHANCED_PREFIX, REPLIES, SmtpReply, tooBusy, tooManyFromAddress } from './reply';
 
+/** The one name the relay listener's login limiter counts failures under (see onAuth). */
+const RELAY_LOGIN = 'cluster-member@relay.invalid';
+
 /** What smtp-server's `connect` takes besides the socket: the client as our listener saw it (a PROXY v2 header's source, RFC-less but HAProxy's spec). */
 interface MxSocketOptions extends SMTPConnectionOptions {
   remoteAddress?: string;
@@ -134,16 +137,32 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
       if (!plaintextAuthAllowed(relay.plaintextAuth, session.secure, clientIp(session))) {
         return callback(new SmtpReply(538, '5.7.11', 'encryption required for requested authentication mechanism (STARTTLS first, RFC 4954 §4)'));
       }
-      if (auth.method !== 'PLAIN' || !relay.verify(auth.username ?? '', auth.password ?? '')) {
-        const failed = (authFailures.get(session) ?? 0) + 1;
-        authFailures.set(session, failed);
-        (sessions.get(session)?.log ?? log).warn({ user: auth.username, failed }, 'relay login refused: not the cluster token');
-        // A 421 makes smtp-server close the connection after sending it.
-        if (failed >= relay.failuresPerConnection) return callback(new SmtpReply(421, '4.7.0', 'too many failed logins, closing connection'));
-        return callback(new SmtpReply(535, '5.7.8', 'authentication credentials invalid'));
-      }
-      sessions.get(session)?.log.info({ member: auth.username }, 'cluster member logged in for relay');
-      callback(null, { user: auth.username });
+      const ip = clientIp(session);
+      const slog = sessions.get(session)?.log ?? log;
+      // The limiter counts one identity for every member: the token is shared, so guesses are bounded per address, not per name.
+      void (async () => {
+        const verdict = await relay.limiter.check(RELAY_LOGIN, ip);
+        if (!verdict.allowed) {
+          slog.warn({ user: auth.username, reason: verdict.reason }, 'relay login refused unchecked: too many failures from this address');
+          return callback(REPLIES.authThrottled());
+        }
+        if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+        if (auth.method !== 'PLAIN' || !relay.verify(auth.username ?? '', auth.password ?? '')) {
+          await relay.limiter.failed(RELAY_LOGIN, ip);
+          const failed = (authFailures.get(session) ?? 0) + 1;
+          authFailures.set(session, failed);
+          slog.warn({ user: auth.username, failed }, 'relay login refused: not the cluster token');
+          // A 421 makes smtp-server close the connection after sending it.
+          if (failed >= relay.failuresPerConnection) return callback(new SmtpReply(421, '4.7.0', 'too many failed logins, closing connection'));
+          return callback(new SmtpReply(535, '5.7.8', 'authentication credentials invalid'));
+        }
+        await relay.limiter.succeeded(RELAY_LOGIN, ip);
+        slog.info({ member: auth.username }, 'cluster member logged in for relay');
+        callback(null, { user: auth.username });
+      })().catch((err: unknown) => {
+        slog.error({ err }, 'internal error in relay AUTH');
+        callback(REPLIES.internal());
+      });
     },
     onConnect(session, callback) {
       guarded(

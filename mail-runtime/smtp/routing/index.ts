@@ -1,2 +1,2 @@
 export type { LmtpTarget, Route, Router } from './types';
-export { StaticRouter, NoPlacementError, type StaticPlacement } from './static-router';
+export { StaticRouter, NoPlacementError, DirectoryUnavailableError, type StaticPlacement } from './static-router';

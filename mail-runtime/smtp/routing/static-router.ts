@@ -24,6 +24,21 @@ export class NoPlacementError extends Error {
   }
 }
 
+/**
+ * The directory cannot say what a recipient is now (the hub unreachable and
+ * no answer for the address in the gateway's cache): the sender is told to
+ * retry (450 4.4.3, RFC 3463 "directory server failure"), never 550.
+ */
+export class DirectoryUnavailableError extends Error {
+  constructor(
+    readonly address: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the directory cannot be reached to look up ${address}`, options);
+    this.name = 'DirectoryUnavailableError';
+  }
+}
+
 /** The domain of an address (after the last `@`), lower-cased. */
 export function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();

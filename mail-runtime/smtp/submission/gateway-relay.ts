@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { createTransport } from 'nodemailer';
 import { isLoopback } from '../../net';
 import { SMTP_LIMITS } from '../common';
@@ -25,17 +26,36 @@ export class GatewayRelay implements QueueWriter {
     private readonly hostname: string,
     /** This member's id and the cluster token. */
     private readonly auth?: { user: string; pass: string },
+    /**
+     * PEM of the CA the gateway's relay certificate must chain to (config
+     * `clusterTls.caFile`, the cluster-internal CA). With it the hop is
+     * always TLS and verified, loopback included; without it, a relay off
+     * loopback is verified against the system roots, and only a loopback
+     * relay (the local cluster's self-signed certificate, a hop no other
+     * host can see) goes unverified.
+     */
+    private readonly ca?: string,
   ) {}
 
+  /** TLS for the hop (RFC 3207 STARTTLS; RFC 8314 §5.1: the certificate is checked for the name we connect to). */
+  private tls(): { requireTLS: boolean; tls: { rejectUnauthorized: boolean; ca?: string; servername?: string } } {
+    const loopback = isLoopback(this.relay.host);
+    const servername = isIP(this.relay.host) ? undefined : this.relay.host;
+    if (this.ca !== undefined) return { requireTLS: true, tls: { rejectUnauthorized: true, ca: this.ca, ...(servername ? { servername } : {}) } };
+    if (loopback) return { requireTLS: false, tls: { rejectUnauthorized: false } };
+    // The token crosses the network only under verified STARTTLS.
+    return { requireTLS: true, tls: { rejectUnauthorized: true, ...(servername ? { servername } : {}) } };
+  }
+
   async enqueue(entry: Parameters<QueueWriter['enqueue']>[0], message: Buffer): Promise<string> {
+    const { requireTLS, tls } = this.tls();
     const transport = createTransport({
       host: this.relay.host,
       port: this.relay.port,
       name: this.hostname,
-      // Cluster-internal hop; TLS when the gateway offers it, never a hard requirement on a self-signed certificate.
-      tls: { rejectUnauthorized: false },
-      // The token crosses the network only under STARTTLS (the gateway refuses plaintext AUTH from anything but loopback).
-      ...(this.auth ? { auth: { user: this.auth.user, pass: this.auth.pass, method: 'PLAIN' }, requireTLS: !isLoopback(this.relay.host) } : {}),
+      tls,
+      requireTLS,
+      ...(this.auth ? { auth: { user: this.auth.user, pass: this.auth.pass, method: 'PLAIN' } } : {}),
       connectionTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
       greetingTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
       socketTimeout: SMTP_LIMITS.lmtpClientTimeoutMs,
@@ -43,12 +63,25 @@ export class GatewayRelay implements QueueWriter {
     });
     try {
       const to = entry.recipients.map((r) => r.address);
-      const info = await transport.sendMail({ envelope: { from: entry.mailFrom, to }, raw: message });
+      let info;
+      try {
+        info = await transport.sendMail({ envelope: { from: entry.mailFrom, to }, raw: message });
+      } catch (err) {
+        throw this.explain(err);
+      }
       if (info.rejected.length > 0) throw new Error(`gateway relay refused ${info.rejected.map(String).join(', ')}: ${info.response}`);
       // The gateway's "250 2.6.0 Ok: queued as <id>" names its queue entry.
       return /queued as (\S+)/.exec(info.response)?.[1] ?? info.response;
     } finally {
       transport.close();
     }
+  }
+
+  /** A certificate the hop does not trust is named as such (the operator's fix is the CA, not the network). */
+  private explain(err: unknown): unknown {
+    const text = err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
+    if (!/certificate|self[- ]signed|altname|CERT_|UNABLE_TO_VERIFY/i.test(text)) return err;
+    const against = this.ca !== undefined ? 'the cluster CA (clusterTls.caFile)' : 'the system roots';
+    return new Error(`gateway relay ${this.relay.host}:${this.relay.port}: TLS certificate not trusted, checked against ${against}: ${err instanceof Error ? err.message : text}`, { cause: err });
   }
 }

@@ -64,7 +64,7 @@ describe('RuntimeConfig gateway fields', () => {
     const cfg = parseRuntimeConfig(base);
     if (cfg.role !== 'gateway') throw new Error('role');
     expect(cfg.placement).toEqual({ routes: {} });
-    expect(cfg.inbound).toEqual({ maxRecipients: 100, messagesPerAddressPerMinute: 600, idleTimeoutSeconds: 300 });
+    expect(cfg.inbound).toEqual({ maxRecipients: 100, messagesPerAddressPerMinute: 600, idleTimeoutSeconds: 300, relayMessagesPerMemberPerMinute: 6000 });
     expect(cfg.queue).toEqual({ retryFirstSeconds: 60, retryMaxSeconds: 3600, expireHours: 120, deliveryConcurrency: 16 });
     expect(cfg.directory).toBeUndefined();
   });

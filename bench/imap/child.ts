@@ -43,7 +43,7 @@ export interface SpawnedNodeProcess {
  * which. Waits for it, bounded by `timeoutMs`. Shared by the benchmarks and
  * the tests that kill and restart a node.
  */
-export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number; limits?: NodeLimits }): Promise<SpawnedNodeProcess> {
+export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number; limits?: NodeLimits; nodeArgs?: readonly string[] }): Promise<SpawnedNodeProcess> {
   const any = { host: '127.0.0.1', port: 0 };
   const config = join(opts.dir, 'node.json');
   await writeFile(
@@ -60,14 +60,16 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
       ...(opts.limits ? { limits: opts.limits } : {}),
     }),
   );
-  const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>(['--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], { what: 'node', timeoutMs: opts.timeoutMs ?? 60_000 });
+  const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>([...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], { what: 'node', timeoutMs: opts.timeoutMs ?? 60_000 });
   const { imapPort, pop3Port, healthPort } = p.ready;
   return { child: p.child, imapPort, pop3Port, healthPort, exited: p.exited };
 }
 
 /** The benchmark's view of a node process: ports, RSS, stop. */
 export async function startNodeChild(dir: string, usersFile: string, limits?: NodeLimits, timeoutMs = 60_000): Promise<NodeChild> {
-  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs, ...(limits ? { limits } : {}) });
+  // BENCH_PROFILE_DIR: the node writes a V8 CPU profile there when it stops (as in the smtp suite).
+  const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs, nodeArgs, ...(limits ? { limits } : {}) });
   const pid = child.pid as number;
   return {
     pid,

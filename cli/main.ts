@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { packageInfo } from '../components';
 import { commands } from './commands';
 import type { CliIo } from './io';
+import { loadComponents } from './load-components';
 import { firstLine, promptSecretTwice } from './secret-input';
 
 /**
@@ -12,13 +12,19 @@ import { firstLine, promptSecretTwice } from './secret-input';
 
 export function version(): string {
   // Found by walking up, so it is right from cli/ and from the compiled dist/cli/ alike.
-  return packageInfo().version;
+  return loadComponents().packageInfo().version;
 }
 
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('mailfleet')
     .description('Highly available mail clusters as code: validate topologies, render member configs, run the mail runtime.')
-    .version(version(), '-v, --version', 'print the mailfleet version')
+    // What commander's .version() does, with the version read only when asked
+    // for: reading it loads components/ (and Pulumi), which most commands skip.
+    .option('-v, --version', 'print the mailfleet version')
+    .on('option:version', () => {
+      io.out(`${version()}\n`);
+      throw new CommanderError(0, 'commander.version', version());
+    })
     .showHelpAfterError('(run `mailfleet help` for the list of commands)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride();

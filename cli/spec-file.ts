@@ -1,12 +1,13 @@
 import { readConfigFile } from '../mail-runtime/config';
-import { parseTopologySpec, type TopologySpec } from '../components';
+import type { TopologySpec } from '../components';
+import { loadComponents } from './load-components';
 
 /**
  * Reads and validates a topology spec file. The CLI is the one runtime module
- * that reads topology: it imports the pure spec module (never Pulumi).
+ * that reads topology; components/ is loaded when a spec is read (./load-components.ts).
  */
 export function loadSpecFile(file: string): TopologySpec {
-  return parseTopologySpec(readConfigFile(file));
+  return loadComponents().parseTopologySpec(readConfigFile(file));
 }
 
 /** A one-line summary of a valid spec, for `validate`. */

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RuntimeConfigInput } from '../../mail-runtime/config';
+import { spawnUntilReady } from '../process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -59,41 +60,9 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
       ...(opts.limits ? { limits: opts.limits } : {}),
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // The config file says everything; MAILFLEET_* variables of the caller
-    // would override it, and VITEST would silence the logger's default.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const ready = await new Promise<{ imapPort: number; pop3Port: number; healthPort: number }>((resolveReady, reject) => {
-    let out = '';
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`node did not start within ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
-      if (line) {
-        clearTimeout(t);
-        child.stdout?.off('data', onData);
-        resolveReady(JSON.parse(line) as { imapPort: number; pop3Port: number; healthPort: number });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`node exited with ${code}: ${stderr}`));
-    });
-  });
-  return { child, ...ready, exited };
+  const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>([...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], { what: 'node', timeoutMs: opts.timeoutMs ?? 60_000 });
+  const { imapPort, pop3Port, healthPort } = p.ready;
+  return { child: p.child, imapPort, pop3Port, healthPort, exited: p.exited };
 }
 
 /** The benchmark's view of a node process: ports, RSS, stop. */

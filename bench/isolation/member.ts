@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { spawnUntilReady } from '../process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -36,47 +36,7 @@ export async function startMember(dir: string, usersFile: string, limits: Record
       limits,
     }),
   );
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // The config file says everything: MAILFLEET_* variables of the caller would override it.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const ready = await new Promise<{ imapPort: number; imapsPort: number; pop3Port: number; healthPort: number }>((ok, fail) => {
-    let out = '';
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      fail(new Error(`node did not start within ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
-      if (!line) return;
-      clearTimeout(t);
-      child.stdout?.off('data', onData);
-      child.stdout?.resume();
-      ok(JSON.parse(line) as { imapPort: number; imapsPort: number; pop3Port: number; healthPort: number });
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      fail(new Error(`node exited with ${code}: ${stderr}`));
-    });
-  });
-  return {
-    pid: child.pid as number,
-    ...ready,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  const p = await spawnUntilReady<{ imapPort: number; imapsPort: number; pop3Port: number; healthPort: number }>([join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], { what: 'node', timeoutMs, graceMs: 15_000 });
+  const { imapPort, imapsPort, pop3Port, healthPort } = p.ready;
+  return { pid: p.child.pid as number, imapPort, imapsPort, pop3Port, healthPort, stop: p.stop };
 }

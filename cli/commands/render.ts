@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { renderRuntimeConfigs } from '../../components';
+import { loadComponents } from '../load-components';
 import type { CliIo } from '../io';
 import { loadSpecFile } from '../spec-file';
 
@@ -36,7 +36,7 @@ export function registerRender(program: Command, io: CliIo, setExit: (code: numb
       }
       const print = (doc: unknown) => io.out(opts.format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : YAML.stringify(doc));
       try {
-        const members = renderRuntimeConfigs(loadSpecFile(file));
+        const members = loadComponents().renderRuntimeConfigs(loadSpecFile(file));
         if (!opts.member) {
           print(Object.fromEntries(members.map((m) => [m.memberId, m.config])));
           setExit(0);

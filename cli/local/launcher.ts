@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { packageInfo, parseClusterSpec, renderRuntimeConfigs, type RenderedMember } from '../../components';
+import type { RenderedMember } from '../../components';
+import { loadComponents } from '../load-components';
 
 /**
  * `mailfleet up --local`: the cluster on this machine as child processes —
@@ -136,7 +137,7 @@ export class LocalCluster {
   /** Renders, starts and waits; resolves once the cluster serves (cluster.json written). */
   async start(): Promise<void> {
     for (const sub of ['config', 'secrets', 'logs', 'storage', 'tls']) mkdirSync(join(this.dir, sub), { recursive: true });
-    const spec = parseClusterSpec({
+    const spec = loadComponents().parseClusterSpec({
       name: 'local',
       platform: { kind: 'local', dir: this.dir },
       domains: [{ name: DEMO_DOMAIN }],
@@ -145,7 +146,7 @@ export class LocalCluster {
       gateways: { count: 1 },
       proxies: { count: 1 },
     });
-    const rendered = renderRuntimeConfigs(spec);
+    const rendered = loadComponents().renderRuntimeConfigs(spec);
     this.adminToken = secret(join(this.dir, 'secrets', 'admin-token'), () => randomBytes(24).toString('base64url'));
     secret(join(this.dir, 'secrets', 'cluster-token'), () => randomBytes(24).toString('base64url'));
     const configs = rendered.map((m) => ({ m, config: shiftPorts(m.config, this.o.portOffset) as Record<string, unknown> }));
@@ -260,7 +261,7 @@ export class LocalCluster {
   }
 
   private spawn(m: Member): Promise<void> {
-    const bin = join(packageInfo().root, 'bin', 'mailfleet.js');
+    const bin = join(loadComponents().packageInfo().root, 'bin', 'mailfleet.js');
     let log = this.logs.get(m.id);
     if (!log) {
       log = createWriteStream(join(this.dir, 'logs', `${m.id}.log`), { flags: 'a' });

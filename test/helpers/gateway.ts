@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,6 +6,7 @@ import { createLogger } from '../../mail-runtime/common/log';
 import { parseRuntimeConfig, type RuntimeConfigInput } from '../../mail-runtime/config';
 import { gatewayOptionsFromConfig, startGateway, type GatewayOptions, type RunningGateway } from '../../mail-runtime/gateway';
 import { ALICE, BOB, writeUsersFile, type TestUser } from './users';
+import { spawnUntilReady } from '../../bench/process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -94,53 +95,10 @@ export interface SpawnedGateway {
 export async function spawnGateway(dir: string, config: GatewayConfigInput, timeoutMs = 120_000): Promise<SpawnedGateway> {
   const file = join(dir, 'gateway.json');
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mailfleet.js'), 'run', '--role', 'gateway', '--config', file], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')), MAILFLEET_LOG_LEVEL: process.env.MAILFLEET_TEST_LOG ?? 'warn' },
+  const p = await spawnUntilReady<{ smtpPort: number; healthPort: number }>([join(ROOT, 'bin', 'mailfleet.js'), 'run', '--role', 'gateway', '--config', file], {
+    what: 'gateway',
+    timeoutMs,
+    env: { MAILFLEET_LOG_LEVEL: process.env.MAILFLEET_TEST_LOG ?? 'warn' },
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const ready = await new Promise<{ smtpPort: number; healthPort: number }>((resolveReady, reject) => {
-    let out = '';
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gateway did not start within ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
-      if (line) {
-        clearTimeout(t);
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolveReady(JSON.parse(line) as { smtpPort: number; healthPort: number });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`gateway exited with ${code}: ${stderr}`));
-    });
-  });
-  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
-  return {
-    child,
-    ...ready,
-    kill: async () => {
-      if (gone()) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-    stop: async () => {
-      if (gone()) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return { child: p.child, smtpPort: p.ready.smtpPort, healthPort: p.ready.healthPort, kill: p.kill, stop: p.stop };
 }

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } from '../../mail-runtime/config';
 import { runHub, type RunningHub } from '../../mail-runtime/hub';
+import { spawnUntilReady } from '../../bench/process';
 
 const ROOT = resolve(__dirname, '../..');
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
@@ -99,65 +99,15 @@ export interface SpawnedProcess {
  */
 export async function spawnMember(file: string, config: Record<string, unknown>, timeoutMs = 60_000): Promise<SpawnedProcess> {
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')), ...(process.env.MAILFLEET_TEST_LOG ? { MAILFLEET_LOG_LEVEL: process.env.MAILFLEET_TEST_LOG } : {}) },
-  });
-  let stderr = '';
   // MAILFLEET_TEST_LOG_DIR: keep each member's log in `<dir>/<config file name>.log` (vitest does not show a child's stderr).
   const logDir = process.env.MAILFLEET_TEST_LOG_DIR;
-  const logFile = logDir ? join(logDir, `${basename(file)}.log`) : undefined;
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-20_000);
-    if (logFile) appendFileSync(logFile, d);
+  const p = await spawnUntilReady<Record<string, unknown>>([join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], {
+    what: basename(file),
+    timeoutMs,
+    graceMs: 5000,
+    ...(process.env.MAILFLEET_TEST_LOG ? { env: { MAILFLEET_LOG_LEVEL: process.env.MAILFLEET_TEST_LOG } } : {}),
+    ...(logDir ? { logFile: join(logDir, `${basename(file)}.log`) } : {}),
   });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ready = await new Promise<Record<string, unknown>>((resolveReady, reject) => {
-    let out = '';
-    let found = false;
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms; stderr:\n${stderr}`)), timeoutMs);
-    // Kept attached after the ready line: the pipe must be drained or a chatty member blocks on its logs.
-    child.stdout?.on('data', (d: Buffer) => {
-      if (logFile) appendFileSync(logFile, d);
-      if (found) return;
-      out += d.toString();
-      let nl: number;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        try {
-          const j = JSON.parse(line) as Record<string, unknown>;
-          if (j.ready) {
-            found = true;
-            clearTimeout(timer);
-            resolveReady(j);
-            return;
-          }
-        } catch {
-          /* a log line */
-        }
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready; stderr:\n${stderr}`));
-    });
-  });
-  return {
-    child,
-    ready,
-    stderr: () => stderr,
-    exited,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGCONT');
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return { child: p.child, ready: p.ready, stderr: p.stderr, exited: p.exited, stop: p.stop };
 }
 

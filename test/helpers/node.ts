@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +7,7 @@ import { createLogger } from '../../mail-runtime/common/log';
 import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } from '../../mail-runtime/config';
 import { nodeOptionsFromConfig, startNode, type NodeOptions, type RunningNode } from '../../mail-runtime/node';
 import { ALICE, BOB, writeUsersFile, type TestUser } from './users';
+import { spawnUntilReady } from '../../bench/process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -118,47 +119,7 @@ export interface SpawnedMember {
 export async function spawnMember(dir: string, config: Record<string, unknown>, timeoutMs = 30_000): Promise<SpawnedMember> {
   const file = join(dir, 'member.json');
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MAILFLEET_') && k !== 'VITEST')),
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const ready = await new Promise<{ imapPort: number; pop3Port: number; healthPort: number }>((resolveReady, reject) => {
-    let out = '';
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`member did not start within ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
-      if (line) {
-        clearTimeout(t);
-        child.stdout?.off('data', onData);
-        child.stdout?.resume(); // keep draining its log lines
-        resolveReady(JSON.parse(line) as { imapPort: number; pop3Port: number; healthPort: number });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`member exited with ${code}: ${stderr}`));
-    });
-  });
-  return {
-    child,
-    ...ready,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>([join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], { what: 'member', timeoutMs });
+  const { imapPort, pop3Port, healthPort } = p.ready;
+  return { child: p.child, imapPort, pop3Port, healthPort, stop: p.stop };
 }

@@ -51,7 +51,12 @@ beforeAll(async () => {
   consumerTs = join(work, 'consumer-ts');
   mkdirSync(consumerTs);
   writeFileSync(join(consumerTs, 'package.json'), JSON.stringify({ name: 'consumer-ts', version: '1.0.0', private: true }));
-  await run('npm', ['install', tarball, `@pulumi/pulumi@${SDK}`, '--prefer-offline', '--no-audit', '--no-fund'], { cwd: consumerTs, maxBuffer: 64 * 1024 * 1024 });
+  // --ignore-scripts: no install script is under test here, and better-sqlite3's
+  // would compile SQLite from source (no prebuilt binary offline), most of this
+  // hook's time. Nothing here opens a database: the programs build resources and
+  // the CLI validates a spec (better-sqlite3 loads its native addon only when a
+  // database is opened).
+  await run('npm', ['install', tarball, `@pulumi/pulumi@${SDK}`, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: consumerTs, maxBuffer: 64 * 1024 * 1024 });
   consumerJs = join(work, 'consumer-js');
   mkdirSync(consumerJs);
   writeFileSync(join(consumerJs, 'package.json'), JSON.stringify({ name: 'consumer-js', version: '1.0.0', private: true, main: 'index.js' }));

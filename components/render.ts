@@ -455,8 +455,8 @@ function renderCluster(spec: ClusterSpec): RenderedMember[] {
  * relay listener (`listen.relay`, cluster members only, AUTH PLAIN with the
  * cluster token every member has in `clusterTokenFile`), and node `i`
  * relays through gateway `i mod gateways` (`gatewayRelay`) so the nodes
- * spread over the gateways; on Kubernetes the gateways' ClusterIP Service
- * spreads them instead (render's gateway address is that Service). Without
+ * spread over the gateways (on Kubernetes the gateway pod's DNS name under
+ * its StatefulSet's headless Service). Without
  * gateways a node has no relay and refuses outside recipients (451 4.3.5).
  */
 function renderRelay(spec: ClusterSpec, listenFor: (gateway: number) => { host: string; port: number }, localHost: string | undefined) {

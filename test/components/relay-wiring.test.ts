@@ -78,9 +78,14 @@ const inputsOf = (cap: Capture, type: string) => cap.resources.filter((r) => r.t
 function gatewayAt(cap: Capture, kind: Kind, host: string, port: number): boolean {
   switch (kind) {
     case 'kubernetes':
-      return inputsOf(cap, 'kubernetes:core/v1:Service').some(
-        ({ i }) => `${i.metadata.name}.mailfleet-rl.svc.cluster.local` === host && i.spec.selector?.['app.kubernetes.io/component'] === 'gateway' && i.spec.ports.some((p: any) => p.port === port && p.name === 'relay'),
-      );
+      // Gateways are a StatefulSet behind a headless Service: `<pod>.<service>.<ns>.svc.cluster.local` names one gateway pod.
+      return inputsOf(cap, 'kubernetes:core/v1:Service').some(({ i }) => {
+        const svc = i.metadata.name as string;
+        const m = new RegExp(`^${svc}-(\\d+)\\.${svc}\\.mailfleet-rl\\.svc\\.cluster\\.local$`).exec(host);
+        if (!m || i.spec.selector?.['app.kubernetes.io/component'] !== 'gateway' || !i.spec.ports.some((p: any) => p.port === port && p.name === 'relay')) return false;
+        const set = inputsOf(cap, 'kubernetes:apps/v1:StatefulSet').find(({ i: s }) => s.metadata.name === svc);
+        return !!set && Number(m[1]) < set.i.spec.replicas && set.i.spec.serviceName === svc;
+      });
     case 'docker':
       return inputsOf(cap, 'docker:index/container:Container').some(({ i }) => i.name === host && /-gateway-\d+$/.test(host) && i.networksAdvanced.some((n: any) => n.aliases.includes(host)));
     case 'proxmox':
@@ -124,8 +129,8 @@ describe('the relay hop, as every platform deploys it', () => {
       expect(n.clusterTokenFile, n.memberId).toBe('/etc/mailfleet/secrets/cluster-token');
       used.add(host);
     }
-    // Nodes spread over the gateways where each has its own address; Kubernetes' Service spreads them itself.
-    expect(used.size).toBe(kind === 'kubernetes' ? 1 : 2);
+    // Nodes spread over the gateways: every platform gives each gateway its own address (Kubernetes: per-pod DNS).
+    expect(used.size).toBe(2);
   });
 
   it.each(KINDS)('%s: the cluster token both ends log in with is a Pulumi secret, never in clear', (kind) => {
@@ -158,9 +163,11 @@ describe('the relay hop, as every platform deploys it', () => {
     const publicSmtp = services.find(({ name }) => name === 'rl-lb-smtp')!;
     expect(publicSmtp.i.spec.ports.map((p: any) => p.name)).toEqual(['smtp']);
     const internal = services.find(({ i }) => i.metadata.name === 'rl-gateway')!;
-    expect(internal.i.spec.type).toBe('ClusterIP');
+    // Headless (the gateways' StatefulSet governs it): internal only, one DNS name per gateway.
+    expect(internal.i.spec.clusterIP).toBe('None');
+    expect(internal.i.spec.type ?? 'ClusterIP').toBe('ClusterIP');
     expect(internal.i.spec.ports).toContainEqual({ name: 'relay', port: 587, targetPort: 'relay', protocol: 'TCP' });
-    const deployment = inputsOf(cap, 'kubernetes:apps/v1:Deployment').find(({ i }) => i.metadata.name === 'rl-gateway')!;
+    const deployment = inputsOf(cap, 'kubernetes:apps/v1:StatefulSet').find(({ i }) => i.metadata.name === 'rl-gateway')!;
     expect(deployment.i.spec.template.spec.containers[0].ports).toContainEqual({ name: 'relay', containerPort: 587, protocol: 'TCP' });
   });
 

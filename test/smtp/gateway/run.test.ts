@@ -96,12 +96,15 @@ describe('RuntimeConfig gateway fields', () => {
     expect(() => loadRuntimeConfig({ env: { ...env, MAILFLEET_PLACEMENT_DEFAULT: '10.0.0.5:24' } })).toThrow(/MAILFLEET_PLACEMENT_DEFAULT: must be memberId@host:port/);
   });
 
-  it('the local render points the gateway at the first node’s LMTP port', () => {
+  it('the local render routes through the hub: no static placement, the hub URL and cluster token instead', () => {
     const members = renderRuntimeConfigs(parseClusterSpec({ name: 'demo', platform: { kind: 'local' }, domains: [{ name: 'example.test' }] }));
     const node0 = members.find((m) => m.memberId === 'demo-node-0')!.config;
     const gw = members.find((m) => m.role === 'gateway')!.config;
     if (node0.role !== 'node' || gw.role !== 'gateway') throw new Error('roles');
-    expect(gw.placement.default).toEqual({ memberId: 'demo-node-0', host: '127.0.0.1', port: node0.listen.lmtp.port });
+    // The hub's placement map routes every mailbox (issue 12); a static default would bypass it.
+    expect(gw.placement.default).toBeUndefined();
+    expect(gw.hubUrl ?? gw.hubUrls?.[0]).toMatch(/^https?:\/\/127\.0\.0\.1:\d+/);
+    expect(gw.clusterTokenFile).toBeTruthy();
     expect(gw.hostedDomains).toEqual(['example.test']);
   });
 });

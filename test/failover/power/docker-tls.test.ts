@@ -37,7 +37,7 @@ async function signed(kind: 'client' | 'server', name: string, ca: Pem, keyPair 
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       kind === 'client' ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
-      ...(kind === 'server' ? [{ name: 'subjectAltName', altNames: [{ type: 7 as const, ip: '127.0.0.1' }] }] : []),
+      ...(kind === 'server' ? [{ name: 'subjectAltName' as const, altNames: [{ type: 7 as const, ip: '127.0.0.1' }] }] : []),
     ],
   });
   return { key: keyPair.privateKey, cert: p.cert };

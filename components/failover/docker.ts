@@ -46,7 +46,7 @@ export function dockerSite(c: SiteContext): SiteBuild {
   const base = `${c.name}-all-${c.member.index}`;
   const tls = c.settings.dockerTls;
   if (!tls && endpoint.startsWith('https://')) {
-    pulumi.log.warn(
+    void pulumi.log.warn(
       `docker site "${c.spec[c.side].site.name}": ${endpoint} is TLS but no client certificate bundle is given (mailfleet:dockerTlsCa/Cert/Key): an engine with --tlsverify refuses the other site's failover controller, which then cannot fence or start this member`,
       c.parent,
     );

@@ -76,6 +76,15 @@ const INTERNAL = { host: '127.0.0.1', port: 0 };
  */
 async function acquire(lease: SiteLease, me: string, log: Logger): Promise<number> {
   const cur = await lease.read();
+  // A renewal of the old holder can race a takeover and put its own, lower-epoch record back into lease.json:
+  // the highest epoch marker is what counts, and it names who took it.
+  const top = await lease.highestEpoch();
+  if (cur && top > cur.epoch) {
+    if ((await lease.markerHolder(top)) === me && (await lease.renew(me, top))) {
+      log.info({ epoch: top, stale: { holder: cur.holder, epoch: cur.epoch } }, 'continuing the site lease named for this member (its record had been overwritten by the old holder’s last renewal)');
+      return top;
+    }
+  }
   if (cur && cur.holder === me) {
     if (await lease.renew(me, cur.epoch)) {
       log.info({ epoch: cur.epoch }, 'continuing the site lease named for this member');

@@ -42,7 +42,7 @@ export interface SpawnedNodeProcess {
  * which. Waits for it, bounded by `timeoutMs`. Shared by the benchmarks and
  * the tests that kill and restart a node.
  */
-export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number; limits?: NodeLimits }): Promise<SpawnedNodeProcess> {
+export async function spawnNodeProcess(opts: { dir: string; usersFile: string; memberId: string; timeoutMs?: number; limits?: NodeLimits; nodeArgs?: readonly string[] }): Promise<SpawnedNodeProcess> {
   const any = { host: '127.0.0.1', port: 0 };
   const config = join(opts.dir, 'node.json');
   await writeFile(
@@ -59,7 +59,7 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
       ...(opts.limits ? { limits: opts.limits } : {}),
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], {
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     // The config file says everything; MAILFLEET_* variables of the caller
@@ -98,7 +98,9 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
 
 /** The benchmark's view of a node process: ports, RSS, stop. */
 export async function startNodeChild(dir: string, usersFile: string, limits?: NodeLimits, timeoutMs = 60_000): Promise<NodeChild> {
-  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs, ...(limits ? { limits } : {}) });
+  // BENCH_PROFILE_DIR: the node writes a V8 CPU profile there when it stops (as in the smtp suite).
+  const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+  const { child, imapPort, pop3Port, exited } = await spawnNodeProcess({ dir, usersFile, memberId: 'bench-node', timeoutMs, nodeArgs, ...(limits ? { limits } : {}) });
   const pid = child.pid as number;
   return {
     pid,

@@ -189,7 +189,11 @@ export class ImapSession implements SessionContext {
 
   send(response: ImapResponse): void {
     if (this.closed || this.socket.destroyed) return;
+    // One writev per response: a FETCH response is a prefix, the literal
+    // (the message file's own buffer, not copied) and a suffix.
+    this.socket.cork();
     for (const chunk of compileResponse(response)) this.socket.write(chunk);
+    this.socket.uncork();
   }
 
   drain(): Promise<void> {

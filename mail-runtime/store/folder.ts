@@ -392,7 +392,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     this.assertAlive();
     const m = this.msg(uid);
     for (let attempt = 0; ; attempt++) {
-      const p = await this.locate(m);
+      // The name the index expects is right nearly always: read it straight
+      // away (no access() first: one syscall less per message of a FETCH),
+      // and look the file up only if it is not there.
+      const p = attempt === 0 ? path.join(this.dir, 'cur', this.fileName(m)) : await this.locate(m);
       try {
         const buf = await fs.promises.readFile(p);
         this.ctx.stats.messageReads++;
@@ -403,8 +406,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         }
         return buf;
       } catch (e) {
-        // Renamed under us (flags changed) between locate and read: look again.
-        if (!isErrno(e, 'ENOENT') || attempt >= 2) throw e;
+        // Not under the expected name (info letters lag behind the index), or
+        // renamed under us (flags changed) between locate and read: look again.
+        if (!isErrno(e, 'ENOENT') || attempt >= 3) throw e;
       }
     }
   }
@@ -736,12 +740,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         const byBase = new Map<string, string>();
         let n = 0;
         // Opening a 100,000-message folder walks as many names: let other sessions run now and then.
-        const pace = async (): Promise<void> => {
-          if (++n % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
-        };
+        // (Inline, not an awaited helper: an await per name cost more than the walk itself.)
         for (const e of await readdirOrEmpty(curDir)) {
           if (!e.startsWith('.')) byBase.set(baseOfFileName(e), e);
-          await pace();
+          if (++n % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
         }
         // Every keyword in use gets its letter (and dovecot-keywords) before names are compared.
         const inUse = new Set<string>();
@@ -750,7 +752,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         const known = new Set<string>();
         const vanished = new Set<number>();
         for (const m of b.messages) {
-          await pace();
+          if (++n % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
           const actual = byBase.get(m.base);
           if (actual === undefined) vanished.add(m.uid);
           else {

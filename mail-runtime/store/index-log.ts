@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
-import { checkStored, IndexRecord, parseStored, SnapshotFile } from './on-disk';
+import { checkStored, IndexRecord, parseSnapshot, type SnapshotFile } from './on-disk';
 import { StoreError, type MessageMeta } from './types';
 import { ExpungeLog } from './vanished';
 
@@ -103,7 +103,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
     throw e;
   }
   // Written whole (tmp + fsync + rename): anything but a valid snapshot is damage, not a torn write.
-  const snap = parseStored(SnapshotFile, snapText, snapFile);
+  const snap = parseSnapshot(snapText, snapFile);
   const byUid = new Map<number, Msg>();
   for (const [uid, base, flags, d, size, modseq] of snap.messages) {
     byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq });

@@ -43,6 +43,42 @@ export const SnapshotFile = z.strictObject({
 });
 export type SnapshotFile = z.infer<typeof SnapshotFile>;
 
+/** A snapshot's `messages` without their check: what `parseSnapshot` checks by hand first. */
+const SnapshotHead = SnapshotFile.extend({ messages: z.array(z.unknown()) });
+
+/** Exactly what SnapshotFile's message tuple accepts, checked without building zod issues. */
+function isMessageTuple(t: unknown): boolean {
+  if (!Array.isArray(t) || t.length !== 6) return false;
+  const [u, base, flags, date, size, modseq] = t as unknown[];
+  if (typeof u !== 'number' || !Number.isInteger(u) || u < 1 || u > 0xffff_ffff) return false;
+  if (typeof base !== 'string' || base.length === 0) return false;
+  if (!Array.isArray(flags)) return false;
+  for (const f of flags as unknown[]) if (typeof f !== 'string' || f.length === 0) return false;
+  if (typeof date !== 'number' || !Number.isFinite(date)) return false;
+  for (const n of [size, modseq]) if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > Number.MAX_SAFE_INTEGER) return false;
+  return true;
+}
+
+/**
+ * Parses and checks a snapshot. zod builds a result object per element and
+ * took about 0.3 s for the 100,000 message tuples of a large folder (every
+ * SELECT of a folder not open yet pays it), so the tuples are checked by
+ * the hand-written equivalent above and the rest by zod; anything the fast
+ * check refuses goes through the whole SnapshotFile schema, so a damaged
+ * snapshot is reported exactly as before (file and field named).
+ */
+export function parseSnapshot(text: string, file: string): SnapshotFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(file, undefined, `not JSON (${(e as Error).message})`);
+  }
+  const head = SnapshotHead.safeParse(value);
+  if (head.success && head.data.messages.every(isMessageTuple)) return head.data as SnapshotFile;
+  return checkStored(SnapshotFile, value, file);
+}
+
 /** One line of `<maildir>/mailfleet/index.<epoch>.<gen>.log`: a(ppend), f(lags), x (expunge), r(ecent claimed up to a UID). */
 export const IndexRecord = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count }),

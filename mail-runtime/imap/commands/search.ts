@@ -76,6 +76,48 @@ async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<M
   return out;
 }
 
+/** What the messages of one SEARCH batch read their summary and body from. */
+interface BatchSource {
+  readonly folder: Folder;
+  readonly summaries: ReadonlyMap<number, MessageSummary | null>;
+  bodies: BodyReadAhead | undefined;
+}
+
+/**
+ * One message as the evaluator sees it. A class, not an object literal with
+ * two closures: SEARCH makes one per message (100,000 for SEARCH UNSEEN on
+ * a large folder), and closures cost more per message than the flag test
+ * itself (each is a new function object, named at run time under tsx).
+ * MODSEQ becomes a bigint only when a MODSEQ key asks.
+ */
+class IndexedMessage implements SearchMessage {
+  readonly uid: number;
+  readonly flags: readonly string[];
+  readonly internalDate: Date;
+  readonly size: number;
+  constructor(
+    readonly seq: number,
+    private readonly meta: MessageMeta,
+    readonly recent: boolean,
+    private readonly source: BatchSource,
+  ) {
+    this.uid = meta.uid;
+    this.flags = meta.flags;
+    this.internalDate = meta.internalDate;
+    this.size = meta.size;
+  }
+  get modseq(): bigint {
+    return BigInt(this.meta.modseq);
+  }
+  summary(): MessageSummary | null {
+    return this.source.summaries.get(this.uid) ?? null;
+  }
+  raw(): Promise<Buffer> {
+    const { bodies, folder } = this.source;
+    return bodies ? bodies.read(this.uid) : folder.read(this.uid);
+  }
+}
+
 /** A message that matched, as SEARCH, SORT and THREAD report it. */
 export interface SearchMatch {
   readonly seq: number;
@@ -110,21 +152,12 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
     ev.forget();
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
-    let bodies: BodyReadAhead | undefined;
+    const source: BatchSource = { folder, summaries, bodies: undefined };
     for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
       const meta: MessageMeta | undefined = folder.get(uids[i]!);
       if (!meta) continue; // expunged by another session, not yet announced
-      const msg: SearchMessage = {
-        seq: i + 1,
-        uid: meta.uid,
-        flags: meta.flags,
-        internalDate: meta.internalDate,
-        size: meta.size,
-        modseq: BigInt(meta.modseq),
-        recent: view.isRecent(meta.uid), // RFC 3501 §6.4.4 RECENT / NEW / OLD
-        summary: () => summaries.get(meta.uid) ?? null,
-        raw: () => (bodies ? bodies.read(meta.uid) : folder.read(meta.uid)),
-      };
+      // RFC 3501 §6.4.4 RECENT / NEW / OLD
+      const msg = new IndexedMessage(i + 1, meta, view.isRecent(meta.uid), source);
       batch.push({ msg, meta });
     }
     const decided = new Map<number, boolean>();
@@ -147,7 +180,7 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
         if ((await ev.decideWithoutBody(msg)) === null) need.push(msg);
         if (work.due()) await work.pause();
       }
-      bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
+      source.bodies = new BodyReadAhead(folder, need.map((m) => ({ uid: m.uid, size: m.size })));
     }
     for (const { msg, meta } of batch) {
       // Keys on index metadata only decide synchronously: no promise per message.

@@ -25,7 +25,10 @@ import {
  *   ESC environment), `site` (primary or standby), `primaryStack` (standby:
  *   the primary stack's fully qualified name for the StackReference),
  *   `powerEndpoint` (this site's platform API as the other site reaches it),
- *   `powerUser` / `powerPassword` (vSphere: the power-only principal)
+ *   `powerUser` / `powerPassword` (vSphere: the power-only principal),
+ *   `dockerTlsCa` / `dockerTlsCert` / `dockerTlsKey` (Docker over TCP with
+ *   --tlsverify: this host's engine CA and a client certificate + key it
+ *   signed, PEM, secrets; all three or none)
  * - secrets, all optional: `adminToken`, `tlsPrivateKey` (for tls.mode
  *   provided), `dkimPrivateKey` (generated when absent)
  *
@@ -78,6 +81,17 @@ function siteSettings(config: pulumi.Config, spec: FailoverPairSpec, side: Failo
   const creds = credentialsFromStackConfig(kind);
   if (creds.proxmox) settings.proxmox = creds.proxmox;
   if (creds.vsphere) settings.vsphere = creds.vsphere;
+  if (kind === 'docker') {
+    const keys = ['dockerTlsCa', 'dockerTlsCert', 'dockerTlsKey'] as const;
+    const [caPem, certPem, keyPem] = keys.map((k) => config.getSecret(k));
+    const given = keys.filter((_, i) => [caPem, certPem, keyPem][i] !== undefined);
+    if (given.length > 0 && given.length < keys.length) {
+      throw new StackConfigError(
+        `config ${keys.filter((k) => !given.includes(k)).map((k) => `mailfleet:${k}`).join(', ')} missing: the engine's client bundle is the CA, the client certificate and its key together (pulumi config set --secret dockerTlsCert < cert.pem, …)`,
+      );
+    }
+    if (caPem && certPem && keyPem) settings.dockerTls = { caPem, certPem, keyPem };
+  }
   if (kind === 'vsphere') {
     const user = config.get('powerUser');
     const password = config.getSecret('powerPassword');

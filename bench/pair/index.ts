@@ -108,7 +108,7 @@ function imapLogin(port: number): Promise<boolean> {
 
 function memberConfig(dir: string, storage: string, users: string, memberId: string): Record<string, unknown> {
   const l = { host: '127.0.0.1', port: 0 };
-  return { role: 'all', memberId, cluster: 'bench-pair', site: memberId, management: l, storage: { path: storage }, plaintextAuth: 'always', listen: { http: l, smtp: l, imap: l, pop3: l, submission: l, lmtp: l }, hostedDomains: ['example.com'], directory: { file: users } };
+  return { role: 'all', memberId, cluster: 'bench-pair', site: memberId, management: l, storage: { path: storage }, plaintextAuth: 'always', listen: { http: l, smtp: l, imap: l, pop3: l, submission: l, lmtp: l }, hostedDomains: ['example.com'], directory: { file: users }, filters: { authentication: { enabled: false } } };
 }
 
 async function metric(port: number, name: string): Promise<number> {

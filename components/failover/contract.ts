@@ -12,7 +12,8 @@ import { z } from 'zod';
 /** The primary member's power target as the controller needs it, without the controller-local credential file paths. */
 export const PrimaryPower = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('kubernetes'), apiServer: z.string().min(1), namespace: z.string().min(1), workload: z.object({ kind: z.enum(['StatefulSet', 'Deployment']), name: z.string().min(1) }) }),
-  z.object({ kind: z.literal('docker'), endpoint: z.string().min(1), container: z.string().min(1) }),
+  // tls: the engine wants a client certificate (--tlsverify); the bundle is the credential, as a secret.
+  z.object({ kind: z.literal('docker'), endpoint: z.string().min(1), container: z.string().min(1), tls: z.boolean().optional() }),
   z.object({ kind: z.literal('proxmox'), endpoint: z.string().min(1), node: z.string().min(1), vmid: z.number().int(), tokenId: z.string().min(1) }),
   z.object({ kind: z.literal('vsphere'), endpoint: z.string().min(1), vm: z.string().min(1), username: z.string().min(1) }),
 ]);

@@ -16,13 +16,38 @@ export function controllerId(pair: string): string {
   return `${pair}-controller`;
 }
 
+/** Where a docker power credential (the engine's CA, client certificate and key) is mounted, from the credential file's name. */
+export function dockerTlsFiles(credentialFile: string): { caFile: string; certFile: string; keyFile: string } {
+  return { caFile: `${credentialFile}-ca.pem`, certFile: `${credentialFile}-cert.pem`, keyFile: `${credentialFile}-key.pem` };
+}
+
+/** A docker power credential: the client bundle as one JSON string (a Pulumi secret), or '' without TLS. */
+export function dockerCredential(bundle: { caPem: string; certPem: string; keyPem: string } | undefined): string {
+  return bundle ? JSON.stringify({ ca: bundle.caPem, cert: bundle.certPem, key: bundle.keyPem }) : '';
+}
+
+/** The three PEM files of a docker credential; none for '' (an engine without client certificates). */
+export function dockerCredentialFiles(credential: string, credentialFile: string): { file: string; content: string }[] {
+  if (!credential) return [];
+  const b = JSON.parse(credential) as { ca: string; cert: string; key: string };
+  const f = dockerTlsFiles(credentialFile);
+  return [
+    { file: f.caFile, content: b.ca },
+    { file: f.certFile, content: b.cert },
+    { file: f.keyFile, content: b.key },
+  ];
+}
+
 /** A PowerTarget (mail-runtime/config) from exported facts plus the file that holds the credential. */
 export function powerTarget(p: PrimaryPower, credentialFile: string): PowerTarget {
   switch (p.kind) {
     case 'kubernetes':
       return { ...p, tokenFile: credentialFile, replicas: 1, requestTimeoutMs: 10_000, confirmTimeoutMs: 60_000 };
-    case 'docker':
-      return { ...p, apiVersion: '1.41', stopGraceSeconds: 0, requestTimeoutMs: 10_000, confirmTimeoutMs: 60_000 };
+    case 'docker': {
+      const { tls, ...rest } = p;
+      // With --tlsverify the credential is the client bundle, mounted as three files beside the credential file's name.
+      return { ...rest, ...(tls ? { tls: dockerTlsFiles(credentialFile) } : {}), apiVersion: '1.41', stopGraceSeconds: 0, requestTimeoutMs: 10_000, confirmTimeoutMs: 60_000 };
+    }
     case 'proxmox':
       return { ...p, tokenSecretFile: credentialFile, shutdownSeconds: 0, requestTimeoutMs: 10_000, confirmTimeoutMs: 60_000 };
     case 'vsphere':

@@ -6,7 +6,7 @@ import { GUEST_PATHS } from '../render';
 import type { PlatformOf } from '../spec';
 import type { PrimaryPower } from './contract';
 import { clientPorts } from './ports';
-import { CONTROLLER_CREDENTIAL_FILES } from './controller';
+import { CONTROLLER_CREDENTIAL_FILES, dockerCredential, dockerCredentialFiles } from './controller';
 import type { SiteBuild, SiteContext } from './types';
 
 /**
@@ -22,7 +22,11 @@ import type { SiteBuild, SiteContext } from './types';
  * standby host with that host's engine socket mounted and nothing else; it
  * reaches the primary's engine at the endpoint the primary exports
  * (`powerEndpoint`, an http(s) URL on a link only the two sites share).
- * There is no credential to export: protect that endpoint at the network.
+ * Over TCP the engine runs with `--tlsverify`: the client certificate its
+ * CA signed is the credential (SiteSettings.dockerTls, Pulumi secrets),
+ * exported by the primary and mounted into the standby's controller; this
+ * stack's provider uses the same bundle. Also keep that endpoint on a link
+ * only the two sites share: anyone holding the bundle controls the engine.
  */
 
 const DOCKER_SOCKET = '/var/run/docker.sock';
@@ -40,7 +44,18 @@ export function dockerSite(c: SiteContext): SiteBuild {
   }
   const id = c.member.memberId;
   const base = `${c.name}-all-${c.member.index}`;
-  const provider = new docker.Provider(`${c.name}-host`, { host }, { parent: c.parent });
+  const tls = c.settings.dockerTls;
+  if (!tls && endpoint.startsWith('https://')) {
+    void pulumi.log.warn(
+      `docker site "${c.spec[c.side].site.name}": ${endpoint} is TLS but no client certificate bundle is given (mailfleet:dockerTlsCa/Cert/Key): an engine with --tlsverify refuses the other site's failover controller, which then cannot fence or start this member`,
+      c.parent,
+    );
+  }
+  const provider = new docker.Provider(
+    `${c.name}-host`,
+    { host, ...(tls ? { caMaterial: tls.caPem, certMaterial: tls.certPem, keyMaterial: pulumi.secret(tls.keyPem) } : {}) },
+    { parent: c.parent },
+  );
   const opts = (extra?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions => ({ parent: c.parent, provider, ...extra });
   const image = new docker.RemoteImage(`${c.name}-image`, { name: c.spec.runtime.image, keepLocally: true }, opts());
   const storage = c.spec[c.side].storage;
@@ -81,7 +96,7 @@ export function dockerSite(c: SiteContext): SiteBuild {
     },
     opts({ dependsOn: [volume] }),
   );
-  const power: PrimaryPower = { kind: 'docker', endpoint, container: id };
+  const power: PrimaryPower = { kind: 'docker', endpoint, container: id, ...(tls ? { tls: true } : {}) };
   const hostName = (() => {
     try {
       return new URL(endpoint).hostname;
@@ -94,12 +109,26 @@ export function dockerSite(c: SiteContext): SiteBuild {
     // Ports are published on the host: the other site reaches the member at the host's name.
     address: container.id.apply(() => hostName),
     power: pulumi.output(power),
-    credential: pulumi.secret(''),
+    credential: tls ? pulumi.secret(pulumi.all([tls.caPem, tls.certPem, tls.keyPem]).apply(([caPem, certPem, keyPem]) => dockerCredential({ caPem, certPem, keyPem }))) : pulumi.secret(''),
     standbyCredentialFile: CONTROLLER_CREDENTIAL_FILES.standby,
-    controller(config: pulumi.Output<RuntimeConfig>, _primaryCredential: pulumi.Output<string>): pulumi.Resource[] {
+    controller(config: pulumi.Output<RuntimeConfig>, primaryCredential: pulumi.Output<string>): pulumi.Resource[] {
       const cid = `${c.spec.name}-controller`;
-      // Inside the controller the standby's engine is its mounted socket.
-      const local = config.apply((x) => (x.role === 'failover-controller' && x.standby.power.kind === 'docker' ? { ...x, standby: { ...x.standby, power: { ...x.standby.power, endpoint: `unix://${DOCKER_SOCKET}` } } } : x));
+      // Inside the controller the standby's engine is its mounted socket (no TLS on a socket).
+      const local = config.apply((x) => {
+        if (x.role !== 'failover-controller' || x.standby.power.kind !== 'docker') return x;
+        const { tls: _tls, ...own } = x.standby.power;
+        return { ...x, standby: { ...x.standby, power: { ...own, endpoint: `unix://${DOCKER_SOCKET}` } } };
+      });
+      const fixed: docker.types.input.ContainerUpload[] = [
+        { file: CONFIG_FILE, content: local.apply((x) => `${JSON.stringify(x, null, 2)}\n`), owner: RUNTIME_UID, group: RUNTIME_UID, permissions: '0444' },
+        // The controller's config names the cluster token and TLS files of the member it shares the site with.
+        ...secretUploads(c.member.config, c.secrets).filter((u) => u.file !== GUEST_PATHS.adminToken && !String(u.file).endsWith('dkim.key')),
+      ];
+      // The primary engine's client bundle (its --tlsverify credential), when it has one: three files, each a secret.
+      const uploads = pulumi.secret(primaryCredential).apply((cred) => [
+        ...fixed,
+        ...dockerCredentialFiles(cred, CONTROLLER_CREDENTIAL_FILES.primary).map((f) => ({ ...f, content: pulumi.secret(f.content), owner: RUNTIME_UID, group: RUNTIME_UID, permissions: '0400' })),
+      ]);
       const controller = new docker.Container(
         `${c.name}-controller`,
         {
@@ -111,11 +140,7 @@ export function dockerSite(c: SiteContext): SiteBuild {
           envs: [`MAILFLEET_CONFIG=${CONFIG_FILE}`],
           // The engine socket needs the socket's group; the image's user stays otherwise unprivileged.
           user: `${RUNTIME_UID}:0`,
-          uploads: [
-            { file: CONFIG_FILE, content: local.apply((x) => `${JSON.stringify(x, null, 2)}\n`), owner: RUNTIME_UID, group: RUNTIME_UID, permissions: '0444' },
-            // The controller's config names the cluster token and TLS files of the member it shares the site with.
-            ...secretUploads(c.member.config, c.secrets).filter((u) => u.file !== GUEST_PATHS.adminToken && !String(u.file).endsWith('dkim.key')),
-          ],
+          uploads,
           mounts: [
             { type: 'volume', source: volume.name, target: GUEST_PATHS.storage },
             // The standby host's own engine, nothing else.

@@ -29,6 +29,16 @@ export interface SiteSettings {
    * (default: the site's first Docker host when it is http(s)).
    */
   powerEndpoint?: string;
+  /**
+   * Docker: the client certificate bundle of this site's Engine API over
+   * TCP with `--tlsverify` (PEM: the engine's CA, a client certificate it
+   * signed, that certificate's key), as Pulumi secrets. This stack's docker
+   * provider uses it; on the primary it is also the power credential the
+   * standby's controller fences this host with (exported as a secret,
+   * mounted into the controller as three files). Absent with an https://
+   * endpoint: the controller cannot complete the handshake, so the stack warns.
+   */
+  dockerTls?: { caPem: pulumi.Input<string>; certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** Proxmox provider credentials / vSphere provider credentials (as MailClusterArgs.credentials). */
   proxmox?: { apiToken: pulumi.Input<string>; ssh?: { username?: string; privateKey?: pulumi.Input<string> } };
   vsphere?: { user: pulumi.Input<string>; password: pulumi.Input<string> };

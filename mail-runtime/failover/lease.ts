@@ -84,6 +84,20 @@ export class SiteLease {
     return names.reduce((max, n) => (/^\d+$/.test(n) ? Math.max(max, Number(n)) : max), -1);
   }
 
+  /**
+   * Who took `epoch` (its marker's content), or undefined for a marker
+   * without one (written before markers named their holder) or none.
+   */
+  async markerHolder(epoch: number): Promise<string | undefined> {
+    try {
+      const text = (await fs.promises.readFile(path.join(this.epochsDir, String(epoch)), 'utf8')).trim();
+      return text || undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
   /** The lease record, or undefined when none was ever written. */
   async read(): Promise<LeaseRecord | undefined> {
     let text: string;
@@ -131,7 +145,13 @@ export class SiteLease {
     const epoch = (await this.highestEpoch()) + 1;
     try {
       const fh = await fs.promises.open(path.join(this.epochsDir, String(epoch)), 'wx', 0o600);
-      await fh.close();
+      try {
+        // The marker names its holder: a renewal of the old holder racing this take can replace lease.json, never this file.
+        await fh.writeFile(holder);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LeaseError('CONTENDED', `epoch ${epoch} was taken by someone else at the same moment`);
       throw e;

@@ -19,19 +19,30 @@
  *   `stillOwner()`, which reads the site's epoch markers on disk. A paused
  *   member that wakes up after a takeover acknowledges nothing.
  *
- * A pair site has one member, so there is no placement to route by: its
- * node listeners are the client-facing ones (no proxy in front) and its
- * users come from the users file (`directory.file`), not from a hub.
+ * The hub part (./site-hub.ts) keeps the directory in the hub's SQLite
+ * files on the shared storage and serves the admin API on `listen.http`:
+ * `mailfleet user add --hub http://<active member>:<http port>` manages the
+ * pair, and after a failover the standby's hub part opens the same files,
+ * so the users move with the lease. `hostedDomains` and `directory.file`
+ * only seed what the directory lacks.
+ *
+ * No proxy part: a pair site has one member, so every mailbox's owner is
+ * this process. The proxy's job (read the login, find the owning node, pipe
+ * the session there) would be a loopback hop to the listeners beside it,
+ * costing a second copy of every byte and nothing gained; the node part's
+ * listeners are the client-facing ones, with the same connection and login
+ * limits a proxy would not add to.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Gauge } from 'prom-client';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
-import { startGateway, type RunningGateway } from '../gateway';
+import { gatewayOptionsFromConfig, startGateway, type RunningGateway } from '../gateway';
 import { createRegistry, startHealthServer, type HealthServer } from '../net';
-import { startNode, type RunningNode } from '../node';
+import { nodeOptionsFromConfig, startNode, type RunningNode } from '../node';
 import { LeaseHeldError, SiteLease } from './lease';
+import { startSiteHub, type SiteHub } from './site-hub';
 
 type AllConfig = RuntimeConfigOf<'all'>;
 
@@ -48,6 +59,8 @@ export interface RunningPairMember {
   submissionPort?: number;
   smtpsPort?: number;
   smtpPort: number;
+  /** The hub part's admin API (`mailfleet … --hub`). */
+  httpPort: number;
   healthPort: number;
   /** Resolves once the member has fenced itself (lease lost), with the reason. */
   fenced: Promise<string>;
@@ -63,6 +76,15 @@ const INTERNAL = { host: '127.0.0.1', port: 0 };
  */
 async function acquire(lease: SiteLease, me: string, log: Logger): Promise<number> {
   const cur = await lease.read();
+  // A renewal of the old holder can race a takeover and put its own, lower-epoch record back into lease.json:
+  // the highest epoch marker is what counts, and it names who took it.
+  const top = await lease.highestEpoch();
+  if (cur && top > cur.epoch) {
+    if ((await lease.markerHolder(top)) === me && (await lease.renew(me, top))) {
+      log.info({ epoch: top, stale: { holder: cur.holder, epoch: cur.epoch } }, 'continuing the site lease named for this member (its record had been overwritten by the old holder’s last renewal)');
+      return top;
+    }
+  }
   if (cur && cur.holder === me) {
     if (await lease.renew(me, cur.epoch)) {
       log.info({ epoch: cur.epoch }, 'continuing the site lease named for this member');
@@ -107,6 +129,7 @@ async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPair
   const stillOwner = async (): Promise<boolean> => canWrite() && (await lease.highestEpoch()) <= epoch;
 
   const registry = createRegistry({ member: me, role: 'all' });
+  let hub: SiteHub | undefined;
   let node: RunningNode | undefined;
   let gateway: RunningGateway | undefined;
   let health: HealthServer | undefined;
@@ -116,6 +139,7 @@ async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPair
     stopping ??= (async () => {
       clearInterval(timer);
       await Promise.allSettled([gateway?.close(), node?.close()]);
+      await hub?.close();
     })();
     return stopping;
   };
@@ -153,48 +177,30 @@ async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPair
     health = await startHealthServer({
       host: cfg.management.host,
       port: cfg.management.port,
-      ready: () => node !== undefined && gateway !== undefined && canWrite(),
+      ready: () => hub !== undefined && node !== undefined && gateway !== undefined && canWrite(),
       registry,
       info: { role: 'all', memberId: me },
     });
+    hub = await startSiteHub(cfg, { epoch, canWrite }, log.child({ part: 'hub' }));
+    // The node part as a node role runs it (one mapper), but with the hub part's users and the site lease as its ownership.
+    const nodeOpts = nodeOptionsFromConfig(cfg);
     node = await startNode({
-      memberId: me,
-      hostname: cfg.hostname,
-      storagePath: cfg.storage.path,
-      listen: {
-        imap: l.imap,
-        ...(l.imaps ? { imaps: l.imaps } : {}),
-        pop3: l.pop3,
-        ...(l.pop3s ? { pop3s: l.pop3s } : {}),
-        lmtp: l.lmtp,
-        submission: l.submission,
-        ...(l.smtps ? { smtps: l.smtps } : {}),
-        health: INTERNAL,
-      },
-      ...(cfg.tls ? { tls: cfg.tls } : {}),
-      plaintextAuth: cfg.plaintextAuth,
-      ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
-      limits: cfg.limits,
+      ...nodeOpts,
+      listen: { ...nodeOpts.listen, health: INTERNAL },
+      directory: hub.directory,
       // The mailbox epoch is the site epoch: the other site's first open of a mailbox fences this one's writes to it.
       epochFor: () => ({ epoch, stillOwner, canWrite }),
       owns: () => canWrite(),
       log: log.child({ part: 'node' }),
     });
     const lmtp = { memberId: me, host: l.lmtp.host === '0.0.0.0' || l.lmtp.host === '::' ? '127.0.0.1' : l.lmtp.host, port: node.lmtpPort };
+    // The gateway part as a gateway role runs it (filters, outbound included); hosted mail goes to the node part beside it.
+    const gatewayOpts = gatewayOptionsFromConfig(cfg);
+    const { directory: _file, ...gatewayRest } = gatewayOpts;
     gateway = await startGateway({
-      memberId: me,
-      hostname: cfg.hostname,
-      storagePath: cfg.storage.path,
-      listen: { smtp: l.smtp, health: INTERNAL },
-      ...(cfg.tls ? { tls: cfg.tls } : {}),
-      limits: cfg.limits,
-      relayNetworks: cfg.relayNetworks,
-      hostedDomains: cfg.hostedDomains,
-      // Hosted mail goes to this member's own node part unless the config routes it elsewhere.
-      placement: { default: cfg.placement.default ?? lmtp, routes: cfg.placement.routes },
-      ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
-      inbound: cfg.inbound,
-      queue: cfg.queue,
+      ...gatewayRest,
+      listen: { ...gatewayOpts.listen, health: INTERNAL },
+      router: hub.router(() => lmtp),
       log: log.child({ part: 'gateway' }),
     });
     for (const folder of await peerQueueFolders(cfg.storage.path, me)) {
@@ -231,6 +237,7 @@ async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPair
     ...(node.submissionPort !== undefined ? { submissionPort: node.submissionPort } : {}),
     ...(node.smtpsPort !== undefined ? { smtpsPort: node.smtpsPort } : {}),
     smtpPort: gateway.smtpPort,
+    httpPort: hub.httpPort,
     healthPort: health.port,
     fenced,
     close: async () => {

@@ -5,22 +5,24 @@ import type { GatewayOptions } from './start';
 type GatewayConfig = RuntimeConfigOf<'gateway'>;
 
 /**
- * RuntimeConfig (role gateway) → GatewayOptions. The health port is the
- * member's management port. Every default was already applied by the
- * schema; this only moves values, it decides none.
+ * RuntimeConfig (role gateway, or the gateway part of a pair member, role
+ * all) → GatewayOptions. The health port is the member's management port.
+ * Every default was already applied by the schema; this only moves values,
+ * it decides none. A pair member has no relay listener (its node part is in
+ * the process) and no load balancer sending PROXY headers.
  */
-export function gatewayOptionsFromConfig(cfg: GatewayConfig): GatewayOptions {
+export function gatewayOptionsFromConfig(cfg: GatewayConfig | RuntimeConfigOf<'all'>): GatewayOptions {
   return {
     memberId: cfg.memberId,
     hostname: cfg.hostname,
     storagePath: cfg.storage.path,
-    listen: { smtp: cfg.listen.smtp, ...(cfg.listen.relay ? { relay: cfg.listen.relay } : {}), health: cfg.management },
+    listen: { smtp: cfg.listen.smtp, ...(cfg.role === 'gateway' && cfg.listen.relay ? { relay: cfg.listen.relay } : {}), health: cfg.management },
     ...(cfg.clusterTokenFile ? { clusterTokenFile: cfg.clusterTokenFile } : {}),
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.tls ? { tls: cfg.tls } : {}),
     ...(cfg.clusterTls?.certFile && cfg.clusterTls.keyFile ? { relayTls: { certFile: cfg.clusterTls.certFile, keyFile: cfg.clusterTls.keyFile } } : {}),
     limits: cfg.limits,
-    proxyFrom: cfg.proxyProtocolFrom,
+    ...(cfg.role === 'gateway' ? { proxyFrom: cfg.proxyProtocolFrom } : {}),
     relayNetworks: cfg.relayNetworks,
     hostedDomains: cfg.hostedDomains,
     placement: { ...(cfg.placement.default ? { default: cfg.placement.default } : {}), routes: cfg.placement.routes },

@@ -97,12 +97,18 @@ export const STATE_MIGRATIONS: readonly string[] = [
 export class HubDbError extends Error {}
 
 /** Opens (creating if needed) and migrates one hub database file. */
-export function openHubDb(file: string, migrations: readonly string[]): HubDb {
+/**
+ * `locking` `normal` is for a hub whose writer can be paused while the next
+ * one takes over (a failover-pair member, fenced by its site lease): an
+ * idle connection then holds no lock, so a frozen old holder does not keep
+ * the new one from opening the files.
+ */
+export function openHubDb(file: string, migrations: readonly string[], locking: 'exclusive' | 'normal' = 'exclusive'): HubDb {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma('journal_mode = DELETE');
-    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma(`locking_mode = ${locking === 'exclusive' ? 'EXCLUSIVE' : 'NORMAL'}`);
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma(`cache_size = -${CACHE_KIB}`);

@@ -29,6 +29,40 @@ export interface HubOptions {
   ca?: Pem;
   /** Called when the hub becomes active or standby (metrics, readiness). */
   onRoleChange?: (active: boolean) => void;
+  /**
+   * Who decides this hub is active. Default: the hub lease on the shared
+   * storage (./lease). A failover-pair member passes its site lease instead
+   * (mail-runtime/failover/member.ts): one member per site, so the site
+   * lease already says which hub may write, and a promoted standby's hub is
+   * active the moment it holds it, not `deadAfterSeconds` later.
+   */
+  lease?: (events: ActiveLeaseEvents) => ActiveLease;
+  /**
+   * SQLite locking of the hub's files (./db.ts). Default `exclusive`: only
+   * the lease holder opens them. `normal` for a hub that may be frozen
+   * (SIGSTOP, a VM pause) with the files open while its successor starts:
+   * an idle connection then holds no lock, and the lease fences the writer.
+   */
+  dbLocking?: 'exclusive' | 'normal';
+}
+
+/** What a lease tells the hub. */
+export interface ActiveLeaseEvents {
+  /** This hub became active with `epoch`. */
+  onActive: (epoch: number) => Promise<void> | void;
+  /** This hub is no longer active. */
+  onStandby: (why: string) => Promise<void> | void;
+}
+
+/** What the hub asks of its lease (./lease HubLease is one). */
+export interface ActiveLease {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** True while this hub may write. */
+  holds(): boolean;
+  readonly currentEpoch: number;
+  /** The active hub's URL, for `not_active` answers. */
+  readonly activeUrl: string | undefined;
 }
 
 /** What exists only while this hub is active. */
@@ -48,7 +82,7 @@ export class Hub {
   readonly logins = new LoginFailureBoard();
   private readonly activityFile: ActivityFile;
   private persistTimer: NodeJS.Timeout | undefined;
-  private readonly lease: HubLease;
+  private readonly lease: ActiveLease;
   private state: (ActiveHub & { dirDb: HubDb; stateDb: HubDb }) | undefined;
 
   constructor(readonly o: HubOptions) {
@@ -56,17 +90,19 @@ export class Hub {
     this.streams = new Streams((id, inc) => {
       void this.state?.members.streamDropped(id, inc);
     });
-    this.lease = new HubLease({
-      dir: join(o.storageRoot, 'hub', 'lease'),
-      holder: o.memberId,
-      url: o.url,
-      renewMs: o.timing.heartbeatMs,
-      leaseMs: o.timing.leaseMs,
-      takeoverAfterMs: o.timing.deadAfterMs,
-      log: o.log,
-      onActive: (epoch) => this.becomeActive(epoch),
-      onStandby: () => this.becomeStandby(),
-    });
+    const events: ActiveLeaseEvents = { onActive: (epoch) => this.becomeActive(epoch), onStandby: () => this.becomeStandby() };
+    this.lease =
+      o.lease?.(events) ??
+      new HubLease({
+        dir: join(o.storageRoot, 'hub', 'lease'),
+        holder: o.memberId,
+        url: o.url,
+        renewMs: o.timing.heartbeatMs,
+        leaseMs: o.timing.leaseMs,
+        takeoverAfterMs: o.timing.deadAfterMs,
+        log: o.log,
+        ...events,
+      });
   }
 
   async start(): Promise<void> {
@@ -118,8 +154,8 @@ export class Hub {
     const dir = join(this.o.storageRoot, 'hub');
     // The previous active hub's last hour, before anything new is recorded.
     await this.activityFile.load().catch((err: unknown) => this.o.log.warn({ err }, 'hub: the activity history on the storage is unreadable; starting without it'));
-    const dirDb = openHubDb(join(dir, DIRECTORY_DB_FILE), DIRECTORY_MIGRATIONS);
-    const stateDb = openHubDb(join(dir, STATE_DB_FILE), STATE_MIGRATIONS);
+    const dirDb = openHubDb(join(dir, DIRECTORY_DB_FILE), DIRECTORY_MIGRATIONS, this.o.dbLocking);
+    const stateDb = openHubDb(join(dir, STATE_DB_FILE), STATE_MIGRATIONS, this.o.dbLocking);
     const log = this.o.log;
     const directory = new DirectoryStore(dirDb, {
       assertActive: this.assertActive,

@@ -6,11 +6,13 @@ import type { NodeOptions } from './start';
 type NodeConfig = RuntimeConfigOf<'node'>;
 
 /**
- * RuntimeConfig (role node) → NodeOptions. The health port is the member's
- * management port. Every default was already applied by the schema; this
- * only moves values, it decides none.
+ * RuntimeConfig (role node, or the node part of a pair member, role all) →
+ * NodeOptions. The health port is the member's management port. Every
+ * default was already applied by the schema; this only moves values, it
+ * decides none. A pair member has no proxies in front and no gateway to
+ * relay through (its own gateway part is in the process).
  */
-export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
+export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>): NodeOptions {
   const l = cfg.listen;
   return {
     memberId: cfg.memberId,
@@ -30,9 +32,9 @@ export function nodeOptionsFromConfig(cfg: NodeConfig): NodeOptions {
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
-    proxyFrom: cfg.proxyProtocolFrom,
+    ...(cfg.role === 'node' ? { proxyFrom: cfg.proxyProtocolFrom } : {}),
     // With the cluster token the node logs in to the gateway's relay listener as itself; without, the gateway must list it in relayNetworks.
-    ...(cfg.gatewayRelay
+    ...(cfg.role === 'node' && cfg.gatewayRelay
       ? {
           queue: new GatewayRelay(
             splitHostPort(cfg.gatewayRelay),

@@ -1,20 +1,36 @@
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SiteLease } from '../../mail-runtime/failover';
-import { kill, messageIds, sendOne, snapshot, startMember, until, writeMemberConfig, type Proc } from '../helpers/pair';
-import { ANN, writeMailUsers } from '../helpers/smtp';
+import { BIN, ROOT, kill, messageIds, sendOne, snapshot, startMember, until, writeMemberConfig, type Proc } from '../helpers/pair';
+import { ANN, writeMailUsers, type MailUser } from '../helpers/smtp';
 
 /**
  * `mailfleet run --role all` as a real process on loopback: it serves
  * SMTP and IMAP on one store while it holds the site lease, and a higher
  * epoch written by a controller fences it: listeners closed, /readyz 503,
- * and nothing written to the store after.
+ * and nothing written to the store after. Its hub part serves the admin
+ * API: a user added there with `mailfleet user add` on the primary logs in
+ * on the standby after the takeover (the directory is on the shared storage).
  */
 
 const TTL_MS = 2000;
+const ADMIN_TOKEN = 'pair-admin-token-0123456789';
+/** Added through the admin API, not in the users file. */
+const DOT: MailUser = { address: 'dot@example.com', password: 'dot-password-1' };
+
+/** The operator CLI against a member's admin API; `input` is its stdin (the password). */
+function cli(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    child.stdin!.end(input);
+  });
+}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -31,6 +47,7 @@ describe('all-roles pair member (real process, loopback)', { timeout: 120_000 },
   let dir: string;
   let storage: string;
   let users: string;
+  let tokenFile: string;
   const procs: Proc[] = [];
 
   beforeEach(async () => {
@@ -38,19 +55,27 @@ describe('all-roles pair member (real process, loopback)', { timeout: 120_000 },
     storage = path.join(dir, 'storage');
     users = path.join(dir, 'users.yaml');
     await writeMailUsers(users, [ANN]);
+    tokenFile = path.join(dir, 'admin-token');
+    writeFileSync(tokenFile, `${ADMIN_TOKEN}\n`);
   });
   afterEach(() => procs.splice(0).forEach(kill));
 
   const member = (memberId: string): Proc => {
-    const p = startMember(writeMemberConfig(dir, { storage, memberId, users, leaseTtlMs: TTL_MS }));
+    const p = startMember(writeMemberConfig(dir, { storage, memberId, users, leaseTtlMs: TTL_MS, adminTokenFile: tokenFile }));
     procs.push(p);
     return p;
   };
 
-  it('serves SMTP and IMAP while holding the site lease; a higher epoch fences it and nothing is written after', async () => {
+  it('serves SMTP, IMAP and the admin API while holding the site lease; a higher epoch fences it and nothing is written after; the standby serves the same users', async () => {
     const a = member('pair-all-0');
-    const ready = (await a.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number; healthPort: number; epoch: number };
+    const ready = (await a.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number; healthPort: number; httpPort: number; epoch: number };
     expect(ready.epoch).toBe(0);
+    // The operator adds a user on the active member's hub part, as on a cluster's hub.
+    const add = await cli(['user', 'add', DOT.address, '--hub', `http://127.0.0.1:${ready.httpPort}`, '--token-file', tokenFile], `${DOT.password}\n`);
+    expect(add.code, add.stderr).toBe(0);
+    // The gateway part knows the new user at once (550 before the hub part existed), and the node part logs them in.
+    expect(await sendOne('127.0.0.1', ready.smtpPort, DOT.address, 'dot-1@pair.test')).toMatch(/^250 /);
+    await until('delivered to the new user', async () => ((await messageIds('127.0.0.1', ready.imapPort, DOT)).has('dot-1@pair.test') ? true : undefined));
     const lease = new SiteLease(storage, TTL_MS);
     expect(await lease.read()).toMatchObject({ holder: 'pair-all-0', epoch: 0 });
     for (let i = 0; i < 3; i++) expect(await sendOne('127.0.0.1', ready.smtpPort, ANN.address, `m${i}@pair.test`)).toMatch(/^250 /);
@@ -82,9 +107,14 @@ describe('all-roles pair member (real process, loopback)', { timeout: 120_000 },
 
     // The standby continues the lease named for it, with the mail the primary acknowledged.
     const b = member('pair-all-1');
-    const rb = (await b.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number; epoch: number };
+    const rb = (await b.waitLine((l) => l.ready === true)) as { smtpPort: number; imapPort: number; httpPort: number; epoch: number };
     expect(rb.epoch).toBe(1);
     expect([...(await messageIds('127.0.0.1', rb.imapPort, ANN)).keys()].sort()).toEqual(['m0@pair.test', 'm1@pair.test', 'm2@pair.test']);
+    // The user added on the primary's hub part: listed by the standby's, and logs in there with their mail.
+    const list = await fetch(`http://127.0.0.1:${rb.httpPort}/v1/users?domain=example.com`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { users: { address: string }[] }).users.map((u) => u.address).sort()).toEqual([ANN.address, DOT.address]);
+    expect([...(await messageIds('127.0.0.1', rb.imapPort, DOT)).keys()]).toEqual(['dot-1@pair.test']);
   });
 
   it('a paused member that wakes after a takeover acknowledges nothing: it fences itself and the store keeps only the new holder', async () => {

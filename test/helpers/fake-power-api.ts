@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
@@ -80,7 +81,14 @@ class Member {
 
 type Handler = (req: Recorded, api: FakeApi, m: Member) => Reply;
 
-async function serve(handler: Handler, listenOn: { socketPath?: string } = {}): Promise<FakeApi> {
+/** An HTTPS listener that requires a client certificate signed by `ca` (Docker's `--tlsverify`). */
+export interface ClientCertTls {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+async function serve(handler: Handler, listenOn: { socketPath?: string; tls?: ClientCertTls } = {}): Promise<FakeApi> {
   const hanging = new Set<http.ServerResponse>();
   const member: Member = new Member(() => api);
   const api: FakeApi = {
@@ -96,7 +104,7 @@ async function serve(handler: Handler, listenOn: { socketPath?: string } = {}): 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -113,13 +121,17 @@ async function serve(handler: Handler, listenOn: { socketPath?: string } = {}): 
       }
       res.writeHead(r.status, r.statusText, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
     });
-  });
+  };
+  // requestCert + rejectUnauthorized: a client without a certificate the CA signed never gets to send a request.
+  const server = listenOn.tls
+    ? https.createServer({ key: listenOn.tls.key, cert: listenOn.tls.cert, ca: listenOn.tls.ca, requestCert: true, rejectUnauthorized: true }, onRequest)
+    : http.createServer(onRequest);
   if (listenOn.socketPath) {
     await new Promise<void>((resolve) => server.listen(listenOn.socketPath, resolve));
     (api as { base: string }).base = `unix://${listenOn.socketPath}`;
   } else {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    (api as { base: string }).base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    (api as { base: string }).base = `${listenOn.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
   return api;
 }
@@ -155,8 +167,13 @@ export function fakeKubernetes(token: string): Promise<FakeApi> {
   });
 }
 
-/** Docker Engine on a unix socket: container `pair-all-1`. The engine has no credentials (access to the socket is the grant). */
-export function fakeDocker(socketPath: string): Promise<FakeApi> {
+/**
+ * Docker Engine on a unix socket, or on TCP with `--tlsverify` (`{ tls }`:
+ * HTTPS that requires a client certificate from the engine's CA):
+ * container `pair-all-1`. The engine has no credentials of its own (access
+ * to the socket, or a client certificate, is the grant).
+ */
+export function fakeDocker(listen: string | { tls: ClientCertTls }): Promise<FakeApi> {
   const f = fixture('docker');
   return serve(
     (req, api, m) => {
@@ -179,7 +196,7 @@ export function fakeDocker(socketPath: string): Promise<FakeApi> {
       if (!want) m.set(false);
       return r(f, 'noContent');
     },
-    { socketPath },
+    typeof listen === 'string' ? { socketPath: listen } : { tls: listen.tls },
   );
 }
 

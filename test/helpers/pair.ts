@@ -97,6 +97,8 @@ export interface MemberConfigOptions {
   leaseTtlMs: number;
   host?: string;
   site?: string;
+  /** The admin token file of the hub part (`mailfleet user add --hub`); none: its admin API answers 403. */
+  adminTokenFile?: string;
 }
 
 /** Writes the RuntimeConfig of an all-roles member (every port chosen by the OS) and returns its path. */
@@ -117,6 +119,9 @@ export function writeMemberConfig(dir: string, o: MemberConfigOptions): string {
       listen: { http: l, smtp: l, imap: l, pop3: l, submission: l, lmtp: l },
       hostedDomains: ['example.com'],
       directory: { file: o.users },
+      // Test senders' domains have no DNS here: no SPF/DKIM/DMARC lookups (as test/helpers/gateway.ts).
+      filters: { authentication: { enabled: false } },
+      ...(o.adminTokenFile ? { adminTokenFile: o.adminTokenFile } : {}),
       leaseTtlMs: o.leaseTtlMs,
     }),
   );

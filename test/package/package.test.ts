@@ -156,6 +156,54 @@ describe('a program that installed the tarball', () => {
   }, 120_000);
 });
 
+/** The example docker pair (stacks/esc/failover-docker.yaml), as a program would pass it. */
+function dockerPair(): unknown {
+  const env = parse(readFileSync(join(root, 'stacks', 'esc', 'failover-docker.yaml'), 'utf8')) as { values: { pulumiConfig: Record<string, unknown> } };
+  return env.values.pulumiConfig['mailfleet:pair'];
+}
+
+describe('a failover pair from the installed tarball: one program per site', () => {
+  it('JavaScript: FailoverSite primary runs its member and exports facts; the standby, given them, creates its member stopped and the controller', async () => {
+    const pair = JSON.stringify(dockerPair());
+    writeFileSync(
+      join(consumerJs, 'index.js'),
+      [
+        "const { FailoverSite } = require('mailfleet');",
+        `const site = new FailoverSite('mail-geo', { spec: ${pair}, site: 'primary' });`,
+        'exports.failover = site.facts;',
+        'exports.failoverCredential = site.credential;',
+        '',
+      ].join('\n'),
+    );
+    const p = await pulumiUp(consumerJs, {});
+    expect(p.errors).toEqual([]);
+    expect(p.ok).toBe(true);
+    const member = p.fake.registrations.find((r) => r.type === 'docker:index/container:Container' && r.name === 'mail-geo-all-0');
+    expect(member?.inputs).toMatchObject({ start: true, restart: 'unless-stopped' });
+    const facts = (p.stackOutputs as { failover?: Record<string, unknown> }).failover;
+    expect(facts).toMatchObject({ pair: 'mail-geo', memberId: 'mail-geo-all-0', power: { kind: 'docker', container: 'mail-geo-all-0' } });
+
+    // The standby's program, given the primary's outputs (what its StackReference reads).
+    writeFileSync(
+      join(consumerJs, 'index.js'),
+      [
+        "const { FailoverSite } = require('mailfleet');",
+        `const site = new FailoverSite('mail-geo', { spec: ${pair}, site: 'standby', primary: { facts: ${JSON.stringify(facts)}, credential: '' } });`,
+        'exports.state = site.state;',
+        'exports.primary = site.primary;',
+        '',
+      ].join('\n'),
+    );
+    const s = await pulumiUp(consumerJs, {});
+    expect(s.errors).toEqual([]);
+    expect(s.ok).toBe(true);
+    const containers = s.fake.registrations.filter((r) => r.type === 'docker:index/container:Container');
+    expect(containers.map((c) => c.name).sort()).toEqual(['mail-geo-all-1', 'mail-geo-controller']);
+    expect(containers.find((c) => c.name === 'mail-geo-all-1')?.inputs).toMatchObject({ start: false, restart: 'no' });
+    expect(s.stackOutputs).toMatchObject({ state: 'stopped', primary: facts });
+  }, 240_000);
+});
+
 describe('the mailfleet command', () => {
   it('installed: runs the compiled CLI (the package has no TypeScript sources)', async () => {
     const pkg = join(consumerTs, 'node_modules', 'mailfleet');

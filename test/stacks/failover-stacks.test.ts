@@ -136,6 +136,44 @@ describe.each(PLATFORMS)('failover pair on %s: one stack per site', (kind) => {
   });
 });
 
+describe('docker over TCP with --tlsverify', () => {
+  it("the primary's engine client bundle (secrets) configures its provider, travels as the secret credential and is mounted into the standby's controller, whose config names the three files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailfleet-failover-docker-tls-'));
+    cpSync(STACKS, dir, { recursive: true });
+    const file = join(dir, 'Pulumi.failover-docker-primary.yaml');
+    const doc = YAML.parse(readFileSync(file, 'utf8'));
+    // `pulumi config set --secret dockerTlsCa < ca.pem` (…Cert, …Key) writes these; offline they read as the placeholder.
+    for (const k of ['dockerTlsCa', 'dockerTlsCert', 'dockerTlsKey']) doc.config[`mailfleet:${k}`] = { secure: 'v1:offline' };
+    writeFileSync(file, YAML.stringify(doc));
+    const primary = await offline('failover-docker-primary', dir);
+    const provider = named(primary, 'pulumi:providers:docker', 'mail-geo-host')[0]!;
+    expect(isSecretValue(provider.inputs.keyMaterial)).toBe(true);
+    expect(plain(provider)).toMatchObject({ host: 'tcp://docker-ams.example.net:2376', caMaterial: 'offline-preview-secret', certMaterial: 'offline-preview-secret', keyMaterial: 'offline-preview-secret' });
+    expect((primary.outputs.failover as any).power).toEqual({ kind: 'docker', endpoint: 'https://docker-ams.example.net:2376', container: 'mail-geo-all-0', tls: true });
+    expect(isSecretValue(primary.outputs.failoverCredential)).toBe(true);
+    expect(JSON.parse(unwrapSecrets(primary.outputs.failoverCredential) as string)).toEqual({ ca: 'offline-preview-secret', cert: 'offline-preview-secret', key: 'offline-preview-secret' });
+
+    const standby = await offline('failover-docker-standby', dir);
+    const ctl = named(standby, 'docker:index/container:Container', 'mail-geo-controller')[0]!;
+    const uploads = plain(ctl).uploads as { file: string; content: string; permissions: string }[];
+    const config = JSON.parse(uploads.find((u) => u.file === '/etc/mailfleet/config.json')!.content);
+    const tls = { caFile: '/etc/mailfleet/power/primary-credential-ca.pem', certFile: '/etc/mailfleet/power/primary-credential-cert.pem', keyFile: '/etc/mailfleet/power/primary-credential-key.pem' };
+    expect(config.primary.power).toMatchObject({ kind: 'docker', endpoint: 'https://docker-ams.example.net:2376', tls });
+    // The standby's own engine is its socket: no TLS there.
+    expect(config.standby.power.tls).toBeUndefined();
+    for (const f of Object.values(tls)) expect(uploads.find((u) => u.file === f), f).toMatchObject({ content: 'offline-preview-secret', permissions: '0400' });
+    expect(isSecretValue(ctl.inputs.uploads)).toBe(true);
+    expect((await gate(standby, 'failover-docker-standby')).results).toEqual([]);
+  });
+
+  it('without the bundle the controller has no TLS files (and the stack warns: its https endpoint would refuse the controller)', async () => {
+    const standby = await offline('failover-docker-standby');
+    const ctl = named(standby, 'docker:index/container:Container', 'mail-geo-controller')[0]!;
+    const uploads = plain(ctl).uploads as { file: string }[];
+    expect(uploads.filter((u) => u.file.startsWith('/etc/mailfleet/power/'))).toEqual([]);
+  });
+});
+
 describe('the policy gate refuses an unsafe pair', () => {
   it('a standby whose member would run (replicas edited to 1) is refused', async () => {
     const standby = await offline('failover-kubernetes-standby');

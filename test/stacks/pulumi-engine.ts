@@ -61,7 +61,18 @@ export interface FakeEngineOptions {
   stack: string;
   /** Answers for invokes (data sources); `{}` when absent. */
   invokeResult?: (token: string, args: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Stacks a `pulumi.StackReference` may read, by fully qualified name →
+   * their outputs as another run registered them (secrets still wrapped):
+   * the engine's ReadResource of `pulumi:pulumi:StackReference`. Any other
+   * read, or an unknown stack, is refused as the engine refuses it.
+   */
+  stackReferences?: Record<string, Record<string, unknown>>;
 }
+
+/** The wire form of a secret (runtime/rpc specialSecretSig), as deserializeProperties keeps it. */
+const SECRET_SIG = { key: '4dabf18193072939515e22adb298388d', value: '1b47061264138c4ac30d75fd1eb44270' } as const;
+const isWrappedSecret = (v: unknown): boolean => typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SECRET_SIG.key] === SECRET_SIG.value;
 
 const SEVERITY: Record<number, EngineLog['severity']> = {
   [engineproto.LogSeverity.DEBUG]: 'debug',
@@ -161,6 +172,26 @@ export async function startFakeEngine(opts: FakeEngineOptions): Promise<FakeEngi
     );
   };
 
+  const readResource: Unary<resproto.ReadResourceRequest, resproto.ReadResourceResponse> = (call, cb) => {
+    const req = call.request;
+    const type = req.getType();
+    const id = req.getId();
+    const known = opts.stackReferences?.[id];
+    if (type !== 'pulumi:pulumi:StackReference' || !known) {
+      fail(cb, grpc.status.NOT_FOUND, type === 'pulumi:pulumi:StackReference' ? `unknown stack "${id}"` : `this stand-in engine reads no ${type}`);
+      return;
+    }
+    const urn = `urn:pulumi:${opts.stack}::${opts.project}::${qualifiedType(req.getParent(), root, type)}::${req.getName()}`;
+    registrations.push({ urn, type, name: req.getName(), parent: req.getParent() || undefined, custom: true, inputs: { name: id } });
+    const secretOutputNames = Object.entries(known)
+      .filter(([, v]) => isWrappedSecret(v))
+      .map(([k]) => k);
+    const resp = new resproto.ReadResourceResponse();
+    resp.setUrn(urn);
+    resp.setProperties(Struct.fromJavaScript({ name: id, outputs: known, secretOutputNames } as Parameters<typeof Struct.fromJavaScript>[0]));
+    cb(null, resp);
+  };
+
   const supportsFeature: Unary<resproto.SupportsFeatureRequest, resproto.SupportsFeatureResponse> = (call, cb) => {
     cb(null, new resproto.SupportsFeatureResponse().setHassupport(FEATURES.has(call.request.getId())));
   };
@@ -170,6 +201,7 @@ export async function startFakeEngine(opts: FakeEngineOptions): Promise<FakeEngi
     supportsFeature,
     registerResource,
     registerResourceOutputs,
+    readResource,
     invoke,
     signalAndWaitForShutdown: ((_call, cb) => cb(null, new Empty())) as Unary<Empty, Empty>,
     registerPackage: ((call, cb) => cb(null, new resproto.RegisterPackageResponse().setRef(`${call.request.getName()}-ref`))) as Unary<

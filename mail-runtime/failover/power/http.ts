@@ -70,9 +70,13 @@ export function request(ep: Endpoint, req: HttpRequest): Promise<HttpResponse> {
     ...(unix ? { socketPath: unix, host: 'localhost' } : { host: url!.hostname.replace(/^\[|\]$/g, ''), port: url!.port || (secure ? 443 : 80) }),
   };
   if (secure) {
-    if (ep.caFile) options.ca = readFileSync(ep.caFile);
-    if (ep.certFile) options.cert = readFileSync(ep.certFile);
-    if (ep.keyFile) options.key = readFileSync(ep.keyFile);
+    try {
+      if (ep.caFile) options.ca = readTlsFile(ep, 'caFile', ep.caFile);
+      if (ep.certFile) options.cert = readTlsFile(ep, 'certFile', ep.certFile);
+      if (ep.keyFile) options.key = readTlsFile(ep, 'keyFile', ep.keyFile);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
   return new Promise((resolve, reject) => {
     const r = (secure ? https : http).request(options, (res) => {
@@ -94,11 +98,45 @@ export function request(ep: Endpoint, req: HttpRequest): Promise<HttpResponse> {
     }, ep.timeoutMs);
     function fail(e: Error) {
       clearTimeout(timer);
-      reject(e instanceof PowerError ? e : new PowerError('UNREACHABLE', `${ep.what}: ${req.method} ${req.path} failed: ${e.message}`));
+      if (e instanceof PowerError) return reject(e);
+      const tls = secure ? tlsRefusal(e as NodeJS.ErrnoException, ep) : undefined;
+      reject(tls ?? new PowerError('UNREACHABLE', `${ep.what}: ${req.method} ${req.path} failed: ${e.message}`));
     }
     r.on('error', fail);
     r.end(req.body);
   });
+}
+
+function readTlsFile(ep: Endpoint, field: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new PowerError('AUTH', `${ep.what}: ${field} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}): nothing was powered`);
+  }
+}
+
+/**
+ * A TLS handshake the peer or we refused is a credential problem, not an
+ * unreachable API: the operator fixes a certificate, not a route. The peer
+ * refuses with an alert (TLS 1.3 `certificate_required`, RFC 8446 §6.2;
+ * `bad_certificate`, `unknown_ca`, `handshake_failure`), which OpenSSL
+ * reports as ERR_SSL_…_ALERT_…; we refuse the server's certificate when
+ * `caFile` does not vouch for it (X.509 verify codes, a name mismatch).
+ */
+function tlsRefusal(e: NodeJS.ErrnoException, ep: Endpoint): PowerError | undefined {
+  const code = e.code ?? '';
+  if (/^ERR_SSL_.*ALERT/.test(code)) {
+    const sent = ep.certFile ? `the client certificate ${ep.certFile} was refused` : 'no client certificate was sent (give tls.caFile, tls.certFile, tls.keyFile)';
+    return new PowerError('AUTH', `${ep.what}: the API refused the TLS handshake (${code}): ${sent}; nothing was powered`);
+  }
+  if (/CERT|SIGNATURE|ISSUER|ERR_TLS_CERT_ALTNAME_INVALID/.test(code)) {
+    return new PowerError('AUTH', `${ep.what}: the server's TLS certificate is not trusted (${code}: ${e.message}); check the CA file (${ep.caFile ?? 'none given: the system roots'}); nothing was powered`);
+  }
+  // TLS 1.3 checks the client's certificate after the client's half of the handshake: a refusal can reach us as a bare hang-up instead of the alert.
+  if (ep.certFile && (code === 'ECONNRESET' || e.message === 'socket hang up')) {
+    return new PowerError('UNREACHABLE', `${ep.what}: the connection was closed before an answer (${e.message}); an engine with --tlsverify does this to a client certificate its CA did not sign: check ${ep.certFile}; nothing was powered`);
+  }
+  return undefined;
 }
 
 /** The body as JSON, or undefined when it is not JSON. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readClusterCa, readClusterToken } from '../cluster';
 import type { RuntimeConfigOf } from '../config';
 import { GatewayRelay } from '../smtp/submission';
@@ -40,12 +41,33 @@ export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>):
             splitHostPort(cfg.gatewayRelay),
             cfg.hostname,
             cfg.clusterTokenFile ? { user: cfg.memberId, pass: readClusterToken(cfg, 'to log in to the gateway relay') } : undefined,
-            // The gateway's relay certificate is checked against the cluster CA when there is one.
-            readClusterCa(cfg),
+            // The gateway's relay certificate is checked against the cluster CA and the cluster's own public certificate (plus the system roots).
+            relayTrust(cfg),
           ),
         }
       : {}),
   };
+}
+
+/**
+ * What a gateway's relay certificate may chain to: the cluster CA, and this
+ * member's public certificate when it has one on disk (the components give
+ * every member the same one, so with `tls.mode: self-signed` the gateways
+ * present exactly it; a gateway with a cluster-CA certificate or a publicly
+ * issued one is covered by the CA and the system roots).
+ */
+function relayTrust(cfg: RuntimeConfigOf<'node'> | RuntimeConfigOf<'all'>): string[] {
+  const trusted: string[] = [];
+  const ca = readClusterCa(cfg);
+  if (ca) trusted.push(ca);
+  if (ca && cfg.tls?.certFile) {
+    try {
+      trusted.push(readFileSync(cfg.tls.certFile, 'utf8'));
+    } catch {
+      // Not written yet (generateIfMissing) or unreadable: the CA and the system roots remain.
+    }
+  }
+  return trusted;
 }
 
 /** `host:port` or `[v6]:port`, already checked by the schema. */

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { createTransport } from 'nodemailer';
 import { isLoopback } from '../../net';
 import { SMTP_LIMITS } from '../common';
@@ -27,21 +28,24 @@ export class GatewayRelay implements QueueWriter {
     /** This member's id and the cluster token. */
     private readonly auth?: { user: string; pass: string },
     /**
-     * PEM of the CA the gateway's relay certificate must chain to (config
-     * `clusterTls.caFile`, the cluster-internal CA). With it the hop is
-     * always TLS and verified, loopback included; without it, a relay off
-     * loopback is verified against the system roots, and only a loopback
-     * relay (the local cluster's self-signed certificate, a hop no other
-     * host can see) goes unverified.
+     * PEMs the gateway's relay certificate may chain to besides the system
+     * roots: the cluster-internal CA (config `clusterTls.caFile`) and the
+     * cluster's own public certificate (a self-signed one is the same on
+     * every member, so a gateway presenting it is one of ours). With them
+     * the hop is always TLS and verified, loopback included; without them,
+     * a relay off loopback is verified against the system roots, and only a
+     * loopback relay (the local cluster's self-signed certificate, a hop no
+     * other host can see) goes unverified.
      */
-    private readonly ca?: string,
+    private readonly trusted: readonly string[] = [],
   ) {}
 
   /** TLS for the hop (RFC 3207 STARTTLS; RFC 8314 §5.1: the certificate is checked for the name we connect to). */
   private tls(): { requireTLS: boolean; tls: { rejectUnauthorized: boolean; ca?: string; servername?: string } } {
     const loopback = isLoopback(this.relay.host);
     const servername = isIP(this.relay.host) ? undefined : this.relay.host;
-    if (this.ca !== undefined) return { requireTLS: true, tls: { rejectUnauthorized: true, ca: this.ca, ...(servername ? { servername } : {}) } };
+    // A custom `ca` replaces Node's roots, so they are added back: a gateway with a publicly issued certificate is still trusted.
+    if (this.trusted.length) return { requireTLS: true, tls: { rejectUnauthorized: true, ca: [...this.trusted, ...rootCertificates].join('\n'), ...(servername ? { servername } : {}) } };
     if (loopback) return { requireTLS: false, tls: { rejectUnauthorized: false } };
     // The token crosses the network only under verified STARTTLS.
     return { requireTLS: true, tls: { rejectUnauthorized: true, ...(servername ? { servername } : {}) } };
@@ -81,7 +85,7 @@ export class GatewayRelay implements QueueWriter {
   private explain(err: unknown): unknown {
     const text = err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
     if (!/certificate|self[- ]signed|altname|CERT_|UNABLE_TO_VERIFY/i.test(text)) return err;
-    const against = this.ca !== undefined ? 'the cluster CA (clusterTls.caFile)' : 'the system roots';
+    const against = this.trusted.length ? "the cluster CA (clusterTls.caFile), this cluster's own certificate and the system roots" : 'the system roots';
     return new Error(`gateway relay ${this.relay.host}:${this.relay.port}: TLS certificate not trusted, checked against ${against}: ${err instanceof Error ? err.message : text}`, { cause: err });
   }
 }

@@ -88,9 +88,36 @@ describe('relay hop TLS: the gateway certificate is verified against the cluster
   });
 
   it('the relay client names the fault: the certificate is not trusted by the cluster CA it was checked against', async () => {
-    const relay = new GatewayRelay({ host: '127.0.0.1', port: gw.relayPort! }, 'node.test', { user: 'test-node', pass: TOKEN }, await readFile(join(dir, 'other-ca.pem'), 'utf8'));
+    const relay = new GatewayRelay({ host: '127.0.0.1', port: gw.relayPort! }, 'node.test', { user: 'test-node', pass: TOKEN }, [await readFile(join(dir, 'other-ca.pem'), 'utf8')]);
     const entry = { mailFrom: ALICE.address, recipients: [{ address: 'dave@example.net', status: 'pending' as const, attempts: 0 }], expiresAt: new Date(Date.now() + 60_000).toISOString(), origin: 'submission' as const };
     await expect(relay.enqueue(entry, Buffer.from('Subject: x\r\n\r\nx\r\n'))).rejects.toThrow(/^gateway relay 127\.0\.0\.1:\d+: TLS certificate not trusted, checked against the cluster CA \(clusterTls\.caFile\)/);
+  });
+
+  it("the cluster's own certificate (tls.mode self-signed: every member has the same one) is trusted beside the cluster CA", async () => {
+    // A gateway without a cluster-CA certificate presents its public one; the components give every member the same self-signed pair.
+    const selfGw = await startTestGateway({
+      dir: await mkdtemp(join(dir, 'self-gw-')),
+      config: {
+        listen: { smtp: { host: '127.0.0.1', port: 0 }, relay: { host: '127.0.0.1', port: 0 } },
+        clusterTokenFile: join(dir, 'cluster-token'),
+        tls: { certFile: join(dir, 'shared.crt'), keyFile: join(dir, 'shared.key'), generateIfMissing: true },
+        outbound: { routes: { 'example.net': `127.0.0.1:${sink.port}` } },
+      },
+    });
+    try {
+      const entry = { mailFrom: ALICE.address, recipients: [{ address: 'dave@example.net', status: 'pending' as const, attempts: 0 }], expiresAt: new Date(Date.now() + 60_000).toISOString(), origin: 'submission' as const };
+      const message = (id: string) => Buffer.from(`Message-ID: ${id}\r\nSubject: x\r\n\r\nx\r\n`);
+      const otherCa = await readFile(join(dir, 'other-ca.pem'), 'utf8');
+      const at = { host: '127.0.0.1', port: selfGw.relayPort! };
+      const auth = { user: 'test-node', pass: TOKEN };
+      await expect(new GatewayRelay(at, 'node.test', auth, [otherCa]).enqueue(entry, message('<self-untrusted@example.com>'))).rejects.toThrow(/TLS certificate not trusted/);
+      const shared = await readFile(join(dir, 'shared.crt'), 'utf8');
+      await new GatewayRelay(at, 'node.test', auth, [otherCa, shared]).enqueue(entry, message('<self-trusted@example.com>'));
+      await waitFor('the relayed message at the sink', () => sink.messages.some((m) => m.data.toString().includes('<self-trusted@example.com>')));
+      expect(sink.messages.some((m) => m.data.toString().includes('<self-untrusted@example.com>'))).toBe(false);
+    } finally {
+      await selfGw.dispose();
+    }
   });
 
   it('the cluster CA: the same submission is relayed and reaches the remote MX', async () => {

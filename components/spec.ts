@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ClusterLimits,
   FieldProblemsError,
+  MAX_HUB_URLS,
   SpamFilter,
   dnsLabel,
   domainName,
@@ -112,10 +113,10 @@ const noSpaces = (what: string) => z.string().regex(/^\S+$/, `must be ${what} wi
 // Sizes
 
 /** Size of one member of a role. Defaults fit a small install; policies set production floors. */
-function roleSize(defaults: { count: number; cpu: number; memoryMiB: number; diskGiB: number }, minCount = 1) {
+function roleSize(defaults: { count: number; cpu: number; memoryMiB: number; diskGiB: number }, minCount = 1, max: { count: number; why: string } = { count: MAX_ROLE_COUNT, why: '' }) {
   return strict({
     /** How many members of this role. */
-    count: z.number().int().min(minCount, `at least ${minCount}`).max(MAX_ROLE_COUNT).default(defaults.count),
+    count: z.number().int().min(minCount, `at least ${minCount}`).max(max.count, `at most ${max.count}${max.why}`).default(defaults.count),
     /** vCPUs (VMs) or CPU request/limit in cores (containers). */
     cpu: z.number().positive().max(256).default(defaults.cpu),
     /** Memory in MiB. */
@@ -126,7 +127,13 @@ function roleSize(defaults: { count: number; cpu: number; memoryMiB: number; dis
 }
 
 // Role defaults: one hub, two nodes (so a node can fail), one gateway, one proxy.
-const hubs = roleSize({ count: 1, cpu: 1, memoryMiB: 1024, diskGiB: 10 });
+/**
+ * Most hubs: one is active, the rest are standbys, and every member carries
+ * every hub's URL in RuntimeConfig `hubUrls` (at most MAX_HUB_URLS), plus
+ * one more on Kubernetes, the hubs' Service.
+ */
+export const MAX_HUBS = MAX_HUB_URLS - 1;
+const hubs = roleSize({ count: 1, cpu: 1, memoryMiB: 1024, diskGiB: 10 }, 1, { count: MAX_HUBS, why: ': one hub is active, the others are standbys every member carries the URL of' });
 const nodes = roleSize({ count: 2, cpu: 2, memoryMiB: 2048, diskGiB: 20 });
 const gateways = roleSize({ count: 1, cpu: 1, memoryMiB: 1024, diskGiB: 20 });
 const proxies = roleSize({ count: 1, cpu: 1, memoryMiB: 512, diskGiB: 10 });

@@ -10,6 +10,14 @@ import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './valida
  * are files (mounted platform secrets) named here.
  */
 
+
+/**
+ * Most hubs a member knows (`hubUrls`): one is active, the others are
+ * standbys a member tries in turn, so a longer list only slows the search
+ * for the active one. The topology spec caps `hubs.count` at this.
+ */
+export const MAX_HUB_URLS = 16;
+
 export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all', 'failover-controller'] as const;
 export type RuntimeRole = (typeof RUNTIME_ROLES)[number];
 
@@ -262,7 +270,7 @@ const common = {
    * follows. Absent: `hubUrl` alone. When both are given `hubUrl` must be
    * one of these (it is then only the address the admin API is shown at).
    */
-  hubUrls: z.array(z.url()).min(1).max(16).optional(),
+  hubUrls: z.array(z.url()).min(1).max(MAX_HUB_URLS).optional(),
   /** File holding the cluster token members use to talk to the hub. */
   clusterTokenFile: z.string().min(1).optional(),
   /**

@@ -45,6 +45,11 @@ const count = (shape: SpecShape) =>
 
 const roleSize = (shape: SpecShape) => fc.option(fc.record({ count: count(shape) }), { nil: undefined });
 
+/** Hubs: at most MAX_HUBS (15), so the big counts are that edge and one past it. */
+const hubCount = (shape: SpecShape) =>
+  shape.bigCounts ? fc.oneof({ arbitrary: fc.integer({ min: 1, max: 3 }), weight: 3 }, { arbitrary: fc.constantFrom(5, 15, 16), weight: 2 }) : fc.integer({ min: 1, max: 3 });
+const hubSize = (shape: SpecShape) => fc.option(fc.record({ count: hubCount(shape) }), { nil: undefined });
+
 const domains = mostly(
   fc.constantFrom([{ name: 'example.com' }], [{ name: 'example.com' }, { name: 'example.org', split: true }]),
   [{ name: 'a.example' }, { name: 'A.example' }],
@@ -325,7 +330,7 @@ export function clusterInput(shape: SpecShape, platforms: fc.Arbitrary<Placed> =
       ...common,
       placed: platforms,
       sites,
-      hubs: roleSize(shape),
+      hubs: hubSize(shape),
       nodes: roleSize(shape),
       gateways: roleSize(shape),
       proxies: roleSize(shape),

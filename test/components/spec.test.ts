@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { SpecError, parseClusterSpec, parseFailoverPairSpec, parseTopologySpec, plannedMailGiB } from '../../components/spec';
+import { renderRuntimeConfigs } from '../../components/render';
 
 const specsDir = join(__dirname, '..', '..', 'examples', 'specs');
 const load = (file: string): unknown => YAML.parse(readFileSync(file, 'utf8'));
@@ -125,6 +126,17 @@ describe('rejections', () => {
       parseClusterSpec({ name: 'X', platform: { kind: 'local' }, domains: [{ name: 'bad' }], hubs: { count: 0 }, environment: 'qa' }),
     );
     expect(problems.map((p) => p.path).sort()).toEqual(['domains[0].name', 'environment', 'hubs.count', 'name']);
+  });
+
+  it('caps hubs at the hub URLs a member carries (RuntimeConfig hubUrls, plus the Service on Kubernetes): 15 renders, 16 is refused naming hubs.count', () => {
+    for (const platform of [{ kind: 'docker' }, { kind: 'kubernetes' }]) {
+      const storage = platform.kind === 'kubernetes' ? { storage: { kind: 'pvc-rwx', storageClass: 'cephfs', sizeGiB: 100 } } : {};
+      const spec = parseClusterSpec({ name: 'h', platform, domains: [{ name: 'example.com' }], hubs: { count: 15 }, ...storage });
+      const hubUrls = renderRuntimeConfigs(spec).map((m) => m.config.hubUrls?.length ?? 1);
+      expect(Math.max(...hubUrls), platform.kind).toBe(platform.kind === 'kubernetes' ? 16 : 15);
+    }
+    const problems = problemsOf(() => parseClusterSpec({ name: 'h', platform: { kind: 'docker' }, domains: [{ name: 'example.com' }], hubs: { count: 16 } }));
+    expect(problems).toEqual([{ path: 'hubs.count', message: expect.stringMatching(/^at most 15: one hub is active/) }]);
   });
 
   it('says what is allowed', () => {

@@ -1,4 +1,3 @@
-import { isIPv4 } from 'node:net';
 import { posix } from 'node:path';
 import { intToIpv4, ipv4ToInt, parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput, type RuntimeRole } from '../mail-runtime/config';
 import {
@@ -292,7 +291,6 @@ function internalTls(spec: ClusterSpec, role: Role): { clusterTls?: { caFile: st
 
 /** Every IPv4 and IPv6 address. */
 const ANY_SOURCE = ['0.0.0.0/0', '::/0'] as const;
-const LOOPBACK_SOURCES = ['127.0.0.0/8', '::1/128'] as const;
 
 /**
  * Who may start a connection with a PROXY protocol v2 header naming the
@@ -300,7 +298,8 @@ const LOOPBACK_SOURCES = ['127.0.0.0/8', '::1/128'] as const;
  * throttling, SPF and logs see the client rather than the hop in front:
  *
  * - `nodesTrust`: the proxies, for the nodes' client listeners (the proxies
- *   then send the header: `proxy.sendProxyProtocol`). Local: loopback.
+ *   then send the header: `proxy.sendProxyProtocol`). Local: none (the
+ *   launcher trusts loopback when it starts the proxy with the nodes).
  *   Kubernetes: any source, because the nodes' NetworkPolicy admits only
  *   proxy pods to those ports and pod addresses are not known in advance.
  *   Docker: the nodes publish no ports, so only containers on the cluster's
@@ -320,8 +319,10 @@ function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gateway
   const haproxy = spec.loadBalancer?.kind === 'haproxy' ? spec.loadBalancer : undefined;
   switch (p.kind) {
     case 'local':
-      // Every member binds platform.host: the proxy reaches the nodes from there (or loopback).
-      return { nodesTrust: [...LOOPBACK_SOURCES, ...(isIPv4(p.host) && !p.host.startsWith('127.') ? [`${p.host}/32`] : [])], gatewaysTrust: [] };
+      // Off in the render: a node rendered to run by hand (README) serves its clients directly, and a
+      // trusted source must send the header. `mailfleet up --local`, which starts the proxy too, turns
+      // it on for loopback (cli/local/launcher.ts).
+      return { nodesTrust: [], gatewaysTrust: [] };
     case 'kubernetes':
     case 'docker':
       return { nodesTrust: [...ANY_SOURCE], gatewaysTrust: [] };

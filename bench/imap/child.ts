@@ -32,6 +32,8 @@ export interface SpawnedNodeProcess {
   imapPort: number;
   pop3Port: number;
   healthPort: number;
+  /** The node's LMTP port (its config always listens there). */
+  lmtpPort: number;
   /** Resolves with the exit code once the process is gone. */
   exited: Promise<number | null>;
 }
@@ -60,9 +62,9 @@ export async function spawnNodeProcess(opts: { dir: string; usersFile: string; m
       ...(opts.limits ? { limits: opts.limits } : {}),
     }),
   );
-  const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>([...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], { what: 'node', timeoutMs: opts.timeoutMs ?? 60_000 });
-  const { imapPort, pop3Port, healthPort } = p.ready;
-  return { child: p.child, imapPort, pop3Port, healthPort, exited: p.exited };
+  const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number; lmtpPort: number }>([...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'mail-runtime/node/main.ts'), '--config', config], { what: 'node', timeoutMs: opts.timeoutMs ?? 60_000 });
+  const { imapPort, pop3Port, healthPort, lmtpPort } = p.ready;
+  return { child: p.child, imapPort, pop3Port, healthPort, lmtpPort, exited: p.exited };
 }
 
 /** The benchmark's view of a node process: ports, RSS, stop. */

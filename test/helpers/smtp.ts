@@ -203,11 +203,10 @@ export async function play(c: LineClient, steps: readonly Step[]): Promise<(stri
 }
 
 /** A node as its own process (`mail-runtime/node/main.ts`), storage and users in `dir`, for kill -9 tests. */
-export async function spawnSmtpNode(dir: string): Promise<SpawnedNodeProcess & { lmtpPort: number }> {
+export async function spawnSmtpNode(dir: string): Promise<SpawnedNodeProcess> {
   const spawned = await spawnNodeProcess({ dir, usersFile: join(dir, 'users.yaml'), memberId: 'smtp-crash-node', timeoutMs: 60_000 });
-  const lmtpPort = (spawned as unknown as { lmtpPort?: unknown }).lmtpPort;
-  if (typeof lmtpPort !== 'number') throw new Error(`the ready line has no lmtpPort: ${JSON.stringify(spawned)}`);
-  return { ...spawned, lmtpPort };
+  if (typeof spawned.lmtpPort !== 'number') throw new Error(`the node's ready line has no lmtpPort (pid ${spawned.child.pid})`);
+  return spawned;
 }
 
 /**

@@ -100,5 +100,6 @@ export async function spawnGateway(dir: string, config: GatewayConfigInput, time
     timeoutMs,
     env: { MAILFLEET_LOG_LEVEL: process.env.MAILFLEET_TEST_LOG ?? 'warn' },
   });
-  return { child: p.child, smtpPort: p.ready.smtpPort, healthPort: p.ready.healthPort, kill: p.kill, stop: p.stop };
+  // Every port of the ready line (relayPort, … when configured), as before the shared spawn helper.
+  return { ...p.ready, child: p.child, kill: p.kill, stop: p.stop };
 }

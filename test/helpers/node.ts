@@ -120,6 +120,6 @@ export async function spawnMember(dir: string, config: Record<string, unknown>, 
   const file = join(dir, 'member.json');
   await writeFile(file, JSON.stringify(config));
   const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>([join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], { what: 'member', timeoutMs });
-  const { imapPort, pop3Port, healthPort } = p.ready;
-  return { child: p.child, imapPort, pop3Port, healthPort, stop: p.stop };
+  // Every port of the ready line (imapsPort, lmtpPort, … when configured): callers widen the type for what their config listens on.
+  return { ...p.ready, child: p.child, stop: p.stop };
 }

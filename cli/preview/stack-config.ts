@@ -27,15 +27,7 @@ export class StackConfigFileError extends Error {}
  * talks to a provider: it fills in a placeholder secret for each one the
  * stack does not set, so `npm run preview` works with no credentials.
  */
-export const OFFLINE_PROVIDER_CREDENTIALS: readonly string[] = [
-  'proxmoxve:apiToken',
-  'vsphere:password',
-  'mailfleet:powerPassword',
-  // A failover Docker site's engine client bundle (--tlsverify); only failover Docker sites read them.
-  'mailfleet:dockerTlsCa',
-  'mailfleet:dockerTlsCert',
-  'mailfleet:dockerTlsKey',
-];
+export const OFFLINE_PROVIDER_CREDENTIALS: readonly string[] = ['proxmoxve:apiToken', 'vsphere:password', 'mailfleet:powerPassword'];
 
 /** The stack's config plus a placeholder secret for every provider credential it does not set. */
 export function withOfflineCredentials(c: StackConfig): StackConfig {

@@ -27,7 +27,12 @@ export class LineClient {
       : netConnect({ host, port, ...local });
     await new Promise<void>((resolve, reject) => {
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
+      // `on`, not `once`: a server that closes during the TLS handshake can emit a second error
+      // (ECONNRESET after the first) that would otherwise be unhandled and fail the run.
+      socket.on('error', reject);
+    }).catch((err: unknown) => {
+      socket.destroy();
+      throw err;
     });
     return new LineClient(socket);
   }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isPasswordHash, normalizeAddress, parseUsersFile, verifyPassword, hashPassword, type AuthContext, type Directory, type DirectoryUser } from '../auth';
 import type { Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
-import { Hub, HubError, readSecretFile, RUNTIME_VERSION, startHubApi, timingOf, type ActiveLease, type ActiveLeaseEvents } from '../hub';
+import { clusterTlsPem, Hub, readSecretFile, startHubApiFirst, timingOf, type ActiveLease, type ActiveLeaseEvents } from '../hub';
 import type { Recipient } from '../hub/protocol';
 import { NoPlacementError, type LmtpTarget, type Route, type Router } from '../smtp/routing';
 
@@ -217,25 +217,7 @@ export async function startSiteHub(cfg: AllConfig, site: { epoch: number; canWri
   // No other member talks to a pair member's cluster API; an unguessable token keeps it closed unless one is configured.
   const clusterToken = readSecretFile('clusterTokenFile', cfg.clusterTokenFile, false) ?? randomBytes(32).toString('hex');
   // HTTPS with the cluster certificate when one is configured, as the hub role serves it (hub/main.ts).
-  const tls = cfg.clusterTls?.certFile
-    ? { certPem: readSecretFile('clusterTls.certFile', cfg.clusterTls.certFile, true), keyPem: readSecretFile('clusterTls.keyFile', cfg.clusterTls.keyFile, true) }
-    : undefined;
-  const made: { hub?: Hub } = {};
-  const api = await startHubApi({
-    hub: () => {
-      if (!made.hub) throw new HubError('unavailable', 'the hub is starting');
-      return made.hub;
-    },
-    host: cfg.listen.http.host,
-    port: cfg.listen.http.port,
-    ...(tls ? { tls } : {}),
-    ...(adminToken ? { adminToken } : {}),
-    ...(readOnlyToken ? { readOnlyToken } : {}),
-    clusterToken,
-    version: RUNTIME_VERSION,
-    log,
-  });
-  const url = `${tls ? 'https' : 'http'}://${cfg.advertise.includes(':') ? `[${cfg.advertise}]` : cfg.advertise}:${api.port}`;
+  const { api, url, attach } = await startHubApiFirst(cfg, { tls: clusterTlsPem(cfg), adminToken, readOnlyToken, clusterToken, log });
   const hub = new Hub({
     memberId: cfg.memberId,
     url,
@@ -246,7 +228,7 @@ export async function startSiteHub(cfg: AllConfig, site: { epoch: number; canWri
     // A frozen primary (SIGSTOP, a VM pause, a cut link) keeps its files open: it must not keep the promoted standby out.
     dbLocking: 'normal',
   });
-  made.hub = hub;
+  attach(hub);
   try {
     await hub.start();
     await seedDirectory(hub, cfg, log);

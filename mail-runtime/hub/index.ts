@@ -4,8 +4,6 @@
  * storage. Members talk to it through mail-runtime/cluster; the wire
  * contract is ./protocol.
  */
-export { runHub, readSecretFile, RUNTIME_VERSION, timingOf, type RunningHub } from './main';
+export { clusterTlsPem, runHub, readSecretFile, startHubApiFirst, timingOf, type RunningHub } from './main';
 export { Hub, type ActiveLease, type ActiveLeaseEvents } from './hub';
-export { startHubApi } from './api';
-export { HubError } from './errors';
 export { hubRoutes } from './api';

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge } from 'prom-client';
 import { monotonicMs } from '../common/clock';
-import { createLogger } from '../common/log';
+import { createLogger, type Logger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { createRegistry, registerCertificateMetrics, registerStorageMetrics, startHealthServer } from '../net';
 import { startHubApi } from './api';
+import type { HubApi } from './api/server';
 import type { Pem } from './ca';
 import { HubError } from './errors';
 import { Hub } from './hub';
@@ -47,6 +48,41 @@ export function readSecretFile(field: string, file: string | undefined, required
   return text;
 }
 
+/** The hub's serving certificate from `clusterTls` (HTTPS), when the config names one. */
+export function clusterTlsPem(cfg: Pick<RuntimeConfigOf<'hub'>, 'clusterTls'>): Pem | undefined {
+  if (!cfg.clusterTls?.certFile) return undefined;
+  return { certPem: readSecretFile('clusterTls.certFile', cfg.clusterTls.certFile, true), keyPem: readSecretFile('clusterTls.keyFile', cfg.clusterTls.keyFile, true) };
+}
+
+/**
+ * The admin and cluster API on `listen.http`, started before its hub: the
+ * hub needs the API's bound port for its URL. Until `attach` hands it the
+ * hub, every call answers `unavailable`. Used by the hub role and by the
+ * failover member's hub part.
+ */
+export async function startHubApiFirst(
+  cfg: { listen: { http: { host: string; port: number } }; advertise: string },
+  o: { tls: Pem | undefined; adminToken: string | undefined; readOnlyToken: string | undefined; clusterToken: string; log: Logger },
+): Promise<{ api: HubApi; url: string; attach(hub: Hub): void }> {
+  const made: { hub?: Hub } = {};
+  const api = await startHubApi({
+    hub: () => {
+      if (!made.hub) throw new HubError('unavailable', 'the hub is starting');
+      return made.hub;
+    },
+    host: cfg.listen.http.host,
+    port: cfg.listen.http.port,
+    ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+    ...(o.readOnlyToken ? { readOnlyToken: o.readOnlyToken } : {}),
+    clusterToken: o.clusterToken,
+    version: RUNTIME_VERSION,
+    log: o.log,
+  });
+  const url = `${o.tls ? 'https' : 'http'}://${cfg.advertise.includes(':') ? `[${cfg.advertise}]` : cfg.advertise}:${api.port}`;
+  return { api, url, attach: (hub) => (made.hub = hub) };
+}
+
 /**
  * `mailfleet run --role hub`: the admin and cluster API on `listen.http`
  * (HTTPS when `clusterTls` names a certificate), the management port, and
@@ -59,10 +95,7 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
   if (!adminToken) log.warn('no adminTokenFile: the admin API is disabled on this hub');
   const readOnlyToken = readSecretFile('readOnlyTokenFile', cfg.readOnlyTokenFile, false);
   if (readOnlyToken !== undefined && readOnlyToken === adminToken) throw new RuntimeConfigError('runtime config', [{ path: 'readOnlyTokenFile', message: 'must hold a different token than adminTokenFile' }]);
-  let tls: Pem | undefined;
-  if (cfg.clusterTls?.certFile) {
-    tls = { certPem: readSecretFile('clusterTls.certFile', cfg.clusterTls.certFile, true), keyPem: readSecretFile('clusterTls.keyFile', cfg.clusterTls.keyFile, true) };
-  }
+  const tls = clusterTlsPem(cfg);
   let ca: Pem | undefined;
   if (cfg.clusterCaKeyFile) {
     if (!cfg.clusterTls) throw new RuntimeConfigError('runtime config', [{ path: 'clusterTls.caFile', message: 'is required with clusterCaKeyFile (the CA certificate)' }]);
@@ -70,23 +103,7 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
   }
   const timing = timingOf(cfg);
 
-  // The hub needs the API's bound port for its URL, so the API starts first and finds the hub here.
-  const made: { hub?: Hub } = {};
-  const api = await startHubApi({
-    hub: () => {
-      if (!made.hub) throw new HubError('unavailable', 'the hub is starting');
-      return made.hub;
-    },
-    host: cfg.listen.http.host,
-    port: cfg.listen.http.port,
-    ...(tls ? { tls } : {}),
-    ...(adminToken ? { adminToken } : {}),
-    ...(readOnlyToken ? { readOnlyToken } : {}),
-    clusterToken,
-    version: RUNTIME_VERSION,
-    log,
-  });
-  const url = `${tls ? 'https' : 'http'}://${cfg.advertise.includes(':') ? `[${cfg.advertise}]` : cfg.advertise}:${api.port}`;
+  const { api, url, attach } = await startHubApiFirst(cfg, { tls, adminToken, readOnlyToken, clusterToken, log });
 
   const registry = createRegistry({ role: 'hub', member: cfg.memberId });
   registerStorageMetrics(registry, cfg.storage.path);
@@ -94,7 +111,7 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
   if (tls) registerCertificateMetrics(registry, { cert: tls.certPem, selfSigned: false });
   const roleChanges = new Counter({ name: 'mailfleet_hub_role_changes_total', help: 'Times this hub became active or standby', registers: [registry] });
   const h = new Hub({ memberId: cfg.memberId, url, storageRoot: cfg.storage.path, timing, log, ...(ca ? { ca } : {}), onRoleChange: () => roleChanges.inc() });
-  made.hub = h;
+  attach(h);
   new Gauge({
     name: 'mailfleet_hub_active',
     help: '1 while this hub holds the lease',

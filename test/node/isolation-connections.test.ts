@@ -56,6 +56,18 @@ async function open(port: number, from: string, tls = false): Promise<{ c: LineC
   return { c, greeting: await c.readLine() };
 }
 
+/** `open`, retried a bounded number of times while the connection is refused. */
+async function openEventually(port: number, from: string, tls = false, tries = 10): Promise<{ c: LineClient; greeting: string }> {
+  for (let i = 1; ; i++) {
+    try {
+      return await open(port, from, tls);
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function silent(port: number, from: string): Promise<Socket> {
   const s = connect({ host: '127.0.0.1', port, localAddress: from });
   sockets.push(s);
@@ -163,6 +175,9 @@ describe('implicit TLS (issue 9: a TLS handshake that never completes must not h
     expect((await open(m.imapsPort, '127.127.0.2', true)).greeting).toMatch(IMAP_GREETING);
     // The node drops the stalled ones at the handshake deadline; then the address is served again.
     for (const s of stalled) expect(await closed(s, 15_000)).toBe(true);
-    expect((await open(m.imapsPort, from, true)).greeting).toMatch(IMAP_GREETING);
+    // Our side sees the close when the node's kernel sends it; the node frees the slot when its own
+    // close event runs, a moment later in another process. So a new connection may still be refused
+    // for that moment (ECONNRESET on a loaded machine): try a few times, as a real client retries.
+    expect((await openEventually(m.imapsPort, from, true)).greeting).toMatch(IMAP_GREETING);
   });
 });

@@ -178,6 +178,19 @@ describe('CredentialCache bounds', () => {
     expect(inner.calls()).toBe(4);
   });
 
+  it('an entry past its TTL is checked again', async () => {
+    const cache = new CredentialCache(1);
+    const inner = counting();
+    const hash = await hashPassword('pw', FAST_SCRYPT);
+    const check = () => cache.verifier('a@example.com', inner.verifier).verify('pw', hash);
+    expect(await check()).toBe(true);
+    // Well past 1 ms on any machine (the monotonic clock only moves forward); no upper bound is assumed.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await check()).toBe(true);
+    expect(inner.calls()).toBe(2);
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 2 });
+  });
+
   it('is keyed on the user too: the same password and hash under another name is checked', async () => {
     const cache = new CredentialCache(60_000);
     const inner = counting();

@@ -30,6 +30,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>):
       health: cfg.management,
     },
     ...(cfg.tls ? { tls: cfg.tls } : {}),
+    ...(cfg.role === 'node' && cfg.clusterTls?.certFile && cfg.clusterTls.keyFile ? { clusterTls: { certFile: cfg.clusterTls.certFile, keyFile: cfg.clusterTls.keyFile } } : {}),
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,

@@ -156,6 +156,17 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
         expect(f.owner).toBe('1000');
       }
     }
+    // The cluster CA on every member; hubs, nodes and gateways also their role's certificate from it (proxies only dial out).
+    const leafOf = (id: string) => upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/tls.crt')?.content;
+    for (const id of MEMBERS) {
+      expect(upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/ca.crt'), id).toBeDefined();
+      const role = id.split('-')[2];
+      expect(leafOf(id) !== undefined, id).toBe(role !== 'proxy');
+      expect(upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/tls.key')?.permissions ?? null, id).toBe(role === 'proxy' ? null : '0400');
+    }
+    // One certificate per role: the nodes share one, distinct from the gateways' and the hubs'.
+    expect(leafOf('mail-dock-node-0')).toBe(leafOf('mail-dock-node-2'));
+    expect(new Set([leafOf('mail-dock-hub-0'), leafOf('mail-dock-node-0'), leafOf('mail-dock-gateway-0')]).size).toBe(3);
     // No secret value anywhere outside a secret wrapper: not in env, labels, names, the LB config...
     for (const r of cap3.resources) {
       for (const s of plainStrings(r.inputs)) {

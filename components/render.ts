@@ -329,12 +329,17 @@ const ANY_SOURCE = ['0.0.0.0/0', '::/0'] as const;
  * - `gatewaysTrust`: the load balancer in front of the MX, which sends the
  *   header on the SMTP backend (so the gateway's SPF checks and relay rules
  *   see the sender's address). Kubernetes keeps the client address without
- *   it (`externalTrafficPolicy: Local`): nobody. Docker: nobody yet (the
- *   HAProxy container's address is Docker's choice on one host, so the
- *   gateways see HAProxy's address there). VMs: the
- *   HAProxy VMs' fixed addresses. An external load balancer: nobody (the
- *   operator knows whether theirs sends the header; a gateway that trusts
- *   nobody takes every connection as it comes).
+ *   it (`externalTrafficPolicy: Local`): nobody. Docker with HAProxy: any
+ *   source, as for the nodes: the gateways publish no ports, so only
+ *   containers on the cluster's own network reach their MX listener, and
+ *   HAProxy's address cannot be named in advance (on one host Docker picks
+ *   it, the network having no fixed subnet). Every connection to a
+ *   gateway's MX port must then come through HAProxy; the relay listener,
+ *   which members dial directly, never takes PROXY headers
+ *   (gateway/start.ts). VMs: the HAProxy VMs' fixed addresses. An external
+ *   load balancer: nobody (the operator knows whether theirs sends the
+ *   header; a gateway that trusts nobody takes every connection as it
+ *   comes).
  */
 function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gatewaysTrust: string[] } {
   const p = spec.platform;
@@ -346,8 +351,9 @@ function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gateway
       // it on for loopback (cli/local/launcher.ts).
       return { nodesTrust: [], gatewaysTrust: [] };
     case 'kubernetes':
-    case 'docker':
       return { nodesTrust: [...ANY_SOURCE], gatewaysTrust: [] };
+    case 'docker':
+      return { nodesTrust: [...ANY_SOURCE], gatewaysTrust: haproxy ? [...ANY_SOURCE] : [] };
     case 'proxmox':
     case 'vsphere': {
       const net = p.kind === 'proxmox' ? p.network : p.addresses;

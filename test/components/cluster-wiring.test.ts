@@ -88,6 +88,19 @@ describe('rendered configs carry the cluster wiring the runtime reads', () => {
     expect(hubInternalNames(example('kubernetes-ha.yaml'))).toContain('mail-prod-hub.mail-prod.svc.cluster.local');
   });
 
+  it('docker with HAProxy: the gateways take the header from their network (they publish no ports), HAProxy sends it on the MX backend only', () => {
+    const spec = example('docker-ha.yaml');
+    const members = renderRuntimeConfigs(spec);
+    const gateway = RuntimeConfig.parse(of(members, 'gateway')[0]!.config);
+    expect(gateway.role === 'gateway' && gateway.proxyProtocolFrom).toEqual(['0.0.0.0/0', '::/0']);
+    expect(mxProxyProtocol(spec)).toEqual(['smtp']);
+    // An external load balancer on docker: nobody.
+    const external = parseClusterSpec({ ...YAML.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'specs', 'docker-ha.yaml'), 'utf8')), loadBalancer: { kind: 'external', address: 'lb.example.net' } });
+    const gw = RuntimeConfig.parse(of(renderRuntimeConfigs(external), 'gateway')[0]!.config);
+    expect(gw.role === 'gateway' && gw.proxyProtocolFrom).toEqual([]);
+    expect(mxProxyProtocol(external)).toEqual([]);
+  });
+
   it.each(SPECS.filter(([k]) => k !== 'local'))('%s: the node and gateway certificates name every member id (what the proxy verifies and asks for by SNI) and address', (_kind, spec) => {
     const members = renderRuntimeConfigs(spec);
     for (const role of ['node', 'gateway'] as const) {

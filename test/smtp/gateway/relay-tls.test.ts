@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
@@ -148,5 +149,41 @@ describe('relay hop TLS: the gateway certificate is verified against the cluster
     await waitFor('the relayed message at the sink', () => sink.messages.some((m) => m.data.toString().includes('<relay-right-ca@example.com>')));
     // Still nothing from the node that does not trust the gateway.
     expect(sink.messages.some((m) => m.data.toString().includes('<relay-wrong-ca@example.com>'))).toBe(false);
+  });
+
+  it('a gateway trusting every source for PROXY v2 (Docker behind HAProxy) still greets members on its relay listener without a header; its MX waits for one', async () => {
+    const trusting = await startTestGateway({
+      dir: await mkdtemp(join(dir, 'proxied-gw-')),
+      config: {
+        listen: { smtp: { host: '127.0.0.1', port: 0 }, relay: { host: '127.0.0.1', port: 0 } },
+        clusterTokenFile: join(dir, 'cluster-token'),
+        proxyProtocolFrom: ['0.0.0.0/0', '::/0'],
+      },
+    });
+    try {
+      // What a connection without a header is first told within `waitMs` ('' when nothing): a bound, not a timing.
+      const firstWords = (port: number, waitMs: number) =>
+        new Promise<string>((resolve) => {
+          const sock = connect({ host: '127.0.0.1', port });
+          let got = '';
+          const done = () => {
+            clearTimeout(t);
+            sock.destroy();
+            resolve(got);
+          };
+          const t = setTimeout(done, waitMs);
+          sock.on('data', (d: Buffer) => {
+            got += d.toString();
+            if (got.includes('\r\n')) done();
+          });
+          sock.on('error', done);
+          sock.on('close', done);
+        });
+      expect(await firstWords(trusting.relayPort!, 30_000)).toMatch(/^220 /);
+      // The MX reads a PROXY header first and says nothing until it has one (a loaded machine can only make this pass, never fail).
+      expect(await firstWords(trusting.smtpPort, 2000)).toBe('');
+    } finally {
+      await trusting.dispose();
+    }
   });
 });

@@ -207,6 +207,17 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
       expect(ports).not.toContain(443);
       expect(String(lb.inputs.image)).toMatch(/^sha256:/);
     }
+    // PROXY v2 on the MX backend only (the gateways trust their network for it, render.ts proxyProtocolWiring); the proxies' backends take none.
+    const cfg0 = upload(byName(cap3, 'mail-dock-lb-0'), '/usr/local/etc/haproxy/haproxy.cfg')!.content;
+    const servers = cfg0.split('\n').filter((l) => /^\s*server /.test(l));
+    const gatewayServers = servers.filter((l) => l.includes('-gateway-'));
+    expect(gatewayServers.length).toBeGreaterThan(0);
+    for (const l of gatewayServers) expect(l).toMatch(/:25 .*send-proxy-v2/);
+    for (const l of servers.filter((x) => !x.includes('-gateway-'))) expect(l).not.toContain('send-proxy-v2');
+    for (const id of MEMBERS.filter((m) => m.includes('-gateway-'))) {
+      const config = JSON.parse(upload(byName(cap3, id), '/etc/mailfleet/config.json')!.content) as { proxyProtocolFrom: string[] };
+      expect(config.proxyProtocolFrom, id).toEqual(['0.0.0.0/0', '::/0']);
+    }
     const lbImage = byName(cap3, 'mail-dock-lb-image-0').inputs.name as string;
     expect(lbImage).toMatch(/^haproxy:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
   });

@@ -1,3 +1,4 @@
+import { DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS, SETACL } from './acl';
 import { APPEND } from './append';
 import { AUTHENTICATE } from './authenticate';
 import { CANCELUPDATE } from './cancelupdate';
@@ -80,6 +81,11 @@ const ALL = [
   THREAD, // RFC 5256
   UID_THREAD,
   CANCELUPDATE, // RFC 5267 §4.5
+  SETACL, // RFC 4314 §3
+  DELETEACL,
+  GETACL,
+  LISTRIGHTS,
+  MYRIGHTS,
 ] as const;
 
 export const REGISTRY: ReadonlyMap<string, CommandSpec<unknown>> = new Map(

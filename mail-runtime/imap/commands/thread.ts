@@ -38,7 +38,7 @@ function threadCommand(uid: boolean): CommandSpec<ThreadArgs> {
       const work = new CommandWork();
       let text: string;
       try {
-        const hits = await findMatches(view, ctx.mailbox!.address, a.query.key, work);
+        const hits = await findMatches(view, view.folder.owner, a.query.key, work);
         const messages = await sortMessagesOf(view.folder, hits, true, work);
         const budget = new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'THREAD');
         const threads: ThreadNode[] = a.algorithm === 'REFERENCES' ? await references(messages, budget) : await orderedSubject(messages, budget);

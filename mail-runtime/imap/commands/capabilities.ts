@@ -42,6 +42,7 @@ const EXTENSIONS = [
   'ACL', // RFC 4314 (acl.ts; enforced through shared.ts in every command that touches a mailbox)
   'RIGHTS=texk', // RFC 4314 §2.1.1: t, e, x, k are separate rights (rights.ts)
   'OBJECTID', // RFC 8474 (objectid.ts; MAILBOXID in CREATE, SELECT, STATUS; FETCH and SEARCH EMAILID, THREADID)
+  'I18NLEVEL=1', 'I18NLEVEL=2', // RFC 5255 §4.3/§4.4: i;unicode-casemap in SEARCH, SORT, THREAD; COMPARATOR (comparator.ts)
 ] as const;
 
 /**

@@ -214,7 +214,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     const placement = { epochOf: opts.epochFor ?? (() => 1), owns };
     const services: ImapServices = {
       auth,
-      mailboxes: storeMailboxProvider(store, placement),
+      mailboxes: storeMailboxProvider(store, placement, directory),
       tls,
       plaintextAuth,
       hostname,

@@ -84,7 +84,7 @@ async function subjectsByUid(c: LineClient): Promise<Map<number, string>> {
 describe('concurrent APPEND from several sessions', () => {
   it('every message is durable and visible with the UID its APPENDUID named; one fsync round per command', { timeout: 120_000 }, async () => {
     node = await startTestNode({ dir, users: [ALICE] });
-    let appended: { subject: string; uid: number; uidValidity: number }[] = [];
+    let appended: { subject: string; uid: number; uidValidity: number }[];
     const clients = await Promise.all(Array.from({ length: SESSIONS }, () => imapLogin(node!.imapPort, ALICE.address, ALICE.password)));
     try {
       // INBOX opened (and its index created) before counting: the counters then show the appends only.

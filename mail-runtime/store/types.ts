@@ -267,6 +267,8 @@ export interface MailStoreOptions {
 export interface StoreStats {
   /** fsyncs of message files. */
   fileFsyncs: number;
+  /** Rounds in which message files were fsynced together (one per MULTIAPPEND, COPY or delivery of up to 64 files). */
+  fileSyncRounds: number;
   /** fsyncs of directories (cur/, meta). */
   dirFsyncs: number;
   /** fsyncs of index logs and snapshots. */

@@ -39,6 +39,26 @@ describe('Folder.appendMany', () => {
     await again.close();
   });
 
+  it('fsyncs every file of the batch in one round, then cur/ once and the log once (group commit)', async () => {
+    const store = new MailStore({ root });
+    const inbox = await (await store.openUser('eve@example.org', { epoch: 1 })).openFolder('INBOX');
+    await inbox.append(msg(0)); // the log file exists from here on (its creation fsyncs the meta directory)
+    const before = { ...store.stats };
+    const res = await inbox.appendMany(Array.from({ length: 70 }, (_, i) => ({ raw: msg(i + 1) })));
+    const d = (k: keyof typeof before): number => store.stats[k] - before[k];
+    expect(res.uids).toEqual(Array.from({ length: 70 }, (_, i) => i + 2));
+    // Never fewer fsyncs than files: every one is durable before the OK; 70 files are two rounds of at most 64.
+    expect({ files: d('fileFsyncs'), rounds: d('fileSyncRounds'), dirs: d('dirFsyncs'), index: d('indexFsyncs'), commits: d('commits') }).toEqual({
+      files: 70,
+      rounds: 2,
+      dirs: 1,
+      index: 1,
+      commits: 1,
+    });
+    expect(await readdir(tmpDir())).toEqual([]);
+    await store.close();
+  });
+
   it('stores none when one is refused (over quota, too big, a bad date) and leaves nothing in tmp/', async () => {
     const size = msg(1).length;
     const store = new MailStore({ root, maxMessageBytes: size * 2 });

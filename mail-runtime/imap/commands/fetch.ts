@@ -14,7 +14,7 @@ import {
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
-import { emailIds, objectIdValue, threadIds } from './objectid';
+import { objectIdValue, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
@@ -103,8 +103,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           view.ackFlags(unseen);
         }
       }
-      const emailIdOf = emailIds(ctx.mailbox!.address, folder.uidValidity);
-      const threadIdOf = threadIds(ctx.mailbox!.address, folder.uidValidity);
+      const threadIdOf = threadIds(ctx.mailbox!.address);
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
@@ -154,11 +153,11 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
                 items.push(atom('MODSEQ'), list([num(meta.modseq)]));
                 continue;
               case 'EMAILID':
-                items.push(atom('EMAILID'), objectIdValue(emailIdOf(meta.uid)));
+                items.push(atom('EMAILID'), objectIdValue(meta.emailId));
                 continue;
               case 'THREADID':
                 // From the cached summary's References (objectid.ts): THREADID counts as content.
-                items.push(atom('THREADID'), objectIdValue(threadIdOf(summary?.sort ?? null, meta.uid)));
+                items.push(atom('THREADID'), objectIdValue(threadIdOf(summary?.sort ?? null, meta.emailId)));
                 continue;
               default:
                 break;

@@ -15,10 +15,9 @@ import { atom, list, type ResponseValue } from '../protocol';
  *
  * The ids are hashes (§9: an identifier must not leak what it is made of
  * to whoever sees it, e.g. the folder's creation time): MAILBOXID `F` +
- * 24 hex digits; EMAILID `M` + the folder's 16 hex digits + the UID in
- * decimal, so SEARCH EMAILID needs no table (one hash per command, then a
- * string per message). A COPY gets a new EMAILID: §5.1 only says SHOULD
- * keep it.
+ * 24 hex digits. EMAILID (§5.1) is not derived: the store keeps one per
+ * message in the folder index, given at delivery/APPEND and carried by
+ * COPY and MOVE (mail-runtime/store/email-id.ts).
  *
  * THREADID (§5.2) is derived from the message's own header, so it never
  * changes (§5.2: immutable), survives restarts and takeovers, and is the
@@ -26,7 +25,8 @@ import { atom, list, type ResponseValue } from '../protocol';
  * the thread's root as the message names it — the first Message-ID of
  * References (RFC 5322 §3.6.4: the chain starts at the thread's first
  * message), else In-Reply-To's, else the message's own Message-ID; a
- * message with none of them is a thread of its own. RFC 5256 REFERENCES
+ * message with none of them is a thread of its own (its EMAILID names it, so
+ * a COPY or MOVE keeps that THREADID too). RFC 5256 REFERENCES
  * threading also merges by subject and repairs broken chains, which needs
  * the other messages and would change ids as mail arrives: THREADID does
  * not, so a reply whose References lost its root starts a new THREADID.
@@ -41,17 +41,10 @@ export function mailboxId(address: string, uidValidity: number): string {
   return `F${digest('mailbox', address, uidValidity).slice(0, 24)}`;
 }
 
-/** RFC 8474 §5.1 EMAILID of each message of one folder: `emailIds(...)(uid)`. */
-export function emailIds(address: string, uidValidity: number): (uid: number) => string {
-  const prefix = `M${digest('email', address, uidValidity).slice(0, 16)}`;
-  return (uid) => `${prefix}${uid}`;
-}
-
-/** RFC 8474 §5.2 THREADID of a message from its SORT/THREAD material (summary `sort`); `threadIds(...)(fields, uid)`. */
-export function threadIds(address: string, uidValidity: number): (fields: SortFields | null, uid: number) => string {
-  const emailIdOf = emailIds(address, uidValidity);
-  return (fields, uid) => {
-    const root = fields?.references[0] ?? fields?.messageId ?? `\0${emailIdOf(uid)}`;
+/** RFC 8474 §5.2 THREADID of a message from its SORT/THREAD material (summary `sort`) and its EMAILID; `threadIds(address)(fields, emailId)`. */
+export function threadIds(address: string): (fields: SortFields | null, emailId: string) => string {
+  return (fields, emailId) => {
+    const root = fields?.references[0] ?? fields?.messageId ?? `\0${emailId}`;
     return `T${digest('thread', address, root).slice(0, 24)}`;
   };
 }

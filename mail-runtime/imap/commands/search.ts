@@ -1,12 +1,12 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, type MessageSummary, type SortFields } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
-import { emailIds, threadIds } from './objectid';
+import { threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -139,7 +139,10 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity), threadIdOf: threadIds(address, folder.uidValidity) };
+  // RFC 8474 §5.1: the id stored with the message (kept by COPY and MOVE).
+  const emailIdOf = (uid: number): string => folder.get(uid)?.emailId ?? '';
+  const threadIdOf = threadIds(address);
+  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf, threadIdOf: (fields: SortFields | null, uid: number) => threadIdOf(fields, emailIdOf(uid)) };
   const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,

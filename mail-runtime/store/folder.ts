@@ -27,7 +27,7 @@ import {
   type IndexState,
   type Msg,
 } from './index-log';
-import { SCAN_TMP_RE, scanHintHolds, writeScanHint, type ScanState } from './scan-hint';
+import { dirsUnchanged, SCAN_TMP_RE, scanHintHolds, trustedDirMtimes, writeScanHint, type ScanState } from './scan-hint';
 import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
 import {
   StoreError,
@@ -247,6 +247,35 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   get messageCount(): number {
     return this.state.messages.length;
   }
+  /** cur/ new/ mtimes when the last handle was released (null: unknown or too recent to trust). */
+  private releasedDirs: { cur: bigint; new: bigint } | null = null;
+  private releaseSeq = 0;
+
+  /** The user registry keeps this folder loaded with no handle: remember what its directories looked like. */
+  noteReleased(): void {
+    const seq = ++this.releaseSeq;
+    this.releasedDirs = null;
+    void trustedDirMtimes(this.dir).then(
+      (m) => {
+        if (seq === this.releaseSeq) this.releasedDirs = m;
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * A lingering folder is handed out again: files dropped into cur/ or new/
+   * by hand meanwhile (a migration, a test) are picked up as a fresh open
+   * would, unless both directories provably did not change.
+   */
+  async refreshIfChanged(): Promise<void> {
+    const was = this.releasedDirs;
+    this.releaseSeq++;
+    this.releasedDirs = null;
+    if (was !== null && (await dirsUnchanged(this.dir, was))) return;
+    await this.refresh();
+  }
+
   /** What ./scan-hint.ts compares: the index state and the log generation written to. */
   private scanState(): ScanState {
     const s = this.state;

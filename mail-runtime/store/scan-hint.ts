@@ -61,6 +61,19 @@ async function dirMtimes(dir: string): Promise<{ cur: bigint; new: bigint } | nu
   }
 }
 
+/** mtimes of `cur/` and `new/` (ns), or null when missing or too recent to vouch for the directories (see above). */
+export async function trustedDirMtimes(dir: string): Promise<{ cur: bigint; new: bigint } | null> {
+  const m = await dirMtimes(dir);
+  const limit = BigInt(Date.now() - MTIME_DISTRUST_MS) * 1_000_000n;
+  return m === null || m.cur > limit || m.new > limit ? null : m;
+}
+
+/** True when `cur/` and `new/` still have these mtimes. */
+export async function dirsUnchanged(dir: string, was: { cur: bigint; new: bigint }): Promise<boolean> {
+  const m = await dirMtimes(dir);
+  return m !== null && m.cur === was.cur && m.new === was.new;
+}
+
 /** Removes the hint (before the folder's files may change without the index: best effort). */
 export async function dropScanHint(metaDir: string): Promise<void> {
   await fs.promises.rm(path.join(metaDir, SCAN_FILE), { force: true }).catch(() => undefined);

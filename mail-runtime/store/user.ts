@@ -153,7 +153,7 @@ export class UserState implements FolderHost {
     const canonical = normalizeFolderName(name);
     if (this.owner.fenced) throw this.owner.staleError();
     let entry = this.folders.get(canonical);
-    if (entry) this.lingering.delete(entry);
+    const wasLingering = entry !== undefined && this.lingering.delete(entry);
     if (!entry) {
       const loading = (async () => {
         await this.closing.get(canonical);
@@ -183,18 +183,21 @@ export class UserState implements FolderHost {
     let folder: FolderImpl;
     try {
       folder = await e.loading;
+      if (wasLingering) await folder.refreshIfChanged();
     } catch (err) {
-      e.refs--;
+      this.release(e, await e.loading.catch(() => null));
       throw err;
     }
     return new FolderHandle(folder, () => this.release(e, folder));
   }
 
   /** A handle was closed (each handle calls this once). The last one lets the folder linger (bounded), then shuts it down. */
-  private release(entry: Entry, folder: FolderImpl): void {
+  private release(entry: Entry, folder: FolderImpl | null): void {
     entry.refs--;
     if (entry.refs > 0 || entry.released) return;
+    if (folder === null) return; // never loaded: nothing to shut down (acquire's loader forgot the entry)
     if (this.handles > 0 && this.folders.get(folder.name) === entry && folder.isAlive) {
+      folder.noteReleased();
       this.lingering.set(entry, folder);
       this.trimLingering(LINGER_MAX_FOLDERS, LINGER_MAX_MESSAGES);
       return;

@@ -121,6 +121,18 @@ class IndexedMessage implements SearchMessage {
   }
 }
 
+/** Index of the first message with a UID >= `uid` (metas in UID order). */
+function lowerBound(metas: readonly MessageMeta[], uid: number): number {
+  let lo = 0;
+  let hi = metas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (metas[mid]!.uid < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** A message that matched, as SEARCH, SORT and THREAD report it. */
 export interface SearchMatch {
   readonly seq: number;
@@ -154,13 +166,24 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const window = searchWindow(key, uids);
   // Batches: decide what index metadata can, then fetch the cached
   // summaries of the rest with few reads (a 100k folder stays fast).
+  // The view's UIDs and the folder's metadata are both in UID order: walk
+  // them together (a cursor) rather than a binary search per message. The
+  // folder publishes a new array on every change; a batch picks it up.
+  let metas: readonly MessageMeta[] = [];
+  let cursor = 0;
   for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
     ev.forget();
+    if (metas !== folder.messages()) {
+      metas = folder.messages();
+      cursor = lowerBound(metas, uids[start]!);
+    }
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
     const source: BatchSource = { folder, summaries, bodies: undefined };
     for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
-      const meta: MessageMeta | undefined = folder.get(uids[i]!);
+      const uid = uids[i]!;
+      while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
+      const meta: MessageMeta | undefined = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor] : undefined;
       if (!meta) continue; // expunged by another session, not yet announced
       // RFC 3501 §6.4.4 RECENT / NEW / OLD
       const msg = new IndexedMessage(i + 1, meta, view.isRecent(meta.uid), source);

@@ -121,6 +121,39 @@ class IndexedMessage implements SearchMessage {
   }
 }
 
+/**
+ * The message the metadata-only path hands the evaluator, refilled for each
+ * message (decideOnMetadata keeps no reference to it). Header and body keys
+ * never reach this path, so it has neither summary nor body.
+ */
+class MetadataMessage implements SearchMessage {
+  seq = 0;
+  uid = 0;
+  flags: readonly string[] = [];
+  internalDate = new Date(0);
+  size = 0;
+  recent = false;
+  private meta: MessageMeta | undefined;
+  set(seq: number, meta: MessageMeta, recent: boolean): void {
+    this.seq = seq;
+    this.uid = meta.uid;
+    this.flags = meta.flags;
+    this.internalDate = meta.internalDate;
+    this.size = meta.size;
+    this.recent = recent;
+    this.meta = meta;
+  }
+  get modseq(): bigint {
+    return BigInt(this.meta?.modseq ?? 0);
+  }
+  summary(): MessageSummary | null {
+    return null;
+  }
+  raw(): Promise<Buffer> {
+    return Promise.reject(new Error('metadata-only search reads no body'));
+  }
+}
+
 /** Index of the first message with a UID >= `uid` (metas in UID order). */
 function lowerBound(metas: readonly MessageMeta[], uid: number): number {
   let lo = 0;
@@ -171,6 +204,27 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   // folder publishes a new array on every change; a batch picks it up.
   let metas: readonly MessageMeta[] = [];
   let cursor = 0;
+  if (!withSummary && !withBody) {
+    // Keys on index metadata alone (SEARCH UNSEEN, UID ranges) decide
+    // synchronously: one reused message object, no batches, no maps — on a
+    // 100,000-message folder the allocations cost more than the tests.
+    const msg = new MetadataMessage();
+    for (let i = window.from; i < window.to; i++) {
+      if (i === window.from || metas !== folder.messages()) {
+        metas = folder.messages();
+        cursor = lowerBound(metas, uids[i]!);
+      }
+      const uid = uids[i]!;
+      while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
+      const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
+      if (!meta) continue; // expunged by another session, not yet announced
+      msg.set(i + 1, meta, view.isRecent(uid));
+      if (ev.decideOnMetadata(msg) === true) hits.push({ seq: i + 1, meta });
+      ev.checkBudget();
+      if (work.due()) await work.pause();
+    }
+    return hits;
+  }
   for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
     ev.forget();
     if (metas !== folder.messages()) {

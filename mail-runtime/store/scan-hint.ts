@@ -75,7 +75,7 @@ export async function dirsUnchanged(dir: string, was: { cur: bigint; new: bigint
 }
 
 /** Removes the hint (before the folder's files may change without the index: best effort). */
-export async function dropScanHint(metaDir: string): Promise<void> {
+async function dropScanHint(metaDir: string): Promise<void> {
   await fs.promises.rm(path.join(metaDir, SCAN_FILE), { force: true }).catch(() => undefined);
 }
 

@@ -14,7 +14,7 @@ import {
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
-import { objectIdValue, threadIds } from './objectid';
+import { emailIds, needsSubjectRoot, objectIdValue, subjectRoots, threadIds, type SubjectRoots } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
@@ -103,7 +103,9 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           view.ackFlags(unseen);
         }
       }
-      const threadIdOf = threadIds(ctx.mailbox!.address);
+      const threadIdOf = threadIds(ctx.mailbox!.address, emailIds(folder));
+      // Read from the folder at the first message that joins its thread by subject (objectid.ts), once per FETCH.
+      let roots: SubjectRoots | undefined;
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
@@ -155,10 +157,13 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
               case 'EMAILID':
                 items.push(atom('EMAILID'), objectIdValue(meta.emailId));
                 continue;
-              case 'THREADID':
-                // From the cached summary's References (objectid.ts): THREADID counts as content.
-                items.push(atom('THREADID'), objectIdValue(threadIdOf(summary?.sort ?? null, meta.emailId)));
+              case 'THREADID': {
+                // From the cached summary's References, else its subject (objectid.ts): THREADID counts as content.
+                const fields = summary?.sort ?? null;
+                if (needsSubjectRoot(fields)) roots ??= await subjectRoots(ctx.mailbox!.address, folder, work);
+                items.push(atom('THREADID'), objectIdValue(threadIdOf(fields, meta.uid, roots)));
                 continue;
+              }
               default:
                 break;
             }

@@ -6,7 +6,7 @@ import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, sear
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
-import { threadIds } from './objectid';
+import { emailIds, subjectRoots, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -17,6 +17,22 @@ type SearchArgs =
   /** A failed SEARCH RETURN (SAVE): the handler empties `$` first (RFC 5182 §2.1), then answers BAD or NO [LIMIT]. */
   | { kind: 'failed-save'; error: string; limit: boolean }
   | { kind: 'query'; query: SearchQuery };
+
+/** Does the key search by THREADID? */
+function hasThreadId(key: SearchKey): boolean {
+  switch (key.op) {
+    case 'objectid':
+      return key.kind === 'THREADID';
+    case 'and':
+      return key.keys.some(hasThreadId);
+    case 'or':
+      return hasThreadId(key.left) || hasThreadId(key.right);
+    case 'not':
+      return hasThreadId(key.key);
+    default:
+      return false;
+  }
+}
 
 /** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? */
 function needsSummary(key: SearchKey): boolean {
@@ -184,10 +200,18 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  // RFC 8474 §5.1: the id stored with the message (kept by COPY and MOVE).
-  const emailIdOf = (uid: number): string => folder.get(uid)?.emailId ?? '';
-  const threadIdOf = threadIds(address);
-  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf, threadIdOf: (fields: SortFields | null, uid: number) => threadIdOf(fields, emailIdOf(uid)) };
+  // RFC 8474 §5.1: the id stored with each message (kept by COPY and MOVE).
+  const emailIdOf = emailIds(folder);
+  const threadIdOf = threadIds(address, emailIdOf);
+  // SEARCH THREADID: messages without references join by subject (objectid.ts), which needs the folder's first message of each subject.
+  const roots = hasThreadId(key) ? await subjectRoots(address, folder, work) : undefined;
+  const ctx = {
+    messageCount: view.count,
+    maxUid: view.lastUid,
+    savedUids: view.savedSearch,
+    emailIdOf,
+    threadIdOf: (fields: SortFields | null, uid: number) => threadIdOf(fields, uid, roots),
+  };
   const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { newEmailId } from './email-id';
 import { baseOfFileName, flagsFromFileName, isKeyword } from './flags';
 import { isErrno, readdirOrEmpty, readFileOrNull, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import type { IndexState, Msg } from './index-log';
@@ -439,7 +440,7 @@ async function adoptOne(dir: string, rel: string, r: UidlistRecord, keywords: Ke
   const recW = /(?:^| )W(\d+)(?: |$)/.exec(r.ext);
   // Dovecot stores bare LF and counts CRLF: without W= (in the name or the record) the file must be read.
   const size = sizesFromName(name).virtual ?? (recW ? Number(recW[1]) : await virtualSizeOf(full, name, st.size, false));
-  return { uid: r.uid, base: r.base, flags: flagsFromFileName(name, keywords), internalDate: new Date(Math.floor(st.mtimeMs)), size, modseq: 0 };
+  return { uid: r.uid, base: r.base, flags: flagsFromFileName(name, keywords), internalDate: new Date(Math.floor(st.mtimeMs)), size, modseq: 0, emailId: newEmailId() };
 }
 
 /**

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Owner } from './epoch';
+import { legacyEmailIds, newEmailId } from './email-id';
 import { ioError } from './errors';
 import {
   adoptFromDovecot,
@@ -26,6 +27,7 @@ import {
   type IndexState,
   type Msg,
 } from './index-log';
+import { dirsUnchanged, SCAN_TMP_RE, scanHintHolds, trustedDirMtimes, writeScanHint, type ScanState } from './scan-hint';
 import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
 import {
   StoreError,
@@ -199,6 +201,8 @@ interface PreparedAppend {
   size: number;
   flags: string[];
   internalDate: Date;
+  /** RFC 8474 §5.1: COPY/MOVE keep the source's EMAILID; absent, a new message gets a new one. */
+  emailId?: string;
 }
 
 /**
@@ -238,6 +242,47 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
 
   get name(): string {
     return this._name;
+  }
+  /** False once the folder died (fenced, deleted, I/O error, shut down). */
+  get isAlive(): boolean {
+    return this.dead === null;
+  }
+  get messageCount(): number {
+    return this.state.messages.length;
+  }
+  /** cur/ new/ mtimes when the last handle was released (null: unknown or too recent to trust). */
+  private releasedDirs: { cur: bigint; new: bigint } | null = null;
+  private releaseSeq = 0;
+
+  /** The user registry keeps this folder loaded with no handle: remember what its directories looked like. */
+  noteReleased(): void {
+    const seq = ++this.releaseSeq;
+    this.releasedDirs = null;
+    void trustedDirMtimes(this.dir).then(
+      (m) => {
+        if (seq === this.releaseSeq) this.releasedDirs = m;
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * A lingering folder is handed out again: files dropped into cur/ or new/
+   * by hand meanwhile (a migration, a test) are picked up as a fresh open
+   * would, unless both directories provably did not change.
+   */
+  async refreshIfChanged(): Promise<void> {
+    const was = this.releasedDirs;
+    this.releaseSeq++;
+    this.releasedDirs = null;
+    if (was !== null && (await dirsUnchanged(this.dir, was))) return;
+    await this.refresh();
+  }
+
+  /** What ./scan-hint.ts compares: the index state and the log generation written to. */
+  private scanState(): ScanState {
+    const s = this.state;
+    return { epoch: this.host.owner.epoch, gen: this.gen, uidValidity: s.uidValidity, uidNext: s.uidNext, highestModseq: s.highestModseq, messages: s.messages.length };
   }
   get uidValidity(): number {
     return this.state.uidValidity;
@@ -286,10 +331,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     const metaDir = path.join(dir, META_DIR);
     // Half-written snapshots and summary caches of a crashed process (never renamed into place).
     for (const e of await readdirOrEmpty(metaDir)) {
-      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
+      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e) || SCAN_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
     }
     const epoch = host.owner.epoch;
-    const loaded = await loadIndex(metaDir, epoch);
+    const loaded = await loadIndex(metaDir, epoch, (uidValidity) => legacyEmailIds(host.address, uidValidity));
     let state = loaded.state;
     const keywords = await readKeywordLetters(dir);
     let gen: number;
@@ -325,7 +370,11 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     }
     const folder = new FolderImpl(host, name, dir, state, gen, keywords);
     await folder.syncDovecotAtLoad();
-    await folder.refresh();
+    // The reconcile walks every name in cur/: skipped when the folder was
+    // closed cleanly in exactly this state and neither directory changed since (./scan-hint.ts).
+    const clean = loaded.snapshotEpoch === epoch && !loaded.torn && (await scanHintHolds(dir, metaDir, folder.scanState()));
+    if (clean) ctx.stats.rescansSkipped++;
+    else await folder.refresh();
     return folder;
   }
 
@@ -573,8 +622,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await yieldToLoop();
           const uid = b.uidNext++;
           const modseq = ++b.highestModseq;
-          b.add({ uid, base: it.base, flags: it.flags, internalDate: it.internalDate, size: it.size, modseq });
-          b.records.push({ t: 'a', u: uid, b: it.base, f: it.flags, d: it.internalDate.getTime(), s: it.size, m: modseq });
+          const emailId = it.emailId ?? newEmailId();
+          b.add({ uid, base: it.base, flags: it.flags, internalDate: it.internalDate, size: it.size, modseq, emailId });
+          b.records.push({ t: 'a', u: uid, b: it.base, f: it.flags, d: it.internalDate.getTime(), s: it.size, m: modseq, e: emailId });
           uids.push(uid);
         }
         return uids;
@@ -699,7 +749,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
         const base = newBaseName(this.ctx.host, m.size, sizesFromName(m.base).physical ?? m.size);
         const tmpPath = path.join(target.dir, 'tmp', base);
         await this.cloneInto(m, tmpPath);
-        prepared.push({ base, size: m.size, flags: [...m.flags], internalDate: m.internalDate });
+        prepared.push({ base, size: m.size, flags: [...m.flags], internalDate: m.internalDate, emailId: m.emailId });
         const hit = this.ctx.analyze ? await this.summaries.get(m.base) : { found: false as const };
         if (hit.found) await target.summaries.put(base, hit.value).catch(() => undefined);
       }
@@ -810,8 +860,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           const modseq = ++b.highestModseq;
           const flags = flagsFromFileName(f.name, this.keywords);
           const internalDate = new Date(Math.floor(f.mtime));
-          b.add({ uid, base: f.base, flags, internalDate, size: f.size, modseq });
-          b.records.push({ t: 'a', u: uid, b: f.base, f: flags, d: internalDate.getTime(), s: f.size, m: modseq });
+          const emailId = newEmailId();
+          b.add({ uid, base: f.base, flags, internalDate, size: f.size, modseq, emailId });
+          b.records.push({ t: 'a', u: uid, b: f.base, f: flags, d: internalDate.getTime(), s: f.size, m: modseq, e: emailId });
           const expected = this.fileName({ base: f.base, flags });
           if (expected !== f.name) b.renames.push([f.name, expected]);
         }
@@ -1053,6 +1104,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   async shutdown(): Promise<void> {
     await this.runExclusive(async () => {
       if (this.dead === null && this.log && this.log.records >= COMPACT_MIN_RECORDS) await this.compact();
+      // Nothing is queued behind this: record the state for the next open's rescan check. A hint, best effort.
+      if (this.dead === null) await writeScanHint(this.dir, this.metaDir, this.scanState()).catch(() => undefined);
     }).catch(() => undefined);
     await this.log?.close();
     this.log = null;

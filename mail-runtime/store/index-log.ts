@@ -68,12 +68,16 @@ export function logPath(metaDir: string, epoch: number, gen: number): string {
 
 class Retry extends Error {}
 
-export async function loadIndex(metaDir: string, epoch: number): Promise<LoadedIndex> {
+/**
+ * `legacyIds(uidValidity)(uid)`: the EMAILID of a message the index lists without one
+ * (written before ids were stored, see ./email-id.ts).
+ */
+export async function loadIndex(metaDir: string, epoch: number, legacyIds: (uidValidity: number) => (uid: number) => string): Promise<LoadedIndex> {
   // A zombie compacting concurrently may delete a log between our readdir and
   // our read: list again (bounded).
   for (let attempt = 0; ; attempt++) {
     try {
-      return await loadOnce(metaDir, epoch);
+      return await loadOnce(metaDir, epoch, legacyIds);
     } catch (e) {
       // Still racing after a few tries: a temporary condition, answered like an I/O error (try again later).
       if (!(e instanceof Retry) || attempt >= 4) throw e instanceof Retry ? new StoreError('IO', `index in ${metaDir} keeps changing under us`) : e;
@@ -81,7 +85,7 @@ export async function loadIndex(metaDir: string, epoch: number): Promise<LoadedI
   }
 }
 
-async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
+async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity: number) => (uid: number) => string): Promise<LoadedIndex> {
   const entries = await readdirOrEmpty(metaDir);
   let snapEpoch = -1;
   for (const e of entries) {
@@ -105,8 +109,9 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
   // Written whole (tmp + fsync + rename): anything but a valid snapshot is damage, not a torn write.
   const snap = parseSnapshot(snapText, snapFile);
   const byUid = new Map<number, Msg>();
-  for (const [uid, base, flags, d, size, modseq] of snap.messages) {
-    byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq });
+  const legacyId = legacyIds(snap.uidValidity);
+  for (const [uid, base, flags, d, size, modseq, emailId] of snap.messages) {
+    byUid.set(uid, { uid, base, flags, internalDate: new Date(d), size, modseq, emailId: emailId ?? legacyId(uid) });
   }
   const state: IndexState = {
     uidValidity: snap.uidValidity,
@@ -152,7 +157,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
         break;
       }
       // A tear never yields valid JSON of the wrong shape: that is damage.
-      applyRecord(state, byUid, checkStored(IndexRecord, value, file, `line ${i + 1}`));
+      applyRecord(state, byUid, checkStored(IndexRecord, value, file, `line ${i + 1}`), legacyId);
       replayed++;
     }
   }
@@ -160,7 +165,7 @@ async function loadOnce(metaDir: string, epoch: number): Promise<LoadedIndex> {
   return { state, snapshotEpoch: snapEpoch, snapshotGen: snap.gen, lastGen: gens.length ? gens[gens.length - 1] : snap.gen - 1, torn, replayed };
 }
 
-function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord): void {
+function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord, legacyId: (uid: number) => string): void {
   if (rec.t === 'r') {
     // Claims of \Recent change no message, so they carry no MODSEQ.
     state.recentUid = Math.max(state.recentUid ?? 0, rec.u);
@@ -169,7 +174,7 @@ function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecor
   state.highestModseq = Math.max(state.highestModseq, rec.m);
   switch (rec.t) {
     case 'a':
-      byUid.set(rec.u, { uid: rec.u, base: rec.b, flags: rec.f, internalDate: new Date(rec.d), size: rec.s, modseq: rec.m });
+      byUid.set(rec.u, { uid: rec.u, base: rec.b, flags: rec.f, internalDate: new Date(rec.d), size: rec.s, modseq: rec.m, emailId: rec.e ?? legacyId(rec.u) });
       state.uidNext = Math.max(state.uidNext, rec.u + 1);
       break;
     case 'f': {
@@ -193,7 +198,7 @@ export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: n
     uidNext: state.uidNext,
     highestModseq: state.highestModseq,
     ...(state.recentUid === undefined ? {} : { recent: state.recentUid }),
-    messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq]),
+    messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq, m.emailId]),
     expunged: state.expunges.entries(),
     expungedFloor: state.expunges.floor,
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { problemsFromZod } from '../config';
+import { EMAIL_ID_RE } from './email-id';
 import { StoreError, type SpecialUse } from './types';
 
 /**
@@ -15,6 +16,7 @@ export const SPECIAL_USES = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archi
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const uid = z.number().int().min(1).max(0xffff_ffff); // RFC 3501 §2.3.1.1: UIDs are 32-bit
 const flags = z.array(z.string().min(1));
+const emailId = z.string().regex(EMAIL_ID_RE);
 
 /** `<user>/mailfleet/user/user.json`: subscriptions and special-use attributes. */
 export const UserMetaFile = z.strictObject({
@@ -40,8 +42,13 @@ export const SnapshotFile = z.strictObject({
   highestModseq: count,
   /** RFC 3501 §2.3.2: UIDs up to this one were announced as \Recent to some session (absent: not known). */
   recent: z.number().int().min(0).max(0xffff_ffff).optional(),
-  /** [uid, base, flags, internalDate ms, size, modseq] */
-  messages: z.array(z.tuple([uid, z.string().min(1), flags, z.number().finite(), count, count])),
+  /** [uid, base, flags, internalDate ms, size, modseq, emailId?] (no emailId: written before ids were stored, see email-id.ts) */
+  messages: z.array(
+    z.union([
+      z.tuple([uid, z.string().min(1), flags, z.number().finite(), count, count]),
+      z.tuple([uid, z.string().min(1), flags, z.number().finite(), count, count, emailId]),
+    ]),
+  ),
   /** [uid, modseq] of expunges (RFC 7162 VANISHED); absent in snapshots written before QRESYNC. */
   expunged: z.array(z.tuple([uid, count])).optional(),
   /** Highest mod-sequence of an expunge no longer listed in `expunged` (see vanished.ts). */
@@ -49,13 +56,14 @@ export const SnapshotFile = z.strictObject({
 });
 export type SnapshotFile = z.infer<typeof SnapshotFile>;
 
-/** A snapshot's `messages` without their check: what `parseSnapshot` checks by hand first. */
-const SnapshotHead = SnapshotFile.extend({ messages: z.array(z.unknown()) });
+/** A snapshot without its `messages`: what `parseSnapshot` checks with zod (the tuples by hand). */
+const SnapshotHead = SnapshotFile.omit({ messages: true });
 
 /** Exactly what SnapshotFile's message tuple accepts, checked without building zod issues. */
 function isMessageTuple(t: unknown): boolean {
-  if (!Array.isArray(t) || t.length !== 6) return false;
-  const [u, base, flags, date, size, modseq] = t as unknown[];
+  if (!Array.isArray(t) || (t.length !== 6 && t.length !== 7)) return false;
+  const [u, base, flags, date, size, modseq, id] = t as unknown[];
+  if (t.length === 7 && (typeof id !== 'string' || !EMAIL_ID_RE.test(id))) return false;
   if (typeof u !== 'number' || !Number.isInteger(u) || u < 1 || u > 0xffff_ffff) return false;
   if (typeof base !== 'string' || base.length === 0) return false;
   if (!Array.isArray(flags)) return false;
@@ -80,14 +88,18 @@ export function parseSnapshot(text: string, file: string): SnapshotFile {
   } catch (e) {
     throw corrupt(file, undefined, `not JSON (${(e as Error).message})`);
   }
-  const head = SnapshotHead.safeParse(value);
-  if (head.success && head.data.messages.every(isMessageTuple)) return head.data as SnapshotFile;
+  // Even z.array(z.unknown()) walked (and copied) every tuple: the head is checked without them.
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const { messages, ...rest } = value as Record<string, unknown>;
+    const head = SnapshotHead.safeParse(rest);
+    if (head.success && Array.isArray(messages) && messages.every(isMessageTuple)) return { ...head.data, messages: messages as SnapshotFile['messages'] };
+  }
   return checkStored(SnapshotFile, value, file);
 }
 
 /** One line of `<maildir>/mailfleet/index.<epoch>.<gen>.log`: a(ppend), f(lags), x (expunge), r(ecent claimed up to a UID). */
 export const IndexRecord = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count }),
+  z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count, e: emailId.optional() }),
   z.strictObject({ t: z.literal('f'), u: uid, f: flags, m: count }),
   z.strictObject({ t: z.literal('x'), u: z.array(uid), m: count }),
   z.strictObject({ t: z.literal('r'), u: z.number().int().min(0).max(0xffff_ffff) }),

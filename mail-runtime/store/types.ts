@@ -62,6 +62,8 @@ export interface MessageMeta {
   readonly size: number;
   /** RFC 7162 MODSEQ of the last change. */
   readonly modseq: number;
+  /** RFC 8474 §5.1 EMAILID: given at delivery/APPEND, kept by COPY and MOVE, stable across restarts (./email-id.ts). */
+  readonly emailId: string;
 }
 
 export interface QuotaLimits {
@@ -281,4 +283,6 @@ export interface StoreStats {
   messageReads: number;
   /** Analyzer invocations. */
   analyzerCalls: number;
+  /** Folder opens that skipped the directory reconcile: closed cleanly and cur/ new/ unchanged since. */
+  rescansSkipped: number;
 }

@@ -52,6 +52,17 @@ interface Entry {
   released: boolean;
 }
 
+/**
+ * A folder whose last handle closed stays loaded (fenced and reachable
+ * through this registry as before) so that SELECT after UNSELECT, or the
+ * next session's SELECT, does not reload a 100,000-message index and rescan
+ * its directory. Bounded per user in folders and in indexed messages (the
+ * memory that matters: one small object per message); the least recently
+ * released goes first, and all go when the user's last session ends.
+ */
+const LINGER_MAX_FOLDERS = 4;
+const LINGER_MAX_MESSAGES = 250_000;
+
 export class UserState implements FolderHost {
   readonly owner: Owner;
   readonly metaDir: string;
@@ -60,6 +71,8 @@ export class UserState implements FolderHost {
   private meta: UserMeta = { v: 1, subscriptions: [], specialUse: {} };
   private readonly folders = new Map<string, Entry>();
   private readonly closing = new Map<string, Promise<void>>();
+  /** Released entries kept loaded (refs 0), least recently released first (Map order). */
+  private readonly lingering = new Map<Entry, FolderImpl>();
   private readonly mutex = new Mutex();
   private usage: { bytes: number; messages: number } | null = null;
   private usageLoading: Promise<void> | null = null;
@@ -140,6 +153,7 @@ export class UserState implements FolderHost {
     const canonical = normalizeFolderName(name);
     if (this.owner.fenced) throw this.owner.staleError();
     let entry = this.folders.get(canonical);
+    const wasLingering = entry !== undefined && this.lingering.delete(entry);
     if (!entry) {
       const loading = (async () => {
         await this.closing.get(canonical);
@@ -169,17 +183,43 @@ export class UserState implements FolderHost {
     let folder: FolderImpl;
     try {
       folder = await e.loading;
+      if (wasLingering) await folder.refreshIfChanged();
     } catch (err) {
-      e.refs--;
+      this.release(e, await e.loading.catch(() => null));
       throw err;
     }
     return new FolderHandle(folder, () => this.release(e, folder));
   }
 
-  /** A handle was closed (each handle calls this once). The last one shuts the folder down. */
-  private release(entry: Entry, folder: FolderImpl): void {
+  /** A handle was closed (each handle calls this once). The last one lets the folder linger (bounded), then shuts it down. */
+  private release(entry: Entry, folder: FolderImpl | null): void {
     entry.refs--;
     if (entry.refs > 0 || entry.released) return;
+    if (folder === null) return; // never loaded: nothing to shut down (acquire's loader forgot the entry)
+    if (this.handles > 0 && this.folders.get(folder.name) === entry && folder.isAlive) {
+      folder.noteReleased();
+      this.lingering.set(entry, folder);
+      this.trimLingering(LINGER_MAX_FOLDERS, LINGER_MAX_MESSAGES);
+      return;
+    }
+    this.shutdownEntry(entry, folder);
+  }
+
+  /** Shuts lingering folders down, least recently released first, until within the bounds. */
+  private trimLingering(maxFolders: number, maxMessages: number): void {
+    let messages = 0;
+    for (const f of this.lingering.values()) messages += f.messageCount;
+    for (const [e, f] of this.lingering) {
+      if (this.lingering.size <= maxFolders && messages <= maxMessages) break;
+      messages -= f.messageCount;
+      this.lingering.delete(e);
+      if (e.refs === 0) this.shutdownEntry(e, f);
+    }
+  }
+
+  private shutdownEntry(entry: Entry, folder: FolderImpl): void {
+    this.lingering.delete(entry);
+    if (entry.released) return;
     entry.released = true;
     const name = folder.name;
     if (this.folders.get(name) === entry) this.folders.delete(name);
@@ -193,12 +233,18 @@ export class UserState implements FolderHost {
 
   forgetFolder(folder: FolderImpl): void {
     const entry = this.folders.get(folder.name);
-    if (entry && entry.folder === folder) this.folders.delete(folder.name);
+    if (entry && entry.folder === folder) {
+      this.folders.delete(folder.name);
+      this.lingering.delete(entry);
+      if (entry.refs === 0) this.maybeIdle();
+    }
     // The usage may have diverged from disk; recount when next needed.
     this.usage = null;
   }
 
   private maybeIdle(): void {
+    // The user's last session ended: nothing lingers past it.
+    if (this.handles === 0 && this.lingering.size > 0) this.trimLingering(0, 0);
     if (this.handles === 0 && this.folders.size === 0 && this.closing.size === 0) this.onIdle?.();
   }
 
@@ -221,6 +267,7 @@ export class UserState implements FolderHost {
 
   async shutdownAll(): Promise<void> {
     const entries = [...this.folders.values()];
+    this.lingering.clear();
     for (const e of entries) e.released = true; // handles closed later release nothing more
     const live = entries.map((e) => e.loading.catch(() => null));
     this.folders.clear();

@@ -104,8 +104,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           view.ackFlags(unseen);
         }
       }
-      const emailIdOf = emailIds(folder.owner, folder.uidValidity);
-      const threadIdOf = threadIds(folder.owner, folder.uidValidity);
+      const threadIdOf = threadIds(folder.owner, emailIds(folder));
       // Read from the folder at the first message that joins its thread by subject (objectid.ts), once per FETCH.
       let roots: SubjectRoots | undefined;
       const wantsContent = attrs.some((a) => renderable(a));
@@ -157,7 +156,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
                 items.push(atom('MODSEQ'), list([num(meta.modseq)]));
                 continue;
               case 'EMAILID':
-                items.push(atom('EMAILID'), objectIdValue(emailIdOf(meta.uid)));
+                items.push(atom('EMAILID'), objectIdValue(meta.emailId));
                 continue;
               case 'THREADID': {
                 // From the cached summary's References, else its subject (objectid.ts): THREADID counts as content.

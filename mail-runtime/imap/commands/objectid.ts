@@ -5,7 +5,7 @@ import { atom, list, type ResponseValue } from '../protocol';
 import type { CommandWork } from './work';
 
 /**
- * RFC 8474 object identifiers, derived rather than stored.
+ * RFC 8474 object identifiers: MAILBOXID and THREADID derived, EMAILID stored.
  *
  * A folder's UIDVALIDITY never changes while the folder exists: RENAME
  * moves its index with it (RFC 8474 §4.3 wants the MAILBOXID kept across
@@ -17,10 +17,9 @@ import type { CommandWork } from './work';
  *
  * The ids are hashes (§9: an identifier must not leak what it is made of
  * to whoever sees it, e.g. the folder's creation time): MAILBOXID `F` +
- * 24 hex digits; EMAILID `M` + the folder's 16 hex digits + the UID in
- * decimal, so SEARCH EMAILID needs no table (one hash per command, then a
- * string per message). A COPY gets a new EMAILID: §5.1 only says SHOULD
- * keep it.
+ * 24 hex digits. EMAILID (§5.1) is not derived: the store keeps one per
+ * message in the folder index, given at delivery/APPEND and carried by
+ * COPY and MOVE (mail-runtime/store/email-id.ts).
  *
  * THREADID (§5.2) is derived from the message's own header, so it
  * survives restarts and takeovers and is the same in every folder of the
@@ -51,10 +50,9 @@ export function mailboxId(address: string, uidValidity: number): string {
   return `F${digest('mailbox', address, uidValidity).slice(0, 24)}`;
 }
 
-/** RFC 8474 §5.1 EMAILID of each message of one folder: `emailIds(...)(uid)`. */
-export function emailIds(address: string, uidValidity: number): (uid: number) => string {
-  const prefix = `M${digest('email', address, uidValidity).slice(0, 16)}`;
-  return (uid) => `${prefix}${uid}`;
+/** RFC 8474 §5.1 EMAILID of each message of one folder, as the store keeps it: `emailIds(folder)(uid)`. */
+export function emailIds(folder: Pick<Folder, 'get'>): (uid: number) => string {
+  return (uid) => folder.get(uid)?.emailId ?? '';
 }
 
 /** A message's own idea of its thread root: the first reference, else its Message-ID, else (no ids at all) its EMAILID. */
@@ -100,7 +98,7 @@ export async function subjectRoots(address: string, folder: Folder, work: Comman
   let memo = memos.get(folder);
   if (memo?.building) await memo.building;
   memo = memos.get(folder);
-  const emailIdOf = emailIds(address, folder.uidValidity);
+  const emailIdOf = emailIds(folder);
   const stale = !memo || memo.uidValidity !== folder.uidValidity || [...memo.roots.values()].some((r) => folder.get(r.uid) === undefined);
   if (!memo || stale) {
     memo = { uidValidity: folder.uidValidity, scannedTo: 0, roots: new Map() };
@@ -136,12 +134,11 @@ export async function subjectRoots(address: string, folder: Folder, work: Comman
 
 /**
  * RFC 8474 §5.2 THREADID of a message from its SORT/THREAD material
- * (summary `sort`): `threadIds(...)(fields, uid, roots)`. `roots` is
+ * (summary `sort`) and the folder's EMAILIDs: `threadIds(address, emailIds(folder))(fields, uid, roots)`. `roots` is
  * needed for a message without references (needsSubjectRoot); without it
  * such a message is rooted at itself.
  */
-export function threadIds(address: string, uidValidity: number): (fields: SortFields | null, uid: number, roots?: SubjectRoots) => string {
-  const emailIdOf = emailIds(address, uidValidity);
+export function threadIds(address: string, emailIdOf: (uid: number) => string): (fields: SortFields | null, uid: number, roots?: SubjectRoots) => string {
   return (fields, uid, roots) => {
     const root = roots?.(fields) ?? ownRoot(fields, uid, emailIdOf);
     return `T${digest('thread', address, root).slice(0, 24)}`;

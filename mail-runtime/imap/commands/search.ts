@@ -137,6 +137,51 @@ class IndexedMessage implements SearchMessage {
   }
 }
 
+/**
+ * The message the metadata-only path hands the evaluator, refilled for each
+ * message (decideOnMetadata keeps no reference to it). Header and body keys
+ * never reach this path, so it has neither summary nor body.
+ */
+class MetadataMessage implements SearchMessage {
+  seq = 0;
+  uid = 0;
+  flags: readonly string[] = [];
+  internalDate = new Date(0);
+  size = 0;
+  recent = false;
+  private meta: MessageMeta | undefined;
+  set(seq: number, meta: MessageMeta, recent: boolean): void {
+    this.seq = seq;
+    this.uid = meta.uid;
+    this.flags = meta.flags;
+    this.internalDate = meta.internalDate;
+    this.size = meta.size;
+    this.recent = recent;
+    this.meta = meta;
+  }
+  get modseq(): bigint {
+    return BigInt(this.meta?.modseq ?? 0);
+  }
+  summary(): MessageSummary | null {
+    return null;
+  }
+  raw(): Promise<Buffer> {
+    return Promise.reject(new Error('metadata-only search reads no body'));
+  }
+}
+
+/** Index of the first message with a UID >= `uid` (metas in UID order). */
+function lowerBound(metas: readonly MessageMeta[], uid: number): number {
+  let lo = 0;
+  let hi = metas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (metas[mid]!.uid < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** A message that matched, as SEARCH, SORT and THREAD report it. */
 export interface SearchMatch {
   readonly seq: number;
@@ -155,14 +200,16 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const threadIdOf = threadIds(address, folder.uidValidity);
+  // RFC 8474 §5.1: the id stored with each message (kept by COPY and MOVE).
+  const emailIdOf = emailIds(folder);
+  const threadIdOf = threadIds(address, emailIdOf);
   // SEARCH THREADID: messages without references join by subject (objectid.ts), which needs the folder's first message of each subject.
   const roots = hasThreadId(key) ? await subjectRoots(address, folder, work) : undefined;
   const ctx = {
     messageCount: view.count,
     maxUid: view.lastUid,
     savedUids: view.savedSearch,
-    emailIdOf: emailIds(address, folder.uidValidity),
+    emailIdOf,
     threadIdOf: (fields: SortFields | null, uid: number) => threadIdOf(fields, uid, roots),
   };
   const ev = new SearchEvaluator(key, ctx, {
@@ -176,13 +223,45 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const window = searchWindow(key, uids);
   // Batches: decide what index metadata can, then fetch the cached
   // summaries of the rest with few reads (a 100k folder stays fast).
+  // The view's UIDs and the folder's metadata are both in UID order: walk
+  // them together (a cursor) rather than a binary search per message. The
+  // folder publishes a new array on every change; a batch picks it up.
+  let metas: readonly MessageMeta[] = [];
+  let cursor = 0;
+  if (!withSummary && !withBody) {
+    // Keys on index metadata alone (SEARCH UNSEEN, UID ranges) decide
+    // synchronously: one reused message object, no batches, no maps — on a
+    // 100,000-message folder the allocations cost more than the tests.
+    const msg = new MetadataMessage();
+    for (let i = window.from; i < window.to; i++) {
+      if (i === window.from || metas !== folder.messages()) {
+        metas = folder.messages();
+        cursor = lowerBound(metas, uids[i]!);
+      }
+      const uid = uids[i]!;
+      while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
+      const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
+      if (!meta) continue; // expunged by another session, not yet announced
+      msg.set(i + 1, meta, view.isRecent(uid));
+      if (ev.decideOnMetadata(msg) === true) hits.push({ seq: i + 1, meta });
+      ev.checkBudget();
+      if (work.due()) await work.pause();
+    }
+    return hits;
+  }
   for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
     ev.forget();
+    if (metas !== folder.messages()) {
+      metas = folder.messages();
+      cursor = lowerBound(metas, uids[start]!);
+    }
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
     const source: BatchSource = { folder, summaries, bodies: undefined };
     for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
-      const meta: MessageMeta | undefined = folder.get(uids[i]!);
+      const uid = uids[i]!;
+      while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
+      const meta: MessageMeta | undefined = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor] : undefined;
       if (!meta) continue; // expunged by another session, not yet announced
       // RFC 3501 §6.4.4 RECENT / NEW / OLD
       const msg = new IndexedMessage(i + 1, meta, view.isRecent(meta.uid), source);

@@ -376,9 +376,26 @@ export class SearchEvaluator {
 class FlagCache {
   constructor(private readonly msg: SearchMessage) {}
   has(folded: string): boolean {
-    for (const f of this.msg.flags) if (f === folded || fold(f) === folded) return true;
+    for (const f of this.msg.flags) if (f === folded || foldFlag(f) === folded) return true;
     return false;
   }
+}
+
+/**
+ * Folded spellings of the flags seen so far. A folder uses a handful of
+ * distinct flag strings, while SEARCH UNSEEN on 100,000 messages would
+ * otherwise case-map `\Seen` 100,000 times (a new string each).
+ * Bounded: past FOLDED_MAX distinct flags it folds without remembering.
+ */
+const FOLDED_MAX = 4096;
+const folded = new Map<string, string>();
+function foldFlag(f: string): string {
+  let v = folded.get(f);
+  if (v === undefined) {
+    v = fold(f);
+    if (folded.size < FOLDED_MAX) folded.set(f, v);
+  }
+  return v;
 }
 
 /** True when evaluating `key` may need the message body (BODY/TEXT). */

@@ -150,7 +150,9 @@ describe('imapflow', () => {
       expect(box.mailboxId).toBe(created.mailboxId);
       const msgs = [];
       for await (const m of c.fetch('1:*', { uid: true, emailId: true, threadId: true })) msgs.push(m);
-      expect(msgs.map((m) => m.emailId)).toEqual([expect.stringMatching(/^M[0-9a-f]{16}1$/), expect.stringMatching(/^M[0-9a-f]{16}2$/)]);
+      // RFC 8474 §5.1: stored per message (random, kept by COPY and MOVE), one per message.
+      expect(msgs.map((m) => m.emailId)).toEqual([expect.stringMatching(/^M[0-9a-f]{24}$/), expect.stringMatching(/^M[0-9a-f]{24}$/)]);
+      expect(msgs[0].emailId).not.toBe(msgs[1].emailId);
       expect(await c.search({ emailId: msgs[1].emailId! })).toEqual([2]);
       await c.mailboxClose();
       await c.mailboxRename('Entwürfe & Co', 'Archiv/Entwürfe');

@@ -250,4 +250,43 @@ describe('RFC 8474 OBJECTID', () => {
       c.close();
     }
   });
+
+  it('§5.1: COPY and MOVE keep the EMAILID, so does a restart; a new APPEND of the same bytes gets a new one', async () => {
+    let c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    const raw = message('same bytes');
+    for (const f of ['keep-src', 'keep-copy', 'keep-move']) await c.command('c', `CREATE ${f}`);
+    expect((await imapAppend(c, 'a', 'keep-src', raw)).pop()).toMatch(/^a OK/);
+    expect((await imapAppend(c, 'a', 'keep-src', message('second'))).pop()).toMatch(/^a OK/);
+    await c.command('s', 'SELECT keep-src');
+    const [first, second] = await emailIds(c, 2);
+    expect(first).not.toBe(second);
+    expect((await c.command('k', 'COPY 1 keep-copy')).pop()).toMatch(/^k OK/);
+    expect((await c.command('m', 'MOVE 2 keep-move')).pop()).toMatch(/^m OK/);
+    // The same bytes appended again are a new message: a new id.
+    expect((await imapAppend(c, 'a', 'keep-src', raw)).pop()).toMatch(/^a OK/);
+    await c.command('n', 'NOOP');
+    const after = await emailIds(c, 2);
+    expect(after[0]).toBe(first);
+    expect(after[1]).not.toBe(first);
+    expect(after[1]).not.toBe(second);
+    await c.command('s', 'SELECT keep-copy');
+    expect(await emailIds(c, 1)).toEqual([first]);
+    expect(await c.command('q', `SEARCH EMAILID ${first}`)).toEqual(['* SEARCH 1', 'q OK SEARCH completed']);
+    await c.command('s', 'SELECT keep-move');
+    expect(await emailIds(c, 1)).toEqual([second]);
+    c.close();
+    await node.dispose();
+    node = await startTestNode({ dir });
+    c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      await c.command('s', 'SELECT keep-copy');
+      expect(await emailIds(c, 1)).toEqual([first]);
+      await c.command('s', 'SELECT keep-move');
+      expect(await emailIds(c, 1)).toEqual([second]);
+      await c.command('s', 'SELECT keep-src');
+      expect(await emailIds(c, 2)).toEqual(after);
+    } finally {
+      c.close();
+    }
+  });
 });

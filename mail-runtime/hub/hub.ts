@@ -8,7 +8,7 @@ import { notActive } from './errors';
 import { HubLease } from './lease';
 import { MemberRegistry, Streams, type MemberRecord } from './membership';
 import { PlacementManager } from './placement';
-import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
+import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type PlacementNode, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
 import { SettingsStore } from './settings';
 import { LoginFailureBoard } from './throttle';
 
@@ -44,6 +44,23 @@ export interface HubOptions {
    * an idle connection then holds no lock, and the lease fences the writer.
    */
   dbLocking?: 'exclusive' | 'normal';
+  /**
+   * A failover-pair member's hub part (mail-runtime/failover/site-hub.ts):
+   * no node registers with it, because the member's own node part serves
+   * every mailbox under the site lease. The placement routes then answer
+   * with that node as the only owner, at the site epoch (the fencing token
+   * its store writes check), instead of an empty ring; moves and drains are
+   * refused (there is no other node to move to). Undefined until the node
+   * part listens.
+   */
+  soleNode?: () => SoleNode | undefined;
+}
+
+/** The one node of a hub whose member serves every mailbox itself (HubOptions.soleNode). */
+export interface SoleNode {
+  node: PlacementNode;
+  /** The epoch every mailbox is opened with (the site lease's). */
+  epoch: number;
 }
 
 /** What a lease tells the hub. */

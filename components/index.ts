@@ -1,5 +1,6 @@
 /** What stacks and policies may use from components/. */
 export { MailCluster } from './mail-cluster';
+export type { NodeChanges, PlacementFacts } from './placement-facts';
 export type { MailClusterArgs, ClusterMember, ClusterAppliance } from './mail-cluster';
 export { MailClusterFromSpec, MemberRole } from './mail-cluster-from-spec';
 export { FailoverSite, FAILOVER_SIDES } from './failover-site';

@@ -1,5 +1,6 @@
 import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
+import { PLACEMENT_FACTS_FRESH_MS, PlacementFacts, nodeChanges, removalRefusal, type NodeChanges } from './placement-facts';
 import { ADAPTERS, type PlatformCredentials } from './platforms';
 import { CLIENT_PORTS, type ClientPort, type ClusterContext, type PlatformAdapter, type PlatformSession, type ProviderSources } from './platforms/types';
 import { STANDARD_PORTS, internalLeafNames, renderAppliances, renderRuntimeConfigs, type ApplianceKind, type RenderedMember } from './render';
@@ -40,6 +41,15 @@ export interface MailClusterArgs {
    * built from its URL.
    */
   dockerHosts?: Readonly<Record<string, docker.Provider>>;
+  /**
+   * Where the running cluster's mailboxes are: what `mailfleet placement
+   * export` wrote (stack config `mailfleet:placement`). With it, a spec
+   * whose `nodes.count` drops a node that still owns mailboxes is refused
+   * before anything is created, naming the node and the drain to run first.
+   * Without it nothing can be checked (a preview cannot reach the hub), so
+   * the removal runbook in the README exports it first. Default: none.
+   */
+  placement?: unknown;
 }
 
 export interface ClusterMember {
@@ -82,6 +92,8 @@ export class MailCluster extends pulumi.ComponentResource {
   readonly appliances: pulumi.Output<ClusterAppliance[]>;
   readonly storage: pulumi.Output<string>;
   readonly spec: ClusterSpec;
+  /** Nodes this deployment removes and adds compared with `args.placement`; undefined without placement facts. */
+  readonly nodeChanges: NodeChanges | undefined;
 
   constructor(name: string, args: MailClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(MailCluster.type, name, {}, args.renamedFrom && args.renamedFrom !== name ? pulumi.mergeOptions(opts, { aliases: [{ name: args.renamedFrom }] }) : opts);
@@ -96,6 +108,7 @@ export class MailCluster extends pulumi.ComponentResource {
     }
     this.spec = spec;
     const members = renderRuntimeConfigs(spec);
+    this.nodeChanges = checkNodeRemoval(args.placement, members, this);
     const appliances = renderAppliances(spec);
     // Names members reach the hub by, for the self-signed certificate.
     const internalNames = members.flatMap((m) => (m.role === 'hub' ? [m.address, new URL(m.config.hubUrl ?? `https://${m.address}`).hostname] : []));
@@ -162,6 +175,36 @@ export class MailCluster extends pulumi.ComponentResource {
       members: this.members,
       appliances: this.appliances,
       storage: this.storage,
+      // What the removal check saw, for reviewers of a preview: removed (each empty) and joining nodes.
+      ...(this.nodeChanges ? { nodeChanges: this.nodeChanges } : {}),
     });
   }
+}
+
+/**
+ * The drain-before-removal check (issue 12): a node the placement facts say
+ * still owns mailboxes must not leave the spec. Nodes the spec adds need no
+ * check: they register with the hub, which puts them on the ring
+ * (mail-runtime/hub/placement/manager.ts `nodeUp`) and moves only the
+ * mailboxes that hash to them.
+ */
+function checkNodeRemoval(raw: unknown, members: readonly RenderedMember[], parent: pulumi.Resource): NodeChanges | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const parsed = PlacementFacts.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - placement${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('\n');
+    throw new pulumi.ResourceError(`placement facts (mailfleet:placement) are not what \`mailfleet placement export\` writes:\n${problems}`, parent);
+  }
+  const facts = parsed.data;
+  const changes = nodeChanges(facts, members.filter((m) => m.role === 'node').map((m) => m.memberId));
+  const refusal = removalRefusal(changes, facts);
+  if (refusal) throw new pulumi.ResourceError(refusal, parent);
+  const age = Date.now() - Date.parse(facts.exportedAt);
+  if (age > PLACEMENT_FACTS_FRESH_MS && changes.removed.length > 0) {
+    void pulumi.log.warn(
+      `placement facts are from ${facts.exportedAt} (${Math.round(age / 60_000)} min ago): mailboxes may have moved since; export them again right before removing nodes`,
+      parent,
+    );
+  }
+  return changes;
 }

@@ -29,6 +29,9 @@ import {
  *   `dockerTlsCa` / `dockerTlsCert` / `dockerTlsKey` (Docker over TCP with
  *   --tlsverify: this host's engine CA and a client certificate + key it
  *   signed, PEM, secrets; all three or none)
+ * - `placement` (ha-cluster, optional): what `mailfleet placement export`
+ *   wrote, right before a change of `nodes.count`; a spec that removes a
+ *   node still owning mailboxes is then refused (drain it first)
  * - secrets, all optional: `adminToken`, `tlsPrivateKey` (for tls.mode
  *   provided), `dkimPrivateKey` (generated when absent)
  *
@@ -187,6 +190,7 @@ export function stackProgram(config: pulumi.Config = new pulumi.Config('mailflee
     },
     // The platform provider's credentials, from its own config keys (components never read config).
     credentials: credentialsFromStackConfig(spec.platform.kind),
+    placement: readObject(config, 'placement'),
   });
   return {
     endpoints: cluster.endpoints,

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { Domain, DomainPage, MemberList, OwnerAnswer, PlacementChangeAnswer, PlacementSummary, PlacementView } from '../../mail-runtime/hub/protocol';
+import { PLACEMENT_FACTS_FORMAT, PlacementFacts } from '../../components/placement-facts';
 import { adminCall, hubOptions, hubStates, printJson, resolveHub, runAdmin, table, type HubOptions } from '../admin-client';
 import type { CliIo } from '../io';
 
 /**
  * Operator commands against a running cluster's hub (admin API):
  * `mailfleet status`, `mailfleet domain add|list|remove`,
- * `mailfleet placement show|move|drain`. The `user` ones are in user-admin.ts.
+ * `mailfleet placement show|export|move|drain|undrain`. The `user` ones are in user-admin.ts.
  */
 
 const Ok = z.object({ ok: z.literal(true) });
@@ -69,7 +70,7 @@ export function registerDomain(program: Command, io: CliIo, setExit: (code: numb
 }
 
 export function registerPlacement(program: Command, io: CliIo, setExit: (code: number) => void): void {
-  const placement = program.command('placement').description('which node serves which mailbox: show, move, drain, undrain');
+  const placement = program.command('placement').description('which node serves which mailbox: show, export, move, drain, undrain');
   hubOptions(placement.command('show').argument('[address]', 'one mailbox: the node that owns it').description('the nodes and their states, or the owner of one address')).action(
     (address: string | undefined, opts: HubOptions) =>
       runAdmin(io, setExit, 'placement show', async () => {
@@ -87,6 +88,24 @@ export function registerPlacement(program: Command, io: CliIo, setExit: (code: n
         io.out(`placement version ${view.version}, ${view.overrides} moved mailboxes${view.pending ? `, a change in progress (waiting for ${view.pending.waitingFor.join(', ') || 'nobody'})` : ''}\n`);
         io.out(table(['NODE', 'STATE', 'USERS', 'ADDRESS'], view.nodes.map((n) => [n.id, n.state, String(users.get(n.id) ?? 0), n.advertise])));
       }),
+  );
+  hubOptions(
+    placement
+      .command('export')
+      .description('mailboxes per node as JSON, for the stack config before removing nodes: pulumi config set mailfleet:placement "$(mailfleet placement export)"'),
+  ).action((opts: HubOptions) =>
+    runAdmin(io, setExit, 'placement export', async () => {
+      const summary = await adminCall(await resolveHub(opts), 'GET', '/v1/placement/summary', PlacementSummary);
+      // Parsed by the schema the stack reads (components/placement-facts.ts), so what is written is what `pulumi up` accepts.
+      const facts = PlacementFacts.parse({
+        format: PLACEMENT_FACTS_FORMAT,
+        exportedAt: new Date().toISOString(),
+        placementVersion: summary.version,
+        nodes: summary.nodes.map((n) => ({ id: n.id, state: n.state, mailboxes: n.users })),
+        unplaced: summary.unplaced,
+      });
+      io.out(`${JSON.stringify(facts)}\n`);
+    }),
   );
   hubOptions(placement.command('move').argument('<address>', 'the mailbox').argument('<node>', 'the node to serve it').description('move one mailbox to a node (answers once committed)')).action(
     (address: string, node: string, opts: HubOptions) =>

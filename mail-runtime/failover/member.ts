@@ -193,6 +193,15 @@ async function startPairMember(cfg: AllConfig, log: Logger): Promise<RunningPair
       owns: () => canWrite(),
       log: log.child({ part: 'node' }),
     });
+    hub.nodeListening({
+      imap: node.imapPort,
+      pop3: node.pop3Port,
+      lmtp: node.lmtpPort,
+      ...(node.imapsPort !== undefined ? { imaps: node.imapsPort } : {}),
+      ...(node.pop3sPort !== undefined ? { pop3s: node.pop3sPort } : {}),
+      ...(node.submissionPort !== undefined ? { submission: node.submissionPort } : {}),
+      ...(node.smtpsPort !== undefined ? { smtps: node.smtpsPort } : {}),
+    });
     const lmtp = { memberId: me, host: l.lmtp.host === '0.0.0.0' || l.lmtp.host === '::' ? '127.0.0.1' : l.lmtp.host, port: node.lmtpPort };
     // The gateway part as a gateway role runs it (filters, outbound included); hosted mail goes to the node part beside it.
     const gatewayOpts = gatewayOptionsFromConfig(cfg);

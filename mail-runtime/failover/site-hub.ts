@@ -4,7 +4,7 @@ import { isPasswordHash, normalizeAddress, parseUsersFile, verifyPassword, hashP
 import type { Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { clusterTlsPem, Hub, readSecretFile, startHubApiFirst, timingOf, type ActiveLease, type ActiveLeaseEvents } from '../hub';
-import type { Recipient } from '../hub/protocol';
+import type { PlacementNode, Recipient } from '../hub/protocol';
 import { NoPlacementError, type LmtpTarget, type Route, type Router } from '../smtp/routing';
 
 type AllConfig = RuntimeConfigOf<'all'>;
@@ -23,7 +23,10 @@ type AllConfig = RuntimeConfigOf<'all'>;
  * an old hub lease to lapse), and writes nothing once the member has fenced
  * itself. Placement is this member: the node part serves every mailbox, so
  * the placement map stays empty and the node and gateway parts read the
- * directory in process (no HTTP hop, no cache to invalidate).
+ * directory in process (no HTTP hop, no cache to invalidate). What the admin
+ * API shows as placement (`mailfleet placement show`, the dashboard) is
+ * this member's node part as the one owner at the site epoch, once
+ * `nodeListening` has said where it listens (HubOptions.soleNode).
  *
  * The files are opened with SQLite's normal locking, not the hub role's
  * exclusive lock: a primary frozen with them open (SIGSTOP, a VM pause, a
@@ -206,6 +209,8 @@ export interface SiteHub {
   directory: Directory;
   /** For the gateway part; `lmtp` is the node part's LMTP endpoint once it listens. */
   router(lmtp: () => LmtpTarget | undefined): Router;
+  /** The node part listens: from now on the placement routes show it as the owner of every mailbox. */
+  nodeListening(ports: Record<string, number>): void;
   close(): Promise<void>;
 }
 
@@ -218,6 +223,7 @@ export async function startSiteHub(cfg: AllConfig, site: { epoch: number; canWri
   const clusterToken = readSecretFile('clusterTokenFile', cfg.clusterTokenFile, false) ?? randomBytes(32).toString('hex');
   // HTTPS with the cluster certificate when one is configured, as the hub role serves it (hub/main.ts).
   const { api, url, attach } = await startHubApiFirst(cfg, { tls: clusterTlsPem(cfg), adminToken, readOnlyToken, clusterToken, log });
+  let node: PlacementNode | undefined;
   const hub = new Hub({
     memberId: cfg.memberId,
     url,
@@ -227,6 +233,8 @@ export async function startSiteHub(cfg: AllConfig, site: { epoch: number; canWri
     lease: (events) => new SiteHubLease(site.epoch, url, site.canWrite, events),
     // A frozen primary (SIGSTOP, a VM pause, a cut link) keeps its files open: it must not keep the promoted standby out.
     dbLocking: 'normal',
+    // Serving only while the member may write: a fenced member's hub is not active anyway, and its node part owns nothing.
+    soleNode: () => (node && site.canWrite() ? { node, epoch: site.epoch } : undefined),
   });
   attach(hub);
   try {
@@ -244,6 +252,9 @@ export async function startSiteHub(cfg: AllConfig, site: { epoch: number; canWri
     httpPort: api.port,
     directory: new SiteDirectory(hub),
     router: (lmtp) => new SiteRouter(hub, lmtp),
+    nodeListening: (ports) => {
+      node = { id: cfg.memberId, state: 'active', site: cfg.site, advertise: cfg.advertise, ports, incarnation: 0 };
+    },
     close: () =>
       (closing ??= (async () => {
         await hub.stop();

@@ -8,7 +8,7 @@ import { notActive } from './errors';
 import { HubLease } from './lease';
 import { MemberRegistry, Streams, type MemberRecord } from './membership';
 import { PlacementManager } from './placement';
-import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
+import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type PlacementNode, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
 import { QueueTakeovers } from './queues';
 import { SettingsStore } from './settings';
 import { LoginFailureBoard } from './throttle';
@@ -51,6 +51,23 @@ export interface HubOptions {
    * 0 or absent: never (a failover pair's member takes over on its own).
    */
   queueTakeoverMs?: number;
+  /**
+   * A failover-pair member's hub part (mail-runtime/failover/site-hub.ts):
+   * no node registers with it, because the member's own node part serves
+   * every mailbox under the site lease. The placement routes then answer
+   * with that node as the only owner, at the site epoch (the fencing token
+   * its store writes check), instead of an empty ring; moves and drains are
+   * refused (there is no other node to move to). Undefined until the node
+   * part listens.
+   */
+  soleNode?: () => SoleNode | undefined;
+}
+
+/** The one node of a hub whose member serves every mailbox itself (HubOptions.soleNode). */
+export interface SoleNode {
+  node: PlacementNode;
+  /** The epoch every mailbox is opened with (the site lease's). */
+  epoch: number;
 }
 
 /** What a lease tells the hub. */

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PlacementFacts, nodeChanges, removalRefusal } from '../../components/placement-facts';
 import { loginResult, TestCluster } from '../helpers/cluster';
 import { ADMIN_TOKEN, api, waitFor } from '../helpers/hub';
 
@@ -138,6 +139,24 @@ describe('mailfleet operator commands against a running hub', () => {
     const fromFile = await cli(['domain', 'list', '--dir', dir]);
     expect(fromFile.code).toBe(0);
     expect(fromFile.stdout).toContain('ops.test');
+  });
+
+  it('placement export writes the facts a stack checks a node removal with: a node that owns mailboxes is refused, a drained one is not', async () => {
+    const exported = async () => {
+      const r = await admin(['placement', 'export']);
+      expect(r.code, r.stderr).toBe(0);
+      return PlacementFacts.parse(JSON.parse(r.stdout));
+    };
+    const before = await exported();
+    expect(before.nodes).toEqual([{ id: 'node-a', state: 'active', mailboxes: 1 }]);
+    // A stack whose spec no longer deploys node-a, with these facts, is refused naming the drain.
+    expect(removalRefusal(nodeChanges(before, []), before)).toMatch(/node-a \(1 mailbox\).*`mailfleet placement drain node-a`/);
+    expect((await admin(['placement', 'drain', 'node-a'])).code).toBe(0);
+    const after = await exported();
+    expect(after.nodes).toEqual([{ id: 'node-a', state: 'drained', mailboxes: 0 }]);
+    expect(after.placementVersion).toBeGreaterThan(before.placementVersion);
+    expect(removalRefusal(nodeChanges(after, []), after)).toBeUndefined();
+    expect((await admin(['placement', 'undrain', 'node-a'])).code).toBe(0);
   });
 
   it('drain NODE takes it off the ring, undrain puts it back; user remove and domain remove', async () => {

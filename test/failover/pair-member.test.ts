@@ -145,6 +145,27 @@ describe('all-roles pair member (real process, loopback)', { timeout: 120_000 },
     ]);
   });
 
+  it('placement show lists the member as the one node with its mailbox count; export writes it for the stack; moves and drains are refused', async () => {
+    const a = member('pair-all-0');
+    const ready = (await a.waitLine((l) => l.ready === true)) as { httpPort: number; epoch: number };
+    const hub = ['--hub', `http://127.0.0.1:${ready.httpPort}`, '--token-file', tokenFile];
+    expect((await cli(['user', 'add', DOT.address, ...hub], `${DOT.password}\n`)).code).toBe(0);
+    // Issue 13: a pair's hub part had an empty ring, so this listed no node although the member serves every mailbox.
+    const show = await cli(['placement', 'show', ...hub], '');
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/^pair-all-0\s+active\s+2\s+/m);
+    const status = await cli(['placement', 'show', ANN.address, ...hub], '');
+    expect(status.stdout).toMatch(new RegExp(`^${ANN.address}: node pair-all-0, epoch ${ready.epoch} `, 'm'));
+    const exported = await cli(['placement', 'export', ...hub], '');
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ format: 'mailfleet-placement/1', nodes: [{ id: 'pair-all-0', state: 'active', mailboxes: 2 }], unplaced: 0 });
+    // No other node to move mailboxes to: a clear refusal, not a ring with no node on it.
+    const drain = await cli(['placement', 'drain', 'pair-all-0', ...hub], '');
+    expect(drain.code).not.toBe(0);
+    expect(drain.stderr).toMatch(/serves every mailbox itself.*mailfleet failover promote/);
+    expect((await cli(['placement', 'show', ...hub], '')).stdout).toMatch(/^pair-all-0\s+active\s+2\s+/m);
+  });
+
   it('refuses to start while the other site holds a fresh lease, naming the holder', async () => {
     const a = member('pair-all-0');
     await a.waitLine((l) => l.ready === true);

@@ -3,7 +3,7 @@ import { hashPassword } from '../../auth';
 import { HISTORY_SAMPLE_MS, HISTORY_WINDOW_MS } from '../activity';
 import { importUsers, type ImportFormat } from '../directory';
 import { HubError } from '../errors';
-import type { Hub } from '../hub';
+import type { Hub, SoleNode } from '../hub';
 import {
   ActivityList,
   address,
@@ -29,6 +29,7 @@ import {
   PasswordChange,
   PAGE_MAX,
   PlacementChangeAnswer,
+  PlacementRules,
   PlacementSummary,
   PlacementView,
   QueueTakeoverList,
@@ -46,6 +47,7 @@ import {
   UserPage,
   UserUpdate,
   type Member,
+  type PlacementNode,
 } from '../protocol';
 import { route, type AnyRoute } from './route';
 
@@ -313,6 +315,8 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     handler: ({ hub }) => {
       const p = hub.active().placement;
       const s = p.snapshot;
+      const sole = hub.o.soleNode?.();
+      if (sole) return { version: s.version, nodes: [sole.node], pinned: {}, domainAliases: s.domainAliases, overrides: 0, pending: null };
       return { version: s.version, nodes: s.nodes, pinned: s.pinned, domainAliases: s.domainAliases, overrides: Object.keys(s.overrides).length, pending: p.pendingProposal };
     },
   }),
@@ -325,8 +329,8 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     response: PlacementSummary,
     handler: ({ hub }) => {
       const a = hub.active();
-      const rules = a.placement.current;
-      const per = new Map(a.placement.snapshot.nodes.map((n) => [n.id, { id: n.id, state: n.state, users: 0, domains: new Set<string>() }]));
+      const { rules, nodes } = placementOf(hub);
+      const per = new Map(nodes.map((n) => [n.id, { id: n.id, state: n.state, users: 0, domains: new Set<string>() }]));
       let unplaced = 0;
       // Paged through the directory, PAGE_MAX at a time: the same owner rule every member evaluates.
       let cursor: string | undefined;
@@ -356,9 +360,9 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     params: AddressParam,
     response: OwnerAnswer,
     handler: ({ hub, params }) => {
-      const rules = hub.active().placement.current;
+      const { rules, sole } = placementOf(hub);
       const o = rules.ownerWithEpoch(params.address);
-      return { address: params.address, mailbox: rules.canonical(params.address), node: o?.node ?? null, epoch: o?.epoch ?? null, version: rules.version };
+      return { address: params.address, mailbox: rules.canonical(params.address), node: o?.node ?? null, epoch: (sole && o ? sole.epoch : o?.epoch) ?? null, version: rules.version };
     },
   }),
   route({
@@ -369,7 +373,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     summary: 'Move one mailbox to a node (an override; node null: back to the ring). Answers once committed',
     body: MoveUser,
     response: PlacementChangeAnswer,
-    handler: async ({ hub, body }) => ({ version: await hub.active().placement.moveUser(body.address, body.node) }),
+    handler: async ({ hub, body }) => ({ version: await changeablePlacement(hub).moveUser(body.address, body.node) }),
   }),
   route({
     method: 'POST',
@@ -379,7 +383,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     summary: 'Take a node off the ring: its mailboxes move to the others. Answers once committed',
     body: NodeAction,
     response: PlacementChangeAnswer,
-    handler: async ({ hub, body }) => ({ version: await hub.active().placement.drain(body.node) }),
+    handler: async ({ hub, body }) => ({ version: await changeablePlacement(hub).drain(body.node) }),
   }),
   route({
     method: 'POST',
@@ -391,7 +395,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     response: PlacementChangeAnswer,
     handler: async ({ hub, body }) => {
       const a = hub.active();
-      return { version: await a.placement.undrain(body.node, a.members.isLive(body.node)) };
+      return { version: await changeablePlacement(hub).undrain(body.node, a.members.isLive(body.node)) };
     },
   }),
 
@@ -553,7 +557,7 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     handler: ({ hub }) => {
       const a = hub.active();
       const members = memberList(hub);
-      const nodes = a.placement.snapshot.nodes;
+      const { nodes } = placementOf(hub);
       const ages = members.filter((m) => m.state === 'live' && m.heartbeatAgeMs !== null).map((m) => m.heartbeatAgeMs!);
       const counts = a.directory.counts();
       return {
@@ -570,6 +574,34 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     },
   }),
 ];
+
+/**
+ * The placement the routes answer with: the hub's committed rules, or, on a
+ * failover-pair member (HubOptions.soleNode), its own node part as the one
+ * owner of every mailbox. No node registers with a pair member's hub, so
+ * its committed ring is empty although every mailbox is served (issue 13).
+ */
+function placementOf(hub: Hub): { rules: PlacementRules; nodes: PlacementNode[]; sole: SoleNode | undefined } {
+  const a = hub.active();
+  const sole = hub.o.soleNode?.();
+  if (!sole) return { rules: a.placement.current, nodes: a.placement.snapshot.nodes, sole };
+  const s = a.placement.snapshot;
+  // Only the domain aliases of the committed rules still apply: one node, so no overrides, pins or history.
+  return { rules: new PlacementRules({ ...s, nodes: [sole.node], overrides: {}, pinned: {}, history: [] }), nodes: [sole.node], sole };
+}
+
+/** The placement manager for a move, drain or undrain; refused on a failover-pair member, whose one node serves everything. */
+function changeablePlacement(hub: Hub) {
+  const a = hub.active();
+  const sole = hub.o.soleNode?.();
+  if (sole) {
+    throw new HubError(
+      'conflict',
+      `this hub belongs to the failover-pair member ${sole.node.id}, which serves every mailbox itself: there is no other node to move mailboxes to (switch sites with \`mailfleet failover promote\` or \`failover failback\`)`,
+    );
+  }
+  return a.placement;
+}
 
 function checkNodes(p: { mode: string; nodes?: string[] }, known: string[]): void {
   if (p.mode !== 'pinned') return;

@@ -13,13 +13,7 @@ let cluster: TestCluster;
 let users: TestUserSpec[];
 
 beforeAll(async () => {
-  cluster = await TestCluster.create('mf-hub-away-');
-  await cluster.planHubs(1);
-  await cluster.startHub(0);
-  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
-  users = await cluster.addUsers('example.test', 3);
-  await cluster.startNode('node-a');
-  await cluster.waitPlacement((p) => p.ring.length === 1, 'the node on the ring');
+  ({ cluster, users } = await TestCluster.small({ prefix: 'mf-hub-away-', domain: 'example.test', users: 3, nodes: ['node-a'] }));
 }, 120_000);
 
 afterAll(async () => {

@@ -116,7 +116,7 @@ async function foldersOn(name: 'a' | 'b', user: TestUser): Promise<string[]> {
 }
 
 /** Waits (bounded) until the proxy routes by a placement in which node-`name` has `state`. */
-async function nodeState(name: 'a' | 'b', state: 'active' | 'dead'): Promise<void> {
+async function nodeState(name: 'a' | 'b', state: 'dead'): Promise<void> {
   await waitFor(async () => {
     const p = await api<{ version: number; nodes: { id: string; state: string }[] }>(hubUrl, 'GET', '/v1/placement');
     return p.body.nodes.find((n) => n.id === `node-${name}`)?.state === state && (await metric(proxyPorts.healthPort, 'mailfleet_proxy_placement_version')) >= p.body.version;
@@ -325,8 +325,7 @@ describe('placement changes (failover, move): new logins go to the new owner', (
       return status && status.messages;
     });
     expect(messages).toBe(1);
-    await cluster.startNode('node-b');
-    await nodeState('b', 'active');
+    // node-b stays down: what follows needs only node-a (bob is served there now).
   }, 120_000);
 });
 

@@ -17,7 +17,7 @@
  * whole folder instead of its last 10,000 messages. BENCH_ANCHORS=0 runs
  * mailfleet alone.
  */
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../../mail-runtime/auth';
@@ -46,7 +46,15 @@ const MB = 1024 * 1024;
  * either side turns them away, so the node waits too. The fail-fast itself
  * is measured by the `isolation` suite, which keeps the default.
  */
-const BENCH_NODE_LIMITS = { passwordCheckQueueMs: 60_000 };
+const BENCH_NODE_LIMITS = { passwordCheckQueueMs: 60_000, credentialCacheSeconds: 0 };
+/**
+ * The node above runs without its verified-credential cache
+ * (`credentialCacheSeconds: 0`, default 60 s): the login rows compare the
+ * work of checking passwords, and the Dovecot anchor runs without its auth
+ * cache (auth_cache_size = 0, its default). One more row measures repeated
+ * logins on a second node with the cache at its default.
+ */
+const CACHED_NODE_LIMITS = { passwordCheckQueueMs: 60_000 };
 
 function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
@@ -242,6 +250,23 @@ export async function runImapBench(): Promise<SuiteResult> {
       }
     } catch (err) {
       failed('LOGIN/LOGOUT', err);
+    }
+    // ---- repeated logins of one client: the node's verified-credential cache at its default vs Dovecot at its default (no auth cache)
+    log('logins, credential cache ...');
+    let cachedNode: NodeChild | undefined;
+    try {
+      const cacheDir = join(dir, 'cached-node');
+      await mkdir(cacheDir, { recursive: true });
+      cachedNode = await startNodeChild(cacheDir, usersFile, CACHED_NODE_LIMITS);
+      const metric = 'LOGIN/LOGOUT, same hash cost, 8 parallel, node credential cache at default';
+      const a = await loginLoop(cachedNode.imapPort, prod, 8, 400, 8_000, metric);
+      const b = dv && matched ? await loginLoop(dv.imapPort, matched.user, 8, 400, 8_000, metric) : undefined;
+      const note = `one user logging in again and again; node limits.credentialCacheSeconds = 60 (default), Dovecot auth_cache_size = 0 (default)${matched ? `; Dovecot ${matched.label}` : ''}`;
+      add({ suite: SUITE, metric, unit: 'logins/s', mailfleet: a.perSecond, ...(dv ? { anchor: b ? b.perSecond : null } : {}), better: 'higher', note });
+    } catch (err) {
+      failed('LOGIN/LOGOUT with the credential cache', err);
+    } finally {
+      await cachedNode?.stop();
     }
 
     // ---- APPEND + FETCH, rounds alternating

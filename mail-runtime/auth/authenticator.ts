@@ -1,5 +1,6 @@
 import type { Logger } from '../common/log';
 import { RuntimeLimits } from '../config';
+import type { CredentialCache } from './credential-cache';
 import { LoginLimiter, sleep } from './limiter';
 import { PasswordCheckPool, PasswordChecksBusy } from './password-checks';
 import type { AuthContext, Directory, DirectoryUser } from './types';
@@ -26,6 +27,8 @@ export interface AuthenticatorOptions {
   failuresPerConnection?: number;
   /** The password-check pool (config `limits.passwordCheck*`); one per process. */
   passwords?: PasswordCheckPool;
+  /** Verified credentials remembered for a short time (config `limits.credentialCacheSeconds`); absent: every login hashes. */
+  credentials?: CredentialCache;
   /** Called once per outcome (metrics). */
   onOutcome?: (result: 'ok' | 'failed' | 'throttled' | 'busy' | 'unavailable') => void;
 }
@@ -45,6 +48,7 @@ export class Authenticator {
   readonly passwords: PasswordCheckPool;
   private readonly failuresPerConnection: number;
   private readonly onOutcome: NonNullable<AuthenticatorOptions['onOutcome']>;
+  private readonly credentials: CredentialCache | undefined;
   private readonly connectionFailures = new Map<string, number>();
 
   constructor(
@@ -56,6 +60,7 @@ export class Authenticator {
     this.failuresPerConnection = opts.failuresPerConnection ?? RuntimeLimits.parse(undefined).loginFailuresPerConnection;
     this.passwords = opts.passwords ?? new PasswordCheckPool();
     this.onOutcome = opts.onOutcome ?? (() => undefined);
+    this.credentials = opts.credentials;
   }
 
   async login(username: string, password: string, ctx: AuthContext): Promise<LoginOutcome> {
@@ -75,7 +80,10 @@ export class Authenticator {
     await sleep(verdict.delayMs);
     let user: DirectoryUser | null;
     try {
-      user = await this.directory.authenticate(username, password, { ...ctx, passwords: this.passwords.verifier(verdict.priority) });
+      // The limiter and its delays above still apply to a remembered login: only the hash is saved.
+      const pool = this.passwords.verifier(verdict.priority);
+      const passwords = this.credentials ? this.credentials.verifier(username, pool) : pool;
+      user = await this.directory.authenticate(username, password, { ...ctx, passwords });
     } catch (err) {
       if (err instanceof PasswordChecksBusy) {
         this.log?.info({ ...base, priority: verdict.priority }, 'login refused: password checks busy');

@@ -7,3 +7,4 @@ export { MemoryLoginHistory, type HistoryQuery, type KeyHistory, type LoginHisto
 export { PasswordCheckPool, PasswordChecksBusy, passwordCheckOptions } from './password-checks';
 export { decodeSaslPlain, encodeSaslPlain } from './sasl';
 export { Authenticator } from './authenticator';
+export { CredentialCache } from './credential-cache';

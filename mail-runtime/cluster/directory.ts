@@ -107,15 +107,16 @@ export class HubDirectory implements Directory {
 
   async authenticate(user: string, password: string, ctx: AuthContext): Promise<DirectoryUser | null> {
     if (this.o.blocked?.(ctx.ip)) {
-      await this.burn(password);
+      await this.burn(password, ctx);
       return null;
     }
     const u = await this.find(user);
     if (!u) {
-      await this.burn(password);
+      await this.burn(password, ctx);
       return null;
     }
-    const ok = await verifyPassword(password, u.passwordHash);
+    // Through the login's checks when given (the node's bounded pool and its verified-credential cache), as the other directories do.
+    const ok = ctx.passwords ? await ctx.passwords.verify(password, u.passwordHash) : await verifyPassword(password, u.passwordHash);
     if (!ok || !u.enabled) return null;
     const why = this.o.notServed?.(u.address);
     if (why !== undefined) throw new NotServedHereError(u.address, why);
@@ -128,7 +129,11 @@ export class HubDirectory implements Directory {
   }
 
   /** The same work as a real check, so response time does not tell which addresses exist. */
-  private async burn(password: string): Promise<void> {
+  private async burn(password: string, ctx: AuthContext): Promise<void> {
+    if (ctx.passwords) {
+      await ctx.passwords.unknownUser(password);
+      return;
+    }
     this.dummy ??= hashPassword('not-a-real-password');
     await verifyPassword(password, await this.dummy);
   }

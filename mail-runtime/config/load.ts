@@ -54,6 +54,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_LIMIT_LOGIN_PAIR_DELAY_MS', path: ['limits', 'loginPairDelayMs'], kind: 'int' },
   { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS', path: ['limits', 'passwordCheckWorkers'], kind: 'int-or-auto' },
   { name: 'MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS', path: ['limits', 'passwordCheckQueueMs'], kind: 'int' },
+  { name: 'MAILFLEET_LIMIT_CREDENTIAL_CACHE_SECONDS', path: ['limits', 'credentialCacheSeconds'], kind: 'int' },
   ...LISTENERS.map((l) => ({ name: `MAILFLEET_LISTEN_${l.toUpperCase()}`, path: ['listen', l], kind: 'listen' as const })),
   { name: 'MAILFLEET_DIRECTORY_FILE', path: ['directory', 'file'], kind: 'string' },
   { name: 'MAILFLEET_RELAY_NETWORKS', path: ['relayNetworks'], kind: 'list' },

@@ -77,6 +77,7 @@ const CLIENT_LIMITS = {
     'must be auto or a whole number of workers, 1–64',
   ),
   passwordCheckQueueMs: z.number().int().min(100).max(60_000),
+  credentialCacheSeconds: z.number().int().min(0).max(3600),
 };
 
 /**
@@ -215,6 +216,14 @@ export const RuntimeLimits = strict({
    * recent failures.
    */
   passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.default(2000),
+  /**
+   * How long a verified login (user and password) is remembered, so a
+   * client's repeated logins do not pay the password hash again (as
+   * Dovecot's auth cache). Only successes are kept, bound to the stored
+   * hash they matched (a password change invalidates at once), in memory
+   * only, keyed by an HMAC with a per-process random key. 0 disables.
+   */
+  credentialCacheSeconds: CLIENT_LIMITS.credentialCacheSeconds.default(60),
 })
   .prefault({})
   .superRefine((l, ctx) => {
@@ -248,6 +257,7 @@ export const ClusterLimits = strict({
   loginUserDelayMaxMs: CLIENT_LIMITS.loginUserDelayMaxMs.optional(),
   passwordCheckWorkers: CLIENT_LIMITS.passwordCheckWorkers.optional(),
   passwordCheckQueueMs: CLIENT_LIMITS.passwordCheckQueueMs.optional(),
+  credentialCacheSeconds: CLIENT_LIMITS.credentialCacheSeconds.optional(),
 });
 export type ClusterLimits = z.infer<typeof ClusterLimits>;
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { Authenticator, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory } from '../auth';
+import { Authenticator, CredentialCache, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
@@ -176,9 +176,20 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         this.set({ state: 'workers' }, st.workers);
       },
     });
+    const credentials = new CredentialCache(limits.credentialCacheSeconds * 1000);
+    new Counter({
+      name: 'mailfleet_credential_cache_hits_total',
+      help: 'Logins whose password was answered from the verified-credential cache (limits.credentialCacheSeconds) instead of a new hash',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(credentials.stats().hits);
+      },
+    });
     const auth = new Authenticator(directory, new LoginLimiter(loginLimiterOptions(limits)), log, {
       failuresPerConnection: limits.loginFailuresPerConnection,
       passwords,
+      credentials,
       onOutcome: (result) => logins.inc({ result }),
     });
     // Two hops' header fields above the client limit: a message accepted at the edge at the limit still fits once the gateway and LMTP have added theirs (SMTP_LIMITS.hopHeaderBytes).

@@ -144,6 +144,7 @@ describe('limits: one default each, in the schema', () => {
     loginPairDelayMs: 1000,
     passwordCheckWorkers: 'auto',
     passwordCheckQueueMs: 2000,
+    credentialCacheSeconds: 60,
   };
   const node = (limits?: Record<string, unknown>) => {
     const cfg = loadRuntimeConfig({ file: write('limits.json', JSON.stringify({ ...YAML.parse(nodeYaml), ...(limits ? { limits } : {}) })), env: {} });
@@ -198,6 +199,7 @@ describe('limits: one default each, in the schema', () => {
         MAILFLEET_LIMIT_LOGIN_PAIR_DELAY_MS: '5000',
         MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: '3',
         MAILFLEET_LIMIT_PASSWORD_CHECK_QUEUE_MS: '500',
+        MAILFLEET_LIMIT_CREDENTIAL_CACHE_SECONDS: '0',
         MAILFLEET_LIMIT_IMAP_APPEND_MESSAGES: '50',
       },
     });
@@ -219,6 +221,7 @@ describe('limits: one default each, in the schema', () => {
       loginPairDelayMs: 5000,
       passwordCheckWorkers: 3,
       passwordCheckQueueMs: 500,
+      credentialCacheSeconds: 0,
     });
     const base = write('base3.yaml', nodeYaml);
     expect(loadRuntimeConfig({ env: { MAILFLEET_CONFIG: base, MAILFLEET_LIMIT_PASSWORD_CHECK_WORKERS: 'auto' } }).limits.passwordCheckWorkers).toBe('auto');

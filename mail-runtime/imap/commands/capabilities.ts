@@ -40,6 +40,7 @@ const EXTENSIONS = [
   'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)
   'MULTIAPPEND', // RFC 3502 (append.ts; all or none, store appendMany)
   'OBJECTID', // RFC 8474 (objectid.ts; MAILBOXID in CREATE, SELECT, STATUS; FETCH and SEARCH EMAILID, THREADID)
+  'I18NLEVEL=1', 'I18NLEVEL=2', // RFC 5255 §4.3/§4.4: i;unicode-casemap in SEARCH, SORT, THREAD; COMPARATOR (comparator.ts)
 ] as const;
 
 /**

@@ -14,7 +14,7 @@ import {
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
-import { emailIds, objectIdValue, threadIds } from './objectid';
+import { emailIds, needsSubjectRoot, objectIdValue, subjectRoots, threadIds, type SubjectRoots } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
@@ -105,6 +105,8 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       }
       const emailIdOf = emailIds(ctx.mailbox!.address, folder.uidValidity);
       const threadIdOf = threadIds(ctx.mailbox!.address, folder.uidValidity);
+      // Read from the folder at the first message that joins its thread by subject (objectid.ts), once per FETCH.
+      let roots: SubjectRoots | undefined;
       const wantsContent = attrs.some((a) => renderable(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
@@ -156,10 +158,13 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
               case 'EMAILID':
                 items.push(atom('EMAILID'), objectIdValue(emailIdOf(meta.uid)));
                 continue;
-              case 'THREADID':
-                // From the cached summary's References (objectid.ts): THREADID counts as content.
-                items.push(atom('THREADID'), objectIdValue(threadIdOf(summary?.sort ?? null, meta.uid)));
+              case 'THREADID': {
+                // From the cached summary's References, else its subject (objectid.ts): THREADID counts as content.
+                const fields = summary?.sort ?? null;
+                if (needsSubjectRoot(fields)) roots ??= await subjectRoots(ctx.mailbox!.address, folder, work);
+                items.push(atom('THREADID'), objectIdValue(threadIdOf(fields, meta.uid, roots)));
                 continue;
+              }
               default:
                 break;
             }

@@ -3,6 +3,7 @@ import { AUTHENTICATE } from './authenticate';
 import { CANCELUPDATE } from './cancelupdate';
 import { CAPABILITY } from './capability';
 import { CLOSE, UNSELECT } from './close';
+import { COMPARATOR } from './comparator';
 import { COPY, MOVE, UID_COPY, UID_MOVE } from './copy';
 import { ENABLE } from './enable';
 import { EXPUNGE, UID_EXPUNGE } from './expunge';
@@ -80,6 +81,7 @@ const ALL = [
   THREAD, // RFC 5256
   UID_THREAD,
   CANCELUPDATE, // RFC 5267 §4.5
+  COMPARATOR, // RFC 5255 §4.7
 ] as const;
 
 export const REGISTRY: ReadonlyMap<string, CommandSpec<unknown>> = new Map(

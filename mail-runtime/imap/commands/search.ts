@@ -1,12 +1,12 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, isCurrentSummary, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, type MessageSummary, type SortFields } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
 import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
-import { emailIds, threadIds } from './objectid';
+import { emailIds, subjectRoots, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
 import type { MailboxView } from './view';
@@ -17,6 +17,22 @@ type SearchArgs =
   /** A failed SEARCH RETURN (SAVE): the handler empties `$` first (RFC 5182 §2.1), then answers BAD or NO [LIMIT]. */
   | { kind: 'failed-save'; error: string; limit: boolean }
   | { kind: 'query'; query: SearchQuery };
+
+/** Does the key search by THREADID? */
+function hasThreadId(key: SearchKey): boolean {
+  switch (key.op) {
+    case 'objectid':
+      return key.kind === 'THREADID';
+    case 'and':
+      return key.keys.some(hasThreadId);
+    case 'or':
+      return hasThreadId(key.left) || hasThreadId(key.right);
+    case 'not':
+      return hasThreadId(key.key);
+    default:
+      return false;
+  }
+}
 
 /** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? */
 function needsSummary(key: SearchKey): boolean {
@@ -139,7 +155,16 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  const ctx = { messageCount: view.count, maxUid: view.lastUid, savedUids: view.savedSearch, emailIdOf: emailIds(address, folder.uidValidity), threadIdOf: threadIds(address, folder.uidValidity) };
+  const threadIdOf = threadIds(address, folder.uidValidity);
+  // SEARCH THREADID: messages without references join by subject (objectid.ts), which needs the folder's first message of each subject.
+  const roots = hasThreadId(key) ? await subjectRoots(address, folder, work) : undefined;
+  const ctx = {
+    messageCount: view.count,
+    maxUid: view.lastUid,
+    savedUids: view.savedSearch,
+    emailIdOf: emailIds(address, folder.uidValidity),
+    threadIdOf: (fields: SortFields | null, uid: number) => threadIdOf(fields, uid, roots),
+  };
   const ev = new SearchEvaluator(key, ctx, {
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,

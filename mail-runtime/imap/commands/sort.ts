@@ -83,7 +83,7 @@ export function parseCharsetAndKeys(
  * §2.1 names i;ascii-casemap as the floor, and this one agrees with it on
  * ASCII): each field mapped once per message, then compared as octets.
  */
-function casemapped(m: SortMessage): SortMessage {
+export function casemapped(m: SortMessage): SortMessage {
   const f = m.fields;
   return {
     ...m,

@@ -4,7 +4,7 @@ import type { SearchQuery } from '../search';
 import { formatThreads, orderedSubject, references, THREAD_ALGORITHMS, WorkBudget, type ThreadAlgorithm, type ThreadNode } from '../sort';
 import { fail, ok } from './args';
 import { badCharset, findMatches, modseqSearch } from './search';
-import { limitResult, parseCharsetAndKeys, sortMessagesOf } from './sort';
+import { casemapped, limitResult, parseCharsetAndKeys, sortMessagesOf } from './sort';
 import { SELECTED, defineCommand, okResult, type CommandSpec } from './types';
 import { CommandWork } from './work';
 
@@ -39,7 +39,8 @@ function threadCommand(uid: boolean): CommandSpec<ThreadArgs> {
       let text: string;
       try {
         const hits = await findMatches(view, ctx.mailbox!.address, a.query.key, work);
-        const messages = await sortMessagesOf(view.folder, hits, true, work);
+        // RFC 5255 §4.2: subjects compare under the active comparator (i;unicode-casemap, comparator.ts), as in SORT.
+        const messages = (await sortMessagesOf(view.folder, hits, true, work)).map(casemapped);
         const budget = new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'THREAD');
         const threads: ThreadNode[] = a.algorithm === 'REFERENCES' ? await references(messages, budget) : await orderedSubject(messages, budget);
         text = await formatThreads(threads, (m) => (uid ? m.uid : m.seq), budget);

@@ -133,7 +133,7 @@ describe('RFC 8474 OBJECTID', () => {
         threaded('plan', '<root@example.org>'),
         threaded('Re: plan', '<r1@example.org>', { inReplyTo: '<root@example.org>' }),
         threaded('Re: Re: plan', '<r2@example.org>', { inReplyTo: '<r1@example.org>', references: '<root@example.org> <r1@example.org>' }),
-        threaded('plan', '<other@example.org>'), // same subject, no link: a thread of its own
+        threaded('budget', '<other@example.org>'), // another subject, no link: a thread of its own
       ];
       for (const m of msgs) expect((await imapAppend(c, 'a', 'threads', m)).pop()).toMatch(/^a OK/);
       await c.command('s', 'SELECT threads');
@@ -157,13 +157,87 @@ describe('RFC 8474 OBJECTID', () => {
     }
   });
 
+  /** Message numbers grouped as `THREAD REFERENCES` answers (RFC 5256 §4: one group per top-level thread-list). */
+  async function referencesGroups(c: LineClient): Promise<number[][]> {
+    const res = await c.command('t', 'THREAD REFERENCES UTF-8 ALL');
+    expect(res[res.length - 1]).toBe('t OK THREAD completed');
+    const line = res[0].replace(/^\* THREAD ?/, '');
+    const groups: number[][] = [];
+    let depth = 0;
+    let current: number[] = [];
+    for (const tok of line.match(/\(|\)|\d+/g) ?? []) {
+      if (tok === '(') depth++;
+      else if (tok === ')') {
+        depth--;
+        if (depth === 0) {
+          groups.push(current.sort((a, b) => a - b));
+          current = [];
+        }
+      } else current.push(Number(tok));
+    }
+    return groups.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Message numbers grouped by THREADID. */
+  function threadIdGroups(ids: { thread: string }[]): number[][] {
+    const by = new Map<string, number[]>();
+    ids.forEach((o, i) => by.set(o.thread, [...(by.get(o.thread) ?? []), i + 1]));
+    return [...by.values()].sort((a, b) => a[0] - b[0]);
+  }
+
+  it('§5.2 with RFC 5256 §3 step 5: a message without References joins the thread of the first message of its base subject (§2.1), as THREAD=REFERENCES groups', async () => {
+    const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+    try {
+      await c.command('c', 'CREATE subjects');
+      const msgs = [
+        threaded('x', '<x@example.org>'),
+        threaded('Re: x', '<rx@example.org>'), // a reply whose client sent no References nor In-Reply-To
+        threaded('Re: x', '<rx2@example.org>', { references: '<x@example.org>' }),
+        threaded('y', '<y@example.org>'),
+        threaded('[list] Fwd: X', '<fx@example.org>'), // §2.1: the base subject is "X"; i;unicode-casemap: the same as "x"
+        threaded('Re: y', '<ry@example.org>', { inReplyTo: '<y@example.org>' }),
+        threaded('', '<e1@example.org>'), // an empty subject joins nothing (§3 step 5.B)
+        threaded('', '<e2@example.org>'),
+      ];
+      for (const m of msgs) expect((await imapAppend(c, 'a', 'subjects', m)).pop()).toMatch(/^a OK/);
+      await c.command('s', 'SELECT subjects');
+      const ids = await objectIds(c, msgs.length);
+      expect(ids[1].thread).toBe(ids[0].thread);
+      expect(ids[2].thread).toBe(ids[0].thread);
+      expect(ids[4].thread).toBe(ids[0].thread);
+      expect(ids[5].thread).toBe(ids[3].thread);
+      expect(ids[3].thread).not.toBe(ids[0].thread);
+      expect(ids[6].thread).not.toBe(ids[7].thread);
+      expect(threadIdGroups(ids)).toEqual([[1, 2, 3, 5], [4, 6], [7], [8]]);
+      expect(await referencesGroups(c)).toEqual(threadIdGroups(ids));
+      expect(await c.command('q', `SEARCH THREADID ${ids[0].thread}`)).toEqual(['* SEARCH 1 2 3 5', 'q OK SEARCH completed']);
+      // Another session derives the same ids, also for mail that arrived after the first FETCH.
+      expect((await imapAppend(c, 'a', 'subjects', threaded('RE: X', '<rx3@example.org>'))).pop()).toMatch(/^a OK/);
+      const other = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
+      try {
+        await other.command('s', 'EXAMINE subjects');
+        const again = await objectIds(other, msgs.length + 1);
+        expect(again.slice(0, msgs.length)).toEqual(ids);
+        expect(again[msgs.length].thread).toBe(ids[0].thread);
+      } finally {
+        other.close();
+      }
+      await c.command('n', 'NOOP');
+      expect((await objectIds(c, msgs.length + 1))[msgs.length].thread).toBe(ids[0].thread);
+    } finally {
+      c.close();
+    }
+  });
+
   it('§4.1, §5.1, §5.2: MAILBOXID, EMAILID and THREADID are the same after a restart', async () => {
     let c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
     await c.command('c', 'CREATE kept');
     await imapAppend(c, 'a', 'kept', message('kept'));
+    await imapAppend(c, 'a', 'kept', threaded('Re: kept', '<kept-reply@example.org>'));
     const box = await statusId(c, 'kept');
     await c.command('s', 'SELECT kept');
-    const [mail] = await objectIds(c, 1);
+    const mails = await objectIds(c, 2);
+    expect(mails[1].thread).toBe(mails[0].thread);
     c.close();
     await node.dispose();
     node = await startTestNode({ dir });
@@ -171,7 +245,7 @@ describe('RFC 8474 OBJECTID', () => {
     try {
       expect(await statusId(c, 'kept')).toBe(box);
       await c.command('s', 'SELECT kept');
-      expect(await objectIds(c, 1)).toEqual([mail]);
+      expect(await objectIds(c, 2)).toEqual(mails);
     } finally {
       c.close();
     }

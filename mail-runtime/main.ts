@@ -37,7 +37,7 @@ export const ROLE_ENTRIES: Record<RuntimeConfig['role'], RoleStart> = {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS lazy load, as for the node
     const { runGateway } = require('./gateway/main') as typeof import('./gateway/main');
     const g = await runGateway(cfg);
-    return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueEpoch: g.queue.epoch };
+    return { smtpPort: g.smtpPort, healthPort: g.healthPort, queueFolder: g.queue.name, queueEpoch: g.queue.epoch };
   },
   all: async (cfg) => {
     if (cfg.role !== 'all') throw new Error('unreachable');

@@ -11,6 +11,7 @@ import {
   StreamEvent,
   type ClusterTiming,
   type RegisterRequest,
+  type SettingsSnapshot,
 } from '../hub/protocol';
 import { LineSplitter } from '../net';
 import type { PlacementCache } from './placement-cache';
@@ -36,6 +37,14 @@ export interface HubLinkOptions {
   log: Logger;
   /** Figures sent with each heartbeat (hub/protocol MemberStats; the dashboard charts them). */
   stats?: () => Record<string, number>;
+  /**
+   * Applies cluster settings live (a gateway: ./settings.ts appliers); the
+   * version it resolved for is reported as applied in every heartbeat.
+   * Absent: the member applies none and reports version 0.
+   */
+  settings?: (snapshot: SettingsSnapshot) => Promise<void>;
+  /** The hub assigns this member a gone gateway's queue folder at an epoch (hub/queues). */
+  queue?: (folder: string, epoch: number) => Promise<void>;
 }
 
 class HubCallError extends Error {
@@ -67,6 +76,11 @@ export class HubLink {
   private loop: Promise<void> | undefined;
   /** Monotonic ms of the last answer from a hub (for /metrics and readiness). */
   lastContact: number | null = null;
+  /** Settings version last received from the hub, and the one applied (reported in heartbeats). */
+  private settingsSeen = -1;
+  private settingsApplied = 0;
+  /** Settings and queue work, one at a time in arrival order. */
+  private work: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: HubLinkOptions) {
     if (o.urls.length === 0) throw new Error('HubLink needs at least one hub URL');
@@ -126,6 +140,7 @@ export class HubLink {
     this.incarnation = res.incarnation;
     this.timing = res.timing;
     await this.o.cache.apply(res.placement);
+    this.applySettings(res.settings);
     this.o.log.info({ hub: res.hub.url, incarnation: res.incarnation, placementVersion: res.placement.version }, 'registered with the hub');
   }
 
@@ -143,11 +158,13 @@ export class HubLink {
         memberId: this.o.register.memberId,
         incarnation: this.incarnation,
         counter: ++this.counter,
-        applied: { placement: Math.max(0, this.o.cache.version), settings: 0 },
+        applied: { placement: Math.max(0, this.o.cache.version), settings: this.settingsApplied },
         ...(this.o.stats ? { stats: this.o.stats() } : {}),
       });
       // A placement event may have been missed (a stream reconnect): fetch the snapshot.
       if (res.placementVersion > this.o.cache.version) await this.o.cache.apply(await this.call('GET', '/v1/cluster/placement', PlacementSnapshot));
+      // A settings event was missed: registering again (the same incarnation resumes) brings the current ones.
+      if (this.o.settings && res.settingsVersion > this.settingsSeen) this.streamReq?.destroy();
     } catch (err) {
       // 409: the hub declared us dead or forgot us; the stream ends too and the loop registers again.
       if ((err as HubCallError).status === 409) this.streamReq?.destroy();
@@ -180,6 +197,8 @@ export class HubLink {
           this.lastContact = monotonicMs();
           const e = ev.data;
           if (e.type === 'placement') pending = pending.then(() => this.o.cache.apply(e.snapshot).then(() => undefined));
+          else if (e.type === 'settings') this.applySettings(e.settings);
+          else if (e.type === 'queue') this.takeQueue(e.folder, e.epoch);
           else if (e.type === 'fenced') {
             this.o.log.warn({ reason: e.reason }, 'hub declared this proxy dead; registering again');
             this.incarnation = undefined;
@@ -217,6 +236,28 @@ export class HubLink {
       });
       req.end();
     });
+  }
+
+  /** Applies a settings snapshot after whatever is queued; a failure keeps the previous applied version (logged). */
+  private applySettings(snapshot: SettingsSnapshot): void {
+    const apply = this.o.settings;
+    if (!apply || snapshot.version < this.settingsSeen) return;
+    this.settingsSeen = snapshot.version;
+    this.work = this.work.then(async () => {
+      try {
+        await apply(snapshot);
+        this.settingsApplied = snapshot.version;
+        this.o.log.info({ version: snapshot.version }, 'cluster settings applied');
+      } catch (err) {
+        this.o.log.error({ err, version: snapshot.version }, 'applying cluster settings failed; keeping the previous ones');
+      }
+    });
+  }
+
+  private takeQueue(folder: string, epoch: number): void {
+    const take = this.o.queue;
+    if (!take) return;
+    this.work = this.work.then(() => take(folder, epoch).catch((err: unknown) => this.o.log.error({ err, folder, epoch }, 'taking over a queue folder failed')));
   }
 
   private open(method: string, url: URL, onResponse: (res: IncomingMessage) => void, timeoutMs?: number) {

@@ -12,4 +12,4 @@ export { SettingsAppliers, ipMatcher } from './settings';
 export { hubUrlsOf, readClusterCa, readClusterSecrets, readClusterToken } from './config';
 export { HubLink } from './hub-link';
 export { PlacementCache } from './placement-cache';
-export { SharedLoginHistory } from './shared-login-history';
+export { hubLoginHistory } from './shared-login-history';

@@ -392,6 +392,9 @@ export class ClusterMember {
         return;
       case 'ping':
         return;
+      case 'queue':
+        // Queue folders are given to gateways (HubLink), never to a node.
+        return;
     }
   }
 

@@ -1,6 +1,8 @@
 import type { HistoryQuery, KeyHistory, LoginHistory } from '../auth';
 import type { Logger } from '../common/log';
-import { LOGIN_REPORT_MAX, type LoginFailuresReport, type LoginThrottleAnswer } from '../hub/protocol';
+import type { RuntimeLimits } from '../config';
+import { LOGIN_REPORT_MAX, LoginThrottleAnswer, type LoginFailuresReport } from '../hub/protocol';
+import type { HubClient } from './hub-client';
 
 /**
  * The login limiter's memory shared through the hub (issue 12): a member's
@@ -127,4 +129,37 @@ export class SharedLoginHistory implements LoginHistory {
     })();
     return this.flushing;
   }
+}
+
+/** How often a member reports failed logins to the hub and learns the cluster's (also at once after a failure). */
+const LOGIN_REPORT_INTERVAL_MS = 1000;
+/** A report slower than this is dropped until the next one: logins never wait for it. */
+const LOGIN_REPORT_TIMEOUT_MS = 2000;
+
+/**
+ * The one way a member shares its login limiter's memory through the hub
+ * (proxies and nodes alike): pass the result as LoginLimiter's `history`;
+ * `started()` gives the SharedLoginHistory once the limiter built it (for
+ * metrics and `stop`). Reported over `client`, the member's hub client.
+ */
+export function hubLoginHistory(
+  client: Pick<HubClient, 'call'>,
+  o: { memberId: string; limits: Pick<RuntimeLimits, 'loginFailureWindowSeconds' | 'loginFailuresPerUserAddress'>; log: Logger },
+): { history: (local: LoginHistory) => SharedLoginHistory; started: () => SharedLoginHistory | undefined } {
+  let shared: SharedLoginHistory | undefined;
+  return {
+    history: (local) => {
+      shared = new SharedLoginHistory({
+        local,
+        send: (report) => client.call('POST', '/v1/cluster/login-failures', report, LoginThrottleAnswer, LOGIN_REPORT_TIMEOUT_MS),
+        memberId: o.memberId,
+        windowMs: o.limits.loginFailureWindowSeconds * 1000,
+        atLeast: o.limits.loginFailuresPerUserAddress,
+        intervalMs: LOGIN_REPORT_INTERVAL_MS,
+        log: o.log,
+      });
+      return shared;
+    },
+    started: () => shared,
+  };
 }

@@ -693,6 +693,13 @@ const HubConfig = strict({
   ...common,
   listen: strict({ http: Listen }),
   ...hubFields,
+  /**
+   * Seconds a gateway must stay dead before the hub gives the queue folders
+   * it holds to a live gateway (epoch + 1, so the old one is fenced from
+   * them; nothing queued is stranded). A gateway restarted within this time
+   * keeps its folder; 30 s covers a supervisor's restart. 0: never.
+   */
+  gatewayQueueTakeoverSeconds: z.number().min(0).max(86_400).default(30),
 });
 
 /** A failover-pair site runs every role in one process. */

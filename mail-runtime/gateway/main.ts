@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { gatewayOptionsFromConfig, unservedGatewayFields } from './from-config';
 import { HubRouter } from './hub-router';
+import { heldQueueFolders, ownQueueFolder } from './queue-folders';
 import { startGateway, type RunningGateway } from './start';
 
 type GatewayConfig = RuntimeConfigOf<'gateway'>;
@@ -22,7 +23,7 @@ const RUNTIME_VERSION = '0.1.0';
  * answers still delivers; the gateway registers and heartbeats like every
  * member. Without a hub: the static `placement` of the config.
  */
-function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; link: (ports: Record<string, number>, stats: () => Record<string, number>) => HubLink; cache: PlacementCache } | undefined {
+function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; link: (ports: Record<string, number>, gateway: RunningGateway) => HubLink; cache: PlacementCache } | undefined {
   const urls = hubUrlsOf(cfg);
   if (urls.length === 0) return undefined;
   const { token, caPem } = readClusterSecrets(cfg);
@@ -30,14 +31,22 @@ function clusterRouting(cfg: GatewayConfig, log: Logger): { router: HubRouter; l
   const client = new HubClient({ urls, token, ...(caPem ? { caPem } : {}), log });
   // Beside the placement cache: a gateway restarted while no hub answers still knows its recipients.
   const router = new HubRouter({ client, placement: cache, log, cacheFile: join(cfg.storage.path, 'members', cfg.memberId, 'recipients.json') });
-  const link = (ports: Record<string, number>, stats: () => Record<string, number>): HubLink =>
+  const link = (ports: Record<string, number>, gateway: RunningGateway): HubLink =>
     new HubLink({
       urls: [...urls],
       token,
       ...(caPem ? { ca: caPem } : {}),
       cache,
       log,
-      stats,
+      stats: () => gateway.stats(),
+      // Cluster settings (blocklist, connection cap) applied live; the heartbeats report the version.
+      settings: (s) => gateway.applySettings(s),
+      // A gone gateway's folder, at the hub's epoch: claimed once, delivered from like our own.
+      queue: async (folder, epoch) => {
+        if (gateway.folders().includes(folder)) return;
+        const adopted = await gateway.takeOver(folder, epoch);
+        log.info({ folder, epoch, adopted }, 'took over a queue folder the hub assigned');
+      },
       register: { memberId: cfg.memberId, role: 'gateway', site: cfg.site, version: RUNTIME_VERSION, advertise: cfg.advertise, ports },
     });
   return { router, link, cache };
@@ -52,8 +61,15 @@ export async function runGateway(cfg: GatewayConfig): Promise<RunningGateway> {
   const cluster = clusterRouting(cfg, log);
   await cluster?.cache.load();
   await cluster?.router.load();
-  const gateway = await startGateway({ ...gatewayOptionsFromConfig(cfg), ...(cluster ? { router: cluster.router } : {}), log });
-  const link = cluster?.link({ smtp: gateway.smtpPort, management: gateway.healthPort }, () => gateway.stats());
+  // In a cluster a folder the hub gave to another gateway while this one was gone stays theirs (./queue-folders.ts).
+  const queueFolder = cluster ? await ownQueueFolder(cfg.storage.path, cfg.memberId) : undefined;
+  const gateway = await startGateway({ ...gatewayOptionsFromConfig(cfg), ...(cluster ? { router: cluster.router } : {}), ...(queueFolder ? { queueFolder } : {}), log });
+  if (queueFolder !== undefined && queueFolder !== cfg.memberId) log.warn({ queueFolder }, 'this gateway’s queue folder was taken over while it was gone; queuing in a new one');
+  // Folders taken over before a restart are still ours: deliver from them again.
+  for (const folder of queueFolder !== undefined ? await heldQueueFolders(cfg.storage.path, cfg.memberId, queueFolder) : []) {
+    log.info({ folder, adopted: await gateway.takeOver(folder) }, 'delivering again from a queue folder this gateway took over before');
+  }
+  const link = cluster?.link({ smtp: gateway.smtpPort, management: gateway.healthPort }, gateway);
   link?.start();
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');

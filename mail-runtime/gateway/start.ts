@@ -23,6 +23,8 @@ import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener, type MxL
 import { SmtpOutbound, Srs, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
+import type { SettingsSnapshot } from '../hub/protocol';
+import { GatewaySettings } from './settings';
 
 export interface HostPort {
   host: string;
@@ -75,6 +77,12 @@ export interface GatewayOptions {
   buildDsn?: DsnBuilder;
   /** Replaces the static router (the hub's placement, issue 12). */
   router?: Router;
+  /**
+   * The queue folder this gateway owns (`<storage>/queue/<folder>/`);
+   * default its member id. A cluster gateway whose folder was taken over
+   * while it was gone starts on another (./queue-folders.ts).
+   */
+  queueFolder?: string;
   /** Longest message line (INBOUND_LIMITS.textLineBytes); tests lower it. */
   maxLineBytes?: number;
   /** How often operator requests are picked up (2 s); tests lower it. */
@@ -103,6 +111,13 @@ export interface RunningGateway {
    * decides when (issue 12); returns how many entries were adopted.
    */
   takeOver(folder: string, epoch?: number): Promise<number>;
+  /** Queue folders this gateway delivers from now: its own first, then those it took over. */
+  folders(): string[];
+  /**
+   * Applies cluster settings live (./settings.ts: blocklist, connection
+   * cap); resolves once applied, throws when a section cannot be.
+   */
+  applySettings(snapshot: SettingsSnapshot): Promise<void>;
   /** 421 to every session, stop delivering (in-flight attempts record their results), close. */
   close(): Promise<void>;
 }
@@ -195,7 +210,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       log.warn('no placement configured: hosted recipients are answered 451 4.3.0 until a node is placed (RuntimeConfig placement)');
     }
 
-    queue = await QueueFolder.claim({ storagePath: opts.storagePath, folder: opts.memberId, memberId: opts.memberId, log });
+    queue = await QueueFolder.claim({ storagePath: opts.storagePath, folder: opts.queueFolder ?? opts.memberId, memberId: opts.memberId, log });
     const own = queue;
     const folders: QueueFolder[] = [own];
     closers.push(async () => {
@@ -265,6 +280,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     // Bounces to the SRS addresses our outbound transport wrote go back to the senders they stand for (inbound/rcpt-to.ts).
     const srsConfig = opts.outboundSettings?.outbound.srs;
     const srs = srsConfig ? await Srs.fromConfig(srsConfig) : undefined;
+    // Cluster settings applied live: the blocklist is the MX's first filter; the connection cap is the shared bound's.
+    const settings = new GatewaySettings({
+      setMaxConnections: (max) => {
+        connections.max = max ?? opts.limits.maxConnections;
+      },
+    });
     const metrics: MxListenerOptions['metrics'] = {
       outcome: (outcome, phase) => {
         transactions.inc({ outcome, phase });
@@ -292,7 +313,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...mxCommon,
       host: opts.listen.smtp.host,
       port: opts.listen.smtp.port,
-      filters: opts.filters ?? [],
+      filters: [settings.filter, ...(opts.filters ?? [])],
       messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
     });
     closers.push(() => mx.close());
@@ -374,6 +395,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         folders.push(taken);
         return runner.adopt(taken, { now: true });
       },
+      folders: () => folders.map((f) => f.name),
+      applySettings: (snapshot) => settings.apply(snapshot),
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -23,7 +23,7 @@ export const HISTORY_MAX_SAMPLES = HISTORY_WINDOW_MS / HISTORY_SAMPLE_MS;
 /** Members tracked at most (a cluster of thousands of domains still has tens of members). */
 export const HISTORY_MAX_MEMBERS = 256;
 
-export type ActivityKind = 'hub-active' | 'hub-standby' | 'member-joined' | 'member-rejoined' | 'member-dead';
+export type ActivityKind = 'hub-active' | 'hub-standby' | 'member-joined' | 'member-rejoined' | 'member-dead' | 'queue-takeover';
 
 export interface ActivityEvent {
   /** Wall-clock time, ISO 8601. */
@@ -39,7 +39,7 @@ export interface StatsSample {
   stats: Record<string, number>;
 }
 
-const ActivityKindSchema = z.enum(['hub-active', 'hub-standby', 'member-joined', 'member-rejoined', 'member-dead']);
+const ActivityKindSchema = z.enum(['hub-active', 'hub-standby', 'member-joined', 'member-rejoined', 'member-dead', 'queue-takeover']);
 /** One member's samples on disk, columnar (`keys` once, a row of values per sample; null where a sample lacks a key): a tenth of the JSON of one object per sample. */
 const MemberSamples = z.strictObject({
   keys: z.array(z.string().min(1).max(64)).max(64),

@@ -92,6 +92,17 @@ export const STATE_MIGRATIONS: readonly string[] = [
     dead INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // Queue folders of gone gateways given to live ones (hub/queues): who holds which folder at which epoch.
+  `
+  CREATE TABLE queue_takeovers (
+    folder TEXT PRIMARY KEY,
+    from_member TEXT NOT NULL,
+    to_member TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    assigned_at INTEGER NOT NULL,
+    claimed INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export class HubDbError extends Error {}

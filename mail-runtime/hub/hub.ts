@@ -9,6 +9,7 @@ import { HubLease } from './lease';
 import { MemberRegistry, Streams, type MemberRecord } from './membership';
 import { PlacementManager } from './placement';
 import { CLUSTER_PROTOCOL_VERSION, storageHeartbeatFiles, type ClusterTiming, type HubInfo, type RegisterRequest, type RegisterResponse, type StreamEvent } from './protocol';
+import { QueueTakeovers } from './queues';
 import { SettingsStore } from './settings';
 import { LoginFailureBoard } from './throttle';
 
@@ -44,6 +45,12 @@ export interface HubOptions {
    * an idle connection then holds no lock, and the lease fences the writer.
    */
   dbLocking?: 'exclusive' | 'normal';
+  /**
+   * How long a dead gateway stays dead before the queue folders it holds
+   * go to live gateways (config `gatewayQueueTakeoverSeconds`, ./queues);
+   * 0 or absent: never (a failover pair's member takes over on its own).
+   */
+  queueTakeoverMs?: number;
 }
 
 /** What a lease tells the hub. */
@@ -72,6 +79,7 @@ export interface ActiveHub {
   settings: SettingsStore;
   members: MemberRegistry;
   placement: PlacementManager;
+  queues: QueueTakeovers;
 }
 
 export class Hub {
@@ -164,6 +172,8 @@ export class Hub {
     const settings = new SettingsStore(stateDb, this.assertActive, (s) => this.streams.broadcast({ type: 'settings', settings: s }));
     // eslint-disable-next-line prefer-const -- the registry's events need the placement, which needs the registry
     let placement: PlacementManager;
+    // eslint-disable-next-line prefer-const -- likewise the queue takeovers, which ask the registry for live gateways
+    let queues: QueueTakeovers;
     const members = new MemberRegistry({
       db: stateDb,
       storageRoot: this.o.storageRoot,
@@ -175,6 +185,7 @@ export class Hub {
         registered: (m, resumed) => {
           this.activity.joined(m.id, resumed);
           this.activity.record(resumed ? 'member-rejoined' : 'member-joined', m.id, `${m.role} ${m.id} (incarnation ${m.incarnation}) ${resumed ? 'resumed with this hub' : 'registered'}`);
+          if (m.role === 'gateway') queues.alive(m.id);
           if (m.role !== 'node') return;
           placement.nodeUp({ id: m.id, site: m.site, advertise: m.advertise, ports: m.ports, incarnation: m.incarnation }, resumed)?.catch((err: unknown) => log.error({ err, node: m.id }, 'placement: node join failed'));
         },
@@ -182,6 +193,7 @@ export class Hub {
           this.activity.died(m.id);
           this.activity.record('member-dead', m.id, `${m.role} ${m.id} declared dead: ${reason}`);
           this.streams.close(m.id, { type: 'fenced', reason });
+          if (m.role === 'gateway') queues.died(m.id);
           if (m.role !== 'node') return;
           placement.forgetWaiter(m.id);
           placement.nodeDown(m.id, m.incarnation, safeAt)?.catch((err: unknown) => log.error({ err, node: m.id }, 'placement: moving a dead node’s mailboxes failed'));
@@ -198,8 +210,23 @@ export class Hub {
       },
       { log, ackTimeoutMs: this.o.timing.deadAfterMs, assertActive: this.assertActive },
     );
-    this.state = { epoch, directory, settings, members, placement, dirDb, stateDb };
+    const gateways = (dead: boolean) => members.all().filter((m) => m.record.role === 'gateway' && m.record.dead === dead).map((m) => m.record.id);
+    queues = new QueueTakeovers({
+      db: stateDb,
+      storageRoot: this.o.storageRoot,
+      graceMs: this.o.queueTakeoverMs ?? 0,
+      // Markers are read again this often: a lost assignment is sent again, a gateway that died holding one is replaced.
+      intervalMs: Math.max(1000, this.o.timing.heartbeatMs * 2),
+      log,
+      active: () => this.isActive,
+      liveGateways: () => gateways(false),
+      deadGateways: () => gateways(true),
+      send: (id, e) => this.streams.send(id, e),
+      record: (to, detail) => this.activity.record('queue-takeover', to, detail),
+    });
+    this.state = { epoch, directory, settings, members, placement, queues, dirDb, stateDb };
     members.start();
+    queues.start();
     // Nodes the placement believes alive but the member list does not (the previous hub died mid-change) go through the normal death path.
     for (const n of placement.snapshot.nodes) {
       if (n.state !== 'dead' && !members.isLive(n.id)) placement.nodeDown(n.id, members.get(n.id)?.incarnation ?? n.incarnation, 0)?.catch(() => undefined);
@@ -220,6 +247,7 @@ export class Hub {
     clearInterval(this.persistTimer);
     this.persistTimer = undefined;
     s.members.stop();
+    s.queues.stop();
     s.placement.stop();
     this.streams.closeAll();
     s.dirDb.close();

@@ -110,7 +110,16 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
   // The cluster TLS certificate members check the hub by (clusterTls): when it expires, no member reaches the hub.
   if (tls) registerCertificateMetrics(registry, { cert: tls.certPem, selfSigned: false });
   const roleChanges = new Counter({ name: 'mailfleet_hub_role_changes_total', help: 'Times this hub became active or standby', registers: [registry] });
-  const h = new Hub({ memberId: cfg.memberId, url, storageRoot: cfg.storage.path, timing, log, ...(ca ? { ca } : {}), onRoleChange: () => roleChanges.inc() });
+  const h = new Hub({
+    memberId: cfg.memberId,
+    url,
+    storageRoot: cfg.storage.path,
+    timing,
+    log,
+    queueTakeoverMs: Math.round(cfg.gatewayQueueTakeoverSeconds * 1000),
+    ...(ca ? { ca } : {}),
+    onRoleChange: () => roleChanges.inc(),
+  });
   attach(h);
   new Gauge({
     name: 'mailfleet_hub_active',

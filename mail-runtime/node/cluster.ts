@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
-import { ClusterMember, HubClient, HubDirectory, hubUrlsOf, ipMatcher, Ownership, readClusterSecrets, SettingsAppliers } from '../cluster';
+import { ClusterMember, HubClient, HubDirectory, hubLoginHistory, hubUrlsOf, ipMatcher, Ownership, readClusterSecrets, SettingsAppliers } from '../cluster';
 import type { Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { PlacementRules, type PlacementSnapshot } from '../hub/protocol';
@@ -92,7 +92,9 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
 
   // LMTP answers 450 4.2.0 for a mailbox not served here now (the gateway retries, after the move at its new owner).
   const owns = (address: string): boolean => ownership.check(address).owned;
-  const node = await startNode({ ...nodeOptionsFromConfig(cfg), directory, epochFor, owns, router: placementRouter(cfg.memberId, directory, () => made.member?.placement, () => made.node), log });
+  // Failed logins per (user, source) count over every node and proxy: a client reaching nodes directly (pair members, internal submission) cannot spread its guesses either.
+  const sharing = hubLoginHistory(client, { memberId: cfg.memberId, limits: cfg.limits, log });
+  const node = await startNode({ ...nodeOptionsFromConfig(cfg), directory, epochFor, owns, loginHistory: sharing.history, router: placementRouter(cfg.memberId, directory, () => made.member?.placement, () => made.node), log });
   made.node = node;
 
   const released = new Counter({ name: 'mailfleet_cluster_mailboxes_released_total', help: 'Mailboxes this node handed over or dropped (moves, failovers, lease lapses)', labelNames: ['why'], registers: [node.registry] });
@@ -184,18 +186,30 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
     },
   });
 
+  new Gauge({
+    name: 'mailfleet_login_throttle_shared_pairs',
+    help: '(user, client address) pairs at their failed-login limit counted over the whole cluster, as the hub last answered',
+    registers: [node.registry],
+    collect() {
+      this.set(sharing.started()?.sharedPairs ?? 0);
+    },
+  });
+
   const ports: Record<string, number> = { imap: node.imapPort, pop3: node.pop3Port, lmtp: node.lmtpPort, management: node.healthPort };
   if (node.imapsPort) ports.imaps = node.imapsPort;
   if (node.pop3sPort) ports.pop3s = node.pop3sPort;
   if (node.submissionPort) ports.submission = node.submissionPort;
   if (node.smtpsPort) ports.smtps = node.smtpsPort;
   await member.start(ports);
+  const sharedLogins = sharing.started();
+  sharedLogins?.start();
 
   return {
     ...node,
     member,
     ownership,
     close: async () => {
+      sharedLogins?.stop();
       await member.stop();
       await directory.close();
       await node.close();

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { Authenticator, CredentialCache, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory } from '../auth';
+import { Authenticator, CredentialCache, FileDirectory, LoginLimiter, PasswordCheckPool, StaticDirectory, loginLimiterOptions, passwordCheckOptions, type Directory, type LoginHistory } from '../auth';
 import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
@@ -74,6 +74,12 @@ export interface NodeOptions {
   peers?: PeerDelivery;
   /** Config `limits`: message and literal sizes, connections (over all client listeners), login failures and timeout, password checks. */
   limits: RuntimeConfigOf<'node'>['limits'];
+  /**
+   * Where the login limiter remembers failures: default its own memory; in
+   * a cluster the hub-shared history (cluster/hubLoginHistory), so failures
+   * of a (user, source) pair count on every node and proxy alike.
+   */
+  loginHistory?: (local: LoginHistory) => LoginHistory;
   /** Networks of the proxies in front (config `proxyProtocolFrom`): their client connections start with a PROXY v2 header. */
   proxyFrom?: readonly string[];
   /** Autologout override for tests (otherwise LIMITS.imapIdleTimeoutMs, RFC 3501 §5.4). */
@@ -186,7 +192,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         this.inc(credentials.stats().hits);
       },
     });
-    const auth = new Authenticator(directory, new LoginLimiter(loginLimiterOptions(limits)), log, {
+    const auth = new Authenticator(directory, new LoginLimiter(loginLimiterOptions(limits), opts.loginHistory), log, {
       failuresPerConnection: limits.loginFailuresPerConnection,
       passwords,
       credentials,

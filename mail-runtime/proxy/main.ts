@@ -8,8 +8,7 @@ import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
 import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
-import { HubClient, HubLink, PlacementCache, SharedLoginHistory } from '../cluster';
-import { LoginThrottleAnswer } from '../hub/protocol';
+import { HubClient, HubLink, PlacementCache, hubLoginHistory } from '../cluster';
 import { POP3_REFUSALS, Pop3Front } from './pop3-front';
 import { SUBMISSION_REFUSALS, SubmissionFront } from './submission-front';
 
@@ -25,11 +24,6 @@ export interface RunningProxy {
   healthPort: number;
   close(): Promise<void>;
 }
-
-/** How often a proxy reports failed logins to the hub and learns the cluster's (also at once after a failure). */
-const LOGIN_REPORT_INTERVAL_MS = 1000;
-/** A report slower than this is dropped until the next one: logins never wait for it. */
-const LOGIN_REPORT_TIMEOUT_MS = 2000;
 
 /** Software version reported to the hub (the hub's RUNTIME_VERSION; not imported: that would load the hub's SQLite into the proxy). */
 const RUNTIME_VERSION = '0.1.0';
@@ -101,20 +95,9 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   registerCertificateMetrics(registry, tls);
   // Failed logins per (user, client address) count over every proxy: shared through the hub, the local count first.
   const throttleClient = new HubClient({ urls, token, ...(ca ? { caPem: ca } : {}), log });
-  let shared: SharedLoginHistory | undefined;
-  const limiter = new LoginLimiter(loginLimiterOptions(limits), (local) => {
-    shared = new SharedLoginHistory({
-      local,
-      send: (report) => throttleClient.call('POST', '/v1/cluster/login-failures', report, LoginThrottleAnswer, LOGIN_REPORT_TIMEOUT_MS),
-      memberId: cfg.memberId,
-      windowMs: limits.loginFailureWindowSeconds * 1000,
-      atLeast: limits.loginFailuresPerUserAddress,
-      intervalMs: LOGIN_REPORT_INTERVAL_MS,
-      log,
-    });
-    return shared;
-  });
-  const sharedHistory = shared!;
+  const sharing = hubLoginHistory(throttleClient, { memberId: cfg.memberId, limits, log });
+  const limiter = new LoginLimiter(loginLimiterOptions(limits), sharing.history);
+  const sharedHistory = sharing.started()!;
   new Gauge({
     name: 'mailfleet_login_throttle_shared_pairs',
     help: '(user, client address) pairs at their failed-login limit counted over the whole cluster, as the hub last answered',

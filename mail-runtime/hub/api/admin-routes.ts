@@ -31,6 +31,7 @@ import {
   PlacementChangeAnswer,
   PlacementSummary,
   PlacementView,
+  QueueTakeoverList,
   quota,
   redactSettings,
   SettingsApply,
@@ -403,6 +404,21 @@ export const ADMIN_ROUTES: AnyRoute[] = [
     summary: 'Members and their health: role, site, version, live or dead, heartbeat age, applied placement/settings versions',
     response: MemberList,
     handler: ({ hub }) => ({ members: memberList(hub) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/queues',
+    auth: 'admin',
+    tag: 'members',
+    summary: 'Queue folders of gone gateways and the live gateways they were given to, at which epoch, and whether claimed',
+    response: QueueTakeoverList,
+    handler: ({ hub }) => ({
+      graceSeconds: (hub.o.queueTakeoverMs ?? 0) / 1000,
+      takeovers: hub
+        .active()
+        .queues.list()
+        .map((t) => ({ ...t, assignedAt: new Date(t.assignedAt).toISOString() })),
+    }),
   }),
   route({
     method: 'DELETE',

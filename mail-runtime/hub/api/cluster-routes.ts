@@ -89,8 +89,8 @@ export const CLUSTER_ROUTES: AnyRoute[] = [
     body: LoginFailuresReport,
     response: LoginThrottleAnswer,
     handler: ({ hub, body }) => {
-      hub.assertActive();
-      return hub.logins.report(body);
+      // Counted per role: a login through a proxy is reported by the proxy and by its node (throttle/board.ts).
+      return hub.logins.report(body, hub.active().members.get(body.memberId)?.role ?? 'unregistered');
     },
   }),
   route({

@@ -245,6 +245,18 @@ export const Member = z.strictObject({
 });
 export const MemberList = z.strictObject({ members: z.array(Member) });
 
+/**
+ * Queue folders of gone gateways given to live ones (hub/queues): `claimed`
+ * once the gateway's claim at `epoch` is on the storage. `graceSeconds`:
+ * how long a gateway stays dead before its folders move (0: never).
+ */
+export const QueueTakeoverList = z.strictObject({
+  graceSeconds: z.number().nonnegative(),
+  takeovers: z.array(
+    z.strictObject({ folder: z.string(), from: memberId, to: memberId, epoch: z.number().int().min(1), assignedAt: z.iso.datetime(), claimed: z.boolean() }),
+  ),
+});
+
 // ---- settings --------------------------------------------------------------------
 
 export const SettingsApply = z.strictObject({
@@ -274,7 +286,7 @@ export const ActivityList = z.strictObject({
   events: z.array(
     z.strictObject({
       at: z.iso.datetime(),
-      kind: z.enum(['hub-active', 'hub-standby', 'member-joined', 'member-rejoined', 'member-dead']),
+      kind: z.enum(['hub-active', 'hub-standby', 'member-joined', 'member-rejoined', 'member-dead', 'queue-takeover']),
       member: z.string().nullable(),
       detail: z.string(),
     }),

@@ -193,6 +193,9 @@ export type ProposalAck = z.infer<typeof ProposalAck>;
  * One line of the stream. Members ignore `type`s they do not know (a newer
  * hub may add some within the same protocol version).
  */
+/** A gateway queue folder's name (smtp/queue/layout.ts FOLDER_NAME: a DNS label, the member id it was created for). */
+const queueFolderName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a queue folder name (a DNS label)');
+
 export const StreamEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hello'), hub: HubInfo, placementVersion: version, settingsVersion: version, directorySeq: z.number().int().nonnegative() }),
   /** A committed placement: compute owners from it from now on. */
@@ -211,9 +214,16 @@ export const StreamEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ping'), at: z.number().int() }),
   /** The hub declared this member (incarnation) dead: stop serving, re-register. */
   z.strictObject({ type: z.literal('fenced'), reason: z.string() }),
+  /**
+   * To a gateway: take over this queue folder of a gateway that is gone, at
+   * this epoch (smtp/queue/owner.ts), and deliver its entries. Sent again
+   * until the folder's marker shows the claim; claiming twice at the same
+   * epoch is a no-op for the same gateway.
+   */
+  z.strictObject({ type: z.literal('queue'), folder: queueFolderName, epoch: z.number().int().min(1) }),
 ]);
 export type StreamEvent = z.output<typeof StreamEvent>;
-export const STREAM_EVENT_TYPES = ['hello', 'placement', 'proposal', 'settings', 'directory', 'ping', 'fenced'] as const;
+export const STREAM_EVENT_TYPES = ['hello', 'placement', 'proposal', 'settings', 'directory', 'ping', 'fenced', 'queue'] as const;
 
 /** A user as a node needs it to log them in: the scrypt hash (mail-runtime/auth/password.ts format), quota, state. */
 export const MemberUser = z.strictObject({

@@ -1,0 +1,1 @@
+export { QueueTakeovers } from './takeover';

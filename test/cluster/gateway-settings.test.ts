@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, type RunningMember } from '../helpers/cluster';
+import { waitFor } from '../helpers/hub';
+import { smtp, smtpConnect } from '../helpers/smtp';
+
+/**
+ * A gateway in a cluster applies the hub's cluster settings live (issue 12;
+ * gateway/settings.ts): a sender put on the blocklist through the admin API
+ * is refused at MAIL FROM (550 5.7.1) without a restart, the gateway
+ * reports the version it applied (`GET /v1/settings` applied, `GET
+ * /v1/members`), and taking the entry off lets the sender in again.
+ */
+let cluster: TestCluster;
+let gw: RunningMember;
+
+beforeAll(async () => {
+  cluster = await TestCluster.create('mf-gw-settings-');
+  await cluster.planHubs(1);
+  await cluster.startHub(0);
+  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
+  await cluster.addUsers('settings.test', 1);
+  await cluster.startNode('node-a');
+  await cluster.waitPlacement((p) => p.ring.length === 1, 'the node on the ring');
+  gw = await cluster.startGateway('gw-0');
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** The reply to MAIL FROM and, when accepted, to RCPT TO at the gateway's MX. */
+async function mailFrom(sender: string): Promise<string> {
+  const { c } = await smtpConnect(gw.port('smtp'));
+  try {
+    await smtp(c, 'EHLO client.example.org');
+    return await smtp(c, `MAIL FROM:<${sender}>`);
+  } finally {
+    c.socket.destroy();
+  }
+}
+
+async function appliedBy(id: string): Promise<number> {
+  const view = await cluster.admin<{ version: number; applied: Record<string, number> }>('GET', '/v1/settings');
+  return view.applied[id] ?? -1;
+}
+
+describe('gateway in a cluster: cluster settings applied live', () => {
+  it('a blocklisted sender is refused after the change, the gateway reports the version, and is let in again once removed', async () => {
+    expect(await mailFrom('spammer@bad.example')).toMatch(/^250/);
+    const v1 = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: { blocklist: { senders: ['bad.example'], ips: [] } } })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v1, `gw-0 reports settings version ${v1}`, 30_000);
+    expect(await mailFrom('spammer@bad.example')).toMatch(/^550 5\.7\.1/);
+    expect(await mailFrom('Someone@BAD.example')).toMatch(/^550 5\.7\.1/);
+    // Other senders, and the null sender of bounces, are not affected.
+    expect(await mailFrom('friend@good.example')).toMatch(/^250/);
+    expect(await mailFrom('')).toMatch(/^250/);
+    const member = (await cluster.members()).find((m) => m.id === 'gw-0')!;
+    expect(member.applied?.settings).toBe(v1);
+
+    const v2 = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: {} })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v2, `gw-0 reports settings version ${v2}`, 30_000);
+    expect(await mailFrom('spammer@bad.example')).toMatch(/^250/);
+  }, 90_000);
+
+  it('a blocklisted client address is refused at connect (554 5.7.1) instead of the greeting', async () => {
+    const v = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: { blocklist: { ips: ['127.0.0.0/8'], senders: [] } } })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v, `gw-0 reports settings version ${v}`, 30_000);
+    const { c, greeting } = await smtpConnect(gw.port('smtp'));
+    c.socket.destroy();
+    expect(greeting).toMatch(/^554 5\.7\.1/);
+    const v2 = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: {} })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v2, `gw-0 reports settings version ${v2}`, 30_000);
+    expect(await mailFrom('friend@good.example')).toMatch(/^250/);
+  }, 90_000);
+});

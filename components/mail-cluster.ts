@@ -2,7 +2,7 @@ import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { ADAPTERS, type PlatformCredentials } from './platforms';
 import { CLIENT_PORTS, type ClientPort, type ClusterContext, type PlatformAdapter, type PlatformSession, type ProviderSources } from './platforms/types';
-import { STANDARD_PORTS, hubInternalNames, renderAppliances, renderRuntimeConfigs, type ApplianceKind, type RenderedMember } from './render';
+import { STANDARD_PORTS, internalLeafNames, renderAppliances, renderRuntimeConfigs, type ApplianceKind, type RenderedMember } from './render';
 import { Gateway, Hub, LoadBalancer, MailNode, Proxy, SharedStorage } from './roles';
 import type { RoleComponent } from './roles/role';
 import { createClusterSecrets, type SecretInputs } from './secrets';
@@ -99,7 +99,7 @@ export class MailCluster extends pulumi.ComponentResource {
     const appliances = renderAppliances(spec);
     // Names members reach the hub by, for the self-signed certificate.
     const internalNames = members.flatMap((m) => (m.role === 'hub' ? [m.address, new URL(m.config.hubUrl ?? `https://${m.address}`).hostname] : []));
-    const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this, internalNames, hubInternalNames(spec));
+    const secrets = createClusterSecrets(name, spec, args.secrets ?? {}, this, internalNames, { hub: internalLeafNames(spec, 'hub'), node: internalLeafNames(spec, 'node'), gateway: internalLeafNames(spec, 'gateway') });
     const ctx: ClusterContext = { name, spec, members, appliances, secrets };
     const adapter = ADAPTERS[spec.platform.kind] as PlatformAdapter<Exclude<PlatformKind, 'local'>, unknown>;
     const providers: ProviderSources<unknown> = {

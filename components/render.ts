@@ -60,7 +60,7 @@ export const GUEST_PATHS = {
   adminToken: '/etc/mailfleet/secrets/admin-token',
   clusterToken: '/etc/mailfleet/secrets/cluster-token',
   dkimKey: '/etc/mailfleet/secrets/dkim.key',
-  /** The cluster-internal CA certificate (every member) and the hubs' certificate from it (internalTls below). */
+  /** The cluster-internal CA certificate (every member) and the member's own certificate from it (hubs, nodes, gateways: internalTls below). */
   clusterCa: '/etc/mailfleet/cluster-tls/ca.crt',
   clusterCert: '/etc/mailfleet/cluster-tls/tls.crt',
   clusterKey: '/etc/mailfleet/cluster-tls/tls.key',
@@ -275,17 +275,39 @@ export function hubInternalNames(spec: ClusterSpec): string[] {
   return [...new Set(names)];
 }
 
+/** The roles that hold a certificate from the cluster CA (internalTls): the hubs serve their API with it, nodes their proxy-facing TLS, gateways their relay listener. */
+export const INTERNAL_LEAF_ROLES = ['hub', 'node', 'gateway'] as const;
+export type InternalLeafRole = (typeof INTERNAL_LEAF_ROLES)[number];
+
+/**
+ * The names a role's cluster-internal certificate carries (components/secrets.ts
+ * issues one per role): the hubs' as hubInternalNames; a node's and a
+ * gateway's are every member id of the role (what the proxy verifies a node
+ * by, and asks for by SNI: SNI cannot carry the IP addresses of the VM
+ * platforms, RFC 6066 §3) and every address members reach them at (the
+ * relay hop checks the gateway by the host it dials, node `gatewayRelay`).
+ */
+export function internalLeafNames(spec: ClusterSpec, role: InternalLeafRole): string[] {
+  if (role === 'hub') return hubInternalNames(spec);
+  const count = role === 'node' ? spec.nodes.count : spec.gateways.count;
+  return [...new Set(Array.from({ length: count }, (_, i) => [memberId(spec.name, role, i), addressOf(spec, role, i)]).flat())];
+}
+
 /**
  * The cluster-internal CA (components/secrets.ts creates it with the tls
- * provider): every member trusts it for the hub's HTTPS API; hubs serve
- * with a certificate from it naming hubInternalNames. The hubs get no CA
- * key: the deployment issues the certificates, so the key stays in the
- * Pulumi state. The local cluster talks plain HTTP on loopback and has none.
+ * provider): every member trusts it (the hub's HTTPS API, the proxy's
+ * backend hop to the nodes, the nodes' relay hop to the gateways); hubs,
+ * nodes and gateways present a certificate from it naming
+ * internalLeafNames(role), at the same guest path. Proxies only dial out: the
+ * CA is enough. The members get no CA key: the deployment issues the
+ * certificates, so the key stays in the Pulumi state. The local cluster
+ * talks plaintext on loopback and has none.
  */
 function internalTls(spec: ClusterSpec, role: Role): { clusterTls?: { caFile: string; certFile?: string; keyFile?: string } } {
   if (spec.platform.kind === 'local') return {};
+  const ownCertificate = (INTERNAL_LEAF_ROLES as readonly string[]).includes(role);
   return {
-    clusterTls: { caFile: GUEST_PATHS.clusterCa, ...(role === 'hub' ? { certFile: GUEST_PATHS.clusterCert, keyFile: GUEST_PATHS.clusterKey } : {}) },
+    clusterTls: { caFile: GUEST_PATHS.clusterCa, ...(ownCertificate ? { certFile: GUEST_PATHS.clusterCert, keyFile: GUEST_PATHS.clusterKey } : {}) },
   };
 }
 
@@ -307,12 +329,17 @@ const ANY_SOURCE = ['0.0.0.0/0', '::/0'] as const;
  * - `gatewaysTrust`: the load balancer in front of the MX, which sends the
  *   header on the SMTP backend (so the gateway's SPF checks and relay rules
  *   see the sender's address). Kubernetes keeps the client address without
- *   it (`externalTrafficPolicy: Local`): nobody. Docker: nobody yet (the
- *   HAProxy container's address is Docker's choice on one host, so the
- *   gateways see HAProxy's address there). VMs: the
- *   HAProxy VMs' fixed addresses. An external load balancer: nobody (the
- *   operator knows whether theirs sends the header; a gateway that trusts
- *   nobody takes every connection as it comes).
+ *   it (`externalTrafficPolicy: Local`): nobody. Docker with HAProxy: any
+ *   source, as for the nodes: the gateways publish no ports, so only
+ *   containers on the cluster's own network reach their MX listener, and
+ *   HAProxy's address cannot be named in advance (on one host Docker picks
+ *   it, the network having no fixed subnet). Every connection to a
+ *   gateway's MX port must then come through HAProxy; the relay listener,
+ *   which members dial directly, never takes PROXY headers
+ *   (gateway/start.ts). VMs: the HAProxy VMs' fixed addresses. An external
+ *   load balancer: nobody (the operator knows whether theirs sends the
+ *   header; a gateway that trusts nobody takes every connection as it
+ *   comes).
  */
 function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gatewaysTrust: string[] } {
   const p = spec.platform;
@@ -324,8 +351,9 @@ function proxyProtocolWiring(spec: ClusterSpec): { nodesTrust: string[]; gateway
       // it on for loopback (cli/local/launcher.ts).
       return { nodesTrust: [], gatewaysTrust: [] };
     case 'kubernetes':
-    case 'docker':
       return { nodesTrust: [...ANY_SOURCE], gatewaysTrust: [] };
+    case 'docker':
+      return { nodesTrust: [...ANY_SOURCE], gatewaysTrust: haproxy ? [...ANY_SOURCE] : [] };
     case 'proxmox':
     case 'vsphere': {
       const net = p.kind === 'proxmox' ? p.network : p.addresses;

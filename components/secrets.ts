@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as tls from '@pulumi/tls';
-import type { ClusterSecrets } from './platforms/types';
+import type { ClusterSecrets, InternalLeaf } from './platforms/types';
+import { INTERNAL_LEAF_ROLES, type InternalLeafRole } from './render';
 import type { ClusterSpec } from './spec';
 
 export interface SecretInputs {
@@ -25,8 +26,9 @@ export interface SecretInputs {
  *   names them too, so members can verify the hub's TLS.
  */
 /**
- * @param hubNames with it, also the cluster-internal CA and the hubs'
- *   certificate from it naming these (createInternalPki).
+ * @param leafNames with it, also the cluster-internal CA and, per role, the
+ *   certificate from it naming these (createInternalPki; render.ts
+ *   internalLeafNames).
  */
 export function createClusterSecrets(
   name: string,
@@ -34,7 +36,7 @@ export function createClusterSecrets(
   inputs: SecretInputs,
   parent: pulumi.Resource,
   internalNames: readonly string[] = [],
-  hubNames?: readonly string[],
+  leafNames?: Readonly<Record<InternalLeafRole, readonly string[]>>,
 ): ClusterSecrets {
   const opts = { parent };
   const token = (suffix: string) =>
@@ -87,7 +89,7 @@ export function createClusterSecrets(
         : new tls.PrivateKey(`${name}-dkim-key`, { algorithm: 'RSA', rsaBits: 2048 }, opts).privateKeyPem,
     );
   }
-  return { adminToken, clusterToken, tlsCertPem, tlsKeyPem, dkimKeyPem, ...(hubNames ? createInternalPki(name, hubNames, parent) : {}) };
+  return { adminToken, clusterToken, tlsCertPem, tlsKeyPem, dkimKeyPem, ...(leafNames ? createInternalPki(name, leafNames, parent) : {}) };
 }
 
 /** The internal CA outlives many hub certificates: ten years, renewed (replaced) a year ahead. */
@@ -97,15 +99,16 @@ const INTERNAL_LEAF_VALIDITY_HOURS = 24 * 397;
 
 /**
  * The cluster-internal PKI: a CA (tls provider, so it is stable across
- * `pulumi up` runs and its key lives only in the encrypted state) and the
- * hubs' serving certificate from it, naming every internal name and address
- * members reach a hub by. Members verify the hub against this CA whatever
- * the public TLS mode (a public certificate from cert-manager or the
- * operator names only the public host name). The provider renews the leaf
- * 30 days before it expires (`earlyRenewalHours`): the next `pulumi up`
- * replaces it and restarts the hubs with the new one.
+ * `pulumi up` runs and its key lives only in the encrypted state) and, per
+ * role that presents one (hubs, nodes, gateways), a certificate from it
+ * naming every internal name and address of that role's members. Members
+ * verify each other against this CA whatever the public TLS mode (a public
+ * certificate from cert-manager or the operator names only the public host
+ * name). The provider renews a leaf 30 days before it expires
+ * (`earlyRenewalHours`): the next `pulumi up` replaces it and restarts the
+ * role's members with the new one.
  */
-function createInternalPki(name: string, hubNames: readonly string[], parent: pulumi.Resource): Pick<ClusterSecrets, 'internalCaPem' | 'hubInternalCertPem' | 'hubInternalKeyPem'> {
+function createInternalPki(name: string, leafNames: Readonly<Record<InternalLeafRole, readonly string[]>>, parent: pulumi.Resource): Pick<ClusterSecrets, 'internalCaPem' | 'hubInternalCertPem' | 'hubInternalKeyPem' | 'internalLeaves'> {
   const opts = { parent };
   const caKey = new tls.PrivateKey(`${name}-internal-ca-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
   const ca = new tls.SelfSignedCert(
@@ -120,22 +123,37 @@ function createInternalPki(name: string, hubNames: readonly string[], parent: pu
     },
     opts,
   );
-  const hubKey = new tls.PrivateKey(`${name}-hub-internal-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
+  const leaves = Object.fromEntries(INTERNAL_LEAF_ROLES.map((role) => [role, issueInternalLeaf(name, role, leafNames[role], { keyPem: caKey.privateKeyPem, certPem: ca.certPem }, parent)])) as Record<InternalLeafRole, InternalLeaf>;
+  return { internalCaPem: ca.certPem, hubInternalCertPem: leaves.hub.certPem, hubInternalKeyPem: leaves.hub.keyPem, internalLeaves: leaves };
+}
+
+/**
+ * The one way the deployment issues a certificate from the cluster CA: one
+ * per role, shared by the role's members. Per member would need a Secret
+ * per pod, which a StatefulSet's single pod template cannot mount; and the
+ * members of a role are interchangeable to the cluster anyway (they hold
+ * the same cluster token and storage), so a name shared within the role
+ * grants nothing more. Resource names `${name}-<role>-internal-*` (the
+ * hubs' kept their names, so existing stacks keep their certificate).
+ */
+function issueInternalLeaf(name: string, role: InternalLeafRole, names: readonly string[], ca: { keyPem: pulumi.Output<string>; certPem: pulumi.Output<string> }, parent: pulumi.Resource): InternalLeaf {
+  const opts = { parent };
+  const key = new tls.PrivateKey(`${name}-${role}-internal-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
   const request = new tls.CertRequest(
-    `${name}-hub-internal-csr`,
+    `${name}-${role}-internal-csr`,
     {
-      privateKeyPem: hubKey.privateKeyPem,
-      subject: { commonName: `${name}-hub`, organization: 'mailfleet' },
-      dnsNames: unique(hubNames.filter((n) => !isIP(n))),
-      ipAddresses: unique(hubNames.filter((n) => isIP(n))),
+      privateKeyPem: key.privateKeyPem,
+      subject: { commonName: `${name}-${role}`, organization: 'mailfleet' },
+      dnsNames: unique(names.filter((n) => !isIP(n))),
+      ipAddresses: unique(names.filter((n) => isIP(n))),
     },
     opts,
   );
-  const hubCert = new tls.LocallySignedCert(
-    `${name}-hub-internal-cert`,
+  const cert = new tls.LocallySignedCert(
+    `${name}-${role}-internal-cert`,
     {
       certRequestPem: request.certRequestPem,
-      caPrivateKeyPem: caKey.privateKeyPem,
+      caPrivateKeyPem: ca.keyPem,
       caCertPem: ca.certPem,
       validityPeriodHours: INTERNAL_LEAF_VALIDITY_HOURS,
       earlyRenewalHours: 24 * 30,
@@ -143,7 +161,7 @@ function createInternalPki(name: string, hubNames: readonly string[], parent: pu
     },
     opts,
   );
-  return { internalCaPem: ca.certPem, hubInternalCertPem: hubCert.certPem, hubInternalKeyPem: pulumi.secret(hubKey.privateKeyPem) };
+  return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }
 
 function unique(values: readonly string[]): string[] {

@@ -7,7 +7,20 @@ import type { RuntimeConfig } from '../../mail-runtime/config';
  * gateway the DKIM key, nobody gets what it does not read.
  */
 
-export const SECRET_NAMES = ['adminToken', 'clusterToken', 'tlsCertPem', 'tlsKeyPem', 'dkimKeyPem', 'internalCaPem', 'hubInternalCertPem', 'hubInternalKeyPem'] as const;
+export const SECRET_NAMES = [
+  'adminToken',
+  'clusterToken',
+  'tlsCertPem',
+  'tlsKeyPem',
+  'dkimKeyPem',
+  'internalCaPem',
+  'hubInternalCertPem',
+  'hubInternalKeyPem',
+  'nodeInternalCertPem',
+  'nodeInternalKeyPem',
+  'gatewayInternalCertPem',
+  'gatewayInternalKeyPem',
+] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /** Plain secret values (already unwrapped from Pulumi outputs inside an apply). */
@@ -37,17 +50,27 @@ export function secretFilesFor(config: RuntimeConfig): SecretFileRef[] {
   return refs;
 }
 
+/** The secrets holding a role's certificate and key from the cluster CA (components/secrets.ts issues one per role). */
+const INTERNAL_LEAF_SECRETS = {
+  hub: ['hubInternalCertPem', 'hubInternalKeyPem'],
+  all: ['hubInternalCertPem', 'hubInternalKeyPem'],
+  node: ['nodeInternalCertPem', 'nodeInternalKeyPem'],
+  gateway: ['gatewayInternalCertPem', 'gatewayInternalKeyPem'],
+} as const satisfies Partial<Record<RuntimeConfig['role'], readonly [SecretName, SecretName]>>;
+
 /**
- * The cluster-internal CA every member verifies the hub by, and the hub's
- * own certificate from it (`clusterTls`); a hub's key file is the only
- * secret among them, the certificates travel with it as one unit.
+ * The cluster-internal CA every member verifies the others by, and the
+ * member's own certificate from it (`clusterTls`: hubs, nodes, gateways);
+ * the key file is the only secret among them, the certificates travel with
+ * it as one unit.
  */
 function internalTlsFiles(config: RuntimeConfig): SecretFileRef[] {
   const t = config.clusterTls;
   if (!t) return [];
+  const leaf = config.role in INTERNAL_LEAF_SECRETS ? INTERNAL_LEAF_SECRETS[config.role as keyof typeof INTERNAL_LEAF_SECRETS] : undefined;
   return [
     { name: 'internalCaPem', path: t.caFile },
-    ...(t.certFile && t.keyFile ? [{ name: 'hubInternalCertPem' as const, path: t.certFile }, { name: 'hubInternalKeyPem' as const, path: t.keyFile }] : []),
+    ...(t.certFile && t.keyFile && leaf ? [{ name: leaf[0], path: t.certFile }, { name: leaf[1], path: t.keyFile }] : []),
   ];
 }
 

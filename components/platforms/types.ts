@@ -1,5 +1,6 @@
 import type * as pulumi from '@pulumi/pulumi';
-import type { RenderedAppliance, RenderedMember } from '../render';
+import type { RuntimeRole } from '../../mail-runtime/config';
+import type { InternalLeafRole, RenderedAppliance, RenderedMember } from '../render';
 import type { ClusterSpec, PlatformKind, PlatformOf, Role } from '../spec';
 
 /**
@@ -23,6 +24,25 @@ export interface ClusterSecrets {
   /** The hubs' certificate and key from that CA (`clusterTls.certFile`/`keyFile` of a hub). */
   hubInternalCertPem?: pulumi.Output<string>;
   hubInternalKeyPem?: pulumi.Output<string>;
+  /**
+   * Every role's certificate from that CA (hubs: the same as above; nodes:
+   * what the proxies verify on the backend hop; gateways: the relay
+   * listener's), `clusterTls.certFile`/`keyFile` of each such member.
+   */
+  internalLeaves?: Readonly<Record<InternalLeafRole, InternalLeaf>>;
+}
+
+/** A certificate from the cluster CA and its key (a Pulumi secret). */
+export interface InternalLeaf {
+  certPem: pulumi.Output<string>;
+  keyPem: pulumi.Output<string>;
+}
+
+/** The certificate a member of `role` presents from the cluster CA, if the role has one (render.ts internalTls). */
+export function internalLeafOf(secrets: ClusterSecrets, role: RuntimeRole): InternalLeaf | undefined {
+  if (role === 'hub' || role === 'all') return secrets.hubInternalCertPem && secrets.hubInternalKeyPem ? { certPem: secrets.hubInternalCertPem, keyPem: secrets.hubInternalKeyPem } : undefined;
+  if (role === 'node' || role === 'gateway') return secrets.internalLeaves?.[role];
+  return undefined;
 }
 
 /** What an adapter is given for one cluster. */

@@ -11,5 +11,5 @@ export { HubDirectory } from './directory';
 export { SettingsAppliers, ipMatcher } from './settings';
 export { hubUrlsOf, readClusterCa, readClusterSecrets, readClusterToken } from './config';
 export { HubLink } from './hub-link';
-export { PlacementCache } from './placement-cache';
+export { PlacementCache, type NoRoute, type Route } from './placement-cache';
 export { hubLoginHistory } from './shared-login-history';

@@ -322,8 +322,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       // Members only: the cluster token is the password (the node sends its member id as the user name, for logs).
       const token = createHash('sha256').update(readClusterToken(opts, 'with listen.relay (members log in to the relay listener with it)')).digest();
       const relayTls = opts.relayTls ? await loadTls(opts.relayTls, opts.hostname) : tls;
+      // The relay listener is dialled by members directly, never through the load balancer: no PROXY header is expected there whatever `proxyFrom` trusts.
+      const { proxyFrom: _lbOnly, ...relayCommon } = mxCommon;
       relay = await startMxListener({
-        ...mxCommon,
+        ...relayCommon,
         tls: relayTls,
         host: opts.listen.relay.host,
         port: opts.listen.relay.port,

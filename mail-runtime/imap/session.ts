@@ -85,6 +85,8 @@ export class ImapSession implements SessionContext {
   private badCommands = 0;
   private lineWaiter: ((line: Buffer | 'too-long' | null) => void) | undefined;
   private releaseMailbox: (() => Promise<void>) | undefined;
+  /** Other users' mailboxes opened for their shared folders (released with the session). */
+  private readonly others = new Map<string, { mailbox: UserMailbox; release: () => Promise<void> }>();
   private timer: NodeJS.Timeout | undefined;
   /** Stops listening on the current socket (set by attach()). */
   private detach: () => void = () => undefined;
@@ -218,6 +220,23 @@ export class ImapSession implements SessionContext {
       // The line may already be buffered (pipelined).
       queueMicrotask(() => this.pump());
     });
+  }
+
+  async otherMailbox(address: string): Promise<UserMailbox | 'unknown' | 'elsewhere'> {
+    const key = address.toLowerCase();
+    const open = this.others.get(key);
+    if (open) return open.mailbox;
+    const provider = this.services.mailboxes;
+    if (!provider.openOther) return 'unknown';
+    const got = await provider.openOther(key);
+    if (typeof got === 'string') return got;
+    // Closed meanwhile (or another command opened it first: commands run one at a time, so only the former).
+    if (this.closed) {
+      await got.release();
+      return 'elsewhere';
+    }
+    this.others.set(key, got);
+    return got.mailbox;
   }
 
   async loggedIn(user: DirectoryUser): Promise<void> {
@@ -466,6 +485,9 @@ export class ImapSession implements SessionContext {
     this.releaseMailbox = undefined;
     this.mailbox = undefined;
     if (release) await release().catch((err: unknown) => this.log.warn({ err }, 'mailbox release failed'));
+    const others = [...this.others.values()];
+    this.others.clear();
+    for (const o of others) await o.release().catch((err: unknown) => this.log.warn({ err }, 'shared mailbox release failed'));
     this.log.info('disconnect');
     this.opts.onClose?.();
   }

@@ -80,7 +80,8 @@ export function listen(opts: ListenOptions, onConnection: (socket: Socket | TLSS
       return;
     }
     // Handshake failures of random scanners are not our errors: the socket is gone, nothing else to do.
-    tlsHandshake(raw, (opts.tls as TlsMaterial).context, opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS).then(
+    const material = opts.tls as TlsMaterial;
+    tlsHandshake(raw, material.context, opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, material.sni).then(
       (secure) => onConnection(secure, true, raw, peer),
       () => undefined,
     );

@@ -64,11 +64,13 @@ export function startTls(req: StartTlsRequest): Promise<TLSSocket> {
  * with the TLS socket once the handshake is done; rejects (socket
  * destroyed) when it fails, times out or the peer goes away.
  */
-export function tlsHandshake(socket: Socket, context: SecureContext, timeoutMs: number): Promise<TLSSocket> {
+export function tlsHandshake(socket: Socket, context: SecureContext, timeoutMs: number, sni?: (servername: string) => SecureContext | undefined): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     let tlsSocket: TLSSocket;
     try {
-      tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: context });
+      // SNI (RFC 6066 §3): a name `sni` does not know gets the default context.
+      const SNICallback = sni ? (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, sni(name) ?? context) : undefined;
+      tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: context, ...(SNICallback ? { SNICallback } : {}) });
     } catch (err) {
       socket.destroy();
       reject(err instanceof Error ? err : new Error(String(err)));

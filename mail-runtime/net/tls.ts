@@ -16,6 +16,12 @@ export interface TlsMaterial {
   /** True when we generated the certificate ourselves (no files configured). */
   selfSigned: boolean;
   context: SecureContext;
+  /**
+   * Implicit-TLS listeners: picks the context for the name a client asks
+   * for (RFC 6066 §3 server_name); absent, every client gets `context`.
+   * withClusterIdentity() sets it.
+   */
+  sni?: (servername: string) => SecureContext | undefined;
 }
 
 /**
@@ -53,6 +59,30 @@ export async function loadTls(files: TlsFiles | undefined, hostname = 'localhost
   }
   const [cert, key] = [certRead.value, keyRead.value];
   return { cert, key, selfSigned: false, context: createSecureContext({ cert, key, minVersion: 'TLSv1.2' }) };
+}
+
+/**
+ * The member's public certificate plus its cluster-internal one (config
+ * `clusterTls.certFile`/`keyFile`, issued by the cluster CA): a client that
+ * asks for the member's id by SNI (the proxy's backend hop, proxy/backend.ts)
+ * gets the cluster certificate and verifies it against the cluster CA and
+ * that name; everyone else gets the public one, as before.
+ *
+ * Why SNI on the existing listeners rather than a dedicated internal
+ * listener: no new port, config key, firewall rule, Service or
+ * NetworkPolicy per platform, and the PROXY v2 trust, connection limits
+ * and login deadline of the node's client listeners apply unchanged. What
+ * the SNI choice reveals to a public client that asks for it is a
+ * certificate (public data by nature) naming internal names; its key never
+ * leaves the member, and the public clients' certificate is untouched.
+ * SNI carries only host names, never IP literals (RFC 6066 §3), so the
+ * selector is the member id (always a DNS name in the certificate,
+ * hub/ca issueMemberCertificate and components/secrets.ts).
+ */
+export async function withClusterIdentity(publicTls: TlsMaterial, cluster: TlsFiles, names: readonly string[]): Promise<TlsMaterial> {
+  const own = await loadTls({ certFile: cluster.certFile, keyFile: cluster.keyFile });
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  return { ...publicTls, sni: (servername) => (wanted.has(servername.toLowerCase()) ? own.context : undefined) };
 }
 
 async function bothMissing(files: TlsFiles): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readClusterCa, readClusterToken } from '../cluster';
 import type { RuntimeConfigOf } from '../config';
-import { GatewayRelay } from '../smtp/submission';
+import { GatewayRelay, type RelayTrust } from '../smtp/submission';
 import type { NodeOptions } from './start';
 
 type NodeConfig = RuntimeConfigOf<'node'>;
@@ -30,6 +30,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>):
       health: cfg.management,
     },
     ...(cfg.tls ? { tls: cfg.tls } : {}),
+    ...(cfg.role === 'node' && cfg.clusterTls?.certFile && cfg.clusterTls.keyFile ? { clusterTls: { certFile: cfg.clusterTls.certFile, keyFile: cfg.clusterTls.keyFile } } : {}),
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
@@ -41,7 +42,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>):
             splitHostPort(cfg.gatewayRelay),
             cfg.hostname,
             cfg.clusterTokenFile ? { user: cfg.memberId, pass: readClusterToken(cfg, 'to log in to the gateway relay') } : undefined,
-            // The gateway's relay certificate is checked against the cluster CA and the cluster's own public certificate (plus the system roots).
+            // The gateway's relay certificate is checked against the cluster CA; without one, against the cluster's own public certificate and the system roots.
             relayTrust(cfg),
           ),
         }
@@ -50,24 +51,28 @@ export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>):
 }
 
 /**
- * What a gateway's relay certificate may chain to: the cluster CA, and this
- * member's public certificate when it has one on disk (the components give
- * every member the same one, so with `tls.mode: self-signed` the gateways
- * present exactly it; a gateway with a cluster-CA certificate or a publicly
- * issued one is covered by the CA and the system roots).
+ * What a gateway's relay certificate must chain to:
+ * - with the cluster CA (`clusterTls.caFile`; the components always give
+ *   one outside the local cluster): that CA alone. Every gateway presents
+ *   its certificate from it on the relay listener (`clusterTls.certFile`,
+ *   gateway/from-config.ts), naming its member id and address.
+ * - without one (a cluster built without the tls provider, or by hand):
+ *   this member's public certificate when it has one on disk (the
+ *   components give every member the same one, so with `tls.mode:
+ *   self-signed` the gateways present exactly it) and the system roots (a
+ *   publicly issued one). This fallback exists only where no cluster CA does.
+ * - neither: undefined (GatewayRelay: system roots, loopback unverified).
  */
-function relayTrust(cfg: RuntimeConfigOf<'node'> | RuntimeConfigOf<'all'>): string[] {
-  const trusted: string[] = [];
+function relayTrust(cfg: RuntimeConfigOf<'node'> | RuntimeConfigOf<'all'>): RelayTrust | undefined {
   const ca = readClusterCa(cfg);
-  if (ca) trusted.push(ca);
-  if (ca && cfg.tls?.certFile) {
-    try {
-      trusted.push(readFileSync(cfg.tls.certFile, 'utf8'));
-    } catch {
-      // Not written yet (generateIfMissing) or unreadable: the CA and the system roots remain.
-    }
+  if (ca) return { pems: [ca], systemRoots: false, what: 'the cluster CA (clusterTls.caFile)' };
+  if (!cfg.tls?.certFile) return undefined;
+  try {
+    return { pems: [readFileSync(cfg.tls.certFile, 'utf8')], systemRoots: true, what: "this cluster's own certificate (tls.certFile; no cluster CA configured) and the system roots" };
+  } catch {
+    // Not written yet (generateIfMissing) or unreadable: the system roots remain.
+    return undefined;
   }
-  return trusted;
 }
 
 /** `host:port` or `[v6]:port`, already checked by the schema. */

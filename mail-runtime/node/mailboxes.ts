@@ -1,4 +1,4 @@
-import type { DirectoryUser } from '../auth';
+import type { Directory, DirectoryUser } from '../auth';
 import type { MailStore, QuotaLimits, UserMailbox } from '../store';
 import type { MailboxProvider } from '../imap';
 import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop } from '../pop3';
@@ -49,12 +49,36 @@ export async function openUserMailbox(store: MailStore, placement: MailboxPlacem
   });
 }
 
-/** IMAP sessions get a handle on the user's mailbox (the store shares the state between handles). */
-export function storeMailboxProvider(store: MailStore, placement: MailboxPlacement): MailboxProvider {
+/**
+ * IMAP sessions get a handle on the user's mailbox (the store shares the
+ * state between handles). Another user's mailbox (shared folders) is opened
+ * only when the directory knows her and placement says this node serves her
+ * mailbox now: one node serves a mailbox (DESIGN.md), so a grantee placed
+ * elsewhere is told `elsewhere`, never given a second writer.
+ */
+export function storeMailboxProvider(store: MailStore, placement: MailboxPlacement, directory?: Directory): MailboxProvider {
   return {
     async open(user) {
       const mailbox = await openUserMailbox(store, placement, user);
       return { mailbox, release: () => mailbox.close() };
+    },
+    async openOther(address) {
+      const user = directory ? await directory.lookup(address) : null;
+      // An alias is not a mailbox: only the canonical address names one.
+      if (!user || user.address.toLowerCase() !== address.toLowerCase()) return 'unknown';
+      if (!(await placement.owns(user.address))) return 'elsewhere';
+      const mailbox = await openUserMailbox(store, placement, user);
+      return { mailbox, release: () => mailbox.close() };
+    },
+    async sharingWith(address, max) {
+      const me = address.toLowerCase();
+      const out: string[] = [];
+      for (const a of await store.usersOfDomain(me.slice(me.lastIndexOf('@') + 1), max)) {
+        if (a === me || !(await placement.owns(a))) continue;
+        const ids = await store.aclIdentifiers(a);
+        if (ids.has(me) || ids.has('anyone')) out.push(a);
+      }
+      return out;
     },
   };
 }

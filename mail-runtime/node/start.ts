@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
@@ -53,6 +53,14 @@ export interface NodeOptions {
   };
   /** Certificate files; a self-signed certificate is generated when absent. */
   tls?: TlsFiles;
+  /**
+   * This node's certificate from the cluster CA (config
+   * `clusterTls.certFile`/`keyFile`), naming its member id: the implicit-TLS
+   * listeners present it to a client that asks for the member id by SNI
+   * (the proxies' backend hop), the public certificate to everyone else
+   * (net/tls.ts withClusterIdentity).
+   */
+  clusterTls?: TlsFiles;
   /** Where LOGIN / USER+PASS / AUTH PLAIN are allowed without TLS. */
   plaintextAuth: PlaintextAuthPolicy;
   /** Users: a directory object (hub client later) or a local users file. None: nobody can log in. */
@@ -138,9 +146,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.warn({ err }, 'close failed'));
   };
   try {
-    const tls = await loadTls(opts.tls, hostname);
-    if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
-    registerCertificateMetrics(registry, tls);
+    const publicTls = await loadTls(opts.tls, hostname);
+    if (publicTls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
+    registerCertificateMetrics(registry, publicTls);
+    const tls = opts.clusterTls ? await withClusterIdentity(publicTls, opts.clusterTls, [opts.memberId]) : publicTls;
     let directory: Directory;
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
@@ -205,7 +214,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     const placement = { epochOf: opts.epochFor ?? (() => 1), owns };
     const services: ImapServices = {
       auth,
-      mailboxes: storeMailboxProvider(store, placement),
+      mailboxes: storeMailboxProvider(store, placement, directory),
       tls,
       plaintextAuth,
       hostname,

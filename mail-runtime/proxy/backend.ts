@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 /**
  * A backend reply line longer than this is not a greeting or a login
@@ -8,6 +9,19 @@ import { connect, type Socket } from 'node:net';
 const MAX_BACKEND_LINE_BYTES = 16 * 1024;
 
 export class BackendError extends Error {}
+
+/**
+ * How the proxy verifies a node over TLS: the cluster CA (config
+ * `clusterTls.caFile`) and the node's member id, which its cluster
+ * certificate names (hub/ca, components/secrets.ts) and which the proxy
+ * also sends as SNI so the node picks that certificate (net/tls.ts
+ * withClusterIdentity).
+ */
+export interface BackendTls {
+  ca: string;
+  /** The owner node's member id: the name its certificate must carry. */
+  name: string;
+}
 
 /**
  * The proxy's connection to the owner node while it replays a login: read
@@ -20,7 +34,7 @@ export class BackendConnection {
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(readonly socket: Socket | TLSSocket) {
     socket.on('data', (d: Buffer) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       if (this.buf.length > MAX_BACKEND_LINE_BYTES && this.buf.indexOf(0x0a) < 0) this.fail(new BackendError('backend line too long'));
@@ -30,24 +44,61 @@ export class BackendConnection {
     socket.on('close', () => this.fail(new BackendError('backend closed the connection')));
   }
 
-  /** Connects; `preamble` (the PROXY v2 header, front.ts backendPreamble) is the first thing written. */
-  static open(host: string, port: number, timeoutMs: number, preamble?: Buffer): Promise<BackendConnection> {
+  /**
+   * Connects; `preamble` (the PROXY v2 header, front.ts backendPreamble) is
+   * the first thing written. With `tls`, the TLS handshake follows the
+   * header on the same connection (the order of HAProxy's `send-proxy-v2`
+   * with `ssl`, proxy-protocol.txt §2.2: the header describes the TCP
+   * connection, TLS runs inside it) and the node's certificate must chain
+   * to the cluster CA and name `tls.name`; anything else fails the
+   * connection with a BackendError saying so. `timeoutMs` bounds connect
+   * and handshake together.
+   */
+  static open(host: string, port: number, timeoutMs: number, preamble?: Buffer, tls?: BackendTls): Promise<BackendConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new BackendError(`no connection to ${host}:${port} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('connect', () => {
+      let secure: TLSSocket | undefined;
+      const fail = (why: string): void => {
         clearTimeout(timer);
+        secure?.on('error', () => undefined);
+        secure?.destroy();
+        socket.destroy();
+        reject(new BackendError(why));
+      };
+      const timer = setTimeout(() => fail(`no ${secure ? 'TLS session' : 'connection'} to ${host}:${port} within ${timeoutMs} ms`), timeoutMs);
+      socket.once('connect', () => {
         socket.removeAllListeners('error');
         if (preamble) socket.write(preamble);
-        resolve(new BackendConnection(socket));
+        if (!tls) {
+          clearTimeout(timer);
+          resolve(new BackendConnection(socket));
+          return;
+        }
+        // Errors of the TCP socket surface on the TLS socket above it (which the session listens to); none may reach the process.
+        socket.on('error', () => undefined);
+        const s = tlsConnect({
+          socket,
+          ca: tls.ca,
+          servername: tls.name,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+          // The name checked is the member id, whatever address the node was reached at (RFC 6125 §6: the reference identity is the one we meant to reach).
+          checkServerIdentity: (_host, cert) => checkServerIdentity(tls.name, cert),
+        });
+        secure = s;
+        const onError = (err: Error): void =>
+          fail(`node ${tls.name} at ${host}:${port}: TLS failed (its certificate must come from the cluster CA, clusterTls.caFile, and name ${tls.name}): ${(err as NodeJS.ErrnoException).code ?? 'error'}: ${err.message}`);
+        const onClose = (): void => fail(`node ${tls.name} at ${host}:${port} closed the connection during the TLS handshake`);
+        s.once('error', onError);
+        s.once('close', onClose);
+        s.once('secureConnect', () => {
+          clearTimeout(timer);
+          s.removeListener('error', onError);
+          s.removeListener('close', onClose);
+          resolve(new BackendConnection(s));
+        });
       });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new BackendError(`cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-      });
+      socket.once('error', (err) => fail(`cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     });
   }
 
@@ -91,7 +142,7 @@ export class BackendConnection {
   }
 
   /** Stops reading lines: returns the socket and the bytes it sent after the last line read. */
-  release(): { socket: Socket; rest: Buffer } {
+  release(): { socket: Socket | TLSSocket; rest: Buffer } {
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('error');
     this.socket.removeAllListeners('close');

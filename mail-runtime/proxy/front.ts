@@ -3,7 +3,8 @@ import type { LoginLimiter } from '../auth';
 import { LIMITS } from '../common/limits';
 import type { Logger } from '../common/log';
 import { encodeProxyV2, type AcceptedConnection, type PlaintextAuthPolicy } from '../net';
-import type { PlacementCache } from '../cluster';
+import type { PlacementCache, NoRoute, Route } from '../cluster';
+import { BackendConnection } from './backend';
 
 /**
  * Bounds of the proxy's pre-auth dialogue, beside the shared ones in
@@ -36,6 +37,13 @@ export interface FrontServices {
   backendTimeoutMs: number;
   /** Start each node connection with a PROXY v2 header naming the client (config `proxy.sendProxyProtocol`). */
   sendProxyProtocol: boolean;
+  /**
+   * The cluster CA (config `clusterTls.caFile`): with it every node
+   * connection is implicit TLS to the node's TLS port, verified against
+   * this CA and the node's member id (backend.ts). Absent (a cluster with
+   * no internal CA: the local one on loopback), the hop is plaintext.
+   */
+  backendCa?: string;
   sessions: SplicedSessions;
   /** Counts logins by protocol and outcome (/metrics). */
   countLogin(protocol: 'imap' | 'pop3' | 'submission', outcome: 'ok' | 'failed' | 'throttled' | 'unavailable'): void;
@@ -47,9 +55,32 @@ export interface FrontServices {
  * the client is (its address and the proxy address it connected to), so
  * the node's per-address limits count that client and not the proxy.
  */
-export function backendPreamble(s: FrontServices, conn: AcceptedConnection): Buffer | undefined {
+function backendPreamble(s: FrontServices, conn: AcceptedConnection): Buffer | undefined {
   if (!s.sendProxyProtocol) return undefined;
   return encodeProxyV2({ ip: conn.remoteIp, port: conn.remotePort }, { ip: conn.socket.localAddress ?? '0.0.0.0', port: conn.socket.localPort ?? 0 });
+}
+
+/**
+ * The node port each front replays its login on. Over TLS it is the
+ * implicit-TLS one (RFC 8314 §3.3): the PROXY v2 header goes first in the
+ * clear and TLS starts right after it, the order of HAProxy's
+ * `send-proxy-v2` + `ssl` (proxy-protocol.txt §2.2); STARTTLS would put a
+ * plaintext dialogue in between that the proxy would have to speak per
+ * protocol before anything is protected.
+ */
+const BACKEND_PORTS = {
+  plain: { imap: 'imap', pop3: 'pop3', submission: 'submission' },
+  tls: { imap: 'imaps', pop3: 'pop3s', submission: 'smtps' },
+} as const;
+
+/** Where `user`'s login goes: the owner node and the port for this hop (plain or TLS). */
+export function backendRoute(s: FrontServices, user: string, protocol: keyof typeof BACKEND_PORTS.plain): Route | NoRoute {
+  return s.cache.route(user, BACKEND_PORTS[s.backendCa ? 'tls' : 'plain'][protocol]);
+}
+
+/** Opens the connection to the routed node: PROXY v2 header (if configured), then TLS verified by the cluster CA (if configured). */
+export function openBackend(s: FrontServices, conn: AcceptedConnection, route: Route): Promise<BackendConnection> {
+  return BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, conn), s.backendCa ? { ca: s.backendCa, name: route.node } : undefined);
 }
 
 /** A session that has been handed to a node. */

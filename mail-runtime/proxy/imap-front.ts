@@ -3,8 +3,8 @@ import { decodeSaslPlain, encodeSaslPlain } from '../auth';
 import { capabilities as imapCapabilities } from '../imap';
 import { CommandReader, asAstring, asAtom, type ImapCommand } from '../imap/protocol';
 import type { AcceptedConnection, RefusalReason } from '../net';
-import { BackendConnection } from './backend';
-import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
+import type { BackendConnection } from './backend';
+import { backendRoute, openBackend, PROXY_LIMITS, type FrontServices } from './front';
 import { PreAuthFront } from './pre-auth';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 3501 §7.1.5, RFC 5530 UNAVAILABLE). */
@@ -222,7 +222,7 @@ export class ImapFront extends PreAuthFront {
     }
     // The per-user slow-down (auth/limiter.ts) applies before the node is asked, as it would before a password check.
     if (verdict.delayMs > 0) await sleep(verdict.delayMs);
-    const route = s.cache.route(cred.user, 'imap');
+    const route = backendRoute(s, cred.user, 'imap');
     if ('error' in route) {
       log.warn({ ip, why: route.error, node: route.node }, 'login: no node to route to');
       s.countLogin('imap', 'unavailable');
@@ -231,7 +231,7 @@ export class ImapFront extends PreAuthFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, this.conn));
+      backend = await openBackend(s, this.conn, route);
       const greeting = await backend.readLine(s.backendTimeoutMs);
       if (!greeting.startsWith('* OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       backend.write(

@@ -115,6 +115,8 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     failuresPerConnection: limits.loginFailuresPerConnection,
     backendTimeoutMs: Math.round(cfg.proxy.backendTimeoutSeconds * 1000),
     sendProxyProtocol: cfg.proxy.sendProxyProtocol,
+    // With the cluster CA every node connection is TLS verified by it (front.ts openBackend): nodes present their cluster certificate by SNI.
+    ...(ca ? { backendCa: ca } : {}),
     sessions,
     countLogin: (protocol, outcome) => logins.inc({ protocol, outcome }),
   };

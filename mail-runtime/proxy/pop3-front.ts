@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
 import type { AcceptedConnection, RefusalReason } from '../net';
-import { BackendConnection } from './backend';
-import { backendPreamble, PROXY_LIMITS, type FrontServices } from './front';
+import type { BackendConnection } from './backend';
+import { backendRoute, openBackend, PROXY_LIMITS, type FrontServices } from './front';
 import { LineFront } from './pre-auth';
 
 /** The greeting for a connection over `limits.maxConnections` (RFC 2449 §8.1.2 / RFC 3206 §4 SYS/TEMP). */
@@ -159,7 +159,7 @@ export class Pop3Front extends LineFront {
     }
     // The per-user slow-down (auth/limiter.ts) applies before the node is asked, as it would before a password check.
     if (verdict.delayMs > 0) await sleep(verdict.delayMs);
-    const route = s.cache.route(cred.user, 'pop3');
+    const route = backendRoute(s, cred.user, 'pop3');
     if ('error' in route) {
       log.warn({ ip, why: route.error, node: route.node }, 'login: no node to route to');
       s.countLogin('pop3', 'unavailable');
@@ -168,7 +168,7 @@ export class Pop3Front extends LineFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, this.conn));
+      backend = await openBackend(s, this.conn, route);
       const greeting = await backend.readLine(s.backendTimeoutMs);
       if (!greeting.startsWith('+OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       let answer: string;

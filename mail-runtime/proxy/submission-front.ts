@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeSaslPlain, encodeSaslPlain } from '../auth';
 import type { AcceptedConnection, RefusalReason } from '../net';
-import { BackendConnection } from './backend';
-import { backendPreamble, type FrontServices } from './front';
+import type { BackendConnection } from './backend';
+import { backendRoute, openBackend, type FrontServices } from './front';
 import { LineFront } from './pre-auth';
 
 /** RFC 5321 §3.1: a server that cannot serve now greets with 421. */
@@ -198,8 +198,8 @@ export class SubmissionFront extends LineFront {
       return;
     }
     if (verdict.delayMs > 0) await sleep(verdict.delayMs);
-    // The node's plain submission port: the proxy → node hop carries the login as the IMAP and POP3 fronts' do.
-    const target = s.cache.route(cred.user, 'submission');
+    // The node's submission port (587, or 465 when the hop is TLS): the proxy → node hop carries the login as the IMAP and POP3 fronts' do.
+    const target = backendRoute(s, cred.user, 'submission');
     if ('error' in target) {
       log.warn({ ip, why: target.error, node: target.node }, 'login: no node to route to');
       s.countLogin('submission', 'unavailable');
@@ -208,7 +208,7 @@ export class SubmissionFront extends LineFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await BackendConnection.open(target.host, target.port, s.backendTimeoutMs, backendPreamble(s, this.conn));
+      backend = await openBackend(s, this.conn, target);
       const greeting = await this.reply(backend);
       if (!greeting.startsWith('220')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       backend.write(`EHLO ${this.ehlo ?? this.hostname}\r\n`);

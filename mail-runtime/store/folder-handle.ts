@@ -55,6 +55,9 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   get name(): string {
     return this.impl.name;
   }
+  get owner(): string {
+    return this.impl.user;
+  }
   get uidValidity(): number {
     return this.impl.uidValidity;
   }

@@ -1,7 +1,10 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { guard } from './errors';
-import { newStats, type StoreContext } from './fsutil';
+import { META_DIR } from './folder';
+import { newStats, readFileOrNull, type StoreContext } from './fsutil';
+import { parseStored, UserMetaFile } from './on-disk';
 import { parseAddress, userDirOf } from './names';
 import { StoreError, type MailStoreOptions, type OpenUserOptions, type StoreStats, type UserMailbox } from './types';
 import { UserMailboxImpl, UserState } from './user';
@@ -116,6 +119,54 @@ export class MailStore {
     if (!user) return;
     await user.settle();
     user.fenceAll(reason);
+  }
+
+  /**
+   * Addresses with a mailbox on storage in `domain` (at most `max`, sorted), read from the
+   * directory names: no mailbox is opened. Used to find who may have shared folders.
+   */
+  async usersOfDomain(domain: string, max: number): Promise<string[]> {
+    let dir: string;
+    try {
+      dir = path.dirname(userDirOf(this.root, parseAddress(`x@${domain}`)));
+    } catch {
+      return [];
+    }
+    const names = await guard(this.ctx, 'list users', { domain }, async () => {
+      try {
+        return await fs.promises.readdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+    });
+    const out: string[] = [];
+    for (const n of names.sort()) {
+      if (out.length >= max) break;
+      try {
+        out.push(parseAddress(`${n}@${domain}`).address);
+      } catch {
+        // not a mailbox directory of ours
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The identifiers a user's ACLs name (RFC 4314), read from her user.json
+   * without opening the mailbox (no epoch claimed, nothing written): LIST
+   * asks it to find who shares folders with whom. Empty when she has none
+   * or no mailbox yet; CORRUPT if the file is damaged.
+   */
+  async aclIdentifiers(address: string): Promise<Set<string>> {
+    const dir = userDirOf(this.root, parseAddress(address));
+    const file = path.join(dir, META_DIR, 'user', 'user.json');
+    const raw = await guard(this.ctx, 'read ACLs', { user: address }, () => readFileOrNull(file));
+    const ids = new Set<string>();
+    if (!raw) return ids;
+    const meta = parseStored(UserMetaFile, raw.toString('utf8'), file);
+    for (const entry of Object.values(meta.acl ?? {})) for (const id of Object.keys(entry)) ids.add(id);
+    return ids;
   }
 
   /** Finish pending writes and release every file handle. */

@@ -21,6 +21,12 @@ export const UserMetaFile = z.strictObject({
   v: z.literal(1),
   subscriptions: z.array(z.string().min(1)),
   specialUse: z.record(z.string().min(1), z.enum(SPECIAL_USES)),
+  /**
+   * RFC 4314 access control lists: folder → identifier → rights (letters of
+   * `lrswipkxtea`, stored expanded: never the obsolete `c`/`d`). Absent in
+   * files written before ACLs existed (no grants).
+   */
+  acl: z.record(z.string().min(1), z.record(z.string().min(1), z.string().regex(/^[lrswipkxtea]*$/))).optional(),
 });
 export type UserMetaFile = z.infer<typeof UserMetaFile>;
 

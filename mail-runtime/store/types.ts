@@ -162,6 +162,8 @@ export interface FolderEventMap {
 export interface Folder extends EventEmitter<FolderEventMap> {
   /** Current name (changes if the folder is renamed while open). */
   readonly name: string;
+  /** The address of the mailbox the folder belongs to (differs from the session's user for a shared folder). */
+  readonly owner: string;
   readonly uidValidity: number;
   readonly uidNext: number;
   readonly highestModseq: number;
@@ -235,6 +237,10 @@ export interface UserMailbox {
   unsubscribe(name: string): Promise<void>;
   /** The shared live Folder for (user, name); close() it when done. */
   openFolder(name: string): Promise<Folder>;
+  /** RFC 4314: identifier → rights granted on an existing folder (the owner's own rights are implicit). */
+  getAcl(name: string): Promise<Record<string, string>>;
+  /** Grants `rights` to `identifier` on an existing folder (empty or null: removes the entry); durable when it resolves. */
+  setAcl(name: string, identifier: string, rights: string | null): Promise<void>;
   getQuota(): Promise<QuotaInfo>;
   close(): Promise<void>;
 }

@@ -377,8 +377,10 @@ export class UserState implements FolderHost {
       } else await move();
       this.usage = null;
       await fs.promises.rm(trash, { recursive: true, force: true });
-      if (this.meta.specialUse[canonical]) {
+      // The folder's ACL goes with it (RFC 4314 §3: rights belong to the mailbox, a new one starts with none).
+      if (this.meta.specialUse[canonical] || this.meta.acl?.[canonical]) {
         delete this.meta.specialUse[canonical];
+        if (this.meta.acl) delete this.meta.acl[canonical];
         await this.saveMeta();
       } else await this.owner.checkAfterWrite();
     });
@@ -437,6 +439,12 @@ export class UserState implements FolderHost {
       const su: Record<string, SpecialUse> = {};
       for (const [k, v] of Object.entries(this.meta.specialUse)) su[rename(k)] = v;
       this.meta.specialUse = su;
+      // ACLs follow the folder and its children.
+      if (this.meta.acl) {
+        const acl: Record<string, Record<string, string>> = {};
+        for (const [k, v] of Object.entries(this.meta.acl)) acl[rename(k)] = v;
+        this.meta.acl = acl;
+      }
       await this.saveMeta();
     });
   }
@@ -458,6 +466,37 @@ export class UserState implements FolderHost {
     } finally {
       await inbox.close();
     }
+  }
+
+  async getAcl(name: string): Promise<Record<string, string>> {
+    const canonical = normalizeFolderName(name);
+    if (!(await this.exists(canonical))) throw new StoreError('NONEXISTENT', `folder ${canonical} does not exist`);
+    return { ...(this.meta.acl?.[canonical] ?? {}) };
+  }
+
+  /** Stored with the subscriptions in user.json (one atomic write, checked against the epoch like every write). */
+  setAcl(name: string, identifier: string, rights: string | null): Promise<void> {
+    const canonical = normalizeFolderName(name);
+    if (identifier === '' || identifier.length > 320) throw new StoreError('CANNOT', 'invalid ACL identifier');
+    if (rights !== null && !/^[lrswipkxtea]*$/.test(rights)) throw new StoreError('CANNOT', 'invalid ACL rights');
+    return this.mutex.run(async () => {
+      await this.owner.checkBeforeWrite();
+      if (!(await this.exists(canonical))) throw new StoreError('NONEXISTENT', `folder ${canonical} does not exist`);
+      const acl = { ...(this.meta.acl ?? {}) };
+      const entry = { ...(acl[canonical] ?? {}) };
+      if (rights) entry[identifier] = rights;
+      else delete entry[identifier];
+      if (Object.keys(entry).length) acl[canonical] = entry;
+      else delete acl[canonical];
+      const before = this.meta;
+      this.meta = { ...this.meta, acl };
+      try {
+        await this.saveMeta();
+      } catch (err) {
+        this.meta = before;
+        throw err;
+      }
+    });
   }
 
   subscribe(name: string): Promise<void> {
@@ -526,6 +565,12 @@ export class UserMailboxImpl implements UserMailbox {
   }
   getQuota(): Promise<QuotaInfo> {
     return this.run('read quota', () => this.user.getQuota());
+  }
+  getAcl(name: string): Promise<Record<string, string>> {
+    return this.run('read ACL', () => this.user.getAcl(name));
+  }
+  setAcl(name: string, identifier: string, rights: string | null): Promise<void> {
+    return this.run('write ACL', () => this.user.setAcl(name, identifier, rights));
   }
   async close(): Promise<void> {
     if (this.closed) return;

@@ -58,6 +58,17 @@ describe('mailfleet CLI (subprocess)', { timeout: 180_000 }, () => {
     expect(doc['demo-node-1']!.role).toBe('node');
   });
 
+  it('render (docker): nodes and gateways carry their cluster-CA certificate, proxies only the CA; the gateways take PROXY v2 from HAProxy', async () => {
+    const r = await mailfleet('render', 'examples/specs/docker-ha.yaml', '--format', 'json');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, { clusterTls?: { caFile: string; certFile?: string; keyFile?: string }; proxyProtocolFrom?: string[] }>;
+    const tls = { caFile: '/etc/mailfleet/cluster-tls/ca.crt', certFile: '/etc/mailfleet/cluster-tls/tls.crt', keyFile: '/etc/mailfleet/cluster-tls/tls.key' };
+    expect(doc['mail-stage-node-0']!.clusterTls).toEqual(tls);
+    expect(doc['mail-stage-gateway-0']!.clusterTls).toEqual(tls);
+    expect(doc['mail-stage-proxy-0']!.clusterTls).toEqual({ caFile: tls.caFile });
+    expect(doc['mail-stage-gateway-0']!.proxyProtocolFrom).toEqual(['0.0.0.0/0', '::/0']);
+  });
+
   it('render: one member as JSON; bad format is a usage error', async () => {
     const r = await mailfleet('render', 'examples/specs/local.yaml', '--format', 'json', '--member', 'demo-gateway-0');
     expect(r.code).toBe(0);

@@ -6,7 +6,7 @@ import { get } from 'node:https';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailHaproxyConfig } from '../../components/haproxy';
-import { GUEST_PATHS, hubInternalNames, mxProxyProtocol, renderRuntimeConfigs, type RenderedMember } from '../../components/render';
+import { GUEST_PATHS, hubInternalNames, internalLeafNames, mxProxyProtocol, renderRuntimeConfigs, type RenderedMember } from '../../components/render';
 import { parseClusterSpec, type ClusterSpec } from '../../components/spec';
 import { RuntimeConfig } from '../../mail-runtime/config';
 import { issueMemberCertificate } from '../../mail-runtime/hub/ca';
@@ -48,8 +48,9 @@ describe('rendered configs carry the cluster wiring the runtime reads', () => {
       if (local) expect(c.clusterTls, m.memberId).toBeUndefined();
       else {
         expect(c.clusterTls?.caFile, m.memberId).toBe(GUEST_PATHS.clusterCa);
-        // Only hubs serve with a certificate from the internal CA.
-        expect(c.clusterTls?.certFile !== undefined, m.memberId).toBe(m.role === 'hub');
+        // Hubs, nodes and gateways present a certificate from the internal CA (their role's, at the same path); proxies only dial out.
+        expect(c.clusterTls?.certFile, m.memberId).toBe(m.role === 'proxy' ? undefined : GUEST_PATHS.clusterCert);
+        expect(c.clusterTls?.keyFile, m.memberId).toBe(m.role === 'proxy' ? undefined : GUEST_PATHS.clusterKey);
       }
       // Local: off in the render (a node run by hand serves clients directly); `up --local` turns it on for loopback.
       if (c.role === 'node') expect(c.proxyProtocolFrom.length > 0, m.memberId).toBe(!local);
@@ -85,6 +86,31 @@ describe('rendered configs carry the cluster wiring the runtime reads', () => {
     expect(node.role === 'node' && node.proxyProtocolFrom).toEqual(['0.0.0.0/0', '::/0']);
     expect(gateway.role === 'gateway' && gateway.proxyProtocolFrom).toEqual([]);
     expect(hubInternalNames(example('kubernetes-ha.yaml'))).toContain('mail-prod-hub.mail-prod.svc.cluster.local');
+  });
+
+  it('docker with HAProxy: the gateways take the header from their network (they publish no ports), HAProxy sends it on the MX backend only', () => {
+    const spec = example('docker-ha.yaml');
+    const members = renderRuntimeConfigs(spec);
+    const gateway = RuntimeConfig.parse(of(members, 'gateway')[0]!.config);
+    expect(gateway.role === 'gateway' && gateway.proxyProtocolFrom).toEqual(['0.0.0.0/0', '::/0']);
+    expect(mxProxyProtocol(spec)).toEqual(['smtp']);
+    // An external load balancer on docker: nobody.
+    const external = parseClusterSpec({ ...YAML.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'specs', 'docker-ha.yaml'), 'utf8')), loadBalancer: { kind: 'external', address: 'lb.example.net' } });
+    const gw = RuntimeConfig.parse(of(renderRuntimeConfigs(external), 'gateway')[0]!.config);
+    expect(gw.role === 'gateway' && gw.proxyProtocolFrom).toEqual([]);
+    expect(mxProxyProtocol(external)).toEqual([]);
+  });
+
+  it.each(SPECS.filter(([k]) => k !== 'local'))('%s: the node and gateway certificates name every member id (what the proxy verifies and asks for by SNI) and address', (_kind, spec) => {
+    const members = renderRuntimeConfigs(spec);
+    for (const role of ['node', 'gateway'] as const) {
+      const names = internalLeafNames(spec, role);
+      for (const m of of(members, role)) {
+        expect(names, m.memberId).toContain(m.memberId);
+        expect(names, m.memberId).toContain(m.address);
+      }
+    }
+    expect(internalLeafNames(spec, 'hub')).toEqual(hubInternalNames(spec));
   });
 });
 

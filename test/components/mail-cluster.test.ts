@@ -52,19 +52,24 @@ describe('MailCluster', () => {
     expect(inputs.dnsNames).toEqual(['mail.example.test', 'mc-hub-0']);
   });
 
-  it('issues a cluster-internal CA and the hubs\' certificate from it, naming the hub addresses; the hub key is a secret', async () => {
+  it('issues a cluster-internal CA and, per role, a certificate from it naming the role\'s internal names; the keys are secrets', async () => {
     const cap = await run(() => new MailCluster('mc', { spec: { ...dockerSpec, hubs: { count: 2 } } }));
     const ca = cap.resources.find((r) => r.type === 'tls:index/selfSignedCert:SelfSignedCert' && r.name === 'mc-internal-ca')!;
     expect(ca.inputs.isCaCertificate).toBe(true);
-    const csr = cap.resources.find((r) => r.type === 'tls:index/certRequest:CertRequest')!;
-    expect((unwrapSecrets(csr.inputs) as { dnsNames: string[] }).dnsNames).toEqual(['mc-hub-0', 'mc-hub-1']);
-    const leaf = cap.resources.find((r) => r.type === 'tls:index/locallySignedCert:LocallySignedCert')!;
-    expect(unwrapSecrets(leaf.inputs)).toMatchObject({ caCertPem: ca.outputs.certPem, allowedUses: expect.arrayContaining(['server_auth']) });
-    // Docker uploads the CA to every member and the hub's key to hubs only, as secrets.
+    const csr = (role: string) => unwrapSecrets(cap.resources.find((r) => r.type === 'tls:index/certRequest:CertRequest' && r.name === `mc-${role}-internal-csr`)!.inputs) as { dnsNames: string[] };
+    // The hubs' resource names are the ones existing stacks have (no replacement); nodes by member id (what the proxy checks), gateways too.
+    expect(csr('hub').dnsNames).toEqual(['mc-hub-0', 'mc-hub-1']);
+    expect(csr('node').dnsNames).toEqual(expect.arrayContaining(['mc-node-0']));
+    expect(csr('gateway').dnsNames).toEqual(expect.arrayContaining(['mc-gateway-0']));
+    for (const role of ['hub', 'node', 'gateway']) {
+      const leaf = cap.resources.find((r) => r.type === 'tls:index/locallySignedCert:LocallySignedCert' && r.name === `mc-${role}-internal-cert`)!;
+      expect(unwrapSecrets(leaf.inputs), role).toMatchObject({ caCertPem: ca.outputs.certPem, allowedUses: expect.arrayContaining(['server_auth']) });
+    }
+    // Docker uploads the CA to every member and each role's own key to that role only, as secrets; proxies get none.
     const uploads = (name: string) => JSON.stringify(unwrapSecrets(cap.resources.find((r) => r.type === 'docker:index/container:Container' && r.name === name)!.inputs.uploads));
     expect(uploads('mc-node-0')).toContain('/etc/mailfleet/cluster-tls/ca.crt');
-    expect(uploads('mc-node-0')).not.toContain('/etc/mailfleet/cluster-tls/tls.key');
-    expect(uploads('mc-hub-1')).toContain('/etc/mailfleet/cluster-tls/tls.key');
+    for (const m of ['mc-hub-1', 'mc-node-0', 'mc-gateway-0']) expect(uploads(m), m).toContain('/etc/mailfleet/cluster-tls/tls.key');
+    expect(uploads('mc-proxy-0')).not.toContain('/etc/mailfleet/cluster-tls/tls.key');
   });
 
   describe('renamedFrom: the engine moves every resource, nothing is replaced', () => {

@@ -46,7 +46,7 @@ export async function startTestNode(
     clusterTokenFile?: string;
     /** Config `clusterTls`: the CA the gateway relay's certificate is verified against. */
     clusterTls?: { caFile: string };
-  } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs'>> = {},
+  } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs' | 'owns'>> = {},
 ): Promise<TestNode> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mf-node-')));
   const usersFile = join(dir, 'users.yaml');
@@ -75,6 +75,7 @@ export async function startTestNode(
   const node = await startNode({
     ...nodeOptionsFromConfig(cfg),
     ...(opts.imapIdleTimeoutMs ? { imapIdleTimeoutMs: opts.imapIdleTimeoutMs } : {}),
+    ...(opts.owns ? { owns: opts.owns } : {}),
     log: createLogger({ role: 'node', member: cfg.memberId }, process.env.MAILFLEET_TEST_LOG ?? 'silent'),
   });
   return {

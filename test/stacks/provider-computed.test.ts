@@ -104,6 +104,8 @@ describe('whenComputed', () => {
         tlsCertPem: '-----BEGIN CERTIFICATE-----\n...',
         tlsKeyPem: pulumi.secret('-----BEGIN PRIVATE KEY-----\n...'),
         internalCaPem: '-----BEGIN CERTIFICATE-----\n...',
+        nodeInternalCertPem: '-----BEGIN CERTIFICATE-----\n...',
+        nodeInternalKeyPem: pulumi.secret('-----BEGIN PRIVATE KEY-----\n...'),
         // What RandomPassword.result is when the provider has filled in nothing.
         clusterToken: pulumi.output<string | undefined>(undefined) as pulumi.Output<string>,
       },

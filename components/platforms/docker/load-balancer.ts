@@ -1,7 +1,7 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { mailHaproxyConfig, renderHaproxyConfig, type MailService } from '../../haproxy';
-import { STANDARD_PORTS, type RenderedMember } from '../../render';
+import { STANDARD_PORTS, mxProxyProtocol, type RenderedMember } from '../../render';
 import type { ClusterSpec } from '../../spec';
 import { CLIENT_PORTS, type ClientPort, type LoadBalancerArgs, type LoadBalancerOut } from '../types';
 import { staticAddress, type HostPlan, type HostResources } from './network';
@@ -44,6 +44,8 @@ export function dockerHaproxyConfig(ctx: Pick<LoadBalancerContext, 'spec' | 'pla
     gateways: args.gateways,
     hubs: args.hubs,
     admin: ctx.spec.admin.public,
+    // The MX backend starts each connection with a PROXY v2 header naming the sender, which the gateways trust (render.ts proxyProtocolWiring).
+    sendProxyV2: mxProxyProtocol(ctx.spec),
     // One host: container names through Docker's DNS, re-resolved at run time
     // (a restarted container may get another address). Several hosts: the
     // members' fixed addresses.

@@ -2,7 +2,7 @@ import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { RuntimeConfig } from '../../../mail-runtime/config';
 import { GUEST_PATHS } from '../../render';
-import type { ClusterSecrets, SecretStore } from '../types';
+import { internalLeafOf, type ClusterSecrets, type SecretStore } from '../types';
 
 /**
  * Docker has no secret object outside Swarm, so secrets travel as files the
@@ -48,12 +48,13 @@ export function secretUploads(config: RuntimeConfig, secrets: ClusterSecrets): U
   if ((config.role === 'gateway' || config.role === 'all') && config.filters.dkim && secrets.dkimKeyPem) {
     uploads.push(secretFile(config.filters.dkim.keyFile, secrets.dkimKeyPem));
   }
-  // The cluster-internal CA (every member) and the hubs' certificate from it.
+  // The cluster-internal CA (every member) and the member's role certificate from it (hubs, nodes, gateways).
   const t = config.clusterTls;
   if (t && secrets.internalCaPem) uploads.push(secretFile(t.caFile, secrets.internalCaPem, '0444'));
-  if (t?.certFile && t.keyFile && secrets.hubInternalCertPem && secrets.hubInternalKeyPem) {
-    uploads.push(secretFile(t.certFile, secrets.hubInternalCertPem, '0444'));
-    uploads.push(secretFile(t.keyFile, secrets.hubInternalKeyPem));
+  const leaf = internalLeafOf(secrets, config.role);
+  if (t?.certFile && t.keyFile && leaf) {
+    uploads.push(secretFile(t.certFile, leaf.certPem, '0444'));
+    uploads.push(secretFile(t.keyFile, leaf.keyPem));
   }
   return uploads;
 }

@@ -5,7 +5,7 @@ import type { RuntimeConfig } from '../../../mail-runtime/config';
 import type { RenderedMember } from '../../render';
 import type { Role } from '../../spec';
 import { CONFIG_HASH_ANNOTATION, CONFIG_MOUNT, RUNTIME_UID, objectLabels, selectorLabels, type KubeEnv } from './meta';
-import { SECRET_KEYS } from './secrets';
+import { INTERNAL_LEAF_KEYS, SECRET_KEYS } from './secrets';
 
 type PodTemplate = k8s.types.input.core.v1.PodTemplateSpec;
 type ContainerPort = { name: string; containerPort: number; protocol: 'TCP' };
@@ -69,9 +69,11 @@ export function secretFiles(env: KubeEnv, config: RuntimeConfig): SecretFile[] {
   }
   if (config.clusterTls) {
     files.push({ file: config.clusterTls.caFile, secret: names.internalTlsSecret, key: SECRET_KEYS.internalCa });
-    if (config.clusterTls.certFile && config.clusterTls.keyFile) {
-      files.push({ file: config.clusterTls.certFile, secret: names.internalTlsSecret, key: SECRET_KEYS.hubInternalCert });
-      files.push({ file: config.clusterTls.keyFile, secret: names.internalTlsSecret, key: SECRET_KEYS.hubInternalKey });
+    const leaf = config.role in INTERNAL_LEAF_KEYS ? INTERNAL_LEAF_KEYS[config.role as keyof typeof INTERNAL_LEAF_KEYS] : undefined;
+    if (config.clusterTls.certFile && config.clusterTls.keyFile && leaf) {
+      // Only this role's pair: a node pod never sees the hubs' or the gateways' key.
+      files.push({ file: config.clusterTls.certFile, secret: names.internalTlsSecret, key: leaf.cert });
+      files.push({ file: config.clusterTls.keyFile, secret: names.internalTlsSecret, key: leaf.key });
     }
   }
   return files;

@@ -29,6 +29,18 @@ export const SECRET_KEYS = {
   internalCa: 'ca.crt',
   hubInternalCert: 'hub.crt',
   hubInternalKey: 'hub.key',
+  nodeInternalCert: 'node.crt',
+  nodeInternalKey: 'node.key',
+  gatewayInternalCert: 'gateway.crt',
+  gatewayInternalKey: 'gateway.key',
+} as const;
+
+/** The keys of a role's certificate from the cluster CA in the cluster-tls Secret (a pod projects only its role's pair). */
+export const INTERNAL_LEAF_KEYS = {
+  hub: { cert: SECRET_KEYS.hubInternalCert, key: SECRET_KEYS.hubInternalKey },
+  all: { cert: SECRET_KEYS.hubInternalCert, key: SECRET_KEYS.hubInternalKey },
+  node: { cert: SECRET_KEYS.nodeInternalCert, key: SECRET_KEYS.nodeInternalKey },
+  gateway: { cert: SECRET_KEYS.gatewayInternalCert, key: SECRET_KEYS.gatewayInternalKey },
 } as const;
 
 export const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
@@ -107,6 +119,7 @@ export function createSecrets(env: KubeEnv, parent: pulumi.Resource): SecretStor
   );
 
   if (secrets.internalCaPem && secrets.hubInternalCertPem && secrets.hubInternalKeyPem) {
+    const leaves = secrets.internalLeaves;
     resources.push(
       new k8s.core.v1.Secret(
         `${ctx.name}-cluster-tls`,
@@ -114,11 +127,15 @@ export function createSecrets(env: KubeEnv, parent: pulumi.Resource): SecretStor
           metadata: env.meta(names.internalTlsSecret),
           type: 'Opaque',
           stringData: pulumi.secret(
-            pulumi.all([secrets.internalCaPem, secrets.hubInternalCertPem, secrets.hubInternalKeyPem]).apply(([ca, cert, key]) => ({
-              [SECRET_KEYS.internalCa]: ca,
-              [SECRET_KEYS.hubInternalCert]: cert,
-              [SECRET_KEYS.hubInternalKey]: key,
-            })),
+            pulumi
+              .all([secrets.internalCaPem, secrets.hubInternalCertPem, secrets.hubInternalKeyPem, leaves?.node.certPem, leaves?.node.keyPem, leaves?.gateway.certPem, leaves?.gateway.keyPem])
+              .apply(([ca, cert, key, nodeCert, nodeKey, gatewayCert, gatewayKey]) => ({
+                [SECRET_KEYS.internalCa]: ca,
+                [SECRET_KEYS.hubInternalCert]: cert,
+                [SECRET_KEYS.hubInternalKey]: key,
+                ...(nodeCert && nodeKey ? { [SECRET_KEYS.nodeInternalCert]: nodeCert, [SECRET_KEYS.nodeInternalKey]: nodeKey } : {}),
+                ...(gatewayCert && gatewayKey ? { [SECRET_KEYS.gatewayInternalCert]: gatewayCert, [SECRET_KEYS.gatewayInternalKey]: gatewayKey } : {}),
+              })),
           ),
         },
         opts,

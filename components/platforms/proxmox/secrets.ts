@@ -23,5 +23,13 @@ export function cloudInitSecrets(s: ClusterSecrets): SecretInputs {
     ...(s.internalCaPem ? { internalCaPem: s.internalCaPem } : {}),
     ...(s.hubInternalCertPem ? { hubInternalCertPem: s.hubInternalCertPem } : {}),
     ...(s.hubInternalKeyPem ? { hubInternalKeyPem: s.hubInternalKeyPem } : {}),
+    ...(s.internalLeaves
+      ? {
+          nodeInternalCertPem: s.internalLeaves.node.certPem,
+          nodeInternalKeyPem: s.internalLeaves.node.keyPem,
+          gatewayInternalCertPem: s.internalLeaves.gateway.certPem,
+          gatewayInternalKeyPem: s.internalLeaves.gateway.keyPem,
+        }
+      : {}),
   };
 }

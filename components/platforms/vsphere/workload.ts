@@ -26,6 +26,10 @@ export function createWorkload(inv: Inventory, ctx: ClusterContext<'vsphere'>, a
     internalCaPem: s.internalCaPem,
     hubInternalCertPem: s.hubInternalCertPem,
     hubInternalKeyPem: s.hubInternalKeyPem,
+    nodeInternalCertPem: s.internalLeaves?.node.certPem,
+    nodeInternalKeyPem: s.internalLeaves?.node.keyPem,
+    gatewayInternalCertPem: s.internalLeaves?.gateway.certPem,
+    gatewayInternalKeyPem: s.internalLeaves?.gateway.keyPem,
   };
   const dependsOn = [...args.volume.resources, ...args.secretStore.resources];
   const vms = args.members.map((member) => {

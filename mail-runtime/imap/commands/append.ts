@@ -2,6 +2,8 @@ import { formatSequenceSet, parseDateTime, parseFlagList, type ImapValue, type R
 import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
 import { recentClaims } from './recent';
+import { allowedFlags } from './rights';
+import { requireRights, resolveMailbox } from './shared';
 import { AUTH_OR_SELECTED, defineCommand, noResult } from './types';
 
 /** One message of the command: `[flag-list] [date-time] literal` (RFC 3502 §6.3.11 `append-message`). */
@@ -84,9 +86,15 @@ export const APPEND = defineCommand({
       if (m.message.length === 0) return noResult('Empty message', { name: 'CANNOT' });
       if (m.message.length > max) return noResult(`Message too big (max ${max} octets)`, { name: 'TOOBIG' });
     }
+    // RFC 4314 §4: APPEND needs `i`; flags the user may not set are dropped (s: \Seen, t: \Deleted, w: the rest).
+    const target = await resolveMailbox(ctx, a.folder.store);
+    if (!target.ok) return target.result;
+    const denied = requireRights(target.value.rights, 'i', 'APPEND');
+    if (denied) return denied;
+    const rights = target.value.rights;
     let folder;
     try {
-      folder = await ctx.mailbox!.openFolder(a.folder.store);
+      folder = await target.value.mailbox.openFolder(target.value.name);
     } catch (err) {
       // RFC 3501 §6.3.11: TRYCREATE when the target does not exist.
       const mapped = storeErrorResult(err, { NONEXISTENT: 'TRYCREATE' });
@@ -95,7 +103,7 @@ export const APPEND = defineCommand({
     }
     try {
       recentClaims(ctx, folder); // first look before the messages arrive: they are recent for the next SELECT (RFC 3501 §2.3.2)
-      const res = await folder.appendMany(a.messages.map((m) => ({ raw: m.message, opts: { flags: m.flags, ...(m.date ? { internalDate: m.date } : {}) } })));
+      const res = await folder.appendMany(a.messages.map((m) => ({ raw: m.message, opts: { flags: allowedFlags(m.flags, rights), ...(m.date ? { internalDate: m.date } : {}) } })));
       return { status: 'OK' as const, code: appendUid(res.uidValidity, res.uids), text: 'APPEND completed' };
     } catch (err) {
       const mapped = storeErrorResult(err);

@@ -39,6 +39,8 @@ const EXTENSIONS = [
   'STATUS=SIZE', // RFC 8438 (status.ts; LIST RETURN (STATUS (SIZE)) too)
   'CREATE-SPECIAL-USE', // RFC 6154 §3 (mailboxes.ts)
   'MULTIAPPEND', // RFC 3502 (append.ts; all or none, store appendMany)
+  'ACL', // RFC 4314 (acl.ts; enforced through shared.ts in every command that touches a mailbox)
+  'RIGHTS=texk', // RFC 4314 §2.1.1: t, e, x, k are separate rights (rights.ts)
   'OBJECTID', // RFC 8474 (objectid.ts; MAILBOXID in CREATE, SELECT, STATUS; FETCH and SEARCH EMAILID, THREADID)
   'I18NLEVEL=1', 'I18NLEVEL=2', // RFC 5255 §4.3/§4.4: i;unicode-casemap in SEARCH, SORT, THREAD; COMPARATOR (comparator.ts)
 ] as const;

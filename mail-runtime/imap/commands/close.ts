@@ -11,7 +11,8 @@ export const CLOSE = defineCommand({
   parse: noArgs,
   async handle(ctx) {
     const view = ctx.selected;
-    if (view && !view.readOnly) {
+    // RFC 4314 §4: without `e` CLOSE leaves the mailbox without expunging.
+    if (view && !view.readOnly && view.rights.includes('e')) {
       const deleted = view.folder.messages().filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid);
       if (deleted.length) await view.folder.expunge();
     }

@@ -3,6 +3,7 @@ import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
 import { recentClaims } from './recent';
 import { resolveUids, setArg, type SetArg } from './sets';
+import { requireRights, resolveMailbox } from './shared';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 import { sendPaced } from './work';
 import type { CopyResult } from '../../store';
@@ -40,10 +41,20 @@ function transferCommand(kind: 'COPY' | 'MOVE', uid: boolean): CommandSpec<{ set
     async handle(ctx, { set, target }) {
       const view = ctx.selected!;
       if (kind === 'MOVE' && view.readOnly) return noResult('Mailbox is read-only', { name: 'READ-ONLY' });
+      // RFC 4314 §4 (and RFC 6851 §3.3 for MOVE): MOVE takes `t` and `e` on the source.
+      if (kind === 'MOVE') {
+        const src = requireRights(view.rights, 'te', 'MOVE');
+        if (src) return src;
+      }
       const uids = resolveUids(view, set, uid);
+      // RFC 4314 §4: COPY and MOVE need `i` on the target.
+      const to = await resolveMailbox(ctx, target.store);
+      if (!to.ok) return to.result;
+      const denied = requireRights(to.value.rights, 'i', kind);
+      if (denied) return denied;
       let dest;
       try {
-        dest = await ctx.mailbox!.openFolder(target.store);
+        dest = await to.value.mailbox.openFolder(to.value.name);
       } catch (err) {
         const mapped = storeErrorResult(err, { NONEXISTENT: 'TRYCREATE' });
         if (mapped) return mapped;

@@ -1,11 +1,15 @@
 import { noArgs, fail, ok } from './args';
 import { setArg, resolveUids, type SetArg } from './sets';
+import { requireRights } from './shared';
 import { SELECTED, defineCommand, noResult, okResult, type CommandResult, type SessionContext } from './types';
 import { sendPaced } from './work';
 
 async function expunge(ctx: SessionContext, uids: number[] | undefined): Promise<CommandResult> {
   const view = ctx.selected!;
   if (view.readOnly) return noResult('Mailbox is read-only', { name: 'READ-ONLY' });
+  // RFC 4314 §4: EXPUNGE needs `e`.
+  const denied = requireRights(view.rights, 'e', 'EXPUNGE');
+  if (denied) return denied;
   if (uids && !uids.length) return okResult('EXPUNGE completed');
   await view.folder.expunge(uids);
   // Our own expunges are announced now, before the tagged OK (RFC 3501 §6.4.3).

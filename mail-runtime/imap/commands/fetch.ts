@@ -95,7 +95,8 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
 
       // \Seen first (RFC 3501 §6.4.5 BODY[section]), so FLAGS below shows it.
       const seenSet = new Set<number>();
-      if (!view.readOnly && attrs.some(fetchSetsSeen)) {
+      // RFC 4314 §4: without `s` the implicit \Seen is not set (the FETCH itself succeeds).
+      if (!view.readOnly && view.rights.includes('s') && attrs.some(fetchSetsSeen)) {
         const unseen = targets.filter((t) => !t.meta.flags.includes('\\Seen')).map((t) => t.meta.uid);
         if (unseen.length) {
           const res = await folder.store(unseen, 'add', ['\\Seen']);
@@ -103,8 +104,8 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           view.ackFlags(unseen);
         }
       }
-      const emailIdOf = emailIds(ctx.mailbox!.address, folder.uidValidity);
-      const threadIdOf = threadIds(ctx.mailbox!.address, folder.uidValidity);
+      const emailIdOf = emailIds(folder.owner, folder.uidValidity);
+      const threadIdOf = threadIds(folder.owner, folder.uidValidity);
       // Read from the folder at the first message that joins its thread by subject (objectid.ts), once per FETCH.
       let roots: SubjectRoots | undefined;
       const wantsContent = attrs.some((a) => renderable(a));
@@ -161,7 +162,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
               case 'THREADID': {
                 // From the cached summary's References, else its subject (objectid.ts): THREADID counts as content.
                 const fields = summary?.sort ?? null;
-                if (needsSubjectRoot(fields)) roots ??= await subjectRoots(ctx.mailbox!.address, folder, work);
+                if (needsSubjectRoot(fields)) roots ??= await subjectRoots(folder.owner, folder, work);
                 items.push(atom('THREADID'), objectIdValue(threadIdOf(fields, meta.uid, roots)));
                 continue;
               }

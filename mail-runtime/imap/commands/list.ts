@@ -4,6 +4,8 @@ import { asAstring, atom, data, list, str, type ImapResponse, type ImapValue, ty
 import { fail, imapName, ok, overLimit, utf8Name } from './args';
 import { compileListPattern } from './list-match';
 import { parseList, TOO_LONG_PATTERN, type ListArgs } from './list-args';
+import { effectiveRights } from './rights';
+import { MAX_SHARING_OWNERS, OTHER_USERS, resolveMailbox, sharedName, splitShared, type Resolved } from './shared';
 import { statusResponse } from './status';
 import { AUTH_OR_SELECTED, defineCommand, okResult, parseOptions, type ParseOptions, type SessionContext } from './types';
 import { CommandWork } from './work';
@@ -101,6 +103,7 @@ async function runList(ctx: SessionContext, a: ListArgs): Promise<void> {
     return r.match;
   };
   const folders = await mb.listFolders();
+  if (a.patterns.some((p) => reachesShared(a.reference + p))) folders.push(...(await sharedFolders(ctx)));
   const infos = new Map<string, FolderInfo>(folders.map((f) => [f.name, f]));
   const subscribed = new Set(a.ret.subscribed ? await mb.listSubscriptions() : []);
   const criteria: string[] = [];
@@ -165,9 +168,12 @@ function listResponse(e: Entry, a: ListArgs, subscribed: ReadonlySet<string>, cr
  * STATUS (the RFC lets the server drop it); LIST still completes OK.
  */
 async function sendStatus(ctx: SessionContext, name: string, items: readonly string[]): Promise<void> {
+  // RFC 4314 §4: STATUS needs `r`; without it the mailbox gets no STATUS here either.
+  const target = await resolveMailbox(ctx, name);
+  if (!target.ok || !target.value.rights.includes('r')) return;
   let folder;
   try {
-    folder = await ctx.mailbox!.openFolder(name);
+    folder = await target.value.mailbox.openFolder(target.value.name);
   } catch (err) {
     if (isStoreError(err) && !isStoreError(err, 'STALE_EPOCH')) return;
     throw err;
@@ -230,6 +236,8 @@ export const LSUB = defineCommand({
     };
     const answers = new Map<string, readonly string[]>();
     for (const name of subscriptions) {
+      // RFC 4314 §4: a shared mailbox the user may not look up (`l`) is not listed.
+      if (splitShared(name) && !(await mayList(ctx, name))) continue;
       if (await matches(name)) {
         const f = infos.get(name);
         answers.set(name, f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect']);
@@ -253,12 +261,69 @@ export const LSUB = defineCommand({
  * session, with the attributes LIST would show; OLDNAME (§6.3.9.7) when the
  * name the client sent was not in the normalized form we store (§5.1).
  */
-export async function selectedListResponse(ctx: SessionContext, storeName: string, sent: string): Promise<ImapResponse> {
+export async function selectedListResponse(ctx: SessionContext, storeName: string, sent: string, where: Resolved): Promise<ImapResponse> {
   const opts = parseOptions(ctx);
-  const info = (await ctx.mailbox!.listFolders()).find((f) => f.name === storeName);
+  const info = (await where.mailbox.listFolders()).find((f) => f.name === where.name);
   const attrs = info ? [...info.flags, ...(info.specialUse ? [info.specialUse] : [])] : [];
   const name = imapName(storeName, opts);
   const items: ResponseValue[] = [atom('LIST'), list(attrs.map(atom)), str(HIERARCHY_DELIMITER), str(name)];
   if (sent !== name && storeName !== 'INBOX') items.push(list([str('OLDNAME'), list([str(sent)])]));
   return data(...items);
+}
+
+const SHARED_PREFIX = OTHER_USERS + HIERARCHY_DELIMITER;
+
+/**
+ * Whether a LIST pattern (reference + pattern, undecoded) can match a name
+ * inside the Other Users namespace, so plain `LIST "" %` does not look at
+ * other users' ACLs: its literal start must agree with `Other Users/`, and a
+ * shorter literal must be followed by `*` or lead on to a deeper level.
+ */
+function reachesShared(full: string): boolean {
+  const w = full.search(/[*%]/);
+  const literal = w < 0 ? full : full.slice(0, w);
+  if (literal.length >= SHARED_PREFIX.length) return literal.startsWith(SHARED_PREFIX);
+  if (w < 0) return false;
+  return SHARED_PREFIX.startsWith(literal) && (full.includes('*') || full.slice(w).includes(HIERARCHY_DELIMITER));
+}
+
+async function mayList(ctx: SessionContext, name: string): Promise<boolean> {
+  const r = await resolveMailbox(ctx, name);
+  return r.ok && r.value.rights.includes('l');
+}
+
+/**
+ * The Other Users namespace as FolderInfos (RFC 2342 §4, RFC 4314 §4):
+ * the folders other users served by this node granted the session user
+ * `l` on, named `Other Users/<owner>/<folder>`, with the levels above them
+ * as `\Noselect`. Children are announced only when visible, so the
+ * listing reveals no folder she may not see.
+ */
+async function sharedFolders(ctx: SessionContext): Promise<FolderInfo[]> {
+  const provider = ctx.services.mailboxes;
+  const me = ctx.user!.address.toLowerCase();
+  if (!provider.sharingWith) return [];
+  const visible: FolderInfo[] = [];
+  for (const owner of await provider.sharingWith(me, MAX_SHARING_OWNERS)) {
+    const mb = await ctx.otherMailbox(owner);
+    if (typeof mb === 'string') continue; // moved away meanwhile
+    for (const f of await mb.listFolders()) {
+      if (f.flags.includes('\\Noselect')) continue;
+      let acl: Record<string, string>;
+      try {
+        acl = await mb.getAcl(f.name);
+      } catch (err) {
+        if (isStoreError(err, 'NONEXISTENT')) continue; // deleted meanwhile
+        throw err;
+      }
+      if (effectiveRights(acl, me).includes('l')) visible.push({ name: sharedName(owner, f.name), subscribed: false, flags: [] });
+    }
+  }
+  if (!visible.length) return [];
+  const names = new Set(visible.map((f) => f.name));
+  const parents = new Set<string>();
+  for (const f of visible) for (const p of ancestors(f.name)) if (!names.has(p)) parents.add(p);
+  const all = [...names, ...parents];
+  const children = (n: string) => (all.some((o) => isDescendant(o, n)) ? '\\HasChildren' : '\\HasNoChildren');
+  return all.sort(byName).map((name) => ({ name, subscribed: false, flags: parents.has(name) ? ['\\Noselect', children(name)] : [children(name)] }));
 }

@@ -4,6 +4,7 @@ import { fail, folderArg, ok, type FolderName } from './args';
 import { storeErrorResult } from './errors';
 import { mailboxId, objectIdValue } from './objectid';
 import { recentRegistry } from './recent';
+import { requireRights, resolveMailbox, resolveNew } from './shared';
 import { AUTH_OR_SELECTED, defineCommand, noResult, okResult, type CommandResult, type ParseOptions } from './types';
 
 function oneFolder(args: readonly ImapValue[], _cmd: unknown, opts: ParseOptions) {
@@ -62,12 +63,22 @@ export const CREATE = defineCommand({
       // RFC 6154 §3: an attribute we do not support is refused with USEATTR.
       if (!specialUse) return noResult(`Unsupported special-use attribute ${use.slice(0, 40)}`, { name: 'USEATTR' });
     }
-    const res = await attempt(() => ctx.mailbox!.createFolder(f.store, specialUse ? { specialUse } : undefined), 'CREATE completed');
+    const where = await resolveNew(ctx, f.store, 'CREATE');
+    if (!where.ok) return where.result;
+    const { mailbox, name } = where.value;
+    const res = await attempt(async () => {
+      await mailbox.createFolder(name, specialUse ? { specialUse } : undefined);
+      // A folder a grantee creates in a shared tree is shared like its parent (else she could not even see it).
+      if (where.parent !== undefined) {
+        const acl = await mailbox.getAcl(where.parent);
+        for (const [id, rights] of Object.entries(acl)) await mailbox.setAcl(name, id, rights);
+      }
+    }, 'CREATE completed');
     if (res.status !== 'OK') return res;
     // RFC 8474 §4.1: the tagged OK of CREATE carries the new mailbox's MAILBOXID.
-    const folder = await ctx.mailbox!.openFolder(f.store);
+    const folder = await mailbox.openFolder(name);
     try {
-      return okResult('CREATE completed', { name: 'MAILBOXID', args: [objectIdValue(mailboxId(ctx.mailbox!.address, folder.uidValidity))] });
+      return okResult('CREATE completed', { name: 'MAILBOXID', args: [objectIdValue(mailboxId(folder.owner, folder.uidValidity))] });
     } finally {
       await folder.close();
     }
@@ -86,12 +97,20 @@ export const DELETE = defineCommand({
   parse: oneFolder,
   async handle(ctx, f) {
     if (f.store === 'INBOX') return noResult('INBOX cannot be deleted', { name: 'CANNOT' });
-    const name = normalizeFolderName(f.store);
+    // RFC 4314 §4: DELETE needs `x`.
+    const target = await resolveMailbox(ctx, f.store);
+    if (!target.ok) return target.result;
+    const denied = requireRights(target.value.rights, 'x', 'DELETE');
+    if (denied) return denied;
+    const { mailbox } = target.value;
+    let name = '';
     const result = await attempt(async () => {
-      await ctx.mailbox!.deleteFolder(f.store);
-      recentRegistry(ctx).deleted(ctx.mailbox!.address, name);
+      name = normalizeFolderName(target.value.name);
+      await mailbox.deleteFolder(name);
+      recentRegistry(ctx).deleted(mailbox.address, name);
     }, 'DELETE completed');
-    if (result.status !== 'OK' || ctx.selected?.folder.name !== name) return result;
+    const sel = ctx.selected?.folder;
+    if (result.status !== 'OK' || sel?.name !== name || sel.owner !== mailbox.address) return result;
     // Leave the mailbox first, so no BYE for it goes out before the tagged reply.
     await ctx.unselect();
     return {
@@ -118,11 +137,21 @@ export const RENAME = defineCommand({
   },
   async handle(ctx, { from, to }) {
     if (to.store === 'INBOX') return noResult('INBOX already exists', { name: 'ALREADYEXISTS' });
+    // RFC 4314 §4: RENAME needs `x` on the old name and `k` on the new name's parent.
+    const src = await resolveMailbox(ctx, from.store);
+    if (!src.ok) return src.result;
+    const denied = requireRights(src.value.rights, 'x', 'RENAME');
+    if (denied) return denied;
+    const dst = await resolveNew(ctx, to.store, 'RENAME');
+    if (!dst.ok) return dst.result;
+    const mailbox = src.value.mailbox;
+    if (dst.value.mailbox !== mailbox) return noResult('Cannot rename a folder into another user\'s mailbox', { name: 'CANNOT' });
+    const [oldName, newName] = [src.value.name, dst.value.name];
     return attempt(async () => {
-      await ctx.mailbox!.renameFolder(from.store, to.store);
+      await mailbox.renameFolder(oldName, newName);
       // The folder keeps its UIDVALIDITY, so its \Recent claims move with it. Renaming INBOX
       // moves its messages into a new folder instead (RFC 3501 §6.3.5): nothing to carry over.
-      if (from.store !== 'INBOX') recentRegistry(ctx).renamed(ctx.mailbox!.address, normalizeFolderName(from.store), normalizeFolderName(to.store));
+      if (oldName !== 'INBOX') recentRegistry(ctx).renamed(mailbox.address, normalizeFolderName(oldName), normalizeFolderName(newName));
     }, 'RENAME completed');
   },
 });

@@ -13,5 +13,5 @@ export function recentRegistry(ctx: SessionContext): RecentRegistry {
  * the first look is unclaimed, whatever its INTERNALDATE (see ../recent.ts).
  */
 export function recentClaims(ctx: SessionContext, folder: Folder): RecentClaims {
-  return recentRegistry(ctx).of(ctx.mailbox!.address, folder);
+  return recentRegistry(ctx).of(folder.owner, folder);
 }

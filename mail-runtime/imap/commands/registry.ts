@@ -1,3 +1,4 @@
+import { DELETEACL, GETACL, LISTRIGHTS, MYRIGHTS, SETACL } from './acl';
 import { APPEND } from './append';
 import { AUTHENTICATE } from './authenticate';
 import { CANCELUPDATE } from './cancelupdate';
@@ -82,6 +83,11 @@ const ALL = [
   UID_THREAD,
   CANCELUPDATE, // RFC 5267 §4.5
   COMPARATOR, // RFC 5255 §4.7
+  SETACL, // RFC 4314 §3
+  DELETEACL,
+  GETACL,
+  LISTRIGHTS,
+  MYRIGHTS,
 ] as const;
 
 export const REGISTRY: ReadonlyMap<string, CommandSpec<unknown>> = new Map(

@@ -281,7 +281,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const changesAtStart = view.changes;
       let hits: SearchHit[];
       try {
-        const matches = await findMatches(view, ctx.mailbox!.address, a.query.key, new CommandWork());
+        const matches = await findMatches(view, view.folder.owner, a.query.key, new CommandWork());
         hits = matches.map((m) => ({ n: uid ? m.meta.uid : m.seq, uid: m.meta.uid, modseq: m.meta.modseq }));
       } catch (err) {
         // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) leaves `$` empty.
@@ -296,7 +296,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         if (response) ctx.send(response);
         if (returnOptions.includes('UPDATE')) {
           // RFC 5267 §4.2: keep the result up to date (context-update.ts), or say we will not.
-          const address = ctx.mailbox!.address;
+          const address = view.folder.owner;
           const key = a.query.key;
           const rerun = async (work: CommandWork): Promise<number[]> => (await findMatches(view, address, key, work)).map((m) => m.meta.uid);
           const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, hits.map((h) => h.uid), changesAtStart);

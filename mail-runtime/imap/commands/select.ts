@@ -15,6 +15,7 @@ import { fail, folderArg, ok, type FolderName } from './args';
 import { mailboxId, objectIdValue } from './objectid';
 import { selectedListResponse } from './list';
 import { recentClaims } from './recent';
+import { requireRights, resolveMailbox } from './shared';
 import { AUTH_OR_SELECTED, defineCommand, type CommandResult, type ParseOptions, type SessionContext } from './types';
 import { setArg, type SetArg } from './sets';
 import { vanishedEarlier } from './vanished';
@@ -83,7 +84,8 @@ function parseSelect(args: readonly ImapValue[], _cmd: unknown, opts: ParseOptio
  * RFC 3501 §6.3.1 SELECT / §6.3.2 EXAMINE. A failed SELECT leaves the
  * session in AUTHENTICATED with nothing selected (§6.3.1).
  */
-async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolean): Promise<CommandResult> {
+async function selectFolder(ctx: SessionContext, a: SelectArgs, examine: boolean): Promise<CommandResult> {
+  let readOnly = examine;
   const qresyncOn = ctx.enabled.has('QRESYNC');
   const rev2 = ctx.enabled.has('IMAP4rev2');
   // RFC 7162 §3.2.5: the QRESYNC parameter without ENABLE QRESYNC is a BAD.
@@ -91,12 +93,18 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
   // RFC 7162 §3.2.11: [CLOSED] marks where the previous mailbox's responses end; IMAP4rev2 requires it always (RFC 9051 §6.3.2, Appendix E item 9).
   if (ctx.selected && (qresyncOn || rev2)) ctx.send(untagged('OK', 'Previous mailbox closed', { name: 'CLOSED' }));
   await ctx.unselect();
-  const mb = ctx.mailbox;
-  if (!mb) return { status: 'NO', text: 'No mailbox' };
+  if (!ctx.mailbox) return { status: 'NO', text: 'No mailbox' };
   if (a.condstore) ctx.enabled.add('CONDSTORE');
+  // RFC 4314 §4: SELECT and EXAMINE need `r`.
+  const target = await resolveMailbox(ctx, a.folder.store);
+  if (!target.ok) return target.result;
+  const denied = requireRights(target.value.rights, 'r', examine ? 'EXAMINE' : 'SELECT');
+  if (denied) return denied;
+  // RFC 4314 §4: read-only when none of the rights that change the mailbox's messages is held.
+  if (!/[swte]/.test(target.value.rights)) readOnly = true;
   let folder;
   try {
-    folder = await mb.openFolder(a.folder.store);
+    folder = await target.value.mailbox.openFolder(target.value.name);
   } catch (err) {
     const mapped = storeErrorResult(err);
     if (mapped) return mapped;
@@ -104,7 +112,7 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
   }
   let listed;
   try {
-    listed = rev2 ? await selectedListResponse(ctx, a.folder.store, a.folder.imap) : undefined;
+    listed = rev2 ? await selectedListResponse(ctx, a.folder.store, a.folder.imap, target.value) : undefined;
   } catch (err) {
     await folder.close();
     throw err;
@@ -113,6 +121,7 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
   // and reports them as recent without claiming them (RFC 3501 §2.3.2, §6.3.2).
   const view = new MailboxView(folder, a.folder.imap, readOnly, () => ctx.mailboxChanged(), recentClaims(ctx, folder));
   view.showRecent = !rev2;
+  view.rights = target.value.rights;
   const msgs = folder.messages();
   let firstUnseen = 0;
   for (let i = 0; i < msgs.length && !firstUnseen; i++) if (!msgs[i].flags.includes('\\Seen')) firstUnseen = i + 1;
@@ -129,7 +138,7 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
   ctx.send(untagged('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [num(folder.uidValidity)] }));
   ctx.send(untagged('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [num(folder.uidNext)] }));
   // RFC 8474 §4.2: SELECT and EXAMINE report the mailbox's MAILBOXID.
-  ctx.send(untagged('OK', 'Ok', { name: 'MAILBOXID', args: [objectIdValue(mailboxId(ctx.mailbox!.address, folder.uidValidity))] }));
+  ctx.send(untagged('OK', 'Ok', { name: 'MAILBOXID', args: [objectIdValue(mailboxId(folder.owner, folder.uidValidity))] }));
   // RFC 7162 §3.1.2.1: a CONDSTORE server sends HIGHESTMODSEQ on every SELECT/EXAMINE.
   ctx.send(untagged('OK', 'Highest', { name: 'HIGHESTMODSEQ', args: [num(folder.highestModseq)] }));
   view.vanishedResponses = qresyncOn;
@@ -150,7 +159,7 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, readOnly: boolea
   return {
     status: 'OK',
     code: { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' },
-    text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed`,
+    text: `${examine ? 'EXAMINE' : 'SELECT'} completed`,
   };
 }
 

@@ -145,7 +145,7 @@ function sortCommand(uid: boolean): CommandSpec<SortArgs> {
       const view = ctx.selected!;
       const modseqQuery = modseqSearch(ctx, a.query.key);
       const changesAtStart = view.changes;
-      const address = ctx.mailbox!.address;
+      const address = view.folder.owner;
       const run = async (work: CommandWork): Promise<{ hits: SearchMatch[]; sorted: SortMessage[] }> => {
         const found = await findMatches(view, address, a.query.key, work);
         const withFields = needsFields(a.criteria);

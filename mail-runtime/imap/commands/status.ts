@@ -4,6 +4,7 @@ import { fail, folderArg, ok, type FolderName } from './args';
 import { mailboxId, objectIdValue } from './objectid';
 import { storeErrorResult } from './errors';
 import { recentClaims } from './recent';
+import { requireRights, resolveMailbox } from './shared';
 import { AUTH_OR_SELECTED, defineCommand, okResult, type SessionContext } from './types';
 
 const ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'HIGHESTMODSEQ', 'SIZE', 'MAILBOXID']);
@@ -28,7 +29,7 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
   for (const item of items) {
     if (item === 'MAILBOXID') {
       // RFC 8474 §4.3: `MAILBOXID (objectid)`.
-      out.push(atom(item), objectIdValue(mailboxId(ctx.mailbox!.address, folder.uidValidity)));
+      out.push(atom(item), objectIdValue(mailboxId(folder.owner, folder.uidValidity)));
       continue;
     }
     let value: number;
@@ -79,9 +80,14 @@ export const STATUS = defineCommand({
     return ok({ folder: folder.value, items: items.value });
   },
   async handle(ctx, { folder, items }) {
+    // RFC 4314 §4: STATUS needs `r`.
+    const target = await resolveMailbox(ctx, folder.store);
+    if (!target.ok) return target.result;
+    const denied = requireRights(target.value.rights, 'r', 'STATUS');
+    if (denied) return denied;
     let f;
     try {
-      f = await ctx.mailbox!.openFolder(folder.store);
+      f = await target.value.mailbox.openFolder(target.value.name);
     } catch (err) {
       const mapped = storeErrorResult(err);
       if (mapped) return mapped;

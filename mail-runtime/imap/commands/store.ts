@@ -1,7 +1,9 @@
 import type { FlagOperation } from '../../store';
 import { formatSequenceSet, parseStoreArgs, type StoreRequest } from '../protocol';
 import { fail, ok } from './args';
+import { rightForFlag } from './rights';
 import { resolveUids, setArg, type SetArg } from './sets';
+import { requireRights } from './shared';
 import { SELECTED, defineCommand, noResult, okResult, type CommandSpec } from './types';
 import { flagsFetch } from './view';
 import { CommandWork } from './work';
@@ -31,6 +33,10 @@ function storeCommand(uid: boolean): CommandSpec<{ set: SetArg; req: StoreReques
     async handle(ctx, { set, req }) {
       const view = ctx.selected!;
       if (view.readOnly) return noResult('Mailbox is read-only', { name: 'READ-ONLY' });
+      // RFC 4314 §4: \Seen needs `s`, \Deleted `t`, other flags `w`; FLAGS (replace) may change them all.
+      const needed = req.op === 'set' ? 'stw' : [...new Set(req.flags.map(rightForFlag))].join('');
+      const denied = requireRights(view.rights, needed, 'STORE of these flags');
+      if (denied) return denied;
       if (req.unchangedSince !== undefined) ctx.enabled.add('CONDSTORE');
       const uids = resolveUids(view, set, uid);
       if (!uids.length) return okResult('STORE completed');

@@ -38,7 +38,7 @@ function threadCommand(uid: boolean): CommandSpec<ThreadArgs> {
       const work = new CommandWork();
       let text: string;
       try {
-        const hits = await findMatches(view, ctx.mailbox!.address, a.query.key, work);
+        const hits = await findMatches(view, view.folder.owner, a.query.key, work);
         // RFC 5255 §4.2: subjects compare under the active comparator (i;unicode-casemap, comparator.ts), as in SORT.
         const messages = (await sortMessagesOf(view.folder, hits, true, work)).map(casemapped);
         const budget = new WorkBudget(work, LIMITS.imapSearchWorkUnits, 'THREAD');

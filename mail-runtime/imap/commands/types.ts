@@ -25,6 +25,19 @@ export interface CommandResult {
 /** Opens a user's mailbox for a session; the node implements it over the store (with ownership epochs). */
 export interface MailboxProvider {
   open(user: DirectoryUser): Promise<{ mailbox: UserMailbox; release: () => Promise<void> }>;
+  /**
+   * Another user's mailbox, for her shared folders (RFC 4314): `unknown`
+   * when the directory has no such user, `elsewhere` when this node does
+   * not serve it now (one node serves a mailbox, DESIGN.md: it is never
+   * opened here then). Absent: no shared folders.
+   */
+  openOther?(address: string): Promise<{ mailbox: UserMailbox; release: () => Promise<void> } | 'unknown' | 'elsewhere'>;
+  /**
+   * Users of `address`'s domain (at most `max` looked at) whose mailboxes
+   * this node serves now and whose ACLs name `address` or `anyone`: whose
+   * folders may show in `Other Users`.
+   */
+  sharingWith?(address: string, max: number): Promise<string[]>;
 }
 
 /** Everything a session needs from the server; shared by all sessions of a listener. */
@@ -79,6 +92,11 @@ export interface SessionContext {
    * next line is read as a command again.
    */
   readLine(maxBytes?: number): Promise<Buffer | 'too-long' | null>;
+  /**
+   * Another user's mailbox (shared folders), opened once per session and
+   * released with it: `unknown` / `elsewhere` as MailboxProvider.openOther.
+   */
+  otherMailbox(address: string): Promise<UserMailbox | 'unknown' | 'elsewhere'>;
   /** Finishes a successful login: opens the mailbox, moves to AUTHENTICATED. */
   loggedIn(user: DirectoryUser): Promise<void>;
   /** Makes `view` the selected mailbox (closing any previous one). */

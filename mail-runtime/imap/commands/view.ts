@@ -1,6 +1,7 @@
 import type { Folder, FolderGoneReason, MessageMeta } from '../../store';
 import { SYSTEM_FLAGS, atom, data, formatSequenceSet, list, num, untagged, type ImapResponse, type ResponseValue } from '../protocol';
 import type { RecentClaims } from '../recent';
+import { ALL_RIGHTS } from './rights';
 
 /**
  * One session's view of its selected mailbox (RFC 3501 §2.3.1.2): the
@@ -62,6 +63,8 @@ export class MailboxView {
    * searches (RFC 5267 §4.2 UPDATE, context-update.ts) run again when it moved.
    */
   changes = 0;
+  /** The session user's RFC 4314 rights on this mailbox (all of them for her own; shared.ts). */
+  rights = ALL_RIGHTS;
 
   constructor(
     readonly folder: Folder,

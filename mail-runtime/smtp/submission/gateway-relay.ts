@@ -21,6 +21,16 @@ import type { QueueWriter } from '../queue/types';
  * recipient or the message, enqueue rejects and the client is told to try
  * again (451 4.3.0); nothing is half accepted.
  */
+/** What the relay hop verifies the gateway by (GatewayRelay). */
+export interface RelayTrust {
+  /** PEM certificates the gateway's certificate may chain to (or be). */
+  pems: readonly string[];
+  /** Node's built-in roots too (a gateway with a publicly issued certificate). */
+  systemRoots: boolean;
+  /** What was checked against, for the error that names an untrusted certificate. */
+  what: string;
+}
+
 export class GatewayRelay implements QueueWriter {
   constructor(
     private readonly relay: { host: string; port: number },
@@ -28,24 +38,28 @@ export class GatewayRelay implements QueueWriter {
     /** This member's id and the cluster token. */
     private readonly auth?: { user: string; pass: string },
     /**
-     * PEMs the gateway's relay certificate may chain to besides the system
-     * roots: the cluster-internal CA (config `clusterTls.caFile`) and the
-     * cluster's own public certificate (a self-signed one is the same on
-     * every member, so a gateway presenting it is one of ours). With them
-     * the hop is always TLS and verified, loopback included; without them,
-     * a relay off loopback is verified against the system roots, and only a
-     * loopback relay (the local cluster's self-signed certificate, a hop no
-     * other host can see) goes unverified.
+     * What the gateway's relay certificate must chain to (the node decides,
+     * node/from-config.ts relayTrust): the cluster-internal CA alone where
+     * there is one (every gateway presents a certificate from it); without
+     * a CA, the cluster's own public certificate (a self-signed one is the
+     * same on every member) and the system roots. With any of it the hop is
+     * always TLS and verified, loopback included; with none, a relay off
+     * loopback is verified against the system roots, and only a loopback
+     * relay (the local cluster's self-signed certificate, a hop no other
+     * host can see) goes unverified.
      */
-    private readonly trusted: readonly string[] = [],
+    private readonly trust?: RelayTrust,
   ) {}
 
   /** TLS for the hop (RFC 3207 STARTTLS; RFC 8314 §5.1: the certificate is checked for the name we connect to). */
   private tls(): { requireTLS: boolean; tls: { rejectUnauthorized: boolean; ca?: string; servername?: string } } {
     const loopback = isLoopback(this.relay.host);
     const servername = isIP(this.relay.host) ? undefined : this.relay.host;
-    // A custom `ca` replaces Node's roots, so they are added back: a gateway with a publicly issued certificate is still trusted.
-    if (this.trusted.length) return { requireTLS: true, tls: { rejectUnauthorized: true, ca: [...this.trusted, ...rootCertificates].join('\n'), ...(servername ? { servername } : {}) } };
+    // A custom `ca` replaces Node's roots: they are added back only where the trust says so.
+    if (this.trust) {
+      const ca = [...this.trust.pems, ...(this.trust.systemRoots ? rootCertificates : [])].join('\n');
+      return { requireTLS: true, tls: { rejectUnauthorized: true, ca, ...(servername ? { servername } : {}) } };
+    }
     if (loopback) return { requireTLS: false, tls: { rejectUnauthorized: false } };
     // The token crosses the network only under verified STARTTLS.
     return { requireTLS: true, tls: { rejectUnauthorized: true, ...(servername ? { servername } : {}) } };
@@ -85,7 +99,7 @@ export class GatewayRelay implements QueueWriter {
   private explain(err: unknown): unknown {
     const text = err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err);
     if (!/certificate|self[- ]signed|altname|CERT_|UNABLE_TO_VERIFY/i.test(text)) return err;
-    const against = this.trusted.length ? "the cluster CA (clusterTls.caFile), this cluster's own certificate and the system roots" : 'the system roots';
+    const against = this.trust?.what ?? 'the system roots';
     return new Error(`gateway relay ${this.relay.host}:${this.relay.port}: TLS certificate not trusted, checked against ${against}: ${err instanceof Error ? err.message : text}`, { cause: err });
   }
 }

@@ -1,3 +1,3 @@
 export { startSubmissionServer } from './server';
 export { nodemailerPeers, type PeerDelivery } from './peer';
-export { GatewayRelay } from './gateway-relay';
+export { GatewayRelay, type RelayTrust } from './gateway-relay';

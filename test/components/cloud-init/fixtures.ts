@@ -48,4 +48,8 @@ export const fakeSecrets: Required<SecretMaterial> = {
   internalCaPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeINTERNALCA\n-----END CERTIFICATE-----\n',
   hubInternalCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeHUBCERT\n-----END CERTIFICATE-----\n',
   hubInternalKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeHUBKEY\n-----END PRIVATE KEY-----\n',
+  nodeInternalCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeNODECERT\n-----END CERTIFICATE-----\n',
+  nodeInternalKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeNODEKEY\n-----END PRIVATE KEY-----\n',
+  gatewayInternalCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeGATEWAYCERT\n-----END CERTIFICATE-----\n',
+  gatewayInternalKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeGATEWAYKEY\n-----END PRIVATE KEY-----\n',
 };

@@ -82,10 +82,11 @@ describe('member user data', () => {
   });
 
   it('requiredSecrets follows the config (hub: admin token; gateway with DKIM: dkim key)', () => {
-    // Every member: the cluster-internal CA; hubs also their certificate from it.
+    // Every member: the cluster-internal CA; hubs, nodes and gateways also their role's certificate from it, proxies none.
     expect(requiredSecrets(first('hub').config).sort()).toEqual(['adminToken', 'clusterToken', 'hubInternalCertPem', 'hubInternalKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
-    expect(requiredSecrets(first('node').config).sort()).toEqual(['clusterToken', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
-    expect(requiredSecrets(first('gateway').config).sort()).toEqual(['clusterToken', 'dkimKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
+    expect(requiredSecrets(first('node').config).sort()).toEqual(['clusterToken', 'internalCaPem', 'nodeInternalCertPem', 'nodeInternalKeyPem', 'tlsCertPem', 'tlsKeyPem']);
+    expect(requiredSecrets(first('gateway').config).sort()).toEqual(['clusterToken', 'dkimKeyPem', 'gatewayInternalCertPem', 'gatewayInternalKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
+    expect(requiredSecrets(first('proxy').config).sort()).toEqual(['clusterToken', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
   });
 
   it('refuses to render when a referenced secret is missing', () => {

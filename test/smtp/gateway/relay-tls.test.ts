@@ -1,9 +1,12 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueMemberCertificate } from '../../../mail-runtime/hub/ca';
+import { parseRuntimeConfig } from '../../../mail-runtime/config';
+import { nodeOptionsFromConfig } from '../../../mail-runtime/node';
 import { GatewayRelay } from '../../../mail-runtime/smtp/submission';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway';
 import { makeCa } from '../../helpers/pki';
@@ -16,7 +19,9 @@ import { ALICE } from '../../helpers/users';
  * the cluster CA (`clusterTls.caFile`), loopback included once a CA is
  * configured: a gateway whose certificate another CA issued gets nothing
  * (the client's message is temp-failed, 451, so it retries; nothing is
- * queued at that gateway), the right CA lets the message through.
+ * queued at that gateway), the right CA lets the message through. The
+ * node's own public certificate is a way in only where no cluster CA is
+ * configured.
  */
 const TOKEN = 'cluster-token-for-tls-tests-0123456789';
 
@@ -88,12 +93,12 @@ describe('relay hop TLS: the gateway certificate is verified against the cluster
   });
 
   it('the relay client names the fault: the certificate is not trusted by the cluster CA it was checked against', async () => {
-    const relay = new GatewayRelay({ host: '127.0.0.1', port: gw.relayPort! }, 'node.test', { user: 'test-node', pass: TOKEN }, [await readFile(join(dir, 'other-ca.pem'), 'utf8')]);
+    const relay = new GatewayRelay({ host: '127.0.0.1', port: gw.relayPort! }, 'node.test', { user: 'test-node', pass: TOKEN }, { pems: [await readFile(join(dir, 'other-ca.pem'), 'utf8')], systemRoots: false, what: 'the cluster CA (clusterTls.caFile)' });
     const entry = { mailFrom: ALICE.address, recipients: [{ address: 'dave@example.net', status: 'pending' as const, attempts: 0 }], expiresAt: new Date(Date.now() + 60_000).toISOString(), origin: 'submission' as const };
     await expect(relay.enqueue(entry, Buffer.from('Subject: x\r\n\r\nx\r\n'))).rejects.toThrow(/^gateway relay 127\.0\.0\.1:\d+: TLS certificate not trusted, checked against the cluster CA \(clusterTls\.caFile\)/);
   });
 
-  it("the cluster's own certificate (tls.mode self-signed: every member has the same one) is trusted beside the cluster CA", async () => {
+  it("the node's own public certificate is trusted only where there is no cluster CA (self-signed mode without the tls provider)", async () => {
     // A gateway without a cluster-CA certificate presents its public one; the components give every member the same self-signed pair.
     const selfGw = await startTestGateway({
       dir: await mkdtemp(join(dir, 'self-gw-')),
@@ -107,14 +112,32 @@ describe('relay hop TLS: the gateway certificate is verified against the cluster
     try {
       const entry = { mailFrom: ALICE.address, recipients: [{ address: 'dave@example.net', status: 'pending' as const, attempts: 0 }], expiresAt: new Date(Date.now() + 60_000).toISOString(), origin: 'submission' as const };
       const message = (id: string) => Buffer.from(`Message-ID: ${id}\r\nSubject: x\r\n\r\nx\r\n`);
-      const otherCa = await readFile(join(dir, 'other-ca.pem'), 'utf8');
-      const at = { host: '127.0.0.1', port: selfGw.relayPort! };
-      const auth = { user: 'test-node', pass: TOKEN };
-      await expect(new GatewayRelay(at, 'node.test', auth, [otherCa]).enqueue(entry, message('<self-untrusted@example.com>'))).rejects.toThrow(/TLS certificate not trusted/);
-      const shared = await readFile(join(dir, 'shared.crt'), 'utf8');
-      await new GatewayRelay(at, 'node.test', auth, [otherCa, shared]).enqueue(entry, message('<self-trusted@example.com>'));
-      await waitFor('the relayed message at the sink', () => sink.messages.some((m) => m.data.toString().includes('<self-trusted@example.com>')));
-      expect(sink.messages.some((m) => m.data.toString().includes('<self-untrusted@example.com>'))).toBe(false);
+      // The relay queue a node builds from its RuntimeConfig (node/from-config.ts relayTrust), with the same public certificate as the gateway.
+      const relayOf = (clusterTls?: { caFile: string }) => {
+        const cfg = parseRuntimeConfig(
+          {
+            role: 'node',
+            memberId: 'test-node',
+            cluster: 'test',
+            management: { host: '127.0.0.1', port: 0 },
+            storage: { path: join(dir, 'node-storage') },
+            listen: { imap: { host: '127.0.0.1', port: 0 }, pop3: { host: '127.0.0.1', port: 0 }, lmtp: { host: '127.0.0.1', port: 0 } },
+            tls: { certFile: join(dir, 'shared.crt'), keyFile: join(dir, 'shared.key') },
+            gatewayRelay: `127.0.0.1:${selfGw.relayPort!}`,
+            clusterTokenFile: join(dir, 'cluster-token'),
+            ...(clusterTls ? { clusterTls } : {}),
+          },
+          'relay trust test',
+        );
+        if (cfg.role !== 'node') throw new Error('unreachable');
+        return nodeOptionsFromConfig(cfg).queue!;
+      };
+      // With a cluster CA, the CA alone: the public certificate is no longer a way in.
+      await expect(relayOf({ caFile: join(dir, 'cluster-ca.pem') }).enqueue(entry, message('<self-with-ca@example.com>'))).rejects.toThrow(/TLS certificate not trusted, checked against the cluster CA/);
+      // Without one, the fallback: the cluster's own public certificate.
+      await relayOf().enqueue(entry, message('<self-no-ca@example.com>'));
+      await waitFor('the relayed message at the sink', () => sink.messages.some((m) => m.data.toString().includes('<self-no-ca@example.com>')));
+      expect(sink.messages.some((m) => m.data.toString().includes('<self-with-ca@example.com>'))).toBe(false);
     } finally {
       await selfGw.dispose();
     }
@@ -126,5 +149,41 @@ describe('relay hop TLS: the gateway certificate is verified against the cluster
     await waitFor('the relayed message at the sink', () => sink.messages.some((m) => m.data.toString().includes('<relay-right-ca@example.com>')));
     // Still nothing from the node that does not trust the gateway.
     expect(sink.messages.some((m) => m.data.toString().includes('<relay-wrong-ca@example.com>'))).toBe(false);
+  });
+
+  it('a gateway trusting every source for PROXY v2 (Docker behind HAProxy) still greets members on its relay listener without a header; its MX waits for one', async () => {
+    const trusting = await startTestGateway({
+      dir: await mkdtemp(join(dir, 'proxied-gw-')),
+      config: {
+        listen: { smtp: { host: '127.0.0.1', port: 0 }, relay: { host: '127.0.0.1', port: 0 } },
+        clusterTokenFile: join(dir, 'cluster-token'),
+        proxyProtocolFrom: ['0.0.0.0/0', '::/0'],
+      },
+    });
+    try {
+      // What a connection without a header is first told within `waitMs` ('' when nothing): a bound, not a timing.
+      const firstWords = (port: number, waitMs: number) =>
+        new Promise<string>((resolve) => {
+          const sock = connect({ host: '127.0.0.1', port });
+          let got = '';
+          const done = () => {
+            clearTimeout(t);
+            sock.destroy();
+            resolve(got);
+          };
+          const t = setTimeout(done, waitMs);
+          sock.on('data', (d: Buffer) => {
+            got += d.toString();
+            if (got.includes('\r\n')) done();
+          });
+          sock.on('error', done);
+          sock.on('close', done);
+        });
+      expect(await firstWords(trusting.relayPort!, 30_000)).toMatch(/^220 /);
+      // The MX reads a PROXY header first and says nothing until it has one (a loaded machine can only make this pass, never fail).
+      expect(await firstWords(trusting.smtpPort, 2000)).toBe('');
+    } finally {
+      await trusting.dispose();
+    }
   });
 });

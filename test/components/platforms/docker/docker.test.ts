@@ -156,6 +156,17 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
         expect(f.owner).toBe('1000');
       }
     }
+    // The cluster CA on every member; hubs, nodes and gateways also their role's certificate from it (proxies only dial out).
+    const leafOf = (id: string) => upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/tls.crt')?.content;
+    for (const id of MEMBERS) {
+      expect(upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/ca.crt'), id).toBeDefined();
+      const role = id.split('-')[2];
+      expect(leafOf(id) !== undefined, id).toBe(role !== 'proxy');
+      expect(upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/tls.key')?.permissions ?? null, id).toBe(role === 'proxy' ? null : '0400');
+    }
+    // One certificate per role: the nodes share one, distinct from the gateways' and the hubs'.
+    expect(leafOf('mail-dock-node-0')).toBe(leafOf('mail-dock-node-2'));
+    expect(new Set([leafOf('mail-dock-hub-0'), leafOf('mail-dock-node-0'), leafOf('mail-dock-gateway-0')]).size).toBe(3);
     // No secret value anywhere outside a secret wrapper: not in env, labels, names, the LB config...
     for (const r of cap3.resources) {
       for (const s of plainStrings(r.inputs)) {
@@ -195,6 +206,17 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
       expect(ports).toEqual(expect.arrayContaining([25, 110, 143, 465, 587, 993]));
       expect(ports).not.toContain(443);
       expect(String(lb.inputs.image)).toMatch(/^sha256:/);
+    }
+    // PROXY v2 on the MX backend only (the gateways trust their network for it, render.ts proxyProtocolWiring); the proxies' backends take none.
+    const cfg0 = upload(byName(cap3, 'mail-dock-lb-0'), '/usr/local/etc/haproxy/haproxy.cfg')!.content;
+    const servers = cfg0.split('\n').filter((l) => /^\s*server /.test(l));
+    const gatewayServers = servers.filter((l) => l.includes('-gateway-'));
+    expect(gatewayServers.length).toBeGreaterThan(0);
+    for (const l of gatewayServers) expect(l).toMatch(/:25 .*send-proxy-v2/);
+    for (const l of servers.filter((x) => !x.includes('-gateway-'))) expect(l).not.toContain('send-proxy-v2');
+    for (const id of MEMBERS.filter((m) => m.includes('-gateway-'))) {
+      const config = JSON.parse(upload(byName(cap3, id), '/etc/mailfleet/config.json')!.content) as { proxyProtocolFrom: string[] };
+      expect(config.proxyProtocolFrom, id).toEqual(['0.0.0.0/0', '::/0']);
     }
     const lbImage = byName(cap3, 'mail-dock-lb-image-0').inputs.name as string;
     expect(lbImage).toMatch(/^haproxy:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);

@@ -303,10 +303,12 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
     for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('admin-token');
     expect(keysOf('gateway')).toContain('dkim.key');
     for (const role of ['hub', 'node', 'proxy'] as const) expect(keysOf(role)).not.toContain('dkim.key');
-    // The cluster-internal CA everywhere (members verify the hub by it); the hub's key on hubs only.
+    // The cluster-internal CA everywhere (members verify each other by it); each role's key from it on that role only, none on proxies.
     for (const role of ROLES) expect(keysOf(role)).toContain('"ca.crt"');
-    expect(keysOf('hub')).toContain('"hub.key"');
-    for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('hub.key');
+    for (const own of ['hub', 'node', 'gateway'] as const) {
+      expect(keysOf(own)).toContain(`"${own}.key"`);
+      for (const role of ROLES.filter((r) => r !== own)) expect(keysOf(role)).not.toContain(`${own}.key`);
+    }
   });
 
   it('keeps secret values in Secrets only (secret Outputs, never in ConfigMaps, env or any other object)', () => {
@@ -316,7 +318,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
       expect(isSecretValue(s.inputs.stringData), s.name).toBe(true);
       values.push(...Object.values(unwrapSecrets(s.inputs.stringData) as Record<string, string>));
     }
-    expect(values.length).toBe(6); // admin token, cluster token, DKIM key, internal CA, hub certificate and key
+    expect(values.length).toBe(10); // admin token, cluster token, DKIM key, internal CA, hub, node and gateway certificates and keys
     for (const v of values) expect(v.length).toBeGreaterThan(20);
     for (const r of kubeObjects(cap).filter((o) => o.type !== T.secret)) {
       expect(secretPaths(r.inputs), r.name).toEqual([]);

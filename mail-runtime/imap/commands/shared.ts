@@ -1,0 +1,136 @@
+import { HIERARCHY_DELIMITER, isStoreError, normalizeFolderName, type UserMailbox } from '../../store';
+import { ALL_RIGHTS, effectiveRights, missingRights } from './rights';
+import { noResult, type CommandResult, type SessionContext } from './types';
+
+/**
+ * The "Other Users" namespace (RFC 2342 §4, RFC 4314 §1): another user's
+ * folder shows as `Other Users/<address>/<folder>` to a user she granted
+ * rights on it. The address is the owner's canonical (lower-case) address.
+ */
+export const OTHER_USERS = 'Other Users';
+const PREFIX = OTHER_USERS + HIERARCHY_DELIMITER;
+
+/** Owners looked at when LIST shows the namespace (one domain's users served by this node). */
+export const MAX_SHARING_OWNERS = 500;
+
+/** A mailbox name resolved to the store that holds it and the session user's rights there. */
+export interface Resolved {
+  /** The owner's mailbox (the session's own for a personal name). */
+  mailbox: UserMailbox;
+  /** The folder's name in the owner's store. */
+  name: string;
+  /** The session user owns the folder (all rights, RFC 4314 §2). */
+  own: boolean;
+  /** Effective rights of the session user, letters of ALL_RIGHTS. */
+  rights: string;
+  /** What goes before `name` in the IMAP name (`Other Users/<owner>/` or ''). */
+  prefix: string;
+}
+
+export type Resolution = { ok: true; value: Resolved } | { ok: false; result: CommandResult };
+
+/**
+ * Splits `Other Users/<address>/<folder>`; undefined for a personal name.
+ * `folder` is '' for the namespace root or an owner level (no such mailbox).
+ * The folder part is checked by the store's own name rules, so `..`, empty
+ * levels (absolute paths) and control characters never reach a path: they
+ * cannot escape the owner's folder tree.
+ */
+export function splitShared(storeName: string): { address: string; folder: string } | undefined {
+  if (storeName !== OTHER_USERS && !storeName.startsWith(PREFIX)) return undefined;
+  const rest = storeName.slice(PREFIX.length);
+  const i = rest.indexOf(HIERARCHY_DELIMITER);
+  const address = (i < 0 ? rest : rest.slice(0, i)).toLowerCase();
+  return { address, folder: i < 0 ? '' : rest.slice(i + 1) };
+}
+
+/** The IMAP (store-form) name of an owner's folder in the Other Users namespace. */
+export function sharedName(owner: string, folder: string): string {
+  return `${PREFIX}${owner}${HIERARCHY_DELIMITER}${folder}`;
+}
+
+const nonexistent = (): Resolution => ({ ok: false, result: noResult('No such mailbox', { name: 'NONEXISTENT' }) });
+
+/**
+ * Finds the folder a name refers to and what the session user may do there.
+ * A shared folder she has neither `l` nor `r` on is answered as nonexistent,
+ * so nothing reveals that it exists (RFC 4314 §6). Another user's mailbox is
+ * opened only on the node that serves it; on any other node the answer is
+ * `NO [UNAVAILABLE]` (DESIGN.md: one node serves a mailbox).
+ */
+export async function resolveMailbox(ctx: SessionContext, storeName: string): Promise<Resolution> {
+  const own = ctx.mailbox!;
+  const shared = splitShared(storeName);
+  if (!shared) return { ok: true, value: { mailbox: own, name: storeName, own: true, rights: ALL_RIGHTS, prefix: '' } };
+  if (!shared.folder || !shared.address.includes('@')) return nonexistent();
+  let folder: string;
+  try {
+    folder = normalizeFolderName(shared.folder);
+  } catch (err) {
+    if (isStoreError(err, 'BADNAME')) return { ok: false, result: noResult(`Invalid mailbox name: ${err.message}`, { name: 'CANNOT' }) };
+    throw err;
+  }
+  // Her own folders under the Other Users prefix are her personal folders.
+  if (shared.address === own.address.toLowerCase()) return { ok: true, value: { mailbox: own, name: folder, own: true, rights: ALL_RIGHTS, prefix: sharedName(shared.address, '') } };
+  const mb = await ctx.otherMailbox(shared.address);
+  if (mb === 'unknown') return nonexistent();
+  if (mb === 'elsewhere') {
+    return {
+      ok: false,
+      result: noResult(
+        `Mailbox of ${shared.address} is served by another node: shared folders work between users placed on the same node`,
+        { name: 'UNAVAILABLE' },
+      ),
+    };
+  }
+  let acl: Record<string, string>;
+  try {
+    acl = await mb.getAcl(folder);
+  } catch (err) {
+    if (isStoreError(err, 'NONEXISTENT') || isStoreError(err, 'BADNAME')) return nonexistent();
+    throw err;
+  }
+  const rights = effectiveRights(acl, ctx.user!.address);
+  if (!rights.includes('l') && !rights.includes('r')) return nonexistent();
+  return { ok: true, value: { mailbox: mb, name: folder, own: false, rights, prefix: sharedName(shared.address, '') } };
+}
+
+/** `NO [NOPERM]` (RFC 5530 §3, RFC 4314 §4) when `rights` lacks any of `needed`. */
+export function requireRights(rights: string, needed: string, what: string): CommandResult | undefined {
+  const missing = missingRights(rights, needed);
+  if (!missing) return undefined;
+  return noResult(`Permission denied: ${what} needs the "${missing}" right`, { name: 'NOPERM' });
+}
+
+/**
+ * Where a mailbox that does not exist yet would go (CREATE, the target of
+ * RENAME). In another user's mailbox it needs `k` on its parent (RFC 4314
+ * §4: "k" on the parent), so a grantee never creates top-level folders
+ * there; `parent` names the parent in the owner's store (its ACL is
+ * inherited, see mailboxes.ts).
+ */
+export async function resolveNew(ctx: SessionContext, storeName: string, what: string): Promise<Resolution & { parent?: string }> {
+  const shared = splitShared(storeName);
+  if (!shared || shared.address === ctx.mailbox!.address.toLowerCase()) return resolveOwnNew(ctx, storeName, shared?.folder);
+  if (!shared.folder) return { ok: false, result: noResult(`${what}: cannot create in the ${OTHER_USERS} namespace itself`, { name: 'NOPERM' }) };
+  let folder: string;
+  try {
+    folder = normalizeFolderName(shared.folder);
+  } catch (err) {
+    if (isStoreError(err, 'BADNAME')) return { ok: false, result: noResult(`Invalid mailbox name: ${err.message}`, { name: 'CANNOT' }) };
+    throw err;
+  }
+  const cut = folder.lastIndexOf(HIERARCHY_DELIMITER);
+  if (cut < 0) return { ok: false, result: noResult(`Permission denied: ${what} of a top-level folder in another user's mailbox`, { name: 'NOPERM' }) };
+  const parent = await resolveMailbox(ctx, sharedName(shared.address, folder.slice(0, cut)));
+  if (!parent.ok) return parent;
+  const denied = requireRights(parent.value.rights, 'k', what);
+  if (denied) return { ok: false, result: denied };
+  return { ok: true, value: { ...parent.value, name: folder }, parent: parent.value.name };
+}
+
+function resolveOwnNew(ctx: SessionContext, storeName: string, folder: string | undefined): Resolution {
+  const own = ctx.mailbox!;
+  if (folder === undefined) return { ok: true, value: { mailbox: own, name: storeName, own: true, rights: ALL_RIGHTS, prefix: '' } };
+  return { ok: true, value: { mailbox: own, name: folder, own: true, rights: ALL_RIGHTS, prefix: sharedName(own.address.toLowerCase(), '') } };
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { hashPassword } from '../../mail-runtime/auth';
-import { row, type BenchRow, type SuiteResult } from '../report';
+import { medianOfRounds, row, type BenchRow, type SuiteResult } from '../report';
 
 /**
  * Cluster figures (issue 12), not tests: hub and nodes as real processes on
@@ -132,11 +132,6 @@ function login(port: number, user: string, password: string, timeoutMs = 2000): 
   });
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function startHub(dir: string, url: string, storage: string, timing: Record<string, number> = {}): Promise<Proc> {
   return run(dir, 'hub-0', {
     role: 'hub',
@@ -187,8 +182,7 @@ export async function runFailoverBench(): Promise<void> {
     await settled();
     process.stdout.write('failover: hub + 2 nodes on loopback (heartbeat 1 s, dead-after 3 s); time from the fault to the first successful LOGIN of a user of the lost node\n');
     for (const mode of ['kill -9', 'SIGSTOP'] as const) {
-      const times: number[] = [];
-      for (let r = 0; r < ROUNDS; r++) {
+      const { runs: times, median: medianMs } = await medianOfRounds(ROUNDS, async (r) => {
         await settled();
         const u = users[r % users.length]!;
         const owner = (await api<{ node: string }>(url, 'GET', `/v1/placement/owner/${encodeURIComponent(u.address)}`)).node;
@@ -201,16 +195,17 @@ export async function runFailoverBench(): Promise<void> {
           for (const o of others) if (await login(Number(procs.get(o)!.ready.imapPort), u.address, u.password)) return true;
           return false;
         });
-        times.push(performance.now() - t0);
+        const ms = performance.now() - t0;
         if (mode === 'SIGSTOP') {
           victim.child.kill('SIGKILL');
           victim.child.kill('SIGCONT');
         }
         if (victim.child.exitCode === null && victim.child.signalCode === null) await new Promise((r2) => victim.child.once('exit', r2));
         await startNode(owner);
-      }
+        return ms;
+      }, (ms) => ms);
       const goal = mode === 'kill -9' ? 'goal ≤ 1 s' : 'goal ≤ dead-after + 1 s = 4 s';
-      process.stdout.write(`  ${mode.padEnd(8)} median ${Math.round(median(times))} ms  (${times.map((t) => Math.round(t)).join(', ')} ms; ${goal}; SmarterMail's default 60 s)\n`);
+      process.stdout.write(`  ${mode.padEnd(8)} median ${Math.round(medianMs)} ms  (${times.map((t) => Math.round(t)).join(', ')} ms; ${goal}; SmarterMail's default 60 s)\n`);
     }
   } finally {
     await Promise.all([...procs.values()].map((p) => p.stop()));

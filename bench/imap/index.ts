@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../../mail-runtime/auth';
 import { anchors, cheapDovecotHash, DOVECOT_DEVIATIONS, durabilityStatements, startDovecot, treeMemory, type DovecotInstance, type PasswdEntry, type TreeMemory } from '../anchors';
-import { row, type BenchRow, type SuiteResult } from '../report';
+import { median, row, type BenchRow, type SuiteResult } from '../report';
 import { candidateHash, DOVECOT_DEFAULT_SCHEME, fillDovecotFolder, SCHEME_CANDIDATES, type SchemeCandidate } from './anchor';
 import { buildLargeFolder, maildirCurOf, type BuildResult } from './build-folder';
 import { startNodeChild, type NodeChild } from './child';
@@ -65,7 +65,6 @@ const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
 const fmtMs = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** One side of the comparison. */
 interface Side {

@@ -1,5 +1,6 @@
 import { hashPassword, verifyPassword, type ScryptParams } from '../../mail-runtime/auth';
 import { BenchClient } from './client';
+import { medianOfRounds } from '../report';
 import type { BenchUser } from './corpus';
 
 export interface LoginFigures {
@@ -72,11 +73,14 @@ export async function scryptCost(params: ScryptParams, rounds: number): Promise<
 /** Median time of one full login (connect, LOGIN, LOGOUT) over `n` sequential tries, after one warm-up. */
 export async function medianLoginMs(port: number, user: BenchUser, n: number): Promise<number> {
   await oneLogin(port, user);
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await oneLogin(port, user);
-    times.push(performance.now() - t);
-  }
-  return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  const { median: ms } = await medianOfRounds(
+    n,
+    async () => {
+      const t = performance.now();
+      await oneLogin(port, user);
+      return performance.now() - t;
+    },
+    (t) => t,
+  );
+  return ms;
 }

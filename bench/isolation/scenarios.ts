@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { median } from '../report';
 import type { BenchMember } from './member';
 import { timedLogin, type Bystander, type Latency } from './probe';
 import { Wire, addr } from './wire';
@@ -70,7 +71,6 @@ async function loginSeries(ctx: IsolationContext, froms: string[], who: BenchAcc
   return { ms, kinds };
 }
 
-const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : Number.NaN);
 
 /**
  * One wave of the login flood: `addresses` source addresses (127.block.x.y)

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/hub';
+import { endpointPort as port, proxyInboxIds, readClusterJson, type LocalClusterJson as ClusterJson } from '../helpers/local-up';
 
 /**
  * `mailfleet up --local --hubs 2`: an active and a standby hub sharing the
@@ -25,16 +24,7 @@ let launcher: ChildProcess | undefined;
 let out = '';
 const portOffset = 21_000 + Math.floor(Math.random() * 200) * 50;
 
-interface ClusterJson {
-  hub: { url: string; adminToken: string };
-  hubs: { id: string; url: string; pid: number | null }[];
-  demoUsers: { address: string; password: string }[];
-  members: { id: string; role: string; pid: number | null; endpoints: Record<string, string> }[];
-}
-type User = ClusterJson['demoUsers'][number];
-
-const clusterJson = (): ClusterJson => JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson;
-const port = (c: ClusterJson, role: string, name: string): number => Number(c.members.find((m) => m.role === role)!.endpoints[name]!.split(':')[1]);
+const clusterJson = (): ClusterJson => readClusterJson(dir);
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
@@ -45,22 +35,6 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => res({ code, stdout, stderr }));
   });
-}
-
-/** Message-IDs in a user's INBOX, read through the proxy. */
-async function inboxIds(c: ClusterJson, u: User): Promise<string[]> {
-  const flow = new ImapFlow({ host: '127.0.0.1', port: port(c, 'proxy', 'imap'), secure: false, auth: { user: u.address, pass: u.password }, logger: false, tls: { rejectUnauthorized: false } });
-  flow.on('error', () => undefined);
-  await flow.connect();
-  try {
-    const box = await flow.mailboxOpen('INBOX');
-    if (box.exists === 0) return [];
-    const ids: string[] = [];
-    for await (const m of flow.fetch('1:*', { envelope: true })) ids.push(m.envelope?.messageId ?? '');
-    return ids;
-  } finally {
-    await flow.logout().catch(() => undefined);
-  }
 }
 
 /** Sends one message per demo user through the gateway (the MX); each must be accepted. */
@@ -81,7 +55,7 @@ async function expectInboxes(c: ClusterJson, tags: string[], what: string): Prom
   for (const u of c.demoUsers) {
     const want = tags.map((t) => `<${t}-${u.address.split('@')[0]}@example.org>`).sort();
     let ids: string[] = [];
-    await waitFor(async () => (ids = (await inboxIds(c, u).catch(() => [])).sort()).length >= want.length, `${u.address}: ${what}`, 60_000);
+    await waitFor(async () => (ids = (await proxyInboxIds(c, u).catch(() => [])).sort()).length >= want.length, `${u.address}: ${what}`, 60_000);
     expect(ids).toEqual(want);
   }
 }

@@ -15,13 +15,7 @@ let cluster: TestCluster;
 let users: TestUserSpec[];
 
 beforeAll(async () => {
-  cluster = await TestCluster.create('mf-failover-');
-  await cluster.planHubs(1);
-  await cluster.startHub(0);
-  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
-  users = await cluster.addUsers('example.test', 12);
-  await Promise.all([cluster.startNode('node-a'), cluster.startNode('node-b')]);
-  await cluster.waitPlacement((p) => p.ring.length === 2, 'both nodes on the ring');
+  ({ cluster, users } = await TestCluster.small({ prefix: 'mf-failover-', domain: 'example.test', users: 12, nodes: ['node-a', 'node-b'] }));
 }, 120_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageIds, TestCluster, type TestUserSpec } from '../helpers/cluster';
 import { waitFor } from '../helpers/hub';
-import { dataBlock, mail, smtp, smtpConnect } from '../helpers/smtp';
+import { sendViaMx, type MxReplies } from '../helpers/smtp';
 
 /**
  * The gateway in a cluster expands what the hub's directory says an address
@@ -15,36 +15,16 @@ let users: TestUserSpec[];
 let mx: number;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create('mf-gw-alias-');
-  await cluster.planHubs(1);
-  await cluster.startHub(0);
-  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
-  users = await cluster.addUsers('alias.test', 4);
-  await Promise.all([cluster.startNode('node-a'), cluster.startNode('node-b')]);
-  await cluster.waitPlacement((p) => p.ring.length === 2, 'both nodes on the ring');
-  mx = (await cluster.startGateway('gw-0')).port('smtp');
+  ({ cluster, users } = await TestCluster.small({ prefix: 'mf-gw-alias-', domain: 'alias.test', users: 4, nodes: ['node-a', 'node-b'], gateway: 'gw-0' }));
+  mx = cluster.gateways.get('gw-0')!.port('smtp');
 }, 120_000);
 
 afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Sends one message through the gateway's MX; returns the reply to each RCPT and to the data. */
-async function send(rcpts: readonly string[], subject: string): Promise<{ rcpt: string[]; data: string }> {
-  const { c } = await smtpConnect(mx);
-  try {
-    await smtp(c, 'EHLO client.example.org');
-    expect(await smtp(c, 'MAIL FROM:<someone@example.org>')).toMatch(/^250/);
-    const rcpt: string[] = [];
-    for (const r of rcpts) rcpt.push(await smtp(c, `RCPT TO:<${r}>`));
-    if (!rcpt.some((r) => r.startsWith('250'))) return { rcpt, data: '' };
-    expect(await smtp(c, 'DATA')).toMatch(/^354/);
-    const data = await smtp(c, dataBlock(mail({ to: rcpts[0]!, subject, messageId: `<${subject}@example.org>` })));
-    return { rcpt, data };
-  } finally {
-    c.socket.destroy();
-  }
-}
+/** One message through the gateway's MX; the reply to each RCPT and to the data. */
+const send = (rcpts: readonly string[], subject: string): Promise<MxReplies> => sendViaMx(mx, rcpts, subject);
 
 /** Waits (bounded) until `u`'s INBOX, read from the node that owns it, holds the Message-ID; returns all its IDs then. */
 async function arrives(u: TestUserSpec, id: string): Promise<string[]> {

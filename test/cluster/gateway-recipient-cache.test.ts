@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, type TestUserSpec } from '../helpers/cluster';
 import { waitFor } from '../helpers/hub';
-import { dataBlock, mail, smtp, smtpConnect } from '../helpers/smtp';
+import { sendViaMx } from '../helpers/smtp';
 
 /**
  * The gateway keeps the hub's recipient answers on its storage
@@ -17,41 +17,17 @@ let cluster: TestCluster;
 let users: TestUserSpec[];
 
 beforeAll(async () => {
-  cluster = await TestCluster.create('mf-gw-rcache-');
-  await cluster.planHubs(1);
-  await cluster.startHub(0);
-  await waitFor(async () => !!(await cluster.activeHub().catch(() => undefined)), 'hub active');
-  users = await cluster.addUsers('rcache.test', 2);
-  await cluster.startNode('node-a');
-  await cluster.waitPlacement((p) => p.ring.length === 1, 'the node on the ring');
-  await cluster.startGateway('gw-0');
+  ({ cluster, users } = await TestCluster.small({ prefix: 'mf-gw-rcache-', domain: 'rcache.test', users: 2, nodes: ['node-a'], gateway: 'gw-0' }));
 }, 120_000);
 
 afterAll(async () => {
   await cluster?.stop();
 });
 
-/** One message through the gateway's MX; the reply to each RCPT and to the data. */
-async function send(mx: number, rcpts: readonly string[], subject: string): Promise<{ rcpt: string[]; data: string }> {
-  const { c } = await smtpConnect(mx);
-  try {
-    await smtp(c, 'EHLO client.example.org');
-    expect(await smtp(c, 'MAIL FROM:<someone@example.org>')).toMatch(/^250/);
-    const rcpt: string[] = [];
-    for (const r of rcpts) rcpt.push(await smtp(c, `RCPT TO:<${r}>`));
-    if (!rcpt.some((r) => r.startsWith('250'))) return { rcpt, data: '' };
-    expect(await smtp(c, 'DATA')).toMatch(/^354/);
-    const data = await smtp(c, dataBlock(mail({ to: rcpts[0]!, subject, messageId: `<${subject}@example.org>` })));
-    return { rcpt, data };
-  } finally {
-    c.socket.destroy();
-  }
-}
-
 describe('gateway recipient cache survives a restart without a hub', () => {
   it('learns recipients, hub killed, gateway restarted: known recipients accepted, an unknown one 450 4.4.3', async () => {
     const [alice, bob] = users as [TestUserSpec, TestUserSpec];
-    const first = await send(cluster.gateways.get('gw-0')!.port('smtp'), [alice.address], 'before');
+    const first = await sendViaMx(cluster.gateways.get('gw-0')!.port('smtp'), [alice.address], 'before');
     expect(first.data).toMatch(/^250/);
     // Wait (bounded) until the answer is on the gateway's storage, versioned.
     const file = join(cluster.storage, 'members', 'gw-0', 'recipients.json');
@@ -63,7 +39,7 @@ describe('gateway recipient cache survives a restart without a hub', () => {
     await cluster.gateways.get('gw-0')!.stop();
     const mx = (await cluster.startGateway('gw-0')).port('smtp');
 
-    const after = await send(mx, [alice.address, bob.address, 'nobody@rcache.test'], 'after');
+    const after = await sendViaMx(mx, [alice.address, bob.address, 'nobody@rcache.test'], 'after');
     expect(after.rcpt[0]).toMatch(/^250 /);
     // Never asked about before the hub went away: unknown now, so try later — not "no such user".
     expect(after.rcpt[1]).toMatch(/^450 4\.4\.3 /);

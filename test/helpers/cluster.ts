@@ -56,6 +56,36 @@ export class TestCluster {
     return c;
   }
 
+  /**
+   * The small cluster most cluster tests start from: one hub (waited on
+   * until active), `users` users in `domain`, the `nodes` (started side by
+   * side) waited on until all are on the placement ring, then the gateway
+   * if one is named. A start that fails stops what it had started.
+   */
+  static async small(opts: { prefix: string; domain: string; users: number; nodes: readonly string[]; gateway?: string }): Promise<{ cluster: TestCluster; users: TestUserSpec[] }> {
+    const cluster = await TestCluster.create(opts.prefix);
+    try {
+      await cluster.planHubs(1);
+      await cluster.startHub(0);
+      await cluster.waitActive();
+      const users = await cluster.addUsers(opts.domain, opts.users);
+      await Promise.all(opts.nodes.map((id) => cluster.startNode(id)));
+      await cluster.waitPlacement((p) => p.ring.length === opts.nodes.length, `${opts.nodes.join(', ')} on the ring`);
+      if (opts.gateway) await cluster.startGateway(opts.gateway);
+      return { cluster, users };
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  }
+
+  /** Waits (bounded) until one of the hubs answers as active; returns its URL. */
+  async waitActive(timeoutMs = 30_000): Promise<string> {
+    let url: string | undefined;
+    await waitFor(async () => !!(url = await this.activeHub().catch(() => undefined)), 'a hub active', timeoutMs);
+    return url!;
+  }
+
   /** Fixes the hub URLs (ports chosen now) before any member starts. */
   async planHubs(count: number): Promise<void> {
     this.hubUrls = [];

@@ -133,6 +133,45 @@ export async function smtpConnect(port: number, opts: { tls?: boolean } = {}): P
   return { c, greeting };
 }
 
+/** What an MX answered to one message: the reply to each RCPT, and to the data ('' when no RCPT was accepted). */
+export interface MxReplies {
+  rcpt: string[];
+  data: string;
+}
+
+/**
+ * One message through an MX (a gateway's SMTP port) as a remote server
+ * sends it: EHLO, MAIL, one RCPT per address, DATA (RFC 5321 §3.3) only if
+ * some RCPT was accepted. The Message-ID is `<subject@example.org>`. A reply
+ * to EHLO, MAIL or DATA that is not a success throws, naming it; the RCPT
+ * and data replies are returned for the test to judge.
+ */
+export async function sendViaMx(port: number, rcpts: readonly string[], subject: string): Promise<MxReplies> {
+  const { c } = await smtpConnect(port);
+  const expectReply = async (line: string, code: RegExp): Promise<void> => {
+    const reply = await smtp(c, line);
+    if (!code.test(reply)) throw new Error(`MX at ${port}: "${line}" answered "${reply}"`);
+  };
+  try {
+    await expectReply('EHLO client.example.org', /^250/);
+    await expectReply('MAIL FROM:<someone@example.org>', /^250/);
+    const rcpt: string[] = [];
+    for (const r of rcpts) rcpt.push(await smtp(c, `RCPT TO:<${r}>`));
+    if (!rcpt.some((r) => r.startsWith('250'))) return { rcpt, data: '' };
+    await expectReply('DATA', /^354/);
+    const data = await smtp(c, dataBlock(mail({ to: rcpts[0]!, subject, messageId: `<${subject}@example.org>` })));
+    return { rcpt, data };
+  } finally {
+    c.socket.destroy();
+  }
+}
+
+/** One message to `to` through an MX that must accept it (every reply 2xx/354; throws naming the refusal otherwise). */
+export async function deliverViaMx(port: number, to: string, subject: string): Promise<void> {
+  const r = await sendViaMx(port, [to], subject);
+  if (!/^250/.test(r.rcpt[0] ?? '') || !/^250/.test(r.data)) throw new Error(`MX at ${port} refused ${to}: RCPT "${r.rcpt[0] ?? ''}", data "${r.data}"`);
+}
+
 /** The message text with CRLF line ends and dot-stuffing, ready to follow a 354. */
 export function dataBlock(message: string): string {
   const crlf = message.replace(/\r?\n/g, '\r\n');

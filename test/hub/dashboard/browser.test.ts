@@ -7,7 +7,7 @@ import { hashPassword } from '../../../mail-runtime/auth';
 import { TestCluster, type TestUserSpec } from '../../helpers/cluster';
 import { ARTIFACTS, ensureDashboardBuilt } from '../../helpers/dashboard';
 import { ADMIN_TOKEN, waitFor } from '../../helpers/hub';
-import { dataBlock, mail, smtp, smtpConnect } from '../../helpers/smtp';
+import { deliverViaMx } from '../../helpers/smtp';
 import { FAST_SCRYPT } from '../../helpers/users';
 
 /**
@@ -85,19 +85,6 @@ async function goto(page: Page, id: string): Promise<void> {
   await page.waitForSelector(`nav a[href="#/${id}"][aria-current="page"]`);
 }
 
-/** One message to `to` through the gateway's MX (SMTP in; the gateway delivers it to the owner node over LMTP). */
-async function sendThroughGateway(to: string): Promise<void> {
-  const { c } = await smtpConnect(mx);
-  try {
-    await smtp(c, 'EHLO client.example.org');
-    expect(await smtp(c, 'MAIL FROM:<someone@example.org>')).toMatch(/^250/);
-    expect(await smtp(c, `RCPT TO:<${to}>`)).toMatch(/^250/);
-    expect(await smtp(c, 'DATA')).toMatch(/^354/);
-    expect(await smtp(c, dataBlock(mail({ to, subject: 'performance' })))).toMatch(/^250/);
-  } finally {
-    c.socket.destroy();
-  }
-}
 
 async function settingsVersion(): Promise<number> {
   return (await cluster.admin<{ version: number }>('GET', '/v1/settings')).version;
@@ -117,7 +104,8 @@ describe('hub dashboard in a real browser', () => {
 
     await loginWithKeyboard(page, ADMIN_TOKEN);
     // Mail through the gateway early, so the performance page has deliveries to chart at the end.
-    await sendThroughGateway(users[0]!.address);
+    // (SMTP in; the gateway delivers it to the owner node over LMTP.)
+    await deliverViaMx(mx, users[0]!.address, 'performance');
     expect(await page.textContent('[data-testid="session-kind"]')).toBe('admin');
     // The cookie is HttpOnly: script in the page cannot read it.
     expect(await page.evaluate('document.cookie')).toBe('');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, type TestUserSpec } from '../../helpers/cluster';
 import { CLUSTER_PROTOCOL_VERSION } from '../../../mail-runtime/hub/protocol';
 import { api, CLUSTER_TOKEN, waitFor } from '../../helpers/hub';
-import { dataBlock, mail, smtp, smtpConnect } from '../../helpers/smtp';
+import { deliverViaMx } from '../../helpers/smtp';
 import { startSink, type Sink } from '../../helpers/smtp-sink';
 
 /**
@@ -51,19 +51,6 @@ afterAll(async () => {
   await deferring?.close();
 });
 
-async function send(to: string, subject: string): Promise<void> {
-  const { c } = await smtpConnect(mx);
-  try {
-    await smtp(c, 'EHLO client.example.org');
-    expect(await smtp(c, 'MAIL FROM:<someone@example.org>')).toMatch(/^250/);
-    expect(await smtp(c, `RCPT TO:<${to}>`)).toMatch(/^250/);
-    expect(await smtp(c, 'DATA')).toMatch(/^354/);
-    expect(await smtp(c, dataBlock(mail({ to, subject })))).toMatch(/^250/);
-  } finally {
-    c.socket.destroy();
-  }
-}
-
 type History = { sampleMs: number; members: Record<string, { t: number; stats: Record<string, number> }[]> };
 
 /** The newest sample the hub kept for `member`. */
@@ -74,9 +61,9 @@ async function latest(member: string): Promise<Record<string, number> | undefine
 
 describe('performance figures from heartbeats into the hub’s history', () => {
   it('messages in/out, queue depth and delivery latency of the gateway and the node show in /v1/metrics/history', async () => {
-    for (let i = 0; i < HOSTED; i++) await send(users[i]!.address, `hosted${i}`);
-    for (let i = 0; i < REMOTE; i++) await send(`far${i}@remote.test`, `remote${i}`);
-    for (let i = 0; i < DEFERRED; i++) await send(`late${i}@slow.test`, `slow${i}`);
+    for (let i = 0; i < HOSTED; i++) await deliverViaMx(mx, users[i]!.address, `hosted${i}`);
+    for (let i = 0; i < REMOTE; i++) await deliverViaMx(mx, `far${i}@remote.test`, `remote${i}`);
+    for (let i = 0; i < DEFERRED; i++) await deliverViaMx(mx, `late${i}@slow.test`, `slow${i}`);
     await waitFor(() => sink.messages.length === REMOTE, 'the remote MX to receive its messages', 30_000);
 
     let gw: Record<string, number> | undefined;

@@ -51,6 +51,16 @@ export function sharedName(owner: string, folder: string): string {
 
 const nonexistent = (): Resolution => ({ ok: false, result: noResult('No such mailbox', { name: 'NONEXISTENT' }) });
 
+/** The folder part of a shared name in the store's spelling, or the NO a malformed one gets (a well-formed command: NO, not BAD). */
+function normalizedFolder(name: string): string | { ok: false; result: CommandResult } {
+  try {
+    return normalizeFolderName(name);
+  } catch (err) {
+    if (isStoreError(err, 'BADNAME')) return { ok: false, result: noResult(`Invalid mailbox name: ${err.message}`, { name: 'CANNOT' }) };
+    throw err;
+  }
+}
+
 /**
  * Finds the folder a name refers to and what the session user may do there.
  * A shared folder she has neither `l` nor `r` on is answered as nonexistent,
@@ -63,13 +73,8 @@ export async function resolveMailbox(ctx: SessionContext, storeName: string): Pr
   const shared = splitShared(storeName);
   if (!shared) return { ok: true, value: { mailbox: own, name: storeName, own: true, rights: ALL_RIGHTS, prefix: '' } };
   if (!shared.folder || !shared.address.includes('@')) return nonexistent();
-  let folder: string;
-  try {
-    folder = normalizeFolderName(shared.folder);
-  } catch (err) {
-    if (isStoreError(err, 'BADNAME')) return { ok: false, result: noResult(`Invalid mailbox name: ${err.message}`, { name: 'CANNOT' }) };
-    throw err;
-  }
+  const folder = normalizedFolder(shared.folder);
+  if (typeof folder !== 'string') return folder;
   // Her own folders under the Other Users prefix are her personal folders.
   if (shared.address === own.address.toLowerCase()) return { ok: true, value: { mailbox: own, name: folder, own: true, rights: ALL_RIGHTS, prefix: sharedName(shared.address, '') } };
   const mb = await ctx.otherMailbox(shared.address);
@@ -113,13 +118,8 @@ export async function resolveNew(ctx: SessionContext, storeName: string, what: s
   const shared = splitShared(storeName);
   if (!shared || shared.address === ctx.mailbox!.address.toLowerCase()) return resolveOwnNew(ctx, storeName, shared?.folder);
   if (!shared.folder) return { ok: false, result: noResult(`${what}: cannot create in the ${OTHER_USERS} namespace itself`, { name: 'NOPERM' }) };
-  let folder: string;
-  try {
-    folder = normalizeFolderName(shared.folder);
-  } catch (err) {
-    if (isStoreError(err, 'BADNAME')) return { ok: false, result: noResult(`Invalid mailbox name: ${err.message}`, { name: 'CANNOT' }) };
-    throw err;
-  }
+  const folder = normalizedFolder(shared.folder);
+  if (typeof folder !== 'string') return folder;
   const cut = folder.lastIndexOf(HIERARCHY_DELIMITER);
   if (cut < 0) return { ok: false, result: noResult(`Permission denied: ${what} of a top-level folder in another user's mailbox`, { name: 'NOPERM' }) };
   const parent = await resolveMailbox(ctx, sharedName(shared.address, folder.slice(0, cut)));

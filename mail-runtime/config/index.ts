@@ -5,7 +5,7 @@
  * imports Pulumi; components render RuntimeConfig so a stack can never deploy
  * a config the runtime would reject).
  */
-export { ClusterLimits, MAX_HUB_URLS, RuntimeConfig, RuntimeLimits, RUNTIME_ROLES, SpamFilter } from './schema';
+export { ClamdFilter, ClusterLimits, MAX_HUB_URLS, RuntimeConfig, RuntimeLimits, RUNTIME_ROLES, SpamFilter } from './schema';
 export type { RuntimeRole, RuntimeConfigInput, RuntimeConfigOf } from './schema';
 export { loadRuntimeConfig, parseRuntimeConfig, readConfigFile } from './load';
 export { ConfigFileError, FieldProblemsError, RuntimeConfigError, cidrContains, dnsLabel, domainName, hostPort, intToIpv4, ipv4, ipv4Cidr, ipv4ToInt, port, problemsFromZod, strict } from './validation';

@@ -369,6 +369,15 @@ const filterAddress = z
     'must be host:port with a port 1–65535 (e.g. 10.0.0.5:3310), [v6]:port, or unix:/path/to/socket',
   );
 
+/** clamd (INSTREAM over TCP or a unix socket). */
+export const ClamdFilter = strict({
+  address: filterAddress,
+  onError: z.enum(['tempfail', 'accept']).default('tempfail'),
+  timeoutMs: filterTimeoutMs(60_000),
+  /** clamd's StreamMaxLength (its default is 25M): larger messages are passed unscanned instead of cut off. */
+  streamMaxBytes: z.number().int().min(1024).default(25 * MiB),
+});
+
 /** A spam scanner. The topology spec uses the same shape, so its values pass through unchanged. */
 export const SpamFilter = strict({
   kind: z.enum(['spamd', 'rspamd']),
@@ -532,13 +541,7 @@ const gatewayFields = {
   hostedDomains: z.array(domainName).default([]),
   smarthost: hostPort.optional(),
   filters: strict({
-    clamd: strict({
-      address: filterAddress,
-      onError: z.enum(['tempfail', 'accept']).default('tempfail'),
-      timeoutMs: filterTimeoutMs(60_000),
-      /** clamd's StreamMaxLength (its default is 25M): larger messages are passed unscanned instead of cut off. */
-      streamMaxBytes: z.number().int().min(1024).default(25 * MiB),
-    }).optional(),
+    clamd: ClamdFilter.optional(),
     spam: SpamFilter.optional(),
     dkim: strict({ selector: dnsLabel, keyFile: z.string().min(1) }).optional(),
     /** SPF, DKIM, DMARC and ARC verification of inbound mail, with an Authentication-Results header. */

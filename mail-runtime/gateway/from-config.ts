@@ -1,4 +1,5 @@
-import type { RuntimeConfigOf } from '../config';
+import { ClamdFilter, SpamFilter, type RuntimeConfigOf } from '../config';
+import type { ClusterSettings } from '../hub/protocol';
 import { buildFilters } from '../smtp/filters';
 import type { GatewayOptions } from './start';
 
@@ -31,6 +32,7 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig | RuntimeConfigOf<'a
     queue: cfg.queue,
     // The chain of every phase, from `filters` (authentication, clamd, spam, milters; smtp/filters/build.ts orders them).
     filters: buildFilters(cfg),
+    filtersWith: (settings) => buildFilters(withFilterSettings(cfg, settings)),
     // Mail leaving the cluster: routes, smarthost, MX, TLS policy, DKIM, SRS, ARC (smtp/outbound).
     outboundSettings: cfg,
   };
@@ -44,4 +46,22 @@ export function gatewayOptionsFromConfig(cfg: GatewayConfig | RuntimeConfigOf<'a
  */
 export function unservedGatewayFields(cfg: GatewayConfig): string[] {
   return cfg.hubUrl || cfg.hubUrls ? [] : [`advertise (${cfg.advertise}: announced to the hub, and no hub is configured)`];
+}
+
+/**
+ * The config with the cluster settings' scanner addresses (section
+ * `filters`) in place of its own: a scanner the config does not have gets
+ * the schema's defaults for the rest (timeouts, scores, onError).
+ */
+function withFilterSettings<C extends GatewayConfig | RuntimeConfigOf<'all'>>(cfg: C, settings: ClusterSettings['filters']): C {
+  if (!settings) return cfg;
+  const f = cfg.filters;
+  return {
+    ...cfg,
+    filters: {
+      ...f,
+      ...(settings.clamd ? { clamd: f.clamd ? { ...f.clamd, address: settings.clamd.address } : ClamdFilter.parse({ address: settings.clamd.address }) } : {}),
+      ...(settings.spam ? { spam: f.spam ? { ...f.spam, ...settings.spam } : SpamFilter.parse(settings.spam) } : {}),
+    },
+  };
 }

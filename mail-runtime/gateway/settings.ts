@@ -1,5 +1,5 @@
 import { ipMatcher, SettingsAppliers } from '../cluster';
-import type { SettingsSnapshot } from '../hub/protocol';
+import type { ClusterSettings, SettingsSnapshot } from '../hub/protocol';
 import type { Filter, FilterResult } from '../smtp/filters';
 
 /**
@@ -7,12 +7,18 @@ import type { Filter, FilterResult } from '../smtp/filters';
  * without a restart: `blocklist.ips` refuses client connections at the
  * MX's connect phase, `blocklist.senders` refuses an envelope sender (an
  * address, or every address of a domain) at MAIL FROM, and
- * `limits.maxConnections` is the MX's connection cap. A section removed
- * from the settings goes back to the RuntimeConfig value (no blocklist).
+ * `limits.maxConnections` is the MX's connection cap, `filters` points the
+ * clamd and spam filters at other scanners, `dkim` adds signing keys per
+ * domain. A section removed from the settings goes back to the
+ * RuntimeConfig value (no blocklist, the configured scanners and keys).
  */
 export interface GatewaySettingsTargets {
   /** The member's connection cap (net/ ConnectionLimit `max`); `undefined`: back to RuntimeConfig. */
   setMaxConnections(max: number | undefined): void;
+  /** The clamd and spam scanner addresses over RuntimeConfig's (`undefined`: RuntimeConfig's); absent: the section is not applied. */
+  setFilters?(filters: ClusterSettings['filters']): void;
+  /** DKIM signing keys per domain, before the configured ones (`undefined`: none from the cluster). Throws on a key it cannot use. */
+  setDkimKeys(keys: ClusterSettings['dkim']): void;
 }
 
 const CONTINUE: FilterResult = { verdict: { kind: 'continue' } };
@@ -28,6 +34,8 @@ export class GatewaySettings {
       this.senders = new Set((b?.senders ?? []).map((s) => s.toLowerCase()));
     });
     this.appliers.on('limits', (l) => targets.setMaxConnections(l?.maxConnections));
+    if (targets.setFilters) this.appliers.on('filters', (f) => targets.setFilters!(f));
+    this.appliers.on('dkim', (d) => targets.setDkimKeys(d));
   }
 
   /** Applies every changed section; throws if one cannot be applied (the member then keeps reporting the previous version). */

@@ -23,7 +23,7 @@ import { INBOUND_LIMITS, MessageRate, startMxListener, type MxListener, type MxL
 import { SmtpOutbound, Srs, buildDsn, type OutboundSettings, type OutboundTransport } from '../smtp/outbound';
 import { QueueFolder } from '../smtp/queue';
 import { StaticRouter, type Router, type StaticPlacement } from '../smtp/routing';
-import type { SettingsSnapshot } from '../hub/protocol';
+import type { ClusterSettings, SettingsSnapshot } from '../hub/protocol';
 import { GatewaySettings } from './settings';
 
 export interface HostPort {
@@ -69,6 +69,12 @@ export interface GatewayOptions {
   queue: { retryFirstSeconds: number; retryMaxSeconds: number; expireHours: number; deliveryConcurrency: number };
   /** The filter chain, every phase (smtp-filters builds it from RuntimeConfig `filters`). */
   filters?: readonly Filter[];
+  /**
+   * The chain again with the cluster settings' filter addresses (section
+   * `filters`: clamd, spam) over RuntimeConfig's, or RuntimeConfig's alone
+   * for `undefined`; without it that section is not applied.
+   */
+  filtersWith?: (settings: ClusterSettings['filters']) => Filter[];
   /** The config the outbound transport (smtp/outbound SmtpOutbound) is built from: next hops, TLS policy, DKIM, SRS, ARC. */
   outboundSettings?: OutboundSettings;
   /** Mail for non-hosted domains; default: SmtpOutbound from `outboundSettings` (none: remote mail stays deferred). */
@@ -281,11 +287,26 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const srsConfig = opts.outboundSettings?.outbound.srs;
     const srs = srsConfig ? await Srs.fromConfig(srsConfig) : undefined;
     // Cluster settings applied live: the blocklist is the MX's first filter; the connection cap is the shared bound's.
+    // The MX's chain: the settings' blocklist first, then the configured filters. The MX reads this array at every phase and
+    // runFilters walks a copy, so replacing entries in place switches filters for the next phase, never in the middle of one.
+    const mxFilters: Filter[] = [];
     const settings = new GatewaySettings({
       setMaxConnections: (max) => {
         connections.max = max ?? opts.limits.maxConnections;
       },
+      ...(opts.filtersWith
+        ? {
+            setFilters: (f) => {
+              mxFilters.splice(1, mxFilters.length - 1, ...opts.filtersWith!(f));
+            },
+          }
+        : {}),
+      setDkimKeys: (keys) => {
+        if (outbound?.setClusterDkimKeys) outbound.setClusterDkimKeys(keys);
+        else if (keys && Object.keys(keys).length > 0) log.warn('cluster settings carry DKIM keys, but this gateway has no outbound transport that signs');
+      },
     });
+    mxFilters.push(settings.filter, ...(opts.filters ?? []));
     const metrics: MxListenerOptions['metrics'] = {
       outcome: (outcome, phase) => {
         transactions.inc({ outcome, phase });
@@ -313,7 +334,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ...mxCommon,
       host: opts.listen.smtp.host,
       port: opts.listen.smtp.port,
-      filters: [settings.filter, ...(opts.filters ?? [])],
+      filters: mxFilters,
       messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
     });
     closers.push(() => mx.close());

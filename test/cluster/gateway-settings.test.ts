@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, type RunningMember } from '../helpers/cluster';
 import { waitFor } from '../helpers/hub';
-import { smtp, smtpConnect } from '../helpers/smtp';
+import { EICAR, EICAR_SIGNATURE, startClamd, type TestClamd } from '../helpers/clamd';
+import { sendViaMx, smtp, smtpConnect } from '../helpers/smtp';
 
 /**
  * A gateway in a cluster applies the hub's cluster settings live (issue 12;
  * gateway/settings.ts): a sender put on the blocklist through the admin API
  * is refused at MAIL FROM (550 5.7.1) without a restart, the gateway
  * reports the version it applied (`GET /v1/settings` applied, `GET
- * /v1/members`), and taking the entry off lets the sender in again.
+ * /v1/members`), and taking the entry off lets the sender in again. The
+ * `filters` section points the gateway at a scanner it was not configured
+ * with (a real clamd), and its removal goes back to the configured chain.
  */
 let cluster: TestCluster;
 let gw: RunningMember;
@@ -24,8 +27,11 @@ beforeAll(async () => {
   gw = await cluster.startGateway('gw-0');
 }, 120_000);
 
+let clamd: TestClamd | undefined;
+
 afterAll(async () => {
   await cluster?.stop();
+  await clamd?.dispose();
 });
 
 /** The reply to MAIL FROM and, when accepted, to RCPT TO at the gateway's MX. */
@@ -72,4 +78,18 @@ describe('gateway in a cluster: cluster settings applied live', () => {
     await waitFor(async () => (await appliedBy('gw-0')) === v2, `gw-0 reports settings version ${v2}`, 30_000);
     expect(await mailFrom('friend@good.example')).toMatch(/^250/);
   }, 90_000);
+
+  it('filters.clamd from the settings: a virus is refused naming its signature, clean mail delivered; removed, the configured chain (no clamd) again', async () => {
+    clamd = await startClamd();
+    const to = 'user0@settings.test';
+    const v = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: { filters: { clamd: { address: clamd.tcp } } } })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v, `gw-0 reports settings version ${v}`, 30_000);
+    const infected = await sendViaMx(gw.port('smtp'), [to], 'infected', { body: `${EICAR}\r\n` });
+    expect(infected.data).toMatch(/^554 5\.7\.1/);
+    expect(infected.data).toContain(EICAR_SIGNATURE);
+    expect((await sendViaMx(gw.port('smtp'), [to], 'clean')).data).toMatch(/^250/);
+    const v2 = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: {} })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v2, `gw-0 reports settings version ${v2}`, 30_000);
+    expect((await sendViaMx(gw.port('smtp'), [to], 'unscanned', { body: `${EICAR}\r\n` })).data).toMatch(/^250/);
+  }, 120_000);
 });

@@ -146,7 +146,7 @@ export interface MxReplies {
  * to EHLO, MAIL or DATA that is not a success throws, naming it; the RCPT
  * and data replies are returned for the test to judge.
  */
-export async function sendViaMx(port: number, rcpts: readonly string[], subject: string): Promise<MxReplies> {
+export async function sendViaMx(port: number, rcpts: readonly string[], subject: string, opts: { body?: string } = {}): Promise<MxReplies> {
   const { c } = await smtpConnect(port);
   const expectReply = async (line: string, code: RegExp): Promise<void> => {
     const reply = await smtp(c, line);
@@ -159,7 +159,7 @@ export async function sendViaMx(port: number, rcpts: readonly string[], subject:
     for (const r of rcpts) rcpt.push(await smtp(c, `RCPT TO:<${r}>`));
     if (!rcpt.some((r) => r.startsWith('250'))) return { rcpt, data: '' };
     await expectReply('DATA', /^354/);
-    const data = await smtp(c, dataBlock(mail({ to: rcpts[0]!, subject, messageId: `<${subject}@example.org>` })));
+    const data = await smtp(c, dataBlock(mail({ to: rcpts[0]!, subject, messageId: `<${subject}@example.org>`, ...(opts.body !== undefined ? { body: opts.body } : {}) })));
     return { rcpt, data };
   } finally {
     c.socket.destroy();

@@ -105,7 +105,8 @@ export async function runFilters(filters: readonly Filter[], ctx: Omit<FilterCon
   let folder: 'junk' | undefined;
   const done = (verdict: Verdict): ChainResult => ({ verdict, headers, notes, ...(folder ? { folder } : {}) });
 
-  for (const filter of filters) {
+  // A copy: the gateway replaces its chain's entries in place when cluster settings change (gateway/start.ts).
+  for (const filter of [...filters]) {
     if (!filter.phases.includes(ctx.phase)) continue;
     if (opts.signal?.aborted) return done(tempfail(TEMPFAIL_CODE, TEMPFAIL_STATUS, 'the client went away while the message was checked'));
     const outcome = await runOne(filter, ctx, opts.signal);

@@ -21,6 +21,9 @@ interface LoadedKey {
 export class DkimKeyError extends Error {}
 
 export class DkimSigner {
+  /** Keys from the hub's cluster settings (`dkim`), applied live; they come before the config's keys. */
+  private cluster = new Map<string, LoadedKey>();
+
   private constructor(
     private readonly keys: Map<string, LoadedKey>,
     private readonly fallback: Omit<LoadedKey, 'domain'> | undefined,
@@ -40,10 +43,23 @@ export class DkimSigner {
     return new DkimSigner(keys, fallback, new Set(hostedDomains.map((d) => d.toLowerCase())));
   }
 
-  /** The key for a From domain: its own, a parent domain's (relaxed DMARC alignment), or the hosted-domain key. */
+  /**
+   * Replaces the cluster's keys (settings section `dkim`, domain → selector
+   * and PEM) as a whole; `undefined` drops them. Every key is checked first,
+   * so a bad one changes nothing and the error names its domain.
+   */
+  setClusterKeys(keys: Record<string, { selector: string; privateKeyPem: string }> | undefined): void {
+    const next = new Map<string, LoadedKey>();
+    for (const [domain, k] of Object.entries(keys ?? {})) {
+      next.set(domain.toLowerCase(), { domain: domain.toLowerCase(), ...keyFromPem(k.privateKeyPem, k.selector, 'the key', `cluster settings dkim["${domain}"]`) });
+    }
+    this.cluster = next;
+  }
+
+  /** The key for a From domain: its own, a parent domain's (relaxed DMARC alignment), or the hosted-domain key; the cluster's before the config's. */
   keyFor(domain: string): LoadedKey | undefined {
     for (let d = domain.toLowerCase(); d.includes('.'); d = d.slice(d.indexOf('.') + 1)) {
-      const k = this.keys.get(d);
+      const k = this.cluster.get(d) ?? this.keys.get(d);
       if (k) return k;
     }
     if (this.fallback && this.hosted.has(domain.toLowerCase())) return { domain: domain.toLowerCase(), ...this.fallback };
@@ -71,12 +87,17 @@ async function loadKey(k: DkimKeyFile, field: string): Promise<Omit<LoadedKey, '
   } catch (err) {
     throw new DkimKeyError(`DKIM key file ${k.keyFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}; ${field})`);
   }
+  return keyFromPem(pem, k.selector, `DKIM key file ${k.keyFile}`, field);
+}
+
+/** A PEM private key as DKIM uses it: RSA or Ed25519 (RFC 8463); `what` and `field` name it in errors. */
+function keyFromPem(pem: string, selector: string, what: string, field: string): Omit<LoadedKey, 'domain'> {
   let type: string | undefined;
   try {
     type = createPrivateKey(pem).asymmetricKeyType;
   } catch (err) {
-    throw new DkimKeyError(`DKIM key file ${k.keyFile} is not a PEM private key (${(err as Error).message}; ${field})`);
+    throw new DkimKeyError(`${what} is not a PEM private key (${(err as Error).message}; ${field})`);
   }
-  if (type !== 'rsa' && type !== 'ed25519') throw new DkimKeyError(`DKIM key file ${k.keyFile} holds a ${type} key; DKIM signs with RSA or Ed25519 (RFC 8463) (${field})`);
-  return { selector: k.selector, privateKey: pem, algorithm: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256' };
+  if (type !== 'rsa' && type !== 'ed25519') throw new DkimKeyError(`${what} holds a ${type} key; DKIM signs with RSA or Ed25519 (RFC 8463) (${field})`);
+  return { selector, privateKey: pem, algorithm: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256' };
 }

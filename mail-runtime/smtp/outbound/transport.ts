@@ -131,6 +131,11 @@ export class SmtpOutbound implements OutboundTransport {
     );
   }
 
+  /** DKIM keys from the cluster settings (section `dkim`), used before the configured ones; throws, changing nothing, on a key it cannot use. */
+  setClusterDkimKeys(keys: Record<string, { selector: string; privateKeyPem: string }> | undefined): void {
+    this.parts.dkim.setClusterKeys(keys);
+  }
+
   /** TLS reports (RFC 8460 JSON) per policy domain since the last call; sending them to `rua` is not implemented. */
   tlsReports(): TlsReport[] {
     return this.reporter.take();

@@ -13,6 +13,8 @@ import type { DeliveryResult, QueueEntry } from '../queue/types';
  */
 export interface OutboundTransport {
   deliver(entry: QueueEntry, recipients: readonly string[], message: Buffer, signal?: AbortSignal): Promise<DeliveryResult[]>;
+  /** DKIM keys pushed by the hub's cluster settings (SmtpOutbound); a transport that does not sign leaves it out. */
+  setClusterDkimKeys?(keys: Record<string, { selector: string; privateKeyPem: string }> | undefined): void;
 }
 
 /** The parsed `outbound` block of a gateway's RuntimeConfig (its defaults live in mail-runtime/config/schema.ts). */

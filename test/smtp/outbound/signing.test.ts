@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authenticate } from 'mailauth';
@@ -79,6 +79,27 @@ describe('DKIM signing with the sending domain’s key', () => {
     expect(relayed.toString()).not.toMatch(/DKIM-Signature/);
     const foreign = await deliverVia(settings(), entry(), message('foreign', 'Someone <x@elsewhere.example>'));
     expect(foreign.toString()).not.toMatch(/DKIM-Signature/);
+  });
+
+  it('keys from the cluster settings (applied live) come before the configured ones; a bad one changes nothing and names its domain; cleared, the configured keys again', async () => {
+    const t = await SmtpOutbound.create(settings());
+    const sent = async (name: string) => {
+      const before = sink.messages.length;
+      expect((await t.deliver(entry({ mailFrom: 'ceo@brand.example' }), ['bob@example.net'], message(name, 'CEO <ceo@brand.example>')))[0]!.status).toBe('delivered');
+      return (await dkimVerify(sink.messages[before]!.data, { resolver })).results[0]!;
+    };
+    keys.rotated = key('rotated');
+    published.set('s2._domainkey.brand.example', keys.rotated.txt);
+    const rotatedPem = readFileSync(keys.rotated.file, 'utf8');
+    t.setClusterDkimKeys({ 'brand.example': { selector: 's2', privateKeyPem: rotatedPem } });
+    const live = await sent('live');
+    expect(live.status.result).toBe('pass');
+    expect(live.selector).toBe('s2');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => t.setClusterDkimKeys({ 'brand.example': { selector: 's3', privateKeyPem: ec } })).toThrow(/dkim\["brand\.example"\].*RSA or Ed25519|RSA or Ed25519.*dkim\["brand\.example"\]/);
+    expect((await sent('unchanged')).selector).toBe('s2');
+    t.setClusterDkimKeys(undefined);
+    expect((await sent('configured')).selector).toBe('s1');
   });
 
   it('an unreadable key file stops the transport at start, naming the field', async () => {

@@ -9,7 +9,7 @@ import type { Filter, FilterResult } from '../smtp/filters';
  * address, or every address of a domain) at MAIL FROM, and
  * `limits.maxConnections` is the MX's connection cap, `filters` points the
  * clamd and spam filters at other scanners, `dkim` adds signing keys per
- * domain. A section removed from the settings goes back to the
+ * domain, `tls` replaces the certificate STARTTLS presents. A section removed from the settings goes back to the
  * RuntimeConfig value (no blocklist, the configured scanners and keys).
  */
 export interface GatewaySettingsTargets {
@@ -19,6 +19,8 @@ export interface GatewaySettingsTargets {
   setFilters?(filters: ClusterSettings['filters']): void;
   /** DKIM signing keys per domain, before the configured ones (`undefined`: none from the cluster). Throws on a key it cannot use. */
   setDkimKeys(keys: ClusterSettings['dkim']): void;
+  /** The public certificate (MX STARTTLS); `undefined`: the configured one. Throws on a pair it cannot use. */
+  setTls(pair: ClusterSettings['tls']): void;
 }
 
 const CONTINUE: FilterResult = { verdict: { kind: 'continue' } };
@@ -36,6 +38,7 @@ export class GatewaySettings {
     this.appliers.on('limits', (l) => targets.setMaxConnections(l?.maxConnections));
     if (targets.setFilters) this.appliers.on('filters', (f) => targets.setFilters!(f));
     this.appliers.on('dkim', (d) => targets.setDkimKeys(d));
+    this.appliers.on('tls', (t) => targets.setTls(t));
   }
 
   /** Applies every changed section; throws if one cannot be applied (the member then keeps reporting the previous version). */

@@ -8,6 +8,7 @@ import { readClusterToken } from '../cluster';
 import {
   connectionLimitFromConfig,
   createRegistry,
+  certificateSwitch,
   loadTls,
   registerCertificateMetrics,
   registerStorageMetrics,
@@ -301,6 +302,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
             },
           }
         : {}),
+      setTls: certificateSwitch(tls),
       setDkimKeys: (keys) => {
         if (outbound?.setClusterDkimKeys) outbound.setClusterDkimKeys(keys);
         else if (keys && Object.keys(keys).length > 0) log.warn('cluster settings carry DKIM keys, but this gateway has no outbound transport that signs');

@@ -1,5 +1,6 @@
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
 
@@ -22,6 +23,33 @@ export interface TlsMaterial {
    * withClusterIdentity() sets it.
    */
   sni?: (servername: string) => SecureContext | undefined;
+  /** Who follows replaceCertificate() beyond `context` (listeners that copied key and cert, e.g. smtp-server's STARTTLS); see onCertificateReplaced. */
+  replaced?: Set<(m: TlsMaterial) => void>;
+}
+
+/**
+ * Replaces the certificate a member serves, live (cluster settings `tls`):
+ * checked first (a PEM chain whose first certificate matches the key), then
+ * swapped in place, so every listener sharing `material` presents it on its
+ * next handshake; connections already encrypted keep theirs. Throws,
+ * changing nothing, on a pair it cannot use.
+ */
+export function replaceCertificate(material: TlsMaterial, certPem: string, keyPem: string, selfSigned = false): void {
+  let context: SecureContext;
+  try {
+    const leaf = new X509Certificate(certPem);
+    if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('the key does not belong to the certificate');
+    context = createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+  } catch (err) {
+    throw new Error(`TLS certificate from the cluster settings cannot be used: ${(err as Error).message}`, { cause: err });
+  }
+  Object.assign(material, { cert: certPem, key: keyPem, selfSigned, context });
+  for (const follow of material.replaced ?? []) follow(material);
+}
+
+/** Calls `follow` after each replaceCertificate() of `material`. */
+export function onCertificateReplaced(material: TlsMaterial, follow: (m: TlsMaterial) => void): void {
+  (material.replaced ??= new Set()).add(follow);
 }
 
 /**
@@ -165,4 +193,14 @@ async function generateSelfSigned(hostname: string): Promise<TlsMaterial> {
     selfSigned: true,
     context: createSecureContext({ cert: pems.cert, key: pems.private, minVersion: 'TLSv1.2' }),
   };
+}
+
+/**
+ * The live-replaceable side of a member's certificate: `apply(pair)` serves
+ * the cluster settings' pair, `apply(undefined)` the one the member started
+ * with again.
+ */
+export function certificateSwitch(material: TlsMaterial): (pair: { certPem: string; keyPem: string } | undefined) => void {
+  const own = { cert: material.cert, key: material.key, selfSigned: material.selfSigned };
+  return (pair) => (pair ? replaceCertificate(material, pair.certPem, pair.keyPem) : replaceCertificate(material, own.cert, own.key, own.selfSigned));
 }

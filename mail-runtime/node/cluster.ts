@@ -108,6 +108,7 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
   appliers.on('blocklist', (b) => {
     blocked = ipMatcher(b?.ips ?? []);
   });
+  appliers.on('tls', (t) => node.applyTls(t));
 
   const member = new ClusterMember({
     memberId: cfg.memberId,

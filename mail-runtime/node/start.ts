@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { certificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
@@ -111,6 +111,8 @@ export interface RunningNode {
    * cap, and the message size up to the store's cap from start.
    */
   applyLimits(l: { maxConnections?: number; maxMessageBytes?: number }): void;
+  /** The public certificate applied live (cluster settings `tls`; undefined: the configured one again); throws on a pair it cannot use. */
+  applyTls(pair: { certPem: string; keyPem: string } | undefined): void;
   /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
   registry: Registry;
   /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
@@ -148,8 +150,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   try {
     const publicTls = await loadTls(opts.tls, hostname);
     if (publicTls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
-    registerCertificateMetrics(registry, publicTls);
     const tls = opts.clusterTls ? await withClusterIdentity(publicTls, opts.clusterTls, [opts.memberId]) : publicTls;
+    registerCertificateMetrics(registry, tls);
+    const applyTls = certificateSwitch(tls);
     let directory: Directory;
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
@@ -362,6 +365,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         if (l.maxConnections !== undefined) connections.max = l.maxConnections;
         if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);
       },
+      applyTls,
       close: () => {
         ready = false;
         closing ??= closeAll();

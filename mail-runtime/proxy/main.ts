@@ -5,10 +5,10 @@ import { LoginLimiter, loginLimiterOptions } from '../auth';
 import { monotonicMs } from '../common/clock';
 import { createLogger } from '../common/log';
 import { RuntimeConfigError, type RuntimeConfigOf } from '../config';
-import { connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type SessionServer } from '../net';
+import { certificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, registerStorageMetrics, serveSessions, startHealthServer, type SessionServer } from '../net';
 import { SplicedSessions, type FrontServices } from './front';
 import { IMAP_REFUSALS, ImapFront } from './imap-front';
-import { HubClient, HubLink, PlacementCache, hubLoginHistory } from '../cluster';
+import { HubClient, HubLink, PlacementCache, SettingsAppliers, hubLoginHistory } from '../cluster';
 import { POP3_REFUSALS, Pop3Front } from './pop3-front';
 import { SUBMISSION_REFUSALS, SubmissionFront } from './submission-front';
 
@@ -93,6 +93,8 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
   const tls = await loadTls(cfg.tls, cfg.hostname);
   if (tls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
   registerCertificateMetrics(registry, tls);
+  const appliers = new SettingsAppliers();
+  appliers.on('tls', certificateSwitch(tls));
   // Failed logins per (user, client address) count over every proxy: shared through the hub, the local count first.
   const throttleClient = new HubClient({ urls, token, ...(ca ? { caPem: ca } : {}), log });
   const sharing = hubLoginHistory(throttleClient, { memberId: cfg.memberId, limits, log });
@@ -111,7 +113,10 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
     limiter,
     log,
     plaintextAuth: cfg.plaintextAuth,
-    tlsContext: tls.context,
+    // A getter: the cluster settings can replace the certificate live (net/tls.ts), and STARTTLS must present the current one.
+    get tlsContext() {
+      return tls.context;
+    },
     failuresPerConnection: limits.loginFailuresPerConnection,
     backendTimeoutMs: Math.round(cfg.proxy.backendTimeoutSeconds * 1000),
     sendProxyProtocol: cfg.proxy.sendProxyProtocol,
@@ -167,6 +172,8 @@ export async function runProxy(cfg: ProxyConfig, opts: { installSignalHandlers?:
       ...(ca ? { ca } : {}),
       cache,
       log,
+      // Cluster settings applied live: `tls` (the certificate clients see); the heartbeats report the version.
+      settings: (snapshot) => appliers.apply(snapshot),
       register: {
         memberId: cfg.memberId,
         role: 'proxy',

@@ -4,7 +4,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection';
 import type { DirectoryUser } from '../../auth';
 import type { Logger } from '../../common/log';
-import { serveSessions, type ConnectionLimit, type ListenerKind, type TlsMaterial } from '../../net';
+import { onCertificateReplaced, serveSessions, type ConnectionLimit, type ListenerKind, type TlsMaterial } from '../../net';
 import type { Reply } from '../filters/types';
 import { SMTP_LIMITS } from './limits';
 import { readMessage } from './message';
@@ -293,6 +293,8 @@ export async function serveSmtp(opts: SmtpListenerOptions): Promise<SmtpListener
     },
   };
   const smtp = new MailfleetSmtpServer(options);
+  // STARTTLS presents a certificate the cluster settings replace (net/tls.ts): smtp-server keeps its own copy of key and cert.
+  onCertificateReplaced(opts.tls, (m) => smtp.updateSecureContext({ key: m.key, cert: m.cert }));
   if (opts.auth) {
     const gate = opts.auth.gate;
     smtp.authGate = (session) => {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection';
-import { plaintextAuthAllowed, serveSessions, type SessionServer, type TlsMaterial } from '../../net';
+import { onCertificateReplaced, plaintextAuthAllowed, serveSessions, type SessionServer, type TlsMaterial } from '../../net';
 import { connectPhase } from './connect';
 import { clientIp, type InboundContext, type InboundSession } from './context';
 import { dataPhase } from './data';
@@ -231,6 +231,8 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
     },
   };
   const server = new MxServer(options);
+  // STARTTLS presents a certificate the cluster settings replace (net/tls.ts): smtp-server keeps its own copy of key and cert.
+  if (opts.tls) onCertificateReplaced(opts.tls, (m) => server.updateSecureContext({ key: m.key, cert: m.cert }));
   // Socket errors of one connection arrive here; they end that connection, never the process.
   server.on('error', (err: Error) => log.debug({ err }, 'SMTP connection error'));
 

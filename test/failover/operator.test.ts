@@ -98,7 +98,7 @@ describe('mailfleet failover (real members on loopback)', { timeout: 600_000 }, 
     return file;
   }
 
-  it('promote and failback under a steady send/read load: every acknowledged message once, none lost or duplicated', async () => {
+  it('promote and failback under a steady send/read load: every acknowledged message there, none lost; twice only where the power-off cut the reply', async () => {
     let primary: Proc | undefined = member('pair-all-0');
     let standby: Proc | undefined;
     await primary.waitLine((l) => l.ready === true);
@@ -128,6 +128,10 @@ describe('mailfleet failover (real members on loopback)', { timeout: 600_000 }, 
     expect(usage.err).toMatch(/--config/);
 
     const acked: string[] = [];
+    // Messages an attempt of which ended without an SMTP reply: the promotion powers the primary off (SIGKILL), which
+    // can land after a message was made durable and before its 250 left (RFC 5321 §4.1.1.4 / RFC 1047: the sender then
+    // retries and the message may arrive twice). Only these may be duplicated; every acknowledged one must be there.
+    const unanswered = new Set<string>();
     const reads: number[] = [];
     let moves: Promise<void> = Promise.resolve();
     const deadline = Date.now() + BOUND_MS * 5;
@@ -136,7 +140,12 @@ describe('mailfleet failover (real members on loopback)', { timeout: 600_000 }, 
       for (;;) {
         if (Date.now() > deadline) throw new Error(`message ${i} never acknowledged`);
         const a = active;
-        const r = a ? await sendOne('127.0.0.1', a.smtpPort, ANN.address, id).catch((e: Error) => e.message) : 'no member serving';
+        const r = a
+          ? await sendOne('127.0.0.1', a.smtpPort, ANN.address, id).catch((e: Error & { responseCode?: number }) => {
+              if (e.responseCode === undefined) unanswered.add(id);
+              return e.message;
+            })
+          : 'no member serving';
         if (r.startsWith('250 ')) break;
         await new Promise((res) => setTimeout(res, 100));
       }
@@ -177,9 +186,12 @@ describe('mailfleet failover (real members on loopback)', { timeout: 600_000 }, 
     const ids = await messageIds('127.0.0.1', ready.imapPort, ANN);
     const lost = acked.filter((id) => !ids.has(id));
     const duplicated = [...ids.entries()].filter(([, n]) => n > 1);
-    console.log(`steady load: ${acked.length} acknowledged, ${ids.size} in INBOX, reads during the load saw ${reads.join(', ')} messages`);
+    console.log(
+      `steady load: ${acked.length} acknowledged, ${ids.size} in INBOX, reads during the load saw ${reads.join(', ')} messages; ` +
+        `attempts cut without a reply: ${[...unanswered].join(', ') || 'none'}; twice: ${duplicated.map(([id]) => id).join(', ') || 'none'}`,
+    );
     expect(lost).toEqual([]);
-    expect(duplicated).toEqual([]);
+    expect(duplicated.filter(([id, n]) => !unanswered.has(id) || n > 2)).toEqual([]);
     expect(ids.size).toBe(LOAD);
     expect(readFileSync(path.join(dir, 'switched'), 'utf8')).toBe('standby 1\nprimary 2\n');
     expect(standbyApi.isRunning()).toBe(false);

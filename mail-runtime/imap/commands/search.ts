@@ -2,7 +2,7 @@ import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, isCurrentSummary, type MessageSummary, type SortFields } from '../message';
 import { atom, data, list, num, type ResponseValue } from '../protocol';
-import { SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
@@ -18,58 +18,15 @@ type SearchArgs =
   | { kind: 'failed-save'; error: string; limit: boolean }
   | { kind: 'query'; query: SearchQuery };
 
+const isThreadIdKey = (k: SearchKey): boolean => k.op === 'objectid' && k.kind === 'THREADID';
 /** Does the key search by THREADID? */
-function hasThreadId(key: SearchKey): boolean {
-  switch (key.op) {
-    case 'objectid':
-      return key.kind === 'THREADID';
-    case 'and':
-      return key.keys.some(hasThreadId);
-    case 'or':
-      return hasThreadId(key.left) || hasThreadId(key.right);
-    case 'not':
-      return hasThreadId(key.key);
-    default:
-      return false;
-  }
-}
+const hasThreadId = (key: SearchKey): boolean => anySearchKey(key, isThreadIdKey);
 
-/** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? */
-function needsSummary(key: SearchKey): boolean {
-  switch (key.op) {
-    case 'header':
-    case 'address':
-    case 'sentdate':
-    case 'body':
-    case 'text':
-      return true;
-    case 'objectid':
-      return key.kind === 'THREADID'; // from the summary's References (objectid.ts)
-    case 'and':
-      return key.keys.some(needsSummary);
-    case 'or':
-      return needsSummary(key.left) || needsSummary(key.right);
-    case 'not':
-      return needsSummary(key.key);
-    default:
-      return false;
-  }
-}
+/** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? THREADID reads the summary's References (objectid.ts). */
+const SUMMARY_OPS: ReadonlySet<SearchKey['op']> = new Set(['header', 'address', 'sentdate', 'body', 'text']);
+const needsSummary = (key: SearchKey): boolean => anySearchKey(key, (k) => SUMMARY_OPS.has(k.op) || isThreadIdKey(k));
 
-function usesModseq(key: SearchKey): boolean {
-  switch (key.op) {
-    case 'modseq':
-      return true;
-    case 'and':
-      return key.keys.some(usesModseq);
-    case 'or':
-      return usesModseq(key.left) || usesModseq(key.right);
-    case 'not':
-      return usesModseq(key.key);
-    default:
-      return false;
-  }
-}
+const usesModseq = (key: SearchKey): boolean => anySearchKey(key, (k) => k.op === 'modseq');
 
 /** Messages per SEARCH batch: bounds memory while letting summary reads coalesce. */
 const SEARCH_BATCH = 512;

@@ -398,21 +398,27 @@ function foldFlag(f: string): string {
   return v;
 }
 
+/**
+ * True when `leaf` holds for some key of the tree (through AND, OR, NOT):
+ * what a search may need (body, summary, MODSEQ, THREADID) is decided by
+ * the keys it contains, whatever the logic around them.
+ */
+export function anySearchKey(key: SearchKey, leaf: (k: SearchKey) => boolean): boolean {
+  switch (key.op) {
+    case 'and':
+      return key.keys.some((k) => anySearchKey(k, leaf));
+    case 'or':
+      return anySearchKey(key.left, leaf) || anySearchKey(key.right, leaf);
+    case 'not':
+      return anySearchKey(key.key, leaf);
+    default:
+      return leaf(key);
+  }
+}
+
 /** True when evaluating `key` may need the message body (BODY/TEXT). */
 export function searchNeedsBody(key: SearchKey): boolean {
-  switch (key.op) {
-    case 'body':
-    case 'text':
-      return true;
-    case 'and':
-      return key.keys.some(searchNeedsBody);
-    case 'or':
-      return searchNeedsBody(key.left) || searchNeedsBody(key.right);
-    case 'not':
-      return searchNeedsBody(key.key);
-    default:
-      return false;
-  }
+  return anySearchKey(key, (k) => k.op === 'body' || k.op === 'text');
 }
 
 /** Decides from index metadata alone when it can (see SearchEvaluator.decideOnMetadata). */

@@ -5,5 +5,5 @@
 export type { SearchKey, SearchParseResult, SearchQuery } from './parse';
 export { parsePartialRange, parseSearch, SEARCH_CHARSETS } from './parse';
 export type { SearchMessage } from './evaluate';
-export { decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded } from './evaluate';
+export { anySearchKey, decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded } from './evaluate';
 export { searchWindow } from './window';

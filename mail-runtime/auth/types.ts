@@ -21,7 +21,7 @@ export interface DirectoryUser {
 
 /**
  * Local part of each domain's shared pseudo-owner: the mailbox that holds the
- * folders of the IMAP `Shared/` namespace (RFC 2342 §5 "shared namespace"),
+ * folders of the IMAP `Shared/` namespace (RFC 2342 "shared namespace"; NAMESPACE, §5),
  * which belong to no user. It is a dot-atom (the store and placement handle
  * it like any mailbox: one owner node, an epoch), but no directory holds it:
  * it cannot log in and the gateways find no recipient for it. The hub

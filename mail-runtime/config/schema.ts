@@ -350,7 +350,7 @@ const NodeConfig = strict({
    */
   proxyProtocolFrom: z.array(ipCidr).default([]),
   /**
-   * The IMAP `Shared/` namespace (RFC 2342 §5): per hosted domain, the users
+   * The IMAP `Shared/` namespace (RFC 2342 "shared namespace", the third part of the NAMESPACE response, §5): per hosted domain, the users
    * who administer its shared folders. They hold every right on every
    * folder under `Shared/` (RFC 4314 §2.1), create its top-level folders and
    * grant other users rights with SETACL. Empty (default): nobody creates

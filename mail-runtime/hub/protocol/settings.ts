@@ -60,7 +60,7 @@ export const SettingsTls = z.strictObject({
 export const SettingsDkimKey = z.strictObject({ selector: dnsLabel, privateKeyPem: pem('(?:RSA )?PRIVATE KEY') });
 
 /**
- * The IMAP `Shared/` namespace (RFC 2342 §5): per domain, the users who
+ * The IMAP `Shared/` namespace (RFC 2342 "shared namespace", the third part of the NAMESPACE response, §5): per domain, the users who
  * administer its shared folders (node RuntimeConfig `sharedFolders`, which
  * this replaces live on every node).
  */

@@ -12,7 +12,7 @@ export const OTHER_USERS = 'Other Users';
 const PREFIX = OTHER_USERS + HIERARCHY_DELIMITER;
 
 /**
- * The shared namespace (RFC 2342 §5): `Shared/<folder>` are the folders of
+ * The shared namespace (RFC 2342; the NAMESPACE response's third part, §5): `Shared/<folder>` are the folders of
  * the session user's domain that belong to no user. They live in the
  * domain's shared pseudo-owner (auth `sharedOwnerOf`), a mailbox placed and
  * fenced like any other (DESIGN.md); `Shared/` always means the user's own

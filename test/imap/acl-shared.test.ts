@@ -132,6 +132,26 @@ describe('RFC 4314 §4 enforcement in Shared/', () => {
   });
 });
 
+describe('Shared/ folders: RENAME, DELETE, SUBSCRIBE and LSUB', () => {
+  it('the administrator renames and deletes; LSUB shows a subscribed shared folder only with `l` (RFC 4314 §4)', async () => {
+    const a = await login(ALICE);
+    expect(last(await a.command('a', 'CREATE "Shared/Tmp"'))).toMatch(/^a OK/);
+    expect(last(await a.command('b', 'RENAME "Shared/Tmp" "Shared/Tmp2"'))).toMatch(/^b OK/);
+    expect(await a.command('c', 'LIST "" "Shared/Tmp%"')).toEqual(['* LIST (\\HasNoChildren) "/" "Shared/Tmp2"', 'c OK LIST completed']);
+    expect(last(await a.command('d', 'DELETE "Shared/Tmp2"'))).toMatch(/^d OK/);
+    expect(await a.command('e', 'LIST "" "Shared/Tmp%"')).toEqual(['e OK LIST completed']);
+
+    await grantBob('lr');
+    const b = await login(BOB_WITH_ALIAS);
+    expect(last(await b.command('f', `SUBSCRIBE ${SUPPORT}`))).toMatch(/^f OK/);
+    expect(await b.command('g', 'LSUB "" "Shared/*"')).toEqual(['* LSUB () "/" "Shared/Support"', 'g OK LSUB completed']);
+    expect(last(await b.command('h', 'RENAME "Shared/Support" "Shared/Other"'))).toMatch(/^h NO \[NOPERM\]/);
+    const c = await login(CAROL);
+    await c.command('i', `SUBSCRIBE ${SUPPORT}`);
+    expect(await c.command('j', 'LSUB "" "Shared/*"')).toEqual(['j OK LSUB completed']);
+  });
+});
+
 describe('RFC 4314 §3.1: identifiers are canonicalized through the directory', () => {
   it('an alias of one user is stored as her address; GETACL shows what is stored; DELETEACL by alias removes it', async () => {
     const a = await login(ALICE);

@@ -238,9 +238,11 @@ export const LSUB = defineCommand({
     const answers = new Map<string, readonly string[]>();
     for (const name of subscriptions) {
       // RFC 4314 §4: a shared mailbox the user may not look up (`l`) is not listed.
-      if (splitShared(name, mb.address.toLowerCase()) && !(await mayList(ctx, name))) continue;
+      const shared = splitShared(name, mb.address.toLowerCase()) !== undefined;
+      if (shared && !(await mayList(ctx, name))) continue;
       if (await matches(name)) {
-        const f = infos.get(name);
+        // A shared name that resolved exists (its owner's store said so); the session's own folders are in `infos`.
+        const f = shared ? { flags: [] } : infos.get(name);
         answers.set(name, f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect']);
         continue;
       }

@@ -72,4 +72,13 @@ describe('Shared/ and ACL identifiers in a cluster', () => {
     const o = await login(other);
     expect(await o.command('l', 'LIST "" "Shared/*"')).toEqual(['l OK LIST completed']);
   });
+
+  it('with the hub away, SETACL cannot check an identifier: NO [UNAVAILABLE], nothing changed; anyone needs no look-up', async () => {
+    const [admin, member] = users as [TestUserSpec, TestUserSpec];
+    const a = await login(admin);
+    await cluster.hubs.get('hub-0')!.stop();
+    expect(await a.command('s', `SETACL "Shared/Team" ${member.address} lrs`)).toEqual([`s NO [UNAVAILABLE] Cannot look ${member.address} up in the directory now; try again later`]);
+    expect((await a.command('g', 'GETACL "Shared/Team"'))[0]).toBe(`* ACL "Shared/Team" "#shared@${DOMAIN}" "lrswipkxteacd" "${member.address}" "lr"`);
+    expect(await a.command('t', 'SETACL "Shared/Team" anyone l')).toEqual(['t OK SETACL completed']);
+  });
 });

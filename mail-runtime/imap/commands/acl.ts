@@ -93,7 +93,14 @@ async function attempt(fn: () => Promise<CommandResult>): Promise<CommandResult>
 async function canonicalIdentifier(ctx: SessionContext, id: string): Promise<{ ok: true; id: string } | { ok: false; result: CommandResult }> {
   const identify = ctx.services.mailboxes.identify;
   if (id === ANYONE || !identify) return { ok: true, id };
-  const who = await identify(id);
+  let who;
+  try {
+    who = await identify(id);
+  } catch (err) {
+    // The directory (in a cluster: the hub) cannot answer now; nothing was changed, the client may retry.
+    ctx.log.warn({ err, identifier: id }, 'ACL identifier could not be checked');
+    return { ok: false, result: noResult(`Cannot look ${id} up in the directory now; try again later`, { name: 'UNAVAILABLE' }) };
+  }
   if (who.kind === 'user') return { ok: true, id: who.address.toLowerCase() };
   if (who.kind === 'group') {
     return { ok: false, result: noResult(`${id} names ${who.targets.length} users (an alias with several targets): grant each user instead`, { name: 'CANNOT' }) };

@@ -374,6 +374,8 @@ export class ClusterMember {
         if (e.snapshot.version < s.placement.version) return;
         const previous = s.placement;
         s.placement = e.snapshot;
+        // Debug trace of the failover path (hub "placement committed" → here → the new owner serves).
+        this.o.log.debug({ version: e.snapshot.version }, 'cluster: placement received');
         this.saveCache();
         this.o.hooks.placement?.(e.snapshot, previous);
         return;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Logger } from '../common/log';
 import { ConfigFileError, problemsFromZod } from '../config';
 import { DIRECT_PASSWORD_CHECKS, passwordHashProblem } from './password';
-import { normalizeAddress, type AuthContext, type Directory, type DirectoryUser } from './types';
+import { isSharedOwner, normalizeAddress, SHARED_OWNER_LOCAL_PART, type AuthContext, type Directory, type DirectoryUser } from './types';
 
 /**
  * The local users file (YAML or JSON, same shape):
@@ -54,6 +54,8 @@ export const usersFileSchema = z
     file.users.forEach((u, i) => {
       for (const a of [u.address, ...(u.aliases ?? [])]) {
         const key = normalizeAddress(a);
+        // The domain's shared pseudo-owner (IMAP Shared/) must never log in or be named by an alias.
+        if (isSharedOwner(key)) ctx.addIssue({ code: 'custom', path: ['users', i], message: `the local part ${SHARED_OWNER_LOCAL_PART} is reserved for the domain's shared folders` });
         const prev = seen.get(key);
         if (prev !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['users', i], message: `address ${key} already used by users[${prev}]` });

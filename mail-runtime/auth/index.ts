@@ -1,5 +1,5 @@
-export type { AuthContext, Directory, DirectoryUser, PasswordVerifier } from './types';
-export { normalizeAddress } from './types';
+export type { AuthContext, Directory, DirectoryUser, Identity, PasswordVerifier } from './types';
+export { isSharedOwner, normalizeAddress, sharedOwnerOf, SHARED_OWNER_LOCAL_PART } from './types';
 export { hashPassword, verifyPassword, isPasswordHash, DEFAULT_SCRYPT, type ScryptParams } from './password';
 export { FileDirectory, StaticDirectory, parseUsersFile } from './file-directory';
 export { LoginLimiter, loginLimiterOptions, type CheckPriority } from './limiter';

@@ -19,6 +19,36 @@ export interface DirectoryUser {
   quota?: Quota;
 }
 
+/**
+ * Local part of each domain's shared pseudo-owner: the mailbox that holds the
+ * folders of the IMAP `Shared/` namespace (RFC 2342 "shared namespace"; NAMESPACE, §5),
+ * which belong to no user. It is a dot-atom (the store and placement handle
+ * it like any mailbox: one owner node, an epoch), but no directory holds it:
+ * it cannot log in and the gateways find no recipient for it. The hub
+ * refuses users and aliases with this local part.
+ */
+export const SHARED_OWNER_LOCAL_PART = '#shared';
+
+/** The shared pseudo-owner of `domain` (lower-case). */
+export function sharedOwnerOf(domain: string): string {
+  return `${SHARED_OWNER_LOCAL_PART}@${domain.toLowerCase()}`;
+}
+
+/** Whether an address is a domain's shared pseudo-owner. */
+export function isSharedOwner(address: string): boolean {
+  return address.toLowerCase().startsWith(`${SHARED_OWNER_LOCAL_PART}@`);
+}
+
+/**
+ * What an ACL identifier (RFC 4314 §2) names in the directory: one user
+ * (`address` is her canonical address; an alias with one target user
+ * resolves to her), several users (an alias with several targets, a
+ * group: an ACL names one identity, so it is refused), or nothing known.
+ * A domain's catch-all does not make an address known: it routes mail,
+ * it names nobody.
+ */
+export type Identity = { kind: 'user'; address: string } | { kind: 'group'; targets: string[] } | { kind: 'unknown' };
+
 /** Facts about the login attempt that a directory may use (rate limits, audit). */
 export interface AuthContext {
   /** Remote IP address of the client. */
@@ -59,6 +89,11 @@ export interface Directory {
   authenticate(user: string, password: string, ctx: AuthContext): Promise<DirectoryUser | null>;
   /** Finds a user (or alias target) by address; `null` when unknown. */
   lookup(address: string): Promise<DirectoryUser | null>;
+  /**
+   * What an ACL identifier names (see Identity). Absent: `lookup` decides
+   * (a one-to-one alias resolves to its user; anything else is unknown).
+   */
+  identify?(address: string): Promise<Identity>;
   /** Releases watchers/timers. */
   close?(): Promise<void>;
 }

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { hashPassword, normalizeAddress, verifyPassword, type AuthContext, type Directory, type DirectoryUser } from '../auth';
+import { hashPassword, normalizeAddress, verifyPassword, type AuthContext, type Directory, type DirectoryUser, type Identity } from '../auth';
 import { writeFileAtomic } from '../common/atomic-file';
 import { monotonicMs } from '../common/clock';
 import type { Logger } from '../common/log';
-import { MemberUser, MemberUserAnswer } from '../hub/protocol';
+import { IdentityAnswer, MemberUser, MemberUserAnswer } from '../hub/protocol';
 import { HubUnreachableError, type HubClient } from './hub-client';
 
 /**
@@ -126,6 +126,22 @@ export class HubDirectory implements Directory {
   async lookup(address: string): Promise<DirectoryUser | null> {
     const u = await this.find(address);
     return u && u.enabled ? toDirectoryUser(u) : null;
+  }
+
+  /**
+   * What an ACL identifier names, asked of the hub each time (SETACL is
+   * rare; nothing cached, so a grant never rests on a stale alias). No hub:
+   * DirectoryUnavailableError (the IMAP command answers a temporary NO).
+   */
+  async identify(address: string): Promise<Identity> {
+    const key = normalizeAddress(address);
+    try {
+      const a = await this.o.client.call('GET', `/v1/cluster/identities/${encodeURIComponent(key)}`, undefined, IdentityAnswer, this.o.timeoutMs());
+      return a.identity;
+    } catch (err) {
+      if (err instanceof HubUnreachableError) throw new DirectoryUnavailableError(key, err);
+      throw err;
+    }
   }
 
   /** The same work as a real check, so response time does not tell which addresses exist. */

@@ -349,6 +349,25 @@ const NodeConfig = strict({
    * LMTP (gateways) never carries one.
    */
   proxyProtocolFrom: z.array(ipCidr).default([]),
+  /**
+   * The IMAP `Shared/` namespace (RFC 2342 "shared namespace", the third part of the NAMESPACE response, §5): per hosted domain, the users
+   * who administer its shared folders. They hold every right on every
+   * folder under `Shared/` (RFC 4314 §2.1), create its top-level folders and
+   * grant other users rights with SETACL. Empty (default): nobody creates
+   * shared folders, so the namespace stays empty.
+   */
+  sharedFolders: strict({
+    admins: z
+      .record(domainName, z.array(z.string().trim().toLowerCase().regex(/^[^\s@]+@[^\s@]+$/, 'must be an address local@domain')).max(1000))
+      .default({})
+      .superRefine((admins, ctx) => {
+        for (const [domain, users] of Object.entries(admins)) {
+          users.forEach((u, i) => {
+            if (!u.endsWith(`@${domain.toLowerCase()}`)) ctx.addIssue({ code: 'custom', path: [domain, i], message: `${u} is not an address of ${domain}: a domain's shared folders are administered by its own users` });
+          });
+        }
+      }),
+  }).prefault({}),
 });
 
 /**

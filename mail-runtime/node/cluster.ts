@@ -109,6 +109,7 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
     blocked = ipMatcher(b?.ips ?? []);
   });
   appliers.on('tls', (t) => node.applyTls(t));
+  appliers.on('sharedFolders', (s) => node.applySharedFolders(s));
 
   const member = new ClusterMember({
     memberId: cfg.memberId,

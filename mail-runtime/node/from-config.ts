@@ -34,7 +34,7 @@ export function nodeOptionsFromConfig(cfg: NodeConfig | RuntimeConfigOf<'all'>):
     plaintextAuth: cfg.plaintextAuth,
     ...(cfg.directory ? { directory: { file: cfg.directory.file } } : {}),
     limits: cfg.limits,
-    ...(cfg.role === 'node' ? { proxyFrom: cfg.proxyProtocolFrom } : {}),
+    ...(cfg.role === 'node' ? { proxyFrom: cfg.proxyProtocolFrom, sharedFolders: { admins: cfg.sharedFolders.admins } } : {}),
     // With the cluster token the node logs in to the gateway's relay listener as itself; without, the gateway must list it in relayNetworks.
     ...(cfg.role === 'node' && cfg.gatewayRelay
       ? {

@@ -1,4 +1,4 @@
-import type { Directory, DirectoryUser } from '../auth';
+import { isSharedOwner, type Directory, type DirectoryUser, type Identity } from '../auth';
 import type { MailStore, QuotaLimits, UserMailbox } from '../store';
 import type { MailboxProvider } from '../imap';
 import { MaildropInUseError, type Pop3Backend, type Pop3Maildrop } from '../pop3';
@@ -49,23 +49,48 @@ export async function openUserMailbox(store: MailStore, placement: MailboxPlacem
   });
 }
 
+/** Node options for the `Shared/` namespace (RuntimeConfig `sharedFolders`). */
+export interface SharedFolderOptions {
+  /** Per domain, the users who administer its `Shared/` tree. */
+  admins: Readonly<Record<string, readonly string[]>>;
+}
+
 /**
  * IMAP sessions get a handle on the user's mailbox (the store shares the
  * state between handles). Another user's mailbox (shared folders) is opened
  * only when the directory knows her and placement says this node serves her
  * mailbox now: one node serves a mailbox (DESIGN.md), so a grantee placed
- * elsewhere is told `elsewhere`, never given a second writer.
+ * elsewhere is told `elsewhere`, never given a second writer. A domain's
+ * shared pseudo-owner (`Shared/`) is in no directory: it is opened on the
+ * same placement terms, without a quota.
  */
-export function storeMailboxProvider(store: MailStore, placement: MailboxPlacement, directory?: Directory): MailboxProvider {
+export function storeMailboxProvider(
+  store: MailStore,
+  placement: MailboxPlacement,
+  directory?: Directory,
+  shared?: SharedFolderOptions,
+): MailboxProvider & { applySharedFolders(o: SharedFolderOptions | undefined): void } {
+  const adminsOf = (o: SharedFolderOptions | undefined): Set<string> => {
+    const out = new Set<string>();
+    // Only a domain's own users administer its tree (both schemas refuse others; checked again here).
+    for (const [domain, users] of Object.entries(o?.admins ?? {})) for (const u of users) if (u.toLowerCase().endsWith(`@${domain.toLowerCase()}`)) out.add(u.toLowerCase());
+    return out;
+  };
+  let admins = adminsOf(shared);
   return {
+    /** Cluster settings `sharedFolders` (undefined: the configured ones again); sessions see it at their next command. */
+    applySharedFolders(o) {
+      admins = adminsOf(o ?? shared);
+    },
     async open(user) {
       const mailbox = await openUserMailbox(store, placement, user);
       return { mailbox, release: () => mailbox.close() };
     },
     async openOther(address) {
-      const user = directory ? await directory.lookup(address) : null;
+      const key = address.toLowerCase();
+      const user = isSharedOwner(key) ? { address: key } : directory ? await directory.lookup(key) : null;
       // An alias is not a mailbox: only the canonical address names one.
-      if (!user || user.address.toLowerCase() !== address.toLowerCase()) return 'unknown';
+      if (!user || user.address.toLowerCase() !== key) return 'unknown';
       if (!(await placement.owns(user.address))) return 'elsewhere';
       const mailbox = await openUserMailbox(store, placement, user);
       return { mailbox, release: () => mailbox.close() };
@@ -74,13 +99,24 @@ export function storeMailboxProvider(store: MailStore, placement: MailboxPlaceme
       const me = address.toLowerCase();
       const out: string[] = [];
       for (const a of await store.usersOfDomain(me.slice(me.lastIndexOf('@') + 1), max)) {
-        if (a === me || !(await placement.owns(a))) continue;
+        // The pseudo-owner's folders show under Shared/, not Other Users/.
+        if (a === me || isSharedOwner(a) || !(await placement.owns(a))) continue;
         const ids = await store.aclIdentifiers(a);
         if (ids.has(me) || ids.has('anyone')) out.push(a);
       }
       return out;
     },
+    sharedAdmin: (address) => admins.has(address.toLowerCase()),
+    identify: (address) => identify(directory, address),
   };
+}
+
+/** RFC 4314 §2 identifiers through the directory; one without `identify` answers through `lookup` (a one-to-one alias is her user). */
+async function identify(directory: Directory | undefined, address: string): Promise<Identity> {
+  if (!directory) return { kind: 'unknown' };
+  if (directory.identify) return directory.identify(address);
+  const user = await directory.lookup(address);
+  return user ? { kind: 'user', address: user.address.toLowerCase() } : { kind: 'unknown' };
 }
 
 /**

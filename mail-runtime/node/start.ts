@@ -13,7 +13,7 @@ import type { Router } from '../smtp/routing/types';
 import { nodemailerPeers, startSubmissionServer, type PeerDelivery } from '../smtp/submission';
 import { MailStore } from '../store';
 import { storeDelivery } from './delivery';
-import { storeMailboxProvider, storePop3Backend, type EpochSource } from './mailboxes';
+import { storeMailboxProvider, storePop3Backend, type EpochSource, type SharedFolderOptions } from './mailboxes';
 import { directoryRouter } from './routing';
 
 export interface HostPort {
@@ -65,6 +65,8 @@ export interface NodeOptions {
   plaintextAuth: PlaintextAuthPolicy;
   /** Users: a directory object (hub client later) or a local users file. None: nobody can log in. */
   directory?: Directory | { file: string };
+  /** The `Shared/` namespace's administrators per domain (config `sharedFolders`); absent: none. */
+  sharedFolders?: SharedFolderOptions;
   /** Owner epoch per mailbox; default 1 until placement supplies real epochs. */
   epochFor?: EpochSource;
   /**
@@ -113,6 +115,8 @@ export interface RunningNode {
   applyLimits(l: { maxConnections?: number; maxMessageBytes?: number }): void;
   /** The public certificate applied live (cluster settings `tls`; undefined: the configured one again); throws on a pair it cannot use. */
   applyTls(pair: { certPem: string; keyPem: string } | undefined): void;
+  /** The `Shared/` administrators applied live (cluster settings `sharedFolders`; undefined: the configured ones again). */
+  applySharedFolders(o: SharedFolderOptions | undefined): void;
   /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
   registry: Registry;
   /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
@@ -215,9 +219,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     closers.push(() => store.close());
     const owns = opts.owns ?? (() => true);
     const placement = { epochOf: opts.epochFor ?? (() => 1), owns };
+    const mailboxes = storeMailboxProvider(store, placement, directory, opts.sharedFolders);
     const services: ImapServices = {
       auth,
-      mailboxes: storeMailboxProvider(store, placement, directory),
+      mailboxes,
       tls,
       plaintextAuth,
       hostname,
@@ -366,6 +371,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);
       },
       applyTls,
+      applySharedFolders: (o) => mailboxes.applySharedFolders(o),
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -104,6 +104,8 @@ describe('users file', () => {
     ['bad address', `users:\n  - address: nobody\n    password: "$H"\n`, /users\[0\]\.address/],
     ['unknown field', `users:\n  - address: a@b.c\n    password: "$H"\n    admin: true\n`, /admin/],
     ['duplicate address', `users:\n  - address: a@b.c\n    password: "$H"\n  - address: A@b.c\n    password: "$H"\n`, /already used/],
+    ['the shared pseudo-owner', `users:\n  - address: "#shared@b.c"\n    password: "$H"\n`, /users\[0\]: the local part #shared is reserved/],
+    ['an alias naming the shared pseudo-owner', `users:\n  - address: a@b.c\n    password: "$H"\n    aliases: ["#Shared@b.c"]\n`, /users\[0\]: the local part #shared is reserved/],
     ['negative quota', `users:\n  - address: a@b.c\n    password: "$H"\n    quota: { bytes: -1 }\n`, /quota\.bytes/],
     ['not yaml', `users: [`, /not valid YAML/],
   ])('rejects an invalid file naming the field: %s', (_n, text, re) => {

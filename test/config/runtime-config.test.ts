@@ -57,6 +57,16 @@ describe('RuntimeConfig from a file', () => {
     expect(p.map((x) => x.path).sort()).toEqual(['listen.imap.port', 'memberId']);
   });
 
+  it('sharedFolders.admins: a domain\'s own users, lower-cased; an outside address is named by its path', () => {
+    const cfg = loadRuntimeConfig({ file: write('sf.yaml', `${nodeYaml}\nsharedFolders: { admins: { Example.COM: [Alice@Example.com] } }\n`), env: {} });
+    if (cfg.role !== 'node') throw new Error('role');
+    expect(cfg.sharedFolders.admins).toEqual({ 'example.com': ['alice@example.com'] });
+    expect(loadRuntimeConfig({ file: write('sf0.yaml', nodeYaml), env: {} })).toMatchObject({ sharedFolders: { admins: {} } });
+    const p = problems(() => loadRuntimeConfig({ file: write('sf-bad.yaml', `${nodeYaml}\nsharedFolders: { admins: { example.com: [eve@other.test] } }\n`), env: {} }));
+    expect(p.map((x) => x.path)).toEqual(['sharedFolders.admins["example.com"][0]']);
+    expect(p[0]!.message).toMatch(/not an address of example\.com/);
+  });
+
   it('rejects unknown keys and an unknown role', () => {
     expect(problems(() => loadRuntimeConfig({ file: write('u.yaml', `${nodeYaml}\nimapPort: 143\n`), env: {} })).map((x) => x.path)).toEqual(['imapPort']);
     expect(problems(() => loadRuntimeConfig({ file: write('r.yaml', nodeYaml.replace('role: node', 'role: mta')), env: {} })).map((x) => x.path)).toEqual(['role']);

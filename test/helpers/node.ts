@@ -46,6 +46,8 @@ export async function startTestNode(
     clusterTokenFile?: string;
     /** Config `clusterTls`: the CA the gateway relay's certificate is verified against. */
     clusterTls?: { caFile: string };
+    /** Config `sharedFolders` (the IMAP Shared/ namespace's administrators). */
+    sharedFolders?: { admins: Record<string, string[]> };
   } & Partial<Pick<NodeOptions, 'imapIdleTimeoutMs' | 'owns'>> = {},
 ): Promise<TestNode> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'mf-node-')));
@@ -68,6 +70,7 @@ export async function startTestNode(
       directory: { file: usersFile },
       ...(opts.plaintextAuth ? { plaintextAuth: opts.plaintextAuth } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.sharedFolders ? { sharedFolders: opts.sharedFolders } : {}),
     },
     'test node config',
   );

@@ -8,6 +8,8 @@ export interface TestUser {
   address: string;
   password: string;
   quota?: { bytes?: number; messages?: number };
+  /** Addresses that log in as / name this user (users file `aliases`). */
+  aliases?: string[];
 }
 
 export const ALICE: TestUser = { address: 'alice@example.com', password: 'alice secret' };
@@ -19,6 +21,7 @@ export async function writeUsersFile(file: string, users: readonly TestUser[]): 
   for (const u of users) {
     lines.push(`  - address: ${u.address}`, `    password: "${await hashPassword(u.password, FAST_SCRYPT)}"`);
     if (u.quota) lines.push(`    quota: ${JSON.stringify(u.quota)}`);
+    if (u.aliases) lines.push(`    aliases: ${JSON.stringify(u.aliases)}`);
   }
   await writeFile(file, `${lines.join('\n')}\n`);
 }

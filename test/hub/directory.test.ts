@@ -104,6 +104,37 @@ describe('directory: domains, users, aliases', () => {
     expect(store.recipient('nobody@example.test')).toEqual({ kind: 'alias', address: 'nobody@example.test', targets: ['alice@example.test'] });
   });
 
+  it('ACL identifiers (RFC 4314 §2): a user, an alias down to one user, a group, unknown; the catch-all names nobody', () => {
+    store.addUser({ address: 'alice@example.test', passwordHash: hash, enabled: true, forwardTo: [], keepCopy: true });
+    store.addUser({ address: 'bob@example.test', passwordHash: hash, enabled: true, forwardTo: [], keepCopy: true });
+    store.addUser({ address: 'off@example.test', passwordHash: hash, enabled: false, forwardTo: [], keepCopy: true });
+    store.addAlias({ address: 'sales@example.test', targets: ['alice@example.test', 'x@elsewhere.test'] });
+    store.addAlias({ address: 'desk@example.test', targets: ['sales@example.test'] });
+    store.addAlias({ address: 'all@example.test', targets: ['alice@example.test', 'bob@example.test'] });
+    store.addAlias({ address: 'loop@example.test', targets: ['loop2@example.test'] });
+    store.addAlias({ address: 'loop2@example.test', targets: ['loop@example.test'] });
+    store.updateDomain('example.test', { catchAll: 'alice@example.test' });
+    expect(store.identify('Alice@alias.test')).toEqual({ kind: 'user', address: 'alice@example.test' });
+    expect(store.identify('sales@example.test')).toEqual({ kind: 'user', address: 'alice@example.test' });
+    expect(store.identify('desk@alias.test')).toEqual({ kind: 'user', address: 'alice@example.test' });
+    expect(store.identify('all@example.test')).toEqual({ kind: 'group', targets: ['alice@example.test', 'bob@example.test'] });
+    expect(store.identify('off@example.test')).toEqual({ kind: 'user', address: 'off@example.test' });
+    expect(store.identify('nobody@example.test')).toEqual({ kind: 'unknown' });
+    expect(store.identify('loop@example.test')).toEqual({ kind: 'unknown' });
+    expect(store.identify('a@elsewhere.test')).toEqual({ kind: 'unknown' });
+  });
+
+  it('the shared pseudo-owner\'s local part (#shared) is reserved: no user, alias or imported row takes it', () => {
+    const user = errorOf(() => store.addUser({ address: '#shared@example.test', passwordHash: hash, enabled: true, forwardTo: [], keepCopy: true }));
+    expect(user.code).toBe('bad_request');
+    expect(user.problems?.[0]?.path).toBe('body.address');
+    expect(user.message).toMatch(/reserved for the domain's shared folders/);
+    expect(errorOf(() => store.addAlias({ address: '#shared@example.test', targets: ['x@y.test'] })).code).toBe('bad_request');
+    const imp = store.beginImport('insert');
+    expect(errorOf(() => imp.add([{ address: '#shared@example.test', passwordHash: hash, enabled: true }], 1)).message).toMatch(/reserved/);
+    imp.abort();
+  });
+
   it('refuses conflicts and names the field', () => {
     store.addUser({ address: 'alice@example.test', passwordHash: hash, enabled: true, forwardTo: [], keepCopy: true });
     const dup = errorOf(() => store.addUser({ address: 'alice@example.test', passwordHash: hash, enabled: true, forwardTo: [], keepCopy: true }));

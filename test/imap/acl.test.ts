@@ -59,9 +59,9 @@ describe('capabilities and namespace', () => {
     expect(caps).toMatch(/ ACL( |$)/);
     expect(caps).toMatch(/ RIGHTS=texk( |$)/);
   });
-  it('NAMESPACE names the Other Users namespace (RFC 2342 §5)', async () => {
+  it('NAMESPACE names the Other Users and Shared namespaces (RFC 2342 §5)', async () => {
     const c = await login(BOB);
-    expect(await c.command('a', 'NAMESPACE')).toEqual(['* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL', 'a OK NAMESPACE completed']);
+    expect(await c.command('a', 'NAMESPACE')).toEqual(['* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))', 'a OK NAMESPACE completed']);
   });
 });
 

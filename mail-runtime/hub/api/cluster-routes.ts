@@ -8,6 +8,7 @@ import {
   DomainsAnswer,
   HeartbeatRequest,
   HeartbeatResponse,
+  IdentityAnswer,
   LoginFailuresReport,
   LoginThrottleAnswer,
   memberId,
@@ -155,6 +156,19 @@ export const CLUSTER_ROUTES: AnyRoute[] = [
     handler: ({ hub, params }) => {
       const d = hub.active().directory;
       return { recipient: d.recipient(params.address), seq: d.sequence };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/cluster/identities/{address}',
+    auth: 'cluster',
+    tag: 'cluster',
+    summary: 'What an IMAP ACL identifier names (RFC 4314 §2): one user (aliases followed), several users, or nobody',
+    params: z.strictObject({ address }),
+    response: IdentityAnswer,
+    handler: ({ hub, params }) => {
+      const d = hub.active().directory;
+      return { identity: d.identify(params.address), seq: d.sequence };
     },
   }),
   route({

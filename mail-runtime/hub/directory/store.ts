@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { SHARED_OWNER_LOCAL_PART, type Identity } from '../../auth';
 import { getMeta, setMeta, type HubDb } from '../db';
 import { badField, conflict, HubError, notFound } from '../errors';
 import {
@@ -201,6 +202,7 @@ export class DirectoryStore {
   addUser(u: Omit<UserCreate, 'password'> & { passwordHash: string }): User {
     this.write((changed) => {
       const dom = this.hostedDomainFor(u.address, 'body.address');
+      refuseReserved(u.address, 'body.address');
       if (this.s.alias.get(u.address)) throw conflict(`${u.address} is an alias`, 'body.address');
       if (this.s.user.get(u.address)) throw conflict(`user ${u.address} already exists`, 'body.address');
       this.s.insertUser.run(u.address, dom, u.passwordHash, quotaText(u.quota), u.enabled ? 1 : 0, listText(u.forwardTo), u.keepCopy ? 1 : 0);
@@ -242,6 +244,7 @@ export class DirectoryStore {
   addAlias(a: AliasCreate): AliasCreate {
     this.write((changed) => {
       const dom = this.hostedDomainFor(a.address, 'body.address');
+      refuseReserved(a.address, 'body.address');
       if (this.s.user.get(a.address)) throw conflict(`${a.address} is a user`, 'body.address');
       if (this.s.alias.get(a.address)) throw conflict(`alias ${a.address} already exists`, 'body.address');
       a.targets.forEach((t, i) => {
@@ -320,6 +323,7 @@ export class DirectoryStore {
           const where = `line ${firstLine + i}`;
           const dom = domainOf(r.address);
           if (!isHosted(dom)) throw badField(`${where}.address`, `domain ${dom} is not hosted here; add it first`);
+          refuseReserved(r.address, `${where}.address`);
           if (this.s.alias.get(r.address)) throw badField(`${where}.address`, `${r.address} is an alias`);
           try {
             stmt.run(r.address, dom, r.passwordHash, quotaText(r.quota ?? null), r.enabled ? 1 : 0, null, 1);
@@ -473,6 +477,35 @@ export class DirectoryStore {
     };
   }
 
+  /**
+   * What an IMAP ACL identifier names (RFC 4314 §2; auth `Identity`): a user
+   * (enabled or not: her rights wait for her), an alias followed through
+   * its targets (at most IDENTITY_DEPTH levels; outside addresses and
+   * unknown targets name nobody) to one user or several, else unknown. The
+   * catch-all is not consulted: it routes mail to an address, it does not
+   * make every address someone.
+   */
+  identify(address: string): Identity {
+    const users = new Set<string>();
+    const seen = new Set<string>();
+    const walk = (a: string, depth: number): void => {
+      const canon = this.canonical(a);
+      if (seen.has(canon) || depth > IDENTITY_DEPTH) return;
+      seen.add(canon);
+      if (this.s.user.get(canon)) {
+        users.add(canon);
+        return;
+      }
+      const alias = this.s.alias.get(canon);
+      if (alias) for (const t of JSON.parse(alias.targets) as string[]) walk(t, depth + 1);
+    };
+    walk(address, 0);
+    const found = [...users].sort();
+    if (found.length === 1) return { kind: 'user', address: found[0]! };
+    if (found.length > 1) return { kind: 'group', targets: found };
+    return { kind: 'unknown' };
+  }
+
   /** What a gateway needs at RCPT TO (no hashes): mailbox, alias, catch-all, unknown or not hosted. */
   recipient(address: string): Recipient {
     const canon = this.canonical(address);
@@ -495,6 +528,14 @@ export interface ImportSession {
   /** Commits everything; returns the number of users imported. */
   commit(): number;
   abort(): void;
+}
+
+/** Alias levels `identify` follows (aliases of aliases); deeper chains name nobody. */
+const IDENTITY_DEPTH = 4;
+
+/** The shared pseudo-owner's local part is reserved in every domain (auth SHARED_OWNER_LOCAL_PART: the `Shared/` IMAP namespace). */
+function refuseReserved(address: string, path: string): void {
+  if (localPartOf(address) === SHARED_OWNER_LOCAL_PART) throw badField(path, `the local part ${SHARED_OWNER_LOCAL_PART} is reserved for the domain's shared folders`);
 }
 
 function quotaText(q: Quota | null | undefined): string | null {

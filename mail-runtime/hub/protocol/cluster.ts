@@ -15,6 +15,7 @@ import { SettingsSnapshot } from './settings';
  *   GET  /v1/cluster/users/{a}    → MemberUserAnswer      (nodes: the users they own, with hashes)
  *   POST /v1/cluster/users/lookup UsersLookupRequest → UsersLookupAnswer
  *   GET  /v1/cluster/recipients/{a} → RecipientAnswer     (gateways: existence and aliases, no hashes)
+ *   GET  /v1/cluster/identities/{a} → IdentityAnswer      (nodes: what an IMAP ACL identifier names)
  *   GET  /v1/cluster/domains      → DomainsAnswer
  *   POST /v1/cluster/certificate  CertificateRequest → CertificateAnswer (cluster CA)
  *
@@ -263,6 +264,19 @@ export const Recipient = z.discriminatedUnion('kind', [
 export type Recipient = z.output<typeof Recipient>;
 export const RecipientAnswer = z.strictObject({ recipient: Recipient, seq: z.number().int().nonnegative() });
 export type RecipientAnswer = z.output<typeof RecipientAnswer>;
+
+/**
+ * What an IMAP ACL identifier (RFC 4314 §2) names, for a node's SETACL: one
+ * user (her canonical address; an alias whose targets come down to her),
+ * several users (an alias with several targets), or nothing (a catch-all
+ * makes no address known). Mirrors mail-runtime/auth `Identity`.
+ */
+export const Identity = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('user'), address }),
+  z.strictObject({ kind: z.literal('group'), targets: z.array(address).min(2) }),
+  z.strictObject({ kind: z.literal('unknown') }),
+]);
+export const IdentityAnswer = z.strictObject({ identity: Identity, seq: z.number().int().nonnegative() });
 
 export const MemberDomain = z.strictObject({
   name: domain,

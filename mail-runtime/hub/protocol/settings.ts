@@ -59,6 +59,21 @@ export const SettingsTls = z.strictObject({
 
 export const SettingsDkimKey = z.strictObject({ selector: dnsLabel, privateKeyPem: pem('(?:RSA )?PRIVATE KEY') });
 
+/**
+ * The IMAP `Shared/` namespace (RFC 2342 "shared namespace", the third part of the NAMESPACE response, §5): per domain, the users who
+ * administer its shared folders (node RuntimeConfig `sharedFolders`, which
+ * this replaces live on every node).
+ */
+export const SettingsSharedFolders = z.strictObject({
+  admins: z.record(domain, z.array(address).max(1000)).superRefine((admins, ctx) => {
+    for (const [d, users] of Object.entries(admins)) {
+      users.forEach((u, i) => {
+        if (!u.endsWith(`@${d}`)) ctx.addIssue({ code: 'custom', path: [d, i], message: `${u} is not an address of ${d}: a domain's shared folders are administered by its own users` });
+      });
+    }
+  }),
+});
+
 export const ClusterSettings = z.strictObject({
   limits: SettingsLimits.optional(),
   blocklist: SettingsBlocklist.optional(),
@@ -66,6 +81,7 @@ export const ClusterSettings = z.strictObject({
   tls: SettingsTls.optional(),
   /** DKIM signing keys per domain (RFC 6376). */
   dkim: z.record(domain, SettingsDkimKey).optional(),
+  sharedFolders: SettingsSharedFolders.optional(),
 });
 export type ClusterSettings = z.output<typeof ClusterSettings>;
 export type SettingsSection = keyof ClusterSettings;

@@ -11,6 +11,14 @@ import { AUTH_OR_SELECTED, defineCommand, noResult, okResult, parseOptions, type
  * DELETEACL refuse them with `NO [CANNOT]`, and no ACL ever holds one. The
  * owner of a mailbox always has every right and her entry cannot be changed
  * (§2: "the server MAY ... prevent the owner from losing administer").
+ *
+ * Identifiers are canonicalized through the directory before they are
+ * stored (§3.1 lets the server store a canonical form; GETACL then shows
+ * what is stored): an alias of one user becomes her address, an alias or
+ * group naming several users is refused with `NO [CANNOT]` (an ACL entry
+ * names one identity), and an address the directory does not know is
+ * refused with NO (a typo would otherwise grant nobody, silently). A
+ * domain's catch-all makes no address known. `anyone` is kept as it is.
  */
 
 /** Longest identifier accepted (an address: RFC 5321 §4.5.3.1.1 local part + domain). */
@@ -81,6 +89,25 @@ async function attempt(fn: () => Promise<CommandResult>): Promise<CommandResult>
   }
 }
 
+/** The identifier as it is stored (module comment), or the NO it gets. */
+async function canonicalIdentifier(ctx: SessionContext, id: string): Promise<{ ok: true; id: string } | { ok: false; result: CommandResult }> {
+  const identify = ctx.services.mailboxes.identify;
+  if (id === ANYONE || !identify) return { ok: true, id };
+  let who;
+  try {
+    who = await identify(id);
+  } catch (err) {
+    // The directory (in a cluster: the hub) cannot answer now; nothing was changed, the client may retry.
+    ctx.log.warn({ err, identifier: id }, 'ACL identifier could not be checked');
+    return { ok: false, result: noResult(`Cannot look ${id} up in the directory now; try again later`, { name: 'UNAVAILABLE' }) };
+  }
+  if (who.kind === 'user') return { ok: true, id: who.address.toLowerCase() };
+  if (who.kind === 'group') {
+    return { ok: false, result: noResult(`${id} names ${who.targets.length} users (an alias with several targets): grant each user instead`, { name: 'CANNOT' }) };
+  }
+  return { ok: false, result: noResult(`No user ${id} in the directory: rights are granted to users, their single-user aliases, or "anyone"`) };
+}
+
 function isOwner(r: Resolved, id: string): boolean {
   return id === r.mailbox.address.toLowerCase();
 }
@@ -94,11 +121,13 @@ export const SETACL = defineCommand({
     attempt(async () => {
       const r = await administered(ctx, a.folder, 'SETACL');
       if (!r.ok) return r.result;
-      if (isOwner(r.value, a.id)) return noResult('The owner always has all rights', { name: 'CANNOT' });
+      const id = await canonicalIdentifier(ctx, a.id);
+      if (!id.ok) return id.result;
+      if (isOwner(r.value, id.id)) return noResult('The owner always has all rights', { name: 'CANNOT' });
       const acl = await r.value.mailbox.getAcl(r.value.name);
-      const had = acl[a.id] ?? '';
+      const had = acl[id.id] ?? '';
       const next = a.mode === 'set' ? a.rights : a.mode === 'add' ? canonicalRights(had + a.rights) : canonicalRights([...had].filter((c) => !a.rights.includes(c)).join(''));
-      await r.value.mailbox.setAcl(r.value.name, a.id, next || null);
+      await r.value.mailbox.setAcl(r.value.name, id.id, next || null);
       return okResult('SETACL completed');
     }),
 });
@@ -112,8 +141,16 @@ export const DELETEACL = defineCommand({
     attempt(async () => {
       const r = await administered(ctx, a.folder, 'DELETEACL');
       if (!r.ok) return r.result;
-      if (isOwner(r.value, a.id)) return noResult('The owner always has all rights', { name: 'CANNOT' });
-      await r.value.mailbox.setAcl(r.value.name, a.id, null);
+      // An entry stored under this exact identifier goes as it is (also one of a user who has left the directory).
+      const acl = await r.value.mailbox.getAcl(r.value.name);
+      let key = a.id;
+      if (acl[key] === undefined) {
+        const id = await canonicalIdentifier(ctx, a.id);
+        if (!id.ok) return id.result;
+        key = id.id;
+      }
+      if (isOwner(r.value, key)) return noResult('The owner always has all rights', { name: 'CANNOT' });
+      await r.value.mailbox.setAcl(r.value.name, key, null);
       return okResult('DELETEACL completed');
     }),
 });
@@ -149,7 +186,9 @@ export const LISTRIGHTS = defineCommand({
       const r = await administered(ctx, a.folder, 'LISTRIGHTS');
       if (!r.ok) return r.result;
       const name = str(imapName(r.value.prefix + r.value.name, parseOptions(ctx)));
-      const groups = isOwner(r.value, a.id) ? [showRights(ALL_RIGHTS)] : ['', ...[...ALL_RIGHTS].map((c) => (c === 'k' ? 'kc' : c))];
+      // The owner's aliases are the owner too; an identifier the directory does not resolve is answered as written.
+      const id = await canonicalIdentifier(ctx, a.id);
+      const groups = isOwner(r.value, id.ok ? id.id : a.id) ? [showRights(ALL_RIGHTS)] : ['', ...[...ALL_RIGHTS].map((c) => (c === 'k' ? 'kc' : c))];
       ctx.send(data(atom('LISTRIGHTS'), name, str(a.id), ...groups.map((g) => str(g))));
       return okResult('LISTRIGHTS completed');
     }),

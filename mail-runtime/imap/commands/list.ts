@@ -1,11 +1,12 @@
 import { LIMITS } from '../../common/limits';
-import { HIERARCHY_DELIMITER, decodeModifiedUtf7, isStoreError, type FolderInfo } from '../../store';
+import { sharedOwnerOf } from '../../auth';
+import { HIERARCHY_DELIMITER, decodeModifiedUtf7, isStoreError, type FolderInfo, type UserMailbox } from '../../store';
 import { asAstring, atom, data, list, str, type ImapResponse, type ImapValue, type ParseResult, type ResponseValue } from '../protocol';
 import { fail, imapName, ok, overLimit, utf8Name } from './args';
 import { compileListPattern } from './list-match';
 import { parseList, TOO_LONG_PATTERN, type ListArgs } from './list-args';
 import { effectiveRights } from './rights';
-import { MAX_SHARING_OWNERS, OTHER_USERS, resolveMailbox, sharedName, splitShared, type Resolved } from './shared';
+import { domainSharedName, isPseudoInbox, isSharedAdmin, MAX_SHARING_OWNERS, OTHER_USERS, resolveMailbox, SHARED, sharedName, splitShared, type Resolved } from './shared';
 import { statusResponse } from './status';
 import { AUTH_OR_SELECTED, defineCommand, okResult, parseOptions, type ParseOptions, type SessionContext } from './types';
 import { CommandWork } from './work';
@@ -237,9 +238,11 @@ export const LSUB = defineCommand({
     const answers = new Map<string, readonly string[]>();
     for (const name of subscriptions) {
       // RFC 4314 §4: a shared mailbox the user may not look up (`l`) is not listed.
-      if (splitShared(name) && !(await mayList(ctx, name))) continue;
+      const shared = splitShared(name, mb.address.toLowerCase()) !== undefined;
+      if (shared && !(await mayList(ctx, name))) continue;
       if (await matches(name)) {
-        const f = infos.get(name);
+        // A shared name that resolved exists (its owner's store said so); the session's own folders are in `infos`.
+        const f = shared ? { flags: [] } : infos.get(name);
         answers.set(name, f ? f.flags.filter((x) => x === '\\Noselect') : ['\\Noselect']);
         continue;
       }
@@ -271,20 +274,23 @@ export async function selectedListResponse(ctx: SessionContext, storeName: strin
   return data(...items);
 }
 
-const SHARED_PREFIX = OTHER_USERS + HIERARCHY_DELIMITER;
+const SHARED_PREFIXES = [OTHER_USERS + HIERARCHY_DELIMITER, SHARED + HIERARCHY_DELIMITER];
 
 /**
  * Whether a LIST pattern (reference + pattern, undecoded) can match a name
- * inside the Other Users namespace, so plain `LIST "" %` does not look at
- * other users' ACLs: its literal start must agree with `Other Users/`, and a
- * shorter literal must be followed by `*` or lead on to a deeper level.
+ * inside the Other Users or Shared namespace, so plain `LIST "" %` does not
+ * look at other mailboxes' ACLs: its literal start must agree with a
+ * namespace prefix, and a shorter literal must be followed by `*` or lead
+ * on to a deeper level.
  */
 function reachesShared(full: string): boolean {
   const w = full.search(/[*%]/);
   const literal = w < 0 ? full : full.slice(0, w);
-  if (literal.length >= SHARED_PREFIX.length) return literal.startsWith(SHARED_PREFIX);
-  if (w < 0) return false;
-  return SHARED_PREFIX.startsWith(literal) && (full.includes('*') || full.slice(w).includes(HIERARCHY_DELIMITER));
+  return SHARED_PREFIXES.some((prefix) => {
+    if (literal.length >= prefix.length) return literal.startsWith(prefix);
+    if (w < 0) return false;
+    return prefix.startsWith(literal) && (full.includes('*') || full.slice(w).includes(HIERARCHY_DELIMITER));
+  });
 }
 
 async function mayList(ctx: SessionContext, name: string): Promise<boolean> {
@@ -292,33 +298,48 @@ async function mayList(ctx: SessionContext, name: string): Promise<boolean> {
   return r.ok && r.value.rights.includes('l');
 }
 
+/** The selectable folders of `mb` the session user may look up (`l`, RFC 4314 §4), every one when `all`. */
+async function visibleFolders(mb: UserMailbox, me: string, all: boolean): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of await mb.listFolders()) {
+    if (f.flags.includes('\\Noselect')) continue;
+    if (all) {
+      out.push(f.name);
+      continue;
+    }
+    let acl: Record<string, string>;
+    try {
+      acl = await mb.getAcl(f.name);
+    } catch (err) {
+      if (isStoreError(err, 'NONEXISTENT')) continue; // deleted meanwhile
+      throw err;
+    }
+    if (effectiveRights(acl, me).includes('l')) out.push(f.name);
+  }
+  return out;
+}
+
 /**
- * The Other Users namespace as FolderInfos (RFC 2342 §4, RFC 4314 §4):
- * the folders other users served by this node granted the session user
- * `l` on, named `Other Users/<owner>/<folder>`, with the levels above them
- * as `\Noselect`. Children are announced only when visible, so the
- * listing reveals no folder she may not see.
+ * The Other Users namespace (RFC 2342 §4, RFC 4314 §4): the folders other
+ * users served by this node granted the session user `l` on, named
+ * `Other Users/<owner>/<folder>`; and the shared namespace (§5): her
+ * domain's `Shared/<folder>` she may look up (all of them for its
+ * administrators), when this node serves the domain's pseudo-owner. The
+ * levels above them come as `\Noselect`. Children are announced only when
+ * visible, so the listing reveals no folder she may not see.
  */
 async function sharedFolders(ctx: SessionContext): Promise<FolderInfo[]> {
   const provider = ctx.services.mailboxes;
   const me = ctx.user!.address.toLowerCase();
-  if (!provider.sharingWith) return [];
   const visible: FolderInfo[] = [];
-  for (const owner of await provider.sharingWith(me, MAX_SHARING_OWNERS)) {
+  const show = (name: string) => visible.push({ name, subscribed: false, flags: [] });
+  for (const owner of provider.sharingWith ? await provider.sharingWith(me, MAX_SHARING_OWNERS) : []) {
     const mb = await ctx.otherMailbox(owner);
     if (typeof mb === 'string') continue; // moved away meanwhile
-    for (const f of await mb.listFolders()) {
-      if (f.flags.includes('\\Noselect')) continue;
-      let acl: Record<string, string>;
-      try {
-        acl = await mb.getAcl(f.name);
-      } catch (err) {
-        if (isStoreError(err, 'NONEXISTENT')) continue; // deleted meanwhile
-        throw err;
-      }
-      if (effectiveRights(acl, me).includes('l')) visible.push({ name: sharedName(owner, f.name), subscribed: false, flags: [] });
-    }
+    for (const f of await visibleFolders(mb, me, false)) show(sharedName(owner, f));
   }
+  const domainShared = await ctx.otherMailbox(sharedOwnerOf(me.slice(me.lastIndexOf('@') + 1)));
+  if (typeof domainShared !== 'string') for (const f of await visibleFolders(domainShared, me, isSharedAdmin(ctx))) if (!isPseudoInbox(f)) show(domainSharedName(f));
   if (!visible.length) return [];
   const names = new Set(visible.map((f) => f.name));
   const parents = new Set<string>();

@@ -1,4 +1,4 @@
-import type { Authenticator, DirectoryUser } from '../../auth';
+import type { Authenticator, DirectoryUser, Identity } from '../../auth';
 import type { Logger } from '../../common/log';
 import type { PlaintextAuthPolicy, TlsMaterial } from '../../net';
 import type { UserMailbox } from '../../store';
@@ -38,6 +38,14 @@ export interface MailboxProvider {
    * folders may show in `Other Users`.
    */
   sharingWith?(address: string, max: number): Promise<string[]>;
+  /**
+   * Whether `address` administers her domain's `Shared/` tree (every right
+   * on every folder there, and the only one who creates its top-level
+   * folders). Absent: nobody does.
+   */
+  sharedAdmin?(address: string): boolean;
+  /** What an ACL identifier names in the directory (auth Identity). Absent: identifiers are taken as written. */
+  identify?(address: string): Promise<Identity>;
 }
 
 /** Everything a session needs from the server; shared by all sessions of a listener. */

@@ -411,7 +411,7 @@ describe('extensions', () => {
   it('NAMESPACE, ID, ENABLE, UNSELECT', async () => {
     const c = await login(BOB);
     await script(c, [
-      ['NAMESPACE', ['* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL', 'TAG OK NAMESPACE completed']],
+      ['NAMESPACE', ['* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))', 'TAG OK NAMESPACE completed']],
       ['ID ("name" "test-client" "version" "1")', ['* ID ("name" "mailfleet" "version" "0.1.0")', 'TAG OK ID completed']],
       ['ID NIL', ['* ID ("name" "mailfleet" "version" "0.1.0")', 'TAG OK ID completed']],
       ['ID ("odd")', ['TAG BAD ID: ID needs NIL or a list of field/value pairs']],

@@ -23,8 +23,10 @@ const ALONE = [
   'test/cli/admin.test.ts',
   // Floods of logins and connections against a member: CPU-bound on both sides.
   'test/node/isolation-*.test.ts',
-  // npm pack (a full tsc build) and npm install in one 10-minute beforeAll:
-  // on a loaded machine, sharing the 2 cores with another file pushed it past that.
+  // npm install of the packed tarball and ts-node type checks of consumer
+  // programs; its beforeAll also runs the tsc build when the checkout's dist/
+  // is not current (CI's npm ci already built it): on a loaded machine, sharing
+  // the 2 cores with another file pushed that build past the hook's bound.
   'test/package/package.test.ts',
 ];
 
@@ -47,6 +49,12 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Tests marked concurrent (files whose tests each wait on one CPU-bound
+    // child process: test/cli/cli, test/stacks/program) run two at a time:
+    // with one shared worker on the 2-core CI machine the second core is
+    // otherwise idle while such a file runs, and two keeps memory and the
+    // per-test bounds safe on a loaded machine.
+    maxConcurrency: 2,
     projects: [
       { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE, ...(WORKERS ? { maxWorkers: WORKERS } : {}) } },
       // maxWorkers 1 at the default group order: vitest runs these files one

@@ -127,3 +127,29 @@ export async function spawnMember(dir: string, config: Record<string, unknown>, 
   // Every port of the ready line (imapsPort, lmtpPort, … when configured): callers widen the type for what their config listens on.
   return { ...p.ready, child: p.child, stop: p.stop };
 }
+
+/**
+ * A node member as the member-level tests run it (`mailfleet run --config`,
+ * through spawnMember): IMAP, POP3, LMTP and management on ephemeral
+ * loopback ports (implicit-TLS IMAP too with `imaps`), the users file
+ * `<dir>/users.yaml` (the caller writes it), storage `<dir>/storage-<memberId>`
+ * unless `storage` names another folder, errors-only logs, and the schema's
+ * defaults for every limit the test does not set.
+ */
+export async function spawnNodeMember(
+  dir: string,
+  opts: { memberId: string; cluster: string; limits?: TestLimits; imaps?: boolean; storage?: string },
+): Promise<SpawnedMember> {
+  const any = { host: '127.0.0.1', port: 0 };
+  return spawnMember(dir, {
+    role: 'node',
+    memberId: opts.memberId,
+    cluster: opts.cluster,
+    management: any,
+    storage: { path: opts.storage ?? join(dir, `storage-${opts.memberId}`) },
+    listen: { imap: any, pop3: any, lmtp: any, ...(opts.imaps ? { imaps: any } : {}) },
+    directory: { file: join(dir, 'users.yaml') },
+    logLevel: 'error',
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  });
+}

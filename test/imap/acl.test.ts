@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { imapAppend, imapLogin, message } from '../helpers/imap';
 import type { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember } from '../helpers/node';
+import { spawnNodeMember, type SpawnedMember } from '../helpers/node';
 import { ALICE, BOB, writeUsersFile } from '../helpers/users';
 
 /**
@@ -20,17 +20,7 @@ const TEAM = '"Other Users/alice@example.com/Team"';
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mf-acl-'));
   await writeUsersFile(join(dir, 'users.yaml'), [ALICE, BOB]);
-  const any = { host: '127.0.0.1', port: 0 };
-  member = await spawnMember(dir, {
-    role: 'node',
-    memberId: 'acl',
-    cluster: 'acl',
-    management: any,
-    storage: { path: join(dir, 'storage') },
-    listen: { imap: any, pop3: any, lmtp: any },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-  });
+  member = await spawnNodeMember(dir, { memberId: 'acl', cluster: 'acl' });
   const a = await login(ALICE);
   expect(await a.command('c', 'CREATE Team')).toContainEqual(expect.stringMatching(/^c OK/));
   expect((await imapAppend(a, 'p', 'Team', message('hello team'))).at(-1)).toMatch(/^p OK/);

@@ -1,11 +1,11 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialCache, hashPassword, verifyPassword, type PasswordVerifier } from '../../mail-runtime/auth';
 import { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember, type TestLimits } from '../helpers/node';
-import { FAST_SCRYPT } from '../helpers/users';
+import { spawnNodeMember, type SpawnedMember, type TestLimits } from '../helpers/node';
+import { FAST_SCRYPT, writeUsersFile, type TestUser } from '../helpers/users';
 
 /**
  * Issue 15 "Logins": a verified-credential cache (as Dovecot's auth cache)
@@ -29,31 +29,14 @@ afterEach(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-/** Writes the users file the way a config manager does (new file, then rename), so the node sees a new inode. */
-async function writeUsers(users: { address: string; password: string; disabled?: boolean }[]): Promise<void> {
-  const lines = ['users:'];
-  for (const u of users) {
-    lines.push(`  - address: ${u.address}`, `    password: "${await hashPassword(u.password, FAST_SCRYPT)}"`);
-    if (u.disabled) lines.push('    disabled: true');
-  }
-  await writeFile(join(dir, 'users.tmp'), `${lines.join('\n')}\n`);
-  await rename(join(dir, 'users.tmp'), join(dir, 'users.yaml'));
+/** The users file (renamed into place, so the node sees a new inode). */
+async function writeUsers(users: TestUser[]): Promise<void> {
+  await writeUsersFile(join(dir, 'users.yaml'), users);
 }
 
 async function member(name: string, limits: TestLimits = {}): Promise<SpawnedMember> {
-  const any = { host: '127.0.0.1', port: 0 };
-  const m = await spawnMember(dir, {
-    role: 'node',
-    memberId: name,
-    cluster: 'credcache',
-    management: any,
-    storage: { path: join(dir, `storage-${name}`) },
-    listen: { imap: any, pop3: any, lmtp: any },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-    // The queue deadline is not what these tests are about (a loaded machine could hit it).
-    limits: { passwordCheckQueueMs: 60_000, ...limits },
-  });
+  // The queue deadline is not what these tests are about (a loaded machine could hit it).
+  const m = await spawnNodeMember(dir, { memberId: name, cluster: 'credcache', limits: { passwordCheckQueueMs: 60_000, ...limits } });
   members.push(m);
   return m;
 }

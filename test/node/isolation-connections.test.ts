@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember, type TestLimits } from '../helpers/node';
+import { spawnNodeMember, type SpawnedMember, type TestLimits } from '../helpers/node';
 import { ALICE, writeUsersFile } from '../helpers/users';
 
 /**
@@ -34,18 +34,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 type Member = SpawnedMember & { imapsPort: number };
 
 async function member(name: string, limits: TestLimits, imaps = false): Promise<Member> {
-  const any = { host: '127.0.0.1', port: 0 };
-  const m = await spawnMember(dir, {
-    role: 'node',
-    memberId: name,
-    cluster: 'isolation',
-    management: any,
-    storage: { path: join(dir, `storage-${name}`) },
-    listen: { imap: any, pop3: any, lmtp: any, ...(imaps ? { imaps: any } : {}) },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-    limits,
-  });
+  const m = await spawnNodeMember(dir, { memberId: name, cluster: 'isolation', limits, imaps });
   members.push(m);
   return m as Member;
 }

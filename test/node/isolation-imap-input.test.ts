@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../mail-runtime/common/limits';
 import { imapConnect, imapLogin, message } from '../helpers/imap';
 import type { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember } from '../helpers/node';
+import { spawnNodeMember, type SpawnedMember } from '../helpers/node';
 import { ALICE, writeUsersFile } from '../helpers/users';
 
 /**
@@ -25,17 +25,7 @@ const NAME = LIMITS.imapMailboxNameBytes;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mf-isolation-input-'));
   await writeUsersFile(join(dir, 'users.yaml'), [ALICE]);
-  const any = { host: '127.0.0.1', port: 0 };
-  member = await spawnMember(dir, {
-    role: 'node',
-    memberId: 'isolation-input',
-    cluster: 'isolation',
-    management: any,
-    storage: { path: join(dir, 'storage') },
-    listen: { imap: any, pop3: any, lmtp: any },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-  });
+  member = await spawnNodeMember(dir, { memberId: 'isolation-input', cluster: 'isolation' });
 });
 afterEach(() => {
   for (const c of open.splice(0)) c.close();

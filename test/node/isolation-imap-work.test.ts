@@ -6,7 +6,7 @@ import { buildLargeFolder } from '../../bench/imap/build-folder';
 import { LIMITS } from '../../mail-runtime/common/limits';
 import { imapLogin, norm } from '../helpers/imap';
 import type { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember } from '../helpers/node';
+import { spawnNodeMember, type SpawnedMember } from '../helpers/node';
 import { ALICE, BOB, writeUsersFile } from '../helpers/users';
 
 /**
@@ -31,17 +31,7 @@ beforeAll(async () => {
   await writeUsersFile(join(dir, 'users.yaml'), [ALICE, BOB]);
   // Maildir files written straight into alice's INBOX, indexed and summarised before the member starts.
   await buildLargeFolder(join(dir, 'storage'), ALICE.address, MESSAGES, () => undefined);
-  const any = { host: '127.0.0.1', port: 0 };
-  member = await spawnMember(dir, {
-    role: 'node',
-    memberId: 'isolation-work',
-    cluster: 'isolation',
-    management: any,
-    storage: { path: join(dir, 'storage') },
-    listen: { imap: any, pop3: any, lmtp: any },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-  });
+  member = await spawnNodeMember(dir, { memberId: 'isolation-work', cluster: 'isolation', storage: join(dir, 'storage') });
 }, 120_000);
 afterEach(() => {
   for (const c of open.splice(0)) c.close();

@@ -1,11 +1,11 @@
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCRYPT, hashPassword } from '../../mail-runtime/auth';
+import { DEFAULT_SCRYPT } from '../../mail-runtime/auth';
 import { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember, type TestLimits } from '../helpers/node';
-import { FAST_SCRYPT } from '../helpers/users';
+import { spawnNodeMember, type SpawnedMember, type TestLimits } from '../helpers/node';
+import { writeUsersFile } from '../helpers/users';
 
 /**
  * Issue 9, logins: nobody can starve the others' logins or lock a user
@@ -25,12 +25,7 @@ const clients: LineClient[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mf-isolation-logins-'));
-  const users = [
-    [ALICE, await hashPassword(ALICE.password, FAST_SCRYPT)],
-    [BOB, await hashPassword(BOB.password, DEFAULT_SCRYPT)],
-    [CAROL, await hashPassword(CAROL.password, FAST_SCRYPT)],
-  ] as const;
-  await writeFile(join(dir, 'users.yaml'), `users:\n${users.map(([u, h]) => `  - address: ${u.address}\n    password: "${h}"\n`).join('')}`);
+  await writeUsersFile(join(dir, 'users.yaml'), [ALICE, { ...BOB, scrypt: DEFAULT_SCRYPT }, CAROL]);
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
@@ -39,18 +34,7 @@ afterEach(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function member(name: string, limits: TestLimits = {}): Promise<SpawnedMember> {
-  const any = { host: '127.0.0.1', port: 0 };
-  const m = await spawnMember(dir, {
-    role: 'node',
-    memberId: name,
-    cluster: 'isolation',
-    management: any,
-    storage: { path: join(dir, `storage-${name}`) },
-    listen: { imap: any, pop3: any, lmtp: any },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-    limits,
-  });
+  const m = await spawnNodeMember(dir, { memberId: name, cluster: 'isolation', limits });
   members.push(m);
   return m;
 }

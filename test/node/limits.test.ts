@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { imapConnect, imapLogin, message } from '../helpers/imap';
 import { LineClient } from '../helpers/line-client';
-import { spawnMember, type SpawnedMember, type TestLimits } from '../helpers/node';
+import { spawnNodeMember, type SpawnedMember, type TestLimits } from '../helpers/node';
 import { ALICE, writeUsersFile } from '../helpers/users';
 
 /**
@@ -27,18 +27,7 @@ afterEach(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 async function member(name: string, limits: TestLimits): Promise<SpawnedMember> {
-  const any = { host: '127.0.0.1', port: 0 };
-  const m = await spawnMember(dir, {
-    role: 'node',
-    memberId: name,
-    cluster: 'limits',
-    management: any,
-    storage: { path: join(dir, `storage-${name}`) },
-    listen: { imap: any, pop3: any, lmtp: any },
-    directory: { file: join(dir, 'users.yaml') },
-    logLevel: 'error',
-    limits,
-  });
+  const m = await spawnNodeMember(dir, { memberId: name, cluster: 'limits', limits });
   members.push(m);
   return m;
 }

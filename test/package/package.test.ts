@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -18,7 +18,7 @@ import { startFakeEngine, type FakeEngine } from './fake-engine';
  * mailfleet as other people's Pulumi programs get it, each path started the
  * way Pulumi starts it:
  *
- * - npm: `npm pack` (which runs `prepare`, the build), the tarball installed
+ * - npm: `npm pack` of dist/ as `prepare` builds it, the tarball installed
  *   into an empty project, and a program there run by the Node.js language
  *   host's own entry point (`@pulumi/pulumi/cmd/run`, TypeScript through
  *   its ts-node registration, and plain JavaScript) against a stand-in
@@ -40,10 +40,48 @@ let packed: string[];
 let consumerTs: string;
 let consumerJs: string;
 
+/** Every file under `dir` (recursively) whose name passes `keep`, skipping node_modules. */
+function filesUnder(dir: string, keep: (name: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  if (!statSync(dir).isDirectory()) return keep(dir) ? [dir] : [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.name === 'node_modules' ? [] : e.isDirectory() ? filesUnder(join(dir, e.name), keep) : keep(e.name) ? [join(dir, e.name)] : []));
+}
+
+/**
+ * Why dist/ must be built again before packing, or undefined when the dist/
+ * in the checkout is exactly what `npm run build` would write now: every
+ * compiled file has its source, and no source, tsconfig or lockfile changed
+ * since the oldest compiled file was written (a clean clone's `npm ci` runs
+ * `prepare`, so CI finds it current). The build cleans dist/ first, so its
+ * outputs are all newer than their inputs.
+ */
+function distStale(): string | undefined {
+  const dist = join(root, 'dist');
+  const out = filesUnder(dist, (n) => n.endsWith('.js') || n.endsWith('.d.ts'));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string; types: string };
+  for (const f of [pkg.main, pkg.types, 'dist/cli/main.js']) if (!existsSync(join(root, f))) return `${f} is missing`;
+  const orphan = out.find((f) => f.endsWith('.js') && !existsSync(join(root, relative(dist, f)).replace(/\.js$/, '.ts')));
+  if (orphan) return `${relative(root, orphan)} has no source (stale output)`;
+  const tops = new Set(out.map((f) => relative(dist, f).split(sep)[0]!.replace(/\.(d\.ts|js)$/, '.ts')));
+  const inputs = [...tops, 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'].flatMap((t) => filesUnder(join(root, t), (n) => /\.(ts|json)$/.test(n) && !n.endsWith('.d.ts')));
+  const built = Math.min(...out.map((f) => statSync(f).mtimeMs));
+  const changed = inputs.find((f) => statSync(f).mtimeMs >= built);
+  return changed ? `${relative(root, changed)} changed after the last build` : undefined;
+}
+
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'mailfleet-package-'));
-  // `npm pack` runs `prepare` (npm run build → dist/), exactly as `npm publish` does.
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  // The tarball is what `npm publish` packs: dist/ as `prepare` builds it
+  // (npm run build). `prepare` also builds the dashboard, which goes to
+  // dashboard/dist/ and is not in the package, so this builds dist/ alone,
+  // and only when the checkout's dist/ is not current (the build is most of
+  // this hook's time), then packs without running scripts again.
+  const stale = distStale();
+  if (stale) {
+    console.log(`package test: building dist/ (${stale})`);
+    await run('npm', ['run', '-s', 'build'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  }
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
   const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info!.filename);
   packed = info!.files.map((f) => f.path);

@@ -19,8 +19,11 @@ import { runProgram, startFakeEngine, type FakeEngine, type ProgramRun } from '.
  * - update: what a provider would compute is simply absent (the outputs are
  *   the inputs), so a program that assumes such a value exists fails here.
  *
- * Each run is its own Node process loading the whole program: they run one
- * after another (2 cores shared), each bounded by RUN_TIMEOUT_MS.
+ * Each run is its own Node process loading the whole program, with its own
+ * stand-in engine: the runs are concurrent tests (at most maxConcurrency of
+ * vitest.config.mts at a time, so two on the 2-core CI machine whose single
+ * shared worker would leave the second core idle), each bounded by
+ * RUN_TIMEOUT_MS.
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -108,7 +111,7 @@ function explain(stack: string, engine: FakeEngine, run: ProgramRun): string {
   ].join('\n');
 }
 
-describe('the Pulumi program as the engine runs it', () => {
+describe.concurrent('the Pulumi program as the engine runs it', () => {
   it('main is a file at the project root: the engine runs it from the root, where tsconfig.json and node_modules are', () => {
     expect(project.main).toBe('program.ts');
     const info = programInfo(project.main);

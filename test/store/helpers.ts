@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { MailStore, type Folder } from '../../mail-runtime/store';
 
 /**
  * A fresh storage root per test; removed by the returned cleanup.
@@ -20,4 +21,19 @@ export function userDir(root: string, address: string): string {
 
 export function msg(i: number | string, body = 'hello'): Buffer {
   return Buffer.from(`From: a@example.org\r\nTo: b@example.org\r\nSubject: test ${i}\r\nMessage-ID: <${i}@example.org>\r\n\r\n${body} ${i}\r\n`);
+}
+
+/**
+ * Opens a store on `root`, the user at `epoch` (1 unless given) and their
+ * INBOX, runs `fn`, and closes the store whatever happens: one open and
+ * clean close of a folder, as a session's SELECT … LOGOUT would do.
+ */
+export async function withInbox<T>(root: string, address: string, fn: (inbox: Folder, store: MailStore) => Promise<T>, opts: { epoch?: number } = {}): Promise<T> {
+  const store = new MailStore({ root });
+  try {
+    const user = await store.openUser(address, { epoch: opts.epoch ?? 1 });
+    return await fn(await user.openFolder('INBOX'), store);
+  } finally {
+    await store.close();
+  }
 }

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MailStore } from '../../mail-runtime/store';
-import { msg, tempRoot, userDir } from './helpers';
+import type { Folder, MailStore } from '../../mail-runtime/store';
+import { msg, tempRoot, userDir, withInbox as inboxOf } from './helpers';
 
 const ADDR = 'carl@example.org';
 let root: string;
@@ -15,14 +15,9 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function withInbox<T>(fn: (inbox: Awaited<ReturnType<Awaited<ReturnType<MailStore['openUser']>>['openFolder']>>, store: MailStore) => Promise<T>): Promise<T> {
-  const store = new MailStore({ root });
-  try {
-    const user = await store.openUser(ADDR, { epoch: 1 });
-    return await fn(await user.openFolder('INBOX'), store);
-  } finally {
-    await store.close();
-  }
+/** The shared helper on this file's root and user. */
+function withInbox<T>(fn: (inbox: Folder, store: MailStore) => Promise<T>): Promise<T> {
+  return inboxOf(root, ADDR, fn);
 }
 
 describe('reconcile index with Maildir files', () => {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MailStore, type Folder } from '../../mail-runtime/store';
-import { msg, tempRoot, userDir } from './helpers';
+import { msg, tempRoot, userDir, withInbox } from './helpers';
 
 const ADDR = 'dora@example.org';
 let root: string;
@@ -69,59 +69,51 @@ describe('reopening a folder', () => {
 
   it('a folder closed cleanly is reopened without a rescan; a file dropped in by hand afterwards is found', async () => {
     const dir = userDir(root, ADDR);
-    let store = new MailStore({ root });
-    let user = await store.openUser(ADDR, { epoch: 1 });
-    let inbox = await user.openFolder('INBOX');
-    for (let i = 1; i <= 3; i++) await inbox.append(msg(i), { flags: i === 2 ? ['\\Seen'] : [] });
-    const before = inbox.messages().map((m) => ({ uid: m.uid, flags: m.flags, emailId: m.emailId }));
-    await ageDirs(dir);
-    await store.close();
+    const summary = (inbox: Folder) => inbox.messages().map((m) => ({ uid: m.uid, flags: m.flags, emailId: m.emailId }));
+    const before = await withInbox(root, ADDR, async (inbox) => {
+      for (let i = 1; i <= 3; i++) await inbox.append(msg(i), { flags: i === 2 ? ['\\Seen'] : [] });
+      // Before the close: the close records the directories' mtimes.
+      await ageDirs(dir);
+      return summary(inbox);
+    });
 
-    store = new MailStore({ root });
-    user = await store.openUser(ADDR, { epoch: 1 });
-    inbox = await user.openFolder('INBOX');
-    expect(store.stats.rescansSkipped).toBe(1);
-    expect(inbox.messages().map((m) => ({ uid: m.uid, flags: m.flags, emailId: m.emailId }))).toEqual(before);
-    await store.close();
+    await withInbox(root, ADDR, async (inbox, store) => {
+      expect(store.stats.rescansSkipped).toBe(1);
+      expect(summary(inbox)).toEqual(before);
+    });
 
     // A change by hand moves the directory's mtime: the next open reconciles.
     await fs.promises.writeFile(path.join(dir, 'cur', '1000.hand.x:2,'), msg('x'));
-    store = new MailStore({ root });
-    try {
-      user = await store.openUser(ADDR, { epoch: 1 });
-      inbox = await user.openFolder('INBOX');
+    await withInbox(root, ADDR, async (inbox, store) => {
       expect(store.stats.rescansSkipped).toBe(0);
       expect(inbox.messages().map((m) => m.uid)).toEqual([1, 2, 3, 4]);
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it('a takeover by a newer epoch reconciles (the hint is per epoch)', async () => {
     const dir = userDir(root, ADDR);
-    let store = new MailStore({ root });
-    const inbox = await (await store.openUser(ADDR, { epoch: 1 })).openFolder('INBOX');
-    await inbox.append(msg(1));
-    await ageDirs(dir);
-    await store.close();
-    store = new MailStore({ root });
-    try {
-      const next = await (await store.openUser(ADDR, { epoch: 2 })).openFolder('INBOX');
-      expect(store.stats.rescansSkipped).toBe(0);
-      expect(next.messages().map((m) => m.uid)).toEqual([1]);
-    } finally {
-      await store.close();
-    }
+    await withInbox(root, ADDR, async (inbox) => {
+      await inbox.append(msg(1));
+      await ageDirs(dir);
+    });
+    await withInbox(
+      root,
+      ADDR,
+      async (next, store) => {
+        expect(store.stats.rescansSkipped).toBe(0);
+        expect(next.messages().map((m) => m.uid)).toEqual([1]);
+      },
+      { epoch: 2 },
+    );
   });
 
   it('RFC 8474 §5.1: an index written without EMAILIDs keeps the derived ids, stable across reopens', async () => {
     const dir = userDir(root, ADDR);
-    let store = new MailStore({ root });
-    let inbox = await (await store.openUser(ADDR, { epoch: 1 })).openFolder('INBOX');
-    await inbox.append(msg(1));
-    await inbox.append(msg(2));
-    const uidValidity = inbox.uidValidity;
-    await store.close();
+    const uidValidity = await withInbox(root, ADDR, async (inbox) => {
+      await inbox.append(msg(1));
+      await inbox.append(msg(2));
+      return inbox.uidValidity;
+    });
     // As an older version wrote it: no `e` in the log's append records.
     const meta = path.join(dir, 'mailfleet');
     for (const f of await fs.promises.readdir(meta)) {
@@ -136,13 +128,7 @@ describe('reopening a folder', () => {
     }
     const prefix = `M${createHash('sha256').update(['email', ADDR, uidValidity].join('\0')).digest('hex').slice(0, 16)}`;
     for (let round = 0; round < 2; round++) {
-      store = new MailStore({ root });
-      try {
-        inbox = await (await store.openUser(ADDR, { epoch: 1 + round })).openFolder('INBOX');
-        expect(inbox.messages().map((m) => m.emailId)).toEqual([`${prefix}1`, `${prefix}2`]);
-      } finally {
-        await store.close();
-      }
+      await withInbox(root, ADDR, async (inbox) => expect(inbox.messages().map((m) => m.emailId)).toEqual([`${prefix}1`, `${prefix}2`]), { epoch: 1 + round });
     }
   });
 });

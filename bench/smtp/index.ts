@@ -162,6 +162,8 @@ async function mailfleetSmtpTarget(dir: string): Promise<SmtpTarget & { healthPo
         placement: { default: { memberId: 'bench-node-0', host: '127.0.0.1', port: lmtpPort } },
         // One client address sends everything here: lift the per-address message rate.
         inbound: { messagesPerAddressPerMinute: 100_000_000 },
+        // SPF/DKIM/DMARC are on by default (the product as shipped); BENCH_SMTP_AUTH=0 turns them off to see what they cost.
+        ...(process.env.BENCH_SMTP_AUTH === '0' ? { filters: { authentication: { enabled: false } } } : {}),
         logLevel: 'warn',
       }),
     );
@@ -195,6 +197,25 @@ type QueueFsyncs = Record<(typeof QUEUE_FSYNC_KINDS)[number], number>;
 async function queueFsyncs(healthPort: number): Promise<QueueFsyncs> {
   const [file, dir, commit] = await Promise.all(QUEUE_FSYNC_KINDS.map((k) => metric(healthPort, 'mailfleet_queue_fsyncs', `kind="${k}"`)));
   return { file, dir, commit };
+}
+
+const STAGES = ['mail-from', 'rcpt-to', 'data-receive', 'data-filters', 'data-queue'] as const;
+type Stages = Record<(typeof STAGES)[number], { sum: number; count: number }>;
+/** The gateway's `mailfleet_smtp_stage_seconds` histogram: seconds and observations per step of a transaction. */
+async function stageTimes(healthPort: number): Promise<Stages> {
+  const out = {} as Stages;
+  for (const st of STAGES) {
+    const [sum, count] = await Promise.all([metric(healthPort, 'mailfleet_smtp_stage_seconds_sum', `stage="${st}"`), metric(healthPort, 'mailfleet_smtp_stage_seconds_count', `stage="${st}"`)]);
+    out[st] = { sum, count };
+  }
+  return out;
+}
+/** Mean milliseconds per step between two readings, as one line for the notes. */
+function stageNote(before: Stages, after: Stages): string {
+  return STAGES.map((st) => {
+    const n = after[st].count - before[st].count;
+    return `${st} ${n > 0 ? (((after[st].sum - before[st].sum) / n) * 1000).toFixed(1) : '–'} ms`;
+  }).join(', ');
 }
 
 export async function runSmtpBench(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<SuiteResult> {
@@ -241,12 +262,14 @@ export async function runSmtpBench(log: (s: string) => void = (s) => process.std
       for (const t of order) {
         log(`smtp: ${t.name}, ${size / 1024} KB × up to ${counts[size]} messages, ${SMTP_SENDERS} senders, ≤ ${timeLimit / 1000} s …`);
         const before = t === mf ? await queueFsyncs(mf.healthPort) : undefined;
+        const stagesBefore = t === mf ? await stageTimes(mf.healthPort) : undefined;
         const f = await load(t, size, counts[size]);
         if (before) {
           const after = await queueFsyncs(mf.healthPort);
           const n = Math.max(1, f.accepted);
           fsyncs = { file: (after.file - before.file) / n, dir: (after.dir - before.dir) / n, commit: (after.commit - before.commit) / n };
         }
+        if (stagesBefore) notes.push(`${t.name}, ${size / 1024} KB, mean time per step at the gateway: ${stageNote(stagesBefore, await stageTimes(mf.healthPort))}.`);
         if (t === mf) figures.mailfleet = f;
         else figures.anchor = f;
         notes.push(

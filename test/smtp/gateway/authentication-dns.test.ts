@@ -19,7 +19,8 @@ import { ALICE } from '../../helpers/users';
  *   Authentication-Results header says temperror (RFC 8601 §2.7.2 SPF,
  *   §2.7.1 DMARC via RFC 7489 §11.2);
  * - a resolver that answers "no such name": the second message of the same
- *   sender domain asks nothing (negative answers cached, RFC 2308 §5).
+ *   sender domain asks nothing (negative answers cached, RFC 2308 §5); the
+ *   time of each step of the two transactions is on /metrics.
  */
 describe('gateway authentication filter and DNS', () => {
   let sink: LmtpSink;
@@ -97,6 +98,11 @@ describe('gateway authentication filter and DNS', () => {
       const text = delivered(id);
       expect(text).toMatch(/spf=none/);
       expect(text).toMatch(/dmarc=none/);
+    }
+    // Where each transaction spent its time is on /metrics: one observation per step and message.
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.healthPort}/metrics`)).text();
+    for (const stage of ['mail-from', 'rcpt-to', 'data-receive', 'data-filters', 'data-queue']) {
+      expect(metrics, stage).toMatch(new RegExp(`^mailfleet_smtp_stage_seconds_count\\{[^}]*stage="${stage}"[^}]*\\} 2$`, 'm'));
     }
   });
 });

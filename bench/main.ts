@@ -53,13 +53,13 @@ const SUITES: Record<string, () => Promise<SuiteResult> | SuiteResult> = {
  * spent plus what it typically takes still fits (TYPICAL_S); a suite is bounded in count and time by
  * itself, so the run ends near the budget at worst, and the suites left out are listed.
  */
-const DEFAULT_BUDGET_S = 14 * 60;
+const DEFAULT_BUDGET_S = 13 * 60;
 /**
- * Seconds each suite took when run alone on the shared 2-core machine at load ≈ 20 (2026-12-02,
+ * Seconds each suite took on the shared 2-core machine at load ≈ 16–24 (2026-12-02, issue 14,
  * bench/README.md "Run time"): pessimistic for a quiet machine, which is the point — a suite that
  * would overrun the budget there is not started. Unknown suites count as 0.
  */
-const TYPICAL_S: Record<string, number> = { floor: 35, smtp: 200, imap: 500, failover: 90, pair: 190, render: 100, directory: 105, isolation: 390 };
+const TYPICAL_S: Record<string, number> = { floor: 35, smtp: 160, imap: 470, failover: 125, pair: 115, render: 100, directory: 35, isolation: 390 };
 
 async function main() {
   const wanted = process.argv.slice(2);

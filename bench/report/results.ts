@@ -34,6 +34,10 @@ export const RunResultsSchema = z.object({
   rows: z.array(BenchRowSchema),
   notes: z.record(z.string(), z.array(z.string())),
   failures: z.array(z.object({ suite: z.string(), error: z.string() })),
+  /** Seconds each suite took (wall clock), in run order; absent in results from before issue 14. */
+  suiteSeconds: z.record(z.string(), z.number()).optional(),
+  /** Suites not started because the run's time budget (BENCH_BUDGET_SECONDS) was spent. */
+  skipped: z.array(z.string()).optional(),
 });
 export type RunResults = z.infer<typeof RunResultsSchema>;
 
@@ -105,6 +109,11 @@ export function resultsMarkdown(res: RunResults): string {
     out.push('', `## ${s}`, '', ...notes.map((n) => `- ${n}`));
   }
   if (res.anchors.settings.length) out.push('', '## Like with like: settings', '', ...res.anchors.settings.map((s) => `- ${s}`));
+  if (res.suiteSeconds) {
+    const times = Object.entries(res.suiteSeconds);
+    out.push('', '## Time', '', '| suite | seconds |', '| --- | ---: |', ...times.map(([s, t]) => `| ${s} | ${fmtNumber(t)} |`), `| **total** (anchors found or installed included) | **${fmtNumber(res.durationS)}** |`);
+    if (res.skipped?.length) out.push('', `Not run, the time budget was spent: ${res.skipped.join(', ')}.`);
+  }
   if (res.failures.length) out.push('', '## Failures', '', ...res.failures.map((f) => `- ${f.suite}: ${esc(f.error)}`));
   return `${out.join('\n')}\n`;
 }

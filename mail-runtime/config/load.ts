@@ -71,6 +71,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAILFLEET_AUTHENTICATION_ALLOWLIST', path: ['filters', 'authentication', 'allowlist'], kind: 'list' },
   { name: 'MAILFLEET_AUTHENTICATION_ON_ERROR', path: ['filters', 'authentication', 'onError'], kind: 'string' },
   { name: 'MAILFLEET_AUTHENTICATION_TIMEOUT_MS', path: ['filters', 'authentication', 'timeoutMs'], kind: 'int' },
+  { name: 'MAILFLEET_AUTHENTICATION_LOOKUP_TIMEOUT_MS', path: ['filters', 'authentication', 'lookupTimeoutMs'], kind: 'int' },
   { name: 'MAILFLEET_DKIM_SELECTOR', path: ['filters', 'dkim', 'selector'], kind: 'string' },
   { name: 'MAILFLEET_DKIM_KEY_FILE', path: ['filters', 'dkim', 'keyFile'], kind: 'string' },
   // Gateway: static placement (one node for everything; `routes` only in a file), inbound bounds, queue.

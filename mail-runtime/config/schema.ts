@@ -572,6 +572,12 @@ const gatewayFields = {
       /** DNS trouble past the timeout: temp-fail (the sender retries) or deliver unverified. */
       onError: z.enum(['tempfail', 'accept']).default('tempfail'),
       timeoutMs: filterTimeoutMs(30_000),
+      /**
+       * All DNS lookups of one message together (answers are cached, negative ones too): past it the
+       * checks left say temperror (RFC 8601 §2.7) and the message goes on. At most 80 % of timeoutMs is
+       * used, so a resolver that does not answer never turns into a 451 for every message.
+       */
+      lookupTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
     }).prefault({}),
     /** Milters (Sendmail milter protocol v6), run after the built-in filters in this order. */
     milters: z

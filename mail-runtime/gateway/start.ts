@@ -182,6 +182,9 @@ const LMTP_PER_NODE_FLOOR = 4;
  */
 const DELIVERY_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
 
+/** Inbound step buckets (seconds): a queue write's fsync is milliseconds, a filter may take its whole timeout (up to a minute). */
+const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 /** Starts the gateway role: the inbound MX, its queue and the delivery workers, and the health endpoint. */
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const log = opts.log ?? createLogger({ role: 'gateway', member: opts.memberId });
@@ -318,11 +321,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       },
     });
     mxFilters.push(settings.filter, ...(opts.filters ?? []));
+    const stages = new Histogram({
+      name: 'mailfleet_smtp_stage_seconds',
+      help: 'Seconds one step of an inbound SMTP transaction took: mail-from, rcpt-to, data-receive (the message bytes), data-filters (authentication, antivirus, spam, milters), data-queue (the durable queue write, group commit included)',
+      labelNames: ['stage'] as const,
+      buckets: STAGE_BUCKETS,
+      registers: [registry],
+    });
     const metrics: MxListenerOptions['metrics'] = {
       outcome: (outcome, phase) => {
         transactions.inc({ outcome, phase });
         if (outcome === 'accepted') perf.messagesIn++;
       },
+      stage: (stage, seconds) => stages.observe({ stage }, seconds),
     };
     const mxCommon = {
       hostname: opts.hostname,

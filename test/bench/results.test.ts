@@ -106,6 +106,16 @@ describe('bench report', () => {
     await expect(writeResults(dir, bad)).rejects.toThrow(/loadavg/);
   });
 
+  it('ends with the time of each suite and the total, and names the suites the budget left out', () => {
+    const md = resultsMarkdown({ ...base(), suiteSeconds: { imap: 412.3, floor: 35 }, skipped: ['isolation'] });
+    expect(md).toContain('## Time');
+    expect(md).toMatch(/\| imap \| 412 \|\n\| floor \| 35\.0 \|\n\| \*\*total\*\* [^|]*\| \*\*600\*\* \|/);
+    expect(md).toContain('Not run, the time budget was spent: isolation.');
+    // Results from before the per-suite times still read, and print no Time section.
+    expect(RunResultsSchema.parse(base()).suiteSeconds).toBeUndefined();
+    expect(resultsMarkdown(base())).not.toContain('## Time');
+  });
+
   it('names files so they sort by time', () => {
     expect(resultsStem(new Date('2026-01-02T03:04:05.678Z'))).toBe('2026-01-02T03-04-05Z');
   });

@@ -33,6 +33,7 @@ export function buildFilters(config: FilterConfig, opts: BuildOptions = {}): Fil
         hostname: config.hostname,
         allowlist: f.authentication.allowlist,
         timeoutMs: f.authentication.timeoutMs,
+        lookupTimeoutMs: f.authentication.lookupTimeoutMs,
         onError: f.authentication.onError,
         ...(opts.resolver ? { resolver: opts.resolver } : {}),
       }),

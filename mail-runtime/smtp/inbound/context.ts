@@ -12,7 +12,17 @@ import { SmtpReply } from './reply';
 export interface InboundMetrics {
   /** How a transaction ended at DATA, or which phase refused it. */
   outcome(outcome: 'accepted' | 'discarded' | 'rejected' | 'tempfail', phase: 'connect' | 'mail-from' | 'rcpt-to' | 'data'): void;
+  /**
+   * Seconds one step of a transaction took, whatever its outcome: the
+   * MAIL/RCPT handlers, and inside DATA reading the message, the data
+   * filters and the durable queue write. Where an accepted message waits
+   * is then visible on /metrics (issue 14: acceptance latency).
+   */
+  stage?(stage: InboundStage, seconds: number): void;
 }
+
+/** The timed steps of a transaction (InboundMetrics.stage). */
+export type InboundStage = 'mail-from' | 'rcpt-to' | 'data-receive' | 'data-filters' | 'data-queue';
 
 /**
  * The gateway's relay listener: cluster members (a node relaying what its

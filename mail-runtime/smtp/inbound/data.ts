@@ -3,10 +3,22 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { applyHeaderEdits, runFilters, type MessageView } from '../filters';
 import { takeFolderHint } from '../common';
 import { newQueueId, type QueuedRecipient } from '../queue';
-import { judge, type AcceptedRecipient, type InboundContext, type InboundSession } from './context';
+import { judge, type AcceptedRecipient, type InboundContext, type InboundSession, type InboundStage } from './context';
 import { DataGuard } from './data-guard';
 import { receivedHeader } from './headers';
 import { REPLIES, SmtpReply } from './reply';
+
+/** Reports the time since the previous lap to InboundMetrics.stage (an undefined stage only restarts the clock). */
+export function stageTimer(ctx: Pick<InboundContext, 'metrics'>): { lap(stage: InboundStage | undefined): void } {
+  let last = performance.now();
+  return {
+    lap(stage) {
+      const now = performance.now();
+      if (stage) ctx.metrics?.stage?.(stage, (now - last) / 1000);
+      last = now;
+    },
+  };
+}
 
 function messageView(message: Buffer): MessageView {
   return { size: message.length, bytes: () => Promise.resolve(message), stream: () => Readable.from([message]) };
@@ -38,6 +50,7 @@ async function isForwarded(ctx: InboundContext, mailFrom: string, recipients: It
  * the 250 reply, which is sent only after the queue has it durably.
  */
 export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: SMTPServerDataStream, smtp: SMTPServerSession): Promise<string> {
+  const timer = stageTimer(ctx);
   const guard = new DataGuard(ctx.maxLineBytes);
   const chunks: Buffer[] = [];
   let kept = 0;
@@ -49,6 +62,7 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
     kept += chunk.length;
   }
   guard.end();
+  timer.lap('data-receive');
   if (stream.sizeExceeded || stream.byteLength > s.maxMessageBytes) throw REPLIES.tooBig(s.maxMessageBytes);
   if (guard.violation === 'bare-cr' || guard.violation === 'bare-lf') {
     s.log.info({ violation: guard.violation }, 'message refused: bare line ending (SMTP smuggling defence)');
@@ -76,6 +90,7 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
   if (hint.folder || hint.ignored.length) s.log.info({ planted: hint.folder ?? hint.ignored }, 'folder hint from the sender removed');
   let message: Buffer = Buffer.concat([received, hint.message]);
 
+  timer.lap(undefined);
   const outcome = await runFilters(ctx.filters, {
     phase: 'data',
     session: s.info,
@@ -83,6 +98,7 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
     message: messageView(message),
     log: s.log,
   });
+  timer.lap('data-filters');
   if (judge(outcome.verdict) === 'discard') {
     const reason = outcome.verdict.kind === 'discard' ? outcome.verdict.reason : '';
     s.log.info({ from: mailFrom, rcpts: given.length, reason, notes: outcome.notes }, 'message discarded by a filter');
@@ -101,6 +117,7 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
   }
   // A member's relayed submission is our users' mail: it leaves DKIM-signed (outbound signs `submission`); forwarded mail gets SRS.
   const origin = (await isForwarded(ctx, mailFrom, tx.recipients.values())) ? 'forward' : ctx.relay && smtp.user !== undefined ? 'submission' : 'mx';
+  timer.lap(undefined);
   try {
     await ctx.queue.enqueue(
       { id, mailFrom, recipients: [...recipients.values()], expiresAt: new Date(Date.now() + ctx.expireMs).toISOString(), origin },
@@ -109,6 +126,8 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
   } catch (err) {
     s.log.error({ err }, 'queue refused the message');
     throw REPLIES.queueUnavailable();
+  } finally {
+    timer.lap('data-queue');
   }
   s.log.info({ queueId: id, from: mailFrom, rcpts: recipients.size, size: message.length, notes: outcome.notes }, 'message queued');
   ctx.metrics?.outcome('accepted', 'data');

@@ -4,7 +4,7 @@ import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp
 import { onCertificateReplaced, plaintextAuthAllowed, serveSessions, type SessionServer, type TlsMaterial } from '../../net';
 import { connectPhase } from './connect';
 import { clientIp, type InboundContext, type InboundSession } from './context';
-import { dataPhase } from './data';
+import { dataPhase, stageTimer } from './data';
 import { INBOUND_LIMITS } from './limits';
 import { mailFromPhase } from './mail-from';
 import { rcptToPhase } from './rcpt-to';
@@ -216,11 +216,14 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
         'mail-from',
         session,
         async () => {
+          const timer = stageTimer(opts);
           try {
             await mailFromPhase(opts, stateOf(session), address, session);
           } catch (err) {
             phaseOf('mail-from', err);
             throw err;
+          } finally {
+            timer.lap('mail-from');
           }
         },
         callback,
@@ -231,11 +234,14 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
         'rcpt-to',
         session,
         async () => {
+          const timer = stageTimer(opts);
           try {
             await rcptToPhase(opts, stateOf(session), address, session);
           } catch (err) {
             phaseOf('rcpt-to', err);
             throw err;
+          } finally {
+            timer.lap('rcpt-to');
           }
         },
         callback,

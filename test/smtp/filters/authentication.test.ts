@@ -53,7 +53,7 @@ async function signed(message: Buffer): Promise<Buffer> {
 }
 
 function filter(over: Partial<AuthenticationFilterOptions> = {}) {
-  return authenticationFilter({ hostname: HOST, allowlist: [], timeoutMs: 30_000, onError: 'tempfail', resolver: dnsStub(records), ...over });
+  return authenticationFilter({ hostname: HOST, allowlist: [], timeoutMs: 30_000, lookupTimeoutMs: 3_000, onError: 'tempfail', resolver: dnsStub(records), ...over });
 }
 
 async function check(message: Buffer, opts: { ip?: string; mailFrom?: string; filter?: Partial<AuthenticationFilterOptions> } = {}) {
@@ -177,11 +177,20 @@ describe('Authentication-Results a sender planted (RFC 8601 §5)', () => {
 });
 
 describe('DNS that never answers', () => {
-  it('the deadline answers: 451 4.7.1 (or unverified with onError accept)', async () => {
-    const tf = await check(raw('sender@example.net'), { filter: { resolver: silentResolver, timeoutMs: 300 } });
-    expect(tf.verdict).toMatchObject({ kind: 'tempfail', reply: { code: 451, enhanced: '4.7.1', text: expect.stringContaining('data.authentication') } });
-    const open = await check(raw('sender@example.net'), { filter: { resolver: silentResolver, timeoutMs: 300, onError: 'accept' } });
-    expect(open.verdict).toEqual({ kind: 'continue' });
-    expect(open.headers).toEqual([]);
+  // Issue 14: the lookups have their own budget (lookupTimeoutMs, at most 80 % of timeoutMs), so a dead resolver no
+  // longer turns every message into the filter deadline's 451: the checks say temperror (RFC 8601 §2.7) and the mail goes on.
+  it('the lookup budget ends first: accepted with spf=temperror and dmarc=temperror, whatever onError says', async () => {
+    for (const onError of ['tempfail', 'accept'] as const) {
+      const r = await check(raw('sender@example.net'), { filter: { resolver: silentResolver, timeoutMs: 30_000, lookupTimeoutMs: 200, onError } });
+      expect(r.verdict).toEqual({ kind: 'continue' });
+      expect(arOf(r.headers)).toMatch(/spf=temperror.*dmarc=temperror/);
+      expect(r.notes).toMatchObject({ 'data.authentication.spf': 'temperror', 'data.authentication.dmarc': 'temperror' });
+    }
+  });
+
+  it('a budget at or above the filter time-out is capped below it: still temperror, never the 451 of the deadline', async () => {
+    const r = await check(raw('sender@example.net'), { filter: { resolver: silentResolver, timeoutMs: 3_000, lookupTimeoutMs: 60_000 } });
+    expect(r.verdict).toEqual({ kind: 'continue' });
+    expect(arOf(r.headers)).toMatch(/spf=temperror/);
   });
 });

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { certificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { certificateSwitch, clusterCertificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
@@ -113,6 +113,12 @@ export interface RunningNode {
   applyLimits(l: { maxConnections?: number; maxMessageBytes?: number }): void;
   /** The public certificate applied live (cluster settings `tls`; undefined: the configured one again); throws on a pair it cannot use. */
   applyTls(pair: { certPem: string; keyPem: string } | undefined): void;
+  /**
+   * The cluster identity applied live (the hub-issued member certificate,
+   * cluster/member-certificate.ts; undefined: the configured
+   * `clusterTls.certFile` again, or none); throws on a pair it cannot use.
+   */
+  applyClusterCertificate(pair: { certPem: string; keyPem: string } | undefined): void;
   /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
   registry: Registry;
   /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
@@ -150,9 +156,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   try {
     const publicTls = await loadTls(opts.tls, hostname);
     if (publicTls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
-    const tls = opts.clusterTls ? await withClusterIdentity(publicTls, opts.clusterTls, [opts.memberId]) : publicTls;
+    // Without a cluster certificate file the member id gets the public certificate until the hub issues one (applyClusterCertificate).
+    const tls = await withClusterIdentity(publicTls, opts.clusterTls, [opts.memberId]);
     registerCertificateMetrics(registry, tls);
     const applyTls = certificateSwitch(tls);
+    const applyClusterCertificate = clusterCertificateSwitch(tls);
     let directory: Directory;
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
@@ -366,6 +374,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         if (l.maxMessageBytes !== undefined) services.limits.maxMessageBytes = Math.min(l.maxMessageBytes, limits.maxMessageBytes);
       },
       applyTls,
+      applyClusterCertificate,
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -64,6 +64,8 @@ export const GUEST_PATHS = {
   clusterCa: '/etc/mailfleet/cluster-tls/ca.crt',
   clusterCert: '/etc/mailfleet/cluster-tls/tls.crt',
   clusterKey: '/etc/mailfleet/cluster-tls/tls.key',
+  /** The cluster CA's key: hubs only (they sign each member's own certificate, mail-runtime/hub/ca). */
+  clusterCaKey: '/etc/mailfleet/cluster-tls/ca.key',
 } as const;
 
 export interface RenderedMember {
@@ -299,15 +301,18 @@ export function internalLeafNames(spec: ClusterSpec, role: InternalLeafRole): st
  * backend hop to the nodes, the nodes' relay hop to the gateways); hubs,
  * nodes and gateways present a certificate from it naming
  * internalLeafNames(role), at the same guest path. Proxies only dial out: the
- * CA is enough. The members get no CA key: the deployment issues the
- * certificates, so the key stays in the Pulumi state. The local cluster
+ * CA is enough. The hubs also get the CA key (`clusterCaKeyFile`): members
+ * ask them for short-lived certificates naming only themselves, the role
+ * certificates being the bootstrap and the fallback. The local cluster
  * talks plaintext on loopback and has none.
  */
-function internalTls(spec: ClusterSpec, role: Role): { clusterTls?: { caFile: string; certFile?: string; keyFile?: string } } {
+function internalTls(spec: ClusterSpec, role: Role): { clusterTls?: { caFile: string; certFile?: string; keyFile?: string }; clusterCaKeyFile?: string } {
   if (spec.platform.kind === 'local') return {};
   const ownCertificate = (INTERNAL_LEAF_ROLES as readonly string[]).includes(role);
   return {
     clusterTls: { caFile: GUEST_PATHS.clusterCa, ...(ownCertificate ? { certFile: GUEST_PATHS.clusterCert, keyFile: GUEST_PATHS.clusterKey } : {}) },
+    // The hubs sign each member's own key with the CA (POST /v1/cluster/certificate); the role certificates stay the bootstrap and the fallback.
+    ...(role === 'hub' ? { clusterCaKeyFile: GUEST_PATHS.clusterCaKey } : {}),
   };
 }
 

@@ -108,7 +108,7 @@ const INTERNAL_LEAF_VALIDITY_HOURS = 24 * 397;
  * (`earlyRenewalHours`): the next `pulumi up` replaces it and restarts the
  * role's members with the new one.
  */
-function createInternalPki(name: string, leafNames: Readonly<Record<InternalLeafRole, readonly string[]>>, parent: pulumi.Resource): Pick<ClusterSecrets, 'internalCaPem' | 'hubInternalCertPem' | 'hubInternalKeyPem' | 'internalLeaves'> {
+function createInternalPki(name: string, leafNames: Readonly<Record<InternalLeafRole, readonly string[]>>, parent: pulumi.Resource): Pick<ClusterSecrets, 'internalCaPem' | 'internalCaKeyPem' | 'hubInternalCertPem' | 'hubInternalKeyPem' | 'internalLeaves'> {
   const opts = { parent };
   const caKey = new tls.PrivateKey(`${name}-internal-ca-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, opts);
   const ca = new tls.SelfSignedCert(
@@ -124,7 +124,8 @@ function createInternalPki(name: string, leafNames: Readonly<Record<InternalLeaf
     opts,
   );
   const leaves = Object.fromEntries(INTERNAL_LEAF_ROLES.map((role) => [role, issueInternalLeaf(name, role, leafNames[role], { keyPem: caKey.privateKeyPem, certPem: ca.certPem }, parent)])) as Record<InternalLeafRole, InternalLeaf>;
-  return { internalCaPem: ca.certPem, hubInternalCertPem: leaves.hub.certPem, hubInternalKeyPem: leaves.hub.keyPem, internalLeaves: leaves };
+  // The hubs get the CA key too: they sign each member's own key (mail-runtime/hub/ca), so the role certificates above are only the bootstrap.
+  return { internalCaPem: ca.certPem, internalCaKeyPem: pulumi.secret(caKey.privateKeyPem), hubInternalCertPem: leaves.hub.certPem, hubInternalKeyPem: leaves.hub.keyPem, internalLeaves: leaves };
 }
 
 /**

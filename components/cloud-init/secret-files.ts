@@ -14,6 +14,7 @@ export const SECRET_NAMES = [
   'tlsKeyPem',
   'dkimKeyPem',
   'internalCaPem',
+  'internalCaKeyPem',
   'hubInternalCertPem',
   'hubInternalKeyPem',
   'nodeInternalCertPem',
@@ -47,6 +48,8 @@ export function secretFilesFor(config: RuntimeConfig): SecretFileRef[] {
     refs.push({ name: 'dkimKeyPem', path: config.filters.dkim.keyFile });
   }
   refs.push(...internalTlsFiles(config));
+  // The cluster CA's key: hubs only (they sign the members' own certificates).
+  if (config.role === 'hub' && config.clusterCaKeyFile) refs.push({ name: 'internalCaKeyPem', path: config.clusterCaKeyFile });
   return refs;
 }
 

@@ -21,6 +21,12 @@ export interface ClusterSecrets {
   dkimKeyPem?: pulumi.Output<string>;
   /** The cluster-internal CA certificate every member verifies the hub by (RuntimeConfig `clusterTls.caFile`). */
   internalCaPem?: pulumi.Output<string>;
+  /**
+   * That CA's key, for the hubs only (RuntimeConfig `clusterCaKeyFile`): a
+   * hub signs each member's own key with it, short-lived certificates
+   * naming that member alone (mail-runtime/hub/ca).
+   */
+  internalCaKeyPem?: pulumi.Output<string>;
   /** The hubs' certificate and key from that CA (`clusterTls.certFile`/`keyFile` of a hub). */
   hubInternalCertPem?: pulumi.Output<string>;
   hubInternalKeyPem?: pulumi.Output<string>;

@@ -11,5 +11,6 @@ export { HubDirectory } from './directory';
 export { SettingsAppliers, ipMatcher } from './settings';
 export { hubUrlsOf, readClusterCa, readClusterSecrets, readClusterToken } from './config';
 export { HubLink } from './hub-link';
+export { MemberCertificate } from './member-certificate';
 export { PlacementCache, type NoRoute, type Route } from './placement-cache';
 export { hubLoginHistory } from './shared-login-history';

@@ -695,6 +695,14 @@ const hubFields = {
   leaseMarginSeconds: z.number().min(0.05).max(60).default(0.5),
   /** PEM key of the cluster CA (`clusterTls.caFile` is its certificate): the hub issues member certificates with it. */
   clusterCaKeyFile: z.string().min(1).optional(),
+  /**
+   * With `clusterCaKeyFile`: how long the certificate the hub signs for a
+   * member's own key lasts (POST /v1/cluster/certificate). Members renew
+   * after two thirds of it, so a day means a renewal every 16 hours and a
+   * key that leaks is useless a day later; the role certificate the
+   * deployment gave the member stays its fallback.
+   */
+  memberCertificateSeconds: z.number().int().min(10).max(397 * 86_400).default(86_400),
 };
 
 /** The lease must outlast one heartbeat interval, or a member would lapse between two answered heartbeats. */

@@ -28,6 +28,8 @@ export interface HubOptions {
   log: Logger;
   /** The cluster CA (certificate and key) when this hub may issue member certificates. */
   ca?: Pem;
+  /** Lifetime of the certificates it signs for members (config `memberCertificateSeconds`). */
+  memberCertificateMs?: number;
   /** Called when the hub becomes active or standby (metrics, readiness). */
   onRoleChange?: (active: boolean) => void;
   /**

@@ -118,6 +118,7 @@ export async function runHub(cfg: HubConfig, opts: { installSignalHandlers?: boo
     log,
     queueTakeoverMs: Math.round(cfg.gatewayQueueTakeoverSeconds * 1000),
     ...(ca ? { ca } : {}),
+    memberCertificateMs: cfg.memberCertificateSeconds * 1000,
     onRoleChange: () => roleChanges.inc(),
   });
   attach(h);

@@ -1,5 +1,5 @@
 export { normalizeIp, isLoopback, addressKey, plaintextAuthAllowed, type PlaintextAuthPolicy } from './address';
-export { certificateSwitch, loadTls, onCertificateReplaced, withClusterIdentity, type TlsFiles, type TlsMaterial } from './tls';
+export { certificateSwitch, clusterCertificateSwitch, loadTls, onCertificateReplaced, withClusterIdentity, type TlsFiles, type TlsMaterial } from './tls';
 export { startTls } from './starttls';
 export { listen, type ListenerKind } from './listener';
 export { encodeProxyV2, parseProxyV2, PROXY_LIMITS } from './proxy-protocol';

@@ -23,6 +23,8 @@ export interface TlsMaterial {
    * withClusterIdentity() sets it.
    */
   sni?: (servername: string) => SecureContext | undefined;
+  /** The cluster-internal identity `sni` serves (withClusterIdentity), replaced live by clusterCertificateSwitch(). */
+  cluster?: TlsMaterial;
   /** Who follows replaceCertificate() beyond `context` (listeners that copied key and cert, e.g. smtp-server's STARTTLS); see onCertificateReplaced. */
   replaced?: Set<(m: TlsMaterial) => void>;
 }
@@ -107,10 +109,38 @@ export async function loadTls(files: TlsFiles | undefined, hostname = 'localhost
  * selector is the member id (always a DNS name in the certificate,
  * hub/ca issueMemberCertificate and components/secrets.ts).
  */
-export async function withClusterIdentity(publicTls: TlsMaterial, cluster: TlsFiles, names: readonly string[]): Promise<TlsMaterial> {
-  const own = await loadTls({ certFile: cluster.certFile, keyFile: cluster.keyFile });
+export async function withClusterIdentity(publicTls: TlsMaterial, cluster: TlsFiles | undefined, names: readonly string[]): Promise<TlsMaterial> {
+  const own = cluster ? await loadTls({ certFile: cluster.certFile, keyFile: cluster.keyFile }) : undefined;
   const wanted = new Set(names.map((n) => n.toLowerCase()));
-  return { ...publicTls, sni: (servername) => (wanted.has(servername.toLowerCase()) ? own.context : undefined) };
+  const material: TlsMaterial = { ...publicTls, ...(own ? { cluster: own } : {}) };
+  // Read at each handshake: clusterCertificateSwitch() replaces the identity live.
+  material.sni = (servername) => (wanted.has(servername.toLowerCase()) ? material.cluster?.context : undefined);
+  return material;
+}
+
+/**
+ * The live-replaceable cluster identity of `material` (withClusterIdentity):
+ * `apply(pair)` serves the hub-issued member certificate to clients asking
+ * for the member id by SNI from the next handshake on, `apply(undefined)`
+ * the one the member started with again (the deployment's role
+ * certificate, the fallback) or none. Throws, changing nothing, on a pair
+ * whose key does not match.
+ */
+export function clusterCertificateSwitch(material: TlsMaterial): (pair: { certPem: string; keyPem: string } | undefined) => void {
+  const started = material.cluster ? { ...material.cluster } : undefined;
+  return (pair) => {
+    if (!pair) {
+      if (started && material.cluster) replaceCertificate(material.cluster, started.cert, started.key, started.selfSigned);
+      else if (!started) delete material.cluster;
+      return;
+    }
+    if (material.cluster) replaceCertificate(material.cluster, pair.certPem, pair.keyPem);
+    else {
+      const made: TlsMaterial = { cert: '', key: '', selfSigned: false, context: material.context };
+      replaceCertificate(made, pair.certPem, pair.keyPem);
+      material.cluster = made;
+    }
+  };
 }
 
 async function bothMissing(files: TlsFiles): Promise<boolean> {

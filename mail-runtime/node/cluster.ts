@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
-import { ClusterMember, HubClient, HubDirectory, hubLoginHistory, hubUrlsOf, ipMatcher, Ownership, readClusterSecrets, SettingsAppliers } from '../cluster';
+import { ClusterMember, HubClient, HubDirectory, hubLoginHistory, hubUrlsOf, ipMatcher, MemberCertificate, Ownership, readClusterSecrets, SettingsAppliers } from '../cluster';
 import type { Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
-import { PlacementRules, type PlacementSnapshot } from '../hub/protocol';
+import { CertificateAnswer, PlacementRules, type PlacementSnapshot } from '../hub/protocol';
 import { NoPlacementError, type Router } from '../smtp/routing';
 import { StoreError } from '../store';
 import { nodeOptionsFromConfig } from './from-config';
@@ -205,12 +205,36 @@ export async function startClusterNode(cfg: NodeConfig, log: Logger): Promise<Cl
   await member.start(ports);
   const sharedLogins = sharing.started();
   sharedLogins?.start();
+  // With the cluster CA the node asks the hub for its own certificate (the role certificate stays the fallback); the proxies' hop checks it names this node.
+  const certificate = secrets.caPem
+    ? new MemberCertificate({
+        memberId: cfg.memberId,
+        advertise: cfg.advertise,
+        caPem: secrets.caPem,
+        incarnation: () => (member.isRegistered ? member.incarnation : undefined),
+        request: (body, timeoutMs) => client.call('POST', '/v1/cluster/certificate', body, CertificateAnswer, timeoutMs),
+        apply: (pair) => node.applyClusterCertificate(pair),
+        log,
+      })
+    : undefined;
+  certificate?.start();
+  if (certificate) {
+    new Gauge({
+      name: 'mailfleet_cluster_member_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the certificate the hub issued to this member (0: none yet, the role certificate is served)',
+      registers: [node.registry],
+      collect() {
+        this.set(certificate.notAfter ? certificate.notAfter.getTime() / 1000 : 0);
+      },
+    });
+  }
 
   return {
     ...node,
     member,
     ownership,
     close: async () => {
+      certificate?.stop();
       sharedLogins?.stop();
       await member.stop();
       await directory.close();

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
-import { certificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
+import { certificateSwitch, clusterCertificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
 import { startLmtpServer, type OwnsMailbox } from '../smtp/lmtp';
@@ -117,6 +117,12 @@ export interface RunningNode {
   applyTls(pair: { certPem: string; keyPem: string } | undefined): void;
   /** The `Shared/` administrators applied live (cluster settings `sharedFolders`; undefined: the configured ones again). */
   applySharedFolders(o: SharedFolderOptions | undefined): void;
+  /**
+   * The cluster identity applied live (the hub-issued member certificate,
+   * cluster/member-certificate.ts; undefined: the configured
+   * `clusterTls.certFile` again, or none); throws on a pair it cannot use.
+   */
+  applyClusterCertificate(pair: { certPem: string; keyPem: string } | undefined): void;
   /** Prometheus registry of `/metrics`, for the cluster layer's gauges. */
   registry: Registry;
   /** Open sessions per protocol now (the hub's dashboard charts them from heartbeats). */
@@ -154,9 +160,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   try {
     const publicTls = await loadTls(opts.tls, hostname);
     if (publicTls.selfSigned) log.warn('no TLS certificate configured: using a generated self-signed certificate');
-    const tls = opts.clusterTls ? await withClusterIdentity(publicTls, opts.clusterTls, [opts.memberId]) : publicTls;
+    // Without a cluster certificate file the member id gets the public certificate until the hub issues one (applyClusterCertificate).
+    const tls = await withClusterIdentity(publicTls, opts.clusterTls, [opts.memberId]);
     registerCertificateMetrics(registry, tls);
     const applyTls = certificateSwitch(tls);
+    const applyClusterCertificate = clusterCertificateSwitch(tls);
     let directory: Directory;
     if (isDirectory(opts.directory)) directory = opts.directory;
     else if (opts.directory) directory = await FileDirectory.open({ file: opts.directory.file, log });
@@ -372,6 +380,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       },
       applyTls,
       applySharedFolders: (o) => mailboxes.applySharedFolders(o),
+      applyClusterCertificate,
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 
 /**
  * A backend reply line longer than this is not a greeting or a login
@@ -9,6 +10,26 @@ import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node
 const MAX_BACKEND_LINE_BYTES = 16 * 1024;
 
 export class BackendError extends Error {}
+
+/**
+ * The node's certificate must carry its member id as a DNS name exactly
+ * (RFC 6125 §6.4.1): no wildcard (`*.nodes` would let any node stand in for
+ * every other) and no common-name fallback (§6.4.4). Being signed by the
+ * cluster CA alone is not enough: the CA signs every member's certificate.
+ * Hub-issued member certificates name only their member
+ * (cluster/member-certificate.ts); a deployment's role certificate names
+ * the role's members and stays acceptable as the bootstrap fallback.
+ */
+function namesMember(memberId: string, cert: PeerCertificate): Error | undefined {
+  let named: string | undefined;
+  try {
+    named = new X509Certificate(cert.raw).checkHost(memberId, { wildcards: false, subject: 'never' });
+  } catch (err) {
+    return new Error(`its certificate cannot be read: ${(err as Error).message}`);
+  }
+  if (named !== undefined) return undefined;
+  return Object.assign(new Error(`its certificate does not name ${memberId} (names: ${cert.subjectaltname || 'none'})`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+}
 
 /**
  * How the proxy verifies a node over TLS: the cluster CA (config
@@ -101,7 +122,7 @@ export class BackendConnection {
           rejectUnauthorized: true,
           minVersion: 'TLSv1.2',
           // The name checked is the member id, whatever address the node was reached at (RFC 6125 §6: the reference identity is the one we meant to reach).
-          checkServerIdentity: (_host, cert) => checkServerIdentity(tls.name, cert),
+          checkServerIdentity: (_host, cert) => namesMember(tls.name, cert),
         });
         secure = s;
         const onError = (err: Error): void =>

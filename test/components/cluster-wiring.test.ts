@@ -165,6 +165,8 @@ describe('a rendered hub + node start and join over the cluster CA', () => {
     ca = caPem.cert;
     const files: Record<string, string> = {
       [GUEST_PATHS.clusterCa]: caPem.cert,
+      // The hubs hold the CA key: they sign each member's own certificate.
+      [GUEST_PATHS.clusterCaKey]: caPem.key,
       [GUEST_PATHS.clusterCert]: hubCert.cert,
       [GUEST_PATHS.clusterKey]: hubCert.key,
       [GUEST_PATHS.tlsCert]: publicCert.cert,
@@ -208,5 +210,16 @@ describe('a rendered hub + node start and join over the cluster CA', () => {
     await waitFor(async () => (await getPlacement(true)).nodes.some((n) => n.id === 'mail-px-node-0' && n.state === 'active'), 'the rendered node active on the hub', 60_000);
     // The hub's certificate is the internal one: without the cluster CA the same URL is refused.
     await expect(getPlacement(false)).rejects.toThrow(/certificate/);
+  }, 90_000);
+
+  it('the rendered hub has the CA key and signs the rendered node its own certificate (the node reports its expiry)', async () => {
+    const node = running[1]!;
+    const expiry = async (): Promise<number> => {
+      const text = await fetch(`http://127.0.0.1:${Number(node.ready.healthPort)}/metrics`).then((r) => r.text());
+      return Number(/mailfleet_cluster_member_certificate_expiry_timestamp_seconds\{[^}]*\} (\S+)/.exec(text)?.[1] ?? 0);
+    };
+    await waitFor(async () => (await expiry().catch(() => 0)) > 0, 'the node holds a hub-issued certificate', 60_000);
+    // The default lifetime (memberCertificateSeconds: a day), not the role certificate's 397 days.
+    expect((await expiry()) * 1000 - Date.now()).toBeLessThanOrEqual(86_400_000);
   }, 90_000);
 });

@@ -62,7 +62,7 @@ beforeAll(async () => {
   };
   const caFile = join(pki, 'ca.crt');
   await writeFile(caFile, clusterCa.cert);
-  // The one issuing function the hub uses (POST /v1/cluster/certificate).
+  // Certificates from the cluster CA, made here with their keys (as a deployment's role certificates are).
   const a = await files('node-a', await issueMemberCertificate({ certPem: clusterCa.cert, keyPem: clusterCa.key }, { memberId: 'node-a', names: ['127.0.0.1'] }));
   const b = await files('node-b', await issueMemberCertificate({ certPem: rogueCa.cert, keyPem: rogueCa.key }, { memberId: 'node-b', names: ['127.0.0.1'] }));
 

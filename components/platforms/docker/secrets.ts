@@ -51,6 +51,8 @@ export function secretUploads(config: RuntimeConfig, secrets: ClusterSecrets): U
   // The cluster-internal CA (every member) and the member's role certificate from it (hubs, nodes, gateways).
   const t = config.clusterTls;
   if (t && secrets.internalCaPem) uploads.push(secretFile(t.caFile, secrets.internalCaPem, '0444'));
+  // The CA key: hubs only (they sign the members' own certificates).
+  if (config.role === 'hub' && config.clusterCaKeyFile && secrets.internalCaKeyPem) uploads.push(secretFile(config.clusterCaKeyFile, secrets.internalCaKeyPem));
   const leaf = internalLeafOf(secrets, config.role);
   if (t?.certFile && t.keyFile && leaf) {
     uploads.push(secretFile(t.certFile, leaf.certPem, '0444'));

@@ -69,6 +69,8 @@ export function secretFiles(env: KubeEnv, config: RuntimeConfig): SecretFile[] {
   }
   if (config.clusterTls) {
     files.push({ file: config.clusterTls.caFile, secret: names.internalTlsSecret, key: SECRET_KEYS.internalCa });
+    // The CA key only where the config names it (hubs: they sign the members' own certificates).
+    if (config.role === 'hub' && config.clusterCaKeyFile) files.push({ file: config.clusterCaKeyFile, secret: names.internalTlsSecret, key: SECRET_KEYS.internalCaKey });
     const leaf = config.role in INTERNAL_LEAF_KEYS ? INTERNAL_LEAF_KEYS[config.role as keyof typeof INTERNAL_LEAF_KEYS] : undefined;
     if (config.clusterTls.certFile && config.clusterTls.keyFile && leaf) {
       // Only this role's pair: a node pod never sees the hubs' or the gateways' key.

@@ -27,6 +27,8 @@ export const SECRET_KEYS = {
   clusterToken: 'cluster-token',
   dkimKey: 'dkim.key',
   internalCa: 'ca.crt',
+  /** The CA's key: projected into hub pods only (pod.ts). */
+  internalCaKey: 'ca.key',
   hubInternalCert: 'hub.crt',
   hubInternalKey: 'hub.key',
   nodeInternalCert: 'node.crt',
@@ -128,9 +130,10 @@ export function createSecrets(env: KubeEnv, parent: pulumi.Resource): SecretStor
           type: 'Opaque',
           stringData: pulumi.secret(
             pulumi
-              .all([secrets.internalCaPem, secrets.hubInternalCertPem, secrets.hubInternalKeyPem, leaves?.node.certPem, leaves?.node.keyPem, leaves?.gateway.certPem, leaves?.gateway.keyPem])
-              .apply(([ca, cert, key, nodeCert, nodeKey, gatewayCert, gatewayKey]) => ({
+              .all([secrets.internalCaPem, secrets.hubInternalCertPem, secrets.hubInternalKeyPem, leaves?.node.certPem, leaves?.node.keyPem, leaves?.gateway.certPem, leaves?.gateway.keyPem, secrets.internalCaKeyPem])
+              .apply(([ca, cert, key, nodeCert, nodeKey, gatewayCert, gatewayKey, caKey]) => ({
                 [SECRET_KEYS.internalCa]: ca,
+                ...(caKey ? { [SECRET_KEYS.internalCaKey]: caKey } : {}),
                 [SECRET_KEYS.hubInternalCert]: cert,
                 [SECRET_KEYS.hubInternalKey]: key,
                 ...(nodeCert && nodeKey ? { [SECRET_KEYS.nodeInternalCert]: nodeCert, [SECRET_KEYS.nodeInternalKey]: nodeKey } : {}),

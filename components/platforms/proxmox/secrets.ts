@@ -21,6 +21,7 @@ export function cloudInitSecrets(s: ClusterSecrets): SecretInputs {
     ...(s.tlsKeyPem ? { tlsKeyPem: s.tlsKeyPem } : {}),
     ...(s.dkimKeyPem ? { dkimKeyPem: s.dkimKeyPem } : {}),
     ...(s.internalCaPem ? { internalCaPem: s.internalCaPem } : {}),
+    ...(s.internalCaKeyPem ? { internalCaKeyPem: s.internalCaKeyPem } : {}),
     ...(s.hubInternalCertPem ? { hubInternalCertPem: s.hubInternalCertPem } : {}),
     ...(s.hubInternalKeyPem ? { hubInternalKeyPem: s.hubInternalKeyPem } : {}),
     ...(s.internalLeaves

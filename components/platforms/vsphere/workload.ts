@@ -24,6 +24,7 @@ export function createWorkload(inv: Inventory, ctx: ClusterContext<'vsphere'>, a
     tlsKeyPem: s.tlsKeyPem,
     dkimKeyPem: s.dkimKeyPem,
     internalCaPem: s.internalCaPem,
+    internalCaKeyPem: s.internalCaKeyPem,
     hubInternalCertPem: s.hubInternalCertPem,
     hubInternalKeyPem: s.hubInternalKeyPem,
     nodeInternalCertPem: s.internalLeaves?.node.certPem,

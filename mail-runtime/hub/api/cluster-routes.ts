@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { issueMemberCertificate } from '../ca';
-import { HubError } from '../errors';
+import { CertificateRequestError, checkCsr, memberSubject, signMemberCertificate } from '../ca';
+import { badField, HubError } from '../errors';
 import {
   address,
   CertificateAnswer,
@@ -23,6 +23,9 @@ import {
   UsersLookupRequest,
 } from '../protocol';
 import { route, type AnyRoute } from './route';
+
+/** Without hub options' memberCertificateMs (tests building a Hub by hand); the config's default is the same (config/schema.ts memberCertificateSeconds). */
+const DEFAULT_MEMBER_CERTIFICATE_MS = 86_400_000;
 
 /** Internal member ↔ hub endpoints (bearer cluster token); protocol/cluster.ts describes the conversation. */
 export const CLUSTER_ROUTES: AnyRoute[] = [
@@ -188,15 +191,32 @@ export const CLUSTER_ROUTES: AnyRoute[] = [
     path: '/v1/cluster/certificate',
     auth: 'cluster',
     tag: 'cluster',
-    summary: 'A certificate from the cluster CA naming the member’s internal names',
+    summary: 'A short-lived certificate from the cluster CA for the member’s own key (a PKCS#10 request), naming that member only',
     body: CertificateRequest,
     response: CertificateAnswer,
-    handler: async ({ hub, body }) => {
-      hub.active();
+    handler: async ({ hub, body, req }) => {
+      const a = hub.active();
       const ca = hub.o.ca;
-      if (!ca) throw new HubError('unavailable', 'this hub has no cluster CA key (clusterCaKeyFile); certificates are issued by the deployment instead');
-      const cert = await issueMemberCertificate(ca, { memberId: body.memberId, names: body.names, ips: body.ips });
-      return { certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem };
+      if (!ca) throw new HubError('unavailable', 'this hub has no cluster CA key (clusterCaKeyFile); members keep the certificate the deployment gave them');
+      // Only a live, registered member, for itself (the cluster token alone does not say which member calls).
+      const self = a.members.current(body.memberId, body.incarnation);
+      const others = a.members
+        .all()
+        .map((m) => m.record)
+        .filter((m) => m.id !== self.id);
+      const { subject, refused } = memberSubject(body, self, others, { id: hub.o.memberId, host: new URL(hub.o.url).hostname }, req.socket.remoteAddress);
+      if (refused.length) throw new HubError('forbidden', `the certificate may not name ${refused.map((r) => r.message.split(' ')[0]).join(', ')}: ${refused[0]!.message}`, refused);
+      let publicKey;
+      try {
+        publicKey = await checkCsr(body.csrPem);
+      } catch (err) {
+        if (err instanceof CertificateRequestError) throw badField(err.field, err.message);
+        throw err;
+      }
+      const validForMs = hub.o.memberCertificateMs ?? DEFAULT_MEMBER_CERTIFICATE_MS;
+      const cert = await signMemberCertificate(ca, publicKey, subject, validForMs);
+      hub.o.log.info({ member: self.id, names: [subject.memberId, ...subject.dns, ...subject.ips], notAfter: cert.notAfter.toISOString() }, 'member certificate issued');
+      return { certPem: cert.certPem, caPem: ca.certPem, validForMs, notAfter: cert.notAfter.toISOString() };
     },
   }),
 ];

@@ -1,1 +1,2 @@
-export { issueMemberCertificate, type Pem } from './ca';
+export { CertificateRequestError, checkCsr, issueMemberCertificate, signMemberCertificate, type Pem } from './ca';
+export { memberSubject } from './names';

@@ -288,18 +288,37 @@ export const DomainsAnswer = z.strictObject({ domains: z.array(MemberDomain), se
 export type DomainsAnswer = z.output<typeof DomainsAnswer>;
 
 /**
- * A member asks the hub's cluster CA for a certificate naming its internal
- * names (hub/ca). The hub makes the key pair too and answers over the
- * channel the member already verifies with the CA certificate.
+ * A member asks the hub's cluster CA for a short-lived certificate naming
+ * itself (hub/ca signMemberCertificate). The member makes its key pair and
+ * keeps the private key: it sends a PKCS#10 request (RFC 2986) for the
+ * public key, signed with the private one (proof of possession). The hub
+ * signs only for a registered, live member (this incarnation) and only
+ * names it may use: its member id, its advertised host, the address the
+ * request came from; never another member's id or advertised name, nor
+ * the hub's names (403 naming the field and the owner of the name).
  */
+export const CERTIFICATE_NAMES_MAX = 16;
 export const CertificateRequest = z.strictObject({
   memberId,
-  /** DNS names besides the member id (its advertise host when a name, service names). */
-  names: z.array(z.string().min(1).max(253)).max(32).default([]),
-  ips: z.array(z.union([z.ipv4(), z.ipv6()])).max(32).default([]),
+  incarnation: z.number().int().nonnegative(),
+  /** PEM PKCS#10 request for the member's own key (RSA ≥ 2048, EC P-256/P-384, Ed25519). */
+  csrPem: z.string().min(100).max(16_384).startsWith('-----BEGIN CERTIFICATE REQUEST-----'),
+  /** DNS names besides the member id (its advertise host when a name); no wildcards (RFC 6125 §7.2). */
+  names: z
+    .array(z.string().max(253).regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lower-case DNS name without wildcards'))
+    .max(CERTIFICATE_NAMES_MAX)
+    .default([]),
+  ips: z.array(z.union([z.ipv4(), z.ipv6()])).max(CERTIFICATE_NAMES_MAX).default([]),
 });
 export type CertificateRequest = z.output<typeof CertificateRequest>;
-export const CertificateAnswer = z.strictObject({ certPem: z.string(), keyPem: z.string(), caPem: z.string() });
+export const CertificateAnswer = z.strictObject({
+  certPem: z.string(),
+  /** The CA certificate that signed it (the member checks it is the one it trusts, clusterTls.caFile). */
+  caPem: z.string(),
+  /** The lifetime the hub gave it (hub `memberCertificateSeconds`): the member renews after two thirds of it, on its own monotonic clock. */
+  validForMs: z.number().int().min(1000),
+  notAfter: z.iso.datetime(),
+});
 export type CertificateAnswer = z.output<typeof CertificateAnswer>;
 
 /**

@@ -46,6 +46,7 @@ export const fakeSecrets: Required<SecretMaterial> = {
   tlsKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeKEY: {x}\n-----END PRIVATE KEY-----\n',
   dkimKeyPem: '-----BEGIN PRIVATE KEY-----\nMIIEfakeDKIM\n-----END PRIVATE KEY-----\n',
   internalCaPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeINTERNALCA\n-----END CERTIFICATE-----\n',
+  internalCaKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeINTERNALCAKEY\n-----END PRIVATE KEY-----\n',
   hubInternalCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeHUBCERT\n-----END CERTIFICATE-----\n',
   hubInternalKeyPem: '-----BEGIN PRIVATE KEY-----\nMIGfakeHUBKEY\n-----END PRIVATE KEY-----\n',
   nodeInternalCertPem: '-----BEGIN CERTIFICATE-----\nMIIBfakeNODECERT\n-----END CERTIFICATE-----\n',

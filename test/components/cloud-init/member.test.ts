@@ -83,7 +83,8 @@ describe('member user data', () => {
 
   it('requiredSecrets follows the config (hub: admin token; gateway with DKIM: dkim key)', () => {
     // Every member: the cluster-internal CA; hubs, nodes and gateways also their role's certificate from it, proxies none.
-    expect(requiredSecrets(first('hub').config).sort()).toEqual(['adminToken', 'clusterToken', 'hubInternalCertPem', 'hubInternalKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
+    // Hubs also the CA's key: they sign each member's own certificate.
+    expect(requiredSecrets(first('hub').config).sort()).toEqual(['adminToken', 'clusterToken', 'hubInternalCertPem', 'hubInternalKeyPem', 'internalCaKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
     expect(requiredSecrets(first('node').config).sort()).toEqual(['clusterToken', 'internalCaPem', 'nodeInternalCertPem', 'nodeInternalKeyPem', 'tlsCertPem', 'tlsKeyPem']);
     expect(requiredSecrets(first('gateway').config).sort()).toEqual(['clusterToken', 'dkimKeyPem', 'gatewayInternalCertPem', 'gatewayInternalKeyPem', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);
     expect(requiredSecrets(first('proxy').config).sort()).toEqual(['clusterToken', 'internalCaPem', 'tlsCertPem', 'tlsKeyPem']);

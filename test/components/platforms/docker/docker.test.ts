@@ -163,6 +163,8 @@ describe('docker adapter: 3 hosts, 3 nodes (stacks/Pulumi.ha-docker.yaml)', () =
       const role = id.split('-')[2];
       expect(leafOf(id) !== undefined, id).toBe(role !== 'proxy');
       expect(upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/tls.key')?.permissions ?? null, id).toBe(role === 'proxy' ? null : '0400');
+      // The CA's key on hubs only: they sign each member's own certificate.
+      expect(upload(byName(cap3, id), '/etc/mailfleet/cluster-tls/ca.key')?.permissions ?? null, id).toBe(role === 'hub' ? '0400' : null);
     }
     // One certificate per role: the nodes share one, distinct from the gateways' and the hubs'.
     expect(leafOf('mail-dock-node-0')).toBe(leafOf('mail-dock-node-2'));

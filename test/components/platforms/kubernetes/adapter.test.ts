@@ -282,6 +282,8 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
         (config.filters as { dkim?: { keyFile: string } } | undefined)?.dkim?.keyFile,
         // The cluster-internal CA on every member; the hub's certificate from it on hubs only.
         ...Object.values((config.clusterTls as Record<string, string> | undefined) ?? {}),
+        // The CA's key on hubs only (they sign the members' own certificates).
+        config.clusterCaKeyFile as string | undefined,
       ].filter((f): f is string => !!f);
       const spec = podSpec(cap, role);
       const provided = new Map<string, { secret: string; key: string }>();
@@ -309,6 +311,9 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
       expect(keysOf(own)).toContain(`"${own}.key"`);
       for (const role of ROLES.filter((r) => r !== own)) expect(keysOf(role)).not.toContain(`${own}.key`);
     }
+    // The CA key signs member certificates on the hubs and is projected nowhere else.
+    expect(keysOf('hub')).toContain('"ca.key"');
+    for (const role of ['node', 'gateway', 'proxy'] as const) expect(keysOf(role)).not.toContain('ca.key');
   });
 
   it('keeps secret values in Secrets only (secret Outputs, never in ConfigMaps, env or any other object)', () => {
@@ -318,7 +323,7 @@ describe('kubernetes adapter: the HA example (3 nodes, cert-manager, pvc-rwx)', 
       expect(isSecretValue(s.inputs.stringData), s.name).toBe(true);
       values.push(...Object.values(unwrapSecrets(s.inputs.stringData) as Record<string, string>));
     }
-    expect(values.length).toBe(10); // admin token, cluster token, DKIM key, internal CA, hub, node and gateway certificates and keys
+    expect(values.length).toBe(11); // admin token, cluster token, DKIM key, internal CA and its key, hub, node and gateway certificates and keys
     for (const v of values) expect(v.length).toBeGreaterThan(20);
     for (const r of kubeObjects(cap).filter((o) => o.type !== T.secret)) {
       expect(secretPaths(r.inputs), r.name).toEqual([]);

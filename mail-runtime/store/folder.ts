@@ -538,13 +538,16 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     // At most one bounded wait per earlier attempt of the same id in flight in this process.
     for (let round = 0; ; round++) {
       this.assertAlive();
+      // A fenced folder says nothing, a repeat included: the newer owner answers for the mailbox now.
+      if (this.host.owner.fenced) throw this.host.owner.staleError();
       const known = this.state.deliveries.get(deliveryId);
       if (known) return { uid: known.uid, uidValidity: this.state.uidValidity, duplicate: true };
       const inFlight = this.deliveriesInFlight.get(deliveryId);
       if (!inFlight) break;
       // Two attempts of one delivery at once (a retry while the first still writes): the second waits for the
       // first's verdict; if the first failed, it tries itself.
-      if (round >= 8) throw new StoreError('IO', `delivery ${deliveryId} keeps being attempted concurrently`);
+      // Only attempts that failed bring us here again; after a few, give up for now (a temporary failure, the sender retries).
+      if (round >= 8) throw new StoreError('CANNOT', `delivery ${deliveryId} keeps failing in concurrent attempts`);
       await inFlight;
     }
     const attempt = this.appendMany([{ raw, opts: rest }], deliveryId);

@@ -8,6 +8,8 @@ import { openUserMailbox, type MailboxPlacement } from './mailboxes';
  * Final delivery into the store (LMTP, and submission to a mailbox this
  * node serves): the same path as IMAP APPEND — the folder's group commit,
  * fsync before the promise resolves, ownership re-checked after the write.
+ * A delivery with an id the folder already accepted writes nothing
+ * (../store/deliveries.ts).
  *
  * Folders a delivery opened stay open for a short while: opening a folder
  * reconciles it with its Maildir (a directory scan), which a stream of
@@ -90,7 +92,7 @@ export function storeDelivery(store: MailStore, placement: MailboxPlacement, log
   };
 
   return {
-    async deliver(user: DirectoryUser, message: Buffer, { folder: which }: { folder: DeliveryFolder }) {
+    async deliver(user: DirectoryUser, message: Buffer, { folder: which, deliveryId }: { folder: DeliveryFolder; deliveryId?: string }) {
       if (closed) throw new Error('delivery is closed');
       // Opened for every delivery: cheap while the mailbox is live, and it
       // applies the directory's current quota and placement's current epoch
@@ -101,7 +103,8 @@ export function storeDelivery(store: MailStore, placement: MailboxPlacement, log
         const c = await entry;
         clearTimeout(c.timer);
         try {
-          await c.folder.append(message);
+          const res = await c.folder.append(message, deliveryId === undefined ? {} : { deliveryId });
+          return { duplicate: res.duplicate === true };
         } catch (err) {
           // Fenced, I/O error, a folder gone: open afresh next time. Quota and size leave the folder as it was.
           if (!isStoreError(err, 'OVERQUOTA') && !isStoreError(err, 'TOOBIG')) await drop(key, entry);

@@ -268,8 +268,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     let messagesIn = 0;
     const delivery: typeof stored = {
       deliver: async (...args) => {
-        await stored.deliver(...args);
-        messagesIn++;
+        const res = await stored.deliver(...args);
+        // A repeat of a delivery already stored is not a message in.
+        if (!res.duplicate) messagesIn++;
+        return res;
       },
       close: () => stored.close(),
     };

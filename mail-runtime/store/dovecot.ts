@@ -5,6 +5,7 @@ import { newEmailId } from './email-id';
 import { baseOfFileName, flagsFromFileName, isKeyword } from './flags';
 import { isErrno, readdirOrEmpty, readFileOrNull, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import type { IndexState, Msg } from './index-log';
+import { DeliveryIds } from './deliveries';
 import { ExpungeLog } from './vanished';
 
 /**
@@ -423,6 +424,7 @@ export async function adoptFromDovecot(
     messages,
     // Expunges before adoption have no mod-sequence here: QRESYNC from an earlier one lists every absent UID (RFC 7162 §3.2.5.1).
     expunges: new ExpungeLog([], modseq),
+    deliveries: new DeliveryIds(),
   };
 }
 

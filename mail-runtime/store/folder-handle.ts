@@ -4,7 +4,8 @@ import type { FolderImpl } from './folder';
 import {
   StoreError,
   type AppendItem,
-  type AppendOptions,
+  type AppendResult,
+  type DeliveryAppendOptions,
   type CopyResult,
   type ExpungeOptions,
   type FlagOperation,
@@ -88,7 +89,7 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
     return guard(this.impl.ctx, what, { folder: this.impl.name, user: this.impl.user }, fn);
   }
 
-  append(raw: Buffer, opts?: AppendOptions): Promise<{ uid: number; uidValidity: number }> {
+  append(raw: Buffer, opts?: DeliveryAppendOptions): Promise<AppendResult> {
     return this.run('append', () => this.impl.append(raw, opts));
   }
   appendMany(items: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { DELIVERY_ID_RE, deliveryIdOfBase } from './deliveries';
 import type { Owner } from './epoch';
 import { legacyEmailIds, newEmailId } from './email-id';
 import { ioError } from './errors';
@@ -33,7 +34,8 @@ import {
   StoreError,
   isStoreError,
   type AppendItem,
-  type AppendOptions,
+  type AppendResult,
+  type DeliveryAppendOptions,
   type CopyResult,
   type ExpungeOptions,
   type FlagOperation,
@@ -77,14 +79,17 @@ let fileSeq = 0;
 /**
  * Maildir unique name (cr.yp.to/proto/maildir.html) with Dovecot's
  * `,S=<bytes on disk>` and, when they differ (a copy of a message Dovecot
- * stored with bare LF), `,W=<RFC822.SIZE>`.
+ * stored with bare LF), `,W=<RFC822.SIZE>`. A delivered message carries its
+ * delivery id in the unique part (`X<id>`, ./deliveries.ts), so a file whose
+ * log record a crash lost still names it when the reconcile finds it.
  */
-export function newBaseName(host: string, size: number, physical: number = size): string {
+export function newBaseName(host: string, size: number, physical: number = size, deliveryId?: string): string {
   const now = Date.now();
   const sec = Math.floor(now / 1000);
   const usec = (now % 1000) * 1000 + (fileSeq % 1000);
   fileSeq++;
-  return `${sec}.M${usec}P${process.pid}Q${fileSeq}R${randomBytes(6).toString('hex')}.${host},S=${physical}${physical === size ? '' : `,W=${size}`}`;
+  const id = deliveryId === undefined ? '' : `X${deliveryId}`;
+  return `${sec}.M${usec}P${process.pid}Q${fileSeq}R${randomBytes(6).toString('hex')}${id}.${host},S=${physical}${physical === size ? '' : `,W=${size}`}`;
 }
 
 /**
@@ -181,6 +186,7 @@ class Batch {
       highestModseq: this.highestModseq,
       messages: this.list,
       expunges: this.base.expunges,
+      deliveries: this.base.deliveries,
       ...(this.recentUid === undefined ? {} : { recentUid: this.recentUid }),
     };
   }
@@ -203,6 +209,8 @@ interface PreparedAppend {
   internalDate: Date;
   /** RFC 8474 §5.1: COPY/MOVE keep the source's EMAILID; absent, a new message gets a new one. */
   emailId?: string;
+  /** The delivery's id (./deliveries.ts), recorded with the message. */
+  deliveryId?: string;
 }
 
 /**
@@ -218,6 +226,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   private queue: Op[] = [];
   private flushing = false;
   private dead: StoreError | null = null;
+  /** Deliveries being written now, by id: a second attempt of one waits for the first (append()). */
+  private readonly deliveriesInFlight = new Map<string, Promise<void>>();
   private readonly summaries: SummaryCache;
   /** dovecot-uidlist kept in step with the index (./dovecot.ts). */
   private readonly uidlist: UidlistSync;
@@ -517,9 +527,41 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   // -------------------------------------------------------------------------
   // Writing
 
-  async append(raw: Buffer, opts: AppendOptions = {}): Promise<{ uid: number; uidValidity: number }> {
-    const res = await this.appendMany([{ raw, opts }]);
-    return { uid: res.uids[0], uidValidity: res.uidValidity };
+  async append(raw: Buffer, opts: DeliveryAppendOptions = {}): Promise<AppendResult> {
+    const { deliveryId, ...rest } = opts;
+    if (deliveryId === undefined) {
+      const res = await this.appendMany([{ raw, opts: rest }]);
+      return { uid: res.uids[0], uidValidity: res.uidValidity };
+    }
+    if (typeof deliveryId !== 'string' || !DELIVERY_ID_RE.test(deliveryId)) throw new StoreError('CANNOT', 'invalid delivery id (8 to 40 lowercase letters and digits)');
+    if (rest.internalDate !== undefined) throw new StoreError('CANNOT', 'a delivery is dated when it is accepted: no internal date with a delivery id');
+    // At most one bounded wait per earlier attempt of the same id in flight in this process.
+    for (let round = 0; ; round++) {
+      this.assertAlive();
+      // A fenced folder says nothing, a repeat included: the newer owner answers for the mailbox now.
+      if (this.host.owner.fenced) throw this.host.owner.staleError();
+      const known = this.state.deliveries.get(deliveryId);
+      if (known) return { uid: known.uid, uidValidity: this.state.uidValidity, duplicate: true };
+      const inFlight = this.deliveriesInFlight.get(deliveryId);
+      if (!inFlight) break;
+      // Two attempts of one delivery at once (a retry while the first still writes): the second waits for the
+      // first's verdict; if the first failed, it tries itself.
+      // Only attempts that failed bring us here again; after a few, give up for now (a temporary failure, the sender retries).
+      if (round >= 8) throw new StoreError('CANNOT', `delivery ${deliveryId} keeps failing in concurrent attempts`);
+      await inFlight;
+    }
+    const attempt = this.appendMany([{ raw, opts: rest }], deliveryId);
+    const settled = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.deliveriesInFlight.set(deliveryId, settled);
+    try {
+      const res = await attempt;
+      return { uid: res.uids[0], uidValidity: res.uidValidity };
+    } finally {
+      if (this.deliveriesInFlight.get(deliveryId) === settled) this.deliveriesInFlight.delete(deliveryId);
+    }
   }
 
   /**
@@ -531,7 +573,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
    * the commit, so a client's first FETCH ENVELOPE finds them. A failure
    * anywhere removes every tmp/ file written so far.
    */
-  async appendMany(items: readonly AppendItem[]): Promise<{ uids: number[]; uidValidity: number }> {
+  async appendMany(items: readonly AppendItem[], deliveryId?: string): Promise<{ uids: number[]; uidValidity: number }> {
     this.assertAlive();
     if (items.length === 0) throw new StoreError('CANNOT', 'nothing to append');
     const max = this.ctx.maxMessageBytes;
@@ -547,11 +589,13 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       checked.reduce((n, it) => n + it.raw.length, 0),
       checked.length,
     );
+    // deliveryId: only from append(), which passes one item.
     const prepared: PreparedAppend[] = checked.map((it) => ({
-      base: newBaseName(this.ctx.host, it.raw.length),
+      base: newBaseName(this.ctx.host, it.raw.length, it.raw.length, deliveryId),
       size: it.raw.length,
       flags: it.flags,
       internalDate: it.internalDate,
+      ...(deliveryId === undefined ? {} : { deliveryId }),
     }));
     const tmpDir = path.join(this.dir, 'tmp');
     try {
@@ -624,7 +668,9 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           const modseq = ++b.highestModseq;
           const emailId = it.emailId ?? newEmailId();
           b.add({ uid, base: it.base, flags: it.flags, internalDate: it.internalDate, size: it.size, modseq, emailId });
-          b.records.push({ t: 'a', u: uid, b: it.base, f: it.flags, d: it.internalDate.getTime(), s: it.size, m: modseq, e: emailId });
+          // The delivery id in the same record, hence the same log fsync, as the message it stands for.
+          const k = it.deliveryId === undefined ? {} : { k: it.deliveryId };
+          b.records.push({ t: 'a', u: uid, b: it.base, f: it.flags, d: it.internalDate.getTime(), s: it.size, m: modseq, e: emailId, ...k });
           uids.push(uid);
         }
         return uids;
@@ -861,8 +907,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
           const flags = flagsFromFileName(f.name, this.keywords);
           const internalDate = new Date(Math.floor(f.mtime));
           const emailId = newEmailId();
+          // A delivered file whose log record a crash lost: its name still says which delivery it was.
+          const deliveryId = deliveryIdOfBase(f.base);
           b.add({ uid, base: f.base, flags, internalDate, size: f.size, modseq, emailId });
-          b.records.push({ t: 'a', u: uid, b: f.base, f: flags, d: internalDate.getTime(), s: f.size, m: modseq, e: emailId });
+          b.records.push({ t: 'a', u: uid, b: f.base, f: flags, d: internalDate.getTime(), s: f.size, m: modseq, e: emailId, ...(deliveryId === undefined ? {} : { k: deliveryId }) });
           const expected = this.fileName({ base: f.base, flags });
           if (expected !== f.name) b.renames.push([f.name, expected]);
         }
@@ -994,7 +1042,10 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     }
     // Durable and still ours: publish, announce, acknowledge.
     this.state = b.toState();
-    for (const r of b.records) if (r.t === 'x') this.state.expunges.record(r.u, r.m);
+    for (const r of b.records) {
+      if (r.t === 'x') this.state.expunges.record(r.u, r.m);
+      else if (r.t === 'a' && r.k !== undefined) this.state.deliveries.record(r.k, r.d, r.u);
+    }
     if (b.bytes !== 0 || b.count !== 0) this.host.usageDelta(b.bytes, b.count);
     if (b.expunged.length > 0) this.emit('expunge', b.expunged.sort((x, y) => x - y));
     if (b.existsUids.length > 0) this.emit('exists', b.existsUids);

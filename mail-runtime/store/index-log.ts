@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
+import { DeliveryIds } from './deliveries';
 import { checkStored, IndexRecord, parseSnapshot, type SnapshotFile } from './on-disk';
 import { StoreError, type MessageMeta } from './types';
 import { ExpungeLog } from './vanished';
@@ -40,6 +41,8 @@ export interface IndexState {
   messages: Msg[];
   /** Mod-sequences of expunges (RFC 7162 QRESYNC); one object shared by successive states. */
   expunges: ExpungeLog;
+  /** Delivery ids accepted within the horizon (./deliveries.ts); one object shared by successive states. */
+  deliveries: DeliveryIds;
 }
 
 export interface LoadedIndex {
@@ -96,7 +99,7 @@ async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity:
     // A new folder starts at HIGHESTMODSEQ 1: RFC 7162 §3.1.2.1 wants a
     // non-zero value even for an empty mailbox, and the first change must
     // then be above what a client may already have seen.
-    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [], expunges: new ExpungeLog() }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
+    return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [], expunges: new ExpungeLog(), deliveries: new DeliveryIds() }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
   const snapFile = snapshotPath(metaDir, snapEpoch);
   let snapText: string;
@@ -119,6 +122,7 @@ async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity:
     highestModseq: snap.highestModseq,
     messages: [],
     expunges: new ExpungeLog(snap.expunged ?? [], snap.expungedFloor ?? 0),
+    deliveries: new DeliveryIds(snap.deliveries ?? []),
     ...(snap.recent === undefined ? {} : { recentUid: snap.recent }),
   };
   const gens = entries
@@ -176,6 +180,7 @@ function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecor
     case 'a':
       byUid.set(rec.u, { uid: rec.u, base: rec.b, flags: rec.f, internalDate: new Date(rec.d), size: rec.s, modseq: rec.m, emailId: rec.e ?? legacyId(rec.u) });
       state.uidNext = Math.max(state.uidNext, rec.u + 1);
+      if (rec.k !== undefined) state.deliveries.record(rec.k, rec.d, rec.u);
       break;
     case 'f': {
       const m = byUid.get(rec.u);
@@ -201,6 +206,7 @@ export async function writeSnapshot(ctx: StoreContext, metaDir: string, epoch: n
     messages: state.messages.map((m) => [m.uid, m.base, [...m.flags], m.internalDate.getTime(), m.size, m.modseq, m.emailId]),
     expunged: state.expunges.entries(),
     expungedFloor: state.expunges.floor,
+    deliveries: state.deliveries.entries(),
   };
   await writeFileAtomic(ctx, snapshotPath(metaDir, epoch), JSON.stringify(snap));
 }

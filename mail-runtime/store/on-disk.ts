@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { problemsFromZod } from '../config';
+import { DELIVERY_ID_RE } from './deliveries';
 import { EMAIL_ID_RE } from './email-id';
 import { StoreError, type SpecialUse } from './types';
 
@@ -17,6 +18,7 @@ const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const uid = z.number().int().min(1).max(0xffff_ffff); // RFC 3501 §2.3.1.1: UIDs are 32-bit
 const flags = z.array(z.string().min(1));
 const emailId = z.string().regex(EMAIL_ID_RE);
+const deliveryId = z.string().regex(DELIVERY_ID_RE);
 
 /** `<user>/mailfleet/user/user.json`: subscriptions and special-use attributes. */
 export const UserMetaFile = z.strictObject({
@@ -53,11 +55,20 @@ export const SnapshotFile = z.strictObject({
   expunged: z.array(z.tuple([uid, count])).optional(),
   /** Highest mod-sequence of an expunge no longer listed in `expunged` (see vanished.ts). */
   expungedFloor: count.optional(),
+  /** [delivery id, accepted at ms, uid] within the horizon (see deliveries.ts); absent in snapshots written before them. */
+  deliveries: z.array(z.tuple([deliveryId, z.number().finite(), uid])).optional(),
 });
 export type SnapshotFile = z.infer<typeof SnapshotFile>;
 
-/** A snapshot without its `messages`: what `parseSnapshot` checks with zod (the tuples by hand). */
-const SnapshotHead = SnapshotFile.omit({ messages: true });
+/** A snapshot without its `messages` and `deliveries`: what `parseSnapshot` checks with zod (the tuples by hand). */
+const SnapshotHead = SnapshotFile.omit({ messages: true, deliveries: true });
+
+/** Exactly what SnapshotFile's delivery tuple accepts. */
+function isDeliveryTuple(t: unknown): boolean {
+  if (!Array.isArray(t) || t.length !== 3) return false;
+  const [id, at, u] = t as unknown[];
+  return typeof id === 'string' && DELIVERY_ID_RE.test(id) && typeof at === 'number' && Number.isFinite(at) && typeof u === 'number' && Number.isInteger(u) && u >= 1 && u <= 0xffff_ffff;
+}
 
 /** Exactly what SnapshotFile's message tuple accepts, checked without building zod issues. */
 function isMessageTuple(t: unknown): boolean {
@@ -90,16 +101,20 @@ export function parseSnapshot(text: string, file: string): SnapshotFile {
   }
   // Even z.array(z.unknown()) walked (and copied) every tuple: the head is checked without them.
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const { messages, ...rest } = value as Record<string, unknown>;
+    const { messages, deliveries, ...rest } = value as Record<string, unknown>;
     const head = SnapshotHead.safeParse(rest);
-    if (head.success && Array.isArray(messages) && messages.every(isMessageTuple)) return { ...head.data, messages: messages as SnapshotFile['messages'] };
+    const deliveriesOk = deliveries === undefined || (Array.isArray(deliveries) && deliveries.every(isDeliveryTuple));
+    if (head.success && deliveriesOk && Array.isArray(messages) && messages.every(isMessageTuple)) {
+      return { ...head.data, messages: messages as SnapshotFile['messages'], ...(deliveries === undefined ? {} : { deliveries: deliveries as NonNullable<SnapshotFile['deliveries']> }) };
+    }
   }
   return checkStored(SnapshotFile, value, file);
 }
 
 /** One line of `<maildir>/mailfleet/index.<epoch>.<gen>.log`: a(ppend), f(lags), x (expunge), r(ecent claimed up to a UID). */
 export const IndexRecord = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count, e: emailId.optional() }),
+  // k: the delivery id this message was delivered under (deliveries.ts); d is then the time it was accepted.
+  z.strictObject({ t: z.literal('a'), u: uid, b: z.string().min(1), f: flags, d: z.number().finite(), s: count, m: count, e: emailId.optional(), k: deliveryId.optional() }),
   z.strictObject({ t: z.literal('f'), u: uid, f: flags, m: count }),
   z.strictObject({ t: z.literal('x'), u: z.array(uid), m: count }),
   z.strictObject({ t: z.literal('r'), u: z.number().int().min(0).max(0xffff_ffff) }),

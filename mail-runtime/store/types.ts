@@ -101,6 +101,25 @@ export interface AppendOptions {
   internalDate?: Date;
 }
 
+/** append() of one delivered message: AppendOptions plus the delivery's id. */
+export interface DeliveryAppendOptions extends AppendOptions {
+  /**
+   * The id of the queued message this delivery comes from (./deliveries.ts:
+   * lowercase letters and digits, 8–40). A folder that accepted the same id
+   * within the horizon writes nothing and answers with the first delivery's
+   * UID and `duplicate: true`. Not with internalDate (a delivery is dated
+   * when it is accepted, RFC 3501 §2.3.3).
+   */
+  deliveryId?: string;
+}
+
+export interface AppendResult {
+  uid: number;
+  uidValidity: number;
+  /** The delivery id was accepted before: nothing was written (`uid` is the first copy's). */
+  duplicate?: true;
+}
+
 /** One message of a MULTIAPPEND batch (RFC 3502). */
 export interface AppendItem {
   raw: Buffer;
@@ -191,7 +210,7 @@ export interface Folder extends EventEmitter<FolderEventMap> {
    * log), so some UIDs expunged since then may be missing from `uids`.
    */
   expungedSince(modseq: number): { uids: number[]; complete: boolean };
-  append(raw: Buffer, opts?: AppendOptions): Promise<{ uid: number; uidValidity: number }>;
+  append(raw: Buffer, opts?: DeliveryAppendOptions): Promise<AppendResult>;
   /**
    * Appends all of `items` or none of them (RFC 3502 §6.3.11: a failed
    * MULTIAPPEND leaves the mailbox unchanged), in one group commit, with

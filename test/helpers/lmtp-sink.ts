@@ -3,6 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
+import { takeDeliveryId } from '../../mail-runtime/smtp/common';
 
 /**
  * A minimal LMTP server (RFC 2033) standing in for a node until the node's
@@ -15,7 +16,10 @@ export interface SinkDelivery {
   mailFrom: string;
   rcpt: string;
   messageId: string | undefined;
+  /** Without the gateway's X-Mailfleet-Delivery-Id field, which a node takes out too. */
   message: Buffer;
+  /** Values of the X-Mailfleet-Delivery-Id fields the gateway put on top (one: the queue id). */
+  deliveryIds: string[];
   /** When the sink answered it (ms since the epoch, sub-millisecond: performance.timeOrigin + now()). */
   at: number;
 }
@@ -72,7 +76,8 @@ export async function startLmtpSink(opts: LmtpSinkOptions = {}): Promise<LmtpSin
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', () => undefined);
       stream.on('end', () => {
-        const message = Buffer.concat(chunks);
+        // As the node does (mail-runtime/smtp/lmtp/data.ts): the delivery id is taken out of the message.
+        const { message, values: deliveryIds } = takeDeliveryId(Buffer.concat(chunks));
         const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const answers = session.envelope.rcptTo.map((r) => opts.reply?.(r.address, message) ?? 'Ok delivered');
         const persist = async (): Promise<void> => {
@@ -90,7 +95,7 @@ export async function startLmtpSink(opts: LmtpSinkOptions = {}): Promise<LmtpSin
           () => {
             const out = answers.map((a, i) => {
               if (typeof a === 'string') {
-                deliveries.push({ mailFrom, rcpt: session.envelope.rcptTo[i]!.address, messageId: messageIdOf(message), message, at: performance.timeOrigin + performance.now() });
+                deliveries.push({ mailFrom, rcpt: session.envelope.rcptTo[i]!.address, messageId: messageIdOf(message), message, deliveryIds, at: performance.timeOrigin + performance.now() });
                 return a;
               }
               return Object.assign(new Error(a.text), { responseCode: a.code });

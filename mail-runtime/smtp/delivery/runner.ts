@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/log';
-import { JUNK_HINT } from '../common';
+import { deliveryIdLine, JUNK_HINT } from '../common';
 import type { OutboundTransport } from '../outbound/types';
 import { QueueError, isComplete, type DeliveryResult, type PendingControl, type QueueEntry, type QueueFolder, type QueuedRecipient } from '../queue';
 import { NoPlacementError, type LmtpTarget, type Router } from '../routing';
@@ -390,7 +390,9 @@ export class QueueRunner {
     const jobs: Promise<void>[] = [];
     for (const { node, junk, idx } of byNode.values()) {
       const nodeKey = targetKey(node);
-      const body = junk ? Buffer.concat([JUNK_HINT_LINE, message]) : message;
+      // Every attempt carries the entry's id, so the node writes the message once however often it is attempted
+      // (a lost reply, a gateway killed before it recorded "delivered", a takeover: ../common/delivery-id.ts).
+      const body = Buffer.concat([...(junk ? [JUNK_HINT_LINE] : []), deliveryIdLine(entry.id), message]);
       jobs.push(
         this.opts.lmtp.deliver(node, entry.mailFrom, idx.map((i) => pending[i]!.address), body).then((res) => {
           let anyAnswer = false;

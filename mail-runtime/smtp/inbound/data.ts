@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { applyHeaderEdits, runFilters, type MessageView } from '../filters';
-import { takeFolderHint } from '../common';
+import { takeDeliveryId, takeFolderHint } from '../common';
 import { newQueueId, type QueuedRecipient } from '../queue';
 import { judge, type AcceptedRecipient, type InboundContext, type InboundSession, type InboundStage } from './context';
 import { DataGuard } from './data-guard';
@@ -88,7 +88,10 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
   // Only our filters choose a folder (../common/folder-hint.ts): a hint field from outside is removed before they run.
   const hint = takeFolderHint(Buffer.concat(chunks, kept));
   if (hint.folder || hint.ignored.length) s.log.info({ planted: hint.folder ?? hint.ignored }, 'folder hint from the sender removed');
-  let message: Buffer = Buffer.concat([received, hint.message]);
+  // Likewise the delivery id (../common/delivery-id.ts): a planted one could make a node drop a later message as a repeat.
+  const planted = takeDeliveryId(hint.message);
+  if (planted.values.length) s.log.info({ planted: planted.values }, 'delivery id field from the sender removed');
+  let message: Buffer = Buffer.concat([received, planted.message]);
 
   timer.lap(undefined);
   const outcome = await runFilters(ctx.filters, {

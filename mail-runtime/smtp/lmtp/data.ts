@@ -1,6 +1,7 @@
 import type { DirectoryUser } from '../../auth';
 import type { PhaseContext } from '../common';
-import { receivedField, returnPathField, takeFolderHint, withFields } from '../common';
+import { DELIVERY_ID_RE } from '../../store';
+import { receivedField, returnPathField, takeDeliveryId, takeFolderHint, withFields } from '../common';
 import type { Reply } from '../filters/types';
 import { DELIVERY_REPLIES, delivered, deliveryFailure } from './replies';
 import { recipientUsers } from './rcpt-to';
@@ -14,15 +15,20 @@ import type { LmtpDeps } from './types';
  *
  * The message gets Return-Path and Received on top (final delivery,
  * RFC 5321 §4.4); the gateway's folder hint is taken out and honoured
- * (../common/folder-hint.ts says why LMTP may trust it).
+ * (../common/folder-hint.ts says why LMTP may trust it), and so is the
+ * gateway's delivery id (../common/delivery-id.ts): a repeat of a delivery
+ * a folder already accepted is answered 250 without a second copy.
  */
 export async function data(deps: LmtpDeps, ctx: PhaseContext, raw: Buffer): Promise<Reply[]> {
   const { session, conn } = ctx;
   const rcpts = session.envelope.rcptTo;
   const hint = takeFolderHint(raw);
   if (hint.ignored.length) conn.log.warn({ values: hint.ignored }, 'unknown folder hint ignored');
+  const idFields = takeDeliveryId(hint.message);
+  const deliveryId = oneDeliveryId(idFields.values);
+  if (idFields.values.length && !deliveryId) conn.log.warn({ values: idFields.values }, 'delivery id field ignored: not exactly one valid id (delivered without a repeat check)');
   const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-  const message = withFields(hint.message, 0, [
+  const message = withFields(idFields.message, 0, [
     returnPathField(mailFrom),
     receivedField({
       helo: session.hostNameAppearsAs,
@@ -43,7 +49,8 @@ export async function data(deps: LmtpDeps, ctx: PhaseContext, raw: Buffer): Prom
         try {
           // Ownership can have moved since RCPT; a stale owner must not write (DESIGN.md fencing).
           if (!(await deps.owns(user.address))) return DELIVERY_REPLIES.notOwner;
-          await deps.delivery.deliver(user, message, { folder });
+          const { duplicate } = await deps.delivery.deliver(user, message, { folder, ...(deliveryId ? { deliveryId } : {}) });
+          if (duplicate) conn.log.info({ user: user.address, deliveryId, folder }, 'repeated delivery: already in the mailbox, not written again');
           return 'delivered';
         } catch (err) {
           return deliveryFailure(err, conn.log, user.address);
@@ -62,8 +69,16 @@ export async function data(deps: LmtpDeps, ctx: PhaseContext, raw: Buffer): Prom
     }),
   );
   conn.log.info(
-    { from: mailFrom, size: message.length, folder, results: rcpts.map((r, i) => `${r.address}=${replies[i]!.code}`) },
+    { from: mailFrom, size: message.length, folder, deliveryId, results: rcpts.map((r, i) => `${r.address}=${replies[i]!.code}`) },
     'lmtp delivery',
   );
   return replies;
+}
+
+/** The delivery id when the fields hold exactly one well-formed value (the gateway sets one); anything else counts as none. */
+function oneDeliveryId(values: readonly string[]): string | undefined {
+  const distinct = new Set(values);
+  if (distinct.size !== 1) return undefined;
+  const [id] = distinct;
+  return id !== undefined && DELIVERY_ID_RE.test(id) ? id : undefined;
 }

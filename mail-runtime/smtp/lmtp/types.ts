@@ -12,7 +12,13 @@ export type DeliveryFolder = 'inbox' | 'junk';
  * recipient's reply.
  */
 export interface LocalDelivery {
-  deliver(user: DirectoryUser, message: Buffer, opts: { folder: DeliveryFolder }): Promise<void>;
+  /**
+   * `deliveryId`: the queued message's id (../common/delivery-id.ts). A
+   * folder that already accepted it (within the store's horizon) writes
+   * nothing and resolves with `duplicate: true` — the earlier copy is
+   * durable, so the recipient's reply is 250 all the same.
+   */
+  deliver(user: DirectoryUser, message: Buffer, opts: { folder: DeliveryFolder; deliveryId?: string }): Promise<{ duplicate: boolean }>;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   reply,
   returnPathField,
   rfc5322Date,
+  takeDeliveryId,
   takeFolderHint,
   withFields,
   type HeaderField,
@@ -132,11 +133,12 @@ async function checkFrom(deps: SubmissionDeps, user: DirectoryUser, raw: Buffer)
 /**
  * The message as it leaves the MSA: our Received on top (RFC 5321 §4.4),
  * Date and Message-ID added when the client left them out (RFC 6409 §8.2,
- * §8.3), and any folder hint taken out (only a gateway may choose a folder).
+ * §8.3), and any folder hint or delivery id taken out (only a gateway sets them).
  */
 function complete(deps: SubmissionDeps, ctx: PhaseContext, raw: Buffer, single: string | undefined): Buffer {
   const { session, conn } = ctx;
-  let message = takeFolderHint(raw).message;
+  // Neither a folder hint nor a delivery id (../common/delivery-id.ts) is a client's to set.
+  let message = takeDeliveryId(takeFolderHint(raw).message).message;
   const block = parseHeader(message);
   const missing: string[] = [];
   if (!fieldsNamed(block, 'Date').length) missing.push(`Date: ${rfc5322Date()}`);

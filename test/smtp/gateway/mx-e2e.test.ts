@@ -42,6 +42,27 @@ describe('an MX that behaves like one (nodemailer → gateway → LMTP sink)', (
     expect(sink.deliveries[0]!.message.toString()).toMatch(/^Received: from .* with ESMTPS id /s);
   });
 
+  it('every LMTP attempt carries the queue id as X-Mailfleet-Delivery-Id; one planted by the sender is removed', async () => {
+    const before = sink.deliveries.length;
+    const t = createTransport({ host: '127.0.0.1', port: gw.smtpPort, secure: false, ignoreTLS: true });
+    const info = await t.sendMail({
+      from: 'bench-sender@example.net',
+      to: 'alice@example.com',
+      subject: 'planted id',
+      text: 'A sender must not pick the id a node checks for repeats.',
+      messageId: '<planted-id@example.net>',
+      headers: { 'X-Mailfleet-Delivery-Id': 'lx0planted000000000' },
+    });
+    t.close();
+    const queueId = /queued as (\S+)/.exec(info.response)?.[1];
+    expect(queueId).toMatch(/^[0-9a-z]{19}$/);
+    await sink.waitFor(before + 1);
+    const got = sink.deliveries.find((d) => d.messageId === '<planted-id@example.net>');
+    // The sink takes the fields out as a node does, and says what they held: only the gateway's.
+    expect(got?.deliveryIds).toEqual([queueId]);
+    expect(got?.message.toString('latin1')).toMatch(new RegExp(`^Received: from .* id ${queueId ?? '-'}\\b`, 's'));
+  });
+
   it('relay to a domain we do not host is refused: 550 5.7.1, nothing queued', async () => {
     const t = createTransport({ host: '127.0.0.1', port: gw.smtpPort, secure: false, ignoreTLS: true });
     const err = await t.sendMail({ from: 'bench-sender@example.net', to: 'victim@elsewhere.org', text: 'relay me' }).catch((e: unknown) => e as Error & { responseCode?: number; response?: string });

@@ -18,6 +18,8 @@ import {
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFilesDurable, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import {
+  countMessage,
+  countsOf,
   IndexLog,
   loadIndex,
   logPath,
@@ -26,7 +28,9 @@ import {
   type IndexRecord,
   type IndexState,
   type Msg,
+  type MutableCounts,
 } from './index-log';
+import { CACHE_TMP_RE, writeCache } from './index-cache';
 import { dirsUnchanged, SCAN_TMP_RE, scanHintHolds, trustedDirMtimes, writeScanHint, type ScanState } from './scan-hint';
 import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
 import {
@@ -37,6 +41,7 @@ import {
   type CopyResult,
   type ExpungeOptions,
   type FlagOperation,
+  type FolderCounts,
   type FolderEventMap,
   type FolderGoneReason,
   type MessageMeta,
@@ -116,6 +121,8 @@ function bsearch(list: readonly Msg[], uid: number): number {
 class Batch {
   private list: Msg[];
   private copied = false;
+  /** The base state's counts, adjusted by every change of this batch (copied on the first change). */
+  private counts: MutableCounts;
   uidNext: number;
   highestModseq: number;
   recentUid: number | undefined;
@@ -133,6 +140,7 @@ class Batch {
 
   constructor(readonly base: IndexState) {
     this.list = base.messages;
+    this.counts = countsOf(base);
     this.uidNext = base.uidNext;
     this.highestModseq = base.highestModseq;
     this.recentUid = base.recentUid;
@@ -147,19 +155,24 @@ class Batch {
   private own(): void {
     if (!this.copied) {
       this.list = this.list.slice();
+      this.counts = { ...this.counts };
       this.copied = true;
     }
   }
   add(m: Msg): void {
     this.own();
     this.list.push(m); // UIDs only grow, so the list stays sorted
+    countMessage(this.counts, m, 1);
     this.existsUids.push(m.uid);
     this.bytes += m.size;
     this.count++;
   }
   replace(m: Msg): void {
     this.own();
-    this.list[bsearch(this.list, m.uid)] = m;
+    const i = bsearch(this.list, m.uid);
+    countMessage(this.counts, this.list[i]!, -1);
+    countMessage(this.counts, m, 1);
+    this.list[i] = m;
   }
   remove(uids: ReadonlySet<number>): void {
     this.own();
@@ -170,6 +183,7 @@ class Batch {
         this.count--;
         this.expunged.push(m.uid);
         this.removed.push(m);
+        countMessage(this.counts, m, -1);
       } else keep.push(m);
     }
     this.list = keep;
@@ -181,6 +195,7 @@ class Batch {
       highestModseq: this.highestModseq,
       messages: this.list,
       expunges: this.base.expunges,
+      counts: this.counts,
       ...(this.recentUid === undefined ? {} : { recentUid: this.recentUid }),
     };
   }
@@ -215,6 +230,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   private state: IndexState;
   private log: IndexLog | null = null;
   private gen: number;
+  /** Generation the current snapshot names (index.bin records it: ./index-cache.ts). */
+  private snapshotGen: number;
   private queue: Op[] = [];
   private flushing = false;
   private dead: StoreError | null = null;
@@ -228,12 +245,14 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     private dir: string,
     state: IndexState,
     gen: number,
+    snapshotGen: number,
     /** dovecot-keywords: the letters keywords have in file names. */
     private readonly keywords: KeywordLetters,
   ) {
     super();
     this.state = state;
     this.gen = gen;
+    this.snapshotGen = snapshotGen;
     this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'), () => new Set(this.state.messages.map((m) => m.base)));
     this.uidlist = new UidlistSync(host.ctx, dir);
     // Sessions subscribe per folder; do not warn at the default 10 listeners.
@@ -331,13 +350,14 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     const metaDir = path.join(dir, META_DIR);
     // Half-written snapshots and summary caches of a crashed process (never renamed into place).
     for (const e of await readdirOrEmpty(metaDir)) {
-      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e) || SCAN_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
+      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e) || SCAN_TMP_RE.test(e) || CACHE_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
     }
     const epoch = host.owner.epoch;
     const loaded = await loadIndex(metaDir, epoch, (uidValidity) => legacyEmailIds(host.address, uidValidity));
     let state = loaded.state;
     const keywords = await readKeywordLetters(dir);
     let gen: number;
+    let snapshotGen = loaded.snapshotGen;
     if (loaded.snapshotEpoch === epoch && !loaded.torn) {
       // Continue the newest log, or start the one the snapshot names (a
       // compaction may have ended before its first record).
@@ -365,10 +385,12 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       }
       gen = Math.max(maxGen, loaded.snapshotEpoch === epoch ? loaded.lastGen : -1) + 1;
       await writeSnapshot(ctx, metaDir, epoch, gen, state);
+      snapshotGen = gen;
       await host.owner.checkBeforeWrite();
       await removeSuperseded(metaDir, epoch, gen);
     }
-    const folder = new FolderImpl(host, name, dir, state, gen, keywords);
+    if (loaded.cache !== undefined) ctx.stats[loaded.cache === 'hit' ? 'indexCacheHits' : 'indexCacheMisses']++;
+    const folder = new FolderImpl(host, name, dir, state, gen, snapshotGen, keywords);
     await folder.syncDovecotAtLoad();
     // The reconcile walks every name in cur/: skipped when the folder was
     // closed cleanly in exactly this state and neither directory changed since (./scan-hint.ts).
@@ -411,6 +433,11 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
 
   messages(): readonly MessageMeta[] {
     return this.state.messages;
+  }
+
+  counts(): FolderCounts {
+    const c = countsOf(this.state);
+    return { messages: this.state.messages.length, unseen: c.unseen, deleted: c.deleted, bytes: c.bytes };
   }
 
   get(uid: number): MessageMeta | undefined {
@@ -1038,6 +1065,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     await this.log?.close();
     this.log = null;
     this.gen = gen;
+    this.snapshotGen = gen;
     try {
       await this.host.owner.checkBeforeWrite();
       await removeSuperseded(this.metaDir, this.host.owner.epoch, gen);
@@ -1106,6 +1134,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       if (this.dead === null && this.log && this.log.records >= COMPACT_MIN_RECORDS) await this.compact();
       // Nothing is queued behind this: record the state for the next open's rescan check. A hint, best effort.
       if (this.dead === null) await writeScanHint(this.dir, this.metaDir, this.scanState()).catch(() => undefined);
+      // The index as one binary file for the next process's first open (./index-cache.ts). Derived data, best effort.
+      if (this.dead === null) await writeCache(this.metaDir, this.state, this.host.owner.epoch, this.snapshotGen).catch(() => undefined);
     }).catch(() => undefined);
     await this.log?.close();
     this.log = null;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
+import { readCache, type CacheMiss } from './index-cache';
 import { checkStored, IndexRecord, parseSnapshot, type SnapshotFile } from './on-disk';
 import { StoreError, type MessageMeta } from './types';
 import { ExpungeLog } from './vanished';
@@ -40,6 +41,37 @@ export interface IndexState {
   messages: Msg[];
   /** Mod-sequences of expunges (RFC 7162 QRESYNC); one object shared by successive states. */
   expunges: ExpungeLog;
+  /** Running counts of `messages` (kept by each commit; absent: not counted yet, see countsOf). */
+  counts?: MutableCounts;
+}
+
+export interface MutableCounts {
+  unseen: number;
+  deleted: number;
+  bytes: number;
+}
+
+/** Adds (sign 1) or removes (sign -1) one message's share of the counts. */
+export function countMessage(c: MutableCounts, m: { readonly flags: readonly string[]; readonly size: number }, sign: 1 | -1): void {
+  let seen = false;
+  let deleted = false;
+  for (const f of m.flags) {
+    if (f === '\\Seen') seen = true;
+    else if (f === '\\Deleted') deleted = true;
+  }
+  if (!seen) c.unseen += sign;
+  if (deleted) c.deleted += sign;
+  c.bytes += sign * m.size;
+}
+
+/** The state's counts, counted once (O(n)) when a state was loaded without them; later states inherit and adjust them. */
+export function countsOf(state: IndexState): MutableCounts {
+  if (!state.counts) {
+    const c: MutableCounts = { unseen: 0, deleted: 0, bytes: 0 };
+    for (const m of state.messages) countMessage(c, m, 1);
+    state.counts = c;
+  }
+  return state.counts;
 }
 
 export interface LoadedIndex {
@@ -54,6 +86,8 @@ export interface LoadedIndex {
   torn: boolean;
   /** Records replayed from logs. */
   replayed: number;
+  /** Read from the binary cache (./index-cache.ts) rather than the snapshot and logs; else why not. */
+  cache?: 'hit' | CacheMiss;
 }
 
 const SNAP_RE = /^snapshot\.(\d+)\.json$/;
@@ -98,6 +132,9 @@ async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity:
     // then be above what a client may already have seen.
     return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [], expunges: new ExpungeLog() }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
+  // The binary cache of exactly these snapshot and log files, if there is one (./index-cache.ts): one read, no JSON.
+  const cached = await readCache(metaDir, entries, snapEpoch);
+  if ('loaded' in cached) return { ...cached.loaded, cache: 'hit' };
   const snapFile = snapshotPath(metaDir, snapEpoch);
   let snapText: string;
   try {
@@ -162,7 +199,7 @@ async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity:
     }
   }
   state.messages = [...byUid.values()].sort((a, b) => a.uid - b.uid);
-  return { state, snapshotEpoch: snapEpoch, snapshotGen: snap.gen, lastGen: gens.length ? gens[gens.length - 1] : snap.gen - 1, torn, replayed };
+  return { state, snapshotEpoch: snapEpoch, snapshotGen: snap.gen, lastGen: gens.length ? gens[gens.length - 1] : snap.gen - 1, torn, replayed, cache: cached.miss };
 }
 
 function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord, legacyId: (uid: number) => string): void {

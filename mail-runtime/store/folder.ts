@@ -232,6 +232,13 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   private gen: number;
   /** Generation the current snapshot names (index.bin records it: ./index-cache.ts). */
   private snapshotGen: number;
+  /**
+   * index.bin still describes the index files: loaded from it and nothing
+   * written since. A clean close then does not write it again (a large
+   * folder's cache is megabytes, and a client that logs in and out would
+   * rewrite it every time).
+   */
+  private cacheCurrent = false;
   private queue: Op[] = [];
   private flushing = false;
   private dead: StoreError | null = null;
@@ -391,6 +398,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     }
     if (loaded.cache !== undefined) ctx.stats[loaded.cache === 'hit' ? 'indexCacheHits' : 'indexCacheMisses']++;
     const folder = new FolderImpl(host, name, dir, state, gen, snapshotGen, keywords);
+    folder.cacheCurrent = loaded.cache === 'hit' && loaded.snapshotEpoch === epoch && !loaded.torn;
     await folder.syncDovecotAtLoad();
     // The reconcile walks every name in cur/: skipped when the folder was
     // closed cleanly in exactly this state and neither directory changed since (./scan-hint.ts).
@@ -985,6 +993,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       const dirs = (): Promise<unknown> => Promise.all([...b.syncDirs].map((d) => fsyncDir(this.ctx, d)));
       const records = async (): Promise<void> => {
         if (b.records.length === 0) return;
+        this.cacheCurrent = false;
         this.log ??= await IndexLog.open(this.ctx, logPath(this.metaDir, this.host.owner.epoch, this.gen));
         await this.log.append(b.records);
       };
@@ -1055,6 +1064,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       return; // a newer owner: leave its files alone
     }
     const gen = this.gen + 1;
+    this.cacheCurrent = false;
     try {
       await writeSnapshot(this.ctx, this.metaDir, this.host.owner.epoch, gen, this.state);
     } catch (e) {
@@ -1135,7 +1145,14 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       // Nothing is queued behind this: record the state for the next open's rescan check. A hint, best effort.
       if (this.dead === null) await writeScanHint(this.dir, this.metaDir, this.scanState()).catch(() => undefined);
       // The index as one binary file for the next process's first open (./index-cache.ts). Derived data, best effort.
-      if (this.dead === null) await writeCache(this.metaDir, this.state, this.host.owner.epoch, this.snapshotGen).catch(() => undefined);
+      if (this.dead === null && !this.cacheCurrent) {
+        await writeCache(this.metaDir, this.state, this.host.owner.epoch, this.snapshotGen).then(
+          () => {
+            this.cacheCurrent = true;
+          },
+          () => undefined,
+        );
+      }
     }).catch(() => undefined);
     await this.log?.close();
     this.log = null;

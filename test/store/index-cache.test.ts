@@ -92,6 +92,25 @@ describe('binary index cache (index.bin)', () => {
     expect((await session()).stats.hits).toBe(1);
   });
 
+  it('a close with nothing written since the cache was read leaves it as it is; a write makes the close rewrite it', async () => {
+    await populate();
+    await session();
+    const id = (): string => {
+      const st = fs.statSync(cacheFile(), { bigint: true });
+      return `${st.ino}/${st.mtimeNs}`;
+    };
+    const before = id();
+    expect((await session()).stats.hits).toBe(1);
+    expect(id()).toBe(before);
+    await session(async (inbox) => {
+      await inbox.store([1], 'add', ['\\Flagged']);
+    });
+    expect(id()).not.toBe(before);
+    const s = await session();
+    expect(s.stats.hits).toBe(1);
+    expect(s.messages.find((m) => m.uid === 1)?.flags).toContain('\\Flagged');
+  });
+
   it('a folder loaded from the cache keeps working: its next writes and the reopen after them agree', async () => {
     await populate();
     const before = await session(async (inbox) => {

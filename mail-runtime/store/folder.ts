@@ -17,19 +17,8 @@ import {
 } from './dovecot';
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFilesDurable, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
-import {
-  countMessage,
-  countsOf,
-  IndexLog,
-  loadIndex,
-  logPath,
-  removeSuperseded,
-  writeSnapshot,
-  type IndexRecord,
-  type IndexState,
-  type Msg,
-  type MutableCounts,
-} from './index-log';
+import { IndexLog, loadIndex, logPath, removeSuperseded, writeSnapshot, type IndexRecord } from './index-log';
+import { countMessage, countsOf, type IndexState, type Msg, type MutableCounts } from './index-state';
 import { CACHE_TMP_RE, writeCache } from './index-cache';
 import { dirsUnchanged, SCAN_TMP_RE, scanHintHolds, trustedDirMtimes, writeScanHint, type ScanState } from './scan-hint';
 import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import { isErrno } from './fsutil';
-import type { IndexState, LoadedIndex, Msg } from './index-log';
+import type { CacheMiss, IndexState, LoadedIndex, Msg } from './index-state';
 import { ExpungeLog } from './vanished';
 
 /**
@@ -173,9 +173,6 @@ export function encodeCache(loaded: LoadedIndex, files: Record<string, [string, 
   buf.writeUInt32LE(crc32(buf.subarray(HEAD)), 12);
   return buf;
 }
-
-/** Why a cache was not used (logged at debug level; every case falls back to the snapshot and logs). */
-export type CacheMiss = 'absent' | 'version' | 'damaged' | 'stale';
 
 /**
  * The index from the cache, if it is ours, whole and derived from exactly

@@ -265,31 +265,29 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   get messageCount(): number {
     return this.state.messages.length;
   }
-  /** cur/ new/ mtimes when the last handle was released (null: unknown or too recent to trust). */
-  private releasedDirs: { cur: bigint; new: bigint } | null = null;
-  private releaseSeq = 0;
+  /**
+   * cur/ new/ mtimes when the last handle was released (null: unknown or
+   * too recent to trust), being read; undefined when not released.
+   */
+  private releasedDirs: Promise<{ cur: bigint; new: bigint } | null> | undefined;
 
   /** The user registry keeps this folder loaded with no handle: remember what its directories looked like. */
   noteReleased(): void {
-    const seq = ++this.releaseSeq;
-    this.releasedDirs = null;
-    void trustedDirMtimes(this.dir).then(
-      (m) => {
-        if (seq === this.releaseSeq) this.releasedDirs = m;
-      },
-      () => undefined,
-    );
+    this.releasedDirs = trustedDirMtimes(this.dir).catch(() => null);
   }
 
   /**
    * A lingering folder is handed out again: files dropped into cur/ or new/
    * by hand meanwhile (a migration, a test) are picked up as a fresh open
-   * would, unless both directories provably did not change.
+   * would, unless both directories provably did not change. Waits for the
+   * mtimes read at release: a SELECT right after UNSELECT (a client with
+   * TCP_NODELAY answers within a millisecond) must not take "not read yet"
+   * for "changed" and walk 100,000 names again.
    */
   async refreshIfChanged(): Promise<void> {
-    const was = this.releasedDirs;
-    this.releaseSeq++;
-    this.releasedDirs = null;
+    const pending = this.releasedDirs;
+    this.releasedDirs = undefined;
+    const was = pending === undefined ? null : await pending;
     if (was !== null && (await dirsUnchanged(this.dir, was))) return;
     await this.refresh();
   }

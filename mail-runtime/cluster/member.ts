@@ -248,19 +248,26 @@ export class ClusterMember {
     const every = this.state?.timing.heartbeatMs ?? REGISTER_RETRY_MS;
     this.tickTimer = setTimeout(() => this.tick(), every);
     if (!this.registered && !this.registering) void this.registerOnce();
-    if (this.registered) void this.httpHeartbeat();
-    void this.storageHeartbeat();
+    // One counter and one start time per tick for both channels (hub/protocol HeartbeatRequest: the storage file
+    // carries the same counter). The hub counts a storage counter only when it is higher than the last HTTP one, at
+    // the moment it reads it; were the storage write numbered apart, the write that goes with an answered heartbeat
+    // would look newer, and a silent member would seem alive until the hub read it (up to 1.5 heartbeats later).
+    // Safe: both renewals start at `at`, before the HTTP request leaves, so the hub receives heartbeat n after the
+    // storage renewal n began, and the lease it gives (leaseMs from `at`) ends before dead-after from that receipt.
+    const n = ++this.counter;
+    const at = monotonicMs();
+    if (this.registered) void this.httpHeartbeat(n, at);
+    void this.storageHeartbeat(n, at);
   }
 
-  private async httpHeartbeat(): Promise<void> {
+  private async httpHeartbeat(counter: number, sent: number): Promise<void> {
     const s = this.state;
     if (!s) return;
-    const sent = monotonicMs();
     try {
       const r = await this.o.client.call(
         'POST',
         '/v1/cluster/heartbeat',
-        { memberId: this.o.memberId, incarnation: s.incarnation, counter: ++this.counter, applied: { placement: s.placement.version, settings: this.appliedSettings }, stats: this.o.hooks.stats?.() ?? {} },
+        { memberId: this.o.memberId, incarnation: s.incarnation, counter, applied: { placement: s.placement.version, settings: this.appliedSettings }, stats: this.o.hooks.stats?.() ?? {} },
         HeartbeatResponse,
         s.timing.heartbeatMs,
       );
@@ -278,15 +285,14 @@ export class ClusterMember {
    * counts only if no newer incarnation is named *after* our write, which is
    * the order the hub's final check relies on (hub/membership/registry.ts).
    */
-  private async storageHeartbeat(): Promise<void> {
+  private async storageHeartbeat(counter: number, started: number): Promise<void> {
     const s = this.state;
     if (!s) return;
-    const started = monotonicMs();
     const files = storageHeartbeatFiles(this.o.memberId);
     try {
       const hbFile = join(this.o.storageRoot, files.heartbeat);
       await fs.mkdir(dirname(hbFile), { recursive: true });
-      await writeFileAtomic(hbFile, JSON.stringify({ incarnation: s.incarnation, counter: ++this.counter }));
+      await writeFileAtomic(hbFile, JSON.stringify({ incarnation: s.incarnation, counter }));
       let fence: StorageFence | undefined;
       try {
         const parsed = StorageFence.safeParse(JSON.parse(await fs.readFile(join(this.o.storageRoot, files.fence), 'utf8')));
@@ -368,6 +374,8 @@ export class ClusterMember {
         if (e.snapshot.version < s.placement.version) return;
         const previous = s.placement;
         s.placement = e.snapshot;
+        // Debug trace of the failover path (hub "placement committed" → here → the new owner serves).
+        this.o.log.debug({ version: e.snapshot.version }, 'cluster: placement received');
         this.saveCache();
         this.o.hooks.placement?.(e.snapshot, previous);
         return;

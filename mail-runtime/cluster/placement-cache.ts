@@ -91,6 +91,8 @@ export class PlacementCache {
   }
 
   private install(snapshot: PlacementSnapshot): void {
+    // Debug trace of the failover path (hub "member declared dead" → "placement committed" → here): routes change now, before the file is written.
+    this.log.debug({ version: snapshot.version }, 'placement installed');
     this.rules = new PlacementRules(snapshot);
     this.onChange(this.rules);
   }

@@ -7,7 +7,9 @@ import type { Filter, FilterResult } from '../smtp/filters';
  * without a restart: `blocklist.ips` refuses client connections at the
  * MX's connect phase, `blocklist.senders` refuses an envelope sender (an
  * address, or every address of a domain) at MAIL FROM, and
- * `limits.maxConnections` is the MX's connection cap, `filters` points the
+ * `limits.maxConnections` is the MX's connection cap, `limits.maxMessageBytes`
+ * its message size limit (SIZE, RFC 1870) for sessions that start after the
+ * change, `filters` points the
  * clamd and spam filters at other scanners, `dkim` adds signing keys per
  * domain, `tls` replaces the certificate STARTTLS presents. A section removed from the settings goes back to the
  * RuntimeConfig value (no blocklist, the configured scanners and keys).
@@ -15,6 +17,8 @@ import type { Filter, FilterResult } from '../smtp/filters';
 export interface GatewaySettingsTargets {
   /** The member's connection cap (net/ ConnectionLimit `max`); `undefined`: back to RuntimeConfig. */
   setMaxConnections(max: number | undefined): void;
+  /** The message size limit for new SMTP sessions (RFC 1870 SIZE); `undefined`: back to RuntimeConfig. */
+  setMaxMessageBytes(max: number | undefined): void;
   /** The clamd and spam scanner addresses over RuntimeConfig's (`undefined`: RuntimeConfig's); absent: the section is not applied. */
   setFilters?(filters: ClusterSettings['filters']): void;
   /** DKIM signing keys per domain, before the configured ones (`undefined`: none from the cluster). Throws on a key it cannot use. */
@@ -35,7 +39,10 @@ export class GatewaySettings {
       this.blockedIp = ipMatcher(b?.ips ?? []);
       this.senders = new Set((b?.senders ?? []).map((s) => s.toLowerCase()));
     });
-    this.appliers.on('limits', (l) => targets.setMaxConnections(l?.maxConnections));
+    this.appliers.on('limits', (l) => {
+      targets.setMaxConnections(l?.maxConnections);
+      targets.setMaxMessageBytes(l?.maxMessageBytes);
+    });
     if (targets.setFilters) this.appliers.on('filters', (f) => targets.setFilters!(f));
     this.appliers.on('dkim', (d) => targets.setDkimKeys(d));
     this.appliers.on('tls', (t) => targets.setTls(t));

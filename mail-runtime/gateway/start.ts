@@ -291,9 +291,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     // The MX's chain: the settings' blocklist first, then the configured filters. The MX reads this array at every phase and
     // runFilters walks a copy, so replacing entries in place switches filters for the next phase, never in the middle of one.
     const mxFilters: Filter[] = [];
+    // The MX and relay listeners the size limit goes to (they start below, with the value in force then).
+    const sized: MxListener[] = [];
+    let maxMessageBytes = opts.limits.maxMessageBytes;
     const settings = new GatewaySettings({
       setMaxConnections: (max) => {
         connections.max = max ?? opts.limits.maxConnections;
+      },
+      // Never above the configured limit (as on nodes, node/start.ts applyLimits): the nodes' LMTP and stores were sized
+      // from their configuration at start, and a gateway that took more would accept mail it then bounces.
+      setMaxMessageBytes: (max) => {
+        maxMessageBytes = Math.min(max ?? opts.limits.maxMessageBytes, opts.limits.maxMessageBytes);
+        for (const l of sized) l.setMaxMessageBytes(maxMessageBytes);
       },
       ...(opts.filtersWith
         ? {
@@ -320,7 +329,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       router,
       queue: own,
       relayNetworks: opts.relayNetworks,
-      maxMessageBytes: opts.limits.maxMessageBytes,
+      maxMessageBytes,
       maxLineBytes: opts.maxLineBytes ?? INBOUND_LIMITS.textLineBytes,
       expireMs,
       maxRecipients: opts.inbound.maxRecipients,
@@ -339,6 +348,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       filters: mxFilters,
       messageRate: new MessageRate(opts.inbound.messagesPerAddressPerMinute),
     });
+    sized.push(mx);
     closers.push(() => mx.close());
     let relay: MxListener | undefined;
     if (opts.listen.relay) {
@@ -364,6 +374,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         messageRate: new MessageRate(opts.inbound.relayMessagesPerMemberPerMinute),
       });
       const r = relay;
+      sized.push(r);
       closers.push(() => r.close());
     }
 

@@ -33,8 +33,18 @@ export class BackendConnection {
   private buf: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
+  private readonly onAbort: () => void;
 
-  private constructor(readonly socket: Socket | TLSSocket) {
+  private constructor(
+    readonly socket: Socket | TLSSocket,
+    private readonly watch?: BackendWatch,
+  ) {
+    this.onAbort = () => {
+      this.fail(new BackendError(abortReason(watch!.signal)));
+      socket.destroy();
+    };
+    watch?.signal.addEventListener('abort', this.onAbort, { once: true });
+    if (watch?.signal.aborted) this.onAbort();
     socket.on('data', (d: Buffer) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       if (this.buf.length > MAX_BACKEND_LINE_BYTES && this.buf.indexOf(0x0a) < 0) this.fail(new BackendError('backend line too long'));
@@ -54,24 +64,32 @@ export class BackendConnection {
    * connection with a BackendError saying so. `timeoutMs` bounds connect
    * and handshake together.
    */
-  static open(host: string, port: number, timeoutMs: number, preamble?: Buffer, tls?: BackendTls): Promise<BackendConnection> {
+  static open(host: string, port: number, timeoutMs: number, preamble?: Buffer, tls?: BackendTls, watch?: BackendWatch): Promise<BackendConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port, noDelay: true });
       let secure: TLSSocket | undefined;
+      const onAbort = (): void => fail(abortReason(watch!.signal));
       const fail = (why: string): void => {
         clearTimeout(timer);
+        watch?.signal.removeEventListener('abort', onAbort);
         secure?.on('error', () => undefined);
         secure?.destroy();
         socket.destroy();
+        watch?.ended();
         reject(new BackendError(why));
       };
       const timer = setTimeout(() => fail(`no ${secure ? 'TLS session' : 'connection'} to ${host}:${port} within ${timeoutMs} ms`), timeoutMs);
+      watch?.signal.addEventListener('abort', onAbort, { once: true });
+      const connected = (s: Socket | TLSSocket): void => {
+        clearTimeout(timer);
+        watch?.signal.removeEventListener('abort', onAbort);
+        resolve(new BackendConnection(s, watch));
+      };
       socket.once('connect', () => {
         socket.removeAllListeners('error');
         if (preamble) socket.write(preamble);
         if (!tls) {
-          clearTimeout(timer);
-          resolve(new BackendConnection(socket));
+          connected(socket);
           return;
         }
         // Errors of the TCP socket surface on the TLS socket above it (which the session listens to); none may reach the process.
@@ -92,10 +110,9 @@ export class BackendConnection {
         s.once('error', onError);
         s.once('close', onClose);
         s.once('secureConnect', () => {
-          clearTimeout(timer);
           s.removeListener('error', onError);
           s.removeListener('close', onClose);
-          resolve(new BackendConnection(s));
+          connected(s);
         });
       });
       socket.once('error', (err) => fail(`cannot connect to ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
@@ -143,6 +160,7 @@ export class BackendConnection {
 
   /** Stops reading lines: returns the socket and the bytes it sent after the last line read. */
   release(): { socket: Socket | TLSSocket; rest: Buffer } {
+    this.unwatch();
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('error');
     this.socket.removeAllListeners('close');
@@ -153,6 +171,30 @@ export class BackendConnection {
   }
 
   destroy(): void {
+    this.unwatch();
     this.socket.destroy();
   }
+
+  private unwatch(): void {
+    if (!this.watch) return;
+    this.watch.signal.removeEventListener('abort', this.onAbort);
+    this.watch.ended();
+  }
+}
+
+/**
+ * Who may call off a login being replayed: the proxy, when the placement
+ * takes the mailbox from the node it is replayed on (front.ts openBackend).
+ * A frozen node's kernel still accepts connections, so without this the
+ * replay would wait the whole backend timeout for a greeting that the
+ * failover has made pointless. `ended` is called once, when the connection
+ * is handed over, destroyed or fails to open.
+ */
+export interface BackendWatch {
+  signal: AbortSignal;
+  ended(): void;
+}
+
+function abortReason(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : 'the login was called off';
 }

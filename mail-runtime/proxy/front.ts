@@ -78,9 +78,26 @@ export function backendRoute(s: FrontServices, user: string, protocol: keyof typ
   return s.cache.route(user, BACKEND_PORTS[s.backendCa ? 'tls' : 'plain'][protocol]);
 }
 
-/** Opens the connection to the routed node: PROXY v2 header (if configured), then TLS verified by the cluster CA (if configured). */
-export function openBackend(s: FrontServices, conn: AcceptedConnection, route: Route): Promise<BackendConnection> {
-  return BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, conn), s.backendCa ? { ca: s.backendCa, name: route.node } : undefined);
+/**
+ * Opens the connection to the routed node: PROXY v2 header (if configured),
+ * then TLS verified by the cluster CA (if configured). Until it is handed
+ * over or destroyed, the login replayed on it counts as a pending session of
+ * `user` at that node: a placement that moves the mailbox away calls it off
+ * at once (the client gets its temporary failure then and retries at the new
+ * owner) instead of waiting the backend timeout on a node that stopped.
+ */
+export function openBackend(s: FrontServices, conn: AcceptedConnection, route: Route, user: string): Promise<BackendConnection> {
+  const calledOff = new AbortController();
+  const forget = s.sessions.addPending({
+    user,
+    node: route.node,
+    incarnation: route.incarnation,
+    kill: () => calledOff.abort(new Error(`the placement moved ${user}'s mailbox away from node ${route.node} during the login`)),
+  });
+  return BackendConnection.open(route.host, route.port, s.backendTimeoutMs, backendPreamble(s, conn), s.backendCa ? { ca: s.backendCa, name: route.node } : undefined, {
+    signal: calledOff.signal,
+    ended: forget,
+  });
 }
 
 /** A session that has been handed to a node. */
@@ -100,18 +117,30 @@ export interface Spliced {
  */
 export class SplicedSessions {
   private readonly open = new Set<Spliced>();
+  /** Logins being replayed on a node (openBackend); `kill` calls the replay off. */
+  private readonly pending = new Set<Spliced>();
 
   add(s: Spliced): () => void {
     this.open.add(s);
     return () => this.open.delete(s);
   }
 
+  addPending(s: Spliced): () => void {
+    this.pending.add(s);
+    return () => this.pending.delete(s);
+  }
+
   get size(): number {
     return this.open.size;
   }
 
-  /** Ends the sessions `stillOwned` says no longer belong to their node. */
+  /** Ends the sessions `stillOwned` says no longer belong to their node, and calls off such logins; returns the sessions ended. */
   review(stillOwned: (s: Spliced) => boolean): number {
+    for (const p of [...this.pending]) {
+      if (stillOwned(p)) continue;
+      this.pending.delete(p);
+      p.kill();
+    }
     let ended = 0;
     for (const s of [...this.open]) {
       if (stillOwned(s)) continue;
@@ -123,7 +152,8 @@ export class SplicedSessions {
   }
 
   killAll(): void {
-    for (const s of [...this.open]) s.kill();
+    for (const s of [...this.pending, ...this.open]) s.kill();
+    this.pending.clear();
     this.open.clear();
   }
 }

@@ -231,7 +231,7 @@ export class ImapFront extends PreAuthFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await openBackend(s, this.conn, route);
+      backend = await openBackend(s, this.conn, route, cred.user);
       const greeting = await backend.readLine(s.backendTimeoutMs);
       if (!greeting.startsWith('* OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       backend.write(

@@ -168,7 +168,7 @@ export class Pop3Front extends LineFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await openBackend(s, this.conn, route);
+      backend = await openBackend(s, this.conn, route, cred.user);
       const greeting = await backend.readLine(s.backendTimeoutMs);
       if (!greeting.startsWith('+OK')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       let answer: string;

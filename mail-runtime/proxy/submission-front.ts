@@ -208,7 +208,7 @@ export class SubmissionFront extends LineFront {
     }
     let backend: BackendConnection | undefined;
     try {
-      backend = await openBackend(s, this.conn, target);
+      backend = await openBackend(s, this.conn, target, cred.user);
       const greeting = await this.reply(backend);
       if (!greeting.startsWith('220')) throw new Error(`node greeted with "${greeting.slice(0, 80)}"`);
       backend.write(`EHLO ${this.ehlo ?? this.hostname}\r\n`);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, type RunningMember } from '../helpers/cluster';
 import { waitFor } from '../helpers/hub';
 import { EICAR, EICAR_SIGNATURE, startClamd, type TestClamd } from '../helpers/clamd';
-import { sendViaMx, smtp, smtpConnect } from '../helpers/smtp';
+import { dataBlock, mail, sendViaMx, smtp, smtpConnect } from '../helpers/smtp';
 
 /**
  * A gateway in a cluster applies the hub's cluster settings live (issue 12;
@@ -12,6 +12,8 @@ import { sendViaMx, smtp, smtpConnect } from '../helpers/smtp';
  * /v1/members`), and taking the entry off lets the sender in again. The
  * `filters` section points the gateway at a scanner it was not configured
  * with (a real clamd), and its removal goes back to the configured chain.
+ * `limits.maxMessageBytes` changes the SIZE (RFC 1870) of sessions that
+ * start after it; a session already open keeps the SIZE it advertised.
  */
 let cluster: TestCluster;
 let gw: RunningMember;
@@ -77,6 +79,51 @@ describe('gateway in a cluster: cluster settings applied live', () => {
     const v2 = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: {} })).version;
     await waitFor(async () => (await appliedBy('gw-0')) === v2, `gw-0 reports settings version ${v2}`, 30_000);
     expect(await mailFrom('friend@good.example')).toMatch(/^250/);
+  }, 90_000);
+
+  it('limits.maxMessageBytes: new sessions advertise the new SIZE and refuse more with 552 5.3.4; a session opened before keeps its SIZE', async () => {
+    const to = 'user0@settings.test';
+    const sizeOf = (ehlo: string) => Number(/^250[- ]SIZE (\d+)$/m.exec(ehlo)?.[1]);
+    const big = `${'x'.repeat(70)}\r\n`.repeat(100); // 7,200 bytes of body
+    // A session that advertised the configured size before the change.
+    const before = await smtpConnect(gw.port('smtp'));
+    try {
+      const configured = sizeOf(await smtp(before.c, 'EHLO before.example.org'));
+      expect(configured).toBeGreaterThan(8192);
+      const v = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: { limits: { maxMessageBytes: 4096 } } })).version;
+      await waitFor(async () => (await appliedBy('gw-0')) === v, `gw-0 reports settings version ${v}`, 30_000);
+
+      // A new session: SIZE 4096 in EHLO, SIZE= above it refused at MAIL FROM, a larger DATA refused at its end.
+      const { c } = await smtpConnect(gw.port('smtp'));
+      try {
+        expect(sizeOf(await smtp(c, 'EHLO after.example.org'))).toBe(4096);
+        expect(await smtp(c, 'MAIL FROM:<sender@example.org> SIZE=5000')).toMatch(/^552 5\.3\.4/);
+        expect(await smtp(c, 'MAIL FROM:<sender@example.org> SIZE=1000')).toMatch(/^250/);
+      } finally {
+        c.socket.destroy();
+      }
+      expect((await sendViaMx(gw.port('smtp'), [to], 'too-big-now', { body: big })).data).toMatch(/^552 5\.3\.4/);
+      expect((await sendViaMx(gw.port('smtp'), [to], 'small')).data).toMatch(/^250/);
+
+      // The session opened before the change still takes what it advertised.
+      expect(await smtp(before.c, 'MAIL FROM:<sender@example.org> SIZE=7500')).toMatch(/^250/);
+      expect(await smtp(before.c, `RCPT TO:<${to}>`)).toMatch(/^250/);
+      expect(await smtp(before.c, 'DATA')).toMatch(/^354/);
+      expect(await smtp(before.c, dataBlock(mail({ to, subject: 'advertised-before', messageId: '<advertised-before@example.org>', body: big })))).toMatch(/^250/);
+    } finally {
+      before.c.socket.destroy();
+    }
+
+    // Removed: back to the configured size for new sessions.
+    const v2 = (await cluster.admin<{ version: number }>('PUT', '/v1/settings', { settings: {} })).version;
+    await waitFor(async () => (await appliedBy('gw-0')) === v2, `gw-0 reports settings version ${v2}`, 30_000);
+    const { c } = await smtpConnect(gw.port('smtp'));
+    try {
+      expect(sizeOf(await smtp(c, 'EHLO again.example.org'))).toBeGreaterThan(8192);
+    } finally {
+      c.socket.destroy();
+    }
+    expect((await sendViaMx(gw.port('smtp'), [to], 'big-again', { body: big })).data).toMatch(/^250/);
   }, 90_000);
 
   it('filters.clamd from the settings: a virus is refused naming its signature, clean mail delivered; removed, the configured chain (no clamd) again', async () => {

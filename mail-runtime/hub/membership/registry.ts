@@ -55,6 +55,8 @@ interface Live {
   stats: Record<string, number> | null;
   /** A storage read is in flight. */
   reading: boolean;
+  /** The member's one deadline timer (`arm`). */
+  timer?: NodeJS.Timeout;
 }
 
 export interface RegistryEvents {
@@ -91,7 +93,7 @@ interface MemberRow {
 export class MemberRegistry {
   private readonly members = new Map<string, MemberRecord>();
   private readonly live = new Map<string, Live>();
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   /** Members declared dead since this hub became active. */
   failovers = 0;
   /** Deaths being declared (fence written, final read pending). */
@@ -112,15 +114,14 @@ export class MemberRegistry {
    * reached a hub meanwhile, and its storage heartbeats are read from now on).
    */
   start(): void {
+    this.stopped = false;
     const now = monotonicMs();
-    for (const m of this.members.values()) if (!m.dead) this.live.set(m.id, { seenAt: now, heartbeatAt: null, counter: -1, applied: null, stats: null, reading: false });
-    const every = Math.max(10, Math.floor(this.o.timing.heartbeatMs / 4));
-    this.sweepTimer = setInterval(() => this.sweep(), every);
-    this.sweepTimer.unref();
+    for (const m of this.members.values()) if (!m.dead) this.setLive(m.id, { seenAt: now, heartbeatAt: null, counter: -1, applied: null, stats: null, reading: false });
   }
 
   stop(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.stopped = true;
+    for (const l of this.live.values()) clearTimeout(l.timer);
   }
 
   get(id: string): MemberRecord | undefined {
@@ -186,7 +187,7 @@ export class MemberRegistry {
     this.members.set(record.id, record);
     this.persist(record);
     const l = this.live.get(record.id);
-    this.live.set(record.id, { seenAt: monotonicMs(), heartbeatAt: l?.heartbeatAt ?? null, counter: resumed ? (l?.counter ?? -1) : -1, applied: null, stats: null, reading: false });
+    this.setLive(record.id, { seenAt: monotonicMs(), heartbeatAt: l?.heartbeatAt ?? null, counter: resumed ? (l?.counter ?? -1) : -1, applied: null, stats: null, reading: false });
     this.o.log.info({ member: record.id, role: record.role, incarnation: record.incarnation, resumed }, 'member registered');
     this.o.events.registered(record, resumed);
     return { record, resumed };
@@ -206,13 +207,17 @@ export class MemberRegistry {
   heartbeat(req: HeartbeatRequest): MemberRecord {
     const m = this.current(req.memberId, req.incarnation);
     const now = monotonicMs();
-    const l = this.live.get(m.id) ?? { seenAt: now, heartbeatAt: null, counter: -1, applied: null, stats: null, reading: false };
+    let l = this.live.get(m.id);
+    if (!l) {
+      l = { seenAt: now, heartbeatAt: null, counter: -1, applied: null, stats: null, reading: false };
+      this.setLive(m.id, l);
+    }
+    // The timer is not moved: it fires at the deadline of an earlier sign of life, finds this one and re-arms (arm).
     l.seenAt = now;
     l.heartbeatAt = now;
     l.counter = Math.max(l.counter, req.counter);
     l.applied = req.applied;
     l.stats = req.stats ?? null;
-    this.live.set(m.id, l);
     return m;
   }
 
@@ -232,22 +237,64 @@ export class MemberRegistry {
     if (gone && now && !now.dead && now.incarnation === incarnation) await this.declareDead(id, 'stream dropped and its ports refuse connections (process gone)', true);
   }
 
-  private sweep(): void {
+  /** Starts watching a member with this record of its signs of life (replacing, and disarming, any previous one). */
+  private setLive(id: string, l: Live): void {
+    const prev = this.live.get(id);
+    if (prev) clearTimeout(prev.timer);
+    this.live.set(id, l);
+    this.arm(id, l);
+  }
+
+  /** While HTTP heartbeats are overdue, the storage heartbeat file is read this often (as the former sweep did). */
+  private get storageReadEveryMs(): number {
+    return Math.max(10, Math.floor(this.o.timing.heartbeatMs / 4));
+  }
+
+  /**
+   * Arms the member's timer for its next due moment: 1.5 heartbeats after its
+   * last sign of life (heartbeats overdue: read the storage file), then every
+   * `storageReadEveryMs` until dead-after. A per-member deadline rather than
+   * a periodic sweep: the sweep added up to one period (a quarter heartbeat)
+   * to every silent death. Signs of life only move `seenAt` later, so a timer
+   * armed for an earlier one fires early, finds nothing due and re-arms.
+   */
+  private arm(id: string, l: Live): void {
+    clearTimeout(l.timer);
+    if (this.stopped) return;
     const now = monotonicMs();
-    const overdueAfter = this.o.timing.heartbeatMs * 1.5;
-    for (const [id, l] of this.live) {
-      const m = this.members.get(id);
-      if (!m || m.dead) {
-        this.live.delete(id);
-        continue;
-      }
-      const silent = now - l.seenAt;
-      if (silent > this.o.timing.deadAfterMs) {
-        if (!l.reading) void this.declareDead(id, `silent for ${Math.round(silent)} ms (dead after ${this.o.timing.deadAfterMs} ms)`, false);
-        continue;
-      }
-      if (silent > overdueAfter && !l.reading) void this.readStorageHeartbeat(m, l);
+    const overdueAt = l.seenAt + this.o.timing.heartbeatMs * 1.5;
+    const deadAt = l.seenAt + this.o.timing.deadAfterMs;
+    const due = now < overdueAt ? overdueAt : Math.min(deadAt, now + this.storageReadEveryMs);
+    // +1: a timer may fire a little before its delay on the monotonic clock; check() then re-arms.
+    l.timer = setTimeout(() => this.check(id, l), Math.max(0, due - now) + 1);
+    l.timer.unref();
+  }
+
+  /** The member's timer fired: declare it dead, read its storage heartbeat, or wait for the next due moment. */
+  private check(id: string, l: Live): void {
+    if (this.stopped || this.live.get(id) !== l) return;
+    const m = this.members.get(id);
+    if (!m || m.dead) {
+      this.live.delete(id);
+      return;
     }
+    // A storage read in flight calls check() again when it completes.
+    if (l.reading) return;
+    const silent = monotonicMs() - l.seenAt;
+    if (silent > this.o.timing.deadAfterMs) {
+      // Already being declared dead (its stream dropped): that declaration ends it.
+      if (this.dying.has(id)) return;
+      // Re-armed (a timer, never a promise loop) should it somehow still be alive afterwards.
+      void this.declareDead(id, `silent for ${Math.round(silent)} ms (dead after ${this.o.timing.deadAfterMs} ms)`, false).finally(() => {
+        if (this.live.get(id) === l) this.arm(id, l);
+      });
+      return;
+    }
+    if (silent > this.o.timing.heartbeatMs * 1.5) {
+      void this.readStorageHeartbeat(m, l).then(() => this.check(id, l));
+      return;
+    }
+    this.arm(id, l);
   }
 
   /** Counts a grown storage counter of the current incarnation as a sign of life, observed when the read completes. */
@@ -301,6 +348,7 @@ export class MemberRegistry {
     m.dead = true;
     m.incarnation++;
     this.persist(m);
+    clearTimeout(this.live.get(m.id)?.timer);
     this.live.delete(m.id);
     this.failovers++;
     this.deaths.set(m.id, reason);

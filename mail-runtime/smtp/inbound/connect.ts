@@ -23,7 +23,7 @@ export async function connectPhase(ctx: InboundContext, smtp: SMTPServerSession)
     secure: smtp.secure,
   };
   const log = ctx.log.child({ cid: smtp.id, ip });
-  const session: InboundSession = { info, log, heloJudged: undefined, connectionHeaders: [], tx: undefined };
+  const session: InboundSession = { info, log, maxMessageBytes: ctx.maxMessageBytes, heloJudged: undefined, connectionHeaders: [], tx: undefined };
   const outcome = await runFilters(ctx.filters, { phase: 'connect', session: info, envelope: { mailFrom: '', rcptTo: [] }, log });
   // A discard before any message means nothing: the connection goes on.
   judge(outcome.verdict);

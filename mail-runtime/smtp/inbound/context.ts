@@ -62,7 +62,7 @@ export interface InboundContext {
   srs?: SrsReverser;
   /** RuntimeConfig `relayNetworks` (IPv4 CIDRs): clients there may send to non-hosted domains. */
   relayNetworks: readonly string[];
-  /** limits.maxMessageBytes: SIZE (RFC 1870) and the DATA bound. */
+  /** limits.maxMessageBytes at start: SIZE (RFC 1870) and the DATA bound (each session keeps the one of its connection: InboundSession). */
   maxMessageBytes: number;
   /** Longest message line, CRLF included (INBOUND_LIMITS.textLineBytes unless a test lowers it). */
   maxLineBytes: number;
@@ -90,6 +90,8 @@ export interface AcceptedRecipient {
 export interface InboundSession {
   info: SessionInfo;
   log: Logger;
+  /** The size limit this connection advertised in EHLO (SIZE, RFC 1870) and applies to DATA: the listener's when it was accepted. */
+  maxMessageBytes: number;
   /** The EHLO/HELO name the helo filters last judged (they run at the first MAIL after it). */
   heloJudged: string | undefined;
   /** Header edits of the connect and helo filters, for every message of the connection. */

@@ -44,12 +44,12 @@ export async function dataPhase(ctx: InboundContext, s: InboundSession, stream: 
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     guard.push(chunk);
     // Past the limit, or once refused: keep reading (smtp-server needs the terminator) but keep nothing.
-    if (guard.violation || kept + chunk.length > ctx.maxMessageBytes) continue;
+    if (guard.violation || kept + chunk.length > s.maxMessageBytes) continue;
     chunks.push(chunk);
     kept += chunk.length;
   }
   guard.end();
-  if (stream.sizeExceeded || stream.byteLength > ctx.maxMessageBytes) throw REPLIES.tooBig(ctx.maxMessageBytes);
+  if (stream.sizeExceeded || stream.byteLength > s.maxMessageBytes) throw REPLIES.tooBig(s.maxMessageBytes);
   if (guard.violation === 'bare-cr' || guard.violation === 'bare-lf') {
     s.log.info({ violation: guard.violation }, 'message refused: bare line ending (SMTP smuggling defence)');
     throw REPLIES.bareLineEnding();

@@ -38,10 +38,38 @@ class MxConnection extends SMTPConnection {
  * for an accepted socket (smtp-server 3.21.6, pinned), with MxConnection in
  * place of SMTPConnection; we call it from our own listener so admission
  * happens before smtp-server sees the socket.
+ *
+ * The message size limit can change while the server runs (cluster settings
+ * `limits.maxMessageBytes`), yet smtp-server reads one `options.size` for
+ * EHLO's SIZE, MAIL FROM's SIZE= check and DATA's bound. Each connection
+ * therefore gets a view of this server whose options carry the size in force
+ * when it was accepted: a change reaches connections accepted after it, and
+ * a session keeps the SIZE it advertised (RFC 1870 §4: the value a client was
+ * told is the one its messages are judged by).
  */
 class MxServer extends SMTPServer {
+  private readonly sizes = new WeakMap<SMTPServerSession, number>();
+
+  constructor(
+    options: SMTPServerOptions,
+    /** The size limit connections accepted from now on advertise and apply. */
+    public maxMessageBytes: number,
+  ) {
+    super(options);
+  }
+
+  /** The size limit of the session's connection (the one its EHLO advertised). */
+  sizeOf(session: SMTPServerSession): number {
+    return this.sizes.get(session) ?? this.maxMessageBytes;
+  }
+
   override connect(socket: Socket, socketOptions?: MxSocketOptions | null): MxConnection {
-    const connection = new MxConnection(this, socket, socketOptions);
+    const size = this.maxMessageBytes;
+    // Reads through the view fall through to this server (connections, secure context, handlers); only `options.size` differs.
+    const options = Object.create(this.options, { size: { value: size, enumerable: true } }) as SMTPServerOptions;
+    const view = Object.create(this, { options: { value: options } }) as this;
+    const connection = new MxConnection(view, socket, socketOptions);
+    this.sizes.set(connection.session, size);
     this.connections.add(connection);
     connection.on('error', (err: Error) => this.emit('error', err));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
@@ -68,6 +96,8 @@ export interface MxListener {
   readonly port: number;
   /** SMTP sessions open now. */
   sessions(): number;
+  /** A new size limit (RFC 1870 SIZE and the DATA bound) for connections accepted from now on; sessions in progress keep theirs. */
+  setMaxMessageBytes(bytes: number): void;
   /** 421 to every session, stop listening, wait for the sockets to close. */
   close(): Promise<void>;
 }
@@ -170,7 +200,9 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
         session,
         async () => {
           try {
-            sessions.set(session, await connectPhase(opts, session));
+            const s = await connectPhase(opts, session);
+            s.maxMessageBytes = server.sizeOf(session);
+            sessions.set(session, s);
           } catch (err) {
             phaseOf('connect', err);
             throw err;
@@ -230,7 +262,7 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
       sessions.get(session)?.log.debug('connection closed');
     },
   };
-  const server = new MxServer(options);
+  const server = new MxServer(options, opts.maxMessageBytes);
   // STARTTLS presents a certificate the cluster settings replace (net/tls.ts): smtp-server keeps its own copy of key and cert.
   if (opts.tls) onCertificateReplaced(opts.tls, (m) => server.updateSecureContext({ key: m.key, cert: m.cert }));
   // Socket errors of one connection arrive here; they end that connection, never the process.
@@ -262,6 +294,9 @@ export async function startMxListener(opts: MxListenerOptions): Promise<MxListen
   return {
     port: listener.port,
     sessions: () => server.connections.size,
+    setMaxMessageBytes: (bytes) => {
+      server.maxMessageBytes = bytes;
+    },
     close: () => {
       closing ??= (async () => {
         await Promise.all([listener.close(), new Promise<void>((r) => server.close(() => r()))]);

@@ -66,6 +66,7 @@ export async function searchBench(
     const queries: Array<{ label: string; command: string; runs: number; note?: string }> = [
       { label: 'SEARCH UNSEEN', command: 'SEARCH UNSEEN', runs, note: 'flags only' },
       { label: 'UID SEARCH last 10,000', command: `UID SEARCH ${Math.max(1, count - 10_000)}:*`, runs, note: 'UIDs only' },
+      { label: 'SEARCH SUBJECT', command: `SEARCH SUBJECT "#${count - 1}"`, runs: 1, note: 'the Subject of every message' },
       { label: 'SEARCH FROM', command: `SEARCH FROM "${RARE_SENDER}"`, runs: 1, note: 'a header of every message' },
       fullBody
         ? { label: 'SEARCH BODY', command: `SEARCH BODY "${RARE_WORD}"`, runs: 1, note: 'every body' }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { newEmailId } from './email-id';
 import { baseOfFileName, flagsFromFileName, isKeyword } from './flags';
 import { isErrno, readdirOrEmpty, readFileOrNull, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
-import type { IndexState, Msg } from './index-log';
+import type { IndexState, Msg } from './index-state';
 import { DeliveryIds } from './deliveries';
 import { ExpungeLog } from './vanished';
 

@@ -10,6 +10,7 @@ import {
   type ExpungeOptions,
   type FlagOperation,
   type Folder,
+  type FolderCounts,
   type FolderEventMap,
   type MessageMeta,
   type StoreFlagsOptions,
@@ -76,6 +77,9 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   }
   messages(): readonly MessageMeta[] {
     return this.impl.messages();
+  }
+  counts(): FolderCounts {
+    return this.impl.counts();
   }
   get(uid: number): MessageMeta | undefined {
     return this.impl.get(uid);

@@ -18,16 +18,9 @@ import {
 } from './dovecot';
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFilesDurable, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
-import {
-  IndexLog,
-  loadIndex,
-  logPath,
-  removeSuperseded,
-  writeSnapshot,
-  type IndexRecord,
-  type IndexState,
-  type Msg,
-} from './index-log';
+import { IndexLog, loadIndex, logPath, removeSuperseded, writeSnapshot, type IndexRecord } from './index-log';
+import { countMessage, countsOf, type IndexState, type Msg, type MutableCounts } from './index-state';
+import { CACHE_TMP_RE, writeCache } from './index-cache';
 import { dirsUnchanged, SCAN_TMP_RE, scanHintHolds, trustedDirMtimes, writeScanHint, type ScanState } from './scan-hint';
 import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
 import {
@@ -39,6 +32,7 @@ import {
   type CopyResult,
   type ExpungeOptions,
   type FlagOperation,
+  type FolderCounts,
   type FolderEventMap,
   type FolderGoneReason,
   type MessageMeta,
@@ -121,6 +115,8 @@ function bsearch(list: readonly Msg[], uid: number): number {
 class Batch {
   private list: Msg[];
   private copied = false;
+  /** The base state's counts, adjusted by every change of this batch (copied on the first change). */
+  private counts: MutableCounts;
   uidNext: number;
   highestModseq: number;
   recentUid: number | undefined;
@@ -138,6 +134,7 @@ class Batch {
 
   constructor(readonly base: IndexState) {
     this.list = base.messages;
+    this.counts = countsOf(base);
     this.uidNext = base.uidNext;
     this.highestModseq = base.highestModseq;
     this.recentUid = base.recentUid;
@@ -152,19 +149,24 @@ class Batch {
   private own(): void {
     if (!this.copied) {
       this.list = this.list.slice();
+      this.counts = { ...this.counts };
       this.copied = true;
     }
   }
   add(m: Msg): void {
     this.own();
     this.list.push(m); // UIDs only grow, so the list stays sorted
+    countMessage(this.counts, m, 1);
     this.existsUids.push(m.uid);
     this.bytes += m.size;
     this.count++;
   }
   replace(m: Msg): void {
     this.own();
-    this.list[bsearch(this.list, m.uid)] = m;
+    const i = bsearch(this.list, m.uid);
+    countMessage(this.counts, this.list[i]!, -1);
+    countMessage(this.counts, m, 1);
+    this.list[i] = m;
   }
   remove(uids: ReadonlySet<number>): void {
     this.own();
@@ -175,6 +177,7 @@ class Batch {
         this.count--;
         this.expunged.push(m.uid);
         this.removed.push(m);
+        countMessage(this.counts, m, -1);
       } else keep.push(m);
     }
     this.list = keep;
@@ -187,6 +190,7 @@ class Batch {
       messages: this.list,
       expunges: this.base.expunges,
       deliveries: this.base.deliveries,
+      counts: this.counts,
       ...(this.recentUid === undefined ? {} : { recentUid: this.recentUid }),
     };
   }
@@ -223,6 +227,15 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   private state: IndexState;
   private log: IndexLog | null = null;
   private gen: number;
+  /** Generation the current snapshot names (index.bin records it: ./index-cache.ts). */
+  private snapshotGen: number;
+  /**
+   * index.bin still describes the index files: loaded from it and nothing
+   * written since. A clean close then does not write it again (a large
+   * folder's cache is megabytes, and a client that logs in and out would
+   * rewrite it every time).
+   */
+  private cacheCurrent = false;
   private queue: Op[] = [];
   private flushing = false;
   private dead: StoreError | null = null;
@@ -238,12 +251,14 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     private dir: string,
     state: IndexState,
     gen: number,
+    snapshotGen: number,
     /** dovecot-keywords: the letters keywords have in file names. */
     private readonly keywords: KeywordLetters,
   ) {
     super();
     this.state = state;
     this.gen = gen;
+    this.snapshotGen = snapshotGen;
     this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'), () => new Set(this.state.messages.map((m) => m.base)));
     this.uidlist = new UidlistSync(host.ctx, dir);
     // Sessions subscribe per folder; do not warn at the default 10 listeners.
@@ -260,31 +275,29 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   get messageCount(): number {
     return this.state.messages.length;
   }
-  /** cur/ new/ mtimes when the last handle was released (null: unknown or too recent to trust). */
-  private releasedDirs: { cur: bigint; new: bigint } | null = null;
-  private releaseSeq = 0;
+  /**
+   * cur/ new/ mtimes when the last handle was released (null: unknown or
+   * too recent to trust), being read; undefined when not released.
+   */
+  private releasedDirs: Promise<{ cur: bigint; new: bigint } | null> | undefined;
 
   /** The user registry keeps this folder loaded with no handle: remember what its directories looked like. */
   noteReleased(): void {
-    const seq = ++this.releaseSeq;
-    this.releasedDirs = null;
-    void trustedDirMtimes(this.dir).then(
-      (m) => {
-        if (seq === this.releaseSeq) this.releasedDirs = m;
-      },
-      () => undefined,
-    );
+    this.releasedDirs = trustedDirMtimes(this.dir).catch(() => null);
   }
 
   /**
    * A lingering folder is handed out again: files dropped into cur/ or new/
    * by hand meanwhile (a migration, a test) are picked up as a fresh open
-   * would, unless both directories provably did not change.
+   * would, unless both directories provably did not change. Waits for the
+   * mtimes read at release: a SELECT right after UNSELECT (a client with
+   * TCP_NODELAY answers within a millisecond) must not take "not read yet"
+   * for "changed" and walk 100,000 names again.
    */
   async refreshIfChanged(): Promise<void> {
-    const was = this.releasedDirs;
-    this.releaseSeq++;
-    this.releasedDirs = null;
+    const pending = this.releasedDirs;
+    this.releasedDirs = undefined;
+    const was = pending === undefined ? null : await pending;
     if (was !== null && (await dirsUnchanged(this.dir, was))) return;
     await this.refresh();
   }
@@ -341,13 +354,14 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     const metaDir = path.join(dir, META_DIR);
     // Half-written snapshots and summary caches of a crashed process (never renamed into place).
     for (const e of await readdirOrEmpty(metaDir)) {
-      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e) || SCAN_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
+      if (/^\.snapshot\..*\.tmp$/.test(e) || SUMMARY_TMP_RE.test(e) || SCAN_TMP_RE.test(e) || CACHE_TMP_RE.test(e)) await fs.promises.rm(path.join(metaDir, e), { force: true });
     }
     const epoch = host.owner.epoch;
     const loaded = await loadIndex(metaDir, epoch, (uidValidity) => legacyEmailIds(host.address, uidValidity));
     let state = loaded.state;
     const keywords = await readKeywordLetters(dir);
     let gen: number;
+    let snapshotGen = loaded.snapshotGen;
     if (loaded.snapshotEpoch === epoch && !loaded.torn) {
       // Continue the newest log, or start the one the snapshot names (a
       // compaction may have ended before its first record).
@@ -375,10 +389,13 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       }
       gen = Math.max(maxGen, loaded.snapshotEpoch === epoch ? loaded.lastGen : -1) + 1;
       await writeSnapshot(ctx, metaDir, epoch, gen, state);
+      snapshotGen = gen;
       await host.owner.checkBeforeWrite();
       await removeSuperseded(metaDir, epoch, gen);
     }
-    const folder = new FolderImpl(host, name, dir, state, gen, keywords);
+    if (loaded.cache !== undefined) ctx.stats[loaded.cache === 'hit' ? 'indexCacheHits' : 'indexCacheMisses']++;
+    const folder = new FolderImpl(host, name, dir, state, gen, snapshotGen, keywords);
+    folder.cacheCurrent = loaded.cache === 'hit' && loaded.snapshotEpoch === epoch && !loaded.torn;
     await folder.syncDovecotAtLoad();
     // The reconcile walks every name in cur/: skipped when the folder was
     // closed cleanly in exactly this state and neither directory changed since (./scan-hint.ts).
@@ -421,6 +438,11 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
 
   messages(): readonly MessageMeta[] {
     return this.state.messages;
+  }
+
+  counts(): FolderCounts {
+    const c = countsOf(this.state);
+    return { messages: this.state.messages.length, unseen: c.unseen, deleted: c.deleted, bytes: c.bytes };
   }
 
   get(uid: number): MessageMeta | undefined {
@@ -1006,6 +1028,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       const dirs = (): Promise<unknown> => Promise.all([...b.syncDirs].map((d) => fsyncDir(this.ctx, d)));
       const records = async (): Promise<void> => {
         if (b.records.length === 0) return;
+        this.cacheCurrent = false;
         this.log ??= await IndexLog.open(this.ctx, logPath(this.metaDir, this.host.owner.epoch, this.gen));
         await this.log.append(b.records);
       };
@@ -1079,6 +1102,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       return; // a newer owner: leave its files alone
     }
     const gen = this.gen + 1;
+    this.cacheCurrent = false;
     try {
       await writeSnapshot(this.ctx, this.metaDir, this.host.owner.epoch, gen, this.state);
     } catch (e) {
@@ -1089,6 +1113,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     await this.log?.close();
     this.log = null;
     this.gen = gen;
+    this.snapshotGen = gen;
     try {
       await this.host.owner.checkBeforeWrite();
       await removeSuperseded(this.metaDir, this.host.owner.epoch, gen);
@@ -1157,6 +1182,15 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       if (this.dead === null && this.log && this.log.records >= COMPACT_MIN_RECORDS) await this.compact();
       // Nothing is queued behind this: record the state for the next open's rescan check. A hint, best effort.
       if (this.dead === null) await writeScanHint(this.dir, this.metaDir, this.scanState()).catch(() => undefined);
+      // The index as one binary file for the next process's first open (./index-cache.ts). Derived data, best effort.
+      if (this.dead === null && !this.cacheCurrent) {
+        await writeCache(this.metaDir, this.state, this.host.owner.epoch, this.snapshotGen).then(
+          () => {
+            this.cacheCurrent = true;
+          },
+          () => undefined,
+        );
+      }
     }).catch(() => undefined);
     await this.log?.close();
     this.log = null;

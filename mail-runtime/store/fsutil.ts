@@ -18,7 +18,7 @@ export interface StoreContext {
 }
 
 export function newStats(): StoreStats {
-  return { fileFsyncs: 0, fileSyncRounds: 0, dirFsyncs: 0, indexFsyncs: 0, commits: 0, operations: 0, messageReads: 0, analyzerCalls: 0, rescansSkipped: 0 };
+  return { fileFsyncs: 0, fileSyncRounds: 0, dirFsyncs: 0, indexFsyncs: 0, commits: 0, operations: 0, messageReads: 0, analyzerCalls: 0, rescansSkipped: 0, indexCacheHits: 0, indexCacheMisses: 0 };
 }
 
 export async function fsyncDir(ctx: StoreContext, dir: string): Promise<void> {

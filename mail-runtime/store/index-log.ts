@@ -2,8 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, isErrno, readdirOrEmpty, writeFileAtomic, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import { DeliveryIds } from './deliveries';
+import { readCache } from './index-cache';
 import { checkStored, IndexRecord, parseSnapshot, type SnapshotFile } from './on-disk';
-import { StoreError, type MessageMeta } from './types';
+import type { IndexState, LoadedIndex, Msg } from './index-state';
+import { StoreError } from './types';
 import { ExpungeLog } from './vanished';
 
 export type { IndexRecord } from './on-disk';
@@ -21,43 +23,6 @@ export type { IndexRecord } from './on-disk';
  * `snapshot.O` exists nothing written later under a lower epoch is read
  * again: a paused zombie's late appends land in files the new owner ignores.
  */
-
-export interface Msg extends MessageMeta {
-  /** Unique part of the Maildir file name (everything before ":2,"). */
-  readonly base: string;
-}
-
-export interface IndexState {
-  uidValidity: number;
-  uidNext: number;
-  highestModseq: number;
-  /**
-   * RFC 3501 §2.3.2: every UID up to this one has been announced as
-   * `\Recent` to some session (claimed). Undefined: not known (an index
-   * written before this was kept, or a folder adopted from Dovecot).
-   */
-  recentUid?: number;
-  /** Ascending UIDs. */
-  messages: Msg[];
-  /** Mod-sequences of expunges (RFC 7162 QRESYNC); one object shared by successive states. */
-  expunges: ExpungeLog;
-  /** Delivery ids accepted within the horizon (./deliveries.ts); one object shared by successive states. */
-  deliveries: DeliveryIds;
-}
-
-export interface LoadedIndex {
-  state: IndexState;
-  /** Epoch of the snapshot read (-1: none, the folder has no index yet). */
-  snapshotEpoch: number;
-  /** Generation the snapshot says follows it: appends must never go to a lower one. */
-  snapshotGen: number;
-  /** Highest log generation of snapshotEpoch present (or snapshot gen - 1 if none). */
-  lastGen: number;
-  /** A log ended with a partial line (crash during write): start a new generation. */
-  torn: boolean;
-  /** Records replayed from logs. */
-  replayed: number;
-}
 
 const SNAP_RE = /^snapshot\.(\d+)\.json$/;
 const LOG_RE = /^index\.(\d+)\.(\d+)\.log$/;
@@ -101,6 +66,9 @@ async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity:
     // then be above what a client may already have seen.
     return { state: { uidValidity: 0, uidNext: 1, highestModseq: 1, messages: [], expunges: new ExpungeLog(), deliveries: new DeliveryIds() }, snapshotEpoch: -1, snapshotGen: 0, lastGen: -1, torn: false, replayed: 0 };
   }
+  // The binary cache of exactly these snapshot and log files, if there is one (./index-cache.ts): one read, no JSON.
+  const cached = await readCache(metaDir, entries, snapEpoch);
+  if ('loaded' in cached) return { ...cached.loaded, cache: 'hit' };
   const snapFile = snapshotPath(metaDir, snapEpoch);
   let snapText: string;
   try {
@@ -166,7 +134,7 @@ async function loadOnce(metaDir: string, epoch: number, legacyIds: (uidValidity:
     }
   }
   state.messages = [...byUid.values()].sort((a, b) => a.uid - b.uid);
-  return { state, snapshotEpoch: snapEpoch, snapshotGen: snap.gen, lastGen: gens.length ? gens[gens.length - 1] : snap.gen - 1, torn, replayed };
+  return { state, snapshotEpoch: snapEpoch, snapshotGen: snap.gen, lastGen: gens.length ? gens[gens.length - 1] : snap.gen - 1, torn, replayed, cache: cached.miss };
 }
 
 function applyRecord(state: IndexState, byUid: Map<number, Msg>, rec: IndexRecord, legacyId: (uid: number) => string): void {

@@ -52,6 +52,17 @@ export interface FolderInfo {
   flags: readonly string[];
 }
 
+/** Running counts of a folder's messages (Folder.counts()). */
+export interface FolderCounts {
+  readonly messages: number;
+  /** Without `\Seen` (RFC 3501 §6.3.10 STATUS UNSEEN). */
+  readonly unseen: number;
+  /** With `\Deleted` (RFC 9051 §6.3.11 STATUS DELETED). */
+  readonly deleted: number;
+  /** Sum of RFC822.SIZE (RFC 8438 STATUS SIZE). */
+  readonly bytes: number;
+}
+
 /** One message's metadata; never requires reading the body. Immutable. */
 export interface MessageMeta {
   readonly uid: number;
@@ -202,6 +213,12 @@ export interface Folder extends EventEmitter<FolderEventMap> {
    * later changes publish a new array, so a session may hold it.
    */
   messages(): readonly MessageMeta[];
+  /**
+   * Running counts of the current state (kept by every commit, O(1)):
+   * STATUS MESSAGES/UNSEEN/DELETED/SIZE and SELECT read them instead of
+   * walking 100,000 messages.
+   */
+  counts(): FolderCounts;
   /** Metadata of one UID, or undefined (binary search, no copy). */
   get(uid: number): MessageMeta | undefined;
   /**
@@ -304,4 +321,7 @@ export interface StoreStats {
   analyzerCalls: number;
   /** Folder opens that skipped the directory reconcile: closed cleanly and cur/ new/ unchanged since. */
   rescansSkipped: number;
+  /** Folder opens whose index came from the binary cache (index.bin), and those that read the snapshot and logs. */
+  indexCacheHits: number;
+  indexCacheMisses: number;
 }

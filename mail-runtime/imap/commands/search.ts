@@ -1,7 +1,7 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, isCurrentSummary, type MessageSummary, type SortFields } from '../message';
-import { atom, data, list, num, type ResponseValue } from '../protocol';
+import { atom, data, list, normalizeRanges, num, type ResponseValue } from '../protocol';
 import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
@@ -27,6 +27,27 @@ const SUMMARY_OPS: ReadonlySet<SearchKey['op']> = new Set(['header', 'address', 
 const needsSummary = (key: SearchKey): boolean => anySearchKey(key, (k) => SUMMARY_OPS.has(k.op) || isThreadIdKey(k));
 
 const usesModseq = (key: SearchKey): boolean => anySearchKey(key, (k) => k.op === 'modseq');
+
+/** Does the answer depend on the flags alone (SEARCH UNSEEN, FLAGGED, NOT DELETED, KEYWORD x …)? */
+const flagsOnly = (key: SearchKey): boolean => !anySearchKey(key, (k) => k.op !== 'flag' && k.op !== 'all');
+
+/**
+ * A key that is one UID or sequence range (`UID SEARCH 90001:*`): every
+ * message of its search window matches (the window is exactly that range,
+ * window.ts), so nothing needs to be evaluated per message.
+ */
+function isOneRange(key: SearchKey, uids: readonly number[]): boolean {
+  if ((key.op !== 'uid' && key.op !== 'seq') || key.set.kind !== 'set' || uids.length === 0) return false;
+  return normalizeRanges(key.set, key.op === 'seq' ? uids.length : uids[uids.length - 1]!).length === 1;
+}
+
+/** Distinct flag lists remembered by the flags-only path; a folder has a handful, past this it stops remembering. */
+const FLAG_MEMO_MAX = 1024;
+
+/** The memo key of a flag list: the flag itself for 0 or 1 flags (no new string), else the flags joined. */
+function flagListKey(flags: readonly string[]): string {
+  return flags.length === 0 ? '' : flags.length === 1 ? flags[0]! : flags.join('\u0000');
+}
 
 /** Messages per SEARCH batch: bounds memory while letting summary reads coalesce. */
 const SEARCH_BATCH = 512;
@@ -190,6 +211,11 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
     // synchronously: one reused message object, no batches, no maps — on a
     // 100,000-message folder the allocations cost more than the tests.
     const msg = new MetadataMessage();
+    // The answer of a flags-only key per distinct flag list (a 100,000-message folder has a handful of them);
+    // a key that is one UID/sequence range matches its whole window. \Recent is looked up only when asked.
+    const memo = flagsOnly(key) ? new Map<string, boolean>() : undefined;
+    const whole = isOneRange(key, uids);
+    const withRecent = anySearchKey(key, (k) => k.op === 'recent');
     for (let i = window.from; i < window.to; i++) {
       if (i === window.from || metas !== folder.messages()) {
         metas = folder.messages();
@@ -199,9 +225,24 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
       while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
       const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
       if (!meta) continue; // expunged by another session, not yet announced
-      msg.set(i + 1, meta, view.isRecent(uid));
-      if (ev.decideOnMetadata(msg) === true) hits.push({ seq: i + 1, meta });
-      ev.checkBudget();
+      let match: boolean;
+      if (whole) match = true;
+      else if (memo) {
+        const k = flagListKey(meta.flags);
+        let m = memo.get(k);
+        if (m === undefined) {
+          msg.set(i + 1, meta, false);
+          m = ev.decideOnMetadata(msg) === true;
+          if (memo.size < FLAG_MEMO_MAX) memo.set(k, m);
+          ev.checkBudget();
+        }
+        match = m;
+      } else {
+        msg.set(i + 1, meta, withRecent && view.isRecent(uid));
+        match = ev.decideOnMetadata(msg) === true;
+        ev.checkBudget();
+      }
+      if (match) hits.push({ seq: i + 1, meta });
       if (work.due()) await work.pause();
     }
     return hits;

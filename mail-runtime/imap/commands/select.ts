@@ -123,8 +123,9 @@ async function selectFolder(ctx: SessionContext, a: SelectArgs, examine: boolean
   view.showRecent = !rev2;
   view.rights = target.value.rights;
   const msgs = folder.messages();
+  // RFC 3501 §7.1 [UNSEEN n]: the first unseen message; the running count says whether there is one (no walk of an all-read folder).
   let firstUnseen = 0;
-  for (let i = 0; i < msgs.length && !firstUnseen; i++) if (!msgs[i].flags.includes('\\Seen')) firstUnseen = i + 1;
+  if (!rev2 && folder.counts().unseen > 0) for (let i = 0; i < msgs.length && !firstUnseen; i++) if (!msgs[i].flags.includes('\\Seen')) firstUnseen = i + 1;
   // FLAGS, then PERMANENTFLAGS: \* when clients may create new keywords (RFC 3501 §7.1, §7.2.6).
   for (const r of view.flagsAnnouncement()) ctx.send(r);
   ctx.send(data(num(view.count), atom('EXISTS')));

@@ -24,7 +24,7 @@ export function parseStatusItems(v: ImapValue | undefined): ParseResult<string[]
 
 /** `* STATUS name (item value ...)` for an open folder. */
 export function statusResponse(ctx: SessionContext, folder: Folder, imapName: string, items: readonly string[]): ImapResponse {
-  const msgs = folder.messages();
+  const counts = folder.counts();
   const out: ResponseValue[] = [];
   for (const item of items) {
     if (item === 'MAILBOXID') {
@@ -35,7 +35,7 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
     let value: number;
     switch (item) {
       case 'MESSAGES':
-        value = msgs.length;
+        value = counts.messages;
         break;
       case 'RECENT':
         // RFC 3501 §2.3.2: messages no session has been told about yet (see ../recent.ts).
@@ -48,15 +48,15 @@ export function statusResponse(ctx: SessionContext, folder: Folder, imapName: st
         value = folder.uidValidity;
         break;
       case 'UNSEEN':
-        value = msgs.reduce((n, m) => (m.flags.includes('\\Seen') ? n : n + 1), 0);
+        value = counts.unseen;
         break;
       case 'DELETED':
         // RFC 9051 §6.3.11: the number of messages with \Deleted.
-        value = msgs.reduce((n, m) => (m.flags.includes('\\Deleted') ? n + 1 : n), 0);
+        value = counts.deleted;
         break;
       case 'SIZE':
         // RFC 8438 §2: the total of the RFC822.SIZE of the mailbox's messages, from the index (no body read).
-        value = msgs.reduce((n, m) => n + m.size, 0);
+        value = counts.bytes;
         break;
       default:
         value = folder.highestModseq;

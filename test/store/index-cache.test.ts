@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeCache, CACHE_FILE } from '../../mail-runtime/store/index-cache';
+import { decodeCache, CACHE_FILE, CACHE_VERSION } from '../../mail-runtime/store/index-cache';
 import { MailStore, type Folder, type MessageMeta } from '../../mail-runtime/store';
 import { msg, tempRoot, userDir } from './helpers';
 
@@ -147,11 +147,11 @@ describe('binary index cache (index.bin)', () => {
   it('another format version is ignored; so is a cache older than the index files (a write after it)', async () => {
     await populate();
     const good = await fs.promises.readFile(cacheFile());
-    const v2 = Buffer.from(good);
-    v2.writeUInt32LE(2, 4);
-    expect(decodeCache(v2)).toEqual({ miss: 'version' });
+    const other = Buffer.from(good);
+    other.writeUInt32LE(CACHE_VERSION + 1, 4);
+    expect(decodeCache(other)).toEqual({ miss: 'version' });
     expect('loaded' in decodeCache(good)).toBe(true);
-    await fs.promises.writeFile(cacheFile(), v2);
+    await fs.promises.writeFile(cacheFile(), other);
     expect((await session()).stats).toEqual({ hits: 0, misses: 1 });
 
     // Stale: the cache of an earlier state put back after the log moved on (as if the process had crashed before writing a new one).
@@ -183,6 +183,22 @@ describe('binary index cache (index.bin)', () => {
     }
     const raw = decodeCache(await fs.promises.readFile(cacheFile()));
     expect('header' in raw && raw.header.snapshotEpoch).toBe(2);
+  });
+
+  it('carries the accepted delivery ids: a repeat after a reopen from the cache is still recognised', async () => {
+    const first = await session(async (inbox) => {
+      await inbox.append(msg(1), { deliveryId: 'queueentry0001' });
+    });
+    expect(first.messages).toHaveLength(0);
+    let repeat: Awaited<ReturnType<Folder['append']>> | undefined;
+    const reopened = await session(async (inbox) => {
+      repeat = await inbox.append(msg(1), { deliveryId: 'queueentry0001' });
+    });
+    expect(reopened.stats.hits).toBe(1);
+    expect(reopened.messages).toHaveLength(1);
+    expect(repeat).toMatchObject({ uid: reopened.messages[0]!.uid, duplicate: true });
+    const after = await session();
+    expect(after.messages).toHaveLength(1);
   });
 });
 

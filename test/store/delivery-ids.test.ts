@@ -7,10 +7,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MailStore, isStoreError, type Folder } from '../../mail-runtime/store';
+import { type MailStore, isStoreError, type Folder } from '../../mail-runtime/store';
 import { DELIVERY_ID_HORIZON_MS, DeliveryIds, MAX_DELIVERY_IDS, deliveryIdOfBase } from '../../mail-runtime/store/deliveries';
 import { newBaseName } from '../../mail-runtime/store/folder';
-import { msg, tempRoot, userDir } from './helpers';
+import { msg, tempRoot, userDir, withInbox } from './helpers';
 
 const ADDR = 'ida@example.org';
 const ID_A = 'lx1abc0de0123456789';
@@ -25,22 +25,8 @@ afterEach(async () => {
   await cleanup();
 });
 
-/** Opens ADDR's INBOX at `epoch` in a fresh store (a restart, or a new owner), runs fn, closes everything. */
-async function withInbox<T>(epoch: number, fn: (inbox: Folder, store: MailStore) => Promise<T>): Promise<T> {
-  const store = new MailStore({ root });
-  try {
-    const user = await store.openUser(ADDR, { epoch });
-    const inbox = await user.openFolder('INBOX');
-    try {
-      return await fn(inbox, store);
-    } finally {
-      await inbox.close();
-      await user.close();
-    }
-  } finally {
-    await store.close();
-  }
-}
+/** ADDR's INBOX at `epoch` in a fresh store (a restart, or a new owner). */
+const inInbox = <T>(epoch: number, fn: (inbox: Folder, store: MailStore) => Promise<T>): Promise<T> => withInbox(root, ADDR, fn, { epoch });
 
 async function filesInCur(): Promise<string[]> {
   return (await fs.promises.readdir(path.join(userDir(root, ADDR), 'cur'))).filter((e) => !e.startsWith('.'));
@@ -48,7 +34,7 @@ async function filesInCur(): Promise<string[]> {
 
 describe('delivery ids in the store', () => {
   it('the same id twice gives one message; different ids give two', async () => {
-    await withInbox(1, async (inbox, store) => {
+    await inInbox(1, async (inbox, store) => {
       const first = await inbox.append(msg(1), { deliveryId: ID_A });
       expect(first.duplicate).toBeUndefined();
       const commits = store.stats.commits;
@@ -66,7 +52,7 @@ describe('delivery ids in the store', () => {
   });
 
   it('two attempts of one delivery at once write one copy', async () => {
-    await withInbox(1, async (inbox) => {
+    await inInbox(1, async (inbox) => {
       const results = await Promise.all([inbox.append(msg(1), { deliveryId: ID_A }), inbox.append(msg(1), { deliveryId: ID_A }), inbox.append(msg(1), { deliveryId: ID_A })]);
       expect(results.filter((r) => r.duplicate !== true)).toHaveLength(1);
       expect(new Set(results.map((r) => r.uid)).size).toBe(1);
@@ -75,19 +61,19 @@ describe('delivery ids in the store', () => {
   });
 
   it('is remembered across a restart (log replay) and a takeover by a newer epoch (snapshot)', async () => {
-    const uid = await withInbox(1, async (inbox) => (await inbox.append(msg(1), { deliveryId: ID_A })).uid);
+    const uid = await inInbox(1, async (inbox) => (await inbox.append(msg(1), { deliveryId: ID_A })).uid);
     // Restart under the same epoch: the id comes back from the log record written with the message.
-    await withInbox(1, async (inbox) => {
+    await inInbox(1, async (inbox) => {
       expect(await inbox.append(msg(1), { deliveryId: ID_A })).toMatchObject({ uid, duplicate: true });
       expect(inbox.messages()).toHaveLength(1);
     });
     // A new owner (epoch 2) snapshots what it read before writing: the snapshot carries the id…
-    await withInbox(2, async (inbox) => {
+    await inInbox(2, async (inbox) => {
       expect(await inbox.append(msg(1), { deliveryId: ID_A })).toMatchObject({ uid, duplicate: true });
       await inbox.append(msg(2), { deliveryId: ID_B });
     });
     // …and the owner after it (epoch 3) reads ids from that snapshot and from epoch 2's log.
-    await withInbox(3, async (inbox) => {
+    await inInbox(3, async (inbox) => {
       expect(await inbox.append(msg(1), { deliveryId: ID_A })).toMatchObject({ uid, duplicate: true });
       expect((await inbox.append(msg(2), { deliveryId: ID_B })).duplicate).toBe(true);
       expect(inbox.messages()).toHaveLength(2);
@@ -98,7 +84,7 @@ describe('delivery ids in the store', () => {
   });
 
   it('a message the user expunged is not delivered again by a repeat', async () => {
-    await withInbox(1, async (inbox) => {
+    await inInbox(1, async (inbox) => {
       const { uid } = await inbox.append(msg(1), { deliveryId: ID_A });
       await inbox.store([uid], 'add', ['\\Deleted']);
       await inbox.expunge([uid]);
@@ -109,14 +95,14 @@ describe('delivery ids in the store', () => {
   });
 
   it('a delivered file whose log record was lost (a crash) still counts: its name carries the id', async () => {
-    await withInbox(1, async (inbox) => {
+    await inInbox(1, async (inbox) => {
       await inbox.append(msg(0));
     });
     // What a crash between the rename into cur/ and the log's fsync leaves: the file, no record.
     const base = newBaseName('host', msg(1).length, msg(1).length, ID_A);
     expect(deliveryIdOfBase(base)).toBe(ID_A);
     await fs.promises.writeFile(path.join(userDir(root, ADDR), 'cur', `${base}:2,`), msg(1));
-    await withInbox(1, async (inbox) => {
+    await inInbox(1, async (inbox) => {
       expect(inbox.messages()).toHaveLength(2); // the reconcile adopted it
       expect((await inbox.append(msg(1), { deliveryId: ID_A })).duplicate).toBe(true);
       expect(inbox.messages()).toHaveLength(2);
@@ -127,7 +113,7 @@ describe('delivery ids in the store', () => {
   });
 
   it('refuses a malformed id or an internal date with an id (nothing written)', async () => {
-    await withInbox(1, async (inbox) => {
+    await inInbox(1, async (inbox) => {
       for (const bad of ['short', 'UPPERCASE0123456', 'has-dash-0123456', 'x'.repeat(41)]) {
         const err = await inbox.append(msg(1), { deliveryId: bad }).catch((e: unknown) => e);
         expect(isStoreError(err, 'CANNOT')).toBe(true);

@@ -30,6 +30,19 @@ export interface TestRspamd {
  */
 export async function startRspamd(): Promise<TestRspamd> {
   const rspamd = findProgram(['/usr/bin/rspamd', 'rspamd'], 'rspamd');
+  // freePort() closes its probe before rspamd binds, so another process on a
+  // busy CI machine can take the port in between (CI saw "bind … Address
+  // already in use"): a bounded number of tries, each with fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRspamdOnce(rspamd);
+    } catch (e) {
+      if (attempt >= 4 || !(e instanceof Error) || !e.message.includes('Address already in use')) throw e;
+    }
+  }
+}
+
+async function startRspamdOnce(rspamd: string): Promise<TestRspamd> {
   const dir = await mkdtemp(join(tmpdir(), 'mf-rspamd-'));
   await mkdir(join(dir, 'db'));
   const [httpPort, milterPort] = [await freePort(), await freePort()];
@@ -68,7 +81,13 @@ worker "rspamd_proxy" {
   // As root rspamd wants an unprivileged user to switch to; the test's own temp dir is fine to run in as root.
   const args = ['-f', '-c', conf, ...(process.getuid?.() === 0 ? ['--insecure'] : [])];
   const daemon = startDaemon(rspamd, args, { cwd: dir });
-  await waitReady(daemon, 'rspamd', async () => (await httpPing(httpPort)) && (await canConnect(milterPort)));
+  try {
+    await waitReady(daemon, 'rspamd', async () => (await httpPing(httpPort)) && (await canConnect(milterPort)));
+  } catch (e) {
+    await daemon.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     http: `127.0.0.1:${httpPort}`,
     milter: `127.0.0.1:${milterPort}`,

@@ -31,13 +31,13 @@ describe('two sessions on one mailbox', () => {
   it('new mail, flag changes and expunges reach the other session at its next command', async () => {
     const setup = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
     open.push(setup);
-    await setup.command('c', 'CREATE Shared');
-    await imapAppend(setup, 'a', 'Shared', message('first'));
-    const a = await session('Shared');
-    const b = await session('Shared');
+    await setup.command('c', 'CREATE Team');
+    await imapAppend(setup, 'a', 'Team', message('first'));
+    const a = await session('Team');
+    const b = await session('Team');
 
     // B appends: A sees EXISTS on NOOP.
-    await imapAppend(b, 'b1', 'Shared', message('second'));
+    await imapAppend(b, 'b1', 'Team', message('second'));
     expect(await a.command('a1', 'NOOP')).toEqual(['* 2 EXISTS', 'a1 OK NOOP completed']);
     expect(await a.command('a2', 'NOOP')).toEqual(['a2 OK NOOP completed']);
 

@@ -8,8 +8,7 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, CLUSTER_TOKEN, waitFor } from '../helpers/hub';
 import { TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
-import { quote } from '../helpers/imap';
-import { LineClient } from '../helpers/line-client';
+import { imapLoginReply } from '../helpers/imap';
 import { makeCa } from '../helpers/pki';
 
 /**
@@ -66,16 +65,8 @@ async function issuedCertificate(port: number, id: string, unlike?: string): Pro
   return found!;
 }
 
-async function imapLogin(port: number, u: TestUserSpec): Promise<string> {
-  const c = await LineClient.connect(port);
-  try {
-    await c.readLine(ANSWER_MS);
-    const lines = await c.command('L', `LOGIN ${quote(u.address)} ${quote(u.password)}`, ANSWER_MS);
-    return lines[lines.length - 1]!;
-  } finally {
-    c.close();
-  }
-}
+/** One IMAP LOGIN through `port`: the tagged reply. */
+const imapLogin = (port: number, u: TestUserSpec): Promise<string> => imapLoginReply(port, u.address, u.password, ANSWER_MS);
 
 async function csr(cn: string): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

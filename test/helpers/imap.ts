@@ -18,6 +18,18 @@ export async function imapLogin(port: number, user: string, password: string): P
   return c;
 }
 
+/** One LOGIN on a fresh connection, closed afterwards: the tagged reply (success or not), each read bounded by `timeoutMs`. */
+export async function imapLoginReply(port: number, user: string, password: string, timeoutMs?: number): Promise<string> {
+  const c = await LineClient.connect(port);
+  try {
+    await c.readLine(timeoutMs);
+    const lines = await c.command('L', `LOGIN ${quote(user)} ${quote(password)}`, timeoutMs);
+    return lines[lines.length - 1]!;
+  } finally {
+    c.close();
+  }
+}
+
 export function quote(s: string): string {
   return `"${s.replace(/["\\]/g, (m) => `\\${m}`)}"`;
 }

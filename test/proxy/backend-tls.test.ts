@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueMemberCertificate } from '../../mail-runtime/hub/ca';
 import { waitFor } from '../helpers/hub';
 import { TestCluster, type RunningMember, type TestUserSpec } from '../helpers/cluster';
-import { quote } from '../helpers/imap';
+import { imapLoginReply } from '../helpers/imap';
 import { LineClient } from '../helpers/line-client';
 import { makeCa } from '../helpers/pki';
 
@@ -38,16 +38,7 @@ afterAll(async () => {
 });
 
 /** One IMAP LOGIN through `port`: the tagged reply. */
-async function imapLogin(port: number, u: TestUserSpec): Promise<string> {
-  const c = await LineClient.connect(port);
-  try {
-    await c.readLine(ANSWER_MS);
-    const lines = await c.command('L', `LOGIN ${quote(u.address)} ${quote(u.password)}`, ANSWER_MS);
-    return lines[lines.length - 1]!;
-  } finally {
-    c.close();
-  }
-}
+const imapLogin = (port: number, u: TestUserSpec): Promise<string> => imapLoginReply(port, u.address, u.password, ANSWER_MS);
 
 beforeAll(async () => {
   pki = await mkdtemp(join(tmpdir(), 'mf-backend-tls-pki-'));

@@ -76,3 +76,20 @@ export async function waitReady(d: Daemon, what: string, ready: () => Promise<bo
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * Starts a daemon on ports from freePort(), again with fresh ports when one
+ * was taken: freePort() closes its probe before the daemon binds, so on a
+ * busy machine another process can take the port in between (CI saw rspamd
+ * fail with "bind … Address already in use"). `start` must clean up after
+ * itself when it throws. A bounded number of tries.
+ */
+export async function retryWhilePortTaken<T>(start: () => Promise<T>, tries = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= tries || !(e instanceof Error) || !e.message.includes('Address already in use')) throw e;
+    }
+  }
+}

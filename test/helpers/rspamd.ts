@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findProgram, freePort, startDaemon, waitReady } from './daemon';
+import { findProgram, freePort, retryWhilePortTaken, startDaemon, waitReady } from './daemon';
 
 /**
  * The GTUBE test string (spamassassin.apache.org/gtube): every spam scanner
@@ -30,16 +30,7 @@ export interface TestRspamd {
  */
 export async function startRspamd(): Promise<TestRspamd> {
   const rspamd = findProgram(['/usr/bin/rspamd', 'rspamd'], 'rspamd');
-  // freePort() closes its probe before rspamd binds, so another process on a
-  // busy CI machine can take the port in between (CI saw "bind … Address
-  // already in use"): a bounded number of tries, each with fresh ports.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startRspamdOnce(rspamd);
-    } catch (e) {
-      if (attempt >= 4 || !(e instanceof Error) || !e.message.includes('Address already in use')) throw e;
-    }
-  }
+  return retryWhilePortTaken(() => startRspamdOnce(rspamd));
 }
 
 async function startRspamdOnce(rspamd: string): Promise<TestRspamd> {

@@ -166,11 +166,16 @@ describe('dashboard event stream (Server-Sent Events)', () => {
     expect((await call('GET', '/v1/events/stream')).status).toBe(401);
     const { cookie } = await login(ADMIN_TOKEN);
     const streams: AbortController[] = [];
+    // Held until the end: fetch cancels the body of a Response that is garbage collected unread, which closes
+    // its stream on the hub and would let a 33rd stream in.
+    const held: Response[] = [];
     try {
       const open = async () => {
         const ctl = new AbortController();
         streams.push(ctl);
-        return fetch(`${base}/v1/events/stream`, { headers: { cookie }, signal: ctl.signal });
+        const res = await fetch(`${base}/v1/events/stream`, { headers: { cookie }, signal: ctl.signal });
+        held.push(res);
+        return res;
       };
       const first = await open();
       expect(first.status).toBe(200);

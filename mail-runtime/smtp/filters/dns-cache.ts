@@ -84,13 +84,20 @@ function codeOf(err: unknown): string {
  */
 export function budgetedResolver(base: DNSResolver, budgetMs: number, signal?: AbortSignal): DNSResolver {
   let deadline: number | undefined;
+  // Set when a lookup's timer fires: libuv timers count whole milliseconds of
+  // loop time and can fire a fraction of a millisecond before performance.now()
+  // reaches the deadline, and a lookup right after must not see time left.
+  let spent = false;
   return (name, rrtype) => {
     if (signal?.aborted) return Promise.reject(dnsError('ECANCELLED', name, 'lookup cancelled'));
     deadline ??= performance.now() + budgetMs;
     const left = deadline - performance.now();
-    if (left <= 0) return Promise.reject(dnsError('ETIMEOUT', name, `DNS budget of ${budgetMs} ms for this message used up`));
+    if (spent || left <= 0) return Promise.reject(dnsError('ETIMEOUT', name, `DNS budget of ${budgetMs} ms for this message used up`));
     return new Promise<Answer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(dnsError('ETIMEOUT', name, `no DNS answer within ${budgetMs} ms`)), left);
+      const timer = setTimeout(() => {
+        spent = true;
+        reject(dnsError('ETIMEOUT', name, `no DNS answer within ${budgetMs} ms`));
+      }, left);
       base(name, rrtype).then(
         (a) => (clearTimeout(timer), resolve(a)),
         (err: unknown) => (clearTimeout(timer), reject(err)),

@@ -118,14 +118,13 @@ export interface SpawnedMember {
 
 /**
  * A member as an operator runs it: writes `config` (a RuntimeConfig of role
- * node, storage and users inside `dir`) to `<dir>/member-<memberId>.json` and starts
+ * node, storage and users inside `dir`) to `<dir>/member.json` and starts
  * `node bin/mailfleet.js run --config <file>` on loopback, waiting (bounded)
  * for its ready line. Nothing else configures it: MAILFLEET_* variables of
  * the test process are not passed on.
  */
 export async function spawnMember(dir: string, config: Record<string, unknown>, timeoutMs = 30_000): Promise<SpawnedMember> {
-  // Named for the member, so members of one folder can start side by side.
-  const file = join(dir, typeof config.memberId === 'string' ? `member-${config.memberId}.json` : 'member.json');
+  const file = join(dir, 'member.json');
   await writeFile(file, JSON.stringify(config));
   const p = await spawnUntilReady<{ imapPort: number; pop3Port: number; healthPort: number }>([join(ROOT, 'bin', 'mailfleet.js'), 'run', '--config', file], { what: 'member', timeoutMs });
   // Every port of the ready line (imapsPort, lmtpPort, … when configured): callers widen the type for what their config listens on.

@@ -2,21 +2,24 @@ import { Worker } from 'node:worker_threads';
 import type { FsyncStats } from './fsync';
 
 /**
- * Writes queue segments in a thread of their own, with plain synchronous
- * file calls: create in tmp/, write, fsync, rename into seg/, fsync seg/ —
- * the same steps and order as fsync.ts writeDurable + fsyncDir, so the same
- * durability. Why a thread: done with fs.promises each step is a trip
- * through libuv's pool and back to the event loop (about nine per segment),
- * and on a busy gateway every trip waits behind SMTP parsing, filters and
- * LMTP for its turn, so a segment took tens of milliseconds of which the
- * disk needed a few (issue 14: 85 ms mean queue step at 10 KB). Here the
- * steps run back to back and the event loop hears once, when the segment
- * is durable; the pool stays free for the journal and message reads.
+ * Writes queue segments in a thread of their own: create in tmp/, write,
+ * fsync, rename into seg/, fsync seg/ — the same steps and order as
+ * fsync.ts writeDurable + fsyncDir, so the same durability. Why a thread:
+ * done with fs.promises from the event loop each step is a trip through
+ * libuv's pool and back (about nine per segment), and on a busy gateway
+ * every return waits behind SMTP parsing, filters and LMTP for its turn, so
+ * a segment took tens of milliseconds of which the disk needed a few
+ * (issue 14: 85 ms mean queue step at 10 KB). This thread's loop is idle,
+ * so the steps follow each other at once and the gateway's loop hears
+ * once, when the segment is durable.
  *
- * Jobs run one after the other in order; the next one is already waiting in
- * the thread when one ends (GroupCommit depth 2), so commits follow each
- * other without a round trip in between. The thread starts on first use and
- * is replaced if it dies (its jobs fail: nothing was acknowledged).
+ * Jobs overlap (GroupCommit depth): the writes are plain synchronous calls
+ * (page cache), the fsyncs go to libuv's pool, so the next segment's fsync
+ * runs while the previous one's is under way and the filesystem joins them
+ * in one journal commit (pipelining, not stop-and-wait), and segments whose
+ * renames are done before a directory fsync starts share it. The thread
+ * starts on first use and is replaced if it dies (its jobs fail: nothing
+ * was acknowledged).
  */
 const THREAD = `
 const { parentPort } = require('node:worker_threads');
@@ -31,38 +34,70 @@ function writeAll(fd, parts, where) {
     if (bufs.length > 0 && n > 0) bufs[0] = bufs[0].subarray(n);
   }
 }
+function fsync(fd) {
+  return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
+// The directory fsync, shared like group-commit.ts Coalesced: a job joins the
+// next one to start after its rename, never one already under way.
+const dirs = new Map();
+let dirFsyncs = 0;
+let dirFsyncsReported = 0;
+function syncDir(dir) {
+  let d = dirs.get(dir);
+  if (!d) dirs.set(dir, (d = { current: undefined, queued: undefined }));
+  const begin = () => {
+    const p = (async () => {
+      const fd = fs.openSync(dir, 'r');
+      try { await fsync(fd); } finally { fs.closeSync(fd); }
+      dirFsyncs++;
+    })().finally(() => { if (d.current === p) d.current = undefined; });
+    d.current = p;
+    return p;
+  };
+  if (d.queued) return d.queued;
+  if (!d.current) return begin();
+  const after = () => { d.queued = undefined; return begin(); };
+  d.queued = d.current.then(after, after);
+  return d.queued;
+}
 function failure(e) {
   return { message: String((e && e.message) || e), code: e && typeof e.code === 'string' ? e.code : undefined };
 }
-parentPort.on('message', (job) => {
+async function run(job) {
   let fd;
   try {
     fd = fs.openSync(job.tmp, 'wx', 0o600);
     writeAll(fd, job.parts, job.tmp);
-    fs.fsyncSync(fd);
+    await fsync(fd);
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(job.tmp, job.target);
   } catch (e) {
     if (fd !== undefined) try { fs.closeSync(fd); } catch {}
     try { fs.rmSync(job.tmp, { force: true }); } catch {}
-    parentPort.postMessage({ id: job.id, fileSynced: false, error: failure(e) });
-    return;
+    return { id: job.id, fileSynced: false, error: failure(e) };
   }
   try {
-    const d = fs.openSync(job.dir, 'r');
-    try { fs.fsyncSync(d); } finally { fs.closeSync(d); }
+    await syncDir(job.dir);
   } catch (e) {
-    parentPort.postMessage({ id: job.id, fileSynced: true, error: failure(e) });
-    return;
+    return { id: job.id, fileSynced: true, error: failure(e) };
   }
-  parentPort.postMessage({ id: job.id, fileSynced: true });
+  return { id: job.id, fileSynced: true };
+}
+parentPort.on('message', (job) => {
+  run(job).then((r) => {
+    r.dirFsyncs = dirFsyncs - dirFsyncsReported;
+    dirFsyncsReported = dirFsyncs;
+    parentPort.postMessage(r);
+  });
 });
 `;
 
 interface Reply {
   id: number;
   fileSynced: boolean;
+  /** Directory fsyncs the thread finished since its previous reply (shared ones count once). */
+  dirFsyncs: number;
   error?: { message: string; code?: string };
 }
 
@@ -136,8 +171,8 @@ export class SegmentWriter {
     if (!job) return;
     this.jobs.delete(r.id);
     if (r.fileSynced) this.stats.files++;
+    this.stats.dirs += r.dirFsyncs;
     if (!r.error) {
-      this.stats.dirs++;
       job.resolve();
       return;
     }

@@ -39,10 +39,12 @@ describe('enqueue: durable before it resolves, group commit across concurrent wr
     const n = 64;
     const ids = await Promise.all(Array.from({ length: n }, (_, i) => q.enqueue(partial(), msg(i))));
     expect(new Set(ids).size).toBe(n);
-    // Never skipped: every message was covered by a commit, each commit is one file fsync and one directory fsync.
+    // Never skipped: every message was covered by a commit, each commit is one file fsync and needs a directory fsync
+    // (shared by commits that overlap).
     expect(q.stats.committedWrites).toBe(n);
     expect(q.stats.files).toBe(q.stats.commits);
-    expect(q.stats.dirs).toBe(q.stats.commits);
+    expect(q.stats.dirs).toBeGreaterThan(0);
+    expect(q.stats.dirs).toBeLessThanOrEqual(q.stats.commits);
     // Batched: fewer commits than messages.
     expect(q.stats.commits).toBeLessThan(n);
     expect((await readdir(q.paths.seg)).length).toBe(q.stats.commits);
@@ -55,13 +57,16 @@ describe('enqueue: durable before it resolves, group commit across concurrent wr
     expect(await readdir(q.paths.tmp)).toEqual([]);
   });
 
-  it('stop-and-wait and pipelined commits both write every message once, each commit one file and one directory fsync', async () => {
+  it('stop-and-wait and pipelined commits both write every message once, each commit one file fsync and at most one directory fsync', async () => {
     for (const depth of [1, 2]) {
       const q = await QueueFolder.claim({ storagePath: storage, folder: `gw-depth-${depth}`, memberId: 'gw-a', segmentCommitDepth: depth });
       opened.push(q);
       const n = 48;
       const ids = await Promise.all(Array.from({ length: n }, (_, i) => q.enqueue(partial(), msg(i))));
-      expect(q.stats).toMatchObject({ committedWrites: n, files: q.stats.commits, dirs: q.stats.commits });
+      expect(q.stats).toMatchObject({ committedWrites: n, files: q.stats.commits });
+      // Overlapping commits share a directory fsync when their renames came before it started.
+      expect(q.stats.dirs).toBeGreaterThan(0);
+      expect(q.stats.dirs).toBeLessThanOrEqual(q.stats.commits);
       expect(q.stats.commits).toBeLessThan(n);
       // At most `depth` commits start before the rest can gather: 48 concurrent writers never cost more than depth + a few.
       expect(q.stats.commits).toBeLessThanOrEqual(depth + 2);

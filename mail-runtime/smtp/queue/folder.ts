@@ -5,7 +5,7 @@ import { QueueEntrySchema, serializeEntry } from './entry';
 import { QueueError, isErrno } from './errors';
 import { SEGMENT_MAGIC, loadFolder, readMessageAt, type Location } from './files';
 import { fsyncDir, newFsyncStats, writeDurable, type FsyncStats } from './fsync';
-import { Coalesced, GroupCommit } from './group-commit';
+import { GroupCommit } from './group-commit';
 import { SegmentWriter } from './segment-writer';
 import { folderPaths, journalName, newQueueId, tmpName, type FolderPaths } from './layout';
 import { claimFolder, type FolderOwner } from './owner';
@@ -28,9 +28,9 @@ const FRESH_CACHE_BYTES = 64 * 1024 * 1024;
 /**
  * Segment commits in flight at once (group-commit.ts; each writes its own
  * file, so they are independent). 2: while one is in the writer thread the
- * next batch is already waiting there and starts the moment it ends, and
- * its fsyncs overlap the previous commit's ownership check; whatever
- * arrives meanwhile still shares one commit. 1 would be stop-and-wait.
+ * next batch is already there, its fsync overlapping the previous one's;
+ * whatever arrives meanwhile still shares one commit. 1 would be
+ * stop-and-wait.
  */
 const SEGMENT_COMMIT_DEPTH = 2;
 
@@ -76,8 +76,6 @@ export class QueueFolder implements QueueWriter {
   private readonly segments: GroupCommit<Pending>;
   /** Writes, fsyncs and renames segments and fsyncs seg/, off the event loop (segment-writer.ts). */
   private readonly segmentWriter: SegmentWriter;
-  /** The ownership check after a segment's fsyncs, shared by the commits whose fsyncs ended before it started. */
-  private readonly segOwnerCheck: Coalesced;
   private readonly journalLines: GroupCommit<JournalItem>;
   private readonly live = new Map<string, { entry: QueueEntry; loc: Location }>();
   /** Segment file → its messages not finished yet; the file goes when the set is empty. */
@@ -99,7 +97,6 @@ export class QueueFolder implements QueueWriter {
   ) {
     this.segments = new GroupCommit((items) => this.writeSegment(items), this.stats, segmentCommitDepth);
     this.segmentWriter = new SegmentWriter(this.stats);
-    this.segOwnerCheck = new Coalesced(() => this.owner.check());
     this.journalLines = new GroupCommit((items) => this.appendJournal(items), this.stats);
   }
 
@@ -151,9 +148,9 @@ export class QueueFolder implements QueueWriter {
       offset += line.length + it.message.length;
     }
     try {
-      await this.segmentWriter.write({ tmp: tmpName(this.paths, name), target: file, dir: this.paths.seg, parts });
-      // After the fsyncs, before anyone acknowledges: a newer owner means we say nothing (DESIGN.md).
-      await this.segOwnerCheck.run();
+      const highest = await this.segmentWriter.write({ tmp: tmpName(this.paths, name), target: file, dir: this.paths.seg, epochs: this.paths.epochs, parts });
+      // Read after the fsyncs, judged before anyone acknowledges: a newer owner means we say nothing (DESIGN.md).
+      await this.owner.observed(highest);
     } catch (err) {
       // Not acknowledged: take the file back so nobody delivers mail whose sender was told to retry.
       await rm(file, { force: true }).catch(() => undefined);

@@ -72,39 +72,3 @@ export class GroupCommit<T> {
     if (this.waiting.length > 0 && this.running < this.depth) this.run();
   }
 }
-
-/**
- * One shared run of an idempotent durable step (a directory fsync, an
- * ownership check) for every caller whose own work finished before the run
- * started. A run already under way when a caller arrives may have started
- * before that caller's rename or fsync, so the caller joins the next run,
- * which starts as soon as the current one ends and serves everyone who
- * arrived meanwhile. With pipelined commits (GroupCommit depth > 1) this
- * keeps the directory fsyncs and checks at most one behind the commits.
- */
-export class Coalesced {
-  private current: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
-
-  constructor(private readonly step: () => Promise<void>) {}
-
-  /** Resolves once a run that started after this call has succeeded. */
-  run(): Promise<void> {
-    if (this.queued) return this.queued;
-    if (!this.current) return this.begin();
-    const after = (): Promise<void> => {
-      this.queued = undefined;
-      return this.begin();
-    };
-    this.queued = this.current.then(after, after);
-    return this.queued;
-  }
-
-  private begin(): Promise<void> {
-    const p: Promise<void> = this.step().finally(() => {
-      if (this.current === p) this.current = undefined;
-    });
-    this.current = p;
-    return p;
-  }
-}

@@ -11,7 +11,8 @@ import type { FsyncStats } from './fsync';
  * a segment took tens of milliseconds of which the disk needed a few
  * (issue 14: 85 ms mean queue step at 10 KB). This thread's loop is idle,
  * so the steps follow each other at once and the gateway's loop hears
- * once, when the segment is durable.
+ * once, when the segment is durable, with the ownership markers read
+ * right after (the check that must follow the fsyncs, DESIGN.md).
  *
  * Jobs overlap (GroupCommit depth): the writes are plain synchronous calls
  * (page cache), the fsyncs go to libuv's pool, so the next segment's fsync
@@ -37,8 +38,8 @@ function writeAll(fd, parts, where) {
 function fsync(fd) {
   return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
-// The directory fsync, shared like group-commit.ts Coalesced: a job joins the
-// next one to start after its rename, never one already under way.
+// The directory fsync, shared: a job joins the next one to start after its
+// rename, never one already under way (that one may have begun before it).
 const dirs = new Map();
 let dirFsyncs = 0;
 let dirFsyncsReported = 0;
@@ -77,12 +78,17 @@ async function run(job) {
     try { fs.rmSync(job.tmp, { force: true }); } catch {}
     return { id: job.id, fileSynced: false, error: failure(e) };
   }
+  let highestEpoch;
   try {
     await syncDir(job.dir);
+    // The ownership markers, read after the fsyncs (owner.ts check(): the same rule, one readdir).
+    let names = [];
+    try { names = fs.readdirSync(job.epochs); } catch (e) { if (!e || e.code !== 'ENOENT') throw e; }
+    for (const n of names) if (/^\\d+$/.test(n)) highestEpoch = Math.max(highestEpoch === undefined ? -1 : highestEpoch, Number(n));
   } catch (e) {
     return { id: job.id, fileSynced: true, error: failure(e) };
   }
-  return { id: job.id, fileSynced: true };
+  return { id: job.id, fileSynced: true, highestEpoch };
 }
 parentPort.on('message', (job) => {
   run(job).then((r) => {
@@ -98,13 +104,15 @@ interface Reply {
   fileSynced: boolean;
   /** Directory fsyncs the thread finished since its previous reply (shared ones count once). */
   dirFsyncs: number;
+  /** The highest ownership marker in epochs/, read after this job's fsyncs (undefined: none). */
+  highestEpoch?: number;
   error?: { message: string; code?: string };
 }
 
 interface Job {
   /** The thread it was sent to: only its death fails the job. */
   worker: Worker;
-  resolve: () => void;
+  resolve: (highestEpoch: number | undefined) => void;
   reject: (err: Error) => void;
 }
 
@@ -115,6 +123,8 @@ export interface SegmentJob {
   target: string;
   /** seg/, fsynced after the rename. */
   dir: string;
+  /** epochs/, read after the fsyncs (the ownership check, owner.ts). */
+  epochs: string;
   parts: readonly Buffer[];
 }
 
@@ -127,16 +137,17 @@ export class SegmentWriter {
 
   /**
    * Resolves once the segment is complete under its final name and both it
-   * and the directory are fsynced. On failure the temporary file is gone;
+   * and the directory are fsynced, with the highest ownership marker read
+   * after that (for FolderOwner.observed). On failure the temporary file is gone;
    * the final name may exist (the rename happened, the directory fsync
    * failed), and the caller removes it.
    */
-  write(job: SegmentJob): Promise<void> {
+  write(job: SegmentJob): Promise<number | undefined> {
     const worker = this.thread();
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number | undefined>((resolve, reject) => {
       this.jobs.set(id, { worker, resolve, reject });
-      worker.postMessage({ id, tmp: job.tmp, target: job.target, dir: job.dir, parts: job.parts });
+      worker.postMessage({ id, tmp: job.tmp, target: job.target, dir: job.dir, epochs: job.epochs, parts: job.parts });
     });
   }
 
@@ -173,7 +184,7 @@ export class SegmentWriter {
     if (r.fileSynced) this.stats.files++;
     this.stats.dirs += r.dirFsyncs;
     if (!r.error) {
-      job.resolve();
+      job.resolve(r.highestEpoch);
       return;
     }
     job.reject(Object.assign(new Error(r.error.message), r.error.code ? { code: r.error.code } : {}));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Coalesced, GroupCommit } from '../../../mail-runtime/smtp/queue/group-commit';
+import { GroupCommit } from '../../../mail-runtime/smtp/queue/group-commit';
 import { newFsyncStats } from '../../../mail-runtime/smtp/queue/fsync';
 
 /**
@@ -96,54 +96,5 @@ describe('GroupCommit', () => {
 
   it('refuses a depth below 1', () => {
     expect(() => new GroupCommit<number>(() => Promise.resolve(), newFsyncStats(), 0)).toThrow(/depth/);
-  });
-});
-
-describe('Coalesced (the shared ownership check after a commit)', () => {
-  it('a caller never rides a run that had started before it asked; callers waiting together share one run', async () => {
-    const runs: ReturnType<typeof gate>[] = [];
-    const c = new Coalesced(() => {
-      const g = gate();
-      runs.push(g);
-      return g.promise;
-    });
-    let firstDone = false;
-    const first = c.run().then(() => (firstDone = true));
-    expect(runs).toHaveLength(1);
-    const late = [c.run(), c.run(), c.run()];
-    let lateDone = 0;
-    for (const p of late) void p.then(() => lateDone++);
-    await tick();
-    // The three asked while run 1 was under way: they wait for run 2, which starts only after run 1.
-    expect(runs).toHaveLength(1);
-    runs[0]!.open();
-    await first;
-    expect(firstDone).toBe(true);
-    await tick();
-    expect(lateDone).toBe(0);
-    expect(runs).toHaveLength(2);
-    runs[1]!.open();
-    await Promise.all(late);
-    expect(lateDone).toBe(3);
-    // Idle again: the next caller starts a run of its own at once.
-    void c.run();
-    expect(runs).toHaveLength(3);
-    runs[2]!.open();
-  });
-
-  it('a failed run fails the callers it served (a fenced check acknowledges nothing)', async () => {
-    const runs: ReturnType<typeof gate>[] = [];
-    const c = new Coalesced(() => {
-      const g = gate();
-      runs.push(g);
-      return g.promise;
-    });
-    const a = c.run();
-    const b = c.run();
-    runs[0]!.fail(new Error('FENCED'));
-    await expect(a).rejects.toThrow('FENCED');
-    await tick();
-    runs[1]!.fail(new Error('FENCED again'));
-    await expect(b).rejects.toThrow('FENCED again');
   });
 });

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import type { FsyncStats } from './fsync';
 
 /**
- * Writes queue segments in a thread of their own: create in tmp/, write,
+ * Writes queue segments (and journal appends, `append`) in a thread of
+ * their own. A segment: create in tmp/, write,
  * fsync, rename into seg/, fsync seg/ — the same steps and order as
  * fsync.ts writeDurable + fsyncDir, so the same durability. Why a thread:
  * done with fs.promises from the event loop each step is a trip through

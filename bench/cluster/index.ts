@@ -287,7 +287,7 @@ export async function runDirectoryBench(count = 1_000_000): Promise<SuiteResult>
     const t0 = performance.now();
     const result = await api<Record<string, unknown>>(url, 'POST', '/v1/users/import', Readable.from(lines), ADMIN, 'application/x-ndjson', DIRECTORY_IMPORT_BOUND_MS);
     const importMs = performance.now() - t0;
-    process.stdout.write(`directory: ${users} users\n  bulk import (NDJSON)  ${(importMs / 1000).toFixed(1)} s  (${Math.round(count / (importMs / 1000)).toLocaleString('en')} users/s; ${JSON.stringify(result).slice(0, 120)})\n`);
+    process.stderr.write(`directory: ${users} users\n  bulk import (NDJSON)  ${(importMs / 1000).toFixed(1)} s  (${Math.round(count / (importMs / 1000)).toLocaleString('en')} users/s; ${JSON.stringify(result).slice(0, 120)})\n`);
     rows.push(row({ suite: 'directory', metric: `bulk import of ${users} users (NDJSON, admin API)`, unit: 's', mailfleet: importMs / 1000, better: 'lower', note: `${Math.round(count / (importMs / 1000)).toLocaleString('en')} users/s` }));
     rows.push(row({ suite: 'directory', metric: `bulk import rate (${users} users)`, unit: 'users/s', mailfleet: count / (importMs / 1000), better: 'higher' }));
     const lookups: number[] = [];
@@ -298,12 +298,12 @@ export async function runDirectoryBench(count = 1_000_000): Promise<SuiteResult>
       lookups.push(performance.now() - s);
     }
     lookups.sort((a, b) => a - b);
-    process.stdout.write(`  member user lookup over HTTP (1,000 random addresses)  median ${lookups[500]!.toFixed(2)} ms  p99 ${lookups[990]!.toFixed(2)} ms\n`);
+    process.stderr.write(`  member user lookup over HTTP (1,000 random addresses)  median ${lookups[500]!.toFixed(2)} ms  p99 ${lookups[990]!.toFixed(2)} ms\n`);
     rows.push(row({ suite: 'directory', metric: `login lookup at ${users} users, p50 (GET /v1/cluster/users/…, 1,000 random)`, unit: 'ms', mailfleet: lookups[500]!, better: 'lower' }));
     rows.push(row({ suite: 'directory', metric: `login lookup at ${users} users, p99`, unit: 'ms', mailfleet: lookups[990]!, better: 'lower' }));
     const metrics = await (await fetch(`http://127.0.0.1:${String(hub.ready.healthPort)}/metrics`)).text();
     const rss = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)/m.exec(metrics);
-    process.stdout.write(`  hub resident memory after import and lookups  ${rss ? `${Math.round(Number(rss[1]) / 1048576)} MiB` : 'not reported'}\n`);
+    process.stderr.write(`  hub resident memory after import and lookups  ${rss ? `${Math.round(Number(rss[1]) / 1048576)} MiB` : 'not reported'}\n`);
     if (rss) rows.push(row({ suite: 'directory', metric: `hub resident memory after import and lookups (${users} users)`, unit: 'MiB', mailfleet: Number(rss[1]) / 1048576, better: 'lower' }));
   } catch (err) {
     notes.push(`directory: ${(err as Error).message}`);

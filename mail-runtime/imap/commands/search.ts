@@ -325,6 +325,7 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
     // record; the rare message without one (its summary unusable) takes
     // the general way, in its place so the hits stay in mailbox order.
     const msg = new MetadataMessage();
+    const withRecent = anySearchKey(key, (k) => k.op === 'recent');
     for (let start = window.from; start < window.to; start += RECORD_BATCH) {
       const end = Math.min(window.to, start + RECORD_BATCH);
       const records = await folder.searchFields(uids.slice(start, end));
@@ -338,7 +339,7 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
         const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
         if (!meta) continue; // expunged by another session, not yet announced
         const rec = records.get(uid);
-        msg.set(i + 1, meta, view.isRecent(uid));
+        msg.set(i + 1, meta, withRecent && view.isRecent(uid));
         let match: boolean | null = null;
         if (rec) {
           msg.record = rec;

@@ -17,6 +17,8 @@ import { dnsLabel, domainName, hostPort, ipv4Cidr, port, strict } from './valida
  * for the active one. The topology spec caps `hubs.count` at this.
  */
 export const MAX_HUB_URLS = 16;
+/** Default lifetime of a hub-signed member certificate (`memberCertificateSeconds`): a day. */
+export const DEFAULT_MEMBER_CERTIFICATE_SECONDS = 86_400;
 
 export const RUNTIME_ROLES = ['hub', 'node', 'gateway', 'proxy', 'all', 'failover-controller'] as const;
 export type RuntimeRole = (typeof RUNTIME_ROLES)[number];
@@ -702,7 +704,7 @@ const hubFields = {
    * key that leaks is useless a day later; the role certificate the
    * deployment gave the member stays its fallback.
    */
-  memberCertificateSeconds: z.number().int().min(10).max(397 * 86_400).default(86_400),
+  memberCertificateSeconds: z.number().int().min(10).max(397 * 86_400).default(DEFAULT_MEMBER_CERTIFICATE_SECONDS),
 };
 
 /** The lease must outlast one heartbeat interval, or a member would lapse between two answered heartbeats. */

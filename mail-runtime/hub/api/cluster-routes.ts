@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MEMBER_CERTIFICATE_SECONDS } from '../../config/schema';
 import { CertificateRequestError, checkCsr, memberSubject, signMemberCertificate } from '../ca';
 import { badField, HubError } from '../errors';
 import {
@@ -24,8 +25,6 @@ import {
 } from '../protocol';
 import { route, type AnyRoute } from './route';
 
-/** Without hub options' memberCertificateMs (tests building a Hub by hand); the config's default is the same (config/schema.ts memberCertificateSeconds). */
-const DEFAULT_MEMBER_CERTIFICATE_MS = 86_400_000;
 
 /** Internal member ↔ hub endpoints (bearer cluster token); protocol/cluster.ts describes the conversation. */
 export const CLUSTER_ROUTES: AnyRoute[] = [
@@ -213,7 +212,7 @@ export const CLUSTER_ROUTES: AnyRoute[] = [
         if (err instanceof CertificateRequestError) throw badField(err.field, err.message);
         throw err;
       }
-      const validForMs = hub.o.memberCertificateMs ?? DEFAULT_MEMBER_CERTIFICATE_MS;
+      const validForMs = hub.o.memberCertificateMs ?? DEFAULT_MEMBER_CERTIFICATE_SECONDS * 1000;
       const cert = await signMemberCertificate(ca, publicKey, subject, validForMs);
       hub.o.log.info({ member: self.id, names: [subject.memberId, ...subject.dns, ...subject.ips], notAfter: cert.notAfter.toISOString() }, 'member certificate issued');
       return { certPem: cert.certPem, caPem: ca.certPem, validForMs, notAfter: cert.notAfter.toISOString() };

@@ -14,7 +14,9 @@ import { median, medianOfRounds, row, type BenchRow, type SuiteResult } from '..
  * - `failover`: from kill -9 of the node that owns a user (process gone),
  *   and from SIGSTOP of it (silent loss), to the first successful IMAP LOGIN
  *   of that user through the proxy (the issue's measure), and, beside it
- *   from the same fault, directly at a live node; median of 5 each. Each
+ *   from the same fault, directly at a live node; median of 5 SIGSTOP
+ *   rounds and 3 kill -9 rounds (BENCH_FAILOVER_ROUNDS sets both; each
+ *   row names its n and every round). Each
  *   client tries again 20 ms after an answer, every attempt bounded by its
  *   own 2 s timeout (a real client's retry, without which a login sent to
  *   the frozen node would wait out the timeout).
@@ -27,8 +29,20 @@ const ADMIN = 'bench-admin-token-0123456789abcdef';
 const CLUSTER = 'bench-cluster-token-0123456789abcdef';
 /** Cheap scrypt for bench users: the figures are about failover and lookups, not hashing. */
 const FAST = { N: 1024, r: 8, p: 1 };
-const ROUNDS = 5;
+/**
+ * Rounds per fault. A round costs a node restart and the cluster settling
+ * (≈ 4–7 s on the shared 2-core machine) besides the failover itself. kill -9
+ * takes 3: its failover is a fraction of a second and its rounds spread by
+ * ~0.1 s (275 / 411 ms in two runs of issue 12); SIGSTOP keeps 5, it is the
+ * goal that matters (≤ dead-after + 1 s) and its rounds spread by ~0.5 s.
+ */
+const ROUNDS: Record<'kill -9' | 'SIGSTOP', number> = { 'kill -9': 3, SIGSTOP: 5 };
 const POLL_MS = 20;
+
+function envRounds(fallback: number): number {
+  const v = Number(process.env.BENCH_FAILOVER_ROUNDS);
+  return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+}
 
 interface Proc {
   child: ChildProcess;
@@ -150,7 +164,8 @@ async function startHub(dir: string, url: string, storage: string, timing: Recor
   });
 }
 
-export async function runFailoverBench(): Promise<void> {
+export async function runFailoverBench(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<SuiteResult> {
+  const rows: BenchRow[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'mf-bench-failover-'));
   const storage = join(dir, 'storage');
   await writeFile(join(dir, 'admin-token'), ADMIN);
@@ -185,10 +200,11 @@ export async function runFailoverBench(): Promise<void> {
         return nodeIds.every((id) => p.nodes.some((n) => n.id === id && n.state === 'active')) && p.pending === null;
       });
     await settled();
-    process.stdout.write('failover: hub + 2 nodes + proxy on loopback (heartbeat 1 s, dead-after 3 s); time from the fault to the first successful LOGIN of a user of the lost node\n');
+    log('failover: hub + 2 nodes + proxy on loopback (heartbeat 1 s, dead-after 3 s); time from the fault to the first successful LOGIN of a user of the lost node');
     for (const mode of ['kill -9', 'SIGSTOP'] as const) {
       const direct: number[] = [];
-      const { runs: times, median: medianMs } = await medianOfRounds(ROUNDS, async (r) => {
+      const n = envRounds(ROUNDS[mode]);
+      const { runs: times, median: medianMs } = await medianOfRounds(n, async (r) => {
         await settled();
         const u = users[r % users.length]!;
         const owner = (await api<{ node: string }>(url, 'GET', `/v1/placement/owner/${encodeURIComponent(u.address)}`)).node;
@@ -214,14 +230,31 @@ export async function runFailoverBench(): Promise<void> {
         await startNode(owner);
         return ms;
       }, (ms) => ms);
+      const goalMs = mode === 'kill -9' ? 1000 : 4000;
       const goal = mode === 'kill -9' ? 'goal ≤ 1 s' : 'goal ≤ dead-after + 1 s = 4 s';
-      process.stdout.write(`  ${mode.padEnd(8)} through the proxy: median ${Math.round(medianMs)} ms  (${times.map((t) => Math.round(t)).join(', ')} ms; ${goal}; SmarterMail's default 60 s)\n`);
-      process.stdout.write(`  ${mode.padEnd(8)} directly at a live node: median ${Math.round(median(direct))} ms  (${direct.map((t) => Math.round(t)).join(', ')} ms)\n`);
+      const list = (xs: number[]): string => xs.map((t) => Math.round(t)).join(', ');
+      log(`  ${mode.padEnd(8)} through the proxy: median ${Math.round(medianMs)} ms  (${list(times)} ms; ${goal}; SmarterMail's default 60 s)`);
+      log(`  ${mode.padEnd(8)} directly at a live node: median ${Math.round(median(direct))} ms  (${list(direct)} ms)`);
+      rows.push(
+        row({
+          suite: 'failover',
+          metric: `${mode} of the owner → first LOGIN through the proxy, median of ${n}`,
+          unit: 'ms',
+          mailfleet: medianMs,
+          better: 'lower',
+          note: `rounds ${list(times)} ms (spread ${Math.round(Math.max(...times) - Math.min(...times))} ms); ${goal} (${medianMs <= goalMs ? 'met' : 'MISSED'})`,
+        }),
+        row({ suite: 'failover', metric: `${mode} of the owner → first LOGIN directly at a live node, median of ${n}`, unit: 'ms', mailfleet: median(direct), better: 'lower', note: `rounds ${list(direct)} ms` }),
+      );
     }
   } finally {
     await Promise.all([...procs.values()].map((p) => p.stop()));
     await rm(dir, { recursive: true, force: true });
   }
+  return {
+    rows,
+    notes: ['Hub, 2 nodes and a proxy as real processes on loopback, heartbeat 1 s, dead-after 3 s (defaults). Each round restarts the lost node and waits until both nodes are active before the next fault; the clients retry 20 ms after an answer, each attempt bounded by 2 s.'],
+  };
 }
 
 /** The directory suite's bound: the import (the long part) gives up after this; the lookups are 1,000 bounded calls. */
@@ -254,7 +287,7 @@ export async function runDirectoryBench(count = 1_000_000): Promise<SuiteResult>
     const t0 = performance.now();
     const result = await api<Record<string, unknown>>(url, 'POST', '/v1/users/import', Readable.from(lines), ADMIN, 'application/x-ndjson', DIRECTORY_IMPORT_BOUND_MS);
     const importMs = performance.now() - t0;
-    process.stdout.write(`directory: ${users} users\n  bulk import (NDJSON)  ${(importMs / 1000).toFixed(1)} s  (${Math.round(count / (importMs / 1000)).toLocaleString('en')} users/s; ${JSON.stringify(result).slice(0, 120)})\n`);
+    process.stderr.write(`directory: ${users} users\n  bulk import (NDJSON)  ${(importMs / 1000).toFixed(1)} s  (${Math.round(count / (importMs / 1000)).toLocaleString('en')} users/s; ${JSON.stringify(result).slice(0, 120)})\n`);
     rows.push(row({ suite: 'directory', metric: `bulk import of ${users} users (NDJSON, admin API)`, unit: 's', mailfleet: importMs / 1000, better: 'lower', note: `${Math.round(count / (importMs / 1000)).toLocaleString('en')} users/s` }));
     rows.push(row({ suite: 'directory', metric: `bulk import rate (${users} users)`, unit: 'users/s', mailfleet: count / (importMs / 1000), better: 'higher' }));
     const lookups: number[] = [];
@@ -265,12 +298,12 @@ export async function runDirectoryBench(count = 1_000_000): Promise<SuiteResult>
       lookups.push(performance.now() - s);
     }
     lookups.sort((a, b) => a - b);
-    process.stdout.write(`  member user lookup over HTTP (1,000 random addresses)  median ${lookups[500]!.toFixed(2)} ms  p99 ${lookups[990]!.toFixed(2)} ms\n`);
+    process.stderr.write(`  member user lookup over HTTP (1,000 random addresses)  median ${lookups[500]!.toFixed(2)} ms  p99 ${lookups[990]!.toFixed(2)} ms\n`);
     rows.push(row({ suite: 'directory', metric: `login lookup at ${users} users, p50 (GET /v1/cluster/users/…, 1,000 random)`, unit: 'ms', mailfleet: lookups[500]!, better: 'lower' }));
     rows.push(row({ suite: 'directory', metric: `login lookup at ${users} users, p99`, unit: 'ms', mailfleet: lookups[990]!, better: 'lower' }));
     const metrics = await (await fetch(`http://127.0.0.1:${String(hub.ready.healthPort)}/metrics`)).text();
     const rss = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)/m.exec(metrics);
-    process.stdout.write(`  hub resident memory after import and lookups  ${rss ? `${Math.round(Number(rss[1]) / 1048576)} MiB` : 'not reported'}\n`);
+    process.stderr.write(`  hub resident memory after import and lookups  ${rss ? `${Math.round(Number(rss[1]) / 1048576)} MiB` : 'not reported'}\n`);
     if (rss) rows.push(row({ suite: 'directory', metric: `hub resident memory after import and lookups (${users} users)`, unit: 'MiB', mailfleet: Number(rss[1]) / 1048576, better: 'lower' }));
   } catch (err) {
     notes.push(`directory: ${(err as Error).message}`);

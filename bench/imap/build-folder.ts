@@ -1,6 +1,7 @@
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeMessage } from '../../mail-runtime/imap/message';
+import { SEARCH_FIELDS } from '../../mail-runtime/imap/search';
 import { MailStore } from '../../mail-runtime/store';
 import { smallMessage } from './corpus';
 
@@ -11,7 +12,7 @@ export interface BuildResult {
   filesMs: number;
   /** Opening the folder: reconcile gives every file a UID and writes the index. */
   indexMs: number;
-  /** Filling the summary cache (what ENVELOPE/SEARCH FROM read), as appends would have. */
+  /** Filling the summary cache (what ENVELOPE reads) and the search-fields records (what SEARCH SUBJECT/FROM compare), as appends would have. */
   summariesMs: number;
 }
 
@@ -38,11 +39,13 @@ export async function pooled(n: number, width: number, fn: (i: number) => Promis
  * straight into `cur/` (Maildir is our on-disk format, so this is what a
  * migration from another Maildir server looks like), then the store opens
  * the folder and its reconcile indexes them (UIDs in INTERNALDATE order),
- * then the summary cache is filled through the public `getSummary`. About
+ * then the summary cache is filled through the public `getSummary` and the
+ * search-fields records through `searchFields` (written at close, as a
+ * node writes them when it closes the folder). About
  * 70 % of the messages are \Seen (the `S` info letter).
  */
 export async function buildLargeFolder(storageRoot: string, address: string, count: number, log: (s: string) => void): Promise<BuildResult> {
-  const store = new MailStore({ root: storageRoot, analyze: analyzeMessage });
+  const store = new MailStore({ root: storageRoot, analyze: analyzeMessage, searchFields: SEARCH_FIELDS });
   try {
     const user = await store.openUser(address, { epoch: 1 });
     await (await user.openFolder('INBOX')).close();
@@ -76,6 +79,8 @@ export async function buildLargeFolder(storageRoot: string, address: string, cou
       await inbox.getSummary(uids[k]);
       if ((k + 1) % 25_000 === 0) log(`  summaries: ${k + 1}/${count}`);
     });
+    // APPEND and delivery make each message's search-fields record with its summary; here they come from the cached summaries.
+    for (let k = 0; k < uids.length; k += 5000) await inbox.searchFields(uids.slice(k, k + 5000));
     const summariesMs = performance.now() - t2;
     await inbox.close();
     await user.close();

@@ -378,10 +378,14 @@ export async function imapWorkIsolation(opts: ImapWorkIsolationOptions = {}): Pr
     const usersFile = join(dir, 'users.yaml');
     await writeUsers(usersFile, [ATTACKER, BYSTANDER]);
     log(`imap-work: building a ${messages}-message INBOX`);
+    const built0 = performance.now();
     const storage = join(dir, 'storage');
     await buildLargeFolder(storage, ATTACKER.address, messages, log);
+    log(`imap-work: folder built in ${((performance.now() - built0) / 1000).toFixed(1)} s`);
     for (const scenario of wanted) {
+      const s0 = performance.now();
       const node = await startNodeChild(dir, usersFile);
+      const startS = (performance.now() - s0) / 1000;
       try {
         const by = await loggedIn(node.imapPort, BYSTANDER);
         // Warm the attacker's folder (index loaded) so the attack measures the command, not the first open.
@@ -419,6 +423,7 @@ export async function imapWorkIsolation(opts: ImapWorkIsolationOptions = {}): Pr
       } finally {
         await node.stop();
       }
+      log(`imap-work: ${scenario} took ${((performance.now() - s0) / 1000).toFixed(1)} s (node start ${startS.toFixed(1)} s)`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -85,6 +85,8 @@ export async function runIsolationBench(): Promise<SuiteResult> {
   const bystanderUser: BenchUser = { address: 'bystander@bench.test', password: 'bystander password', scrypt: CHEAP_SCRYPT };
   await writeUsers(usersFile, [alice, victim, bystanderUser]);
   const rows: IsolationRow[] = [];
+  /** Where the suite's time went, section by section (bench/README.md "Run time"). */
+  const sectionS: string[] = [];
   let member: BenchMember | undefined;
   let bystander: Bystander | undefined;
   try {
@@ -105,14 +107,19 @@ export async function runIsolationBench(): Promise<SuiteResult> {
     }
     const quiet = await bystander.measure(new Promise((r) => setTimeout(r, 2000)));
     rows.push({ section: 'no attack', metric: 'bystander NOOP p50 / p99 / max', value: `${fmtMs(quiet.p50)} / ${fmtMs(quiet.p99)} / ${fmtMs(quiet.max)}`, note: `${quiet.n} NOOPs` });
-    for (const scenario of SCENARIOS) {
+    sectionS.push(`set-up ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    for (const [i, scenario] of SCENARIOS.entries()) {
+      const s0 = performance.now();
       try {
         rows.push(...(await scenario(ctx)));
       } catch (err) {
         rows.push({ section: scenario.name || 'scenario', metric: 'failed', value: '-', note: (err as Error).message.slice(0, 160) });
       }
+      sectionS.push(`${scenario.name || `scenario ${i + 1}`} ${((performance.now() - s0) / 1000).toFixed(1)} s`);
     }
+    const k0 = performance.now();
     rows.push(...(await keepalive.report(KEEPALIVE_WATCH_MS)));
+    sectionS.push(`keep-alive wait ${((performance.now() - k0) / 1000).toFixed(1)} s`);
   } finally {
     bystander?.close();
     await member?.stop();
@@ -120,7 +127,7 @@ export async function runIsolationBench(): Promise<SuiteResult> {
     if (rows.length) printTable(rows);
   }
   const result = isolationResult(rows);
-  result.notes = [...(result.notes ?? []), `Node as \`mailfleet run\` on loopback, attackers on 127.x.y.z; goals: bystander NOOP < 100 ms, a real login under 2× its unloaded time. The suite ran ${fmtMs(performance.now() - started)}.`];
+  result.notes = [...(result.notes ?? []), `Node as \`mailfleet run\` on loopback, attackers on 127.x.y.z; goals: bystander NOOP < 100 ms, a real login under 2× its unloaded time. The suite ran ${fmtMs(performance.now() - started)}: ${sectionS.join(', ')}.`];
   return result;
 }
 export { isolationResult } from './results';

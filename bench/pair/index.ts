@@ -22,7 +22,19 @@ import { median, medianOfRounds, row, type SuiteResult } from '../report';
  */
 
 const BIN = resolve(__dirname, '..', '..', 'bin', 'mailfleet.js');
-const ROUNDS = 3;
+/**
+ * Rounds (BENCH_PAIR_ROUNDS overrides). Kept at 3: a round is one freeze of
+ * a fresh pair (≈ 27 s at load 14: primary and controller start, two probe
+ * rounds, the failover itself ≈ 17 s); the controller's decision spreads by
+ * < 0.6 s, the standby's start (the rest of the login figure) by seconds
+ * with the machine's load, which a median of 3 still shows.
+ */
+const ROUNDS = envRounds(3);
+
+function envRounds(fallback: number): number {
+  const v = Number(process.env.BENCH_PAIR_ROUNDS);
+  return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+}
 const POLL_MS = 20;
 /** Issue 13: a confirmed, fenced failover in under 30 s. */
 const GOAL_MS = 30_000;
@@ -195,6 +207,8 @@ async function oneRound(round: number): Promise<{ ms: number; decidedMs: number;
   }
 }
 
+const spread = (xs: number[]): number => Math.round(Math.max(...xs) - Math.min(...xs));
+
 export async function runPairBench(): Promise<SuiteResult> {
   const { runs, median: loginMs } = await medianOfRounds(ROUNDS, oneRound, (r) => r.ms);
   return {
@@ -205,7 +219,7 @@ export async function runPairBench(): Promise<SuiteResult> {
         unit: 'ms',
         mailfleet: loginMs,
         better: 'lower',
-        note: `rounds ${runs.map((r) => r.ms).join(', ')} ms; goal ${GOAL_MS} ms (${loginMs <= GOAL_MS ? 'met' : 'MISSED'})`,
+        note: `rounds ${runs.map((r) => r.ms).join(', ')} ms (spread ${spread(runs.map((r) => r.ms))} ms); goal ${GOAL_MS} ms (${loginMs <= GOAL_MS ? 'met' : 'MISSED'})`,
       }),
       row({
         suite: 'pair',
@@ -213,7 +227,7 @@ export async function runPairBench(): Promise<SuiteResult> {
         unit: 'ms',
         mailfleet: median(runs.map((r) => r.decidedMs)),
         better: 'lower',
-        note: `rounds ${runs.map((r) => r.decidedMs).join(', ')} ms; the rest of the first row is the standby process starting`,
+        note: `rounds ${runs.map((r) => r.decidedMs).join(', ')} ms (spread ${spread(runs.map((r) => r.decidedMs))} ms); the rest of the first row is the standby process starting`,
       }),
     ],
     notes: [

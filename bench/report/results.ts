@@ -38,6 +38,12 @@ export const RunResultsSchema = z.object({
   suiteSeconds: z.record(z.string(), z.number()).optional(),
   /** Suites not started because the run's time budget (BENCH_BUDGET_SECONDS) was spent. */
   skipped: z.array(z.string()).optional(),
+  /** Why each of `skipped` was left out (time spent, its typical time, the budget). */
+  skippedWhy: z.record(z.string(), z.string()).optional(),
+  /** The run's budget in seconds (BENCH_BUDGET_SECONDS or the default). */
+  budgetS: z.number().optional(),
+  /** 1-minute load average when each suite started and ended: a suite's time and figures move with it. */
+  suiteLoad: z.record(z.string(), z.object({ start: z.number(), end: z.number() })).optional(),
 });
 export type RunResults = z.infer<typeof RunResultsSchema>;
 
@@ -111,8 +117,24 @@ export function resultsMarkdown(res: RunResults): string {
   if (res.anchors.settings.length) out.push('', '## Like with like: settings', '', ...res.anchors.settings.map((s) => `- ${s}`));
   if (res.suiteSeconds) {
     const times = Object.entries(res.suiteSeconds);
-    out.push('', '## Time', '', '| suite | seconds |', '| --- | ---: |', ...times.map(([s, t]) => `| ${s} | ${fmtNumber(t)} |`), `| **total** (anchors found or installed included) | **${fmtNumber(res.durationS)}** |`);
-    if (res.skipped?.length) out.push('', `Not run, the time budget was spent: ${res.skipped.join(', ')}.`);
+    const loadCell = (s: string): string => {
+      const l = res.suiteLoad?.[s];
+      return l ? `${l.start.toFixed(1)} → ${l.end.toFixed(1)}` : '';
+    };
+    out.push(
+      '',
+      '## Time',
+      '',
+      '| suite | seconds | load (1 min) at start → end |',
+      '| --- | ---: | ---: |',
+      ...times.map(([s, t]) => `| ${s} | ${fmtNumber(t)} | ${loadCell(s)} |`),
+      `| **total** (anchors found or installed included) | **${fmtNumber(res.durationS)}** | ${m.loadavg.start[0]?.toFixed(1) ?? ''} → ${m.loadavg.end[0]?.toFixed(1) ?? ''} |`,
+    );
+    if (res.budgetS !== undefined) out.push('', `Budget: ${fmtNumber(res.budgetS)} s (BENCH_BUDGET_SECONDS); a suite starts only if its typical time still fits.`);
+    if (res.skipped?.length) {
+      out.push('', `Not run, the time budget was spent: ${res.skipped.join(', ')} (run them by name: \`npm run bench -- ${res.skipped.join(' ')}\`).`);
+      for (const s of res.skipped) if (res.skippedWhy?.[s]) out.push(`- ${s}: ${res.skippedWhy[s]}`);
+    }
   }
   if (res.failures.length) out.push('', '## Failures', '', ...res.failures.map((f) => `- ${f.suite}: ${esc(f.error)}`));
   return `${out.join('\n')}\n`;

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../common/log';
 import type { RuntimeConfigOf } from '../config';
 import { startImapServer, type ImapServer, type ImapServices } from '../imap';
 import { analyzeMessage } from '../imap/message';
+import { SEARCH_FIELDS } from '../imap/search';
 import { certificateSwitch, clusterCertificateSwitch, connectionLimitFromConfig, createRegistry, loadTls, registerCertificateMetrics, withClusterIdentity, registerStorageMetrics, startHealthServer, type HealthServer, type PlaintextAuthPolicy, type TlsFiles } from '../net';
 import { startPop3Server, type Pop3Server } from '../pop3';
 import { SMTP_LIMITS, type SmtpListener } from '../smtp/common';
@@ -223,7 +224,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       onOutcome: (result) => logins.inc({ result }),
     });
     // Two hops' header fields above the client limit: a message accepted at the edge at the limit still fits once the gateway and LMTP have added theirs (SMTP_LIMITS.hopHeaderBytes).
-    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes + 2 * SMTP_LIMITS.hopHeaderBytes, analyze: analyzeMessage, logger: log });
+    const store = new MailStore({ root: opts.storagePath, maxMessageBytes: limits.maxMessageBytes + 2 * SMTP_LIMITS.hopHeaderBytes, analyze: analyzeMessage, searchFields: SEARCH_FIELDS, logger: log });
     closers.push(() => store.close());
     const owns = opts.owns ?? (() => true);
     const placement = { epochOf: opts.epochFor ?? (() => 1), owns };

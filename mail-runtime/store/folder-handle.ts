@@ -120,6 +120,9 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   getSummaries(uids: readonly number[]): Promise<Map<number, unknown>> {
     return this.run('read summaries', () => this.impl.getSummaries(uids));
   }
+  searchFields(uids: readonly number[]): Promise<Map<number, readonly string[]>> {
+    return this.run('read search fields', () => this.impl.searchFields(uids));
+  }
   refresh(): Promise<void> {
     return this.run('refresh', () => this.impl.refresh());
   }

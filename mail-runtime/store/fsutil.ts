@@ -2,13 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/log';
-import type { Analyzer, StoreStats } from './types';
+import type { Analyzer, SearchFieldsDeriver, StoreStats } from './types';
 
 /** What every internal module of the store shares (one per MailStore). */
 export interface StoreContext {
   stats: StoreStats;
   logger?: Logger;
   analyze?: Analyzer;
+  /** Records for fast header searches (./fields-cache.ts); only with `analyze`. */
+  searchFields?: SearchFieldsDeriver;
   /** Host part of Maildir file names (slashes and colons escaped, Maildir spec). */
   host: string;
   /** append() refuses larger messages (TOOBIG); undefined: no cap of the store's own. */

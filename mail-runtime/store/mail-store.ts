@@ -31,7 +31,7 @@ export class MailStore {
     const max = opts.maxMessageBytes;
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new StoreError('CANNOT', 'maxMessageBytes must be a positive integer');
     this.root = path.resolve(opts.root);
-    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, host: maildirHost(), maxMessageBytes: max, sync: new SyncGate() };
+    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, ...(opts.analyze && opts.searchFields ? { searchFields: opts.searchFields } : {}), host: maildirHost(), maxMessageBytes: max, sync: new SyncGate() };
   }
 
   /** Monotonic counters (fsyncs, commits, body reads) for metrics and tests. */

@@ -250,6 +250,14 @@ export interface Folder extends EventEmitter<FolderEventMap> {
    * computed as by getSummary.
    */
   getSummaries(uids: readonly number[]): Promise<Map<number, unknown>>;
+  /**
+   * The search-fields records (MailStoreOptions.searchFields) of these
+   * messages: from memory or `search-fields.bin`, else derived from their
+   * summaries (computed if missing) and remembered. UIDs that no longer
+   * exist, and messages the deriver declines, are left out. Empty without
+   * a deriver.
+   */
+  searchFields(uids: readonly number[]): Promise<Map<number, readonly string[]>>;
   /** Reconcile with the Maildir files again (picks up files dropped in by hand). */
   refresh(): Promise<void>;
   /**
@@ -289,6 +297,18 @@ export interface UserMailbox {
  */
 export type Analyzer = (raw: Buffer) => unknown;
 
+/**
+ * Makes a short record of strings from an analyzer result (for the IMAP
+ * node: the decoded, case-folded fields SEARCH compares), kept per message
+ * in `search-fields.bin` (./fields-cache.ts). `version` names the
+ * derivation: records of another version are never used. `derive` returns
+ * null for a summary it cannot use (e.g. one from an older analyzer).
+ */
+export interface SearchFieldsDeriver {
+  readonly version: string;
+  derive(summary: unknown): readonly string[] | null;
+}
+
 export interface MailStoreOptions {
   /** Storage root; mail lives under `<root>/mail/<domain>/<local-part>/`. */
   root: string;
@@ -298,6 +318,8 @@ export interface MailStoreOptions {
    */
   maxMessageBytes?: number;
   analyze?: Analyzer;
+  /** Needs `analyze`: records derived from its results, for fast header searches (Folder.searchFields). */
+  searchFields?: SearchFieldsDeriver;
   logger?: Logger;
 }
 

@@ -109,8 +109,8 @@ describe('bench report', () => {
   it('ends with the time of each suite and the total, and names the suites the budget left out', () => {
     const md = resultsMarkdown({ ...base(), suiteSeconds: { imap: 412.3, floor: 35 }, skipped: ['isolation'] });
     expect(md).toContain('## Time');
-    expect(md).toMatch(/\| imap \| 412 \|\n\| floor \| 35\.0 \|\n\| \*\*total\*\* [^|]*\| \*\*600\*\* \|/);
-    expect(md).toContain('Not run, the time budget was spent: isolation.');
+    expect(md).toMatch(/\| imap \| 412 \| +\|\n\| floor \| 35\.0 \| +\|\n\| \*\*total\*\* [^|]*\| \*\*600\*\* \| 11\.2 → 10\.0 \|/);
+    expect(md).toContain('Not run, the time budget was spent: isolation (run them by name: `npm run bench -- isolation`).');
     // Results from before the per-suite times still read, and print no Time section.
     expect(RunResultsSchema.parse(base()).suiteSeconds).toBeUndefined();
     expect(resultsMarkdown(base())).not.toContain('## Time');

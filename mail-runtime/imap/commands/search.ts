@@ -1,8 +1,8 @@
 import { LIMITS } from '../../common/limits';
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, isCurrentSummary, type MessageSummary, type SortFields } from '../message';
-import { atom, data, list, normalizeRanges, num, type ResponseValue } from '../protocol';
-import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { atom, data, list, normalizeRanges, num, nums, type ResponseValue } from '../protocol';
+import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchUsesRecords, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
@@ -51,6 +51,8 @@ function flagListKey(flags: readonly string[]): string {
 
 /** Messages per SEARCH batch: bounds memory while letting summary reads coalesce. */
 const SEARCH_BATCH = 512;
+/** Messages per batch of search-fields records (a record is a few short strings already in memory). */
+const RECORD_BATCH = 8192;
 
 /** Cached summaries (few reads); a message without a usable one (none, or from an older analyzer) is analyzed from its file. */
 async function loadSummaries(folder: Folder, uids: readonly number[]): Promise<Map<number, MessageSummary>> {
@@ -121,6 +123,8 @@ class IndexedMessage implements SearchMessage {
  * never reach this path, so it has neither summary nor body.
  */
 class MetadataMessage implements SearchMessage {
+  /** The search-fields record, on the records path (else null). */
+  record: readonly string[] | null = null;
   seq = 0;
   uid = 0;
   flags: readonly string[] = [];
@@ -142,6 +146,9 @@ class MetadataMessage implements SearchMessage {
   }
   summary(): MessageSummary | null {
     return null;
+  }
+  fields(): readonly string[] | null {
+    return this.record;
   }
   raw(): Promise<Buffer> {
     return Promise.reject(new Error('metadata-only search reads no body'));
@@ -175,9 +182,76 @@ export interface SearchMatch {
  * LIMITS.imapSearchWorkUnits.
  */
 export async function findMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork): Promise<SearchMatch[]> {
+  const hits: SearchMatch[] = [];
+  await scanMatches(view, address, key, work, (seq, meta) => {
+    hits.push({ seq, meta });
+  });
+  return hits;
+}
+
+/**
+ * SEARCH's results as parallel typed arrays (sequence number, UID,
+ * mod-sequence per hit, in mailbox order): SEARCH UNSEEN on a
+ * 100,000-message folder has tens of thousands of hits, and an object per
+ * hit (plus a string per number in the reply) cost more than finding them.
+ */
+class HitList {
+  length = 0;
+  seqs = new Uint32Array(64);
+  uids = new Uint32Array(64);
+  /** Mod-sequences are u64 in RFC 7162; ours stay below 2^53 (a JavaScript number, as in MessageMeta). */
+  modseqs = new Float64Array(64);
+
+  push(seq: number, uid: number, modseq: number): void {
+    if (this.length === this.seqs.length) {
+      const grow = <T extends Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.seqs = grow(this.seqs, (n) => new Uint32Array(n));
+      this.uids = grow(this.uids, (n) => new Uint32Array(n));
+      this.modseqs = grow(this.modseqs, (n) => new Float64Array(n));
+    }
+    this.seqs[this.length] = seq;
+    this.uids[this.length] = uid;
+    this.modseqs[this.length] = modseq;
+    this.length++;
+  }
+
+  /** The numbers a reply names: UIDs for UID SEARCH, else sequence numbers (a view, not a copy). */
+  numbers(uid: boolean): Uint32Array {
+    return (uid ? this.uids : this.seqs).subarray(0, this.length);
+  }
+
+  highestModseq(): number {
+    let m = 0;
+    for (let i = 0; i < this.length; i++) if (this.modseqs[i]! > m) m = this.modseqs[i]!;
+    return m;
+  }
+
+  /** As objects, for the ESEARCH paths (RETURN options, SAVE, UPDATE). */
+  toSearchHits(uid: boolean): SearchHit[] {
+    const out: SearchHit[] = new Array<SearchHit>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = { n: uid ? this.uids[i]! : this.seqs[i]!, uid: this.uids[i]!, modseq: this.modseqs[i]! };
+    return out;
+  }
+}
+
+/** The matches of `key` as a HitList (see findMatches). */
+async function findHits(view: MailboxView, address: string, key: SearchKey, work: CommandWork): Promise<HitList> {
+  const hits = new HitList();
+  await scanMatches(view, address, key, work, (seq, meta) => hits.push(seq, meta.uid, meta.modseq));
+  return hits;
+}
+
+/** findMatches' walk: calls `onHit` for each match, in mailbox order. */
+async function scanMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork, onHit: (seq: number, meta: MessageMeta) => void): Promise<void> {
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
+  // SUBJECT/FROM/TO/CC/BCC alone: compare the messages' search-fields records (fields.ts), no summaries read.
+  const withRecords = withSummary && searchUsesRecords(key);
   // RFC 8474 §5.1: the id stored with each message (kept by COPY and MOVE).
   const emailIdOf = emailIds(folder);
   const threadIdOf = threadIds(address, emailIdOf);
@@ -194,7 +268,6 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
     pacer: work,
     maxUnits: LIMITS.imapSearchWorkUnits,
   });
-  const hits: SearchMatch[] = [];
   const uids = view.allUids();
   // Only the messages the key's sequence and UID sets allow (a UID SEARCH of
   // the last 10,000 of 100,000 looks at 10,000); the key still decides each.
@@ -242,10 +315,54 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
         match = ev.decideOnMetadata(msg) === true;
         ev.checkBudget();
       }
-      if (match) hits.push({ seq: i + 1, meta });
+      if (match) onHit(i + 1, meta);
       if (work.due()) await work.pause();
     }
-    return hits;
+    return;
+  }
+  if (withRecords) {
+    // SUBJECT/FROM/TO/CC/BCC: each message decided synchronously from its
+    // record; the rare message without one (its summary unusable) takes
+    // the general way, in its place so the hits stay in mailbox order.
+    const msg = new MetadataMessage();
+    const withRecent = anySearchKey(key, (k) => k.op === 'recent');
+    for (let start = window.from; start < window.to; start += RECORD_BATCH) {
+      const end = Math.min(window.to, start + RECORD_BATCH);
+      const records = await folder.searchFields(uids.slice(start, end));
+      for (let i = start; i < end; i++) {
+        if (i === start || metas !== folder.messages()) {
+          metas = folder.messages();
+          cursor = lowerBound(metas, uids[i]!);
+        }
+        const uid = uids[i]!;
+        while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
+        const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
+        if (!meta) continue; // expunged by another session, not yet announced
+        const rec = records.get(uid);
+        msg.set(i + 1, meta, withRecent && view.isRecent(uid));
+        let match: boolean | null = null;
+        if (rec) {
+          msg.record = rec;
+          match = ev.decideWithRecord(msg, rec);
+        }
+        if (match === null) {
+          ev.forget();
+          const summaries = await loadSummaries(folder, [uid]);
+          if (!summaries.has(uid)) continue; // expunged meanwhile
+          const one = new IndexedMessage(i + 1, meta, view.isRecent(uid), { folder, summaries, bodies: undefined });
+          try {
+            match = await ev.matches(one);
+          } catch (err) {
+            if (isStoreError(err, 'NONEXISTENT')) continue;
+            throw err;
+          }
+        }
+        if (match) onHit(i + 1, meta);
+        ev.checkBudget();
+        if (work.due()) await work.pause();
+      }
+    }
+    return;
   }
   for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
     ev.forget();
@@ -299,12 +416,11 @@ export async function findMatches(view: MailboxView, address: string, key: Searc
           throw err;
         }
       }
-      if (match) hits.push({ seq: msg.seq, meta });
+      if (match) onHit(msg.seq, meta);
       ev.checkBudget();
       if (work.due()) await work.pause();
     }
   }
-  return hits;
 }
 
 /** RFC 7162 §3.1.5: a search with MODSEQ in it enables CONDSTORE and reports the highest mod-sequence of the hits. */
@@ -356,10 +472,9 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
       const save = returnOptions?.includes('SAVE') ?? false;
       const modseqQuery = modseqSearch(ctx, a.query.key);
       const changesAtStart = view.changes;
-      let hits: SearchHit[];
+      let found: HitList;
       try {
-        const matches = await findMatches(view, view.folder.owner, a.query.key, new CommandWork());
-        hits = matches.map((m) => ({ n: uid ? m.meta.uid : m.seq, uid: m.meta.uid, modseq: m.meta.modseq }));
+        found = await findHits(view, view.folder.owner, a.query.key, new CommandWork());
       } catch (err) {
         // RFC 5182 §2.1: a failed SEARCH RETURN (SAVE) leaves `$` empty.
         if (save) view.savedSearch = [];
@@ -367,6 +482,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         throw err;
       }
       if (returnOptions) {
+        const hits = found.toSearchHits(uid);
         // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
         if (save) view.savedSearch = uidsToSave(returnOptions, hits);
         const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery, a.query.partial);
@@ -381,9 +497,10 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         }
         return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');
       }
-      const items: ResponseValue[] = [atom('SEARCH'), ...hits.map((h) => num(h.n))];
+      // RFC 3501 §7.2.5: `* SEARCH` and the numbers, none when nothing matched.
+      const items: ResponseValue[] = found.length ? [atom('SEARCH'), nums(found.numbers(uid))] : [atom('SEARCH')];
       // RFC 7162 §3.1.5: with MODSEQ in the criteria, report the highest mod-sequence of the hits.
-      if (modseqQuery && hits.length) items.push(list([atom('MODSEQ'), num(hits.reduce((m, h) => Math.max(m, h.modseq), 0))]));
+      if (modseqQuery && found.length) items.push(list([atom('MODSEQ'), num(found.highestModseq())]));
       ctx.send(data(...items));
       return okResult('SEARCH completed');
     },

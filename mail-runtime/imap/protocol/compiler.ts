@@ -26,7 +26,13 @@ export type ResponseValue =
   | { readonly t: 'nil' }
   | { readonly t: 'list'; readonly v: readonly ResponseValue[] }
   /** Several values with no space between them (e.g. BODYSTRUCTURE's `(part)(part)`). */
-  | { readonly t: 'concat'; readonly v: readonly ResponseValue[] };
+  | { readonly t: 'concat'; readonly v: readonly ResponseValue[] }
+  /**
+   * Numbers separated by single spaces (RFC 3501 §7.2.5 `* SEARCH 2 3 5`),
+   * written as ASCII digits straight into buffers: a SEARCH with 100,000
+   * hits makes no string or object per number. Empty writes nothing.
+   */
+  | { readonly t: 'numbers'; readonly v: Uint32Array };
 
 export interface ResponseCode {
   /** e.g. `UIDNEXT`, `PERMANENTFLAGS`, `TOOBIG`. */
@@ -55,6 +61,7 @@ export const lit = (v: string | Buffer): ResponseValue => ({ t: 'literal', v });
 export const lit8 = (v: Buffer): ResponseValue => ({ t: 'literal8', v });
 export const list = (v: readonly ResponseValue[]): ResponseValue => ({ t: 'list', v });
 export const concat = (v: readonly ResponseValue[]): ResponseValue => ({ t: 'concat', v });
+export const nums = (v: Uint32Array): ResponseValue => ({ t: 'numbers', v });
 
 export const data = (...items: ResponseValue[]): ImapResponse => ({ kind: 'data', data: items });
 export const tagged = (tag: string, status: ImapStatus, text: string, code?: ResponseCode): ImapResponse =>
@@ -148,7 +155,38 @@ function writeValue(w: Writer, v: ResponseValue): void {
     case 'concat':
       writeValues(w, v.v, '');
       return;
+    case 'numbers':
+      w.flush();
+      for (const chunk of numberChunks(v.v)) w.chunks.push(chunk);
+      return;
   }
+}
+
+/** Numbers per chunk of a `numbers` value: at most 11 bytes each (10 digits of a u32 and a space), so about 64 KiB. */
+const NUMBERS_PER_CHUNK = 6000;
+
+/** `n1 n2 n3` as ASCII, in chunks of NUMBERS_PER_CHUNK numbers (no leading or trailing space). */
+function numberChunks(v: Uint32Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let start = 0; start < v.length; start += NUMBERS_PER_CHUNK) {
+    const end = Math.min(v.length, start + NUMBERS_PER_CHUNK);
+    const buf = Buffer.allocUnsafe((end - start) * 11);
+    let p = 0;
+    for (let i = start; i < end; i++) {
+      if (i > 0) buf[p++] = 0x20;
+      let n = v[i]!;
+      // Digits of n, most significant first: count them, then fill from the right.
+      let digits = 1;
+      for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+      for (let d = digits - 1; d >= 0; d--) {
+        buf[p + d] = 0x30 + (n % 10);
+        n = Math.floor(n / 10);
+      }
+      p += digits;
+    }
+    out.push(buf.subarray(0, p));
+  }
+  return out;
 }
 
 function writeValues(w: Writer, values: readonly ResponseValue[], sep: string): void {

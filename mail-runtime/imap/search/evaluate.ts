@@ -14,6 +14,7 @@
  */
 import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, unicodeCasemap, type MessageSummary, type SortFields } from '../message';
 import { dayNumber, sequenceSetMatcher, type CalendarDate, type SequenceSet } from '../protocol';
+import { FIELD_INDEX, recordAnswers, SUBJECTS_AT } from './fields';
 import type { AddressField, DateComparison, SearchKey } from './parse';
 
 /** What the evaluator needs to know about one message. */
@@ -29,6 +30,12 @@ export interface SearchMessage {
   readonly recent: boolean;
   /** The cached summary; `null` when not loaded (keys that need it are then undecided). */
   summary(): MessageSummary | null;
+  /**
+   * The message's search-fields record (./fields.ts), when there is one:
+   * SUBJECT/FROM/TO/CC/BCC keys with a non-empty string are then answered
+   * from it, without the summary.
+   */
+  fields?(): readonly string[] | null;
   raw(): Promise<Buffer>;
 }
 
@@ -124,7 +131,7 @@ type TextKey = Extract<SearchKey, { op: 'header' | 'address' | 'body' | 'text' }
 type Tri = boolean | null;
 
 /** What evalKey may look at: index metadata only, also the cached summary, or also the body (answers computed). */
-type Level = 'metadata' | 'summary' | 'body';
+type Level = 'metadata' | 'record' | 'summary' | 'body';
 
 /**
  * One SEARCH query compiled for one mailbox state (`ctx`). Use it for every
@@ -141,6 +148,10 @@ export class SearchEvaluator {
   /** Answers of header/body/text keys, per message UID, until the message is decided. */
   private readonly answers = new Map<number, Map<TextKey, boolean>>();
   private readonly saved: ReadonlySet<number>;
+  /** Every header and address key can be answered from a search-fields record (./fields.ts). */
+  private recordsSuffice = true;
+  /** Answers of the header and address keys for the message decideWithRecord is deciding (reused). */
+  private readonly recordAnswers = new Map<TextKey, boolean>();
   private readonly pacer: SearchPacer;
   private readonly maxUnits: number;
 
@@ -153,6 +164,7 @@ export class SearchEvaluator {
     this.pacer = opts.pacer ?? NO_PACER;
     this.maxUnits = opts.maxUnits ?? Number.POSITIVE_INFINITY;
     this.compile(key);
+    this.recordsSuffice = [...this.headerKeys, ...this.addressKeys].every(recordAnswers);
   }
 
   /** Throws SearchWorkExceeded once the work done is over the budget (call between messages). */
@@ -202,6 +214,38 @@ export class SearchEvaluator {
     return this.evalKey(this.key, msg, 'metadata', new FlagCache(msg));
   }
 
+  /**
+   * Decides synchronously from index metadata and the message's
+   * search-fields record (./fields.ts), for a key searchUsesRecords()
+   * accepts; null if the key needs more (then use matches()).
+   */
+  decideWithRecord(msg: SearchMessage, rec: readonly string[]): Tri {
+    if (!this.recordsSuffice) return null;
+    this.recordAnswers.clear();
+    this.units += scanUnits(this.answerFromRecord(rec, this.recordAnswers));
+    return this.evalKey(this.key, msg, 'record', new FlagCache(msg));
+  }
+
+  /** Fills `answers` for every header and address key from a record; returns the characters scanned. */
+  private answerFromRecord(rec: readonly string[], answers: Map<TextKey, boolean>): number {
+    let scanned = 0;
+    if (this.headerKeys.length) {
+      for (let i = SUBJECTS_AT; i < rec.length; i++) scanned += rec[i]!.length;
+      for (const k of this.headerKeys) {
+        const needle = this.folded.get(k)!;
+        let found = false;
+        for (let i = SUBJECTS_AT; i < rec.length && !found; i++) found = rec[i]!.includes(needle);
+        answers.set(k, found);
+      }
+    }
+    for (const k of this.addressKeys) {
+      const text = rec[FIELD_INDEX[k.field]] ?? '';
+      scanned += text.length;
+      answers.set(k, text.includes(this.folded.get(k)!));
+    }
+    return scanned;
+  }
+
   /** Decides without the body (metadata and the cached summary); null: BODY/TEXT must look at it. */
   async decideWithoutBody(msg: SearchMessage): Promise<Tri> {
     await this.answerHeaders(msg);
@@ -246,6 +290,12 @@ export class SearchEvaluator {
     if (!first) return;
     const answers = this.answersOf(msg.uid);
     if (answers.has(first)) return;
+    const rec = this.recordsSuffice ? (msg.fields?.() ?? null) : null;
+    if (rec) {
+      // The record holds what the summary path below computes (decoded, folded): compare only.
+      await this.step(scanUnits(this.answerFromRecord(rec, answers)));
+      return;
+    }
     const summary = msg.summary();
     if (!summary) return;
     const fields = new Map<string, string[]>();
@@ -334,6 +384,7 @@ export class SearchEvaluator {
         return msg.recent === key.set;
       case 'header':
       case 'address':
+        if (level === 'record') return this.recordAnswers.get(key) ?? null;
         return level === 'metadata' ? null : (this.answers.get(msg.uid)?.get(key) ?? null);
       case 'internaldate':
         return compareDay(internalDay(msg), key.cmp, key.date);
@@ -414,6 +465,23 @@ export function anySearchKey(key: SearchKey, leaf: (k: SearchKey) => boolean): b
     default:
       return leaf(key);
   }
+}
+
+/**
+ * True when the key's header and address keys can all be answered from
+ * search-fields records (./fields.ts) and nothing else in it needs the
+ * summary or body (SENTDATE, THREADID, HEADER of another field, BODY/TEXT).
+ */
+export function searchUsesRecords(key: SearchKey): boolean {
+  let some = false;
+  const other = anySearchKey(key, (k) => {
+    if (recordAnswers(k)) {
+      some = true;
+      return false;
+    }
+    return k.op === 'header' || k.op === 'address' || k.op === 'sentdate' || k.op === 'body' || k.op === 'text' || (k.op === 'objectid' && k.kind === 'THREADID');
+  });
+  return some && !other;
 }
 
 /** True when evaluating `key` may need the message body (BODY/TEXT). */

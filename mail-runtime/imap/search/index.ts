@@ -5,5 +5,6 @@
 export type { SearchKey, SearchParseResult, SearchQuery } from './parse';
 export { parsePartialRange, parseSearch, SEARCH_CHARSETS } from './parse';
 export type { SearchMessage } from './evaluate';
-export { anySearchKey, decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, SearchWorkExceeded } from './evaluate';
+export { anySearchKey, decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, searchUsesRecords, SearchWorkExceeded } from './evaluate';
+export { SEARCH_FIELDS } from './fields';
 export { searchWindow } from './window';

@@ -60,6 +60,20 @@ export class FolderOwner {
   }
 
   /**
+   * The same verdict as check() from a reading of the markers someone else
+   * made (the segment writer thread reads them right after its fsyncs, so
+   * the gateway's loop need not go to the disk once more): throws FENCED,
+   * and stays fenced, when `highest` is newer than ours.
+   */
+  async observed(highest: number | undefined): Promise<void> {
+    this.assertOwner();
+    if (highest === undefined || highest <= this.epoch) return;
+    const holder = await readMarker(this.paths, highest);
+    this.fencedReason = `taken over by ${holder?.memberId ?? 'another member'} at epoch ${highest} (ours: ${this.epoch})`;
+    this.assertOwner();
+  }
+
+  /**
    * check(), unless one that started less than `maxAgeMs` ago passed. For
    * the look before a delivery (the check that guards acknowledgements runs
    * after every group commit regardless): a takeover waits for a lapsed

@@ -13,6 +13,7 @@ import {
   lit,
   NIL,
   nstr,
+  nums,
   num,
   str,
   tagged,
@@ -109,6 +110,25 @@ const imapValue: fc.Arbitrary<ResponseValue> = fc.letrec<{ value: ResponseValue 
     fc.array(tie('value'), { maxLength: 4 }).map(list),
   ),
 })).value;
+
+describe('numbers (RFC 3501 §7.2.5 SEARCH response)', () => {
+  it('writes the numbers of a Uint32Array as `n n n`, in chunks, exactly like joining them', () => {
+    expect(compileResponseBuffer(data(atom('SEARCH'), nums(new Uint32Array([1, 10, 4294967295])))).toString()).toBe('* SEARCH 1 10 4294967295\r\n');
+    // Past one chunk (6,000 numbers): the chunk boundary keeps exactly one space.
+    const many = Uint32Array.from({ length: 13_001 }, (_, i) => (i * 7919) % 1_000_003);
+    const chunks = compileResponse(data(atom('SEARCH'), nums(many)));
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(Buffer.concat(chunks).toString()).toBe(`* SEARCH ${[...many].join(' ')}\r\n`);
+    expect(compileValue(nums(new Uint32Array(0))).toString()).toBe('');
+  });
+  it('property: any u32 list compiles as its join', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 0xffff_ffff }), { maxLength: 50 }), (xs) => {
+        expect(compileValue(nums(Uint32Array.from(xs))).toString()).toBe(xs.join(' '));
+      }),
+    );
+  });
+});
 
 describe('property: compile → parse round trip', () => {
   it('every compiled value parses back to the same value', () => {

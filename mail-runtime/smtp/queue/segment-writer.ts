@@ -1,0 +1,238 @@
+import { Worker } from 'node:worker_threads';
+import type { FsyncStats } from './fsync';
+
+/**
+ * Writes queue segments (and journal appends, `append`) in a thread of
+ * their own. A segment: create in tmp/, write,
+ * fsync, rename into seg/, fsync seg/ — the same steps and order as
+ * fsync.ts writeDurable + fsyncDir, so the same durability. Why a thread:
+ * done with fs.promises from the event loop each step is a trip through
+ * libuv's pool and back (about nine per segment), and on a busy gateway
+ * every return waits behind SMTP parsing, filters and LMTP for its turn, so
+ * a segment took tens of milliseconds of which the disk needed a few
+ * (issue 14: 85 ms mean queue step at 10 KB). This thread's loop is idle,
+ * so the steps follow each other at once and the gateway's loop hears
+ * once, when the segment is durable, with the ownership markers read
+ * right after (the check that must follow the fsyncs, DESIGN.md).
+ *
+ * Jobs overlap (GroupCommit depth): the writes are plain synchronous calls
+ * (page cache), the fsyncs go to libuv's pool, so the next segment's fsync
+ * runs while the previous one's is under way and the filesystem joins them
+ * in one journal commit (pipelining, not stop-and-wait), and segments whose
+ * renames are done before a directory fsync starts share it. The thread
+ * starts on first use and is replaced if it dies (its jobs fail: nothing
+ * was acknowledged).
+ */
+const THREAD = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+function writeAll(fd, parts, where) {
+  // writev may write less than asked (a signal, a nearly full disk): go on from where it stopped.
+  const bufs = parts.slice();
+  while (bufs.length > 0) {
+    let n = fs.writevSync(fd, bufs);
+    if (n === 0) throw new Error(where + ': write made no progress');
+    while (bufs.length > 0 && n >= bufs[0].length) n -= bufs.shift().length;
+    if (bufs.length > 0 && n > 0) bufs[0] = bufs[0].subarray(n);
+  }
+}
+function fsync(fd) {
+  return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
+// The directory fsync, shared: a job joins the next one to start after its
+// rename, never one already under way (that one may have begun before it).
+const dirs = new Map();
+let dirFsyncs = 0;
+let dirFsyncsReported = 0;
+function syncDir(dir) {
+  let d = dirs.get(dir);
+  if (!d) dirs.set(dir, (d = { current: undefined, queued: undefined }));
+  const begin = () => {
+    const p = (async () => {
+      const fd = fs.openSync(dir, 'r');
+      try { await fsync(fd); } finally { fs.closeSync(fd); }
+      dirFsyncs++;
+    })().finally(() => { if (d.current === p) d.current = undefined; });
+    d.current = p;
+    return p;
+  };
+  if (d.queued) return d.queued;
+  if (!d.current) return begin();
+  const after = () => { d.queued = undefined; return begin(); };
+  d.queued = d.current.then(after, after);
+  return d.queued;
+}
+function failure(e) {
+  return { message: String((e && e.message) || e), code: e && typeof e.code === 'string' ? e.code : undefined };
+}
+function highestEpoch(dir) {
+  // The ownership markers (owner.ts check(): the same rule, one readdir).
+  let names = [];
+  try { names = fs.readdirSync(dir); } catch (e) { if (!e || e.code !== 'ENOENT') throw e; }
+  let highest;
+  for (const n of names) if (/^\\d+$/.test(n)) highest = Math.max(highest === undefined ? -1 : highest, Number(n));
+  return highest;
+}
+// A journal append: the gateway's own descriptor (open for appending), written and fsynced here.
+async function append(job) {
+  try {
+    writeAll(job.fd, job.parts, 'journal');
+  } catch (e) {
+    return { id: job.id, fileSynced: false, error: failure(e) };
+  }
+  try {
+    await fsync(job.fd);
+  } catch (e) {
+    return { id: job.id, fileSynced: false, error: failure(e) };
+  }
+  try {
+    return { id: job.id, fileSynced: true, highestEpoch: highestEpoch(job.epochs) };
+  } catch (e) {
+    return { id: job.id, fileSynced: true, error: failure(e) };
+  }
+}
+async function run(job) {
+  if (job.fd !== undefined) return append(job);
+  let fd;
+  try {
+    fd = fs.openSync(job.tmp, 'wx', 0o600);
+    writeAll(fd, job.parts, job.tmp);
+    await fsync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(job.tmp, job.target);
+  } catch (e) {
+    if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+    try { fs.rmSync(job.tmp, { force: true }); } catch {}
+    return { id: job.id, fileSynced: false, error: failure(e) };
+  }
+  try {
+    await syncDir(job.dir);
+    // Read after the fsyncs.
+    return { id: job.id, fileSynced: true, highestEpoch: highestEpoch(job.epochs) };
+  } catch (e) {
+    return { id: job.id, fileSynced: true, error: failure(e) };
+  }
+}
+parentPort.on('message', (job) => {
+  run(job).then((r) => {
+    r.dirFsyncs = dirFsyncs - dirFsyncsReported;
+    dirFsyncsReported = dirFsyncs;
+    parentPort.postMessage(r);
+  });
+});
+`;
+
+interface Reply {
+  id: number;
+  fileSynced: boolean;
+  /** Directory fsyncs the thread finished since its previous reply (shared ones count once). */
+  dirFsyncs?: number;
+  /** The highest ownership marker in epochs/, read after this job's fsyncs (undefined: none). */
+  highestEpoch?: number;
+  error?: { message: string; code?: string };
+}
+
+interface Job {
+  /** The thread it was sent to: only its death fails the job. */
+  worker: Worker;
+  resolve: (highestEpoch: number | undefined) => void;
+  reject: (err: Error) => void;
+}
+
+export interface SegmentJob {
+  /** Temporary name in tmp/ (tmpName), created exclusively. */
+  tmp: string;
+  /** Final name in seg/. */
+  target: string;
+  /** seg/, fsynced after the rename. */
+  dir: string;
+  /** epochs/, read after the fsyncs (the ownership check, owner.ts). */
+  epochs: string;
+  parts: readonly Buffer[];
+}
+
+export class SegmentWriter {
+  private worker: Worker | undefined;
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+
+  constructor(private readonly stats: FsyncStats) {}
+
+  /**
+   * Resolves once the segment is complete under its final name and both it
+   * and the directory are fsynced, with the highest ownership marker read
+   * after that (for FolderOwner.observed). On failure the temporary file is gone;
+   * the final name may exist (the rename happened, the directory fsync
+   * failed), and the caller removes it.
+   */
+  write(job: SegmentJob): Promise<number | undefined> {
+    return this.send({ tmp: job.tmp, target: job.target, dir: job.dir, epochs: job.epochs, parts: job.parts });
+  }
+
+  private send(message: Record<string, unknown>): Promise<number | undefined> {
+    const worker = this.thread();
+    const id = this.nextId++;
+    return new Promise<number | undefined>((resolve, reject) => {
+      this.jobs.set(id, { worker, resolve, reject });
+      worker.postMessage({ ...message, id });
+    });
+  }
+
+  /**
+   * Appends `data` to the journal through its descriptor (opened for
+   * appending by the caller, which keeps it open meanwhile and sends one
+   * append at a time), fsyncs it and reads the ownership markers, like a
+   * segment: one event-loop turn instead of three.
+   */
+  append(fd: number, epochs: string, data: Buffer): Promise<number | undefined> {
+    return this.send({ fd, epochs, parts: [data] });
+  }
+
+  /** Ends the thread; jobs still in it fail. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) {
+      await w.terminate();
+      this.failAll(w, new Error('queue segment writer closed'));
+    }
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(THREAD, { eval: true });
+    // The gateway's servers keep the process alive; an idle writer must not.
+    w.unref();
+    w.on('message', (r: Reply) => this.settle(r));
+    const died = (err: Error): void => {
+      if (this.worker === w) this.worker = undefined;
+      this.failAll(w, err);
+    };
+    w.on('error', died);
+    w.on('exit', (code) => died(new Error(`queue segment writer thread exited (${code})`)));
+    this.worker = w;
+    return w;
+  }
+
+  private settle(r: Reply): void {
+    const job = this.jobs.get(r.id);
+    if (!job) return;
+    this.jobs.delete(r.id);
+    if (r.fileSynced) this.stats.files++;
+    this.stats.dirs += r.dirFsyncs ?? 0;
+    if (!r.error) {
+      job.resolve(r.highestEpoch);
+      return;
+    }
+    job.reject(Object.assign(new Error(r.error.message), r.error.code ? { code: r.error.code } : {}));
+  }
+
+  private failAll(w: Worker, err: Error): void {
+    for (const [id, job] of this.jobs) {
+      if (job.worker !== w) continue;
+      this.jobs.delete(id);
+      job.reject(err);
+    }
+  }
+}

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findProgram, freePort, startDaemon, waitReady } from './daemon';
+import { findProgram, freePort, retryWhilePortTaken, startDaemon, waitReady } from './daemon';
 
 /**
  * The EICAR anti-virus test file (eicar.org): 68 printable bytes every
@@ -33,13 +33,17 @@ export interface TestClamd {
  */
 export async function startClamd(opts: { streamMaxBytes?: number } = {}): Promise<TestClamd> {
   const clamd = findProgram(['/usr/sbin/clamd', 'clamd'], 'clamav-daemon');
+  return retryWhilePortTaken(() => startClamdOnce(clamd, opts.streamMaxBytes ?? 1024 * 1024));
+}
+
+/** One try on a port from freePort(), in a temp dir of its own that it removes again when it fails. */
+async function startClamdOnce(clamd: string, streamMaxBytes: number): Promise<TestClamd> {
   const dir = await mkdtemp(join(tmpdir(), 'mf-clamd-'));
   const db = join(dir, 'db');
   await mkdir(db);
   await writeFile(join(db, 'mailfleet-test.ndb'), `${EICAR_SIGNATURE}:0:*:${Buffer.from(EICAR, 'latin1').toString('hex')}\n`);
   const port = await freePort();
   const socket = join(dir, 'clamd.sock');
-  const streamMaxBytes = opts.streamMaxBytes ?? 1024 * 1024;
   const conf = join(dir, 'clamd.conf');
   const logFile = join(dir, 'clamd.log');
   await writeFile(
@@ -63,7 +67,11 @@ export async function startClamd(opts: { streamMaxBytes?: number } = {}): Promis
   try {
     await waitReady(daemon, 'clamd', () => ping(socket));
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nclamd log:\n${await log()}`, { cause: err });
+    // clamd writes its bind error to its log: the message carries it, so a taken port is retried.
+    const message = `${(err as Error).message}\nclamd log:\n${await log()}`;
+    await daemon.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(message, { cause: err });
   }
   return {
     tcp: `127.0.0.1:${port}`,

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { findProgram, freePort, startDaemon, waitReady, type Daemon } from './daemon';
+import { findProgram, freePort, retryWhilePortTaken, startDaemon, waitReady, type Daemon } from './daemon';
 import { connect } from 'node:net';
 
 /**
@@ -81,70 +81,87 @@ export async function startDovecot(opts: { mailRoot: string; users: readonly { a
   await mkdir(opts.mailRoot, { recursive: true });
   await chownMail(opts.mailRoot);
   await writeFile(join(dir, 'passwd'), opts.users.map((u) => `${u.address}:{PLAIN}${u.password}\n`).join(''));
-  const port = await freePort();
   const conf = join(dir, 'dovecot.conf');
-  await writeFile(
-    conf,
-    [
-      `base_dir = ${join(dir, 'run')}`,
-      `state_dir = ${join(dir, 'state')}`,
-      `log_path = /dev/stderr`,
-      `instance_name = mailfleet-test-${port}`,
-      'protocols = imap',
-      'listen = 127.0.0.1',
-      'ssl = no',
-      'disable_plaintext_auth = no',
-      'auth_mechanisms = plain login',
-      `first_valid_uid = ${Math.min(owner.uid, 500)}`,
-      `default_internal_user = ${internal.user}`,
-      `default_internal_group = ${internal.group}`,
-      `default_login_user = ${internal.login}`,
-      'passdb {',
-      '  driver = passwd-file',
-      `  args = ${join(dir, 'passwd')}`,
-      '}',
-      'userdb {',
-      '  driver = static',
-      `  args = uid=${owner.uid} gid=${owner.gid} home=${opts.mailRoot}/%d/%n`,
-      '}',
-      // The Maildir++ tree a mailfleet node keeps: INBOX is the user dir, folders are `.Name` in it.
-      'mail_location = maildir:~',
-      'namespace inbox {',
-      '  inbox = yes',
-      '  separator = /',
-      '}',
-      'service imap-login {',
-      '  inet_listener imap {',
-      '    address = 127.0.0.1',
-      `    port = ${port}`,
-      '  }',
-      '  inet_listener imaps {',
-      '    port = 0',
-      '  }',
-      '  chroot =',
-      '}',
-      'service anvil {',
-      '  chroot =',
-      '}',
-      '',
-    ].join('\n'),
-  );
-  let d: Daemon | null = null;
-  const start = async (): Promise<void> => {
-    d = startDaemon(dovecot, ['-F', '-c', conf]);
-    await waitReady(d, 'dovecot', () => greets(port), 60_000);
+  /**
+   * Dovecot on a port from freePort(); a taken port makes it exit with
+   * "bind(…) failed: Address already in use", which waitReady's error
+   * carries, and retryWhilePortTaken tries again with a fresh port.
+   */
+  const startOnce = async (): Promise<{ port: number; d: Daemon }> => {
+    const port = await freePort();
+    await writeFile(
+      conf,
+      [
+        `base_dir = ${join(dir, 'run')}`,
+        `state_dir = ${join(dir, 'state')}`,
+        `log_path = /dev/stderr`,
+        `instance_name = mailfleet-test-${port}`,
+        'protocols = imap',
+        'listen = 127.0.0.1',
+        'ssl = no',
+        'disable_plaintext_auth = no',
+        'auth_mechanisms = plain login',
+        `first_valid_uid = ${Math.min(owner.uid, 500)}`,
+        `default_internal_user = ${internal.user}`,
+        `default_internal_group = ${internal.group}`,
+        `default_login_user = ${internal.login}`,
+        'passdb {',
+        '  driver = passwd-file',
+        `  args = ${join(dir, 'passwd')}`,
+        '}',
+        'userdb {',
+        '  driver = static',
+        `  args = uid=${owner.uid} gid=${owner.gid} home=${opts.mailRoot}/%d/%n`,
+        '}',
+        // The Maildir++ tree a mailfleet node keeps: INBOX is the user dir, folders are `.Name` in it.
+        'mail_location = maildir:~',
+        'namespace inbox {',
+        '  inbox = yes',
+        '  separator = /',
+        '}',
+        'service imap-login {',
+        '  inet_listener imap {',
+        '    address = 127.0.0.1',
+        `    port = ${port}`,
+        '  }',
+        '  inet_listener imaps {',
+        '    port = 0',
+        '  }',
+        '  chroot =',
+        '}',
+        'service anvil {',
+        '  chroot =',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const d = startDaemon(dovecot, ['-F', '-c', conf]);
+    try {
+      await waitReady(d, 'dovecot', () => greets(port), 60_000);
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+    return { port, d };
   };
-  await start();
+  let started: { port: number; d: Daemon };
+  try {
+    started = await retryWhilePortTaken(startOnce);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const { port, d } = started;
   return {
     port,
     uid: owner.uid,
     gid: owner.gid,
-    log: () => d?.output() ?? '',
+    log: () => d.output(),
     stop: async () => {
-      await d?.stop();
+      await d.stop();
     },
     dispose: async () => {
-      await d?.stop();
+      await d.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,9 @@ import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } fro
 import { nodeOptionsFromConfig, startNode, type NodeOptions, type RunningNode } from '../../mail-runtime/node';
 import { ALICE, BOB, writeUsersFile, type TestUser } from './users';
 import { spawnUntilReady } from '../../bench/process';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { imapLogin } from './imap';
+import type { LineClient } from './line-client';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -152,4 +155,46 @@ export async function spawnNodeMember(
     logLevel: 'error',
     ...(opts.limits ? { limits: opts.limits } : {}),
   });
+}
+
+export interface FileImapNode {
+  /** The file's node (started in beforeAll). */
+  readonly node: TestNode;
+  /** A raw IMAP session logged in as the file's user; closed after the test. */
+  login(): Promise<LineClient>;
+  /** Closes `c` after the test, like the sessions from login(). */
+  keep<T extends LineClient>(c: T): T;
+}
+
+/**
+ * The set-up the raw-protocol IMAP command tests share: one in-process test
+ * node for the whole file (started in beforeAll, disposed in afterAll) and
+ * raw sessions of `user` that are closed after each test, so a test that
+ * fails half-way leaves no session to the next. Call at the top of a file.
+ */
+export function fileImapNode(opts: Parameters<typeof startTestNode>[0], user: TestUser): FileImapNode {
+  let node: TestNode | undefined;
+  const open: LineClient[] = [];
+  beforeAll(async () => {
+    node = await startTestNode(opts);
+  });
+  afterAll(() => node?.dispose());
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  const keep = <T extends LineClient>(c: T): T => {
+    open.push(c);
+    return c;
+  };
+  const started = (): TestNode => {
+    if (!node) throw new Error('the file node is not started (fileImapNode is used from a test or hook)');
+    return node;
+  };
+  return {
+    get node() {
+      return started();
+    },
+    login: async () => keep(await imapLogin(started().imapPort, user.address, user.password)),
+    keep,
+  };
 }

@@ -2,7 +2,7 @@ import { chmod, copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promis
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findProgram, freePort, startDaemon, waitReady } from './daemon';
+import { findProgram, freePort, retryWhilePortTaken, startDaemon, waitReady } from './daemon';
 
 export interface TestSpamd {
   address: string;
@@ -21,13 +21,23 @@ const SA_SITE_CONFIG = '/etc/spamassassin';
  */
 export async function startSpamd(): Promise<TestSpamd> {
   const spamd = findProgram(['/usr/sbin/spamd', 'spamd'], 'spamd');
+  return retryWhilePortTaken(() => startSpamdOnce(spamd));
+}
+
+/** One try on a port from freePort(), in a temp dir of its own that it removes again when it fails. */
+async function startSpamdOnce(spamd: string): Promise<TestSpamd> {
   const dir = await mkdtemp(join(tmpdir(), 'mf-spamd-'));
-  // spamd's children drop to `nobody` when started as root: they must read this dir.
-  await chmod(dir, 0o755);
-  const pre = (await readdir(SA_SITE_CONFIG).catch(() => [] as string[])).filter((f) => f.endsWith('.pre'));
-  if (pre.length === 0) throw new Error(`no SpamAssassin plugin loaders (*.pre) in ${SA_SITE_CONFIG}: install the Debian package spamd (test/setup/debian-packages.ts)`);
-  for (const f of pre) await copyFile(join(SA_SITE_CONFIG, f), join(dir, f));
-  await writeFile(join(dir, 'local.cf'), ['required_score 5', 'use_bayes 0', 'bayes_auto_learn 0', 'skip_rbl_checks 1', ''].join('\n'));
+  try {
+    // spamd's children drop to `nobody` when started as root: they must read this dir.
+    await chmod(dir, 0o755);
+    const pre = (await readdir(SA_SITE_CONFIG).catch(() => [] as string[])).filter((f) => f.endsWith('.pre'));
+    if (pre.length === 0) throw new Error(`no SpamAssassin plugin loaders (*.pre) in ${SA_SITE_CONFIG}: install the Debian package spamd (test/setup/debian-packages.ts)`);
+    for (const f of pre) await copyFile(join(SA_SITE_CONFIG, f), join(dir, f));
+    await writeFile(join(dir, 'local.cf'), ['required_score 5', 'use_bayes 0', 'bayes_auto_learn 0', 'skip_rbl_checks 1', ''].join('\n'));
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const port = await freePort();
   const args = [
     '-L',
@@ -44,7 +54,14 @@ export async function startSpamd(): Promise<TestSpamd> {
     ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []),
   ];
   const daemon = startDaemon(spamd, args);
-  await waitReady(daemon, 'spamd', () => ping(port));
+  try {
+    // A taken port: spamd exits with "… Address already in use", which waitReady's error carries.
+    await waitReady(daemon, 'spamd', () => ping(port));
+  } catch (e) {
+    await daemon.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     address: `127.0.0.1:${port}`,
     output: () => daemon.output(),

@@ -111,44 +111,70 @@ describe('connections per address (issue 9: 9,000 pre-login connections from one
   });
 });
 
-describe('the login deadline (issue 9: a client sending NOOP every 8 s was never timed out before login)', () => {
-  it('IMAP: NOOP, CAPABILITY, ID and STARTTLS do not extend it: BYE, then the connection is closed', async () => {
-    const m = await member('imap-deadline', { loginTimeoutSeconds: 2 });
-    const { c } = await open(m.imapPort, '127.124.0.1');
-    c.write('s STARTTLS\r\n');
-    expect(await c.readLine()).toBe('s OK Begin TLS negotiation now');
-    await c.startTls();
-    const seen: string[] = [];
-    const commands = ['NOOP', 'CAPABILITY', 'ID NIL'];
-    // At most 20 s of chatter; the deadline is 2 s after connect.
-    for (let i = 0; i < 100 && !seen.some((l) => l.startsWith('* BYE')); i++) {
-      c.send(`t${i} ${commands[i % commands.length]}`);
-      seen.push(...(await c.readUntil((l) => l.startsWith(`t${i} `) || l.startsWith('* BYE'), 10_000)));
-      await new Promise((r) => setTimeout(r, 200));
+// One member for the three deadline tests, which run side by side: each
+// mostly waits out the 2 s deadline, on a connection from an address of its
+// own, and none changes the member's limits (a member per test cost a
+// process start each, longer than the waits).
+describe.concurrent('the login deadline (issue 9: a client sending NOOP every 8 s was never timed out before login)', () => {
+  const DEADLINE_S = 2;
+  let m: SpawnedMember;
+  beforeAll(async () => {
+    m = await spawnNodeMember(dir, { memberId: 'login-deadline', cluster: 'isolation', limits: { loginTimeoutSeconds: DEADLINE_S } });
+  });
+  afterAll(() => m?.stop());
+  /**
+   * A greeted connection this test closes itself (the file's afterEach
+   * closes every client in `clients`, which would end the other tests'
+   * connections while they still run).
+   */
+  async function own(port: number, from: string, run: (c: LineClient) => Promise<void>): Promise<void> {
+    const c = await LineClient.connect(port, { localAddress: from });
+    try {
+      await c.readLine();
+      await run(c);
+    } finally {
+      c.close();
     }
-    expect(seen).toContain('* BYE Autologout; no login in time');
-    await c.waitClosed();
+  }
+
+  it('IMAP: NOOP, CAPABILITY, ID and STARTTLS do not extend it: BYE, then the connection is closed', async () => {
+    await own(m.imapPort, '127.124.0.1', async (c) => {
+      c.write('s STARTTLS\r\n');
+      expect(await c.readLine()).toBe('s OK Begin TLS negotiation now');
+      await c.startTls();
+      const seen: string[] = [];
+      const commands = ['NOOP', 'CAPABILITY', 'ID NIL'];
+      // At most 20 s of chatter; the deadline is 2 s after connect.
+      for (let i = 0; i < 100 && !seen.some((l) => l.startsWith('* BYE')); i++) {
+        c.send(`t${i} ${commands[i % commands.length]}`);
+        seen.push(...(await c.readUntil((l) => l.startsWith(`t${i} `) || l.startsWith('* BYE'), 10_000)));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(seen).toContain('* BYE Autologout; no login in time');
+      await c.waitClosed();
+    });
   });
 
   it('POP3: CAPA does not extend it: -ERR, then the connection is closed', async () => {
-    const m = await member('pop3-deadline', { loginTimeoutSeconds: 2 });
-    const { c } = await open(m.pop3Port, '127.125.0.1');
-    const seen: string[] = [];
-    for (let i = 0; i < 100 && !seen.includes('-ERR Autologout; no login in time'); i++) {
-      c.send('CAPA');
-      seen.push(...(await c.readUntil((l) => l === '.' || l.startsWith('-ERR'), 10_000)));
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(seen).toContain('-ERR Autologout; no login in time');
-    await c.waitClosed();
+    await own(m.pop3Port, '127.125.0.1', async (c) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 100 && !seen.includes('-ERR Autologout; no login in time'); i++) {
+        c.send('CAPA');
+        seen.push(...(await c.readUntil((l) => l === '.' || l.startsWith('-ERR'), 10_000)));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(seen).toContain('-ERR Autologout; no login in time');
+      await c.waitClosed();
+    });
   });
 
   it('after login it no longer applies (the RFC 3501 §5.4 autologout does)', async () => {
-    const m = await member('after-login', { loginTimeoutSeconds: 1 });
-    const { c } = await open(m.imapPort, '127.126.0.1');
-    expect((await c.command('a', `LOGIN "${ALICE.address}" "${ALICE.password}"`)).pop()).toMatch(/^a OK /);
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(await c.command('b', 'NOOP')).toEqual(['b OK NOOP completed']);
+    await own(m.imapPort, '127.126.0.1', async (c) => {
+      expect((await c.command('a', `LOGIN "${ALICE.address}" "${ALICE.password}"`)).pop()).toMatch(/^a OK /);
+      // Well past the deadline (counted from connect, which was before the login).
+      await new Promise((r) => setTimeout(r, DEADLINE_S * 1000 + 1500));
+      expect(await c.command('b', 'NOOP')).toEqual(['b OK NOOP completed']);
+    });
   });
 });
 

@@ -36,9 +36,10 @@ const SDK = '3.248.0';
 let work: string;
 let tarball: string;
 let packed: string[];
-/** The installed consumer project (TypeScript program) and a second one sharing its node_modules (JavaScript). */
-let consumerTs: string;
-let consumerJs: string;
+/** The consumer project the tarball is installed into (its node_modules is the one every program below uses). */
+let consumer: string;
+/** The component plugin, started while the tarball installs (see `startPlugin`). */
+let plugin: Promise<RunningPlugin> | undefined;
 
 /** Every file under `dir` (recursively) whose name passes `keep`, skipping node_modules. */
 function filesUnder(dir: string, keep: (name: string) => boolean): string[] {
@@ -81,25 +82,49 @@ beforeAll(async () => {
     console.log(`package test: building dist/ (${stale})`);
     await run('npm', ['run', '-s', 'build'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
   }
+  // The plugin loads dist/plugin.js (so only once dist/ is current) and its
+  // analyzer type-checks the sources: CPU work that overlaps the pack and
+  // the install below, which mostly wait on the disk. Its describe awaits it;
+  // a failure is reported there (and not as an unhandled rejection here).
+  plugin = startPlugin();
+  plugin.catch(() => undefined);
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
   const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info!.filename);
   packed = info!.files.map((f) => f.path);
 
-  consumerTs = join(work, 'consumer-ts');
-  mkdirSync(consumerTs);
-  writeFileSync(join(consumerTs, 'package.json'), JSON.stringify({ name: 'consumer-ts', version: '1.0.0', private: true }));
+  consumer = join(work, 'consumer');
+  mkdirSync(consumer);
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
   // --ignore-scripts: no install script is under test here, and better-sqlite3's
   // would compile SQLite from source (no prebuilt binary offline), most of this
   // hook's time. Nothing here opens a database: the programs build resources and
   // the CLI validates a spec (better-sqlite3 loads its native addon only when a
   // database is opened).
-  await run('npm', ['install', tarball, `@pulumi/pulumi@${SDK}`, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: consumerTs, maxBuffer: 64 * 1024 * 1024 });
-  consumerJs = join(work, 'consumer-js');
-  mkdirSync(consumerJs);
-  writeFileSync(join(consumerJs, 'package.json'), JSON.stringify({ name: 'consumer-js', version: '1.0.0', private: true, main: 'index.js' }));
-  symlinkSync(join(consumerTs, 'node_modules'), join(consumerJs, 'node_modules'), 'dir');
+  await run('npm', ['install', tarball, `@pulumi/pulumi@${SDK}`, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: consumer, maxBuffer: 64 * 1024 * 1024 });
 }, 600_000);
+
+/**
+ * A program folder of its own (package.json, tsconfig.json for TypeScript,
+ * the program file) on the one installed node_modules, so the programs
+ * below run side by side without writing over each other's files.
+ */
+let programs = 0;
+function program(lang: 'ts' | 'js', source: string): string {
+  const dir = join(work, `program-${++programs}-${lang}`);
+  mkdirSync(dir);
+  symlinkSync(join(consumer, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `program-${programs}`, version: '1.0.0', private: true, ...(lang === 'js' ? { main: 'index.js' } : {}) }));
+  if (lang === 'ts') {
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      // Pulumi's TypeScript template, with nodenext: TypeScript 6 rejects `moduleResolution: node`.
+      JSON.stringify({ compilerOptions: { strict: true, outDir: 'bin', target: 'es2020', module: 'nodenext', moduleResolution: 'nodenext', sourceMap: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true }, files: ['index.ts'] }),
+    );
+  }
+  writeFileSync(join(dir, `index.${lang}`), source);
+  return dir;
+}
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -149,15 +174,14 @@ function expectCluster(r: Awaited<ReturnType<typeof pulumiUp>>) {
 
 const SPEC = { name: 'mail', platform: { kind: 'docker' }, domains: [{ name: 'example.com' }] };
 
-describe('a program that installed the tarball', () => {
+// Each program runs in its own folder (program()), so these run two at a
+// time (maxConcurrency): their time is mostly one CPU-bound child process each
+// (ts-node's type check, the SDK loading the package), and this file runs alone,
+// so the second core would otherwise idle.
+describe.concurrent('a program that installed the tarball', () => {
   it('TypeScript: cmd/run registers ts-node (type-checking against dist/*.d.ts) and the MailCluster is created', async () => {
-    writeFileSync(
-      join(consumerTs, 'tsconfig.json'),
-      // Pulumi's TypeScript template, with nodenext: TypeScript 6 rejects `moduleResolution: node`.
-      JSON.stringify({ compilerOptions: { strict: true, outDir: 'bin', target: 'es2020', module: 'nodenext', moduleResolution: 'nodenext', sourceMap: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true }, files: ['index.ts'] }),
-    );
-    writeFileSync(
-      join(consumerTs, 'index.ts'),
+    const dir = program(
+      'ts',
       [
         "import { MailCluster, type MailClusterArgs } from 'mailfleet';",
         `const args: MailClusterArgs = { spec: ${JSON.stringify(SPEC)} };`,
@@ -167,44 +191,36 @@ describe('a program that installed the tarball', () => {
         '',
       ].join('\n'),
     );
-    expectCluster(await pulumiUp(consumerTs, { PULUMI_NODEJS_TYPESCRIPT: 'true' }));
+    expectCluster(await pulumiUp(dir, { PULUMI_NODEJS_TYPESCRIPT: 'true' }));
   }, 180_000);
 
   it('TypeScript: a type error against the shipped declarations fails the run (the types are really checked)', async () => {
-    writeFileSync(join(consumerTs, 'index.ts'), "import { MailCluster } from 'mailfleet';\nnew MailCluster('mail', { spec: 42 });\n");
-    const r = await pulumiUp(consumerTs, { PULUMI_NODEJS_TYPESCRIPT: 'true' });
+    const dir = program('ts', "import { MailCluster } from 'mailfleet';\nnew MailCluster('mail', { spec: 42 });\n");
+    const r = await pulumiUp(dir, { PULUMI_NODEJS_TYPESCRIPT: 'true' });
     expect(r.ok).toBe(false);
     expect(r.errors.join('\n')).toMatch(/TS2322|not assignable/);
   }, 180_000);
 
   it('JavaScript: require("mailfleet") creates the MailCluster', async () => {
-    writeFileSync(
-      join(consumerJs, 'index.js'),
+    const dir = program(
+      'js',
       ["const { MailCluster } = require('mailfleet');", `const cluster = new MailCluster('mail', { spec: ${JSON.stringify(SPEC)} });`, 'exports.endpoints = cluster.endpoints;', 'exports.adminToken = cluster.adminToken;', ''].join('\n'),
     );
-    expectCluster(await pulumiUp(consumerJs, {}));
+    expectCluster(await pulumiUp(dir, {}));
   }, 120_000);
 
   it('runtime.build is refused before anything is created: an installed package has no Dockerfile to build from', async () => {
-    writeFileSync(join(consumerJs, 'index.js'), `const { MailCluster } = require('mailfleet');\nnew MailCluster('mail', { spec: ${JSON.stringify({ ...SPEC, runtime: { build: true } })} });\n`);
-    const r = await pulumiUp(consumerJs, {});
+    const dir = program('js', `const { MailCluster } = require('mailfleet');\nnew MailCluster('mail', { spec: ${JSON.stringify({ ...SPEC, runtime: { build: true } })} });\n`);
+    const r = await pulumiUp(dir, {});
     expect(r.ok).toBe(false);
     expect(r.errors.join('\n')).toMatch(/runtime\.build: the runtime image is built from the mailfleet repository's Dockerfile, and .*node_modules\/mailfleet has none/);
     expect(r.fake.registrations.filter((x) => x.type.startsWith('docker:'))).toEqual([]);
   }, 120_000);
-});
 
-/** The example docker pair (stacks/esc/failover-docker.yaml), as a program would pass it. */
-function dockerPair(): unknown {
-  const env = parse(readFileSync(join(root, 'stacks', 'esc', 'failover-docker.yaml'), 'utf8')) as { values: { pulumiConfig: Record<string, unknown> } };
-  return env.values.pulumiConfig['mailfleet:pair'];
-}
-
-describe('a failover pair from the installed tarball: one program per site', () => {
   it('JavaScript: FailoverSite primary runs its member and exports facts; the standby, given them, creates its member stopped and the controller', async () => {
     const pair = JSON.stringify(dockerPair());
-    writeFileSync(
-      join(consumerJs, 'index.js'),
+    const primary = program(
+      'js',
       [
         "const { FailoverSite } = require('mailfleet');",
         `const site = new FailoverSite('mail-geo', { spec: ${pair}, site: 'primary' });`,
@@ -213,7 +229,7 @@ describe('a failover pair from the installed tarball: one program per site', () 
         '',
       ].join('\n'),
     );
-    const p = await pulumiUp(consumerJs, {});
+    const p = await pulumiUp(primary, {});
     expect(p.errors).toEqual([]);
     expect(p.ok).toBe(true);
     const member = p.fake.registrations.find((r) => r.type === 'docker:index/container:Container' && r.name === 'mail-geo-all-0');
@@ -222,8 +238,8 @@ describe('a failover pair from the installed tarball: one program per site', () 
     expect(facts).toMatchObject({ pair: 'mail-geo', memberId: 'mail-geo-all-0', power: { kind: 'docker', container: 'mail-geo-all-0' } });
 
     // The standby's program, given the primary's outputs (what its StackReference reads).
-    writeFileSync(
-      join(consumerJs, 'index.js'),
+    const standby = program(
+      'js',
       [
         "const { FailoverSite } = require('mailfleet');",
         `const site = new FailoverSite('mail-geo', { spec: ${pair}, site: 'standby', primary: { facts: ${JSON.stringify(facts)}, credential: '' } });`,
@@ -232,7 +248,7 @@ describe('a failover pair from the installed tarball: one program per site', () 
         '',
       ].join('\n'),
     );
-    const s = await pulumiUp(consumerJs, {});
+    const s = await pulumiUp(standby, {});
     expect(s.errors).toEqual([]);
     expect(s.ok).toBe(true);
     const containers = s.fake.registrations.filter((r) => r.type === 'docker:index/container:Container');
@@ -240,18 +256,24 @@ describe('a failover pair from the installed tarball: one program per site', () 
     expect(containers.find((c) => c.name === 'mail-geo-all-1')?.inputs).toMatchObject({ start: false, restart: 'no' });
     expect(s.stackOutputs).toMatchObject({ state: 'stopped', primary: facts });
   }, 240_000);
-});
 
-describe('the mailfleet command', () => {
-  it('installed: runs the compiled CLI (the package has no TypeScript sources)', async () => {
-    const pkg = join(consumerTs, 'node_modules', 'mailfleet');
+  it('installed: the mailfleet command runs the compiled CLI (the package has no TypeScript sources)', async () => {
+    const pkg = join(consumer, 'node_modules', 'mailfleet');
     expect(existsSync(join(pkg, 'cli', 'main.ts'))).toBe(false);
-    const bin = join(consumerTs, 'node_modules', '.bin', 'mailfleet');
-    expect((await run(bin, ['--version'], { cwd: consumerTs })).stdout.trim()).toBe('0.1.0');
-    const { stdout } = await run(bin, ['validate', join(root, 'examples', 'specs', 'docker-ha.yaml')], { cwd: consumerTs });
+    const bin = join(consumer, 'node_modules', '.bin', 'mailfleet');
+    expect((await run(bin, ['--version'], { cwd: consumer })).stdout.trim()).toBe('0.1.0');
+    const { stdout } = await run(bin, ['validate', join(root, 'examples', 'specs', 'docker-ha.yaml')], { cwd: consumer });
     expect(stdout).toMatch(/^ok: .*cluster "mail-stage"/);
   }, 60_000);
+});
 
+/** The example docker pair (stacks/esc/failover-docker.yaml), as a program would pass it. */
+function dockerPair(): unknown {
+  const env = parse(readFileSync(join(root, 'stacks', 'esc', 'failover-docker.yaml'), 'utf8')) as { values: { pulumiConfig: Record<string, unknown> } };
+  return env.values.pulumiConfig['mailfleet:pair'];
+}
+
+describe('the mailfleet command', () => {
   it('chooses the TypeScript sources when they are there (a checkout: never a stale dist/), the compiled dist/ otherwise', async () => {
     // bin/mailfleet.js in a layout of its own: cli/main.ts and dist/cli/main.js that say which one ran.
     const dir = join(work, 'bin-choice');
@@ -291,32 +313,53 @@ interface Schema {
 const FACADE = 'mailfleet:index:MailClusterFromSpec';
 const yamlExample = join(root, 'examples', 'pulumi-yaml');
 
+interface RunningPlugin {
+  client: provrpc.ResourceProviderClient;
+  engine: FakeEngine;
+  schema: Schema;
+}
+
+/** The plugin's process, killed by the file's afterAll whatever state its start reached. */
+let pluginChild: ChildProcess | undefined;
+let pluginParts: { client?: provrpc.ResourceProviderClient; engine?: FakeEngine } = {};
+
+/**
+ * The Node.js language host's RunPlugin: `node <sdk>/cmd/run-plugin <plugin
+ * dir> <engine>`, in the program's folder, and the schema it serves.
+ */
+async function startPlugin(): Promise<RunningPlugin> {
+  const engine = await startFakeEngine('mailfleet-yaml', 'dev');
+  pluginParts.engine = engine;
+  const child = spawn(process.execPath, [join(root, 'node_modules', '@pulumi', 'pulumi', 'cmd', 'run-plugin'), root, engine.address], { cwd: yamlExample, stdio: ['ignore', 'pipe', 'pipe'] });
+  pluginChild = child;
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const port = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`run-plugin exited (${code}) before printing its port:\n${stderr}`)));
+  });
+  const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port.trim()}`, grpc.credentials.createInsecure());
+  pluginParts.client = client;
+  const resp = await new Promise<provproto.GetSchemaResponse>((resolve, reject) => client.getSchema(new provproto.GetSchemaRequest(), (err, r) => (err ? reject(err) : resolve(r))));
+  return { client, engine, schema: JSON.parse(resp.getSchema()) as Schema };
+}
+
+afterAll(async () => {
+  pluginParts.client?.close();
+  if (pluginChild && pluginChild.exitCode === null && pluginChild.signalCode === null) pluginChild.kill();
+  await pluginParts.engine?.close();
+  pluginParts = {};
+});
+
 describe('the component plugin, started as `pulumi package add` starts it', () => {
-  let plugin: ChildProcess;
   let client: provrpc.ResourceProviderClient;
   let engine: FakeEngine;
   let schema: Schema;
 
   beforeAll(async () => {
-    engine = await startFakeEngine('mailfleet-yaml', 'dev');
-    // The Node.js language host's RunPlugin: `node <sdk>/cmd/run-plugin <plugin dir> <engine>`, in the program's folder.
-    plugin = spawn(process.execPath, [join(root, 'node_modules', '@pulumi', 'pulumi', 'cmd', 'run-plugin'), root, engine.address], { cwd: yamlExample, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    plugin.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const port = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: plugin.stdout! }).once('line', resolve);
-      plugin.once('exit', (code) => reject(new Error(`run-plugin exited (${code}) before printing its port:\n${stderr}`)));
-    });
-    client = new provrpc.ResourceProviderClient(`127.0.0.1:${port.trim()}`, grpc.credentials.createInsecure());
-    const resp = await new Promise<provproto.GetSchemaResponse>((resolve, reject) => client.getSchema(new provproto.GetSchemaRequest(), (err, r) => (err ? reject(err) : resolve(r))));
-    schema = JSON.parse(resp.getSchema()) as Schema;
+    if (!plugin) throw new Error('the plugin was not started (the first beforeAll failed before it)');
+    ({ client, engine, schema } = await plugin);
   }, 180_000);
-
-  afterAll(async () => {
-    client?.close();
-    if (plugin && plugin.exitCode === null) plugin.kill();
-    await engine?.close();
-  });
 
   it('serves exactly the façade: MailCluster and its roles (union-typed args) stay TypeScript-only', () => {
     expect(schema.name).toBe('mailfleet');

@@ -1,33 +1,19 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../mail-runtime/common/limits';
-import type { LineClient } from '../../helpers/line-client';
 import { imapAppend, imapConnect, imapLogin, message, norm } from '../../helpers/imap';
-import { startTestNode, type TestNode } from '../../helpers/node';
+import { fileImapNode, startTestNode } from '../../helpers/node';
 import { ALICE } from '../../helpers/users';
 
 /** Limits and hostile input: every case gets a protocol reply and the server keeps serving. */
-let node: TestNode;
-const open: LineClient[] = [];
-beforeAll(async () => {
-  node = await startTestNode();
-});
-afterAll(() => node.dispose());
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
-
-async function login(): Promise<LineClient> {
-  const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
-  open.push(c);
-  return c;
-}
+const file = fileImapNode({}, ALICE);
+const { login, keep } = file;
 
 async function stillServing(): Promise<void> {
-  const { c, greeting } = await imapConnect(node.imapPort);
-  open.push(c);
+  const { c, greeting } = await imapConnect(file.node.imapPort);
+  keep(c);
   expect(greeting).toMatch(/^\* OK \[CAPABILITY /);
   expect(await c.command('z', 'NOOP')).toEqual(['z OK NOOP completed']);
 }
@@ -35,24 +21,24 @@ async function stillServing(): Promise<void> {
 describe('literal and line limits (RFC 7888, RFC 4469 TOOBIG)', () => {
   it('refuses an APPEND literal above the message limit before reading it, and the session goes on', async () => {
     const c = await login();
-    c.send(`a APPEND INBOX {${node.limits.maxMessageBytes + 1}}`);
-    expect(await c.readLine()).toBe(`a NO [TOOBIG] Message too big (max ${node.limits.maxMessageBytes} octets)`);
-    c.send(`b APPEND INBOX {${node.limits.imapLiteralBytes + 1}}`);
+    c.send(`a APPEND INBOX {${file.node.limits.maxMessageBytes + 1}}`);
+    expect(await c.readLine()).toBe(`a NO [TOOBIG] Message too big (max ${file.node.limits.maxMessageBytes} octets)`);
+    c.send(`b APPEND INBOX {${file.node.limits.imapLiteralBytes + 1}}`);
     expect(await c.readLine()).toMatch(/^b NO \[TOOBIG\] Literal too big/);
     expect(await c.command('c', 'NOOP')).toEqual(['c OK NOOP completed']);
   });
 
   it('a non-synchronising literal above the cap ends the connection with BYE (RFC 7888 §4)', async () => {
     const c = await login();
-    c.send(`a APPEND INBOX {${node.limits.imapLiteralBytes + 1}+}`);
+    c.send(`a APPEND INBOX {${file.node.limits.imapLiteralBytes + 1}+}`);
     expect(await c.readUntil((l) => l.startsWith('* BYE'))).toEqual([expect.stringMatching(/^a BAD \[TOOBIG\] /), '* BYE Connection cannot continue']);
     await c.waitClosed();
     await stillServing();
   });
 
   it('caps literals before login (only credentials are expected there)', async () => {
-    const { c } = await imapConnect(node.imapPort);
-    open.push(c);
+    const { c } = await imapConnect(file.node.imapPort);
+    keep(c);
     c.send('a LOGIN {100000}');
     expect(await c.readLine()).toBe('a NO [TOOBIG] Literal too big before authentication');
   });
@@ -93,7 +79,7 @@ describe('bad commands and timeouts', () => {
     const short = await startTestNode({ imapIdleTimeoutMs: 300 });
     try {
       const c = await imapLogin(short.imapPort, ALICE.address, ALICE.password);
-      open.push(c);
+      keep(c);
       expect(await c.readLine(10_000)).toBe('* BYE Autologout; idle for too long');
       await c.waitClosed();
     } finally {
@@ -133,11 +119,11 @@ describe('folder names cannot escape the user folder', () => {
   });
 
   it('nothing appeared outside the mail tree', async () => {
-    const storage = join(node.dir, 'storage');
+    const storage = join(file.node.dir, 'storage');
     const top = await readdir(storage);
     expect(top.every((n) => !/etc|Unsafe|abs|^x$|^b$/.test(n))).toBe(true);
-    expect(await readdir(node.dir)).toEqual(expect.arrayContaining(['storage', 'users.yaml']));
-    expect((await readdir(node.dir)).filter((n) => !['storage', 'users.yaml'].includes(n))).toEqual([]);
+    expect(await readdir(file.node.dir)).toEqual(expect.arrayContaining(['storage', 'users.yaml']));
+    expect((await readdir(file.node.dir)).filter((n) => !['storage', 'users.yaml'].includes(n))).toEqual([]);
   });
 });
 
@@ -145,7 +131,7 @@ describe('malformed input never crashes the server (fast-check)', () => {
   it('random bytes before login', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 400 }), async (bytes) => {
-        const { c } = await imapConnect(node.imapPort);
+        const { c } = await imapConnect(file.node.imapPort);
         try {
           c.write(Buffer.from(bytes));
           c.write('\r\nzz NOOP\r\n');

@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RecentRegistry } from '../../../mail-runtime/imap/recent';
 import { MailStore } from '../../../mail-runtime/store';
-import { imapAppend, imapLogin, message, norm } from '../../helpers/imap';
+import { imapAppend, message, norm } from '../../helpers/imap';
 import { type LineClient } from '../../helpers/line-client';
-import { startTestNode, type TestNode } from '../../helpers/node';
+import { fileImapNode } from '../../helpers/node';
 import { ALICE } from '../../helpers/users';
 
 /**
@@ -17,24 +17,10 @@ import { ALICE } from '../../helpers/users';
  */
 type Row = [command: string, reply: string[]];
 
-let node: TestNode;
-const open: LineClient[] = [];
+const { login } = fileImapNode({ users: [ALICE] }, ALICE);
 let folders = 0;
 /** A folder name no other test uses. */
 const fresh = (prefix: string): string => `${prefix}${++folders}`;
-beforeAll(async () => {
-  node = await startTestNode({ users: [ALICE] });
-});
-afterAll(() => node.dispose());
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
-
-async function login(): Promise<LineClient> {
-  const c = await imapLogin(node.imapPort, ALICE.address, ALICE.password);
-  open.push(c);
-  return c;
-}
 
 const clean = (lines: string[]): string[] => norm(lines).map((l) => l.replace(/HIGHESTMODSEQ \d+/, 'HIGHESTMODSEQ <m>'));
 

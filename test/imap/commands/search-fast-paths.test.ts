@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { imapAppend, imapLogin, message, norm } from '../../helpers/imap';
+import { describe, expect, it } from 'vitest';
+import { imapAppend, message, norm } from '../../helpers/imap';
 import type { LineClient } from '../../helpers/line-client';
-import { startTestNode, type TestNode } from '../../helpers/node';
+import { fileImapNode } from '../../helpers/node';
 
 /**
  * SEARCH on index metadata has two shortcuts (commands/search.ts): a key on
@@ -13,21 +13,7 @@ import { startTestNode, type TestNode } from '../../helpers/node';
  * (RFC 3501 §7.4.1: SEARCH keeps the sequence numbers meanwhile).
  */
 const USER = { address: 'fast@example.com', password: 'fast-pw' };
-let node: TestNode;
-const open: LineClient[] = [];
-beforeAll(async () => {
-  node = await startTestNode({ users: [USER] });
-});
-afterAll(() => node.dispose());
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
-
-async function login(): Promise<LineClient> {
-  const c = await imapLogin(node.imapPort, USER.address, USER.password);
-  open.push(c);
-  return c;
-}
+const { login } = fileImapNode({ users: [USER] }, USER);
 
 let tagNo = 0;
 async function searchLine(c: LineClient, command: string): Promise<string> {

@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MailStore, type Folder } from '../../mail-runtime/store';
+import type { Folder } from '../../mail-runtime/store';
 import { crlfLength, KeywordLetters, MAX_KEYWORD_LETTERS, parseUidlist, toCrlf } from '../../mail-runtime/store/dovecot';
-import { msg, tempRoot, userDir } from './helpers';
+import { msg, tempRoot, userDir, withInbox as inboxOf } from './helpers';
 
 /**
  * Dovecot's files as the store reads and writes them (formats from Dovecot's
@@ -27,21 +27,7 @@ function uidlist() {
   return u;
 }
 
-async function withInbox<T>(fn: (inbox: Folder) => Promise<T>): Promise<T> {
-  const store = new MailStore({ root });
-  try {
-    const user = await store.openUser(ADDR, { epoch: 1 });
-    const inbox = await user.openFolder('INBOX');
-    try {
-      return await fn(inbox);
-    } finally {
-      await inbox.close();
-      await user.close();
-    }
-  } finally {
-    await store.close();
-  }
-}
+const withInbox = <T>(fn: (inbox: Folder) => Promise<T>): Promise<T> => inboxOf(root, ADDR, (inbox) => fn(inbox));
 
 describe('dovecot-uidlist (format 3)', () => {
   it.each([

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MailStore, type Folder } from '../../mail-runtime/store';
 import { FIELDS_FILE } from '../../mail-runtime/store/fields-cache';
 import type { SearchFieldsDeriver } from '../../mail-runtime/store/types';
-import { msg, tempRoot, userDir } from './helpers';
+import { msg, tempRoot, userDir, withInbox as inboxOf } from './helpers';
 
 /**
  * The search-fields records (`mailfleet/search-fields.bin`, store/fields-cache.ts):
@@ -39,21 +39,8 @@ function deriver(version: string, tag = ''): SearchFieldsDeriver & { calls: numb
 
 const fieldsFile = (): string => path.join(userDir(root, ADDR), 'mailfleet', FIELDS_FILE);
 
-async function withInbox<T>(d: SearchFieldsDeriver, fn: (inbox: Folder) => Promise<T>): Promise<T> {
-  const store = new MailStore({ root, analyze, searchFields: d });
-  try {
-    const user = await store.openUser(ADDR, { epoch: 1 });
-    const inbox = await user.openFolder('INBOX');
-    try {
-      return await fn(inbox);
-    } finally {
-      await inbox.close();
-      await user.close();
-    }
-  } finally {
-    await store.close();
-  }
-}
+const withInbox = <T>(d: SearchFieldsDeriver, fn: (inbox: Folder) => Promise<T>): Promise<T> =>
+  inboxOf(root, ADDR, (inbox) => fn(inbox), { store: { analyze, searchFields: d } });
 
 const uidsOf = (inbox: Folder): number[] => inbox.messages().map((m) => m.uid);
 const recordsOf = async (inbox: Folder): Promise<Record<number, readonly string[]>> => Object.fromEntries(await inbox.searchFields(uidsOf(inbox)));

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MailStore, type Folder } from '../../mail-runtime/store';
+import type { MailStoreOptions } from '../../mail-runtime/store/types';
 
 /**
  * A fresh storage root per test; removed by the returned cleanup.
@@ -28,8 +29,13 @@ export function msg(i: number | string, body = 'hello'): Buffer {
  * INBOX, runs `fn`, and closes the store whatever happens: one open and
  * clean close of a folder, as a session's SELECT … LOGOUT would do.
  */
-export async function withInbox<T>(root: string, address: string, fn: (inbox: Folder, store: MailStore) => Promise<T>, opts: { epoch?: number } = {}): Promise<T> {
-  const store = new MailStore({ root });
+export async function withInbox<T>(
+  root: string,
+  address: string,
+  fn: (inbox: Folder, store: MailStore) => Promise<T>,
+  opts: { epoch?: number; store?: Omit<MailStoreOptions, 'root'> } = {},
+): Promise<T> {
+  const store = new MailStore({ ...opts.store, root });
   try {
     const user = await store.openUser(address, { epoch: opts.epoch ?? 1 });
     return await fn(await user.openFolder('INBOX'), store);

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecentRegistry } from '../../mail-runtime/imap/recent';
-import { MailStore } from '../../mail-runtime/store';
-import { msg, tempRoot, userDir } from './helpers';
+import type { Folder } from '../../mail-runtime/store';
+import { msg, tempRoot, userDir, withInbox as inboxOf } from './helpers';
 
 /**
  * RFC 3501 §2.3.2: which messages have been announced as \Recent is kept in
@@ -18,21 +18,7 @@ beforeEach(async () => {
 });
 afterEach(async () => cleanup());
 
-async function withInbox<T>(epoch: number, fn: (inbox: Awaited<ReturnType<Awaited<ReturnType<MailStore['openUser']>>['openFolder']>>) => Promise<T>): Promise<T> {
-  const store = new MailStore({ root });
-  try {
-    const user = await store.openUser(ADDR, { epoch });
-    const inbox = await user.openFolder('INBOX');
-    try {
-      return await fn(inbox);
-    } finally {
-      await inbox.close();
-      await user.close();
-    }
-  } finally {
-    await store.close();
-  }
-}
+const withInbox = <T>(epoch: number, fn: (inbox: Folder) => Promise<T>): Promise<T> => inboxOf(root, ADDR, (inbox) => fn(inbox), { epoch });
 
 describe('persisted \\Recent claims', () => {
   it('a new folder starts with nothing claimed; claims survive a reopen and a takeover, and only go up', async () => {

@@ -167,6 +167,31 @@ function lowerBound(metas: readonly MessageMeta[], uid: number): number {
   return lo;
 }
 
+/**
+ * The folder's metadata of the view's UIDs, asked in increasing UID order:
+ * both are in UID order, so a cursor walks them together rather than a
+ * binary search per message. The folder publishes a new array on every
+ * change (another session's APPEND or EXPUNGE while a search awaits); the
+ * cursor then finds its place again in the new one.
+ */
+class MetaCursor {
+  private metas: readonly MessageMeta[] | undefined;
+  private at = 0;
+
+  constructor(private readonly folder: Folder) {}
+
+  /** The metadata of `uid`; undefined when it is gone (expunged by another session, not yet announced). */
+  find(uid: number): MessageMeta | undefined {
+    const now = this.folder.messages();
+    if (now !== this.metas) {
+      this.metas = now;
+      this.at = lowerBound(now, uid);
+    }
+    while (this.at < now.length && now[this.at]!.uid < uid) this.at++;
+    return this.at < now.length && now[this.at]!.uid === uid ? now[this.at] : undefined;
+  }
+}
+
 /** A message that matched, as SEARCH, SORT and THREAD report it. */
 export interface SearchMatch {
   readonly seq: number;
@@ -274,11 +299,7 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   const window = searchWindow(key, uids);
   // Batches: decide what index metadata can, then fetch the cached
   // summaries of the rest with few reads (a 100k folder stays fast).
-  // The view's UIDs and the folder's metadata are both in UID order: walk
-  // them together (a cursor) rather than a binary search per message. The
-  // folder publishes a new array on every change; a batch picks it up.
-  let metas: readonly MessageMeta[] = [];
-  let cursor = 0;
+  const metaOf = new MetaCursor(folder);
   if (!withSummary && !withBody) {
     // Keys on index metadata alone (SEARCH UNSEEN, UID ranges) decide
     // synchronously: one reused message object, no batches, no maps — on a
@@ -290,13 +311,8 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
     const whole = isOneRange(key, uids);
     const withRecent = anySearchKey(key, (k) => k.op === 'recent');
     for (let i = window.from; i < window.to; i++) {
-      if (i === window.from || metas !== folder.messages()) {
-        metas = folder.messages();
-        cursor = lowerBound(metas, uids[i]!);
-      }
       const uid = uids[i]!;
-      while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
-      const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
+      const meta = metaOf.find(uid);
       if (!meta) continue; // expunged by another session, not yet announced
       let match: boolean;
       if (whole) match = true;
@@ -330,13 +346,8 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
       const end = Math.min(window.to, start + RECORD_BATCH);
       const records = await folder.searchFields(uids.slice(start, end));
       for (let i = start; i < end; i++) {
-        if (i === start || metas !== folder.messages()) {
-          metas = folder.messages();
-          cursor = lowerBound(metas, uids[i]!);
-        }
         const uid = uids[i]!;
-        while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
-        const meta = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor]! : undefined;
+        const meta = metaOf.find(uid);
         if (!meta) continue; // expunged by another session, not yet announced
         const rec = records.get(uid);
         msg.set(i + 1, meta, withRecent && view.isRecent(uid));
@@ -366,17 +377,11 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   }
   for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
     ev.forget();
-    if (metas !== folder.messages()) {
-      metas = folder.messages();
-      cursor = lowerBound(metas, uids[start]!);
-    }
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
     const source: BatchSource = { folder, summaries, bodies: undefined };
     for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
-      const uid = uids[i]!;
-      while (cursor < metas.length && metas[cursor]!.uid < uid) cursor++;
-      const meta: MessageMeta | undefined = cursor < metas.length && metas[cursor]!.uid === uid ? metas[cursor] : undefined;
+      const meta = metaOf.find(uids[i]!);
       if (!meta) continue; // expunged by another session, not yet announced
       // RFC 3501 §6.4.4 RECENT / NEW / OLD
       const msg = new IndexedMessage(i + 1, meta, view.isRecent(meta.uid), source);

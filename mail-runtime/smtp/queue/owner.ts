@@ -50,12 +50,7 @@ export class FolderOwner {
   async check(): Promise<void> {
     this.assertOwner();
     const started = Date.now();
-    const epoch = await highestEpoch(this.paths);
-    if (epoch !== undefined && epoch > this.epoch) {
-      const holder = await readMarker(this.paths, epoch);
-      this.fencedReason = `taken over by ${holder?.memberId ?? 'another member'} at epoch ${epoch} (ours: ${this.epoch})`;
-      this.assertOwner();
-    }
+    await this.observed(await highestEpoch(this.paths));
     this.checkedAt = Math.max(this.checkedAt, started);
   }
 

@@ -80,6 +80,10 @@ describe('crash safety (kill -9 during a stream of appends)', () => {
 
       const store = new MailStore({ root });
       const inbox = await (await store.openUser(ADDR, { epoch: r.epoch })).openFolder('INBOX');
+      // The open's reconcile renames files whose letters lag the index only after it resolved
+      // (folder.ts runBatch: resolve, then renames, then afterCommit); the folder's queue runs
+      // in order, so the next operation starts once they are done.
+      await inbox.refresh();
       const list = inbox.messages();
       // It never named a UID the index does not have durably, nor a UID for another file.
       for (const rec of leftList.records) {

@@ -115,6 +115,8 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
     return this.run('read message', () => this.impl.read(uid));
   }
   readMany(uids: readonly number[]): Promise<Buffer>[] {
+    // It returns one promise per UID, so a non-array is refused at once (as a programming error, not a failed read).
+    if (!Array.isArray(uids)) throw new StoreError('CANNOT', 'uids must be an array');
     if (this.closed) return uids.map(() => this.refused());
     return this.impl.readMany(uids).map((p) => {
       const q = this.run('read message', () => p);

@@ -193,6 +193,7 @@ describe('Folder.readMany', () => {
       await expect(got[1]).rejects.toMatchObject({ code: 'NONEXISTENT' });
       expect((await got[2]!).equals(msg(3))).toBe(true);
       expect((await got[3]!).equals(msg(5))).toBe(true);
+      expect(() => inbox.readMany('1' as unknown as number[])).toThrow(StoreError);
     });
   });
 });

@@ -76,16 +76,29 @@ export async function appendCorpus(port: number, user: BenchUser, count: number,
   }
 }
 
-/** One `FETCH 1:* BODY.PEEK[]` on the corpus; checks every literal octet arrived. Returns ms. */
-export async function fetchRound(corpus: AppendedCorpus): Promise<number> {
+/** One FETCH round: wall-clock time and the bench client's own CPU time meanwhile. */
+export interface FetchRoundFigures {
+  ms: number;
+  /**
+   * CPU (user + system) the bench process spent in the round: the client
+   * parses every literal, so a round where this is close to `ms` was bounded
+   * by the client, not the server, and says little about the server.
+   */
+  clientCpuMs: number;
+}
+
+/** One `FETCH 1:* BODY.PEEK[]` on the corpus; checks every literal octet arrived. */
+export async function fetchRound(corpus: AppendedCorpus): Promise<FetchRoundFigures> {
   const c = corpus.client;
   const before = c.literalBytes;
+  const cpu0 = process.cpuUsage();
   const t = performance.now();
   const res = await c.ok('FETCH 1:* BODY.PEEK[]', 120_000, () => false);
   const ms = performance.now() - t;
+  const cpu = process.cpuUsage(cpu0);
   const got = c.literalBytes - before;
   if (got !== corpus.bytes || res.count < corpus.messages) throw new Error(`FETCH returned ${got} literal bytes in ${res.count} lines, expected ${corpus.bytes}`);
-  return ms;
+  return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 async function expectOk(c: BenchClient, tag: string): Promise<void> {

@@ -89,7 +89,7 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   }
 
   private run<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new StoreError('CANNOT', `folder handle on ${this.impl.name} is closed`));
+    if (this.closed) return this.refused();
     return guard(this.impl.ctx, what, { folder: this.impl.name, user: this.impl.user }, fn);
   }
 
@@ -113,6 +113,21 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   }
   read(uid: number): Promise<Buffer> {
     return this.run('read message', () => this.impl.read(uid));
+  }
+  readMany(uids: readonly number[]): Promise<Buffer>[] {
+    // It returns one promise per UID, so a non-array is refused at once (as a programming error, not a failed read).
+    if (!Array.isArray(uids)) throw new StoreError('CANNOT', 'uids must be an array');
+    if (this.closed) return uids.map(() => this.refused());
+    return this.impl.readMany(uids).map((p) => {
+      const q = this.run('read message', () => p);
+      // Callers await these one by one: a later one failing first must not be an unhandled rejection (the caller still sees it).
+      q.catch(() => undefined);
+      return q;
+    });
+  }
+
+  private refused(): Promise<never> {
+    return Promise.reject(new StoreError('CANNOT', `folder handle on ${this.impl.name} is closed`));
   }
   getSummary(uid: number): Promise<unknown> {
     return this.run('read summary', () => this.impl.getSummary(uid));

@@ -478,16 +478,42 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     }
   }
 
-  async read(uid: number): Promise<Buffer> {
-    this.assertAlive();
-    const m = this.msg(uid);
-    for (let attempt = 0; ; attempt++) {
-      // The name the index expects is right nearly always: read it straight
-      // away (no access() first: one syscall less per message of a FETCH),
-      // and look the file up only if it is not there.
-      const p = attempt === 0 ? path.join(this.dir, 'cur', this.fileName(m)) : await this.locate(m);
+  read(uid: number): Promise<Buffer> {
+    return this.readMany([uid])[0]!;
+  }
+
+  /**
+   * The raw messages of many UIDs, one promise each (in the order given),
+   * read in one request to the store's file reader (./file-reader.ts), so
+   * its threads get many files per round trip. A UID that is unknown or
+   * expunged rejects its own promise (NONEXISTENT), as read() does.
+   */
+  readMany(uids: readonly number[]): Promise<Buffer>[] {
+    const out: Array<Promise<Buffer> | undefined> = [];
+    const found: Array<{ at: number; m: Msg }> = [];
+    for (const uid of uids) {
       try {
-        const buf = await readKnownSize(p, m.size);
+        this.assertAlive();
+        found.push({ at: out.length, m: this.msg(uid) });
+        out.push(undefined); // the read's promise, below
+      } catch (e) {
+        out.push(Promise.reject(e));
+      }
+    }
+    // The name the index expects is right nearly always: read it straight
+    // away (no access() first: one syscall less per message of a FETCH),
+    // and look the file up only if it is not there.
+    const first = this.ctx.files.readMany(found.map(({ m }) => ({ path: path.join(this.dir, 'cur', this.fileName(m)), size: m.size })));
+    found.forEach(({ at, m }, i) => {
+      out[at] = this.finishRead(m, first[i]!);
+    });
+    return out as Promise<Buffer>[];
+  }
+
+  private async finishRead(m: Msg, first: Promise<Buffer>): Promise<Buffer> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const buf = attempt === 0 ? await first : await this.ctx.files.read(await this.locate(m), m.size);
         this.ctx.stats.messageReads++;
         // Stored with bare LF by Dovecot (its RFC822.SIZE, W=, counts CRLF): serve it as Dovecot does.
         if (buf.length !== m.size) {
@@ -498,6 +524,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
       } catch (e) {
         // Not under the expected name (info letters lag behind the index), or
         // renamed under us (flags changed) between locate and read: look again.
+        // locate()'s NONEXISTENT (no file by that base at all) is not ENOENT: it ends the loop.
         if (!isErrno(e, 'ENOENT') || attempt >= 3) throw e;
       }
     }
@@ -1251,37 +1278,6 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
     await this.summaries.close();
     await this.uidlist.close();
     this.dead ??= new StoreError('CANNOT', `folder ${this._name} is closed`);
-  }
-}
-
-/**
- * A message file's bytes: open, one read of the size the index records
- * (plus one byte, to notice a longer file), close — one thread-pool round
- * trip fewer than readFile's fstat for every message a FETCH or SEARCH
- * BODY reads. A short first read is taken as the end only when it is
- * exactly the expected size (Maildir files never change once written);
- * anything else (a bare-LF file Dovecot stored, a file longer than
- * recorded) reads on until the end of the file.
- */
-async function readKnownSize(file: string, size: number): Promise<Buffer> {
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    let buf = Buffer.allocUnsafe(size + 1);
-    let n = 0;
-    for (;;) {
-      if (n === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, n);
-        buf = bigger;
-      }
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n === size) break;
-    }
-    return buf.subarray(0, n);
-  } finally {
-    await fh.close();
   }
 }
 

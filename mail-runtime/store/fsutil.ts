@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/log';
+import type { FileReader } from './file-reader';
 import type { Analyzer, SearchFieldsDeriver, StoreStats } from './types';
 
 /** What every internal module of the store shares (one per MailStore). */
@@ -17,6 +18,8 @@ export interface StoreContext {
   maxMessageBytes?: number;
   /** Bounds concurrent message-file fsyncs across every folder of the store. */
   sync: SyncGate;
+  /** Reads message files in threads, many per request (./file-reader.ts; one reader per process). */
+  files: FileReader;
 }
 
 export function newStats(): StoreStats {

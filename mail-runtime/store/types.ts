@@ -242,6 +242,13 @@ export interface Folder extends EventEmitter<FolderEventMap> {
   move(uids: readonly number[], target: Folder): Promise<CopyResult>;
   /** The raw message. NONEXISTENT if the UID is unknown or expunged. */
   read(uid: number): Promise<Buffer>;
+  /**
+   * The raw messages of many UIDs, one promise each in the order given,
+   * read together (a FETCH's read-ahead batch): each rejects on its own as
+   * read() would. They may be awaited one by one: one failing before it is
+   * awaited is not an unhandled rejection.
+   */
+  readMany(uids: readonly number[]): Promise<Buffer>[];
   /** Cached analyzer result (computed and cached on first use if missing); undefined without an analyzer. */
   getSummary(uid: number): Promise<unknown>;
   /**

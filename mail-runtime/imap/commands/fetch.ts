@@ -1,5 +1,5 @@
 import { isStoreError, type Folder, type MessageMeta } from '../../store';
-import { analyzeMessage, isCurrentSummary, needsRawMessage, renderFetchItem, UnknownCteError, type MessageSummary } from '../message';
+import { analyzeMessage, isCurrentSummary, needsRawMessage, needsSummary, renderFetchItem, UnknownCteError, type MessageSummary } from '../message';
 import {
   atom,
   data,
@@ -107,7 +107,9 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       const threadIdOf = threadIds(folder.owner, emailIds(folder));
       // Read from the folder at the first message that joins its thread by subject (objectid.ts), once per FETCH.
       let roots: SubjectRoots | undefined;
-      const wantsContent = attrs.some((a) => renderable(a));
+      // BODY[] / RFC822 and the like are served from the raw bytes (render.ts needsSummary):
+      // a FETCH of only those neither loads the summary cache nor parses a message.
+      const wantsSummary = attrs.some((a) => renderable(a) && needsSummary(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
       let sinceDrain = 0;
       let unknownCte: UnknownCteError | undefined;
@@ -116,7 +118,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       const work = new CommandWork();
       let prefetched = new Map<number, unknown>();
       for (const [i, t] of targets.entries()) {
-        if (wantsContent && i % SUMMARY_CHUNK === 0) {
+        if (wantsSummary && i % SUMMARY_CHUNK === 0) {
           prefetched = await folder.getSummaries(targets.slice(i, i + SUMMARY_CHUNK).map((x) => x.meta.uid));
         }
         const meta: MessageMeta = folder.get(t.meta.uid) ?? t.meta;
@@ -124,7 +126,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
         let summary: MessageSummary | undefined;
         try {
           if (bodies) raw = await bodies.read(meta.uid);
-          if (wantsContent) summary = await summaryOf(folder, meta.uid, raw, prefetched);
+          if (wantsSummary) summary = await summaryOf(folder, meta.uid, raw, prefetched);
         } catch (err) {
           // Expunged by another session since our view was last updated (RFC 2180 §4.1).
           if (isStoreError(err, 'NONEXISTENT')) {
@@ -171,7 +173,7 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
           }
           let pair: ReturnType<typeof renderFetchItem>;
           try {
-            pair = summary ? renderFetchItem(a, summary, raw) : null;
+            pair = renderFetchItem(a, summary, raw);
           } catch (err) {
             // RFC 3516 §4.2: BINARY of a part we cannot decode fails the FETCH with NO [UNKNOWN-CTE]; other messages are still answered.
             if (!(err instanceof UnknownCteError)) throw err;

@@ -1,16 +1,25 @@
 import type { Folder } from '../../store';
 
-/** How many message files are read ahead of the one being used (SEARCH BODY/TEXT, FETCH bodies). */
-const BODY_READ_AHEAD = 8;
+/** How many message files are held read ahead of the one being used (SEARCH BODY/TEXT, FETCH bodies). */
+const BODY_READ_AHEAD = 32;
 /** ...and how many bytes they may hold at most, so a session fetching large messages stays small. */
 const BODY_READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/**
+ * Files asked for in one go (one Folder.readMany, one request to the
+ * store's reader threads): the threads answer a whole batch per round trip,
+ * so the window is refilled only once a full batch fits in it again.
+ */
+const BODY_READ_BATCH = 16;
 
 /**
- * Reads message files a few ahead, in the order they will be used: file
- * reads wait on the thread pool (and on the network with NFS), so
- * overlapping them pays. At most BODY_READ_AHEAD further bodies and
- * BODY_READ_AHEAD_BYTES are held besides the one being used. A UID outside
- * the announced order is simply read on demand.
+ * Reads message files ahead, in the order they will be used: file reads
+ * wait on the disk (and on the network with NFS) and on the reader threads'
+ * round trip, so overlapping them with rendering pays. At most
+ * BODY_READ_AHEAD further bodies and BODY_READ_AHEAD_BYTES are held besides
+ * the one being used (a batch's small files share one buffer, see
+ * store/file-reader.ts, so a held message may keep up to its batch's
+ * buffer alive: at most two batches' worth). A UID outside the announced
+ * order is simply read on demand.
  */
 export class BodyReadAhead {
   private readonly started = new Map<number, { body: Promise<Buffer>; size: number }>();
@@ -35,18 +44,42 @@ export class BodyReadAhead {
         this.heldBytes -= held.size;
       }
     }
-    // The wanted message itself is always read; the ones after it only within the limits.
-    while (this.next < this.order.length && (this.next === i || (this.next <= i + BODY_READ_AHEAD && this.heldBytes + this.order[this.next]!.size <= BODY_READ_AHEAD_BYTES))) {
-      const m = this.order[this.next++]!;
-      const body = this.folder.read(m.uid);
+    // The wanted message itself is always read (with the batch it starts).
+    if (!this.started.has(uid) && this.next === i) this.startBatch(i);
+    const hit = this.started.get(uid);
+    if (hit) {
+      this.started.delete(uid);
+      this.heldBytes -= hit.size;
+    }
+    this.refill();
+    return hit ? hit.body : this.folder.read(uid);
+  }
+
+  /** Starts batches while a full one fits (or the rest of the order, when it is shorter than a batch). */
+  private refill(): void {
+    while (this.next < this.order.length) {
+      const room = BODY_READ_AHEAD - this.started.size;
+      if (room < Math.min(BODY_READ_BATCH, this.order.length - this.next)) return;
+      if (this.heldBytes + this.order[this.next]!.size > BODY_READ_AHEAD_BYTES) return;
+      this.startBatch(-1);
+    }
+  }
+
+  /** One readMany of up to BODY_READ_BATCH messages from `next`, within the limits; `wanted` is taken whatever it costs. */
+  private startBatch(wanted: number): void {
+    const batch: Array<{ uid: number; size: number }> = [];
+    while (this.next < this.order.length && batch.length < BODY_READ_BATCH && this.started.size + batch.length < BODY_READ_AHEAD + (wanted >= 0 ? 1 : 0)) {
+      const m = this.order[this.next]!;
+      if (this.next !== wanted && this.heldBytes + m.size > BODY_READ_AHEAD_BYTES) break;
+      batch.push(m);
+      this.heldBytes += m.size;
+      this.next++;
+    }
+    const bodies = this.folder.readMany(batch.map((m) => m.uid));
+    batch.forEach((m, k) => {
+      const body = bodies[k]!;
       body.catch(() => undefined); // a skipped message's failure is nobody's business
       this.started.set(m.uid, { body, size: m.size });
-      this.heldBytes += m.size;
-    }
-    const hit = this.started.get(uid);
-    if (!hit) return this.folder.read(uid);
-    this.started.delete(uid);
-    this.heldBytes -= hit.size;
-    return hit.body;
+    });
   }
 }

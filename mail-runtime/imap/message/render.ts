@@ -245,14 +245,57 @@ export function needsRawMessage(attr: FetchAttribute): boolean {
 }
 
 /**
+ * Whether a content item needs the message's summary (its MIME structure,
+ * envelope or cached header). BODY[] / BODY.PEEK[] (RFC 3501 §6.4.5: the
+ * whole message, empty section), RFC822 (§6.4.5: the same as BODY[]),
+ * BINARY[] / BINARY.SIZE[] (RFC 3516 §4.2: the empty part is the whole
+ * message as stored) and RFC822.SIZE (the index has the size) are served
+ * from the raw bytes alone: a FETCH of only those neither loads nor parses
+ * a summary.
+ */
+export function needsSummary(attr: FetchAttribute): boolean {
+  if (attr.kind === 'simple') return attr.name !== 'RFC822' && attr.name !== 'RFC822.SIZE';
+  if (attr.kind === 'section') return attr.section.part.length > 0 || attr.section.text !== undefined;
+  if (attr.kind === 'binary' || attr.kind === 'binary-size') return attr.part.length > 0;
+  return true;
+}
+
+/** The items needsSummary() says need no summary, from the raw message alone; null for any other item. */
+function renderRawItem(attr: FetchAttribute, raw: Buffer): [ResponseValue, ResponseValue] | null {
+  if (needsSummary(attr)) return null;
+  const name = atom(fetchItemName(attr));
+  switch (attr.kind) {
+    case 'simple':
+      return attr.name === 'RFC822' ? [name, lit(raw)] : [name, num(raw.length)];
+    case 'section':
+      return [name, lit(applyPartial(raw, attr.partial))];
+    case 'binary-size':
+      return [name, num(raw.length)];
+    case 'binary': {
+      const out = applyPartial(raw, attr.partial);
+      // RFC 3516 §4.2: content with NULs needs literal8.
+      return [name, out.includes(0) ? lit8(out) : lit(out)];
+    }
+  }
+}
+
+/**
  * One FETCH data item (name and value) for the message-content attributes:
  * ENVELOPE, BODYSTRUCTURE, BODY, RFC822.SIZE, RFC822, RFC822.HEADER,
  * RFC822.TEXT, BODY[section]<partial>, BINARY[part]<partial> and
  * BINARY.SIZE[part] (RFC 3516; UnknownCteError when the part's encoding is
  * unknown). Returns null for attributes that are not about content (FLAGS,
- * UID, INTERNALDATE, MODSEQ): the commands layer renders those. `raw` may be omitted when `needsRawMessage` is false.
+ * UID, INTERNALDATE, MODSEQ): the commands layer renders those. `raw` may be omitted when `needsRawMessage` is false;
+ * `summary` may be undefined when `needsSummary` is false.
  */
-export function renderFetchItem(attr: FetchAttribute, summary: MessageSummary, raw?: Buffer): [ResponseValue, ResponseValue] | null {
+export function renderFetchItem(attr: FetchAttribute, summary: MessageSummary | undefined, raw?: Buffer): [ResponseValue, ResponseValue] | null {
+  if (!summary) {
+    // Only what needsSummary() allows (RFC822.SIZE from the raw length: the caller answers it from the index anyway).
+    if (!raw) throw new Error('renderFetchItem: without a summary this item needs the raw message');
+    const pair = renderRawItem(attr, raw);
+    if (!pair) throw new Error(`renderFetchItem: ${fetchItemName(attr)} needs the message summary`);
+    return pair;
+  }
   const name = atom(fetchItemName(attr));
   // Top-level header sections can be served from the cached header block.
   const source = raw ?? bin(summary.header);

@@ -2,40 +2,69 @@ import { describe, expect, it } from 'vitest';
 import { BodyReadAhead } from '../../../mail-runtime/imap/commands/read-ahead';
 import type { Folder } from '../../../mail-runtime/store';
 
-/** A folder whose reads are counted and never touch a disk. */
-function fakeFolder() {
+/** A folder whose reads are counted (each readMany is one batch) and never touch a disk. */
+function fakeFolder(fail: ReadonlySet<number> = new Set()) {
   const started: number[] = [];
-  const folder = { read: (uid: number) => (started.push(uid), Promise.resolve(Buffer.from(`m${uid}`))) } as unknown as Folder;
-  return { folder, started };
+  const batches: number[][] = [];
+  const body = (uid: number): Promise<Buffer> => (fail.has(uid) ? Promise.reject(new Error(`no ${uid}`)) : Promise.resolve(Buffer.from(`m${uid}`)));
+  const folder = {
+    read: (uid: number) => (started.push(uid), batches.push([uid]), body(uid)),
+    readMany: (uids: readonly number[]) => (started.push(...uids), batches.push([...uids]), uids.map(body)),
+  } as unknown as Folder;
+  return { folder, started, batches };
 }
 
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 describe('BodyReadAhead', () => {
-  it('reads up to 8 small messages ahead, each once, in order', async () => {
-    const { folder, started } = fakeFolder();
-    const order = Array.from({ length: 20 }, (_, i) => ({ uid: i + 1, size: 1000 }));
+  it('reads up to 32 small messages ahead in batches of 16, each once, in order', async () => {
+    const { folder, started, batches } = fakeFolder();
+    const order = Array.from({ length: 100 }, (_, i) => ({ uid: i + 1, size: 1000 }));
     const ra = new BodyReadAhead(folder, order);
     expect((await ra.read(1)).toString()).toBe('m1');
-    expect(started).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    for (let u = 2; u <= 20; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
+    // The wanted one starts the first batch; the second fills the window to 32 held besides it.
+    expect(batches).toEqual([range(1, 16), range(17, 32)]);
+    for (let u = 2; u <= 15; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
+    expect(batches.length).toBe(2); // room for 15 at most so far: no batch of fewer than 16
+    expect((await ra.read(16)).toString()).toBe('m16');
+    expect(batches[2]).toEqual(range(33, 48)); // 17–32 held: a full batch fits again
+    for (let u = 17; u <= 100; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
     expect(started).toEqual(order.map((m) => m.uid));
+    // Every batch but the last (the rest of the order) holds 16.
+    expect(batches.slice(0, -1).every((b) => b.length === 16)).toBe(true);
   });
 
   it('holds at most 4 MiB ahead: large messages are read one or two at a time', async () => {
     const { folder, started } = fakeFolder();
     const ra = new BodyReadAhead(folder, Array.from({ length: 5 }, (_, i) => ({ uid: i + 1, size: 3 * 1024 * 1024 })));
     await ra.read(1);
-    expect(started).toEqual([1]); // 1 is what was asked for; 2 would exceed the byte budget
+    expect(started).toEqual([1, 2]); // 1 is what was asked for; 2 is the one that fits besides it, 3 would exceed the budget
     await ra.read(2);
-    expect(started).toEqual([1, 2]);
+    expect(started).toEqual([1, 2, 3]);
+    // A message larger than the whole budget is still read when asked for.
+    const big = fakeFolder();
+    const ra2 = new BodyReadAhead(big.folder, [{ uid: 7, size: 9 * 1024 * 1024 }]);
+    expect((await ra2.read(7)).toString()).toBe('m7');
   });
 
   it('skipping messages still reads each wanted one; unknown UIDs are read on demand', async () => {
     const { folder, started } = fakeFolder();
-    const ra = new BodyReadAhead(folder, Array.from({ length: 30 }, (_, i) => ({ uid: i + 1, size: 10 })));
+    const ra = new BodyReadAhead(folder, Array.from({ length: 100 }, (_, i) => ({ uid: i + 1, size: 10 })));
     await ra.read(1);
-    expect((await ra.read(25)).toString()).toBe('m25');
-    // Nothing between the read-ahead window of 1 and message 25 was read.
-    expect(started).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 25, 26, 27, 28, 29, 30]);
+    expect((await ra.read(60)).toString()).toBe('m60');
+    // Nothing between the read-ahead window of 1 and message 60 was read.
+    expect(started).toEqual([...range(1, 32), ...range(60, 91)]);
     expect((await ra.read(99)).toString()).toBe('m99');
+    expect((await ra.read(999)).toString()).toBe('m999');
+    // Asked again after it was handed out: read on demand.
+    expect((await ra.read(60)).toString()).toBe('m60');
+  });
+
+  it('a failed read fails only the message it belongs to', async () => {
+    const { folder } = fakeFolder(new Set([3]));
+    const ra = new BodyReadAhead(folder, Array.from({ length: 6 }, (_, i) => ({ uid: i + 1, size: 10 })));
+    expect((await ra.read(1)).toString()).toBe('m1');
+    await expect(ra.read(3)).rejects.toThrow('no 3');
+    expect((await ra.read(4)).toString()).toBe('m4');
   });
 });

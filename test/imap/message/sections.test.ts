@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeMessage, renderFetchItem } from '../../../mail-runtime/imap/message';
+import { analyzeMessage, needsSummary, renderFetchItem } from '../../../mail-runtime/imap/message';
 import { CommandReader, compileValue, parseFetchArgs, type FetchAttribute } from '../../../mail-runtime/imap/protocol';
 import { TEST_LITERAL_BYTES } from '../../helpers/imap';
 
@@ -54,6 +54,23 @@ describe('BODY[section] (RFC 3501 §6.4.5)', () => {
     expect(fetch('BODYSTRUCTURE', false)).toContain('"message" "rfc822"');
     expect(fetch('BODY.PEEK[HEADER.FIELDS (X-A)]', false)).toBe('BODY[HEADER.FIELDS (X-A)] {10}\r\nX-A: 1\r\n\r\n');
     expect(() => fetch('BODY[1]', false)).toThrow();
+  });
+
+  it('serves BODY[], RFC822 and BINARY[] from the raw bytes alone, byte for byte as with the summary', () => {
+    const rawOnly = ['BODY[]', 'BODY.PEEK[]', 'BODY[]<6.3>', 'BODY.PEEK[]<100000>', 'RFC822', 'RFC822.SIZE', 'BINARY[]', 'BINARY.PEEK[]<2.5>', 'BINARY.SIZE[]'];
+    const nul = Buffer.from('Subject: n\r\n\r\na\0b\r\n');
+    for (const item of rawOnly) {
+      expect(needsSummary(attr(item)), item).toBe(false);
+      for (const bytes of [raw, nul]) {
+        const withSummary = renderFetchItem(attr(item), analyzeMessage(bytes), bytes)!;
+        const without = renderFetchItem(attr(item), undefined, bytes)!;
+        expect(Buffer.concat([compileValue(without[0]), compileValue(without[1])]).equals(Buffer.concat([compileValue(withSummary[0]), compileValue(withSummary[1])])), item).toBe(true);
+      }
+    }
+    for (const item of ['BODY[1]', 'BODY[TEXT]', 'BODY.PEEK[HEADER]', 'RFC822.HEADER', 'RFC822.TEXT', 'ENVELOPE', 'BODYSTRUCTURE', 'BINARY[1]', 'BINARY.SIZE[1]', 'THREADID']) {
+      expect(needsSummary(attr(item)), item).toBe(true);
+      expect(() => renderFetchItem(attr(item), undefined, raw), item).toThrow();
+    }
   });
 
   it('handles LF-only messages and messages without a body', () => {

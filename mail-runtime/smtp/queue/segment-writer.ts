@@ -201,9 +201,8 @@ export class SegmentWriter {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(THREAD, { eval: true });
-    // The gateway's servers keep the process alive; an idle writer must not.
-    w.unref();
+    // Plain JavaScript: no loader flags (under tsx the parent's execArgv would load tsx into the thread for nothing).
+    const w = new Worker(THREAD, { eval: true, execArgv: [] });
     w.on('message', (r: Reply) => this.settle(r));
     const died = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;
@@ -211,6 +210,8 @@ export class SegmentWriter {
     };
     w.on('error', died);
     w.on('exit', (code) => died(new Error(`queue segment writer thread exited (${code})`)));
+    // The gateway's servers keep the process alive; an idle writer must not (listeners first, then unref).
+    w.unref();
     this.worker = w;
     return w;
   }

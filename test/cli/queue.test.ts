@@ -1,11 +1,11 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
 import { QueueFolder } from '../../mail-runtime/smtp/queue';
 import { DELETED_REPLY } from '../../mail-runtime/smtp/delivery';
+import { freePort } from '../helpers/daemon';
 import { gatewayConfig, startTestGateway, type TestGateway } from '../helpers/gateway';
 import { startLmtpSink } from '../helpers/lmtp-sink';
 import { command, data, message, openSession } from '../helpers/smtp-raw';
@@ -97,10 +97,7 @@ describe('beside a running gateway: requests are applied by the owner', () => {
   let nodePort: number;
   const dsns: string[] = [];
   beforeAll(async () => {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    nodePort = (s.address() as { port: number }).port;
-    await new Promise<void>((r) => s.close(() => r()));
+    nodePort = await freePort();
     // The node is down and the next retry is an hour away: only `queue retry` can make it go sooner.
     gw = await startTestGateway({
       lmtpPort: nodePort,

@@ -12,7 +12,7 @@ import { RuntimeConfig } from '../../mail-runtime/config';
 import { issueMemberCertificate } from '../../mail-runtime/hub/ca';
 import { proxmoxSpec } from './platforms/proxmox/fixtures';
 import { ADMIN_TOKEN, CLUSTER_TOKEN, spawnMember, waitFor, type SpawnedProcess } from '../helpers/hub';
-import { freePort } from '../helpers/cluster';
+import { freePort } from '../helpers/daemon';
 import { makeCa, makeLeaf } from '../helpers/pki';
 
 /**

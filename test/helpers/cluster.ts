@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword } from '../../mail-runtime/auth';
 import { PlacementRules, PlacementSnapshot } from '../../mail-runtime/hub/protocol';
+import { freePort } from './daemon';
 import { api, CLUSTER_TOKEN, spawnMember, waitFor, writeTokens, type SpawnedProcess } from './hub';
 import { imapAppend, imapConnect, imapLogin, message, quote } from './imap';
 import { FAST_SCRYPT } from './users';
@@ -21,18 +21,6 @@ export interface RunningMember extends SpawnedProcess {
 export interface TestUserSpec {
   address: string;
   password: string;
-}
-
-/** A free loopback port (bound and released; good enough for tests that need to know a port before a process binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export class TestCluster {

@@ -4,6 +4,10 @@ import { basename, join, resolve } from 'node:path';
 import { parseRuntimeConfig, type RuntimeConfigInput, type RuntimeConfigOf } from '../../mail-runtime/config';
 import { runHub, type RunningHub } from '../../mail-runtime/hub';
 import { spawnUntilReady } from '../../bench/process';
+import { waitFor } from './wait';
+
+// Many tests take waitFor from here, beside the hub helpers they use it with.
+export { waitFor };
 
 const ROOT = resolve(__dirname, '../..');
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
@@ -47,16 +51,6 @@ export async function startTestHub(dir: string, extra: Parameters<typeof hubConf
   const hub = await runHub({ ...cfg, logLevel: (process.env.MAILFLEET_TEST_LOG as 'info' | undefined) ?? 'silent' }, { installSignalHandlers: false });
   await waitFor(() => hub.hub.isActive, 'hub active', 10_000);
   return hub;
-}
-
-/** Polls `check` every 20 ms until it is true or `timeoutMs` passes (then throws naming `what`). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export interface ApiAnswer<T = unknown> {

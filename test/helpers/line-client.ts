@@ -2,6 +2,15 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 /**
+ * How long a wait of LineClient gives the server by default: a bound for a
+ * broken server, not a measure of speed. On a loaded 2-core CI machine
+ * (another test file's processes, a fresh member's first scrypt, GC) a
+ * reply that normally takes milliseconds can take seconds; 15 s still
+ * fails a hung server well inside the 30 s test timeout.
+ */
+const WAIT_MS = 15_000;
+
+/**
  * A raw line client for exact protocol bytes: what the server sends is kept
  * as CRLF-terminated lines (literals included, as they arrive). Every wait
  * has a timeout so a broken server fails the test instead of hanging it.
@@ -78,7 +87,7 @@ export class LineClient {
     this.socket.write(`${line}\r\n`);
   }
 
-  async readLine(timeoutMs = 5000): Promise<string> {
+  async readLine(timeoutMs = WAIT_MS): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (!this.lines.length) {
       if (this.closedFlag) throw new Error(`connection closed while waiting for a line (pending: ${JSON.stringify(this.buf)})`);
@@ -96,7 +105,7 @@ export class LineClient {
   }
 
   /** Reads lines until one satisfies `done` (inclusive). */
-  async readUntil(done: (line: string) => boolean, timeoutMs = 5000, maxLines = 100_000): Promise<string[]> {
+  async readUntil(done: (line: string) => boolean, timeoutMs = WAIT_MS, maxLines = 100_000): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < maxLines; i++) {
       const l = await this.readLine(timeoutMs);
@@ -107,7 +116,7 @@ export class LineClient {
   }
 
   /** IMAP: sends `tag command` and returns every line up to and including the tagged reply. */
-  async command(tag: string, command: string, timeoutMs = 5000): Promise<string[]> {
+  async command(tag: string, command: string, timeoutMs = WAIT_MS): Promise<string[]> {
     this.send(`${tag} ${command}`);
     return this.readUntil((l) => l.startsWith(`${tag} `), timeoutMs);
   }
@@ -121,7 +130,7 @@ export class LineClient {
   }
 
   /** Waits until the server closes the connection. */
-  async waitClosed(timeoutMs = 5000): Promise<void> {
+  async waitClosed(timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closedFlag) {
       const left = deadline - Date.now();

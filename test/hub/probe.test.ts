@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/daemon';
 import { processGone } from '../../mail-runtime/hub/membership/probe';
 
 /**
@@ -17,19 +18,13 @@ async function listen(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as { port: number }).port };
 }
 
-async function closedPort(): Promise<number> {
-  const { server, port } = await listen();
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
 });
 
 describe('processGone', () => {
   it('is true at once when every port refuses', async () => {
-    expect(await processGone('127.0.0.1', [await closedPort(), await closedPort()], () => true, [])).toBe(true);
+    expect(await processGone('127.0.0.1', [await freePort(), await freePort()], () => true, [])).toBe(true);
   });
 
   it('is false with no ports to ask', async () => {
@@ -38,14 +33,14 @@ describe('processGone', () => {
 
   it('is true when the listeners close a moment after the first probe (a process still exiting)', async () => {
     const a = await listen();
-    const gone = await closedPort();
+    const gone = await freePort();
     setTimeout(() => a.server.close(), 150);
     expect(await processGone('127.0.0.1', [a.port, gone], () => true, [100, 250])).toBe(true);
   });
 
   it('is false while one port keeps answering, after every retry', async () => {
     const a = await listen();
-    expect(await processGone('127.0.0.1', [a.port, await closedPort()], () => true, [50, 50])).toBe(false);
+    expect(await processGone('127.0.0.1', [a.port, await freePort()], () => true, [50, 50])).toBe(false);
   });
 
   it('stops probing once the member has reconnected its stream', async () => {

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionLimit, addressKey, loadTls, serveSessions, type AcceptedConnection, type SessionServer, type ShutdownReason } from '../../mail-runtime/net';
 import { LineClient } from '../helpers/line-client';
+import { waitFor } from '../helpers/wait';
 
 describe('addressKey: what per-address limits count under', () => {
   it.each([
@@ -135,25 +136,32 @@ describe('serveSessions: the limits every listener gets', () => {
   });
 
   it('after login the deadline no longer applies', async () => {
-    const { server, ended } = await serve(new ConnectionLimit(10, { loginTimeoutMs: 200 }));
+    // The login must come before the deadline for this to test anything: 3 s, not 200 ms, which a
+    // loaded CI machine can spend between accept and our login line (the session then ends first).
+    const deadlineMs = 3000;
+    const { server, ended } = await serve(new ConnectionLimit(10, { loginTimeoutMs: deadlineMs }));
     const c = await client(server.port, '');
     expect(await c.readLine()).toBe('hello');
+    // The server accepted before it greeted: its deadline is at most deadlineMs from now.
+    const pastDeadline = Date.now() + deadlineMs + 300;
     c.send('login');
     expect(await c.readLine()).toBe('ok');
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, Math.max(0, pastDeadline - Date.now())));
     c.send('noop');
     expect(await c.readLine()).toBe('ok');
     expect(ended).toEqual([]);
   });
 
   it('implicit TLS: counted from accept, before the handshake; a handshake that never comes is dropped', async () => {
-    const limit = new ConnectionLimit(10, { maxPerAddress: 1, tlsHandshakeMs: 300 });
+    // The second connection below must be refused while the silent one still holds the slot: 4 s,
+    // not 300 ms, which a loaded CI machine can spend between the two (the slot is then free again).
+    const limit = new ConnectionLimit(10, { maxPerAddress: 1, tlsHandshakeMs: 4000 });
     const { server } = await serve(limit, 'tls');
     const silent = connect({ host: '127.0.0.1', port: server.port, localAddress: '127.92.0.1' });
     raw.push(silent);
     await new Promise((r) => silent.once('connect', r));
     // Counted although no byte of TLS was sent: a second connection from the address is closed unanswered.
-    for (let i = 0; i < 100 && limit.fromAddress('127.92.0.1') === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => limit.fromAddress('127.92.0.1') > 0, 'the silent connection to be counted').catch(() => undefined);
     expect(limit.fromAddress('127.92.0.1')).toBe(1);
     await expect(LineClient.connect(server.port, { tls: true, localAddress: '127.92.0.1' })).rejects.toThrow();
     // The silent one is dropped at the handshake deadline, and the address is served again.

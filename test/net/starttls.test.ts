@@ -5,6 +5,7 @@ import { startImapServer, type ImapServer } from '../../mail-runtime/imap';
 import { ConnectionLimit, loadTls, type TlsMaterial } from '../../mail-runtime/net';
 import { startPop3Server, type Pop3Server } from '../../mail-runtime/pop3';
 import { LineClient } from '../helpers/line-client';
+import { waitFor } from '../helpers/wait';
 import { startTestNode, type TestNode } from '../helpers/node';
 import { ALICE } from '../helpers/users';
 
@@ -91,7 +92,7 @@ describe('after STARTTLS the listener still tracks the connection', () => {
 
   /** Bounded wait for the server to see the close (it learns of it asynchronously). */
   async function settled(server: ImapServer | Pop3Server): Promise<{ sessions: number; sockets: number }> {
-    for (let i = 0; i < 100 && (server.sessions() > 0 || server.listener.connections() > 0); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => server.sessions() === 0 && server.listener.connections() === 0, 'the server to let go of the connection').catch(() => undefined);
     return { sessions: server.sessions(), sockets: server.listener.connections() };
   }
 

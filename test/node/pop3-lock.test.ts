@@ -42,7 +42,7 @@ describe('POP3 maildrop lock (real node)', () => {
     a.c.close();
     let reply = '';
     // The server notices the close asynchronously: retry a bounded number of times.
-    for (let i = 0; i < 50 && !reply.startsWith('+OK'); i++) {
+    for (let i = 0; i < 100 && !reply.startsWith('+OK'); i++) {
       const b = await login(ALICE);
       reply = b.reply;
       b.c.close();

@@ -4,6 +4,7 @@ import { createLogger } from '../../mail-runtime/common/log';
 import { ConnectionLimit, loadTls, type TlsMaterial } from '../../mail-runtime/net';
 import { startPop3Server, type Pop3Backend, type Pop3Server } from '../../mail-runtime/pop3';
 import { LineClient } from '../helpers/line-client';
+import { waitFor } from '../helpers/wait';
 
 /**
  * POP3 over a raw socket with exact replies (RFC 1939, RFC 2449 CAPA,
@@ -235,7 +236,10 @@ describe('RFC 1939 §5 TRANSACTION state', () => {
     const { c, mem, server } = await loggedIn();
     await c.pop('DELE 1');
     c.close();
-    for (let i = 0; i < 50 && server.sessions() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // Until the session is gone the test proves nothing (the close may not have been handled yet):
+    // the server drops it only after closing the maildrop (pop3/session.ts cleanup, then onClose),
+    // where an expunge on hang-up would have happened. A fixed 1 s wait let it pass unproven when slower.
+    await waitFor(() => server.sessions() === 0, 'the dropped session to end');
     expect(mem.expunged).toEqual([]);
   });
 

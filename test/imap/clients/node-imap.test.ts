@@ -142,7 +142,9 @@ describe('node-imap', () => {
     try {
       await call<Imap.Box>((cb) => watcher.openBox('INBOX', true, cb));
       const mail = new Promise<number>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('no mail event')), 8000);
+        // A bound for a notification that never comes, not a speed check: on a loaded CI machine
+        // the APPEND, its durable write and the IDLE push can take well over 8 s together.
+        const t = setTimeout(() => reject(new Error('no mail event')), 20_000);
         watcher.once('mail', (n: number) => {
           clearTimeout(t);
           resolve(n);

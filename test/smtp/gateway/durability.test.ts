@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/daemon';
 import { gatewayConfig, spawnGateway, writeGatewayUsers, type SpawnedGateway } from '../../helpers/gateway';
 import { startLmtpSink, type LmtpSink } from '../../helpers/lmtp-sink';
 
@@ -20,14 +20,6 @@ const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** 16 senders share MESSAGES messages; resolves with the Message-IDs that got a 250. */
 async function sendBatch(port: number, tag: string): Promise<string[]> {

@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { createTransport } from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/daemon';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway';
 import { startLmtpSink, type LmtpSink, type LmtpSinkOptions } from '../../helpers/lmtp-sink';
 
@@ -30,15 +30,6 @@ async function send(g: TestGateway, to: string[], id: string, from = 'bench-send
   await t.sendMail({ envelope: { from, to }, raw: `From: <${from}>\r\nTo: <${to[0]}>\r\nSubject: ${id}\r\nMessage-ID: <${id}@example.net>\r\n\r\nbody\r\n` });
   t.close();
 }
-/** A loopback port nothing listens on (a node that is down). */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('per-recipient results (RFC 2033 §4.2)', () => {
   it('a deferred recipient is retried alone; the delivered one is never delivered again', async () => {
     let bobTries = 0;
@@ -94,7 +85,7 @@ describe('per-recipient results (RFC 2033 §4.2)', () => {
 
   it('expiry fails what is still pending with 5.4.7 and bounces it', async () => {
     const failed: string[] = [];
-    const g = await gatewayTo(await deadPort(), {
+    const g = await gatewayTo(await freePort(), {
       config: { queue: { retryFirstSeconds: 1, retryMaxSeconds: 1, expireHours: 0.001 } },
       over: {
         buildDsn: ({ failed: f }) => {
@@ -112,7 +103,7 @@ describe('per-recipient results (RFC 2033 §4.2)', () => {
 
 describe('nothing is dropped when the node is down', () => {
   it('mail for a node that is down stays queued and is delivered when the node is back', async () => {
-    const port = await deadPort();
+    const port = await freePort();
     const g = await gatewayTo(port, { config: { queue: { retryFirstSeconds: 1, retryMaxSeconds: 2 } } });
     for (let i = 0; i < 5; i++) await send(g, ['alice@example.com'], `while-down-${i}`);
     await g.runner.idle();

@@ -1,8 +1,8 @@
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/daemon';
 import { startTestGateway } from '../../helpers/gateway';
 import { startLmtpSink } from '../../helpers/lmtp-sink';
 import { command, data, message, openSession } from '../../helpers/smtp-raw';
@@ -17,14 +17,6 @@ const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
-
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function queueOne(port: number, id: string): Promise<string> {
   const { c } = await openSession(port);
@@ -42,7 +34,7 @@ describe('queue takeover by epoch', () => {
     const sink = await startLmtpSink();
     cleanup.push(() => sink.stop());
     // A's node is down: what A accepts stays in A's folder.
-    const a = await startTestGateway({ dir, lmtpPort: await deadPort(), config: { queue: { retryFirstSeconds: 3600 } } });
+    const a = await startTestGateway({ dir, lmtpPort: await freePort(), config: { queue: { retryFirstSeconds: 3600 } } });
     cleanup.push(() => a.dispose());
     for (let i = 0; i < 3; i++) expect(await queueOne(a.smtpPort, `via-a-${i}`)).toMatch(/^250 /);
     await a.runner.idle();

@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/daemon';
 import type { Route, Router } from '../../../mail-runtime/smtp/routing/types';
 import { ANN, BEN, MemoryQueue, imapMessages, startSmtpTestNode, type SmtpTestNode } from '../../helpers/smtp';
 
@@ -90,10 +90,7 @@ describe('nodemailer submits over TLS (RFC 6409, RFC 3207, RFC 8314)', () => {
   });
 
   it('an owner node that does not answer: the hosted recipient goes to the queue instead (temporary)', async () => {
-    const dead = createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
-    const port = (dead.address() as { port: number }).port;
-    await new Promise<void>((r) => dead.close(() => r()));
+    const port = await freePort();
     benAt = { memberId: 'node-b', host: '127.0.0.1', port };
     const t = transport(true);
     try {

@@ -314,6 +314,7 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   // the last 10,000 of 100,000 looks at 10,000); the key still decides each.
   const window = searchWindow(key, uids);
   const walk: Walk = { view, folder, key, ev, work, uids, from: window.from, to: window.to, metaOf: new MetaCursor(folder), onHit };
+  if (flagsOnly(key) || isOneRange(key, uids)) return walkFlagsOnly(walk);
   if (!withSummary && !withBody) return walkMetadataOnly(walk);
   // SUBJECT/FROM/TO/CC/BCC alone: compare the messages' search-fields records (fields.ts), no summaries read.
   if (searchUsesRecords(key)) return walkRecords(walk);
@@ -323,40 +324,71 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
 }
 
 /**
- * Keys on index metadata alone (SEARCH UNSEEN, UID ranges) decide
- * synchronously: one reused message object, no batches, no maps — on a
- * 100,000-message folder the allocations cost more than the tests.
+ * Keys on flags alone (SEARCH UNSEEN, FLAGGED, KEYWORD x, NOT DELETED, ALL)
+ * and a key that is one UID or sequence range: the view's UIDs and the
+ * folder's metadata array are walked side by side (both in UID order), and
+ * a flags-only key is decided once per distinct flag list (a
+ * 100,000-message folder has a handful of them) — per message, only an
+ * index step and a lookup. The array is looked up again only after a pause
+ * (another session's APPEND or EXPUNGE can publish a new one only then).
+ */
+async function walkFlagsOnly(w: Walk): Promise<void> {
+  const { folder, key, ev, work, uids, onHit } = w;
+  const msg = new MetadataMessage();
+  // A key that is one UID/sequence range matches its whole window.
+  const whole = isOneRange(key, uids);
+  const memo = new Map<string, boolean>();
+  /** The answer for a message without flags (the commonest list, no key to make). */
+  let unflagged: boolean | undefined;
+  let metas = folder.messages();
+  let j = w.from < w.to ? lowerBound(metas, uids[w.from]!) : 0;
+  for (let i = w.from; i < w.to; i++) {
+    const uid = uids[i]!;
+    while (j < metas.length && metas[j]!.uid < uid) j++;
+    if (j === metas.length || metas[j]!.uid !== uid) continue; // expunged by another session, not yet announced
+    const meta = metas[j]!;
+    let match = whole;
+    if (!whole) {
+      const flags = meta.flags;
+      let m = flags.length === 0 ? unflagged : memo.get(flagListKey(flags));
+      if (m === undefined) {
+        msg.set(i + 1, meta, false);
+        m = ev.decideOnMetadata(msg) === true;
+        if (flags.length === 0) unflagged = m;
+        else if (memo.size < FLAG_MEMO_MAX) memo.set(flagListKey(flags), m);
+        ev.checkBudget();
+      }
+      match = m;
+    }
+    if (match) onHit(i + 1, meta);
+    if (work.due()) {
+      await work.pause();
+      const now = folder.messages();
+      if (now !== metas) {
+        metas = now;
+        j = lowerBound(metas, uid);
+      }
+    }
+  }
+}
+
+/**
+ * Other keys on index metadata alone (dates, sizes, sets, \Recent, MODSEQ)
+ * decide synchronously: one reused message object, no batches, no maps — on
+ * a 100,000-message folder the allocations cost more than the tests.
  */
 async function walkMetadataOnly(w: Walk): Promise<void> {
   const { view, key, ev, work, uids, metaOf, onHit } = w;
   const msg = new MetadataMessage();
-  // The answer of a flags-only key per distinct flag list (a 100,000-message folder has a handful of them);
-  // a key that is one UID/sequence range matches its whole window. \Recent is looked up only when asked.
-  const memo = flagsOnly(key) ? new Map<string, boolean>() : undefined;
-  const whole = isOneRange(key, uids);
+  // \Recent is looked up only when asked.
   const withRecent = anySearchKey(key, (k) => k.op === 'recent');
   for (let i = w.from; i < w.to; i++) {
     const uid = uids[i]!;
     const meta = metaOf.find(uid);
     if (!meta) continue; // expunged by another session, not yet announced
-    let match: boolean;
-    if (whole) match = true;
-    else if (memo) {
-      const k = flagListKey(meta.flags);
-      let m = memo.get(k);
-      if (m === undefined) {
-        msg.set(i + 1, meta, false);
-        m = ev.decideOnMetadata(msg) === true;
-        if (memo.size < FLAG_MEMO_MAX) memo.set(k, m);
-        ev.checkBudget();
-      }
-      match = m;
-    } else {
-      msg.set(i + 1, meta, withRecent && view.isRecent(uid));
-      match = ev.decideOnMetadata(msg) === true;
-      ev.checkBudget();
-    }
-    if (match) onHit(i + 1, meta);
+    msg.set(i + 1, meta, withRecent && view.isRecent(uid));
+    if (ev.decideOnMetadata(msg) === true) onHit(i + 1, meta);
+    ev.checkBudget();
     if (work.due()) await work.pause();
   }
 }

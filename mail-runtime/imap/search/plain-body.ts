@@ -40,22 +40,59 @@ function headerEnd(raw: Buffer): number {
 }
 
 /**
+ * The header's Content-* fields, whole (with their continuation lines),
+ * and nothing else: what isIdentityPlainText reads, without splitting the
+ * other fields (From, Subject, Received…) into objects for every message.
+ * A field starts on a line that does not start with white space (RFC 5322
+ * §2.2.3), as parseHeaderFields splits them, so the fields kept are parsed
+ * exactly as in the whole header.
+ */
+function contentFields(header: string): string {
+  let out = '';
+  let keep = false;
+  for (let pos = 0; pos < header.length; ) {
+    const lf = header.indexOf('\n', pos);
+    const end = lf < 0 ? header.length : lf + 1;
+    const c = header.charCodeAt(pos);
+    if (c === 0x0a || (c === 0x0d && header.charCodeAt(pos + 1) === 0x0a)) break; // the empty line
+    if (c !== 0x20 && c !== 0x09) keep = header.slice(pos, pos + 8).toLowerCase() === 'content-';
+    if (keep) out += header.slice(pos, end);
+    pos = end;
+  }
+  return out;
+}
+
+/** Decisions by (Content-Type, Content-Transfer-Encoding) value: a folder repeats a handful of spellings. Bounded. */
+const decided = new Map<string, boolean>();
+const DECIDED_MAX = 256;
+
+/**
  * Is the top-level entity described by this header a text/plain part whose
  * bytes need no decoding? The fields are read as analyzeMessage reads them
  * (the first Content-Type and Content-Transfer-Encoding field count; none
  * means text/plain in US-ASCII, RFC 2045 §5.2).
  */
 function isIdentityPlainText(header: string): boolean {
-  const fields = parseHeaderFields(header);
-  const ctField = firstField(fields, 'Content-Type');
-  if (ctField?.value != null) {
-    const ct = parseContentType(ctField.value);
+  const fields = parseHeaderFields(contentFields(header));
+  const ct = firstField(fields, 'Content-Type')?.value ?? null;
+  const enc = firstField(fields, 'Content-Transfer-Encoding')?.value ?? null;
+  const key = `${ct ?? '\u0000'}\u0000${enc ?? '\u0000'}`;
+  let d = decided.get(key);
+  if (d === undefined) {
+    d = decide(ct, enc);
+    if (decided.size < DECIDED_MAX) decided.set(key, d);
+  }
+  return d;
+}
+
+function decide(ctValue: string | null, encValue: string | null): boolean {
+  if (ctValue !== null) {
+    const ct = parseContentType(ctValue);
     if (!ct.valid || ct.type.toLowerCase() !== 'text' || ct.subtype.toLowerCase() !== 'plain') return false;
     const charset = paramValue(ct.params, 'charset');
     if (charset !== undefined && !ASCII_CHARSETS.has(charset.toLowerCase())) return false;
   }
-  const encField = firstField(fields, 'Content-Transfer-Encoding');
-  const encoding = encField?.value != null ? parseEncoding(encField.value) : null;
+  const encoding = encValue !== null ? parseEncoding(encValue) : null;
   return encoding === null || IDENTITY_ENCODINGS.has(encoding.toLowerCase());
 }
 

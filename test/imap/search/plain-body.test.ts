@@ -41,6 +41,13 @@ const headerLine = fc.constantFrom(
   'Content-Transfer-Encoding: base64\r\n',
   'Content-Transfer-Encoding: quoted-printable\r\n',
   'Content-Transfer-Encoding: x-unknown\r\n',
+  // Spellings the field reader must take as analyzeMessage does: folded, spaced, lower case, no colon, a leading fold.
+  'Content-Type:\r\n text/html\r\n',
+  'content-type : text/plain;\r\n\tcharset=latin1\r\n',
+  ' Content-Type: text/html\r\n',
+  'Content-Transfer-Encoding\r\n',
+  'Content-Transfer-Encoding:\r\n base64\r\n',
+  'Content-ID: <x>\r\n',
 );
 /** Body pieces: mostly ASCII (what the fast path takes), with escapes and base64 that only decoding reads, sometimes 8-bit bytes. */
 const bodyPiece = fc.oneof(

@@ -5,7 +5,7 @@ import { atom, data, list, normalizeRanges, num, nums, type ResponseValue } from
 import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchUsesRecords, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
-import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
+import { esearchResponse, returnsSave, uidsToSave, type SearchHits } from './esearch';
 import { emailIds, subjectRoots, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
@@ -258,11 +258,9 @@ class HitList {
     return m;
   }
 
-  /** As objects, for the ESEARCH paths (RETURN options, SAVE, UPDATE). */
-  toSearchHits(uid: boolean): SearchHit[] {
-    const out: SearchHit[] = new Array<SearchHit>(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = { n: uid ? this.uids[i]! : this.seqs[i]!, uid: this.uids[i]!, modseq: this.modseqs[i]! };
-    return out;
+  /** The hits as the ESEARCH paths read them (RETURN options, SAVE, UPDATE): views of the arrays, no copies. */
+  view(uid: boolean): SearchHits {
+    return { length: this.length, n: this.numbers(uid), uids: this.uids.subarray(0, this.length), modseqs: this.modseqs.subarray(0, this.length) };
   }
 }
 
@@ -620,7 +618,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         throw err;
       }
       if (returnOptions) {
-        const hits = found.toSearchHits(uid);
+        const hits = found.view(uid);
         // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
         if (save) view.savedSearch = uidsToSave(returnOptions, hits);
         const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery, a.query.partial);
@@ -630,7 +628,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
           const address = view.folder.owner;
           const key = a.query.key;
           const rerun = async (work: CommandWork): Promise<number[]> => (await findMatches(view, address, key, work)).map((m) => m.meta.uid);
-          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, hits.map((h) => h.uid), changesAtStart);
+          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, Array.from(hits.uids), changesAtStart);
           if (!kept) return okResult('SEARCH completed, too many searches kept up to date', noUpdateCode(cmd.tag));
         }
         return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');

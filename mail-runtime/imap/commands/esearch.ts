@@ -1,10 +1,16 @@
 import { asAtom, atom, data, formatSequenceSet, list, NIL, num, str, type ImapResponse, type ImapValue, type ResponseValue } from '../protocol';
 
-/** One message a search found: the number it is reported by (sequence number or UID), its UID and mod-sequence. */
-export interface SearchHit {
-  readonly n: number;
-  readonly uid: number;
-  readonly modseq: number;
+/**
+ * What a search found, in mailbox order, as parallel arrays (typed arrays
+ * from SEARCH: tens of thousands of hits make no object each): per hit
+ * the number it is reported by (sequence number or UID), its UID and its
+ * mod-sequence.
+ */
+export interface SearchHits {
+  readonly length: number;
+  readonly n: ArrayLike<number>;
+  readonly uids: ArrayLike<number>;
+  readonly modseqs: ArrayLike<number>;
 }
 
 /**
@@ -23,12 +29,12 @@ function minMaxOnly(options: readonly string[]): boolean {
   return (o.includes('MIN') || o.includes('MAX')) && !o.includes('ALL') && !o.includes('COUNT') && !o.includes('PARTIAL');
 }
 
-/** The MIN and MAX hits (one when they are the same message), for minMaxOnly results. */
-function minMaxHits(options: readonly string[], hits: readonly SearchHit[]): SearchHit[] {
-  if (!hits.length) return [];
-  const out: SearchHit[] = [];
-  if (options.includes('MIN')) out.push(hits[0]);
-  if (options.includes('MAX') && !(out.length && out[0] === hits[hits.length - 1])) out.push(hits[hits.length - 1]);
+/** Positions of the MIN and MAX hits (one when they are the same message), for minMaxOnly results. */
+function minMaxAt(options: readonly string[], length: number): number[] {
+  if (!length) return [];
+  const out: number[] = [];
+  if (options.includes('MIN')) out.push(0);
+  if (options.includes('MAX') && !(out.length && length === 1)) out.push(length - 1);
   return out;
 }
 
@@ -42,9 +48,9 @@ export function returnsSave(args: readonly ImapValue[]): boolean {
  * UIDs that SEARCH RETURN (SAVE) keeps in `$`: all hits, or only the MIN
  * and MAX messages when those are the only other options (RFC 5182 §2.4).
  */
-export function uidsToSave(options: readonly string[], hits: readonly SearchHit[]): number[] {
-  const kept = minMaxOnly(options) ? minMaxHits(options, hits) : hits;
-  return kept.map((h) => h.uid).sort((a, b) => a - b);
+export function uidsToSave(options: readonly string[], hits: SearchHits): number[] {
+  const kept = minMaxOnly(options) ? minMaxAt(options, hits.length).map((i) => hits.uids[i]!) : Array.from(hits.uids);
+  return kept.sort((a, b) => a - b);
 }
 
 /**
@@ -59,7 +65,7 @@ export function esearchResponse(
   tag: string,
   uid: boolean,
   options: readonly string[],
-  hits: readonly SearchHit[],
+  hits: SearchHits,
   modseq: boolean,
   partial?: { readonly low: number; readonly high: number },
 ): ImapResponse | null {
@@ -68,20 +74,24 @@ export function esearchResponse(
   const items: ResponseValue[] = [atom('ESEARCH'), list([atom('TAG'), str(tag)])];
   if (uid) items.push(atom('UID'));
   if (hits.length) {
-    if (o.includes('MIN')) items.push(atom('MIN'), num(hits[0].n));
-    if (o.includes('MAX')) items.push(atom('MAX'), num(hits[hits.length - 1].n));
-    if (o.includes('ALL')) items.push(atom('ALL'), atom(formatSequenceSet(hits.map((h) => h.n))));
+    if (o.includes('MIN')) items.push(atom('MIN'), num(hits.n[0]!));
+    if (o.includes('MAX')) items.push(atom('MAX'), num(hits.n[hits.length - 1]!));
+    if (o.includes('ALL')) items.push(atom('ALL'), atom(formatSequenceSet(hits.n)));
   }
   if (o.includes('COUNT')) items.push(atom('COUNT'), num(hits.length));
   if (partial) {
     // RFC 5267 §4.4: the messages at positions low..high of the result (ascending here), NIL when none.
-    const page = hits.slice(partial.low - 1, partial.high).map((h) => h.n);
+    const page: number[] = [];
+    for (let i = partial.low - 1; i < Math.min(partial.high, hits.length); i++) page.push(hits.n[i]!);
     items.push(atom('PARTIAL'), list([atom(`${partial.low}:${partial.high}`), page.length ? atom(formatSequenceSet(page)) : NIL]));
   }
   if (modseq && hits.length) {
-    const named = minMaxOnly(o) ? minMaxHits(o, hits) : hits;
     let highest = 0;
-    for (const h of named) if (h.modseq > highest) highest = h.modseq;
+    if (minMaxOnly(o)) {
+      for (const i of minMaxAt(o, hits.length)) highest = Math.max(highest, hits.modseqs[i]!);
+    } else {
+      for (let i = 0; i < hits.length; i++) if (hits.modseqs[i]! > highest) highest = hits.modseqs[i]!;
+    }
     items.push(atom('MODSEQ'), num(highest));
   }
   return data(...items);

@@ -5,7 +5,7 @@ import { atom, data, list, normalizeRanges, num, nums, type ResponseValue } from
 import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchUsesRecords, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
-import { esearchResponse, returnsSave, uidsToSave, type SearchHit } from './esearch';
+import { esearchResponse, returnsSave, uidsToSave, type SearchHits } from './esearch';
 import { emailIds, subjectRoots, threadIds } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandResult, type CommandSpec, type SessionContext } from './types';
@@ -25,6 +25,9 @@ const hasThreadId = (key: SearchKey): boolean => anySearchKey(key, isThreadIdKey
 /** Does the key look at anything besides index metadata (flags, dates, sizes, numbers)? THREADID reads the summary's References (objectid.ts). */
 const SUMMARY_OPS: ReadonlySet<SearchKey['op']> = new Set(['header', 'address', 'sentdate', 'body', 'text']);
 const needsSummary = (key: SearchKey): boolean => anySearchKey(key, (k) => SUMMARY_OPS.has(k.op) || isThreadIdKey(k));
+/** Keys besides BODY/TEXT that need the summary (HEADER, FROM…, SENTDATE, THREADID): without them the body alone decides. */
+const HEADER_OPS: ReadonlySet<SearchKey['op']> = new Set(['header', 'address', 'sentdate']);
+const needsSummaryBesidesBody = (key: SearchKey): boolean => anySearchKey(key, (k) => HEADER_OPS.has(k.op) || isThreadIdKey(k));
 
 const usesModseq = (key: SearchKey): boolean => anySearchKey(key, (k) => k.op === 'modseq');
 
@@ -255,11 +258,9 @@ class HitList {
     return m;
   }
 
-  /** As objects, for the ESEARCH paths (RETURN options, SAVE, UPDATE). */
-  toSearchHits(uid: boolean): SearchHit[] {
-    const out: SearchHit[] = new Array<SearchHit>(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = { n: uid ? this.uids[i]! : this.seqs[i]!, uid: this.uids[i]!, modseq: this.modseqs[i]! };
-    return out;
+  /** The hits as the ESEARCH paths read them (RETURN options, SAVE, UPDATE): views of the arrays, no copies. */
+  view(uid: boolean): SearchHits {
+    return { length: this.length, n: this.numbers(uid), uids: this.uids.subarray(0, this.length), modseqs: this.modseqs.subarray(0, this.length) };
   }
 }
 
@@ -270,13 +271,26 @@ async function findHits(view: MailboxView, address: string, key: SearchKey, work
   return hits;
 }
 
+/** What the walks of one SEARCH share: the folder, the compiled key and where to look. */
+interface Walk {
+  readonly view: MailboxView;
+  readonly folder: Folder;
+  readonly key: SearchKey;
+  readonly ev: SearchEvaluator;
+  readonly work: CommandWork;
+  readonly uids: readonly number[];
+  /** Positions `[from, to)` the key's sequence and UID sets allow (window.ts). */
+  readonly from: number;
+  readonly to: number;
+  readonly metaOf: MetaCursor;
+  readonly onHit: (seq: number, meta: MessageMeta) => void;
+}
+
 /** findMatches' walk: calls `onHit` for each match, in mailbox order. */
 async function scanMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork, onHit: (seq: number, meta: MessageMeta) => void): Promise<void> {
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
-  // SUBJECT/FROM/TO/CC/BCC alone: compare the messages' search-fields records (fields.ts), no summaries read.
-  const withRecords = withSummary && searchUsesRecords(key);
   // RFC 8474 §5.1: the id stored with each message (kept by COPY and MOVE).
   const emailIdOf = emailIds(folder);
   const threadIdOf = threadIds(address, emailIdOf);
@@ -297,90 +311,207 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   // Only the messages the key's sequence and UID sets allow (a UID SEARCH of
   // the last 10,000 of 100,000 looks at 10,000); the key still decides each.
   const window = searchWindow(key, uids);
-  // Batches: decide what index metadata can, then fetch the cached
-  // summaries of the rest with few reads (a 100k folder stays fast).
-  const metaOf = new MetaCursor(folder);
-  if (!withSummary && !withBody) {
-    // Keys on index metadata alone (SEARCH UNSEEN, UID ranges) decide
-    // synchronously: one reused message object, no batches, no maps — on a
-    // 100,000-message folder the allocations cost more than the tests.
-    const msg = new MetadataMessage();
-    // The answer of a flags-only key per distinct flag list (a 100,000-message folder has a handful of them);
-    // a key that is one UID/sequence range matches its whole window. \Recent is looked up only when asked.
-    const memo = flagsOnly(key) ? new Map<string, boolean>() : undefined;
-    const whole = isOneRange(key, uids);
-    const withRecent = anySearchKey(key, (k) => k.op === 'recent');
-    for (let i = window.from; i < window.to; i++) {
+  const walk: Walk = { view, folder, key, ev, work, uids, from: window.from, to: window.to, metaOf: new MetaCursor(folder), onHit };
+  if (flagsOnly(key) || isOneRange(key, uids)) return walkFlagsOnly(walk);
+  if (!withSummary && !withBody) return walkMetadataOnly(walk);
+  // SUBJECT/FROM/TO/CC/BCC alone: compare the messages' search-fields records (fields.ts), no summaries read.
+  if (searchUsesRecords(key)) return walkRecords(walk);
+  // BODY/TEXT with nothing else that needs the summary: bodies decide, summaries only for messages the fast path declines.
+  if (!needsSummaryBesidesBody(key)) return walkBodyOnly(walk);
+  return walkBatches(walk, withSummary, withBody);
+}
+
+/**
+ * Keys on flags alone (SEARCH UNSEEN, FLAGGED, KEYWORD x, NOT DELETED, ALL)
+ * and a key that is one UID or sequence range: the view's UIDs and the
+ * folder's metadata array are walked side by side (both in UID order), and
+ * a flags-only key is decided once per distinct flag list (a
+ * 100,000-message folder has a handful of them) — per message, only an
+ * index step and a lookup. The array is looked up again only after a pause
+ * (another session's APPEND or EXPUNGE can publish a new one only then).
+ */
+async function walkFlagsOnly(w: Walk): Promise<void> {
+  const { folder, key, ev, work, uids, onHit } = w;
+  const msg = new MetadataMessage();
+  // A key that is one UID/sequence range matches its whole window.
+  const whole = isOneRange(key, uids);
+  const memo = new Map<string, boolean>();
+  /** The answer for a message without flags (the commonest list, no key to make). */
+  let unflagged: boolean | undefined;
+  let metas = folder.messages();
+  let j = w.from < w.to ? lowerBound(metas, uids[w.from]!) : 0;
+  for (let i = w.from; i < w.to; i++) {
+    const uid = uids[i]!;
+    while (j < metas.length && metas[j]!.uid < uid) j++;
+    if (j === metas.length || metas[j]!.uid !== uid) continue; // expunged by another session, not yet announced
+    const meta = metas[j]!;
+    let match = whole;
+    if (!whole) {
+      const flags = meta.flags;
+      let m = flags.length === 0 ? unflagged : memo.get(flagListKey(flags));
+      if (m === undefined) {
+        msg.set(i + 1, meta, false);
+        m = ev.decideOnMetadata(msg) === true;
+        if (flags.length === 0) unflagged = m;
+        else if (memo.size < FLAG_MEMO_MAX) memo.set(flagListKey(flags), m);
+        ev.checkBudget();
+      }
+      match = m;
+    }
+    if (match) onHit(i + 1, meta);
+    if (work.due()) {
+      await work.pause();
+      const now = folder.messages();
+      if (now !== metas) {
+        metas = now;
+        j = lowerBound(metas, uid);
+      }
+    }
+  }
+}
+
+/**
+ * Other keys on index metadata alone (dates, sizes, sets, \Recent, MODSEQ)
+ * decide synchronously: one reused message object, no batches, no maps — on
+ * a 100,000-message folder the allocations cost more than the tests.
+ */
+async function walkMetadataOnly(w: Walk): Promise<void> {
+  const { view, key, ev, work, uids, metaOf, onHit } = w;
+  const msg = new MetadataMessage();
+  // \Recent is looked up only when asked.
+  const withRecent = anySearchKey(key, (k) => k.op === 'recent');
+  for (let i = w.from; i < w.to; i++) {
+    const uid = uids[i]!;
+    const meta = metaOf.find(uid);
+    if (!meta) continue; // expunged by another session, not yet announced
+    msg.set(i + 1, meta, withRecent && view.isRecent(uid));
+    if (ev.decideOnMetadata(msg) === true) onHit(i + 1, meta);
+    ev.checkBudget();
+    if (work.due()) await work.pause();
+  }
+}
+
+/**
+ * SUBJECT/FROM/TO/CC/BCC: each message decided synchronously from its
+ * record; the rare message without one (its summary unusable) takes the
+ * general way, in its place so the hits stay in mailbox order.
+ */
+async function walkRecords(w: Walk): Promise<void> {
+  const { view, folder, key, ev, work, uids, metaOf, onHit } = w;
+  const msg = new MetadataMessage();
+  const withRecent = anySearchKey(key, (k) => k.op === 'recent');
+  for (let start = w.from; start < w.to; start += RECORD_BATCH) {
+    const end = Math.min(w.to, start + RECORD_BATCH);
+    const records = await folder.searchFields(uids.slice(start, end));
+    for (let i = start; i < end; i++) {
       const uid = uids[i]!;
       const meta = metaOf.find(uid);
       if (!meta) continue; // expunged by another session, not yet announced
-      let match: boolean;
-      if (whole) match = true;
-      else if (memo) {
-        const k = flagListKey(meta.flags);
-        let m = memo.get(k);
-        if (m === undefined) {
-          msg.set(i + 1, meta, false);
-          m = ev.decideOnMetadata(msg) === true;
-          if (memo.size < FLAG_MEMO_MAX) memo.set(k, m);
-          ev.checkBudget();
+      const rec = records.get(uid);
+      msg.set(i + 1, meta, withRecent && view.isRecent(uid));
+      let match: boolean | null = null;
+      if (rec) {
+        msg.record = rec;
+        match = ev.decideWithRecord(msg, rec);
+      }
+      if (match === null) {
+        ev.forget();
+        const summaries = await loadSummaries(folder, [uid]);
+        if (!summaries.has(uid)) continue; // expunged meanwhile
+        const one = new IndexedMessage(i + 1, meta, view.isRecent(uid), { folder, summaries, bodies: undefined });
+        try {
+          match = await ev.matches(one);
+        } catch (err) {
+          if (isStoreError(err, 'NONEXISTENT')) continue;
+          throw err;
         }
-        match = m;
-      } else {
-        msg.set(i + 1, meta, withRecent && view.isRecent(uid));
-        match = ev.decideOnMetadata(msg) === true;
-        ev.checkBudget();
       }
       if (match) onHit(i + 1, meta);
+      ev.checkBudget();
       if (work.due()) await work.pause();
     }
-    return;
   }
-  if (withRecords) {
-    // SUBJECT/FROM/TO/CC/BCC: each message decided synchronously from its
-    // record; the rare message without one (its summary unusable) takes
-    // the general way, in its place so the hits stay in mailbox order.
-    const msg = new MetadataMessage();
-    const withRecent = anySearchKey(key, (k) => k.op === 'recent');
-    for (let start = window.from; start < window.to; start += RECORD_BATCH) {
-      const end = Math.min(window.to, start + RECORD_BATCH);
-      const records = await folder.searchFields(uids.slice(start, end));
-      for (let i = start; i < end; i++) {
-        const uid = uids[i]!;
-        const meta = metaOf.find(uid);
-        if (!meta) continue; // expunged by another session, not yet announced
-        const rec = records.get(uid);
-        msg.set(i + 1, meta, withRecent && view.isRecent(uid));
-        let match: boolean | null = null;
-        if (rec) {
-          msg.record = rec;
-          match = ev.decideWithRecord(msg, rec);
+}
+
+/**
+ * BODY/TEXT with metadata keys only (flags, sets, dates, sizes): what the
+ * metadata decides is decided without a read; the other bodies are read
+ * ahead in order (BodyReadAhead) and each decided synchronously from its
+ * texts, folded once for all keys (SearchEvaluator.decideWithFoldedBody).
+ * A single-part ASCII text/plain message needs no summary (plain-body.ts);
+ * any other message takes its cached summary, or is analysed from the
+ * bytes already read.
+ */
+async function walkBodyOnly(w: Walk): Promise<void> {
+  const { view, folder, key, ev, work, uids, metaOf, onHit } = w;
+  const msg = new MetadataMessage();
+  const withRecent = anySearchKey(key, (k) => k.op === 'recent');
+  for (let start = w.from; start < w.to; start += SEARCH_BATCH) {
+    const end = Math.min(w.to, start + SEARCH_BATCH);
+    // Decide on metadata first (MATCH or NO_MATCH); what stays open needs its body, read in this order.
+    const metas: Array<MessageMeta | undefined> = new Array<MessageMeta | undefined>(end - start);
+    const state = new Uint8Array(end - start);
+    const need: Array<{ uid: number; size: number }> = [];
+    for (let i = start; i < end; i++) {
+      const meta = metaOf.find(uids[i]!);
+      if (!meta) continue; // expunged by another session, not yet announced
+      metas[i - start] = meta;
+      msg.set(i + 1, meta, withRecent && view.isRecent(meta.uid));
+      const d = ev.decideOnMetadata(msg);
+      state[i - start] = d === null ? OPEN : d ? MATCH : NO_MATCH;
+      if (d === null) need.push({ uid: meta.uid, size: meta.size });
+    }
+    ev.checkBudget();
+    const bodies = new BodyReadAhead(folder, need);
+    // Hits in mailbox order: the metadata's and the bodies' answers in one pass.
+    for (let i = start; i < end; i++) {
+      const meta = metas[i - start];
+      if (!meta || state[i - start] === NO_MATCH) continue;
+      if (state[i - start] === OPEN) {
+        let raw: Buffer;
+        try {
+          raw = await bodies.read(meta.uid);
+        } catch (err) {
+          if (isStoreError(err, 'NONEXISTENT')) continue; // expunged meanwhile
+          throw err;
         }
-        if (match === null) {
-          ev.forget();
-          const summaries = await loadSummaries(folder, [uid]);
-          if (!summaries.has(uid)) continue; // expunged meanwhile
-          const one = new IndexedMessage(i + 1, meta, view.isRecent(uid), { folder, summaries, bodies: undefined });
-          try {
-            match = await ev.matches(one);
-          } catch (err) {
-            if (isStoreError(err, 'NONEXISTENT')) continue;
-            throw err;
-          }
-        }
-        if (match) onHit(i + 1, meta);
+        const texts = ev.plainTexts(raw) ?? ev.decodedTexts(raw, await summaryOf(folder, meta.uid, raw));
+        msg.set(i + 1, meta, withRecent && view.isRecent(meta.uid));
+        const match = ev.decideWithFoldedBody(msg, texts);
         ev.checkBudget();
         if (work.due()) await work.pause();
+        if (!match) continue;
       }
+      onHit(i + 1, meta);
     }
-    return;
   }
-  for (let start = window.from; start < window.to; start += SEARCH_BATCH) {
+}
+
+/** walkBodyOnly's per-message state after the metadata pass. */
+const NO_MATCH = 0;
+const MATCH = 1;
+const OPEN = 2;
+
+/** A message's current summary: the cached one, else analysed from the bytes already read (as loadSummaries does from the file). */
+async function summaryOf(folder: Folder, uid: number, raw: Buffer): Promise<MessageSummary> {
+  const cached = (await folder.getSummaries([uid])).get(uid);
+  return isCurrentSummary(cached) ? cached : analyzeMessage(raw);
+}
+
+/**
+ * The general walk, for keys that need summaries (HEADER, SENTDATE,
+ * THREADID, with or without BODY/TEXT): batches decide what index metadata
+ * can, then fetch the cached summaries of the rest with few reads, then
+ * read the bodies still needed ahead, in order.
+ */
+async function walkBatches(w: Walk, withSummary: boolean, withBody: boolean): Promise<void> {
+  const { view, folder, ev, work, uids, metaOf, onHit } = w;
+  for (let start = w.from; start < w.to; start += SEARCH_BATCH) {
     ev.forget();
     const batch: { msg: SearchMessage; meta: MessageMeta }[] = [];
     const summaries = new Map<number, MessageSummary | null>();
     const source: BatchSource = { folder, summaries, bodies: undefined };
-    for (let i = start; i < Math.min(window.to, start + SEARCH_BATCH); i++) {
+    for (let i = start; i < Math.min(w.to, start + SEARCH_BATCH); i++) {
       const meta = metaOf.find(uids[i]!);
       if (!meta) continue; // expunged by another session, not yet announced
       // RFC 3501 §6.4.4 RECENT / NEW / OLD
@@ -487,7 +618,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
         throw err;
       }
       if (returnOptions) {
-        const hits = found.toSearchHits(uid);
+        const hits = found.view(uid);
         // RFC 4731 ESEARCH; RFC 5182 SAVE keeps the result as `$` (by UID).
         if (save) view.savedSearch = uidsToSave(returnOptions, hits);
         const response = esearchResponse(cmd.tag, uid, returnOptions, hits, modseqQuery, a.query.partial);
@@ -497,7 +628,7 @@ function searchCommand(uid: boolean): CommandSpec<SearchArgs> {
           const address = view.folder.owner;
           const key = a.query.key;
           const rerun = async (work: CommandWork): Promise<number[]> => (await findMatches(view, address, key, work)).map((m) => m.meta.uid);
-          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, hits.map((h) => h.uid), changesAtStart);
+          const kept = keepUpdated(view, { tag: cmd.tag, uid, sorted: false, rerun }, Array.from(hits.uids), changesAtStart);
           if (!kept) return okResult('SEARCH completed, too many searches kept up to date', noUpdateCode(cmd.tag));
         }
         return okResult(save ? 'SEARCH completed, result saved' : 'SEARCH completed');

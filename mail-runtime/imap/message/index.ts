@@ -9,5 +9,6 @@ export { analyzeMessage, isCurrentSummary, sortFieldsOf, SUMMARY_VERSION } from 
 export { unicodeCasemap } from './casemap';
 export type { SortFields } from './sort-fields';
 export { asciiCasemap, baseSubject, compareOctets, MAX_REFERENCES, parseMessageIds, parseSentDate } from './sort-fields';
+export { firstField, paramValue, parseContentType, parseEncoding, parseHeaderFields } from './header';
 export { bodyStructureValue, envelopeValue, needsRawMessage, needsSummary, renderFetchItem, UnknownCteError } from './render';
 export { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, decodeQuotedPrintable } from './text';

@@ -130,12 +130,12 @@ export function sequenceSetMatcher(set: SequenceSet & { kind: 'set' }, star: num
 }
 
 /** Compact form of a list of numbers for responses (`1:3,7,9:10`), e.g. COPYUID (RFC 4315). Keeps the given order. */
-export function formatSequenceSet(numbers: readonly number[]): string {
+export function formatSequenceSet(numbers: ArrayLike<number>): string {
   const parts: string[] = [];
   let i = 0;
   while (i < numbers.length) {
     let j = i;
-    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1) j++;
     parts.push(j === i ? String(numbers[i]) : `${numbers[i]}:${numbers[j]}`);
     i = j + 1;
   }

@@ -12,10 +12,11 @@
  * for the caller's budget, and between two text scans asks the caller's
  * pacer whether to let other sessions run.
  */
-import { bodyTexts, decodedAddressText, decodedHeaderBlock, decodedHeaderValues, unicodeCasemap, type MessageSummary, type SortFields } from '../message';
+import { decodedAddressText, decodedHeaderValues, unicodeCasemap, type MessageSummary, type SortFields } from '../message';
 import { dayNumber, sequenceSetMatcher, type CalendarDate, type SequenceSet } from '../protocol';
 import { FIELD_INDEX, recordAnswers, SUBJECTS_AT } from './fields';
 import type { AddressField, DateComparison, SearchKey } from './parse';
+import { decodedSearchTexts, plainSearchTexts, textIncludes, type FoldedTexts, type TextKinds } from './plain-body';
 
 /** What the evaluator needs to know about one message. */
 export interface SearchMessage {
@@ -130,8 +131,12 @@ type TextKey = Extract<SearchKey, { op: 'header' | 'address' | 'body' | 'text' }
 /** Three-valued: true, false, or null = needs more than this level can see. */
 type Tri = boolean | null;
 
-/** What evalKey may look at: index metadata only, also the cached summary, or also the body (answers computed). */
-type Level = 'metadata' | 'record' | 'summary' | 'body';
+/**
+ * What evalKey may look at: index metadata only, also a search-fields
+ * record, also the cached summary, also the body (answers computed), or
+ * metadata and the folded body texts (decideWithFoldedBody's answers).
+ */
+type Level = 'metadata' | 'record' | 'summary' | 'body' | 'folded';
 
 /**
  * One SEARCH query compiled for one mailbox state (`ctx`). Use it for every
@@ -152,6 +157,10 @@ export class SearchEvaluator {
   private recordsSuffice = true;
   /** Answers of the header and address keys for the message decideWithRecord is deciding (reused). */
   private readonly recordAnswers = new Map<TextKey, boolean>();
+  /** Answers of the BODY/TEXT keys for the message decideWithFoldedBody is deciding (reused). */
+  private readonly foldedAnswers = new Map<TextKey, boolean>();
+  /** Which texts the BODY and TEXT keys look in. */
+  private readonly kinds: TextKinds;
   private readonly pacer: SearchPacer;
   private readonly maxUnits: number;
 
@@ -165,6 +174,7 @@ export class SearchEvaluator {
     this.maxUnits = opts.maxUnits ?? Number.POSITIVE_INFINITY;
     this.compile(key);
     this.recordsSuffice = [...this.headerKeys, ...this.addressKeys].every(recordAnswers);
+    this.kinds = { body: this.bodyKeys.some((k) => k.op === 'body'), text: this.bodyKeys.some((k) => k.op === 'text') };
   }
 
   /** Throws SearchWorkExceeded once the work done is over the budget (call between messages). */
@@ -326,25 +336,59 @@ export class SearchEvaluator {
     }
   }
 
-  /** Answers every BODY/TEXT key: the message's text decoded once per kind, a pause allowed between scans. */
+  /**
+   * The message's folded texts for the kinds the query's BODY/TEXT keys ask
+   * for, by the fast path (plain-body.ts: a single-part ASCII text/plain
+   * message, no summary needed); null when the message needs the general
+   * way (decodedTexts). Counts its work like a decode.
+   */
+  plainTexts(raw: Buffer): FoldedTexts | null {
+    const texts = plainSearchTexts(raw, this.kinds);
+    if (texts) this.units += this.decodeCost(raw);
+    return texts;
+  }
+
+  /** Decoding the kinds of text asked for: one decode per kind, as answerHeaders counts one per field. */
+  private decodeCost(raw: Buffer): number {
+    return (Number(this.kinds.body) + Number(this.kinds.text)) * decodeUnits(raw.length);
+  }
+
+  /** The message's folded texts the general way: its text parts decoded per the summary's MIME structure. */
+  decodedTexts(raw: Buffer, summary: MessageSummary): FoldedTexts {
+    this.units += this.decodeCost(raw);
+    return decodedSearchTexts(raw, summary, this.kinds);
+  }
+
+  /** Fills `answers` for every BODY/TEXT key from the folded texts; returns the characters scanned. */
+  private answerFromTexts(texts: FoldedTexts, answers: Map<TextKey, boolean>): number {
+    let scanned = 0;
+    for (const k of this.bodyKeys) {
+      const text = (k.op === 'body' ? texts.body : texts.text) ?? [];
+      for (const piece of text) scanned += piece.length;
+      answers.set(k, textIncludes(text, this.folded.get(k)!));
+    }
+    return scanned;
+  }
+
+  /**
+   * Decides synchronously from index metadata and the message's folded
+   * texts (plainTexts or decodedTexts): each text is folded once, whatever
+   * the number of keys that look in it. For a query whose only text keys
+   * are BODY/TEXT (no header, address, SENTDATE or THREADID key: those are
+   * unanswered here and count as no match).
+   */
+  decideWithFoldedBody(msg: SearchMessage, texts: FoldedTexts): boolean {
+    this.foldedAnswers.clear();
+    this.units += scanUnits(this.answerFromTexts(texts, this.foldedAnswers));
+    return this.evalKey(this.key, msg, 'folded', new FlagCache(msg)) === true;
+  }
+
+  /** Answers every BODY/TEXT key: the message's text decoded and folded once per kind, a pause allowed after the scans. */
   private async answerBodies(msg: SearchMessage, raw: Buffer): Promise<void> {
     const summary = msg.summary();
     if (!this.bodyKeys.length || !summary) return;
-    const answers = this.answersOf(msg.uid);
-    const texts = new Map<'body' | 'text', string[]>();
-    for (const k of this.bodyKeys) {
-      let haystack = texts.get(k.op);
-      if (!haystack) {
-        const parts = bodyTexts(raw, summary, k.op === 'text');
-        if (k.op === 'text') parts.unshift(decodedHeaderBlock(summary.header));
-        haystack = parts.map(fold);
-        texts.set(k.op, haystack);
-        await this.step(decodeUnits(raw.length));
-      }
-      const needle = this.folded.get(k)!;
-      answers.set(k, haystack.some((t) => t.includes(needle)));
-      await this.step(scanUnits(haystack.reduce((n, t) => n + t.length, 0)));
-    }
+    const texts = this.plainTexts(raw) ?? this.decodedTexts(raw, summary);
+    await this.step(scanUnits(this.answerFromTexts(texts, this.answersOf(msg.uid))));
   }
 
   private inSet(set: SequenceSet, n: number, msg: SearchMessage): boolean {
@@ -385,13 +429,13 @@ export class SearchEvaluator {
       case 'header':
       case 'address':
         if (level === 'record') return this.recordAnswers.get(key) ?? null;
-        return level === 'metadata' ? null : (this.answers.get(msg.uid)?.get(key) ?? null);
+        return level === 'metadata' || level === 'folded' ? null : (this.answers.get(msg.uid)?.get(key) ?? null);
       case 'internaldate':
         return compareDay(internalDay(msg), key.cmp, key.date);
       case 'sentdate': {
         // RFC 3501 leaves a missing or unreadable Date open; like Dovecot we take it as
         // the earliest date: it is SENTBEFORE any date and never SENTON/SENTSINCE.
-        const summary = level === 'metadata' ? null : msg.summary();
+        const summary = level === 'metadata' || level === 'folded' ? null : msg.summary();
         if (!summary) return null;
         const day = sentDay(summary.envelope.date);
         if (day === null) return key.cmp === 'before';
@@ -408,12 +452,13 @@ export class SearchEvaluator {
       case 'objectid': {
         // RFC 8474 §6: EMAILID from the index; THREADID from the summary (the message's References).
         if (key.kind === 'EMAILID') return this.ctx.emailIdOf?.(msg.uid) === key.id;
-        const summary = level === 'metadata' ? null : msg.summary();
+        const summary = level === 'metadata' || level === 'folded' ? null : msg.summary();
         if (!summary) return null;
         return this.ctx.threadIdOf?.(summary.sort, msg.uid) === key.id;
       }
       case 'body':
       case 'text':
+        if (level === 'folded') return this.foldedAnswers.get(key) ?? null;
         return level === 'body' ? (this.answers.get(msg.uid)?.get(key) ?? null) : null;
     }
   }

@@ -7,4 +7,6 @@ export { parsePartialRange, parseSearch, SEARCH_CHARSETS } from './parse';
 export type { SearchMessage } from './evaluate';
 export { anySearchKey, decideOnMetadata, matchesSearch, SearchEvaluator, searchMessages, searchNeedsBody, searchUsesRecords, SearchWorkExceeded } from './evaluate';
 export { SEARCH_FIELDS } from './fields';
+export type { FoldedTexts } from './plain-body';
+export { decodedSearchTexts, plainSearchTexts, textIncludes } from './plain-body';
 export { searchWindow } from './window';

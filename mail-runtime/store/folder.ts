@@ -17,7 +17,8 @@ import {
   type KeywordLetters,
 } from './dovecot';
 import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, normalizeFlags, sameFlags } from './flags';
-import { fsyncDir, isErrno, readdirOrEmpty, writeFilesDurable, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
+import { fsyncDir, isErrno, readdirOrEmpty, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
+import { writeFilesDurable } from './message-writer';
 import { IndexLog, loadIndex, logPath, removeSuperseded, writeSnapshot, type IndexRecord } from './index-log';
 import { countMessage, countsOf, type IndexState, type Msg, type MutableCounts } from './index-state';
 import { CACHE_TMP_RE, writeCache } from './index-cache';
@@ -657,7 +658,7 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   /**
    * All of `items` or none (RFC 3502 MULTIAPPEND): quota is reserved for
    * the whole batch, every file is written in tmp/ and all are fsynced in one
-   * round (fsutil.ts writeFilesDurable), then one group commit moves them all
+   * round (message-writer.ts writeFilesDurable, in a thread), then one group commit moves them all
    * into cur/ and indexes them with consecutive UIDs. The summaries are
    * computed while the fsyncs run (CPU next to I/O wait), and cached before
    * the commit, so a client's first FETCH ENVELOPE finds them. A failure

@@ -16,8 +16,6 @@ export interface StoreContext {
   host: string;
   /** append() refuses larger messages (TOOBIG); undefined: no cap of the store's own. */
   maxMessageBytes?: number;
-  /** Bounds concurrent message-file fsyncs across every folder of the store. */
-  sync: SyncGate;
   /** Reads message files in threads, many per request (./file-reader.ts; one reader per process). */
   files: FileReader;
 }
@@ -33,90 +31,6 @@ export async function fsyncDir(ctx: StoreContext, dir: string): Promise<void> {
     ctx.stats.dirFsyncs++;
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * Message-file fsyncs one store runs at once. Concurrent fsyncs on one
- * filesystem share its journal commits (ext4 and XFS let waiters join the
- * running transaction; an NFS client pipelines its COMMITs), so N files
- * synced together cost about one fsync latency instead of N. The cap keeps
- * them from holding every thread of libuv's pool (4 by default), which
- * message reads and password checks need too.
- */
-export const PARALLEL_FSYNCS = 4;
-
-/** Files a batch keeps open between writing and fsyncing them (bounds descriptors for a 1000-message MULTIAPPEND). */
-const FILES_PER_ROUND = 64;
-
-/** A store-wide gate on concurrent fsyncs of message files (one per StoreContext, see PARALLEL_FSYNCS). */
-export class SyncGate {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number = PARALLEL_FSYNCS) {}
-
-  async sync(fh: fs.promises.FileHandle): Promise<void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      await fh.sync();
-    } finally {
-      // Hand the slot straight to the next waiter (active stays counted for it).
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
-}
-
-/** A new file for writeFilesDurable: its path (created exclusively), bytes and mtime. */
-export interface NewFile {
-  path: string;
-  data: Buffer;
-  mtime: Date;
-}
-
-/**
- * Creates every file (`wx`), writes it and sets its mtime, then fsyncs them
- * all in one round through the store's SyncGate (DESIGN.md group commit:
- * the writes are all in the page cache before the first fsync, so the
- * filesystem can flush them in shared journal commits). Resolves once every
- * file's data and inode are durable; their names are not (the caller renames
- * them and fsyncs the directory). On failure every file it created is
- * removed and the first error is thrown: nothing half-written stays behind.
- */
-export async function writeFilesDurable(ctx: StoreContext, files: readonly NewFile[]): Promise<void> {
-  const created: string[] = [];
-  for (let i = 0; i < files.length; i += FILES_PER_ROUND) {
-    const round = files.slice(i, i + FILES_PER_ROUND);
-    const opened: fs.promises.FileHandle[] = [];
-    // allSettled, not all: every write of the round has finished before any file is closed or removed.
-    let results = await Promise.allSettled(
-      round.map(async (file) => {
-        const fh = await fs.promises.open(file.path, 'wx', 0o600);
-        opened.push(fh);
-        created.push(file.path);
-        await fh.writeFile(file.data);
-        // Dovecot takes a Maildir message's INTERNALDATE from its mtime.
-        await fh.utimes(file.mtime, file.mtime);
-      }),
-    );
-    if (results.every((r) => r.status === 'fulfilled')) {
-      results = await Promise.allSettled(
-        opened.map(async (fh) => {
-          await ctx.sync.sync(fh);
-          ctx.stats.fileFsyncs++;
-        }),
-      );
-      if (results.every((r) => r.status === 'fulfilled')) ctx.stats.fileSyncRounds++;
-    }
-    await Promise.all(opened.map((fh) => fh.close().catch(() => undefined)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      // Only what this call created (a name that already existed was never ours).
-      await Promise.all(created.map((f) => fs.promises.rm(f, { force: true })));
-      throw failed.reason;
-    }
   }
 }
 

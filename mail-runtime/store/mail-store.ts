@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { guard } from './errors';
 import { sharedFileReader } from './file-reader';
 import { META_DIR } from './folder';
-import { newStats, readFileOrNull, SyncGate, type StoreContext } from './fsutil';
+import { newStats, readFileOrNull, type StoreContext } from './fsutil';
 import { parseStored, UserMetaFile } from './on-disk';
 import { parseAddress, userDirOf } from './names';
 import { StoreError, type MailStoreOptions, type OpenUserOptions, type StoreStats, type UserMailbox } from './types';
@@ -32,7 +32,7 @@ export class MailStore {
     const max = opts.maxMessageBytes;
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new StoreError('CANNOT', 'maxMessageBytes must be a positive integer');
     this.root = path.resolve(opts.root);
-    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, ...(opts.analyze && opts.searchFields ? { searchFields: opts.searchFields } : {}), host: maildirHost(), maxMessageBytes: max, sync: new SyncGate(), files: sharedFileReader() };
+    this.ctx = { stats: newStats(), logger: opts.logger, analyze: opts.analyze, ...(opts.analyze && opts.searchFields ? { searchFields: opts.searchFields } : {}), host: maildirHost(), maxMessageBytes: max, files: sharedFileReader() };
   }
 
   /** Monotonic counters (fsyncs, commits, body reads) for metrics and tests. */

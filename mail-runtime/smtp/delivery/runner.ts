@@ -148,7 +148,8 @@ function latencySeconds(entry: QueueEntry): number {
  * The delivery workers: take due entries from the queue folders this gateway
  * owns and deliver them — hosted recipients over LMTP to the node the Router
  * names, the others through the outbound transport — at most
- * `concurrency` at once. Every attempt's per-recipient results are recorded
+ * `concurrency` deliveries at once (recording their results holds no
+ * delivery slot, see pump). Every attempt's per-recipient results are recorded
  * durably (folder.save/remove) before the entry is scheduled again, so a
  * restart never delivers a recipient twice that was recorded as delivered.
  * Temporary failures stay queued with exponential backoff until the entry
@@ -159,7 +160,10 @@ export class QueueRunner {
   private readonly folders = new Map<string, QueueFolder>();
   private readonly heap = new DueHeap();
   private readonly ready = new Fifo<Tracked>();
+  /** Attempts holding a delivery slot (at most `concurrency`). */
   private inFlight = 0;
+  /** Attempts past their deliveries, recording the results without a slot (at most `concurrency`, see pump). */
+  private recording = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Infinity;
   private controlTimer: NodeJS.Timeout | undefined;
@@ -252,15 +256,33 @@ export class QueueRunner {
       }
       this.inFlight++;
       t.busy = true;
-      this.attempt(t)
+      let holdsSlot = true;
+      // The deliveries are done, only their recording is left (a journal
+      // fsync, DSNs): the slot goes to the next entry. Issue 14: the record
+      // took a quarter to a third of an attempt under an SMTP burst, and
+      // holding the slot for it capped delivery at `concurrency` / attempt
+      // time while the queue grew by seconds. The entry stays busy until its
+      // results are durable, so it is not attempted again before (the
+      // recording rule above is unchanged); recordings without a slot are
+      // bounded by `concurrency` too, past that an attempt keeps its slot.
+      const releaseSlot = (): void => {
+        if (!holdsSlot || this.recording >= this.opts.concurrency) return;
+        holdsSlot = false;
+        this.inFlight--;
+        this.recording++;
+        this.pump();
+      };
+      this.attempt(t, releaseSlot)
         .catch((err: unknown) => this.failedAttempt(t, err))
         .finally(() => {
-          this.inFlight--;
+          if (holdsSlot) this.inFlight--;
+          else this.recording--;
           t.busy = false;
           this.afterAttempt(t);
           this.pump();
-          if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
-          if (this.inFlight === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+          const busy = this.inFlight + this.recording;
+          if (busy === 0) for (const w of this.drainWaiters.splice(0)) w();
+          if (busy === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     }
   }
@@ -307,7 +329,8 @@ export class QueueRunner {
     this.tracked.delete(`${t.folder.name}/${t.entry.id}`);
   }
 
-  private async attempt(t: Tracked): Promise<void> {
+  /** `delivered`: called once the recipients' deliveries are over (results known, not yet recorded). */
+  private async attempt(t: Tracked, delivered: () => void): Promise<void> {
     // Before delivering, not only before recording: a gateway whose folder was taken over must not deliver what the new owner will.
     await t.folder.owner.checkRecent(OWNER_LOOK_MS);
     const now = Date.now();
@@ -325,6 +348,7 @@ export class QueueRunner {
     } else if (pending.length > 0) {
       message = await t.folder.readMessage(entry);
       const results = await this.deliver(entry, pending, message, t);
+      delivered();
       pending.forEach((r, i) => {
         const res = results[i]!;
         r.attempts++;
@@ -522,9 +546,9 @@ export class QueueRunner {
     this.untrack(t);
   }
 
-  /** Resolves when nothing is in flight and nothing is due (tests, benchmarks). */
+  /** Resolves when nothing is in flight (results recorded) and nothing is due (tests, benchmarks). */
   idle(): Promise<void> {
-    if (this.inFlight === 0 && this.ready.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.recording === 0 && this.ready.length === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -533,7 +557,7 @@ export class QueueRunner {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.controlTimer);
-    if (this.inFlight > 0) {
+    if (this.inFlight + this.recording > 0) {
       await Promise.race([new Promise<void>((r) => this.drainWaiters.push(r)), new Promise<void>((r) => setTimeout(r, graceMs).unref())]);
     }
   }

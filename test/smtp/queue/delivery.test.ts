@@ -117,3 +117,63 @@ describe('nothing is dropped when the node is down', () => {
     expect(await g.queue.ids()).toEqual([]);
   });
 });
+
+describe('recording the results holds no delivery slot (issue 14)', () => {
+  /** Holds the gateway's recording of finished entries (queue remove) until `release()`; counts the recordings held. */
+  function holdRecords(g: TestGateway, which: (nth: number) => boolean): { release: () => void; held: () => number } {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const remove = g.queue.remove.bind(g.queue);
+    let calls = 0;
+    let held = 0;
+    g.queue.remove = async (id: string): Promise<void> => {
+      if (which(calls++)) {
+        held++;
+        await gate;
+      }
+      return remove(id);
+    };
+    return { release, held: () => held };
+  }
+  const pollUntil = async (what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> => {
+    for (const end = Date.now() + ms; !(await what()) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  it('with one slot, the next entry is delivered while the previous one still records; each once, both recorded', async () => {
+    const sink = await sinkWith();
+    const g = await gatewayTo(sink.port, { config: { queue: { deliveryConcurrency: 1 } } });
+    const hold = holdRecords(g, (nth) => nth === 0);
+    await send(g, ['alice@example.com'], 'first');
+    await sink.waitFor(1);
+    await pollUntil(() => hold.held() === 1);
+    await send(g, ['alice@example.com'], 'second');
+    // The only slot is free although the first entry's record is still pending.
+    await sink.waitFor(2, 10_000);
+    expect(sink.deliveries.map((d) => d.messageId)).toEqual(['<first@example.net>', '<second@example.net>']);
+    // The second is recorded; the first is still queued (its record is held), and not attempted again meanwhile.
+    await pollUntil(async () => (await g.queue.ids()).length === 1);
+    expect(await g.queue.ids()).toHaveLength(1);
+    hold.release();
+    await g.runner.idle();
+    expect(await g.queue.ids()).toEqual([]);
+    expect([...sink.counts().values()]).toEqual([1, 1]);
+  });
+
+  it('recordings without a slot are bounded by the concurrency: past it an attempt keeps its slot', async () => {
+    const sink = await sinkWith();
+    const g = await gatewayTo(sink.port, { config: { queue: { deliveryConcurrency: 1 } } });
+    const hold = holdRecords(g, () => true);
+    for (const id of ['one', 'two', 'three']) await send(g, ['alice@example.com'], id);
+    await sink.waitFor(2, 10_000);
+    await pollUntil(() => hold.held() === 2);
+    // One recording without a slot, one in the only slot: the third entry waits.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.deliveries).toHaveLength(2);
+    expect(await g.queue.ids()).toHaveLength(3);
+    hold.release();
+    await sink.waitFor(3, 10_000);
+    await g.runner.idle();
+    expect(await g.queue.ids()).toEqual([]);
+    expect([...sink.counts().values()]).toEqual([1, 1, 1]);
+  });
+});

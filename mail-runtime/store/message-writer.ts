@@ -1,0 +1,192 @@
+import { Worker } from 'node:worker_threads';
+import type { StoreContext } from './fsutil';
+
+/**
+ * Message-file fsyncs running at once in the process. Concurrent fsyncs on
+ * one filesystem share its journal commits (ext4 and XFS let waiters join
+ * the running transaction; an NFS client pipelines its COMMITs), so N files
+ * synced together cost about one fsync latency instead of N. The cap keeps
+ * them from holding every thread of libuv's pool (4 by default, shared by
+ * the whole process, this thread included), which message reads and
+ * password checks need too.
+ */
+const PARALLEL_FSYNCS = 4;
+
+/** Files a job keeps open between writing and fsyncing them (bounds descriptors for a 1000-message MULTIAPPEND). */
+const FILES_PER_ROUND = 64;
+
+/**
+ * The thread: for each job, per round of files, create (`wx`), write and
+ * set the mtime of every file with plain synchronous calls (page cache),
+ * then fsync them all at once through libuv's pool (capped, above) and
+ * close them. On any failure every file the job created is removed.
+ *
+ * Why a thread (issue 14): done with fs.promises from the node's event loop
+ * these are five trips through libuv's pool and back per message (open,
+ * write, utimes, fsync, close), and under an SMTP burst every return waits
+ * behind LMTP, IMAP and the group commits for its turn — the file write
+ * took 15–30 ms of a delivery's ~50 ms at the node. This thread's loop is
+ * idle, so the steps follow each other at once and the event loop hears
+ * once, when the files are durable. The same approach as the gateway's
+ * queue (smtp/queue/segment-writer.ts).
+ */
+const THREAD = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+let active = 0;
+const waiting = [];
+async function gatedFsync(fd) {
+  if (active >= ${PARALLEL_FSYNCS}) await new Promise((resolve) => waiting.push(resolve));
+  else active++;
+  try {
+    await new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    // Hand the slot straight to the next waiter (active stays counted for it).
+    const next = waiting.shift();
+    if (next) next();
+    else active--;
+  }
+}
+function writeFully(fd, data, where) {
+  // write may write less than asked (a signal, a nearly full disk): go on from where it stopped.
+  for (let off = 0; off < data.length; ) {
+    const n = fs.writeSync(fd, data, off, data.length - off);
+    if (n === 0) throw new Error(where + ': write made no progress');
+    off += n;
+  }
+}
+function failure(e) {
+  const s = (k) => (e && typeof e[k] === 'string' ? e[k] : undefined);
+  return { message: String((e && e.message) || e), code: s('code'), syscall: s('syscall'), path: s('path'), errno: e && typeof e.errno === 'number' ? e.errno : undefined };
+}
+async function run(job) {
+  const created = [];
+  let fsyncs = 0;
+  let rounds = 0;
+  try {
+    for (let i = 0; i < job.files.length; i += ${FILES_PER_ROUND}) {
+      const fds = [];
+      try {
+        for (const f of job.files.slice(i, i + ${FILES_PER_ROUND})) {
+          const fd = fs.openSync(f.path, 'wx', 0o600);
+          fds.push(fd);
+          created.push(f.path);
+          writeFully(fd, f.data, f.path);
+          // Dovecot takes a Maildir message's INTERNALDATE from its mtime.
+          fs.futimesSync(fd, f.mtimeMs / 1000, f.mtimeMs / 1000);
+        }
+        // allSettled: every fsync of the round has finished before any file is closed or removed.
+        const results = await Promise.allSettled(fds.map((fd) => gatedFsync(fd)));
+        fsyncs += results.filter((r) => r.status === 'fulfilled').length;
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        rounds++;
+      } finally {
+        for (const fd of fds) try { fs.closeSync(fd); } catch {}
+      }
+    }
+    return { id: job.id, fsyncs, rounds };
+  } catch (e) {
+    // Only what this job created (a name that already existed was never ours).
+    for (const p of created) try { fs.rmSync(p, { force: true }); } catch {}
+    return { id: job.id, fsyncs, rounds, error: failure(e) };
+  }
+}
+parentPort.on('message', (job) => {
+  run(job).then((r) => parentPort.postMessage(r));
+});
+`;
+
+/** A new file for writeFilesDurable: its path (created exclusively), bytes and mtime. */
+export interface NewFile {
+  path: string;
+  data: Buffer;
+  mtime: Date;
+}
+
+interface Reply {
+  id: number;
+  fsyncs: number;
+  rounds: number;
+  error?: { message: string; code?: string; syscall?: string; path?: string; errno?: number };
+}
+
+interface Pending {
+  /** The thread it went to: only that thread's death fails it. */
+  worker: Worker;
+  ctx: StoreContext;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** The process's message-file writer thread, started on first use and replaced if it dies (its jobs fail: nothing was acknowledged). */
+class MessageFileWriter {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  write(ctx: StoreContext, files: readonly NewFile[]): Promise<void> {
+    if (files.length === 0) return Promise.resolve();
+    const worker = this.thread();
+    const id = this.nextId++;
+    // A copy per file, handed over (not cloned again): a Buffer may view a much larger ArrayBuffer, which a clone would copy whole.
+    const copies = files.map((f) => ({ path: f.path, data: new Uint8Array(f.data), mtimeMs: f.mtime.getTime() }));
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { worker, ctx, resolve, reject });
+      worker.postMessage(
+        { id, files: copies },
+        copies.map((c) => c.data.buffer),
+      );
+    });
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(THREAD, { eval: true });
+    // The node's servers keep the process alive; an idle writer must not.
+    w.unref();
+    w.on('message', (r: Reply) => this.settle(r));
+    const died = (err: Error): void => {
+      if (this.worker === w) this.worker = undefined;
+      for (const [id, p] of this.pending) {
+        if (p.worker !== w) continue;
+        this.pending.delete(id);
+        p.reject(err);
+      }
+    };
+    w.on('error', died);
+    w.on('exit', (code) => died(new Error(`message file writer thread exited (${code})`)));
+    this.worker = w;
+    return w;
+  }
+
+  private settle(r: Reply): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    this.pending.delete(r.id);
+    p.ctx.stats.fileFsyncs += r.fsyncs;
+    p.ctx.stats.fileSyncRounds += r.rounds;
+    if (!r.error) {
+      p.resolve();
+      return;
+    }
+    // As the failed syscall's own error: errors.ts tells I/O errors (code + syscall) from bugs.
+    const { message, ...fields } = r.error;
+    p.reject(Object.assign(new Error(message), Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))));
+  }
+}
+
+const writer = new MessageFileWriter();
+
+/**
+ * Creates every file (`wx`), writes it and sets its mtime, then fsyncs them
+ * all in one round (DESIGN.md group commit: the writes are all in the page
+ * cache before the first fsync, so the filesystem can flush them in shared
+ * journal commits), in the writer thread above. Resolves once every file's
+ * data and inode are durable; their names are not (the caller renames them
+ * and fsyncs the directory). On failure every file it created is removed
+ * and the first error is thrown: nothing half-written stays behind.
+ */
+export function writeFilesDurable(ctx: StoreContext, files: readonly NewFile[]): Promise<void> {
+  return writer.write(ctx, files);
+}

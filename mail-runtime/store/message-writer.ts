@@ -133,6 +133,8 @@ class MessageFileWriter {
     const copies = files.map((f) => ({ path: f.path, data: new Uint8Array(f.data), mtimeMs: f.mtime.getTime() }));
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { worker, ctx, resolve, reject });
+      // Held open while a write is pending: a script awaiting an append (an import, a migration) must not exit under it.
+      if (this.pending.size === 1) worker.ref();
       worker.postMessage(
         { id, files: copies },
         copies.map((c) => c.data.buffer),
@@ -142,9 +144,8 @@ class MessageFileWriter {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(THREAD, { eval: true });
-    // The node's servers keep the process alive; an idle writer must not.
-    w.unref();
+    // execArgv []: the thread is plain JavaScript; it needs none of the process's loaders (tsx) or flags.
+    const w = new Worker(THREAD, { eval: true, execArgv: [] });
     w.on('message', (r: Reply) => this.settle(r));
     const died = (err: Error): void => {
       if (this.worker === w) this.worker = undefined;
@@ -156,6 +157,8 @@ class MessageFileWriter {
     };
     w.on('error', died);
     w.on('exit', (code) => died(new Error(`message file writer thread exited (${code})`)));
+    // The node's servers keep the process alive; an idle writer must not (listeners first, then unref).
+    w.unref();
     this.worker = w;
     return w;
   }
@@ -164,6 +167,7 @@ class MessageFileWriter {
     const p = this.pending.get(r.id);
     if (!p) return;
     this.pending.delete(r.id);
+    if (this.pending.size === 0) p.worker.unref();
     p.ctx.stats.fileFsyncs += r.fsyncs;
     p.ctx.stats.fileSyncRounds += r.rounds;
     if (!r.error) {

@@ -3,6 +3,7 @@
  * what the files hold, their mtime (a Maildir message's INTERNALDATE), the
  * fsync counts, and that a failure leaves nothing this call created.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { newStats, type StoreContext } from '../../mail-runtime/store/fsutil';
 import { sharedFileReader } from '../../mail-runtime/store/file-reader';
 import { writeFilesDurable } from '../../mail-runtime/store/message-writer';
 import { msg, tempRoot } from './helpers';
+
+const ROOT = path.resolve(__dirname, '../..');
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -68,5 +71,34 @@ describe('writeFilesDurable (writer thread)', () => {
     expect(fs.readdirSync(path.join(dir, 'tmp'))).toEqual([]);
     expect((await inbox.read(uids[1]!)).equals(msg(1))).toBe(true);
     await store.close();
+  });
+
+  it('an idle writer does not hold the process open; a pending write finishes before it exits', async () => {
+    const target = path.join(root, 'from-child');
+    const writer = path.join(ROOT, 'mail-runtime/store/message-writer.ts');
+    const reader = path.join(ROOT, 'mail-runtime/store/file-reader.ts');
+    const fsutil = path.join(ROOT, 'mail-runtime/store/fsutil.ts');
+    // The write is started and not awaited by anything that keeps the loop alive: only the thread's ref does.
+    const script = `
+      const { writeFilesDurable } = require(${JSON.stringify(writer)});
+      const { sharedFileReader } = require(${JSON.stringify(reader)});
+      const { newStats } = require(${JSON.stringify(fsutil)});
+      const ctx = { stats: newStats(), host: 'child', files: sharedFileReader() };
+      (async () => {
+        // The first write starts the thread; the second goes to a thread that is up and idle (unref'd).
+        await writeFilesDurable(ctx, [{ path: ${JSON.stringify(target + '-first')}, data: Buffer.from('first'), mtime: new Date() }]);
+        writeFilesDurable(ctx, [{ path: ${JSON.stringify(target)}, data: Buffer.from('written by a child'), mtime: new Date() }])
+          .then(() => console.log('durable', ctx.stats.fileFsyncs));
+      })();
+    `;
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: ROOT, timeout: 30_000 }, (err, stdout) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout });
+      });
+      child.stdin?.end();
+    });
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^durable 2$/m);
+    expect(fs.readFileSync(target, 'latin1')).toBe('written by a child');
   });
 });

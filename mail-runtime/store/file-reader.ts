@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { FAILURE_JS, JobThread, threadError, type ThreadFailure } from '../common/job-thread';
 
 /**
  * Message files read in threads of their own (issue 14: IMAP FETCH
@@ -31,25 +31,12 @@ const MAX_FILES_PER_REQUEST = 64;
 /** Threads started again after deaths before the reader stays on the fallback for good (a thread that keeps dying is a bug, not bad luck). */
 const MAX_RESTARTS = 4;
 
-/**
- * The thread: plain JavaScript evaluated as a worker (`eval: true`), as
- * mail-runtime/smtp/queue/segment-writer.ts does, so it runs the same under
- * tsx and from the compiled dist/ (no separate file to locate).
- */
+/** The thread (plain JavaScript, see common/job-thread.ts). */
 const THREAD = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const SMALL = ${SMALL_FILE_BYTES};
-function failure(e) {
-  return {
-    message: String((e && e.message) || e),
-    code: e && typeof e.code === 'string' ? e.code : undefined,
-    errno: e && typeof e.errno === 'number' ? e.errno : undefined,
-    syscall: e && typeof e.syscall === 'string' ? e.syscall : undefined,
-    path: e && typeof e.path === 'string' ? e.path : undefined,
-  };
-}
-// readKnownSize's steps into buf at off (room for size + 1): returns the bytes read.
+${FAILURE_JS}// readKnownSize's steps into buf at off (room for size + 1): returns the bytes read.
 // Stops at exactly the expected size (Maildir files never change once written),
 // else at the end of the file or when the room is full (a file longer than recorded).
 function readSized(fd, buf, off, size) {
@@ -131,7 +118,7 @@ interface FileResult {
   offset?: number;
   own?: ArrayBuffer;
   length?: number;
-  error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
+  error?: ThreadFailure;
 }
 
 interface Reply {
@@ -147,12 +134,8 @@ interface Waiter {
 }
 
 interface Slot {
-  worker: Worker;
-  /** Set on the thread's 'online' event; until then requests go to the fallback. */
-  online: boolean;
-  dead: boolean;
-  /** Requests sent and not answered, by id. */
-  pending: Map<number, Waiter[]>;
+  thread: JobThread<Reply, Waiter[]>;
+  /** Files sent and not answered (the least busy thread gets the next request). */
   pendingFiles: number;
 }
 
@@ -168,7 +151,6 @@ export class FileReader {
   private started = false;
   private closed = false;
   private restarts = 0;
-  private nextId = 1;
   readonly stats: FileReaderStats = { threadFiles: 0, fallbackFiles: 0, threadDeaths: 0 };
 
   /** One file (see readMany). */
@@ -201,12 +183,12 @@ export class FileReader {
   /** Ends the threads; what they had pending is read on the fallback, and so is everything after. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate().catch(() => undefined)));
+    await Promise.all(this.slots.map((s) => s.thread.terminate()));
   }
 
   /** The live threads (tests end one to check nothing is lost when a thread dies). */
-  threads(): readonly Worker[] {
-    return this.slots.filter((s) => !s.dead).map((s) => s.worker);
+  threads(): readonly { kill(): Promise<number> }[] {
+    return this.slots.filter((s) => !s.thread.dead).map((s) => s.thread);
   }
 
   private dispatch(waiters: Waiter[]): void {
@@ -216,13 +198,8 @@ export class FileReader {
       this.fallback(waiters);
       return;
     }
-    const id = this.nextId++;
-    slot.pending.set(id, waiters);
     slot.pendingFiles += waiters.length;
-    // Busy: the thread holds the process open until it has answered (a
-    // script awaiting a read must not exit under it); idle, it never does.
-    if (slot.pending.size === 1) slot.worker.ref();
-    slot.worker.postMessage({ id, files: waiters.map((w) => w.file) });
+    slot.thread.send({ files: waiters.map((w) => w.file) }, waiters);
   }
 
   /** The online thread with the fewest files pending; starts the threads on first use and replaces dead ones (bounded). */
@@ -233,7 +210,7 @@ export class FileReader {
       for (let i = 0; i < THREADS; i++) this.spawn();
     }
     for (let i = this.slots.length - 1; i >= 0; i--) {
-      if (this.slots[i]!.dead) {
+      if (this.slots[i]!.thread.dead) {
         this.slots.splice(i, 1);
         if (this.restarts < MAX_RESTARTS) {
           this.restarts++;
@@ -242,58 +219,45 @@ export class FileReader {
       }
     }
     let best: Slot | undefined;
-    for (const s of this.slots) if (s.online && !s.dead && (!best || s.pendingFiles < best.pendingFiles)) best = s;
+    for (const s of this.slots) if (s.thread.online && !s.thread.dead && (!best || s.pendingFiles < best.pendingFiles)) best = s;
     return best;
   }
 
   private spawn(): void {
-    let worker: Worker;
+    // Set right after the constructor: a thread's events come from the event loop, never during it.
+    let slot: Slot | undefined;
     try {
-      // execArgv []: the thread is plain JavaScript; it needs none of the process's loaders (tsx) or flags.
-      worker = new Worker(THREAD, { eval: true, execArgv: [] });
+      const thread = new JobThread<Reply, Waiter[]>(THREAD, 'message reader', {
+        reply: (r, waiters) => this.settle(slot!, r, waiters),
+        died: (pending) => this.died(slot!, pending),
+      });
+      slot = { thread, pendingFiles: 0 };
     } catch {
       // No thread to be had (resource limits): stay on the fallback for good.
       this.restarts = MAX_RESTARTS;
       return;
     }
-    const slot: Slot = { worker, online: false, dead: false, pending: new Map(), pendingFiles: 0 };
-    // Every listener before unref(): an event must never find nobody listening.
-    worker.on('online', () => {
-      slot.online = true;
-    });
-    worker.on('message', (r: Reply) => this.settle(slot, r));
-    worker.on('error', () => this.died(slot));
-    worker.on('exit', () => this.died(slot));
-    worker.unref();
     this.slots.push(slot);
   }
 
-  private settle(slot: Slot, r: Reply): void {
-    const waiters = slot.pending.get(r.id);
-    if (!waiters) return;
-    slot.pending.delete(r.id);
+  private settle(slot: Slot, r: Reply, waiters: Waiter[]): void {
     slot.pendingFiles -= waiters.length;
-    if (slot.pending.size === 0) slot.worker.unref();
     this.stats.threadFiles += waiters.length;
     waiters.forEach((w, i) => {
       const res = r.results[i];
       if (!res) w.reject(new Error(`message reader thread gave no answer for ${w.file.path}`));
-      else if (res.error) w.reject(systemError(res.error));
+      else if (res.error) w.reject(threadError(res.error));
       else if (res.own) w.resolve(Buffer.from(res.own, 0, res.length));
       else if (r.pack && res.offset !== undefined) w.resolve(Buffer.from(r.pack, res.offset, res.length));
       else w.reject(new Error(`message reader thread gave a malformed answer for ${w.file.path}`));
     });
   }
 
-  /** 'error' and then 'exit' both come: the first one counts. Its pending files are read again on the fallback. */
-  private died(slot: Slot): void {
-    if (slot.dead) return;
-    slot.dead = true;
+  /** A thread died (or the reader closed): the files it had pending are read again on the fallback. */
+  private died(slot: Slot, pending: Waiter[][]): void {
     this.stats.threadDeaths++;
-    const pending = [...slot.pending.values()].flat();
-    slot.pending.clear();
     slot.pendingFiles = 0;
-    this.fallback(pending);
+    this.fallback(pending.flat());
   }
 
   private fallback(waiters: readonly Waiter[]): void {
@@ -302,16 +266,6 @@ export class FileReader {
       readKnownSize(w.file.path, w.file.size).then(w.resolve, w.reject);
     }
   }
-}
-
-/** The fs.promises-style error of a file the thread could not read (same message, code, errno, syscall, path). */
-function systemError(e: NonNullable<FileResult['error']>): Error {
-  const err: NodeJS.ErrnoException = new Error(e.message);
-  if (e.code !== undefined) err.code = e.code;
-  if (e.errno !== undefined) err.errno = e.errno;
-  if (e.syscall !== undefined) err.syscall = e.syscall;
-  if (e.path !== undefined) err.path = e.path;
-  return err;
 }
 
 let shared: FileReader | undefined;

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { FAILURE_JS, JobThread, threadError, type ThreadFailure } from '../common/job-thread';
 import type { StoreContext } from './fsutil';
 
 /**
@@ -55,11 +55,7 @@ function writeFully(fd, data, where) {
     off += n;
   }
 }
-function failure(e) {
-  const s = (k) => (e && typeof e[k] === 'string' ? e[k] : undefined);
-  return { message: String((e && e.message) || e), code: s('code'), syscall: s('syscall'), path: s('path'), errno: e && typeof e.errno === 'number' ? e.errno : undefined };
-}
-async function run(job) {
+${FAILURE_JS}async function run(job) {
   const created = [];
   let fsyncs = 0;
   let rounds = 0;
@@ -108,12 +104,10 @@ interface Reply {
   id: number;
   fsyncs: number;
   rounds: number;
-  error?: { message: string; code?: string; syscall?: string; path?: string; errno?: number };
+  error?: ThreadFailure;
 }
 
 interface Pending {
-  /** The thread it went to: only that thread's death fails it. */
-  worker: Worker;
   ctx: StoreContext;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -121,63 +115,37 @@ interface Pending {
 
 /** The process's message-file writer thread, started on first use and replaced if it dies (its jobs fail: nothing was acknowledged). */
 class MessageFileWriter {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private thread: JobThread<Reply, Pending> | undefined;
 
   write(ctx: StoreContext, files: readonly NewFile[]): Promise<void> {
     if (files.length === 0) return Promise.resolve();
-    const worker = this.thread();
-    const id = this.nextId++;
+    if (!this.thread || this.thread.dead) {
+      this.thread = new JobThread<Reply, Pending>(THREAD, 'message file writer', {
+        reply: (r, p) => settle(r, p),
+        died: (pending, err) => {
+          for (const p of pending) p.reject(err);
+        },
+      });
+    }
+    const thread = this.thread;
     // A copy per file, handed over (not cloned again): a Buffer may view a much larger ArrayBuffer, which a clone would copy whole.
     const copies = files.map((f) => ({ path: f.path, data: new Uint8Array(f.data), mtimeMs: f.mtime.getTime() }));
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { worker, ctx, resolve, reject });
-      // Held open while a write is pending: a script awaiting an append (an import, a migration) must not exit under it.
-      if (this.pending.size === 1) worker.ref();
-      worker.postMessage(
-        { id, files: copies },
+      thread.send(
+        { files: copies },
+        { ctx, resolve, reject },
         copies.map((c) => c.data.buffer),
       );
     });
   }
+}
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    // execArgv []: the thread is plain JavaScript; it needs none of the process's loaders (tsx) or flags.
-    const w = new Worker(THREAD, { eval: true, execArgv: [] });
-    w.on('message', (r: Reply) => this.settle(r));
-    const died = (err: Error): void => {
-      if (this.worker === w) this.worker = undefined;
-      for (const [id, p] of this.pending) {
-        if (p.worker !== w) continue;
-        this.pending.delete(id);
-        p.reject(err);
-      }
-    };
-    w.on('error', died);
-    w.on('exit', (code) => died(new Error(`message file writer thread exited (${code})`)));
-    // The node's servers keep the process alive; an idle writer must not (listeners first, then unref).
-    w.unref();
-    this.worker = w;
-    return w;
-  }
-
-  private settle(r: Reply): void {
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    if (this.pending.size === 0) p.worker.unref();
-    p.ctx.stats.fileFsyncs += r.fsyncs;
-    p.ctx.stats.fileSyncRounds += r.rounds;
-    if (!r.error) {
-      p.resolve();
-      return;
-    }
-    // As the failed syscall's own error: errors.ts tells I/O errors (code + syscall) from bugs.
-    const { message, ...fields } = r.error;
-    p.reject(Object.assign(new Error(message), Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))));
-  }
+function settle(r: Reply, p: Pending): void {
+  p.ctx.stats.fileFsyncs += r.fsyncs;
+  p.ctx.stats.fileSyncRounds += r.rounds;
+  // As the failed syscall's own error: errors.ts tells I/O errors (code + syscall) from bugs.
+  if (r.error) p.reject(threadError(r.error));
+  else p.resolve();
 }
 
 const writer = new MessageFileWriter();

@@ -117,7 +117,7 @@ describe('FileReader', () => {
     const pending = reader.readMany(files);
     const threads = reader.threads();
     expect(threads.length).toBe(2);
-    await Promise.all(threads.map((t) => t.terminate()));
+    await Promise.all(threads.map((t) => t.kill()));
     const got = await Promise.all(pending);
     got.forEach((b, i) => expect(b.equals(datas[i]!)).toBe(true));
     expect(reader.stats.threadDeaths).toBe(2);

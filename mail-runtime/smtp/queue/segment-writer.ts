@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { FAILURE_JS, JobThread, threadError, type ThreadFailure } from '../../common/job-thread';
 import type { FsyncStats } from './fsync';
 
 /**
@@ -62,10 +62,7 @@ function syncDir(dir) {
   d.queued = d.current.then(after, after);
   return d.queued;
 }
-function failure(e) {
-  return { message: String((e && e.message) || e), code: e && typeof e.code === 'string' ? e.code : undefined };
-}
-function highestEpoch(dir) {
+${FAILURE_JS}function highestEpoch(dir) {
   // The ownership markers (owner.ts check(): the same rule, one readdir).
   let names = [];
   try { names = fs.readdirSync(dir); } catch (e) { if (!e || e.code !== 'ENOENT') throw e; }
@@ -130,12 +127,10 @@ interface Reply {
   dirFsyncs?: number;
   /** The highest ownership marker in epochs/, read after this job's fsyncs (undefined: none). */
   highestEpoch?: number;
-  error?: { message: string; code?: string };
+  error?: ThreadFailure;
 }
 
 interface Job {
-  /** The thread it was sent to: only its death fails the job. */
-  worker: Worker;
   resolve: (highestEpoch: number | undefined) => void;
   reject: (err: Error) => void;
 }
@@ -153,9 +148,7 @@ export interface SegmentJob {
 }
 
 export class SegmentWriter {
-  private worker: Worker | undefined;
-  private readonly jobs = new Map<number, Job>();
-  private nextId = 1;
+  private worker: JobThread<Reply, Job> | undefined;
 
   constructor(private readonly stats: FsyncStats) {}
 
@@ -172,11 +165,7 @@ export class SegmentWriter {
 
   private send(message: Record<string, unknown>): Promise<number | undefined> {
     const worker = this.thread();
-    const id = this.nextId++;
-    return new Promise<number | undefined>((resolve, reject) => {
-      this.jobs.set(id, { worker, resolve, reject });
-      worker.postMessage({ ...message, id });
-    });
+    return new Promise<number | undefined>((resolve, reject) => worker.send(message, { resolve, reject }));
   }
 
   /**
@@ -193,47 +182,28 @@ export class SegmentWriter {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
-    if (w) {
-      await w.terminate();
-      this.failAll(w, new Error('queue segment writer closed'));
-    }
+    await w?.terminate(new Error('queue segment writer closed'));
   }
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    // Plain JavaScript: no loader flags (under tsx the parent's execArgv would load tsx into the thread for nothing).
-    const w = new Worker(THREAD, { eval: true, execArgv: [] });
-    w.on('message', (r: Reply) => this.settle(r));
-    const died = (err: Error): void => {
-      if (this.worker === w) this.worker = undefined;
-      this.failAll(w, err);
-    };
-    w.on('error', died);
-    w.on('exit', (code) => died(new Error(`queue segment writer thread exited (${code})`)));
-    // The gateway's servers keep the process alive; an idle writer must not (listeners first, then unref).
-    w.unref();
-    this.worker = w;
-    return w;
+  private thread(): JobThread<Reply, Job> {
+    if (this.worker && !this.worker.dead) return this.worker;
+    this.worker = new JobThread<Reply, Job>(THREAD, 'queue segment writer', {
+      reply: (r, job) => this.settle(r, job),
+      // Nothing of a failed job was acknowledged: the caller answers 451 and the sender retries.
+      died: (jobs, err) => {
+        for (const job of jobs) job.reject(err);
+      },
+    });
+    return this.worker;
   }
 
-  private settle(r: Reply): void {
-    const job = this.jobs.get(r.id);
-    if (!job) return;
-    this.jobs.delete(r.id);
+  private settle(r: Reply, job: Job): void {
     if (r.fileSynced) this.stats.files++;
     this.stats.dirs += r.dirFsyncs ?? 0;
     if (!r.error) {
       job.resolve(r.highestEpoch);
       return;
     }
-    job.reject(Object.assign(new Error(r.error.message), r.error.code ? { code: r.error.code } : {}));
-  }
-
-  private failAll(w: Worker, err: Error): void {
-    for (const [id, job] of this.jobs) {
-      if (job.worker !== w) continue;
-      this.jobs.delete(id);
-      job.reject(err);
-    }
+    job.reject(threadError(r.error));
   }
 }

@@ -30,6 +30,24 @@ function failure(e) {
 }
 `;
 
+/**
+ * JavaScript for a thread's code (it needs `fs` in scope): `writeAll(fd,
+ * parts, where)` writes every byte of `parts` (Buffers or Uint8Arrays) at
+ * the descriptor's position. writev may write less than asked (a signal, a
+ * nearly full disk): it goes on from where it stopped.
+ */
+export const WRITE_ALL_JS = `
+function writeAll(fd, parts, where) {
+  const bufs = parts.slice();
+  while (bufs.length > 0) {
+    let n = fs.writevSync(fd, bufs);
+    if (n === 0) throw new Error(where + ': write made no progress');
+    while (bufs.length > 0 && n >= bufs[0].length) n -= bufs.shift().length;
+    if (bufs.length > 0 && n > 0) bufs[0] = bufs[0].subarray(n);
+  }
+}
+`;
+
 /** The error a thread reported, as the system call's own (same message, code, errno, syscall, path). */
 export function threadError(f: ThreadFailure): Error {
   const err: NodeJS.ErrnoException = new Error(f.message);

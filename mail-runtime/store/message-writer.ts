@@ -1,4 +1,4 @@
-import { FAILURE_JS, JobThread, threadError, type ThreadFailure } from '../common/job-thread';
+import { FAILURE_JS, JobThread, WRITE_ALL_JS, threadError, type ThreadFailure } from '../common/job-thread';
 import type { StoreContext } from './fsutil';
 
 /**
@@ -47,15 +47,7 @@ async function gatedFsync(fd) {
     else active--;
   }
 }
-function writeFully(fd, data, where) {
-  // write may write less than asked (a signal, a nearly full disk): go on from where it stopped.
-  for (let off = 0; off < data.length; ) {
-    const n = fs.writeSync(fd, data, off, data.length - off);
-    if (n === 0) throw new Error(where + ': write made no progress');
-    off += n;
-  }
-}
-${FAILURE_JS}async function run(job) {
+${WRITE_ALL_JS}${FAILURE_JS}async function run(job) {
   const created = [];
   let fsyncs = 0;
   let rounds = 0;
@@ -67,7 +59,7 @@ ${FAILURE_JS}async function run(job) {
           const fd = fs.openSync(f.path, 'wx', 0o600);
           fds.push(fd);
           created.push(f.path);
-          writeFully(fd, f.data, f.path);
+          writeAll(fd, [f.data], f.path);
           // Dovecot takes a Maildir message's INTERNALDATE from its mtime.
           fs.futimesSync(fd, f.mtimeMs / 1000, f.mtimeMs / 1000);
         }

@@ -1,4 +1,4 @@
-import { FAILURE_JS, JobThread, threadError, type ThreadFailure } from '../../common/job-thread';
+import { FAILURE_JS, JobThread, WRITE_ALL_JS, threadError, type ThreadFailure } from '../../common/job-thread';
 import type { FsyncStats } from './fsync';
 
 /**
@@ -26,17 +26,7 @@ import type { FsyncStats } from './fsync';
 const THREAD = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-function writeAll(fd, parts, where) {
-  // writev may write less than asked (a signal, a nearly full disk): go on from where it stopped.
-  const bufs = parts.slice();
-  while (bufs.length > 0) {
-    let n = fs.writevSync(fd, bufs);
-    if (n === 0) throw new Error(where + ': write made no progress');
-    while (bufs.length > 0 && n >= bufs[0].length) n -= bufs.shift().length;
-    if (bufs.length > 0 && n > 0) bufs[0] = bufs[0].subarray(n);
-  }
-}
-function fsync(fd) {
+${WRITE_ALL_JS}function fsync(fd) {
   return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 // The directory fsync, shared: a job joins the next one to start after its

@@ -18,7 +18,7 @@
  */
 export { MailStore } from './mail-store';
 export { StoreError, isStoreError, HIERARCHY_DELIMITER } from './types';
-export type { CopyResult, FlagOperation, Folder, FolderFlagColumn, FolderGoneReason, FolderInfo, MessageMeta, QuotaInfo, QuotaLimits, SpecialUse, StoreErrorCode, UserMailbox } from './types';
+export type { CopyResult, FlagOperation, Folder, FolderGoneReason, FolderInfo, MessageMeta, QuotaInfo, QuotaLimits, SpecialUse, StoreErrorCode, UserMailbox } from './types';
 export { decodeModifiedUtf7, encodeModifiedUtf7 } from './mutf7';
 export { normalizeFolderName } from './names';
 export { DELIVERY_ID_RE } from './deliveries';

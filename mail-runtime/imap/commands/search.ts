@@ -230,23 +230,17 @@ class HitList {
   /** Mod-sequences are u64 in RFC 7162; ours stay below 2^53 (a JavaScript number, as in MessageMeta). */
   modseqs = new Float64Array(64);
 
-  /** Room for `more` hits without growing (a walk that knows its most then fills the arrays itself). */
-  reserve(more: number): void {
-    const need = this.length + more;
-    if (need <= this.seqs.length) return;
-    const size = Math.max(need, this.seqs.length * 2);
-    const grow = <T extends Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(size);
-      b.set(a.subarray(0, this.length));
-      return b;
-    };
-    this.seqs = grow(this.seqs, (n) => new Uint32Array(n));
-    this.uids = grow(this.uids, (n) => new Uint32Array(n));
-    this.modseqs = grow(this.modseqs, (n) => new Float64Array(n));
-  }
-
   push(seq: number, uid: number, modseq: number): void {
-    if (this.length === this.seqs.length) this.reserve(1);
+    if (this.length === this.seqs.length) {
+      const grow = <T extends Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.seqs = grow(this.seqs, (n) => new Uint32Array(n));
+      this.uids = grow(this.uids, (n) => new Uint32Array(n));
+      this.modseqs = grow(this.modseqs, (n) => new Float64Array(n));
+    }
     this.seqs[this.length] = seq;
     this.uids[this.length] = uid;
     this.modseqs[this.length] = modseq;
@@ -290,7 +284,7 @@ interface Walk {
   readonly to: number;
   readonly metaOf: MetaCursor;
   readonly onHit: (seq: number, meta: MessageMeta) => void;
-  /** Where `onHit` puts the hits, when it is a HitList's push: the flags walk then fills it without a call per hit. */
+  /** Where `onHit` puts the hits, when it is a HitList's push: the flags walk pushes there itself (the UID from its column). */
   readonly hits: HitList | undefined;
 }
 
@@ -346,7 +340,7 @@ const YES = 2;
  */
 class FlagDecider {
   readonly table = new Uint8Array(128);
-  /** Messages whose bits do not decide (see `decides`). */
+  /** FLAG_* bits with which a message's bits do not stand for its flags: byList decides it. */
   readonly slowBits: number;
   private readonly memo = new Map<string, boolean>();
   private readonly msg = new MetadataMessage();
@@ -421,18 +415,10 @@ async function walkFlagsOnly(w: Walk): Promise<void> {
   const whole = isOneRange(key, uids);
   const decider = new FlagDecider(key, ev);
   const { table, slowBits } = decider;
-  // At most every message of the window matches: room for all, filled below without a call per hit.
-  hits?.reserve(w.to - w.from);
-  const hitSeqs = hits?.seqs;
-  const hitUids = hits?.uids;
-  const hitModseqs = hits?.modseqs;
+  // SEARCH's hits go straight into its HitList (the UID from the column); SORT and THREAD get onHit.
   const hit = (seq: number, uid: number, meta: MessageMeta): void => {
-    if (hits && hitSeqs && hitUids && hitModseqs) {
-      const k = hits.length++;
-      hitSeqs[k] = seq;
-      hitUids[k] = uid;
-      hitModseqs[k] = meta.modseq;
-    } else onHit(seq, meta);
+    if (hits) hits.push(seq, uid, meta.modseq);
+    else onHit(seq, meta);
   };
   let metas = folder.messages();
   let col = folder.flagColumn();

@@ -11,6 +11,7 @@ import {
   type FlagOperation,
   type Folder,
   type FolderCounts,
+  type FolderFlagColumn,
   type FolderEventMap,
   type MessageMeta,
   type StoreFlagsOptions,
@@ -80,6 +81,9 @@ export class FolderHandle extends EventEmitter<FolderEventMap> implements Folder
   }
   counts(): FolderCounts {
     return this.impl.counts();
+  }
+  flagColumn(): FolderFlagColumn {
+    return this.impl.flagColumn();
   }
   get(uid: number): MessageMeta | undefined {
     return this.impl.get(uid);

@@ -20,7 +20,7 @@ import { applyFlags, baseOfFileName, flagsFromFileName, hasFlag, maildirInfo, no
 import { fsyncDir, isErrno, readdirOrEmpty, yieldToLoop, YIELD_EVERY_ITEMS, type StoreContext } from './fsutil';
 import { writeFilesDurable } from './message-writer';
 import { IndexLog, loadIndex, logPath, removeSuperseded, writeSnapshot, type IndexRecord } from './index-log';
-import { countMessage, countsOf, type IndexState, type Msg, type MutableCounts } from './index-state';
+import { countMessage, countsOf, FlagColumn, flagColumnOf, type IndexState, type Msg, type MutableCounts } from './index-state';
 import { CACHE_TMP_RE, writeCache } from './index-cache';
 import { dirsUnchanged, SCAN_TMP_RE, scanHintHolds, trustedDirMtimes, writeScanHint, type ScanState } from './scan-hint';
 import { SUMMARY_TMP_RE, SummaryCache } from './summary-cache';
@@ -35,6 +35,7 @@ import {
   type ExpungeOptions,
   type FlagOperation,
   type FolderCounts,
+  type FolderFlagColumn,
   type FolderEventMap,
   type FolderGoneReason,
   type MessageMeta,
@@ -119,6 +120,8 @@ class Batch {
   private copied = false;
   /** The base state's counts, adjusted by every change of this batch (copied on the first change). */
   private counts: MutableCounts;
+  /** The base state's flag column, kept in step with `list` (copied on the first change). */
+  private column: FlagColumn;
   uidNext: number;
   highestModseq: number;
   recentUid: number | undefined;
@@ -137,6 +140,7 @@ class Batch {
   constructor(readonly base: IndexState) {
     this.list = base.messages;
     this.counts = countsOf(base);
+    this.column = flagColumnOf(base);
     this.uidNext = base.uidNext;
     this.highestModseq = base.highestModseq;
     this.recentUid = base.recentUid;
@@ -152,6 +156,7 @@ class Batch {
     if (!this.copied) {
       this.list = this.list.slice();
       this.counts = { ...this.counts };
+      this.column = this.column.copy();
       this.copied = true;
     }
   }
@@ -159,6 +164,7 @@ class Batch {
     this.own();
     this.list.push(m); // UIDs only grow, so the list stays sorted
     countMessage(this.counts, m, 1);
+    this.column.push(m);
     this.existsUids.push(m.uid);
     this.bytes += m.size;
     this.count++;
@@ -168,6 +174,7 @@ class Batch {
     const i = bsearch(this.list, m.uid);
     countMessage(this.counts, this.list[i]!, -1);
     countMessage(this.counts, m, 1);
+    this.column.set(i, m);
     this.list[i] = m;
   }
   remove(uids: ReadonlySet<number>): void {
@@ -183,6 +190,7 @@ class Batch {
       } else keep.push(m);
     }
     this.list = keep;
+    this.column = FlagColumn.of(keep);
   }
   toState(): IndexState {
     return {
@@ -193,6 +201,7 @@ class Batch {
       expunges: this.base.expunges,
       deliveries: this.base.deliveries,
       counts: this.counts,
+      flagColumn: this.column,
       ...(this.recentUid === undefined ? {} : { recentUid: this.recentUid }),
     };
   }
@@ -263,6 +272,8 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   ) {
     super();
     this.state = state;
+    // SEARCH on flags reads the column (./index-state.ts): derived here, at load, then kept by each commit.
+    flagColumnOf(state);
     this.gen = gen;
     this.snapshotGen = snapshotGen;
     this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'), () => new Set(this.state.messages.map((m) => m.base)));
@@ -450,6 +461,11 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   counts(): FolderCounts {
     const c = countsOf(this.state);
     return { messages: this.state.messages.length, unseen: c.unseen, deleted: c.deleted, bytes: c.bytes };
+  }
+
+  flagColumn(): FolderFlagColumn {
+    const c = flagColumnOf(this.state);
+    return { uids: c.uids, bits: c.bits };
   }
 
   get(uid: number): MessageMeta | undefined {

@@ -30,6 +30,8 @@ export interface IndexState {
   deliveries: DeliveryIds;
   /** Running counts of `messages` (kept by each commit; absent: not counted yet, see countsOf). */
   counts?: MutableCounts;
+  /** `messages`' UIDs and flags as columns (kept by each commit; absent: not derived yet, see flagColumnOf). Never on disk. */
+  flagColumn?: FlagColumn;
 }
 
 export interface MutableCounts {
@@ -59,6 +61,115 @@ export function countsOf(state: IndexState): MutableCounts {
     state.counts = c;
   }
   return state.counts;
+}
+
+/**
+ * Bits of FlagColumn.bits, one per system flag in its canonical spelling
+ * (./flags.ts normalizes every stored flag), one for "has a keyword" and one
+ * for a flag that is neither (a backslash flag in another spelling, which
+ * normalizeFlags never stores; a reader that sees FLAG_ODD looks at the
+ * message's own flags). \Recent is a session notion and never stored.
+ */
+export const FLAG_SEEN = 1;
+export const FLAG_DELETED = 2;
+export const FLAG_FLAGGED = 4;
+export const FLAG_ANSWERED = 8;
+export const FLAG_DRAFT = 16;
+export const FLAG_KEYWORD = 32;
+export const FLAG_ODD = 64;
+
+/** The FlagColumn bits of one flag list. */
+export function flagBits(flags: readonly string[]): number {
+  let b = 0;
+  for (const f of flags) {
+    if (f === '\\Seen') b |= FLAG_SEEN;
+    else if (f === '\\Deleted') b |= FLAG_DELETED;
+    else if (f === '\\Flagged') b |= FLAG_FLAGGED;
+    else if (f === '\\Answered') b |= FLAG_ANSWERED;
+    else if (f === '\\Draft') b |= FLAG_DRAFT;
+    else b |= f.startsWith('\\') ? FLAG_ODD : FLAG_KEYWORD;
+  }
+  return b;
+}
+
+/**
+ * A state's messages as two columns, position for position: UIDs and
+ * FLAG_* bits. SEARCH on flags (SEARCH UNSEEN on 100,000 messages) reads
+ * these typed arrays instead of an object and a flag array per message.
+ * Derived in memory (at load, or at the first commit or search of a state
+ * without it) and kept by each commit; index.bin and the logs do not
+ * change. A published state's column is never written again: a commit
+ * copies it first (copy-on-write, like the message list), so a reader may
+ * hold it across awaits as it holds `messages`.
+ */
+export class FlagColumn {
+  private constructor(
+    /** Messages in the column (the arrays may be longer: room to append). */
+    public length: number,
+    private uidsAt: Uint32Array,
+    private bitsAt: Uint8Array,
+  ) {}
+
+  static of(messages: readonly MessageMeta[]): FlagColumn {
+    const n = messages.length;
+    const c = new FlagColumn(n, new Uint32Array(Math.max(16, n)), new Uint8Array(Math.max(16, n)));
+    // Flag lists are often shared (index.bin loads one frozen array per distinct set): their bits are worked out once.
+    let lastFlags: readonly string[] | undefined;
+    let lastBits = 0;
+    for (let i = 0; i < n; i++) {
+      const m = messages[i]!;
+      c.uidsAt[i] = m.uid;
+      if (m.flags !== lastFlags) {
+        lastFlags = m.flags;
+        lastBits = flagBits(m.flags);
+      }
+      c.bitsAt[i] = lastBits;
+    }
+    return c;
+  }
+
+  /** A copy to change (a commit's own), with room for `extra` more messages. */
+  copy(extra = 0): FlagColumn {
+    const cap = Math.max(this.length + extra, this.uidsAt.length);
+    const uids = new Uint32Array(cap);
+    const bits = new Uint8Array(cap);
+    uids.set(this.uidsAt.subarray(0, this.length));
+    bits.set(this.bitsAt.subarray(0, this.length));
+    return new FlagColumn(this.length, uids, bits);
+  }
+
+  /** Appends a message (UIDs only grow, so the column stays in UID order). */
+  push(m: MessageMeta): void {
+    if (this.length === this.uidsAt.length) {
+      const c = this.copy(this.length);
+      this.uidsAt = c.uidsAt;
+      this.bitsAt = c.bitsAt;
+    }
+    this.uidsAt[this.length] = m.uid;
+    this.bitsAt[this.length] = flagBits(m.flags);
+    this.length++;
+  }
+
+  /** The message at position `i` got new flags. */
+  set(i: number, m: MessageMeta): void {
+    this.bitsAt[i] = flagBits(m.flags);
+  }
+
+  /** UIDs, ascending (a view of exactly `length`). */
+  get uids(): Uint32Array {
+    return this.uidsAt.subarray(0, this.length);
+  }
+
+  /** FLAG_* bits per position (a view of exactly `length`). */
+  get bits(): Uint8Array {
+    return this.bitsAt.subarray(0, this.length);
+  }
+}
+
+/** The state's flag column, derived once (O(n)) when the state was made without one; later states inherit and adjust it. */
+export function flagColumnOf(state: IndexState): FlagColumn {
+  state.flagColumn ??= FlagColumn.of(state.messages);
+  return state.flagColumn;
 }
 
 export interface LoadedIndex {

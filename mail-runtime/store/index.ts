@@ -22,3 +22,4 @@ export type { CopyResult, FlagOperation, Folder, FolderGoneReason, FolderInfo, M
 export { decodeModifiedUtf7, encodeModifiedUtf7 } from './mutf7';
 export { normalizeFolderName } from './names';
 export { DELIVERY_ID_RE } from './deliveries';
+export { FLAG_KEYWORD, FLAG_ODD } from './index-state';

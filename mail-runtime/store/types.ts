@@ -52,6 +52,12 @@ export interface FolderInfo {
   flags: readonly string[];
 }
 
+/** A folder's UIDs and flag bits as typed arrays (Folder.flagColumn()); do not write to them. */
+export interface FolderFlagColumn {
+  readonly uids: Uint32Array;
+  readonly bits: Uint8Array;
+}
+
 /** Running counts of a folder's messages (Folder.counts()). */
 export interface FolderCounts {
   readonly messages: number;
@@ -219,6 +225,14 @@ export interface Folder extends EventEmitter<FolderEventMap> {
    * walking 100,000 messages.
    */
   counts(): FolderCounts;
+  /**
+   * messages() as columns, position for position (the same state when
+   * called without an await between): UIDs, and the FLAG_* bits of each
+   * message's flags (./index-state.ts). Kept by every commit, O(1);
+   * SEARCH on flags walks these instead of the metadata objects. Read-only
+   * snapshots, like messages().
+   */
+  flagColumn(): FolderFlagColumn;
   /** Metadata of one UID, or undefined (binary search, no copy). */
   get(uid: number): MessageMeta | undefined;
   /**

@@ -1,8 +1,8 @@
 import { LIMITS } from '../../common/limits';
-import { isStoreError, type Folder, type MessageMeta } from '../../store';
+import { FLAG_KEYWORD, FLAG_ODD, isStoreError, type Folder, type MessageMeta } from '../../store';
 import { analyzeMessage, isCurrentSummary, type MessageSummary, type SortFields } from '../message';
 import { atom, data, list, normalizeRanges, num, nums, type ResponseValue } from '../protocol';
-import { anySearchKey, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchUsesRecords, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
+import { anySearchKey, flagKeysAreSystem, SEARCH_CHARSETS, SearchEvaluator, SearchWorkExceeded, parseSearch, searchNeedsBody, searchUsesRecords, searchWindow, type SearchKey, type SearchMessage, type SearchQuery } from '../search';
 import { fail, ok, overLimit } from './args';
 import { keepUpdated, noUpdateCode } from './context-update';
 import { esearchResponse, returnsSave, uidsToSave, type SearchHits } from './esearch';
@@ -158,13 +158,13 @@ class MetadataMessage implements SearchMessage {
   }
 }
 
-/** Index of the first message with a UID >= `uid` (metas in UID order). */
-function lowerBound(metas: readonly MessageMeta[], uid: number): number {
+/** Index of the first of `length` positions (in UID order) whose UID is >= `uid`. */
+function lowerBound(length: number, uidAt: (i: number) => number, uid: number): number {
   let lo = 0;
-  let hi = metas.length;
+  let hi = length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (metas[mid]!.uid < uid) lo = mid + 1;
+    if (uidAt(mid) < uid) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -188,7 +188,7 @@ class MetaCursor {
     const now = this.folder.messages();
     if (now !== this.metas) {
       this.metas = now;
-      this.at = lowerBound(now, uid);
+      this.at = lowerBound(now.length, (i) => now[i]!.uid, uid);
     }
     while (this.at < now.length && now[this.at]!.uid < uid) this.at++;
     return this.at < now.length && now[this.at]!.uid === uid ? now[this.at] : undefined;
@@ -267,7 +267,7 @@ class HitList {
 /** The matches of `key` as a HitList (see findMatches). */
 async function findHits(view: MailboxView, address: string, key: SearchKey, work: CommandWork): Promise<HitList> {
   const hits = new HitList();
-  await scanMatches(view, address, key, work, (seq, meta) => hits.push(seq, meta.uid, meta.modseq));
+  await scanMatches(view, address, key, work, (seq, meta) => hits.push(seq, meta.uid, meta.modseq), hits);
   return hits;
 }
 
@@ -284,10 +284,12 @@ interface Walk {
   readonly to: number;
   readonly metaOf: MetaCursor;
   readonly onHit: (seq: number, meta: MessageMeta) => void;
+  /** Where `onHit` puts the hits, when it is a HitList's push: the flags walk pushes there itself (the UID from its column). */
+  readonly hits: HitList | undefined;
 }
 
 /** findMatches' walk: calls `onHit` for each match, in mailbox order. */
-async function scanMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork, onHit: (seq: number, meta: MessageMeta) => void): Promise<void> {
+async function scanMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork, onHit: (seq: number, meta: MessageMeta) => void, hits?: HitList): Promise<void> {
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
@@ -311,7 +313,7 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   // Only the messages the key's sequence and UID sets allow (a UID SEARCH of
   // the last 10,000 of 100,000 looks at 10,000); the key still decides each.
   const window = searchWindow(key, uids);
-  const walk: Walk = { view, folder, key, ev, work, uids, from: window.from, to: window.to, metaOf: new MetaCursor(folder), onHit };
+  const walk: Walk = { view, folder, key, ev, work, uids, from: window.from, to: window.to, metaOf: new MetaCursor(folder), onHit, hits };
   if (flagsOnly(key) || isOneRange(key, uids)) return walkFlagsOnly(walk);
   if (!withSummary && !withBody) return walkMetadataOnly(walk);
   // SUBJECT/FROM/TO/CC/BCC alone: compare the messages' search-fields records (fields.ts), no summaries read.
@@ -321,50 +323,143 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   return walkBatches(walk, withSummary, withBody);
 }
 
+/** Messages between two looks at CommandWork (one `due` per message cost more than the flag test). */
+const FLAGS_WORK_EVERY = 512;
+
+/** FlagDecider's table: not decided yet, no, yes. */
+const UNDECIDED = 0;
+const NO = 1;
+const YES = 2;
+
+/**
+ * A flags-only key's answers, decided once per distinct FLAG_* bits value
+ * (the five system flags make at most 32) and looked up per message. The
+ * bits stand for a message's flags exactly unless the message has a flag
+ * spelled oddly (FLAG_ODD) or, when the key names a keyword, a keyword:
+ * those messages are decided once per distinct flag list instead.
+ */
+class FlagDecider {
+  readonly table = new Uint8Array(128);
+  /** FLAG_* bits with which a message's bits do not stand for its flags: byList decides it. */
+  readonly slowBits: number;
+  private readonly memo = new Map<string, boolean>();
+  private readonly msg = new MetadataMessage();
+
+  constructor(
+    key: SearchKey,
+    private readonly ev: SearchEvaluator,
+  ) {
+    this.slowBits = flagKeysAreSystem(key) ? FLAG_ODD : FLAG_ODD | FLAG_KEYWORD;
+  }
+
+  /** The answer for a message whose bits `b` decide: the first message with them is evaluated, the others reuse its answer. */
+  byBits(b: number, seq: number, meta: MessageMeta): boolean {
+    let t = this.table[b]!;
+    if (t === UNDECIDED) t = this.table[b] = this.evaluate(seq, meta) ? YES : NO;
+    return t === YES;
+  }
+
+  /** The answer for a message whose bits do not decide. */
+  byList(seq: number, meta: MessageMeta): boolean {
+    const k = flagListKey(meta.flags);
+    let m = this.memo.get(k);
+    if (m === undefined) {
+      m = this.evaluate(seq, meta);
+      if (this.memo.size < FLAG_MEMO_MAX) this.memo.set(k, m);
+    }
+    return m;
+  }
+
+  private evaluate(seq: number, meta: MessageMeta): boolean {
+    this.msg.set(seq, meta, false);
+    const m = this.ev.decideOnMetadata(this.msg) === true;
+    this.ev.checkBudget();
+    return m;
+  }
+}
+
+/** Index of the first position with a UID >= `uid` in an ascending UID column. */
+function lowerBoundIn(uids: Uint32Array, uid: number): number {
+  return lowerBound(uids.length, (i) => uids[i]!, uid);
+}
+
+/**
+ * Are the view's UIDs at [from, to) exactly the column's from `at` on? The
+ * usual case (nothing expunged or added since the view last caught up):
+ * then position i of the view is position i + (at - from) of the column,
+ * with no UID compare per message. One conversion and one memcmp.
+ */
+function inStep(uids: readonly number[], from: number, to: number, col: Uint32Array, at: number): boolean {
+  const len = to - from;
+  if (len <= 0 || at + len > col.length || uids[from] !== col[at] || uids[to - 1] !== col[at + len - 1]) return false;
+  const mine = new Uint32Array(from === 0 && to === uids.length ? uids : uids.slice(from, to));
+  return Buffer.from(mine.buffer, mine.byteOffset, mine.byteLength).equals(Buffer.from(col.buffer, col.byteOffset + 4 * at, 4 * len));
+}
+
 /**
  * Keys on flags alone (SEARCH UNSEEN, FLAGGED, KEYWORD x, NOT DELETED, ALL)
- * and a key that is one UID or sequence range: the view's UIDs and the
- * folder's metadata array are walked side by side (both in UID order), and
- * a flags-only key is decided once per distinct flag list (a
- * 100,000-message folder has a handful of them) — per message, only an
- * index step and a lookup. The array is looked up again only after a pause
- * (another session's APPEND or EXPUNGE can publish a new one only then).
+ * and a key that is one UID or sequence range. They read the folder's flag
+ * column (UIDs and FLAG_* bits as typed arrays, kept by the store on every
+ * commit) instead of a metadata object and flag array per message, and
+ * decide per distinct bits value (FlagDecider): per message, one byte and
+ * one table lookup; a metadata object is read only for a hit. When the
+ * view is in step with the column (inStep) positions map by an offset;
+ * otherwise the two are walked side by side, both in UID order, skipping
+ * what another session expunged and the view has not been told yet. The
+ * column is looked up again only after a pause (another session's APPEND,
+ * EXPUNGE or STORE can publish a new one only then).
  */
 async function walkFlagsOnly(w: Walk): Promise<void> {
-  const { folder, key, ev, work, uids, onHit } = w;
-  const msg = new MetadataMessage();
+  const { folder, key, ev, work, uids, onHit, hits } = w;
   // A key that is one UID/sequence range matches its whole window.
   const whole = isOneRange(key, uids);
-  const memo = new Map<string, boolean>();
-  /** The answer for a message without flags (the commonest list, no key to make). */
-  let unflagged: boolean | undefined;
+  const decider = new FlagDecider(key, ev);
+  const { table, slowBits } = decider;
+  // SEARCH's hits go straight into its HitList (the UID from the column); SORT and THREAD get onHit.
+  const hit = (seq: number, uid: number, meta: MessageMeta): void => {
+    if (hits) hits.push(seq, uid, meta.modseq);
+    else onHit(seq, meta);
+  };
   let metas = folder.messages();
-  let j = w.from < w.to ? lowerBound(metas, uids[w.from]!) : 0;
-  for (let i = w.from; i < w.to; i++) {
-    const uid = uids[i]!;
-    while (j < metas.length && metas[j]!.uid < uid) j++;
-    if (j === metas.length || metas[j]!.uid !== uid) continue; // expunged by another session, not yet announced
-    const meta = metas[j]!;
-    let match = whole;
-    if (!whole) {
-      const flags = meta.flags;
-      let m = flags.length === 0 ? unflagged : memo.get(flagListKey(flags));
-      if (m === undefined) {
-        msg.set(i + 1, meta, false);
-        m = ev.decideOnMetadata(msg) === true;
-        if (flags.length === 0) unflagged = m;
-        else if (memo.size < FLAG_MEMO_MAX) memo.set(flagListKey(flags), m);
-        ev.checkBudget();
+  let col = folder.flagColumn();
+  let j = w.from < w.to ? lowerBoundIn(col.uids, uids[w.from]!) : 0;
+  let stepped = inStep(uids, w.from, w.to, col.uids, j);
+  for (let start = w.from; start < w.to; start += FLAGS_WORK_EVERY) {
+    const end = Math.min(w.to, start + FLAGS_WORK_EVERY);
+    const colUids = col.uids;
+    const bits = col.bits;
+    if (stepped) {
+      // Position i of the view is position i + offset of the column.
+      const offset = j - start;
+      for (let i = start; i < end; i++) {
+        const b = bits[i + offset]!;
+        if (whole) hit(i + 1, colUids[i + offset]!, metas[i + offset]!);
+        else if ((b & slowBits) === 0) {
+          let t = table[b]!;
+          if (t === UNDECIDED) t = decider.byBits(b, i + 1, metas[i + offset]!) ? YES : NO;
+          if (t === YES) hit(i + 1, colUids[i + offset]!, metas[i + offset]!);
+        } else if (decider.byList(i + 1, metas[i + offset]!)) hit(i + 1, colUids[i + offset]!, metas[i + offset]!);
       }
-      match = m;
+      j = end + offset;
+    } else {
+      const n = colUids.length;
+      for (let i = start; i < end; i++) {
+        const uid = uids[i]!;
+        while (j < n && colUids[j]! < uid) j++;
+        if (j === n || colUids[j] !== uid) continue; // expunged by another session, not yet announced
+        const b = bits[j]!;
+        const match = whole || ((b & slowBits) === 0 ? decider.byBits(b, i + 1, metas[j]!) : decider.byList(i + 1, metas[j]!));
+        if (match) hit(i + 1, uid, metas[j]!);
+      }
     }
-    if (match) onHit(i + 1, meta);
-    if (work.due()) {
+    if (end < w.to && work.due(end - start)) {
       await work.pause();
       const now = folder.messages();
       if (now !== metas) {
         metas = now;
-        j = lowerBound(metas, uid);
+        col = folder.flagColumn();
+        j = lowerBoundIn(col.uids, uids[end]!);
+        stepped = inStep(uids, end, w.to, col.uids, j);
       }
     }
   }

@@ -494,6 +494,18 @@ function foldFlag(f: string): string {
   return v;
 }
 
+/** RFC 3501 §2.3.2 system flags, folded as a flag key is. */
+const SYSTEM_FLAGS_FOLDED: ReadonlySet<string> = new Set(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map(fold));
+
+/**
+ * Does every flag key of the tree name a system flag (SEEN, UNSEEN,
+ * DELETED, KEYWORD \Flagged …)? Then a message's keywords cannot change the
+ * answer: messages with the same system flags get the same one.
+ */
+export function flagKeysAreSystem(key: SearchKey): boolean {
+  return !anySearchKey(key, (k) => k.op === 'flag' && !SYSTEM_FLAGS_FOLDED.has(foldFlag(k.flag)));
+}
+
 /**
  * True when `leaf` holds for some key of the tree (through AND, OR, NOT):
  * what a search may need (body, summary, MODSEQ, THREADID) is decided by

@@ -22,7 +22,8 @@ const BODY_READ_BATCH = 16;
  * order is simply read on demand.
  */
 export class BodyReadAhead {
-  private readonly started = new Map<number, { body: Promise<Buffer>; size: number }>();
+  /** Started reads, in the order's order (batches start at `next`, which only grows). */
+  private readonly started = new Map<number, { body: Promise<Buffer>; size: number; settled: boolean }>();
   private readonly index = new Map<number, number>();
   private next = 0;
   private heldBytes = 0;
@@ -39,10 +40,9 @@ export class BodyReadAhead {
     // Jumped ahead (earlier messages were skipped): forget what they held.
     if (this.next < i) this.next = i;
     for (const [u, held] of this.started) {
-      if (this.index.get(u)! < i) {
-        this.started.delete(u);
-        this.heldBytes -= held.size;
-      }
+      if (this.index.get(u)! >= i) break;
+      this.started.delete(u);
+      this.heldBytes -= held.size;
     }
     // The wanted message itself is always read (with the batch it starts).
     if (!this.started.has(uid) && this.next === i) this.startBatch(i);
@@ -53,6 +53,14 @@ export class BodyReadAhead {
     }
     this.refill();
     return hit ? hit.body : this.folder.read(uid);
+  }
+
+  /**
+   * Whether read(uid) would give a body already read (or failed) without
+   * waiting: a FETCH writes out what it has gathered before it waits.
+   */
+  ready(uid: number): boolean {
+    return this.started.get(uid)?.settled === true;
   }
 
   /** Starts batches while a full one fits (or the rest of the order, when it is shorter than a batch). */
@@ -77,9 +85,13 @@ export class BodyReadAhead {
     }
     const bodies = this.folder.readMany(batch.map((m) => m.uid));
     batch.forEach((m, k) => {
-      const body = bodies[k]!;
-      body.catch(() => undefined); // a skipped message's failure is nobody's business
-      this.started.set(m.uid, { body, size: m.size });
+      const entry = { body: bodies[k]!, size: m.size, settled: false };
+      // Marks it settled; and a skipped message's failure is nobody's business (no unhandled rejection).
+      const settle = (): void => {
+        entry.settled = true;
+      };
+      entry.body.then(settle, settle);
+      this.started.set(m.uid, entry);
     });
   }
 }

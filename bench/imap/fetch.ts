@@ -76,6 +76,32 @@ export async function appendCorpus(port: number, user: BenchUser, count: number,
   }
 }
 
+/**
+ * Unmeasured FETCH rounds per side before the measured ones, taking turns
+ * as the measured ones do. A fresh node's JavaScript is compiled and
+ * re-optimised over its first rounds (V8 tiers functions up as they get
+ * hot: `--trace-opt` showed 5–17 functions optimised per round until about
+ * the seventh round, 150–300 ms of node CPU per cold round against 40–60 ms
+ * warm); Dovecot's C has no such warm-up and is the same from its first
+ * round. Both sides get the same rounds (bench/README.md "FETCH: batched
+ * writes"), so both are compared in their steady state.
+ */
+export const FETCH_WARM_UP_ROUNDS = 6;
+/** Measured FETCH rounds per side (best and median reported). */
+export const FETCH_MEASURED_ROUNDS = 5;
+
+/**
+ * The FETCH rounds of every corpus, taking turns round by round (so a
+ * change in the machine's load hits every side): FETCH_WARM_UP_ROUNDS
+ * unmeasured, then FETCH_MEASURED_ROUNDS measured, per side.
+ */
+export async function alternatingFetchRounds<K extends string>(corpora: ReadonlyArray<{ name: K; corpus: AppendedCorpus }>): Promise<Partial<Record<K, FetchRoundFigures[]>>> {
+  for (let r = 0; r < FETCH_WARM_UP_ROUNDS; r++) for (const c of corpora) await fetchRound(c.corpus);
+  const rounds: Partial<Record<K, FetchRoundFigures[]>> = {};
+  for (let r = 0; r < FETCH_MEASURED_ROUNDS; r++) for (const c of corpora) (rounds[c.name] ??= []).push(await fetchRound(c.corpus));
+  return rounds;
+}
+
 /** One FETCH round: wall-clock time and the bench client's own CPU time meanwhile. */
 export interface FetchRoundFigures {
   ms: number;

@@ -92,13 +92,16 @@ export const FETCH_MEASURED_ROUNDS = 5;
 
 /**
  * The FETCH rounds of every corpus, taking turns round by round (so a
- * change in the machine's load hits every side): FETCH_WARM_UP_ROUNDS
- * unmeasured, then FETCH_MEASURED_ROUNDS measured, per side.
+ * change in the machine's load hits every side), the side that goes first
+ * changing every round (neither always runs right after the other's
+ * round): FETCH_WARM_UP_ROUNDS unmeasured, then FETCH_MEASURED_ROUNDS
+ * measured, per side.
  */
 export async function alternatingFetchRounds<K extends string>(corpora: ReadonlyArray<{ name: K; corpus: AppendedCorpus }>): Promise<Partial<Record<K, FetchRoundFigures[]>>> {
-  for (let r = 0; r < FETCH_WARM_UP_ROUNDS; r++) for (const c of corpora) await fetchRound(c.corpus);
+  const turn = (r: number): ReadonlyArray<{ name: K; corpus: AppendedCorpus }> => (r % 2 === 0 ? corpora : [...corpora].reverse());
+  for (let r = 0; r < FETCH_WARM_UP_ROUNDS; r++) for (const c of turn(r)) await fetchRound(c.corpus);
   const rounds: Partial<Record<K, FetchRoundFigures[]>> = {};
-  for (let r = 0; r < FETCH_MEASURED_ROUNDS; r++) for (const c of corpora) (rounds[c.name] ??= []).push(await fetchRound(c.corpus));
+  for (let r = 0; r < FETCH_MEASURED_ROUNDS; r++) for (const c of turn(r)) (rounds[c.name] ??= []).push(await fetchRound(c.corpus));
   return rounds;
 }
 

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { BenchClient } from './client';
 import { largeMessage, type BenchUser } from './corpus';
 
@@ -97,12 +98,48 @@ export const FETCH_MEASURED_ROUNDS = 5;
  * round): FETCH_WARM_UP_ROUNDS unmeasured, then FETCH_MEASURED_ROUNDS
  * measured, per side.
  */
-export async function alternatingFetchRounds<K extends string>(corpora: ReadonlyArray<{ name: K; corpus: AppendedCorpus }>): Promise<Partial<Record<K, FetchRoundFigures[]>>> {
-  const turn = (r: number): ReadonlyArray<{ name: K; corpus: AppendedCorpus }> => (r % 2 === 0 ? corpora : [...corpora].reverse());
+export async function alternatingFetchRounds<K extends string>(corpora: ReadonlyArray<FetchSide<K>>): Promise<Partial<Record<K, FetchRoundFigures[]>>> {
+  const turn = (r: number): ReadonlyArray<FetchSide<K>> => (r % 2 === 0 ? corpora : [...corpora].reverse());
   for (let r = 0; r < FETCH_WARM_UP_ROUNDS; r++) for (const c of turn(r)) await fetchRound(c.corpus);
   const rounds: Partial<Record<K, FetchRoundFigures[]>> = {};
-  for (let r = 0; r < FETCH_MEASURED_ROUNDS; r++) for (const c of turn(r)) (rounds[c.name] ??= []).push(await fetchRound(c.corpus));
+  for (let r = 0; r < FETCH_MEASURED_ROUNDS; r++) {
+    for (const c of turn(r)) {
+      const pids = await c.serverPids();
+      const cpu0 = await cpuMsOf(pids);
+      const figures = await fetchRound(c.corpus);
+      const cpu1 = await cpuMsOf(pids);
+      (rounds[c.name] ??= []).push({ ...figures, serverCpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 });
+    }
+  }
   return rounds;
+}
+
+/** One side of the FETCH rounds: its corpus and the processes serving it (for their CPU time). */
+export interface FetchSide<K extends string> {
+  name: K;
+  corpus: AppendedCorpus;
+  /** The server's processes (the node; Dovecot's master and every child), read before each measured round. */
+  serverPids: () => Promise<number[]>;
+}
+
+/** CPU time (user + system, every thread) of `pids` from /proc, in ms; null where /proc cannot tell (not Linux). */
+async function cpuMsOf(pids: readonly number[]): Promise<number | null> {
+  const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+  let ticks = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile (a Dovecot login process): its time is lost either way
+    }
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const t = Number(f[11]) + Number(f[12]);
+    if (!Number.isFinite(t)) return null;
+    ticks += t;
+  }
+  return pids.length ? ticks / ticksPerMs : null;
 }
 
 /** One FETCH round: wall-clock time and the bench client's own CPU time meanwhile. */
@@ -114,6 +151,12 @@ export interface FetchRoundFigures {
    * by the client, not the server, and says little about the server.
    */
   clientCpuMs: number;
+  /**
+   * CPU the server spent in the round (all its threads and processes, from
+   * /proc; 10 ms resolution), where known: less swayed by the machine's load
+   * than the wall-clock time.
+   */
+  serverCpuMs?: number | null;
 }
 
 /** One `FETCH 1:* BODY.PEEK[]` on the corpus; checks every literal octet arrived. */

@@ -21,7 +21,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SCRYPT, type ScryptParams } from '../../mail-runtime/auth';
-import { anchors, cheapDovecotHash, DOVECOT_DEVIATIONS, durabilityStatements, startDovecot, treeMemory, type DovecotInstance, type PasswdEntry, type TreeMemory } from '../anchors';
+import { anchors, cheapDovecotHash, DOVECOT_DEVIATIONS, durabilityStatements, processTree, startDovecot, treeMemory, type DovecotInstance, type PasswdEntry, type TreeMemory } from '../anchors';
 import { median, row, type BenchRow, type SuiteResult } from '../report';
 import { candidateHash, DOVECOT_DEFAULT_SCHEME, fillDovecotFolder, SCHEME_CANDIDATES, type SchemeCandidate } from './anchor';
 import { buildLargeFolder, maildirCurOf, type BuildResult } from './build-folder';
@@ -71,6 +71,8 @@ interface Side {
   name: 'mailfleet' | 'dovecot';
   port: number;
   memory(): Promise<TreeMemory>;
+  /** The server's processes (for CPU time). */
+  pids(): Promise<number[]>;
 }
 
 export async function runImapBench(): Promise<SuiteResult> {
@@ -134,11 +136,11 @@ export async function runImapBench(): Promise<SuiteResult> {
     const s: Side[] = [];
     if (node) {
       const n = node;
-      s.push({ name: 'mailfleet', port: n.imapPort, memory: () => treeMemory(n.pid) });
+      s.push({ name: 'mailfleet', port: n.imapPort, memory: () => treeMemory(n.pid), pids: () => processTree(n.pid) });
     }
     if (dovecot) {
       const d = dovecot;
-      s.push({ name: 'dovecot', port: d.imapPort, memory: () => d.memory() });
+      s.push({ name: 'dovecot', port: d.imapPort, memory: () => d.memory(), pids: () => processTree(d.pid) });
     }
     return s;
   };
@@ -292,7 +294,7 @@ export async function runImapBench(): Promise<SuiteResult> {
       // serve from a warm page cache and warm code (the node's JavaScript is optimised over its
       // first rounds; its message-reader threads start on first use), so the measured rounds
       // compare steady states, not who happened to go first.
-      const rounds: Record<string, FetchRoundFigures[] | undefined> = await alternatingFetchRounds(corpora.map((c) => ({ name: c.side.name, corpus: c.corpus })));
+      const rounds: Record<string, FetchRoundFigures[] | undefined> = await alternatingFetchRounds(corpora.map((c) => ({ name: c.side.name, corpus: c.corpus, serverPids: c.side.pids })));
       const best = (n: string): number | null => {
         const xs = rounds[n];
         return xs ? mib / (Math.min(...xs.map((x) => x.ms)) / 1000) : null;
@@ -302,8 +304,8 @@ export async function runImapBench(): Promise<SuiteResult> {
       const measured = Object.entries(rounds).flatMap(([n, xs]) => (xs ? [[n, xs] as const] : []));
       notes.push(`FETCH medians (${how}): ${measured.map(([n, xs]) => `${n} ${(mib / (median(xs.map((x) => x.ms)) / 1000)).toFixed(1)} MiB/s`).join(', ')}.`);
       notes.push(
-        `FETCH rounds (wall ms / bench-client CPU ms): ${measured
-          .map(([n, xs]) => `${n} ${xs.map((x) => `${x.ms.toFixed(0)}/${x.clientCpuMs.toFixed(0)}`).join(', ')}`)
+        `FETCH rounds (wall ms / bench-client CPU ms / server CPU ms, all its threads and processes): ${measured
+          .map(([n, xs]) => `${n} ${xs.map((x) => `${x.ms.toFixed(0)}/${x.clientCpuMs.toFixed(0)}/${x.serverCpuMs ?? '?'}`).join(', ')}`)
           .join('; ')}.`,
       );
     } catch (err) {

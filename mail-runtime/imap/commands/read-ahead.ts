@@ -1,7 +1,13 @@
 import type { Folder } from '../../store';
 
-/** How many message files are held read ahead of the one being used (SEARCH BODY/TEXT, FETCH bodies). */
-const BODY_READ_AHEAD = 64;
+/**
+ * How many message files are held read ahead of the one being used (SEARCH
+ * BODY/TEXT, FETCH bodies). Up to four batches in flight, so both reader
+ * threads work at once and a reply that waits for a core (a loaded machine)
+ * does not starve the writer; for messages of 32 KiB and more the byte
+ * budget below is the bound, so this costs no memory.
+ */
+const BODY_READ_AHEAD = 128;
 /** ...and how many bytes they may hold at most, so a session fetching large messages stays small. */
 const BODY_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /**

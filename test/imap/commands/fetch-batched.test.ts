@@ -197,10 +197,10 @@ describe('FETCH written in batches', () => {
       expect(await slow.command('a2', 'SELECT INBOX')).toMatch(/^OK/);
       const before = filesRead();
       const from = slow.received();
-      slow.socket.write('a3 FETCH 1:* BODY.PEEK[]\r\n');
-      // Let the FETCH start, then stop reading: the kernel's socket buffers fill and the node must wait.
-      await waitFor(() => slow.received() > from, 'first FETCH bytes');
+      // Stop reading at once: had the client read a while, Linux would have grown its receive
+      // buffer (up to tcp_rmem's maximum, 32 MiB here) and the kernel alone could hold the lot.
       slow.socket.pause();
+      slow.socket.write('a3 FETCH 1:* BODY.PEEK[]\r\n');
       // The node reads files until its writes are stuck; then the count stays put (bounded wait).
       let last = -1;
       let still = 0;

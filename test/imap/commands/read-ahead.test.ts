@@ -17,18 +17,18 @@ function fakeFolder(fail: ReadonlySet<number> = new Set()) {
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('BodyReadAhead', () => {
-  it('reads up to 64 small messages ahead in batches of 32, each once, in order', async () => {
+  it('reads up to 128 small messages ahead in batches of 32, each once, in order', async () => {
     const { folder, started, batches } = fakeFolder();
-    const order = Array.from({ length: 200 }, (_, i) => ({ uid: i + 1, size: 1000 }));
+    const order = Array.from({ length: 300 }, (_, i) => ({ uid: i + 1, size: 1000 }));
     const ra = new BodyReadAhead(folder, order);
     expect((await ra.read(1)).toString()).toBe('m1');
-    // The wanted one starts the first batch; the second fills the window to 64 held besides it.
-    expect(batches).toEqual([range(1, 32), range(33, 64)]);
+    // The wanted one starts the first batch; three more fill the window to 128 held besides it.
+    expect(batches).toEqual([range(1, 32), range(33, 64), range(65, 96), range(97, 128)]);
     for (let u = 2; u <= 31; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
-    expect(batches.length).toBe(2); // room for 31 at most so far: no batch of fewer than 32
+    expect(batches.length).toBe(4); // room for 31 at most so far: no batch of fewer than 32
     expect((await ra.read(32)).toString()).toBe('m32');
-    expect(batches[2]).toEqual(range(65, 96)); // 33–64 held: a full batch fits again
-    for (let u = 33; u <= 200; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
+    expect(batches[4]).toEqual(range(129, 160)); // 33–128 held: a full batch fits again
+    for (let u = 33; u <= 300; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
     expect(started).toEqual(order.map((m) => m.uid));
     // Every batch but the last (the rest of the order) holds 32.
     expect(batches.slice(0, -1).every((b) => b.length === 32)).toBe(true);
@@ -75,15 +75,15 @@ describe('BodyReadAhead', () => {
 
   it('skipping messages still reads each wanted one; unknown UIDs are read on demand', async () => {
     const { folder, started } = fakeFolder();
-    const ra = new BodyReadAhead(folder, Array.from({ length: 200 }, (_, i) => ({ uid: i + 1, size: 10 })));
+    const ra = new BodyReadAhead(folder, Array.from({ length: 300 }, (_, i) => ({ uid: i + 1, size: 10 })));
     await ra.read(1);
-    expect((await ra.read(150)).toString()).toBe('m150');
-    // Nothing between the read-ahead window of 1 and message 150 was read.
-    expect(started).toEqual([...range(1, 64), ...range(150, 200)]);
-    expect((await ra.read(199)).toString()).toBe('m199');
+    expect((await ra.read(250)).toString()).toBe('m250');
+    // Nothing between the read-ahead window of 1 and message 250 was read.
+    expect(started).toEqual([...range(1, 128), ...range(250, 300)]);
+    expect((await ra.read(299)).toString()).toBe('m299');
     expect((await ra.read(999)).toString()).toBe('m999');
     // Asked again after it was handed out: read on demand.
-    expect((await ra.read(150)).toString()).toBe('m150');
+    expect((await ra.read(250)).toString()).toBe('m250');
   });
 
   it('a failed read fails only the message it belongs to', async () => {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { BenchClient } from './client';
 import { largeMessage, type BenchUser } from './corpus';
 
@@ -76,6 +77,71 @@ export async function appendCorpus(port: number, user: BenchUser, count: number,
   }
 }
 
+/**
+ * Unmeasured FETCH rounds per side before the measured ones, taking turns
+ * as the measured ones do. A fresh node's JavaScript is compiled and
+ * re-optimised over its first rounds (V8 tiers functions up as they get
+ * hot: `--trace-opt` showed 5–17 functions optimised per round until about
+ * the seventh round, 150–300 ms of node CPU per cold round against 40–60 ms
+ * warm); Dovecot's C has no such warm-up and is the same from its first
+ * round. Both sides get the same rounds (bench/README.md "FETCH: batched
+ * writes"), so both are compared in their steady state.
+ */
+export const FETCH_WARM_UP_ROUNDS = 6;
+/** Measured FETCH rounds per side (best and median reported). */
+export const FETCH_MEASURED_ROUNDS = 5;
+
+/**
+ * The FETCH rounds of every corpus, taking turns round by round (so a
+ * change in the machine's load hits every side), the side that goes first
+ * changing every round (neither always runs right after the other's
+ * round): FETCH_WARM_UP_ROUNDS unmeasured, then FETCH_MEASURED_ROUNDS
+ * measured, per side.
+ */
+export async function alternatingFetchRounds<K extends string>(corpora: ReadonlyArray<FetchSide<K>>): Promise<Partial<Record<K, FetchRoundFigures[]>>> {
+  const turn = (r: number): ReadonlyArray<FetchSide<K>> => (r % 2 === 0 ? corpora : [...corpora].reverse());
+  for (let r = 0; r < FETCH_WARM_UP_ROUNDS; r++) for (const c of turn(r)) await fetchRound(c.corpus);
+  const rounds: Partial<Record<K, FetchRoundFigures[]>> = {};
+  for (let r = 0; r < FETCH_MEASURED_ROUNDS; r++) {
+    for (const c of turn(r)) {
+      const pids = await c.serverPids();
+      const cpu0 = await cpuMsOf(pids);
+      const figures = await fetchRound(c.corpus);
+      const cpu1 = await cpuMsOf(pids);
+      (rounds[c.name] ??= []).push({ ...figures, serverCpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 });
+    }
+  }
+  return rounds;
+}
+
+/** One side of the FETCH rounds: its corpus and the processes serving it (for their CPU time). */
+export interface FetchSide<K extends string> {
+  name: K;
+  corpus: AppendedCorpus;
+  /** The server's processes (the node; Dovecot's master and every child), read before each measured round. */
+  serverPids: () => Promise<number[]>;
+}
+
+/** CPU time (user + system, every thread) of `pids` from /proc, in ms; null where /proc cannot tell (not Linux). */
+async function cpuMsOf(pids: readonly number[]): Promise<number | null> {
+  const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+  let ticks = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile (a Dovecot login process): its time is lost either way
+    }
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const t = Number(f[11]) + Number(f[12]);
+    if (!Number.isFinite(t)) return null;
+    ticks += t;
+  }
+  return pids.length ? ticks / ticksPerMs : null;
+}
+
 /** One FETCH round: wall-clock time and the bench client's own CPU time meanwhile. */
 export interface FetchRoundFigures {
   ms: number;
@@ -85,6 +151,12 @@ export interface FetchRoundFigures {
    * by the client, not the server, and says little about the server.
    */
   clientCpuMs: number;
+  /**
+   * CPU the server spent in the round (all its threads and processes, from
+   * /proc; 10 ms resolution), where known: less swayed by the machine's load
+   * than the wall-clock time.
+   */
+  serverCpuMs?: number | null;
 }
 
 /** One `FETCH 1:* BODY.PEEK[]` on the corpus; checks every literal octet arrived. */

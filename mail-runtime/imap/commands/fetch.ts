@@ -11,18 +11,28 @@ import {
   str,
   type FetchAttribute,
   type FetchRequest,
+  type ImapResponse,
   type ResponseValue,
 } from '../protocol';
 import { fail, ok } from './args';
 import { emailIds, needsSubjectRoot, objectIdValue, subjectRoots, threadIds, type SubjectRoots } from './objectid';
 import { BodyReadAhead } from './read-ahead';
 import { resolveUids, setArg, type SetArg } from './sets';
-import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec } from './types';
+import { SELECTED, badResult, defineCommand, noResult, okResult, type CommandSpec, type SessionContext } from './types';
 import { vanishedEarlier } from './vanished';
 import { CommandWork } from './work';
 
-/** Flush to the socket (and wait for room) after this many bytes of FETCH output. */
-const DRAIN_EVERY_BYTES = 1024 * 1024;
+/**
+ * FETCH responses are gathered and written together (one corked writev,
+ * session.sendAll) once they hold about this many bytes, and before the
+ * command waits for anything (a body not read yet, a pause for other
+ * sessions, the end). After each write the command waits until the socket
+ * has taken it (drain), so a slow reader holds at most this much queued in
+ * the node besides the read-ahead (read-ahead.ts): it slows only itself.
+ */
+const FLUSH_BYTES = 256 * 1024;
+/** What a FETCH response without a body is counted as, for FLUSH_BYTES. */
+const SMALL_RESPONSE_BYTES = 256;
 
 /** Messages whose cached summaries are fetched together (few reads on large folders). */
 const SUMMARY_CHUNK = 512;
@@ -111,100 +121,136 @@ function fetchCommand(uid: boolean): CommandSpec<{ set: SetArg; req: FetchReques
       // a FETCH of only those neither loads the summary cache nor parses a message.
       const wantsSummary = attrs.some((a) => renderable(a) && needsSummary(a));
       const wantsRaw = attrs.some((a) => renderable(a) && needsRawMessage(a));
-      let sinceDrain = 0;
       let unknownCte: UnknownCteError | undefined;
       const bodies = wantsRaw ? new BodyReadAhead(folder, targets.map((t) => ({ uid: t.meta.uid, size: t.meta.size }))) : undefined;
       // Rendering many items for many messages is CPU work: give other sessions their turn (issue 9).
       const work = new CommandWork();
       let prefetched = new Map<number, unknown>();
-      for (const [i, t] of targets.entries()) {
-        if (wantsSummary && i % SUMMARY_CHUNK === 0) {
-          prefetched = await folder.getSummaries(targets.slice(i, i + SUMMARY_CHUNK).map((x) => x.meta.uid));
-        }
-        const meta: MessageMeta = folder.get(t.meta.uid) ?? t.meta;
-        let raw: Buffer | undefined;
-        let summary: MessageSummary | undefined;
-        try {
-          if (bodies) raw = await bodies.read(meta.uid);
-          if (wantsSummary) summary = await summaryOf(folder, meta.uid, raw, prefetched);
-        } catch (err) {
-          // Expunged by another session since our view was last updated (RFC 2180 §4.1).
-          if (isStoreError(err, 'NONEXISTENT')) {
-            missing++;
-            continue;
+      const out = new FetchOutput(ctx);
+      try {
+        for (const [i, t] of targets.entries()) {
+          if (wantsSummary && i % SUMMARY_CHUNK === 0) {
+            await out.flush();
+            prefetched = await folder.getSummaries(targets.slice(i, i + SUMMARY_CHUNK).map((x) => x.meta.uid));
           }
-          throw err;
-        }
-        const items: ResponseValue[] = [];
-        let flagsShown = false;
-        let failed = false;
-        for (const a of attrs) {
-          if (a.kind === 'simple') {
-            switch (a.name) {
-              case 'UID':
-                items.push(atom('UID'), num(meta.uid));
-                continue;
-              case 'FLAGS':
-                items.push(atom('FLAGS'), view.flagsOf(meta));
-                flagsShown = true;
-                continue;
-              case 'INTERNALDATE':
-                items.push(atom('INTERNALDATE'), str(formatDateTime(meta.internalDate)));
-                continue;
-              case 'RFC822.SIZE':
-                items.push(atom('RFC822.SIZE'), num(meta.size));
-                continue;
-              case 'MODSEQ':
-                items.push(atom('MODSEQ'), list([num(meta.modseq)]));
-                continue;
-              case 'EMAILID':
-                items.push(atom('EMAILID'), objectIdValue(meta.emailId));
-                continue;
-              case 'THREADID': {
-                // From the cached summary's References, else its subject (objectid.ts): THREADID counts as content.
-                const fields = summary?.sort ?? null;
-                if (needsSubjectRoot(fields)) roots ??= await subjectRoots(folder.owner, folder, work);
-                items.push(atom('THREADID'), objectIdValue(threadIdOf(fields, meta.uid, roots)));
-                continue;
-              }
-              default:
-                break;
-            }
-          }
-          let pair: ReturnType<typeof renderFetchItem>;
+          const meta: MessageMeta = folder.get(t.meta.uid) ?? t.meta;
+          let raw: Buffer | undefined;
+          let summary: MessageSummary | undefined;
           try {
-            pair = renderFetchItem(a, summary, raw);
+            if (bodies) {
+              // What is gathered goes out before waiting for a file: the client never waits on our batching.
+              if (!bodies.ready(meta.uid)) await out.flush();
+              raw = await bodies.read(meta.uid);
+            }
+            if (wantsSummary) summary = await summaryOf(folder, meta.uid, raw, prefetched);
           } catch (err) {
-            // RFC 3516 §4.2: BINARY of a part we cannot decode fails the FETCH with NO [UNKNOWN-CTE]; other messages are still answered.
-            if (!(err instanceof UnknownCteError)) throw err;
-            unknownCte = err;
-            failed = true;
-            break;
+            // Expunged by another session since our view was last updated (RFC 2180 §4.1).
+            if (isStoreError(err, 'NONEXISTENT')) {
+              missing++;
+              continue;
+            }
+            throw err;
           }
-          if (pair) items.push(pair[0], pair[1]);
+          const items: ResponseValue[] = [];
+          let flagsShown = false;
+          let failed = false;
+          for (const a of attrs) {
+            if (a.kind === 'simple') {
+              switch (a.name) {
+                case 'UID':
+                  items.push(atom('UID'), num(meta.uid));
+                  continue;
+                case 'FLAGS':
+                  items.push(atom('FLAGS'), view.flagsOf(meta));
+                  flagsShown = true;
+                  continue;
+                case 'INTERNALDATE':
+                  items.push(atom('INTERNALDATE'), str(formatDateTime(meta.internalDate)));
+                  continue;
+                case 'RFC822.SIZE':
+                  items.push(atom('RFC822.SIZE'), num(meta.size));
+                  continue;
+                case 'MODSEQ':
+                  items.push(atom('MODSEQ'), list([num(meta.modseq)]));
+                  continue;
+                case 'EMAILID':
+                  items.push(atom('EMAILID'), objectIdValue(meta.emailId));
+                  continue;
+                case 'THREADID': {
+                  // From the cached summary's References, else its subject (objectid.ts): THREADID counts as content.
+                  const fields = summary?.sort ?? null;
+                  if (needsSubjectRoot(fields)) roots ??= await subjectRoots(folder.owner, folder, work);
+                  items.push(atom('THREADID'), objectIdValue(threadIdOf(fields, meta.uid, roots)));
+                  continue;
+                }
+                default:
+                  break;
+              }
+            }
+            let pair: ReturnType<typeof renderFetchItem>;
+            try {
+              pair = renderFetchItem(a, summary, raw);
+            } catch (err) {
+              // RFC 3516 §4.2: BINARY of a part we cannot decode fails the FETCH with NO [UNKNOWN-CTE]; other messages are still answered.
+              if (!(err instanceof UnknownCteError)) throw err;
+              unknownCte = err;
+              failed = true;
+              break;
+            }
+            if (pair) items.push(pair[0], pair[1]);
+          }
+          if (failed) continue;
+          if (seenSet.has(meta.uid) && !flagsShown) {
+            items.push(atom('FLAGS'), view.flagsOf(meta));
+            flagsShown = true;
+          }
+          // A keyword set elsewhere and not announced yet: the new FLAGS list first (RFC 3501 §7.2.6).
+          if (flagsShown) for (const r of view.keywordUpdate([meta.flags])) out.add(r, SMALL_RESPONSE_BYTES);
+          if (condstore && flagsShown && !has('MODSEQ') && req.changedSince === undefined) {
+            items.push(atom('MODSEQ'), list([num(meta.modseq)]));
+          }
+          out.add(data(num(t.seq), atom('FETCH'), list(items)), (raw?.length ?? 0) + SMALL_RESPONSE_BYTES);
+          if (out.bytes >= FLUSH_BYTES) await out.flush();
+          if (work.due(attrs.length)) {
+            await out.flush();
+            await work.pause();
+          }
         }
-        if (failed) continue;
-        if (seenSet.has(meta.uid) && !flagsShown) {
-          items.push(atom('FLAGS'), view.flagsOf(meta));
-          flagsShown = true;
-        }
-        // A keyword set elsewhere and not announced yet: the new FLAGS list first (RFC 3501 §7.2.6).
-        if (flagsShown) for (const r of view.keywordUpdate([meta.flags])) ctx.send(r);
-        if (condstore && flagsShown && !has('MODSEQ') && req.changedSince === undefined) {
-          items.push(atom('MODSEQ'), list([num(meta.modseq)]));
-        }
-        ctx.send(data(num(t.seq), atom('FETCH'), list(items)));
-        sinceDrain += raw?.length ?? 256;
-        if (sinceDrain >= DRAIN_EVERY_BYTES) {
-          sinceDrain = 0;
-          await ctx.drain();
-        }
-        if (work.due(attrs.length)) await work.pause();
+      } finally {
+        // Whatever was answered goes out before the tagged reply (or the error the dispatcher answers).
+        out.write();
       }
       if (unknownCte) return noResult(unknownCte.message, { name: 'UNKNOWN-CTE' });
       return done();
     },
   });
+}
+
+/** FETCH responses gathered for one write (see FLUSH_BYTES). */
+class FetchOutput {
+  private pending: ImapResponse[] = [];
+  /** Bytes gathered (bodies exactly, the rest estimated). */
+  bytes = 0;
+  constructor(private readonly ctx: SessionContext) {}
+
+  add(r: ImapResponse, bytes: number): void {
+    this.pending.push(r);
+    this.bytes += bytes;
+  }
+
+  /** Writes what is gathered. */
+  write(): void {
+    if (!this.pending.length) return;
+    this.ctx.sendAll(this.pending);
+    this.pending = [];
+    this.bytes = 0;
+  }
+
+  /** Writes what is gathered and waits until the socket has taken it (back-pressure: a slow client slows only its own FETCH). */
+  async flush(): Promise<void> {
+    this.write();
+    await this.ctx.drain();
+  }
 }
 
 /** Attributes rendered from the message (not from the index metadata). */

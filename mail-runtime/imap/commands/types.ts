@@ -89,6 +89,8 @@ export interface SessionContext {
   readonly enabled: Set<string>;
   /** Untagged data or a continuation request. */
   send(response: ImapResponse): void;
+  /** Several responses in order, written to the socket at once (bodies not copied). */
+  sendAll(responses: readonly ImapResponse[]): void;
   /** Resolves once the socket has room again (call between big FETCH items). */
   drain(): Promise<void>;
   capabilities(): string[];

@@ -204,6 +204,26 @@ function safeText(s: string): string {
 /** The bytes of one response, as chunks to write in order (big Buffer literals are not copied). */
 export function compileResponse(r: ImapResponse): Buffer[] {
   const w = new Writer();
+  writeResponse(w, r);
+  w.flush();
+  return w.chunks;
+}
+
+/**
+ * The bytes of several responses, in order, as one list of chunks for a
+ * single corked write (FETCH of many bodies): the text between two big
+ * literals — one response's `)\r\n` and the next one's `* n FETCH (BODY[]
+ * {size}\r\n` — is one chunk, and the literals stay the message files' own
+ * buffers. The bytes are exactly those of compileResponse on each in turn.
+ */
+export function compileResponses(rs: readonly ImapResponse[]): Buffer[] {
+  const w = new Writer();
+  for (const r of rs) writeResponse(w, r);
+  w.flush();
+  return w.chunks;
+}
+
+function writeResponse(w: Writer, r: ImapResponse): void {
   switch (r.kind) {
     case 'data':
       w.write('* ');
@@ -226,8 +246,6 @@ export function compileResponse(r: ImapResponse): Buffer[] {
       break;
   }
   w.write('\r\n');
-  w.flush();
-  return w.chunks;
 }
 
 /** One Buffer with the whole response (fine for small responses). */

@@ -18,4 +18,4 @@ export type { CalendarDate } from './dates';
 export { dayNumber, formatDateTime, parseDate, parseDateTime } from './dates';
 export { parseMailboxName } from './mailbox';
 export type { ImapResponse, ResponseCode, ResponseValue } from './compiler';
-export { atom, compileResponse, compileResponseBuffer, compileValue, concat, continuation, data, list, lit, lit8, NIL, nstr, num, nums, str, tagged, untagged } from './compiler';
+export { atom, compileResponse, compileResponseBuffer, compileResponses, compileValue, concat, continuation, data, list, lit, lit8, NIL, nstr, num, nums, str, tagged, untagged } from './compiler';

@@ -17,21 +17,47 @@ function fakeFolder(fail: ReadonlySet<number> = new Set()) {
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('BodyReadAhead', () => {
-  it('reads up to 32 small messages ahead in batches of 16, each once, in order', async () => {
+  it('reads up to 128 small messages ahead in batches of 32, each once, in order', async () => {
     const { folder, started, batches } = fakeFolder();
-    const order = Array.from({ length: 100 }, (_, i) => ({ uid: i + 1, size: 1000 }));
+    const order = Array.from({ length: 300 }, (_, i) => ({ uid: i + 1, size: 1000 }));
     const ra = new BodyReadAhead(folder, order);
     expect((await ra.read(1)).toString()).toBe('m1');
-    // The wanted one starts the first batch; the second fills the window to 32 held besides it.
-    expect(batches).toEqual([range(1, 16), range(17, 32)]);
-    for (let u = 2; u <= 15; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
-    expect(batches.length).toBe(2); // room for 15 at most so far: no batch of fewer than 16
-    expect((await ra.read(16)).toString()).toBe('m16');
-    expect(batches[2]).toEqual(range(33, 48)); // 17–32 held: a full batch fits again
-    for (let u = 17; u <= 100; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
+    // The wanted one starts the first batch; three more fill the window to 128 held besides it.
+    expect(batches).toEqual([range(1, 32), range(33, 64), range(65, 96), range(97, 128)]);
+    for (let u = 2; u <= 31; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
+    expect(batches.length).toBe(4); // room for 31 at most so far: no batch of fewer than 32
+    expect((await ra.read(32)).toString()).toBe('m32');
+    expect(batches[4]).toEqual(range(129, 160)); // 33–128 held: a full batch fits again
+    for (let u = 33; u <= 300; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
     expect(started).toEqual(order.map((m) => m.uid));
-    // Every batch but the last (the rest of the order) holds 16.
-    expect(batches.slice(0, -1).every((b) => b.length === 16)).toBe(true);
+    // Every batch but the last (the rest of the order) holds 32.
+    expect(batches.slice(0, -1).every((b) => b.length === 32)).toBe(true);
+  });
+
+  it('ready() tells a body already read from one still being read, failed reads included', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const batches: number[][] = [];
+    const folder = {
+      read: (uid: number) => Promise.resolve(Buffer.from(`m${uid}`)),
+      readMany: (uids: readonly number[]) => {
+        batches.push([...uids]);
+        // The first batch answers at once (message 2 fails); later ones wait for the gate.
+        return uids.map((u) => (batches.length === 1 ? (u === 2 ? Promise.reject(new Error('no 2')) : Promise.resolve(Buffer.from(`m${u}`))) : gate.then(() => Buffer.from(`m${u}`))));
+      },
+    } as unknown as Folder;
+    const ra = new BodyReadAhead(folder, Array.from({ length: 100 }, (_, i) => ({ uid: i + 1, size: 10 })));
+    expect(ra.ready(1)).toBe(false); // nothing started yet
+    const first = ra.read(1);
+    await first;
+    expect(ra.ready(1)).toBe(false); // handed out: no longer held
+    expect(ra.ready(2)).toBe(true); // failed, but settled: read() answers at once (with the failure)
+    expect(ra.ready(3)).toBe(true);
+    expect(ra.ready(40)).toBe(false); // second batch, not answered yet
+    await expect(ra.read(2)).rejects.toThrow('no 2');
+    release();
+    for (let u = 3; u <= 40; u++) expect((await ra.read(u)).toString()).toBe(`m${u}`);
+    expect(ra.ready(41)).toBe(true);
   });
 
   it('holds at most 4 MiB ahead: large messages are read one or two at a time', async () => {
@@ -49,15 +75,15 @@ describe('BodyReadAhead', () => {
 
   it('skipping messages still reads each wanted one; unknown UIDs are read on demand', async () => {
     const { folder, started } = fakeFolder();
-    const ra = new BodyReadAhead(folder, Array.from({ length: 100 }, (_, i) => ({ uid: i + 1, size: 10 })));
+    const ra = new BodyReadAhead(folder, Array.from({ length: 300 }, (_, i) => ({ uid: i + 1, size: 10 })));
     await ra.read(1);
-    expect((await ra.read(60)).toString()).toBe('m60');
-    // Nothing between the read-ahead window of 1 and message 60 was read.
-    expect(started).toEqual([...range(1, 32), ...range(60, 91)]);
-    expect((await ra.read(99)).toString()).toBe('m99');
+    expect((await ra.read(250)).toString()).toBe('m250');
+    // Nothing between the read-ahead window of 1 and message 250 was read.
+    expect(started).toEqual([...range(1, 128), ...range(250, 300)]);
+    expect((await ra.read(299)).toString()).toBe('m299');
     expect((await ra.read(999)).toString()).toBe('m999');
     // Asked again after it was handed out: read on demand.
-    expect((await ra.read(60)).toString()).toBe('m60');
+    expect((await ra.read(250)).toString()).toBe('m250');
   });
 
   it('a failed read fails only the message it belongs to', async () => {

@@ -1,4 +1,4 @@
-import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log';
 import { QueueEntrySchema, serializeEntry } from './entry';
@@ -33,6 +33,21 @@ const FRESH_CACHE_BYTES = 64 * 1024 * 1024;
  * stop-and-wait.
  */
 const SEGMENT_COMMIT_DEPTH = 2;
+
+/**
+ * Removes a finished segment; already gone is fine. A plain unlink, not
+ * fs.promises.rm: rm lstats first and goes through its recursive-removal
+ * machinery, three pool round trips for one file, on the event loop that
+ * answers SMTP (issue 14: ~2.5 % of the gateway's main thread while
+ * accepting, one segment removal per group commit delivered).
+ */
+async function removeSegment(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+}
 
 export interface ClaimOptions {
   /** RuntimeConfig `storage.path`. */
@@ -245,7 +260,7 @@ export class QueueFolder implements QueueWriter {
     j.size += data.length;
     await this.owner.observed(highest);
     const done = items.map((i) => i.apply()).filter((seg): seg is string => seg !== undefined);
-    for (const seg of done) await rm(seg, { force: true });
+    for (const seg of done) await removeSegment(seg);
     if (j.size > this.compactBytes) await this.compact();
   }
 
@@ -298,7 +313,7 @@ export class QueueFolder implements QueueWriter {
     for (const [seg, ids] of state.segments) {
       const unfinished = new Set(ids.filter((id) => this.live.has(id)));
       if (unfinished.size === 0) {
-        await rm(seg, { force: true });
+        await removeSegment(seg);
         continue;
       }
       this.segmentLive.set(seg, unfinished);

@@ -77,10 +77,21 @@ export class FolderOwner {
   async checkRecent(maxAgeMs: number): Promise<void> {
     this.assertOwner();
     if (Date.now() - this.checkedAt < maxAgeMs) return;
-    await this.check();
+    // Delivery slots that find the last look too old at the same moment
+    // share one check (it starts now, so it is recent for each of them)
+    // instead of one readdir each: 16 slots did 16 (issue 14).
+    if (!this.recentCheck) {
+      const c = this.check().finally(() => {
+        if (this.recentCheck === c) this.recentCheck = undefined;
+      });
+      this.recentCheck = c;
+    }
+    await this.recentCheck;
   }
 
   private checkedAt = 0;
+  /** The check in flight on behalf of checkRecent callers. */
+  private recentCheck: Promise<void> | undefined;
 }
 
 async function highestEpoch(paths: FolderPaths): Promise<number | undefined> {

@@ -267,7 +267,7 @@ class HitList {
 /** The matches of `key` as a HitList (see findMatches). */
 async function findHits(view: MailboxView, address: string, key: SearchKey, work: CommandWork): Promise<HitList> {
   const hits = new HitList();
-  await scanMatches(view, address, key, work, (seq, meta) => hits.push(seq, meta.uid, meta.modseq), hits);
+  await scanMatches(view, address, key, work, (seq, meta) => hits.push(seq, meta.uid, meta.modseq));
   return hits;
 }
 
@@ -284,12 +284,10 @@ interface Walk {
   readonly to: number;
   readonly metaOf: MetaCursor;
   readonly onHit: (seq: number, meta: MessageMeta) => void;
-  /** Where `onHit` puts the hits, when it is a HitList's push: the flags walk pushes there itself (the UID from its column). */
-  readonly hits: HitList | undefined;
 }
 
 /** findMatches' walk: calls `onHit` for each match, in mailbox order. */
-async function scanMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork, onHit: (seq: number, meta: MessageMeta) => void, hits?: HitList): Promise<void> {
+async function scanMatches(view: MailboxView, address: string, key: SearchKey, work: CommandWork, onHit: (seq: number, meta: MessageMeta) => void): Promise<void> {
   const folder = view.folder;
   const withSummary = needsSummary(key);
   const withBody = searchNeedsBody(key);
@@ -313,7 +311,7 @@ async function scanMatches(view: MailboxView, address: string, key: SearchKey, w
   // Only the messages the key's sequence and UID sets allow (a UID SEARCH of
   // the last 10,000 of 100,000 looks at 10,000); the key still decides each.
   const window = searchWindow(key, uids);
-  const walk: Walk = { view, folder, key, ev, work, uids, from: window.from, to: window.to, metaOf: new MetaCursor(folder), onHit, hits };
+  const walk: Walk = { view, folder, key, ev, work, uids, from: window.from, to: window.to, metaOf: new MetaCursor(folder), onHit };
   if (flagsOnly(key) || isOneRange(key, uids)) return walkFlagsOnly(walk);
   if (!withSummary && !withBody) return walkMetadataOnly(walk);
   // SUBJECT/FROM/TO/CC/BCC alone: compare the messages' search-fields records (fields.ts), no summaries read.
@@ -339,9 +337,9 @@ const YES = 2;
  * those messages are decided once per distinct flag list instead.
  */
 class FlagDecider {
-  readonly table = new Uint8Array(128);
+  private readonly table = new Uint8Array(128);
   /** FLAG_* bits with which a message's bits do not stand for its flags: byList decides it. */
-  readonly slowBits: number;
+  private readonly slowBits: number;
   private readonly memo = new Map<string, boolean>();
   private readonly msg = new MetadataMessage();
 
@@ -352,15 +350,20 @@ class FlagDecider {
     this.slowBits = flagKeysAreSystem(key) ? FLAG_ODD : FLAG_ODD | FLAG_KEYWORD;
   }
 
+  /** The answer for a message with FLAG_* bits `b`. */
+  decide(b: number, seq: number, meta: MessageMeta): boolean {
+    return (b & this.slowBits) === 0 ? this.byBits(b, seq, meta) : this.byList(seq, meta);
+  }
+
   /** The answer for a message whose bits `b` decide: the first message with them is evaluated, the others reuse its answer. */
-  byBits(b: number, seq: number, meta: MessageMeta): boolean {
+  private byBits(b: number, seq: number, meta: MessageMeta): boolean {
     let t = this.table[b]!;
     if (t === UNDECIDED) t = this.table[b] = this.evaluate(seq, meta) ? YES : NO;
     return t === YES;
   }
 
   /** The answer for a message whose bits do not decide. */
-  byList(seq: number, meta: MessageMeta): boolean {
+  private byList(seq: number, meta: MessageMeta): boolean {
     const k = flagListKey(meta.flags);
     let m = this.memo.get(k);
     if (m === undefined) {
@@ -410,16 +413,10 @@ function inStep(uids: readonly number[], from: number, to: number, col: Uint32Ar
  * EXPUNGE or STORE can publish a new one only then).
  */
 async function walkFlagsOnly(w: Walk): Promise<void> {
-  const { folder, key, ev, work, uids, onHit, hits } = w;
+  const { folder, key, ev, work, uids, onHit } = w;
   // A key that is one UID/sequence range matches its whole window.
   const whole = isOneRange(key, uids);
   const decider = new FlagDecider(key, ev);
-  const { table, slowBits } = decider;
-  // SEARCH's hits go straight into its HitList (the UID from the column); SORT and THREAD get onHit.
-  const hit = (seq: number, uid: number, meta: MessageMeta): void => {
-    if (hits) hits.push(seq, uid, meta.modseq);
-    else onHit(seq, meta);
-  };
   let metas = folder.messages();
   let col = folder.flagColumn();
   let j = w.from < w.to ? lowerBoundIn(col.uids, uids[w.from]!) : 0;
@@ -432,13 +429,8 @@ async function walkFlagsOnly(w: Walk): Promise<void> {
       // Position i of the view is position i + offset of the column.
       const offset = j - start;
       for (let i = start; i < end; i++) {
-        const b = bits[i + offset]!;
-        if (whole) hit(i + 1, colUids[i + offset]!, metas[i + offset]!);
-        else if ((b & slowBits) === 0) {
-          let t = table[b]!;
-          if (t === UNDECIDED) t = decider.byBits(b, i + 1, metas[i + offset]!) ? YES : NO;
-          if (t === YES) hit(i + 1, colUids[i + offset]!, metas[i + offset]!);
-        } else if (decider.byList(i + 1, metas[i + offset]!)) hit(i + 1, colUids[i + offset]!, metas[i + offset]!);
+        const k = i + offset;
+        if (whole || decider.decide(bits[k]!, i + 1, metas[k]!)) onHit(i + 1, metas[k]!);
       }
       j = end + offset;
     } else {
@@ -447,9 +439,7 @@ async function walkFlagsOnly(w: Walk): Promise<void> {
         const uid = uids[i]!;
         while (j < n && colUids[j]! < uid) j++;
         if (j === n || colUids[j] !== uid) continue; // expunged by another session, not yet announced
-        const b = bits[j]!;
-        const match = whole || ((b & slowBits) === 0 ? decider.byBits(b, i + 1, metas[j]!) : decider.byList(i + 1, metas[j]!));
-        if (match) hit(i + 1, uid, metas[j]!);
+        if (whole || decider.decide(bits[j]!, i + 1, metas[j]!)) onHit(i + 1, metas[j]!);
       }
     }
     if (end < w.to && work.due(end - start)) {

@@ -272,8 +272,6 @@ export class FolderImpl extends EventEmitter<FolderEventMap> {
   ) {
     super();
     this.state = state;
-    // SEARCH on flags reads the column (./index-state.ts): derived here, at load, then kept by each commit.
-    flagColumnOf(state);
     this.gen = gen;
     this.snapshotGen = snapshotGen;
     this.summaries = new SummaryCache(path.join(this.metaDir, 'summaries.jsonl'), () => new Set(this.state.messages.map((m) => m.base)));

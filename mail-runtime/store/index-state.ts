@@ -42,14 +42,9 @@ export interface MutableCounts {
 
 /** Adds (sign 1) or removes (sign -1) one message's share of the counts. */
 export function countMessage(c: MutableCounts, m: { readonly flags: readonly string[]; readonly size: number }, sign: 1 | -1): void {
-  let seen = false;
-  let deleted = false;
-  for (const f of m.flags) {
-    if (f === '\\Seen') seen = true;
-    else if (f === '\\Deleted') deleted = true;
-  }
-  if (!seen) c.unseen += sign;
-  if (deleted) c.deleted += sign;
+  const b = flagBits(m.flags);
+  if ((b & FLAG_SEEN) === 0) c.unseen += sign;
+  if ((b & FLAG_DELETED) !== 0) c.deleted += sign;
   c.bytes += sign * m.size;
 }
 
@@ -92,6 +87,9 @@ export function flagBits(flags: readonly string[]): number {
   return b;
 }
 
+/** Spare positions in a commit's copy of the column (see FlagColumn.copy). */
+const COLUMN_ROOM = 64;
+
 /**
  * A state's messages as two columns, position for position: UIDs and
  * FLAG_* bits. SEARCH on flags (SEARCH UNSEEN on 100,000 messages) reads
@@ -128,9 +126,13 @@ export class FlagColumn {
     return c;
   }
 
-  /** A copy to change (a commit's own), with room for `extra` more messages. */
-  copy(extra = 0): FlagColumn {
-    const cap = Math.max(this.length + extra, this.uidsAt.length);
+  /**
+   * A copy to change (a commit's own), with room for `extra` more messages
+   * (COLUMN_ROOM by default: a commit's appends then fit without a second
+   * copy, and a published column holds no more spare room than that).
+   */
+  copy(extra = COLUMN_ROOM): FlagColumn {
+    const cap = this.length + extra;
     const uids = new Uint32Array(cap);
     const bits = new Uint8Array(cap);
     uids.set(this.uidsAt.subarray(0, this.length));
@@ -141,7 +143,7 @@ export class FlagColumn {
   /** Appends a message (UIDs only grow, so the column stays in UID order). */
   push(m: MessageMeta): void {
     if (this.length === this.uidsAt.length) {
-      const c = this.copy(this.length);
+      const c = this.copy(Math.max(COLUMN_ROOM, this.length));
       this.uidsAt = c.uidsAt;
       this.bitsAt = c.bitsAt;
     }
